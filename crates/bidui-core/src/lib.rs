@@ -1,0 +1,20 @@
+//! The sans-IO core of bidui: everything two implementations must agree on byte for byte.
+//!
+//! - [`idnum`]: identity numbers (GB 11643-1999): normalization, upgrade, validation;
+//! - [`name`]: canonical names, traditional/simplified folding, homophone comparison;
+//! - [`keys`]: epoch secrets, token suites and the per-job key schedule;
+//! - [`token`]: tokens and the exact messages they are MACs of;
+//! - [`vectors`]: the protocol test vectors, generated from the code above.
+//!
+//! This crate does no I/O: no files, no network, no clock, no async runtime. A test
+//! (`tests/e2e/deps.rs`) fails if it ever depends on tokio, axum or rusqlite.
+
+pub mod idnum;
+pub mod keys;
+pub mod name;
+pub mod token;
+pub mod vectors;
+
+pub use idnum::{CivilDate, IdError, IdNumber, Sex};
+pub use keys::{EpochSecret, JobKeys, KeyEpoch, Purpose, PurposeKey, Suite};
+pub use token::Token;
