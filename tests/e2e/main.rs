@@ -1,1 +1,9 @@
+//! End-to-end tests: they run the real `bidui` binary as a user would.
 
+mod id_check;
+
+/// The `bidui` binary Cargo built for this test run.
+fn bidui_exe() -> &'static str {
+    env!("CARGO_BIN_EXE_bidui")
+}
+mod deps;

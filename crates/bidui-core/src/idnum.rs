@@ -170,10 +170,13 @@ pub fn normalize(raw: &str) -> Cow<'_, str> {
 /// Excel's scientific notation, e.g. `4.40118E+17`: the digits are gone for good.
 fn is_scientific_notation(s: &str) -> bool {
     let Some((mantissa, exponent)) = s.split_once(['E', 'e']) else { return false };
-    let (int_part, frac_part) = mantissa.split_once(['.', ',']).unwrap_or((mantissa, ""));
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once(['.', ',']) {
+        Some((int_part, frac_part)) => digits(int_part) && digits(frac_part),
+        None => digits(mantissa),
+    };
     let exponent = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
-    let all_digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-    !int_part.is_empty() && all_digits(int_part) && all_digits(frac_part) && !exponent.is_empty() && all_digits(exponent)
+    mantissa_ok && digits(exponent)
 }
 
 impl IdNumber {
@@ -323,6 +326,8 @@ mod tests {
             ("  \u{200B} ", "ERR empty"),
             ("4.40118E+17", "ERR excel-mangled"),
             ("4.40118e17", "ERR excel-mangled"),
+            ("4E+17", "ERR excel-mangled"),
+            ("4.E+17", "ERR length"),
             ("440118198001010000", "ERR excel-mangled"),
             ("12345", "ERR length"),
             ("1101051949123100", "ERR length"),
@@ -358,5 +363,81 @@ mod tests {
         assert_eq!(CivilDate::from_days_since_unix_epoch(0), CivilDate::new(1970, 1, 1).unwrap());
         assert_eq!(CivilDate::from_days_since_unix_epoch(20_786), CivilDate::new(2026, 11, 29).unwrap());
         assert_eq!(CivilDate::from_days_since_unix_epoch(11_016), CivilDate::new(2000, 2, 29).unwrap());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Characters that real identity cells are made of, messy ones included.
+        fn messy_cell() -> impl Strategy<Value = String> {
+            proptest::string::string_regex("[0-9xX×Ｘ０-９ '.\t\u{00A0}\u{3000}\u{200B}\u{FEFF}eE+甲]{0,24}").unwrap()
+        }
+
+        fn valid_body() -> impl Strategy<Value = [u8; 17]> {
+            (110_000u32..660_000, 1880u16..2026, 1u8..=12, 1u8..=28, 0u16..1000).prop_map(|(area, y, m, d, seq)| {
+                let text = format!("{area:06}{y:04}{m:02}{d:02}{seq:03}");
+                text.as_bytes().try_into().unwrap()
+            })
+        }
+
+        fn valid_id() -> impl Strategy<Value = String> {
+            valid_body().prop_map(|body| {
+                let mut text = String::from_utf8(body.to_vec()).unwrap();
+                text.push(check_character(&body) as char);
+                text
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn normalize_is_idempotent(raw in messy_cell()) {
+                let once = normalize(&raw).into_owned();
+                prop_assert_eq!(normalize(&once).into_owned(), once);
+            }
+
+            #[test]
+            fn normalize_is_idempotent_on_any_text(raw in any::<String>()) {
+                let once = normalize(&raw).into_owned();
+                prop_assert_eq!(normalize(&once).into_owned(), once);
+            }
+
+            #[test]
+            fn every_ok_output_revalidates(raw in messy_cell()) {
+                if let Ok(id) = IdNumber::parse(&raw, TODAY) {
+                    prop_assert_eq!(IdNumber::parse(id.as_str(), TODAY), Ok(id));
+                }
+            }
+
+            #[test]
+            fn valid_numbers_survive_every_messy_spelling(id in valid_id(), spaces in 0usize..18, lower in any::<bool>()) {
+                let mut messy: String = id.chars().map(|c| char::from_u32(c as u32 + 0xFEE0).unwrap()).collect();
+                if lower { messy = id.replace('X', "x"); }
+                messy.insert(spaces.min(messy.chars().count()) * if lower { 1 } else { 3 }, '\u{3000}');
+                let messy = format!("'{messy}.0");
+                prop_assert_eq!(IdNumber::parse(&messy, TODAY).map(|i| i.as_str().to_owned()), Ok(id));
+            }
+
+            #[test]
+            fn upgraded_15_digit_numbers_are_valid_18_digit_ones(
+                area in 110_000u32..660_000, yy in 0u8..100, m in 1u8..=12, d in 1u8..=28, seq in 0u16..1000,
+            ) {
+                let old = format!("{area:06}{yy:02}{m:02}{d:02}{seq:03}");
+                let id = IdNumber::parse(&old, TODAY).unwrap();
+                let body: &[u8; 17] = id.as_bytes()[..17].try_into().unwrap();
+                prop_assert_eq!(id.as_bytes()[17], check_character(body));
+                prop_assert_eq!(&id.as_str()[6..8], "19");
+                prop_assert_eq!(IdNumber::parse(id.as_str(), TODAY), Ok(id));
+            }
+
+            #[test]
+            fn any_single_character_change_is_rejected(id in valid_id(), at in 0usize..18, new in 0u8..11) {
+                let mut bytes = id.into_bytes();
+                let replacement = b"0123456789X"[new as usize];
+                prop_assume!(bytes[at] != replacement && (at == 17 || replacement != b'X'));
+                bytes[at] = replacement;
+                prop_assert!(IdNumber::parse(std::str::from_utf8(&bytes).unwrap(), TODAY).is_err());
+            }
+        }
     }
 }

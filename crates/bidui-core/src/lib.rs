@@ -9,11 +9,13 @@
 //! This crate does no I/O: no files, no network, no clock, no async runtime. A test
 //! (`tests/e2e/deps.rs`) fails if it ever depends on tokio, axum or rusqlite.
 
+pub mod api;
 pub mod idnum;
 pub mod keys;
 pub mod name;
 pub mod token;
 pub mod vectors;
+pub mod wire;
 
 pub use idnum::{CivilDate, IdError, IdNumber, Sex};
 pub use keys::{EpochSecret, JobKeys, KeyEpoch, Purpose, PurposeKey, Suite};

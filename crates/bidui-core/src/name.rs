@@ -1,6 +1,564 @@
-//! Personal names: canonical form and comparison. (Being written.)
+//! Personal names: canonical form and comparison.
+//!
+//! Two departments type the same person's name differently: full-width letters, spaces
+//! and invisible characters pasted from web forms, a bullet or a katakana dot instead of
+//! the `·` in a minority name, traditional characters from Hong Kong or Taiwan papers.
+//! None of that makes a different person, so names are compared, and quasi-identifier
+//! tokens are computed, on a canonical form that erases exactly those differences:
+//!
+//! 1. NFKC, so full-width and compatibility forms become their ordinary characters;
+//! 2. whitespace, control characters and default-ignorable code points (zero-width
+//!    characters, BOM, bidi marks, variation selectors) are removed — they are invisible
+//!    in a spreadsheet cell, so nobody can have meant them;
+//! 3. look-alikes of the middle dot are folded to `·` U+00B7, runs of dots collapse to
+//!    one and dots at either end are dropped (no name starts, ends or stutters with one);
+//! 4. Latin letters are uppercased (pinyin or foreign names are typed in either case);
+//! 5. for [`canonical`] only: traditional characters fold to simplified ones.
+//!
+//! Steps 1–4 give [`canonical_keep_script`]; they are repeated until nothing changes,
+//! because removing a character can put a combining mark next to a new base that NFKC
+//! then composes. Both functions are therefore idempotent.
+//!
+//! The traditional→simplified fold is OpenCC's `t2s` character table applied one
+//! character at a time. OpenCC's phrase table is deliberately not used: names are not
+//! words, and a phrase match makes one character's fold depend on its neighbours (and
+//! breaks idempotence: `張法乾` → `张法乾`, but `张法乾` → `张法干`). Three corrections
+//! for names, each taken from how OpenCC's own phrase table treats personal names:
+//! `乾` (qián) and `於` (a surname) stay as they are instead of becoming `干` and `于`, and
+//! the surname `锺` (the 2013 standard's simplification of `鍾`) folds to `钟` like `鍾`.
+//!
+//! [`compare`] tells the report whether a mismatch is a different name or only a different
+//! spelling of the same one: identical, a script variant, or a homophone (toneless
+//! Mandarin, plus a few Cantonese surname pairs such as 黄/王).
 
-/// Canonical form of a name for comparison and tokens.
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use ferrous_opencc::config::BuiltinConfig;
+use ferrous_opencc::OpenCC;
+use pinyin::ToPinyinMulti;
+use unicode_normalization::{is_nfkc, UnicodeNormalization};
+
+const MIDDLE_DOT: char = '·';
+
+/// Canonical form used for comparison and for quasi-identifier tokens: NFKC; whitespace,
+/// control and invisible characters removed; middle-dot look-alikes folded to `·`;
+/// traditional characters folded to simplified; Latin letters uppercased. Idempotent.
 pub fn canonical(name: &str) -> String {
-    name.chars().filter(|c| !c.is_whitespace()).collect()
+    let table = &*T2S;
+    canonical_keep_script_cow(name).chars().map(|c| fold_t2s(table, c)).collect()
+}
+
+/// [`canonical`] without the traditional→simplified fold, so a comparison can tell a
+/// variant character from an identical name. Idempotent.
+pub fn canonical_keep_script(name: &str) -> String {
+    canonical_keep_script_cow(name).into_owned()
+}
+
+/// How two names relate, from closest to farthest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NameMatch {
+    /// Identical once spacing, width, dots and letter case are normalized.
+    Same,
+    /// Identical once traditional characters are folded to simplified ones.
+    Variant,
+    /// Same length, and every differing character has a reading in common.
+    Homophone,
+    Different,
+}
+
+impl NameMatch {
+    /// The stable machine-readable code, as written in reports.
+    pub fn code(self) -> &'static str {
+        match self {
+            NameMatch::Same => "same",
+            NameMatch::Variant => "variant",
+            NameMatch::Homophone => "homophone",
+            NameMatch::Different => "different",
+        }
+    }
+}
+
+/// Compares two names as written.
+///
+/// - [`NameMatch::Same`]: [`canonical_keep_script`] forms are equal (two empty names too);
+/// - [`NameMatch::Variant`]: only the [`canonical`] forms are equal;
+/// - [`NameMatch::Homophone`]: the canonical forms have the same number of characters and
+///   at each position the characters are equal, share a toneless Mandarin reading (any
+///   reading of a polyphonic character counts), or are one of the Cantonese surname
+///   homophones in [`CANTONESE_SURNAMES`];
+/// - [`NameMatch::Different`]: otherwise, and whenever exactly one name is empty.
+pub fn compare(a: &str, b: &str) -> NameMatch {
+    let a = canonical_keep_script_cow(a);
+    let b = canonical_keep_script_cow(b);
+    if a == b {
+        return NameMatch::Same;
+    }
+    let table = &*T2S;
+    let fold_a = || a.chars().map(|c| fold_t2s(table, c));
+    let fold_b = || b.chars().map(|c| fold_t2s(table, c));
+    if fold_a().eq(fold_b()) {
+        NameMatch::Variant
+    } else if a.chars().count() == b.chars().count() && fold_a().zip(fold_b()).all(|(x, y)| sound_alike(x, y)) {
+        NameMatch::Homophone
+    } else {
+        NameMatch::Different
+    }
+}
+
+fn canonical_keep_script_cow(name: &str) -> Cow<'_, str> {
+    // Most registry names are already clean; recognising that costs no allocation.
+    if is_fixed(name) {
+        return Cow::Borrowed(name);
+    }
+    // One pass suffices except when a removed character separated a combining mark from
+    // a base NFKC composes it with; the bound only guards against an unforeseen cycle.
+    const MAX_PASSES: usize = 4;
+    let mut text = clean_pass(name);
+    for _ in 1..MAX_PASSES {
+        if is_fixed(&text) {
+            break;
+        }
+        text = clean_pass(&text);
+    }
+    Cow::Owned(text)
+}
+
+/// One round of steps 1–4 of the module documentation.
+fn clean_pass(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.nfkc().filter_map(map_char) {
+        if c == MIDDLE_DOT && (out.is_empty() || out.ends_with(MIDDLE_DOT)) {
+            continue;
+        }
+        out.push(c);
+    }
+    if out.ends_with(MIDDLE_DOT) {
+        out.pop();
+    }
+    out
+}
+
+/// Whether [`clean_pass`] would return `text` unchanged.
+fn is_fixed(text: &str) -> bool {
+    text.chars().all(|c| map_char(c) == Some(c))
+        && !text.starts_with(MIDDLE_DOT)
+        && !text.ends_with(MIDDLE_DOT)
+        && !text.contains("··")
+        && is_nfkc(text)
+}
+
+/// Per-character part of a clean pass: `None` drops the character.
+fn map_char(c: char) -> Option<char> {
+    if c.is_whitespace() || c.is_control() || is_default_ignorable(c) {
+        None
+    } else if is_middle_dot_lookalike(c) {
+        Some(MIDDLE_DOT)
+    } else if is_latin(c) {
+        // Multi-character uppercase forms (ß → SS) stay as written: a name never differs
+        // by one, and keeping one character per character keeps the pass simple.
+        let mut upper = c.to_uppercase();
+        match (upper.next(), upper.next()) {
+            (Some(u), None) => Some(u),
+            _ => Some(c),
+        }
+    } else {
+        Some(c)
+    }
+}
+
+/// Unicode's `Default_Ignorable_Code_Point` (DerivedCoreProperties.txt, Unicode 15):
+/// characters that render as nothing, so a clerk can paste them without seeing them.
+fn is_default_ignorable(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}'..='\u{1160}' | '\u{17B4}'..='\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// Characters typed in place of the `·` that separates the parts of a minority name
+/// (阿依古丽·买买提), after NFKC (which already turns `･` into `・`, `．` `․` `﹒` into `.`,
+/// `｡` into `。` and Greek `·` into `·`). Only punctuation and symbols belong here: letters
+/// that look like a dot (Canadian syllabics `ᐧ`, Tibetan tsheg `་`, Hangul `ㆍ`) and the
+/// circles `〇` `○` (a real name character and its usual mistyping) are left alone.
+fn is_middle_dot_lookalike(c: char) -> bool {
+    matches!(c,
+        '.'             // full stop (Latin keyboard, or `．` after NFKC)
+        | '·'           // U+00B7 middle dot itself
+        | '。'          // ideographic full stop: what a Chinese IME types for `.`
+        | '•'           // U+2022 bullet
+        | '‧'           // U+2027 hyphenation point (common in Taiwan)
+        | '∙'           // U+2219 bullet operator
+        | '⋅'           // U+22C5 dot operator
+        | '・'          // U+30FB katakana middle dot (Japanese IMEs, `･` after NFKC)
+        | '●'           // U+25CF black circle
+        | '⚫'          // U+26AB medium black circle
+        | '⬤'          // U+2B24 black large circle
+        | '⦁'           // U+2981 Z notation spot
+        | '⸱'           // U+2E31 word separator middle dot
+        | '⸳'           // U+2E33 raised dot
+        | '᛫'           // U+16EB runic single punctuation
+        | 'ꞏ'           // U+A78F sinological dot
+    )
+}
+
+/// Latin-script letters (Basic Latin to Latin Extended-E, IPA included).
+fn is_latin(c: char) -> bool {
+    matches!(c,
+        'a'..='z' | 'A'..='Z' | '\u{00C0}'..='\u{024F}' | '\u{0250}'..='\u{02AF}'
+        | '\u{1E00}'..='\u{1EFF}' | '\u{2C60}'..='\u{2C7F}' | '\u{A720}'..='\u{A7FF}'
+        | '\u{AB30}'..='\u{AB6F}')
+}
+
+/// Traditional→simplified character table, sorted by key, already closed under itself
+/// (folding a folded character changes nothing).
+static T2S: LazyLock<Vec<(char, char)>> = LazyLock::new(build_t2s);
+
+/// Every block of CJK unified and compatibility ideographs, where OpenCC's keys live.
+const IDEOGRAPH_RANGES: [(char, char); 4] = [
+    ('\u{3400}', '\u{4DBF}'),
+    ('\u{4E00}', '\u{9FFF}'),
+    ('\u{F900}', '\u{FAFF}'),
+    ('\u{20000}', '\u{323AF}'),
+];
+
+/// Name-specific corrections to OpenCC's character table; see the module documentation.
+const T2S_KEEP: [char; 2] = ['乾', '於'];
+const T2S_EXTRA: [(char, char); 1] = [('锺', '钟')];
+
+fn build_t2s() -> Vec<(char, char)> {
+    let opencc = OpenCC::from_config(BuiltinConfig::T2s).expect("OpenCC's embedded t2s configuration loads");
+    let candidates: Vec<char> = IDEOGRAPH_RANGES.iter().flat_map(|&(lo, hi)| lo..=hi).collect();
+    // One conversion call for the whole table: a newline after each character keeps any
+    // phrase from matching, so each character converts on its own.
+    let mut probe = String::with_capacity(candidates.len() * 5);
+    for &c in &candidates {
+        probe.push(c);
+        probe.push('\n');
+    }
+    let converted = opencc.convert(&probe);
+    let outputs: Vec<&str> = converted.split('\n').collect();
+    assert_eq!(outputs.len(), candidates.len() + 1, "OpenCC t2s kept one line per character");
+
+    let mut table: Vec<(char, char)> = candidates
+        .iter()
+        .zip(&outputs)
+        .filter_map(|(&from, to)| {
+            let mut chars = to.chars();
+            match (chars.next(), chars.next()) {
+                (Some(to), None) if to != from && !T2S_KEEP.contains(&from) => Some((from, to)),
+                _ => None,
+            }
+        })
+        .chain(T2S_EXTRA)
+        .collect();
+    table.sort_unstable();
+    // OpenCC maps a few characters to ones it maps again (薴 → 苧 → 苎).
+    let closed: Vec<(char, char)> = table
+        .iter()
+        .map(|&(from, mut to)| {
+            for _ in 0..table.len() {
+                match lookup(&table, to) {
+                    Some(next) if next != from => to = next,
+                    _ => break,
+                }
+            }
+            (from, to)
+        })
+        // A target NFKC would change again would break idempotence; OpenCC has none.
+        .filter(|&(from, to)| from != to && is_nfkc(to.encode_utf8(&mut [0; 4])))
+        .collect();
+    closed
+}
+
+fn lookup(table: &[(char, char)], c: char) -> Option<char> {
+    table.binary_search_by_key(&c, |&(from, _)| from).ok().map(|i| table[i].1)
+}
+
+fn fold_t2s(table: &[(char, char)], c: char) -> char {
+    if c < '\u{3400}' {
+        return c;
+    }
+    lookup(table, c).unwrap_or(c)
+}
+
+/// Surnames that sound the same in Cantonese (toneless Jyutping) but not in Mandarin,
+/// so a record typed from a Cantonese speaker's dictation can carry either. Deliberately
+/// small: only the common surname pairs clerks in Guangdong actually confuse, not a
+/// Cantonese dictionary (which would make far too many names "homophones").
+const CANTONESE_SURNAMES: [(char, &str); 10] = [
+    ('黄', "wong"),
+    ('王', "wong"),
+    ('何', "ho"),
+    ('贺', "ho"),
+    ('周', "zau"),
+    ('邹', "zau"),
+    ('张', "zoeng"),
+    ('蒋', "zoeng"),
+    ('区', "au"),
+    ('欧', "au"),
+];
+
+fn cantonese(c: char) -> Option<&'static str> {
+    CANTONESE_SURNAMES.iter().find(|&&(k, _)| k == c).map(|&(_, reading)| reading)
+}
+
+/// Equal characters, or characters with a toneless Mandarin reading in common, or a
+/// Cantonese surname pair.
+fn sound_alike(x: char, y: char) -> bool {
+    if x == y {
+        return true;
+    }
+    if let (Some(px), Some(py)) = (x.to_pinyin_multi(), y.to_pinyin_multi()) {
+        if px.into_iter().any(|p| py.into_iter().any(|q| p.plain() == q.plain())) {
+            return true;
+        }
+    }
+    matches!((cantonese(x), cantonese(y)), (Some(rx), Some(ry)) if rx == ry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_forms() {
+        // (as written, canonical_keep_script, canonical)
+        let cases: &[(&str, &str, &str)] = &[
+            ("张三", "张三", "张三"),
+            ("張三", "張三", "张三"),
+            ("張 三", "張三", "张三"),
+            ("欧阳　明", "欧阳明", "欧阳明"),
+            (" 李\u{00A0}娜\t", "李娜", "李娜"),
+            ("\u{FEFF}李娜\u{200B}\u{200D}\u{2060}", "李娜", "李娜"),
+            ("李\u{FE00}娜\u{E0101}", "李娜", "李娜"),
+            ("李\u{0000}娜\r\n", "李娜", "李娜"),
+            ("阿依古丽·买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
+            ("阿依古丽•买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
+            ("阿依古丽・买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
+            ("阿依古丽･买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
+            ("阿依古丽‧买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
+            ("阿依古丽∙买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
+            ("阿依古丽⋅买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
+            ("阿依古丽.买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
+            ("阿依古丽．买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
+            ("阿依古丽。买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
+            ("阿依古丽●买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
+            ("阿依古丽\u{0387}买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
+            ("阿依古丽 · 买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
+            ("阿依古丽··买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
+            ("·阿依古丽•・买买提。", "阿依古丽·买买提", "阿依古丽·买买提"),
+            ("·", "", ""),
+            ("", "", ""),
+            (" \u{3000}\u{200B}", "", ""),
+            ("王〇", "王〇", "王〇"),
+            ("王○", "王○", "王○"),
+            ("ｊｏｈｎ　ｓｍｉｔｈ", "JOHNSMITH", "JOHNSMITH"),
+            ("Zhang San", "ZHANGSAN", "ZHANGSAN"),
+            ("josé", "JOSÉ", "JOSÉ"),
+            ("jose\u{0301}", "JOSÉ", "JOSÉ"),
+            // The space keeps NFKC from composing; once it is gone the accent composes.
+            ("e \u{0301}", "É", "É"),
+            ("李Ⅲ", "李III", "李III"),
+            ("黃偉", "黃偉", "黄伟"),
+            ("歐陽鋒", "歐陽鋒", "欧阳锋"),
+            ("鄭劉蕭", "鄭劉蕭", "郑刘萧"),
+            // Name corrections to OpenCC's character table.
+            ("蕭乾", "蕭乾", "萧乾"),
+            ("於梨華", "於梨華", "於梨华"),
+            ("鍾", "鍾", "钟"),
+            ("锺", "锺", "钟"),
+            ("鐘", "鐘", "钟"),
+            // OpenCC chains 薴 → 苧 → 苎; the table is closed.
+            ("薴", "薴", "苎"),
+            // CJK compatibility ideograph: NFKC gives the unified one, then the fold.
+            ("\u{F9B4}", "\u{9818}", "领"),
+        ];
+        for &(written, keep, canon) in cases {
+            assert_eq!(canonical_keep_script(written), keep, "canonical_keep_script({written:?})");
+            assert_eq!(canonical(written), canon, "canonical({written:?})");
+        }
+    }
+
+    #[test]
+    fn comparisons() {
+        use NameMatch::*;
+        let cases: &[(&str, &str, NameMatch)] = &[
+            ("张三", "张三", Same),
+            ("张三", "張三", Variant),
+            ("張三", "張 三", Same),
+            ("张三", "张　三", Same),
+            ("ｚｈａｎｇ ｓａｎ", "ZhangSan", Same),
+            ("阿依古丽•买买提", "阿依古丽·买买提", Same),
+            ("阿依古丽・买买提", "阿依古麗·買買提", Variant),
+            ("欧阳锋", "歐陽鋒", Variant),
+            ("钟伟", "鍾偉", Variant),
+            ("锺伟", "钟伟", Variant),
+            ("乾", "干", Homophone),
+            ("於梨华", "于梨华", Homophone),
+            ("李娜", "李纳", Homophone),
+            ("张伟", "章伟", Homophone),
+            ("張偉", "章伟", Homophone),
+            ("李娜", "李娜娜", Different),
+            // Polyphonic surnames: every reading counts.
+            ("曾伟", "增伟", Homophone),
+            ("曾伟", "层伟", Homophone),
+            ("单伟", "善伟", Homophone),
+            ("单伟", "丹伟", Homophone),
+            // Cantonese surname homophones.
+            ("黄伟", "王伟", Homophone),
+            ("黃偉", "王伟", Homophone),
+            ("周杰", "邹杰", Homophone),
+            ("张明", "蒋明", Homophone),
+            ("区小红", "欧小红", Homophone),
+            ("何俊", "贺俊", Homophone),
+            // Shared characters are not enough.
+            ("李娜", "王芳", Different),
+            ("李娜", "李明", Different),
+            ("王伟", "王芳", Different),
+            ("黄伟", "王芳", Different),
+            ("张三", "张四", Different),
+            ("陈小明", "陈大明", Different),
+            ("张三", "张三丰", Different),
+            ("阿依古丽·买买提", "阿依古丽买买提", Different),
+            ("JOHN", "JOAN", Different),
+            ("", "", Same),
+            (" ", "", Same),
+            ("", "张三", Different),
+            ("·", "张三", Different),
+        ];
+        for &(a, b, expected) in cases {
+            assert_eq!(compare(a, b), expected, "compare({a:?}, {b:?})");
+            assert_eq!(compare(b, a), expected, "compare({b:?}, {a:?})");
+        }
+    }
+
+    #[test]
+    fn codes() {
+        let codes = [NameMatch::Same, NameMatch::Variant, NameMatch::Homophone, NameMatch::Different].map(NameMatch::code);
+        assert_eq!(codes, ["same", "variant", "homophone", "different"]);
+    }
+
+    #[test]
+    fn t2s_table_is_closed_and_sane() {
+        let table = &*T2S;
+        assert!(table.len() > 4000, "OpenCC's t2s table has about 4,100 characters");
+        assert!(table.windows(2).all(|w| w[0].0 < w[1].0));
+        for &(from, to) in table {
+            assert_ne!(from, to);
+            assert_eq!(fold_t2s(table, to), to, "{from} → {to} folds again");
+        }
+        for keep in T2S_KEEP {
+            assert_eq!(fold_t2s(table, keep), keep);
+        }
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Characters names are made of, messy ones included: traditional/simplified
+        /// pairs, homophones, polyphonic surnames, dots and their look-alikes, spaces,
+        /// invisible characters, full-width and combining Latin.
+        fn messy_name() -> impl Strategy<Value = String> {
+            proptest::string::string_regex(
+                "[张張章蒋蔣三李娜纳王黄黃伟偉芳曾增层单單善丹乾干於于鍾锺钟欧區区阿依古丽麗买買提·•・･‧.。． 　\u{00A0}\u{200B}\u{FEFF}\u{0301}\u{0308}aeiozAZｚ]{0,8}",
+            )
+            .unwrap()
+        }
+
+        proptest! {
+            #[test]
+            fn canonical_is_idempotent(name in messy_name()) {
+                let once = canonical(&name);
+                prop_assert_eq!(canonical(&once), once);
+            }
+
+            #[test]
+            fn canonical_is_idempotent_on_any_text(name in any::<String>()) {
+                let once = canonical(&name);
+                prop_assert_eq!(canonical(&once), once);
+            }
+
+            #[test]
+            fn canonical_keep_script_is_idempotent(name in any::<String>()) {
+                let once = canonical_keep_script(&name);
+                prop_assert_eq!(canonical_keep_script(&once), once);
+            }
+
+            #[test]
+            fn canonical_keep_script_is_idempotent_on_names(name in messy_name()) {
+                let once = canonical_keep_script(&name);
+                prop_assert_eq!(canonical_keep_script(&once), once);
+            }
+
+            #[test]
+            fn canonical_has_no_invisible_characters(name in any::<String>()) {
+                let canon = canonical(&name);
+                // Quasi-identifier messages use NUL as a separator (see `token`).
+                prop_assert!(canon.chars().all(|c| !c.is_whitespace() && !c.is_control() && !is_default_ignorable(c)), "{:?}", canon);
+            }
+
+            #[test]
+            fn a_name_is_the_same_as_itself(name in any::<String>()) {
+                prop_assert_eq!(compare(&name, &name), NameMatch::Same);
+            }
+
+            #[test]
+            fn compare_is_symmetric(a in messy_name(), b in messy_name()) {
+                prop_assert_eq!(compare(&a, &b), compare(&b, &a));
+            }
+
+            #[test]
+            fn compare_is_symmetric_on_any_text(a in any::<String>(), b in any::<String>()) {
+                prop_assert_eq!(compare(&a, &b), compare(&b, &a));
+            }
+
+            #[test]
+            fn compare_agrees_with_the_canonical_forms(a in messy_name(), b in messy_name()) {
+                let verdict = compare(&a, &b);
+                prop_assert_eq!(verdict == NameMatch::Same, canonical_keep_script(&a) == canonical_keep_script(&b));
+                prop_assert_eq!(
+                    matches!(verdict, NameMatch::Same | NameMatch::Variant),
+                    canonical(&a) == canonical(&b)
+                );
+            }
+        }
+    }
+}
+#[cfg(test)]
+mod scratch_probe {
+    use super::*;
+    #[test]
+    fn probe() {
+        let t = std::time::Instant::now();
+        let table = &*T2S;
+        eprintln!("build {:?} len {}", t.elapsed(), table.len());
+        let no_reading_targets: String = table.iter().filter(|&&(_, to)| to.to_pinyin_multi().is_none()).map(|&(_, to)| to).take(60).collect();
+        let n = table.iter().filter(|&&(_, to)| to.to_pinyin_multi().is_none()).count();
+        eprintln!("targets w/o pinyin: {n} e.g. {no_reading_targets}");
+        let bmp_no: usize = ('\u{4E00}'..='\u{9FFF}').filter(|c| c.to_pinyin_multi().is_none()).count();
+        eprintln!("4E00-9FFF w/o pinyin: {bmp_no}");
+        for c in "乾於单曾区娜纳蒋张周邹黄王何贺解仇查朴盖覃尉迟万俟长孙令狐锺钟吕卢女律绿".chars() {
+            let r: Vec<&str> = c.to_pinyin_multi().map(|m| m.into_iter().map(|p| p.plain()).collect()).unwrap_or_default();
+            eprint!("{c}:{r:?} ");
+        }
+        eprintln!();
+        for n in ["麴", "後", "餘", "鬱", "徵", "甯", "昇", "陞", "閆", "閻", "藉", "瞭", "著", "丟", "峯", "衆", "傑", "劃", "畫", "鍊", "鉅", "夥", "彷", "覆", "阪", "臺", "麼", "麽", "係", "繫", "蘇", "囌", "喆", "堃", "淼", "犇", "陳", "鄧", "龔", "嚴", "羅", "鍾", "譚", "盧", "馮", "蔣", "廣"] {
+            eprint!("{n}->{} ", canonical(n));
+        }
+        eprintln!();
+        let t = std::time::Instant::now();
+        let mut k = 0;
+        for _ in 0..100_000 { if compare("黄伟明", "王偉明") == NameMatch::Homophone { k += 1 } }
+        eprintln!("100k compare dirty {:?} {k}", t.elapsed());
+        let t = std::time::Instant::now();
+        for _ in 0..100_000 { if compare("黄伟明", "王伟民") == NameMatch::Homophone { k += 1 } }
+        eprintln!("100k compare clean {:?} {k}", t.elapsed());
+        let t = std::time::Instant::now();
+        for _ in 0..100_000 { k += canonical("阿依古丽•买买提").len() }
+        eprintln!("100k canonical {:?} {k}", t.elapsed());
+    }
 }

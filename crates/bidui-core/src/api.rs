@@ -1,0 +1,382 @@
+//! The matcher's HTTP API as types: job specs, assignments, submissions, releases and
+//! results (`protocol-docs/wire-v1.md`). JSON on the wire; token chunks are binary
+//! ([`crate::wire`]).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::keys::Suite;
+
+/// Header naming the principal that signed a request.
+pub const HEADER_SIGNER: &str = "bidui-signer";
+/// Header with the request time, Unix seconds.
+pub const HEADER_TIMESTAMP: &str = "bidui-timestamp";
+/// Header with a fresh random nonce, 32 lowercase hex digits.
+pub const HEADER_NONCE: &str = "bidui-nonce";
+/// Header with the Ed25519 signature of [`crate::wire::request_signing_payload`], hex.
+pub const HEADER_SIGNATURE: &str = "bidui-signature";
+/// How far a request's timestamp may be from the matcher's clock, in seconds.
+pub const MAX_CLOCK_SKEW_SECS: u64 = 300;
+
+/// An attribute compared between the requester and a department through attribute
+/// tokens, so the matcher learns agreement without seeing a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attribute {
+    /// The canonical name (traditional folded to simplified).
+    Name,
+    /// The name with its script kept: tells a variant character from an identical name.
+    NameScript,
+    /// The sound of the name: tells a homophone from a different name.
+    NameSound,
+    Sex,
+    BirthDate,
+}
+
+impl Attribute {
+    /// The field name inside attribute-token messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Attribute::Name => "name",
+            Attribute::NameScript => "name_script",
+            Attribute::NameSound => "name_sound",
+            Attribute::Sex => "sex",
+            Attribute::BirthDate => "birth_date",
+        }
+    }
+
+    /// A job asking to compare `name` gets the three name tokens, so the report can tell
+    /// same / variant / homophone / different apart.
+    pub fn expand(requested: &[Attribute]) -> Vec<Attribute> {
+        let mut out: Vec<Attribute> = requested
+            .iter()
+            .flat_map(|a| match a {
+                Attribute::Name => vec![Attribute::Name, Attribute::NameScript, Attribute::NameSound],
+                other => vec![*other],
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// A comparison job as the operator writes it (TOML) and submits it (JSON).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// Unique job id; it enters every token key, so tokens are unrelated across jobs.
+    pub id: String,
+    /// Why the comparison is made (政务数据共享: a stated purpose per request).
+    pub purpose: String,
+    /// The approval number of the data-sharing request.
+    pub approval: String,
+    /// Key check value of the key epoch the job uses.
+    pub epoch: String,
+    #[serde(default = "default_suite")]
+    pub suite: Suite,
+    pub requester: RequesterSpec,
+    #[serde(rename = "department")]
+    pub departments: Vec<DepartmentSpec>,
+}
+
+fn default_suite() -> Suite {
+    Suite::HmacSha256
+}
+
+/// The registry holder. Its `fields` (town, category, …) are released for every row: the
+/// report is organised by them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequesterSpec {
+    pub party: String,
+    #[serde(default)]
+    pub fields: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentSpec {
+    pub party: String,
+    /// Attributes compared with the registry by token.
+    #[serde(default)]
+    pub compare: Vec<Attribute>,
+    /// Fields the department is asked to release for its matched rows.
+    #[serde(default)]
+    pub fields: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SpecError {
+    #[error("job id must be 1–64 characters of letters, digits, CJK, '-', '_' or '.'; got {0:?}")]
+    JobId(String),
+    #[error("job {0} is missing its {1}")]
+    Missing(String, &'static str),
+    #[error("party {0:?} appears twice in the job; each party takes part once")]
+    DuplicateParty(String),
+    #[error("party names are 1–64 characters of lowercase letters, digits and '-'; got {0:?}")]
+    PartyName(String),
+    #[error("field names are 1–64 characters of lowercase letters, digits and '_'; got {0:?}")]
+    FieldName(String),
+    #[error("epoch must be a 16-hex-digit key check value; got {0:?}")]
+    Epoch(String),
+    #[error("a job needs at least one department")]
+    NoDepartment,
+}
+
+fn valid_party(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn valid_field(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn valid_job_id(id: &str) -> bool {
+    let count = id.chars().count();
+    (1..=64).contains(&count)
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') || ('\u{4E00}'..='\u{9FFF}').contains(&c))
+}
+
+impl JobSpec {
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if !valid_job_id(&self.id) {
+            return Err(SpecError::JobId(self.id.clone()));
+        }
+        if self.purpose.trim().is_empty() {
+            return Err(SpecError::Missing(self.id.clone(), "purpose"));
+        }
+        if self.approval.trim().is_empty() {
+            return Err(SpecError::Missing(self.id.clone(), "approval number"));
+        }
+        if self.epoch.len() != 16 || !self.epoch.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+            return Err(SpecError::Epoch(self.epoch.clone()));
+        }
+        if self.departments.is_empty() {
+            return Err(SpecError::NoDepartment);
+        }
+        let mut parties = std::collections::BTreeSet::new();
+        for party in self.parties() {
+            if !valid_party(party) {
+                return Err(SpecError::PartyName(party.to_owned()));
+            }
+            if !parties.insert(party) {
+                return Err(SpecError::DuplicateParty(party.to_owned()));
+            }
+        }
+        let fields = self.requester.fields.iter().chain(self.departments.iter().flat_map(|d| &d.fields));
+        if let Some(bad) = fields.into_iter().find(|f| !valid_field(f)) {
+            return Err(SpecError::FieldName(bad.clone()));
+        }
+        Ok(())
+    }
+
+    /// Every party: the requester first, then the departments in spec order.
+    pub fn parties(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.requester.party.as_str()).chain(self.departments.iter().map(|d| d.party.as_str()))
+    }
+
+    pub fn department(&self, party: &str) -> Option<&DepartmentSpec> {
+        self.departments.iter().find(|d| d.party == party)
+    }
+
+    /// The wire attributes a party sends, in chunk order. The requester sends every
+    /// attribute any department compares; a department only its own.
+    pub fn wire_attributes(&self, party: &str) -> Option<Vec<Attribute>> {
+        if party == self.requester.party {
+            let all: Vec<Attribute> = self.departments.iter().flat_map(|d| d.compare.iter().copied()).collect();
+            return Some(Attribute::expand(&all));
+        }
+        self.department(party).map(|d| Attribute::expand(&d.compare))
+    }
+
+    /// The fields a party is asked to release.
+    pub fn requested_fields(&self, party: &str) -> Option<&[String]> {
+        if party == self.requester.party {
+            return Some(&self.requester.fields);
+        }
+        self.department(party).map(|d| d.fields.as_slice())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Requester,
+    Department,
+}
+
+/// Where a job stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for every party to upload and seal its tokens.
+    Collecting,
+    /// Tokens joined; waiting for the parties' field releases.
+    Releasing,
+    /// Everything in; results available.
+    Complete,
+}
+
+/// What one agent must do for a job: `GET /v1/jobs/{job}/assignment`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignment {
+    pub job: String,
+    pub purpose: String,
+    pub approval: String,
+    pub role: Role,
+    pub suite: Suite,
+    pub epoch: String,
+    pub attributes: Vec<Attribute>,
+    pub fields: Vec<String>,
+    pub state: JobState,
+}
+
+/// One stored chunk of a submission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkInfo {
+    pub seq: u32,
+    pub sha256: String,
+    pub records: u32,
+    pub last_row: u32,
+}
+
+/// `GET /v1/jobs/{job}/submission`: what the matcher holds, so an interrupted upload
+/// resumes after the last stored chunk.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmissionStatus {
+    pub chunks: Vec<ChunkInfo>,
+    pub sealed: bool,
+}
+
+/// `POST /v1/jobs/{job}/submission/seal`: closes a submission. The matcher checks the
+/// counts and the digest against what it stored, so a lost or extra chunk is caught.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealRequest {
+    /// Key check value of the epoch the tokens were made with.
+    pub epoch: String,
+    pub chunks: u32,
+    pub records: u64,
+    /// SHA-256 over the concatenated 32-byte chunk digests in sequence order, hex.
+    pub digest: String,
+    /// Data rows read from the source.
+    pub rows_read: u64,
+    /// Rows whose identity number failed validation, by error code. The rows stay local.
+    pub invalid_ids: BTreeMap<String, u64>,
+}
+
+/// `GET /v1/jobs/{job}/release`: which of the agent's own rows matched, and which fields
+/// the job asks it to release for them. Never anyone's tokens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseRequest {
+    pub fields: Vec<String>,
+    pub rows: Vec<u32>,
+}
+
+/// A field the agent will not release, and why (its local policy).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedField {
+    pub field: String,
+    pub reason: String,
+}
+
+/// `POST /v1/jobs/{job}/release`: values for matched rows, in `fields` order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseUpload {
+    pub fields: Vec<String>,
+    #[serde(default)]
+    pub refused: Vec<RefusedField>,
+    pub records: Vec<ReleasedRecord>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleasedRecord {
+    pub row: u32,
+    pub values: Vec<Option<String>>,
+}
+
+/// One participant in `GET /v1/jobs/{job}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantStatus {
+    pub party: String,
+    pub role: Role,
+    pub chunks: u32,
+    pub records: u64,
+    pub sealed: bool,
+    pub released: bool,
+    pub rows_read: u64,
+    pub invalid_ids: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobStatus {
+    pub id: String,
+    pub purpose: String,
+    pub approval: String,
+    pub state: JobState,
+    pub participants: Vec<ParticipantStatus>,
+}
+
+/// Every error response: a stable code and a message that never echoes internals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> JobSpec {
+        JobSpec {
+            id: "zc-2026-001".into(),
+            purpose: "第二阶段数据比对".into(),
+            approval: "增政数〔2026〕1号".into(),
+            epoch: "0123456789abcdef".into(),
+            suite: Suite::HmacSha256,
+            requester: RequesterSpec { party: "veterans".into(), fields: vec!["town".into()] },
+            departments: vec![
+                DepartmentSpec { party: "household".into(), compare: vec![Attribute::Name, Attribute::Sex], fields: vec!["status".into()] },
+                DepartmentSpec { party: "pension".into(), compare: vec![Attribute::BirthDate], fields: vec![] },
+            ],
+        }
+    }
+
+    #[test]
+    fn a_good_spec_validates() {
+        assert_eq!(spec().validate(), Ok(()));
+    }
+
+    #[test]
+    fn bad_specs_are_refused_with_the_reason() {
+        let mut s = spec();
+        s.id = "a/b".into();
+        assert!(matches!(s.validate(), Err(SpecError::JobId(_))));
+        let mut s = spec();
+        s.departments[1].party = "veterans".into();
+        assert!(matches!(s.validate(), Err(SpecError::DuplicateParty(_))));
+        let mut s = spec();
+        s.epoch = "xyz".into();
+        assert!(matches!(s.validate(), Err(SpecError::Epoch(_))));
+        let mut s = spec();
+        s.departments[0].fields = vec!["Status!".into()];
+        assert!(matches!(s.validate(), Err(SpecError::FieldName(_))));
+        let mut s = spec();
+        s.approval = " ".into();
+        assert!(matches!(s.validate(), Err(SpecError::Missing(_, _))));
+    }
+
+    #[test]
+    fn requester_sends_every_compared_attribute_and_names_expand() {
+        let s = spec();
+        use Attribute::*;
+        assert_eq!(s.wire_attributes("veterans").unwrap(), vec![Name, NameScript, NameSound, Sex, BirthDate]);
+        assert_eq!(s.wire_attributes("household").unwrap(), vec![Name, NameScript, NameSound, Sex]);
+        assert_eq!(s.wire_attributes("pension").unwrap(), vec![BirthDate]);
+        assert_eq!(s.wire_attributes("nobody"), None);
+    }
+}

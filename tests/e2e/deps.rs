@@ -1,0 +1,121 @@
+//! The dependency graph keeps its promises: the core crate stays sans-IO, and every crate
+//! we ship under MIT OR Apache-2.0 carries a licence that allows it (a `cargo deny
+//! check licenses` that needs nothing but cargo; `deny.toml` holds the same list).
+
+use std::collections::{BTreeSet, HashMap};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Licences compatible with shipping bidui under MIT OR Apache-2.0.
+const ALLOWED_LICENCES: &[&str] = &[
+    "MIT",
+    "Apache-2.0",
+    "Apache-2.0 WITH LLVM-exception",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "ISC",
+    "Zlib",
+    "CC0-1.0",
+    "Unicode-3.0",
+    "Unicode-DFS-2016",
+    "Unlicense",
+    "0BSD",
+    "BSL-1.0",
+    "MPL-2.0",
+    "CDLA-Permissive-2.0",
+];
+
+/// Crates that do I/O or run an event loop: none may reach the core crate.
+const FORBIDDEN_IN_CORE: &[&str] = &["tokio", "axum", "hyper", "rusqlite", "libsqlite3-sys", "reqwest", "mio", "calamine"];
+
+/// The platform we build for: other platforms' crates (winapi, …) are never shipped here
+/// and may not even be downloaded.
+fn host_triple() -> String {
+    let output = Command::new("rustc").arg("-vV").output().expect("run rustc -vV");
+    let text = String::from_utf8(output.stdout).expect("rustc -vV prints UTF-8");
+    text.lines().find_map(|l| l.strip_prefix("host: ")).expect("rustc -vV names the host").to_owned()
+}
+
+fn metadata() -> Value {
+    let output = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked", "--offline", "--filter-platform", &host_triple()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cargo metadata");
+    assert!(output.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON")
+}
+
+fn package_names(metadata: &Value) -> HashMap<&str, &str> {
+    metadata["packages"].as_array().unwrap().iter().map(|p| (p["id"].as_str().unwrap(), p["name"].as_str().unwrap())).collect()
+}
+
+/// Package ids reachable from `root` through normal and build dependencies (not dev).
+fn shipped_dependencies<'a>(metadata: &'a Value, root: &str) -> BTreeSet<&'a str> {
+    let names = package_names(metadata);
+    let nodes: HashMap<&str, &Value> =
+        metadata["resolve"]["nodes"].as_array().unwrap().iter().map(|n| (n["id"].as_str().unwrap(), n)).collect();
+    let root_id = *names.iter().find(|(_, name)| **name == root).expect("root package in metadata").0;
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![root_id];
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        for dep in nodes[id]["deps"].as_array().unwrap() {
+            let shipped = dep["dep_kinds"].as_array().unwrap().iter().any(|k| k["kind"] != "dev");
+            if shipped {
+                stack.push(dep["pkg"].as_str().unwrap());
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn core_crate_never_depends_on_io_crates() {
+    let metadata = metadata();
+    let names = package_names(&metadata);
+    let reached: BTreeSet<&str> = shipped_dependencies(&metadata, "bidui-core").iter().map(|id| names[id]).collect();
+    assert!(reached.contains("ring"), "the dependency walk found nothing: {reached:?}");
+    let forbidden: Vec<_> = FORBIDDEN_IN_CORE.iter().filter(|name| reached.contains(*name)).collect();
+    assert!(forbidden.is_empty(), "bidui-core must stay sans-IO but depends on {forbidden:?}");
+}
+
+/// An SPDX expression is acceptable when one `OR` alternative has only allowed `AND` terms.
+fn licence_allowed(expression: &str) -> bool {
+    let expression = expression.replace(['(', ')'], " ").replace('/', " OR ");
+    expression.split(" OR ").any(|alternative| {
+        alternative.split(" AND ").all(|term| ALLOWED_LICENCES.contains(&term.split_whitespace().collect::<Vec<_>>().join(" ").as_str()))
+    })
+}
+
+#[test]
+fn every_shipped_crate_has_a_permissive_licence() {
+    let metadata = metadata();
+    let shipped = shipped_dependencies(&metadata, "bidui");
+    let mut refused = Vec::new();
+    for package in metadata["packages"].as_array().unwrap() {
+        if !shipped.contains(package["id"].as_str().unwrap()) {
+            continue;
+        }
+        let licence = package["license"].as_str().unwrap_or("");
+        if !licence_allowed(licence) {
+            refused.push(format!("{} {}: {licence:?}", package["name"], package["version"]));
+        }
+    }
+    assert!(shipped.len() > 20, "the dependency walk found too little: {}", shipped.len());
+    assert!(refused.is_empty(), "crates whose licence is not on the allow list:\n{}", refused.join("\n"));
+}
+
+#[test]
+fn licence_expressions_are_read_as_spdx() {
+    assert!(licence_allowed("MIT OR Apache-2.0"));
+    assert!(licence_allowed("Apache-2.0 AND ISC"));
+    assert!(licence_allowed("(MIT OR Apache-2.0) AND Unicode-3.0"));
+    assert!(licence_allowed("MIT/Apache-2.0"));
+    assert!(!licence_allowed("GPL-2.0-or-later"));
+    assert!(!licence_allowed("MIT AND GPL-3.0"));
+    assert!(!licence_allowed(""));
+}
