@@ -320,6 +320,64 @@ pub struct JobStatus {
     pub participants: Vec<ParticipantStatus>,
 }
 
+/// `GET /v1/jobs/{job}/results`: the first stage-two report, per requester row.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobResults {
+    pub job: String,
+    pub purpose: String,
+    pub approval: String,
+    pub requester: String,
+    pub departments: Vec<String>,
+    pub summary: ResultSummary,
+    pub rows: Vec<RowResult>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultSummary {
+    /// Registry rows the requester's agent read.
+    pub registry_rows_read: u64,
+    /// Registry rows with tokens at the matcher (valid identity or quasi-identifier).
+    pub registry_rows: u64,
+    /// Registry rows whose identity number failed validation, by error code.
+    pub invalid_ids: BTreeMap<String, u64>,
+    /// Registry rows found, per department.
+    pub found: BTreeMap<String, u64>,
+    /// Registry rows with a valid identity number found in no department.
+    pub found_nowhere: u64,
+    pub duplicate_groups: u64,
+    /// Registry rows with a probable (quasi-identifier) match that needs verification.
+    pub probable_matches: u64,
+}
+
+/// One registry row. The matcher knows it only by the requester's row number and the
+/// fields the requester released (town, category, …).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowResult {
+    pub row: u32,
+    pub fields: BTreeMap<String, String>,
+    /// False when the requester's agent found the identity number invalid.
+    pub id_valid: bool,
+    /// Other registry rows holding the same identity number.
+    pub duplicate_rows: Vec<u32>,
+    pub departments: BTreeMap<String, DepartmentFinding>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepartmentFinding {
+    pub found: bool,
+    /// Department rows holding this identity number (more than one: the department has
+    /// the person twice).
+    pub department_rows: u32,
+    /// Attribute comparison: `agree` / `differ` / `missing`; for `name`: `same` /
+    /// `variant` / `homophone` / `different` / `missing`.
+    pub attributes: BTreeMap<String, String>,
+    /// Released values, distinct, in department row order.
+    pub released: BTreeMap<String, Vec<String>>,
+    /// Department rows matching name, birth date and sex but not the identity number:
+    /// probable matches to verify in person (上门核实), never merged.
+    pub probable_rows: u32,
+}
+
 /// Every error response: a stable code and a message that never echoes internals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {

@@ -22,10 +22,17 @@
 //! The traditional→simplified fold is OpenCC's `t2s` character table applied one
 //! character at a time. OpenCC's phrase table is deliberately not used: names are not
 //! words, and a phrase match makes one character's fold depend on its neighbours (and
-//! breaks idempotence: `張法乾` → `张法乾`, but `张法乾` → `张法干`). Three corrections
-//! for names, each taken from how OpenCC's own phrase table treats personal names:
-//! `乾` (qián) and `於` (a surname) stay as they are instead of becoming `干` and `于`, and
-//! the surname `锺` (the 2013 standard's simplification of `鍾`) folds to `钟` like `鍾`.
+//! breaks idempotence: `張法乾` → `张法乾`, but `张法乾` → `张法干`). Two kinds of
+//! corrections for names:
+//!
+//! - `乾` (qián) and `於` (a surname) stay as they are instead of becoming `干` and `于`:
+//!   in names they were never merged into those characters, and OpenCC's own phrase
+//!   table keeps them in personal names (`蕭乾`, `於梨華`);
+//! - where OpenCC offers both the pre-2013 merged character and the form the 2013
+//!   通用规范汉字表 restored for names (`鍾` → `钟`/`锺`, `鉅` → `巨`/`钜`, `線` → `线`/`缐`,
+//!   `餘` → `余`/`馀`, `麴` → `曲`/`麹`), the restored form folds to the merged one too:
+//!   mainland registries wrote the merged character before 2013, so the two are spellings
+//!   of one name.
 //!
 //! [`compare`] tells the report whether a mismatch is a different name or only a different
 //! spelling of the same one: identical, a script variant, or a homophone (toneless
@@ -46,7 +53,10 @@ const MIDDLE_DOT: char = '·';
 /// traditional characters folded to simplified; Latin letters uppercased. Idempotent.
 pub fn canonical(name: &str) -> String {
     let table = &*T2S;
-    canonical_keep_script_cow(name).chars().map(|c| fold_t2s(table, c)).collect()
+    canonical_keep_script_cow(name)
+        .chars()
+        .map(|c| fold_t2s(table, c))
+        .collect()
 }
 
 /// [`canonical`] without the traditional→simplified fold, so a comparison can tell a
@@ -99,7 +109,9 @@ pub fn compare(a: &str, b: &str) -> NameMatch {
     let fold_b = || b.chars().map(|c| fold_t2s(table, c));
     if fold_a().eq(fold_b()) {
         NameMatch::Variant
-    } else if a.chars().count() == b.chars().count() && fold_a().zip(fold_b()).all(|(x, y)| sound_alike(x, y)) {
+    } else if a.chars().count() == b.chars().count()
+        && fold_a().zip(fold_b()).all(|(x, y)| sound_alike(x, y))
+    {
         NameMatch::Homophone
     } else {
         NameMatch::Different
@@ -180,27 +192,44 @@ fn is_default_ignorable(c: char) -> bool {
 
 /// Characters typed in place of the `·` that separates the parts of a minority name
 /// (阿依古丽·买买提), after NFKC (which already turns `･` into `・`, `．` `․` `﹒` into `.`,
-/// `｡` into `。` and Greek `·` into `·`). Only punctuation and symbols belong here: letters
-/// that look like a dot (Canadian syllabics `ᐧ`, Tibetan tsheg `་`, Hangul `ㆍ`) and the
-/// circles `〇` `○` (a real name character and its usual mistyping) are left alone.
+/// `｡` into `。` and Greek `·` into `·`). Dots that belong to a script's own spelling
+/// (Canadian syllabics `ᐧ`, Tibetan tsheg `་`, Hangul `ㆍ`) and the circles `〇` `○` (a
+/// real name character and its usual mistyping) are left alone.
 fn is_middle_dot_lookalike(c: char) -> bool {
-    matches!(c,
-        '.'             // full stop (Latin keyboard, or `．` after NFKC)
-        | '·'           // U+00B7 middle dot itself
-        | '。'          // ideographic full stop: what a Chinese IME types for `.`
-        | '•'           // U+2022 bullet
-        | '‧'           // U+2027 hyphenation point (common in Taiwan)
-        | '∙'           // U+2219 bullet operator
-        | '⋅'           // U+22C5 dot operator
-        | '・'          // U+30FB katakana middle dot (Japanese IMEs, `･` after NFKC)
-        | '●'           // U+25CF black circle
-        | '⚫'          // U+26AB medium black circle
-        | '⬤'          // U+2B24 black large circle
-        | '⦁'           // U+2981 Z notation spot
-        | '⸱'           // U+2E31 word separator middle dot
-        | '⸳'           // U+2E33 raised dot
-        | '᛫'           // U+16EB runic single punctuation
-        | 'ꞏ'           // U+A78F sinological dot
+    matches!(
+        c,
+        // full stop (Latin keyboard, or `．` after NFKC)
+        '.'
+        // U+00B7 middle dot itself
+        | '·'
+        // ideographic full stop: what a Chinese IME types for `.`
+        | '。'
+        // U+2022 bullet
+        | '•'
+        // U+2027 hyphenation point (common in Taiwan)
+        | '‧'
+        // U+2219 bullet operator
+        | '∙'
+        // U+22C5 dot operator
+        | '⋅'
+        // U+30FB katakana middle dot (Japanese IMEs, `･` after NFKC)
+        | '・'
+        // U+25CF black circle
+        | '●'
+        // U+26AB medium black circle
+        | '⚫'
+        // U+2B24 black large circle
+        | '⬤'
+        // U+2981 Z notation spot
+        | '⦁'
+        // U+2E31 word separator middle dot
+        | '⸱'
+        // U+2E33 raised dot
+        | '⸳'
+        // U+16EB runic single punctuation
+        | '᛫'
+        // U+A78F sinological dot
+        | 'ꞏ'
     )
 }
 
@@ -226,11 +255,21 @@ const IDEOGRAPH_RANGES: [(char, char); 4] = [
 
 /// Name-specific corrections to OpenCC's character table; see the module documentation.
 const T2S_KEEP: [char; 2] = ['乾', '於'];
-const T2S_EXTRA: [(char, char); 1] = [('锺', '钟')];
+const T2S_EXTRA: [(char, char); 5] = [
+    ('锺', '钟'),
+    ('钜', '巨'),
+    ('缐', '线'),
+    ('馀', '余'),
+    ('麹', '曲'),
+];
 
 fn build_t2s() -> Vec<(char, char)> {
-    let opencc = OpenCC::from_config(BuiltinConfig::T2s).expect("OpenCC's embedded t2s configuration loads");
-    let candidates: Vec<char> = IDEOGRAPH_RANGES.iter().flat_map(|&(lo, hi)| lo..=hi).collect();
+    let opencc =
+        OpenCC::from_config(BuiltinConfig::T2s).expect("OpenCC's embedded t2s configuration loads");
+    let candidates: Vec<char> = IDEOGRAPH_RANGES
+        .iter()
+        .flat_map(|&(lo, hi)| lo..=hi)
+        .collect();
     // One conversion call for the whole table: a newline after each character keeps any
     // phrase from matching, so each character converts on its own.
     let mut probe = String::with_capacity(candidates.len() * 5);
@@ -240,7 +279,11 @@ fn build_t2s() -> Vec<(char, char)> {
     }
     let converted = opencc.convert(&probe);
     let outputs: Vec<&str> = converted.split('\n').collect();
-    assert_eq!(outputs.len(), candidates.len() + 1, "OpenCC t2s kept one line per character");
+    assert_eq!(
+        outputs.len(),
+        candidates.len() + 1,
+        "OpenCC t2s kept one line per character"
+    );
 
     let mut table: Vec<(char, char)> = candidates
         .iter()
@@ -256,7 +299,7 @@ fn build_t2s() -> Vec<(char, char)> {
         .collect();
     table.sort_unstable();
     // OpenCC maps a few characters to ones it maps again (薴 → 苧 → 苎).
-    let closed: Vec<(char, char)> = table
+    table
         .iter()
         .map(|&(from, mut to)| {
             for _ in 0..table.len() {
@@ -269,12 +312,14 @@ fn build_t2s() -> Vec<(char, char)> {
         })
         // A target NFKC would change again would break idempotence; OpenCC has none.
         .filter(|&(from, to)| from != to && is_nfkc(to.encode_utf8(&mut [0; 4])))
-        .collect();
-    closed
+        .collect()
 }
 
 fn lookup(table: &[(char, char)], c: char) -> Option<char> {
-    table.binary_search_by_key(&c, |&(from, _)| from).ok().map(|i| table[i].1)
+    table
+        .binary_search_by_key(&c, |&(from, _)| from)
+        .ok()
+        .map(|i| table[i].1)
 }
 
 fn fold_t2s(table: &[(char, char)], c: char) -> char {
@@ -284,8 +329,9 @@ fn fold_t2s(table: &[(char, char)], c: char) -> char {
     lookup(table, c).unwrap_or(c)
 }
 
-/// Surnames that sound the same in Cantonese (toneless Jyutping) but not in Mandarin,
-/// so a record typed from a Cantonese speaker's dictation can carry either. Deliberately
+/// Surnames that sound the same in Cantonese (toneless Jyutping), most of which Mandarin
+/// tells apart (何/贺 and 区/欧 share a Mandarin reading too), so a record typed from a
+/// Cantonese speaker's dictation can carry either. Deliberately
 /// small: only the common surname pairs clerks in Guangdong actually confuse, not a
 /// Cantonese dictionary (which would make far too many names "homophones").
 const CANTONESE_SURNAMES: [(char, &str); 10] = [
@@ -302,7 +348,10 @@ const CANTONESE_SURNAMES: [(char, &str); 10] = [
 ];
 
 fn cantonese(c: char) -> Option<&'static str> {
-    CANTONESE_SURNAMES.iter().find(|&&(k, _)| k == c).map(|&(_, reading)| reading)
+    CANTONESE_SURNAMES
+        .iter()
+        .find(|&&(k, _)| k == c)
+        .map(|&(_, reading)| reading)
 }
 
 /// Equal characters, or characters with a toneless Mandarin reading in common, or a
@@ -312,11 +361,38 @@ fn sound_alike(x: char, y: char) -> bool {
         return true;
     }
     if let (Some(px), Some(py)) = (x.to_pinyin_multi(), y.to_pinyin_multi()) {
-        if px.into_iter().any(|p| py.into_iter().any(|q| p.plain() == q.plain())) {
+        if px
+            .into_iter()
+            .any(|p| py.into_iter().any(|q| p.plain() == q.plain()))
+        {
             return true;
         }
     }
     matches!((cantonese(x), cantonese(y)), (Some(rx), Some(ry)) if rx == ry)
+}
+
+/// One spelling of a name's sound, for the `name_sound` attribute token: the matcher can
+/// only test tokens for equality, so the sound must be a single key, not [`compare`]'s
+/// any-reading test. Per character of [`canonical`]: the Cantonese reading for the
+/// surnames in [`CANTONESE_SURNAMES`], else the first (most common) toneless pinyin
+/// reading, else the character itself; separated by spaces. Middle dots are dropped:
+/// registries often leave them out of minority names.
+///
+/// Coarser than [`compare`] (a rare reading of a polyphonic character is not tried), so
+/// a `name_sound` disagreement means "different" only as far as common readings go.
+pub fn sound_key(name: &str) -> String {
+    let mut key = String::new();
+    for c in canonical(name).chars().filter(|&c| c != MIDDLE_DOT) {
+        if !key.is_empty() {
+            key.push(' ');
+        }
+        match (cantonese(c), c.to_pinyin_multi()) {
+            (Some(reading), _) => key.push_str(reading),
+            (None, Some(readings)) => key.push_str(readings.into_iter().next().map_or("", |p| p.plain())),
+            (None, None) => key.push(c),
+        }
+    }
+    key
 }
 
 #[cfg(test)]
@@ -346,7 +422,11 @@ mod tests {
             ("阿依古丽．买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
             ("阿依古丽。买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
             ("阿依古丽●买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
-            ("阿依古丽\u{0387}买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
+            (
+                "阿依古丽\u{0387}买买提",
+                "阿依古丽·买买提",
+                "阿依古丽·买买提",
+            ),
             ("阿依古丽 · 买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
             ("阿依古丽··买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
             ("·阿依古丽•・买买提。", "阿依古丽·买买提", "阿依古丽·买买提"),
@@ -371,13 +451,21 @@ mod tests {
             ("鍾", "鍾", "钟"),
             ("锺", "锺", "钟"),
             ("鐘", "鐘", "钟"),
+            ("李澤鉅", "李澤鉅", "李泽巨"),
+            ("李泽钜", "李泽钜", "李泽巨"),
+            ("缐", "缐", "线"),
+            ("麹", "麹", "曲"),
             // OpenCC chains 薴 → 苧 → 苎; the table is closed.
             ("薴", "薴", "苎"),
             // CJK compatibility ideograph: NFKC gives the unified one, then the fold.
             ("\u{F9B4}", "\u{9818}", "领"),
         ];
         for &(written, keep, canon) in cases {
-            assert_eq!(canonical_keep_script(written), keep, "canonical_keep_script({written:?})");
+            assert_eq!(
+                canonical_keep_script(written),
+                keep,
+                "canonical_keep_script({written:?})"
+            );
             assert_eq!(canonical(written), canon, "canonical({written:?})");
         }
     }
@@ -396,6 +484,7 @@ mod tests {
             ("欧阳锋", "歐陽鋒", Variant),
             ("钟伟", "鍾偉", Variant),
             ("锺伟", "钟伟", Variant),
+            ("李泽钜", "李澤鉅", Variant),
             ("乾", "干", Homophone),
             ("於梨华", "于梨华", Homophone),
             ("李娜", "李纳", Homophone),
@@ -436,15 +525,37 @@ mod tests {
     }
 
     #[test]
+    fn sound_keys_tell_homophones_from_different_names() {
+        let same = |a: &str, b: &str| sound_key(a) == sound_key(b);
+        assert!(same("黄伟", "王伟"), "Cantonese surname pair");
+        assert!(same("李娜", "李纳"));
+        assert!(same("張三", "张三"));
+        assert!(same("阿依古丽买买提", "阿依古丽·买买提"));
+        assert!(!same("李娜", "王芳"));
+        assert!(!same("陈小明", "陈大明"));
+        assert_eq!(sound_key("李娜"), "li na");
+        assert_eq!(sound_key(""), "");
+    }
+
+    #[test]
     fn codes() {
-        let codes = [NameMatch::Same, NameMatch::Variant, NameMatch::Homophone, NameMatch::Different].map(NameMatch::code);
+        let codes = [
+            NameMatch::Same,
+            NameMatch::Variant,
+            NameMatch::Homophone,
+            NameMatch::Different,
+        ]
+        .map(NameMatch::code);
         assert_eq!(codes, ["same", "variant", "homophone", "different"]);
     }
 
     #[test]
     fn t2s_table_is_closed_and_sane() {
         let table = &*T2S;
-        assert!(table.len() > 4000, "OpenCC's t2s table has about 4,100 characters");
+        assert!(
+            table.len() > 4000,
+            "OpenCC's t2s table has about 4,100 characters"
+        );
         assert!(table.windows(2).all(|w| w[0].0 < w[1].0));
         for &(from, to) in table {
             assert_ne!(from, to);
@@ -526,39 +637,5 @@ mod tests {
                 );
             }
         }
-    }
-}
-#[cfg(test)]
-mod scratch_probe {
-    use super::*;
-    #[test]
-    fn probe() {
-        let t = std::time::Instant::now();
-        let table = &*T2S;
-        eprintln!("build {:?} len {}", t.elapsed(), table.len());
-        let no_reading_targets: String = table.iter().filter(|&&(_, to)| to.to_pinyin_multi().is_none()).map(|&(_, to)| to).take(60).collect();
-        let n = table.iter().filter(|&&(_, to)| to.to_pinyin_multi().is_none()).count();
-        eprintln!("targets w/o pinyin: {n} e.g. {no_reading_targets}");
-        let bmp_no: usize = ('\u{4E00}'..='\u{9FFF}').filter(|c| c.to_pinyin_multi().is_none()).count();
-        eprintln!("4E00-9FFF w/o pinyin: {bmp_no}");
-        for c in "乾於单曾区娜纳蒋张周邹黄王何贺解仇查朴盖覃尉迟万俟长孙令狐锺钟吕卢女律绿".chars() {
-            let r: Vec<&str> = c.to_pinyin_multi().map(|m| m.into_iter().map(|p| p.plain()).collect()).unwrap_or_default();
-            eprint!("{c}:{r:?} ");
-        }
-        eprintln!();
-        for n in ["麴", "後", "餘", "鬱", "徵", "甯", "昇", "陞", "閆", "閻", "藉", "瞭", "著", "丟", "峯", "衆", "傑", "劃", "畫", "鍊", "鉅", "夥", "彷", "覆", "阪", "臺", "麼", "麽", "係", "繫", "蘇", "囌", "喆", "堃", "淼", "犇", "陳", "鄧", "龔", "嚴", "羅", "鍾", "譚", "盧", "馮", "蔣", "廣"] {
-            eprint!("{n}->{} ", canonical(n));
-        }
-        eprintln!();
-        let t = std::time::Instant::now();
-        let mut k = 0;
-        for _ in 0..100_000 { if compare("黄伟明", "王偉明") == NameMatch::Homophone { k += 1 } }
-        eprintln!("100k compare dirty {:?} {k}", t.elapsed());
-        let t = std::time::Instant::now();
-        for _ in 0..100_000 { if compare("黄伟明", "王伟民") == NameMatch::Homophone { k += 1 } }
-        eprintln!("100k compare clean {:?} {k}", t.elapsed());
-        let t = std::time::Instant::now();
-        for _ in 0..100_000 { k += canonical("阿依古丽•买买提").len() }
-        eprintln!("100k canonical {:?} {k}", t.elapsed());
     }
 }

@@ -24,8 +24,19 @@ const JOB_IDS: [&str; 2] = ["zc-2026-stage2-001", "增城区-2026-复核"];
 /// Identity numbers (synthetic, valid) used in token vectors.
 const IDS: [&str; 3] = ["11010519491231002X", "440183198001010011", "44011820000229002X"];
 
+/// A name as written, for the three name attribute tokens.
+const ATTRIBUTE_NAME: &str = "黃 麗·買買提";
+
 /// `(field, canonical value)` pairs for attribute tokens.
-const ATTRIBUTES: [(&str, &str); 3] = [("name", "张三"), ("birth_date", "19800101"), ("sex", "M")];
+fn attributes() -> Vec<(&'static str, String)> {
+    vec![
+        ("name", name::canonical(ATTRIBUTE_NAME)),
+        ("name_script", name::canonical_keep_script(ATTRIBUTE_NAME)),
+        ("name_sound", name::sound_key(ATTRIBUTE_NAME)),
+        ("birth_date", "19800101".to_owned()),
+        ("sex", "M".to_owned()),
+    ]
+}
 
 /// `(name as written, birth date, sex)` for quasi-identifier tokens; names are canonicalized.
 const QUASI_IDENTIFIERS: [(&str, &str, &str); 3] =
@@ -115,9 +126,9 @@ fn token_vectors() -> Value {
                     push(Purpose::IdToken, json!({ "canonical_id": raw }), id_message(&id).concat());
                 }
                 let id = IdNumber::parse(IDS[1], IDNUM_TODAY).expect("vector ids are valid");
-                for (field, value) in ATTRIBUTES {
+                for (field, value) in attributes() {
                     let inputs = json!({ "canonical_id": IDS[1], "field": field, "canonical_value": value });
-                    push(Purpose::AttrToken, inputs, attr_message(&id, field, value).concat());
+                    push(Purpose::AttrToken, inputs, attr_message(&id, field, &value).concat());
                 }
                 for (written, birth, sex) in QUASI_IDENTIFIERS {
                     let canonical_name = name::canonical(written);

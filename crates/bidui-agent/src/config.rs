@@ -1,0 +1,123 @@
+//! The agent's TOML configuration: where the matcher is, which keys to use, which file
+//! to read, how its columns map, and the local release policy.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::source::SourceSpec;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// This agent's name at the matcher (its party name in jobs).
+    pub party: String,
+    /// Base URL of the matcher, e.g. `http://127.0.0.1:8700`.
+    pub matcher: String,
+    /// The agent's Ed25519 signing key (`bidui agent init` writes it).
+    pub identity_key: PathBuf,
+    /// Epoch files (`suite` and `secret`), one per key epoch the agent holds; a job picks
+    /// the one whose key check value it names.
+    pub epochs: Vec<PathBuf>,
+    /// Where the agent keeps its local reports and its release log.
+    pub state_dir: PathBuf,
+    pub source: SourceSpec,
+    pub columns: Columns,
+    /// Shareable fields: field name (as jobs request it) → column header.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    #[serde(default)]
+    pub policy: Policy,
+}
+
+/// Column headers of the identity number and the attributes compared by token.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Columns {
+    pub id: String,
+    pub name: Option<String>,
+    pub sex: Option<String>,
+    pub birth_date: Option<String>,
+}
+
+/// The department's own decision of what may leave, for which purposes. A job asking for
+/// anything else is refused field by field, and the refusal is logged locally.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    #[serde(default)]
+    pub allow: Vec<PolicyRule>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRule {
+    pub fields: Vec<String>,
+    /// Purposes the fields may be released for, compared exactly; `"*"` allows any.
+    pub purposes: Vec<String>,
+}
+
+impl Policy {
+    /// Why `field` may not be released for `purpose`, or `None` if it may.
+    pub fn refusal(&self, field: &str, purpose: &str, configured: &BTreeMap<String, String>) -> Option<String> {
+        if !configured.contains_key(field) {
+            return Some(format!("this agent has no column mapped to field {field:?}"));
+        }
+        let allowed = self
+            .allow
+            .iter()
+            .any(|rule| rule.fields.iter().any(|f| f == field) && rule.purposes.iter().any(|p| p == "*" || p == purpose));
+        (!allowed).then(|| format!("the local policy does not allow releasing {field:?} for the purpose {purpose:?}"))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the agent configuration {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("the agent configuration {path} is not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl AgentConfig {
+    /// Reads a configuration; relative paths in it are taken from the file's folder.
+    pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let mut config: AgentConfig =
+            toml::from_str(&text).map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut config.identity_key);
+        resolve(&mut config.state_dir);
+        resolve(&mut config.source.path);
+        config.epochs.iter_mut().for_each(resolve);
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_allows_only_listed_fields_for_listed_purposes() {
+        let policy = Policy {
+            allow: vec![
+                PolicyRule { fields: vec!["status".into()], purposes: vec!["比对".into()] },
+                PolicyRule { fields: vec!["town".into()], purposes: vec!["*".into()] },
+            ],
+        };
+        let configured: BTreeMap<String, String> =
+            [("status", "户籍状态"), ("town", "镇街"), ("phone", "电话")].into_iter().map(|(a, b)| (a.into(), b.into())).collect();
+        assert_eq!(policy.refusal("status", "比对", &configured), None);
+        assert!(policy.refusal("status", "其他", &configured).unwrap().contains("local policy"));
+        assert_eq!(policy.refusal("town", "其他", &configured), None);
+        assert!(policy.refusal("phone", "比对", &configured).is_some());
+        assert!(policy.refusal("income", "比对", &configured).unwrap().contains("no column"));
+    }
+}

@@ -1,0 +1,62 @@
+//! HTTP errors: a status, a stable code and a message written for the caller. Internal
+//! failures are logged in full and answered with a bare 500: never echo internals.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bidui_core::api::ApiError;
+
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiFailure {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiFailure {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiFailure {
+        ApiFailure { status, code, message: message.into() }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(StatusCode::NOT_FOUND, "not-found", message)
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    pub fn internal(context: &str, error: impl std::fmt::Display) -> ApiFailure {
+        tracing::error!(%error, "{context}");
+        ApiFailure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the matcher's log has the details")
+    }
+}
+
+impl From<StoreError> for ApiFailure {
+    fn from(error: StoreError) -> ApiFailure {
+        ApiFailure::internal("database", error)
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        if self.status.is_client_error() {
+            tracing::info!(status = self.status.as_u16(), code = self.code, "refused: {}", self.message);
+        }
+        (self.status, Json(ApiError { code: self.code.to_owned(), message: self.message })).into_response()
+    }
+}

@@ -1,0 +1,157 @@
+//! Turns a finished join and the parties' releases into per-row results.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bidui_core::api::{
+    Attribute, DepartmentFinding, JobResults, JobSpec, ReleaseUpload, ResultSummary, RowResult,
+};
+
+use crate::matching::{DepartmentMatch, LinkKind, RegistryIndex};
+
+/// Everything the results need besides the join.
+pub struct ResultInputs<'a> {
+    pub spec: &'a JobSpec,
+    pub index: &'a RegistryIndex,
+    pub departments: &'a BTreeMap<String, DepartmentMatch>,
+    pub releases: &'a HashMap<String, ReleaseUpload>,
+    pub registry_rows_read: u64,
+    pub invalid_ids: BTreeMap<String, u64>,
+}
+
+fn agreement(value: Option<Option<bool>>) -> &'static str {
+    match value.flatten() {
+        Some(true) => "agree",
+        Some(false) => "differ",
+        None => "missing",
+    }
+}
+
+/// The name tier from the three name tokens: script kept → same; simplified → variant;
+/// sound → homophone.
+fn name_tier(attributes: &BTreeMap<Attribute, Option<bool>>) -> &'static str {
+    let get = |a| attributes.get(&a).copied().flatten();
+    match (get(Attribute::NameScript), get(Attribute::Name), get(Attribute::NameSound)) {
+        (None, _, _) | (_, None, _) => "missing",
+        (Some(true), _, _) => "same",
+        (_, Some(true), _) => "variant",
+        (_, _, Some(true)) => "homophone",
+        _ => "different",
+    }
+}
+
+/// Released values of one department, by its own row: row → field → value.
+fn released_by_row(upload: Option<&ReleaseUpload>) -> HashMap<u32, Vec<(String, String)>> {
+    let Some(upload) = upload else { return HashMap::new() };
+    upload
+        .records
+        .iter()
+        .map(|record| {
+            let values = upload
+                .fields
+                .iter()
+                .zip(&record.values)
+                .filter_map(|(field, value)| value.as_ref().filter(|v| !v.is_empty()).map(|v| (field.clone(), v.clone())))
+                .collect();
+            (record.row, values)
+        })
+        .collect()
+}
+
+pub fn build(inputs: &ResultInputs<'_>) -> JobResults {
+    let spec = inputs.spec;
+    let requester_values = released_by_row(inputs.releases.get(&spec.requester.party));
+    let mut rows: BTreeMap<u32, RowResult> = inputs
+        .index
+        .all_rows
+        .iter()
+        .map(|row| {
+            let fields = requester_values.get(&row).map(|v| v.iter().cloned().collect()).unwrap_or_default();
+            let departments =
+                spec.departments.iter().map(|d| (d.party.clone(), DepartmentFinding::default())).collect();
+            let id_valid = !inputs.index.invalid_id_rows.contains(row);
+            (row, RowResult { row, fields, id_valid, duplicate_rows: Vec::new(), departments })
+        })
+        .collect();
+
+    let duplicate_groups = inputs.index.duplicate_groups();
+    for group in &duplicate_groups {
+        for &row in group {
+            if let Some(result) = rows.get_mut(&row) {
+                result.duplicate_rows = group.iter().copied().filter(|&r| r != row).collect();
+            }
+        }
+    }
+
+    for (party, matched) in inputs.departments {
+        let values = released_by_row(inputs.releases.get(party));
+        for link in &matched.links {
+            let Some(finding) = rows.get_mut(&link.requester_row).and_then(|r| r.departments.get_mut(party)) else {
+                continue;
+            };
+            if link.kind == LinkKind::QuasiIdentifier {
+                finding.probable_rows += 1;
+                continue;
+            }
+            finding.found = true;
+            finding.department_rows += 1;
+            // With the person twice in the department, the first row's comparison stands
+            // unless a later row agrees better; keep the most favourable answer per attribute.
+            let mut compared: BTreeMap<String, String> = link
+                .attributes
+                .iter()
+                .filter(|(a, _)| !matches!(a, Attribute::Name | Attribute::NameScript | Attribute::NameSound))
+                .map(|(a, v)| (a.label().to_owned(), agreement(Some(*v)).to_owned()))
+                .collect();
+            if link.attributes.contains_key(&Attribute::Name) {
+                compared.insert("name".to_owned(), name_tier(&link.attributes).to_owned());
+            }
+            for (attribute, verdict) in compared {
+                let entry = finding.attributes.entry(attribute).or_insert_with(|| verdict.clone());
+                if rank(&verdict) < rank(entry) {
+                    *entry = verdict;
+                }
+            }
+            for (field, value) in values.get(&link.department_row).into_iter().flatten() {
+                let list = finding.released.entry(field.clone()).or_default();
+                if !list.contains(value) {
+                    list.push(value.clone());
+                }
+            }
+        }
+    }
+
+    let mut summary = ResultSummary {
+        registry_rows_read: inputs.registry_rows_read,
+        registry_rows: rows.len() as u64,
+        invalid_ids: inputs.invalid_ids.clone(),
+        duplicate_groups: duplicate_groups.len() as u64,
+        ..ResultSummary::default()
+    };
+    for d in &spec.departments {
+        let found = rows.values().filter(|r| r.departments[&d.party].found).count() as u64;
+        summary.found.insert(d.party.clone(), found);
+    }
+    summary.found_nowhere = rows.values().filter(|r| r.id_valid && r.departments.values().all(|f| !f.found)).count() as u64;
+    summary.probable_matches = rows.values().filter(|r| r.departments.values().any(|f| f.probable_rows > 0)).count() as u64;
+
+    JobResults {
+        job: spec.id.clone(),
+        purpose: spec.purpose.clone(),
+        approval: spec.approval.clone(),
+        requester: spec.requester.party.clone(),
+        departments: spec.departments.iter().map(|d| d.party.clone()).collect(),
+        summary,
+        rows: rows.into_values().collect(),
+    }
+}
+
+/// Lower is a better agreement.
+fn rank(verdict: &str) -> u8 {
+    match verdict {
+        "agree" | "same" => 0,
+        "variant" => 1,
+        "homophone" => 2,
+        "differ" | "different" => 3,
+        _ => 4,
+    }
+}

@@ -1,0 +1,389 @@
+//! The matcher's state in one SQLite file. The only module that writes SQL.
+//!
+//! One dedicated thread owns the connection; async code sends it closures and awaits the
+//! answer, so no lock is ever held across an `.await` and writes are serialized.
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use tokio::sync::oneshot;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE principals (
+    name        TEXT PRIMARY KEY,
+    role        TEXT NOT NULL CHECK (role IN ('operator', 'agent')),
+    public_key  BLOB NOT NULL,
+    enrolled_at INTEGER NOT NULL,
+    revoked_at  INTEGER
+);
+CREATE TABLE nonces (
+    signer  TEXT NOT NULL,
+    nonce   TEXT NOT NULL,
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (signer, nonce)
+) WITHOUT ROWID;
+CREATE TABLE jobs (
+    id         TEXT PRIMARY KEY,
+    spec       TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE TABLE submissions (
+    job         TEXT NOT NULL REFERENCES jobs (id),
+    party       TEXT NOT NULL,
+    sealed_at   INTEGER,
+    epoch       TEXT,
+    chunks      INTEGER NOT NULL DEFAULT 0,
+    records     INTEGER NOT NULL DEFAULT 0,
+    rows_read   INTEGER NOT NULL DEFAULT 0,
+    invalid_ids TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (job, party)
+);
+CREATE TABLE chunks (
+    job      TEXT NOT NULL,
+    party    TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    sha256   BLOB NOT NULL,
+    records  INTEGER NOT NULL,
+    last_row INTEGER NOT NULL,
+    body     BLOB NOT NULL,
+    PRIMARY KEY (job, party, seq)
+);
+CREATE TABLE matches (
+    job          TEXT NOT NULL,
+    party        TEXT NOT NULL,
+    matched_rows BLOB NOT NULL,
+    PRIMARY KEY (job, party)
+);
+CREATE TABLE releases (
+    job         TEXT NOT NULL,
+    party       TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    released_at INTEGER NOT NULL,
+    PRIMARY KEY (job, party)
+);
+CREATE TABLE release_log (
+    id        INTEGER PRIMARY KEY,
+    at        INTEGER NOT NULL,
+    job       TEXT NOT NULL,
+    party     TEXT NOT NULL,
+    purpose   TEXT NOT NULL,
+    approval  TEXT NOT NULL,
+    fields    TEXT NOT NULL,
+    refused   TEXT NOT NULL,
+    records   INTEGER NOT NULL
+);
+CREATE TABLE results (
+    job  TEXT PRIMARY KEY,
+    body TEXT NOT NULL
+);
+"#];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database thread has stopped")]
+    Gone,
+    #[error("the database {path} was written by a newer bidui (schema {found}, this build knows {known})")]
+    TooNew { path: String, found: i64, known: i64 },
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// A handle to the database thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    sender: mpsc::Sender<Job>,
+}
+
+impl Store {
+    /// Opens (creating and migrating) the database file and starts its owner thread.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn, path)?;
+        let (sender, receiver) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("bidui-store".into())
+            .spawn(move || {
+                while let Ok(job) = receiver.recv() {
+                    job(&mut conn);
+                }
+            })
+            .expect("spawn the database thread");
+        Ok(Store { sender })
+    }
+
+    /// Runs `f` on the database thread.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, rusqlite::Error> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.sender.send(job).map_err(|_| StoreError::Gone)?;
+        Ok(rx.await.map_err(|_| StoreError::Gone)??)
+    }
+
+    /// Runs `f` inside one transaction on the database thread; commits if it returns Ok.
+    pub async fn transaction<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<R, rusqlite::Error> + Send + 'static,
+    {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::TooNew { path: path.display().to_string(), found: version, known });
+    }
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(migration)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+// ---- Typed queries. Each takes a connection or transaction on the store thread. ----
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub name: String,
+    pub role: String,
+    pub public_key: Vec<u8>,
+    pub revoked: bool,
+}
+
+pub fn upsert_principal(conn: &Connection, name: &str, role: &str, public_key: &[u8], now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO principals (name, role, public_key, enrolled_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (name) DO UPDATE SET role = ?2, public_key = ?3, enrolled_at = ?4, revoked_at = NULL",
+        params![name, role, public_key, now],
+    )?;
+    Ok(())
+}
+
+pub fn revoke_principal(conn: &Connection, name: &str, now: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute("UPDATE principals SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL", params![name, now])? > 0)
+}
+
+pub fn principal(conn: &Connection, name: &str) -> rusqlite::Result<Option<Principal>> {
+    conn.prepare_cached("SELECT name, role, public_key, revoked_at IS NOT NULL FROM principals WHERE name = ?1")?
+        .query_row([name], |r| Ok(Principal { name: r.get(0)?, role: r.get(1)?, public_key: r.get(2)?, revoked: r.get(3)? }))
+        .optional()
+}
+
+/// Records a nonce; false if the signer used it before (a replay). Forgets nonces older
+/// than `forget_before`: requests that old are refused as stale anyway.
+pub fn remember_nonce(conn: &Connection, signer: &str, nonce: &str, now: i64, forget_before: i64) -> rusqlite::Result<bool> {
+    conn.prepare_cached("DELETE FROM nonces WHERE seen_at < ?1")?.execute([forget_before])?;
+    let inserted =
+        conn.prepare_cached("INSERT OR IGNORE INTO nonces (signer, nonce, seen_at) VALUES (?1, ?2, ?3)")?.execute(params![signer, nonce, now])?;
+    Ok(inserted == 1)
+}
+
+#[derive(Clone, Debug)]
+pub struct JobRow {
+    pub spec: String,
+    pub state: String,
+}
+
+pub fn job(conn: &Connection, id: &str) -> rusqlite::Result<Option<JobRow>> {
+    conn.prepare_cached("SELECT spec, state FROM jobs WHERE id = ?1")?
+        .query_row([id], |r| Ok(JobRow { spec: r.get(0)?, state: r.get(1)? }))
+        .optional()
+}
+
+pub fn insert_job(tx: &Transaction<'_>, id: &str, spec: &str, state: &str, created_by: &str, parties: &[String], now: i64) -> rusqlite::Result<()> {
+    tx.execute("INSERT INTO jobs (id, spec, state, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)", params![id, spec, state, now, created_by])?;
+    for party in parties {
+        tx.execute("INSERT INTO submissions (job, party) VALUES (?1, ?2)", params![id, party])?;
+    }
+    Ok(())
+}
+
+pub fn set_job_state(conn: &Connection, id: &str, state: &str) -> rusqlite::Result<()> {
+    conn.execute("UPDATE jobs SET state = ?2 WHERE id = ?1", params![id, state])?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SubmissionRow {
+    pub sealed: bool,
+    pub epoch: Option<String>,
+    pub chunks: u32,
+    pub records: u64,
+    pub rows_read: u64,
+    pub invalid_ids: String,
+}
+
+pub fn submission(conn: &Connection, job: &str, party: &str) -> rusqlite::Result<Option<SubmissionRow>> {
+    conn.prepare_cached("SELECT sealed_at IS NOT NULL, epoch, chunks, records, rows_read, invalid_ids FROM submissions WHERE job = ?1 AND party = ?2")?
+        .query_row(params![job, party], |r| {
+            Ok(SubmissionRow {
+                sealed: r.get(0)?,
+                epoch: r.get(1)?,
+                chunks: r.get(2)?,
+                records: r.get::<_, i64>(3)? as u64,
+                rows_read: r.get::<_, i64>(4)? as u64,
+                invalid_ids: r.get(5)?,
+            })
+        })
+        .optional()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChunkMeta {
+    pub seq: u32,
+    pub sha256: Vec<u8>,
+    pub records: u32,
+    pub last_row: u32,
+}
+
+pub fn chunk_metas(conn: &Connection, job: &str, party: &str) -> rusqlite::Result<Vec<ChunkMeta>> {
+    conn.prepare_cached("SELECT seq, sha256, records, last_row FROM chunks WHERE job = ?1 AND party = ?2 ORDER BY seq")?
+        .query_map(params![job, party], |r| Ok(ChunkMeta { seq: r.get(0)?, sha256: r.get(1)?, records: r.get(2)?, last_row: r.get(3)? }))?
+        .collect()
+}
+
+pub fn chunk_meta(conn: &Connection, job: &str, party: &str, seq: u32) -> rusqlite::Result<Option<ChunkMeta>> {
+    conn.prepare_cached("SELECT seq, sha256, records, last_row FROM chunks WHERE job = ?1 AND party = ?2 AND seq = ?3")?
+        .query_row(params![job, party, seq], |r| Ok(ChunkMeta { seq: r.get(0)?, sha256: r.get(1)?, records: r.get(2)?, last_row: r.get(3)? }))
+        .optional()
+}
+
+pub fn insert_chunk(tx: &Transaction<'_>, job: &str, party: &str, meta: &ChunkMeta, body: &[u8]) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO chunks (job, party, seq, sha256, records, last_row, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+        .execute(params![job, party, meta.seq, meta.sha256, meta.records, meta.last_row, body])?;
+    tx.prepare_cached("UPDATE submissions SET chunks = chunks + 1, records = records + ?3 WHERE job = ?1 AND party = ?2")?
+        .execute(params![job, party, meta.records])?;
+    Ok(())
+}
+
+pub fn chunk_body(conn: &Connection, job: &str, party: &str, seq: u32) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.prepare_cached("SELECT body FROM chunks WHERE job = ?1 AND party = ?2 AND seq = ?3")?
+        .query_row(params![job, party, seq], |r| r.get(0))
+        .optional()
+}
+
+pub fn seal_submission(conn: &Connection, job: &str, party: &str, epoch: &str, rows_read: u64, invalid_ids: &str, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE submissions SET sealed_at = ?3, epoch = ?4, rows_read = ?5, invalid_ids = ?6 WHERE job = ?1 AND party = ?2",
+        params![job, party, now, epoch, rows_read as i64, invalid_ids],
+    )?;
+    Ok(())
+}
+
+pub fn all_sealed(conn: &Connection, job: &str) -> rusqlite::Result<bool> {
+    let open: i64 = conn.query_row("SELECT COUNT(*) FROM submissions WHERE job = ?1 AND sealed_at IS NULL", [job], |r| r.get(0))?;
+    Ok(open == 0)
+}
+
+pub fn save_matches(tx: &Transaction<'_>, job: &str, matched_rows: &[(String, Vec<u8>)]) -> rusqlite::Result<()> {
+    for (party, rows) in matched_rows {
+        tx.execute("INSERT OR REPLACE INTO matches (job, party, matched_rows) VALUES (?1, ?2, ?3)", params![job, party, rows])?;
+    }
+    Ok(())
+}
+
+pub fn matched_rows(conn: &Connection, job: &str, party: &str) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.query_row("SELECT matched_rows FROM matches WHERE job = ?1 AND party = ?2", params![job, party], |r| r.get(0)).optional()
+}
+
+pub fn release(conn: &Connection, job: &str, party: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT body FROM releases WHERE job = ?1 AND party = ?2", params![job, party], |r| r.get(0)).optional()
+}
+
+pub fn releases(conn: &Connection, job: &str) -> rusqlite::Result<Vec<(String, String)>> {
+    conn.prepare("SELECT party, body FROM releases WHERE job = ?1 ORDER BY party")?.query_map([job], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+}
+
+pub struct ReleaseLogEntry<'a> {
+    pub job: &'a str,
+    pub party: &'a str,
+    pub purpose: &'a str,
+    pub approval: &'a str,
+    pub fields: &'a str,
+    pub refused: &'a str,
+    pub records: u64,
+}
+
+/// Stores a release and logs it in the same transaction: no release without its record.
+pub fn insert_release(tx: &Transaction<'_>, entry: &ReleaseLogEntry<'_>, body: &str, now: i64) -> rusqlite::Result<()> {
+    tx.execute("INSERT INTO releases (job, party, body, released_at) VALUES (?1, ?2, ?3, ?4)", params![entry.job, entry.party, body, now])?;
+    tx.execute(
+        "INSERT INTO release_log (at, job, party, purpose, approval, fields, refused, records) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![now, entry.job, entry.party, entry.purpose, entry.approval, entry.fields, entry.refused, entry.records as i64],
+    )?;
+    Ok(())
+}
+
+pub fn release_log_count(conn: &Connection, job: &str) -> rusqlite::Result<u64> {
+    conn.query_row("SELECT COUNT(*) FROM release_log WHERE job = ?1", [job], |r| r.get::<_, i64>(0)).map(|n| n as u64)
+}
+
+pub fn save_results(conn: &Connection, job: &str, body: &str) -> rusqlite::Result<()> {
+    conn.execute("INSERT OR REPLACE INTO results (job, body) VALUES (?1, ?2)", params![job, body])?;
+    Ok(())
+}
+
+pub fn results(conn: &Connection, job: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT body FROM results WHERE job = ?1", [job], |r| r.get(0)).optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn migrates_once_and_refuses_a_newer_schema() {
+        let dir = std::env::temp_dir().join(format!("bidui-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("m.db");
+        let _ = std::fs::remove_file(&path);
+        let store = Store::open(&path).unwrap();
+        store.call(|c| upsert_principal(c, "a", "agent", b"k", 1)).await.unwrap();
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        let found = store.call(|c| principal(c, "a")).await.unwrap();
+        assert_eq!(found.unwrap().public_key, b"k");
+        store.call(|c| c.pragma_update(None, "user_version", 99)).await.unwrap();
+        drop(store);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(matches!(Store::open(&path), Err(StoreError::TooNew { found: 99, .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_nonce_is_accepted_once() {
+        let dir = std::env::temp_dir().join(format!("bidui-nonce-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&dir.join("n.db")).unwrap();
+        assert!(store.call(|c| remember_nonce(c, "a", "n1", 100, 0)).await.unwrap());
+        assert!(!store.call(|c| remember_nonce(c, "a", "n1", 101, 0)).await.unwrap());
+        assert!(store.call(|c| remember_nonce(c, "b", "n1", 101, 0)).await.unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
