@@ -1,13 +1,17 @@
 //! `bidui`: one binary for every role. Each subcommand is a thin shell over a library crate.
 
 use std::io::{self, BufRead, Write};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use bidui_core::{CivilDate, IdNumber};
+use bidui_core::{CivilDate, IdNumber, Suite};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod operator;
+mod report;
 
 #[derive(Parser)]
 #[command(name = "bidui", version, about = "Privacy-preserving cross-department matching (比对)")]
@@ -24,6 +28,112 @@ enum Command {
     /// Benchmarks, run on a release build: `cargo run --release -- bench tokens`.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// The department agent: tokenizes local files, talks to the matcher.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// The central matcher service.
+    #[command(subcommand)]
+    Matcher(MatcherCommand),
+    /// The operator's jobs: create, follow, fetch results.
+    #[command(subcommand)]
+    Job(JobCommand),
+    /// The key custodian's commands.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum AgentCommand {
+    /// Creates this agent's signing key (0600; never overwrites) and prints its public key.
+    Init {
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Takes part in a job: tokenize, upload, seal, release what the policy allows.
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        job: String,
+        /// Judge birth dates against this day (YYYY-MM-DD) instead of today.
+        #[arg(long, value_parser = parse_date)]
+        today: Option<CivilDate>,
+        /// Records per uploaded chunk.
+        #[arg(long, default_value_t = 16_384)]
+        chunk_records: usize,
+        /// Seconds to wait for the other parties before the release round.
+        #[arg(long, default_value_t = 3600)]
+        release_wait: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum MatcherCommand {
+    /// Serves the matcher API.
+    Serve {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8700")]
+        listen: SocketAddr,
+        /// Also write structured (JSON) logs to this file.
+        #[arg(long)]
+        log: Option<PathBuf>,
+        /// Allow listening on an address other than loopback.
+        #[arg(long)]
+        allow_non_loopback: bool,
+    },
+    /// Enrols an agent or the operator by public key (run on the matcher host).
+    Enroll {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["agent", "operator"])]
+        role: String,
+        /// Hex Ed25519 public key, as `bidui agent init` prints it.
+        #[arg(long)]
+        public_key: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobCommand {
+    /// Submits a job spec (TOML) to the matcher.
+    Create {
+        spec: PathBuf,
+        #[arg(long)]
+        operator: PathBuf,
+    },
+    /// Shows progress per participant.
+    Status {
+        job: String,
+        #[arg(long)]
+        operator: PathBuf,
+    },
+    /// Fetches the results and writes results.json and results.csv.
+    Results {
+        job: String,
+        #[arg(long)]
+        operator: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Creates the operator's signing key (0600; never overwrites).
+    InitOperator {
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Writes a new epoch file (0600; never overwrites) and prints its key check value.
+    NewEpoch {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "hmac-sha256")]
+        suite: Suite,
+    },
 }
 
 #[derive(Subcommand)]
@@ -41,16 +151,127 @@ fn parse_date(text: &str) -> Result<CivilDate, String> {
     CivilDate::parse(text).ok_or_else(|| format!("{text:?} is not a date (YYYY-MM-DD)"))
 }
 
-fn today_utc() -> CivilDate {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+/// Today in China Standard Time (UTC+8): a person born today in Beijing is not born
+/// in the future just because it is still yesterday in UTC.
+fn today_in_china() -> CivilDate {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) + 8 * 3600;
     CivilDate::from_days_since_unix_epoch((secs / 86_400) as i64)
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Id(IdCommand::Check { today }) => id_check(today.unwrap_or_else(today_utc)),
+        Command::Id(IdCommand::Check { today }) => id_check(today.unwrap_or_else(today_in_china)),
         Command::Bench(command) => bench::run(command),
+        Command::Agent(command) => agent(command),
+        Command::Matcher(command) => matcher(command),
+        Command::Job(command) => job(command),
+        Command::Keys(command) => keys(command),
     }
+}
+
+fn agent(command: AgentCommand) -> anyhow::Result<()> {
+    match command {
+        AgentCommand::Init { key } => {
+            let identity = bidui_client::Identity::create(&key)?;
+            println!("{}", identity.public_key_hex());
+            eprintln!("agent key written to {} (0600). Give the public key above to the matcher's operator.", key.display());
+        }
+        AgentCommand::Run { config, job, today, chunk_records, release_wait } => {
+            let config = bidui_agent::config::AgentConfig::load(&config)?;
+            let options = bidui_agent::run::RunOptions {
+                job,
+                today: today.unwrap_or_else(today_in_china),
+                chunk_records,
+                release_wait: Duration::from_secs(release_wait),
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let report = bidui_agent::run::run(&config, &options).with_context(|| format!("agent {} in job {}", config.party, options.job))?;
+            print_agent_report(&report);
+        }
+    }
+    Ok(())
+}
+
+fn print_agent_report(r: &bidui_agent::run::RunReport) {
+    println!("agent {} — job {} at {}", r.party, r.job, r.matcher);
+    println!("  purpose: {} [{}]", r.purpose, r.approval);
+    println!("  rows read: {}; records sent as tokens: {} ({} chunks sent, {} already held)", r.rows_read, r.records_sent, r.chunks_sent, r.chunks_already_held);
+    println!("  attributes compared by token: {}", if r.attributes.is_empty() { "none".to_owned() } else { r.attributes.join(", ") });
+    let invalid: Vec<String> = r.invalid_ids.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    println!("  invalid identity numbers (counts only sent): {}", if invalid.is_empty() { "none".to_owned() } else { invalid.join(", ") });
+    println!("  fields released: {} for {} matched records", if r.fields_released.is_empty() { "none".to_owned() } else { r.fields_released.join(", ") }, r.records_released);
+    for refused in &r.fields_refused {
+        println!("  refused: {} — {}", refused.field, refused.reason);
+    }
+    println!("  local report of invalid rows (never sent): {}", r.invalid_rows_file.display());
+}
+
+fn matcher(command: MatcherCommand) -> anyhow::Result<()> {
+    match command {
+        MatcherCommand::Serve { db, listen, log, allow_non_loopback } => {
+            init_logging(log.as_deref())?;
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(bidui_matcher::serve(bidui_matcher::ServeConfig { database: db, listen, allow_non_loopback }))
+        }
+        MatcherCommand::Enroll { db, name, role, public_key } => {
+            let key = hex::decode(public_key.trim()).context("the public key must be hex, as `bidui agent init` prints it")?;
+            bidui_matcher::enroll(&db, &name, &role, &key)?;
+            println!("enrolled {role} {name}");
+            Ok(())
+        }
+    }
+}
+
+fn init_logging(file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use tracing_subscriber::prelude::*;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let json = match file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening the log file {}", path.display()))?;
+            Some(tracing_subscriber::fmt::layer().json().with_writer(std::sync::Mutex::new(file)))
+        }
+        None => None,
+    };
+    tracing_subscriber::registry().with(filter).with(stderr).with(json).init();
+    Ok(())
+}
+
+fn job(command: JobCommand) -> anyhow::Result<()> {
+    match command {
+        JobCommand::Create { spec, operator } => {
+            let spec = operator::read_spec(&spec)?;
+            let client = operator::OperatorConfig::load(&operator)?.client()?;
+            let created = operator::create_job(&client, &spec)?;
+            println!("job {} {}", spec.id, if created { "created" } else { "already exists with this spec" });
+        }
+        JobCommand::Status { job, operator } => {
+            let client = operator::OperatorConfig::load(&operator)?.client()?;
+            operator::print_status(&operator::status(&client, &job)?);
+        }
+        JobCommand::Results { job, operator, out } => {
+            let client = operator::OperatorConfig::load(&operator)?.client()?;
+            let results = operator::results(&client, &job)?;
+            let written = report::write(&results, &out)?;
+            println!("wrote {} and {}", written.json.display(), written.csv.display());
+        }
+    }
+    Ok(())
+}
+
+fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::InitOperator { key } => {
+            let identity = bidui_client::Identity::create(&key)?;
+            println!("{}", identity.public_key_hex());
+        }
+        KeysCommand::NewEpoch { out, suite } => {
+            let epoch = bidui_agent::epochs::create(&out, suite)?;
+            println!("{}", epoch.key_check_value());
+            eprintln!("epoch ({suite}) written to {} (0600). It is SECRET: it must reach the agents only, never the matcher.", out.display());
+        }
+    }
+    Ok(())
 }
 
 fn id_check(today: CivilDate) -> anyhow::Result<()> {

@@ -44,6 +44,9 @@ const BUF_LEN: usize = 64 * 1024;
 const MAX_RECORD_BYTES: usize = 1 << 20;
 /// A CSV record with more fields than this is reported and skipped (Excel's column limit).
 const MAX_FIELDS: usize = 16_384;
+/// A CSV record whose fields hold more line breaks than this is reported, not returned: an
+/// unclosed quote that swallowed lines up to the end of the file or to the next quote.
+const MAX_RECORD_LINES: u64 = 100;
 /// Rows per batch handed over by the xlsx reader thread.
 const XLSX_BATCH: usize = 256;
 /// Batches in flight between the xlsx reader thread and the consumer.
@@ -651,6 +654,8 @@ enum Record {
     Complete { bytes: usize, fields: usize },
     /// A record too long to keep; it was skipped up to the next line.
     Overlong { first_line: u64, skipped_to_line: u64 },
+    /// A record spanning more than `MAX_RECORD_LINES` lines.
+    ManyLines { first_line: u64, last_line: u64 },
     End,
     Io(io::Error),
 }
@@ -740,11 +745,11 @@ impl CsvRows {
                     return Err(header_error(format!("the file has only {} row(s)", csv.records)));
                 }
                 Record::Io(source) => return Err(SourceError::Read { path: path.to_path_buf(), source }),
-                Record::Overlong { first_line, .. } => {
+                Record::Overlong { first_line, .. } | Record::ManyLines { first_line, .. } => {
                     csv.records += 1;
                     if csv.records == u64::from(header_row) {
                         return Err(header_error(format!(
-                            "the record starting at line {first_line} is longer than 1 MiB or has more than {MAX_FIELDS} fields: is this really a CSV file?"
+                            "the record starting at line {first_line} is longer than 1 MiB, has more than {MAX_FIELDS} fields or spans more than {MAX_RECORD_LINES} lines: is this really a CSV file?"
                         )));
                     }
                 }
@@ -833,6 +838,7 @@ impl CsvRows {
     /// Parses the next record into `out`/`ends`.
     fn next_record(&mut self) -> Record {
         let (mut bytes, mut fields) = (0, 0);
+        let start_line = self.core.line();
         loop {
             if self.pos == self.end && !self.input_done {
                 if let Err(e) = self.fill() {
@@ -860,7 +866,17 @@ impl CsvRows {
                     let len = self.ends.len() * 2;
                     self.ends.resize(len, 0);
                 }
-                ReadRecordResult::Record => return Record::Complete { bytes, fields },
+                ReadRecordResult::Record => {
+                    // Cheap test first: the line count includes blank lines before the record.
+                    if self.core.line() - start_line > MAX_RECORD_LINES {
+                        let breaks = count_newlines(&self.out[..bytes]);
+                        if breaks > MAX_RECORD_LINES {
+                            let last_line = self.record_last_line();
+                            return Record::ManyLines { first_line: last_line.saturating_sub(breaks), last_line };
+                        }
+                    }
+                    return Record::Complete { bytes, fields };
+                }
                 ReadRecordResult::End => return Record::End,
             }
         }
@@ -934,6 +950,16 @@ impl CsvRows {
                         row: number,
                         reason: format!(
                             "the record starting at line {first_line} is longer than 1 MiB or has more than {MAX_FIELDS} fields, most likely because of a quote (\") that is never closed; lines {first_line} to {skipped_to_line} were skipped"
+                        ),
+                    }));
+                }
+                Record::ManyLines { first_line, last_line } => {
+                    row.clear();
+                    row.number = number;
+                    return Some(Err(RowError {
+                        row: number,
+                        reason: format!(
+                            "the record at lines {first_line}-{last_line} spans more than {MAX_RECORD_LINES} lines, most likely because of a quote (\") that is never closed; those lines were not read as rows"
                         ),
                     }));
                 }
@@ -1511,5 +1537,14 @@ mod tests {
         }
         let parsed: Format = serde_json::from_str("\"xlsx\"").unwrap();
         assert_eq!(parsed, Format::Xlsx);
+    }
+}
+
+impl Row {
+    /// A row of text cells, as a reader would produce it (for callers that build rows
+    /// from other sources, and for tests).
+    pub fn from_texts(number: u32, cells: &[&str]) -> Row {
+        let cells = cells.iter().map(|c| if c.is_empty() { Cell::Empty } else { Cell::Text((*c).to_owned()) }).collect();
+        Row { number, cells, spare: Vec::new() }
     }
 }

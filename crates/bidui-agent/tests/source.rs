@@ -278,6 +278,29 @@ fn unclosed_quote_is_reported_and_skipped_with_bounded_memory() {
 }
 
 #[test]
+fn unclosed_quote_near_the_end_is_reported() {
+    let dir = TempDir::new().unwrap();
+    let mut text = format!("{HEADER}\n440118198001010022,张三,男\n440118198001010014,\"李四,女\n");
+    for _ in 0..500 {
+        text.push_str("440118199003051236,王五,男\n");
+    }
+    let path = write_file(&dir, "unclosed-end.csv", text.as_bytes());
+    let mut source = open(&path);
+    let rows = read_all(&mut source);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0], ok(1, &["440118198001010022", "张三", "男"]));
+    let error = rows[1].clone().unwrap_err();
+    assert_eq!(error.row, 2);
+    assert!(error.reason.contains("lines 3-503") && error.reason.contains("quote"), "{error}");
+
+    // A few quoted line breaks are data, and blank lines are not counted.
+    let text = format!("{HEADER}\n{}1,\"a\nb\nc\",x\n", "\n".repeat(300));
+    let path = write_file(&dir, "fine.csv", text.as_bytes());
+    let mut source = open(&path);
+    assert_eq!(read_all(&mut source), [ok(1, &["1", "a\nb\nc", "x"])]);
+}
+
+#[test]
 fn header_on_row_two_skips_a_title_row() {
     let dir = TempDir::new().unwrap();
     let text = format!("增城区优抚对象名单（2025年）\n{HEADER}\n440118198001010022,张三,男\n");
@@ -436,7 +459,7 @@ fn xlsx_identity_numbers_dates_sparse_rows_sheet_and_header_row() {
     assert_eq!((rows[1].get(2), rows[1].text(5)), (Some(&Cell::Empty), "1.5".into()));
 
     assert_eq!(rows[2].text(id), "440183800101001");
-    assert_eq!(IdNumber::parse(&rows[2].text(id), today()).unwrap().as_str(), "440183198001011006");
+    assert_eq!(IdNumber::parse(&rows[2].text(id), today()).unwrap().as_str(), "440183198001010011");
     assert_eq!(rows[2].cells(), &[Cell::Number(440183800101001.0), Cell::Empty, Cell::Empty, Cell::Text("不详".into())]);
     assert_eq!(source.bytes_read(), source.total_bytes().unwrap());
 }

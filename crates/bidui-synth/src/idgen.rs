@@ -149,10 +149,6 @@ pub(crate) fn is_male(body: Body) -> bool {
     body % 2 == 1
 }
 
-pub(crate) fn has_x(body: Body) -> bool {
-    canonical(body)[17] == b'X'
-}
-
 /// The outcome of the bidui-core check: `"OK"` or the stable error code.
 pub fn outcome_of(text: &str) -> (String, Option<String>) {
     match IdNumber::parse(text, AS_OF) {

@@ -1,1 +1,637 @@
-//! Placeholder so the workspace builds while this crate is being written.
+//! `bidui-synth`: a deterministic synthetic Zengcheng district for demos, end-to-end tests
+//! and benchmarks. It writes the requester's registry, seven department extracts in mixed
+//! formats and encodings, and `ground-truth.json`, which says row by row what an agent, the
+//! matcher and the report must find. Same arguments → byte-identical files.
+//!
+//! Nothing here is real: names are drawn from common Pearl River Delta surnames, addresses
+//! from plausible road and village names of Zengcheng's 13 towns and streets, identity
+//! numbers are valid GB 11643-1999 numbers (area code, birth date, sequence, MOD 11-2 check)
+//! that nobody holds.
+//!
+//! # People
+//!
+//! - **Registry persons** (`--registry` rows minus the duplicate rows): the 13 categories
+//!   of 优抚对象 with a realistic skew ([`CATEGORIES`], [`CATEGORY_WEIGHTS`]: 退役士兵 78 %,
+//!   现役军人家属 12.8 %, 退役军官 4 %, … each at least once from 100 rows); birth years and
+//!   sex by category (Red Army veterans born 1914–1922, 现役军人家属 up to 2018).
+//! - **Population** (`--population`): everyone else in household registration (公安 户籍).
+//! - **Migrants** (a quarter of the population, more if a department's row target needs
+//!   them): residents without Zengcheng household registration, found in social security,
+//!   medical insurance, housing and petitions, never in household registration.
+//!
+//! Identity numbers: 82–85 % issued in Zengcheng — `440183` (增城市) for people born before
+//! February 2014, `440118` (增城区) after, and `440125` (增城县) for 15 % of those born before
+//! 1988 — the rest from other Guangzhou districts (`4401xx`), other provinces, and a few
+//! Uyghur people from Xinjiang (`65xxxx`, names with the middle dot `·`). Household address
+//! and town are Zengcheng's for everyone in household registration, whatever their code.
+//! Numbers are unique across everybody; the only shared numbers are the registry's
+//! intended duplicates.
+//!
+//! # Files
+//!
+//! Row numbers everywhere are 1-based **data** rows (the header is row 0).
+//!
+//! | file | department | format | columns |
+//! | --- | --- | --- | --- |
+//! | `registry.xlsx` (sheet `优抚对象名册`) | requester | xlsx, shared strings | 序号, 姓名, 性别, 出生日期 (`YYYY-MM-DD`), 公民身份号码, 优抚类别, 镇街, 联系电话, 户籍地址, 享受待遇, 状态 (`在册`) |
+//! | `household.csv` | 公安 户籍 | CSV, UTF-8, LF | 姓名, 性别, 出生日期 (`YYYYMMDD`), 身份证号, 户籍状态 (正常/死亡/迁出), 户籍地址, 所属镇街 |
+//! | `social-security.csv` | 人社 社保 | CSV, **GBK**, CRLF | 姓名, 公民身份号码, 参保状态, 养老金领取 (是/否), 参保单位, 联系电话 |
+//! | `medical-insurance.xlsx` (`医保参保信息`) | 医保 | xlsx, inline strings | 姓名, 证件号码, 参保类型, 参保状态 |
+//! | `housing.csv` | 住建 | CSV, UTF-8 **with BOM**, CRLF | 姓名, 身份证号, 住房类型, 房屋地址 |
+//! | `assistance.xlsx` (`救助对象`) | 民政 救助 | xlsx, inline strings | 姓名, 身份证号, 救助类型 (低保/特困), 所属镇街, 月救助金额 (number) |
+//! | `petitions.csv` | 信访 | CSV, **GB18030**, CRLF | 姓名, 身份证号码, 主要诉求, 登记日期 |
+//! | `service-records.xlsx` (`服役信息`) | 武装部 | xlsx, inline strings | 姓名, 公民身份号码, 入伍时间 (`YYYY-MM`), 退伍时间, 军种 |
+//! | `ground-truth.json` | — | JSON | [`GroundTruth`] |
+//!
+//! Default sizes: household = registry persons present + population; social security
+//! 0.6 × population; medical insurance 0.9 ×; housing 0.05 ×; assistance 0.02 ×; petitions
+//! 0.005 × (a petitioner has 1–4 rows); service records = registry rows (served registry
+//! persons, the rest veterans the registry lacks). `--department-rows KEY=ROWS` overrides.
+//!
+//! Registry persons in departments: household all but the absent ones; social security 78 %
+//! (born ≤ 2001); medical 95 %; housing 8 %; assistance 3 % (plus the two-town cases);
+//! petitions 2 %; service records 92 % of those who served (the first six categories).
+//!
+//! # Messiness (rates are exact quotas on the registry side, at least one each from 100
+//! rows; on the department side exact quotas over registry persons' rows, at least one
+//! each, and per-row draws at the same rates for everybody else)
+//!
+//! Registry identity cells ([`REGISTRY_ID_RATES`], share of rows): old 15-digit 1 %,
+//! 15-digit as NUMBER cell 0.3 %, 18-digit as NUMBER cell 1 % (holds Excel's 15 significant
+//! digits → `…000`, excel-mangled), scientific text `4.40183E+17` 0.3 %, truncated text
+//! `…000` 0.3 %, lowercase `x` 0.5 %, `×` 0.1 %, full-width 0.3 %, spaces 0.5 %, invisible
+//! characters 0.3 %, leading `'` 0.5 %, trailing `.0` 0.3 %, one-character typo 0.5 %
+//! (checksum/birthdate), valid-looking wrong number 0.2 %, digit dropped/doubled 0.1 %,
+//! `O`/`l` for `0`/`1` 0.05 %, impossible birth date 0.05 %, empty 0.3 %.
+//!
+//! Department identity cells (share of rows): see [`LAYOUTS`] — household: `x` 0.2 %,
+//! spaces 0.2 %; social security: old 15-digit 1 %, `'` 1 %, `.0` 0.5 %, spaces 0.5 %, `x`
+//! 0.3 %, scientific 0.2 %, truncated 0.2 %; medical: NUMBER 0.5 %, 15-digit NUMBER 0.2 %,
+//! `x` 0.3 %, spaces 0.3 %, full-width 0.2 %; housing: full-width, invisible, spaces 0.5 %
+//! each, scientific 0.3 %, `x` 0.3 %, `×` 0.2 %; assistance: NUMBER 0.5 %, `'` 0.5 %,
+//! spaces 0.5 %, full-width 0.3 %, old 15-digit 0.3 %; petitions: full-width 1 %, spaces
+//! 1 %, `x` 0.5 %, old 15-digit 0.5 %, `×` 0.3 %, invisible 0.3 %; service records: old
+//! 15-digit 3 %, `x` 0.5 %, NUMBER 0.5 %, truncated 0.2 %. (`x`/`×` only where the check
+//! character is X, so their share of all rows is about a tenth of the rate.)
+//!
+//! Names in department rows of registry persons ([`NameForm`]): traditional characters
+//! 1.5 %, Mandarin homophone 1 %, Cantonese 黄/王 0.5 % (of rows; only those surnames),
+//! spaced 0.5 %, different name 0.2 %, middle-dot look-alike in half the minority names;
+//! household: traditional 0.3 %, homophone 0.3 %, 黄/王 0.2 %, different 0.1 %.
+//!
+//! Registry rows and persons: duplicate rows 0.5 % of rows (40 % of them filed by another
+//! town; one person three times); deceased in household but 在册 1.5 % of persons (the
+//! oldest first); moved out 1 %; absent from household registration 2 %; assistance in two
+//! towns 0.3 %; 联系电话 missing 8 % of rows (fillable from social security), 户籍地址
+//! missing 5 % (fillable from household registration); 户籍地址 out of date 3 %; 镇街
+//! different from household registration 2 %; 性别 wrong 0.2 %; 出生日期 wrong 0.3 % (never
+//! on rows whose number is wrong, so probable matches by name + birth date + sex exist).
+//!
+//! # Ground truth
+//!
+//! [`GroundTruth`]: per registry row the true identity, the cell as read, its expected
+//! `bidui_core::IdNumber::parse` outcome (with [`AS_OF`] as "today"; the same for any later
+//! day), and per department the rows where the person is with how the number and name are
+//! written there; then duplicates, deceased/moved-out but active, absent from household,
+//! two-town assistance, fill-ins, disagreements with household registration, probable
+//! matches, service records of unregistered veterans, and summary counts.
+//!
+//! Number cells read as text with [`number_cell_text`] (Rust's `Display` of the double:
+//! `440183198001010000`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use bidui_core::CivilDate;
+use serde::{Deserialize, Serialize};
+
+mod depts;
+mod idgen;
+mod names;
+mod people;
+mod places;
+mod registry;
+mod rng;
+mod sink;
+mod truth;
+
+pub use depts::{Layout, LAYOUTS};
+pub use idgen::{number_cell_text, IdForm};
+pub use names::NameForm;
+pub use people::{CATEGORIES, CATEGORY_WEIGHTS};
+pub use places::TOWNS;
+pub use registry::{REGISTRY_COLUMNS, REGISTRY_FILE, REGISTRY_ID_RATES, REGISTRY_SHEET};
+pub use truth::{
+    Appearance, Disagreement, DuplicateGroup, FileInfo, FillIn, GroundTruth, Manifest, ProbableMatch, RegistryRow,
+    StatusCase, Summary, TwoTownAssistance,
+};
+
+/// The day the synthetic data describes: the stage-two deadline (2019-04-19). Nobody is
+/// born after it.
+pub const AS_OF: CivilDate = CivilDate { year: 2019, month: 4, day: 19 };
+
+pub const GROUND_TRUTH_FILE: &str = "ground-truth.json";
+
+/// A department that holds data about the registry's people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Department {
+    /// 公安 户籍 (household registration).
+    Household,
+    /// 人社 社保 (social security, pensions).
+    SocialSecurity,
+    /// 医保 (medical insurance).
+    MedicalInsurance,
+    /// 住建 (housing).
+    Housing,
+    /// 民政 救助 (低保/特困 assistance).
+    Assistance,
+    /// 信访 (petitions).
+    Petitions,
+    /// 武装部 (armed-forces department: service records).
+    ServiceRecords,
+}
+
+impl Department {
+    pub const ALL: [Department; 7] = [
+        Department::Household,
+        Department::SocialSecurity,
+        Department::MedicalInsurance,
+        Department::Housing,
+        Department::Assistance,
+        Department::Petitions,
+        Department::ServiceRecords,
+    ];
+
+    /// The kebab-case key used in arguments and JSON (`social-security`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Department::Household => "household",
+            Department::SocialSecurity => "social-security",
+            Department::MedicalInsurance => "medical-insurance",
+            Department::Housing => "housing",
+            Department::Assistance => "assistance",
+            Department::Petitions => "petitions",
+            Department::ServiceRecords => "service-records",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Department::ALL.iter().position(|&d| d == self).unwrap()
+    }
+
+    pub fn layout(self) -> &'static Layout {
+        depts::layout(self)
+    }
+
+    /// Default data rows for a registry of `registry` rows and a population of
+    /// `population` (household: everyone registered, so not a target).
+    pub fn default_rows(self, registry: u64, population: u64) -> u64 {
+        match self {
+            Department::Household => registry + population,
+            Department::SocialSecurity => population * 6 / 10,
+            Department::MedicalInsurance => population * 9 / 10,
+            Department::Housing => population / 20,
+            Department::Assistance => population / 50,
+            Department::Petitions => population / 200,
+            Department::ServiceRecords => registry,
+        }
+    }
+}
+
+/// `KEY=ROWS`, e.g. `medical-insurance=1500000`.
+fn parse_department_rows(text: &str) -> Result<(Department, u64), String> {
+    let (key, rows) = text.split_once('=').ok_or_else(|| format!("{text:?}: expected DEPARTMENT=ROWS"))?;
+    let department = Department::ALL
+        .into_iter()
+        .find(|d| d.key() == key.trim())
+        .ok_or_else(|| format!("unknown department {key:?} (one of: {})", Department::ALL.map(|d| d.key()).join(", ")))?;
+    if department == Department::Household {
+        return Err("household registration holds the registry persons and the population; use --population".into());
+    }
+    let rows = rows.trim().replace('_', "").parse::<u64>().map_err(|e| format!("{rows:?}: {e}"))?;
+    Ok((department, rows))
+}
+
+/// Arguments of `bidui synth` (and of [`generate`]).
+#[derive(clap::Args, Clone, Debug)]
+pub struct SynthArgs {
+    /// Directory to write the files into (created if missing; existing files are replaced).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Seed: the same seed and sizes give byte-identical files.
+    #[arg(long, default_value_t = 20190419)]
+    pub seed: u64,
+    /// Registry rows (退役军人和其他优抚对象), duplicates included.
+    #[arg(long, default_value_t = 30_000)]
+    pub registry: u64,
+    /// Household-registration residents who are NOT on the registry.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub population: u64,
+    /// Override a department's data rows: `KEY=ROWS`, repeatable or comma-separated
+    /// (social-security, medical-insurance, housing, assistance, petitions, service-records).
+    #[arg(long = "department-rows", value_name = "KEY=ROWS", value_delimiter = ',', value_parser = parse_department_rows)]
+    pub department_rows: Vec<(Department, u64)>,
+    /// A small district for demos and tests: registry 300, population 3000.
+    #[arg(long, conflicts_with_all = ["registry", "population"])]
+    pub small: bool,
+}
+
+impl SynthArgs {
+    /// The defaults (full size), writing into `out`.
+    pub fn new(out: impl Into<PathBuf>) -> SynthArgs {
+        SynthArgs {
+            out: out.into(),
+            seed: 20190419,
+            registry: 30_000,
+            population: 1_000_000,
+            department_rows: Vec::new(),
+            small: false,
+        }
+    }
+
+    /// Registry rows and population after `--small`.
+    pub fn sizes(&self) -> (u64, u64) {
+        if self.small {
+            (300, 3000)
+        } else {
+            (self.registry, self.population)
+        }
+    }
+
+    /// Data rows asked of a department.
+    pub fn rows_for(&self, department: Department) -> u64 {
+        let (registry, population) = self.sizes();
+        self.department_rows
+            .iter()
+            .rev()
+            .find(|(d, _)| *d == department)
+            .map_or_else(|| department.default_rows(registry, population), |&(_, rows)| rows)
+    }
+}
+
+/// Generates the district into `args.out`; returns what was written.
+pub fn generate(args: &SynthArgs) -> anyhow::Result<Manifest> {
+    let started = Instant::now();
+    let (registry_rows, population) = args.sizes();
+    if registry_rows == 0 {
+        bail!("--registry must be at least 1");
+    }
+    if registry_rows > 5_000_000 || population > 50_000_000 {
+        bail!("sizes beyond a province (registry ≤ 5 000 000, population ≤ 50 000 000) are not supported");
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| format!("create {}", args.out.display()))?;
+    let registry_rows = registry_rows as usize;
+    let population = population as usize;
+    let persons = registry_rows - registry::duplicate_rows(registry_rows);
+    let max_open_target = [Department::SocialSecurity, Department::MedicalInsurance, Department::Housing, Department::Petitions]
+        .into_iter()
+        .map(|d| args.rows_for(d) as usize)
+        .max()
+        .unwrap_or(0);
+    let migrants = (population / 4).max(max_open_target.saturating_sub(population * 8 / 10));
+
+    let mut universe = people::build(args.seed, persons, population, migrants);
+    let rows = registry::plan(&mut universe, registry_rows);
+    let universe = &universe;
+    let out = args.out.as_path();
+
+    let (registry_bytes, outputs) = std::thread::scope(|scope| -> anyhow::Result<_> {
+        let registry_job = scope.spawn(|| registry::write(universe, &rows, &out.join(REGISTRY_FILE)));
+        let jobs: Vec<_> = Department::ALL
+            .into_iter()
+            .map(|d| {
+                let target = args.rows_for(d);
+                scope.spawn(move || depts::write(universe, d, target, out))
+            })
+            .collect();
+        let mut outputs = Vec::new();
+        for job in jobs {
+            outputs.push(job.join().map_err(|_| anyhow::anyhow!("a department writer panicked"))??);
+        }
+        let registry_bytes = registry_job.join().map_err(|_| anyhow::anyhow!("the registry writer panicked"))??;
+        Ok((registry_bytes, outputs))
+    })?;
+
+    let truth = assemble(args.seed, universe, &rows, registry_bytes, &outputs);
+    let truth_path = out.join(GROUND_TRUTH_FILE);
+    let file = std::fs::File::create(&truth_path).with_context(|| format!("create {}", truth_path.display()))?;
+    let mut writer = BufWriter::with_capacity(1 << 20, file);
+    serde_json::to_writer(&mut writer, &truth)?;
+    writer.write_all(b"\n")?;
+    writer.flush()?;
+    drop(writer);
+    Ok(Manifest {
+        out_dir: args.out.clone(),
+        seed: args.seed,
+        files: truth.files.clone(),
+        ground_truth_bytes: std::fs::metadata(&truth_path)?.len(),
+        ground_truth: truth_path,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// [`generate`], then a short summary on stdout.
+pub fn run(args: SynthArgs) -> anyhow::Result<()> {
+    let manifest = generate(&args)?;
+    println!("synthetic Zengcheng district (seed {}) in {}", manifest.seed, manifest.out_dir.display());
+    for file in &manifest.files {
+        println!(
+            "  {:<24} {:>10} rows {:>12} bytes  {} {}",
+            file.file,
+            file.rows,
+            file.bytes,
+            file.format,
+            if file.format == "csv" { file.encoding.as_str() } else { "" }
+        );
+    }
+    println!("  {:<24} {:>10}      {:>12} bytes", GROUND_TRUTH_FILE, "", manifest.ground_truth_bytes);
+    println!("done in {:.1} s", manifest.seconds);
+    Ok(())
+}
+
+fn date_text(d: CivilDate) -> String {
+    format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
+}
+
+fn assemble(
+    seed: u64,
+    universe: &people::Universe,
+    rows: &[registry::RegRow],
+    registry_bytes: u64,
+    outputs: &[depts::DeptOutput],
+) -> GroundTruth {
+    let sex_text = |male: bool| if male { "男" } else { "女" }.to_owned();
+    let mut appearances: Vec<BTreeMap<Department, Vec<Appearance>>> = vec![BTreeMap::new(); universe.registry];
+    for output in outputs {
+        for (p, a) in &output.appearances {
+            appearances[*p as usize].entry(output.department).or_default().push(a.clone());
+        }
+    }
+    let mut rows_of: Vec<Vec<u64>> = vec![Vec::new(); universe.registry];
+    for (i, row) in rows.iter().enumerate() {
+        rows_of[row.person as usize].push(i as u64 + 1);
+    }
+
+    let mut summary = Summary {
+        registry_rows: rows.len() as u64,
+        registry_persons: universe.registry as u64,
+        population: universe.population as u64,
+        migrants: universe.migrants as u64,
+        ..Summary::default()
+    };
+
+    let mut registry = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let person = &universe.persons[row.person as usize];
+        let identity = idgen::canonical_string(person.body);
+        let id_cell = row.cell.text();
+        let (outcome, parsed) = idgen::outcome_of(&id_cell);
+        let id_cell_type = match &row.cell {
+            idgen::Cell::Number(_) => "number",
+            idgen::Cell::Text(t) if t.is_empty() => "empty",
+            idgen::Cell::Text(_) => "text",
+        };
+        *summary.registry_id_forms.entry(row.id_form).or_default() += 1;
+        *summary.registry_id_outcomes.entry(outcome.clone()).or_default() += 1;
+        *summary.categories.entry(CATEGORIES[usize::from(person.category)].to_owned()).or_default() += 1;
+        *summary.towns.entry(TOWNS[usize::from(row.town)].to_owned()).or_default() += 1;
+        summary.missing_phone += u64::from(row.phone.is_none());
+        summary.missing_address += u64::from(row.address.is_none());
+        registry.push(RegistryRow {
+            row: i as u64 + 1,
+            person: row.person,
+            id_correct: parsed.as_deref() == Some(identity.as_str()),
+            identity,
+            id_cell,
+            id_cell_type: id_cell_type.to_owned(),
+            id_form: row.id_form,
+            id_outcome: outcome,
+            name: universe.name(row.person).text,
+            sex: sex_text(row.male),
+            birth_date: date_text(row.birth),
+            category: CATEGORIES[usize::from(person.category)].to_owned(),
+            town: TOWNS[usize::from(row.town)].to_owned(),
+            phone: row.phone.clone(),
+            address: row.address.clone(),
+            appearances: appearances[row.person as usize].clone(),
+        });
+    }
+
+    let mut duplicates = Vec::new();
+    let mut seen = vec![false; universe.registry];
+    for row in &registry {
+        let p = row.person as usize;
+        if rows_of[p].len() > 1 && !seen[p] {
+            seen[p] = true;
+            let group: Vec<&RegistryRow> = rows_of[p].iter().map(|&r| &registry[r as usize - 1]).collect();
+            let towns: Vec<String> = group.iter().map(|r| r.town.clone()).collect();
+            duplicates.push(DuplicateGroup {
+                rows: rows_of[p].clone(),
+                different_towns: towns.iter().any(|t| *t != towns[0]),
+                detectable_by_id: group.iter().all(|r| r.id_correct),
+                towns,
+            });
+        }
+    }
+
+    let household_row = |p: usize| appearances[p].get(&Department::Household).and_then(|a| a.first()).map(|a| a.row);
+    let mut deceased_active = Vec::new();
+    let mut moved_out_active = Vec::new();
+    let mut absent = Vec::new();
+    let mut two_town = Vec::new();
+    for p in 0..universe.registry {
+        let person = &universe.persons[p];
+        if let Some(h) = household_row(p) {
+            let case = |status: &str| StatusCase { registry_rows: rows_of[p].clone(), household_row: h, household_status: status.into() };
+            match person.status {
+                people::STATUS_DECEASED => deceased_active.push(case("死亡")),
+                people::STATUS_MOVED_OUT => moved_out_active.push(case("迁出")),
+                _ => {}
+            }
+        }
+        if person.flags & people::FLAG_ABSENT != 0 {
+            absent.extend(rows_of[p].iter().copied());
+        }
+        if person.flags & people::FLAG_TWO_TOWN != 0 {
+            let rows: &[Appearance] = appearances[p].get(&Department::Assistance).map_or(&[], |v| v.as_slice());
+            two_town.push(TwoTownAssistance {
+                registry_rows: rows_of[p].clone(),
+                assistance_rows: rows.iter().map(|a| a.row).collect(),
+                towns: rows.iter().filter_map(|a| a.town.clone()).collect(),
+            });
+        }
+    }
+    absent.sort_unstable();
+    deceased_active.sort_by_key(|c| c.registry_rows[0]);
+    moved_out_active.sort_by_key(|c| c.registry_rows[0]);
+    two_town.sort_by_key(|c| c.registry_rows[0]);
+
+    let mut fill_ins = Vec::new();
+    let mut disagreements = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let r = i as u64 + 1;
+        let p = row.person;
+        let person = &universe.persons[p as usize];
+        let apps = &appearances[p as usize];
+        if row.phone.is_none() {
+            if let Some(a) = apps.get(&Department::SocialSecurity).and_then(|v| v.first()) {
+                fill_ins.push(FillIn {
+                    registry_row: r,
+                    field: "联系电话".into(),
+                    department: Department::SocialSecurity,
+                    department_row: a.row,
+                    value: places::phone(seed, p),
+                });
+            }
+        }
+        let Some(h) = apps.get(&Department::Household).and_then(|v| v.first()) else { continue };
+        let household_address = places::household_address(seed, p, person.town);
+        if row.address.is_none() {
+            fill_ins.push(FillIn {
+                registry_row: r,
+                field: "户籍地址".into(),
+                department: Department::Household,
+                department_row: h.row,
+                value: household_address.clone(),
+            });
+        }
+        let mut disagree = |field: &str, registry_value: String, department_value: String| {
+            disagreements.push(Disagreement {
+                registry_row: r,
+                field: field.into(),
+                department: Department::Household,
+                department_row: h.row,
+                registry_value,
+                department_value,
+            });
+        };
+        if row.male != person.male() {
+            disagree("性别", sex_text(row.male), sex_text(person.male()));
+        }
+        if row.birth != person.birth() {
+            disagree("出生日期", date_text(row.birth), person.birth().yyyymmdd());
+        }
+        if row.town != person.town {
+            disagree("镇街", TOWNS[usize::from(row.town)].into(), TOWNS[usize::from(person.town)].into());
+        }
+        if let Some(a) = &row.address {
+            if *a != household_address {
+                disagree("户籍地址", a.clone(), household_address);
+            }
+        }
+    }
+    for d in &disagreements {
+        *summary.disagreements.entry(d.field.clone()).or_default() += 1;
+    }
+
+    // Probable matches, and whether the secondary keys are ambiguous.
+    let targets: Vec<&RegistryRow> = registry.iter().filter(|r| !r.id_correct).collect();
+    let mut by_key: HashMap<(u64, bool), Vec<u32>> = HashMap::new();
+    for t in &targets {
+        let person = &universe.persons[t.person as usize];
+        by_key.entry((person.body / 1000 % 100_000_000, person.male())).or_default().push(t.person);
+    }
+    let mut ambiguous = vec![false; universe.registry];
+    let household_persons = (0..universe.registry as u32)
+        .filter(|&p| universe.persons[p as usize].flags & people::FLAG_ABSENT == 0)
+        .chain(universe.population_range());
+    for q in household_persons {
+        let other = &universe.persons[q as usize];
+        if let Some(ps) = by_key.get(&(other.body / 1000 % 100_000_000, other.male())) {
+            for &p in ps {
+                if p != q && !ambiguous[p as usize] && universe.name(p).text == universe.name(q).text {
+                    ambiguous[p as usize] = true;
+                }
+            }
+        }
+    }
+    let mut probable_matches = Vec::new();
+    for t in &targets {
+        let mut any = false;
+        for (department, apps) in &t.appearances {
+            for a in apps.iter().filter(|a| a.id_correct) {
+                any = true;
+                probable_matches.push(ProbableMatch {
+                    registry_row: t.row,
+                    registry_id_outcome: t.id_outcome.clone(),
+                    department: *department,
+                    department_row: a.row,
+                    name_form: a.name_form,
+                    ambiguous: ambiguous[t.person as usize],
+                });
+            }
+        }
+        summary.probable_match_rows += u64::from(any);
+        summary.ambiguous_probable_matches += u64::from(any && ambiguous[t.person as usize]);
+    }
+
+    let mut files = vec![FileInfo {
+        department: None,
+        file: REGISTRY_FILE.into(),
+        format: "xlsx".into(),
+        encoding: "xlsx".into(),
+        sheet: Some(REGISTRY_SHEET.into()),
+        columns: REGISTRY_COLUMNS.iter().map(|c| c.to_string()).collect(),
+        id_column: "公民身份号码".into(),
+        name_column: "姓名".into(),
+        rows: rows.len() as u64,
+        bytes: registry_bytes,
+    }];
+    let mut unregistered = Vec::new();
+    for output in outputs {
+        let layout = output.department.layout();
+        files.push(FileInfo {
+            department: Some(output.department),
+            file: layout.file.into(),
+            format: layout.format.into(),
+            encoding: layout.encoding.into(),
+            sheet: layout.sheet.map(str::to_owned),
+            columns: layout.columns.iter().map(|c| c.to_string()).collect(),
+            id_column: layout.id_column.into(),
+            name_column: layout.name_column.into(),
+            rows: output.rows,
+            bytes: output.bytes,
+        });
+        summary.department_rows.insert(output.department, output.rows);
+        let mut found = std::collections::HashSet::new();
+        for (p, a) in &output.appearances {
+            found.insert(*p);
+            *summary.department_id_forms.entry(output.department).or_default().entry(a.id_form).or_default() += 1;
+            *summary.department_name_forms.entry(output.department).or_default().entry(a.name_form).or_default() += 1;
+        }
+        summary.registry_persons_found.insert(output.department, found.len() as u64);
+        unregistered.extend(output.unregistered_rows.iter().copied());
+    }
+
+    summary.duplicate_groups = duplicates.len() as u64;
+    summary.duplicate_extra_rows = duplicates.iter().map(|g| g.rows.len() as u64 - 1).sum();
+    summary.deceased_active = deceased_active.len() as u64;
+    summary.moved_out_active = moved_out_active.len() as u64;
+    summary.absent_from_household = absent.len() as u64;
+    summary.two_town_assistance = two_town.len() as u64;
+    summary.fill_ins = fill_ins.len() as u64;
+    summary.probable_matches = probable_matches.len() as u64;
+    summary.unregistered_service_records = unregistered.len() as u64;
+
+    GroundTruth {
+        format: "bidui-synth/1".into(),
+        seed,
+        as_of: date_text(AS_OF),
+        files,
+        summary,
+        registry,
+        duplicates,
+        deceased_active,
+        moved_out_active,
+        absent_from_household: absent,
+        two_town_assistance: two_town,
+        fill_ins,
+        disagreements,
+        probable_matches,
+        unregistered_service_records: unregistered,
+    }
+}

@@ -19,17 +19,6 @@ pub(crate) enum Encoding {
     Gb18030,
 }
 
-impl Encoding {
-    pub fn label(self) -> &'static str {
-        match self {
-            Encoding::Utf8 => "utf-8",
-            Encoding::Utf8Bom => "utf-8-bom",
-            Encoding::Gbk => "gbk",
-            Encoding::Gb18030 => "gb18030",
-        }
-    }
-}
-
 pub(crate) trait Sink {
     fn header(&mut self, columns: &[&str]) -> anyhow::Result<()>;
     fn row(&mut self, cells: &[Cell]) -> anyhow::Result<()>;
@@ -169,7 +158,7 @@ impl XlsxSink {
         let properties = DocProperties::new().set_author(author).set_creation_datetime(&creation_time());
         workbook.set_properties(&properties);
         let worksheet =
-            if streaming { workbook.add_worksheet_with_constant_memory() } else { workbook.add_worksheet() };
+            if streaming { workbook.add_worksheet_with_constant_memory()? } else { workbook.add_worksheet() };
         worksheet.set_name(sheet)?;
         Ok(XlsxSink { workbook, path: path.to_owned(), row: 0, bold: Format::new().set_bold() })
     }

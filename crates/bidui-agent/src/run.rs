@@ -1,0 +1,331 @@
+//! One agent's part in one job: tokenize and upload (resuming an interrupted upload),
+//! seal, then release the allowed fields of the rows that matched.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bidui_client::{Client, ClientError, Identity, KeyFileError};
+use bidui_core::api::{Assignment, RefusedField, ReleaseRequest, ReleaseUpload, ReleasedRecord, SealRequest, SubmissionStatus};
+use bidui_core::wire::{encode_chunk, TokenRecord};
+use bidui_core::CivilDate;
+use serde::Serialize;
+
+use crate::config::AgentConfig;
+use crate::epochs::{self, EpochError};
+use crate::source::{Row, Source, SourceError};
+use crate::tokenize::{ColumnIndex, PassCounts, Tokenizer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    #[error(transparent)]
+    Epoch(#[from] EpochError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("the job uses suite {job} but the epoch file holds a {held} secret")]
+    SuiteMismatch { job: String, held: String },
+    #[error("the source changed since the interrupted upload: chunk {0} differs from the one the matcher holds; the matcher keeps what it has, so restore the original file or ask the operator for a new job")]
+    SourceChanged(u32),
+    #[error("the release round did not open within {0:?}: are all parties done uploading? (`bidui job status`)")]
+    ReleaseTimeout(Duration),
+    #[error("cannot write the local file {path}: {source}")]
+    Local { path: PathBuf, source: std::io::Error },
+}
+
+pub struct RunOptions {
+    pub job: String,
+    /// Birth dates after this day are impossible.
+    pub today: CivilDate,
+    pub chunk_records: usize,
+    /// How long to wait for the other parties before the release round.
+    pub release_wait: Duration,
+    pub progress: bool,
+}
+
+/// What left the building, printed at the end and kept in the local log.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunReport {
+    pub job: String,
+    pub party: String,
+    pub matcher: String,
+    pub purpose: String,
+    pub approval: String,
+    pub rows_read: u64,
+    pub records_sent: u64,
+    pub chunks_sent: u32,
+    pub chunks_already_held: u32,
+    pub invalid_ids: BTreeMap<String, u64>,
+    pub unreadable_rows: u64,
+    pub attributes: Vec<String>,
+    pub fields_released: Vec<String>,
+    pub fields_refused: Vec<RefusedField>,
+    pub records_released: u64,
+    pub invalid_rows_file: PathBuf,
+}
+
+/// Percent-encodes one path segment (job ids may hold CJK characters).
+pub fn path_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// Test-only fault injection: abort the process after this many chunk uploads, the way a
+/// crash or a killed agent would stop, so tests can show an upload resumes losslessly.
+const ABORT_AFTER_CHUNKS: &str = "BIDUI_TEST_ABORT_AFTER_CHUNKS";
+
+pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, AgentError> {
+    let identity = Identity::load(&config.identity_key)?;
+    let client = Client::new(&config.matcher, &config.party, identity);
+    let job_path = format!("/v1/jobs/{}", path_segment(&options.job));
+    let assignment: Assignment = client.get(&format!("{job_path}/assignment"))?;
+    let epoch = epochs::select(&config.epochs, &assignment.epoch)?;
+    if epoch.suite != assignment.suite {
+        return Err(AgentError::SuiteMismatch { job: assignment.suite.to_string(), held: epoch.suite.to_string() });
+    }
+    let job_dir = config.state_dir.join(path_segment(&options.job));
+    std::fs::create_dir_all(&job_dir).map_err(|source| AgentError::Local { path: job_dir.clone(), source })?;
+
+    let mut report = RunReport {
+        job: options.job.clone(),
+        party: config.party.clone(),
+        matcher: config.matcher.clone(),
+        purpose: assignment.purpose.clone(),
+        approval: assignment.approval.clone(),
+        attributes: assignment.attributes.iter().map(|a| a.label().to_owned()).collect(),
+        invalid_rows_file: job_dir.join("invalid-rows.csv"),
+        ..RunReport::default()
+    };
+
+    let status: SubmissionStatus = client.get(&format!("{job_path}/submission"))?;
+    if !status.sealed {
+        let keys = epoch.job_keys(&options.job);
+        upload(&client, config, options, &assignment, &status, keys, &job_path, &mut report)?;
+    }
+
+    release(&client, config, options, &assignment, &job_path, &mut report)?;
+    append_log(&config.state_dir, &report)?;
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn upload(
+    client: &Client,
+    config: &AgentConfig,
+    options: &RunOptions,
+    assignment: &Assignment,
+    status: &SubmissionStatus,
+    keys: bidui_core::JobKeys,
+    job_path: &str,
+    report: &mut RunReport,
+) -> Result<(), AgentError> {
+    let mut source = Source::open(&config.source)?;
+    let columns = ColumnIndex::resolve(&source, &config.columns)?;
+    let tokenizer = Tokenizer::new(keys, assignment.attributes.clone(), columns, options.today);
+    let attr_count = assignment.attributes.len();
+    let abort_after: Option<u32> = std::env::var(ABORT_AFTER_CHUNKS).ok().and_then(|v| v.parse().ok());
+    let progress = progress_bar(options.progress, source.total_bytes());
+
+    let invalid_path = report.invalid_rows_file.clone();
+    let mut invalid_file = LocalCsv::create(&invalid_path, "row,reason")?;
+    let mut counts = PassCounts::default();
+    let mut digests: Vec<[u8; 32]> = Vec::new();
+    let mut pending: Vec<TokenRecord> = Vec::with_capacity(options.chunk_records);
+    let mut row = Row::new();
+
+    let flush = |pending: &mut Vec<TokenRecord>, digests: &mut Vec<[u8; 32]>, report: &mut RunReport| -> Result<(), AgentError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let bytes = encode_chunk(attr_count, pending);
+        let digest: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref().try_into().expect("32 bytes");
+        let seq = digests.len() as u32;
+        match status.chunks.get(seq as usize) {
+            Some(held) if held.sha256 == hex::encode(digest) => report.chunks_already_held += 1,
+            Some(_) => return Err(AgentError::SourceChanged(seq)),
+            None => {
+                let path = format!("{job_path}/submission/chunks/{seq}?epoch={}", assignment.epoch);
+                client.put_bytes(&path, &bytes)?;
+                report.chunks_sent += 1;
+                if abort_after.is_some_and(|n| report.chunks_sent >= n) {
+                    std::process::abort();
+                }
+            }
+        }
+        digests.push(digest);
+        pending.clear();
+        Ok(())
+    };
+
+    while let Some(next) = source.next_row(&mut row) {
+        counts.rows_read += 1;
+        if let Err(error) = next {
+            counts.unreadable_rows += 1;
+            invalid_file.line(&format!("{},{}", error.row, csv_field(&error.reason)))?;
+            continue;
+        }
+        let (record, invalid) = tokenizer.tokenize(&row);
+        if let Some(code) = invalid {
+            *counts.invalid_ids.entry(code.to_owned()).or_default() += 1;
+            invalid_file.line(&format!("{},{code}", row.number))?;
+        }
+        if let Some(record) = record {
+            counts.records += 1;
+            pending.push(record);
+            if pending.len() == options.chunk_records {
+                flush(&mut pending, &mut digests, report)?;
+                progress.set_position(source.bytes_read());
+            }
+        }
+    }
+    flush(&mut pending, &mut digests, report)?;
+    progress.finish_and_clear();
+    invalid_file.finish()?;
+
+    let mut all = ring::digest::Context::new(&ring::digest::SHA256);
+    digests.iter().for_each(|d| all.update(d));
+    let seal = SealRequest {
+        epoch: assignment.epoch.clone(),
+        chunks: digests.len() as u32,
+        records: counts.records,
+        digest: hex::encode(all.finish()),
+        rows_read: counts.rows_read,
+        invalid_ids: counts.invalid_ids.clone(),
+    };
+    client.post(&format!("{job_path}/submission/seal"), &seal)?;
+    report.rows_read = counts.rows_read;
+    report.records_sent = counts.records;
+    report.invalid_ids = counts.invalid_ids;
+    report.unreadable_rows = counts.unreadable_rows;
+    Ok(())
+}
+
+fn release(
+    client: &Client,
+    config: &AgentConfig,
+    options: &RunOptions,
+    assignment: &Assignment,
+    job_path: &str,
+    report: &mut RunReport,
+) -> Result<(), AgentError> {
+    let started = Instant::now();
+    let request: ReleaseRequest = loop {
+        match client.get(&format!("{job_path}/release")) {
+            Ok(request) => break request,
+            Err(e) if e.code() == Some("not-ready") && started.elapsed() < options.release_wait => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) if e.code() == Some("not-ready") => return Err(AgentError::ReleaseTimeout(options.release_wait)),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let mut fields = Vec::new();
+    let mut refused = Vec::new();
+    for field in &request.fields {
+        match config.policy.refusal(field, &assignment.purpose, &config.fields) {
+            Some(reason) => refused.push(RefusedField { field: field.clone(), reason }),
+            None => fields.push(field.clone()),
+        }
+    }
+    let records = if fields.is_empty() || request.rows.is_empty() { Vec::new() } else { released_values(config, &fields, &request.rows)? };
+    report.records_released = records.len() as u64;
+    report.fields_released = fields.clone();
+    report.fields_refused = refused.clone();
+    let upload = ReleaseUpload { fields, refused, records };
+    client.post(&format!("{job_path}/release"), &upload)?;
+    Ok(())
+}
+
+/// Reads the allowed fields of exactly the matched rows.
+fn released_values(config: &AgentConfig, fields: &[String], rows: &[u32]) -> Result<Vec<ReleasedRecord>, AgentError> {
+    let mut source = Source::open(&config.source)?;
+    let columns: Vec<usize> = fields.iter().map(|f| source.column(&config.fields[f])).collect::<Result<_, _>>()?;
+    let wanted: HashSet<u32> = rows.iter().copied().collect();
+    let mut records = Vec::with_capacity(rows.len());
+    let mut row = Row::new();
+    while let Some(next) = source.next_row(&mut row) {
+        if next.is_err() || !wanted.contains(&row.number) {
+            continue;
+        }
+        let values = columns
+            .iter()
+            .map(|&c| {
+                let text = row.text(c);
+                let text = text.trim();
+                (!text.is_empty()).then(|| text.to_owned())
+            })
+            .collect();
+        records.push(ReleasedRecord { row: row.number, values });
+    }
+    Ok(records)
+}
+
+fn progress_bar(enabled: bool, total: Option<u64>) -> indicatif::ProgressBar {
+    if !enabled {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total.unwrap_or(0));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} tokenizing {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)")
+            .expect("valid progress template"),
+    );
+    bar
+}
+
+fn csv_field(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// A local CSV report written to a temporary name and renamed when complete, so a crash
+/// never leaves a half-written report that looks whole.
+struct LocalCsv {
+    path: PathBuf,
+    temp: PathBuf,
+    file: std::io::BufWriter<std::fs::File>,
+}
+
+impl LocalCsv {
+    fn create(path: &Path, header: &str) -> Result<LocalCsv, AgentError> {
+        let temp = path.with_extension("csv.partial");
+        let file = std::fs::File::create(&temp).map_err(|source| AgentError::Local { path: temp.clone(), source })?;
+        let mut csv = LocalCsv { path: path.to_owned(), temp, file: std::io::BufWriter::new(file) };
+        csv.line(header)?;
+        Ok(csv)
+    }
+
+    fn line(&mut self, line: &str) -> Result<(), AgentError> {
+        writeln!(self.file, "{line}").map_err(|source| AgentError::Local { path: self.temp.clone(), source })
+    }
+
+    fn finish(mut self) -> Result<(), AgentError> {
+        self.file.flush().map_err(|source| AgentError::Local { path: self.temp.clone(), source })?;
+        std::fs::rename(&self.temp, &self.path).map_err(|source| AgentError::Local { path: self.path.clone(), source })
+    }
+}
+
+/// The agent's own record of what it released: one JSON line per run, appended.
+fn append_log(state_dir: &Path, report: &RunReport) -> Result<(), AgentError> {
+    #[derive(Serialize)]
+    struct Entry<'a> {
+        at_unix: u64,
+        #[serde(flatten)]
+        report: &'a RunReport,
+    }
+    let path = state_dir.join("release-log.jsonl");
+    let at_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let line = serde_json::to_string(&Entry { at_unix, report }).expect("the report serializes");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|source| AgentError::Local { path: path.clone(), source })?;
+    writeln!(file, "{line}").map_err(|source| AgentError::Local { path, source })
+}
