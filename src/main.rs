@@ -10,6 +10,7 @@ use bidui_core::{CivilDate, IdNumber, Suite};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod demo;
 mod operator;
 mod report;
 
@@ -40,6 +41,10 @@ enum Command {
     /// The key custodian's commands.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Generates a synthetic district (registry, department files, ground truth).
+    Synth(bidui_synth::SynthArgs),
+    /// Runs a whole comparison on a generated district: matcher, agents, job, report.
+    Demo(demo::DemoArgs),
 }
 
 #[derive(Subcommand)]
@@ -166,6 +171,8 @@ fn main() -> anyhow::Result<()> {
         Command::Matcher(command) => matcher(command),
         Command::Job(command) => job(command),
         Command::Keys(command) => keys(command),
+        Command::Synth(args) => bidui_synth::run(args),
+        Command::Demo(args) => demo::run(args),
     }
 }
 

@@ -306,6 +306,13 @@ impl Row {
         Row::default()
     }
 
+    /// A row of text cells, as a reader would produce it (for callers that build rows
+    /// from other sources, and for tests).
+    pub fn from_texts(number: u32, cells: &[&str]) -> Row {
+        let cells = cells.iter().map(|c| if c.is_empty() { Cell::Empty } else { Cell::Text((*c).to_owned()) }).collect();
+        Row { number, cells, spare: Vec::new() }
+    }
+
     pub fn get(&self, column: usize) -> Option<&Cell> {
         self.cells.get(column)
     }
@@ -667,6 +674,10 @@ struct CsvRows {
     pos: usize,
     end: usize,
     input_done: bool,
+    /// The last byte the parser consumed, and whether the last record ended at the end of
+    /// the input rather than at a line terminator: to tell which lines a record spans.
+    last_byte: u8,
+    ended_at_eof: bool,
     core: csv_core::Reader,
     out: Vec<u8>,
     ends: Vec<usize>,
@@ -728,6 +739,8 @@ impl CsvRows {
             pos: 0,
             end,
             input_done: false,
+            last_byte: 0,
+            ended_at_eof: false,
             core: csv_core::Reader::new(),
             out: vec![0; 4096],
             ends: vec![0; 64],
@@ -845,9 +858,13 @@ impl CsvRows {
                     return Record::Io(e);
                 }
             }
-            let (result, nin, nout, nend) =
-                self.core.read_record(&self.buf[self.pos..self.end], &mut self.out[bytes..], &mut self.ends[fields..]);
+            let input = &self.buf[self.pos..self.end];
+            let at_eof = input.is_empty();
+            let (result, nin, nout, nend) = self.core.read_record(input, &mut self.out[bytes..], &mut self.ends[fields..]);
             self.pos += nin;
+            if nin > 0 {
+                self.last_byte = self.buf[self.pos - 1];
+            }
             bytes += nout;
             fields += nend;
             match result {
@@ -867,13 +884,13 @@ impl CsvRows {
                     self.ends.resize(len, 0);
                 }
                 ReadRecordResult::Record => {
+                    self.ended_at_eof = at_eof;
                     // Cheap test first: the line count includes blank lines before the record.
-                    if self.core.line() - start_line > MAX_RECORD_LINES {
-                        let breaks = count_newlines(&self.out[..bytes]);
-                        if breaks > MAX_RECORD_LINES {
-                            let last_line = self.record_last_line();
-                            return Record::ManyLines { first_line: last_line.saturating_sub(breaks), last_line };
-                        }
+                    if self.core.line() - start_line > MAX_RECORD_LINES
+                        && count_newlines(&self.out[..bytes]) > MAX_RECORD_LINES
+                    {
+                        let (first_line, last_line) = self.record_lines(bytes);
+                        return Record::ManyLines { first_line, last_line };
                     }
                     return Record::Complete { bytes, fields };
                 }
@@ -912,14 +929,13 @@ impl CsvRows {
         Record::Overlong { first_line, skipped_to_line: line }
     }
 
-    /// The last line of the record just read (exact for records ending in LF, CRLF or EOF).
-    fn record_last_line(&self) -> u64 {
+    /// The first and last line of the record just read, of `bytes` bytes of content.
+    fn record_lines(&self, bytes: usize) -> (u64, u64) {
         let line = self.core.line();
-        if self.pos > 0 && self.buf[self.pos - 1] == b'\n' {
-            line - 1
-        } else {
-            line
-        }
+        let newline_last = u64::from(self.last_byte == b'\n');
+        let terminator = if self.ended_at_eof { 0 } else { newline_last };
+        let first = line.saturating_sub(count_newlines(&self.out[..bytes]) + terminator);
+        (first.max(1), line.saturating_sub(newline_last).max(1))
     }
 
     fn next_row(&mut self, row: &mut Row) -> Option<Result<(), RowError>> {
@@ -996,8 +1012,7 @@ impl CsvRows {
     }
 
     fn encoding_error(&self, number: u32, bytes: usize) -> RowError {
-        let last = self.record_last_line();
-        let first = last.saturating_sub(count_newlines(&self.out[..bytes]));
+        let (first, last) = self.record_lines(bytes);
         let lines = if first == last { format!("line {last}") } else { format!("lines {first}-{last}") };
         let reason = match (self.encoding, self.detected) {
             (Encoding::Utf8, true) => format!(
@@ -1537,14 +1552,5 @@ mod tests {
         }
         let parsed: Format = serde_json::from_str("\"xlsx\"").unwrap();
         assert_eq!(parsed, Format::Xlsx);
-    }
-}
-
-impl Row {
-    /// A row of text cells, as a reader would produce it (for callers that build rows
-    /// from other sources, and for tests).
-    pub fn from_texts(number: u32, cells: &[&str]) -> Row {
-        let cells = cells.iter().map(|c| if c.is_empty() { Cell::Empty } else { Cell::Text((*c).to_owned()) }).collect();
-        Row { number, cells, spare: Vec::new() }
     }
 }

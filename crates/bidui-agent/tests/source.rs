@@ -176,9 +176,28 @@ fn invalid_utf8_row_is_reported_and_reading_goes_on() {
     assert_eq!(rows[0], ok(1, &["440118198001010022", "张三", "男"]));
     let error = rows[1].clone().unwrap_err();
     assert_eq!(error.row, 2);
-    assert!(error.reason.contains("line 3") && error.reason.contains("UTF-8"), "{error}");
+    assert!(error.reason.starts_with("line 3 ") && error.reason.contains("UTF-8"), "{error}");
     assert_eq!(error.to_string(), format!("row 2: {}", error.reason));
     assert_eq!(rows[2], ok(3, &["440118199003051236", "王五", "男"]));
+}
+
+#[test]
+fn row_errors_name_the_lines_of_the_record() {
+    let dir = TempDir::new().unwrap();
+    for (terminator, name) in [("\n", "lf.csv"), ("\r\n", "crlf.csv")] {
+        let mut bytes = format!("{HEADER}{terminator}1,\"a{terminator}b\",x{terminator}").into_bytes();
+        bytes.extend_from_slice(b"2,\"c\xFF");
+        bytes.extend_from_slice(format!("{terminator}d\",y{terminator}3,").as_bytes());
+        bytes.push(0xFE);
+        bytes.extend_from_slice(format!(",z{terminator}4,e,f").as_bytes());
+        let path = write_file(&dir, name, &bytes);
+        let spec = SourceSpec { encoding: Some(Encoding::Utf8), ..SourceSpec::new(&path) };
+        let rows = read_all(&mut Source::open(&spec).unwrap());
+        assert_eq!(rows.len(), 4, "{name}");
+        assert!(rows[1].as_ref().unwrap_err().reason.starts_with("lines 4-5 "), "{name}: {:?}", rows[1]);
+        assert!(rows[2].as_ref().unwrap_err().reason.starts_with("line 6 "), "{name}: {:?}", rows[2]);
+        assert_eq!(rows[3], ok(4, &["4", "e", "f"]), "{name}");
+    }
 }
 
 #[test]
@@ -413,7 +432,7 @@ fn registry_xlsx(dir: &TempDir, name: &str) -> PathBuf {
     sheet.write_number(2, 0, MANGLED_ID).unwrap();
     sheet.write_string(2, 1, "张三").unwrap();
     sheet.write_string(2, 2, "男").unwrap();
-    sheet.write_datetime_with_format(2, 3, &ExcelDateTime::from_ymd(1980, 1, 1).unwrap(), &date).unwrap();
+    sheet.write_datetime_with_format(2, 3, ExcelDateTime::from_ymd(1980, 1, 1).unwrap(), &date).unwrap();
     sheet.write_boolean(2, 4, true).unwrap();
     sheet.write_number(2, 5, 3.0).unwrap();
     // Data row 2: identity number stored as text.

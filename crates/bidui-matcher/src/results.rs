@@ -120,6 +120,15 @@ pub fn build(inputs: &ResultInputs<'_>) -> JobResults {
         }
     }
 
+    // A probable match by name, birth date and sex is only worth a visit where the
+    // identity number failed: invalid, or valid but found in no department. Elsewhere the
+    // same name and birthday is a namesake, not a lead.
+    for row in rows.values_mut() {
+        let found_somewhere = row.departments.values().any(|f| f.found);
+        let lead = !row.id_valid || !found_somewhere;
+        row.departments.values_mut().filter(|f| !lead || f.found).for_each(|f| f.probable_rows = 0);
+    }
+
     let mut summary = ResultSummary {
         registry_rows_read: inputs.registry_rows_read,
         registry_rows: rows.len() as u64,

@@ -373,29 +373,70 @@ pub(crate) fn render(name: &PersonName, form: NameForm, rng: &mut impl Draw, mal
 }
 
 #[cfg(test)]
-pub(crate) mod tables_for_tests {
-    /// Every (simplified, traditional) pair the generator uses.
-    pub fn traditional_pairs() -> Vec<(char, char)> {
-        let mut pairs: Vec<_> = super::tables().traditional.iter().map(|(&s, &t)| (s, t)).collect();
-        pairs.sort();
-        pairs
+mod tests {
+    use super::*;
+    use pinyin::ToPinyin;
+
+    fn toneless(text: &str) -> Vec<&'static str> {
+        text.chars().map(|c| c.to_pinyin().map_or("?", |p| p.plain())).collect()
     }
 
-    /// Every (character, homophone) pair, surnames included.
-    pub fn homophone_pairs() -> Vec<(String, String)> {
-        let mut pairs = Vec::new();
-        for &(s, _, _, homs) in super::SURNAMES {
-            for h in homs {
-                pairs.push((s.to_owned(), (*h).to_owned()));
+    /// Every homophone in the tables reads the same as what it replaces (default reading,
+    /// no tones), so a pinyin-based comparison sees them as homophones.
+    #[test]
+    fn homophones_share_toneless_pinyin() {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for &(s, _, _, homs) in SURNAMES {
+            pairs.extend(homs.iter().map(|h| (s.to_owned(), (*h).to_owned())));
+        }
+        for &(c, _, homs) in GIVEN_MALE.iter().chain(GIVEN_FEMALE) {
+            pairs.extend(homs.chars().map(|h| (c.to_owned(), h.to_string())));
+        }
+        let bad: Vec<_> = pairs.iter().filter(|(a, b)| a == b || toneless(a) != toneless(b)).collect();
+        assert!(bad.is_empty(), "not homophones: {bad:?}");
+        // 黄/王 are homophones in Cantonese only.
+        assert_ne!(toneless("黄"), toneless("王"));
+    }
+
+    /// Every traditional form converts back to its simplified character (OpenCC t2s).
+    #[test]
+    fn traditional_forms_convert_back() {
+        let t2s = ferrous_opencc::OpenCC::from_config(ferrous_opencc::config::BuiltinConfig::T2s).unwrap();
+        let mut bad = Vec::new();
+        for (&s, &t) in &tables().traditional {
+            if t2s.convert(&t.to_string()) != s.to_string() {
+                bad.push((s, t));
             }
         }
-        let mut given: Vec<_> = super::tables().homophones.iter().collect();
-        given.sort();
-        for (c, homs) in given {
-            for h in homs {
-                pairs.push((c.to_string(), h.to_string()));
+        bad.sort();
+        assert!(bad.is_empty(), "t2s does not map back: {bad:?}");
+    }
+
+    #[test]
+    fn rendered_forms_differ_as_documented() {
+        let mut rng = crate::rng::SplitMix::for_person(7, 7, crate::rng::Purpose::Name);
+        for i in 0..2000 {
+            let male = i % 2 == 0;
+            let name = generate(&mut rng, male, i % 50 == 0);
+            for form in NameForm::ALL {
+                let written = render(&name, form, &mut rng, male);
+                if !applicable(&name, form) {
+                    assert_eq!(written, name.text);
+                    continue;
+                }
+                match form {
+                    NameForm::Exact => assert_eq!(written, name.text),
+                    NameForm::Spaced => assert_eq!(written.replace([' ', '\u{3000}'], ""), name.text),
+                    NameForm::DotLookalike => {
+                        assert_ne!(written, name.text);
+                        assert_eq!(written.replace(DOT_LOOKALIKES, "·"), name.text);
+                    }
+                    NameForm::Variant | NameForm::Homophone | NameForm::HomophoneCantonese | NameForm::Different => {
+                        assert_ne!(written, name.text, "{form:?}");
+                        assert_eq!(written.chars().count() >= 2, true);
+                    }
+                }
             }
         }
-        pairs
     }
 }

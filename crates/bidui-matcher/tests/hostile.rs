@@ -1,0 +1,1357 @@
+//! Hostile requests against the matcher, in process: every refusal gets the right HTTP
+//! status and stable error code, and changes no state (brief: "a bad request gets the right
+//! HTTP status and changes no state").
+//!
+//! Each test drives `bidui_matcher::app` with `tower::ServiceExt::oneshot`, signs requests
+//! exactly as `bidui_client::Client` does, and compares a snapshot of every table that
+//! matters (nonces excluded: a refused request may consume its nonce) before and after the
+//! refused request.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::{to_bytes, Body};
+use axum::http::{HeaderValue, Request, StatusCode};
+use axum::Router;
+use bidui_core::api::{
+    ApiError, Attribute, DepartmentSpec, JobResults, JobSpec, JobState, JobStatus, RefusedField, ReleaseRequest, ReleaseUpload,
+    ReleasedRecord, RequesterSpec, SealRequest, SubmissionStatus, HEADER_NONCE, HEADER_SIGNATURE, HEADER_SIGNER, HEADER_TIMESTAMP,
+};
+use bidui_core::wire::{encode_chunk, request_signing_payload, TokenRecord, ABSENT};
+use bidui_core::{Suite, Token};
+use bidui_matcher::http::MAX_BODY_BYTES;
+use bidui_matcher::{store, AppState};
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use tower::ServiceExt;
+
+const JOB: &str = "zc-2026-001";
+const EPOCH: &str = "0123456789abcdef";
+const OTHER_EPOCH: &str = "fedcba9876543210";
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().try_into().unwrap()
+}
+
+fn fresh_nonce() -> String {
+    let mut nonce = [0u8; 16];
+    SystemRandom::new().fill(&mut nonce).unwrap();
+    hex::encode(nonce)
+}
+
+fn new_key() -> Ed25519KeyPair {
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+    Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
+}
+
+// ---- Signing ----
+
+/// The four signing headers of one request; `None` leaves the header out.
+#[derive(Clone, Debug)]
+struct Headers {
+    signer: Option<String>,
+    timestamp: Option<String>,
+    nonce: Option<String>,
+    signature: Option<String>,
+}
+
+impl Headers {
+    fn none() -> Headers {
+        Headers { signer: None, timestamp: None, nonce: None, signature: None }
+    }
+}
+
+/// An enrolled (or would-be) principal and its Ed25519 key.
+struct Party {
+    name: String,
+    key: Ed25519KeyPair,
+}
+
+impl Party {
+    fn new(name: &str) -> Party {
+        Party { name: name.to_owned(), key: new_key() }
+    }
+
+    fn public_key(&self) -> Vec<u8> {
+        self.key.public_key().as_ref().to_vec()
+    }
+
+    /// Signs like `bidui_client::Client::send`, with every part chosen by the caller.
+    fn sign_with(&self, method: &str, path: &str, body: &[u8], timestamp: u64, nonce: &str, signer: &str) -> Headers {
+        let payload = request_signing_payload(method, path, &sha256(body), timestamp, nonce, signer);
+        Headers {
+            signer: Some(signer.to_owned()),
+            timestamp: Some(timestamp.to_string()),
+            nonce: Some(nonce.to_owned()),
+            signature: Some(hex::encode(self.key.sign(&payload))),
+        }
+    }
+
+    /// Signs as itself, now, with a fresh nonce.
+    fn sign(&self, method: &str, path: &str, body: &[u8]) -> Headers {
+        self.sign_with(method, path, body, now(), &fresh_nonce(), &self.name)
+    }
+
+    fn request(&self, method: &str, path: &str, body: impl Into<Vec<u8>>) -> Request<Body> {
+        let body = body.into();
+        let headers = self.sign(method, path, &body);
+        build(method, path, body, &headers)
+    }
+}
+
+fn build(method: &str, path: &str, body: impl Into<Vec<u8>>, headers: &Headers) -> Request<Body> {
+    let mut request = Request::builder().method(method).uri(path).header("content-type", "application/octet-stream");
+    for (name, value) in [
+        (HEADER_SIGNER, &headers.signer),
+        (HEADER_TIMESTAMP, &headers.timestamp),
+        (HEADER_NONCE, &headers.nonce),
+        (HEADER_SIGNATURE, &headers.signature),
+    ] {
+        if let Some(value) = value {
+            request = request.header(name, value.as_str());
+        }
+    }
+    request.body(Body::from(body.into())).unwrap()
+}
+
+// ---- Answers ----
+
+struct Answer {
+    status: StatusCode,
+    body: Vec<u8>,
+    /// The matcher's data directory: no error message may name it.
+    dir: String,
+}
+
+impl Answer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    #[track_caller]
+    fn expect(&self, status: StatusCode) -> &Answer {
+        assert_eq!(self.status, status, "unexpected answer: {}", self.text());
+        self
+    }
+
+    #[track_caller]
+    fn json<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("answer is not the expected JSON ({e}): {}", self.text()))
+    }
+
+    /// Asserts a refusal: the status, the JSON error code, and a message that echoes no
+    /// internals.
+    #[track_caller]
+    fn refused(&self, status: StatusCode, code: &str) -> ApiError {
+        assert_eq!(self.status, status, "unexpected answer: {}", self.text());
+        let error: ApiError = self.json();
+        assert_eq!(error.code, code, "unexpected error code: {}", self.text());
+        assert_no_internals(&error.message, &self.dir);
+        error
+    }
+}
+
+/// Words that would betray SQL, the database engine, a file path or a panic.
+#[track_caller]
+fn assert_no_internals(message: &str, dir: &str) {
+    let lower = message.to_lowercase();
+    for leak in [
+        "rusqlite", "sqlite", "select ", "insert ", "update ", "delete ", " where ", "constraint", "database", "matcher.db", ".db",
+        "/tmp", "src/", ".rs:", "panicked", "unwrap",
+    ] {
+        assert!(!lower.contains(leak), "error message leaks {leak:?}: {message}");
+    }
+    assert!(!message.contains(dir), "error message names the data directory: {message}");
+}
+
+// ---- The matcher under test ----
+
+/// What the tests compare before and after a refused request: every table but nonces,
+/// row by row, every column.
+type Snapshot = BTreeMap<&'static str, Vec<String>>;
+
+const TABLES: &[&str] = &["principals", "jobs", "submissions", "chunks", "matches", "releases", "release_log", "results"];
+
+struct Matcher {
+    dir: tempfile::TempDir,
+    state: AppState,
+    app: Router,
+    operator: Party,
+    veterans: Party,
+    household: Party,
+    pension: Party,
+    /// An enrolled agent that takes part in no job.
+    outsider: Party,
+}
+
+impl Matcher {
+    async fn new() -> Matcher {
+        let dir = tempfile::tempdir().unwrap();
+        let state = AppState::open(&dir.path().join("matcher.db")).unwrap();
+        let app = bidui_matcher::app(state.clone());
+        let matcher = Matcher {
+            dir,
+            state,
+            app,
+            operator: Party::new("district-operator"),
+            veterans: Party::new("veterans"),
+            household: Party::new("household"),
+            pension: Party::new("pension"),
+            outsider: Party::new("housing"),
+        };
+        matcher.enrol(&matcher.operator, "operator").await;
+        for agent in [&matcher.veterans, &matcher.household, &matcher.pension, &matcher.outsider] {
+            matcher.enrol(agent, "agent").await;
+        }
+        matcher
+    }
+
+    async fn enrol(&self, party: &Party, role: &str) {
+        let (name, role, key, at) = (party.name.clone(), role.to_owned(), party.public_key(), now() as i64);
+        self.state.store.call(move |c| store::upsert_principal(c, &name, &role, &key, at)).await.unwrap();
+    }
+
+    async fn revoke(&self, party: &Party) {
+        let (name, at) = (party.name.clone(), now() as i64);
+        assert!(self.state.store.call(move |c| store::revoke_principal(c, &name, at)).await.unwrap());
+    }
+
+    async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec();
+        Answer { status, body, dir: self.dir.path().display().to_string() }
+    }
+
+    /// Signs as `party` and sends.
+    async fn call(&self, party: &Party, method: &str, path: &str, body: impl Into<Vec<u8>>) -> Answer {
+        self.send(party.request(method, path, body)).await
+    }
+
+    async fn post_spec(&self, party: &Party, spec: &JobSpec) -> Answer {
+        self.call(party, "POST", "/v1/jobs", serde_json::to_vec(spec).unwrap()).await
+    }
+
+    async fn create_job(&self) {
+        self.post_spec(&self.operator, &spec()).await.expect(StatusCode::CREATED);
+    }
+
+    async fn put_chunk(&self, party: &Party, seq: u32, bytes: &[u8]) -> Answer {
+        self.call(party, "PUT", &chunk_path(JOB, seq, EPOCH), bytes.to_vec()).await
+    }
+
+    async fn seal(&self, party: &Party, request: &SealRequest) -> Answer {
+        self.call(party, "POST", &format!("/v1/jobs/{JOB}/submission/seal"), serde_json::to_vec(request).unwrap()).await
+    }
+
+    async fn release(&self, party: &Party, upload: &ReleaseUpload) -> Answer {
+        self.call(party, "POST", &format!("/v1/jobs/{JOB}/release"), serde_json::to_vec(upload).unwrap()).await
+    }
+
+    async fn job_state(&self) -> JobState {
+        let answer = self.call(&self.operator, "GET", &format!("/v1/jobs/{JOB}"), Vec::new()).await;
+        answer.expect(StatusCode::OK).json::<JobStatus>().state
+    }
+
+    /// Uploads one chunk for each party and seals them all: the join runs and the
+    /// release round opens. Veterans rows 1–4; household rows 10 and 11 match veterans
+    /// rows 2 and 3 (row 12 matches nothing); pension row 5 matches veterans row 1.
+    async fn open_release_round(&self) {
+        self.create_job().await;
+        for (party, bytes) in [
+            (&self.veterans, veterans_chunk()),
+            (&self.household, household_chunk()),
+            (&self.pension, chunk_for("pension", &[(5, 1), (6, 50)])),
+        ] {
+            self.put_chunk(party, 0, &bytes).await.expect(StatusCode::CREATED);
+            self.seal(party, &seal_request(&[&bytes], EPOCH)).await.expect(StatusCode::OK);
+        }
+        assert_eq!(self.job_state().await, JobState::Releasing);
+    }
+
+    async fn snapshot(&self) -> Snapshot {
+        self.state
+            .store
+            .call(|c| {
+                let mut out = Snapshot::new();
+                for &table in TABLES {
+                    let mut statement = c.prepare(&format!("SELECT * FROM {table} ORDER BY rowid"))?;
+                    let columns = statement.column_count();
+                    let rows = statement
+                        .query_map([], |row| {
+                            let values = (0..columns)
+                                .map(|i| row.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")))
+                                .collect::<Result<Vec<_>, _>>()?;
+                            Ok(values.join(" | "))
+                        })?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    out.insert(table, rows);
+                }
+                Ok(out)
+            })
+            .await
+            .unwrap()
+    }
+
+    #[track_caller]
+    fn assert_unchanged<'a>(&'a self, before: &'a Snapshot) -> impl std::future::Future<Output = ()> + 'a {
+        let caller = std::panic::Location::caller();
+        async move {
+            let after = self.snapshot().await;
+            assert_eq!(&after, before, "a refused request changed the matcher's state (checked at {caller})");
+        }
+    }
+
+    async fn count(&self, sql: &'static str) -> i64 {
+        self.state.store.call(move |c| c.query_row(sql, [], |r| r.get(0))).await.unwrap()
+    }
+}
+
+// ---- Job, chunks, seals ----
+
+fn spec() -> JobSpec {
+    JobSpec {
+        id: JOB.into(),
+        purpose: "第二阶段数据比对".into(),
+        approval: "增政数〔2026〕1号".into(),
+        epoch: EPOCH.into(),
+        suite: Suite::HmacSha256,
+        requester: RequesterSpec { party: "veterans".into(), fields: vec!["town".into()] },
+        departments: vec![
+            DepartmentSpec { party: "household".into(), compare: vec![Attribute::Name, Attribute::Sex], fields: vec!["status".into()] },
+            DepartmentSpec { party: "pension".into(), compare: vec![], fields: vec![] },
+        ],
+    }
+}
+
+fn chunk_path(job: &str, seq: u32, epoch: &str) -> String {
+    format!("/v1/jobs/{job}/submission/chunks/{seq}?epoch={epoch}")
+}
+
+fn token(n: u8) -> Token {
+    Token([n; 16])
+}
+
+/// A chunk with `attrs` attribute tokens per record: `(row, identity token byte)`.
+fn chunk_with(attrs: usize, rows: &[(u32, u8)]) -> Vec<u8> {
+    let records: Vec<TokenRecord> =
+        rows.iter().map(|&(row, id)| TokenRecord { row, id: token(id), qid: ABSENT, attrs: vec![token(200); attrs] }).collect();
+    encode_chunk(attrs, &records)
+}
+
+/// A valid chunk for `party` under [`spec`].
+fn chunk_for(party: &str, rows: &[(u32, u8)]) -> Vec<u8> {
+    chunk_with(spec().wire_attributes(party).unwrap().len(), rows)
+}
+
+fn veterans_chunk() -> Vec<u8> {
+    chunk_for("veterans", &[(1, 1), (2, 2), (3, 3), (4, 4)])
+}
+
+fn household_chunk() -> Vec<u8> {
+    chunk_for("household", &[(10, 2), (11, 3), (12, 99)])
+}
+
+/// The seal an honest agent sends after uploading `chunks`.
+fn seal_request(chunks: &[&[u8]], epoch: &str) -> SealRequest {
+    let digests: Vec<u8> = chunks.iter().flat_map(|c| sha256(c)).collect();
+    let records: u64 = chunks.iter().map(|c| u64::from(u32::from_le_bytes(c[8..12].try_into().unwrap()))).sum();
+    SealRequest {
+        epoch: epoch.to_owned(),
+        chunks: chunks.len() as u32,
+        records,
+        digest: hex::encode(sha256(&digests)),
+        rows_read: records,
+        invalid_ids: BTreeMap::new(),
+    }
+}
+
+fn household_release() -> ReleaseUpload {
+    ReleaseUpload {
+        fields: vec!["status".into()],
+        refused: vec![],
+        records: vec![
+            ReleasedRecord { row: 10, values: vec![Some("alive".into())] },
+            ReleasedRecord { row: 11, values: vec![Some("deceased".into())] },
+        ],
+    }
+}
+
+// ---- Signatures ----
+
+#[tokio::test]
+async fn refuses_unsigned_requests() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let before = m.snapshot().await;
+
+    let spec_json = serde_json::to_vec(&spec()).unwrap();
+    m.send(build("POST", "/v1/jobs", spec_json, &Headers::none())).await.refused(StatusCode::UNAUTHORIZED, "unsigned");
+    let put = chunk_path(JOB, 0, EPOCH);
+    m.send(build("PUT", &put, veterans_chunk(), &Headers::none())).await.refused(StatusCode::UNAUTHORIZED, "unsigned");
+    m.send(build("GET", &format!("/v1/jobs/{JOB}/results"), Vec::new(), &Headers::none()))
+        .await
+        .refused(StatusCode::UNAUTHORIZED, "unsigned");
+
+    // Every header is needed: a signed request missing any one is unsigned.
+    let signed = m.veterans.sign("PUT", &put, &veterans_chunk());
+    for strip in 0..4 {
+        let mut headers = signed.clone();
+        match strip {
+            0 => headers.signer = None,
+            1 => headers.timestamp = None,
+            2 => headers.nonce = None,
+            _ => headers.signature = None,
+        }
+        m.send(build("PUT", &put, veterans_chunk(), &headers)).await.refused(StatusCode::UNAUTHORIZED, "unsigned");
+    }
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn refuses_malformed_signature_headers() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let before = m.snapshot().await;
+    let put = chunk_path(JOB, 0, EPOCH);
+    let body = veterans_chunk();
+    let good = m.veterans.sign("PUT", &put, &body);
+
+    let mut cases: Vec<(&str, Headers)> = Vec::new();
+    for (what, nonce) in [
+        ("short nonce", "0123456789abcdef"),
+        ("long nonce", "0123456789abcdef0123456789abcdef00"),
+        ("non-hex nonce", "0123456789abcdefghijklmnopqrstuv"),
+        ("empty nonce", ""),
+    ] {
+        // Re-signed over the bad nonce: only the nonce's form is wrong.
+        let headers = m.veterans.sign_with("PUT", &put, &body, now(), nonce, "veterans");
+        cases.push((what, headers));
+    }
+    let mut headers = good.clone();
+    headers.signature = Some("not hex at all".into());
+    cases.push(("non-hex signature", headers));
+    let mut headers = good.clone();
+    headers.signature = Some(format!("{}z", &good.signature.as_ref().unwrap()[1..]));
+    cases.push(("signature with one non-hex digit", headers));
+    let mut headers = good.clone();
+    headers.timestamp = Some("yesterday".into());
+    cases.push(("non-numeric timestamp", headers));
+    let mut headers = good.clone();
+    headers.timestamp = Some(format!("-{}", now()));
+    cases.push(("negative timestamp", headers));
+    let mut headers = good.clone();
+    headers.timestamp = Some("99999999999999999999999".into());
+    cases.push(("timestamp beyond u64", headers));
+
+    for (what, headers) in cases {
+        let answer = m.send(build("PUT", &put, body.clone(), &headers)).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{what}: {}", answer.text());
+        answer.refused(StatusCode::UNAUTHORIZED, "malformed-signature");
+    }
+
+    // A header value that is not ASCII.
+    let mut request = build("PUT", &put, body.clone(), &good);
+    request.headers_mut().insert(HEADER_SIGNER, HeaderValue::from_bytes(b"veter\xe4ns").unwrap());
+    m.send(request).await.refused(StatusCode::UNAUTHORIZED, "malformed-signature");
+
+    m.assert_unchanged(&before).await;
+    // The well-formed request still goes through: nothing above consumed its nonce.
+    m.send(build("PUT", &put, body, &good)).await.expect(StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn refuses_a_signature_by_a_key_not_enrolled_for_the_signer() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let before = m.snapshot().await;
+    let put = chunk_path(JOB, 0, EPOCH);
+    let body = veterans_chunk();
+
+    // An impostor with its own key claims to be the veterans' agent.
+    let impostor = Party { name: "veterans".into(), key: new_key() };
+    m.send(impostor.request("PUT", &put, body.clone())).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+
+    // An enrolled agent signing in another's name (its signature over the other's name).
+    let headers = m.household.sign_with("PUT", &put, &body, now(), &fresh_nonce(), "veterans");
+    m.send(build("PUT", &put, body.clone(), &headers)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+
+    // An agent's own signature with the signer header swapped to another party.
+    let mut headers = m.household.sign("PUT", &put, &body);
+    headers.signer = Some("veterans".into());
+    m.send(build("PUT", &put, body.clone(), &headers)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+
+    // An agent forging the operator's job creation.
+    let mut other = spec();
+    other.id = "zc-2026-002".into();
+    let json = serde_json::to_vec(&other).unwrap();
+    let headers = m.veterans.sign_with("POST", "/v1/jobs", &json, now(), &fresh_nonce(), &m.operator.name);
+    m.send(build("POST", "/v1/jobs", json, &headers)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+
+    // Signatures of the wrong length, and an all-zero one.
+    for signature in [String::new(), "00".repeat(10), "00".repeat(64), "ab".repeat(65)] {
+        let mut headers = m.veterans.sign("PUT", &put, &body);
+        headers.signature = Some(signature);
+        m.send(build("PUT", &put, body.clone(), &headers)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+    }
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn refuses_a_signature_moved_to_another_request() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let before = m.snapshot().await;
+    let body = veterans_chunk();
+    let put0 = chunk_path(JOB, 0, EPOCH);
+    let signed = m.veterans.sign("PUT", &put0, &body);
+
+    // Same headers, another body.
+    let other_body = chunk_for("veterans", &[(1, 9), (2, 8)]);
+    m.send(build("PUT", &put0, other_body, &signed)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+    // Same headers, another path (another seq).
+    m.send(build("PUT", &chunk_path(JOB, 1, EPOCH), body.clone(), &signed)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+    // Same headers, another query string (the epoch is signed too).
+    m.send(build("PUT", &chunk_path(JOB, 0, OTHER_EPOCH), body.clone(), &signed)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+    // Same headers, another job.
+    m.send(build("PUT", &chunk_path("zc-2026-002", 0, EPOCH), body.clone(), &signed)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+    // Same headers, another timestamp.
+    let mut moved = signed.clone();
+    moved.timestamp = Some((now() - 1).to_string());
+    m.send(build("PUT", &put0, body.clone(), &moved)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+    // Same headers, another nonce (the usual way to dodge the replay check).
+    let mut moved = signed.clone();
+    moved.nonce = Some(fresh_nonce());
+    m.send(build("PUT", &put0, body.clone(), &moved)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+    // A seal signature moved onto a release (another path and method's body).
+    let seal_json = serde_json::to_vec(&seal_request(&[&body], EPOCH)).unwrap();
+    let seal_headers = m.veterans.sign("POST", &format!("/v1/jobs/{JOB}/submission/seal"), &seal_json);
+    m.send(build("POST", &format!("/v1/jobs/{JOB}/release"), seal_json, &seal_headers))
+        .await
+        .refused(StatusCode::UNAUTHORIZED, "bad-signature");
+    m.assert_unchanged(&before).await;
+
+    // The untouched original is still good.
+    m.send(build("PUT", &put0, body, &signed)).await.expect(StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn refuses_a_replayed_request() {
+    let m = Matcher::new().await;
+
+    // Job creation, replayed.
+    let json = serde_json::to_vec(&spec()).unwrap();
+    let headers = m.operator.sign("POST", "/v1/jobs", &json);
+    m.send(build("POST", "/v1/jobs", json.clone(), &headers)).await.expect(StatusCode::CREATED);
+    let after_first = m.snapshot().await;
+    m.send(build("POST", "/v1/jobs", json, &headers)).await.refused(StatusCode::UNAUTHORIZED, "replayed");
+    m.assert_unchanged(&after_first).await;
+
+    // A chunk upload, replayed: stored once.
+    let body = veterans_chunk();
+    let put = chunk_path(JOB, 0, EPOCH);
+    let headers = m.veterans.sign("PUT", &put, &body);
+    m.send(build("PUT", &put, body.clone(), &headers)).await.expect(StatusCode::CREATED);
+    let after_first = m.snapshot().await;
+    m.send(build("PUT", &put, body.clone(), &headers)).await.refused(StatusCode::UNAUTHORIZED, "replayed");
+    m.assert_unchanged(&after_first).await;
+    assert_eq!(m.count("SELECT COUNT(*) FROM chunks").await, 1);
+    assert_eq!(m.count("SELECT chunks FROM submissions WHERE party = 'veterans'").await, 1);
+    assert_eq!(m.count("SELECT records FROM submissions WHERE party = 'veterans'").await, 4);
+
+    // A nonce is the signer's: the same nonce from another signer is not a replay, but
+    // the same nonce from the same signer on a new request is.
+    let nonce = headers.nonce.clone().unwrap();
+    let status_path = format!("/v1/jobs/{JOB}/submission");
+    let reuse = m.veterans.sign_with("GET", &status_path, b"", now(), &nonce, "veterans");
+    m.send(build("GET", &status_path, Vec::new(), &reuse)).await.refused(StatusCode::UNAUTHORIZED, "replayed");
+    let other = m.household.sign_with("GET", &status_path, b"", now(), &nonce, "household");
+    m.send(build("GET", &status_path, Vec::new(), &other)).await.expect(StatusCode::OK);
+
+    // A seal, replayed.
+    let seal_json = serde_json::to_vec(&seal_request(&[&body], EPOCH)).unwrap();
+    let seal_path = format!("/v1/jobs/{JOB}/submission/seal");
+    let headers = m.veterans.sign("POST", &seal_path, &seal_json);
+    m.send(build("POST", &seal_path, seal_json.clone(), &headers)).await.expect(StatusCode::OK);
+    let after_first = m.snapshot().await;
+    m.send(build("POST", &seal_path, seal_json, &headers)).await.refused(StatusCode::UNAUTHORIZED, "replayed");
+    m.assert_unchanged(&after_first).await;
+}
+
+#[tokio::test]
+async fn refuses_a_stale_or_future_timestamp() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let before = m.snapshot().await;
+    let put = chunk_path(JOB, 0, EPOCH);
+    let body = veterans_chunk();
+    for timestamp in [now() - 600, now() + 600, now() - 301 - 5, 0, u64::MAX] {
+        let headers = m.veterans.sign_with("PUT", &put, &body, timestamp, &fresh_nonce(), "veterans");
+        m.send(build("PUT", &put, body.clone(), &headers)).await.refused(StatusCode::UNAUTHORIZED, "stale");
+    }
+    m.assert_unchanged(&before).await;
+    // Within the window is fine.
+    let headers = m.veterans.sign_with("PUT", &put, &body, now() - 60, &fresh_nonce(), "veterans");
+    m.send(build("PUT", &put, body, &headers)).await.expect(StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn refuses_an_unknown_signer() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let before = m.snapshot().await;
+    let ghost = Party::new("ghost");
+    m.send(ghost.request("PUT", &chunk_path(JOB, 0, EPOCH), veterans_chunk())).await.refused(StatusCode::UNAUTHORIZED, "unknown-signer");
+    let mut other = spec();
+    other.id = "zc-2026-002".into();
+    m.post_spec(&ghost, &other).await.refused(StatusCode::UNAUTHORIZED, "unknown-signer");
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn refuses_a_revoked_agent() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    m.put_chunk(&m.household, 0, &household_chunk()).await.expect(StatusCode::CREATED);
+    m.revoke(&m.household).await;
+    let before = m.snapshot().await;
+
+    m.put_chunk(&m.household, 1, &chunk_for("household", &[(20, 5)])).await.refused(StatusCode::FORBIDDEN, "revoked");
+    m.seal(&m.household, &seal_request(&[&household_chunk()], EPOCH)).await.refused(StatusCode::FORBIDDEN, "revoked");
+    m.call(&m.household, "GET", &format!("/v1/jobs/{JOB}/assignment"), Vec::new()).await.refused(StatusCode::FORBIDDEN, "revoked");
+    m.assert_unchanged(&before).await;
+
+    // A revoked operator cannot create jobs either.
+    m.revoke(&m.operator).await;
+    let before = m.snapshot().await;
+    let mut other = spec();
+    other.id = "zc-2026-002".into();
+    m.post_spec(&m.operator, &other).await.refused(StatusCode::FORBIDDEN, "revoked");
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn refuses_an_oversized_body() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let before = m.snapshot().await;
+    let huge = vec![b'x'; MAX_BODY_BYTES + 1];
+
+    // Properly signed, still too large.
+    let answer = m.call(&m.veterans, "PUT", &chunk_path(JOB, 0, EPOCH), huge.clone()).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", answer.text());
+    assert_no_internals(&answer.text(), &answer.dir);
+    let answer = m.call(&m.operator, "POST", "/v1/jobs", huge.clone()).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", answer.text());
+    let answer = m.call(&m.veterans, "POST", &format!("/v1/jobs/{JOB}/release"), huge.clone()).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", answer.text());
+    // Unsigned: the limit applies before the signature is looked at.
+    let answer = m.send(build("PUT", &chunk_path(JOB, 0, EPOCH), huge, &Headers::none())).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", answer.text());
+    m.assert_unchanged(&before).await;
+}
+
+// ---- Job creation ----
+
+#[tokio::test]
+async fn refuses_a_malformed_job_spec() {
+    let m = Matcher::new().await;
+    let before = m.snapshot().await;
+    let mut unknown_field = serde_json::to_value(spec()).unwrap();
+    unknown_field["secret"] = serde_json::json!("please store me");
+    let mut missing = serde_json::to_value(spec()).unwrap();
+    missing.as_object_mut().unwrap().remove("department");
+    let mut wrong_type = serde_json::to_value(spec()).unwrap();
+    wrong_type["department"] = serde_json::json!("household");
+    for body in [
+        b"{not json".to_vec(),
+        Vec::new(),
+        b"null".to_vec(),
+        serde_json::to_vec(&unknown_field).unwrap(),
+        serde_json::to_vec(&missing).unwrap(),
+        serde_json::to_vec(&wrong_type).unwrap(),
+        vec![0xff, 0xfe, 0x00],
+    ] {
+        m.call(&m.operator, "POST", "/v1/jobs", body).await.refused(StatusCode::BAD_REQUEST, "malformed");
+    }
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn refuses_an_invalid_job_spec() {
+    let m = Matcher::new().await;
+    let before = m.snapshot().await;
+    let mut cases = Vec::new();
+    for id in ["a/b", "", "../etc", "job id", &"x".repeat(65)] {
+        let mut s = spec();
+        s.id = id.to_owned();
+        cases.push(s);
+    }
+    let mut s = spec();
+    s.epoch = "XYZ".into();
+    cases.push(s);
+    let mut s = spec();
+    s.purpose = "  ".into();
+    cases.push(s);
+    let mut s = spec();
+    s.departments.clear();
+    cases.push(s);
+    let mut s = spec();
+    s.departments[1].party = "veterans".into();
+    cases.push(s);
+    let mut s = spec();
+    s.departments[0].fields = vec!["Status; DROP TABLE jobs".into()];
+    cases.push(s);
+    for s in cases {
+        m.post_spec(&m.operator, &s).await.refused(StatusCode::UNPROCESSABLE_ENTITY, "invalid-spec");
+    }
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn refuses_a_job_naming_a_party_that_is_not_an_enrolled_agent() {
+    let m = Matcher::new().await;
+    m.revoke(&m.pension).await;
+    let before = m.snapshot().await;
+
+    let mut unenrolled = spec();
+    unenrolled.departments[0].party = "civil-affairs".into();
+    let mut operator_as_party = spec();
+    operator_as_party.departments[0].party = m.operator.name.clone();
+    let revoked = spec(); // pension is revoked
+    for s in [unenrolled, operator_as_party, revoked] {
+        m.post_spec(&m.operator, &s).await.refused(StatusCode::UNPROCESSABLE_ENTITY, "unknown-party");
+    }
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn refuses_an_agent_creating_a_job() {
+    let m = Matcher::new().await;
+    let before = m.snapshot().await;
+    m.post_spec(&m.veterans, &spec()).await.refused(StatusCode::FORBIDDEN, "forbidden");
+    m.post_spec(&m.outsider, &spec()).await.refused(StatusCode::FORBIDDEN, "forbidden");
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn refuses_a_different_spec_under_an_existing_job_id() {
+    let m = Matcher::new().await;
+    m.post_spec(&m.operator, &spec()).await.expect(StatusCode::CREATED);
+    let before = m.snapshot().await;
+
+    // The same spec again is an idempotent repeat.
+    let again: JobSpec = m.post_spec(&m.operator, &spec()).await.expect(StatusCode::OK).json();
+    assert_eq!(again, spec());
+    m.assert_unchanged(&before).await;
+
+    let mut purpose = spec();
+    purpose.purpose = "另一个目的".into();
+    let mut fields = spec();
+    fields.departments[0].fields.push("income".into());
+    let mut epoch = spec();
+    epoch.epoch = OTHER_EPOCH.into();
+    let mut fewer = spec();
+    fewer.departments.pop();
+    for s in [purpose, fields, epoch, fewer] {
+        m.post_spec(&m.operator, &s).await.refused(StatusCode::CONFLICT, "job-exists");
+    }
+    m.assert_unchanged(&before).await;
+    assert_eq!(m.count("SELECT COUNT(*) FROM jobs").await, 1);
+    assert_eq!(m.count("SELECT COUNT(*) FROM submissions").await, 3);
+}
+
+// ---- Wrong job ----
+
+#[tokio::test]
+async fn refuses_an_agent_that_is_not_a_party_of_the_job() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let before = m.snapshot().await;
+    let outsider = &m.outsider;
+    let job = format!("/v1/jobs/{JOB}");
+    let chunk = chunk_for("household", &[(1, 1)]);
+    for (method, path, body) in [
+        ("GET", job.clone(), Vec::new()),
+        ("GET", format!("{job}/assignment"), Vec::new()),
+        ("GET", format!("{job}/submission"), Vec::new()),
+        ("PUT", chunk_path(JOB, 0, EPOCH), chunk.clone()),
+        ("POST", format!("{job}/submission/seal"), serde_json::to_vec(&seal_request(&[], EPOCH)).unwrap()),
+        ("GET", format!("{job}/release"), Vec::new()),
+        ("POST", format!("{job}/release"), serde_json::to_vec(&household_release()).unwrap()),
+        ("GET", format!("{job}/results"), Vec::new()),
+    ] {
+        let answer = m.call(outsider, method, &path, body).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{method} {path}: {}", answer.text());
+        answer.refused(StatusCode::FORBIDDEN, "forbidden");
+    }
+    // The operator is no party either: it cannot upload or seal tokens in a party's place.
+    m.put_chunk(&m.operator, 0, &chunk).await.refused(StatusCode::FORBIDDEN, "forbidden");
+    m.seal(&m.operator, &seal_request(&[], EPOCH)).await.refused(StatusCode::FORBIDDEN, "forbidden");
+    m.release(&m.operator, &household_release()).await.refused(StatusCode::FORBIDDEN, "forbidden");
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn refuses_an_unknown_job() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let before = m.snapshot().await;
+    let job = "/v1/jobs/zc-2026-999";
+    for (party, method, path, body) in [
+        (&m.operator, "GET", job.to_owned(), Vec::new()),
+        (&m.veterans, "GET", format!("{job}/assignment"), Vec::new()),
+        (&m.veterans, "GET", format!("{job}/submission"), Vec::new()),
+        (&m.veterans, "PUT", chunk_path("zc-2026-999", 0, EPOCH), veterans_chunk()),
+        (&m.veterans, "POST", format!("{job}/submission/seal"), serde_json::to_vec(&seal_request(&[], EPOCH)).unwrap()),
+        (&m.household, "GET", format!("{job}/release"), Vec::new()),
+        (&m.household, "POST", format!("{job}/release"), serde_json::to_vec(&household_release()).unwrap()),
+        (&m.veterans, "GET", format!("{job}/results"), Vec::new()),
+    ] {
+        let answer = m.call(party, method, &path, body).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{method} {path}: {}", answer.text());
+        answer.refused(StatusCode::NOT_FOUND, "not-found");
+    }
+    m.assert_unchanged(&before).await;
+}
+
+// ---- Epochs ----
+
+#[tokio::test]
+async fn refuses_a_chunk_under_another_epoch() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let before = m.snapshot().await;
+    let body = veterans_chunk();
+    for path in [
+        chunk_path(JOB, 0, OTHER_EPOCH),
+        format!("/v1/jobs/{JOB}/submission/chunks/0"),
+        format!("/v1/jobs/{JOB}/submission/chunks/0?epoch="),
+        chunk_path(JOB, 0, &EPOCH.to_uppercase()),
+    ] {
+        m.call(&m.veterans, "PUT", &path, body.clone()).await.refused(StatusCode::CONFLICT, "wrong-epoch");
+    }
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn refuses_a_seal_under_another_epoch() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let body = veterans_chunk();
+    m.put_chunk(&m.veterans, 0, &body).await.expect(StatusCode::CREATED);
+    let before = m.snapshot().await;
+    m.seal(&m.veterans, &seal_request(&[&body], OTHER_EPOCH)).await.refused(StatusCode::CONFLICT, "wrong-epoch");
+    m.assert_unchanged(&before).await;
+    assert_eq!(m.count("SELECT COUNT(*) FROM submissions WHERE sealed_at IS NOT NULL").await, 0);
+    // The honest seal still works.
+    m.seal(&m.veterans, &seal_request(&[&body], EPOCH)).await.expect(StatusCode::OK);
+}
+
+// ---- Chunks ----
+
+#[tokio::test]
+async fn refuses_a_truncated_chunk() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let before = m.snapshot().await;
+    let good = veterans_chunk();
+    for cut in [1, 16, good.len() - 12, good.len() - 5, good.len()] {
+        m.put_chunk(&m.veterans, 0, &good[..good.len() - cut]).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
+    }
+    // Padded is as bad as truncated.
+    m.put_chunk(&m.veterans, 0, &[&good[..], &[0]].concat()).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn refuses_a_chunk_with_the_wrong_magic() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let before = m.snapshot().await;
+    let good = veterans_chunk();
+    for magic in [b"XXXX", b"BDT2", b"bdt1", b"\0\0\0\0"] {
+        let bad = [&magic[..], &good[4..]].concat();
+        m.put_chunk(&m.veterans, 0, &bad).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
+    }
+    // JSON where a chunk belongs.
+    m.put_chunk(&m.veterans, 0, br#"{"rows":[1,2,3]}"#).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn refuses_a_chunk_with_the_wrong_attribute_count() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let before = m.snapshot().await;
+    // The veterans send 4 attribute tokens (name ×3, sex), household 4, pension none.
+    assert_eq!(spec().wire_attributes("veterans").unwrap().len(), 4);
+    assert_eq!(spec().wire_attributes("pension").unwrap().len(), 0);
+    for attrs in [0, 1, 3, 5, 16] {
+        m.put_chunk(&m.veterans, 0, &chunk_with(attrs, &[(1, 1), (2, 2)])).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
+    }
+    m.put_chunk(&m.pension, 0, &chunk_with(4, &[(1, 1)])).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
+    // Header declares 4 attributes but the records are laid out with 1.
+    let mut lying = chunk_with(1, &[(1, 1), (2, 2), (3, 3), (4, 4)]);
+    lying[4] = 4;
+    m.put_chunk(&m.veterans, 0, &lying).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
+    // More attributes than the format allows.
+    let mut too_many = veterans_chunk();
+    too_many[4] = 200;
+    m.put_chunk(&m.veterans, 0, &too_many).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn refuses_a_chunk_whose_rows_do_not_increase() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let before = m.snapshot().await;
+    for rows in [&[(2, 1), (2, 2)][..], &[(3, 1), (1, 2)], &[(0, 1)], &[(1, 1), (5, 2), (4, 3)]] {
+        m.put_chunk(&m.veterans, 0, &chunk_for("veterans", rows)).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
+    }
+    m.assert_unchanged(&before).await;
+
+    // Across chunks: chunk 1 must start after chunk 0's last row.
+    m.put_chunk(&m.veterans, 0, &veterans_chunk()).await.expect(StatusCode::CREATED);
+    let before = m.snapshot().await;
+    for rows in [&[(4, 5)][..], &[(2, 5), (9, 6)]] {
+        m.put_chunk(&m.veterans, 1, &chunk_for("veterans", rows)).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
+    }
+    m.assert_unchanged(&before).await;
+    m.put_chunk(&m.veterans, 1, &chunk_for("veterans", &[(5, 5)])).await.expect(StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn refuses_other_corrupted_chunks() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let before = m.snapshot().await;
+    let good = veterans_chunk();
+    let mut reserved = good.clone();
+    reserved[6] = 1;
+    let mut too_many_records = good.clone();
+    too_many_records[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+    let no_token = encode_chunk(4, &[TokenRecord { row: 1, id: ABSENT, qid: ABSENT, attrs: vec![token(200); 4] }]);
+    for bad in [Vec::new(), good[..8].to_vec(), reserved, too_many_records, encode_chunk(4, &[]), no_token] {
+        m.put_chunk(&m.veterans, 0, &bad).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
+    }
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn refuses_a_chunk_sequence_gap() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    m.put_chunk(&m.veterans, 0, &veterans_chunk()).await.expect(StatusCode::CREATED);
+    let before = m.snapshot().await;
+    let next = chunk_for("veterans", &[(5, 5)]);
+    for seq in [2, 3, 1000, u32::MAX] {
+        m.put_chunk(&m.veterans, seq, &next).await.refused(StatusCode::CONFLICT, "chunk-gap");
+    }
+    // A gap for a party that has stored nothing yet.
+    m.put_chunk(&m.household, 1, &household_chunk()).await.refused(StatusCode::CONFLICT, "chunk-gap");
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn accepts_a_chunk_resent_with_identical_bytes_once() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let body = veterans_chunk();
+    m.put_chunk(&m.veterans, 0, &body).await.expect(StatusCode::CREATED);
+    let before = m.snapshot().await;
+    for _ in 0..3 {
+        m.put_chunk(&m.veterans, 0, &body).await.expect(StatusCode::OK);
+    }
+    m.assert_unchanged(&before).await;
+    assert_eq!(m.count("SELECT COUNT(*) FROM chunks").await, 1);
+    assert_eq!(m.count("SELECT chunks FROM submissions WHERE party = 'veterans'").await, 1);
+    assert_eq!(m.count("SELECT records FROM submissions WHERE party = 'veterans'").await, 4);
+    let status: SubmissionStatus = m.call(&m.veterans, "GET", &format!("/v1/jobs/{JOB}/submission"), Vec::new()).await.json();
+    assert_eq!(status.chunks.len(), 1);
+    assert_eq!(status.chunks[0].sha256, hex::encode(sha256(&body)));
+}
+
+#[tokio::test]
+async fn refuses_a_chunk_resent_with_different_bytes() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    m.put_chunk(&m.veterans, 0, &veterans_chunk()).await.expect(StatusCode::CREATED);
+    let before = m.snapshot().await;
+    for other in [chunk_for("veterans", &[(1, 1), (2, 2), (3, 3), (4, 5)]), chunk_for("veterans", &[(1, 1)]), b"garbage".to_vec()] {
+        m.put_chunk(&m.veterans, 0, &other).await.refused(StatusCode::CONFLICT, "chunk-conflict");
+    }
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn refuses_a_chunk_after_the_seal() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let body = veterans_chunk();
+    m.put_chunk(&m.veterans, 0, &body).await.expect(StatusCode::CREATED);
+    m.seal(&m.veterans, &seal_request(&[&body], EPOCH)).await.expect(StatusCode::OK);
+    let before = m.snapshot().await;
+    m.put_chunk(&m.veterans, 1, &chunk_for("veterans", &[(5, 5)])).await.refused(StatusCode::CONFLICT, "sealed");
+    // The stored chunk, resent identically, is still acknowledged (a resumed upload).
+    m.put_chunk(&m.veterans, 0, &body).await.expect(StatusCode::OK);
+    m.assert_unchanged(&before).await;
+}
+
+// ---- Seals ----
+
+#[tokio::test]
+async fn refuses_a_seal_that_does_not_match_the_stored_chunks() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let first = veterans_chunk();
+    let second = chunk_for("veterans", &[(5, 5), (6, 6)]);
+    m.put_chunk(&m.veterans, 0, &first).await.expect(StatusCode::CREATED);
+    m.put_chunk(&m.veterans, 1, &second).await.expect(StatusCode::CREATED);
+    let before = m.snapshot().await;
+    let honest = seal_request(&[&first, &second], EPOCH);
+
+    let mut cases: Vec<(SealRequest, StatusCode, &str)> = Vec::new();
+    // A chunk missing or extra.
+    cases.push((seal_request(&[&first], EPOCH), StatusCode::CONFLICT, "incomplete"));
+    cases.push((seal_request(&[&first, &second, &second], EPOCH), StatusCode::CONFLICT, "incomplete"));
+    let mut s = honest.clone();
+    s.records += 1;
+    cases.push((s, StatusCode::CONFLICT, "incomplete"));
+    let mut s = honest.clone();
+    s.chunks = 0;
+    s.records = 0;
+    cases.push((s, StatusCode::CONFLICT, "incomplete"));
+    // Right counts, wrong digest.
+    let mut s = honest.clone();
+    s.digest = hex::encode([0u8; 32]);
+    cases.push((s, StatusCode::CONFLICT, "digest-mismatch"));
+    cases.push((
+        SealRequest { digest: seal_request(&[&second, &first], EPOCH).digest, ..honest.clone() },
+        StatusCode::CONFLICT,
+        "digest-mismatch",
+    ));
+    let mut s = honest.clone();
+    s.digest = s.digest.to_uppercase();
+    cases.push((s, StatusCode::CONFLICT, "digest-mismatch"));
+    // An invalid-id count under a code that does not exist.
+    let mut s = honest.clone();
+    s.invalid_ids.insert("'; DROP TABLE chunks; --".into(), 3);
+    cases.push((s, StatusCode::UNPROCESSABLE_ENTITY, "bad-seal"));
+    for (seal, status, code) in cases {
+        m.seal(&m.veterans, &seal).await.refused(status, code);
+    }
+    // Not a seal at all.
+    let path = format!("/v1/jobs/{JOB}/submission/seal");
+    m.call(&m.veterans, "POST", &path, b"{\"epoch\":1}".to_vec()).await.refused(StatusCode::BAD_REQUEST, "malformed");
+    let mut extra = serde_json::to_value(&honest).unwrap();
+    extra["sealed"] = serde_json::json!(true);
+    m.call(&m.veterans, "POST", &path, serde_json::to_vec(&extra).unwrap()).await.refused(StatusCode::BAD_REQUEST, "malformed");
+    m.assert_unchanged(&before).await;
+    assert_eq!(m.count("SELECT COUNT(*) FROM submissions WHERE sealed_at IS NOT NULL").await, 0);
+
+    m.seal(&m.veterans, &honest).await.expect(StatusCode::OK);
+    assert_eq!(m.count("SELECT COUNT(*) FROM submissions WHERE sealed_at IS NOT NULL").await, 1);
+}
+
+#[tokio::test]
+async fn a_repeated_seal_changes_nothing() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let body = veterans_chunk();
+    m.put_chunk(&m.veterans, 0, &body).await.expect(StatusCode::CREATED);
+    let honest = seal_request(&[&body], EPOCH);
+    m.seal(&m.veterans, &honest).await.expect(StatusCode::OK);
+    let before = m.snapshot().await;
+    m.seal(&m.veterans, &honest).await.expect(StatusCode::OK);
+    // A second seal with other figures passes the checks and is a repeat (wire-v1 §7.8):
+    // answered 200, and the first seal's figures are kept.
+    let mut other = honest.clone();
+    other.rows_read += 100;
+    other.invalid_ids.insert("checksum".into(), 100);
+    m.seal(&m.veterans, &other).await.expect(StatusCode::OK);
+    m.assert_unchanged(&before).await;
+}
+
+// ---- The release round ----
+
+#[tokio::test]
+async fn refuses_a_release_before_the_release_round() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    // Two of three parties sealed: still collecting.
+    for (party, bytes) in [(&m.veterans, veterans_chunk()), (&m.household, household_chunk())] {
+        m.put_chunk(party, 0, &bytes).await.expect(StatusCode::CREATED);
+        m.seal(party, &seal_request(&[&bytes], EPOCH)).await.expect(StatusCode::OK);
+    }
+    assert_eq!(m.job_state().await, JobState::Collecting);
+    let before = m.snapshot().await;
+    let release = format!("/v1/jobs/{JOB}/release");
+    for party in [&m.veterans, &m.household, &m.pension] {
+        m.call(party, "GET", &release, Vec::new()).await.refused(StatusCode::CONFLICT, "not-ready");
+    }
+    m.release(&m.household, &household_release()).await.refused(StatusCode::CONFLICT, "not-releasing");
+    let town = ReleaseUpload { fields: vec!["town".into()], refused: vec![], records: vec![] };
+    m.release(&m.veterans, &town).await.refused(StatusCode::CONFLICT, "not-releasing");
+    m.assert_unchanged(&before).await;
+    assert_eq!(m.count("SELECT COUNT(*) FROM release_log").await, 0);
+}
+
+#[tokio::test]
+async fn refuses_releases_outside_the_request_and_logs_each_release_once() {
+    let m = Matcher::new().await;
+    m.open_release_round().await;
+    let release = format!("/v1/jobs/{JOB}/release");
+
+    // Each party is told only its own matched rows and the fields asked of it.
+    let asked: ReleaseRequest = m.call(&m.household, "GET", &release, Vec::new()).await.expect(StatusCode::OK).json();
+    assert_eq!(asked, ReleaseRequest { fields: vec!["status".into()], rows: vec![10, 11] });
+    let asked: ReleaseRequest = m.call(&m.pension, "GET", &release, Vec::new()).await.expect(StatusCode::OK).json();
+    assert_eq!(asked, ReleaseRequest { fields: vec![], rows: vec![5] });
+    let asked: ReleaseRequest = m.call(&m.veterans, "GET", &release, Vec::new()).await.expect(StatusCode::OK).json();
+    assert_eq!(asked, ReleaseRequest { fields: vec!["town".into()], rows: vec![1, 2, 3, 4] });
+
+    let before = m.snapshot().await;
+    let good = household_release();
+    let mut cases: Vec<(ReleaseUpload, &str)> = Vec::new();
+    // A field the job did not ask of this party (asked of another party, or of nobody).
+    for field in ["town", "income", "id_number"] {
+        let mut u = good.clone();
+        u.fields.push(field.into());
+        u.records.iter_mut().for_each(|r| r.values.push(Some("x".into())));
+        cases.push((u, "field-not-requested"));
+    }
+    let mut u = good.clone();
+    u.fields = vec!["id_number".into()];
+    cases.push((u, "field-not-requested"));
+    let mut u = good.clone();
+    u.refused.push(RefusedField { field: "income".into(), reason: "local policy".into() });
+    cases.push((u, "field-not-requested"));
+    // A value for a row that did not match (row 12 matched nothing; row 1 is not its own).
+    for row in [12, 1, 0, u32::MAX] {
+        let mut u = good.clone();
+        u.records.push(ReleasedRecord { row, values: vec![Some("alive".into())] });
+        cases.push((u, "row-not-matched"));
+    }
+    // Too many and too few values.
+    let mut u = good.clone();
+    u.records[0].values.push(Some("extra".into()));
+    cases.push((u, "value-count"));
+    let mut u = good.clone();
+    u.records[1].values.clear();
+    cases.push((u, "value-count"));
+    // The same row twice.
+    let mut u = good.clone();
+    u.records.push(u.records[0].clone());
+    cases.push((u, "duplicate-row"));
+    for (upload, code) in cases {
+        m.release(&m.household, &upload).await.refused(StatusCode::UNPROCESSABLE_ENTITY, code);
+    }
+    m.call(&m.household, "POST", &release, b"{\"fields\":\"status\"}".to_vec()).await.refused(StatusCode::BAD_REQUEST, "malformed");
+    // The pension department was asked for no fields: any field is over-asking.
+    let pension = ReleaseUpload { fields: vec!["pension_amount".into()], refused: vec![], records: vec![] };
+    m.release(&m.pension, &pension).await.refused(StatusCode::UNPROCESSABLE_ENTITY, "field-not-requested");
+    m.assert_unchanged(&before).await;
+    assert_eq!(m.count("SELECT COUNT(*) FROM release_log").await, 0);
+
+    // The correct release: stored and logged once.
+    m.release(&m.household, &good).await.expect(StatusCode::OK);
+    assert_eq!(m.count("SELECT COUNT(*) FROM release_log").await, 1);
+    assert_eq!(m.count("SELECT COUNT(*) FROM releases").await, 1);
+    assert_eq!(m.count("SELECT records FROM release_log WHERE party = 'household'").await, 2);
+    let logged: (String, String, String, String) = m
+        .state
+        .store
+        .call(|c| c.query_row("SELECT job, purpose, approval, fields FROM release_log", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))))
+        .await
+        .unwrap();
+    assert_eq!(logged, (JOB.to_owned(), spec().purpose, spec().approval, "[\"status\"]".to_owned()));
+    let after_release = m.snapshot().await;
+
+    // Repeating it is acknowledged and logged no second time.
+    m.release(&m.household, &good).await.expect(StatusCode::OK);
+    m.assert_unchanged(&after_release).await;
+    assert_eq!(m.count("SELECT COUNT(*) FROM release_log").await, 1);
+
+    // A different release afterwards is a conflict, even a smaller one.
+    let mut fewer = good.clone();
+    fewer.records.pop();
+    let mut other_value = good.clone();
+    other_value.records[0].values = vec![Some("deceased".into())];
+    let mut refusing = good.clone();
+    refusing.fields.clear();
+    refusing.records.iter_mut().for_each(|r| r.values.clear());
+    refusing.refused.push(RefusedField { field: "status".into(), reason: "changed my mind".into() });
+    for upload in [fewer, other_value, refusing] {
+        m.release(&m.household, &upload).await.refused(StatusCode::CONFLICT, "already-released");
+    }
+    m.assert_unchanged(&after_release).await;
+    assert_eq!(m.count("SELECT COUNT(*) FROM release_log").await, 1);
+}
+
+// ---- Results ----
+
+#[tokio::test]
+async fn results_go_to_the_requester_and_operator_once_complete() {
+    let m = Matcher::new().await;
+    m.open_release_round().await;
+    let results = format!("/v1/jobs/{JOB}/results");
+    let before = m.snapshot().await;
+    for party in [&m.household, &m.pension, &m.outsider] {
+        m.call(party, "GET", &results, Vec::new()).await.refused(StatusCode::FORBIDDEN, "forbidden");
+    }
+    m.call(&m.veterans, "GET", &results, Vec::new()).await.refused(StatusCode::CONFLICT, "not-ready");
+    m.call(&m.operator, "GET", &results, Vec::new()).await.refused(StatusCode::CONFLICT, "not-ready");
+    m.assert_unchanged(&before).await;
+
+    // Everyone releases: the job completes.
+    m.release(&m.household, &household_release()).await.expect(StatusCode::OK);
+    m.release(&m.pension, &ReleaseUpload { fields: vec![], refused: vec![], records: vec![ReleasedRecord { row: 5, values: vec![] }] })
+        .await
+        .expect(StatusCode::OK);
+    m.call(&m.veterans, "GET", &results, Vec::new()).await.refused(StatusCode::CONFLICT, "not-ready");
+    let town = ReleaseUpload {
+        fields: vec!["town".into()],
+        refused: vec![],
+        records: (1..=4).map(|row| ReleasedRecord { row, values: vec![Some("荔城街".into())] }).collect(),
+    };
+    m.release(&m.veterans, &town).await.expect(StatusCode::OK);
+    assert_eq!(m.job_state().await, JobState::Complete);
+    assert_eq!(m.count("SELECT COUNT(*) FROM release_log").await, 3);
+
+    let report: JobResults = m.call(&m.veterans, "GET", &results, Vec::new()).await.expect(StatusCode::OK).json();
+    assert_eq!(report.rows.len(), 4);
+    assert_eq!(report.summary.found.get("household"), Some(&2));
+    assert_eq!(report.summary.found.get("pension"), Some(&1));
+    m.call(&m.operator, "GET", &results, Vec::new()).await.expect(StatusCode::OK);
+
+    // Completion does not open the results to departments.
+    let before = m.snapshot().await;
+    for party in [&m.household, &m.pension, &m.outsider] {
+        m.call(party, "GET", &results, Vec::new()).await.refused(StatusCode::FORBIDDEN, "forbidden");
+    }
+    // Nor does it reopen the release round or the submissions.
+    m.release(&m.household, &ReleaseUpload { fields: vec![], refused: vec![], records: vec![] })
+        .await
+        .refused(StatusCode::CONFLICT, "already-released");
+    m.put_chunk(&m.household, 1, &chunk_for("household", &[(20, 7)])).await.refused(StatusCode::CONFLICT, "not-collecting");
+    m.assert_unchanged(&before).await;
+}
+
+// ---- No internals in errors ----
+
+#[tokio::test]
+async fn errors_never_echo_internals() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let before = m.snapshot().await;
+    let impostor = Party::new("veterans");
+    let mut answers = vec![
+        m.call(&m.operator, "POST", "/v1/jobs", b"{\"id\": \"x\", \"purpose\": 'DROP'}".to_vec()).await,
+        m.put_chunk(&m.veterans, 0, b"BDT1\x04\0\0\0\xff\xff\xff\xff").await,
+        m.put_chunk(&m.veterans, 7, &veterans_chunk()).await,
+        m.call(&m.veterans, "GET", "/v1/jobs/..%2F..%2Fetc%2Fpasswd", Vec::new()).await,
+        m.call(&m.veterans, "GET", "/v1/jobs/zc'%20OR%201=1;--/assignment", Vec::new()).await,
+        m.call(&m.veterans, "POST", &format!("/v1/jobs/{JOB}/submission/seal"), b"\xff\xfe".to_vec()).await,
+        m.send(impostor.request("GET", &format!("/v1/jobs/{JOB}"), Vec::new())).await,
+    ];
+    answers.push(m.call(&m.household, "GET", &format!("/v1/jobs/{JOB}/release"), Vec::new()).await);
+    for answer in &answers {
+        assert!(answer.status.is_client_error(), "{} {}", answer.status, answer.text());
+        let error: ApiError = answer.json();
+        assert_no_internals(&error.message, &answer.dir);
+        assert_no_internals(&answer.text(), &answer.dir);
+    }
+    m.assert_unchanged(&before).await;
+}
+
+
+// ---- The snapshot itself ----
+
+/// The "nothing changed" assertions above mean something only if the snapshot sees
+/// every accepted change.
+#[tokio::test]
+async fn the_snapshot_sees_each_accepted_change() {
+    let m = Matcher::new().await;
+    let mut previous = m.snapshot().await;
+    let mut step = |snapshot: Snapshot, what: &str| {
+        assert_ne!(snapshot, previous, "the snapshot missed: {what}");
+        previous = snapshot;
+    };
+    m.create_job().await;
+    step(m.snapshot().await, "job creation");
+    m.put_chunk(&m.veterans, 0, &veterans_chunk()).await.expect(StatusCode::CREATED);
+    step(m.snapshot().await, "a chunk");
+    m.seal(&m.veterans, &seal_request(&[&veterans_chunk()], EPOCH)).await.expect(StatusCode::OK);
+    step(m.snapshot().await, "a seal");
+    for (party, bytes) in [(&m.household, household_chunk()), (&m.pension, chunk_for("pension", &[(5, 1)]))] {
+        m.put_chunk(party, 0, &bytes).await.expect(StatusCode::CREATED);
+        m.seal(party, &seal_request(&[&bytes], EPOCH)).await.expect(StatusCode::OK);
+    }
+    step(m.snapshot().await, "the join");
+    m.release(&m.household, &household_release()).await.expect(StatusCode::OK);
+    step(m.snapshot().await, "a release");
+    m.revoke(&m.outsider).await;
+    step(m.snapshot().await, "a revocation");
+}
+
+// ---- Known matcher bugs and limitations: un-ignore once fixed ----
+
+#[tokio::test]
+#[ignore = "matcher bug: a release naming a field twice, or both releasing and refusing it, is stored and logged"]
+async fn refuses_a_release_naming_a_field_twice() {
+    let m = Matcher::new().await;
+    m.open_release_round().await;
+    let before = m.snapshot().await;
+    let mut twice = household_release();
+    twice.fields.push("status".into());
+    twice.records.iter_mut().for_each(|r| r.values.push(Some("other".into())));
+    let mut released_and_refused = household_release();
+    released_and_refused.refused.push(RefusedField { field: "status".into(), reason: "local policy".into() });
+    for upload in [twice, released_and_refused] {
+        let answer = m.release(&m.household, &upload).await;
+        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.text());
+    }
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+#[ignore = "matcher bug: two identical releases in flight at once: the second gets 500 (primary key) instead of 200"]
+async fn a_concurrent_repeat_of_a_release_is_acknowledged() {
+    // A race: tried a few times, each on a fresh matcher.
+    for _ in 0..5 {
+        let m = Matcher::new().await;
+        m.open_release_round().await;
+        let good = household_release();
+        let (first, second) = tokio::join!(m.release(&m.household, &good), m.release(&m.household, &good));
+        assert_eq!(m.count("SELECT COUNT(*) FROM release_log").await, 1);
+        first.expect(StatusCode::OK);
+        second.expect(StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+#[ignore = "known limitation (wire-v1 §11.4): when the join fails after the last seal, a repeated seal answers 200 and never retries: the job stays collecting"]
+async fn a_failed_join_is_retried_by_the_next_seal() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let registry = veterans_chunk();
+    for (party, bytes) in [(&m.veterans, registry.clone()), (&m.household, household_chunk())] {
+        m.put_chunk(party, 0, &bytes).await.expect(StatusCode::CREATED);
+        m.seal(party, &seal_request(&[&bytes], EPOCH)).await.expect(StatusCode::OK);
+    }
+    // Make the join fail once (a stored chunk unreadable), then repair it.
+    m.state.store.call(|c| c.execute("UPDATE chunks SET body = x'00' WHERE party = 'veterans'", [])).await.unwrap();
+    let pension = chunk_for("pension", &[(5, 1)]);
+    m.put_chunk(&m.pension, 0, &pension).await.expect(StatusCode::CREATED);
+    m.seal(&m.pension, &seal_request(&[&pension], EPOCH)).await.refused(StatusCode::INTERNAL_SERVER_ERROR, "internal");
+    m.state.store.call(move |c| c.execute("UPDATE chunks SET body = ?1 WHERE party = 'veterans'", [registry])).await.unwrap();
+    m.seal(&m.pension, &seal_request(&[&pension], EPOCH)).await.expect(StatusCode::OK);
+    assert_eq!(m.job_state().await, JobState::Releasing);
+}
+

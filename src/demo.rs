@@ -1,0 +1,339 @@
+//! `bidui demo`: a whole stage-two comparison on a generated district, with the real
+//! matcher on loopback and one real agent process per party.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use bidui_client::{Client, Identity};
+use bidui_core::api::{Attribute, DepartmentSpec, JobResults, JobSpec, RequesterSpec};
+use bidui_core::Suite;
+
+use crate::{operator, report};
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Folder for everything the demo writes (default: a new temporary folder).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Registry rows to generate.
+    #[arg(long, default_value_t = 3_000)]
+    pub registry: u64,
+    /// Residents outside the registry in household registration.
+    #[arg(long, default_value_t = 30_000)]
+    pub population: u64,
+    #[arg(long, default_value_t = 20190419)]
+    pub seed: u64,
+    /// Address the matcher listens on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// URL the agents use to reach the matcher, when it differs from where the matcher
+    /// listens (e.g. through a capturing proxy in tests).
+    #[arg(long)]
+    pub agents_via: Option<String>,
+    /// Reuse the data already in --dir instead of generating it.
+    #[arg(long)]
+    pub reuse_data: bool,
+    /// Job id (a rerun after corrections uses a new one).
+    #[arg(long, default_value = "zc-2019-stage2-demo")]
+    pub job: String,
+}
+
+/// One party of the demo: its synth file and how its agent maps it.
+struct Party {
+    name: &'static str,
+    file: &'static str,
+    sheet: Option<&'static str>,
+    id: &'static str,
+    name_column: &'static str,
+    sex: Option<&'static str>,
+    birth_date: Option<&'static str>,
+    compare: &'static [Attribute],
+    /// Field name → column header; all are requested by the job and allowed by policy.
+    fields: &'static [(&'static str, &'static str)],
+}
+
+const REQUESTER: Party = Party {
+    name: "veterans",
+    file: "registry.xlsx",
+    sheet: Some("优抚对象名册"),
+    id: "公民身份号码",
+    name_column: "姓名",
+    sex: Some("性别"),
+    birth_date: Some("出生日期"),
+    compare: &[],
+    fields: &[("town", "镇街"), ("category", "优抚类别"), ("registry_status", "状态"), ("phone", "联系电话"), ("address", "户籍地址")],
+};
+
+const DEPARTMENTS: [Party; 7] = [
+    Party {
+        name: "household",
+        file: "household.csv",
+        sheet: None,
+        id: "身份证号",
+        name_column: "姓名",
+        sex: Some("性别"),
+        birth_date: Some("出生日期"),
+        compare: &[Attribute::Name, Attribute::Sex, Attribute::BirthDate],
+        fields: &[("household_status", "户籍状态"), ("registered_address", "户籍地址"), ("household_town", "所属镇街")],
+    },
+    Party {
+        name: "social-security",
+        file: "social-security.csv",
+        sheet: None,
+        id: "公民身份号码",
+        name_column: "姓名",
+        sex: None,
+        birth_date: None,
+        compare: &[Attribute::Name],
+        fields: &[("insured_status", "参保状态"), ("pension", "养老金领取"), ("phone", "联系电话")],
+    },
+    Party {
+        name: "medical-insurance",
+        file: "medical-insurance.xlsx",
+        sheet: Some("医保参保信息"),
+        id: "证件号码",
+        name_column: "姓名",
+        sex: None,
+        birth_date: None,
+        compare: &[Attribute::Name],
+        fields: &[("medical_type", "参保类型"), ("medical_status", "参保状态")],
+    },
+    Party {
+        name: "housing",
+        file: "housing.csv",
+        sheet: None,
+        id: "身份证号",
+        name_column: "姓名",
+        sex: None,
+        birth_date: None,
+        compare: &[Attribute::Name],
+        fields: &[("housing_type", "住房类型"), ("housing_address", "房屋地址")],
+    },
+    Party {
+        name: "assistance",
+        file: "assistance.xlsx",
+        sheet: Some("救助对象"),
+        id: "身份证号",
+        name_column: "姓名",
+        sex: None,
+        birth_date: None,
+        compare: &[Attribute::Name],
+        fields: &[("assistance_type", "救助类型"), ("assistance_town", "所属镇街"), ("assistance_amount", "月救助金额")],
+    },
+    Party {
+        name: "petitions",
+        file: "petitions.csv",
+        sheet: None,
+        id: "身份证号码",
+        name_column: "姓名",
+        sex: None,
+        birth_date: None,
+        compare: &[Attribute::Name],
+        fields: &[("petition_demand", "主要诉求"), ("petition_date", "登记日期")],
+    },
+    Party {
+        name: "service-records",
+        file: "service-records.xlsx",
+        sheet: Some("服役信息"),
+        id: "公民身份号码",
+        name_column: "姓名",
+        sex: None,
+        birth_date: None,
+        compare: &[Attribute::Name],
+        fields: &[("enlisted", "入伍时间"), ("discharged", "退伍时间"), ("branch", "军种")],
+    },
+];
+
+const PURPOSE: &str = "退役军人和其他优抚对象信息采集第二阶段数据比对";
+const APPROVAL: &str = "增退役军人〔2019〕12号（演示）";
+
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+fn agent_config(party: &Party, data: &Path, matcher: &str) -> String {
+    let mut out = format!(
+        "# Agent of {name}. Generated by `bidui demo`.\nparty = \"{name}\"\nmatcher = {matcher}\nidentity_key = \"agent.ed25519\"\nepochs = [\"epoch-1.toml\"]\nstate_dir = \"state\"\n\n[source]\npath = {path}\n",
+        name = party.name,
+        matcher = toml_string(matcher),
+        path = toml_string(&data.join(party.file).to_string_lossy()),
+    );
+    if let Some(sheet) = party.sheet {
+        out.push_str(&format!("sheet = {}\n", toml_string(sheet)));
+    }
+    out.push_str(&format!("\n[columns]\nid = {}\nname = {}\n", toml_string(party.id), toml_string(party.name_column)));
+    if let Some(sex) = party.sex {
+        out.push_str(&format!("sex = {}\n", toml_string(sex)));
+    }
+    if let Some(birth) = party.birth_date {
+        out.push_str(&format!("birth_date = {}\n", toml_string(birth)));
+    }
+    out.push_str("\n[fields]\n");
+    for (field, column) in party.fields {
+        out.push_str(&format!("{field} = {}\n", toml_string(column)));
+    }
+    let names: Vec<String> = party.fields.iter().map(|(f, _)| toml_string(f)).collect();
+    out.push_str(&format!("\n[[policy.allow]]\nfields = [{}]\npurposes = [{}]\n", names.join(", "), toml_string(PURPOSE)));
+    out
+}
+
+fn job_spec(job: &str, epoch: &str) -> JobSpec {
+    let fields = |p: &Party| p.fields.iter().map(|(f, _)| (*f).to_owned()).collect();
+    JobSpec {
+        id: job.to_owned(),
+        purpose: PURPOSE.to_owned(),
+        approval: APPROVAL.to_owned(),
+        epoch: epoch.to_owned(),
+        suite: Suite::HmacSha256,
+        requester: RequesterSpec { party: REQUESTER.name.to_owned(), fields: fields(&REQUESTER) },
+        departments: DEPARTMENTS
+            .iter()
+            .map(|p| DepartmentSpec { party: p.name.to_owned(), compare: p.compare.to_vec(), fields: fields(p) })
+            .collect(),
+    }
+}
+
+/// The matcher child process; killed when dropped so a failed demo leaves nothing behind.
+struct MatcherProcess {
+    child: Child,
+    url: String,
+}
+
+impl Drop for MatcherProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_matcher(exe: &Path, dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<MatcherProcess> {
+    let log = std::fs::File::create(dir.join("matcher.stderr")).context("creating the matcher's stderr file")?;
+    let mut child = Command::new(exe)
+        .args(["matcher", "serve", "--db"])
+        .arg(dir.join("matcher.db"))
+        .arg("--listen")
+        .arg(listen.to_string())
+        .arg("--log")
+        .arg(dir.join("matcher.log"))
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .context("starting the matcher")?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).context("reading the matcher's address")?;
+    let Some(address) = line.trim().strip_prefix("listening on ") else {
+        let _ = child.kill();
+        bail!("the matcher did not start; see {}", dir.join("matcher.stderr").display());
+    };
+    Ok(MatcherProcess { url: format!("http://{address}"), child })
+}
+
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let dir = match &args.dir {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("bidui-demo-{}", std::process::id())),
+    };
+    let data = dir.join("data");
+    let matcher_dir = dir.join("matcher");
+    let agents_dir = dir.join("agents");
+    let operator_dir = dir.join("operator");
+    for d in [&data, &matcher_dir, &agents_dir, &operator_dir] {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
+    let exe = std::env::current_exe().context("locating the bidui binary")?;
+
+    if !args.reuse_data {
+        println!("generating a district: {} registry rows, {} other residents …", args.registry, args.population);
+        let synth = bidui_synth::SynthArgs { seed: args.seed, registry: args.registry, population: args.population, ..bidui_synth::SynthArgs::new(&data) };
+        bidui_synth::generate(&synth)?;
+    }
+
+    // Keys: one test epoch given to every agent (the custodian's sealed distribution is
+    // #4), one signing key per agent and for the operator. The matcher gets public keys.
+    let epoch_master = dir.join("test-epoch-1.toml");
+    let epoch = if epoch_master.exists() { bidui_agent::epochs::load(&epoch_master)? } else { bidui_agent::epochs::create(&epoch_master, Suite::HmacSha256)? };
+    let kcv = epoch.key_check_value();
+    let database = matcher_dir.join("matcher.db");
+    let operator_key = operator_dir.join("operator.ed25519");
+    let operator_identity = if operator_key.exists() { Identity::load(&operator_key)? } else { Identity::create(&operator_key)? };
+    bidui_matcher::enroll(&database, "operator", "operator", &operator_identity.public_key())?;
+
+    let matcher = start_matcher(&exe, &matcher_dir, args.listen)?;
+    let agent_url = args.agents_via.clone().unwrap_or_else(|| matcher.url.clone());
+    println!("matcher listening at {} (database {})", matcher.url, database.display());
+
+    let parties: Vec<&Party> = std::iter::once(&REQUESTER).chain(DEPARTMENTS.iter()).collect();
+    for party in &parties {
+        let home = agents_dir.join(party.name);
+        std::fs::create_dir_all(&home)?;
+        let key = home.join("agent.ed25519");
+        let identity = if key.exists() { Identity::load(&key)? } else { Identity::create(&key)? };
+        bidui_matcher::enroll(&database, party.name, "agent", &identity.public_key())?;
+        let epoch_file = home.join("epoch-1.toml");
+        if !epoch_file.exists() {
+            bidui_agent::epochs::write(&epoch_file, &epoch)?;
+        }
+        std::fs::write(home.join("agent.toml"), agent_config(party, &data, &agent_url))?;
+    }
+
+    let spec = job_spec(&args.job, &kcv);
+    std::fs::write(dir.join("job.toml"), toml::to_string(&spec)?)?;
+    let client = Client::new(&matcher.url, "operator", operator_identity);
+    operator::create_job(&client, &spec)?;
+    println!("job {} created: {} departments, epoch {kcv}", spec.id, spec.departments.len());
+
+    let mut agents = Vec::new();
+    for party in &parties {
+        let home = agents_dir.join(party.name);
+        let out = std::fs::File::create(home.join("agent.out"))?;
+        let child = Command::new(&exe)
+            .args(["agent", "run", "--config"])
+            .arg(home.join("agent.toml"))
+            .args(["--job", &spec.id, "--release-wait", "600"])
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .with_context(|| format!("starting the agent of {}", party.name))?;
+        agents.push((party.name, home, child));
+    }
+    for (name, home, mut child) in agents {
+        let status = child.wait()?;
+        if !status.success() {
+            bail!("the agent of {name} failed; see {}", home.join("agent.out").display());
+        }
+    }
+
+    let results = operator::results(&client, &spec.id)?;
+    let written = report::write(&results, &dir.join("report"))?;
+    drop(matcher);
+    print_summary(&results);
+    println!("\nreport: {} and {}", written.json.display(), written.csv.display());
+    println!("agents' own logs and invalid-row reports: {}", agents_dir.display());
+    println!("matcher database and log: {}", matcher_dir.display());
+    println!("done in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn print_summary(results: &JobResults) {
+    let s = &results.summary;
+    println!("\n比对结果 job {} — {} registry rows read, {} compared", results.job, s.registry_rows_read, s.registry_rows);
+    let invalid: u64 = s.invalid_ids.values().sum();
+    println!("  identity numbers invalid in the registry: {invalid} {:?}", s.invalid_ids);
+    for department in &results.departments {
+        println!("  found in {department:<18} {:>7}", s.found.get(department).copied().unwrap_or(0));
+    }
+    println!("  found in no department: {}", s.found_nowhere);
+    println!("  duplicate groups in the registry: {}", s.duplicate_groups);
+    println!("  probable matches to verify (上门核实): {}", s.probable_matches);
+    let deceased = results
+        .rows
+        .iter()
+        .filter(|r| r.departments.get("household").is_some_and(|f| f.released.get("household_status").is_some_and(|v| v.iter().any(|s| s == "死亡"))))
+        .count();
+    println!("  deceased in household registration: {deceased}");
+}
