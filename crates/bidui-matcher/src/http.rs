@@ -245,6 +245,11 @@ async fn seal(State(state): State<AppState>, Path(job): Path<String>, method: Me
         state.store.call(move |c| Ok((store::chunk_metas(c, &j, &p)?, store::submission(c, &j, &p)?.unwrap_or_default()))).await?;
     jobs::check_seal(&request, &spec, &metas)?;
     if submission.sealed {
+        // A join that failed after the last seal is retried by any repeated seal.
+        let j = job.clone();
+        if job_state == JobState::Collecting && state.store.call(move |c| store::all_sealed(c, &j)).await? {
+            jobs::after_all_sealed(&state, &spec).await?;
+        }
         return Ok((StatusCode::OK, "already sealed").into_response());
     }
     if job_state != JobState::Collecting {
@@ -291,18 +296,20 @@ async fn release(State(state): State<AppState>, Path(job): Path<String>, method:
     let (j, p) = (job.clone(), caller.name.clone());
     let (matched, previous) = state.store.call(move |c| Ok((store::matched_rows(c, &j, &p)?, store::release(c, &j, &p)?))).await?;
     if let Some(previous) = previous {
-        return if serde_json::from_str::<ReleaseUpload>(&previous).ok().as_ref() == Some(&upload) {
-            Ok((StatusCode::OK, "already released").into_response())
-        } else {
-            Err(ApiFailure::conflict("already-released", "this party already released its fields for the job"))
-        };
+        return repeated_release(&state, &spec, job_state, &previous, &upload).await;
     }
     if job_state != JobState::Releasing {
         return Err(ApiFailure::conflict("not-releasing", "the job is not in its release round"));
     }
     let requested = spec.requested_fields(&caller.name).unwrap_or_default();
-    if let Some(extra) = upload.fields.iter().chain(upload.refused.iter().map(|r| &r.field)).find(|f| !requested.contains(f)) {
-        return Err(ApiFailure::unprocessable("field-not-requested", format!("field {extra:?} is not requested from this party by the job")));
+    let mut named = std::collections::BTreeSet::new();
+    for field in upload.fields.iter().chain(upload.refused.iter().map(|r| &r.field)) {
+        if !requested.contains(field) {
+            return Err(ApiFailure::unprocessable("field-not-requested", format!("field {field:?} is not requested from this party by the job")));
+        }
+        if !named.insert(field) {
+            return Err(ApiFailure::unprocessable("duplicate-field", format!("field {field:?} is named twice (released or refused once only)")));
+        }
     }
     let matched = jobs::bitmap_from_bytes(&matched.unwrap_or_default())?;
     let mut seen = roaring::RoaringBitmap::new();
@@ -324,19 +331,40 @@ async fn release(State(state): State<AppState>, Path(job): Path<String>, method:
     let (j, p, now) = (job.clone(), caller.name.clone(), state.now() as i64);
     let (purpose, approval) = (spec.purpose.clone(), spec.approval.clone());
     let party_count = spec.parties().count() as u64;
-    let all_released = state
+    let outcome = state
         .store
         .transaction(move |tx| {
+            // Re-checked inside the transaction: of two concurrent releases one stores.
+            if let Some(previous) = store::release(tx, &j, &p)? {
+                return Ok(Err(previous));
+            }
             let entry = store::ReleaseLogEntry { job: &j, party: &p, purpose: &purpose, approval: &approval, fields: &fields, refused: &refused, records };
             store::insert_release(tx, &entry, &text, now)?;
-            Ok(store::releases(tx, &j)?.len() as u64 == party_count)
+            Ok(Ok(store::releases(tx, &j)?.len() as u64 == party_count))
         })
         .await?;
+    let all_released = match outcome {
+        Ok(all_released) => all_released,
+        Err(previous) => return repeated_release(&state, &spec, job_state, &previous, &upload).await,
+    };
     tracing::info!(job = %spec.id, party = %caller.name, fields = ?upload.fields, records, "fields released");
     if all_released {
         jobs::after_all_released(&state, &spec).await?;
     }
     Ok((StatusCode::OK, "released").into_response())
+}
+
+/// A release sent again: the same one is acknowledged (and finishes a job whose results
+/// failed to build), a different one refused.
+async fn repeated_release(state: &AppState, spec: &JobSpec, job_state: JobState, previous: &str, upload: &ReleaseUpload) -> Result<Response, ApiFailure> {
+    if serde_json::from_str::<ReleaseUpload>(previous).ok().as_ref() != Some(upload) {
+        return Err(ApiFailure::conflict("already-released", "this party already released its fields for the job"));
+    }
+    let (j, party_count) = (spec.id.clone(), spec.parties().count());
+    if job_state == JobState::Releasing && state.store.call(move |c| Ok(store::releases(c, &j)?.len() == party_count)).await? {
+        jobs::after_all_released(state, spec).await?;
+    }
+    Ok((StatusCode::OK, "already released").into_response())
 }
 
 async fn results(State(state): State<AppState>, Path(job): Path<String>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Response, ApiFailure> {

@@ -1303,7 +1303,6 @@ async fn the_snapshot_sees_each_accepted_change() {
 // ---- Known matcher bugs and limitations: un-ignore once fixed ----
 
 #[tokio::test]
-#[ignore = "matcher bug: a release naming a field twice, or both releasing and refusing it, is stored and logged"]
 async fn refuses_a_release_naming_a_field_twice() {
     let m = Matcher::new().await;
     m.open_release_round().await;
@@ -1321,7 +1320,6 @@ async fn refuses_a_release_naming_a_field_twice() {
 }
 
 #[tokio::test]
-#[ignore = "matcher bug: two identical releases in flight at once: the second gets 500 (primary key) instead of 200"]
 async fn a_concurrent_repeat_of_a_release_is_acknowledged() {
     // A race: tried a few times, each on a fresh matcher.
     for _ in 0..5 {
@@ -1336,7 +1334,6 @@ async fn a_concurrent_repeat_of_a_release_is_acknowledged() {
 }
 
 #[tokio::test]
-#[ignore = "known limitation (wire-v1 §11.4): when the join fails after the last seal, a repeated seal answers 200 and never retries: the job stays collecting"]
 async fn a_failed_join_is_retried_by_the_next_seal() {
     let m = Matcher::new().await;
     m.create_job().await;

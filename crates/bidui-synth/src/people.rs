@@ -2,7 +2,7 @@
 //! population, and residents without Zengcheng household registration (migrants). Each is
 //! a few bytes; names, addresses and phones are recomputed from the seed when written.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use bidui_core::CivilDate;
 
@@ -97,10 +97,14 @@ pub(crate) struct Universe {
     /// Persons after that are residents without household registration here.
     pub migrants: usize,
     ids: HashSet<Body>,
+    /// Population persons who bear the name of a registry person (and share their birth
+    /// date and sex): namesakes that make secondary keys ambiguous.
+    namesakes: HashMap<u32, u32>,
 }
 
 impl Universe {
     pub fn name(&self, p: u32) -> PersonName {
+        let p = self.namesakes.get(&p).copied().unwrap_or(p);
         let person = &self.persons[p as usize];
         names::generate(&mut SplitMix::for_person(self.seed, p, Purpose::Name), person.male(), person.minority())
     }
@@ -124,6 +128,17 @@ impl Universe {
 
     pub fn reserve(&mut self, body: Body) {
         self.ids.insert(body);
+    }
+
+    /// Turns population person `q` into a namesake of registry person `p`: same name,
+    /// birth date and sex, another identity number.
+    pub fn make_namesake(&mut self, q: u32, p: u32, rng: &mut impl Draw) {
+        let model = self.persons[p as usize];
+        let body = new_body(rng, &mut self.ids, Origin::Local, model.birth(), model.male());
+        let q_person = &mut self.persons[q as usize];
+        q_person.body = body;
+        q_person.flags = model.flags & FLAG_MINORITY;
+        self.namesakes.insert(q, p);
     }
 }
 
@@ -295,5 +310,5 @@ pub(crate) fn build(seed: u64, registry: usize, population: usize, migrants: usi
         persons[i].flags |= FLAG_TWO_TOWN;
     }
 
-    Universe { seed, persons, registry, population, migrants, ids }
+    Universe { seed, persons, registry, population, migrants, ids, namesakes: HashMap::new() }
 }

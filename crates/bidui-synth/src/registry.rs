@@ -50,6 +50,9 @@ pub const RATE_OTHER_ADDRESS: f64 = 0.03;
 pub const RATE_OTHER_TOWN: f64 = 0.02;
 pub const RATE_WRONG_SEX: f64 = 0.002;
 pub const RATE_WRONG_BIRTH: f64 = 0.003;
+/// Share of rows with a wrong number whose person has a namesake in the population (same
+/// name, birth date and sex; at least one).
+pub const RATE_NAMESAKE: f64 = 0.1;
 
 pub(crate) struct RegRow {
     pub person: u32,
@@ -113,6 +116,22 @@ fn wrong_birth(birth: CivilDate, rng: &mut impl Draw) -> CivilDate {
             }
         }
     }
+}
+
+/// Whether a cell written in this form reads as the true number.
+fn reads_true_form(form: IdForm) -> bool {
+    !matches!(
+        form,
+        IdForm::Number
+            | IdForm::Scientific
+            | IdForm::Truncated
+            | IdForm::Typo
+            | IdForm::TypoValid
+            | IdForm::Length
+            | IdForm::Charset
+            | IdForm::Birthdate
+            | IdForm::Empty
+    )
 }
 
 fn choose_rows(
@@ -221,20 +240,7 @@ pub(crate) fn plan(universe: &mut Universe, rows: usize) -> Vec<RegRow> {
     // birth date and sex stay possible where the number is wrong.
     let row_min = usize::from(rows >= 20);
     let mut used = vec![false; rows];
-    let reads_true = |r: usize| {
-        !matches!(
-            plan[r].id_form,
-            IdForm::Number
-                | IdForm::Scientific
-                | IdForm::Truncated
-                | IdForm::Typo
-                | IdForm::TypoValid
-                | IdForm::Length
-                | IdForm::Charset
-                | IdForm::Birthdate
-                | IdForm::Empty
-        )
-    };
+    let reads_true = |r: usize| reads_true_form(plan[r].id_form);
     let is_first = |r: usize| r < persons;
     let mut pick = |rate: f64, used: &mut Vec<bool>, ok: &dyn Fn(usize) -> bool| {
         choose_rows(&mut rng, &mut order, used, quota(rate, rows, row_min), ok)
@@ -268,6 +274,20 @@ pub(crate) fn plan(universe: &mut Universe, rows: usize) -> Vec<RegRow> {
     }
     for r in missing_phone {
         plan[r].phone = None;
+    }
+
+    // Namesakes for some persons whose number is wrong: the secondary keys then find two
+    // people, and the match must stay "needs verification".
+    let bad: Vec<usize> = (0..persons).filter(|&r| !reads_true_form(plan[r].id_form)).collect();
+    let population = universe.population_range();
+    let namesakes = quota(RATE_NAMESAKE, bad.len(), 1);
+    if !population.is_empty() && namesakes > 0 {
+        let mut pool: Vec<usize> = population.map(|q| q as usize).collect();
+        let chosen = people::choose(&mut rng, &mut pool, namesakes, |_| true, |_| true);
+        for (k, q) in chosen.into_iter().enumerate() {
+            let p = plan[bad[k * bad.len() / namesakes]].person;
+            universe.make_namesake(q as u32, p, &mut rng);
+        }
     }
 
     // File order: by town as the towns filed them, then at random.

@@ -320,6 +320,24 @@ fn small_district_agrees_with_its_ground_truth() {
         }
     }
     assert!(truth.probable_matches.iter().any(|m| m.department == Department::Household));
+    // Some wrong numbers belong to people with a namesake born the same day: ambiguous.
+    let ambiguous: Vec<_> = truth.probable_matches.iter().filter(|m| m.ambiguous).collect();
+    assert!(!ambiguous.is_empty());
+    for m in ambiguous {
+        let row = &truth.registry[m.registry_row as usize - 1];
+        let same: Vec<u64> = (1..=household.rows.len() as u64)
+            .filter(|&r| {
+                household.cell(r, "姓名") == row.name
+                    && household.cell(r, "出生日期") == row.birth_date.replace('-', "")
+                    && household.cell(r, "性别") == row.sex
+            })
+            .collect();
+        // The namesake, and the person unless absent or written otherwise.
+        let own = row.appearances.get(&Department::Household).map_or(0, |a| {
+            a.iter().filter(|a| a.name_form == NameForm::Exact && !same.contains(&0)).count()
+        });
+        assert_eq!(same.len(), 1 + own, "row {}: {same:?}", row.row);
+    }
     let service = &tables[&Some(Department::ServiceRecords)];
     assert!(!truth.unregistered_service_records.is_empty());
     for &r in &truth.unregistered_service_records {
