@@ -283,6 +283,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let spec = job_spec(&args.job, &kcv);
     std::fs::write(dir.join("job.toml"), toml::to_string(&spec)?)?;
+    std::fs::write(
+        operator_dir.join("operator.toml"),
+        format!("matcher = {}\nname = \"operator\"\nidentity_key = \"operator.ed25519\"\n", toml_string(&matcher.url)),
+    )?;
     let client = Client::new(&matcher.url, "operator", operator_identity);
     operator::create_job(&client, &spec)?;
     println!("job {} created: {} departments, epoch {kcv}", spec.id, spec.departments.len());

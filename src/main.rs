@@ -69,6 +69,9 @@ enum AgentCommand {
         /// Seconds to wait for the other parties before the release round.
         #[arg(long, default_value_t = 3600)]
         release_wait: u64,
+        /// Matcher URL, overriding the configuration's.
+        #[arg(long)]
+        matcher: Option<String>,
     },
 }
 
@@ -183,8 +186,11 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
             println!("{}", identity.public_key_hex());
             eprintln!("agent key written to {} (0600). Give the public key above to the matcher's operator.", key.display());
         }
-        AgentCommand::Run { config, job, today, chunk_records, release_wait } => {
-            let config = bidui_agent::config::AgentConfig::load(&config)?;
+        AgentCommand::Run { config, job, today, chunk_records, release_wait, matcher } => {
+            let mut config = bidui_agent::config::AgentConfig::load(&config)?;
+            if let Some(url) = matcher {
+                config.matcher = url;
+            }
             let options = bidui_agent::run::RunOptions {
                 job,
                 today: today.unwrap_or_else(today_in_china),

@@ -7,3 +7,4 @@ fn bidui_exe() -> &'static str {
     env!("CARGO_BIN_EXE_bidui")
 }
 mod deps;
+mod district;

@@ -235,7 +235,12 @@ fn petition_repeats(rng: &mut impl Draw) -> usize {
     1 + rng.weighted(&[50, 30, 15, 5])
 }
 
-pub(crate) fn write(universe: &Universe, department: Department, target: u64, out: &std::path::Path) -> anyhow::Result<DeptOutput> {
+pub(crate) fn write(
+    universe: &Universe,
+    department: Department,
+    target: u64,
+    out: &std::path::Path,
+) -> anyhow::Result<DeptOutput> {
     let layout = layout(department);
     let seed = universe.seed;
     let mut rng = stream(seed, Stream::Department, department.index() as u64);
@@ -249,7 +254,9 @@ pub(crate) fn write(universe: &Universe, department: Department, target: u64, ou
         let person = &universe.persons[p as usize];
         let n = match department {
             Department::Household => usize::from(person.flags & people::FLAG_ABSENT == 0),
-            Department::SocialSecurity => usize::from(person.birth().year <= 2001 && rng.chance(REGISTRY_IN_SOCIAL_SECURITY)),
+            Department::SocialSecurity => {
+                usize::from(person.birth().year <= 2001 && rng.chance(REGISTRY_IN_SOCIAL_SECURITY))
+            }
             Department::MedicalInsurance => usize::from(rng.chance(REGISTRY_IN_MEDICAL)),
             Department::Housing => usize::from(rng.chance(REGISTRY_IN_HOUSING)),
             Department::Assistance => {
@@ -269,7 +276,9 @@ pub(crate) fn write(universe: &Universe, department: Department, target: u64, ou
                     0
                 }
             }
-            Department::ServiceRecords => usize::from(people::served(person.category) && rng.chance(SERVED_IN_SERVICE_RECORDS)),
+            Department::ServiceRecords => {
+                usize::from(people::served(person.category) && rng.chance(SERVED_IN_SERVICE_RECORDS))
+            }
         };
         entries.extend(std::iter::repeat_n(plain(p), n));
     }
@@ -341,7 +350,8 @@ pub(crate) fn write(universe: &Universe, department: Department, target: u64, ou
     rng.shuffle(&mut entries);
 
     let path = out.join(layout.file);
-    let mut output = DeptOutput { department, rows: 0, bytes: 0, appearances: Vec::new(), unregistered_rows: Vec::new() };
+    let mut output =
+        DeptOutput { department, rows: 0, bytes: 0, appearances: Vec::new(), unregistered_rows: Vec::new() };
     let encoding = match layout.encoding {
         "gbk" => Encoding::Gbk,
         "gb18030" => Encoding::Gb18030,
@@ -402,6 +412,7 @@ pub(crate) fn write(universe: &Universe, department: Department, target: u64, ou
     Ok(output)
 }
 
+#[allow(clippy::large_enum_variant)] // one per file
 enum AnySink {
     Csv(CsvSink),
     Xlsx(XlsxSink),
@@ -532,16 +543,39 @@ fn row_cells(
             } else {
                 places::employer(seed, p)
             };
-            vec![Cell::Text(name), id, text(status), text(pension), Cell::Text(employer), Cell::Text(places::phone(seed, p))]
+            vec![
+                Cell::Text(name),
+                id,
+                text(status),
+                text(pension),
+                Cell::Text(employer),
+                Cell::Text(places::phone(seed, p)),
+            ]
         }
         Department::MedicalInsurance => {
-            let kind = if (18..65).contains(&age) && rng.chance(0.6) { "城镇职工基本医疗保险" } else { "城乡居民基本医疗保险" };
-            let status = if dead { "终止参保" } else { ["正常参保", "暂停参保", "终止参保"][rng.weighted(&[90, 7, 3])] };
+            let kind = if (18..65).contains(&age) && rng.chance(0.6) {
+                "城镇职工基本医疗保险"
+            } else {
+                "城乡居民基本医疗保险"
+            };
+            let status = if dead {
+                "终止参保"
+            } else {
+                ["正常参保", "暂停参保", "终止参保"][rng.weighted(&[90, 7, 3])]
+            };
             vec![Cell::Text(name), id, text(kind), text(status)]
         }
         Department::Housing => {
-            const KINDS: [&str; 8] =
-                ["自有住房", "宅基地自建房", "商品房", "公共租赁住房", "廉租住房", "经济适用住房", "农村危房改造", "租赁私房"];
+            const KINDS: [&str; 8] = [
+                "自有住房",
+                "宅基地自建房",
+                "商品房",
+                "公共租赁住房",
+                "廉租住房",
+                "经济适用住房",
+                "农村危房改造",
+                "租赁私房",
+            ];
             let kind = KINDS[rng.weighted(&[30, 28, 15, 8, 3, 4, 3, 9])];
             let mut r = SplitMix::for_person(seed, p, Purpose::Housing);
             let address = if universe.is_registry(p) || (p as usize) < universe.registry + universe.population {
@@ -571,12 +605,21 @@ fn row_cells(
                 *rng.pick(&DEMANDS_OTHER)
             };
             let date = loop {
-                let d = bidui_core::CivilDate::new(rng.range(2015, 2019) as u16, rng.range(1, 12) as u8, rng.range(1, 28) as u8);
+                let d = bidui_core::CivilDate::new(
+                    rng.range(2015, 2019) as u16,
+                    rng.range(1, 12) as u8,
+                    rng.range(1, 28) as u8,
+                );
                 if let Some(d) = d.filter(|d| *d < AS_OF) {
                     break d;
                 }
             };
-            vec![Cell::Text(name), id, text(demand), Cell::Text(format!("{:04}-{:02}-{:02}", date.year, date.month, date.day))]
+            vec![
+                Cell::Text(name),
+                id,
+                text(demand),
+                Cell::Text(format!("{:04}-{:02}-{:02}", date.year, date.month, date.day)),
+            ]
         }
         Department::ServiceRecords => {
             let (enlist, discharge) = service_dates(universe, p, person);

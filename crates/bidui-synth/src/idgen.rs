@@ -225,13 +225,7 @@ pub(crate) fn form_applicable(form: IdForm, body: Body, xlsx: bool) -> bool {
 
 /// Writes the identity `body` in `form`. `gbk` restricts the characters to those GBK can
 /// encode. `taken` tells whether a canonical body is anyone's (for [`IdForm::TypoValid`]).
-pub(crate) fn render(
-    form: IdForm,
-    body: Body,
-    rng: &mut impl Draw,
-    gbk: bool,
-    taken: &dyn Fn(Body) -> bool,
-) -> Cell {
+pub(crate) fn render(form: IdForm, body: Body, rng: &mut impl Draw, gbk: bool, taken: &dyn Fn(Body) -> bool) -> Cell {
     let id = canonical(body);
     let text = String::from_utf8(id.to_vec()).unwrap();
     let old15 = || {

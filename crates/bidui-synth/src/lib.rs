@@ -85,7 +85,9 @@
 //! towns 0.3 %; 联系电话 missing 8 % of rows (fillable from social security), 户籍地址
 //! missing 5 % (fillable from household registration); 户籍地址 out of date 3 %; 镇街
 //! different from household registration 2 %; 性别 wrong 0.2 %; 出生日期 wrong 0.3 % (never
-//! on rows whose number is wrong, so probable matches by name + birth date + sex exist).
+//! on rows whose number is wrong, so probable matches by name + birth date + sex exist);
+//! for 10 % of the rows whose number is wrong (at least one), a namesake in the population
+//! with the same name, birth date and sex, so the secondary keys find two people.
 //!
 //! # Ground truth
 //!
@@ -205,10 +207,9 @@ impl Department {
 /// `KEY=ROWS`, e.g. `medical-insurance=1500000`.
 fn parse_department_rows(text: &str) -> Result<(Department, u64), String> {
     let (key, rows) = text.split_once('=').ok_or_else(|| format!("{text:?}: expected DEPARTMENT=ROWS"))?;
-    let department = Department::ALL
-        .into_iter()
-        .find(|d| d.key() == key.trim())
-        .ok_or_else(|| format!("unknown department {key:?} (one of: {})", Department::ALL.map(|d| d.key()).join(", ")))?;
+    let department = Department::ALL.into_iter().find(|d| d.key() == key.trim()).ok_or_else(|| {
+        format!("unknown department {key:?} (one of: {})", Department::ALL.map(|d| d.key()).join(", "))
+    })?;
     if department == Department::Household {
         return Err("household registration holds the registry persons and the population; use --population".into());
     }
@@ -287,11 +288,12 @@ pub fn generate(args: &SynthArgs) -> anyhow::Result<Manifest> {
     let registry_rows = registry_rows as usize;
     let population = population as usize;
     let persons = registry_rows - registry::duplicate_rows(registry_rows);
-    let max_open_target = [Department::SocialSecurity, Department::MedicalInsurance, Department::Housing, Department::Petitions]
-        .into_iter()
-        .map(|d| args.rows_for(d) as usize)
-        .max()
-        .unwrap_or(0);
+    let max_open_target =
+        [Department::SocialSecurity, Department::MedicalInsurance, Department::Housing, Department::Petitions]
+            .into_iter()
+            .map(|d| args.rows_for(d) as usize)
+            .max()
+            .unwrap_or(0);
     let migrants = (population / 4).max(max_open_target.saturating_sub(population * 8 / 10));
 
     let mut universe = people::build(args.seed, persons, population, migrants);
@@ -446,7 +448,11 @@ fn assemble(
     for p in 0..universe.registry {
         let person = &universe.persons[p];
         if let Some(h) = household_row(p) {
-            let case = |status: &str| StatusCase { registry_rows: rows_of[p].clone(), household_row: h, household_status: status.into() };
+            let case = |status: &str| StatusCase {
+                registry_rows: rows_of[p].clone(),
+                household_row: h,
+                household_status: status.into(),
+            };
             match person.status {
                 people::STATUS_DECEASED => deceased_active.push(case("死亡")),
                 people::STATUS_MOVED_OUT => moved_out_active.push(case("迁出")),

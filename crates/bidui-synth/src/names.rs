@@ -245,7 +245,8 @@ fn tables() -> &'static Tables {
             }
         }
         // Characters of minority names that have traditional forms.
-        for (s, t) in [('买', '買'), ('艾', '艾'), ('尔', '爾'), ('逊', '遜'), ('热', '熱'), ('库', '庫'), ('伦', '倫')] {
+        for (s, t) in [('买', '買'), ('艾', '艾'), ('尔', '爾'), ('逊', '遜'), ('热', '熱'), ('库', '庫'), ('伦', '倫')]
+        {
             if s != t {
                 traditional.entry(s).or_insert(t);
             }
@@ -433,7 +434,7 @@ mod tests {
                     }
                     NameForm::Variant | NameForm::Homophone | NameForm::HomophoneCantonese | NameForm::Different => {
                         assert_ne!(written, name.text, "{form:?}");
-                        assert_eq!(written.chars().count() >= 2, true);
+                        assert!(written.chars().count() >= 2);
                     }
                 }
             }

@@ -165,7 +165,8 @@ fn population_birth(rng: &mut impl Draw) -> CivilDate {
 
 /// Retired soldiers: most of them born 1950–1990.
 fn soldier_birth(rng: &mut impl Draw) -> CivilDate {
-    const RANGES: [(u16, u16); 6] = [(1935, 1949), (1950, 1959), (1960, 1969), (1970, 1979), (1980, 1989), (1990, 1999)];
+    const RANGES: [(u16, u16); 6] =
+        [(1935, 1949), (1950, 1959), (1960, 1969), (1970, 1979), (1980, 1989), (1990, 1999)];
     let (lo, hi) = RANGES[rng.weighted(&[10, 20, 25, 22, 15, 8])];
     birth_in_years(rng, lo, hi)
 }
@@ -185,7 +186,7 @@ fn new_body(rng: &mut impl Draw, ids: &mut HashSet<Body>, origin: Origin, birth:
 /// `prefer` first.
 pub(crate) fn choose(
     rng: &mut impl Draw,
-    pool: &mut Vec<usize>,
+    pool: &mut [usize],
     n: usize,
     ok: impl Fn(usize) -> bool,
     prefer: impl Fn(usize) -> bool,
@@ -193,8 +194,7 @@ pub(crate) fn choose(
     rng.shuffle(pool);
     let mut chosen: Vec<usize> = pool.iter().copied().filter(|&i| ok(i) && prefer(i)).take(n).collect();
     if chosen.len() < n {
-        let more: Vec<usize> =
-            pool.iter().copied().filter(|&i| ok(i) && !prefer(i)).take(n - chosen.len()).collect();
+        let more: Vec<usize> = pool.iter().copied().filter(|&i| ok(i) && !prefer(i)).take(n - chosen.len()).collect();
         chosen.extend(more);
     }
     chosen
@@ -235,7 +235,11 @@ pub(crate) fn build(seed: u64, registry: usize, population: usize, migrants: usi
     for (i, &category) in categories.iter().enumerate() {
         let c = usize::from(category);
         let male = rng.chance(CATEGORY_MALE[c]);
-        let birth = if c == 1 { soldier_birth(&mut rng) } else { birth_in_years(&mut rng, CATEGORY_BIRTH[c].0, CATEGORY_BIRTH[c].1) };
+        let birth = if c == 1 {
+            soldier_birth(&mut rng)
+        } else {
+            birth_in_years(&mut rng, CATEGORY_BIRTH[c].0, CATEGORY_BIRTH[c].1)
+        };
         let is_minority = minority.contains(&i);
         let origin = if is_minority {
             Origin::Xinjiang
@@ -244,7 +248,13 @@ pub(crate) fn build(seed: u64, registry: usize, population: usize, migrants: usi
         };
         let body = new_body(&mut rng, &mut ids, origin, birth, male);
         let town = rng.weighted(&places::TOWN_WEIGHTS) as u8;
-        persons.push(Person { body, town, status: STATUS_NORMAL, flags: if is_minority { FLAG_MINORITY } else { 0 }, category });
+        persons.push(Person {
+            body,
+            town,
+            status: STATUS_NORMAL,
+            flags: if is_minority { FLAG_MINORITY } else { 0 },
+            category,
+        });
     }
 
     for _ in 0..population {

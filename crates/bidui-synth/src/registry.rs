@@ -12,8 +12,19 @@ use crate::AS_OF;
 
 pub const REGISTRY_FILE: &str = "registry.xlsx";
 pub const REGISTRY_SHEET: &str = "优抚对象名册";
-pub const REGISTRY_COLUMNS: [&str; 11] =
-    ["序号", "姓名", "性别", "出生日期", "公民身份号码", "优抚类别", "镇街", "联系电话", "户籍地址", "享受待遇", "状态"];
+pub const REGISTRY_COLUMNS: [&str; 11] = [
+    "序号",
+    "姓名",
+    "性别",
+    "出生日期",
+    "公民身份号码",
+    "优抚类别",
+    "镇街",
+    "联系电话",
+    "户籍地址",
+    "享受待遇",
+    "状态",
+];
 
 /// Registry identity-cell forms and their shares of registry rows (each at least one row
 /// when the registry has 100 rows or more). Rows not listed are [`IdForm::Exact`].
@@ -106,7 +117,11 @@ fn other_town(town: u8, rng: &mut impl Draw) -> u8 {
 fn wrong_birth(birth: CivilDate, rng: &mut impl Draw) -> CivilDate {
     loop {
         let candidate = match rng.below(3) {
-            0 => CivilDate::new(birth.year, birth.month, (birth.day as i32 + [-2, -1, 1, 2][rng.index(4)]).clamp(1, 31) as u8),
+            0 => CivilDate::new(
+                birth.year,
+                birth.month,
+                (birth.day as i32 + [-2, -1, 1, 2][rng.index(4)]).clamp(1, 31) as u8,
+            ),
             1 => CivilDate::new(birth.year, birth.day, birth.month),
             _ => CivilDate::new((birth.year as i32 + [-1, 1][rng.index(2)]) as u16, birth.month, birth.day),
         };

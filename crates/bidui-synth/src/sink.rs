@@ -50,7 +50,10 @@ impl<W: Write> Transcoder<W> {
         match result {
             EncoderResult::InputEmpty => {}
             EncoderResult::Unmappable(c) => {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{c:?} (U+{:04X}) cannot be encoded", c as u32)));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{c:?} (U+{:04X}) cannot be encoded", c as u32),
+                ));
             }
             EncoderResult::OutputFull => unreachable!("buffer was sized for the worst case"),
         }
@@ -129,7 +132,8 @@ impl Sink for CsvSink {
     }
 
     fn finish(self) -> anyhow::Result<u64> {
-        let mut transcoder = self.writer.into_inner().map_err(|e| anyhow::anyhow!("flush {}: {}", self.path.display(), e.error()))?;
+        let mut transcoder =
+            self.writer.into_inner().map_err(|e| anyhow::anyhow!("flush {}: {}", self.path.display(), e.error()))?;
         transcoder.drain(true)?;
         transcoder.inner.flush()?;
         drop(transcoder);

@@ -213,7 +213,10 @@ fn small_district_agrees_with_its_ground_truth() {
                     NameForm::HomophoneCantonese => {
                         let (a0, b0) = (name.chars().next().unwrap(), row.name.chars().next().unwrap());
                         assert!(matches!((a0, b0), ('黄', '王') | ('王', '黄')), "{name} / {}", row.name);
-                        assert_eq!(name.chars().skip(1).collect::<String>(), row.name.chars().skip(1).collect::<String>());
+                        assert_eq!(
+                            name.chars().skip(1).collect::<String>(),
+                            row.name.chars().skip(1).collect::<String>()
+                        );
                     }
                     NameForm::Different => {
                         assert_ne!(name, row.name);
@@ -232,7 +235,10 @@ fn small_district_agrees_with_its_ground_truth() {
     assert_eq!(id_forms_seen, IdForm::ALL.into_iter().collect(), "identity forms");
     assert_eq!(name_forms_seen, NameForm::ALL.into_iter().collect(), "name forms");
     let outcomes: BTreeSet<&str> = truth.registry.iter().map(|r| r.id_outcome.as_str()).collect();
-    assert_eq!(outcomes, BTreeSet::from(["OK", "empty", "excel-mangled", "length", "charset", "birthdate", "checksum"]));
+    assert_eq!(
+        outcomes,
+        BTreeSet::from(["OK", "empty", "excel-mangled", "length", "charset", "birthdate", "checksum"])
+    );
     assert!(truth.registry.iter().any(|r| r.id_outcome == "OK" && !r.id_correct), "a valid-looking wrong number");
     assert!(truth.registry.iter().any(|r| r.id_form == IdForm::Old15Number && r.id_correct));
     assert!(truth.registry.iter().any(|r| r.id_form == IdForm::Number && r.id_cell.ends_with("000")));
@@ -333,9 +339,10 @@ fn small_district_agrees_with_its_ground_truth() {
             })
             .collect();
         // The namesake, and the person unless absent or written otherwise.
-        let own = row.appearances.get(&Department::Household).map_or(0, |a| {
-            a.iter().filter(|a| a.name_form == NameForm::Exact && !same.contains(&0)).count()
-        });
+        let own = row
+            .appearances
+            .get(&Department::Household)
+            .map_or(0, |a| a.iter().filter(|a| a.name_form == NameForm::Exact).count());
         assert_eq!(same.len(), 1 + own, "row {}: {same:?}", row.row);
     }
     let service = &tables[&Some(Department::ServiceRecords)];
