@@ -63,9 +63,9 @@ enum AgentCommand {
         /// Judge birth dates against this day (YYYY-MM-DD) instead of today.
         #[arg(long, value_parser = parse_date)]
         today: Option<CivilDate>,
-        /// Records per uploaded chunk.
-        #[arg(long, default_value_t = 16_384)]
-        chunk_records: usize,
+        /// Records per uploaded chunk (a resumed upload must use the interrupted run's).
+        #[arg(long, default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+        chunk_records: u32,
         /// Seconds to wait for the other parties before the release round.
         #[arg(long, default_value_t = 3600)]
         release_wait: u64,
@@ -194,7 +194,7 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
             let options = bidui_agent::run::RunOptions {
                 job,
                 today: today.unwrap_or_else(today_in_china),
-                chunk_records,
+                chunk_records: chunk_records as usize,
                 release_wait: Duration::from_secs(release_wait),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             };

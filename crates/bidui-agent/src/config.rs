@@ -96,6 +96,13 @@ impl AgentConfig {
         resolve(&mut config.state_dir);
         resolve(&mut config.source.path);
         config.epochs.iter_mut().for_each(resolve);
+        let identifying = [Some(&config.columns.id), config.columns.name.as_ref()];
+        if let Some((field, column)) = config.fields.iter().find(|(_, column)| identifying.contains(&Some(*column))) {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: format!("field {field:?} maps to the identifying column {column:?}: identity numbers and names are compared by token, never released"),
+            });
+        }
         Ok(config)
     }
 }
@@ -103,6 +110,26 @@ impl AgentConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_field_mapped_to_an_identifying_column_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        let config = |field_column: &str| {
+            format!(
+                "party = \"household\"\nmatcher = \"http://127.0.0.1:1\"\nidentity_key = \"k\"\nepochs = []\nstate_dir = \"s\"\n\
+                 [source]\npath = \"h.csv\"\n[columns]\nid = \"身份证号\"\nname = \"姓名\"\n[fields]\nstatus = \"{field_column}\"\n"
+            )
+        };
+        std::fs::write(&path, config("户籍状态")).unwrap();
+        let loaded = AgentConfig::load(&path).unwrap();
+        assert_eq!(loaded.source.path, dir.path().join("h.csv"), "relative paths are taken from the config's folder");
+        for identifying in ["身份证号", "姓名"] {
+            std::fs::write(&path, config(identifying)).unwrap();
+            let error = AgentConfig::load(&path).unwrap_err().to_string();
+            assert!(error.contains("identifying column"), "{error}");
+        }
+    }
 
     #[test]
     fn policy_allows_only_listed_fields_for_listed_purposes() {

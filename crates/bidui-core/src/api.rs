@@ -123,6 +123,8 @@ pub enum SpecError {
     Epoch(String),
     #[error("a job needs at least one department")]
     NoDepartment,
+    #[error("compare {0:?} is not an attribute a job names; `name` brings the name tiers with it")]
+    DerivedAttribute(&'static str),
 }
 
 fn valid_party(name: &str) -> bool {
@@ -164,6 +166,9 @@ impl JobSpec {
             if !parties.insert(party) {
                 return Err(SpecError::DuplicateParty(party.to_owned()));
             }
+        }
+        if let Some(derived) = self.departments.iter().flat_map(|d| &d.compare).find(|a| matches!(a, Attribute::NameScript | Attribute::NameSound)) {
+            return Err(SpecError::DerivedAttribute(derived.label()));
         }
         let fields = self.requester.fields.iter().chain(self.departments.iter().flat_map(|d| &d.fields));
         if let Some(bad) = fields.into_iter().find(|f| !valid_field(f)) {
@@ -423,6 +428,9 @@ mod tests {
         let mut s = spec();
         s.departments[0].fields = vec!["Status!".into()];
         assert!(matches!(s.validate(), Err(SpecError::FieldName(_))));
+        let mut s = spec();
+        s.departments[0].compare = vec![Attribute::NameSound];
+        assert_eq!(s.validate(), Err(SpecError::DerivedAttribute("name_sound")));
         let mut s = spec();
         s.approval = " ".into();
         assert!(matches!(s.validate(), Err(SpecError::Missing(_, _))));

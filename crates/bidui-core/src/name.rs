@@ -334,15 +334,17 @@ fn fold_t2s(table: &[(char, char)], c: char) -> char {
 /// Cantonese speaker's dictation can carry either. Deliberately
 /// small: only the common surname pairs clerks in Guangdong actually confuse, not a
 /// Cantonese dictionary (which would make far too many names "homophones").
-const CANTONESE_SURNAMES: [(char, &str); 10] = [
+const CANTONESE_SURNAMES: [(char, &str); 12] = [
     ('黄', "wong"),
     ('王', "wong"),
+    ('汪', "wong"),
     ('何', "ho"),
     ('贺', "ho"),
     ('周', "zau"),
     ('邹', "zau"),
     ('张', "zoeng"),
     ('蒋', "zoeng"),
+    ('章', "zoeng"),
     ('区', "au"),
     ('欧', "au"),
 ];
@@ -373,26 +375,56 @@ fn sound_alike(x: char, y: char) -> bool {
 
 /// One spelling of a name's sound, for the `name_sound` attribute token: the matcher can
 /// only test tokens for equality, so the sound must be a single key, not [`compare`]'s
-/// any-reading test. Per character of [`canonical`]: the Cantonese reading for the
-/// surnames in [`CANTONESE_SURNAMES`], else the first (most common) toneless pinyin
-/// reading, else the character itself; separated by spaces. Middle dots are dropped:
-/// registries often leave them out of minority names.
+/// any-reading test. Per character of [`canonical`]: for the first character (the
+/// surname) the Cantonese reading of [`CANTONESE_SURNAMES`] or the surname reading of
+/// [`SURNAME_READINGS`]; otherwise the first (most common) toneless pinyin reading, else
+/// the character itself; separated by spaces. Middle dots are dropped: registries often
+/// leave them out of minority names.
 ///
 /// Coarser than [`compare`] (a rare reading of a polyphonic character is not tried), so
 /// a `name_sound` disagreement means "different" only as far as common readings go.
 pub fn sound_key(name: &str) -> String {
     let mut key = String::new();
-    for c in canonical(name).chars().filter(|&c| c != MIDDLE_DOT) {
+    for (position, c) in canonical(name).chars().filter(|&c| c != MIDDLE_DOT).enumerate() {
         if !key.is_empty() {
             key.push(' ');
         }
-        match (cantonese(c), c.to_pinyin_multi()) {
-            (Some(reading), _) => key.push_str(reading),
-            (None, Some(readings)) => key.push_str(readings.into_iter().next().map_or("", |p| p.plain())),
-            (None, None) => key.push(c),
-        }
+        let surname = position == 0;
+        let reading = match (surname, cantonese(c), surname_reading(c), c.to_pinyin_multi()) {
+            (true, Some(cantonese), _, _) => cantonese,
+            (true, None, Some(reading), _) => reading,
+            (_, _, _, Some(readings)) => readings.into_iter().next().map_or("", |p| p.plain()),
+            _ => {
+                key.push(c);
+                continue;
+            }
+        };
+        key.push_str(reading);
     }
     key
+}
+
+/// Surnames whose reading as a surname is not the character's most common reading: the
+/// sound key reads the first character of a name as a surname.
+const SURNAME_READINGS: [(char, &str); 14] = [
+    ('曾', "zeng"),
+    ('单', "shan"),
+    ('仇', "qiu"),
+    ('解', "xie"),
+    ('查', "zha"),
+    ('翟', "zhai"),
+    ('朴', "piao"),
+    ('覃', "qin"),
+    ('盖', "ge"),
+    ('缪', "miao"),
+    ('乐', "yue"),
+    ('员', "yun"),
+    ('长', "chang"),
+    ('重', "chong"),
+];
+
+fn surname_reading(c: char) -> Option<&'static str> {
+    SURNAME_READINGS.iter().find(|&&(k, _)| k == c).map(|&(_, reading)| reading)
 }
 
 #[cfg(test)]
@@ -528,6 +560,10 @@ mod tests {
     fn sound_keys_tell_homophones_from_different_names() {
         let same = |a: &str, b: &str| sound_key(a) == sound_key(b);
         assert!(same("黄伟", "王伟"), "Cantonese surname pair");
+        assert!(same("张伟", "章伟") && same("王伟", "汪伟"), "Mandarin homophones kept by the Cantonese keys");
+        assert!(same("曾伟", "增伟"), "曾 as a surname reads zeng");
+        assert!(!same("伟曾", "伟增"), "曾 elsewhere reads ceng");
+        assert!(!same("李张", "李蒋"), "Cantonese keys only for the surname");
         assert!(same("李娜", "李纳"));
         assert!(same("張三", "张三"));
         assert!(same("阿依古丽买买提", "阿依古丽·买买提"));

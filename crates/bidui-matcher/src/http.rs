@@ -115,7 +115,9 @@ async fn job_status(State(state): State<AppState>, Path(job): Path<String>, meth
         participant(&caller, &spec)?;
     }
     let mut participants = Vec::new();
-    for party in spec.parties() {
+    // An agent sees its own progress only; the operator sees everyone's.
+    let visible: Vec<&str> = spec.parties().filter(|p| caller.role == auth::Role::Operator || *p == caller.name).collect();
+    for party in visible {
         let (j, p) = (job.clone(), party.to_owned());
         let (submission, released) = state
             .store
@@ -283,8 +285,10 @@ async fn release_request(State(state): State<AppState>, Path(job): Path<String>,
     }
     let (j, p) = (job.clone(), caller.name.clone());
     let bytes = state.store.call(move |c| store::matched_rows(c, &j, &p)).await?.unwrap_or_default();
-    let rows = if bytes.is_empty() { Vec::new() } else { jobs::bitmap_from_bytes(&bytes)?.iter().collect() };
     let fields = spec.requested_fields(&caller.name).unwrap_or_default().to_vec();
+    // A party asked for no fields is not told which of its rows matched: it would learn
+    // who is on the registry for nothing.
+    let rows = if bytes.is_empty() || fields.is_empty() { Vec::new() } else { jobs::bitmap_from_bytes(&bytes)?.iter().collect() };
     Ok(Json(ReleaseRequest { fields, rows }))
 }
 

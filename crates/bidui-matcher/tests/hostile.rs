@@ -1111,8 +1111,10 @@ async fn refuses_releases_outside_the_request_and_logs_each_release_once() {
     // Each party is told only its own matched rows and the fields asked of it.
     let asked: ReleaseRequest = m.call(&m.household, "GET", &release, Vec::new()).await.expect(StatusCode::OK).json();
     assert_eq!(asked, ReleaseRequest { fields: vec!["status".into()], rows: vec![10, 11] });
+    // A party asked for no fields is not told which of its rows matched (it would learn
+    // who is on the registry for nothing).
     let asked: ReleaseRequest = m.call(&m.pension, "GET", &release, Vec::new()).await.expect(StatusCode::OK).json();
-    assert_eq!(asked, ReleaseRequest { fields: vec![], rows: vec![5] });
+    assert_eq!(asked, ReleaseRequest { fields: vec![], rows: vec![] });
     let asked: ReleaseRequest = m.call(&m.veterans, "GET", &release, Vec::new()).await.expect(StatusCode::OK).json();
     assert_eq!(asked, ReleaseRequest { fields: vec!["town".into()], rows: vec![1, 2, 3, 4] });
 
@@ -1352,3 +1354,14 @@ async fn a_failed_join_is_retried_by_the_next_seal() {
     assert_eq!(m.job_state().await, JobState::Releasing);
 }
 
+#[tokio::test]
+async fn an_agent_sees_only_its_own_progress_in_the_job_status() {
+    let m = Matcher::new().await;
+    m.open_release_round().await;
+    let path = format!("/v1/jobs/{JOB}");
+    let status: bidui_core::api::JobStatus = m.call(&m.household, "GET", &path, Vec::new()).await.expect(StatusCode::OK).json();
+    let parties: Vec<&str> = status.participants.iter().map(|p| p.party.as_str()).collect();
+    assert_eq!(parties, vec!["household"]);
+    let status: bidui_core::api::JobStatus = m.call(&m.operator, "GET", &path, Vec::new()).await.expect(StatusCode::OK).json();
+    assert_eq!(status.participants.len(), 3);
+}
