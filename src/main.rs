@@ -117,6 +117,9 @@ enum JobCommand {
         job: String,
         #[arg(long)]
         operator: PathBuf,
+        /// Print the status as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Fetches the results and writes results.json and results.csv.
     Results {
@@ -258,9 +261,14 @@ fn job(command: JobCommand) -> anyhow::Result<()> {
             let created = operator::create_job(&client, &spec)?;
             println!("job {} {}", spec.id, if created { "created" } else { "already exists with this spec" });
         }
-        JobCommand::Status { job, operator } => {
+        JobCommand::Status { job, operator, json } => {
             let client = operator::OperatorConfig::load(&operator)?.client()?;
-            operator::print_status(&operator::status(&client, &job)?);
+            let status = operator::status(&client, &job)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                operator::print_status(&status);
+            }
         }
         JobCommand::Results { job, operator, out } => {
             let client = operator::OperatorConfig::load(&operator)?.client()?;

@@ -17,12 +17,12 @@ use bidui_synth::GroundTruth;
 use crate::bidui_exe;
 
 /// What one demo run left behind, shared by the tests of this module.
-struct District {
-    dir: PathBuf,
-    truth: GroundTruth,
-    results: JobResults,
+pub(crate) struct District {
+    pub(crate) dir: PathBuf,
+    pub(crate) truth: GroundTruth,
+    pub(crate) results: JobResults,
     /// Every byte the agents sent to the matcher.
-    agent_bytes: Vec<u8>,
+    pub(crate) agent_bytes: Vec<u8>,
 }
 
 fn free_port() -> u16 {
@@ -61,7 +61,7 @@ fn capturing_proxy(target: u16) -> (u16, Arc<Mutex<Vec<u8>>>) {
     (port, captured)
 }
 
-fn district() -> &'static District {
+pub(crate) fn district() -> &'static District {
     static DISTRICT: OnceLock<District> = OnceLock::new();
     DISTRICT.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("bidui-e2e-district-{}", std::process::id()));

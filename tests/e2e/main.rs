@@ -8,3 +8,4 @@ fn bidui_exe() -> &'static str {
 }
 mod deps;
 mod district;
+mod resume;

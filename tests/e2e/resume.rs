@@ -1,0 +1,160 @@
+//! Crashes and bad input lose nothing: an agent killed half-way through its upload
+//! resumes where it stopped, and a department file with broken rows reports each by row
+//! number while the rest goes on. Runs on the district of `district.rs`, with its keys.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use bidui_core::api::{JobResults, JobStatus};
+
+use crate::bidui_exe;
+use crate::district::district;
+
+struct Matcher {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Matcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_matcher(database: &Path) -> Matcher {
+    let mut child = Command::new(bidui_exe())
+        .args(["matcher", "serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(database)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let address = line.trim().strip_prefix("listening on ").expect("the matcher prints its address").to_owned();
+    Matcher { child, url: format!("http://{address}") }
+}
+
+fn bidui(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(bidui_exe());
+    command.args(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn spawn_agent(config: &Path, job: &str, matcher: &str) -> Child {
+    Command::new(bidui_exe())
+        .args(["agent", "run", "--chunk-records", "300", "--release-wait", "120", "--job", job, "--matcher", matcher, "--config"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
+    let d = district();
+    let work = d.dir.join("resume");
+    std::fs::create_dir_all(&work).unwrap();
+    let matcher = start_matcher(&d.dir.join("matcher/matcher.db"));
+    let kcv = {
+        let job = std::fs::read_to_string(d.dir.join("job.toml")).unwrap();
+        job.lines().find_map(|l| l.strip_prefix("epoch = \"")).unwrap().trim_end_matches('"').to_owned()
+    };
+    let operator = work.join("operator.toml");
+    std::fs::write(
+        &operator,
+        format!("matcher = \"{}\"\nname = \"operator\"\nidentity_key = {:?}\n", matcher.url, d.dir.join("operator/operator.ed25519")),
+    )
+    .unwrap();
+
+    // Housing's file with two broken rows (invalid UTF-8 in rows 5 and 9). Its agent
+    // reads the copy.
+    let housing = std::fs::read(d.dir.join("data/housing.csv")).unwrap();
+    let mut lines: Vec<Vec<u8>> = housing.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    lines[5].splice(0..0, *b"\xff\xfe");
+    lines[9].splice(0..0, *b"\xc3\x28");
+    let broken = work.join("housing-broken.csv");
+    std::fs::write(&broken, lines.join(&b'\n')).unwrap();
+    let housing_config = work.join("housing.toml");
+    let config = std::fs::read_to_string(d.dir.join("agents/housing/agent.toml")).unwrap();
+    let original = d.dir.join("data/housing.csv").to_string_lossy().into_owned();
+    let home = d.dir.join("agents/housing");
+    let config = config
+        .replace(&format!("{original:?}"), &format!("{:?}", broken.to_string_lossy()))
+        .replace("\"agent.ed25519\"", &format!("{:?}", home.join("agent.ed25519")))
+        .replace("\"epoch-1.toml\"", &format!("{:?}", home.join("epoch-1.toml")))
+        .replace("\"state\"", &format!("{:?}", work.join("housing-state")));
+    std::fs::write(&housing_config, config).unwrap();
+
+    let job = "resume-1";
+    std::fs::write(
+        work.join("job.toml"),
+        format!(
+            "id = \"{job}\"\npurpose = \"退役军人和其他优抚对象信息采集第二阶段数据比对\"\napproval = \"test\"\nepoch = \"{kcv}\"\n\
+             [requester]\nparty = \"veterans\"\nfields = [\"town\"]\n\
+             [[department]]\nparty = \"household\"\ncompare = [\"name\", \"sex\", \"birth_date\"]\nfields = [\"household_status\"]\n\
+             [[department]]\nparty = \"housing\"\ncompare = [\"name\"]\nfields = [\"housing_type\"]\n"
+        ),
+    )
+    .unwrap();
+    let created = bidui(&["job", "create", work.join("job.toml").to_str().unwrap(), "--operator", operator.to_str().unwrap()], &[]);
+    assert!(created.status.success(), "{}", text(&created));
+
+    // The household agent dies after its third chunk, the way a crash would stop it.
+    let household_config = d.dir.join("agents/household/agent.toml");
+    let household_args = ["agent", "run", "--chunk-records", "300", "--job", job, "--matcher", &matcher.url, "--config", household_config.to_str().unwrap()];
+    let killed = bidui(&household_args, &[("BIDUI_TEST_ABORT_AFTER_CHUNKS", "3")]);
+    assert!(!killed.status.success(), "the agent should have died: {}", text(&killed));
+    let status = job_status(&operator, job);
+    let household = status.participants.iter().find(|p| p.party == "household").unwrap();
+    assert_eq!((household.chunks, household.records, household.sealed), (3, 900, false));
+
+    let agents = [household_config.clone(), d.dir.join("agents/veterans/agent.toml"), housing_config.clone()].map(|c| spawn_agent(&c, job, &matcher.url));
+    let outputs: Vec<Output> = agents.into_iter().map(|a| a.wait_with_output().unwrap()).collect();
+    for output in &outputs {
+        assert!(output.status.success(), "{}", text(output));
+    }
+    assert!(text(&outputs[0]).contains("3 already held"), "{}", text(&outputs[0]));
+
+    // Nothing lost, nothing duplicated: the resumed household submission holds every
+    // record once, and finds exactly who the uninterrupted demo found.
+    let status = job_status(&operator, job);
+    let household = status.participants.iter().find(|p| p.party == "household").unwrap();
+    let demo_household_records = d.results.summary.found["household"];
+    let out = work.join("report");
+    let fetched = bidui(&["job", "results", job, "--operator", operator.to_str().unwrap(), "--out", out.to_str().unwrap()], &[]);
+    assert!(fetched.status.success(), "{}", text(&fetched));
+    let results: JobResults = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results.summary.found["household"], demo_household_records);
+    let household_rows = std::fs::read_to_string(d.dir.join("data/household.csv")).unwrap().lines().count() as u64 - 1;
+    assert_eq!(household.rows_read, household_rows);
+    let invalid: u64 = household.invalid_ids.values().sum();
+    assert!(household.records + invalid >= household_rows && household.records <= household_rows, "{household:?}");
+
+    // The broken housing rows are reported locally by number and reason; the rest went on.
+    let report = std::fs::read_to_string(work.join(format!("housing-state/{job}/invalid-rows.csv"))).unwrap();
+    let reported: Vec<&str> = report.lines().skip(1).collect();
+    assert!(reported.iter().any(|l| l.starts_with("5,") && l.to_lowercase().contains("utf-8")), "{report}");
+    assert!(reported.iter().any(|l| l.starts_with("9,") && l.to_lowercase().contains("utf-8")), "{report}");
+    let housing = status.participants.iter().find(|p| p.party == "housing").unwrap();
+    assert!(housing.sealed && housing.records > 100, "{housing:?}");
+    let demo_found = d.results.summary.found["housing"];
+    let found = results.summary.found["housing"];
+    assert!(found <= demo_found && found + 2 >= demo_found, "housing found {found}, demo {demo_found}");
+}
+
+fn job_status(operator: &PathBuf, job: &str) -> JobStatus {
+    let output = bidui(&["job", "status", job, "--json", "--operator", operator.to_str().unwrap()], &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
