@@ -1,6 +1,7 @@
 //! `bidui bench`: throughput measurements printed as figures, never asserted by tests.
 
 use std::hint::black_box;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use bidui_core::idnum::check_character;
@@ -18,12 +19,112 @@ pub enum BenchCommand {
         #[arg(long)]
         suite: Option<Suite>,
     },
+    /// An agent's read-and-tokenize pass over its source, without a matcher: rows/s on
+    /// one core. Compares name, sex and birth date (the costliest job).
+    Agent {
+        /// The agent's configuration (e.g. one `bidui demo` wrote).
+        #[arg(long)]
+        config: PathBuf,
+        /// Only read the rows, without tokenizing.
+        #[arg(long)]
+        read_only: bool,
+        /// Tokenizing threads.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+    },
+    /// A whole job on a full-size district: agent rows/s, job wall time, peak memory.
+    District {
+        /// Folder for the district and the run (tens of GB free at full size is plenty).
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 30_000)]
+        registry: u64,
+        /// Rows per department.
+        #[arg(long, default_value_t = 1_500_000)]
+        rows: u64,
+        /// Reuse the district already generated in --dir.
+        #[arg(long)]
+        reuse_data: bool,
+    },
 }
 
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Tokens { count, suite } => tokens(count, suite),
+        BenchCommand::District { dir, registry, rows, reuse_data } => district(dir, registry, rows, reuse_data),
+        BenchCommand::Agent { config, read_only, workers } => agent(&config, read_only, workers),
     }
+}
+
+fn agent(config: &std::path::Path, read_only: bool, workers: usize) -> anyhow::Result<()> {
+    use bidui_agent::source::{Row, Source};
+    use bidui_agent::tokenize::{tokenize_source, RowOutcome};
+    use bidui_core::api::Attribute;
+    let config = bidui_agent::config::AgentConfig::load(config)?;
+    let epoch = bidui_agent::epochs::load(&config.epochs[0])?;
+    let mut source = Source::open(&config.source)?;
+    let columns = bidui_agent::tokenize::ColumnIndex::resolve(&source, &config.columns)?;
+    let attributes = Attribute::expand(&[Attribute::Name, Attribute::Sex, Attribute::BirthDate]);
+    let tokenizer = bidui_agent::tokenize::Tokenizer::new(epoch.job_keys("bench"), attributes, columns, CivilDate::new(2026, 11, 29).expect("a date"));
+    let (mut rows, mut records) = (0u64, 0u64);
+    let (started, cpu) = (Instant::now(), bidui_agent::run::cpu_seconds());
+    if read_only {
+        let mut row = Row::new();
+        while source.next_row(&mut row).is_some() {
+            rows += 1;
+        }
+    } else {
+        tokenize_source(&mut source, &tokenizer, workers, &indicatif::ProgressBar::hidden(), |outcome| {
+            rows += 1;
+            records += u64::from(matches!(outcome, RowOutcome::Tokenized { record: Some(_), .. }));
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .expect("the sink never fails");
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu = bidui_agent::run::cpu_seconds().zip(cpu).map_or(f64::NAN, |(end, start)| end - start);
+    println!(
+        "{}: {rows} rows, {records} token records; {seconds:.2} s wall, {cpu:.2} s CPU: {:.0} rows/s, {:.0} rows/s per core",
+        config.source.path.display(),
+        rows as f64 / seconds,
+        rows as f64 / cpu
+    );
+    Ok(())
+}
+
+/// A full-size district through the real binary: every department at `rows` rows.
+fn district(dir: PathBuf, registry: u64, rows: u64, reuse_data: bool) -> anyhow::Result<()> {
+    // A worksheet holds at most 1,048,576 rows: departments exporting .xlsx stop at a million.
+    let departments: Vec<_> = bidui_synth::LAYOUTS
+        .iter()
+        .filter(|l| l.department != bidui_synth::Department::Household)
+        .map(|l| (l.department, if l.format == "xlsx" { rows.min(1_000_000) } else { rows }))
+        .collect();
+    let args = crate::demo::DemoArgs {
+        dir: Some(dir),
+        registry,
+        // Household registration holds the registry's people and everyone else.
+        population: rows.saturating_sub(registry),
+        seed: 20190419,
+        listen: "127.0.0.1:0".parse().expect("a socket address"),
+        agents_via: None,
+        reuse_data,
+        job: format!("bench-{}", std::process::id()),
+    };
+    let run = crate::demo::run_district(&args, &departments)?;
+    println!("\nbidui bench district: registry {registry}, CSV departments of ~{rows} rows, xlsx ones of at most 1,000,000");
+    println!("synth: {:.1} s; job (create → results): {:.1} s", run.synth_seconds, run.job_seconds);
+    println!("matcher peak memory: {} MiB", run.matcher_peak_kib.map_or("?".into(), |k| (k / 1024).to_string()));
+    println!("{:<18} {:>9} {:>9} {:>12} {:>10}", "agent", "rows", "upload s", "rows/CPU-s", "peak MiB");
+    let mut tokens = 0;
+    for agent in &run.agents {
+        tokens += agent.records_sent;
+        let rate = if agent.upload_cpu_seconds > 0.0 { agent.rows_read as f64 / agent.upload_cpu_seconds } else { 0.0 };
+        let peak = agent.peak_memory_kib.map_or("?".into(), |k| (k / 1024).to_string());
+        println!("{:<18} {:>9} {:>9.2} {:>12.0} {:>10}", agent.party, agent.rows_read, agent.upload_seconds, rate, peak);
+    }
+    println!("token records ingested by the matcher: {tokens} ({:.0} per second of job time)", tokens as f64 / run.job_seconds);
+    Ok(())
 }
 
 /// Valid, distinct identity numbers spread over addresses and birth dates.

@@ -232,8 +232,32 @@ fn start_matcher(exe: &Path, dir: &Path, listen: std::net::SocketAddr) -> anyhow
     Ok(MatcherProcess { url: format!("http://{address}"), child })
 }
 
+/// What a district run produced, for the demo's summary and the benchmark's figures.
+pub struct DistrictRun {
+    pub dir: PathBuf,
+    pub results: JobResults,
+    pub report: report::Written,
+    pub synth_seconds: f64,
+    /// From job creation to results fetched.
+    pub job_seconds: f64,
+    pub matcher_peak_kib: Option<u64>,
+    pub agents: Vec<bidui_agent::run::RunReport>,
+}
+
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
+    let run = run_district(&args, &[])?;
+    print_summary(&run.results);
+    println!("\nreport: {} and {}", run.report.json.display(), run.report.csv.display());
+    println!("agents' own logs and invalid-row reports: {}", run.dir.join("agents").display());
+    println!("matcher database and log: {}", run.dir.join("matcher").display());
+    println!("done in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Generates (or reuses) the district, runs the matcher and every agent, fetches the
+/// results. `department_rows` overrides the generator's department sizes.
+pub fn run_district(args: &DemoArgs, department_rows: &[(bidui_synth::Department, u64)]) -> anyhow::Result<DistrictRun> {
     let dir = match &args.dir {
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!("bidui-demo-{}", std::process::id())),
@@ -247,11 +271,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let exe = std::env::current_exe().context("locating the bidui binary")?;
 
+    let synth_started = Instant::now();
     if !args.reuse_data {
         println!("generating a district: {} registry rows, {} other residents …", args.registry, args.population);
-        let synth = bidui_synth::SynthArgs { seed: args.seed, registry: args.registry, population: args.population, ..bidui_synth::SynthArgs::new(&data) };
+        let synth = bidui_synth::SynthArgs {
+            seed: args.seed,
+            registry: args.registry,
+            population: args.population,
+            department_rows: department_rows.to_vec(),
+            ..bidui_synth::SynthArgs::new(&data)
+        };
         bidui_synth::generate(&synth)?;
     }
+    let synth_seconds = synth_started.elapsed().as_secs_f64();
 
     // Keys: one test epoch given to every agent (the custodian's sealed distribution is
     // #4), one signing key per agent and for the operator. The matcher gets public keys.
@@ -288,6 +320,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         format!("matcher = {}\nname = \"operator\"\nidentity_key = \"operator.ed25519\"\n", toml_string(&matcher.url)),
     )?;
     let client = Client::new(&matcher.url, "operator", operator_identity);
+    let job_started = Instant::now();
     operator::create_job(&client, &spec)?;
     println!("job {} created: {} departments, epoch {kcv}", spec.id, spec.departments.len());
 
@@ -305,22 +338,28 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             .with_context(|| format!("starting the agent of {}", party.name))?;
         agents.push((party.name, home, child));
     }
+    let mut reports = Vec::new();
     for (name, home, mut child) in agents {
         let status = child.wait()?;
         if !status.success() {
             bail!("the agent of {name} failed; see {}", home.join("agent.out").display());
         }
+        reports.push(last_run_report(&home.join("state/release-log.jsonl"))?);
     }
 
     let results = operator::results(&client, &spec.id)?;
+    let job_seconds = job_started.elapsed().as_secs_f64();
+    let matcher_peak_kib = bidui_agent::run::peak_memory_kib_of(&matcher.child.id().to_string());
     let written = report::write(&results, &dir.join("report"))?;
     drop(matcher);
-    print_summary(&results);
-    println!("\nreport: {} and {}", written.json.display(), written.csv.display());
-    println!("agents' own logs and invalid-row reports: {}", agents_dir.display());
-    println!("matcher database and log: {}", matcher_dir.display());
-    println!("done in {:.1} s", started.elapsed().as_secs_f64());
-    Ok(())
+    Ok(DistrictRun { dir, results, report: written, synth_seconds, job_seconds, matcher_peak_kib, agents: reports })
+}
+
+/// The agent's own record of its last run (the last line of its release log).
+fn last_run_report(log: &Path) -> anyhow::Result<bidui_agent::run::RunReport> {
+    let text = std::fs::read_to_string(log).with_context(|| format!("reading {}", log.display()))?;
+    let line = text.lines().last().with_context(|| format!("{} is empty", log.display()))?;
+    serde_json::from_str(line).with_context(|| format!("parsing the last line of {}", log.display()))
 }
 
 fn print_summary(results: &JobResults) {

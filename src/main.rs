@@ -72,6 +72,9 @@ enum AgentCommand {
         /// Matcher URL, overriding the configuration's.
         #[arg(long)]
         matcher: Option<String>,
+        /// Tokenizing threads (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
     },
 }
 
@@ -189,7 +192,7 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
             println!("{}", identity.public_key_hex());
             eprintln!("agent key written to {} (0600). Give the public key above to the matcher's operator.", key.display());
         }
-        AgentCommand::Run { config, job, today, chunk_records, release_wait, matcher } => {
+        AgentCommand::Run { config, job, today, chunk_records, release_wait, matcher, workers } => {
             let mut config = bidui_agent::config::AgentConfig::load(&config)?;
             if let Some(url) = matcher {
                 config.matcher = url;
@@ -200,6 +203,7 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
                 chunk_records: chunk_records as usize,
                 release_wait: Duration::from_secs(release_wait),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                workers: workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             };
             let report = bidui_agent::run::run(&config, &options).with_context(|| format!("agent {} in job {}", config.party, options.job))?;
             print_agent_report(&report);

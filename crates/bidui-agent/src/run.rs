@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::config::AgentConfig;
 use crate::epochs::{self, EpochError};
 use crate::source::{Row, Source, SourceError};
-use crate::tokenize::{ColumnIndex, PassCounts, Tokenizer};
+use crate::tokenize::{tokenize_source, ColumnIndex, PassCounts, RowOutcome, Tokenizer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -45,10 +45,12 @@ pub struct RunOptions {
     /// How long to wait for the other parties before the release round.
     pub release_wait: Duration,
     pub progress: bool,
+    /// Threads that tokenize (reading and uploading have their own).
+    pub workers: usize,
 }
 
 /// What left the building, printed at the end and kept in the local log.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct RunReport {
     pub job: String,
     pub party: String,
@@ -66,6 +68,35 @@ pub struct RunReport {
     pub fields_refused: Vec<RefusedField>,
     pub records_released: u64,
     pub invalid_rows_file: PathBuf,
+    /// Wall time of the tokenize-and-upload pass (0 when the submission was already sealed).
+    pub upload_seconds: f64,
+    /// CPU time of that pass, all threads.
+    #[serde(default)]
+    pub upload_cpu_seconds: f64,
+    /// The process's peak resident memory so far (Linux), for benchmarks.
+    #[serde(default)]
+    pub peak_memory_kib: Option<u64>,
+}
+
+/// CPU time this process has used, user and system (Linux), for per-core figures.
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// Peak resident set size of this process (`VmHWM`), where the OS tells it.
+pub fn peak_memory_kib() -> Option<u64> {
+    peak_memory_kib_of("self")
+}
+
+/// Peak resident set size of a process by pid (or `self`), from `/proc/<pid>/status`.
+pub fn peak_memory_kib_of(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Percent-encodes one path segment (job ids may hold CJK characters).
@@ -108,10 +139,14 @@ pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, Agen
     let status: SubmissionStatus = client.get(&format!("{job_path}/submission"))?;
     if !status.sealed {
         let keys = epoch.job_keys(&options.job);
+        let (started, cpu) = (Instant::now(), cpu_seconds());
         upload(&client, config, options, &assignment, &status, keys, &job_path, &mut report)?;
+        report.upload_seconds = started.elapsed().as_secs_f64();
+        report.upload_cpu_seconds = cpu_seconds().zip(cpu).map_or(0.0, |(end, start)| end - start);
     }
 
     release(&client, config, options, &assignment, &job_path, &mut report)?;
+    report.peak_memory_kib = peak_memory_kib();
     append_log(&config.state_dir, &report)?;
     Ok(report)
 }
@@ -139,7 +174,6 @@ fn upload(
     let mut counts = PassCounts::default();
     let mut digests: Vec<[u8; 32]> = Vec::new();
     let mut pending: Vec<TokenRecord> = Vec::with_capacity(options.chunk_records);
-    let mut row = Row::new();
 
     let flush = |pending: &mut Vec<TokenRecord>, digests: &mut Vec<[u8; 32]>, report: &mut RunReport| -> Result<(), AgentError> {
         if pending.is_empty() {
@@ -165,27 +199,28 @@ fn upload(
         Ok(())
     };
 
-    while let Some(next) = source.next_row(&mut row) {
+    tokenize_source(&mut source, &tokenizer, options.workers, &progress, |outcome| {
         counts.rows_read += 1;
-        if let Err(error) = next {
-            counts.unreadable_rows += 1;
-            invalid_file.line(&format!("{},{}", error.row, csv_field(&error.reason)))?;
-            continue;
-        }
-        let (record, invalid) = tokenizer.tokenize(&row);
+        let (row, record, invalid) = match outcome {
+            RowOutcome::Unreadable(error) => {
+                counts.unreadable_rows += 1;
+                return invalid_file.line(&format!("{},{}", error.row, csv_field(&error.reason)));
+            }
+            RowOutcome::Tokenized { row, record, invalid } => (row, record, invalid),
+        };
         if let Some(code) = invalid {
             *counts.invalid_ids.entry(code.to_owned()).or_default() += 1;
-            invalid_file.line(&format!("{},{code}", row.number))?;
+            invalid_file.line(&format!("{row},{code}"))?;
         }
         if let Some(record) = record {
             counts.records += 1;
             pending.push(record);
             if pending.len() == options.chunk_records {
                 flush(&mut pending, &mut digests, report)?;
-                progress.set_position(source.bytes_read());
             }
         }
-    }
+        Ok(())
+    })?;
     flush(&mut pending, &mut digests, report)?;
     progress.finish_and_clear();
     invalid_file.finish()?;

@@ -5,9 +5,12 @@ use std::collections::BTreeMap;
 
 use bidui_core::api::Attribute;
 use bidui_core::wire::{TokenRecord, ABSENT};
-use bidui_core::{name, CivilDate, IdNumber, JobKeys, Sex, Token};
+use bidui_core::name::{self, NameForms};
+use bidui_core::{CivilDate, IdNumber, JobKeys, Sex, Token};
 
-use crate::source::{Row, Source, SourceError};
+use std::sync::{mpsc, Arc, Mutex};
+
+use crate::source::{Row, RowError, Source, SourceError};
 
 /// Column positions the tokenizer reads.
 #[derive(Clone, Debug)]
@@ -47,7 +50,7 @@ pub struct Tokenizer {
 /// The person-level values of one row, canonicalized.
 struct PersonValues {
     id: Option<IdNumber>,
-    canonical_name: String,
+    name: NameForms,
     sex: Option<Sex>,
     birth: Option<CivilDate>,
 }
@@ -61,14 +64,20 @@ impl Tokenizer {
     /// counted; the record (if any) still carries a quasi-identifier token so the
     /// matcher can propose a probable match.
     pub fn tokenize(&self, row: &Row) -> (Option<TokenRecord>, Option<&'static str>) {
-        let raw_id = row.text(self.columns.id);
-        let parsed = IdNumber::parse(&raw_id, self.today);
-        let raw_name = self.columns.name.map(|c| row.text(c)).unwrap_or_default();
+        let cell = |column: Option<usize>| column.map(|c| row.text(c)).unwrap_or_default();
+        let fields = [cell(Some(self.columns.id)), cell(self.columns.name), cell(self.columns.sex), cell(self.columns.birth_date)];
+        self.tokenize_fields(row.number, [&fields[0], &fields[1], &fields[2], &fields[3]])
+    }
+
+    /// [`Tokenizer::tokenize`] from the four cells it reads: identity number, name, sex,
+    /// birth date (empty where the column is not mapped).
+    pub fn tokenize_fields(&self, number: u32, [raw_id, raw_name, raw_sex, raw_birth]: [&str; 4]) -> (Option<TokenRecord>, Option<&'static str>) {
+        let parsed = IdNumber::parse(raw_id, self.today);
         let values = PersonValues {
             id: parsed.ok(),
-            canonical_name: name::canonical(&raw_name),
-            sex: self.columns.sex.and_then(|c| Sex::parse(&row.text(c))),
-            birth: self.columns.birth_date.and_then(|c| CivilDate::parse(&row.text(c))),
+            name: name::forms(raw_name),
+            sex: Sex::parse(raw_sex),
+            birth: CivilDate::parse(raw_birth),
         };
         let error = parsed.err().map(|e| e.code());
         let id = values.id.map_or(ABSENT, |id| self.keys.id_token(&id));
@@ -76,8 +85,8 @@ impl Tokenizer {
         if id == ABSENT && qid == ABSENT {
             return (None, error);
         }
-        let attrs = self.attributes.iter().map(|a| self.attr_token(*a, &values, &raw_name)).collect();
-        (Some(TokenRecord { row: row.number, id, qid, attrs }), error)
+        let attrs = self.attributes.iter().map(|a| self.attr_token(*a, &values)).collect();
+        (Some(TokenRecord { row: number, id, qid, attrs }), error)
     }
 
     /// Name, birth date and sex, where all three are known. A row's own birth date and
@@ -86,26 +95,148 @@ impl Tokenizer {
     fn qid_token(&self, values: &PersonValues) -> Token {
         let birth = values.birth.or_else(|| values.id.map(|id| id.birth_date()));
         let sex = values.sex.or_else(|| values.id.map(|id| id.sex()));
-        match (values.canonical_name.is_empty(), birth, sex) {
-            (false, Some(birth), Some(sex)) => self.keys.qid_token(&values.canonical_name, birth, sex),
+        match (values.name.canonical.is_empty(), birth, sex) {
+            (false, Some(birth), Some(sex)) => self.keys.qid_token(&values.name.canonical, birth, sex),
             _ => ABSENT,
         }
     }
 
-    fn attr_token(&self, attribute: Attribute, values: &PersonValues, raw_name: &str) -> Token {
+    fn attr_token(&self, attribute: Attribute, values: &PersonValues) -> Token {
         let Some(id) = values.id else { return ABSENT };
+        let birth = values.birth.map(CivilDate::yyyymmdd_bytes);
         let value = match attribute {
-            Attribute::Name => values.canonical_name.clone(),
-            Attribute::NameScript => name::canonical_keep_script(raw_name),
-            Attribute::NameSound => name::sound_key(raw_name),
-            Attribute::Sex => values.sex.map(|s| s.code().to_owned()).unwrap_or_default(),
-            Attribute::BirthDate => values.birth.map(|d| d.yyyymmdd()).unwrap_or_default(),
+            Attribute::Name => values.name.canonical.as_str(),
+            Attribute::NameScript => values.name.keep_script.as_str(),
+            Attribute::NameSound => values.name.sound.as_str(),
+            Attribute::Sex => values.sex.map_or("", Sex::code),
+            Attribute::BirthDate => birth.as_ref().map_or("", |b| std::str::from_utf8(b).expect("ASCII digits")),
         };
         if value.is_empty() {
             return ABSENT;
         }
-        self.keys.attr_token(&id, attribute.label(), &value)
+        self.keys.attr_token(&id, attribute.label(), value)
     }
+}
+
+/// One source row's outcome, in source order.
+pub enum RowOutcome {
+    /// The row could not be read (bad encoding, broken CSV record): reported locally.
+    Unreadable(RowError),
+    /// Tokens (if any) and the identity-number error code (if any).
+    Tokenized { row: u32, record: Option<TokenRecord>, invalid: Option<&'static str> },
+}
+
+/// Rows on their way to a tokenizing thread: the four cells of each row packed into one
+/// string, so a batch of thousands of rows costs a couple of allocations.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    rows: Vec<BatchRow>,
+}
+
+enum BatchRow {
+    Cells { number: u32, ends: [usize; 4] },
+    Unreadable(RowError),
+}
+
+impl Batch {
+    fn push(&mut self, row: &Row, columns: &ColumnIndex) {
+        let mut ends = [0; 4];
+        for (end, column) in ends.iter_mut().zip([Some(columns.id), columns.name, columns.sex, columns.birth_date]) {
+            if let Some(c) = column {
+                self.text.push_str(&row.text(c));
+            }
+            *end = self.text.len();
+        }
+        self.rows.push(BatchRow::Cells { number: row.number, ends });
+    }
+
+    fn tokenize(self, tokenizer: &Tokenizer) -> Vec<RowOutcome> {
+        let mut start = 0;
+        self.rows
+            .into_iter()
+            .map(|row| match row {
+                BatchRow::Unreadable(error) => RowOutcome::Unreadable(error),
+                BatchRow::Cells { number, ends } => {
+                    let mut cells = [""; 4];
+                    for (cell, end) in cells.iter_mut().zip(ends) {
+                        *cell = &self.text[start..end];
+                        start = end;
+                    }
+                    let (record, invalid) = tokenizer.tokenize_fields(number, cells);
+                    RowOutcome::Tokenized { row: number, record, invalid }
+                }
+            })
+            .collect()
+    }
+}
+
+/// Rows read per batch handed to a tokenizing thread.
+const BATCH_ROWS: usize = 4096;
+
+/// Reads `source` on one thread, tokenizes on `workers` threads, and hands every row's
+/// outcome to `sink` in source order on the calling thread. Channels are bounded, so
+/// memory stays bounded whatever the file size; an error from `sink` stops everything.
+pub fn tokenize_source<E>(
+    source: &mut Source,
+    tokenizer: &Tokenizer,
+    workers: usize,
+    progress: &indicatif::ProgressBar,
+    mut sink: impl FnMut(RowOutcome) -> Result<(), E>,
+) -> Result<(), E> {
+    let workers = workers.max(1);
+    let columns = tokenizer.columns.clone();
+    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Batch)>(workers * 2);
+    let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Vec<RowOutcome>)>(workers * 2);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut seq = 0;
+            let mut batch = Batch::default();
+            let mut row = Row::new();
+            while let Some(next) = source.next_row(&mut row) {
+                match next {
+                    Ok(()) => batch.push(&row, &columns),
+                    Err(error) => batch.rows.push(BatchRow::Unreadable(error)),
+                }
+                if batch.rows.len() == BATCH_ROWS {
+                    progress.set_position(source.bytes_read());
+                    if work_tx.send((seq, std::mem::take(&mut batch))).is_err() {
+                        return;
+                    }
+                    seq += 1;
+                }
+            }
+            if !batch.rows.is_empty() {
+                let _ = work_tx.send((seq, batch));
+            }
+        });
+        // Workers own the receiving end together: when the sink stops and they exit, the
+        // reader's next send fails and it stops too.
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        for _ in 0..workers {
+            let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
+            scope.spawn(move || loop {
+                let next = work_rx.lock().expect("no worker panics holding the lock").recv();
+                let Ok((seq, batch)) = next else { return };
+                if done_tx.send((seq, batch.tokenize(tokenizer))).is_err() {
+                    return;
+                }
+            });
+        }
+        drop((work_rx, done_tx));
+        let mut waiting = BTreeMap::new();
+        let mut next = 0u64;
+        for (seq, outcomes) in done_rx {
+            waiting.insert(seq, outcomes);
+            while let Some(outcomes) = waiting.remove(&next) {
+                for outcome in outcomes {
+                    sink(outcome)?;
+                }
+                next += 1;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Counts of what a pass over the source saw.

@@ -92,7 +92,14 @@ impl CivilDate {
 
     /// `YYYYMMDD`, the form used in quasi-identifier tokens.
     pub fn yyyymmdd(self) -> String {
-        format!("{:04}{:02}{:02}", self.year, self.month, self.day)
+        String::from_utf8(self.yyyymmdd_bytes().to_vec()).expect("ASCII digits")
+    }
+
+    /// `YYYYMMDD` as ASCII bytes, without allocating (token messages are built per row).
+    pub fn yyyymmdd_bytes(self) -> [u8; 8] {
+        let digit = |n: u16| b'0' + (n % 10) as u8;
+        let (y, m, d) = (self.year, u16::from(self.month), u16::from(self.day));
+        [digit(y / 1000), digit(y / 100), digit(y / 10), digit(y), digit(m / 10), digit(m), digit(d / 10), digit(d)]
     }
 
     /// Parses `YYYYMMDD` or `YYYY-MM-DD` (also with `/` or `.` as separators).
@@ -356,6 +363,12 @@ mod tests {
     fn debug_never_shows_the_number() {
         let id = IdNumber::parse("11010519491231002X", TODAY).unwrap();
         assert!(!format!("{id:?}").contains("0519491231"));
+    }
+
+    #[test]
+    fn yyyymmdd_pads_with_zeros() {
+        assert_eq!(CivilDate::new(1880, 1, 2).unwrap().yyyymmdd(), "18800102");
+        assert_eq!(CivilDate::new(2026, 11, 29).unwrap().yyyymmdd(), "20261129");
     }
 
     #[test]

@@ -384,8 +384,32 @@ fn sound_alike(x: char, y: char) -> bool {
 /// Coarser than [`compare`] (a rare reading of a polyphonic character is not tried), so
 /// a `name_sound` disagreement means "different" only as far as common readings go.
 pub fn sound_key(name: &str) -> String {
+    sound_key_of_canonical(&canonical(name))
+}
+
+/// The three forms of a name that tokens are made of, from one cleaning pass: what an
+/// agent computes per distinct name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameForms {
+    /// [`canonical`]
+    pub canonical: String,
+    /// [`canonical_keep_script`]
+    pub keep_script: String,
+    /// [`sound_key`]
+    pub sound: String,
+}
+
+pub fn forms(name: &str) -> NameForms {
+    let keep_script = canonical_keep_script(name);
+    let table = &*T2S;
+    let canonical: String = keep_script.chars().map(|c| fold_t2s(table, c)).collect();
+    let sound = sound_key_of_canonical(&canonical);
+    NameForms { canonical, keep_script, sound }
+}
+
+fn sound_key_of_canonical(canonical: &str) -> String {
     let mut key = String::new();
-    for (position, c) in canonical(name).chars().filter(|&c| c != MIDDLE_DOT).enumerate() {
+    for (position, c) in canonical.chars().filter(|&c| c != MIDDLE_DOT).enumerate() {
         if !key.is_empty() {
             key.push(' ');
         }
@@ -617,6 +641,14 @@ mod tests {
         }
 
         proptest! {
+            #[test]
+            fn forms_agree_with_the_separate_functions(name in messy_name()) {
+                let f = forms(&name);
+                prop_assert_eq!(f.canonical, canonical(&name));
+                prop_assert_eq!(f.keep_script, canonical_keep_script(&name));
+                prop_assert_eq!(f.sound, sound_key(&name));
+            }
+
             #[test]
             fn canonical_is_idempotent(name in messy_name()) {
                 let once = canonical(&name);

@@ -60,6 +60,8 @@ impl JobKeys {
     }
 
     pub fn qid_token(&self, canonical_name: &str, birth: CivilDate, sex: Sex) -> Token {
-        self.qid.token(&qid_message(canonical_name, &birth.yyyymmdd(), sex))
+        let birth = birth.yyyymmdd_bytes();
+        let birth = std::str::from_utf8(&birth).expect("ASCII digits");
+        self.qid.token(&qid_message(canonical_name, birth, sex))
     }
 }
