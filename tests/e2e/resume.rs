@@ -103,7 +103,7 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
             "id = \"{job}\"\npurpose = \"退役军人和其他优抚对象信息采集第二阶段数据比对\"\napproval = \"test\"\nepoch = \"{kcv}\"\n\
              [requester]\nparty = \"veterans\"\nfields = [\"town\"]\n\
              [[department]]\nparty = \"household\"\ncompare = [\"name\", \"sex\", \"birth_date\"]\nfields = [\"household_status\"]\n\
-             [[department]]\nparty = \"housing\"\ncompare = [\"name\"]\nfields = [\"housing_type\"]\n"
+             [[department]]\nparty = \"housing\"\ncompare = [\"name\"]\nfields = [\"housing_type\", \"income\"]\n"
         ),
     )
     .unwrap();
@@ -146,6 +146,14 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
     let reported: Vec<&str> = report.lines().skip(1).collect();
     assert!(reported.iter().any(|l| l.starts_with("5,") && l.to_lowercase().contains("utf-8")), "{report}");
     assert!(reported.iter().any(|l| l.starts_with("9,") && l.to_lowercase().contains("utf-8")), "{report}");
+    // Housing has no column for "income": it refuses it, says why, and keeps a record.
+    let housing_out = text(&outputs[2]);
+    assert!(housing_out.contains("refused: income"), "{housing_out}");
+    let log = std::fs::read_to_string(work.join("housing-state/release-log.jsonl")).unwrap();
+    let entry: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(entry["fields_refused"][0]["field"], "income", "{entry}");
+    assert_eq!(entry["fields_released"], serde_json::json!(["housing_type"]));
+    assert!(results.rows.iter().all(|r| !r.departments["housing"].released.contains_key("income")));
     let housing = status.participants.iter().find(|p| p.party == "housing").unwrap();
     assert!(housing.sealed && housing.records > 100, "{housing:?}");
     let demo_found = d.results.summary.found["housing"];
