@@ -32,6 +32,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1)]
         workers: usize,
     },
+    /// Matcher ingest alone: signed chunk uploads of random tokens to a real matcher on
+    /// loopback, then the seal and the join.
+    Ingest {
+        /// Folder for the matcher's database.
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 3_000_000)]
+        records: u32,
+    },
     /// A whole job on a full-size district: agent rows/s, job wall time, peak memory.
     District {
         /// Folder for the district and the run (tens of GB free at full size is plenty).
@@ -53,6 +62,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Tokens { count, suite } => tokens(count, suite),
         BenchCommand::District { dir, registry, rows, reuse_data } => district(dir, registry, rows, reuse_data),
         BenchCommand::Agent { config, read_only, workers } => agent(&config, read_only, workers),
+        BenchCommand::Ingest { dir, records } => ingest(&dir, records),
     }
 }
 
@@ -88,6 +98,81 @@ fn agent(config: &std::path::Path, read_only: bool, workers: usize) -> anyhow::R
         config.source.path.display(),
         rows as f64 / seconds,
         rows as f64 / cpu
+    );
+    Ok(())
+}
+
+fn ingest(dir: &std::path::Path, records: u32) -> anyhow::Result<()> {
+    use bidui_core::api::{Attribute, DepartmentSpec, JobSpec, RequesterSpec, SealRequest};
+    use bidui_core::wire::{encode_chunk, TokenRecord};
+    use ring::rand::SecureRandom;
+    std::fs::create_dir_all(dir)?;
+    let database = dir.join("matcher.db");
+    let _ = std::fs::remove_file(&database);
+    let (requester_key, department_key, operator_key) = (dir.join("r.key"), dir.join("d.key"), dir.join("o.key"));
+    for key in [&requester_key, &department_key, &operator_key] {
+        let _ = std::fs::remove_file(key);
+    }
+    let identities = [&requester_key, &department_key, &operator_key].map(|k| bidui_client::Identity::create(k));
+    let [requester, department, operator] = identities;
+    bidui_matcher::enroll(&database, "registry", "agent", &requester?.public_key())?;
+    bidui_matcher::enroll(&database, "department", "agent", &department?.public_key())?;
+    let operator = operator?;
+    bidui_matcher::enroll(&database, "operator", "operator", &operator.public_key())?;
+    let matcher = crate::demo::start_matcher(&std::env::current_exe()?, dir, "127.0.0.1:0".parse()?)?;
+    let epoch = "0123456789abcdef";
+    let spec = JobSpec {
+        id: "ingest".into(),
+        purpose: "bench".into(),
+        approval: "bench".into(),
+        epoch: epoch.into(),
+        suite: Suite::HmacSha256,
+        requester: RequesterSpec { party: "registry".into(), fields: vec![] },
+        departments: vec![DepartmentSpec { party: "department".into(), compare: vec![Attribute::Name], fields: vec![] }],
+    };
+    let operator = bidui_client::Client::new(&matcher.url, "operator", operator);
+    operator.post("/v1/jobs", &spec)?;
+    let rng = ring::rand::SystemRandom::new();
+    let random_token = || {
+        let mut t = [0u8; 16];
+        rng.fill(&mut t).expect("randomness");
+        bidui_core::Token(t)
+    };
+    let upload = |party: &str, key: &std::path::Path, count: u32| -> anyhow::Result<f64> {
+        let client = bidui_client::Client::new(&matcher.url, party, bidui_client::Identity::load(key)?);
+        let chunk_records = 16_384u32;
+        let chunks: Vec<Vec<u8>> = (0..count.div_ceil(chunk_records))
+            .map(|c| {
+                let rows = (c * chunk_records + 1)..=((c + 1) * chunk_records).min(count);
+                let records: Vec<TokenRecord> =
+                    rows.map(|row| TokenRecord { row, id: random_token(), qid: random_token(), attrs: (0..3).map(|_| random_token()).collect() }).collect();
+                encode_chunk(3, &records)
+            })
+            .collect();
+        let started = Instant::now();
+        let mut digests = ring::digest::Context::new(&ring::digest::SHA256);
+        for (seq, chunk) in chunks.iter().enumerate() {
+            client.put_bytes(&format!("/v1/jobs/ingest/submission/chunks/{seq}?epoch={epoch}"), chunk)?;
+            digests.update(ring::digest::digest(&ring::digest::SHA256, chunk).as_ref());
+        }
+        let seal = SealRequest {
+            epoch: epoch.into(),
+            chunks: chunks.len() as u32,
+            records: u64::from(count),
+            digest: hex::encode(digests.finish()),
+            rows_read: u64::from(count),
+            invalid_ids: Default::default(),
+        };
+        client.post("/v1/jobs/ingest/submission/seal", &seal)?;
+        Ok(started.elapsed().as_secs_f64())
+    };
+    upload("registry", &requester_key, 30_000)?;
+    let seconds = upload("department", &department_key, records)?;
+    let peak = bidui_agent::run::peak_memory_kib_of(&matcher.child.id().to_string());
+    println!(
+        "matcher ingest: {records} token records (5 tokens each) in {seconds:.2} s, seal and join included: {:.0} records/s; matcher peak {} MiB",
+        f64::from(records) / seconds,
+        peak.map_or("?".into(), |k| (k / 1024).to_string())
     );
     Ok(())
 }

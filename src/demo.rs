@@ -197,9 +197,9 @@ fn job_spec(job: &str, epoch: &str) -> JobSpec {
 }
 
 /// The matcher child process; killed when dropped so a failed demo leaves nothing behind.
-struct MatcherProcess {
-    child: Child,
-    url: String,
+pub struct MatcherProcess {
+    pub child: Child,
+    pub url: String,
 }
 
 impl Drop for MatcherProcess {
@@ -209,7 +209,7 @@ impl Drop for MatcherProcess {
     }
 }
 
-fn start_matcher(exe: &Path, dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<MatcherProcess> {
+pub fn start_matcher(exe: &Path, dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<MatcherProcess> {
     let log = std::fs::File::create(dir.join("matcher.stderr")).context("creating the matcher's stderr file")?;
     let mut child = Command::new(exe)
         .args(["matcher", "serve", "--db"])
