@@ -4,6 +4,8 @@
 //! - [`name`]: canonical names, traditional/simplified folding, homophone comparison;
 //! - [`keys`]: epoch secrets, token suites and the per-job key schedule;
 //! - [`token`]: tokens and the exact messages they are MACs of;
+//! - [`seal`]: epoch secrets sealed to one agent (X25519, HKDF, ChaCha20-Poly1305) and
+//!   signed by the key custodian;
 //! - [`vectors`]: the protocol test vectors, generated from the code above.
 //!
 //! This crate does no I/O: no files, no network, no clock, no async runtime. A test
@@ -13,6 +15,7 @@ pub mod api;
 pub mod idnum;
 pub mod keys;
 pub mod name;
+pub mod seal;
 pub mod token;
 pub mod vectors;
 pub mod wire;
