@@ -12,6 +12,7 @@
 //! (`tests/e2e/deps.rs`) fails if it ever depends on tokio, axum or rusqlite.
 
 pub mod api;
+pub mod custody;
 pub mod idnum;
 pub mod keys;
 pub mod name;
