@@ -17,9 +17,17 @@ pub struct AgentConfig {
     pub matcher: String,
     /// The agent's Ed25519 signing key (`bidui agent init` writes it).
     pub identity_key: PathBuf,
-    /// Epoch files (`suite` and `secret`), one per key epoch the agent holds; a job picks
-    /// the one whose key check value it names.
+    /// Epoch files (`suite` and `secret`) provisioned by hand (tests, demos); a job picks
+    /// the one whose key check value it names. Epochs from the custodian arrive sealed
+    /// through the matcher instead (`x25519_key`, `custodian_key`).
+    #[serde(default)]
     pub epochs: Vec<PathBuf>,
+    /// The agent's X25519 key, which sealed epochs are addressed to (`bidui agent init`).
+    pub x25519_key: Option<PathBuf>,
+    /// The key custodian's Ed25519 public key (hex): only epochs it signed are accepted.
+    pub custodian_key: Option<String>,
+    /// Where unsealed epochs are kept (0600 files); default `<state_dir>/epochs`.
+    pub epochs_dir: Option<PathBuf>,
     /// Where the agent keeps its local reports and its release log.
     pub state_dir: PathBuf,
     pub source: SourceSpec,
@@ -72,6 +80,12 @@ impl Policy {
     }
 }
 
+impl AgentConfig {
+    pub fn epochs_dir(&self) -> PathBuf {
+        self.epochs_dir.clone().unwrap_or_else(|| self.state_dir.join("epochs"))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the agent configuration {path}: {source}")]
@@ -96,6 +110,8 @@ impl AgentConfig {
         resolve(&mut config.state_dir);
         resolve(&mut config.source.path);
         config.epochs.iter_mut().for_each(resolve);
+        config.x25519_key.iter_mut().for_each(resolve);
+        config.epochs_dir.iter_mut().for_each(resolve);
         let identifying = [Some(&config.columns.id), config.columns.name.as_ref()];
         if let Some((field, column)) = config.fields.iter().find(|(_, column)| identifying.contains(&Some(*column))) {
             return Err(ConfigError::Invalid {

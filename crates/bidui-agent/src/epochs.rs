@@ -24,6 +24,8 @@ pub enum EpochError {
     KeyFile(#[from] bidui_client::KeyFileError),
     #[error("the system random number generator failed")]
     Random,
+    #[error("the sealed epoch {kcv} was refused: {message}")]
+    Sealed { kcv: String, message: String },
 }
 
 #[derive(Deserialize)]
@@ -38,6 +40,77 @@ pub fn load(path: &Path) -> Result<KeyEpoch, EpochError> {
     let file: EpochFile = toml::from_str(&text).map_err(|e| EpochError::Invalid { path: path.to_owned(), message: e.message().to_owned() })?;
     let secret = EpochSecret::from_hex(&file.secret).map_err(|e| EpochError::Invalid { path: path.to_owned(), message: e.to_string() })?;
     Ok(KeyEpoch::new(file.suite, secret))
+}
+
+/// Epoch files the agent holds: those configured by path and those it unsealed into
+/// its epochs folder.
+pub fn held(configured: &[PathBuf], dir: &Path) -> Vec<PathBuf> {
+    let mut paths = configured.to_vec();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        let mut unsealed: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "epoch")).collect();
+        unsealed.sort();
+        paths.extend(unsealed);
+    }
+    paths
+}
+
+/// Where an unsealed epoch is kept: one 0600 file per key check value.
+pub fn unsealed_path(dir: &Path, kcv: &str) -> PathBuf {
+    dir.join(format!("{kcv}.epoch"))
+}
+
+/// Opens the sealed epochs addressed to `me` that the agent does not hold yet, keeping
+/// each in `dir`; deletes the files of `retired` epochs. Returns the check values newly
+/// taken up (to acknowledge to the matcher).
+pub fn take_up(
+    delivery: &bidui_core::api::EpochDelivery,
+    me: &str,
+    my_key: &x25519_dalek::StaticSecret,
+    custodian: &[u8; 32],
+    dir: &Path,
+) -> Result<Vec<String>, EpochError> {
+    std::fs::create_dir_all(dir).map_err(|source| EpochError::Read { path: dir.to_owned(), source })?;
+    let mut taken = Vec::new();
+    for sealed in delivery.sealed.iter().filter(|s| s.recipient == me) {
+        let path = unsealed_path(dir, &sealed.kcv);
+        if path.exists() {
+            continue;
+        }
+        let epoch = sealed.open(me, my_key, custodian).map_err(|e| EpochError::Sealed { kcv: sealed.kcv.clone(), message: e.to_string() })?;
+        write(&path, &epoch)?;
+        taken.push(sealed.kcv.clone());
+    }
+    for kcv in &delivery.retired {
+        let path = unsealed_path(dir, kcv);
+        if path.exists() {
+            std::fs::remove_file(&path).map_err(|source| EpochError::Read { path, source })?;
+        }
+    }
+    Ok(taken)
+}
+
+/// The agent's X25519 key file: 32 secret bytes as hex, 0600.
+pub fn load_x25519(path: &Path) -> Result<x25519_dalek::StaticSecret, EpochError> {
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| EpochError::Read { path: path.to_owned(), source })?);
+    let bytes: Zeroizing<Vec<u8>> = Zeroizing::new(hex::decode(text.trim()).map_err(|_| EpochError::Invalid { path: path.to_owned(), message: "not hex".into() })?);
+    let array: [u8; 32] = bytes.as_slice().try_into().map_err(|_| EpochError::Invalid { path: path.to_owned(), message: "not 32 bytes".into() })?;
+    Ok(x25519_dalek::StaticSecret::from(array))
+}
+
+/// Creates an agent's keys in `dir`: `agent.ed25519` (signs requests) and `agent.x25519`
+/// (receives sealed epochs), both 0600, never overwriting. Returns the public keys.
+pub fn init_agent_keys(dir: &Path) -> Result<([u8; 32], [u8; 32]), EpochError> {
+    std::fs::create_dir_all(dir).map_err(|source| EpochError::Read { path: dir.to_owned(), source })?;
+    let x25519_path = dir.join("agent.x25519");
+    if x25519_path.exists() {
+        return Err(bidui_client::KeyFileError::Exists(x25519_path).into());
+    }
+    let signing = bidui_client::Identity::create(&dir.join("agent.ed25519"))?;
+    let mut secret = Zeroizing::new([0u8; 32]);
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret[..]).map_err(|_| EpochError::Random)?;
+    bidui_client::write_secret_file(&x25519_path, Zeroizing::new(hex::encode(*secret)).as_bytes())?;
+    let public = bidui_core::seal::x25519_public(&x25519_dalek::StaticSecret::from(*secret));
+    Ok((signing.public_key(), public))
 }
 
 /// The epoch among `paths` whose key check value is `kcv`.

@@ -118,7 +118,8 @@ pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, Agen
     let client = Client::new(&config.matcher, &config.party, identity);
     let job_path = format!("/v1/jobs/{}", path_segment(&options.job));
     let assignment: Assignment = client.get(&format!("{job_path}/assignment"))?;
-    let epoch = epochs::select(&config.epochs, &assignment.epoch)?;
+    fetch_epochs(&client, config)?;
+    let epoch = epochs::select(&epochs::held(&config.epochs, &config.epochs_dir()), &assignment.epoch)?;
     if epoch.suite != assignment.suite {
         return Err(AgentError::SuiteMismatch { job: assignment.suite.to_string(), held: epoch.suite.to_string() });
     }
@@ -149,6 +150,22 @@ pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, Agen
     report.peak_memory_kib = peak_memory_kib();
     append_log(&config.state_dir, &report)?;
     Ok(report)
+}
+
+/// Takes up the epochs the custodian sealed to this agent (and forgets retired ones), when
+/// the agent is set up to receive them.
+fn fetch_epochs(client: &Client, config: &AgentConfig) -> Result<(), AgentError> {
+    let (Some(key_path), Some(custodian)) = (&config.x25519_key, &config.custodian_key) else { return Ok(()) };
+    let custodian: [u8; 32] = hex::decode(custodian.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| EpochError::Invalid { path: PathBuf::from("custodian_key"), message: "not 64 hex digits".into() })?;
+    let my_key = epochs::load_x25519(key_path)?;
+    let delivery: bidui_core::api::EpochDelivery = client.get("/v1/epochs")?;
+    for kcv in epochs::take_up(&delivery, &config.party, &my_key, &custodian, &config.epochs_dir())? {
+        client.post(&format!("/v1/epochs/{kcv}/ack"), &serde_json::json!({}))?;
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

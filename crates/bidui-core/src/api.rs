@@ -79,6 +79,10 @@ pub struct JobSpec {
     pub requester: RequesterSpec,
     #[serde(rename = "department")]
     pub departments: Vec<DepartmentSpec>,
+    /// Status rules on released fields, for the report (`[[rule]]`; optional). The matcher
+    /// only copies them into the results.
+    #[serde(rename = "rule", default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<StatusRule>,
 }
 
 fn default_suite() -> Suite {
@@ -107,6 +111,94 @@ pub struct DepartmentSpec {
     pub fields: Vec<String>,
 }
 
+/// How serious a problem in the report is: 严重 / 一般 / 提示.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    #[serde(alias = "严重")]
+    Serious,
+    #[default]
+    #[serde(alias = "一般")]
+    Normal,
+    #[serde(alias = "提示")]
+    Notice,
+}
+
+/// What a [`StatusRule`] tests, on one registry row found in its department.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleTest {
+    /// A released value of `field` is one of `values` (and the registry's `registry_field`,
+    /// if named, is one of `registry_values`): household status 死亡 while 在册.
+    AnyOf,
+    /// `field` has two or more distinct released values: assistance in two towns.
+    Distinct,
+    /// The released values of `field` do not include the registry's `registry_field`.
+    Differs,
+    /// The registry's `registry_field` is empty and `field` has a value: missing data
+    /// (缺省数据) the department can fill.
+    Fills,
+    /// The row's identity number is valid but not in the department (`field` unused).
+    Absent,
+}
+
+/// A status rule declared in the job spec (`[[rule]]`). Field names are the job's own, so
+/// a district with other column mappings declares its own rules; the report has built-in
+/// rules for the common cases.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRule {
+    /// Stable problem code (a field-name-like word); with `department`, unique in the job.
+    pub code: String,
+    /// The problem as town staff read it: 户籍已死亡但仍在册.
+    pub label: String,
+    #[serde(default)]
+    pub severity: Severity,
+    pub department: String,
+    pub test: RuleTest,
+    /// A field the department is asked to release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    /// A field the requester releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_field: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registry_values: Vec<String>,
+    /// Suggested action, in plain Chinese.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Chinese names of `field` and `registry_field` for the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_field_label: Option<String>,
+}
+
+impl StatusRule {
+    /// Why the rule cannot work in `spec`, if it cannot.
+    pub fn problem_in(&self, spec: &JobSpec) -> Option<&'static str> {
+        let Some(department) = spec.department(&self.department) else { return Some("names no department of the job") };
+        let field_ok = |f: &Option<String>| f.as_ref().is_some_and(|f| department.fields.contains(f));
+        let registry_ok = |f: &Option<String>| f.as_ref().is_none_or(|f| spec.requester.fields.contains(f));
+        if !valid_field(&self.code) || self.label.trim().is_empty() {
+            return Some("needs a code (like a field name) and a label");
+        }
+        if self.test != RuleTest::Absent && !field_ok(&self.field) {
+            return Some("needs a `field` the department is asked to release");
+        }
+        if !registry_ok(&self.registry_field) {
+            return Some("names a `registry_field` the requester does not release");
+        }
+        let needs_registry = matches!(self.test, RuleTest::Differs | RuleTest::Fills);
+        if (needs_registry && self.registry_field.is_none()) || (self.test == RuleTest::AnyOf && self.values.is_empty()) {
+            return Some("lacks what its test needs (`values` for any_of, `registry_field` for differs and fills)");
+        }
+        None
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SpecError {
     #[error("job id must be 1–64 characters of letters, digits, CJK, '-', '_' or '.'; got {0:?}")]
@@ -125,6 +217,8 @@ pub enum SpecError {
     NoDepartment,
     #[error("compare {0:?} is not an attribute a job names; `name` brings the name tiers with it")]
     DerivedAttribute(&'static str),
+    #[error("status rule {0:?} {1}")]
+    Rule(String, &'static str),
 }
 
 fn valid_party(name: &str) -> bool {
@@ -173,6 +267,15 @@ impl JobSpec {
         let fields = self.requester.fields.iter().chain(self.departments.iter().flat_map(|d| &d.fields));
         if let Some(bad) = fields.into_iter().find(|f| !valid_field(f)) {
             return Err(SpecError::FieldName(bad.clone()));
+        }
+        let mut codes = std::collections::BTreeSet::new();
+        for rule in &self.rules {
+            if let Some(reason) = rule.problem_in(self) {
+                return Err(SpecError::Rule(rule.code.clone(), reason));
+            }
+            if !codes.insert((&rule.code, &rule.department)) {
+                return Err(SpecError::Rule(rule.code.clone(), "appears twice for the same department"));
+            }
         }
         Ok(())
     }
@@ -335,6 +438,9 @@ pub struct JobResults {
     pub departments: Vec<String>,
     pub summary: ResultSummary,
     pub rows: Vec<RowResult>,
+    /// The spec's status rules, for the report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<StatusRule>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -383,6 +489,14 @@ pub struct DepartmentFinding {
     pub probable_rows: u32,
 }
 
+/// `GET /v1/epochs`: the sealed epochs addressed to the calling agent, and the epochs
+/// retired for good (the agent deletes its copies).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochDelivery {
+    pub sealed: Vec<crate::seal::SealedEpoch>,
+    pub retired: Vec<String>,
+}
+
 /// Every error response: a stable code and a message that never echoes internals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
@@ -406,6 +520,7 @@ mod tests {
                 DepartmentSpec { party: "household".into(), compare: vec![Attribute::Name, Attribute::Sex], fields: vec!["status".into()] },
                 DepartmentSpec { party: "pension".into(), compare: vec![Attribute::BirthDate], fields: vec![] },
             ],
+            rules: Vec::new(),
         }
     }
 
@@ -434,6 +549,32 @@ mod tests {
         let mut s = spec();
         s.approval = " ".into();
         assert!(matches!(s.validate(), Err(SpecError::Missing(_, _))));
+    }
+
+    #[test]
+    fn status_rules_name_released_fields_and_are_optional_on_the_wire() {
+        let mut s = spec();
+        s.requester.fields.push("registry_status".into());
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(!json.contains("\"rule\""), "no rules, no member: {json}");
+        s.rules = serde_json::from_str(
+            r#"[{"code": "deceased_active", "label": "户籍已死亡但仍在册", "severity": "严重", "department": "household",
+                 "test": "any_of", "field": "status", "values": ["死亡"], "registry_field": "registry_status", "registry_values": ["在册"]}]"#,
+        )
+        .unwrap();
+        assert_eq!(s.rules[0].severity, Severity::Serious);
+        assert_eq!(s.validate(), Ok(()));
+        let back: JobSpec = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+        let mut bad = s.clone();
+        bad.rules[0].field = Some("address".into());
+        assert!(matches!(bad.validate(), Err(SpecError::Rule(_, _))), "a field the department is not asked for");
+        let mut bad = s.clone();
+        bad.rules[0].registry_field = Some("phone".into());
+        assert!(matches!(bad.validate(), Err(SpecError::Rule(_, _))), "a registry field the requester does not release");
+        let mut bad = s.clone();
+        bad.rules.push(bad.rules[0].clone());
+        assert!(matches!(bad.validate(), Err(SpecError::Rule(_, _))), "twice");
     }
 
     #[test]
