@@ -129,6 +129,7 @@ fn ingest(dir: &std::path::Path, records: u32) -> anyhow::Result<()> {
         suite: Suite::HmacSha256,
         requester: RequesterSpec { party: "registry".into(), fields: vec![] },
         departments: vec![DepartmentSpec { party: "department".into(), compare: vec![Attribute::Name], fields: vec![] }],
+        rules: Vec::new(),
     };
     let operator = bidui_client::Client::new(&matcher.url, "operator", operator);
     operator.post("/v1/jobs", &spec)?;
@@ -193,6 +194,7 @@ fn district(dir: PathBuf, registry: u64, rows: u64, reuse_data: bool) -> anyhow:
         seed: 20190419,
         listen: "127.0.0.1:0".parse().expect("a socket address"),
         agents_via: None,
+        insecure_http: false,
         reuse_data,
         job: format!("bench-{}", std::process::id()),
     };

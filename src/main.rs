@@ -9,10 +9,12 @@ use anyhow::Context;
 use bidui_core::{CivilDate, IdNumber, Suite};
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod bench;
 mod demo;
 mod operator;
 mod report;
+mod tls;
 
 #[derive(Parser)]
 #[command(name = "bidui", version, about = "Privacy-preserving cross-department matching (比对)")]
@@ -45,6 +47,12 @@ enum Command {
     Synth(bidui_synth::SynthArgs),
     /// Runs a whole comparison on a generated district: matcher, agents, job, report.
     Demo(demo::DemoArgs),
+    /// The stage-two report: town workbooks, leadership summary, resolve, diff between runs.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
+    /// The matcher's hash-chained audit log: show it, verify it.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[derive(Subcommand)]
@@ -89,7 +97,16 @@ enum MatcherCommand {
         /// Also write structured (JSON) logs to this file.
         #[arg(long)]
         log: Option<PathBuf>,
-        /// Allow listening on an address other than loopback.
+        /// The matcher's TLS certificate chain (PEM); `bidui keys tls-cert` makes one.
+        #[arg(long, requires = "tls_key", conflicts_with = "insecure_http")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Serve plain HTTP instead of HTTPS: for tests and demos on loopback only.
+        #[arg(long, required_unless_present = "tls_cert")]
+        insecure_http: bool,
+        /// Allow plain HTTP (--insecure-http) on an address other than loopback.
         #[arg(long)]
         allow_non_loopback: bool,
     },
@@ -104,6 +121,13 @@ enum MatcherCommand {
         /// Hex Ed25519 public key, as `bidui agent init` prints it.
         #[arg(long)]
         public_key: String,
+    },
+    /// Revokes an agent or the operator at once (run on the matcher host); audited.
+    Revoke {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -141,6 +165,9 @@ enum KeysCommand {
         #[arg(long)]
         key: PathBuf,
     },
+    /// Generates the matcher's self-signed TLS certificate and key (key 0600; never
+    /// overwrites); prints the certificate's SHA-256 fingerprint.
+    TlsCert(tls::TlsCertArgs),
     /// Writes a new epoch file (0600; never overwrites) and prints its key check value.
     NewEpoch {
         #[arg(long)]
@@ -182,6 +209,8 @@ fn main() -> anyhow::Result<()> {
         Command::Keys(command) => keys(command),
         Command::Synth(args) => bidui_synth::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Report(command) => report::run(command),
+        Command::Audit(command) => audit::run(command),
     }
 }
 
@@ -228,15 +257,27 @@ fn print_agent_report(r: &bidui_agent::run::RunReport) {
 
 fn matcher(command: MatcherCommand) -> anyhow::Result<()> {
     match command {
-        MatcherCommand::Serve { db, listen, log, allow_non_loopback } => {
+        MatcherCommand::Serve { db, listen, log, tls_cert, tls_key, insecure_http, allow_non_loopback } => {
             init_logging(log.as_deref())?;
+            let transport = match (tls_cert, tls_key) {
+                (Some(certificate), Some(key)) if !insecure_http => bidui_matcher::Transport::Tls(bidui_matcher::tls::TlsFiles { certificate, key }),
+                _ => bidui_matcher::Transport::InsecureHttp,
+            };
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            runtime.block_on(bidui_matcher::serve(bidui_matcher::ServeConfig { database: db, listen, allow_non_loopback }))
+            runtime.block_on(bidui_matcher::serve(bidui_matcher::ServeConfig { database: db, listen, transport, allow_non_loopback }))
         }
         MatcherCommand::Enroll { db, name, role, public_key } => {
             let key = hex::decode(public_key.trim()).context("the public key must be hex, as `bidui agent init` prints it")?;
-            bidui_matcher::enroll(&db, &name, &role, &key)?;
-            println!("enrolled {role} {name}");
+            match bidui_matcher::enroll(&db, &name, &role, &key)? {
+                bidui_matcher::Enrolment::Enrolled => println!("enrolled {role} {name}"),
+                bidui_matcher::Enrolment::Replaced => println!("enrolled {role} {name} (replacing its earlier enrolment)"),
+                bidui_matcher::Enrolment::Unchanged => println!("{role} {name} is already enrolled with this key"),
+            }
+            Ok(())
+        }
+        MatcherCommand::Revoke { db, name } => {
+            bidui_matcher::revoke(&db, &name)?;
+            println!("revoked {name}: its requests are refused from now on");
             Ok(())
         }
     }
@@ -290,6 +331,7 @@ fn keys(command: KeysCommand) -> anyhow::Result<()> {
             let identity = bidui_client::Identity::create(&key)?;
             println!("{}", identity.public_key_hex());
         }
+        KeysCommand::TlsCert(args) => tls::tls_cert(args)?,
         KeysCommand::NewEpoch { out, suite } => {
             let epoch = bidui_agent::epochs::create(&out, suite)?;
             println!("{}", epoch.key_check_value());

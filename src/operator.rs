@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use bidui_agent::run::path_segment;
-use bidui_client::{Client, Identity};
+use bidui_client::{Client, Identity, MatcherTrust};
 use bidui_core::api::{JobResults, JobSpec, JobStatus};
 use serde::Deserialize;
 
@@ -15,21 +15,31 @@ pub struct OperatorConfig {
     pub matcher: String,
     pub name: String,
     pub identity_key: PathBuf,
+    /// The matcher's TLS certificate (PEM), pinned.
+    #[serde(default)]
+    pub matcher_certificate: Option<PathBuf>,
+    /// Or a CA file (PEM) that issued it.
+    #[serde(default)]
+    pub matcher_ca: Option<PathBuf>,
 }
 
 impl OperatorConfig {
     pub fn load(path: &Path) -> anyhow::Result<OperatorConfig> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading the operator configuration {}", path.display()))?;
         let mut config: OperatorConfig = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        if config.identity_key.is_relative() {
-            config.identity_key = path.parent().unwrap_or(Path::new(".")).join(&config.identity_key);
+        let base = path.parent().unwrap_or(Path::new("."));
+        for file in std::iter::once(&mut config.identity_key).chain(config.matcher_certificate.iter_mut()).chain(config.matcher_ca.iter_mut()) {
+            if file.is_relative() {
+                *file = base.join(&*file);
+            }
         }
         Ok(config)
     }
 
     pub fn client(&self) -> anyhow::Result<Client> {
         let identity = Identity::load(&self.identity_key)?;
-        Ok(Client::new(&self.matcher, &self.name, identity))
+        let trust = MatcherTrust::from_config(self.matcher_certificate.as_deref(), self.matcher_ca.as_deref())?;
+        Ok(Client::with_trust(&self.matcher, &self.name, identity, trust)?)
     }
 }
 

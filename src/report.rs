@@ -1,63 +1,335 @@
-//! The first report: the matcher's results as JSON and as one CSV line per registry row.
+//! `bidui report`: the stage-two comparison report (`crates/bidui-report`) from a run's
+//! results; `resolve` on the requester's side; `diff` between two runs.
 
-use std::io::Write;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
-use bidui_core::api::JobResults;
+use anyhow::{bail, Context};
+use bidui_core::api::{JobResults, StatusRule};
+use bidui_report::{Options, ProblemSet, RegistryEntry};
 
+/// What a report run wrote (the names `bidui demo` and `bidui job results` print).
 pub struct Written {
     pub json: PathBuf,
     pub csv: PathBuf,
+    pub report: bidui_report::Written,
 }
 
-/// Writes `results.json` and `results.csv` (UTF-8 with BOM, so Excel opens it right).
+#[derive(clap::Subcommand)]
+pub enum ReportCommand {
+    /// Writes a run's report: one workbook per town (镇街), the leadership summary
+    /// (summary.html), problems.csv / problems.json, results.json / results.csv.
+    Build(BuildArgs),
+    /// On the requester's side: fills names, identity numbers and contacts from its own
+    /// registry into new town workbooks. Reads only local files; sends nothing.
+    Resolve(ResolveArgs),
+    /// Compares two runs (results.json, problems.json or report directories): fixed / new /
+    /// still-open problems per town.
+    Diff(DiffArgs),
+}
+
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// The run: its results.json, or a report directory holding one.
+    #[arg(required_unless_present = "job")]
+    pub results: Option<PathBuf>,
+    /// Fetch the results of this job from the matcher instead (needs --operator).
+    #[arg(long, requires = "operator", conflicts_with = "results")]
+    pub job: Option<String>,
+    /// The operator's configuration, for --job.
+    #[arg(long)]
+    pub operator: Option<PathBuf>,
+    /// Report directory (default: the directory of RESULTS).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The requester agent's local invalid-rows.csv (`<state_dir>/<job>/invalid-rows.csv`),
+    /// so each invalid identity number is listed with its error code. It stays local.
+    #[arg(long)]
+    pub invalid_rows: Option<PathBuf>,
+    /// The previous run (results.json, problems.json or report directory), for the trend.
+    #[arg(long)]
+    pub previous: Option<PathBuf>,
+    /// Extra status rules: a TOML file of `[[rule]]` tables, as in a job spec.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// Apply only the rules the job spec (and --rules) declare.
+    #[arg(long)]
+    pub no_builtin_rules: bool,
+}
+
+#[derive(clap::Args)]
+pub struct ResolveArgs {
+    /// The run's report directory (or its problems.json).
+    pub report: PathBuf,
+    /// The requester's own registry file (.xlsx, .xls or .csv), as its agent read it.
+    #[arg(long)]
+    pub registry: PathBuf,
+    /// Worksheet (default: the first).
+    #[arg(long)]
+    pub sheet: Option<String>,
+    #[arg(long, default_value = "姓名")]
+    pub name_column: String,
+    #[arg(long, default_value = "公民身份号码")]
+    pub id_column: String,
+    #[arg(long, default_value = "联系电话")]
+    pub contact_column: String,
+    /// Column of the town, to check the registry is the one the run read ("" to skip).
+    #[arg(long, default_value = "镇街")]
+    pub town_column: String,
+    /// Where the resolved workbooks go (a new directory; keep it on the requester's side).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Resolve even if the registry does not look like the one the run read.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(clap::Args)]
+pub struct DiffArgs {
+    /// The earlier run.
+    pub before: PathBuf,
+    /// The later run.
+    pub after: PathBuf,
+    /// List each problem under its town, not only the counts.
+    #[arg(long)]
+    pub details: bool,
+    /// Also write the diff as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Also write the diff as CSV (UTF-8 with BOM).
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+}
+
+pub fn run(command: ReportCommand) -> anyhow::Result<()> {
+    match command {
+        ReportCommand::Build(args) => build(args),
+        ReportCommand::Resolve(args) => resolve(args),
+        ReportCommand::Diff(args) => diff(args),
+    }
+}
+
+/// Now in China Standard Time, `YYYY-MM-DD HH:MM`, for the summary page.
+fn now_in_china() -> String {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) + 8 * 3600;
+    let date = bidui_core::CivilDate::from_days_since_unix_epoch((secs / 86_400) as i64);
+    format!("{:04}-{:02}-{:02} {:02}:{:02}", date.year, date.month, date.day, secs % 86_400 / 3600, secs % 3600 / 60)
+}
+
+/// Writes the whole report of a run into `dir`, with default options: what `bidui job
+/// results` writes.
 pub fn write(results: &JobResults, dir: &Path) -> anyhow::Result<Written> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let json = dir.join("results.json");
-    std::fs::write(&json, serde_json::to_vec_pretty(results)?).with_context(|| format!("writing {}", json.display()))?;
-    let csv = dir.join("results.csv");
-    std::fs::write(&csv, to_csv(results)).with_context(|| format!("writing {}", csv.display()))?;
-    Ok(Written { json, csv })
+    write_local(results, dir, None)
 }
 
-fn cell(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
+/// [`write`], with the requester agent's local invalid-rows report when it is at hand
+/// (`bidui demo`, where the requester's agent runs beside the report).
+pub fn write_local(results: &JobResults, dir: &Path, invalid_rows: Option<&Path>) -> anyhow::Result<Written> {
+    let options = Options { invalid_rows: invalid_rows.map(read_invalid_rows).transpose()?, ..Options::default() };
+    let set = bidui_report::derive(results, &options)?;
+    let report = bidui_report::write_report(results, &set, None, Some(&now_in_china()), dir)?;
+    Ok(Written { json: report.results.clone(), csv: report.results_csv.clone(), report })
 }
 
-pub fn to_csv(results: &JobResults) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice("\u{FEFF}".as_bytes());
-    let requester_fields: Vec<String> = {
-        let mut names: Vec<String> = results.rows.iter().flat_map(|r| r.fields.keys().cloned()).collect();
-        names.sort();
-        names.dedup();
-        names
-    };
-    let mut header = vec!["row".to_owned()];
-    header.extend(requester_fields.iter().cloned());
-    header.extend(["id_valid".to_owned(), "duplicate_rows".to_owned()]);
-    for d in &results.departments {
-        header.extend([format!("{d}.found"), format!("{d}.attributes"), format!("{d}.released"), format!("{d}.probable_rows")]);
-    }
-    writeln!(out, "{}", header.iter().map(|h| cell(h)).collect::<Vec<_>>().join(",")).expect("writing to a Vec");
-    for row in &results.rows {
-        let mut cells = vec![row.row.to_string()];
-        cells.extend(requester_fields.iter().map(|f| row.fields.get(f).cloned().unwrap_or_default()));
-        cells.push(row.id_valid.to_string());
-        cells.push(row.duplicate_rows.iter().map(u32::to_string).collect::<Vec<_>>().join(" "));
-        for d in &results.departments {
-            let finding = row.departments.get(d).cloned().unwrap_or_default();
-            cells.push(finding.found.to_string());
-            cells.push(finding.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";"));
-            cells.push(finding.released.iter().map(|(k, v)| format!("{k}={}", v.join("|"))).collect::<Vec<_>>().join(";"));
-            cells.push(finding.probable_rows.to_string());
+fn read_invalid_rows(path: &Path) -> anyhow::Result<BTreeMap<u32, String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    bidui_report::parse_invalid_rows(&text).with_context(|| format!("reading {}", path.display()))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    #[serde(default)]
+    rule: Vec<StatusRule>,
+}
+
+fn build(args: BuildArgs) -> anyhow::Result<()> {
+    let (results, default_out) = match (&args.results, &args.job) {
+        (Some(path), _) => {
+            let results = bidui_report::load_results(path)?;
+            let dir = if path.is_dir() { path.clone() } else { path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf) };
+            (results, Some(dir))
         }
-        writeln!(out, "{}", cells.iter().map(|c| cell(c)).collect::<Vec<_>>().join(",")).expect("writing to a Vec");
+        (None, Some(job)) => {
+            let operator = args.operator.as_deref().context("--job needs --operator")?;
+            let client = crate::operator::OperatorConfig::load(operator)?.client()?;
+            (crate::operator::results(&client, job)?, None)
+        }
+        (None, None) => bail!("name the run's results.json, or --job with --operator"),
+    };
+    let out = args.out.or(default_out).context("--out is needed with --job")?;
+    let extra_rules = match &args.rules {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str::<RulesFile>(&text).with_context(|| format!("reading the rules in {}", path.display()))?.rule
+        }
+        None => Vec::new(),
+    };
+    let options = Options {
+        invalid_rows: args.invalid_rows.as_deref().map(read_invalid_rows).transpose()?,
+        extra_rules,
+        builtin_rules: !args.no_builtin_rules,
+        ..Options::default()
+    };
+    let set = bidui_report::derive(&results, &options)?;
+    let previous = args.previous.as_deref().map(bidui_report::load_run).transpose()?;
+    let written = bidui_report::write_report(&results, &set, previous.as_ref(), Some(&now_in_china()), &out)?;
+    print_build(&set, &written);
+    Ok(())
+}
+
+fn print_build(set: &ProblemSet, written: &bidui_report::Written) {
+    let rows = set.problems.iter().map(|p| p.row).collect::<std::collections::BTreeSet<_>>().len();
+    println!("比对报告 job {}: {} problems on {} registry rows, {} fill-ins", set.job, set.problems.len(), rows, set.fill_ins().count());
+    for note in &set.notes {
+        println!("  note: {note}");
     }
-    out
+    for town in &written.towns {
+        println!("  {:<40} {:>5} problems {:>5} fill-ins", town.path.display(), town.problems, town.fill_ins);
+    }
+    println!("  leadership summary: {}", written.summary.display());
+    println!("  for machines: {} and {}", written.problems_csv.display(), written.problems_json.display());
+}
+
+/// Reads the requester's registry: row number → name, identity cell, contact, town.
+fn read_registry(args: &ResolveArgs) -> anyhow::Result<(BTreeMap<u32, RegistryEntry>, u64)> {
+    let mut spec = bidui_agent::source::SourceSpec::new(&args.registry);
+    spec.sheet = args.sheet.clone();
+    let mut source = bidui_agent::source::Source::open(&spec)?;
+    let name = source.column(&args.name_column)?;
+    let id = source.column(&args.id_column)?;
+    let contact = source.column(&args.contact_column).ok();
+    let town = if args.town_column.is_empty() { None } else { source.column(&args.town_column).ok() };
+    let mut entries = BTreeMap::new();
+    let mut rows = 0u64;
+    for row in source.rows() {
+        rows += 1;
+        let Ok(row) = row else { continue };
+        entries.insert(
+            row.number,
+            RegistryEntry {
+                name: row.text(name).trim().to_owned(),
+                identity: row.text(id).into_owned(),
+                contact: contact.map(|c| row.text(c).trim().to_owned()).unwrap_or_default(),
+                town: town.map(|t| row.text(t).trim().to_owned()).filter(|t| !t.is_empty()),
+            },
+        );
+    }
+    Ok((entries, rows))
+}
+
+fn resolve(args: ResolveArgs) -> anyhow::Result<()> {
+    let mut set = bidui_report::load_run(&args.report)?;
+    let (entries, rows) = read_registry(&args)?;
+    // Row numbers are the record references: the registry must be the file the run read,
+    // unchanged in its rows, or names land on the wrong problems.
+    let mut doubts = Vec::new();
+    if rows != set.summary.registry_rows_read {
+        doubts.push(format!("the registry has {rows} rows, the run read {}", set.summary.registry_rows_read));
+    }
+    let other_town = set
+        .problems
+        .iter()
+        .filter(|p| p.town != bidui_report::problems::NO_TOWN)
+        .filter(|p| entries.get(&p.row).and_then(|e| e.town.as_ref()).is_some_and(|t| *t != p.town))
+        .count();
+    if other_town > 0 {
+        doubts.push(format!("{other_town} problems name another town than the registry's row"));
+    }
+    if !doubts.is_empty() && !args.force {
+        bail!("{} does not look like the registry of job {}: {}. Use the file the run read (or --force).", args.registry.display(), set.job, doubts.join("; "));
+    }
+    // Rows the matcher never saw have no town: take it from the registry.
+    for p in &mut set.problems {
+        if p.town == bidui_report::problems::NO_TOWN {
+            if let Some(town) = entries.get(&p.row).and_then(|e| e.town.clone()) {
+                p.town = town;
+            }
+        }
+    }
+    let mut towns = BTreeMap::new();
+    for p in &set.problems {
+        towns.entry(p.town.clone()).or_insert(0u64);
+    }
+    for (town, n) in &set.towns {
+        if town != bidui_report::problems::NO_TOWN || set.problems.iter().any(|p| &p.town == town) {
+            towns.insert(town.clone(), *n);
+        }
+    }
+    set.towns = towns;
+    let written = bidui_report::write_town_workbooks(&set, &args.out, Some(&entries))?;
+    println!("resolved job {} locally from {} ({} rows); nothing was sent", set.job, args.registry.display(), rows);
+    for town in &written {
+        println!("  {:<40} {:>5} problems {:>5} fill-ins", town.path.display(), town.problems, town.fill_ins);
+    }
+    println!("These workbooks hold names and identity numbers: keep them on the requester's side.");
+    Ok(())
+}
+
+fn diff(args: DiffArgs) -> anyhow::Result<()> {
+    let before = bidui_report::load_run(&args.before)?;
+    let after = bidui_report::load_run(&args.after)?;
+    if before.job == after.job {
+        eprintln!("note: both runs are job {}; a correction round runs the spec again under a new job id", before.job);
+    }
+    let diff = bidui_report::diff(&before, &after);
+    print!("{}", bidui_report::diff::text(&diff, args.details));
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&diff)?).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.csv {
+        std::fs::write(path, bidui_report::diff::csv(&diff)).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use bidui_core::api::{JobSpec, RuleTest, Severity};
+
+    const JOB: &str = r#"
+id = "zc-2026-stage2-002"
+purpose = "第二阶段数据比对"
+approval = "增政数〔2026〕2号"
+epoch = "0123456789abcdef"
+
+[requester]
+party = "veterans"
+fields = ["zj", "zt"]
+
+[[department]]
+party = "household"
+compare = ["name"]
+fields = ["hjzt"]
+
+[[rule]]
+code = "deceased_active"
+label = "户籍已死亡但仍在册"
+severity = "严重"
+department = "household"
+test = "any_of"
+field = "hjzt"
+values = ["死亡", "注销（死亡）"]
+registry_field = "zt"
+registry_values = ["在册"]
+field_label = "户籍状态"
+registry_field_label = "状态"
+"#;
+
+    #[test]
+    fn a_job_spec_declares_rules_with_its_own_field_names() {
+        let spec: JobSpec = toml::from_str(JOB).unwrap();
+        spec.validate().unwrap();
+        assert_eq!(spec.rules.len(), 1);
+        assert_eq!(spec.rules[0].test, RuleTest::AnyOf);
+        assert_eq!(spec.rules[0].severity, Severity::Serious);
+        let mut bad: JobSpec = toml::from_str(JOB).unwrap();
+        bad.rules[0].registry_field = Some("town".into());
+        assert!(bad.validate().is_err(), "a registry field the requester does not release");
+        assert!(toml::from_str::<JobSpec>(&JOB.replace("test = \"any_of\"", "test = \"sometimes\"")).is_err());
+        // The same tables in a rules file for `report build --rules`.
+        let rules: super::RulesFile = toml::from_str(&JOB[JOB.find("[[rule]]").unwrap()..]).unwrap();
+        assert_eq!(rules.rule, spec.rules);
+    }
 }

@@ -25,12 +25,12 @@ pub(crate) struct District {
     pub(crate) agent_bytes: Vec<u8>,
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Forwards connections to `target`, recording what clients send.
-fn capturing_proxy(target: u16) -> (u16, Arc<Mutex<Vec<u8>>>) {
+pub(crate) fn capturing_proxy(target: u16) -> (u16, Arc<Mutex<Vec<u8>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let captured = Arc::new(Mutex::new(Vec::new()));
@@ -68,8 +68,10 @@ pub(crate) fn district() -> &'static District {
         let _ = std::fs::remove_dir_all(&dir);
         let matcher_port = free_port();
         let (proxy_port, captured) = capturing_proxy(matcher_port);
+        // Plain HTTP, so that the capture can be searched for raw identity numbers; the
+        // same demo over TLS is `tls.rs`'s.
         let output = Command::new(bidui_exe())
-            .args(["demo", "--registry", "600", "--population", "3000", "--dir"])
+            .args(["demo", "--insecure-http", "--registry", "600", "--population", "3000", "--dir"])
             .arg(&dir)
             .args(["--listen", &format!("127.0.0.1:{matcher_port}")])
             .args(["--agents-via", &format!("http://127.0.0.1:{proxy_port}")])

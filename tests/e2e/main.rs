@@ -8,4 +8,7 @@ fn bidui_exe() -> &'static str {
 }
 mod deps;
 mod district;
+mod report;
 mod resume;
+mod audit;
+mod tls;

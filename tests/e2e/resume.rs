@@ -25,7 +25,7 @@ impl Drop for Matcher {
 
 fn start_matcher(database: &Path) -> Matcher {
     let mut child = Command::new(bidui_exe())
-        .args(["matcher", "serve", "--listen", "127.0.0.1:0", "--db"])
+        .args(["matcher", "serve", "--insecure-http", "--listen", "127.0.0.1:0", "--db"])
         .arg(database)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

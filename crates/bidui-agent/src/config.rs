@@ -13,8 +13,14 @@ use crate::source::SourceSpec;
 pub struct AgentConfig {
     /// This agent's name at the matcher (its party name in jobs).
     pub party: String,
-    /// Base URL of the matcher, e.g. `http://127.0.0.1:8700`.
+    /// Base URL of the matcher, e.g. `https://matcher.district.gov:8700`.
     pub matcher: String,
+    /// The matcher's TLS certificate (PEM), pinned: only it is trusted.
+    #[serde(default)]
+    pub matcher_certificate: Option<PathBuf>,
+    /// A CA file (PEM) that issued the matcher's certificate; instead of the above.
+    #[serde(default)]
+    pub matcher_ca: Option<PathBuf>,
     /// The agent's Ed25519 signing key (`bidui agent init` writes it).
     pub identity_key: PathBuf,
     /// Epoch files (`suite` and `secret`) provisioned by hand (tests, demos); a job picks
@@ -107,6 +113,8 @@ impl AgentConfig {
             }
         };
         resolve(&mut config.identity_key);
+        config.matcher_certificate.iter_mut().for_each(resolve);
+        config.matcher_ca.iter_mut().for_each(resolve);
         resolve(&mut config.state_dir);
         resolve(&mut config.source.path);
         config.epochs.iter_mut().for_each(resolve);

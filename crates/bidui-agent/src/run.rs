@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bidui_client::{Client, ClientError, Identity, KeyFileError};
+use bidui_client::{Client, ClientError, Identity, KeyFileError, MatcherTrust};
 use bidui_core::api::{Assignment, RefusedField, ReleaseRequest, ReleaseUpload, ReleasedRecord, SealRequest, SubmissionStatus};
 use bidui_core::wire::{encode_chunk, TokenRecord};
 use bidui_core::CivilDate;
@@ -115,7 +115,8 @@ const ABORT_AFTER_CHUNKS: &str = "BIDUI_TEST_ABORT_AFTER_CHUNKS";
 
 pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, AgentError> {
     let identity = Identity::load(&config.identity_key)?;
-    let client = Client::new(&config.matcher, &config.party, identity);
+    let trust = MatcherTrust::from_config(config.matcher_certificate.as_deref(), config.matcher_ca.as_deref()).map_err(ClientError::from)?;
+    let client = Client::with_trust(&config.matcher, &config.party, identity, trust)?;
     let job_path = format!("/v1/jobs/{}", path_segment(&options.job));
     let assignment: Assignment = client.get(&format!("{job_path}/assignment"))?;
     fetch_epochs(&client, config)?;

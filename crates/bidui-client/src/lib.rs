@@ -1,9 +1,15 @@
 //! Signed HTTP calls to the matcher (`protocol-docs/wire-v1.md`), shared by agents and
 //! the operator's CLI, and the Ed25519 identity files that sign them.
+//!
+//! HTTPS is verified against a trust anchor the caller configures ([`MatcherTrust`]: the
+//! matcher's own certificate, pinned, or a CA file); never against web PKI roots. An
+//! `https://` matcher without one is refused, and so is an `http://` matcher when one is
+//! configured: the configuration would say TLS while the wire says plain text.
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bidui_core::api::{ApiError, HEADER_NONCE, HEADER_SIGNATURE, HEADER_SIGNER, HEADER_TIMESTAMP};
@@ -21,6 +27,14 @@ pub enum ClientError {
     Refused { method: String, path: String, status: u16, code: String, message: String },
     #[error("the matcher's answer to {path} was not understood: {reason}")]
     Answer { path: String, reason: String },
+    #[error("refusing to talk to the matcher at {url}: its TLS certificate is not trusted by {trust} ({reason}). Nothing was sent. If the district replaced the matcher's certificate, get the new one from the operator and compare its fingerprint by phone")]
+    Untrusted { url: String, trust: String, reason: String },
+    #[error("{url} is an https:// matcher but no trust anchor is configured: set matcher_certificate (the matcher's certificate, pinned) or matcher_ca (a CA file); bidui never falls back to web PKI roots")]
+    NoTrustAnchor { url: String },
+    #[error("{url} is a plain http:// matcher but {trust} is configured: use the matcher's https:// URL (plain HTTP is for loopback tests only, without a certificate setting)")]
+    PlainWithTrust { url: String, trust: String },
+    #[error(transparent)]
+    Trust(#[from] TrustError),
 }
 
 impl ClientError {
@@ -67,6 +81,115 @@ pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> 
     file.write_all(bytes).and_then(|_| file.sync_all()).map_err(|source| KeyFileError::Write { path: path.to_owned(), source })
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error("cannot read the matcher's trust file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a PEM certificate file: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error("{path} holds {count} certificates: matcher_certificate pins exactly one, the matcher's own (use matcher_ca for a CA bundle)")]
+    NotOne { path: PathBuf, count: usize },
+    #[error("set matcher_certificate or matcher_ca, not both")]
+    Both,
+    #[error("{path} is issued by another certificate (a CA), so it cannot be pinned: pin the matcher's own self-signed certificate (`bidui keys tls-cert` makes one), or set matcher_ca to the CA's certificate instead")]
+    NotSelfSigned { path: PathBuf },
+}
+
+/// What the client trusts to authenticate the matcher over HTTPS.
+#[derive(Clone, Debug)]
+pub struct MatcherTrust {
+    kind: TrustKind,
+    path: PathBuf,
+    certificates: Vec<Vec<u8>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrustKind {
+    /// Exactly the matcher's certificate: it is the only trust anchor, so only a server
+    /// holding its private key, and presenting a certificate for the URL's host under
+    /// that key, is accepted.
+    PinnedCertificate,
+    /// A CA file: any certificate for the URL's host issued by one of these CAs.
+    CaFile,
+}
+
+fn read_pem_certificates(path: &Path) -> Result<Vec<Vec<u8>>, TrustError> {
+    use rustls_pki_types::pem::PemObject;
+    let bytes = std::fs::read(path).map_err(|source| TrustError::Read { path: path.to_owned(), source })?;
+    let certificates = rustls_pki_types::CertificateDer::pem_slice_iter(&bytes)
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TrustError::Invalid { path: path.to_owned(), reason: e.to_string() })?;
+    if certificates.is_empty() {
+        return Err(TrustError::Invalid { path: path.to_owned(), reason: "no -----BEGIN CERTIFICATE----- block".into() });
+    }
+    for der in &certificates {
+        let mut store = rustls::RootCertStore::empty();
+        store
+            .add(rustls_pki_types::CertificateDer::from(der.as_slice()))
+            .map_err(|e| TrustError::Invalid { path: path.to_owned(), reason: format!("a certificate cannot be a trust anchor: {e}") })?;
+    }
+    Ok(certificates)
+}
+
+impl MatcherTrust {
+    /// The matcher's own certificate (PEM, exactly one), pinned.
+    pub fn pinned_certificate(path: &Path) -> Result<MatcherTrust, TrustError> {
+        let certificates = read_pem_certificates(path)?;
+        if certificates.len() != 1 {
+            return Err(TrustError::NotOne { path: path.to_owned(), count: certificates.len() });
+        }
+        // The pinned certificate becomes the only trust anchor, so it must be its own
+        // issuer: a CA-issued certificate would never chain to itself.
+        let der = rustls_pki_types::CertificateDer::from(certificates[0].as_slice());
+        let parsed = webpki::EndEntityCert::try_from(&der).map_err(|e| TrustError::Invalid { path: path.to_owned(), reason: format!("{e:?}") })?;
+        if parsed.issuer() != parsed.subject() {
+            return Err(TrustError::NotSelfSigned { path: path.to_owned() });
+        }
+        Ok(MatcherTrust { kind: TrustKind::PinnedCertificate, path: path.to_owned(), certificates })
+    }
+
+    /// A file of CA certificates (PEM, one or more).
+    pub fn ca_file(path: &Path) -> Result<MatcherTrust, TrustError> {
+        Ok(MatcherTrust { kind: TrustKind::CaFile, path: path.to_owned(), certificates: read_pem_certificates(path)? })
+    }
+
+    /// From the two configuration keys, at most one of which may be set.
+    pub fn from_config(certificate: Option<&Path>, ca: Option<&Path>) -> Result<Option<MatcherTrust>, TrustError> {
+        match (certificate, ca) {
+            (Some(_), Some(_)) => Err(TrustError::Both),
+            (Some(path), None) => MatcherTrust::pinned_certificate(path).map(Some),
+            (None, Some(path)) => MatcherTrust::ca_file(path).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
+    pub fn kind(&self) -> TrustKind {
+        self.kind
+    }
+
+    /// SHA-256 fingerprints (hex) of the trusted certificates.
+    pub fn fingerprints(&self) -> Vec<String> {
+        self.certificates.iter().map(|c| hex::encode(ring::digest::digest(&ring::digest::SHA256, c))).collect()
+    }
+
+    fn describe(&self) -> String {
+        match self.kind {
+            TrustKind::PinnedCertificate => format!("the pinned matcher_certificate {}", self.path.display()),
+            TrustKind::CaFile => format!("the matcher_ca file {}", self.path.display()),
+        }
+    }
+
+    fn tls_config(&self) -> ureq::tls::TlsConfig {
+        let roots: Vec<ureq::tls::Certificate<'static>> = self.certificates.iter().map(|der| ureq::tls::Certificate::from_der(der).to_owned()).collect();
+        ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))
+            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .build()
+    }
+}
+
 /// An Ed25519 signing identity (agent or operator).
 pub struct Identity {
     key: Ed25519KeyPair,
@@ -107,16 +230,77 @@ pub struct Client {
     identity: Identity,
     http: ureq::Agent,
     rng: SystemRandom,
+    trust: Option<MatcherTrust>,
 }
 
 impl Client {
+    /// A client without a TLS trust anchor: for `http://` matchers (loopback tests) only;
+    /// requests to an `https://` matcher are refused with [`ClientError::NoTrustAnchor`].
     pub fn new(base_url: &str, signer: &str, identity: Identity) -> Client {
+        Client::build(base_url, signer, identity, None)
+    }
+
+    /// A client that verifies the matcher's certificate against `trust`. With `None` it is
+    /// [`Client::new`]. Refuses an `https://` URL without a trust anchor, and an `http://`
+    /// URL with one.
+    pub fn with_trust(base_url: &str, signer: &str, identity: Identity, trust: Option<MatcherTrust>) -> Result<Client, ClientError> {
+        let client = Client::build(base_url, signer, identity, trust);
+        client.check_scheme()?;
+        Ok(client)
+    }
+
+    fn build(base_url: &str, signer: &str, identity: Identity, trust: Option<MatcherTrust>) -> Client {
+        // Without a trust anchor no root is trusted: HTTPS fails closed, never open.
+        let tls = match &trust {
+            Some(trust) => trust.tls_config(),
+            None => ureq::tls::TlsConfig::builder()
+                .provider(ureq::tls::TlsProvider::Rustls)
+                .root_certs(ureq::tls::RootCerts::Specific(Arc::new(Vec::new())))
+                .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .build(),
+        };
         let http: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(300)))
+            // A signed request is meant for one URL: never follow a redirect elsewhere.
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .tls_config(tls)
             .build()
             .into();
-        Client { base: base_url.trim_end_matches('/').to_owned(), signer: signer.to_owned(), identity, http, rng: SystemRandom::new() }
+        Client {
+            base: base_url.trim_end_matches('/').to_owned(),
+            signer: signer.to_owned(),
+            identity,
+            http,
+            rng: SystemRandom::new(),
+            trust,
+        }
+    }
+
+    fn check_scheme(&self) -> Result<(), ClientError> {
+        let https = self.base.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+        match &self.trust {
+            None if https => Err(ClientError::NoTrustAnchor { url: self.base.clone() }),
+            Some(trust) if !https => Err(ClientError::PlainWithTrust { url: self.base.clone(), trust: trust.describe() }),
+            _ => Ok(()),
+        }
+    }
+
+    /// A transport failure, told apart from a certificate the trust anchor refuses.
+    fn transport_error(&self, url: &str, error: ureq::Error) -> ClientError {
+        let certificate_problem = match &error {
+            ureq::Error::Rustls(rustls::Error::InvalidCertificate(e)) => Some(format!("{e:?}")),
+            ureq::Error::Io(io) => io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).and_then(|e| match e {
+                rustls::Error::InvalidCertificate(e) => Some(format!("{e:?}")),
+                _ => None,
+            }),
+            _ => None,
+        };
+        match (certificate_problem, &self.trust) {
+            (Some(reason), Some(trust)) => ClientError::Untrusted { url: url.to_owned(), trust: trust.describe(), reason },
+            _ => ClientError::Transport { url: url.to_owned(), reason: error.to_string() },
+        }
     }
 
     pub fn signer(&self) -> &str {
@@ -129,6 +313,7 @@ impl Client {
 
     /// Sends one signed request; returns the status and body of a 2xx answer.
     pub fn send(&self, method: &str, path: &str, body: &[u8], content_type: &str) -> Result<(u16, Vec<u8>), ClientError> {
+        self.check_scheme()?;
         let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let mut nonce = [0u8; 16];
         self.rng.fill(&mut nonce).map_err(|_| ClientError::Transport { url: self.base.clone(), reason: "no randomness for the nonce".into() })?;
@@ -146,7 +331,7 @@ impl Client {
             .header("content-type", content_type)
             .body(body.to_vec())
             .map_err(|e| ClientError::Transport { url: url.clone(), reason: e.to_string() })?;
-        let mut response = self.http.run(request).map_err(|e| ClientError::Transport { url: url.clone(), reason: e.to_string() })?;
+        let mut response = self.http.run(request).map_err(|e| self.transport_error(&url, e))?;
         let status = response.status().as_u16();
         let bytes = response
             .body_mut()
@@ -200,6 +385,50 @@ mod tests {
         assert!(matches!(Identity::create(&path), Err(KeyFileError::Exists(_))));
         assert_eq!(std::fs::read(&path).unwrap(), before);
         assert_eq!(Identity::load(&path).unwrap().public_key(), identity.public_key());
+    }
+
+    fn certificate_pem(host: &str) -> String {
+        rcgen::generate_simple_self_signed(vec![host.to_owned()]).unwrap().cert.pem()
+    }
+
+    #[test]
+    fn a_pinned_certificate_is_exactly_one_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = dir.path().join("one.pem");
+        std::fs::write(&one, certificate_pem("127.0.0.1")).unwrap();
+        let trust = MatcherTrust::pinned_certificate(&one).unwrap();
+        assert_eq!((trust.kind(), trust.fingerprints().len()), (TrustKind::PinnedCertificate, 1));
+        let two = dir.path().join("two.pem");
+        std::fs::write(&two, certificate_pem("127.0.0.1") + &certificate_pem("localhost")).unwrap();
+        assert!(matches!(MatcherTrust::pinned_certificate(&two), Err(TrustError::NotOne { count: 2, .. })));
+        assert_eq!(MatcherTrust::ca_file(&two).unwrap().fingerprints().len(), 2);
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        assert!(matches!(MatcherTrust::pinned_certificate(&junk), Err(TrustError::Invalid { .. })));
+        assert!(matches!(MatcherTrust::from_config(Some(&one), Some(&one)), Err(TrustError::Both)));
+        assert!(MatcherTrust::from_config(None, None).unwrap().is_none());
+    }
+
+    #[test]
+    fn https_needs_a_trust_anchor_and_http_must_not_have_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = dir.path().join("cert.pem");
+        std::fs::write(&pem, certificate_pem("127.0.0.1")).unwrap();
+        let trust = || Some(MatcherTrust::pinned_certificate(&pem).unwrap());
+        let identity = || Identity::create(&dir.path().join(format!("k{}", rand_suffix()))).unwrap();
+        assert!(matches!(Client::with_trust("https://127.0.0.1:1", "a", identity(), None), Err(ClientError::NoTrustAnchor { .. })));
+        assert!(matches!(Client::with_trust("http://127.0.0.1:1", "a", identity(), trust()), Err(ClientError::PlainWithTrust { .. })));
+        assert!(Client::with_trust("HTTPS://127.0.0.1:1", "a", identity(), trust()).is_ok());
+        assert!(Client::with_trust("http://127.0.0.1:1", "a", identity(), None).is_ok());
+        // `new` has no trust anchor: an https:// matcher is refused before any connection.
+        let client = Client::new("https://127.0.0.1:1", "a", identity());
+        assert!(matches!(client.get::<serde_json::Value>("/v1/health"), Err(ClientError::NoTrustAnchor { .. })));
+    }
+
+    fn rand_suffix() -> String {
+        let mut bytes = [0u8; 8];
+        SystemRandom::new().fill(&mut bytes).unwrap();
+        hex::encode(bytes)
     }
 
     #[test]

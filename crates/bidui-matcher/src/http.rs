@@ -14,6 +14,7 @@ use bidui_core::wire::Chunk;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use crate::audit::{self, AuditEvent};
 use crate::auth::{self, Caller};
 use crate::error::ApiFailure;
 use crate::jobs::{self, LoadedJob};
@@ -88,6 +89,7 @@ async fn create_job(State(state): State<AppState>, method: Method, uri: Uri, hea
     let text = serde_json::to_string(&spec).map_err(|e| ApiFailure::internal("spec", e))?;
     let parties: Vec<String> = spec.parties().map(str::to_owned).collect();
     let (id, now, by) = (spec.id.clone(), state.now() as i64, caller.name.clone());
+    let details = serde_json::to_value(&spec).map_err(|e| ApiFailure::internal("spec", e))?;
     let created = state
         .store
         .transaction(move |tx| {
@@ -95,6 +97,7 @@ async fn create_job(State(state): State<AppState>, method: Method, uri: Uri, hea
                 return Ok(Some(existing.spec));
             }
             store::insert_job(tx, &id, &text, jobs::state_name(JobState::Collecting), &by, &parties, now)?;
+            store::append_audit(tx, &AuditEvent::new(now, &by, audit::action::JOB_CREATED, Some(&id), details))?;
             Ok(None)
         })
         .await?;
@@ -260,10 +263,24 @@ async fn seal(State(state): State<AppState>, Path(job): Path<String>, method: Me
     let invalid = serde_json::to_string(&request.invalid_ids).map_err(|e| ApiFailure::internal("seal", e))?;
     let (j, p, now) = (job.clone(), caller.name.clone(), state.now() as i64);
     let epoch = request.epoch.clone();
+    // Counts and digests only: the audit log never holds a token.
+    let details = serde_json::json!({
+        "epoch": request.epoch,
+        "chunks": metas.len(),
+        "records": request.records,
+        "rows_read": request.rows_read,
+        "invalid_ids": request.invalid_ids,
+        "digest": request.digest,
+    });
     let all_sealed = state
         .store
         .transaction(move |tx| {
+            // Re-checked inside the transaction: of two concurrent seals one is recorded.
+            if store::submission(tx, &j, &p)?.unwrap_or_default().sealed {
+                return store::all_sealed(tx, &j);
+            }
             store::seal_submission(tx, &j, &p, &epoch, request.rows_read, &invalid, now)?;
+            store::append_audit(tx, &AuditEvent::new(now, &p, audit::action::SEALED, Some(&j), details))?;
             store::all_sealed(tx, &j)
         })
         .await?;
@@ -335,6 +352,14 @@ async fn release(State(state): State<AppState>, Path(job): Path<String>, method:
     let (j, p, now) = (job.clone(), caller.name.clone(), state.now() as i64);
     let (purpose, approval) = (spec.purpose.clone(), spec.approval.clone());
     let party_count = spec.parties().count() as u64;
+    // Names and counts only: the released values themselves are not repeated here.
+    let details = serde_json::json!({
+        "purpose": spec.purpose,
+        "approval": spec.approval,
+        "fields": upload.fields,
+        "refused": upload.refused,
+        "records": records,
+    });
     let outcome = state
         .store
         .transaction(move |tx| {
@@ -344,6 +369,7 @@ async fn release(State(state): State<AppState>, Path(job): Path<String>, method:
             }
             let entry = store::ReleaseLogEntry { job: &j, party: &p, purpose: &purpose, approval: &approval, fields: &fields, refused: &refused, records };
             store::insert_release(tx, &entry, &text, now)?;
+            store::append_audit(tx, &AuditEvent::new(now, &p, audit::action::RELEASED, Some(&j), details))?;
             Ok(Ok(store::releases(tx, &j)?.len() as u64 == party_count))
         })
         .await?;

@@ -7,7 +7,9 @@
 //! - [`jobs`]: the job life cycle and the join orchestration;
 //! - [`matching`]: the in-memory join of token chunks, roaring bitmaps of rows;
 //! - [`results`]: per-row results from the join and the releases;
-//! - [`store`]: the SQLite file, the only place SQL is written.
+//! - [`store`]: the SQLite file, the only place SQL is written;
+//! - [`audit`]: the hash-chained audit log (encoding, hashing, verification);
+//! - [`tls`]: HTTPS on rustls with the ring provider, the district's certificate.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod http;
@@ -22,6 +25,7 @@ pub mod jobs;
 pub mod matching;
 pub mod results;
 pub mod store;
+pub mod tls;
 
 pub use http::app;
 
@@ -42,26 +46,57 @@ impl AppState {
     }
 }
 
+/// How the matcher speaks to its clients.
+#[derive(Clone, Debug)]
+pub enum Transport {
+    /// HTTPS with this certificate and key (rustls on ring).
+    Tls(tls::TlsFiles),
+    /// Plain HTTP: only when asked for explicitly (`--insecure-http`), for tests and
+    /// demos on loopback and for captures of what agents send.
+    InsecureHttp,
+}
+
 pub struct ServeConfig {
     pub database: PathBuf,
     pub listen: SocketAddr,
-    /// Serving on anything but loopback must be asked for: agents' traffic belongs on
-    /// the district network behind TLS (#4).
+    pub transport: Transport,
+    /// Plain HTTP on anything but loopback must be asked for as well: without TLS the
+    /// network path reads released fields and can forge answers.
     pub allow_non_loopback: bool,
 }
 
 /// Serves until Ctrl-C / SIGTERM. Prints `listening on <addr>` once bound, so a parent
 /// process can learn an OS-assigned port.
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    if !config.listen.ip().is_loopback() && !config.allow_non_loopback {
-        anyhow::bail!("refusing to listen on {} without --allow-non-loopback: the matcher listens on loopback unless told otherwise", config.listen);
+    let insecure = matches!(config.transport, Transport::InsecureHttp);
+    if insecure && !config.listen.ip().is_loopback() && !config.allow_non_loopback {
+        anyhow::bail!(
+            "refusing to serve plain HTTP on {} without --allow-non-loopback: serve HTTPS (--tls-cert, --tls-key) beyond loopback",
+            config.listen
+        );
     }
+    // Read the certificate before touching the database: a bad file fails fast.
+    let tls = match &config.transport {
+        Transport::Tls(files) => Some((tls::server_config(files)?, files.clone())),
+        Transport::InsecureHttp => None,
+    };
     let state = AppState::open(&config.database)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let bound = listener.local_addr()?;
-    tracing::info!(%bound, database = %config.database.display(), "matcher listening");
-    println!("listening on {bound}");
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+    match tls {
+        Some((server_config, files)) => {
+            let certificate = tls::read_certificates(&files.certificate)?;
+            tracing::info!(%bound, database = %config.database.display(), certificate = %files.certificate.display(), fingerprint = %tls::fingerprint(&certificate[0]), "matcher listening (HTTPS)");
+            println!("listening on {bound}");
+            let listener = tls::TlsListener::new(listener, server_config)?;
+            axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTPS")?;
+        }
+        None => {
+            tracing::warn!(%bound, database = %config.database.display(), "matcher listening on PLAIN HTTP (--insecure-http): requests and answers are readable on the path");
+            println!("listening on {bound}");
+            axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+        }
+    }
     Ok(())
 }
 
@@ -80,15 +115,59 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
 }
 
+/// What `enroll` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enrolment {
+    /// A new principal.
+    Enrolled,
+    /// The name was enrolled before (with another key or role, or revoked): replaced.
+    Replaced,
+    /// Already enrolled, active, with this role and key: nothing changed, nothing logged.
+    Unchanged,
+}
+
 /// Enrols (or re-enrols) a principal directly in the database: the matcher host's
-/// administrator does this before the matcher serves requests from it.
-pub fn enroll(database: &Path, name: &str, role: &str, public_key: &[u8]) -> anyhow::Result<()> {
+/// administrator does this before the matcher serves requests from it. Audited in the
+/// same transaction.
+pub fn enroll(database: &Path, name: &str, role: &str, public_key: &[u8]) -> anyhow::Result<Enrolment> {
     anyhow::ensure!(role == "operator" || role == "agent", "role must be operator or agent, not {role:?}");
     anyhow::ensure!(public_key.len() == 32, "an Ed25519 public key is 32 bytes, got {}", public_key.len());
+    anyhow::ensure!(!name.is_empty() && name != audit::ADMINISTRATOR, "{name:?} cannot be a principal's name");
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let state = AppState::open(database)?;
     let now = state.now() as i64;
     let (name, role, key) = (name.to_owned(), role.to_owned(), public_key.to_vec());
-    runtime.block_on(state.store.call(move |c| store::upsert_principal(c, &name, &role, &key, now)))?;
-    Ok(())
+    let outcome = runtime.block_on(state.store.transaction(move |tx| {
+        let before = store::principal(tx, &name)?;
+        if before.as_ref().is_some_and(|p| p.role == role && p.public_key == key && !p.revoked) {
+            return Ok(Enrolment::Unchanged);
+        }
+        store::upsert_principal(tx, &name, &role, &key, now)?;
+        let mut details = serde_json::json!({ "name": name, "role": role, "public_key": hex::encode(&key) });
+        if let Some(before) = &before {
+            details["replaced"] = serde_json::json!({ "role": before.role, "public_key": hex::encode(&before.public_key), "was_revoked": before.revoked });
+        }
+        store::append_audit(tx, &audit::AuditEvent::new(now, audit::ADMINISTRATOR, audit::action::ENROLL, None, details))?;
+        Ok(if before.is_some() { Enrolment::Replaced } else { Enrolment::Enrolled })
+    }))?;
+    Ok(outcome)
+}
+
+/// Revokes a principal at once: its next request is refused (`403 revoked`). Audited in
+/// the same transaction. Refuses a name that is not enrolled or already revoked.
+pub fn revoke(database: &Path, name: &str) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let state = AppState::open(database)?;
+    let now = state.now() as i64;
+    let name = name.to_owned();
+    let revoked = runtime.block_on(state.store.transaction(move |tx| {
+        let Some(principal) = store::principal(tx, &name)? else { return Ok(Err(format!("no principal named {name:?} is enrolled"))) };
+        if !store::revoke_principal(tx, &name, now)? {
+            return Ok(Err(format!("{name:?} is already revoked")));
+        }
+        let details = serde_json::json!({ "name": name, "role": principal.role, "public_key": hex::encode(&principal.public_key) });
+        store::append_audit(tx, &audit::AuditEvent::new(now, audit::ADMINISTRATOR, audit::action::REVOKE, None, details))?;
+        Ok(Ok(()))
+    }))?;
+    revoked.map_err(anyhow::Error::msg)
 }

@@ -151,6 +151,7 @@ pub fn build(inputs: &ResultInputs<'_>) -> JobResults {
         departments: spec.departments.iter().map(|d| d.party.clone()).collect(),
         summary,
         rows: rows.into_values().collect(),
+        rules: spec.rules.clone(),
     }
 }
 

@@ -6,10 +6,13 @@
 use std::path::Path;
 use std::sync::mpsc;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use crate::audit;
+
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+/// Append only: a released database may have run any prefix of them.
 const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE principals (
     name        TEXT PRIMARY KEY,
@@ -80,6 +83,18 @@ CREATE TABLE results (
     job  TEXT PRIMARY KEY,
     body TEXT NOT NULL
 );
+"#, r#"
+CREATE TABLE audit (
+    seq       INTEGER PRIMARY KEY,
+    at        INTEGER NOT NULL,
+    actor     TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    job       TEXT,
+    record    TEXT NOT NULL,
+    prev_hash BLOB NOT NULL,
+    hash      BLOB NOT NULL UNIQUE
+);
+CREATE INDEX audit_job ON audit (job, seq);
 "#];
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +105,10 @@ pub enum StoreError {
     Gone,
     #[error("the database {path} was written by a newer bidui (schema {found}, this build knows {known})")]
     TooNew { path: String, found: i64, known: i64 },
+    #[error("no matcher database at {path}")]
+    Missing { path: String },
+    #[error("the database {path} has no audit log yet (schema {found}): start this version of the matcher on it once to migrate it")]
+    NoAuditLog { path: String, found: i64 },
 }
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -136,19 +155,44 @@ impl Store {
     }
 
     /// Runs `f` inside one transaction on the database thread; commits if it returns Ok.
+    /// The transaction takes the write lock at once (`BEGIN IMMEDIATE`), so a command
+    /// writing to the same file from another process (`bidui matcher enroll`) waits
+    /// rather than failing half-way, and the audit chain's head cannot move under it.
     pub async fn transaction<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<R, rusqlite::Error> + Send + 'static,
     {
         self.call(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
             tx.commit()?;
             Ok(out)
         })
         .await
     }
+}
+
+/// The schema version that introduced the audit log.
+const AUDIT_SCHEMA: i64 = 2;
+
+/// Opens the database for reading only, without migrating it: `bidui audit` may read it
+/// while the matcher runs (WAL readers never block the writer).
+pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    if !path.is_file() {
+        return Err(StoreError::Missing { path: path.display().to_string() });
+    }
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError::TooNew { path: path.display().to_string(), found: version, known });
+    }
+    if version < AUDIT_SCHEMA {
+        return Err(StoreError::NoAuditLog { path: path.display().to_string(), found: version });
+    }
+    Ok(conn)
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
@@ -342,6 +386,47 @@ pub fn insert_release(tx: &Transaction<'_>, entry: &ReleaseLogEntry<'_>, body: &
 
 pub fn release_log_count(conn: &Connection, job: &str) -> rusqlite::Result<u64> {
     conn.query_row("SELECT COUNT(*) FROM release_log WHERE job = ?1", [job], |r| r.get::<_, i64>(0)).map(|n| n as u64)
+}
+
+/// Appends one event to the audit chain; call it inside the transaction that makes the
+/// change it records, so neither exists without the other. Returns its sequence number.
+pub fn append_audit(tx: &Transaction<'_>, event: &audit::AuditEvent) -> rusqlite::Result<i64> {
+    let last: Option<(i64, Vec<u8>)> =
+        tx.prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")?.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+    let (seq, prev) = match last {
+        None => (1, audit::GENESIS),
+        Some((seq, hash)) => {
+            let prev: [u8; 32] = hash.as_slice().try_into().map_err(|_| rusqlite::Error::InvalidColumnType(1, "hash".into(), rusqlite::types::Type::Blob))?;
+            (seq + 1, prev)
+        }
+    };
+    // An event that cannot be encoded fails its whole transaction: no change unrecorded.
+    let record = event.canonical_json().map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+    let hash = audit::record_hash(seq as u64, &prev, record.as_bytes());
+    tx.prepare_cached("INSERT INTO audit (seq, at, actor, action, job, record, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
+        .execute(params![seq, event.at, event.actor, event.action, event.job, record, prev.as_slice(), hash.as_slice()])?;
+    Ok(seq)
+}
+
+/// The audit records in sequence order, all of them or those of one job.
+pub fn audit_rows(conn: &Connection, job: Option<&str>) -> rusqlite::Result<Vec<audit::AuditRow>> {
+    let row = |r: &rusqlite::Row<'_>| {
+        Ok(audit::AuditRow {
+            seq: r.get(0)?,
+            at: r.get(1)?,
+            actor: r.get(2)?,
+            action: r.get(3)?,
+            job: r.get(4)?,
+            record: r.get(5)?,
+            prev_hash: r.get(6)?,
+            hash: r.get(7)?,
+        })
+    };
+    const COLUMNS: &str = "SELECT seq, at, actor, action, job, record, prev_hash, hash FROM audit";
+    match job {
+        None => conn.prepare(&format!("{COLUMNS} ORDER BY seq"))?.query_map([], row)?.collect(),
+        Some(job) => conn.prepare(&format!("{COLUMNS} WHERE job = ?1 ORDER BY seq"))?.query_map([job], row)?.collect(),
+    }
 }
 
 pub fn save_results(conn: &Connection, job: &str, body: &str) -> rusqlite::Result<()> {

@@ -174,7 +174,7 @@ fn assert_no_internals(message: &str, dir: &str) {
 /// row by row, every column.
 type Snapshot = BTreeMap<&'static str, Vec<String>>;
 
-const TABLES: &[&str] = &["principals", "jobs", "submissions", "chunks", "matches", "releases", "release_log", "results"];
+const TABLES: &[&str] = &["principals", "jobs", "submissions", "chunks", "matches", "releases", "release_log", "results", "audit"];
 
 struct Matcher {
     dir: tempfile::TempDir,
@@ -325,6 +325,7 @@ fn spec() -> JobSpec {
             DepartmentSpec { party: "household".into(), compare: vec![Attribute::Name, Attribute::Sex], fields: vec!["status".into()] },
             DepartmentSpec { party: "pension".into(), compare: vec![], fields: vec![] },
         ],
+        rules: Vec::new(),
     }
 }
 
@@ -1243,6 +1244,63 @@ async fn results_go_to_the_requester_and_operator_once_complete() {
         .refused(StatusCode::CONFLICT, "already-released");
     m.put_chunk(&m.household, 1, &chunk_for("household", &[(20, 7)])).await.refused(StatusCode::CONFLICT, "not-collecting");
     m.assert_unchanged(&before).await;
+}
+
+// ---- The audit log ----
+
+#[tokio::test]
+async fn every_change_of_a_job_is_audited_once_with_names_and_counts_only() {
+    let m = Matcher::new().await;
+    m.open_release_round().await;
+    // Repeats change nothing, in the audit log either (the snapshot covers it).
+    let before = m.snapshot().await;
+    let bytes = veterans_chunk();
+    m.seal(&m.veterans, &seal_request(&[&bytes], EPOCH)).await.expect(StatusCode::OK);
+    m.post_spec(&m.operator, &spec()).await.expect(StatusCode::OK);
+    m.assert_unchanged(&before).await;
+
+    let refusing = ReleaseUpload { fields: vec![], refused: vec![RefusedField { field: "status".into(), reason: "本部门政策不允许".into() }], records: vec![] };
+    m.release(&m.household, &refusing).await.expect(StatusCode::OK);
+    m.release(&m.pension, &ReleaseUpload { fields: vec![], refused: vec![], records: vec![] }).await.expect(StatusCode::OK);
+    let town = ReleaseUpload {
+        fields: vec!["town".into()],
+        refused: vec![],
+        records: (1..=4).map(|row| ReleasedRecord { row, values: vec![Some("荔城街".into())] }).collect(),
+    };
+    m.release(&m.veterans, &town).await.expect(StatusCode::OK);
+    assert_eq!(m.job_state().await, JobState::Complete);
+
+    let rows = m.state.store.call(|c| store::audit_rows(c, Some(JOB))).await.unwrap();
+    let summary: Vec<(String, String)> = rows.iter().map(|r| (r.action.clone(), r.actor.clone())).collect();
+    let expected = [
+        ("job-created", "district-operator"),
+        ("submission-sealed", "veterans"),
+        ("submission-sealed", "household"),
+        ("submission-sealed", "pension"),
+        ("fields-released", "household"),
+        ("fields-released", "pension"),
+        ("fields-released", "veterans"),
+    ];
+    assert_eq!(summary, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
+    let event = |i: usize| rows[i].event().unwrap().details;
+    assert_eq!(event(0)["approval"], spec().approval);
+    assert_eq!((event(1)["records"].as_u64(), event(1)["chunks"].as_u64(), event(1)["epoch"].as_str()), (Some(4), Some(1), Some(EPOCH)));
+    assert_eq!(event(4)["purpose"], spec().purpose);
+    assert_eq!(event(4)["approval"], spec().approval);
+    assert_eq!(event(4)["refused"][0]["field"], "status");
+    assert_eq!(event(4)["records"], 0);
+    assert_eq!(event(6)["fields"], serde_json::json!(["town"]));
+    assert_eq!(event(6)["records"], 4);
+
+    // Names and counts only: no token and no released value is repeated in the log.
+    let log: String = rows.iter().map(|r| r.record.clone()).collect();
+    for n in [1u8, 2, 3, 4, 99, 200] {
+        assert!(!log.contains(&hex::encode(token(n).0)), "token {n} in the audit log");
+    }
+    assert!(!log.contains("荔城街"));
+    let all = m.state.store.call(|c| store::audit_rows(c, None)).await.unwrap();
+    let head = bidui_matcher::audit::verify_rows(all).unwrap();
+    assert_eq!(head.count, 7);
 }
 
 // ---- No internals in errors ----

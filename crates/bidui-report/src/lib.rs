@@ -1,0 +1,168 @@
+//! `bidui-report`: the stage-two comparison report (第二阶段数据比对).
+//!
+//! The matcher's results ([`JobResults`]) say, per registry row and department, found or
+//! not, attribute verdicts, released values, duplicates and probable matches. This crate
+//! turns them into **problems**, each with a stable code, a Chinese label, a severity
+//! (严重 / 一般 / 提示), the department it comes from, a detail in plain Chinese and a
+//! suggested action ([`problems`]):
+//!
+//! | code | category |
+//! | --- | --- |
+//! | `invalid_id.<error code>` | identity number invalid in the registry (`excel-mangled`, `checksum`, …; `unknown` without the requester's local report) |
+//! | `unreadable_row` | a registry row the agent could not read (local report) |
+//! | `duplicate.same_town`, `duplicate.cross_town` | the same identity number on several live registry rows |
+//! | `found_nowhere` | a valid identity number no department has |
+//! | `name.variant`, `name.homophone`, `name.different` | the name differs from a department's: 繁简异体 / 同音字 / 姓名不一致 |
+//! | `attribute.<attribute>` | sex or birth date differs from a department's |
+//! | `probable_match` | found only by name, birth date and sex: 疑似匹配，需上门核实, never merged |
+//! | status rules | declared in the job spec (`[[rule]]`) or built in ([`rules::builtin`]): `not_found`, `deceased_active`, `moved_out_active`, `two_town_assistance`, `assistance_other_town`, `town_differs`, `address_differs`, `missing_phone`, `missing_address` |
+//!
+//! A `fills` rule is missing data (缺省数据): its problems carry the value a department
+//! released, listed on the towns' fill-in sheets.
+//!
+//! # A run and its report directory
+//!
+//! A **run** is one job: its `results.json`, fetched from the matcher. [`write_report`]
+//! writes a run's report directory:
+//!
+//! ```text
+//! <dir>/results.json    the matcher's results (what the run is)
+//!       results.csv     one line per registry row
+//!       problems.json   every problem (ProblemSet), for machines and for `report diff`
+//!       problems.csv    the same, UTF-8 with BOM
+//!       summary.html    the leadership summary: one self-contained page
+//!       towns/<镇街>.xlsx  one workbook per town: 问题清单, 缺省数据补充, 说明
+//! ```
+//!
+//! The town workbooks know registry rows only by their number (序号). On the requester's
+//! side, `bidui report resolve` fills in names, identity numbers and contacts from its own
+//! registry file into new workbooks ([`xlsx::write_town_workbooks`] with entries); nothing
+//! goes back to the matcher.
+//!
+//! # Correction rounds
+//!
+//! Towns correct the registry **in place**: same rows, same order, no row inserted or
+//! deleted (a duplicate or a deceased person is closed by setting its status, e.g. 状态 =
+//! 注销, not by deleting the row), because the row number is the record reference. The
+//! district then runs the same job spec again **under a new job id**: a new job means new
+//! tokens (tokens are per job), so the matcher cannot link the two runs by token. `bidui
+//! report diff <run-a> <run-b>` compares two runs ([`diff`]) by [`ProblemKey`]: registry
+//! row, category family, department and attribute or field; it lists per town what was
+//! fixed, what is new and what is still open.
+
+use std::path::{Path, PathBuf};
+
+use bidui_core::api::JobResults;
+
+pub mod diff;
+pub mod export;
+pub mod html;
+pub mod labels;
+pub mod problems;
+pub mod rules;
+pub mod xlsx;
+
+pub use diff::{diff, Diff};
+pub use problems::{derive, parse_invalid_rows, Fill, Options, Problem, ProblemKey, ProblemSet};
+pub use xlsx::{write_town_workbooks, RegistryEntry, TownWorkbook};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Input(String),
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("writing a workbook: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+}
+
+impl ReportError {
+    pub fn io(path: &Path, source: std::io::Error) -> ReportError {
+        ReportError::Io { path: path.to_owned(), source }
+    }
+}
+
+pub const RESULTS_FILE: &str = "results.json";
+pub const RESULTS_CSV: &str = "results.csv";
+pub const PROBLEMS_FILE: &str = "problems.json";
+pub const PROBLEMS_CSV: &str = "problems.csv";
+pub const SUMMARY_FILE: &str = "summary.html";
+pub const TOWNS_DIR: &str = "towns";
+
+/// What [`write_report`] wrote.
+#[derive(Clone, Debug)]
+pub struct Written {
+    pub results: PathBuf,
+    pub results_csv: PathBuf,
+    pub problems_json: PathBuf,
+    pub problems_csv: PathBuf,
+    pub summary: PathBuf,
+    pub towns: Vec<TownWorkbook>,
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    std::fs::write(path, bytes).map_err(|e| ReportError::io(path, e))
+}
+
+/// Writes a run's report directory (see the crate documentation). `previous` is the
+/// previous run, for the trend in the summary; `generated` a time to print on it.
+pub fn write_report(
+    results: &JobResults,
+    set: &ProblemSet,
+    previous: Option<&ProblemSet>,
+    generated: Option<&str>,
+    dir: &Path,
+) -> Result<Written, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
+    let written = Written {
+        results: dir.join(RESULTS_FILE),
+        results_csv: dir.join(RESULTS_CSV),
+        problems_json: dir.join(PROBLEMS_FILE),
+        problems_csv: dir.join(PROBLEMS_CSV),
+        summary: dir.join(SUMMARY_FILE),
+        towns: write_town_workbooks(set, &dir.join(TOWNS_DIR), None)?,
+    };
+    write_file(&written.results, &serde_json::to_vec_pretty(results).expect("results serialize"))?;
+    write_file(&written.results_csv, &export::results_csv(results))?;
+    write_file(&written.problems_json, &export::problems_json(set))?;
+    write_file(&written.problems_csv, &export::problems_csv(set))?;
+    let trend = previous.map(|p| diff::diff(p, set));
+    write_file(&written.summary, html::summary(set, trend.as_ref(), generated).as_bytes())?;
+    Ok(written)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ReportError> {
+    std::fs::read(path).map_err(|e| ReportError::io(path, e))
+}
+
+/// Loads a run's problems from a report directory (its `problems.json`, else its
+/// `results.json`), a `problems.json`, or a `results.json` (derived with default options).
+pub fn load_run(path: &Path) -> Result<ProblemSet, ReportError> {
+    let file = if path.is_dir() {
+        let problems = path.join(PROBLEMS_FILE);
+        if problems.exists() {
+            problems
+        } else {
+            path.join(RESULTS_FILE)
+        }
+    } else {
+        path.to_owned()
+    };
+    let bytes = read(&file)?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| ReportError::Parse { path: file.clone(), message: e.to_string() })?;
+    let parse_error = |e: serde_json::Error| ReportError::Parse { path: file.clone(), message: e.to_string() };
+    if value.get("format").and_then(|f| f.as_str()) == Some(problems::FORMAT) {
+        return serde_json::from_value(value).map_err(parse_error);
+    }
+    let results: JobResults = serde_json::from_value(value).map_err(parse_error)?;
+    derive(&results, &Options::default())
+}
+
+/// Loads the matcher's results from a `results.json` or a report directory.
+pub fn load_results(path: &Path) -> Result<JobResults, ReportError> {
+    let file = if path.is_dir() { path.join(RESULTS_FILE) } else { path.to_owned() };
+    let bytes = read(&file)?;
+    serde_json::from_slice(&bytes).map_err(|e| ReportError::Parse { path: file, message: e.to_string() })
+}

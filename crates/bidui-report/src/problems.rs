@@ -1,0 +1,447 @@
+//! Problem categories and their derivation from the matcher's results.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bidui_core::api::{JobResults, ResultSummary, RowResult, RuleTest, Severity, StatusRule};
+use serde::{Deserialize, Serialize};
+
+use crate::{labels, rules, ReportError};
+
+/// The version of `problems.json`.
+pub const FORMAT: &str = "bidui-report/1";
+
+/// Where a problem has no town: the row was never sent (no identity number and no name,
+/// birth date and sex), or the requester does not release its town.
+pub const NO_TOWN: &str = "未注明镇街";
+
+/// Codes of the categories the report derives itself; a status rule may not take them.
+pub const RESERVED_CODES: [&str; 7] = ["invalid_id", "unreadable_row", "duplicate", "found_nowhere", "name", "attribute", "probable_match"];
+
+/// One problem of one registry row, in plain Chinese for town staff.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// The requester's data row (序号 in the registry): the record reference.
+    pub row: u32,
+    /// The row's town (镇街), as the requester released it.
+    pub town: String,
+    /// Stable category code: `invalid_id.excel-mangled`, `duplicate.cross_town`,
+    /// `name.homophone`, `attribute.sex`, `probable_match`, or a status rule's code.
+    pub code: String,
+    /// The category as town staff read it.
+    pub label: String,
+    pub severity: Severity,
+    /// The department (party) the problem comes from; none for the registry itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// The attribute or field concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub detail: String,
+    pub action: String,
+    /// Missing data (缺省数据): the registry field and the value a department can fill in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill: Option<Fill>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fill {
+    /// The registry field (`phone`).
+    pub field: String,
+    /// Its Chinese name (联系电话).
+    pub label: String,
+    pub value: String,
+}
+
+/// What identifies a problem across runs: (row, category family, department, subject).
+/// The family is the code up to its first `.`, so an identity number that is still
+/// invalid for another reason, or a name that is still not the household's, stays open.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ProblemKey {
+    pub row: u32,
+    pub family: String,
+    pub department: Option<String>,
+    pub subject: Option<String>,
+}
+
+impl Problem {
+    pub fn key(&self) -> ProblemKey {
+        ProblemKey {
+            row: self.row,
+            family: self.code.split('.').next().unwrap_or(&self.code).to_owned(),
+            department: self.department.clone(),
+            subject: self.subject.clone(),
+        }
+    }
+
+    pub fn department_label(&self) -> &str {
+        self.department.as_deref().map_or("名册", labels::department)
+    }
+
+    pub fn severity_label(&self) -> &'static str {
+        labels::severity(self.severity)
+    }
+}
+
+/// Every problem of one run, with what the summary and the workbooks need besides:
+/// `problems.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProblemSet {
+    pub format: String,
+    pub job: String,
+    pub purpose: String,
+    pub approval: String,
+    pub requester: String,
+    pub departments: Vec<String>,
+    pub summary: ResultSummary,
+    /// Registry rows per town (every town with rows, problems or not).
+    pub towns: BTreeMap<String, u64>,
+    /// The status rules applied.
+    pub rules: Vec<StatusRule>,
+    /// Whether the identity-number error codes per row came from the requester's local
+    /// report (otherwise invalid rows are `invalid_id.unknown`).
+    pub local_invalid_rows: bool,
+    /// Things the reader should know (inconsistent inputs, rules that could not apply).
+    pub notes: Vec<String>,
+    /// In row order, then severity.
+    pub problems: Vec<Problem>,
+}
+
+impl ProblemSet {
+    /// Problems carrying a value to fill in (缺省数据).
+    pub fn fill_ins(&self) -> impl Iterator<Item = &Problem> {
+        self.problems.iter().filter(|p| p.fill.is_some())
+    }
+
+    /// Problems by town, every town listed.
+    pub fn by_town(&self) -> BTreeMap<&str, Vec<&Problem>> {
+        let mut out: BTreeMap<&str, Vec<&Problem>> = self.towns.keys().map(|t| (t.as_str(), Vec::new())).collect();
+        for p in &self.problems {
+            out.entry(p.town.as_str()).or_default().push(p);
+        }
+        out
+    }
+
+    /// Category labels in a stable order: by severity, then code.
+    pub fn categories(&self) -> Vec<(Severity, String)> {
+        let mut seen: BTreeMap<(Severity, String), ()> = BTreeMap::new();
+        let mut order: Vec<(Severity, String, String)> = Vec::new();
+        for p in &self.problems {
+            if seen.insert((p.severity, p.label.clone()), ()).is_none() {
+                order.push((p.severity, p.code.clone(), p.label.clone()));
+            }
+        }
+        order.sort();
+        order.into_iter().map(|(s, _, l)| (s, l)).collect()
+    }
+}
+
+/// The requester's local report of invalid rows (`invalid-rows.csv`: `row,reason`), by
+/// row. It never leaves the requester; rows and codes are its own.
+pub fn parse_invalid_rows(text: &str) -> Result<BTreeMap<u32, String>, ReportError> {
+    let mut out = BTreeMap::new();
+    for (i, line) in text.trim_start_matches('\u{FEFF}').lines().enumerate() {
+        if i == 0 || line.trim().is_empty() {
+            continue;
+        }
+        let (row, reason) = line.split_once(',').ok_or_else(|| ReportError::Input(format!("invalid-rows line {}: {line:?}", i + 1)))?;
+        let row: u32 = row.trim().parse().map_err(|_| ReportError::Input(format!("invalid-rows line {}: bad row {row:?}", i + 1)))?;
+        out.insert(row, reason.trim().trim_matches('"').to_owned());
+    }
+    Ok(out)
+}
+
+/// How a report is derived.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The requester's local invalid rows (row → error code or reader message).
+    pub invalid_rows: Option<BTreeMap<u32, String>>,
+    /// Rules added to the job's own (e.g. from `bidui report build --rules`).
+    pub extra_rules: Vec<StatusRule>,
+    /// Apply the built-in rules the job's rules do not replace.
+    pub builtin_rules: bool,
+    /// A requester field and the values that close a record (注销, 已故 …): closed rows
+    /// get no problem, so closing a duplicate or a deceased person's row fixes it. Applies
+    /// only if the job releases the field. Any other value (在册, 正常, …) is live.
+    pub closed: Option<(String, Vec<String>)>,
+    /// The requester field holding the town.
+    pub town_field: String,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            invalid_rows: None,
+            extra_rules: Vec::new(),
+            builtin_rules: true,
+            closed: Some(("registry_status".to_owned(), CLOSED_STATUSES.iter().map(|s| (*s).to_owned()).collect())),
+            town_field: "town".to_owned(),
+        }
+    }
+}
+
+/// Registry statuses that close a record, by default.
+pub const CLOSED_STATUSES: [&str; 10] = ["注销", "已注销", "销户", "死亡", "已故", "已死亡", "迁出", "已迁出", "停发", "取消"];
+
+const IDENTITY_CODES: [&str; 6] = ["empty", "excel-mangled", "length", "charset", "birthdate", "checksum"];
+
+struct Builder<'a> {
+    town_of: &'a dyn Fn(u32) -> String,
+    problems: Vec<Problem>,
+}
+
+impl Builder<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        row: u32,
+        code: String,
+        label: &str,
+        severity: Severity,
+        department: Option<&str>,
+        subject: Option<&str>,
+        detail: String,
+        action: String,
+    ) {
+        self.problems.push(Problem {
+            row,
+            town: (self.town_of)(row),
+            code,
+            label: label.to_owned(),
+            severity,
+            department: department.map(str::to_owned),
+            subject: subject.map(str::to_owned),
+            detail,
+            action,
+            fill: None,
+        });
+    }
+}
+
+fn rows_text(rows: &[u32], results: &BTreeMap<u32, &RowResult>, town_field: &str) -> String {
+    rows.iter()
+        .map(|r| match results.get(r).and_then(|x| x.fields.get(town_field)) {
+            Some(town) => format!("第{r}行（{town}）"),
+            None => format!("第{r}行"),
+        })
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+/// Derives every problem of a run from the matcher's results (and, on the requester's
+/// side, its local invalid rows).
+pub fn derive(results: &JobResults, options: &Options) -> Result<ProblemSet, ReportError> {
+    let mut notes = Vec::new();
+    let declared: Vec<StatusRule> = results.rules.iter().chain(&options.extra_rules).cloned().collect();
+    for rule in &declared {
+        if RESERVED_CODES.contains(&rule.code.split('.').next().unwrap_or("")) {
+            return Err(ReportError::Input(format!("status rule code {:?} is reserved for the report's own categories", rule.code)));
+        }
+    }
+    let all_rules = rules::effective(&declared, options.builtin_rules);
+    let (applied, skipped): (Vec<StatusRule>, Vec<StatusRule>) = all_rules.into_iter().partition(|r| results.departments.contains(&r.department));
+    for rule in skipped.iter().filter(|r| declared.contains(r)) {
+        notes.push(format!("规则 {}（{}）所指部门 {} 不在本次比对中，未执行", rule.code, rule.label, rule.department));
+    }
+    let registry_fields = rules::released_registry_fields(results);
+    let by_row: BTreeMap<u32, &RowResult> = results.rows.iter().map(|r| (r.row, r)).collect();
+    let town_field = options.town_field.as_str();
+    let town_of = |row: u32| -> String { by_row.get(&row).and_then(|r| r.fields.get(town_field)).cloned().unwrap_or_else(|| NO_TOWN.to_owned()) };
+    let closing = options.closed.as_ref().filter(|(field, _)| registry_fields.contains(field));
+    let is_closed = |row: &RowResult| match closing {
+        Some((field, values)) => row.fields.get(field).is_some_and(|v| values.iter().any(|c| c == v.trim())),
+        None => false,
+    };
+    let closed: BTreeSet<u32> = results.rows.iter().filter(|r| is_closed(r)).map(|r| r.row).collect();
+    // A rule whose registry condition no row meets is probably written for other values
+    // (正常 rather than 在册): say so rather than find nothing in silence.
+    for rule in &applied {
+        let Some(field) = rule.registry_field.as_ref().filter(|f| registry_fields.contains(*f)) else { continue };
+        if !rule.registry_values.is_empty()
+            && !results.rows.iter().any(|r| r.fields.get(field).is_some_and(|v| rule.registry_values.iter().any(|x| x == v.trim())))
+        {
+            notes.push(format!(
+                "规则 {}（{}）要求名册{}为{}，但没有任何一行是这些值，请核对取值或在比对任务中声明规则",
+                rule.code,
+                rule.label,
+                rules::registry_field_label(rule),
+                rule.registry_values.join("/")
+            ));
+        }
+    }
+    let mut b = Builder { town_of: &town_of, problems: Vec::new() };
+
+    // Identity numbers that fail validation: codes per row only from the requester's own
+    // local report; without it, the matcher knows only which sent rows lack a valid number.
+    if let Some(local) = &options.invalid_rows {
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for (&row, reason) in local {
+            if closed.contains(&row) {
+                continue;
+            }
+            if IDENTITY_CODES.contains(&reason.as_str()) {
+                *counts.entry(reason.clone()).or_default() += 1;
+                let (detail, action) = labels::invalid_id(reason);
+                b.push(row, format!("invalid_id.{reason}"), "身份证号无效", Severity::Serious, None, Some("identity"), detail.to_owned(), action.to_owned());
+            } else {
+                b.push(
+                    row,
+                    "unreadable_row".to_owned(),
+                    "名册此行无法读取",
+                    Severity::Serious,
+                    None,
+                    None,
+                    format!("比对程序无法读取名册此行：{reason}"),
+                    "检查该行是否有合并单元格、公式错误或异常字符，修正后重新比对".to_owned(),
+                );
+            }
+        }
+        let in_results: u64 = results.rows.iter().filter(|r| !r.id_valid && !closed.contains(&r.row)).count() as u64;
+        let local_rows = results.rows.iter().filter(|r| !r.id_valid && local.contains_key(&r.row)).count() as u64;
+        if in_results > local_rows {
+            notes.push(format!("本地校验报告缺少{}行无效身份证号的记录，是否为本次比对的报告？", in_results - local_rows));
+        }
+        let counted: u64 = results.summary.invalid_ids.values().sum();
+        let listed: u64 = local.values().filter(|r| IDENTITY_CODES.contains(&r.as_str())).count() as u64;
+        if counted != listed {
+            notes.push(format!("本地校验报告列出{listed}个无效身份证号，比对结果统计为{counted}个，请确认报告与本次比对对应"));
+        }
+    } else {
+        for row in results.rows.iter().filter(|r| !r.id_valid && !closed.contains(&r.row)) {
+            let (detail, action) = labels::invalid_id("unknown");
+            b.push(row.row, "invalid_id.unknown".to_owned(), "身份证号无效", Severity::Serious, None, Some("identity"), detail.to_owned(), action.to_owned());
+        }
+    }
+
+    for row in results.rows.iter().filter(|r| !closed.contains(&r.row)) {
+        let r = row.row;
+        // Duplicates: among live rows only, so closing the extra row fixes the problem.
+        let others: Vec<u32> = row.duplicate_rows.iter().copied().filter(|o| !closed.contains(o)).collect();
+        if !others.is_empty() {
+            let town = row.fields.get(town_field);
+            let cross = others.iter().any(|o| by_row.get(o).and_then(|x| x.fields.get(town_field)) != town);
+            let (code, label, severity) = if cross {
+                ("duplicate.cross_town", "跨镇街重复登记", Severity::Serious)
+            } else {
+                ("duplicate.same_town", "名册内重复登记", Severity::Normal)
+            };
+            b.push(
+                r,
+                code.to_owned(),
+                label,
+                severity,
+                None,
+                None,
+                format!("与{}为同一身份证号", rows_text(&others, &by_row, town_field)),
+                if cross { "与相关镇街核实此人实际管理镇街，保留一条，其余注销" } else { "核实后保留一条，其余注销" }.to_owned(),
+            );
+        }
+
+        let found_anywhere = row.departments.values().any(|f| f.found);
+        if row.id_valid && !found_anywhere {
+            b.push(
+                r,
+                "found_nowhere".to_owned(),
+                "各部门均查无此身份证号",
+                Severity::Serious,
+                None,
+                Some("identity"),
+                format!("在{}个比对部门中都查不到此身份证号，号码可能录错", row.departments.len()),
+                "对照身份证或户口簿核对身份证号".to_owned(),
+            );
+        }
+
+        for department in &results.departments {
+            let Some(finding) = row.departments.get(department) else { continue };
+            let name = labels::department(department);
+            for (attribute, verdict) in &finding.attributes {
+                let (code, label, severity, detail, action) = match (attribute.as_str(), verdict.as_str()) {
+                    ("name", "variant") => (
+                        "name.variant".to_owned(),
+                        "姓名繁简异体".to_owned(),
+                        Severity::Notice,
+                        format!("姓名与{name}登记仅繁体/异体字不同"),
+                        "统一为规范简体字（以公安户籍为准）".to_owned(),
+                    ),
+                    ("name", "homophone") => (
+                        "name.homophone".to_owned(),
+                        "姓名同音字".to_owned(),
+                        Severity::Normal,
+                        format!("姓名与{name}登记读音相同但用字不同（同音字）"),
+                        "对照户口簿核实姓名用字并更正".to_owned(),
+                    ),
+                    ("name", "different") => (
+                        "name.different".to_owned(),
+                        "姓名不一致".to_owned(),
+                        Severity::Serious,
+                        format!("同一身份证号在{name}登记的姓名与名册不一致"),
+                        "核实是否本人、身份证号或姓名是否录错".to_owned(),
+                    ),
+                    (attr, "differ") => {
+                        let label = labels::field(attr);
+                        (
+                            format!("attribute.{attr}"),
+                            format!("{label}不一致"),
+                            Severity::Normal,
+                            format!("{label}与{name}登记不一致"),
+                            format!("对照证件核实{label}，以{name}为准更正"),
+                        )
+                    }
+                    _ => continue,
+                };
+                b.push(r, code, &label, severity, Some(department), Some(attribute), detail, action);
+            }
+            if finding.probable_rows > 0 {
+                let why = if row.id_valid { "此身份证号在各部门均查不到" } else { "此行身份证号无效" };
+                b.push(
+                    r,
+                    "probable_match".to_owned(),
+                    "疑似匹配，需上门核实",
+                    Severity::Normal,
+                    Some(department),
+                    None,
+                    format!("{why}，但{name}有{}条记录的姓名、出生日期、性别与此人相同", finding.probable_rows),
+                    "上门核实是否为同一人并核对身份证号；不得直接合并".to_owned(),
+                );
+            }
+        }
+
+        for rule in &applied {
+            if let Some(hit) = rules::evaluate(rule, row, &registry_fields) {
+                let subject = match rule.test {
+                    RuleTest::Fills | RuleTest::Differs => rule.registry_field.as_deref(),
+                    RuleTest::AnyOf | RuleTest::Distinct => rule.field.as_deref(),
+                    RuleTest::Absent => None,
+                };
+                b.push(r, rule.code.clone(), &rule.label, rule.severity, Some(&rule.department), subject, hit.detail, rules::default_action(rule));
+                if let Some(value) = hit.fill {
+                    let field = rule.registry_field.clone().unwrap_or_default();
+                    b.problems.last_mut().expect("just pushed").fill = Some(Fill { label: rules::registry_field_label(rule), field, value });
+                }
+            }
+        }
+    }
+
+    let mut problems = b.problems;
+    problems.sort_by(|a, b| (a.row, a.severity, &a.code, &a.department).cmp(&(b.row, b.severity, &b.code, &b.department)));
+    let mut towns: BTreeMap<String, u64> = BTreeMap::new();
+    for row in &results.rows {
+        *towns.entry(town_of(row.row)).or_default() += 1;
+    }
+    for p in &problems {
+        towns.entry(p.town.clone()).or_default();
+    }
+    Ok(ProblemSet {
+        format: FORMAT.to_owned(),
+        job: results.job.clone(),
+        purpose: results.purpose.clone(),
+        approval: results.approval.clone(),
+        requester: results.requester.clone(),
+        departments: results.departments.clone(),
+        summary: results.summary.clone(),
+        towns,
+        rules: applied,
+        local_invalid_rows: options.invalid_rows.is_some(),
+        notes,
+        problems,
+    })
+}

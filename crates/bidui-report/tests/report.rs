@@ -1,0 +1,353 @@
+//! Category derivation, diff, workbooks and summary on hand-made results.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bidui_core::api::{DepartmentFinding, JobResults, ResultSummary, RowResult, RuleTest, Severity, StatusRule};
+use bidui_report::{derive, diff, Options, ProblemSet, RegistryEntry};
+use calamine::{Data, Reader};
+
+const DEPARTMENTS: [&str; 4] = ["household", "social-security", "assistance", "service-records"];
+
+fn row(n: u32, town: &str, fields: &[(&str, &str)]) -> RowResult {
+    let mut all: BTreeMap<String, String> =
+        [("town", town), ("category", "退役士兵"), ("registry_status", "在册"), ("phone", "13800000000"), ("address", "甲路1号")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    for (k, v) in fields {
+        if v.is_empty() {
+            all.remove(*k);
+        } else {
+            all.insert(k.to_string(), v.to_string());
+        }
+    }
+    let mut departments: BTreeMap<String, DepartmentFinding> = DEPARTMENTS.iter().map(|d| (d.to_string(), DepartmentFinding::default())).collect();
+    // Found where a veteran is expected, everything agreeing.
+    let household = departments.get_mut("household").unwrap();
+    household.found = true;
+    household.department_rows = 1;
+    household.attributes = [("name", "same"), ("sex", "agree"), ("birth_date", "agree")].iter().map(|(a, v)| (a.to_string(), v.to_string())).collect();
+    household.released = released(&[("household_status", &["正常"]), ("household_town", &[town]), ("registered_address", &["甲路1号"])]);
+    let service = departments.get_mut("service-records").unwrap();
+    service.found = true;
+    service.department_rows = 1;
+    RowResult { row: n, fields: all, id_valid: true, duplicate_rows: Vec::new(), departments }
+}
+
+fn released(values: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+    values.iter().map(|(f, v)| (f.to_string(), v.iter().map(|s| s.to_string()).collect())).collect()
+}
+
+fn results(rows: Vec<RowResult>) -> JobResults {
+    JobResults {
+        job: "zc-test-1".into(),
+        purpose: "第二阶段数据比对".into(),
+        approval: "增政数〔2026〕1号".into(),
+        requester: "veterans".into(),
+        departments: DEPARTMENTS.iter().map(|d| d.to_string()).collect(),
+        summary: ResultSummary { registry_rows_read: 12, registry_rows: rows.len() as u64, ..ResultSummary::default() },
+        rows,
+        rules: Vec::new(),
+    }
+}
+
+fn finding<'a>(r: &'a mut RowResult, d: &str) -> &'a mut DepartmentFinding {
+    r.departments.get_mut(d).unwrap()
+}
+
+/// Every category once, on rows 1–12 of towns 荔城街道 (A), 新塘镇 (B), 石滩镇 (C).
+fn district() -> JobResults {
+    let (a, b, c) = ("荔城街道", "新塘镇", "石滩镇");
+    let mut rows = Vec::new();
+    rows.push(row(1, a, &[])); // nothing wrong
+    let mut r = row(2, a, &[]); // invalid number, a probable match in household
+    r.id_valid = false;
+    for f in r.departments.values_mut() {
+        *f = DepartmentFinding::default();
+    }
+    finding(&mut r, "household").probable_rows = 2;
+    rows.push(r);
+    let mut r = row(3, a, &[]); // duplicate of 4 in another town; dead in household
+    r.duplicate_rows = vec![4];
+    finding(&mut r, "household").released.insert("household_status".into(), vec!["死亡".into()]);
+    rows.push(r);
+    let mut r = row(4, b, &[]);
+    r.duplicate_rows = vec![3];
+    rows.push(r);
+    let mut r = row(5, b, &[]); // duplicate of 6, which is closed: no problem
+    r.duplicate_rows = vec![6];
+    rows.push(r);
+    let mut r = row(6, b, &[("registry_status", "注销")]);
+    r.duplicate_rows = vec![5];
+    finding(&mut r, "household").released.insert("household_status".into(), vec!["死亡".into()]);
+    rows.push(r);
+    let mut r = row(7, b, &[("phone", "")]); // homophone, sex, no service record, phone to fill
+    finding(&mut r, "household").attributes.insert("name".into(), "homophone".into());
+    finding(&mut r, "household").attributes.insert("sex".into(), "differ".into());
+    *finding(&mut r, "service-records") = DepartmentFinding::default();
+    let ss = finding(&mut r, "social-security");
+    ss.found = true;
+    ss.released = released(&[("phone", &["020-12345678"])]);
+    rows.push(r);
+    let mut r = row(8, c, &[("category", "现役军人家属")]); // found nowhere
+    for f in r.departments.values_mut() {
+        *f = DepartmentFinding::default();
+    }
+    rows.push(r);
+    let mut r = row(9, c, &[]); // assistance in two towns
+    let asst = finding(&mut r, "assistance");
+    asst.found = true;
+    asst.released = released(&[("assistance_town", &[c, a])]);
+    rows.push(r);
+    let mut r = row(10, c, &[]); // assistance in another town
+    let asst = finding(&mut r, "assistance");
+    asst.found = true;
+    asst.released = released(&[("assistance_town", &[b])]);
+    rows.push(r);
+    let mut r = row(11, c, &[("address", "")]); // moved out, other town, address to fill
+    let h = finding(&mut r, "household");
+    h.released = released(&[("household_status", &["迁出"]), ("household_town", &[a]), ("registered_address", &["乙路2号"])]);
+    h.attributes.insert("name".into(), "variant".into());
+    rows.push(r);
+    let mut r = row(12, c, &[("address", "丙路3号")]); // address differs, name different in social security
+    let ss = finding(&mut r, "social-security");
+    ss.found = true;
+    ss.attributes.insert("name".into(), "different".into());
+    rows.push(r);
+    results(rows)
+}
+
+fn local_invalid_rows() -> BTreeMap<u32, String> {
+    bidui_report::parse_invalid_rows("\u{FEFF}row,reason\n2,excel-mangled\n13,\"merged cells, cannot read\"\n").unwrap()
+}
+
+fn triples(set: &ProblemSet) -> BTreeSet<(u32, String, String)> {
+    set.problems.iter().map(|p| (p.row, p.code.clone(), p.department.clone().unwrap_or_default())).collect()
+}
+
+fn t(row: u32, code: &str, department: &str) -> (u32, String, String) {
+    (row, code.to_owned(), department.to_owned())
+}
+
+#[test]
+fn every_category_is_derived_exactly_on_hand_made_results() {
+    let set = derive(&district(), &Options { invalid_rows: Some(local_invalid_rows()), ..Options::default() }).unwrap();
+    let expected: BTreeSet<_> = [
+        t(2, "invalid_id.excel-mangled", ""),
+        t(2, "probable_match", "household"),
+        t(3, "duplicate.cross_town", ""),
+        t(3, "deceased_active", "household"),
+        t(4, "duplicate.cross_town", ""),
+        t(7, "name.homophone", "household"),
+        t(7, "attribute.sex", "household"),
+        t(7, "not_found", "service-records"),
+        t(7, "missing_phone", "social-security"),
+        t(8, "found_nowhere", ""),
+        t(8, "not_found", "household"),
+        t(9, "two_town_assistance", "assistance"),
+        t(10, "assistance_other_town", "assistance"),
+        t(11, "moved_out_active", "household"),
+        t(11, "town_differs", "household"),
+        t(11, "missing_address", "household"),
+        t(11, "name.variant", "household"),
+        t(12, "address_differs", "household"),
+        t(12, "name.different", "social-security"),
+        t(13, "unreadable_row", ""),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(triples(&set), expected);
+
+    let p = |row: u32, code: &str| set.problems.iter().find(|p| p.row == row && p.code == code).unwrap();
+    assert_eq!(p(2, "invalid_id.excel-mangled").detail, "身份证号被Excel科学计数法或截断损坏，请以文本格式重新录入");
+    assert_eq!(p(2, "invalid_id.excel-mangled").severity, Severity::Serious);
+    assert_eq!(p(3, "deceased_active").label, "户籍已死亡但仍在册");
+    assert_eq!(p(3, "duplicate.cross_town").detail, "与第4行（新塘镇）为同一身份证号");
+    assert_eq!(p(8, "not_found").severity, Severity::Serious);
+    assert_eq!(p(7, "not_found").severity, Severity::Notice);
+    assert_eq!(p(7, "name.homophone").label, "姓名同音字");
+    assert_eq!(p(11, "name.variant").label, "姓名繁简异体");
+    assert_eq!(p(12, "name.different").label, "姓名不一致");
+    assert_eq!(p(2, "probable_match").label, "疑似匹配，需上门核实");
+    assert!(p(2, "probable_match").detail.contains("2条"), "{}", p(2, "probable_match").detail);
+    assert_eq!(p(9, "two_town_assistance").detail, "民政救助登记的所属镇街有2个不同值：“石滩镇”、“荔城街道”");
+    assert_eq!(p(13, "unreadable_row").town, bidui_report::problems::NO_TOWN);
+    let fills: Vec<(u32, &str, &str)> =
+        set.fill_ins().map(|p| (p.row, p.fill.as_ref().unwrap().label.as_str(), p.fill.as_ref().unwrap().value.as_str())).collect();
+    assert_eq!(fills, vec![(7, "联系电话", "020-12345678"), (11, "户籍地址", "乙路2号")]);
+    assert_eq!(set.towns.keys().map(String::as_str).collect::<Vec<_>>(), ["新塘镇", "未注明镇街", "石滩镇", "荔城街道"]);
+    assert!(set.local_invalid_rows);
+}
+
+#[test]
+fn without_the_local_report_invalid_numbers_have_no_code() {
+    let set = derive(&district(), &Options::default()).unwrap();
+    let invalid: Vec<_> = set.problems.iter().filter(|p| p.code.starts_with("invalid_id")).map(|p| (p.row, p.code.as_str())).collect();
+    assert_eq!(invalid, vec![(2, "invalid_id.unknown")]);
+    assert!(!set.problems.iter().any(|p| p.code == "unreadable_row"));
+}
+
+#[test]
+fn declared_rules_use_the_districts_own_field_names_and_replace_builtin_ones() {
+    let mut results = district();
+    // This district's household agent calls the status field `hj_zt` and uses 已死亡.
+    for row in &mut results.rows {
+        let h = row.departments.get_mut("household").unwrap();
+        if let Some(v) = h.released.remove("household_status") {
+            h.released.insert("hj_zt".into(), v.into_iter().map(|s| if s == "死亡" { "已死亡".into() } else { s }).collect());
+        }
+    }
+    results.rules = vec![StatusRule {
+        code: "deceased_active".into(),
+        label: "户籍注销（死亡）但仍在册".into(),
+        severity: Severity::Serious,
+        department: "household".into(),
+        test: RuleTest::AnyOf,
+        field: Some("hj_zt".into()),
+        values: vec!["已死亡".into()],
+        registry_field: Some("registry_status".into()),
+        registry_values: vec!["在册".into()],
+        action: None,
+        field_label: Some("户籍状态".into()),
+        registry_field_label: None,
+    }];
+    let set = derive(&results, &Options::default()).unwrap();
+    let deceased: Vec<_> = set.problems.iter().filter(|p| p.code == "deceased_active").collect();
+    assert_eq!(deceased.len(), 1);
+    assert_eq!(deceased[0].row, 3);
+    assert_eq!(deceased[0].label, "户籍注销（死亡）但仍在册");
+    assert_eq!(deceased[0].detail, "公安户籍登记的户籍状态为“已死亡”，名册状态为“在册”");
+    // Built-in rules on fields this district does not release find nothing.
+    assert!(!set.problems.iter().any(|p| p.code == "moved_out_active"));
+
+    let mut reserved = district();
+    reserved.rules = results.rules.clone();
+    reserved.rules[0].code = "duplicate".into();
+    assert!(derive(&reserved, &Options::default()).is_err());
+}
+
+#[test]
+fn diff_lists_fixed_new_and_still_open_per_town() {
+    let before = derive(&district(), &Options::default()).unwrap();
+    let mut corrected = district();
+    corrected.job = "zc-test-2".into();
+    // Row 3 (荔城街道) closed as a duplicate: its deceased and duplicate problems go, and so does row 4's duplicate.
+    corrected.rows[2].fields.insert("registry_status".into(), "注销".into());
+    // Row 7 (新塘镇): the phone filled in.
+    corrected.rows[6].fields.insert("phone".into(), "020-12345678".into());
+    // Row 1 (荔城街道): a new sex mismatch.
+    corrected.rows[0].departments.get_mut("household").unwrap().attributes.insert("sex".into(), "differ".into());
+    // Row 12: the name is now only a homophone: still the same open problem.
+    corrected.rows[11].departments.get_mut("social-security").unwrap().attributes.insert("name".into(), "homophone".into());
+    let after = derive(&corrected, &Options::default()).unwrap();
+    let d = diff(&before, &after);
+    let keys = |list: &[bidui_report::Problem]| list.iter().map(|p| (p.row, p.code.clone())).collect::<Vec<_>>();
+    let a = &d.towns["荔城街道"];
+    assert_eq!(keys(&a.fixed), vec![(3, "deceased_active".into()), (3, "duplicate.cross_town".into())]);
+    assert_eq!(keys(&a.new), vec![(1, "attribute.sex".into())]);
+    let b = &d.towns["新塘镇"];
+    assert_eq!(keys(&b.fixed), vec![(4, "duplicate.cross_town".into()), (7, "missing_phone".into())]);
+    assert!(b.new.is_empty());
+    let c = &d.towns["石滩镇"];
+    assert!(c.fixed.is_empty() && c.new.is_empty());
+    assert!(c.still_open.iter().any(|p| p.row == 12 && p.code == "name.homophone"), "a name still not the department's stays open");
+    assert_eq!(d.totals.fixed, 4);
+    assert_eq!(d.totals.new, 1);
+    assert_eq!(d.totals.still_open, before.problems.len() - 4);
+    let text = bidui_report::diff::text(&d, true);
+    assert!(text.contains("已整改") && text.contains("第3行 户籍已死亡但仍在册"), "{text}");
+    let csv = String::from_utf8(bidui_report::diff::csv(&d)).unwrap();
+    assert!(csv.starts_with("\u{FEFF}状态,镇街,序号"));
+    assert_eq!(csv.lines().count(), 1 + d.totals.fixed + d.totals.new + d.totals.still_open);
+}
+
+fn sheet(path: &std::path::Path, name: &str) -> Vec<Vec<Data>> {
+    let mut workbook = calamine::open_workbook_auto(path).unwrap();
+    let range = workbook.worksheet_range(name).unwrap();
+    range.rows().map(|r| r.to_vec()).collect()
+}
+
+fn text(cell: &Data) -> String {
+    match cell {
+        Data::String(s) => s.clone(),
+        Data::Float(f) => f.to_string(),
+        Data::Int(i) => i.to_string(),
+        Data::Empty => String::new(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
+fn town_workbooks_read_back_with_their_sheets_headers_and_rows() {
+    let set = derive(&district(), &Options { invalid_rows: Some(local_invalid_rows()), ..Options::default() }).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let written = bidui_report::write_town_workbooks(&set, dir.path(), None).unwrap();
+    assert_eq!(written.len(), 4);
+    for town in &written {
+        let workbook = calamine::open_workbook_auto(&town.path).unwrap();
+        assert_eq!(workbook.sheet_names(), vec!["问题清单", "缺省数据补充", "说明"]);
+        let problems = sheet(&town.path, "问题清单");
+        assert_eq!(problems[0].iter().map(text).collect::<Vec<_>>(), bidui_report::xlsx::problem_headers(false));
+        let expected = set.problems.iter().filter(|p| p.town == town.town).count();
+        assert_eq!(problems.len() - 1, expected, "{}", town.town);
+        let fills = sheet(&town.path, "缺省数据补充");
+        assert_eq!(fills[0].iter().map(text).collect::<Vec<_>>(), ["序号", "缺省字段", "提供部门", "补充值", "说明"]);
+        assert_eq!(fills.len() - 1, set.fill_ins().filter(|p| p.town == town.town).count());
+    }
+    let b = sheet(&dir.path().join("新塘镇.xlsx"), "缺省数据补充");
+    assert_eq!(b[1].iter().take(4).map(text).collect::<Vec<_>>(), ["7", "联系电话", "人社社保", "020-12345678"]);
+
+    // Resolved on the requester's side: names, identity numbers (as text, as written) and contacts.
+    let entries: BTreeMap<u32, RegistryEntry> = (1..=13)
+        .map(|r| {
+            let identity = if r == 2 { "4.40183E+17".to_owned() } else { format!("44018319800101{:03}X", r) };
+            (r, RegistryEntry { name: format!("人员{r}"), identity, contact: format!("1380000{r:04}"), town: None })
+        })
+        .collect();
+    let resolved = tempfile::tempdir().unwrap();
+    bidui_report::write_town_workbooks(&set, resolved.path(), Some(&entries)).unwrap();
+    let a = sheet(&resolved.path().join("荔城街道.xlsx"), "问题清单");
+    assert_eq!(a[0].iter().map(text).collect::<Vec<_>>(), bidui_report::xlsx::problem_headers(true));
+    assert_eq!(&a[0][..4].iter().map(text).collect::<Vec<_>>(), &["序号", "姓名", "公民身份号码", "联系电话"]);
+    let row2 = a.iter().find(|r| text(&r[0]) == "2").unwrap();
+    assert_eq!(row2[1], Data::String("人员2".into()));
+    assert_eq!(row2[2], Data::String("4.40183E+17".into()), "identity cells are text, never numbers");
+    let row3 = a.iter().find(|r| text(&r[0]) == "3").unwrap();
+    assert_eq!(row3[2], Data::String("44018319800101003X".into()));
+    assert_eq!(row3[3], Data::String("13800000003".into()));
+}
+
+#[test]
+fn the_summary_is_one_self_contained_page() {
+    let before = derive(&district(), &Options::default()).unwrap();
+    let mut corrected = district();
+    corrected.rows[2].fields.insert("registry_status".into(), "注销".into());
+    let after = derive(&corrected, &Options::default()).unwrap();
+    let d = diff(&before, &after);
+    let page = bidui_report::html::summary(&after, Some(&d), Some("2026-05-01 10:00"));
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    for forbidden in ["<script", "src=", "href=", "@import", "url(", "<link", "@font-face"] {
+        assert!(!page.contains(forbidden), "the page must fetch nothing: found {forbidden}");
+    }
+    assert_eq!(page.matches("<svg").count(), 3, "towns, coverage and trend charts");
+    for heading in ["各镇街问题数", "镇街 × 问题类别", "部门比对覆盖", "与上一轮比较", "户籍已死亡但仍在册"] {
+        assert!(page.contains(heading), "{heading}");
+    }
+    assert!(!page.contains("440183"), "no identity number in the summary");
+}
+
+#[test]
+fn a_rule_whose_registry_values_no_row_has_is_noted_not_silent() {
+    let mut results = district();
+    for row in &mut results.rows {
+        if row.fields.get("registry_status").is_some_and(|s| s == "在册") {
+            row.fields.insert("registry_status".into(), "正常".into());
+        }
+    }
+    let set = derive(&results, &Options::default()).unwrap();
+    assert!(!set.problems.iter().any(|p| p.code == "deceased_active"));
+    assert!(set.notes.iter().any(|n| n.contains("deceased_active") && n.contains("在册")), "{:?}", set.notes);
+    // 正常 is live: only the 注销 row is closed.
+    assert!(set.problems.iter().any(|p| p.row == 3 && p.code == "duplicate.cross_town"));
+    assert!(!set.problems.iter().any(|p| p.row == 6));
+}
