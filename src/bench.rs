@@ -130,6 +130,7 @@ fn ingest(dir: &std::path::Path, records: u32) -> anyhow::Result<()> {
         requester: RequesterSpec { party: "registry".into(), fields: vec![] },
         departments: vec![DepartmentSpec { party: "department".into(), compare: vec![Attribute::Name], fields: vec![] }],
         rules: Vec::new(),
+        retention_hours: None,
     };
     let operator = bidui_client::Client::new(&matcher.url, "operator", operator);
     operator.post("/v1/jobs", &spec)?;

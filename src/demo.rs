@@ -200,6 +200,7 @@ fn job_spec(job: &str, epoch: &str) -> JobSpec {
             .map(|p| DepartmentSpec { party: p.name.to_owned(), compare: p.compare.to_vec(), fields: fields(p) })
             .collect(),
         rules: Vec::new(),
+        retention_hours: None,
     }
 }
 

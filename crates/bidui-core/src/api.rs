@@ -79,11 +79,19 @@ pub struct JobSpec {
     pub requester: RequesterSpec,
     #[serde(rename = "department")]
     pub departments: Vec<DepartmentSpec>,
+    /// Hours the matcher keeps the job's tokens after its results are built; then they
+    /// are purged and only the results remain. Default [`DEFAULT_RETENTION_HOURS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_hours: Option<u32>,
     /// Status rules on released fields, for the report (`[[rule]]`; optional). The matcher
     /// only copies them into the results.
     #[serde(rename = "rule", default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<StatusRule>,
 }
+
+/// Tokens are kept a day after the results: long enough to re-run a failed step, short
+/// enough that the matcher never accumulates an index of people.
+pub const DEFAULT_RETENTION_HOURS: u32 = 24;
 
 fn default_suite() -> Suite {
     Suite::HmacSha256
@@ -497,6 +505,33 @@ pub struct EpochDelivery {
     pub retired: Vec<String>,
 }
 
+/// `POST /v1/epochs` (custodian): a rotation's sealed epochs and retirements.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpochUpload {
+    pub sealed: Vec<crate::seal::SealedEpoch>,
+    #[serde(default)]
+    pub retire: Vec<Retirement>,
+}
+
+/// An epoch agents delete from `retire_at` (Unix seconds) on: jobs created before a
+/// rotation finish on their epoch during the grace period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retirement {
+    pub kcv: String,
+    pub retire_at: u64,
+}
+
+/// `GET /v1/epochs/status`: which agent has taken up which epoch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochPickup {
+    pub kcv: String,
+    pub suite: Suite,
+    pub recipient: String,
+    pub picked_up_at: Option<u64>,
+    pub retire_at: Option<u64>,
+}
+
 /// Every error response: a stable code and a message that never echoes internals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
@@ -521,6 +556,7 @@ mod tests {
                 DepartmentSpec { party: "pension".into(), compare: vec![Attribute::BirthDate], fields: vec![] },
             ],
             rules: Vec::new(),
+            retention_hours: None,
         }
     }
 

@@ -326,6 +326,7 @@ fn spec() -> JobSpec {
             DepartmentSpec { party: "pension".into(), compare: vec![], fields: vec![] },
         ],
         rules: Vec::new(),
+        retention_hours: None,
     }
 }
 
