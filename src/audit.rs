@@ -112,6 +112,10 @@ fn label(action: &str) -> &'static str {
         action::JOB_CREATED => "创建任务",
         action::SEALED => "提交封存",
         action::RELEASED => "字段发放",
+        action::CUSTODIAN_TRUSTED => "信任密钥管理员",
+        action::EPOCH_STORED => "密钥轮换投递",
+        action::EPOCH_RETIRED => "密钥退役",
+        action::TOKENS_PURGED => "令牌清除",
         _ => "",
     }
 }

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod audit;
 mod bench;
+mod custodian;
 mod demo;
 mod operator;
 mod report;
@@ -57,10 +58,12 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AgentCommand {
-    /// Creates this agent's signing key (0600; never overwrites) and prints its public key.
+    /// Creates this agent's keys in --dir: `agent.ed25519` (signs requests) and
+    /// `agent.x25519` (receives sealed epochs), 0600, never overwriting; prints the public
+    /// keys to hand to the key custodian.
     Init {
         #[arg(long)]
-        key: PathBuf,
+        dir: PathBuf,
     },
     /// Takes part in a job: tokenize, upload, seal, release what the policy allows.
     Run {
@@ -129,6 +132,13 @@ enum MatcherCommand {
         #[arg(long)]
         name: String,
     },
+    /// Trusts the key custodian's public key (once, on the matcher host).
+    TrustCustodian {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        public_key: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -168,7 +178,11 @@ enum KeysCommand {
     /// Generates the matcher's self-signed TLS certificate and key (key 0600; never
     /// overwrites); prints the certificate's SHA-256 fingerprint.
     TlsCert(tls::TlsCertArgs),
-    /// Writes a new epoch file (0600; never overwrites) and prints its key check value.
+    /// The custodian's key and state (enrolled agents, epochs): `keys custodian init`, …
+    #[command(subcommand)]
+    Custodian(custodian::CustodianCommand),
+    /// Writes a new epoch file by hand (0600; never overwrites) and prints its key check
+    /// value: for tests and demos; real epochs come sealed from `keys custodian rotate`.
     NewEpoch {
         #[arg(long)]
         out: PathBuf,
@@ -216,10 +230,10 @@ fn main() -> anyhow::Result<()> {
 
 fn agent(command: AgentCommand) -> anyhow::Result<()> {
     match command {
-        AgentCommand::Init { key } => {
-            let identity = bidui_client::Identity::create(&key)?;
-            println!("{}", identity.public_key_hex());
-            eprintln!("agent key written to {} (0600). Give the public key above to the matcher's operator.", key.display());
+        AgentCommand::Init { dir } => {
+            let (signing, x25519) = bidui_agent::epochs::init_agent_keys(&dir)?;
+            println!("signing_key = {}\nx25519_key = {}", hex::encode(signing), hex::encode(x25519));
+            eprintln!("agent keys written to {} (0600). Give the two public keys above to the key custodian.", dir.display());
         }
         AgentCommand::Run { config, job, today, chunk_records, release_wait, matcher, workers } => {
             let mut config = bidui_agent::config::AgentConfig::load(&config)?;
@@ -273,6 +287,12 @@ fn matcher(command: MatcherCommand) -> anyhow::Result<()> {
                 bidui_matcher::Enrolment::Replaced => println!("enrolled {role} {name} (replacing its earlier enrolment)"),
                 bidui_matcher::Enrolment::Unchanged => println!("{role} {name} is already enrolled with this key"),
             }
+            Ok(())
+        }
+        MatcherCommand::TrustCustodian { db, public_key } => {
+            let key = hex::decode(public_key.trim()).context("the public key must be hex, as `bidui keys custodian init` prints it")?;
+            bidui_matcher::trust_custodian(&db, &key)?;
+            println!("the matcher now accepts enrolments, revocations and sealed epochs signed by this custodian key");
             Ok(())
         }
         MatcherCommand::Revoke { db, name } => {
@@ -332,6 +352,7 @@ fn keys(command: KeysCommand) -> anyhow::Result<()> {
             println!("{}", identity.public_key_hex());
         }
         KeysCommand::TlsCert(args) => tls::tls_cert(args)?,
+        KeysCommand::Custodian(command) => custodian::run(command)?,
         KeysCommand::NewEpoch { out, suite } => {
             let epoch = bidui_agent::epochs::create(&out, suite)?;
             println!("{}", epoch.key_check_value());

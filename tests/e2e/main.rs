@@ -8,6 +8,7 @@ fn bidui_exe() -> &'static str {
 }
 mod deps;
 mod district;
+mod keys;
 mod report;
 mod resume;
 mod audit;

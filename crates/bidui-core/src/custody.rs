@@ -31,7 +31,8 @@ pub struct PrincipalStatement {
     pub signing_key: String,
     /// Hex X25519 public key epochs are sealed to (all zeros for an operator).
     pub x25519_key: String,
-    /// Unix seconds when the custodian signed it.
+    /// When the custodian signed it (Unix milliseconds), strictly increasing per
+    /// custodian: the matcher applies only statements newer than the last one it applied.
     pub at: u64,
     pub signature: String,
 }

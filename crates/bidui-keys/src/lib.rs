@@ -67,6 +67,10 @@ pub struct EpochRecord {
 pub struct CustodianState {
     pub agents: Vec<EnrolledAgent>,
     pub epochs: Vec<EpochRecord>,
+    /// The `at` of the last statement signed: each new one is later, so the matcher can
+    /// refuse a replayed older statement (an old enrolment must not undo a revocation).
+    #[serde(default)]
+    pub last_statement_at: u64,
 }
 
 /// The outcome of a rotation: the sealed epochs to hand to the matcher for delivery.
@@ -125,6 +129,12 @@ impl Custodian {
         std::fs::write(&temp, text).and_then(|_| std::fs::rename(&temp, &path)).map_err(|source| CustodyError::Io { path, source })
     }
 
+    /// A statement time strictly after the last one, even within one clock tick.
+    fn next_statement_at(&mut self, now: u64) -> u64 {
+        self.state.last_statement_at = now.max(self.state.last_statement_at + 1);
+        self.state.last_statement_at
+    }
+
     pub fn public_key(&self) -> [u8; 32] {
         self.key.public_key().as_ref().try_into().expect("Ed25519 public keys are 32 bytes")
     }
@@ -149,8 +159,9 @@ impl Custodian {
             enrolled_at: now,
             revoked_at: None,
         });
+        let at = self.next_statement_at(now);
         self.save()?;
-        Ok(PrincipalStatement::sign(&self.key, Action::Enrol, name, "agent", &signing, &x25519, now))
+        Ok(PrincipalStatement::sign(&self.key, Action::Enrol, name, "agent", &signing, &x25519, at))
     }
 
     /// Revokes an agent: it receives no later epoch; the statement tells the matcher to
@@ -164,16 +175,20 @@ impl Custodian {
             .ok_or_else(|| CustodyError::UnknownAgent(name.to_owned()))?;
         agent.revoked_at = Some(now);
         let (signing, x25519) = (parse_key(&agent.signing_key)?, parse_key(&agent.x25519_key)?);
+        let at = self.next_statement_at(now);
         self.save()?;
-        Ok(PrincipalStatement::sign(&self.key, Action::Revoke, name, "agent", &signing, &x25519, now))
+        Ok(PrincipalStatement::sign(&self.key, Action::Revoke, name, "agent", &signing, &x25519, at))
     }
 
     /// Signs the operator's enrolment (operators receive no epochs).
-    pub fn enroll_operator(&self, name: &str, signing_key: &str, now: u64) -> Result<PrincipalStatement, CustodyError> {
+    pub fn enroll_operator(&mut self, name: &str, signing_key: &str, now: u64) -> Result<PrincipalStatement, CustodyError> {
         if !valid_name(name) {
             return Err(CustodyError::BadName(name.to_owned()));
         }
-        Ok(PrincipalStatement::sign(&self.key, Action::Enrol, name, "operator", &parse_key(signing_key)?, &[0; 32], now))
+        let key = parse_key(signing_key)?;
+        let at = self.next_statement_at(now);
+        self.save()?;
+        Ok(PrincipalStatement::sign(&self.key, Action::Enrol, name, "operator", &key, &[0; 32], at))
     }
 
     /// A new epoch: a fresh secret sealed to every enrolled, non-revoked agent. The
@@ -230,7 +245,9 @@ mod tests {
         let opened = first.sealed[0].open("household", &x_a, &custodian_public).unwrap();
         assert_eq!(opened.key_check_value(), first.kcv);
 
-        custodian.revoke("housing", 30).unwrap().verify(&custodian_public).unwrap();
+        let revoked = custodian.revoke("housing", 10).unwrap();
+        revoked.verify(&custodian_public).unwrap();
+        assert!(revoked.at > statement.at, "statements are strictly ordered even within one clock tick");
         let second = custodian.rotate(Suite::HmacSm3, 40).unwrap();
         assert_eq!(second.sealed.iter().map(|s| s.recipient.as_str()).collect::<Vec<_>>(), vec!["household"]);
         assert_ne!(second.kcv, first.kcv);

@@ -39,6 +39,10 @@ pub mod action {
     pub const JOB_CREATED: &str = "job-created";
     pub const SEALED: &str = "submission-sealed";
     pub const RELEASED: &str = "fields-released";
+    pub const CUSTODIAN_TRUSTED: &str = "custodian-trusted";
+    pub const EPOCH_STORED: &str = "epoch-stored";
+    pub const EPOCH_RETIRED: &str = "epoch-retired";
+    pub const TOKENS_PURGED: &str = "tokens-purged";
 }
 
 /// One event, as hashed. `details` depends on the action (keys.md §4.2); it never holds a

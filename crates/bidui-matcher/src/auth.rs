@@ -13,7 +13,12 @@ use crate::{store, AppState};
 pub enum Role {
     Operator,
     Agent,
+    /// The key custodian: enrols and revokes agents, delivers sealed epochs.
+    Custodian,
 }
+
+/// The signer name of the key custodian's requests.
+pub const CUSTODIAN: &str = "custodian";
 
 /// An authenticated caller.
 #[derive(Clone, Debug)]
@@ -60,7 +65,19 @@ pub async fn verify(state: &AppState, method: &Method, uri: &Uri, headers: &Head
     let lookup = signer.clone();
     let principal = state
         .store
-        .call(move |c| store::principal(c, &lookup))
+        .call(move |c| {
+            // The key custodian is no enrolled principal: its key is trusted once by the
+            // matcher's administrator (`bidui matcher trust-custodian`).
+            if lookup == CUSTODIAN {
+                return Ok(store::custodian_key(c)?.and_then(|k| hex::decode(k).ok()).map(|public_key| store::Principal {
+                    name: CUSTODIAN.to_owned(),
+                    role: CUSTODIAN.to_owned(),
+                    public_key,
+                    revoked: false,
+                }));
+            }
+            store::principal(c, &lookup)
+        })
         .await?
         .ok_or_else(|| ApiFailure::new(StatusCode::UNAUTHORIZED, "unknown-signer", "the signer is not enrolled at this matcher"))?;
     if principal.revoked {
@@ -81,6 +98,7 @@ pub async fn verify(state: &AppState, method: &Method, uri: &Uri, headers: &Head
     }
     let role = match principal.role.as_str() {
         "operator" => Role::Operator,
+        CUSTODIAN => Role::Custodian,
         _ => Role::Agent,
     };
     Ok(Caller { name: signer, role })

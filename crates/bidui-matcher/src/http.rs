@@ -34,29 +34,33 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/jobs/{job}/submission/seal", post(seal))
         .route("/v1/jobs/{job}/release", get(release_request).post(release))
         .route("/v1/jobs/{job}/results", get(results))
+        .route("/v1/principals", post(crate::custody::principal_statement))
+        .route("/v1/epochs", get(crate::custody::deliver_epochs).post(crate::custody::upload_epochs))
+        .route("/v1/epochs/status", get(crate::custody::status))
+        .route("/v1/epochs/{kcv}/ack", post(crate::custody::acknowledge))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
 /// What every handler receives: the verified caller and the raw body it signed.
-struct Signed {
-    caller: Caller,
-    body: Bytes,
+pub(crate) struct Signed {
+    pub(crate) caller: Caller,
+    pub(crate) body: Bytes,
 }
 
-async fn signed(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> Result<Signed, ApiFailure> {
+pub(crate) async fn signed(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> Result<Signed, ApiFailure> {
     let caller = auth::verify(state, method, uri, headers, &body).await?;
     Ok(Signed { caller, body })
 }
 
-fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiFailure> {
+pub(crate) fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiFailure> {
     serde_json::from_slice(body).map_err(|e| ApiFailure::bad_request("malformed", format!("the request body is not the expected JSON: {e}")))
 }
 
 fn require_operator(caller: &Caller) -> Result<(), ApiFailure> {
     match caller.role {
         auth::Role::Operator => Ok(()),
-        auth::Role::Agent => Err(ApiFailure::forbidden("only the operator may do this")),
+        auth::Role::Agent | auth::Role::Custodian => Err(ApiFailure::forbidden("only the operator may do this")),
     }
 }
 

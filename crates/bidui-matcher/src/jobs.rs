@@ -141,14 +141,39 @@ pub async fn after_all_released(state: &AppState, spec: &JobSpec) -> Result<(), 
     });
     let body = serde_json::to_string(&results).map_err(|e| ApiFailure::internal("results", e))?;
     let id = spec.id.clone();
+    let retention = i64::from(spec.retention_hours.unwrap_or(bidui_core::api::DEFAULT_RETENTION_HOURS)) * 3600;
+    let purge_after = state.now() as i64 + retention;
     state
         .store
         .transaction(move |tx| {
             store::save_results(tx, &id, &body)?;
+            store::set_purge_after(tx, &id, purge_after)?;
             store::set_job_state(tx, &id, state_name(JobState::Complete))
         })
         .await?;
     tracing::info!(job = %spec.id, rows = results.rows.len(), "results ready");
+    purge_expired(state).await?;
+    Ok(())
+}
+
+/// Deletes the tokens of every job whose retention has ended; only results (and the
+/// audit log) are kept. Runs when results are built and every minute while serving.
+pub async fn purge_expired(state: &AppState) -> Result<(), ApiFailure> {
+    let now = state.now() as i64;
+    let due = state.store.call(move |c| store::jobs_to_purge(c, now)).await?;
+    for job in due {
+        let id = job.clone();
+        let chunks = state
+            .store
+            .transaction(move |tx| {
+                let chunks = store::purge_job_tokens(tx, &id, now)?;
+                let details = serde_json::json!({ "chunks": chunks });
+                store::append_audit(tx, &crate::audit::AuditEvent::new(now, crate::audit::ADMINISTRATOR, crate::audit::action::TOKENS_PURGED, Some(&id), details))?;
+                Ok(chunks)
+            })
+            .await?;
+        tracing::info!(job = %job, chunks, "retention ended: tokens purged, results kept");
+    }
     Ok(())
 }
 

@@ -19,6 +19,7 @@ use anyhow::Context;
 
 pub mod audit;
 pub mod auth;
+pub mod custody;
 pub mod error;
 pub mod http;
 pub mod jobs;
@@ -81,6 +82,16 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         Transport::InsecureHttp => None,
     };
     let state = AppState::open(&config.database)?;
+    let purger = state.clone();
+    tokio::spawn(async move {
+        let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every_minute.tick().await;
+            if let Err(failure) = jobs::purge_expired(&purger).await {
+                tracing::error!(?failure, "purging expired tokens failed; retrying in a minute");
+            }
+        }
+    });
     let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let bound = listener.local_addr()?;
     match tls {
@@ -151,6 +162,23 @@ pub fn enroll(database: &Path, name: &str, role: &str, public_key: &[u8]) -> any
         Ok(if before.is_some() { Enrolment::Replaced } else { Enrolment::Enrolled })
     }))?;
     Ok(outcome)
+}
+
+/// Trusts the key custodian's public key (run once on the matcher host, audited): the
+/// custodian's signed enrolments, revocations and sealed epochs are accepted from then on.
+pub fn trust_custodian(database: &Path, public_key: &[u8]) -> anyhow::Result<()> {
+    anyhow::ensure!(public_key.len() == 32, "an Ed25519 public key is 32 bytes, got {}", public_key.len());
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let state = AppState::open(database)?;
+    let now = state.now() as i64;
+    let key = hex::encode(public_key);
+    runtime.block_on(state.store.transaction(move |tx| {
+        store::set_custodian_key(tx, &key)?;
+        let details = serde_json::json!({ "public_key": key });
+        store::append_audit(tx, &audit::AuditEvent::new(now, audit::ADMINISTRATOR, audit::action::CUSTODIAN_TRUSTED, None, details))?;
+        Ok(())
+    }))?;
+    Ok(())
 }
 
 /// Revokes a principal at once: its next request is refused (`403 revoked`). Audited in

@@ -95,6 +95,30 @@ CREATE TABLE audit (
     hash      BLOB NOT NULL UNIQUE
 );
 CREATE INDEX audit_job ON audit (job, seq);
+"#, r#"
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE principal_statements (
+    name TEXT PRIMARY KEY,
+    at   INTEGER NOT NULL
+);
+CREATE TABLE sealed_epochs (
+    kcv          TEXT NOT NULL,
+    recipient    TEXT NOT NULL,
+    suite        TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    stored_at    INTEGER NOT NULL,
+    picked_up_at INTEGER,
+    PRIMARY KEY (kcv, recipient)
+);
+CREATE TABLE epoch_retirements (
+    kcv       TEXT PRIMARY KEY,
+    retire_at INTEGER NOT NULL
+);
+ALTER TABLE jobs ADD COLUMN purge_after INTEGER;
+ALTER TABLE jobs ADD COLUMN purged_at INTEGER;
 "#];
 
 #[derive(Debug, thiserror::Error)]
@@ -427,6 +451,104 @@ pub fn audit_rows(conn: &Connection, job: Option<&str>) -> rusqlite::Result<Vec<
         None => conn.prepare(&format!("{COLUMNS} ORDER BY seq"))?.query_map([], row)?.collect(),
         Some(job) => conn.prepare(&format!("{COLUMNS} WHERE job = ?1 ORDER BY seq"))?.query_map([job], row)?.collect(),
     }
+}
+
+const CUSTODIAN_KEY: &str = "custodian_public_key";
+
+pub fn set_custodian_key(conn: &Connection, public_key_hex: &str) -> rusqlite::Result<()> {
+    conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)", params![CUSTODIAN_KEY, public_key_hex])?;
+    Ok(())
+}
+
+pub fn custodian_key(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT value FROM settings WHERE key = ?1", [CUSTODIAN_KEY], |r| r.get(0)).optional()
+}
+
+/// The time of the newest custodian statement applied to `name`: older ones are replays.
+pub fn statement_at(conn: &Connection, name: &str) -> rusqlite::Result<Option<u64>> {
+    conn.query_row("SELECT at FROM principal_statements WHERE name = ?1", [name], |r| r.get::<_, i64>(0)).optional().map(|v| v.map(|at| at as u64))
+}
+
+pub fn set_statement_at(conn: &Connection, name: &str, at: u64) -> rusqlite::Result<()> {
+    conn.execute("INSERT OR REPLACE INTO principal_statements (name, at) VALUES (?1, ?2)", params![name, at as i64])?;
+    Ok(())
+}
+
+/// Stores a sealed epoch; false if the same one was stored before.
+pub fn insert_sealed_epoch(conn: &Connection, kcv: &str, recipient: &str, suite: &str, body: &str, now: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "INSERT OR IGNORE INTO sealed_epochs (kcv, recipient, suite, body, stored_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![kcv, recipient, suite, body, now],
+    )? == 1)
+}
+
+pub fn drop_undelivered_epochs(conn: &Connection, recipient: &str) -> rusqlite::Result<usize> {
+    conn.execute("DELETE FROM sealed_epochs WHERE recipient = ?1 AND picked_up_at IS NULL", [recipient])
+}
+
+pub fn retire_epoch(conn: &Connection, kcv: &str, retire_at: u64) -> rusqlite::Result<()> {
+    conn.execute("INSERT OR REPLACE INTO epoch_retirements (kcv, retire_at) VALUES (?1, ?2)", params![kcv, retire_at as i64])?;
+    Ok(())
+}
+
+/// Sealed epochs addressed to `recipient` that are not retired by `now`.
+pub fn sealed_epochs_for(conn: &Connection, recipient: &str, now: i64) -> rusqlite::Result<Vec<String>> {
+    conn.prepare(
+        "SELECT s.body FROM sealed_epochs s LEFT JOIN epoch_retirements r ON r.kcv = s.kcv
+         WHERE s.recipient = ?1 AND (r.retire_at IS NULL OR r.retire_at > ?2) ORDER BY s.stored_at, s.kcv",
+    )?
+    .query_map(params![recipient, now], |r| r.get(0))?
+    .collect()
+}
+
+pub fn retired_epochs(conn: &Connection, now: i64) -> rusqlite::Result<Vec<String>> {
+    conn.prepare("SELECT kcv FROM epoch_retirements WHERE retire_at <= ?1 ORDER BY kcv")?.query_map([now], |r| r.get(0))?.collect()
+}
+
+/// Marks a sealed epoch taken up by its recipient; false if there is none.
+pub fn ack_epoch(conn: &Connection, kcv: &str, recipient: &str, now: i64) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE sealed_epochs SET picked_up_at = COALESCE(picked_up_at, ?3) WHERE kcv = ?1 AND recipient = ?2",
+        params![kcv, recipient, now],
+    )? == 1)
+}
+
+pub struct EpochPickupRow {
+    pub kcv: String,
+    pub suite: String,
+    pub recipient: String,
+    pub picked_up_at: Option<i64>,
+    pub retire_at: Option<i64>,
+}
+
+pub fn epoch_pickups(conn: &Connection) -> rusqlite::Result<Vec<EpochPickupRow>> {
+    conn.prepare(
+        "SELECT s.kcv, s.suite, s.recipient, s.picked_up_at, r.retire_at FROM sealed_epochs s
+         LEFT JOIN epoch_retirements r ON r.kcv = s.kcv ORDER BY s.stored_at, s.kcv, s.recipient",
+    )?
+    .query_map([], |r| Ok(EpochPickupRow { kcv: r.get(0)?, suite: r.get(1)?, recipient: r.get(2)?, picked_up_at: r.get(3)?, retire_at: r.get(4)? }))?
+    .collect()
+}
+
+pub fn set_purge_after(conn: &Connection, job: &str, purge_after: i64) -> rusqlite::Result<()> {
+    conn.execute("UPDATE jobs SET purge_after = ?2 WHERE id = ?1", params![job, purge_after])?;
+    Ok(())
+}
+
+/// Jobs whose tokens are due for purging at `now`.
+pub fn jobs_to_purge(conn: &Connection, now: i64) -> rusqlite::Result<Vec<String>> {
+    conn.prepare("SELECT id FROM jobs WHERE purge_after IS NOT NULL AND purge_after <= ?1 AND purged_at IS NULL ORDER BY id")?
+        .query_map([now], |r| r.get(0))?
+        .collect()
+}
+
+/// Deletes a job's tokens (its chunks and row bitmaps); its results and audit remain.
+/// Returns the number of chunks deleted.
+pub fn purge_job_tokens(tx: &Transaction<'_>, job: &str, now: i64) -> rusqlite::Result<u64> {
+    let chunks = tx.execute("DELETE FROM chunks WHERE job = ?1", [job])? as u64;
+    tx.execute("DELETE FROM matches WHERE job = ?1", [job])?;
+    tx.execute("UPDATE jobs SET purged_at = ?2 WHERE id = ?1", params![job, now])?;
+    Ok(chunks)
 }
 
 pub fn save_results(conn: &Connection, job: &str, body: &str) -> rusqlite::Result<()> {

@@ -1,0 +1,162 @@
+//! What the key custodian sends through the matcher: enrolments and revocations it signed,
+//! and sealed epochs the matcher stores and forwards but cannot open.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bidui_core::api::{EpochDelivery, EpochPickup, EpochUpload};
+use bidui_core::custody::{Action, PrincipalStatement};
+use bidui_core::seal::SealedEpoch;
+use serde_json::json;
+
+use crate::audit::{self, AuditEvent};
+use crate::auth::{self, Role};
+use crate::error::ApiFailure;
+use crate::http::{json_body, signed, Signed};
+use crate::{store, AppState};
+
+fn require(role: Role, caller: &auth::Caller, what: &str) -> Result<(), ApiFailure> {
+    if caller.role == role {
+        Ok(())
+    } else {
+        Err(ApiFailure::forbidden(format!("only the {what} may do this")))
+    }
+}
+
+async fn custodian_public(state: &AppState) -> Result<[u8; 32], ApiFailure> {
+    let key = state.store.call(|c| store::custodian_key(c)).await?;
+    key.and_then(|k| hex::decode(k).ok()).and_then(|b| b.try_into().ok()).ok_or_else(|| {
+        ApiFailure::conflict("no-custodian", "this matcher trusts no key custodian yet (`bidui matcher trust-custodian`)")
+    })
+}
+
+/// `POST /v1/principals`: an enrolment or revocation the custodian signed.
+pub async fn principal_statement(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Response, ApiFailure> {
+    let Signed { caller, body } = signed(&state, &method, &uri, &headers, body).await?;
+    require(Role::Custodian, &caller, "key custodian")?;
+    let statement: PrincipalStatement = json_body(&body)?;
+    let custodian = custodian_public(&state).await?;
+    statement.verify(&custodian).map_err(|e| ApiFailure::unprocessable("bad-statement", e.to_string()))?;
+    if statement.role != "agent" && statement.role != "operator" {
+        return Err(ApiFailure::unprocessable("bad-statement", "a statement enrols an agent or an operator"));
+    }
+    if statement.name == auth::CUSTODIAN || statement.name == audit::ADMINISTRATOR {
+        return Err(ApiFailure::unprocessable("bad-statement", "that name is reserved"));
+    }
+    let key = statement.signing_key_bytes().map_err(|e| ApiFailure::unprocessable("bad-statement", e.to_string()))?;
+    let now = state.now() as i64;
+    let applied = state
+        .store
+        .transaction(move |tx| {
+            // A statement no newer than the last one applied is a replay: an old enrolment
+            // must never undo a later revocation.
+            if store::statement_at(tx, &statement.name)?.is_some_and(|at| statement.at <= at) {
+                return Ok(false);
+            }
+            match statement.action {
+                Action::Enrol => store::upsert_principal(tx, &statement.name, &statement.role, &key, now)?,
+                Action::Revoke => {
+                    store::revoke_principal(tx, &statement.name, now)?;
+                    // Sealed epochs it has not taken up are never handed over now.
+                    store::drop_undelivered_epochs(tx, &statement.name)?;
+                }
+            }
+            store::set_statement_at(tx, &statement.name, statement.at)?;
+            let (action, details) = match statement.action {
+                Action::Enrol => (
+                    audit::action::ENROLL,
+                    json!({ "name": statement.name, "role": statement.role, "public_key": statement.signing_key, "x25519_key": statement.x25519_key, "signed_at": statement.at }),
+                ),
+                Action::Revoke => (audit::action::REVOKE, json!({ "name": statement.name, "signed_at": statement.at })),
+            };
+            store::append_audit(tx, &AuditEvent::new(now, auth::CUSTODIAN, action, None, details))?;
+            Ok(true)
+        })
+        .await?;
+    if !applied {
+        return Err(ApiFailure::conflict("stale-statement", "a newer statement about this principal was already applied"));
+    }
+    Ok((StatusCode::OK, "applied").into_response())
+}
+
+/// `POST /v1/epochs`: a rotation's sealed epochs (each checked against the custodian's
+/// signature) and retirements.
+pub async fn upload_epochs(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Response, ApiFailure> {
+    let Signed { caller, body } = signed(&state, &method, &uri, &headers, body).await?;
+    require(Role::Custodian, &caller, "key custodian")?;
+    let upload: EpochUpload = json_body(&body)?;
+    let custodian = custodian_public(&state).await?;
+    for sealed in &upload.sealed {
+        sealed.verify(&custodian).map_err(|e| ApiFailure::unprocessable("bad-sealed-epoch", format!("sealed epoch for {}: {e}", sealed.recipient)))?;
+    }
+    let now = state.now() as i64;
+    state
+        .store
+        .transaction(move |tx| {
+            let mut stored: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+            for sealed in &upload.sealed {
+                let body = serde_json::to_string(sealed).expect("a sealed epoch serializes");
+                if store::insert_sealed_epoch(tx, &sealed.kcv, &sealed.recipient, sealed.suite.name(), &body, now)? {
+                    stored.entry(sealed.kcv.clone()).or_default().push(sealed.recipient.clone());
+                }
+            }
+            for (kcv, recipients) in stored {
+                let details = json!({ "kcv": kcv, "recipients": recipients });
+                store::append_audit(tx, &AuditEvent::new(now, auth::CUSTODIAN, audit::action::EPOCH_STORED, None, details))?;
+            }
+            for retirement in &upload.retire {
+                store::retire_epoch(tx, &retirement.kcv, retirement.retire_at)?;
+                let details = json!({ "kcv": retirement.kcv, "retire_at": retirement.retire_at });
+                store::append_audit(tx, &AuditEvent::new(now, auth::CUSTODIAN, audit::action::EPOCH_RETIRED, None, details))?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok((StatusCode::OK, "stored").into_response())
+}
+
+/// `GET /v1/epochs`: the calling agent's own sealed epochs, and retired check values.
+pub async fn deliver_epochs(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<EpochDelivery>, ApiFailure> {
+    let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
+    require(Role::Agent, &caller, "agent an epoch is sealed to")?;
+    let (now, me) = (state.now() as i64, caller.name.clone());
+    let (bodies, retired) = state.store.call(move |c| Ok((store::sealed_epochs_for(c, &me, now)?, store::retired_epochs(c, now)?))).await?;
+    let sealed = bodies
+        .iter()
+        .map(|b| serde_json::from_str::<SealedEpoch>(b).map_err(|e| ApiFailure::internal("stored sealed epoch", e)))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(EpochDelivery { sealed, retired }))
+}
+
+/// `POST /v1/epochs/{kcv}/ack`: the agent opened the epoch and keeps it.
+pub async fn acknowledge(State(state): State<AppState>, Path(kcv): Path<String>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Response, ApiFailure> {
+    let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
+    require(Role::Agent, &caller, "agent an epoch is sealed to")?;
+    let (now, me) = (state.now() as i64, caller.name.clone());
+    if !state.store.call(move |c| store::ack_epoch(c, &kcv, &me, now)).await? {
+        return Err(ApiFailure::not_found("no such epoch sealed to this agent"));
+    }
+    Ok((StatusCode::OK, "acknowledged").into_response())
+}
+
+/// `GET /v1/epochs/status`: which agent took up which epoch (custodian and operator).
+pub async fn status(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<Vec<EpochPickup>>, ApiFailure> {
+    let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
+    if caller.role == Role::Agent {
+        return Err(ApiFailure::forbidden("only the key custodian and the operator may read this"));
+    }
+    let rows = state.store.call(|c| store::epoch_pickups(c)).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| EpochPickup {
+                suite: r.suite.parse().unwrap_or(bidui_core::Suite::HmacSha256),
+                kcv: r.kcv,
+                recipient: r.recipient,
+                picked_up_at: r.picked_up_at.map(|t| t as u64),
+                retire_at: r.retire_at.map(|t| t as u64),
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,178 @@
+//! `bidui keys …` for the key custodian: enrol and revoke agents, rotate epochs, follow
+//! who took up which epoch. Runs on the custodian's machine, never on the matcher's.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use bidui_client::{Client, Identity, MatcherTrust};
+use bidui_core::api::{EpochPickup, EpochUpload, Retirement};
+use bidui_core::Suite;
+use bidui_keys::Custodian;
+use clap::{Args, Subcommand};
+
+/// Where the matcher is and how to trust it.
+#[derive(Args, Clone)]
+pub struct MatcherArgs {
+    /// The matcher's URL (https://…); without it, statements and sealed epochs are only
+    /// written to files for hand delivery.
+    #[arg(long)]
+    pub matcher: Option<String>,
+    /// The matcher's certificate, pinned.
+    #[arg(long)]
+    pub matcher_certificate: Option<PathBuf>,
+    /// A CA file the matcher's certificate chains to.
+    #[arg(long)]
+    pub matcher_ca: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum CustodianCommand {
+    /// Creates the custodian's signing key and state in --dir; prints the public key for
+    /// the matcher's administrator (`bidui matcher trust-custodian`).
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Enrols an agent by the two public keys `bidui agent init` printed.
+    Enroll {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        signing_key: String,
+        #[arg(long)]
+        x25519_key: String,
+        #[command(flatten)]
+        matcher: MatcherArgs,
+    },
+    /// Enrols the district operator's signing key.
+    EnrollOperator {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        signing_key: String,
+        #[command(flatten)]
+        matcher: MatcherArgs,
+    },
+    /// Revokes an agent: refused at once, and no later epoch is sealed to it.
+    Revoke {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        matcher: MatcherArgs,
+    },
+    /// A new epoch: a fresh secret sealed to every enrolled, non-revoked agent. Earlier
+    /// epochs are retired after the grace period, so jobs already running can finish.
+    Rotate {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value = "hmac-sha256")]
+        suite: Suite,
+        /// Hours before earlier epochs are deleted from the agents.
+        #[arg(long, default_value_t = 72)]
+        grace_hours: u64,
+        #[command(flatten)]
+        matcher: MatcherArgs,
+    },
+    /// Epochs, suites, check values, and (with --matcher) who took up which.
+    Status {
+        #[arg(long)]
+        dir: PathBuf,
+        #[command(flatten)]
+        matcher: MatcherArgs,
+    },
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn client(dir: &Path, args: &MatcherArgs) -> anyhow::Result<Option<Client>> {
+    let Some(url) = &args.matcher else { return Ok(None) };
+    let identity = Identity::load(&dir.join(bidui_keys::KEY_FILE))?;
+    let trust = MatcherTrust::from_config(args.matcher_certificate.as_deref(), args.matcher_ca.as_deref())?;
+    Ok(Some(Client::with_trust(url, bidui_matcher::auth::CUSTODIAN, identity, trust)?))
+}
+
+/// Sends `body` to the matcher, or writes it to `file` in the custodian's folder.
+fn deliver<T: serde::Serialize>(dir: &Path, args: &MatcherArgs, path: &str, body: &T, file: &str) -> anyhow::Result<()> {
+    match client(dir, args)? {
+        Some(client) => {
+            client.post(path, body).with_context(|| format!("delivering to {}", client.base_url()))?;
+            println!("delivered to the matcher at {}", client.base_url());
+        }
+        None => {
+            let out = dir.join(file);
+            std::fs::write(&out, serde_json::to_vec_pretty(body)?).with_context(|| format!("writing {}", out.display()))?;
+            println!("written to {} for delivery to the matcher", out.display());
+        }
+    }
+    Ok(())
+}
+
+pub fn run(command: CustodianCommand) -> anyhow::Result<()> {
+    match command {
+        CustodianCommand::Init { dir } => {
+            let custodian = Custodian::init(&dir)?;
+            println!("{}", hex::encode(custodian.public_key()));
+            eprintln!("custodian key written to {} (0600). Give the public key above to the matcher's administrator.", dir.join(bidui_keys::KEY_FILE).display());
+        }
+        CustodianCommand::Enroll { dir, name, signing_key, x25519_key, matcher } => {
+            let statement = Custodian::open(&dir)?.enroll(&name, &signing_key, &x25519_key, now_millis())?;
+            deliver(&dir, &matcher, "/v1/principals", &statement, &format!("enrol-{name}.json"))?;
+        }
+        CustodianCommand::EnrollOperator { dir, name, signing_key, matcher } => {
+            let statement = Custodian::open(&dir)?.enroll_operator(&name, &signing_key, now_millis())?;
+            deliver(&dir, &matcher, "/v1/principals", &statement, &format!("enrol-{name}.json"))?;
+        }
+        CustodianCommand::Revoke { dir, name, matcher } => {
+            let statement = Custodian::open(&dir)?.revoke(&name, now_millis())?;
+            deliver(&dir, &matcher, "/v1/principals", &statement, &format!("revoke-{name}.json"))?;
+        }
+        CustodianCommand::Rotate { dir, suite, grace_hours, matcher } => {
+            let mut custodian = Custodian::open(&dir)?;
+            let earlier: Vec<String> = custodian.state().epochs.iter().map(|e| e.kcv.clone()).collect();
+            let rotation = custodian.rotate(suite, now())?;
+            let retire_at = now() + grace_hours * 3600;
+            let retire = earlier.into_iter().map(|kcv| Retirement { kcv, retire_at }).collect();
+            println!("epoch {} ({}) key check value {} sealed to {} agents", rotation.number, rotation.suite, rotation.kcv, rotation.sealed.len());
+            let upload = EpochUpload { sealed: rotation.sealed, retire };
+            deliver(&dir, &matcher, "/v1/epochs", &upload, &format!("epoch-{}-sealed.json", rotation.number))?;
+        }
+        CustodianCommand::Status { dir, matcher } => {
+            let custodian = Custodian::open(&dir)?;
+            println!("custodian public key {}", hex::encode(custodian.public_key()));
+            for agent in &custodian.state().agents {
+                let revoked = agent.revoked_at.map_or(String::new(), |t| format!(" (revoked at {t})"));
+                println!("agent {:<20} signing {}…{revoked}", agent.name, &agent.signing_key[..16]);
+            }
+            let pickups: Vec<EpochPickup> = match client(&dir, &matcher)? {
+                Some(client) => client.get("/v1/epochs/status")?,
+                None => Vec::new(),
+            };
+            for epoch in &custodian.state().epochs {
+                println!("epoch {} {} kcv {} created {}", epoch.number, epoch.suite, epoch.kcv, epoch.created_at);
+                for recipient in &epoch.sealed_to {
+                    let pickup = pickups.iter().find(|p| p.kcv == epoch.kcv && &p.recipient == recipient);
+                    let taken = match pickup.and_then(|p| p.picked_up_at) {
+                        Some(at) => format!("taken up at {at}"),
+                        None if matcher.matcher.is_some() => "not taken up yet".to_owned(),
+                        None => "(ask with --matcher)".to_owned(),
+                    };
+                    println!("  {recipient:<20} {taken}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
