@@ -150,6 +150,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn agent_keys_are_private_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let (signing, x25519) = init_agent_keys(dir.path()).unwrap();
+        for file in ["agent.ed25519", "agent.x25519"] {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(file)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{file}");
+        }
+        let before = std::fs::read(dir.path().join("agent.x25519")).unwrap();
+        assert!(matches!(init_agent_keys(dir.path()), Err(EpochError::KeyFile(bidui_client::KeyFileError::Exists(_)))));
+        assert_eq!(std::fs::read(dir.path().join("agent.x25519")).unwrap(), before);
+        let key = load_x25519(&dir.path().join("agent.x25519")).unwrap();
+        assert_eq!(bidui_core::seal::x25519_public(&key), x25519);
+        assert_eq!(bidui_client::Identity::load(&dir.path().join("agent.ed25519")).unwrap().public_key(), signing);
+    }
+
+    #[test]
     fn an_epoch_file_round_trips_and_is_selected_by_its_check_value() {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a.epoch");
