@@ -178,11 +178,11 @@ enum KeysCommand {
     /// Generates the matcher's self-signed TLS certificate and key (key 0600; never
     /// overwrites); prints the certificate's SHA-256 fingerprint.
     TlsCert(tls::TlsCertArgs),
-    /// The custodian's key and state (enrolled agents, epochs): `keys custodian init`, …
-    #[command(subcommand)]
+    /// The custodian's key and state: init, enroll, enroll-operator, revoke, rotate, status.
+    #[command(flatten)]
     Custodian(custodian::CustodianCommand),
     /// Writes a new epoch file by hand (0600; never overwrites) and prints its key check
-    /// value: for tests and demos; real epochs come sealed from `keys custodian rotate`.
+    /// value: for tests and demos; real epochs come sealed from `keys rotate`.
     NewEpoch {
         #[arg(long)]
         out: PathBuf,
@@ -290,7 +290,7 @@ fn matcher(command: MatcherCommand) -> anyhow::Result<()> {
             Ok(())
         }
         MatcherCommand::TrustCustodian { db, public_key } => {
-            let key = hex::decode(public_key.trim()).context("the public key must be hex, as `bidui keys custodian init` prints it")?;
+            let key = hex::decode(public_key.trim()).context("the public key must be hex, as `bidui keys init` prints it")?;
             bidui_matcher::trust_custodian(&db, &key)?;
             println!("the matcher now accepts enrolments, revocations and sealed epochs signed by this custodian key");
             Ok(())

@@ -89,7 +89,7 @@ fn run_agents(homes: &[&Path], job: &str, url: &str) -> Vec<Output> {
 }
 
 fn rotate(custodian: &Path, url: &str) -> String {
-    let printed = ok(&["keys", "custodian", "rotate", "--dir", path(custodian), "--grace-hours", "0", "--matcher", url]);
+    let printed = ok(&["keys", "rotate", "--dir", path(custodian), "--grace-hours", "0", "--matcher", url]);
     printed.split_whitespace().skip_while(|w| *w != "value").nth(1).expect("rotate prints the key check value").to_owned()
 }
 
@@ -107,7 +107,7 @@ fn enrol_rotate_run_rotate_revoke_run() {
 
     // The custodian's machine and the matcher's are different: only a public key moves.
     let custodian = work.join("custodian");
-    let custodian_key = ok(&["keys", "custodian", "init", "--dir", path(&custodian)]).trim().to_owned();
+    let custodian_key = ok(&["keys", "init", "--dir", path(&custodian)]).trim().to_owned();
     ok(&["matcher", "trust-custodian", "--db", path(&database), "--public-key", &custodian_key]);
 
     let mut child = Command::new(bidui_exe())
@@ -123,14 +123,14 @@ fn enrol_rotate_run_rotate_revoke_run() {
 
     let operator_key = work.join("operator.ed25519");
     let operator_public = ok(&["keys", "init-operator", "--key", path(&operator_key)]).trim().to_owned();
-    ok(&["keys", "custodian", "enroll-operator", "--dir", path(&custodian), "--name", "operator", "--signing-key", &operator_public, "--matcher", url]);
+    ok(&["keys", "enroll-operator", "--dir", path(&custodian), "--name", "operator", "--signing-key", &operator_public, "--matcher", url]);
     let operator = work.join("operator.toml");
     std::fs::write(&operator, format!("matcher = \"{url}\"\nname = \"operator\"\nidentity_key = \"operator.ed25519\"\n")).unwrap();
 
     let mut homes = Vec::new();
     for party in PARTIES {
         let (home, signing, x25519) = agent_home(&work, party, &custodian_key);
-        ok(&["keys", "custodian", "enroll", "--dir", path(&custodian), "--name", party, "--signing-key", &signing, "--x25519-key", &x25519, "--matcher", url]);
+        ok(&["keys", "enroll", "--dir", path(&custodian), "--name", party, "--signing-key", &signing, "--x25519-key", &x25519, "--matcher", url]);
         homes.push(home);
     }
 
@@ -144,7 +144,7 @@ fn enrol_rotate_run_rotate_revoke_run() {
     for home in &homes {
         assert!(home.join("state/epochs").join(format!("{epoch_1}.epoch")).exists(), "{} did not take up epoch 1", home.display());
     }
-    let status = ok(&["keys", "custodian", "status", "--dir", path(&custodian), "--matcher", url]);
+    let status = ok(&["keys", "status", "--dir", path(&custodian), "--matcher", url]);
     assert_eq!(status.matches("taken up at").count(), 4, "{status}");
     // Retention 0: the job's tokens are gone once its results exist; the results stay.
     assert_eq!(chunks_of(&database, "keys-1"), 0);
@@ -153,7 +153,7 @@ fn enrol_rotate_run_rotate_revoke_run() {
     // Epoch 2 is sealed to all four; then petitions is revoked before taking it up.
     let epoch_2 = rotate(&custodian, url);
     assert_ne!(epoch_1, epoch_2);
-    ok(&["keys", "custodian", "revoke", "--dir", path(&custodian), "--name", "petitions", "--matcher", url]);
+    ok(&["keys", "revoke", "--dir", path(&custodian), "--name", "petitions", "--matcher", url]);
     ok(&["job", "create", path(&job_spec(&work, "keys-2", &epoch_2, &PARTIES[1..3])), "--operator", path(&operator)]);
     // The revoked agent can neither take up epoch 2 nor take part.
     let refused = run_agents(&[&homes[3]], "keys-2", url).remove(0);
