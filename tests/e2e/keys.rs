@@ -4,37 +4,16 @@
 //! never holds a secret; the revoked agent is shut out; epoch-1 tokens are purged when
 //! their retention ends.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use crate::bidui_exe;
 use crate::district::district;
-
-struct Matcher {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Matcher {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn bidui(args: &[&str]) -> Output {
-    Command::new(bidui_exe()).args(args).output().unwrap()
-}
+use crate::{bidui, bidui_exe, printed, MatcherProcess};
 
 fn ok(args: &[&str]) -> String {
     let output = bidui(args);
-    assert!(output.status.success(), "bidui {args:?} failed:\n{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "bidui {args:?} failed:\n{}", printed(&output));
     String::from_utf8(output.stdout).unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
 fn path(p: &Path) -> &str {
@@ -110,16 +89,9 @@ fn enrol_rotate_run_rotate_revoke_run() {
     let custodian_key = ok(&["keys", "init", "--dir", path(&custodian)]).trim().to_owned();
     ok(&["matcher", "trust-custodian", "--db", path(&database), "--public-key", &custodian_key]);
 
-    let mut child = Command::new(bidui_exe())
-        .args(["matcher", "serve", "--insecure-http", "--listen", "127.0.0.1:0", "--db", path(&database)])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let matcher = Matcher { url: format!("http://{}", line.trim().strip_prefix("listening on ").unwrap()), child };
-    let url = matcher.url.as_str();
+    let matcher = MatcherProcess::start(&database, &["--insecure-http".as_ref()]);
+    let url = matcher.http_url();
+    let url = url.as_str();
 
     let operator_key = work.join("operator.ed25519");
     let operator_public = ok(&["keys", "init-operator", "--key", path(&operator_key)]).trim().to_owned();
@@ -139,7 +111,7 @@ fn enrol_rotate_run_rotate_revoke_run() {
     ok(&["job", "create", path(&job_spec(&work, "keys-1", &epoch_1, &PARTIES[1..])), "--operator", path(&operator)]);
     let home_refs: Vec<&Path> = homes.iter().map(PathBuf::as_path).collect();
     for output in run_agents(&home_refs, "keys-1", url) {
-        assert!(output.status.success(), "{}", text(&output));
+        assert!(output.status.success(), "{}", printed(&output));
     }
     for home in &homes {
         assert!(home.join("state/epochs").join(format!("{epoch_1}.epoch")).exists(), "{} did not take up epoch 1", home.display());
@@ -158,7 +130,7 @@ fn enrol_rotate_run_rotate_revoke_run() {
     // The revoked agent can neither take up epoch 2 nor take part.
     let refused = run_agents(&[&homes[3]], "keys-2", url).remove(0);
     assert!(!refused.status.success());
-    assert!(text(&refused).contains("revoked"), "{}", text(&refused));
+    assert!(printed(&refused).contains("revoked"), "{}", printed(&refused));
     assert!(!homes[3].join("state/epochs").join(format!("{epoch_2}.epoch")).exists());
     let identity = bidui_client::Identity::load(&homes[3].join("agent.ed25519")).unwrap();
     let revoked = bidui_client::Client::new(url, "petitions", identity);
@@ -173,7 +145,7 @@ fn enrol_rotate_run_rotate_revoke_run() {
     assert_eq!(error.code(), Some("wrong-epoch"), "{error}");
 
     for output in run_agents(&home_refs[..3], "keys-2", url) {
-        assert!(output.status.success(), "{}", text(&output));
+        assert!(output.status.success(), "{}", printed(&output));
     }
     // Epoch 1 was retired with no grace by the second rotation: the agents deleted it.
     for home in &homes[..3] {

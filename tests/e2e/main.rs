@@ -14,3 +14,50 @@ mod tls;
 fn bidui_exe() -> &'static str {
     env!("CARGO_BIN_EXE_bidui")
 }
+
+/// Runs `bidui` with `args` and waits for it.
+fn bidui(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bidui_exe()).args(args).output().expect("run bidui")
+}
+
+/// Everything a finished command printed, for assertion messages.
+fn printed(output: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// A `bidui matcher serve` child process on a free loopback port, killed when dropped.
+struct MatcherProcess {
+    child: std::process::Child,
+    /// `host:port`, as the matcher printed it.
+    address: String,
+}
+
+impl MatcherProcess {
+    /// Starts `bidui matcher serve --listen 127.0.0.1:0 --db <database> <extra…>`.
+    fn start(database: &std::path::Path, extra: &[&std::ffi::OsStr]) -> MatcherProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(bidui_exe())
+            .args(["matcher", "serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(database)
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the matcher");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line).expect("read the matcher's address");
+        let address = line.trim().strip_prefix("listening on ").expect("the matcher prints its address").to_owned();
+        MatcherProcess { child, address }
+    }
+
+    fn http_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+impl Drop for MatcherProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -2,52 +2,21 @@
 //! resumes where it stopped, and a department file with broken rows reports each by row
 //! number while the rest goes on. Runs on the district of `district.rs`, with its keys.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use bidui_core::api::{JobResults, JobStatus};
 
-use crate::bidui_exe;
 use crate::district::district;
+use crate::{bidui_exe, printed, MatcherProcess};
 
-struct Matcher {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Matcher {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_matcher(database: &Path) -> Matcher {
-    let mut child = Command::new(bidui_exe())
-        .args(["matcher", "serve", "--insecure-http", "--listen", "127.0.0.1:0", "--db"])
-        .arg(database)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let address = line.trim().strip_prefix("listening on ").expect("the matcher prints its address").to_owned();
-    Matcher { child, url: format!("http://{address}") }
-}
-
-fn bidui(args: &[&str], env: &[(&str, &str)]) -> Output {
+fn bidui_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(bidui_exe());
     command.args(args);
     for (k, v) in env {
         command.env(k, v);
     }
     command.output().unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
 fn spawn_agent(config: &Path, job: &str, matcher: &str) -> Child {
@@ -65,7 +34,8 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
     let d = district();
     let work = d.dir.join("resume");
     std::fs::create_dir_all(&work).unwrap();
-    let matcher = start_matcher(&d.dir.join("matcher/matcher.db"));
+    let matcher = MatcherProcess::start(&d.dir.join("matcher/matcher.db"), &["--insecure-http".as_ref()]);
+    let url = matcher.http_url();
     let kcv = {
         let job = std::fs::read_to_string(d.dir.join("job.toml")).unwrap();
         job.lines().find_map(|l| l.strip_prefix("epoch = \"")).unwrap().trim_end_matches('"').to_owned()
@@ -73,7 +43,7 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
     let operator = work.join("operator.toml");
     std::fs::write(
         &operator,
-        format!("matcher = \"{}\"\nname = \"operator\"\nidentity_key = {:?}\n", matcher.url, d.dir.join("operator/operator.ed25519")),
+        format!("matcher = \"{}\"\nname = \"operator\"\nidentity_key = {:?}\n", url, d.dir.join("operator/operator.ed25519")),
     )
     .unwrap();
 
@@ -107,24 +77,24 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
         ),
     )
     .unwrap();
-    let created = bidui(&["job", "create", work.join("job.toml").to_str().unwrap(), "--operator", operator.to_str().unwrap()], &[]);
-    assert!(created.status.success(), "{}", text(&created));
+    let created = bidui_with_env(&["job", "create", work.join("job.toml").to_str().unwrap(), "--operator", operator.to_str().unwrap()], &[]);
+    assert!(created.status.success(), "{}", printed(&created));
 
     // The household agent dies after its third chunk, the way a crash would stop it.
     let household_config = d.dir.join("agents/household/agent.toml");
-    let household_args = ["agent", "run", "--chunk-records", "300", "--job", job, "--matcher", &matcher.url, "--config", household_config.to_str().unwrap()];
-    let killed = bidui(&household_args, &[("BIDUI_TEST_ABORT_AFTER_CHUNKS", "3")]);
-    assert!(!killed.status.success(), "the agent should have died: {}", text(&killed));
+    let household_args = ["agent", "run", "--chunk-records", "300", "--job", job, "--matcher", &url, "--config", household_config.to_str().unwrap()];
+    let killed = bidui_with_env(&household_args, &[("BIDUI_TEST_ABORT_AFTER_CHUNKS", "3")]);
+    assert!(!killed.status.success(), "the agent should have died: {}", printed(&killed));
     let status = job_status(&operator, job);
     let household = status.participants.iter().find(|p| p.party == "household").unwrap();
     assert_eq!((household.chunks, household.records, household.sealed), (3, 900, false));
 
-    let agents = [household_config.clone(), d.dir.join("agents/veterans/agent.toml"), housing_config.clone()].map(|c| spawn_agent(&c, job, &matcher.url));
+    let agents = [household_config.clone(), d.dir.join("agents/veterans/agent.toml"), housing_config.clone()].map(|c| spawn_agent(&c, job, &url));
     let outputs: Vec<Output> = agents.into_iter().map(|a| a.wait_with_output().unwrap()).collect();
     for output in &outputs {
-        assert!(output.status.success(), "{}", text(output));
+        assert!(output.status.success(), "{}", printed(output));
     }
-    assert!(text(&outputs[0]).contains("3 already held"), "{}", text(&outputs[0]));
+    assert!(printed(&outputs[0]).contains("3 already held"), "{}", printed(&outputs[0]));
 
     // Nothing lost, nothing duplicated: the resumed household submission holds every
     // record once, and finds exactly who the uninterrupted demo found.
@@ -132,8 +102,8 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
     let household = status.participants.iter().find(|p| p.party == "household").unwrap();
     let demo_household_records = d.results.summary.found["household"];
     let out = work.join("report");
-    let fetched = bidui(&["job", "results", job, "--operator", operator.to_str().unwrap(), "--out", out.to_str().unwrap()], &[]);
-    assert!(fetched.status.success(), "{}", text(&fetched));
+    let fetched = bidui_with_env(&["job", "results", job, "--operator", operator.to_str().unwrap(), "--out", out.to_str().unwrap()], &[]);
+    assert!(fetched.status.success(), "{}", printed(&fetched));
     let results: JobResults = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(results.summary.found["household"], demo_household_records);
     let household_rows = std::fs::read_to_string(d.dir.join("data/household.csv")).unwrap().lines().count() as u64 - 1;
@@ -147,7 +117,7 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
     assert!(reported.iter().any(|l| l.starts_with("5,") && l.to_lowercase().contains("utf-8")), "{report}");
     assert!(reported.iter().any(|l| l.starts_with("9,") && l.to_lowercase().contains("utf-8")), "{report}");
     // Housing has no column for "income": it refuses it, says why, and keeps a record.
-    let housing_out = text(&outputs[2]);
+    let housing_out = printed(&outputs[2]);
     assert!(housing_out.contains("refused: income"), "{housing_out}");
     let log = std::fs::read_to_string(work.join("housing-state/release-log.jsonl")).unwrap();
     let entry: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
@@ -162,7 +132,7 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
 }
 
 fn job_status(operator: &PathBuf, job: &str) -> JobStatus {
-    let output = bidui(&["job", "status", job, "--json", "--operator", operator.to_str().unwrap()], &[]);
-    assert!(output.status.success(), "{}", text(&output));
+    let output = bidui_with_env(&["job", "status", job, "--json", "--operator", operator.to_str().unwrap()], &[]);
+    assert!(output.status.success(), "{}", printed(&output));
     serde_json::from_slice(&output.stdout).unwrap()
 }

@@ -8,15 +8,15 @@
 //! can be searched for raw identity numbers; this file shows the real deployment shape.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use bidui_core::api::JobResults;
 
-use crate::bidui_exe;
+use crate::{bidui, bidui_exe, printed, MatcherProcess};
 use crate::district::{capturing_proxy, free_port};
 
 struct TlsDistrict {
@@ -41,50 +41,17 @@ fn tls_district() -> &'static TlsDistrict {
             .args(["--agents-via", &format!("https://127.0.0.1:{proxy_port}")])
             .output()
             .expect("run bidui demo");
-        assert!(output.status.success(), "bidui demo over TLS failed:\n{}\n{}", text(&output), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "bidui demo over TLS failed:\n{}", printed(&output));
         let results: JobResults = serde_json::from_slice(&std::fs::read(dir.join("report/results.json")).unwrap()).unwrap();
         let agent_bytes = captured.lock().unwrap().clone();
         TlsDistrict { dir, results, agent_bytes }
     })
 }
 
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
-fn bidui(args: &[&str]) -> Output {
-    Command::new(bidui_exe()).args(args).output().unwrap()
-}
-
-struct Matcher {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Matcher {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The TLS demo's matcher again, on its test certificate, on a free port.
-fn start_tls_matcher(d: &TlsDistrict) -> Matcher {
-    let mut child = Command::new(bidui_exe())
-        .args(["matcher", "serve", "--listen", "127.0.0.1:0", "--db"])
-        .arg(d.dir.join("matcher/matcher.db"))
-        .arg("--tls-cert")
-        .arg(d.dir.join("matcher/test-tls-cert.pem"))
-        .arg("--tls-key")
-        .arg(d.dir.join("matcher/test-tls-key.pem"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let address = line.trim().strip_prefix("listening on ").expect("the matcher prints its address").to_owned();
-    Matcher { child, address }
+fn start_tls_matcher(d: &TlsDistrict) -> MatcherProcess {
+    let (cert, key) = (d.dir.join("matcher/test-tls-cert.pem"), d.dir.join("matcher/test-tls-key.pem"));
+    MatcherProcess::start(&d.dir.join("matcher/matcher.db"), &["--tls-cert".as_ref(), cert.as_os_str(), "--tls-key".as_ref(), key.as_os_str()])
 }
 
 /// A certificate and key for 127.0.0.1 that the district never issued.
@@ -92,7 +59,7 @@ fn other_certificate(dir: &Path) -> PathBuf {
     let (cert, key) = (dir.join("other-cert.pem"), dir.join("other-key.pem"));
     if !cert.exists() {
         let made = bidui(&["keys", "tls-cert", "--host", "127.0.0.1", "--out-cert", cert.to_str().unwrap(), "--out-key", key.to_str().unwrap()]);
-        assert!(made.status.success(), "{}", text(&made));
+        assert!(made.status.success(), "{}", printed(&made));
     }
     cert
 }
@@ -130,7 +97,7 @@ fn the_demo_runs_end_to_end_over_tls_with_a_pinned_certificate() {
 
     // The audit log of the TLS run verifies too.
     let verified = Command::new(bidui_exe()).args(["audit", "verify", "--db"]).arg(d.dir.join("matcher/matcher.db")).output().unwrap();
-    assert!(verified.status.success() && text(&verified).starts_with("OK: audit chain intact, 26 records"), "{}", text(&verified));
+    assert!(verified.status.success() && printed(&verified).starts_with("OK: audit chain intact, 26 records"), "{}", printed(&verified));
 }
 
 #[test]
@@ -148,25 +115,25 @@ fn a_wrong_pinned_certificate_is_refused_and_the_right_one_works() {
     for (name, trust) in [("right", format!("matcher_certificate = {right:?}\n")), ("right-ca", format!("matcher_ca = {right:?}\n"))] {
         let config = operator_config(&work, name, &url, &trust);
         let output = bidui(&["job", "status", job, "--operator", config.to_str().unwrap()]);
-        assert!(output.status.success(), "{name}: {}", text(&output));
-        assert!(text(&output).contains("Complete"), "{}", text(&output));
+        assert!(output.status.success(), "{name}: {}", printed(&output));
+        assert!(printed(&output).contains("Complete"), "{}", printed(&output));
     }
     for (name, trust) in [("wrong", format!("matcher_certificate = {other:?}\n")), ("wrong-ca", format!("matcher_ca = {other:?}\n"))] {
         let config = operator_config(&work, name, &url, &trust);
         let output = bidui(&["job", "status", job, "--operator", config.to_str().unwrap()]);
         assert!(!output.status.success(), "{name}: a matcher with another certificate was trusted");
-        let message = text(&output);
+        let message = printed(&output);
         assert!(message.contains("refusing to talk to the matcher") && message.contains("not trusted by") && message.contains("Nothing was sent"), "{name}: {message}");
     }
     // No trust anchor at all: refused before connecting, never web PKI.
     let config = operator_config(&work, "none", &url, "");
     let output = bidui(&["job", "status", job, "--operator", config.to_str().unwrap()]);
     assert!(!output.status.success());
-    assert!(text(&output).contains("no trust anchor is configured"), "{}", text(&output));
+    assert!(printed(&output).contains("no trust anchor is configured"), "{}", printed(&output));
     // Both keys at once is a configuration error.
     let config = operator_config(&work, "both", &url, &format!("matcher_certificate = {right:?}\nmatcher_ca = {right:?}\n"));
     let output = bidui(&["job", "status", job, "--operator", config.to_str().unwrap()]);
-    assert!(!output.status.success() && text(&output).contains("not both"), "{}", text(&output));
+    assert!(!output.status.success() && printed(&output).contains("not both"), "{}", printed(&output));
 
     // An agent pinning another certificate refuses the matcher and sends nothing.
     let agent = std::fs::read_to_string(d.dir.join("agents/household/agent.toml")).unwrap();
@@ -179,13 +146,13 @@ fn a_wrong_pinned_certificate_is_refused_and_the_right_one_works() {
     let wrong_config = work.join("household-wrong.toml");
     std::fs::write(&wrong_config, wrong_agent).unwrap();
     let output = bidui(&["agent", "run", "--job", job, "--matcher", &url, "--config", wrong_config.to_str().unwrap()]);
-    assert!(!output.status.success(), "the agent trusted a matcher with another certificate: {}", text(&output));
-    assert!(text(&output).contains("not trusted by the pinned matcher_certificate"), "{}", text(&output));
+    assert!(!output.status.success(), "the agent trusted a matcher with another certificate: {}", printed(&output));
+    assert!(printed(&output).contains("not trusted by the pinned matcher_certificate"), "{}", printed(&output));
     assert!(!work.join("household-state").join("release-log.jsonl").exists());
     // With its own configuration (the right certificate) the same agent gets through:
     // the job is complete, so it only learns that it already released.
     let output = bidui(&["agent", "run", "--job", job, "--matcher", &url, "--config", home.join("agent.toml").to_str().unwrap()]);
-    assert!(output.status.success(), "{}", text(&output));
+    assert!(output.status.success(), "{}", printed(&output));
 }
 
 #[test]
@@ -207,12 +174,12 @@ fn the_https_port_refuses_plain_http() {
     let config = operator_config(&work, "plain", &format!("http://{}", matcher.address), "");
     let output = bidui(&["job", "status", &d.results.job, "--operator", config.to_str().unwrap()]);
     assert!(!output.status.success());
-    assert!(text(&output).contains("https-only"), "{}", text(&output));
+    assert!(printed(&output).contains("https-only"), "{}", printed(&output));
     // And an http:// URL with a certificate configured is refused as inconsistent.
     let right = d.dir.join("operator/matcher-cert.pem");
     let config = operator_config(&work, "plain-pinned", &format!("http://{}", matcher.address), &format!("matcher_certificate = {right:?}\n"));
     let output = bidui(&["job", "status", &d.results.job, "--operator", config.to_str().unwrap()]);
-    assert!(!output.status.success() && text(&output).contains("plain http:// matcher"), "{}", text(&output));
+    assert!(!output.status.success() && printed(&output).contains("plain http:// matcher"), "{}", printed(&output));
 }
 
 #[test]
@@ -221,9 +188,9 @@ fn the_matcher_serves_https_unless_plain_http_is_asked_for() {
     let db = dir.join("m.db");
     let output = bidui(&["matcher", "serve", "--listen", "127.0.0.1:0", "--db", db.to_str().unwrap()]);
     assert!(!output.status.success());
-    assert!(text(&output).contains("--insecure-http") || text(&output).contains("--tls-cert"), "{}", text(&output));
+    assert!(printed(&output).contains("--insecure-http") || printed(&output).contains("--tls-cert"), "{}", printed(&output));
     let output = bidui(&["matcher", "serve", "--insecure-http", "--listen", "0.0.0.0:0", "--db", db.to_str().unwrap()]);
-    assert!(!output.status.success() && text(&output).contains("refusing to serve plain HTTP"), "{}", text(&output));
+    assert!(!output.status.success() && printed(&output).contains("refusing to serve plain HTTP"), "{}", printed(&output));
     // A key that does not fit the certificate is refused before serving.
     let (cert, key) = (dir.join("a-cert.pem"), dir.join("a-key.pem"));
     let (cert_b, key_b) = (dir.join("b-cert.pem"), dir.join("b-key.pem"));
@@ -231,7 +198,7 @@ fn the_matcher_serves_https_unless_plain_http_is_asked_for() {
         assert!(bidui(&["keys", "tls-cert", "--host", "127.0.0.1", "--out-cert", c.to_str().unwrap(), "--out-key", k.to_str().unwrap()]).status.success());
     }
     let output = bidui(&["matcher", "serve", "--listen", "127.0.0.1:0", "--db", db.to_str().unwrap(), "--tls-cert", cert.to_str().unwrap(), "--tls-key", key_b.to_str().unwrap()]);
-    assert!(!output.status.success() && text(&output).contains("does not fit"), "{}", text(&output));
+    assert!(!output.status.success() && printed(&output).contains("does not fit"), "{}", printed(&output));
 }
 
 fn tempfile_dir(name: &str) -> PathBuf {
@@ -249,7 +216,7 @@ fn the_tls_key_is_private_and_never_overwritten() {
         bidui(&["keys", "tls-cert", "--host", "127.0.0.1", "--host", "matcher.district.gov", "--out-cert", c.to_str().unwrap(), "--out-key", k.to_str().unwrap()])
     };
     let made = args(&cert, &key);
-    assert!(made.status.success(), "{}", text(&made));
+    assert!(made.status.success(), "{}", printed(&made));
     let fingerprint = String::from_utf8_lossy(&made.stdout).trim().to_owned();
     assert_eq!(fingerprint.len(), 64, "{fingerprint}");
     #[cfg(unix)]
@@ -263,7 +230,7 @@ fn the_tls_key_is_private_and_never_overwritten() {
     for (c, k) in [(cert.clone(), key.clone()), (dir.join("new-cert.pem"), key.clone()), (cert.clone(), dir.join("new-key.pem"))] {
         let again = args(&c, &k);
         assert!(!again.status.success());
-        assert!(text(&again).contains("never overwrites"), "{}", text(&again));
+        assert!(printed(&again).contains("never overwrites"), "{}", printed(&again));
     }
     assert_eq!(std::fs::read(&cert).unwrap(), cert_before);
     assert_eq!(std::fs::read(&key).unwrap(), key_before);
