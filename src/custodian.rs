@@ -104,18 +104,18 @@ fn client(dir: &Path, args: &MatcherArgs) -> anyhow::Result<Option<Client>> {
     Ok(Some(Client::with_trust(url, bidui_matcher::auth::CUSTODIAN, identity, trust)?))
 }
 
-/// Sends `body` to the matcher, or writes it to `file` in the custodian's folder.
+/// Writes `body` to `file` in the custodian's folder first — so a failed delivery loses
+/// nothing: sealed epochs and signed statements are safe to keep and to send again — then
+/// sends it to the matcher when one is named.
 fn deliver<T: serde::Serialize>(dir: &Path, args: &MatcherArgs, path: &str, body: &T, file: &str) -> anyhow::Result<()> {
-    match client(dir, args)? {
-        Some(client) => {
-            client.post(path, body).with_context(|| format!("delivering to {}", client.base_url()))?;
-            println!("delivered to the matcher at {}", client.base_url());
-        }
-        None => {
-            let out = dir.join(file);
-            std::fs::write(&out, serde_json::to_vec_pretty(body)?).with_context(|| format!("writing {}", out.display()))?;
-            println!("written to {} for delivery to the matcher", out.display());
-        }
+    let out = dir.join(file);
+    std::fs::write(&out, serde_json::to_vec_pretty(body)?).with_context(|| format!("writing {}", out.display()))?;
+    println!("written to {}", out.display());
+    if let Some(client) = client(dir, args)? {
+        client
+            .post(path, body)
+            .with_context(|| format!("delivering to {} (the file above can be delivered again)", client.base_url()))?;
+        println!("delivered to the matcher at {}", client.base_url());
     }
     Ok(())
 }
@@ -129,15 +129,15 @@ pub fn run(command: CustodianCommand) -> anyhow::Result<()> {
         }
         CustodianCommand::Enroll { dir, name, signing_key, x25519_key, matcher } => {
             let statement = Custodian::open(&dir)?.enroll(&name, &signing_key, &x25519_key, now_millis())?;
-            deliver(&dir, &matcher, "/v1/principals", &statement, &format!("enrol-{name}.json"))?;
+            deliver(&dir, &matcher, "/v1/principals", &statement, &format!("enrol-{name}-{}.json", now_millis()))?;
         }
         CustodianCommand::EnrollOperator { dir, name, signing_key, matcher } => {
             let statement = Custodian::open(&dir)?.enroll_operator(&name, &signing_key, now_millis())?;
-            deliver(&dir, &matcher, "/v1/principals", &statement, &format!("enrol-{name}.json"))?;
+            deliver(&dir, &matcher, "/v1/principals", &statement, &format!("enrol-{name}-{}.json", now_millis()))?;
         }
         CustodianCommand::Revoke { dir, name, matcher } => {
             let statement = Custodian::open(&dir)?.revoke(&name, now_millis())?;
-            deliver(&dir, &matcher, "/v1/principals", &statement, &format!("revoke-{name}.json"))?;
+            deliver(&dir, &matcher, "/v1/principals", &statement, &format!("revoke-{name}-{}.json", now_millis()))?;
         }
         CustodianCommand::Rotate { dir, suite, grace_hours, matcher } => {
             let mut custodian = Custodian::open(&dir)?;

@@ -315,8 +315,9 @@ pub fn run_district(args: &DemoArgs, department_rows: &[(bidui_synth::Department
     }
     let synth_seconds = synth_started.elapsed().as_secs_f64();
 
-    // Keys: one test epoch given to every agent (the custodian's sealed distribution is
-    // #4), one signing key per agent and for the operator. The matcher gets public keys.
+    // Keys: one labelled test epoch copied to every agent by hand — a demo has no key
+    // custodian (tests/e2e/keys.rs runs the sealed distribution) — one signing key per
+    // agent and for the operator. The matcher gets public keys only.
     let epoch_master = dir.join("test-epoch-1.toml");
     let epoch = if epoch_master.exists() { bidui_agent::epochs::load(&epoch_master)? } else { bidui_agent::epochs::create(&epoch_master, Suite::HmacSha256)? };
     let kcv = epoch.key_check_value();

@@ -59,34 +59,56 @@ pub fn unsealed_path(dir: &Path, kcv: &str) -> PathBuf {
     dir.join(format!("{kcv}.epoch"))
 }
 
+/// What taking up a delivery did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TakeUp {
+    /// Check values newly opened and kept (to acknowledge to the matcher).
+    pub taken: Vec<String>,
+    /// Sealed epochs refused, with the reason: one bad seal does not stop the others.
+    pub refused: Vec<String>,
+}
+
+/// A key check value is 16 lowercase hex digits; anything else from the matcher is
+/// refused before it comes near a file name.
+fn valid_kcv(kcv: &str) -> bool {
+    kcv.len() == 16 && kcv.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// Opens the sealed epochs addressed to `me` that the agent does not hold yet, keeping
-/// each in `dir`; deletes the files of `retired` epochs. Returns the check values newly
-/// taken up (to acknowledge to the matcher).
+/// each in `dir`; deletes the files of `retired` epochs.
 pub fn take_up(
     delivery: &bidui_core::api::EpochDelivery,
     me: &str,
     my_key: &x25519_dalek::StaticSecret,
     custodian: &[u8; 32],
     dir: &Path,
-) -> Result<Vec<String>, EpochError> {
+) -> Result<TakeUp, EpochError> {
     std::fs::create_dir_all(dir).map_err(|source| EpochError::Read { path: dir.to_owned(), source })?;
-    let mut taken = Vec::new();
+    let mut outcome = TakeUp::default();
     for sealed in delivery.sealed.iter().filter(|s| s.recipient == me) {
+        if !valid_kcv(&sealed.kcv) {
+            outcome.refused.push(format!("{:?}: not a key check value", sealed.kcv));
+            continue;
+        }
         let path = unsealed_path(dir, &sealed.kcv);
         if path.exists() {
             continue;
         }
-        let epoch = sealed.open(me, my_key, custodian).map_err(|e| EpochError::Sealed { kcv: sealed.kcv.clone(), message: e.to_string() })?;
-        write(&path, &epoch)?;
-        taken.push(sealed.kcv.clone());
+        match sealed.open(me, my_key, custodian) {
+            Ok(epoch) => {
+                write(&path, &epoch)?;
+                outcome.taken.push(sealed.kcv.clone());
+            }
+            Err(e) => outcome.refused.push(format!("{}: {e}", sealed.kcv)),
+        }
     }
-    for kcv in &delivery.retired {
+    for kcv in delivery.retired.iter().filter(|k| valid_kcv(k)) {
         let path = unsealed_path(dir, kcv);
         if path.exists() {
             std::fs::remove_file(&path).map_err(|source| EpochError::Read { path, source })?;
         }
     }
-    Ok(taken)
+    Ok(outcome)
 }
 
 /// The agent's X25519 key file: 32 secret bytes as hex, 0600.
@@ -148,6 +170,31 @@ pub fn write(path: &Path, epoch: &KeyEpoch) -> Result<(), EpochError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hostile_delivery_is_refused_piece_by_piece_and_names_no_file_outside() {
+        use ring::signature::KeyPair;
+        let dir = tempfile::tempdir().unwrap();
+        let epochs_dir = dir.path().join("epochs");
+        let rng = ring::rand::SystemRandom::new();
+        let custodian = ring::signature::Ed25519KeyPair::from_pkcs8(ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap().as_ref()).unwrap();
+        let custodian_public: [u8; 32] = custodian.public_key().as_ref().try_into().unwrap();
+        let me = x25519_dalek::StaticSecret::from([5; 32]);
+        let good = KeyEpoch::new(Suite::HmacSha256, EpochSecret::generate(&rng).unwrap());
+        let sealed = bidui_core::seal::seal(&good, "household", &bidui_core::seal::x25519_public(&me), &custodian, &rng).unwrap();
+        let mut forged = sealed.clone();
+        forged.kcv = "ffffffffffffffff".into();
+        let mut traversal = sealed.clone();
+        traversal.kcv = "../../etc/passwd".into();
+        let outside = dir.path().join("keep.epoch");
+        std::fs::write(&outside, "not to be deleted").unwrap();
+        let delivery = bidui_core::api::EpochDelivery { sealed: vec![forged, traversal, sealed.clone()], retired: vec!["../keep".into()] };
+        let outcome = take_up(&delivery, "household", &me, &custodian_public, &epochs_dir).unwrap();
+        assert_eq!(outcome.taken, vec![sealed.kcv.clone()]);
+        assert_eq!(outcome.refused.len(), 2, "{:?}", outcome.refused);
+        assert!(outside.exists());
+        assert_eq!(select(&held(&[], &epochs_dir), &sealed.kcv).unwrap().secret, good.secret);
+    }
 
     #[test]
     fn agent_keys_are_private_and_never_overwritten() {

@@ -76,6 +76,9 @@ pub struct RunReport {
     /// The process's peak resident memory so far (Linux), for benchmarks.
     #[serde(default)]
     pub peak_memory_kib: Option<u64>,
+    /// Sealed epochs addressed to this agent that it refused, and why.
+    #[serde(default)]
+    pub epochs_refused: Vec<String>,
 }
 
 /// CPU time this process has used, user and system (Linux), for per-core figures.
@@ -119,7 +122,7 @@ pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, Agen
     let client = Client::with_trust(&config.matcher, &config.party, identity, trust)?;
     let job_path = format!("/v1/jobs/{}", path_segment(&options.job));
     let assignment: Assignment = client.get(&format!("{job_path}/assignment"))?;
-    fetch_epochs(&client, config)?;
+    let epochs_refused = fetch_epochs(&client, config)?;
     let epoch = epochs::select(&epochs::held(&config.epochs, &config.epochs_dir()), &assignment.epoch)?;
     if epoch.suite != assignment.suite {
         return Err(AgentError::SuiteMismatch { job: assignment.suite.to_string(), held: epoch.suite.to_string() });
@@ -135,6 +138,7 @@ pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, Agen
         approval: assignment.approval.clone(),
         attributes: assignment.attributes.iter().map(|a| a.label().to_owned()).collect(),
         invalid_rows_file: job_dir.join("invalid-rows.csv"),
+        epochs_refused,
         ..RunReport::default()
     };
 
@@ -155,18 +159,20 @@ pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, Agen
 
 /// Takes up the epochs the custodian sealed to this agent (and forgets retired ones), when
 /// the agent is set up to receive them.
-fn fetch_epochs(client: &Client, config: &AgentConfig) -> Result<(), AgentError> {
-    let (Some(key_path), Some(custodian)) = (&config.x25519_key, &config.custodian_key) else { return Ok(()) };
+/// Returns the sealed epochs refused, with reasons (one bad seal does not stop a run).
+fn fetch_epochs(client: &Client, config: &AgentConfig) -> Result<Vec<String>, AgentError> {
+    let (Some(key_path), Some(custodian)) = (&config.x25519_key, &config.custodian_key) else { return Ok(Vec::new()) };
     let custodian: [u8; 32] = hex::decode(custodian.trim())
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| EpochError::Invalid { path: PathBuf::from("custodian_key"), message: "not 64 hex digits".into() })?;
     let my_key = epochs::load_x25519(key_path)?;
     let delivery: bidui_core::api::EpochDelivery = client.get("/v1/epochs")?;
-    for kcv in epochs::take_up(&delivery, &config.party, &my_key, &custodian, &config.epochs_dir())? {
+    let outcome = epochs::take_up(&delivery, &config.party, &my_key, &custodian, &config.epochs_dir())?;
+    for kcv in &outcome.taken {
         client.post(&format!("/v1/epochs/{kcv}/ack"), &serde_json::json!({}))?;
     }
-    Ok(())
+    Ok(outcome.refused)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -59,6 +59,8 @@ pub enum SealError {
     Malformed(&'static str),
     #[error("the system random number generator failed")]
     Random,
+    #[error("the X25519 key of {0} is a low-order point: refused (a seal to it could be opened by anyone)")]
+    WeakKey(String),
 }
 
 fn aad(suite: Suite, kcv: &str, recipient: &str) -> Vec<u8> {
@@ -92,20 +94,28 @@ pub fn seal(
     rng.fill(&mut ephemeral_bytes[..]).map_err(|_| SealError::Random)?;
     let ephemeral = x25519_dalek::StaticSecret::from(*ephemeral_bytes);
     let ephemeral_public = x25519_dalek::PublicKey::from(&ephemeral).to_bytes();
-    let shared = Zeroizing::new(ephemeral.diffie_hellman(&x25519_dalek::PublicKey::from(*recipient_public)).to_bytes());
+    let shared = ephemeral.diffie_hellman(&x25519_dalek::PublicKey::from(*recipient_public));
+    // A low-order recipient key makes the shared secret predictable from public values:
+    // the matcher could open the seal. Such a key is refused, never sealed to.
+    if !shared.was_contributory() {
+        return Err(SealError::WeakKey(recipient.to_owned()));
+    }
+    let shared = Zeroizing::new(shared.to_bytes());
     let kcv = epoch.key_check_value();
     let aad = aad(epoch.suite, &kcv, recipient);
-    let mut sealed = epoch.secret.expose_bytes().to_vec();
+    // Room for the tag up front: the secret is never copied by a reallocation.
+    let mut sealed = Zeroizing::new(Vec::with_capacity(32 + CHACHA20_POLY1305.tag_len()));
+    sealed.extend_from_slice(epoch.secret.expose_bytes());
     seal_key(&shared, &ephemeral_public, recipient_public)
-        .seal_in_place_append_tag(Nonce::assume_unique_for_key([0; 12]), Aad::from(&aad), &mut sealed)
-        .map_err(|_| SealError::Random)?;
+        .seal_in_place_append_tag(Nonce::assume_unique_for_key([0; 12]), Aad::from(&aad), &mut *sealed)
+        .map_err(|_| SealError::Malformed("sealing failed"))?;
     let signature = custodian.sign(&statement(&aad, &ephemeral_public, &sealed));
     Ok(SealedEpoch {
         suite: epoch.suite,
         kcv,
         recipient: recipient.to_owned(),
         ephemeral_public: hex::encode(ephemeral_public),
-        sealed: hex::encode(sealed),
+        sealed: hex::encode(&*sealed),
         signature: hex::encode(signature.as_ref()),
     })
 }
@@ -132,7 +142,11 @@ impl SealedEpoch {
         }
         let ephemeral_public: [u8; 32] = decode(&self.ephemeral_public, "ephemeral key")?;
         let my_public = x25519_dalek::PublicKey::from(my_secret).to_bytes();
-        let shared = Zeroizing::new(my_secret.diffie_hellman(&x25519_dalek::PublicKey::from(ephemeral_public)).to_bytes());
+        let shared = my_secret.diffie_hellman(&x25519_dalek::PublicKey::from(ephemeral_public));
+        if !shared.was_contributory() {
+            return Err(SealError::CannotOpen);
+        }
+        let shared = Zeroizing::new(shared.to_bytes());
         let mut sealed = Zeroizing::new(hex::decode(&self.sealed).map_err(|_| SealError::Malformed("ciphertext"))?);
         let aad = aad(self.suite, &self.kcv, &self.recipient);
         let plain = seal_key(&shared, &ephemeral_public, &my_public)
@@ -183,6 +197,16 @@ mod tests {
         assert_eq!(sealed.open("household", &housing, &custodian_public(&custodian)).unwrap_err(), SealError::CannotOpen);
         assert!(matches!(sealed.open("housing", &housing, &custodian_public(&custodian)), Err(SealError::WrongRecipient(_))));
         assert!(!sealed.sealed.contains(&epoch.secret.expose_hex().as_str()[..]));
+    }
+
+    #[test]
+    fn a_low_order_recipient_key_is_refused() {
+        let rng = SystemRandom::new();
+        let custodian = new_custodian();
+        let epoch = KeyEpoch::new(Suite::HmacSha256, EpochSecret::generate(&rng).unwrap());
+        for weak in [[0u8; 32], { let mut k = [0u8; 32]; k[0] = 1; k }] {
+            assert!(matches!(seal(&epoch, "household", &weak, &custodian, &rng), Err(SealError::WeakKey(_))));
+        }
     }
 
     #[test]

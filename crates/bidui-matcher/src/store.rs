@@ -486,8 +486,14 @@ pub fn drop_undelivered_epochs(conn: &Connection, recipient: &str) -> rusqlite::
     conn.execute("DELETE FROM sealed_epochs WHERE recipient = ?1 AND picked_up_at IS NULL", [recipient])
 }
 
+/// Retires an epoch from `retire_at` on. A retirement is never postponed: a later
+/// rotation naming the epoch again keeps the earlier date (a leaked epoch stays retired).
 pub fn retire_epoch(conn: &Connection, kcv: &str, retire_at: u64) -> rusqlite::Result<()> {
-    conn.execute("INSERT OR REPLACE INTO epoch_retirements (kcv, retire_at) VALUES (?1, ?2)", params![kcv, retire_at as i64])?;
+    conn.execute(
+        "INSERT INTO epoch_retirements (kcv, retire_at) VALUES (?1, ?2)
+         ON CONFLICT (kcv) DO UPDATE SET retire_at = MIN(retire_at, excluded.retire_at)",
+        params![kcv, retire_at as i64],
+    )?;
     Ok(())
 }
 
@@ -581,6 +587,17 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert!(matches!(Store::open(&path), Err(StoreError::TooNew { found: 99, .. })));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_retirement_is_never_postponed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("r.db")).unwrap();
+        store.call(|c| retire_epoch(c, "00112233445566aa", 100)).await.unwrap();
+        store.call(|c| retire_epoch(c, "00112233445566aa", 5_000)).await.unwrap();
+        assert_eq!(store.call(|c| retired_epochs(c, 200)).await.unwrap(), vec!["00112233445566aa".to_owned()]);
+        store.call(|c| retire_epoch(c, "00112233445566aa", 50)).await.unwrap();
+        assert_eq!(store.call(|c| retired_epochs(c, 60)).await.unwrap(), vec!["00112233445566aa".to_owned()], "an earlier date wins");
     }
 
     #[tokio::test]
