@@ -42,7 +42,7 @@ pub async fn principal_statement(State(state): State<AppState>, method: Method, 
     if statement.role != "agent" && statement.role != "operator" {
         return Err(ApiFailure::unprocessable("bad-statement", "a statement enrols an agent or an operator"));
     }
-    if statement.name == auth::CUSTODIAN || statement.name == audit::ADMINISTRATOR {
+    if statement.name.is_empty() || statement.name == auth::CUSTODIAN || statement.name == audit::ADMINISTRATOR {
         return Err(ApiFailure::unprocessable("bad-statement", "that name is reserved"));
     }
     let key = statement.signing_key_bytes().map_err(|e| ApiFailure::unprocessable("bad-statement", e.to_string()))?;
@@ -95,6 +95,17 @@ pub async fn upload_epochs(State(state): State<AppState>, method: Method, uri: U
     state
         .store
         .transaction(move |tx| {
+            // Only enrolled, non-revoked agents receive epochs: a rotation sent again after
+            // a revocation must not hand the revoked agent its seals back.
+            for sealed in &upload.sealed {
+                let active = store::principal(tx, &sealed.recipient)?.is_some_and(|p| p.role == "agent" && !p.revoked);
+                if !active {
+                    return Ok(Err(ApiFailure::unprocessable(
+                        "unknown-recipient",
+                        format!("{} is not an enrolled, non-revoked agent at this matcher: deliver its enrolment first, or rotate again", sealed.recipient),
+                    )));
+                }
+            }
             let mut stored: std::collections::BTreeMap<String, Vec<String>> = Default::default();
             for sealed in &upload.sealed {
                 let body = serde_json::to_string(sealed).expect("a sealed epoch serializes");
@@ -107,13 +118,14 @@ pub async fn upload_epochs(State(state): State<AppState>, method: Method, uri: U
                 store::append_audit(tx, &AuditEvent::new(now, auth::CUSTODIAN, audit::action::EPOCH_STORED, None, details))?;
             }
             for retirement in &upload.retire {
-                store::retire_epoch(tx, &retirement.kcv, retirement.retire_at)?;
-                let details = json!({ "kcv": retirement.kcv, "retire_at": retirement.retire_at });
-                store::append_audit(tx, &AuditEvent::new(now, auth::CUSTODIAN, audit::action::EPOCH_RETIRED, None, details))?;
+                if store::retire_epoch(tx, &retirement.kcv, retirement.retire_at)? {
+                    let details = json!({ "kcv": retirement.kcv, "retire_at": retirement.retire_at });
+                    store::append_audit(tx, &AuditEvent::new(now, auth::CUSTODIAN, audit::action::EPOCH_RETIRED, None, details))?;
+                }
             }
-            Ok(())
+            Ok(Ok(()))
         })
-        .await?;
+        .await??;
     Ok((StatusCode::OK, "stored").into_response())
 }
 

@@ -99,6 +99,10 @@ pub fn bitmap_from_bytes(bytes: &[u8]) -> Result<RoaringBitmap, ApiFailure> {
 /// Once every party has sealed: join, record which rows each party must release for,
 /// and open the release round.
 pub async fn after_all_sealed(state: &AppState, spec: &JobSpec) -> Result<(), ApiFailure> {
+    let _turn = state.finishing.lock().await;
+    if load(state, &spec.id).await?.state != JobState::Collecting {
+        return Ok(());
+    }
     let started = std::time::Instant::now();
     let outcome = join(state, spec).await?;
     let mut matched: Vec<(String, Vec<u8>)> = vec![(spec.requester.party.clone(), bitmap_bytes(&outcome.index.all_rows))];
@@ -120,6 +124,15 @@ pub async fn after_all_sealed(state: &AppState, spec: &JobSpec) -> Result<(), Ap
 
 /// Once every party has released: build and store the results.
 pub async fn after_all_released(state: &AppState, spec: &JobSpec) -> Result<(), ApiFailure> {
+    build_results(state, spec).await?;
+    purge_expired(state).await
+}
+
+async fn build_results(state: &AppState, spec: &JobSpec) -> Result<(), ApiFailure> {
+    let _turn = state.finishing.lock().await;
+    if load(state, &spec.id).await?.state != JobState::Releasing {
+        return Ok(());
+    }
     let outcome = join(state, spec).await?;
     let id = spec.id.clone();
     let stored = state.store.call(move |c| store::releases(c, &id)).await?;
@@ -152,13 +165,13 @@ pub async fn after_all_released(state: &AppState, spec: &JobSpec) -> Result<(), 
         })
         .await?;
     tracing::info!(job = %spec.id, rows = results.rows.len(), "results ready");
-    purge_expired(state).await?;
     Ok(())
 }
 
 /// Deletes the tokens of every job whose retention has ended; only results (and the
 /// audit log) are kept. Runs when results are built and every minute while serving.
 pub async fn purge_expired(state: &AppState) -> Result<(), ApiFailure> {
+    let _turn = state.finishing.lock().await;
     let now = state.now() as i64;
     let due = state.store.call(move |c| store::jobs_to_purge(c, now)).await?;
     for job in due {

@@ -34,12 +34,15 @@ pub use http::app;
 #[derive(Clone)]
 pub struct AppState {
     pub store: store::Store,
+    /// Held while a job moves on (join, results, purge): two requests that both finish a
+    /// job — a repeated last seal or release — take turns, and the second finds it done.
+    pub finishing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
     pub fn open(database: &Path) -> anyhow::Result<AppState> {
         let store = store::Store::open(database).with_context(|| format!("opening the matcher database {}", database.display()))?;
-        Ok(AppState { store })
+        Ok(AppState { store, finishing: Default::default() })
     }
 
     pub fn now(&self) -> u64 {

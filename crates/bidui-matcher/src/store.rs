@@ -488,13 +488,14 @@ pub fn drop_undelivered_epochs(conn: &Connection, recipient: &str) -> rusqlite::
 
 /// Retires an epoch from `retire_at` on. A retirement is never postponed: a later
 /// rotation naming the epoch again keeps the earlier date (a leaked epoch stays retired).
-pub fn retire_epoch(conn: &Connection, kcv: &str, retire_at: u64) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO epoch_retirements (kcv, retire_at) VALUES (?1, ?2)
-         ON CONFLICT (kcv) DO UPDATE SET retire_at = MIN(retire_at, excluded.retire_at)",
-        params![kcv, retire_at as i64],
-    )?;
-    Ok(())
+pub fn retire_epoch(conn: &Connection, kcv: &str, retire_at: u64) -> rusqlite::Result<bool> {
+    let retire_at = i64::try_from(retire_at).unwrap_or(i64::MAX);
+    let current: Option<i64> = conn.query_row("SELECT retire_at FROM epoch_retirements WHERE kcv = ?1", [kcv], |r| r.get(0)).optional()?;
+    if current.is_some_and(|at| at <= retire_at) {
+        return Ok(false);
+    }
+    conn.execute("INSERT OR REPLACE INTO epoch_retirements (kcv, retire_at) VALUES (?1, ?2)", params![kcv, retire_at])?;
+    Ok(true)
 }
 
 /// Sealed epochs addressed to `recipient` that are not retired by `now`.

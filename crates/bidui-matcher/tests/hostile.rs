@@ -17,8 +17,11 @@ use bidui_core::api::{
     ApiError, Attribute, DepartmentSpec, JobResults, JobSpec, JobState, JobStatus, RefusedField, ReleaseRequest, ReleaseUpload,
     ReleasedRecord, RequesterSpec, SealRequest, SubmissionStatus, HEADER_NONCE, HEADER_SIGNATURE, HEADER_SIGNER, HEADER_TIMESTAMP,
 };
+use bidui_core::api::{EpochDelivery, EpochPickup, EpochUpload, Retirement};
+use bidui_core::custody::{Action, PrincipalStatement};
+use bidui_core::seal::SealedEpoch;
 use bidui_core::wire::{encode_chunk, request_signing_payload, TokenRecord, ABSENT};
-use bidui_core::{Suite, Token};
+use bidui_core::{EpochSecret, KeyEpoch, Suite, Token};
 use bidui_matcher::http::MAX_BODY_BYTES;
 use bidui_matcher::{store, AppState};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -174,7 +177,22 @@ fn assert_no_internals(message: &str, dir: &str) {
 /// row by row, every column.
 type Snapshot = BTreeMap<&'static str, Vec<String>>;
 
-const TABLES: &[&str] = &["principals", "jobs", "submissions", "chunks", "matches", "releases", "release_log", "results", "audit"];
+/// `SELECT *`: new columns (`jobs.purge_after`, `jobs.purged_at`) come with their table.
+const TABLES: &[&str] = &[
+    "principals",
+    "jobs",
+    "submissions",
+    "chunks",
+    "matches",
+    "releases",
+    "release_log",
+    "results",
+    "audit",
+    "settings",
+    "principal_statements",
+    "sealed_epochs",
+    "epoch_retirements",
+];
 
 struct Matcher {
     dir: tempfile::TempDir,
@@ -261,7 +279,11 @@ impl Matcher {
     /// release round opens. Veterans rows 1–4; household rows 10 and 11 match veterans
     /// rows 2 and 3 (row 12 matches nothing); pension row 5 matches veterans row 1.
     async fn open_release_round(&self) {
-        self.create_job().await;
+        self.open_release_round_of(&spec()).await;
+    }
+
+    async fn open_release_round_of(&self, spec: &JobSpec) {
+        self.post_spec(&self.operator, spec).await.expect(StatusCode::CREATED);
         for (party, bytes) in [
             (&self.veterans, veterans_chunk()),
             (&self.household, household_chunk()),
@@ -271,6 +293,80 @@ impl Matcher {
             self.seal(party, &seal_request(&[&bytes], EPOCH)).await.expect(StatusCode::OK);
         }
         assert_eq!(self.job_state().await, JobState::Releasing);
+    }
+
+    /// Completes the job opened by [`Matcher::open_release_round`]: every party releases.
+    async fn complete_job(&self) {
+        self.release(&self.household, &household_release()).await.expect(StatusCode::OK);
+        self.release(&self.pension, &ReleaseUpload { fields: vec![], refused: vec![], records: vec![ReleasedRecord { row: 5, values: vec![] }] })
+            .await
+            .expect(StatusCode::OK);
+        let town = ReleaseUpload {
+            fields: vec!["town".into()],
+            refused: vec![],
+            records: (1..=4).map(|row| ReleasedRecord { row, values: vec![Some("荔城街".into())] }).collect(),
+        };
+        self.release(&self.veterans, &town).await.expect(StatusCode::OK);
+        assert_eq!(self.job_state().await, JobState::Complete);
+    }
+
+    // ---- The key custodian ----
+
+    /// A matcher that trusts a key custodian, and the custodian (signer `custodian`).
+    async fn with_custodian() -> (Matcher, Party) {
+        let m = Matcher::new().await;
+        let custodian = Party::new(bidui_matcher::auth::CUSTODIAN);
+        m.trust(&custodian).await;
+        (m, custodian)
+    }
+
+    /// Trusts `custodian`'s key the way the matcher's administrator does
+    /// (`bidui matcher trust-custodian`, audited).
+    async fn trust(&self, custodian: &Party) {
+        let (database, key) = (self.dir.path().join("matcher.db"), custodian.public_key());
+        tokio::task::spawn_blocking(move || bidui_matcher::trust_custodian(&database, &key)).await.unwrap().unwrap();
+    }
+
+    async fn statement(&self, by: &Party, statement: &PrincipalStatement) -> Answer {
+        self.call(by, "POST", "/v1/principals", serde_json::to_vec(statement).unwrap()).await
+    }
+
+    async fn upload_epochs(&self, by: &Party, upload: &EpochUpload) -> Answer {
+        self.call(by, "POST", "/v1/epochs", serde_json::to_vec(upload).unwrap()).await
+    }
+
+    async fn store_sealed(&self, custodian: &Party, sealed: &[SealedEpoch]) {
+        self.upload_epochs(custodian, &EpochUpload { sealed: sealed.to_vec(), retire: vec![] }).await.expect(StatusCode::OK);
+    }
+
+    async fn delivery(&self, agent: &Party) -> EpochDelivery {
+        self.call(agent, "GET", "/v1/epochs", Vec::new()).await.expect(StatusCode::OK).json()
+    }
+
+    async fn ack(&self, agent: &Party, kcv: &str) -> Answer {
+        self.call(agent, "POST", &format!("/v1/epochs/{kcv}/ack"), Vec::new()).await
+    }
+
+    async fn pickups(&self, by: &Party) -> Vec<EpochPickup> {
+        self.call(by, "GET", "/v1/epochs/status", Vec::new()).await.expect(StatusCode::OK).json()
+    }
+
+    /// `(kcv, recipient, picked up)` of every stored sealed epoch, sorted.
+    async fn stored_epochs(&self, by: &Party) -> Vec<(String, String, bool)> {
+        let mut rows: Vec<_> = self.pickups(by).await.into_iter().map(|p| (p.kcv, p.recipient, p.picked_up_at.is_some())).collect();
+        rows.sort();
+        rows
+    }
+
+    /// Every audit record as `(actor, action, details)`, in order.
+    async fn audit(&self) -> Vec<(String, String, serde_json::Value)> {
+        let rows = self.state.store.call(|c| store::audit_rows(c, None)).await.unwrap();
+        bidui_matcher::audit::verify_rows(rows.clone()).unwrap();
+        rows.iter().map(|r| (r.actor.clone(), r.action.clone(), r.event().unwrap().details)).collect()
+    }
+
+    async fn audited(&self, action: &str) -> Vec<(String, serde_json::Value)> {
+        self.audit().await.into_iter().filter(|(_, a, _)| a == action).map(|(actor, _, details)| (actor, details)).collect()
     }
 
     async fn snapshot(&self) -> Snapshot {
@@ -1247,6 +1343,47 @@ async fn results_go_to_the_requester_and_operator_once_complete() {
     m.assert_unchanged(&before).await;
 }
 
+#[tokio::test]
+async fn a_job_without_retention_keeps_only_its_results_once_complete() {
+    let m = Matcher::new().await;
+    m.open_release_round_of(&JobSpec { retention_hours: Some(0), ..spec() }).await;
+    assert_eq!((m.count("SELECT COUNT(*) FROM chunks").await, m.count("SELECT COUNT(*) FROM matches").await), (3, 3));
+    let t = now() as i64;
+    m.complete_job().await;
+    // The tokens (chunks and matched-row bitmaps) are gone as soon as the results exist.
+    assert_eq!((m.count("SELECT COUNT(*) FROM chunks").await, m.count("SELECT COUNT(*) FROM matches").await), (0, 0));
+    let (purge_after, purged_at): (i64, i64) =
+        m.state.store.call(|c| c.query_row("SELECT purge_after, purged_at FROM jobs", [], |r| Ok((r.get(0)?, r.get(1)?)))).await.unwrap();
+    assert!(t <= purge_after && purge_after <= purged_at && purged_at <= now() as i64, "{t} {purge_after} {purged_at}");
+    let purged: Vec<_> = m.audit().await.into_iter().filter(|(_, action, _)| action == "tokens-purged").collect();
+    assert_eq!(purged, vec![(bidui_matcher::audit::ADMINISTRATOR.to_owned(), "tokens-purged".to_owned(), serde_json::json!({ "chunks": 3 }))]);
+    let jobs = m.state.store.call(|c| store::audit_rows(c, Some(JOB))).await.unwrap();
+    assert_eq!(jobs.last().map(|r| r.action.as_str()), Some("tokens-purged"));
+
+    // The results remain, for the requester and the operator.
+    let results = format!("/v1/jobs/{JOB}/results");
+    let report: JobResults = m.call(&m.veterans, "GET", &results, Vec::new()).await.expect(StatusCode::OK).json();
+    assert_eq!(report.rows.len(), 4);
+    assert_eq!(report.summary.found.get("household"), Some(&2));
+    assert_eq!(report.summary.found.get("pension"), Some(&1));
+    m.call(&m.operator, "GET", &results, Vec::new()).await.expect(StatusCode::OK);
+    // A repeated release neither rebuilds the results from the purged tokens nor purges again.
+    let before = m.snapshot().await;
+    m.release(&m.household, &household_release()).await.expect(StatusCode::OK);
+    m.release(&m.household, &ReleaseUpload { fields: vec![], refused: vec![], records: vec![] })
+        .await
+        .refused(StatusCode::CONFLICT, "already-released");
+    m.assert_unchanged(&before).await;
+
+    // The default retention keeps the tokens a day.
+    let kept = Matcher::new().await;
+    kept.open_release_round().await;
+    kept.complete_job().await;
+    assert_eq!(kept.count("SELECT COUNT(*) FROM chunks").await, 3);
+    assert_eq!(kept.count("SELECT COUNT(*) FROM jobs WHERE purged_at IS NULL AND purge_after >= strftime('%s','now') + 86000").await, 1);
+    assert!(kept.audited("tokens-purged").await.is_empty());
+}
+
 // ---- The audit log ----
 
 #[tokio::test]
@@ -1304,6 +1441,433 @@ async fn every_change_of_a_job_is_audited_once_with_names_and_counts_only() {
     assert_eq!(head.count, 7);
 }
 
+// ---- The key custodian: principal statements ----
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+fn key32(party: &Party) -> [u8; 32] {
+    party.public_key().try_into().unwrap()
+}
+
+/// A real X25519 public key (ring's agreement API: the secret is not needed here, the
+/// matcher never opens a sealed epoch).
+fn x25519_key() -> [u8; 32] {
+    let private = ring::agreement::EphemeralPrivateKey::generate(&ring::agreement::X25519, &SystemRandom::new()).unwrap();
+    private.compute_public_key().unwrap().as_ref().try_into().unwrap()
+}
+
+/// A statement about `party` signed with `signer`'s key (the custodian's, or an impostor's).
+fn statement(signer: &Party, action: Action, party: &Party, role: &str, at: u64) -> PrincipalStatement {
+    PrincipalStatement::sign(&signer.key, action, &party.name, role, &key32(party), &x25519_key(), at)
+}
+
+fn enrolment(custodian: &Party, party: &Party, at: u64) -> PrincipalStatement {
+    statement(custodian, Action::Enrol, party, "agent", at)
+}
+
+fn revocation(custodian: &Party, party: &Party, at: u64) -> PrincipalStatement {
+    statement(custodian, Action::Revoke, party, "agent", at)
+}
+
+fn new_epoch() -> KeyEpoch {
+    KeyEpoch::new(Suite::HmacSha256, EpochSecret::generate(&SystemRandom::new()).unwrap())
+}
+
+/// `epoch` sealed to `recipient` and signed with `signer`'s key.
+fn sealed(epoch: &KeyEpoch, recipient: &Party, signer: &Party) -> SealedEpoch {
+    bidui_core::seal::seal(epoch, &recipient.name, &x25519_key(), &signer.key, &SystemRandom::new()).unwrap()
+}
+
+#[tokio::test]
+async fn refuses_principal_statements_from_anyone_but_the_trusted_custodian() {
+    let m = Matcher::new().await;
+    let custodian = Party::new(bidui_matcher::auth::CUSTODIAN);
+    let petitions = Party::new("petitions");
+    let enrol = enrolment(&custodian, &petitions, now_ms());
+    let before = m.snapshot().await;
+    // No custodian trusted yet: the signer `custodian` is nobody.
+    m.statement(&custodian, &enrol).await.refused(StatusCode::UNAUTHORIZED, "unknown-signer");
+    m.assert_unchanged(&before).await;
+
+    m.trust(&custodian).await;
+    let before = m.snapshot().await;
+    // A statement the custodian signed, sent by an agent or the operator.
+    for party in [&m.operator, &m.veterans, &m.outsider] {
+        m.statement(party, &enrol).await.refused(StatusCode::FORBIDDEN, "forbidden");
+    }
+    // Signed as `custodian` with another key.
+    let impostor = Party::new(bidui_matcher::auth::CUSTODIAN);
+    m.statement(&impostor, &enrol).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+    m.assert_unchanged(&before).await;
+    m.call(&petitions, "GET", "/v1/epochs", Vec::new()).await.refused(StatusCode::UNAUTHORIZED, "unknown-signer");
+}
+
+#[tokio::test]
+async fn refuses_a_principal_statement_the_custodian_did_not_sign_as_sent() {
+    let (m, custodian) = Matcher::with_custodian().await;
+    let petitions = Party::new("petitions");
+    let at = now_ms();
+    let good = enrolment(&custodian, &petitions, at);
+    let before = m.snapshot().await;
+
+    // Signed by a key that is not the trusted custodian's, sent by the custodian.
+    let impostor = Party::new("custodian");
+    m.statement(&custodian, &enrolment(&impostor, &petitions, at)).await.refused(StatusCode::UNPROCESSABLE_ENTITY, "bad-statement");
+    // Changed after signing.
+    let tampered = [
+        PrincipalStatement { name: "housing".into(), ..good.clone() },
+        PrincipalStatement { name: "veterans".into(), ..good.clone() },
+        PrincipalStatement { role: "operator".into(), ..good.clone() },
+        PrincipalStatement { action: Action::Revoke, ..good.clone() },
+        PrincipalStatement { signing_key: hex::encode(key32(&Party::new("petitions"))), ..good.clone() },
+        PrincipalStatement { x25519_key: hex::encode(x25519_key()), ..good.clone() },
+        PrincipalStatement { at: at + 1, ..good.clone() },
+        PrincipalStatement { signature: hex::encode([0u8; 64]), ..good.clone() },
+        PrincipalStatement { signature: "not hex".into(), ..good.clone() },
+        PrincipalStatement { signing_key: "abcd".into(), ..good.clone() },
+    ];
+    for statement in &tampered {
+        m.statement(&custodian, statement).await.refused(StatusCode::UNPROCESSABLE_ENTITY, "bad-statement");
+    }
+    // Not a statement at all.
+    m.call(&custodian, "POST", "/v1/principals", b"{\"action\":\"enrol\"}".to_vec()).await.refused(StatusCode::BAD_REQUEST, "malformed");
+    let mut extra = serde_json::to_value(&good).unwrap();
+    extra["admin"] = serde_json::json!(true);
+    m.call(&custodian, "POST", "/v1/principals", serde_json::to_vec(&extra).unwrap()).await.refused(StatusCode::BAD_REQUEST, "malformed");
+    m.assert_unchanged(&before).await;
+    m.call(&petitions, "GET", "/v1/epochs", Vec::new()).await.refused(StatusCode::UNAUTHORIZED, "unknown-signer");
+}
+
+#[tokio::test]
+async fn refuses_a_statement_for_another_role_or_a_reserved_name() {
+    let (m, custodian) = Matcher::with_custodian().await;
+    let before = m.snapshot().await;
+    let petitions = Party::new("petitions");
+    let at = now_ms();
+    for role in ["custodian", "administrator", "Agent", "operator ", ""] {
+        let statement = statement(&custodian, Action::Enrol, &petitions, role, at);
+        m.statement(&custodian, &statement).await.refused(StatusCode::UNPROCESSABLE_ENTITY, "bad-statement");
+    }
+    // Reserved names, and no name (which the administrator's `enroll` refuses too).
+    for name in [bidui_matcher::auth::CUSTODIAN, bidui_matcher::audit::ADMINISTRATOR, ""] {
+        let reserved = Party::new(name);
+        for (action, role) in [(Action::Enrol, "agent"), (Action::Enrol, "operator"), (Action::Revoke, "agent")] {
+            let statement = statement(&custodian, action, &reserved, role, at);
+            m.statement(&custodian, &statement).await.refused(StatusCode::UNPROCESSABLE_ENTITY, "bad-statement");
+        }
+    }
+    m.assert_unchanged(&before).await;
+    // Nor does anyone sign as the administrator.
+    m.call(&Party::new(bidui_matcher::audit::ADMINISTRATOR), "GET", "/v1/epochs/status", Vec::new())
+        .await
+        .refused(StatusCode::UNAUTHORIZED, "unknown-signer");
+}
+
+#[tokio::test]
+async fn a_custodian_enrolment_is_applied_once_and_lets_the_principal_sign() {
+    let (m, custodian) = Matcher::with_custodian().await;
+    let petitions = Party::new("petitions");
+    let enrol = enrolment(&custodian, &petitions, now_ms());
+    m.statement(&custodian, &enrol).await.expect(StatusCode::OK);
+    assert_eq!(m.delivery(&petitions).await, EpochDelivery::default());
+    let (actor, details) = m.audited("enroll").await.pop().unwrap();
+    assert_eq!(actor, "custodian");
+    assert_eq!(details["name"], "petitions");
+    assert_eq!(details["role"], "agent");
+    assert_eq!(details["public_key"], enrol.signing_key);
+    assert_eq!(details["x25519_key"], enrol.x25519_key);
+    assert_eq!(details["signed_at"], enrol.at);
+
+    // Sent again (a replay, or the custodian retrying): refused, nothing changes.
+    let before = m.snapshot().await;
+    m.statement(&custodian, &enrol).await.refused(StatusCode::CONFLICT, "stale-statement");
+    m.assert_unchanged(&before).await;
+
+    // An operator enrolled by the custodian reads the epoch status, and nothing an agent does.
+    let auditor = Party::new("district-auditor");
+    m.statement(&custodian, &statement(&custodian, Action::Enrol, &auditor, "operator", now_ms())).await.expect(StatusCode::OK);
+    m.call(&auditor, "GET", "/v1/epochs/status", Vec::new()).await.expect(StatusCode::OK);
+    m.call(&auditor, "GET", "/v1/epochs", Vec::new()).await.refused(StatusCode::FORBIDDEN, "forbidden");
+}
+
+#[tokio::test]
+async fn an_older_enrolment_never_undoes_a_newer_revocation() {
+    let (m, custodian) = Matcher::with_custodian().await;
+    let petitions = Party::new("petitions");
+    let t = now_ms();
+    let old_enrolment = enrolment(&custodian, &petitions, t);
+    m.statement(&custodian, &old_enrolment).await.expect(StatusCode::OK);
+    m.delivery(&petitions).await;
+    let revoke = revocation(&custodian, &petitions, t + 10);
+    m.statement(&custodian, &revoke).await.expect(StatusCode::OK);
+    let (actor, details) = m.audited("revoke").await.pop().unwrap();
+    assert_eq!((actor.as_str(), &details["name"], &details["signed_at"]), ("custodian", &serde_json::json!("petitions"), &serde_json::json!(t + 10)));
+    m.call(&petitions, "GET", "/v1/epochs", Vec::new()).await.refused(StatusCode::FORBIDDEN, "revoked");
+
+    let before = m.snapshot().await;
+    // The enrolment sent before the revocation, one signed between them, one signed at the
+    // same time, and the revocation again.
+    for stale in [old_enrolment, enrolment(&custodian, &petitions, t + 5), enrolment(&custodian, &petitions, t + 10), revoke] {
+        m.statement(&custodian, &stale).await.refused(StatusCode::CONFLICT, "stale-statement");
+    }
+    m.assert_unchanged(&before).await;
+    m.call(&petitions, "GET", "/v1/epochs", Vec::new()).await.refused(StatusCode::FORBIDDEN, "revoked");
+
+    // A newer enrolment re-enrols (with the key it names).
+    let renewed = Party::new("petitions");
+    m.statement(&custodian, &enrolment(&custodian, &renewed, t + 20)).await.expect(StatusCode::OK);
+    m.delivery(&renewed).await;
+    m.call(&petitions, "GET", "/v1/epochs", Vec::new()).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+}
+
+#[tokio::test]
+async fn a_revocation_drops_only_the_sealed_epochs_not_yet_taken_up() {
+    let (m, custodian) = Matcher::with_custodian().await;
+    let (first, second) = (new_epoch(), new_epoch());
+    let (k1, k2) = (first.key_check_value(), second.key_check_value());
+    m.store_sealed(
+        &custodian,
+        &[sealed(&first, &m.household, &custodian), sealed(&first, &m.veterans, &custodian), sealed(&second, &m.household, &custodian), sealed(&second, &m.veterans, &custodian)],
+    )
+    .await;
+    m.ack(&m.household, &k1).await.expect(StatusCode::OK);
+
+    m.statement(&custodian, &revocation(&custodian, &m.household, now_ms())).await.expect(StatusCode::OK);
+    m.call(&m.household, "GET", "/v1/epochs", Vec::new()).await.refused(StatusCode::FORBIDDEN, "revoked");
+    let mut expected = vec![(k1.clone(), "household".to_owned(), true), (k1, "veterans".to_owned(), false), (k2, "veterans".to_owned(), false)];
+    expected.sort();
+    assert_eq!(m.stored_epochs(&custodian).await, expected);
+    assert_eq!(m.stored_epochs(&m.operator).await, expected);
+    assert_eq!(m.delivery(&m.veterans).await.sealed.len(), 2);
+}
+
+// ---- The key custodian: sealed epochs ----
+
+#[tokio::test]
+async fn refuses_sealed_epochs_from_anyone_but_the_trusted_custodian() {
+    let m = Matcher::new().await;
+    let custodian = Party::new(bidui_matcher::auth::CUSTODIAN);
+    let epoch = new_epoch();
+    let upload = EpochUpload { sealed: vec![sealed(&epoch, &m.household, &custodian)], retire: vec![Retirement { kcv: EPOCH.into(), retire_at: 1 }] };
+    let before = m.snapshot().await;
+    m.upload_epochs(&custodian, &upload).await.refused(StatusCode::UNAUTHORIZED, "unknown-signer");
+    m.assert_unchanged(&before).await;
+
+    m.trust(&custodian).await;
+    let before = m.snapshot().await;
+    for party in [&m.operator, &m.household, &m.veterans] {
+        m.upload_epochs(party, &upload).await.refused(StatusCode::FORBIDDEN, "forbidden");
+    }
+    m.upload_epochs(&Party::new(bidui_matcher::auth::CUSTODIAN), &upload).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn refuses_a_whole_upload_with_one_sealed_epoch_the_custodian_did_not_sign() {
+    let (m, custodian) = Matcher::with_custodian().await;
+    let epoch = new_epoch();
+    let good = vec![sealed(&epoch, &m.household, &custodian), sealed(&epoch, &m.veterans, &custodian)];
+    let impostor = Party::new(bidui_matcher::auth::CUSTODIAN);
+    let original = sealed(&epoch, &m.pension, &custodian);
+    let mut forged: Vec<SealedEpoch> = vec![
+        // Addressed to another agent after signing.
+        SealedEpoch { recipient: "housing".into(), ..original.clone() },
+        SealedEpoch { kcv: new_epoch().key_check_value(), ..original.clone() },
+        SealedEpoch { suite: Suite::Blake3, ..original.clone() },
+        SealedEpoch { ephemeral_public: hex::encode(x25519_key()), ..original.clone() },
+        SealedEpoch { signature: hex::encode([0u8; 64]), ..original.clone() },
+        SealedEpoch { ephemeral_public: "zz".into(), ..original.clone() },
+        SealedEpoch { signature: "not hex".into(), ..original.clone() },
+        // Sealed and signed by another key.
+        sealed(&epoch, &m.pension, &impostor),
+    ];
+    let mut flipped = original.clone();
+    let mut bytes = hex::decode(&flipped.sealed).unwrap();
+    bytes[0] ^= 1;
+    flipped.sealed = hex::encode(bytes);
+    forged.push(flipped);
+
+    let before = m.snapshot().await;
+    for bad in forged {
+        // The bad one first, last, or alone: nothing of the upload is stored, retirements neither.
+        for sealed in [vec![bad.clone()], [good.clone(), vec![bad.clone()]].concat(), [vec![bad.clone()], good.clone()].concat()] {
+            let upload = EpochUpload { sealed, retire: vec![Retirement { kcv: epoch.key_check_value(), retire_at: 1 }] };
+            m.upload_epochs(&custodian, &upload).await.refused(StatusCode::UNPROCESSABLE_ENTITY, "bad-sealed-epoch");
+        }
+    }
+    // Not an upload at all.
+    m.call(&custodian, "POST", "/v1/epochs", b"[]".to_vec()).await.refused(StatusCode::BAD_REQUEST, "malformed");
+    let mut extra = serde_json::to_value(EpochUpload { sealed: good.clone(), retire: vec![] }).unwrap();
+    extra["purge"] = serde_json::json!(true);
+    m.call(&custodian, "POST", "/v1/epochs", serde_json::to_vec(&extra).unwrap()).await.refused(StatusCode::BAD_REQUEST, "malformed");
+    m.assert_unchanged(&before).await;
+    assert_eq!(m.count("SELECT COUNT(*) FROM sealed_epochs").await, 0);
+    assert_eq!(m.count("SELECT COUNT(*) FROM epoch_retirements").await, 0);
+    assert_eq!(m.delivery(&m.household).await, EpochDelivery::default());
+}
+
+#[tokio::test]
+async fn stores_an_upload_once_and_audits_it() {
+    let (m, custodian) = Matcher::with_custodian().await;
+    let epoch = new_epoch();
+    let kcv = epoch.key_check_value();
+    let upload = EpochUpload { sealed: vec![sealed(&epoch, &m.household, &custodian), sealed(&epoch, &m.veterans, &custodian)], retire: vec![] };
+    m.upload_epochs(&custodian, &upload).await.expect(StatusCode::OK);
+    assert_eq!(m.count("SELECT COUNT(*) FROM sealed_epochs").await, 2);
+    let stored = m.audited("epoch-stored").await;
+    assert_eq!(stored, vec![("custodian".to_owned(), serde_json::json!({ "kcv": kcv, "recipients": ["household", "veterans"] }))]);
+    let status = m.pickups(&custodian).await;
+    assert_eq!(status.len(), 2);
+    assert!(status.iter().all(|p| p.kcv == kcv && p.suite == Suite::HmacSha256 && p.picked_up_at.is_none() && p.retire_at.is_none()));
+
+    // The same upload again, and the same epoch sealed afresh to the same agent: kept once,
+    // the first seal stays, nothing is audited twice.
+    let before = m.snapshot().await;
+    m.upload_epochs(&custodian, &upload).await.expect(StatusCode::OK);
+    m.store_sealed(&custodian, &[sealed(&epoch, &m.household, &custodian)]).await;
+    m.assert_unchanged(&before).await;
+    assert_eq!(m.delivery(&m.household).await.sealed, vec![upload.sealed[0].clone()]);
+
+    // A sealed epoch adds to the stored ones.
+    m.store_sealed(&custodian, &[sealed(&epoch, &m.pension, &custodian)]).await;
+    assert_eq!(m.count("SELECT COUNT(*) FROM sealed_epochs").await, 3);
+    assert_eq!(m.audited("epoch-stored").await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_retirement_is_never_postponed() {
+    let (m, custodian) = Matcher::with_custodian().await;
+    let (epoch, next) = (new_epoch(), new_epoch());
+    let (kcv, next_kcv) = (epoch.key_check_value(), next.key_check_value());
+    let retire = |kcv: &str, retire_at: u64| EpochUpload { sealed: vec![], retire: vec![Retirement { kcv: kcv.to_owned(), retire_at }] };
+    m.store_sealed(&custodian, &[sealed(&epoch, &m.household, &custodian), sealed(&next, &m.household, &custodian)]).await;
+    let t = now();
+    m.upload_epochs(&custodian, &retire(&kcv, t - 10)).await.expect(StatusCode::OK);
+    m.upload_epochs(&custodian, &retire(&next_kcv, t + 3600)).await.expect(StatusCode::OK);
+    let delivery = m.delivery(&m.household).await;
+    assert_eq!((delivery.sealed.iter().map(|s| s.kcv.clone()).collect::<Vec<_>>(), delivery.retired), (vec![next_kcv.clone()], vec![kcv.clone()]));
+
+    // Later dates are ignored; an earlier one moves the retirement forward.
+    m.upload_epochs(&custodian, &retire(&kcv, t + 100_000)).await.expect(StatusCode::OK);
+    m.upload_epochs(&custodian, &retire(&next_kcv, t + 100_000)).await.expect(StatusCode::OK);
+    let status = m.pickups(&custodian).await;
+    let retire_at = |k: &str| status.iter().find(|p| p.kcv == k).unwrap().retire_at;
+    assert_eq!((retire_at(&kcv), retire_at(&next_kcv)), (Some(t - 10), Some(t + 3600)));
+    let delivery = m.delivery(&m.household).await;
+    assert_eq!(delivery.retired, vec![kcv.clone()]);
+    assert_eq!(delivery.sealed.len(), 1);
+    m.upload_epochs(&custodian, &retire(&next_kcv, t - 1)).await.expect(StatusCode::OK);
+    let delivery = m.delivery(&m.household).await;
+    let mut both = vec![kcv, next_kcv];
+    both.sort();
+    assert_eq!((delivery.sealed, delivery.retired), (vec![], both));
+    assert_eq!(m.count("SELECT COUNT(*) FROM epoch_retirements").await, 2);
+}
+
+#[tokio::test]
+async fn a_retirement_past_the_largest_stored_date_is_not_immediate() {
+    let (m, custodian) = Matcher::with_custodian().await;
+    let (never, later) = (new_epoch(), new_epoch());
+    m.store_sealed(&custodian, &[sealed(&never, &m.household, &custodian), sealed(&later, &m.household, &custodian)]).await;
+    let t = now();
+    let upload = EpochUpload {
+        sealed: vec![],
+        retire: vec![Retirement { kcv: never.key_check_value(), retire_at: u64::MAX }, Retirement { kcv: later.key_check_value(), retire_at: t + 3600 }],
+    };
+    m.upload_epochs(&custodian, &upload).await.expect(StatusCode::OK);
+    // Nor does such a date move an earlier retirement (it is no earlier).
+    let postpone = EpochUpload { sealed: vec![], retire: vec![Retirement { kcv: later.key_check_value(), retire_at: i64::MAX as u64 + 1 }] };
+    m.upload_epochs(&custodian, &postpone).await.expect(StatusCode::OK);
+    let delivery = m.delivery(&m.household).await;
+    assert_eq!((delivery.sealed.len(), delivery.retired), (2, vec![]));
+    let status = m.pickups(&custodian).await;
+    let retire_at = |k: String| status.iter().find(|p| p.kcv == k).unwrap().retire_at.unwrap();
+    assert!(retire_at(never.key_check_value()) >= i64::MAX as u64);
+    assert_eq!(retire_at(later.key_check_value()), t + 3600);
+}
+
+#[tokio::test]
+async fn an_agent_receives_only_its_own_unretired_sealed_epochs() {
+    let (m, custodian) = Matcher::with_custodian().await;
+    let (current, next, retired) = (new_epoch(), new_epoch(), new_epoch());
+    let to = |epoch: &KeyEpoch, party: &Party| sealed(epoch, party, &custodian);
+    let upload = EpochUpload {
+        sealed: vec![
+            to(&current, &m.household),
+            to(&current, &m.veterans),
+            to(&current, &m.pension),
+            to(&next, &m.household),
+            to(&retired, &m.household),
+            to(&retired, &m.veterans),
+        ],
+        retire: vec![
+            Retirement { kcv: retired.key_check_value(), retire_at: now() - 1 },
+            Retirement { kcv: current.key_check_value(), retire_at: now() + 3600 },
+        ],
+    };
+    m.upload_epochs(&custodian, &upload).await.expect(StatusCode::OK);
+    let retired_kcv = vec![retired.key_check_value()];
+    let s = &upload.sealed;
+    // Delivered in the order stored, then by check value.
+    let mut mine = vec![s[0].clone(), s[3].clone()];
+    mine.sort_by(|a, b| a.kcv.cmp(&b.kcv));
+    assert_eq!(m.delivery(&m.household).await, EpochDelivery { sealed: mine, retired: retired_kcv.clone() });
+    assert_eq!(m.delivery(&m.veterans).await, EpochDelivery { sealed: vec![s[1].clone()], retired: retired_kcv.clone() });
+    assert_eq!(m.delivery(&m.pension).await, EpochDelivery { sealed: vec![s[2].clone()], retired: retired_kcv.clone() });
+    assert_eq!(m.delivery(&m.outsider).await, EpochDelivery { sealed: vec![], retired: retired_kcv.clone() });
+
+    let before = m.snapshot().await;
+    for party in [&m.operator, &custodian] {
+        m.call(party, "GET", "/v1/epochs", Vec::new()).await.refused(StatusCode::FORBIDDEN, "forbidden");
+    }
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn an_agent_acknowledges_only_epochs_sealed_to_it() {
+    let (m, custodian) = Matcher::with_custodian().await;
+    let (mine, theirs) = (new_epoch(), new_epoch());
+    m.store_sealed(&custodian, &[sealed(&mine, &m.household, &custodian), sealed(&theirs, &m.veterans, &custodian)]).await;
+    let before = m.snapshot().await;
+    for kcv in [theirs.key_check_value(), "0000000000000000".to_owned(), "..%2F..".to_owned()] {
+        m.ack(&m.household, &kcv).await.refused(StatusCode::NOT_FOUND, "not-found");
+    }
+    for party in [&m.operator, &custodian] {
+        m.ack(party, &mine.key_check_value()).await.refused(StatusCode::FORBIDDEN, "forbidden");
+    }
+    m.assert_unchanged(&before).await;
+    assert!(m.pickups(&custodian).await.iter().all(|p| p.picked_up_at.is_none()));
+
+    let t = now();
+    m.ack(&m.household, &mine.key_check_value()).await.expect(StatusCode::OK);
+    let mut status = m.pickups(&custodian).await;
+    status.sort_by(|a, b| a.recipient.cmp(&b.recipient));
+    let picked: Vec<_> = status.iter().map(|p| (p.recipient.as_str(), p.picked_up_at.is_some())).collect();
+    assert_eq!(picked, vec![("household", true), ("veterans", false)]);
+    assert!((t..=now()).contains(&status[0].picked_up_at.unwrap()));
+    // Acknowledged again: the first time stands.
+    let before = m.snapshot().await;
+    m.ack(&m.household, &mine.key_check_value()).await.expect(StatusCode::OK);
+    m.assert_unchanged(&before).await;
+}
+
+#[tokio::test]
+async fn epoch_status_is_for_the_custodian_and_the_operator() {
+    let (m, custodian) = Matcher::with_custodian().await;
+    let epoch = new_epoch();
+    m.store_sealed(&custodian, &[sealed(&epoch, &m.household, &custodian)]).await;
+    let before = m.snapshot().await;
+    for party in [&m.household, &m.veterans, &m.outsider] {
+        m.call(party, "GET", "/v1/epochs/status", Vec::new()).await.refused(StatusCode::FORBIDDEN, "forbidden");
+    }
+    m.assert_unchanged(&before).await;
+    let status = m.pickups(&custodian).await;
+    assert_eq!(status, m.pickups(&m.operator).await);
+    assert_eq!((status.len(), status[0].kcv.as_str(), status[0].recipient.as_str()), (1, epoch.key_check_value().as_str(), "household"));
+}
+
 // ---- No internals in errors ----
 
 #[tokio::test]
@@ -1359,6 +1923,39 @@ async fn the_snapshot_sees_each_accepted_change() {
     step(m.snapshot().await, "a release");
     m.revoke(&m.outsider).await;
     step(m.snapshot().await, "a revocation");
+
+    // The key custodian's changes.
+    let custodian = Party::new(bidui_matcher::auth::CUSTODIAN);
+    m.trust(&custodian).await;
+    step(m.snapshot().await, "trusting a custodian");
+    let petitions = Party::new("petitions");
+    m.statement(&custodian, &enrolment(&custodian, &petitions, now_ms())).await.expect(StatusCode::OK);
+    step(m.snapshot().await, "an enrolment statement");
+    let epoch = new_epoch();
+    m.store_sealed(&custodian, &[sealed(&epoch, &petitions, &custodian)]).await;
+    step(m.snapshot().await, "a sealed epoch");
+    m.ack(&petitions, &epoch.key_check_value()).await.expect(StatusCode::OK);
+    step(m.snapshot().await, "an acknowledgement");
+    let retire = EpochUpload { sealed: vec![], retire: vec![Retirement { kcv: epoch.key_check_value(), retire_at: now() + 60 }] };
+    m.upload_epochs(&custodian, &retire).await.expect(StatusCode::OK);
+    step(m.snapshot().await, "a retirement");
+    m.statement(&custodian, &revocation(&custodian, &petitions, now_ms() + 1)).await.expect(StatusCode::OK);
+    step(m.snapshot().await, "a revocation statement");
+}
+
+#[tokio::test]
+async fn the_snapshot_covers_every_table_but_nonces() {
+    let m = Matcher::new().await;
+    let mut tables: Vec<String> = m
+        .state
+        .store
+        .call(|c| c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?.query_map([], |r| r.get(0))?.collect())
+        .await
+        .unwrap();
+    tables.retain(|t| t != "nonces");
+    let mut covered: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+    covered.sort();
+    assert_eq!(tables, covered, "a table the snapshot does not compare");
 }
 
 // ---- Known matcher bugs and limitations: un-ignore once fixed ----
@@ -1411,6 +2008,68 @@ async fn a_failed_join_is_retried_by_the_next_seal() {
     m.state.store.call(move |c| c.execute("UPDATE chunks SET body = ?1 WHERE party = 'veterans'", [registry])).await.unwrap();
     m.seal(&m.pension, &seal_request(&[&pension], EPOCH)).await.expect(StatusCode::OK);
     assert_eq!(m.job_state().await, JobState::Releasing);
+}
+
+/// The audit log records what changed: an identical re-upload stores nothing and
+/// changes no retirement, and a refused postponement leaves the retirement where it was.
+#[tokio::test]
+async fn a_retirement_that_changes_nothing_is_not_audited() {
+    let (m, custodian) = Matcher::with_custodian().await;
+    let epoch = new_epoch();
+    let kcv = epoch.key_check_value();
+    let t = now();
+    let upload = EpochUpload { sealed: vec![sealed(&epoch, &m.household, &custodian)], retire: vec![Retirement { kcv: kcv.clone(), retire_at: t + 100 }] };
+    m.upload_epochs(&custodian, &upload).await.expect(StatusCode::OK);
+    let before = m.snapshot().await;
+    m.upload_epochs(&custodian, &upload).await.expect(StatusCode::OK);
+    let postpone = EpochUpload { sealed: vec![], retire: vec![Retirement { kcv: kcv.clone(), retire_at: t + 5000 }] };
+    m.upload_epochs(&custodian, &postpone).await.expect(StatusCode::OK);
+    m.assert_unchanged(&before).await;
+    assert_eq!(m.audited("epoch-retired").await, vec![("custodian".to_owned(), serde_json::json!({ "kcv": kcv, "retire_at": t + 100 }))]);
+}
+
+/// A revocation drops the agent's sealed epochs not yet taken up "never handed over now";
+/// the custodian re-sending the rotation (its files are kept for redelivery) must not
+/// bring them back.
+#[tokio::test]
+async fn a_resent_rotation_does_not_restore_a_revoked_agents_sealed_epochs() {
+    let (m, custodian) = Matcher::with_custodian().await;
+    let epoch = new_epoch();
+    let upload = EpochUpload { sealed: vec![sealed(&epoch, &m.pension, &custodian), sealed(&epoch, &m.household, &custodian)], retire: vec![] };
+    m.upload_epochs(&custodian, &upload).await.expect(StatusCode::OK);
+    m.statement(&custodian, &revocation(&custodian, &m.pension, now_ms())).await.expect(StatusCode::OK);
+    let _ = m.upload_epochs(&custodian, &upload).await;
+    let _ = m.upload_epochs(&custodian, &EpochUpload { sealed: vec![sealed(&epoch, &Party::new("ghost"), &custodian)], retire: vec![] }).await;
+    assert_eq!(m.stored_epochs(&custodian).await, vec![(epoch.key_check_value(), "household".to_owned(), false)]);
+}
+
+/// The last release and a repeat of it at once, on a job kept no hour after its results:
+/// the repeat, having loaded the job while it was still releasing, builds the results a
+/// second time: from tokens the other may already have purged (the results are
+/// overwritten with no matches), or while they are purged (a 500 to one of the two), and
+/// purges again (a second `tokens-purged` record, `chunks: 0`). A race: tried a few
+/// times, each on a fresh matcher.
+#[tokio::test]
+async fn a_concurrent_repeat_of_the_last_release_keeps_the_results_and_purges_once() {
+    for _ in 0..20 {
+        let m = Matcher::new().await;
+        m.open_release_round_of(&JobSpec { retention_hours: Some(0), ..spec() }).await;
+        m.release(&m.household, &household_release()).await.expect(StatusCode::OK);
+        m.release(&m.pension, &ReleaseUpload { fields: vec![], refused: vec![], records: vec![ReleasedRecord { row: 5, values: vec![] }] })
+            .await
+            .expect(StatusCode::OK);
+        let town = ReleaseUpload {
+            fields: vec!["town".into()],
+            refused: vec![],
+            records: (1..=4).map(|row| ReleasedRecord { row, values: vec![Some("荔城街".into())] }).collect(),
+        };
+        let (first, second) = tokio::join!(m.release(&m.veterans, &town), m.release(&m.veterans, &town));
+        first.expect(StatusCode::OK);
+        second.expect(StatusCode::OK);
+        let report: JobResults = m.call(&m.veterans, "GET", &format!("/v1/jobs/{JOB}/results"), Vec::new()).await.expect(StatusCode::OK).json();
+        assert_eq!((report.summary.found.get("household"), report.summary.found.get("pension")), (Some(&2), Some(&1)), "results rebuilt from purged tokens");
+        assert_eq!(m.audited("tokens-purged").await.len(), 1, "tokens purged twice");
+    }
 }
 
 #[tokio::test]
