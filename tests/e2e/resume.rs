@@ -2,7 +2,7 @@
 //! resumes where it stopped, and a department file with broken rows reports each by row
 //! number while the rest goes on. Runs on the district of `district.rs`, with its keys.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 use bidui_core::api::{JobResults, JobStatus};
@@ -131,7 +131,7 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
     assert!(found <= demo_found && found + 2 >= demo_found, "housing found {found}, demo {demo_found}");
 }
 
-fn job_status(operator: &PathBuf, job: &str) -> JobStatus {
+fn job_status(operator: &Path, job: &str) -> JobStatus {
     let output = bidui_with_env(&["job", "status", job, "--json", "--operator", operator.to_str().unwrap()], &[]);
     assert!(output.status.success(), "{}", printed(&output));
     serde_json::from_slice(&output.stdout).unwrap()

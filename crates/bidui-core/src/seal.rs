@@ -196,7 +196,7 @@ mod tests {
         assert_eq!((opened.suite, opened.secret), (epoch.suite, epoch.secret.clone()));
         assert_eq!(sealed.open("household", &housing, &custodian_public(&custodian)).unwrap_err(), SealError::CannotOpen);
         assert!(matches!(sealed.open("housing", &housing, &custodian_public(&custodian)), Err(SealError::WrongRecipient(_))));
-        assert!(!sealed.sealed.contains(&epoch.secret.expose_hex().as_str()[..]));
+        assert!(!sealed.sealed.contains(epoch.secret.expose_hex().as_str()));
     }
 
     #[test]

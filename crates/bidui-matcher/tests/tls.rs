@@ -69,7 +69,7 @@ fn a_pinned_self_signed_certificate_is_accepted_and_another_refused() {
     let files = TlsFiles { certificate: write(dir.path(), "cert.pem", &generated.certificate_pem), key: write(dir.path(), "key.pem", &generated.key_pem) };
     let served = serve(dir.path(), &files);
     let pinned = MatcherTrust::pinned_certificate(&files.certificate).unwrap();
-    assert_eq!(pinned.fingerprints(), [generated.fingerprint.clone()]);
+    assert_eq!(pinned.fingerprints(), std::slice::from_ref(&generated.fingerprint));
     assert_eq!(health(&served.url, dir.path(), pinned).unwrap(), (200, b"ok".to_vec()));
 
     let other = tls::generate_self_signed(&["127.0.0.1".into()], "impostor", 2).unwrap();
