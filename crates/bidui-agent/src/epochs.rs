@@ -24,8 +24,6 @@ pub enum EpochError {
     KeyFile(#[from] bidui_client::KeyFileError),
     #[error("the system random number generator failed")]
     Random,
-    #[error("the sealed epoch {kcv} was refused: {message}")]
-    Sealed { kcv: String, message: String },
 }
 
 #[derive(Deserialize)]

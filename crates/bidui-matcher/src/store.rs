@@ -408,10 +408,6 @@ pub fn insert_release(tx: &Transaction<'_>, entry: &ReleaseLogEntry<'_>, body: &
     Ok(())
 }
 
-pub fn release_log_count(conn: &Connection, job: &str) -> rusqlite::Result<u64> {
-    conn.query_row("SELECT COUNT(*) FROM release_log WHERE job = ?1", [job], |r| r.get::<_, i64>(0)).map(|n| n as u64)
-}
-
 /// Appends one event to the audit chain; call it inside the transaction that makes the
 /// change it records, so neither exists without the other. Returns its sequence number.
 pub fn append_audit(tx: &Transaction<'_>, event: &audit::AuditEvent) -> rusqlite::Result<i64> {
