@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use bidui_core::api::Attribute;
 use bidui_core::wire::{TokenRecord, ABSENT};
 use bidui_core::name::{self, NameForms};
-use bidui_core::{CivilDate, IdNumber, JobKeys, Sex, Token};
+use bidui_core::{CivilDate, IdNumber, JobKeys, Sex, TokenBatch, TokenSlot};
 
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -48,11 +48,21 @@ pub struct Tokenizer {
 }
 
 /// The person-level values of one row, canonicalized.
-struct PersonValues {
+struct PersonValues<'a> {
     id: Option<IdNumber>,
-    name: NameForms,
+    name: &'a NameForms,
     sex: Option<Sex>,
     birth: Option<CivilDate>,
+}
+
+/// Where one row's tokens wait in a [`TokenBatch`].
+struct QueuedRow {
+    number: u32,
+    invalid: Option<&'static str>,
+    /// The row's tokens in consecutive slots (identity, quasi-identifier, then one per
+    /// attribute), or `None` when the row has neither an identity nor a quasi-identifier
+    /// token and sends nothing.
+    tokens: Option<TokenSlot>,
 }
 
 impl Tokenizer {
@@ -71,38 +81,58 @@ impl Tokenizer {
 
     /// [`Tokenizer::tokenize`] from the four cells it reads: identity number, name, sex,
     /// birth date (empty where the column is not mapped).
-    pub fn tokenize_fields(&self, number: u32, [raw_id, raw_name, raw_sex, raw_birth]: [&str; 4]) -> (Option<TokenRecord>, Option<&'static str>) {
+    pub fn tokenize_fields(&self, number: u32, cells: [&str; 4]) -> (Option<TokenRecord>, Option<&'static str>) {
+        let mut batch = TokenBatch::new();
+        let queued = self.queue_row(&mut batch, &mut NameForms::default(), number, cells);
+        batch.compute();
+        (self.record(&batch, &queued), queued.invalid)
+    }
+
+    /// Canonicalizes one row's cells and queues its tokens in `batch`; `name` is a
+    /// buffer reused from row to row.
+    fn queue_row(&self, batch: &mut TokenBatch, name: &mut NameForms, number: u32, [raw_id, raw_name, raw_sex, raw_birth]: [&str; 4]) -> QueuedRow {
         let parsed = IdNumber::parse(raw_id, self.today);
-        let values = PersonValues {
-            id: parsed.ok(),
-            name: name::forms(raw_name),
-            sex: Sex::parse(raw_sex),
-            birth: CivilDate::parse(raw_birth),
+        name::forms_into(raw_name, name);
+        let values = PersonValues { id: parsed.ok(), name, sex: Sex::parse(raw_sex), birth: CivilDate::parse(raw_birth) };
+        let invalid = parsed.err().map(|e| e.code());
+        let qid = self.qid_inputs(&values);
+        if values.id.is_none() && qid.is_none() {
+            return QueuedRow { number, invalid, tokens: None };
+        }
+        let first = match &values.id {
+            Some(id) => self.keys.queue_id_token(batch, id),
+            None => batch.push(ABSENT),
         };
-        let error = parsed.err().map(|e| e.code());
-        let id = values.id.map_or(ABSENT, |id| self.keys.id_token(&id));
-        let qid = self.qid_token(&values);
-        if id == ABSENT && qid == ABSENT {
-            return (None, error);
+        match qid {
+            Some((birth, sex)) => self.keys.queue_qid_token(batch, &values.name.canonical, birth, sex),
+            None => batch.push(ABSENT),
+        };
+        for &attribute in &self.attributes {
+            match &values.id {
+                Some(id) => self.queue_attr_token(batch, id, attribute, &values),
+                None => batch.push(ABSENT),
+            };
         }
-        let attrs = self.attributes.iter().map(|a| self.attr_token(*a, &values)).collect();
-        (Some(TokenRecord { row: number, id, qid, attrs }), error)
+        QueuedRow { number, invalid, tokens: Some(first) }
     }
 
-    /// Name, birth date and sex, where all three are known. A row's own birth date and
-    /// sex columns win; a valid identity number supplies them otherwise. An empty name
-    /// never makes a token: every nameless row would match every other.
-    fn qid_token(&self, values: &PersonValues) -> Token {
-        let birth = values.birth.or_else(|| values.id.map(|id| id.birth_date()));
-        let sex = values.sex.or_else(|| values.id.map(|id| id.sex()));
-        match (values.name.canonical.is_empty(), birth, sex) {
-            (false, Some(birth), Some(sex)) => self.keys.qid_token(&values.name.canonical, birth, sex),
-            _ => ABSENT,
-        }
+    /// The record of a row queued in `batch`, once the batch is computed.
+    fn record(&self, batch: &TokenBatch, queued: &QueuedRow) -> Option<TokenRecord> {
+        let tokens = batch.run(queued.tokens?, 2 + self.attributes.len());
+        Some(TokenRecord { row: queued.number, id: tokens[0], qid: tokens[1], attrs: tokens[2..].to_vec() })
     }
 
-    fn attr_token(&self, attribute: Attribute, values: &PersonValues) -> Token {
-        let Some(id) = values.id else { return ABSENT };
+    /// Birth date and sex for the quasi-identifier token, when name, birth date and sex
+    /// are all known. A row's own birth date and sex columns win; a valid identity number
+    /// supplies them otherwise. An empty name never makes a token: every nameless row
+    /// would match every other.
+    fn qid_inputs(&self, values: &PersonValues) -> Option<(CivilDate, Sex)> {
+        let birth = values.birth.or_else(|| values.id.map(|id| id.birth_date()))?;
+        let sex = values.sex.or_else(|| values.id.map(|id| id.sex()))?;
+        (!values.name.canonical.is_empty()).then_some((birth, sex))
+    }
+
+    fn queue_attr_token(&self, batch: &mut TokenBatch, id: &IdNumber, attribute: Attribute, values: &PersonValues) -> TokenSlot {
         let birth = values.birth.map(CivilDate::yyyymmdd_bytes);
         let value = match attribute {
             Attribute::Name => values.name.canonical.as_str(),
@@ -112,9 +142,9 @@ impl Tokenizer {
             Attribute::BirthDate => birth.as_ref().map_or("", |b| std::str::from_utf8(b).expect("ASCII digits")),
         };
         if value.is_empty() {
-            return ABSENT;
+            return batch.push(ABSENT);
         }
-        self.keys.attr_token(&id, attribute.label(), value)
+        self.keys.queue_attr_token(batch, id, attribute.label(), value)
     }
 }
 
@@ -151,24 +181,42 @@ impl Batch {
         self.rows.push(BatchRow::Cells { number: row.number, ends });
     }
 
-    fn tokenize(self, tokenizer: &Tokenizer) -> Vec<RowOutcome> {
+    /// Tokenizes every row, queueing all their tokens in `scratch.tokens` first so the
+    /// MACs run several at a time.
+    fn tokenize(self, tokenizer: &Tokenizer, scratch: &mut Scratch) -> Vec<RowOutcome> {
+        scratch.tokens.clear();
         let mut start = 0;
-        self.rows
+        let queued: Vec<Result<QueuedRow, RowError>> = self
+            .rows
             .into_iter()
             .map(|row| match row {
-                BatchRow::Unreadable(error) => RowOutcome::Unreadable(error),
+                BatchRow::Unreadable(error) => Err(error),
                 BatchRow::Cells { number, ends } => {
                     let mut cells = [""; 4];
                     for (cell, end) in cells.iter_mut().zip(ends) {
                         *cell = &self.text[start..end];
                         start = end;
                     }
-                    let (record, invalid) = tokenizer.tokenize_fields(number, cells);
-                    RowOutcome::Tokenized { row: number, record, invalid }
+                    Ok(tokenizer.queue_row(&mut scratch.tokens, &mut scratch.name, number, cells))
                 }
+            })
+            .collect();
+        scratch.tokens.compute();
+        queued
+            .into_iter()
+            .map(|row| match row {
+                Err(error) => RowOutcome::Unreadable(error),
+                Ok(row) => RowOutcome::Tokenized { row: row.number, record: tokenizer.record(&scratch.tokens, &row), invalid: row.invalid },
             })
             .collect()
     }
+}
+
+/// A tokenizing thread's buffers, reused from batch to batch.
+#[derive(Default)]
+struct Scratch {
+    tokens: TokenBatch,
+    name: NameForms,
 }
 
 /// Rows read per batch handed to a tokenizing thread.
@@ -215,11 +263,14 @@ pub fn tokenize_source<E>(
         let work_rx = Arc::new(Mutex::new(work_rx));
         for _ in 0..workers {
             let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
-            scope.spawn(move || loop {
-                let next = work_rx.lock().expect("no worker panics holding the lock").recv();
-                let Ok((seq, batch)) = next else { return };
-                if done_tx.send((seq, batch.tokenize(tokenizer))).is_err() {
-                    return;
+            scope.spawn(move || {
+                let mut scratch = Scratch::default();
+                loop {
+                    let next = work_rx.lock().expect("no worker panics holding the lock").recv();
+                    let Ok((seq, batch)) = next else { return };
+                    if done_tx.send((seq, batch.tokenize(tokenizer, &mut scratch))).is_err() {
+                        return;
+                    }
                 }
             });
         }
@@ -296,5 +347,31 @@ mod tests {
         let record = t.tokenize(&row(1, &["11010519491231002X", "张三", "", ""])).0.unwrap();
         assert_eq!(record.attrs, vec![ABSENT, ABSENT]);
         assert_ne!(record.qid, ABSENT, "birth date and sex come from the valid identity number");
+    }
+
+    #[test]
+    fn a_batch_of_rows_gives_each_row_the_tokens_it_gets_alone() {
+        // Rows that send everything, only a quasi-identifier, or nothing, in one batch
+        // longer than the token batch's flush point: a token landing in a neighbour's
+        // slot would show.
+        let t = tokenizer(Attribute::expand(&[Attribute::Name, Attribute::Sex, Attribute::BirthDate]));
+        let columns = t.columns.clone();
+        let samples: [&[&str]; 5] = [
+            &["11010519491231002X", "张三", "女", "1949-12-31"],
+            &["11010519491231002Y", "張 三", "女", "1949-12-31"],
+            &["4.40118E+17", "", "", ""],
+            &["110105491231002", "李娜", "", ""],
+            &["11010519491231002X", "", "", "19491231"],
+        ];
+        let rows: Vec<Row> = (0..200).map(|i| row(i + 1, samples[i as usize % samples.len()])).collect();
+        let mut batch = Batch::default();
+        rows.iter().for_each(|r| batch.push(r, &columns));
+        let outcomes = batch.tokenize(&t, &mut Scratch::default());
+        assert_eq!(outcomes.len(), rows.len());
+        for (outcome, row) in outcomes.into_iter().zip(&rows) {
+            let RowOutcome::Tokenized { row: number, record, invalid } = outcome else { panic!("row {} unreadable", row.number) };
+            assert_eq!(number, row.number);
+            assert_eq!((record, invalid), t.tokenize(row), "row {number}");
+        }
     }
 }

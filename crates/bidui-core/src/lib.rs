@@ -17,10 +17,11 @@ pub mod idnum;
 pub mod keys;
 pub mod name;
 pub mod seal;
+mod sha256_lanes;
 pub mod token;
 pub mod vectors;
 pub mod wire;
 
 pub use idnum::{CivilDate, IdError, IdNumber, Sex};
-pub use keys::{EpochSecret, JobKeys, KeyEpoch, Purpose, PurposeKey, Suite};
+pub use keys::{EpochSecret, JobKeys, KeyEpoch, Purpose, PurposeKey, Suite, TokenBatch, TokenSlot};
 pub use token::Token;

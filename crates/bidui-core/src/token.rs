@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::idnum::{CivilDate, IdNumber, Sex};
-use crate::keys::JobKeys;
+use crate::keys::{JobKeys, TokenBatch, TokenSlot};
 
 /// A 16-byte keyed token. Equal tokens in one job mean equal inputs; across jobs tokens
 /// are unrelated, because every job derives its own keys.
@@ -63,5 +63,22 @@ impl JobKeys {
         let birth = birth.yyyymmdd_bytes();
         let birth = std::str::from_utf8(&birth).expect("ASCII digits");
         self.qid.token(&qid_message(canonical_name, birth, sex))
+    }
+
+    /// [`JobKeys::id_token`], computed with the rest of `batch`.
+    pub fn queue_id_token(&self, batch: &mut TokenBatch, id: &IdNumber) -> TokenSlot {
+        batch.queue(&self.id, &id_message(id))
+    }
+
+    /// [`JobKeys::attr_token`], computed with the rest of `batch`.
+    pub fn queue_attr_token(&self, batch: &mut TokenBatch, id: &IdNumber, field: &str, canonical_value: &str) -> TokenSlot {
+        batch.queue(&self.attr, &attr_message(id, field, canonical_value))
+    }
+
+    /// [`JobKeys::qid_token`], computed with the rest of `batch`.
+    pub fn queue_qid_token(&self, batch: &mut TokenBatch, canonical_name: &str, birth: CivilDate, sex: Sex) -> TokenSlot {
+        let birth = birth.yyyymmdd_bytes();
+        let birth = std::str::from_utf8(&birth).expect("ASCII digits");
+        batch.queue(&self.qid, &qid_message(canonical_name, birth, sex))
     }
 }
