@@ -22,6 +22,10 @@ pub struct ColumnIndex {
 }
 
 impl ColumnIndex {
+    fn all(&self) -> Vec<usize> {
+        [Some(self.id), self.name, self.sex, self.birth_date].into_iter().flatten().collect()
+    }
+
     pub fn resolve(source: &Source, columns: &crate::config::Columns) -> Result<ColumnIndex, SourceError> {
         let optional = |header: &Option<String>| header.as_deref().map(|h| source.column(h)).transpose();
         Ok(ColumnIndex {
@@ -234,6 +238,7 @@ pub fn tokenize_source<E>(
 ) -> Result<(), E> {
     let workers = workers.max(1);
     let columns = tokenizer.columns.clone();
+    source.read_only(&columns.all());
     let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Batch)>(workers * 2);
     let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Vec<RowOutcome>)>(workers * 2);
     std::thread::scope(|scope| {

@@ -104,11 +104,20 @@ impl CivilDate {
 
     /// Parses `YYYYMMDD` or `YYYY-MM-DD` (also with `/` or `.` as separators).
     pub fn parse(text: &str) -> Option<CivilDate> {
-        let digits: String = text.trim().chars().filter(|c| !matches!(c, '-' | '/' | '.')).collect();
-        if digits.len() != 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        // Every row of a department file has a date cell: no allocation here.
+        let mut digits = [0u8; 8];
+        let mut count = 0;
+        for c in text.trim().chars().filter(|c| !matches!(c, '-' | '/' | '.')) {
+            if !c.is_ascii_digit() || count == digits.len() {
+                return None;
+            }
+            digits[count] = c as u8;
+            count += 1;
+        }
+        if count != digits.len() {
             return None;
         }
-        CivilDate::new(digits[0..4].parse().ok()?, digits[4..6].parse().ok()?, digits[6..8].parse().ok()?)
+        CivilDate::new(digits_value(&digits[0..4]) as u16, digits_value(&digits[4..6]) as u8, digits_value(&digits[6..8]) as u8)
     }
 }
 
@@ -193,15 +202,15 @@ impl IdNumber {
     /// Excel scientific notation, length, character set, birth date, check character (where
     /// an 18-digit number ending in `000` with a wrong check is reported as Excel-mangled).
     pub fn parse(raw: &str, today: CivilDate) -> Result<IdNumber, IdError> {
-        let s = normalize(raw);
-        let s = s.as_bytes();
+        let text = normalize(raw);
+        let s = text.as_bytes();
         if s.is_empty() {
             return Err(IdError::Empty);
         }
-        if is_scientific_notation(std::str::from_utf8(s).unwrap_or_default()) {
+        if is_scientific_notation(&text) {
             return Err(IdError::ExcelMangled);
         }
-        let char_count = std::str::from_utf8(s).map_or(s.len(), |t| t.chars().count());
+        let char_count = text.chars().count();
         if char_count != 15 && char_count != 18 {
             return Err(IdError::Length);
         }
@@ -372,6 +381,29 @@ mod tests {
     }
 
     #[test]
+    fn civil_dates_as_departments_write_them() {
+        let date = CivilDate::new(1949, 12, 31);
+        let cases: &[(&str, Option<CivilDate>)] = &[
+            ("19491231", date),
+            ("1949-12-31", date),
+            ("1949/12/31", date),
+            (" 1949.12.31\t", date),
+            ("1949-1231", date),
+            ("1949-12-3", None),
+            ("194912311", None),
+            ("1949-12-31 00:00", None),
+            ("１９４９１２３１", None),
+            ("1949-13-01", None),
+            ("1949-02-29", None),
+            ("", None),
+            ("--", None),
+        ];
+        for &(text, want) in cases {
+            assert_eq!(CivilDate::parse(text), want, "{text:?}");
+        }
+    }
+
+    #[test]
     fn civil_date_from_unix_days() {
         assert_eq!(CivilDate::from_days_since_unix_epoch(0), CivilDate::new(1970, 1, 1).unwrap());
         assert_eq!(CivilDate::from_days_since_unix_epoch(20_786), CivilDate::new(2026, 11, 29).unwrap());
@@ -402,7 +434,21 @@ mod tests {
             })
         }
 
+        /// `CivilDate::parse` as first written, with an allocation.
+        fn civil_date_reference(text: &str) -> Option<CivilDate> {
+            let digits: String = text.trim().chars().filter(|c| !matches!(c, '-' | '/' | '.')).collect();
+            if digits.len() != 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            CivilDate::new(digits[0..4].parse().ok()?, digits[4..6].parse().ok()?, digits[6..8].parse().ok()?)
+        }
+
         proptest! {
+            #[test]
+            fn civil_date_parse_agrees_with_the_reference(text in "[ 0-9./:年月日１-]{0,14}") {
+                prop_assert_eq!(CivilDate::parse(&text), civil_date_reference(&text));
+            }
+
             #[test]
             fn normalize_is_idempotent(raw in messy_cell()) {
                 let once = normalize(&raw).into_owned();
