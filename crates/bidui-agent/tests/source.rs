@@ -276,6 +276,25 @@ fn rows_with_missing_or_extra_cells_and_blank_rows() {
 }
 
 #[test]
+fn reading_only_some_columns_leaves_the_others_empty_and_keeps_row_numbers() {
+    let dir = TempDir::new().unwrap();
+    let text = format!("{HEADER}\n440118198001010022,张三,男\n,,女\n,,\n440118198001010014,李四,女\n");
+    let path = write_file(&dir, "projected.csv", text.as_bytes());
+    let mut source = open(&path);
+    source.read_only(&[0, 1]);
+    assert_eq!(
+        read_all(&mut source),
+        [
+            ok(1, &["440118198001010022", "张三", ""]),
+            // Only its unread column has a value: still a row (its identity cell is empty),
+            // not a blank one, exactly as when every column is read.
+            ok(2, &["", "", ""]),
+            ok(4, &["440118198001010014", "李四", ""]),
+        ]
+    );
+}
+
+#[test]
 fn unclosed_quote_is_reported_and_skipped_with_bounded_memory() {
     let dir = TempDir::new().unwrap();
     let mut text = format!("{HEADER}\n440118198001010022,张三,男\n440118198001010014,\"李四,女\n");
