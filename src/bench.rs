@@ -19,8 +19,9 @@ pub enum BenchCommand {
         #[arg(long)]
         suite: Option<Suite>,
     },
-    /// An agent's read-and-tokenize pass over its source, without a matcher: rows/s on
-    /// one core. Compares name, sex and birth date (the costliest job).
+    /// An agent's upload pass over its source without the network (read, tokenize,
+    /// encode and hash chunks): rows/s, and rows per CPU-second. Compares name, sex and
+    /// birth date (the costliest job). Run it under `taskset -c 0` for one core.
     Agent {
         /// The agent's configuration (e.g. one `bidui demo` wrote).
         #[arg(long)]
@@ -84,12 +85,30 @@ fn agent(config: &std::path::Path, read_only: bool, workers: usize) -> anyhow::R
             rows += 1;
         }
     } else {
+        // Everything an upload does but the network: chunks encoded and hashed as
+        // `agent run` does with its default chunk size.
+        const CHUNK_RECORDS: usize = 16_384;
+        let attr_count = tokenizer.attribute_count();
+        let mut pending = Vec::with_capacity(CHUNK_RECORDS);
+        let mut chunk_digests = Vec::new();
+        let mut flush = |pending: &mut Vec<_>| {
+            let chunk = bidui_core::wire::encode_chunk(attr_count, pending);
+            chunk_digests.push(bidui_client::sha256(&chunk));
+            pending.clear();
+        };
         tokenize_source(&mut source, &tokenizer, workers, &indicatif::ProgressBar::hidden(), |outcome| {
             rows += 1;
-            records += u64::from(matches!(outcome, RowOutcome::Tokenized { record: Some(_), .. }));
+            if let RowOutcome::Tokenized { record: Some(record), .. } = outcome {
+                records += 1;
+                pending.push(record);
+                if pending.len() == CHUNK_RECORDS {
+                    flush(&mut pending);
+                }
+            }
             Ok::<(), std::convert::Infallible>(())
         })
         .expect("the sink never fails");
+        flush(&mut pending);
     }
     let seconds = started.elapsed().as_secs_f64();
     let cpu = bidui_agent::run::cpu_seconds().zip(cpu).map_or(f64::NAN, |(end, start)| end - start);

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::config::AgentConfig;
 use crate::epochs::{self, EpochError};
-use crate::source::{Row, Source, SourceError};
+use crate::source::{Source, SourceError};
 use crate::tokenize::{tokenize_source, ColumnIndex, PassCounts, RowOutcome, Tokenizer};
 
 #[derive(Debug, thiserror::Error)]
@@ -204,14 +204,14 @@ fn upload(
             return Ok(());
         }
         let bytes = encode_chunk(attr_count, pending);
-        let digest: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, &bytes).as_ref().try_into().expect("32 bytes");
+        let digest = bidui_client::sha256(&bytes);
         let seq = digests.len() as u32;
         match status.chunks.get(seq as usize) {
             Some(held) if held.sha256 == hex::encode(digest) => report.chunks_already_held += 1,
             Some(_) => return Err(AgentError::SourceChanged(seq)),
             None => {
                 let path = format!("{job_path}/submission/chunks/{seq}?epoch={}", assignment.epoch);
-                client.put_bytes(&path, &bytes)?;
+                client.put_hashed_bytes(&path, bytes, &digest)?;
                 report.chunks_sent += 1;
                 if abort_after.is_some_and(|n| report.chunks_sent >= n) {
                     std::process::abort();
@@ -306,23 +306,28 @@ fn release(
 /// Reads the allowed fields of exactly the matched rows.
 fn released_values(config: &AgentConfig, fields: &[String], rows: &[u32]) -> Result<Vec<ReleasedRecord>, AgentError> {
     let mut source = Source::open(&config.source)?;
-    let columns: Vec<usize> = fields.iter().map(|f| source.column(&config.fields[f])).collect::<Result<_, _>>()?;
+    let columns: Vec<Option<usize>> = fields.iter().map(|f| source.column(&config.fields[f]).map(Some)).collect::<Result<_, _>>()?;
     let wanted: HashSet<u32> = rows.iter().copied().collect();
     let mut records = Vec::with_capacity(rows.len());
-    let mut row = Row::new();
-    while let Some(next) = source.next_row(&mut row) {
-        if next.is_err() || !wanted.contains(&row.number) {
+    let (mut text, mut ends) = (String::new(), Vec::with_capacity(columns.len()));
+    loop {
+        text.clear();
+        ends.clear();
+        let Some(next) = source.next_cells(&columns, &mut text, &mut ends) else { break };
+        let Ok(number) = next else { continue };
+        if !wanted.contains(&number) {
             continue;
         }
-        let values = columns
+        let mut start = 0;
+        let values = ends
             .iter()
-            .map(|&c| {
-                let text = row.text(c);
-                let text = text.trim();
-                (!text.is_empty()).then(|| text.to_owned())
+            .map(|&end| {
+                let value = text[start..end].trim();
+                start = end;
+                (!value.is_empty()).then(|| value.to_owned())
             })
             .collect();
-        records.push(ReleasedRecord { row: row.number, values });
+        records.push(ReleasedRecord { row: number, values });
     }
     Ok(records)
 }

@@ -412,6 +412,8 @@ pub struct Source {
     headers: Vec<String>,
     total_bytes: Option<u64>,
     inner: Inner,
+    /// The buffers [`Source::next_cells`] reads workbook rows into.
+    workbook_row: Row,
 }
 
 enum Inner {
@@ -445,6 +447,7 @@ impl Source {
                     headers,
                     total_bytes,
                     inner: Inner::Csv(Box::new(csv)),
+                    workbook_row: Row::new(),
                 })
             }
             Format::Xlsx => {
@@ -458,6 +461,7 @@ impl Source {
                     headers,
                     total_bytes,
                     inner: Inner::Xlsx(xlsx),
+                    workbook_row: Row::new(),
                 })
             }
             Format::Xls => {
@@ -472,6 +476,7 @@ impl Source {
                     headers,
                     total_bytes,
                     inner: Inner::Xls(xls),
+                    workbook_row: Row::new(),
                 })
             }
         }
@@ -536,16 +541,27 @@ impl Source {
         }
     }
 
-    /// A promise to read only `columns` from now on: a CSV source then leaves every other
-    /// cell [`Cell::Empty`] instead of copying it (a row whose every cell is empty is
-    /// still the only kind skipped as blank, so row numbers do not change). Workbook
-    /// readers keep every cell: parsing the XML, not copying cells, is their cost.
-    pub fn read_only(&mut self, columns: &[usize]) {
+    /// Reads the next non-blank data row as [`Source::next_row`] does, but only the cells
+    /// of `columns`: their texts (as [`Cell::text`] gives them; `""` for a `None` column or
+    /// a missing cell) are appended to `out` one after another, and the end offset of each
+    /// in `out` is pushed to `ends`. Returns the row number. For CSV this copies a few
+    /// cells instead of building a [`Row`]: the agent's reading thread does nothing else.
+    pub fn next_cells(&mut self, columns: &[Option<usize>], out: &mut String, ends: &mut Vec<usize>) -> Option<Result<u32, RowError>> {
         if let Inner::Csv(csv) = &mut self.inner {
-            let mut kept = vec![false; columns.iter().max().map_or(0, |&last| last + 1)];
-            columns.iter().for_each(|&c| kept[c] = true);
-            csv.kept = Some(kept);
+            return csv.next_cells(columns, out, ends);
         }
+        let mut row = std::mem::take(&mut self.workbook_row);
+        let next = self.next_row(&mut row).map(|read| {
+            read.map(|()| {
+                for column in columns {
+                    out.push_str(&column.map_or(Cow::Borrowed(""), |c| row.text(c)));
+                    ends.push(out.len());
+                }
+                row.number
+            })
+        });
+        self.workbook_row = row;
+        next
     }
 
     /// The remaining rows, each freshly allocated (convenient; [`Source::next_row`] is
@@ -700,14 +716,9 @@ struct CsvRows {
     encoding: Encoding,
     detected: bool,
     bytes_read: u64,
-    /// Columns whose cells are copied into rows (`None`: all); see [`Source::read_only`].
-    kept: Option<Vec<bool>>,
 }
 
 impl CsvRows {
-    fn keeps(&self, column: usize) -> bool {
-        self.kept.as_ref().is_none_or(|kept| kept.get(column) == Some(&true))
-    }
 
     fn open(
         path: &Path,
@@ -768,7 +779,6 @@ impl CsvRows {
             encoding,
             detected,
             bytes_read,
-            kept: None,
         };
         let header_error = |reason: String| SourceError::Header { path: path.to_path_buf(), sheet: None, header_row, reason };
         loop {
@@ -958,6 +968,44 @@ impl CsvRows {
     }
 
     fn next_row(&mut self, row: &mut Row) -> Option<Result<(), RowError>> {
+        row.clear();
+        let next = self.next_text_record(|number, text, ends| {
+            row.number = number;
+            let mut start = 0;
+            for &end in ends {
+                let field = &text[start..end];
+                start = end;
+                if field.is_empty() {
+                    row.cells.push(Cell::Empty);
+                } else {
+                    row.push_text(field);
+                }
+            }
+        });
+        if let Some(Err(error)) = &next {
+            row.number = error.row;
+        }
+        next
+    }
+
+    fn next_cells(&mut self, columns: &[Option<usize>], out: &mut String, ends: &mut Vec<usize>) -> Option<Result<u32, RowError>> {
+        self.next_text_record(|number, text, field_ends| {
+            for column in columns {
+                let field = column.filter(|&c| c < field_ends.len()).map_or("", |c| {
+                    let start = if c == 0 { 0 } else { field_ends[c - 1] };
+                    &text[start..field_ends[c]]
+                });
+                out.push_str(field);
+                ends.push(out.len());
+            }
+            number
+        })
+    }
+
+    /// The next non-blank record, handed to `consume` as its row number, its text and its
+    /// fields' end offsets in the text; `None` at the end; `Some(Err(_))` for a record
+    /// that cannot be read (see [`Source::next_row`]).
+    fn next_text_record<R>(&mut self, consume: impl FnOnce(u32, &str, &[usize]) -> R) -> Option<Result<R, RowError>> {
         loop {
             if self.done {
                 return None;
@@ -974,13 +1022,9 @@ impl CsvRows {
                 }
                 Record::Io(e) => {
                     self.done = true;
-                    row.clear();
-                    row.number = number;
                     return Some(Err(RowError { row: number, reason: format!("cannot read the file: {e}; reading stopped") }));
                 }
                 Record::Overlong { first_line, skipped_to_line } => {
-                    row.clear();
-                    row.number = number;
                     return Some(Err(RowError {
                         row: number,
                         reason: format!(
@@ -989,8 +1033,6 @@ impl CsvRows {
                     }));
                 }
                 Record::ManyLines { first_line, last_line } => {
-                    row.clear();
-                    row.number = number;
                     return Some(Err(RowError {
                         row: number,
                         reason: format!(
@@ -999,8 +1041,6 @@ impl CsvRows {
                     }));
                 }
                 Record::Complete { bytes, fields } => {
-                    row.clear();
-                    row.number = number;
                     let content = &self.out[..bytes];
                     // simdutf8: Chinese text defeats std's ASCII fast path, and every byte
                     // of a record is checked (about a tenth of the agent's time otherwise).
@@ -1008,29 +1048,15 @@ impl CsvRows {
                         Ok(text) if self.encoding == Encoding::Utf8 || !has_replacement(content) => text,
                         _ => return Some(Err(self.encoding_error(number, bytes))),
                     };
-                    let mut start = 0;
-                    let mut blank = true;
-                    for &e in &self.ends[..fields] {
-                        let Some(field) = text.get(start..e) else {
-                            row.clear();
-                            return Some(Err(self.encoding_error(number, bytes)));
-                        };
-                        start = e;
-                        if field.is_empty() {
-                            row.cells.push(Cell::Empty);
-                        } else {
-                            blank = false;
-                            if self.keeps(row.cells.len()) {
-                                row.push_text(field);
-                            } else {
-                                row.cells.push(Cell::Empty);
-                            }
-                        }
+                    let ends = &self.ends[..fields];
+                    // A field boundary inside a character: the bytes were not text.
+                    if !ends.iter().all(|&end| text.is_char_boundary(end)) {
+                        return Some(Err(self.encoding_error(number, bytes)));
                     }
-                    if blank {
-                        continue;
+                    if ends.last().is_none_or(|&end| end == 0) {
+                        continue; // every field empty: a blank row
                     }
-                    return Some(Ok(()));
+                    return Some(Ok(consume(number, text, ends)));
                 }
             }
         }

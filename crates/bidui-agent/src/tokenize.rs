@@ -22,8 +22,9 @@ pub struct ColumnIndex {
 }
 
 impl ColumnIndex {
-    fn all(&self) -> Vec<usize> {
-        [Some(self.id), self.name, self.sex, self.birth_date].into_iter().flatten().collect()
+    /// The tokenized columns, in the order of [`Tokenizer::tokenize_fields`]'s cells.
+    fn cells(&self) -> [Option<usize>; 4] {
+        [Some(self.id), self.name, self.sex, self.birth_date]
     }
 
     pub fn resolve(source: &Source, columns: &crate::config::Columns) -> Result<ColumnIndex, SourceError> {
@@ -72,6 +73,11 @@ struct QueuedRow {
 impl Tokenizer {
     pub fn new(keys: JobKeys, attributes: Vec<Attribute>, columns: ColumnIndex, today: CivilDate) -> Tokenizer {
         Tokenizer { keys, attributes, columns, today }
+    }
+
+    /// Attribute tokens per record.
+    pub fn attribute_count(&self) -> usize {
+        self.attributes.len()
     }
 
     /// Tokens for one row. `Err` when the identity number is invalid: the error code is
@@ -174,15 +180,15 @@ enum BatchRow {
 }
 
 impl Batch {
-    fn push(&mut self, row: &Row, columns: &ColumnIndex) {
-        let mut ends = [0; 4];
-        for (end, column) in ends.iter_mut().zip([Some(columns.id), columns.name, columns.sex, columns.birth_date]) {
-            if let Some(c) = column {
-                self.text.push_str(&row.text(c));
-            }
-            *end = self.text.len();
+    /// Reads the source's next row into the batch; `false` at the end of the source.
+    fn read_row(&mut self, source: &mut Source, columns: &[Option<usize>; 4], ends: &mut Vec<usize>) -> bool {
+        ends.clear();
+        match source.next_cells(columns, &mut self.text, ends) {
+            None => return false,
+            Some(Ok(number)) => self.rows.push(BatchRow::Cells { number, ends: ends[..].try_into().expect("one end per cell") }),
+            Some(Err(error)) => self.rows.push(BatchRow::Unreadable(error)),
         }
-        self.rows.push(BatchRow::Cells { number: row.number, ends });
+        true
     }
 
     /// Tokenizes every row, queueing all their tokens in `scratch.tokens` first so the
@@ -237,20 +243,16 @@ pub fn tokenize_source<E>(
     mut sink: impl FnMut(RowOutcome) -> Result<(), E>,
 ) -> Result<(), E> {
     let workers = workers.max(1);
-    let columns = tokenizer.columns.clone();
-    source.read_only(&columns.all());
+    let columns = tokenizer.columns.cells();
+
     let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Batch)>(workers * 2);
     let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Vec<RowOutcome>)>(workers * 2);
     std::thread::scope(|scope| {
         scope.spawn(move || {
             let mut seq = 0;
             let mut batch = Batch::default();
-            let mut row = Row::new();
-            while let Some(next) = source.next_row(&mut row) {
-                match next {
-                    Ok(()) => batch.push(&row, &columns),
-                    Err(error) => batch.rows.push(BatchRow::Unreadable(error)),
-                }
+            let mut ends = Vec::with_capacity(columns.len());
+            while batch.read_row(source, &columns, &mut ends) {
                 if batch.rows.len() == BATCH_ROWS {
                     progress.set_position(source.bytes_read());
                     if work_tx.send((seq, std::mem::take(&mut batch))).is_err() {
@@ -360,7 +362,6 @@ mod tests {
         // longer than the token batch's flush point: a token landing in a neighbour's
         // slot would show.
         let t = tokenizer(Attribute::expand(&[Attribute::Name, Attribute::Sex, Attribute::BirthDate]));
-        let columns = t.columns.clone();
         let samples: [&[&str]; 5] = [
             &["11010519491231002X", "张三", "女", "1949-12-31"],
             &["11010519491231002Y", "張 三", "女", "1949-12-31"],
@@ -370,7 +371,14 @@ mod tests {
         ];
         let rows: Vec<Row> = (0..200).map(|i| row(i + 1, samples[i as usize % samples.len()])).collect();
         let mut batch = Batch::default();
-        rows.iter().for_each(|r| batch.push(r, &columns));
+        for row in &rows {
+            let mut ends = [0; 4];
+            for (end, column) in ends.iter_mut().zip(0..4) {
+                batch.text.push_str(&row.text(column));
+                *end = batch.text.len();
+            }
+            batch.rows.push(BatchRow::Cells { number: row.number, ends });
+        }
         let outcomes = batch.tokenize(&t, &mut Scratch::default());
         assert_eq!(outcomes.len(), rows.len());
         for (outcome, row) in outcomes.into_iter().zip(&rows) {

@@ -275,23 +275,63 @@ fn rows_with_missing_or_extra_cells_and_blank_rows() {
     assert_eq!(rows[2].get(1), Some(&Cell::Text("王五".into())));
 }
 
+/// Every row as (number, the texts of `columns`) through `Source::next_cells`.
+fn read_cells(source: &mut Source, columns: &[Option<usize>]) -> Vec<Result<(u32, Vec<String>), RowError>> {
+    let (mut text, mut ends) = (String::from("left from before"), Vec::new());
+    let mut rows = Vec::new();
+    loop {
+        let start = text.len();
+        let ends_before = ends.len();
+        let Some(next) = source.next_cells(columns, &mut text, &mut ends) else { return rows };
+        rows.push(next.map(|number| {
+            let mut at = start;
+            let cells = ends[ends_before..]
+                .iter()
+                .map(|&end| {
+                    let cell = text[at..end].to_string();
+                    at = end;
+                    cell
+                })
+                .collect();
+            (number, cells)
+        }));
+    }
+}
+
 #[test]
-fn reading_only_some_columns_leaves_the_others_empty_and_keeps_row_numbers() {
+fn reading_some_cells_keeps_row_numbers_blank_rows_and_errors() {
     let dir = TempDir::new().unwrap();
-    let text = format!("{HEADER}\n440118198001010022,张三,男\n,,女\n,,\n440118198001010014,李四,女\n");
-    let path = write_file(&dir, "projected.csv", text.as_bytes());
-    let mut source = open(&path);
-    source.read_only(&[0, 1]);
-    assert_eq!(
-        read_all(&mut source),
-        [
-            ok(1, &["440118198001010022", "张三", ""]),
-            // Only its unread column has a value: still a row (its identity cell is empty),
-            // not a blank one, exactly as when every column is read.
-            ok(2, &["", "", ""]),
-            ok(4, &["440118198001010014", "李四", ""]),
-        ]
-    );
+    let mut bytes = format!("{HEADER}\n440118198001010022,张三,男\n,,女\n,,\n").into_bytes();
+    bytes.extend_from_slice(b"440118198001010030,\xff\xfe,\n440118198001010014,\xe6\x9d\x8e\xe5\x9b\x9b\n");
+    let path = write_file(&dir, "cells.csv", &bytes);
+    let mut source = Source::open(&SourceSpec { encoding: Some(Encoding::Utf8), ..SourceSpec::new(&path) }).unwrap();
+    let rows = read_cells(&mut source, &[Some(1), None, Some(0), Some(7)]);
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!(rows[0], ok(1, &["张三", "", "440118198001010022", ""]));
+    // Only its unread column has a value: still a row (its identity cell is empty), not
+    // a blank one, exactly as `next_row` reads it.
+    assert_eq!(rows[1], ok(2, &["", "", "", ""]));
+    let error = rows[2].as_ref().unwrap_err();
+    assert_eq!(error.row, 4, "the undecodable row is reported by number");
+    assert_eq!(rows[3], ok(5, &["李四", "", "440118198001010014", ""]));
+}
+
+#[test]
+fn reading_some_cells_of_a_workbook_gives_the_texts_next_row_gives() {
+    let dir = TempDir::new().unwrap();
+    let path = registry_xlsx(&dir, "名单.xlsx");
+    let spec = SourceSpec { sheet: Some("名单".into()), header_row: Some(2), ..SourceSpec::new(&path) };
+    let columns = [Some(0), Some(3), None, Some(5)];
+    let by_cells = read_cells(&mut Source::open(&spec).unwrap(), &columns);
+    let by_rows: Vec<_> = Source::open(&spec)
+        .unwrap()
+        .rows()
+        .map(|row| {
+            row.map(|row| (row.number, columns.iter().map(|c| c.map_or(String::new(), |c| row.text(c).into_owned())).collect()))
+        })
+        .collect();
+    assert_eq!(by_cells, by_rows);
+    assert_eq!(by_cells[0], ok(1, &["4.40118E+17", "1980-01-01", "", "3"]));
 }
 
 #[test]

@@ -313,12 +313,19 @@ impl Client {
 
     /// Sends one signed request; returns the status and body of a 2xx answer.
     pub fn send(&self, method: &str, path: &str, body: &[u8], content_type: &str) -> Result<(u16, Vec<u8>), ClientError> {
+        self.send_owned(method, path, body.to_vec(), &sha256(body), content_type)
+    }
+
+    /// [`Client::send`] for a body the caller gives up, with its SHA-256 digest already
+    /// computed: token chunks are megabytes, and the agent hashes each one anyway for its
+    /// submission digest. A wrong digest only gets the request refused (the matcher
+    /// recomputes it to check the signature).
+    fn send_owned(&self, method: &str, path: &str, body: Vec<u8>, digest: &[u8; 32], content_type: &str) -> Result<(u16, Vec<u8>), ClientError> {
         self.check_scheme()?;
         let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let mut nonce = [0u8; 16];
         self.rng.fill(&mut nonce).map_err(|_| ClientError::Transport { url: self.base.clone(), reason: "no randomness for the nonce".into() })?;
         let nonce = hex::encode(nonce);
-        let digest: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, body).as_ref().try_into().expect("32 bytes");
         let signature = self.identity.sign(&request_signing_payload(method, path, &digest, timestamp, &nonce, &self.signer));
         let url = format!("{}{path}", self.base);
         let request = ureq::http::Request::builder()
@@ -329,7 +336,7 @@ impl Client {
             .header(HEADER_NONCE, &nonce)
             .header(HEADER_SIGNATURE, hex::encode(signature))
             .header("content-type", content_type)
-            .body(body.to_vec())
+            .body(body)
             .map_err(|e| ClientError::Transport { url: url.clone(), reason: e.to_string() })?;
         let mut response = self.http.run(request).map_err(|e| self.transport_error(&url, e))?;
         let status = response.status().as_u16();
@@ -365,6 +372,17 @@ impl Client {
     pub fn put_bytes(&self, path: &str, body: &[u8]) -> Result<u16, ClientError> {
         Ok(self.send("PUT", path, body, "application/octet-stream")?.0)
     }
+
+    /// PUTs a binary body whose SHA-256 digest `sha256` the caller has computed (see
+    /// [`Client::send_owned`]).
+    pub fn put_hashed_bytes(&self, path: &str, body: Vec<u8>, sha256: &[u8; 32]) -> Result<u16, ClientError> {
+        Ok(self.send_owned("PUT", path, body, sha256, "application/octet-stream")?.0)
+    }
+}
+
+/// The SHA-256 digest of `bytes`.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().try_into().expect("32 bytes")
 }
 
 #[cfg(test)]
