@@ -326,7 +326,7 @@ impl Client {
         let mut nonce = [0u8; 16];
         self.rng.fill(&mut nonce).map_err(|_| ClientError::Transport { url: self.base.clone(), reason: "no randomness for the nonce".into() })?;
         let nonce = hex::encode(nonce);
-        let signature = self.identity.sign(&request_signing_payload(method, path, &digest, timestamp, &nonce, &self.signer));
+        let signature = self.identity.sign(&request_signing_payload(method, path, digest, timestamp, &nonce, &self.signer));
         let url = format!("{}{path}", self.base);
         let request = ureq::http::Request::builder()
             .method(method)
