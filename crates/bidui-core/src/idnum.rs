@@ -210,7 +210,7 @@ impl IdNumber {
         if is_scientific_notation(&text) {
             return Err(IdError::ExcelMangled);
         }
-        let char_count = text.chars().count();
+        let char_count = if text.is_ascii() { text.len() } else { text.chars().count() };
         if char_count != 15 && char_count != 18 {
             return Err(IdError::Length);
         }
