@@ -308,13 +308,12 @@ impl PadStates {
         if !write_inner_block(&mut block, parts) {
             return None;
         }
-        let mut state = [self.inner];
-        sha256_lanes::compress(&mut state, std::slice::from_ref(&block));
-        write_outer_block(&mut block, &state[0]);
-        state = [self.outer];
-        sha256_lanes::compress(&mut state, std::slice::from_ref(&block));
-        block.zeroize();
-        Some(digest_bytes(&state[0]))
+        let mut state = self.inner;
+        sha2::compress256(&mut state, &[block.into()]);
+        write_outer_block(&mut block, &state);
+        state = self.outer;
+        sha2::compress256(&mut state, &[block.into()]);
+        Some(digest_bytes(&state))
     }
 }
 
