@@ -890,33 +890,20 @@ mod tests {
         );
         const CALLS: usize = 1_000_000;
         for (label, names) in [("typical", &typical[..]), ("messy", &messy[..])] {
-            for _ in 0..2 {
+            let time = |function: &str, mut forms_len: Box<dyn FnMut(&str) -> usize + '_>| {
                 let start = Instant::now();
-                let mut total = 0usize;
-                for i in 0..CALLS {
-                    let f = forms(black_box(names[i % names.len()]));
-                    total += f.canonical.len() + f.keep_script.len() + f.sound.len();
-                }
+                let total: usize = (0..CALLS).map(|i| forms_len(black_box(names[i % names.len()]))).sum();
                 let ns = start.elapsed().as_nanos() as f64 / CALLS as f64;
-                println!("forms, {label} names: {ns:.1} ns/call ({total})");
-            }
+                println!("{function}, {label} names: {ns:.1} ns/call ({total})");
+            };
+            let len = |f: &NameForms| f.canonical.len() + f.keep_script.len() + f.sound.len();
+            time("forms", Box::new(|name| len(&forms(name))));
             let mut out = NameForms::default();
-            let start = Instant::now();
-            let mut total = 0usize;
-            for i in 0..CALLS {
-                forms_into(black_box(names[i % names.len()]), &mut out);
-                total += out.canonical.len() + out.keep_script.len() + out.sound.len();
-            }
-            let ns = start.elapsed().as_nanos() as f64 / CALLS as f64;
-            println!("forms_into, {label} names: {ns:.1} ns/call ({total})");
-            let start = Instant::now();
-            let mut total = 0usize;
-            for i in 0..CALLS {
-                let f = forms_slow(black_box(names[i % names.len()]));
-                total += f.canonical.len() + f.keep_script.len() + f.sound.len();
-            }
-            let ns = start.elapsed().as_nanos() as f64 / CALLS as f64;
-            println!("forms_slow, {label} names: {ns:.1} ns/call ({total})");
+            time("forms_into", Box::new(|name| {
+                forms_into(name, &mut out);
+                len(&out)
+            }));
+            time("forms_slow", Box::new(|name| len(&forms_slow(name))));
         }
     }
 
