@@ -70,6 +70,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
 fn agent(config: &std::path::Path, read_only: bool, workers: usize) -> anyhow::Result<()> {
     use bidui_agent::source::{Row, Source};
     use bidui_agent::tokenize::{tokenize_source, RowOutcome};
+    use bidui_core::wire::ChunkBuilder;
     use bidui_core::api::Attribute;
     let config = bidui_agent::config::AgentConfig::load(config)?;
     let epoch = bidui_agent::epochs::load(&config.epochs[0])?;
@@ -89,19 +90,18 @@ fn agent(config: &std::path::Path, read_only: bool, workers: usize) -> anyhow::R
         // `agent run` does with its default chunk size.
         const CHUNK_RECORDS: usize = 16_384;
         let attr_count = tokenizer.attribute_count();
-        let mut pending = Vec::with_capacity(CHUNK_RECORDS);
+        let mut pending = ChunkBuilder::new(attr_count);
         let mut chunk_digests = Vec::new();
-        let mut flush = |pending: &mut Vec<_>| {
-            let chunk = bidui_core::wire::encode_chunk(attr_count, pending);
+        let mut flush = |pending: &mut ChunkBuilder| {
+            let chunk = std::mem::replace(pending, ChunkBuilder::new(attr_count)).finish();
             chunk_digests.push(bidui_client::sha256(&chunk));
-            pending.clear();
         };
         tokenize_source(&mut source, &tokenizer, workers, &indicatif::ProgressBar::hidden(), |outcome| {
             rows += 1;
             if let RowOutcome::Tokenized { record: Some(record), .. } = outcome {
                 records += 1;
-                pending.push(record);
-                if pending.len() == CHUNK_RECORDS {
+                pending.push_encoded(record);
+                if pending.records() == CHUNK_RECORDS {
                     flush(&mut pending);
                 }
             }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bidui_client::{Client, ClientError, Identity, KeyFileError, MatcherTrust};
 use bidui_core::api::{Assignment, RefusedField, ReleaseRequest, ReleaseUpload, ReleasedRecord, SealRequest, SubmissionStatus};
-use bidui_core::wire::{encode_chunk, TokenRecord};
+use bidui_core::wire::ChunkBuilder;
 use bidui_core::CivilDate;
 use serde::Serialize;
 
@@ -197,13 +197,13 @@ fn upload(
     let mut invalid_file = LocalCsv::create(&invalid_path, "row,reason")?;
     let mut counts = PassCounts::default();
     let mut digests: Vec<[u8; 32]> = Vec::new();
-    let mut pending: Vec<TokenRecord> = Vec::with_capacity(options.chunk_records);
+    let mut pending = ChunkBuilder::new(attr_count);
 
-    let flush = |pending: &mut Vec<TokenRecord>, digests: &mut Vec<[u8; 32]>, report: &mut RunReport| -> Result<(), AgentError> {
-        if pending.is_empty() {
+    let flush = |pending: &mut ChunkBuilder, digests: &mut Vec<[u8; 32]>, report: &mut RunReport| -> Result<(), AgentError> {
+        if pending.records() == 0 {
             return Ok(());
         }
-        let bytes = encode_chunk(attr_count, pending);
+        let bytes = std::mem::replace(pending, ChunkBuilder::new(attr_count)).finish();
         let digest = bidui_client::sha256(&bytes);
         let seq = digests.len() as u32;
         match status.chunks.get(seq as usize) {
@@ -219,7 +219,6 @@ fn upload(
             }
         }
         digests.push(digest);
-        pending.clear();
         Ok(())
     };
 
@@ -238,8 +237,8 @@ fn upload(
         }
         if let Some(record) = record {
             counts.records += 1;
-            pending.push(record);
-            if pending.len() == options.chunk_records {
+            pending.push_encoded(record);
+            if pending.records() == options.chunk_records {
                 flush(&mut pending, &mut digests, report)?;
             }
         }

@@ -63,20 +63,62 @@ fn record_len(attr_count: usize) -> usize {
 
 /// Encodes records into one chunk. Callers keep rows increasing and `attrs` of equal length.
 pub fn encode_chunk(attr_count: usize, records: &[TokenRecord]) -> Vec<u8> {
-    assert!(attr_count <= MAX_ATTRIBUTES && records.len() <= MAX_CHUNK_RECORDS);
-    let mut out = Vec::with_capacity(CHUNK_HEADER_LEN + records.len() * record_len(attr_count));
-    out.extend_from_slice(&CHUNK_MAGIC);
-    out.push(attr_count as u8);
-    out.extend_from_slice(&[0, 0, 0]);
-    out.extend_from_slice(&(records.len() as u32).to_le_bytes());
+    let mut chunk = ChunkBuilder::new(attr_count);
     for record in records {
         assert_eq!(record.attrs.len(), attr_count, "every record carries one token per attribute");
-        out.extend_from_slice(&record.row.to_le_bytes());
-        out.extend_from_slice(&record.id.0);
-        out.extend_from_slice(&record.qid.0);
-        record.attrs.iter().for_each(|t| out.extend_from_slice(&t.0));
+        encode_record(record.row, record.id, record.qid, &record.attrs, &mut chunk.bytes);
+        chunk.records += 1;
     }
-    out
+    chunk.finish()
+}
+
+/// Appends one record in the chunk layout: row (u32 LE), identity, quasi-identifier and
+/// attribute tokens. Agents encode on their tokenizing threads, so a row's tokens cross to
+/// the uploading thread as bytes, not as a heap allocation per record.
+pub fn encode_record(row: u32, id: Token, qid: Token, attrs: &[Token], out: &mut Vec<u8>) {
+    out.extend_from_slice(&row.to_le_bytes());
+    out.extend_from_slice(&id.0);
+    out.extend_from_slice(&qid.0);
+    attrs.iter().for_each(|t| out.extend_from_slice(&t.0));
+}
+
+/// A chunk built record by record.
+pub struct ChunkBuilder {
+    bytes: Vec<u8>,
+    records: usize,
+}
+
+impl ChunkBuilder {
+    pub fn new(attr_count: usize) -> ChunkBuilder {
+        assert!(attr_count <= MAX_ATTRIBUTES);
+        let mut bytes = Vec::with_capacity(CHUNK_HEADER_LEN + 16_384 * record_len(attr_count));
+        bytes.extend_from_slice(&CHUNK_MAGIC);
+        bytes.push(attr_count as u8);
+        bytes.extend_from_slice(&[0; 3 + 4]); // reserved, then the record count
+        ChunkBuilder { bytes, records: 0 }
+    }
+
+    /// Appends one record made by [`encode_record`] with this chunk's attribute count.
+    pub fn push_encoded(&mut self, record: &[u8]) {
+        assert_eq!(record.len(), record_len(usize::from(self.bytes[4])), "one whole record");
+        assert!(self.records < MAX_CHUNK_RECORDS);
+        self.bytes.extend_from_slice(record);
+        self.records += 1;
+    }
+
+    /// Records in the chunk so far.
+    pub fn records(&self) -> usize {
+        self.records
+    }
+
+    /// The chunk, its header naming its record count.
+    pub fn finish(mut self) -> Vec<u8> {
+        let count = (self.records as u32).to_le_bytes();
+        self.bytes[8..CHUNK_HEADER_LEN].copy_from_slice(&count);
+        let attr_count = usize::from(self.bytes[4]);
+        assert_eq!(self.bytes.len(), CHUNK_HEADER_LEN + self.records * record_len(attr_count), "whole records");
+        self.bytes
+    }
 }
 
 /// A validated chunk: records are read in place, without copying.
@@ -206,6 +248,22 @@ mod tests {
 
     fn record(row: u32, attrs: usize) -> TokenRecord {
         TokenRecord { row, id: token(row as u8 | 1), qid: ABSENT, attrs: vec![token(7); attrs] }
+    }
+
+    #[test]
+    fn a_chunk_built_from_encoded_records_is_the_encoded_chunk() {
+        let records: Vec<TokenRecord> = (1..=5).map(|row| record(row, 3)).collect();
+        let mut chunk = ChunkBuilder::new(3);
+        for r in &records {
+            let mut bytes = Vec::new();
+            encode_record(r.row, r.id, r.qid, &r.attrs, &mut bytes);
+            chunk.push_encoded(&bytes);
+        }
+        assert_eq!(chunk.records(), 5);
+        let bytes = chunk.finish();
+        assert_eq!(bytes, encode_chunk(3, &records));
+        let decoded = Chunk::decode(&bytes, 3, 0).unwrap();
+        assert_eq!(decoded.records().map(|r| r.to_record()).collect::<Vec<_>>(), records);
     }
 
     #[test]
