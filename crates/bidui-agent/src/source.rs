@@ -306,13 +306,6 @@ impl Row {
         Row::default()
     }
 
-    /// A row of text cells, as a reader would produce it (for callers that build rows
-    /// from other sources, and for tests).
-    pub fn from_texts(number: u32, cells: &[&str]) -> Row {
-        let cells = cells.iter().map(|c| if c.is_empty() { Cell::Empty } else { Cell::Text((*c).to_owned()) }).collect();
-        Row { number, cells, spare: Vec::new() }
-    }
-
     pub fn get(&self, column: usize) -> Option<&Cell> {
         self.cells.get(column)
     }

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use bidui_core::api::Attribute;
-use bidui_core::wire::{encode_record, TokenRecord, ABSENT};
+use bidui_core::wire::{encode_record, record_len, ABSENT};
 use bidui_core::name::{self, NameForms};
 use bidui_core::{CivilDate, IdNumber, JobKeys, Sex, TokenBatch, TokenSlot};
 
 use std::sync::{mpsc, Arc, Mutex};
 
-use crate::source::{Row, RowError, Source, SourceError};
+use crate::source::{RowError, Source, SourceError};
 
 /// Column positions the tokenizer reads.
 #[derive(Clone, Debug)]
@@ -22,7 +22,7 @@ pub struct ColumnIndex {
 }
 
 impl ColumnIndex {
-    /// The tokenized columns, in the order of [`Tokenizer::tokenize_fields`]'s cells.
+    /// The tokenized columns: identity number, name, sex, birth date.
     fn cells(&self) -> [Option<usize>; 4] {
         [Some(self.id), self.name, self.sex, self.birth_date]
     }
@@ -36,13 +36,6 @@ impl ColumnIndex {
             birth_date: optional(&columns.birth_date)?,
         })
     }
-}
-
-/// Why a row produced no identity token (kept locally, never sent).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InvalidRow {
-    pub row: u32,
-    pub reason: String,
 }
 
 pub struct Tokenizer {
@@ -80,24 +73,6 @@ impl Tokenizer {
         self.attributes.len()
     }
 
-    /// Tokens for one row. `Err` when the identity number is invalid: the error code is
-    /// counted; the record (if any) still carries a quasi-identifier token so the
-    /// matcher can propose a probable match.
-    pub fn tokenize(&self, row: &Row) -> (Option<TokenRecord>, Option<&'static str>) {
-        let cell = |column: Option<usize>| column.map(|c| row.text(c)).unwrap_or_default();
-        let fields = [cell(Some(self.columns.id)), cell(self.columns.name), cell(self.columns.sex), cell(self.columns.birth_date)];
-        self.tokenize_fields(row.number, [&fields[0], &fields[1], &fields[2], &fields[3]])
-    }
-
-    /// [`Tokenizer::tokenize`] from the four cells it reads: identity number, name, sex,
-    /// birth date (empty where the column is not mapped).
-    pub fn tokenize_fields(&self, number: u32, cells: [&str; 4]) -> (Option<TokenRecord>, Option<&'static str>) {
-        let mut batch = TokenBatch::new();
-        let queued = self.queue_row(&mut batch, &mut NameForms::default(), number, cells);
-        batch.compute();
-        (self.record(&batch, &queued), queued.invalid)
-    }
-
     /// Canonicalizes one row's cells and queues its tokens in `batch`; `name` is a
     /// buffer reused from row to row.
     fn queue_row(&self, batch: &mut TokenBatch, name: &mut NameForms, number: u32, [raw_id, raw_name, raw_sex, raw_birth]: [&str; 4]) -> QueuedRow {
@@ -124,12 +99,6 @@ impl Tokenizer {
             };
         }
         QueuedRow { number, invalid, tokens: Some(first) }
-    }
-
-    /// The record of a row queued in `batch`, once the batch is computed.
-    fn record(&self, batch: &TokenBatch, queued: &QueuedRow) -> Option<TokenRecord> {
-        let tokens = batch.run(queued.tokens?, 2 + self.attributes.len());
-        Some(TokenRecord { row: queued.number, id: tokens[0], qid: tokens[1], attrs: tokens[2..].to_vec() })
     }
 
     /// Birth date and sex for the quasi-identifier token, when name, birth date and sex
@@ -248,7 +217,7 @@ impl Batch {
             .collect();
         scratch.tokens.compute();
         let attrs = tokenizer.attributes.len();
-        let mut records = Vec::with_capacity(queued.len() * (36 + 16 * attrs));
+        let mut records = Vec::with_capacity(queued.len() * record_len(attrs));
         let outcomes = queued
             .into_iter()
             .map(|row| match row {
@@ -352,6 +321,7 @@ pub struct PassCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bidui_core::wire::TokenRecord;
     use bidui_core::{EpochSecret, KeyEpoch, Suite};
 
     fn tokenizer(attributes: Vec<Attribute>) -> Tokenizer {
@@ -360,15 +330,25 @@ mod tests {
         Tokenizer::new(keys, attributes, columns, CivilDate::new(2026, 11, 29).unwrap())
     }
 
-    fn row(number: u32, cells: &[&str]) -> Row {
-        Row::from_texts(number, cells)
+    /// One row tokenized on its own: the reference a batch of rows must agree with. `Err`
+    /// in the second place when the identity number is invalid; the record (if any)
+    /// still carries a quasi-identifier token.
+    fn tokenize(t: &Tokenizer, number: u32, cells: [&str; 4]) -> (Option<TokenRecord>, Option<&'static str>) {
+        let mut batch = TokenBatch::new();
+        let queued = t.queue_row(&mut batch, &mut NameForms::default(), number, cells);
+        batch.compute();
+        let record = queued.tokens.map(|first| {
+            let tokens = batch.run(first, 2 + t.attributes.len());
+            TokenRecord { row: number, id: tokens[0], qid: tokens[1], attrs: tokens[2..].to_vec() }
+        });
+        (record, queued.invalid)
     }
 
     #[test]
     fn messy_spellings_of_one_person_give_one_identity_token() {
         let t = tokenizer(vec![Attribute::Name]);
-        let a = t.tokenize(&row(1, &["11010519491231002X", "张三", "女", "1949-12-31"])).0.unwrap();
-        let b = t.tokenize(&row(2, &[" 11010519491231002x ", "張 三", "2", "19491231"])).0.unwrap();
+        let a = tokenize(&t, 1, ["11010519491231002X", "张三", "女", "1949-12-31"]).0.unwrap();
+        let b = tokenize(&t, 2, [" 11010519491231002x ", "張 三", "2", "19491231"]).0.unwrap();
         assert_eq!(a.id, b.id);
         assert_eq!(a.qid, b.qid);
         assert_eq!(a.attrs, b.attrs);
@@ -377,7 +357,7 @@ mod tests {
     #[test]
     fn an_invalid_number_is_counted_and_still_offers_a_quasi_identifier() {
         let t = tokenizer(vec![Attribute::Sex]);
-        let (record, error) = t.tokenize(&row(7, &["11010519491231002Y", "张三", "女", "1949-12-31"]));
+        let (record, error) = tokenize(&t, 7, ["11010519491231002Y", "张三", "女", "1949-12-31"]);
         assert_eq!(error, Some("charset"));
         let record = record.unwrap();
         assert_eq!((record.row, record.id, record.attrs[0]), (7, ABSENT, ABSENT));
@@ -387,14 +367,14 @@ mod tests {
     #[test]
     fn a_row_with_nothing_to_match_on_sends_nothing() {
         let t = tokenizer(vec![]);
-        let (record, error) = t.tokenize(&row(3, &["4.40118E+17", "", "", ""]));
+        let (record, error) = tokenize(&t, 3, ["4.40118E+17", "", "", ""]);
         assert_eq!((record, error), (None, Some("excel-mangled")));
     }
 
     #[test]
     fn missing_attribute_values_are_absent_tokens_not_tokens_of_nothing() {
         let t = tokenizer(vec![Attribute::BirthDate, Attribute::Sex]);
-        let record = t.tokenize(&row(1, &["11010519491231002X", "张三", "", ""])).0.unwrap();
+        let record = tokenize(&t, 1, ["11010519491231002X", "张三", "", ""]).0.unwrap();
         assert_eq!(record.attrs, vec![ABSENT, ABSENT]);
         assert_ne!(record.qid, ABSENT, "birth date and sex come from the valid identity number");
     }
@@ -412,24 +392,25 @@ mod tests {
             &["110105491231002", "李娜", "", ""],
             &["11010519491231002X", "", "", "19491231"],
         ];
-        let rows: Vec<Row> = (0..200).map(|i| row(i + 1, samples[i as usize % samples.len()])).collect();
+        let rows: Vec<(u32, [&str; 4])> =
+            (0..200).map(|i| (i + 1, samples[i as usize % samples.len()].try_into().unwrap())).collect();
         let mut batch = Batch::default();
-        for row in &rows {
+        for (number, cells) in &rows {
             let mut ends = [0; 4];
-            for (end, column) in ends.iter_mut().zip(0..4) {
-                batch.text.push_str(&row.text(column));
+            for (end, cell) in ends.iter_mut().zip(cells) {
+                batch.text.push_str(cell);
                 *end = batch.text.len();
             }
-            batch.rows.push(BatchRow::Cells { number: row.number, ends });
+            batch.rows.push(BatchRow::Cells { number: *number, ends });
         }
         let mut rows_left = rows.iter();
         batch
             .tokenize(&t, &mut Scratch::default())
             .deliver(&mut |outcome| {
-                let row = rows_left.next().expect("one outcome per row");
-                let RowOutcome::Tokenized { row: number, record, invalid } = outcome else { panic!("row {} unreadable", row.number) };
-                assert_eq!(number, row.number);
-                let (alone, alone_invalid) = t.tokenize(row);
+                let &(row, cells) = rows_left.next().expect("one outcome per row");
+                let RowOutcome::Tokenized { row: number, record, invalid } = outcome else { panic!("row {row} unreadable") };
+                assert_eq!(number, row);
+                let (alone, alone_invalid) = tokenize(&t, row, cells);
                 let alone = alone.map(|r| {
                     let mut bytes = Vec::new();
                     encode_record(r.row, r.id, r.qid, &r.attrs, &mut bytes);

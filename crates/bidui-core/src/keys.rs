@@ -370,7 +370,7 @@ fn copy_short(dst: &mut [u8], src: &[u8]) {
 /// Writes into `block` the padded block of the outer hash: the inner digest, after the
 /// `K ^ opad` block.
 fn write_outer_block(block: &mut [u8; 64], inner_state: &[u32; 8]) {
-    block[..32].chunks_exact_mut(4).zip(inner_state).for_each(|(out, word)| out.copy_from_slice(&word.to_be_bytes()));
+    write_be_words(&mut block[..32], inner_state);
     block[32..].fill(0);
     block[32] = 0x80;
     block[56..].copy_from_slice(&((96 * 8) as u64).to_be_bytes());
@@ -378,8 +378,13 @@ fn write_outer_block(block: &mut [u8; 64], inner_state: &[u32; 8]) {
 
 fn digest_bytes(state: &[u32; 8]) -> [u8; 32] {
     let mut digest = [0u8; 32];
-    digest.chunks_exact_mut(4).zip(state).for_each(|(out, word)| out.copy_from_slice(&word.to_be_bytes()));
+    write_be_words(&mut digest, state);
     digest
+}
+
+/// SHA-256 state words as digest bytes, as many as `out` holds (16 for a token).
+fn write_be_words(out: &mut [u8], words: &[u32; 8]) {
+    out.chunks_exact_mut(4).zip(words).for_each(|(out, word)| out.copy_from_slice(&word.to_be_bytes()));
 }
 
 /// Where a queued token will be in its [`TokenBatch`].
@@ -463,8 +468,7 @@ impl TokenBatch {
         }
         sha256_lanes::compress(states, blocks);
         for (&slot, state) in pending.slots.iter().zip(states.iter()) {
-            let token = &mut self.tokens[slot].0;
-            token.chunks_exact_mut(4).zip(state).for_each(|(out, word)| out.copy_from_slice(&word.to_be_bytes()));
+            write_be_words(&mut self.tokens[slot].0, state);
         }
         pending.count = 0;
     }

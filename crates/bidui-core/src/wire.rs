@@ -57,7 +57,8 @@ pub enum ChunkError {
     NoToken(u32),
 }
 
-fn record_len(attr_count: usize) -> usize {
+/// Bytes of one record in a chunk with `attr_count` attribute tokens.
+pub fn record_len(attr_count: usize) -> usize {
     4 + 16 + 16 + 16 * attr_count
 }
 
