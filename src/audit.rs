@@ -37,7 +37,8 @@ pub enum AuditCommand {
 pub fn run(command: AuditCommand) -> anyhow::Result<()> {
     match command {
         AuditCommand::Show { db, job, json } => {
-            let rows = audit::read_database(&db, job.as_deref()).with_context(|| format!("reading the audit log of {}", db.display()))?;
+            let rows = audit::read_database(&db, job.as_deref())
+                .with_context(|| format!("reading the audit log of {}", db.display()))?;
             if json {
                 for row in &rows {
                     println!("{}", serde_json::to_string(&json_line(row))?);
@@ -53,7 +54,8 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
             Ok(())
         }
         AuditCommand::Verify { db, expect_head } => {
-            let verdict = audit::verify_database(&db, expect_head.as_deref()).with_context(|| format!("reading the audit log of {}", db.display()))?;
+            let verdict = audit::verify_database(&db, expect_head.as_deref())
+                .with_context(|| format!("reading the audit log of {}", db.display()))?;
             match verdict {
                 Verdict::Intact(head) => {
                     println!("OK: audit chain intact, {} records, head {}", head.count, hex::encode(head.head));
@@ -68,7 +70,11 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
                     std::process::exit(1);
                 }
                 Verdict::HeadDiffers { found, expected, expected_seq } => {
-                    println!("HEAD DIFFERS: the chain verifies ({} records, head {}) but the expected head is {expected}", found.count, hex::encode(found.head));
+                    println!(
+                        "HEAD DIFFERS: the chain verifies ({} records, head {}) but the expected head is {expected}",
+                        found.count,
+                        hex::encode(found.head)
+                    );
                     match expected_seq {
                         Some(seq) => println!(
                             "the expected head is record {seq}: {} records were appended since it was noted, and the records up to it are unchanged",
@@ -102,7 +108,15 @@ fn china_time(at: i64) -> String {
     let local = at + 8 * 3600;
     let date = bidui_core::CivilDate::from_days_since_unix_epoch(local.div_euclid(86_400));
     let secs = local.rem_euclid(86_400);
-    format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02} +08:00", date.year, date.month, date.day, secs / 3600, secs / 60 % 60, secs % 60)
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} +08:00",
+        date.year,
+        date.month,
+        date.day,
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 fn label(action: &str) -> &'static str {
@@ -148,7 +162,8 @@ fn short_key(value: &Value) -> String {
 
 /// Two or more lines per record: who did what when, then its particulars.
 fn readable(row: &AuditRow) -> String {
-    let mut out = format!("#{:<5} {}  {} {}  by {}", row.seq, china_time(row.at), row.action, label(&row.action), row.actor);
+    let mut out =
+        format!("#{:<5} {}  {} {}  by {}", row.seq, china_time(row.at), row.action, label(&row.action), row.actor);
     if let Some(job) = &row.job {
         out.push_str(&format!("  job {job}"));
     }
@@ -168,17 +183,31 @@ fn readable(row: &AuditRow) -> String {
             vec![line]
         }
         action::JOB_CREATED => {
-            let departments: Vec<String> =
-                d["department"].as_array().map(|a| a.iter().map(|p| format!("{} ({})", text(&p["party"]), list(&p["fields"]))).collect()).unwrap_or_default();
+            let departments: Vec<String> = d["department"]
+                .as_array()
+                .map(|a| a.iter().map(|p| format!("{} ({})", text(&p["party"]), list(&p["fields"]))).collect())
+                .unwrap_or_default();
             vec![
                 format!("用途 purpose: {}", text(&d["purpose"])),
                 format!("批准文号 approval: {}", text(&d["approval"])),
-                format!("epoch {} ({}); requester {} asks for {}", text(&d["epoch"]), text(&d["suite"]), text(&d["requester"]["party"]), list(&d["requester"]["fields"])),
-                format!("departments and fields asked: {}", if departments.is_empty() { "none".into() } else { departments.join("; ") }),
+                format!(
+                    "epoch {} ({}); requester {} asks for {}",
+                    text(&d["epoch"]),
+                    text(&d["suite"]),
+                    text(&d["requester"]["party"]),
+                    list(&d["requester"]["fields"])
+                ),
+                format!(
+                    "departments and fields asked: {}",
+                    if departments.is_empty() { "none".into() } else { departments.join("; ") }
+                ),
             ]
         }
         action::SEALED => {
-            let invalid: Vec<String> = d["invalid_ids"].as_object().map(|m| m.iter().map(|(k, v)| format!("{k} {v}")).collect()).unwrap_or_default();
+            let invalid: Vec<String> = d["invalid_ids"]
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| format!("{k} {v}")).collect())
+                .unwrap_or_default();
             vec![format!(
                 "epoch {}: {} chunks, {} records, {} rows read; invalid identity numbers: {}",
                 text(&d["epoch"]),
@@ -189,8 +218,10 @@ fn readable(row: &AuditRow) -> String {
             )]
         }
         action::RELEASED => {
-            let refused: Vec<String> =
-                d["refused"].as_array().map(|a| a.iter().map(|r| format!("{} ({})", text(&r["field"]), text(&r["reason"]))).collect()).unwrap_or_default();
+            let refused: Vec<String> = d["refused"]
+                .as_array()
+                .map(|a| a.iter().map(|r| format!("{} ({})", text(&r["field"]), text(&r["reason"]))).collect())
+                .unwrap_or_default();
             vec![
                 format!("用途 purpose: {}", text(&d["purpose"])),
                 format!("批准文号 approval: {}", text(&d["approval"])),

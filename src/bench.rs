@@ -70,14 +70,19 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
 fn agent(config: &std::path::Path, read_only: bool, workers: usize) -> anyhow::Result<()> {
     use bidui_agent::source::{Row, Source};
     use bidui_agent::tokenize::{tokenize_source, RowOutcome};
-    use bidui_core::wire::ChunkBuilder;
     use bidui_core::api::Attribute;
+    use bidui_core::wire::ChunkBuilder;
     let config = bidui_agent::config::AgentConfig::load(config)?;
     let epoch = bidui_agent::epochs::load(&config.epochs[0])?;
     let mut source = Source::open(&config.source)?;
     let columns = bidui_agent::tokenize::ColumnIndex::resolve(&source, &config.columns)?;
     let attributes = Attribute::expand(&[Attribute::Name, Attribute::Sex, Attribute::BirthDate]);
-    let tokenizer = bidui_agent::tokenize::Tokenizer::new(epoch.job_keys("bench"), attributes, columns, CivilDate::new(2026, 11, 29).expect("a date"));
+    let tokenizer = bidui_agent::tokenize::Tokenizer::new(
+        epoch.job_keys("bench"),
+        attributes,
+        columns,
+        CivilDate::new(2026, 11, 29).expect("a date"),
+    );
     let (mut rows, mut records) = (0u64, 0u64);
     let (started, cpu) = (Instant::now(), bidui_agent::run::cpu_seconds());
     if read_only {
@@ -147,7 +152,11 @@ fn ingest(dir: &std::path::Path, records: u32) -> anyhow::Result<()> {
         epoch: epoch.into(),
         suite: Suite::HmacSha256,
         requester: RequesterSpec { party: "registry".into(), fields: vec![] },
-        departments: vec![DepartmentSpec { party: "department".into(), compare: vec![Attribute::Name], fields: vec![] }],
+        departments: vec![DepartmentSpec {
+            party: "department".into(),
+            compare: vec![Attribute::Name],
+            fields: vec![],
+        }],
         rules: Vec::new(),
         retention_hours: None,
     };
@@ -165,8 +174,14 @@ fn ingest(dir: &std::path::Path, records: u32) -> anyhow::Result<()> {
         let chunks: Vec<Vec<u8>> = (0..count.div_ceil(chunk_records))
             .map(|c| {
                 let rows = (c * chunk_records + 1)..=((c + 1) * chunk_records).min(count);
-                let records: Vec<TokenRecord> =
-                    rows.map(|row| TokenRecord { row, id: random_token(), qid: random_token(), attrs: (0..3).map(|_| random_token()).collect() }).collect();
+                let records: Vec<TokenRecord> = rows
+                    .map(|row| TokenRecord {
+                        row,
+                        id: random_token(),
+                        qid: random_token(),
+                        attrs: (0..3).map(|_| random_token()).collect(),
+                    })
+                    .collect();
                 encode_chunk(3, &records)
             })
             .collect();
@@ -219,7 +234,9 @@ fn district(dir: PathBuf, registry: u64, rows: u64, reuse_data: bool) -> anyhow:
         job: format!("bench-{}", std::process::id()),
     };
     let run = crate::demo::run_district(&args, &departments)?;
-    println!("\nbidui bench district: registry {registry}, CSV departments of ~{rows} rows, xlsx ones of at most 1,000,000");
+    println!(
+        "\nbidui bench district: registry {registry}, CSV departments of ~{rows} rows, xlsx ones of at most 1,000,000"
+    );
     println!("synth: {:.1} s; job (create → results): {:.1} s", run.synth_seconds, run.job_seconds);
     println!("matcher peak memory: {} MiB", run.matcher_peak_kib.map_or("?".into(), |k| (k / 1024).to_string()));
     println!("{:<18} {:>9} {:>9} {:>12} {:>10}", "agent", "rows", "upload s", "rows/CPU-s", "peak MiB");
@@ -228,9 +245,15 @@ fn district(dir: PathBuf, registry: u64, rows: u64, reuse_data: bool) -> anyhow:
         tokens += agent.records_sent;
         let rate = if agent.upload_cpu_seconds > 0.0 { agent.rows_read as f64 / agent.upload_cpu_seconds } else { 0.0 };
         let peak = agent.peak_memory_kib.map_or("?".into(), |k| (k / 1024).to_string());
-        println!("{:<18} {:>9} {:>9.2} {:>12.0} {:>10}", agent.party, agent.rows_read, agent.upload_seconds, rate, peak);
+        println!(
+            "{:<18} {:>9} {:>9.2} {:>12.0} {:>10}",
+            agent.party, agent.rows_read, agent.upload_seconds, rate, peak
+        );
     }
-    println!("token records ingested by the matcher: {tokens} ({:.0} per second of job time)", tokens as f64 / run.job_seconds);
+    println!(
+        "token records ingested by the matcher: {tokens} ({:.0} per second of job time)",
+        tokens as f64 / run.job_seconds
+    );
     Ok(())
 }
 
@@ -264,7 +287,13 @@ fn tokens(count: usize, only: Option<Suite>) -> anyhow::Result<()> {
         }
         black_box(fold);
         let seconds = start.elapsed().as_secs_f64();
-        println!("{:<12} {:>8} {:>10.3} {:>12.0}  one at a time", suite.name(), ids.len(), seconds, ids.len() as f64 / seconds);
+        println!(
+            "{:<12} {:>8} {:>10.3} {:>12.0}  one at a time",
+            suite.name(),
+            ids.len(),
+            seconds,
+            ids.len() as f64 / seconds
+        );
         // As the agent computes them: queued in a batch per few thousand rows.
         let start = Instant::now();
         let mut batch = bidui_core::TokenBatch::new();
@@ -276,7 +305,13 @@ fn tokens(count: usize, only: Option<Suite>) -> anyhow::Result<()> {
         }
         black_box(fold);
         let seconds = start.elapsed().as_secs_f64();
-        println!("{:<12} {:>8} {:>10.3} {:>12.0}  batched", suite.name(), ids.len(), seconds, ids.len() as f64 / seconds);
+        println!(
+            "{:<12} {:>8} {:>10.3} {:>12.0}  batched",
+            suite.name(),
+            ids.len(),
+            seconds,
+            ids.len() as f64 / seconds
+        );
     }
     Ok(())
 }

@@ -107,7 +107,13 @@ fn client(dir: &Path, args: &MatcherArgs) -> anyhow::Result<Option<Client>> {
 /// Writes `body` to `file` in the custodian's folder first — so a failed delivery loses
 /// nothing: sealed epochs and signed statements are safe to keep and to send again — then
 /// sends it to the matcher when one is named.
-fn deliver<T: serde::Serialize>(dir: &Path, args: &MatcherArgs, path: &str, body: &T, file: &str) -> anyhow::Result<()> {
+fn deliver<T: serde::Serialize>(
+    dir: &Path,
+    args: &MatcherArgs,
+    path: &str,
+    body: &T,
+    file: &str,
+) -> anyhow::Result<()> {
     let out = dir.join(file);
     std::fs::write(&out, serde_json::to_vec_pretty(body)?).with_context(|| format!("writing {}", out.display()))?;
     println!("written to {}", out.display());
@@ -125,7 +131,10 @@ pub fn run(command: CustodianCommand) -> anyhow::Result<()> {
         CustodianCommand::Init { dir } => {
             let custodian = Custodian::init(&dir)?;
             println!("{}", hex::encode(custodian.public_key()));
-            eprintln!("custodian key written to {} (0600). Give the public key above to the matcher's administrator.", dir.join(bidui_keys::KEY_FILE).display());
+            eprintln!(
+                "custodian key written to {} (0600). Give the public key above to the matcher's administrator.",
+                dir.join(bidui_keys::KEY_FILE).display()
+            );
         }
         CustodianCommand::Enroll { dir, name, signing_key, x25519_key, matcher } => {
             let statement = Custodian::open(&dir)?.enroll(&name, &signing_key, &x25519_key, now_millis())?;
@@ -145,7 +154,13 @@ pub fn run(command: CustodianCommand) -> anyhow::Result<()> {
             let rotation = custodian.rotate(suite, now())?;
             let retire_at = now() + grace_hours * 3600;
             let retire = earlier.into_iter().map(|kcv| Retirement { kcv, retire_at }).collect();
-            println!("epoch {} ({}) key check value {} sealed to {} agents", rotation.number, rotation.suite, rotation.kcv, rotation.sealed.len());
+            println!(
+                "epoch {} ({}) key check value {} sealed to {} agents",
+                rotation.number,
+                rotation.suite,
+                rotation.kcv,
+                rotation.sealed.len()
+            );
             let upload = EpochUpload { sealed: rotation.sealed, retire };
             deliver(&dir, &matcher, "/v1/epochs", &upload, &format!("epoch-{}-sealed.json", rotation.number))?;
         }

@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use bidui_client::{Client, Identity, MatcherTrust};
-use bidui_matcher::tls::TlsFiles;
 use bidui_core::api::{Attribute, DepartmentSpec, JobResults, JobSpec, RequesterSpec};
 use bidui_core::Suite;
+use bidui_matcher::tls::TlsFiles;
 
 use crate::{operator, report};
 
@@ -69,7 +69,13 @@ const REQUESTER: Party = Party {
     sex: Some("性别"),
     birth_date: Some("出生日期"),
     compare: &[],
-    fields: &[("town", "镇街"), ("category", "优抚类别"), ("registry_status", "状态"), ("phone", "联系电话"), ("address", "户籍地址")],
+    fields: &[
+        ("town", "镇街"),
+        ("category", "优抚类别"),
+        ("registry_status", "状态"),
+        ("phone", "联系电话"),
+        ("address", "户籍地址"),
+    ],
 };
 
 const DEPARTMENTS: [Party; 7] = [
@@ -126,7 +132,11 @@ const DEPARTMENTS: [Party; 7] = [
         sex: None,
         birth_date: None,
         compare: &[Attribute::Name],
-        fields: &[("assistance_type", "救助类型"), ("assistance_town", "所属镇街"), ("assistance_amount", "月救助金额")],
+        fields: &[
+            ("assistance_type", "救助类型"),
+            ("assistance_town", "所属镇街"),
+            ("assistance_amount", "月救助金额"),
+        ],
     },
     Party {
         name: "petitions",
@@ -182,7 +192,11 @@ fn agent_config(party: &Party, data: &Path, matcher: &str, tls: bool) -> String 
         out.push_str(&format!("{field} = {}\n", toml_string(column)));
     }
     let names: Vec<String> = party.fields.iter().map(|(f, _)| toml_string(f)).collect();
-    out.push_str(&format!("\n[[policy.allow]]\nfields = [{}]\npurposes = [{}]\n", names.join(", "), toml_string(PURPOSE)));
+    out.push_str(&format!(
+        "\n[[policy.allow]]\nfields = [{}]\npurposes = [{}]\n",
+        names.join(", "),
+        toml_string(PURPOSE)
+    ));
     out
 }
 
@@ -223,19 +237,26 @@ pub fn start_matcher(exe: &Path, dir: &Path, listen: std::net::SocketAddr) -> an
 }
 
 /// The matcher on HTTPS with `tls`, or on plain HTTP without.
-pub fn start_matcher_with(exe: &Path, dir: &Path, listen: std::net::SocketAddr, tls: Option<&TlsFiles>) -> anyhow::Result<MatcherProcess> {
+pub fn start_matcher_with(
+    exe: &Path,
+    dir: &Path,
+    listen: std::net::SocketAddr,
+    tls: Option<&TlsFiles>,
+) -> anyhow::Result<MatcherProcess> {
     let log = std::fs::File::create(dir.join("matcher.stderr")).context("creating the matcher's stderr file")?;
     let mut command = Command::new(exe);
-    command.args(["matcher", "serve", "--db"]).arg(dir.join("matcher.db")).arg("--listen").arg(listen.to_string()).arg("--log").arg(dir.join("matcher.log"));
+    command
+        .args(["matcher", "serve", "--db"])
+        .arg(dir.join("matcher.db"))
+        .arg("--listen")
+        .arg(listen.to_string())
+        .arg("--log")
+        .arg(dir.join("matcher.log"));
     match tls {
         Some(files) => command.arg("--tls-cert").arg(&files.certificate).arg("--tls-key").arg(&files.key),
         None => command.arg("--insecure-http"),
     };
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .context("starting the matcher")?;
+    let mut child = command.stdout(Stdio::piped()).stderr(log).spawn().context("starting the matcher")?;
     let stdout = child.stdout.take().expect("piped stdout");
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).context("reading the matcher's address")?;
@@ -250,7 +271,8 @@ pub fn start_matcher_with(exe: &Path, dir: &Path, listen: std::net::SocketAddr, 
 /// The demo's TLS certificate for loopback (and the listening address), labelled TEST:
 /// made once in the matcher's folder and reused by later runs in the same folder.
 fn test_certificate(matcher_dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<TlsFiles> {
-    let files = TlsFiles { certificate: matcher_dir.join("test-tls-cert.pem"), key: matcher_dir.join("test-tls-key.pem") };
+    let files =
+        TlsFiles { certificate: matcher_dir.join("test-tls-cert.pem"), key: matcher_dir.join("test-tls-key.pem") };
     if !files.certificate.exists() || !files.key.exists() {
         let mut hosts = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
         if !listen.ip().is_unspecified() && !hosts.contains(&listen.ip().to_string()) {
@@ -278,7 +300,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let run = run_district(&args, &[])?;
     print_summary(&run.results);
     println!("\nreport: {} and {}", run.report.json.display(), run.report.csv.display());
-    println!("stage-two report: {} town workbooks in {}, leadership summary {}", run.report.report.towns.len(), run.dir.join("report/towns").display(), run.report.report.summary.display());
+    println!(
+        "stage-two report: {} town workbooks in {}, leadership summary {}",
+        run.report.report.towns.len(),
+        run.dir.join("report/towns").display(),
+        run.report.report.summary.display()
+    );
     println!("agents' own logs and invalid-row reports: {}", run.dir.join("agents").display());
     println!("matcher database and log: {}", run.dir.join("matcher").display());
     println!("done in {:.1} s", started.elapsed().as_secs_f64());
@@ -287,7 +314,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 
 /// Generates (or reuses) the district, runs the matcher and every agent, fetches the
 /// results. `department_rows` overrides the generator's department sizes.
-pub fn run_district(args: &DemoArgs, department_rows: &[(bidui_synth::Department, u64)]) -> anyhow::Result<DistrictRun> {
+pub fn run_district(
+    args: &DemoArgs,
+    department_rows: &[(bidui_synth::Department, u64)],
+) -> anyhow::Result<DistrictRun> {
     let dir = match &args.dir {
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!("bidui-demo-{}", std::process::id())),
@@ -319,11 +349,16 @@ pub fn run_district(args: &DemoArgs, department_rows: &[(bidui_synth::Department
     // custodian (tests/e2e/keys.rs runs the sealed distribution) — one signing key per
     // agent and for the operator. The matcher gets public keys only.
     let epoch_master = dir.join("test-epoch-1.toml");
-    let epoch = if epoch_master.exists() { bidui_agent::epochs::load(&epoch_master)? } else { bidui_agent::epochs::create(&epoch_master, Suite::HmacSha256)? };
+    let epoch = if epoch_master.exists() {
+        bidui_agent::epochs::load(&epoch_master)?
+    } else {
+        bidui_agent::epochs::create(&epoch_master, Suite::HmacSha256)?
+    };
     let kcv = epoch.key_check_value();
     let database = matcher_dir.join("matcher.db");
     let operator_key = operator_dir.join("operator.ed25519");
-    let operator_identity = if operator_key.exists() { Identity::load(&operator_key)? } else { Identity::create(&operator_key)? };
+    let operator_identity =
+        if operator_key.exists() { Identity::load(&operator_key)? } else { Identity::create(&operator_key)? };
     bidui_matcher::enroll(&database, "operator", "operator", &operator_identity.public_key())?;
 
     // TLS: a test certificate made here (never overwritten on a rerun), pinned by every
@@ -334,7 +369,8 @@ pub fn run_district(args: &DemoArgs, department_rows: &[(bidui_synth::Department
     println!("matcher listening at {} (database {})", matcher.url, database.display());
     let pin = |home: &Path| -> anyhow::Result<()> {
         if let Some(files) = &tls {
-            std::fs::copy(&files.certificate, home.join("matcher-cert.pem")).with_context(|| format!("copying the matcher's certificate to {}", home.display()))?;
+            std::fs::copy(&files.certificate, home.join("matcher-cert.pem"))
+                .with_context(|| format!("copying the matcher's certificate to {}", home.display()))?;
         }
         Ok(())
     };
@@ -360,7 +396,10 @@ pub fn run_district(args: &DemoArgs, department_rows: &[(bidui_synth::Department
     let operator_pin = if tls.is_some() { "matcher_certificate = \"matcher-cert.pem\"\n" } else { "" };
     std::fs::write(
         operator_dir.join("operator.toml"),
-        format!("matcher = {}\n{operator_pin}name = \"operator\"\nidentity_key = \"operator.ed25519\"\n", toml_string(&matcher.url)),
+        format!(
+            "matcher = {}\n{operator_pin}name = \"operator\"\nidentity_key = \"operator.ed25519\"\n",
+            toml_string(&matcher.url)
+        ),
     )?;
     let trust = tls.as_ref().map(|files| MatcherTrust::pinned_certificate(&files.certificate)).transpose()?;
     let client = Client::with_trust(&matcher.url, "operator", operator_identity, trust)?;
@@ -410,7 +449,10 @@ fn last_run_report(log: &Path) -> anyhow::Result<bidui_agent::run::RunReport> {
 
 fn print_summary(results: &JobResults) {
     let s = &results.summary;
-    println!("\n比对结果 job {} — {} registry rows read, {} compared", results.job, s.registry_rows_read, s.registry_rows);
+    println!(
+        "\n比对结果 job {} — {} registry rows read, {} compared",
+        results.job, s.registry_rows_read, s.registry_rows
+    );
     let invalid: u64 = s.invalid_ids.values().sum();
     println!("  identity numbers invalid in the registry: {invalid} {:?}", s.invalid_ids);
     for department in &results.departments {
@@ -422,7 +464,11 @@ fn print_summary(results: &JobResults) {
     let deceased = results
         .rows
         .iter()
-        .filter(|r| r.departments.get("household").is_some_and(|f| f.released.get("household_status").is_some_and(|v| v.iter().any(|s| s == "死亡"))))
+        .filter(|r| {
+            r.departments
+                .get("household")
+                .is_some_and(|f| f.released.get("household_status").is_some_and(|v| v.iter().any(|s| s == "死亡")))
+        })
         .count();
     println!("  deceased in household registration: {deceased}");
 }

@@ -233,7 +233,10 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
         AgentCommand::Init { dir } => {
             let (signing, x25519) = bidui_agent::epochs::init_agent_keys(&dir)?;
             println!("signing_key = {}\nx25519_key = {}", hex::encode(signing), hex::encode(x25519));
-            eprintln!("agent keys written to {} (0600). Give the two public keys above to the key custodian.", dir.display());
+            eprintln!(
+                "agent keys written to {} (0600). Give the two public keys above to the key custodian.",
+                dir.display()
+            );
         }
         AgentCommand::Run { config, job, today, chunk_records, release_wait, matcher, workers } => {
             let mut config = bidui_agent::config::AgentConfig::load(&config)?;
@@ -248,7 +251,8 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
                 workers: workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             };
-            let report = bidui_agent::run::run(&config, &options).with_context(|| format!("agent {} in job {}", config.party, options.job))?;
+            let report = bidui_agent::run::run(&config, &options)
+                .with_context(|| format!("agent {} in job {}", config.party, options.job))?;
             print_agent_report(&report);
         }
     }
@@ -258,11 +262,24 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
 fn print_agent_report(r: &bidui_agent::run::RunReport) {
     println!("agent {} — job {} at {}", r.party, r.job, r.matcher);
     println!("  purpose: {} [{}]", r.purpose, r.approval);
-    println!("  rows read: {}; records sent as tokens: {} ({} chunks sent, {} already held)", r.rows_read, r.records_sent, r.chunks_sent, r.chunks_already_held);
-    println!("  attributes compared by token: {}", if r.attributes.is_empty() { "none".to_owned() } else { r.attributes.join(", ") });
+    println!(
+        "  rows read: {}; records sent as tokens: {} ({} chunks sent, {} already held)",
+        r.rows_read, r.records_sent, r.chunks_sent, r.chunks_already_held
+    );
+    println!(
+        "  attributes compared by token: {}",
+        if r.attributes.is_empty() { "none".to_owned() } else { r.attributes.join(", ") }
+    );
     let invalid: Vec<String> = r.invalid_ids.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    println!("  invalid identity numbers (counts only sent): {}", if invalid.is_empty() { "none".to_owned() } else { invalid.join(", ") });
-    println!("  fields released: {} for {} matched records", if r.fields_released.is_empty() { "none".to_owned() } else { r.fields_released.join(", ") }, r.records_released);
+    println!(
+        "  invalid identity numbers (counts only sent): {}",
+        if invalid.is_empty() { "none".to_owned() } else { invalid.join(", ") }
+    );
+    println!(
+        "  fields released: {} for {} matched records",
+        if r.fields_released.is_empty() { "none".to_owned() } else { r.fields_released.join(", ") },
+        r.records_released
+    );
     for refused in &r.fields_refused {
         println!("  refused: {} — {}", refused.field, refused.reason);
     }
@@ -274,23 +291,34 @@ fn matcher(command: MatcherCommand) -> anyhow::Result<()> {
         MatcherCommand::Serve { db, listen, log, tls_cert, tls_key, insecure_http, allow_non_loopback } => {
             init_logging(log.as_deref())?;
             let transport = match (tls_cert, tls_key) {
-                (Some(certificate), Some(key)) if !insecure_http => bidui_matcher::Transport::Tls(bidui_matcher::tls::TlsFiles { certificate, key }),
+                (Some(certificate), Some(key)) if !insecure_http => {
+                    bidui_matcher::Transport::Tls(bidui_matcher::tls::TlsFiles { certificate, key })
+                }
                 _ => bidui_matcher::Transport::InsecureHttp,
             };
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            runtime.block_on(bidui_matcher::serve(bidui_matcher::ServeConfig { database: db, listen, transport, allow_non_loopback }))
+            runtime.block_on(bidui_matcher::serve(bidui_matcher::ServeConfig {
+                database: db,
+                listen,
+                transport,
+                allow_non_loopback,
+            }))
         }
         MatcherCommand::Enroll { db, name, role, public_key } => {
-            let key = hex::decode(public_key.trim()).context("the public key must be hex, as `bidui agent init` prints it")?;
+            let key = hex::decode(public_key.trim())
+                .context("the public key must be hex, as `bidui agent init` prints it")?;
             match bidui_matcher::enroll(&db, &name, &role, &key)? {
                 bidui_matcher::Enrolment::Enrolled => println!("enrolled {role} {name}"),
-                bidui_matcher::Enrolment::Replaced => println!("enrolled {role} {name} (replacing its earlier enrolment)"),
+                bidui_matcher::Enrolment::Replaced => {
+                    println!("enrolled {role} {name} (replacing its earlier enrolment)")
+                }
                 bidui_matcher::Enrolment::Unchanged => println!("{role} {name} is already enrolled with this key"),
             }
             Ok(())
         }
         MatcherCommand::TrustCustodian { db, public_key } => {
-            let key = hex::decode(public_key.trim()).context("the public key must be hex, as `bidui keys init` prints it")?;
+            let key =
+                hex::decode(public_key.trim()).context("the public key must be hex, as `bidui keys init` prints it")?;
             bidui_matcher::trust_custodian(&db, &key)?;
             println!("the matcher now accepts enrolments, revocations and sealed epochs signed by this custodian key");
             Ok(())
@@ -309,7 +337,11 @@ fn init_logging(file: Option<&std::path::Path>) -> anyhow::Result<()> {
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let json = match file {
         Some(path) => {
-            let file = std::fs::OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("opening the log file {}", path.display()))?;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening the log file {}", path.display()))?;
             Some(tracing_subscriber::fmt::layer().json().with_writer(std::sync::Mutex::new(file)))
         }
         None => None,
@@ -356,7 +388,10 @@ fn keys(command: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::NewEpoch { out, suite } => {
             let epoch = bidui_agent::epochs::create(&out, suite)?;
             println!("{}", epoch.key_check_value());
-            eprintln!("epoch ({suite}) written to {} (0600). It is SECRET: it must reach the agents only, never the matcher.", out.display());
+            eprintln!(
+                "epoch ({suite}) written to {} (0600). It is SECRET: it must reach the agents only, never the matcher.",
+                out.display()
+            );
         }
     }
     Ok(())

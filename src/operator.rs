@@ -25,10 +25,15 @@ pub struct OperatorConfig {
 
 impl OperatorConfig {
     pub fn load(path: &Path) -> anyhow::Result<OperatorConfig> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading the operator configuration {}", path.display()))?;
-        let mut config: OperatorConfig = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the operator configuration {}", path.display()))?;
+        let mut config: OperatorConfig =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for file in std::iter::once(&mut config.identity_key).chain(config.matcher_certificate.iter_mut()).chain(config.matcher_ca.iter_mut()) {
+        for file in std::iter::once(&mut config.identity_key)
+            .chain(config.matcher_certificate.iter_mut())
+            .chain(config.matcher_ca.iter_mut())
+        {
             if file.is_relative() {
                 *file = base.join(&*file);
             }
@@ -45,7 +50,8 @@ impl OperatorConfig {
 
 pub fn read_spec(path: &Path) -> anyhow::Result<JobSpec> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading the job spec {}", path.display()))?;
-    let spec: JobSpec = toml::from_str(&text).with_context(|| format!("the job spec {} is not valid", path.display()))?;
+    let spec: JobSpec =
+        toml::from_str(&text).with_context(|| format!("the job spec {} is not valid", path.display()))?;
     spec.validate().with_context(|| format!("the job spec {} is not valid", path.display()))?;
     Ok(spec)
 }
@@ -60,12 +66,17 @@ pub fn status(client: &Client, job: &str) -> anyhow::Result<JobStatus> {
 }
 
 pub fn results(client: &Client, job: &str) -> anyhow::Result<JobResults> {
-    client.get(&format!("/v1/jobs/{}/results", path_segment(job))).with_context(|| format!("reading the results of job {job}"))
+    client
+        .get(&format!("/v1/jobs/{}/results", path_segment(job)))
+        .with_context(|| format!("reading the results of job {job}"))
 }
 
 pub fn print_status(status: &JobStatus) {
     println!("job {} ({:?}) — {} [{}]", status.id, status.state, status.purpose, status.approval);
-    println!("{:<20} {:<10} {:>8} {:>10} {:>7} {:>9} {:>8}", "party", "role", "chunks", "records", "sealed", "released", "invalid");
+    println!(
+        "{:<20} {:<10} {:>8} {:>10} {:>7} {:>9} {:>8}",
+        "party", "role", "chunks", "records", "sealed", "released", "invalid"
+    );
     for p in &status.participants {
         let invalid: u64 = p.invalid_ids.values().sum();
         println!(

@@ -148,7 +148,11 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
     let (results, default_out) = match (&args.results, &args.job) {
         (Some(path), _) => {
             let results = bidui_report::load_results(path)?;
-            let dir = if path.is_dir() { path.clone() } else { path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf) };
+            let dir = if path.is_dir() {
+                path.clone()
+            } else {
+                path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+            };
             (results, Some(dir))
         }
         (None, Some(job)) => {
@@ -181,7 +185,13 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
 
 fn print_build(set: &ProblemSet, written: &bidui_report::Written) {
     let rows = set.problems.iter().map(|p| p.row).collect::<std::collections::BTreeSet<_>>().len();
-    println!("比对报告 job {}: {} problems on {} registry rows, {} fill-ins", set.job, set.problems.len(), rows, set.fill_ins().count());
+    println!(
+        "比对报告 job {}: {} problems on {} registry rows, {} fill-ins",
+        set.job,
+        set.problems.len(),
+        rows,
+        set.fill_ins().count()
+    );
     for note in &set.notes {
         println!("  note: {note}");
     }
@@ -238,7 +248,12 @@ fn resolve(args: ResolveArgs) -> anyhow::Result<()> {
         doubts.push(format!("{other_town} problems name another town than the registry's row"));
     }
     if !doubts.is_empty() && !args.force {
-        bail!("{} does not look like the registry of job {}: {}. Use the file the run read (or --force).", args.registry.display(), set.job, doubts.join("; "));
+        bail!(
+            "{} does not look like the registry of job {}: {}. Use the file the run read (or --force).",
+            args.registry.display(),
+            set.job,
+            doubts.join("; ")
+        );
     }
     // Rows the matcher never saw have no town: take it from the registry.
     for p in &mut set.problems {
@@ -276,7 +291,8 @@ fn diff(args: DiffArgs) -> anyhow::Result<()> {
     let diff = bidui_report::diff(&before, &after);
     print!("{}", bidui_report::diff::text(&diff, args.details));
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_vec_pretty(&diff)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, serde_json::to_vec_pretty(&diff)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.csv {
         std::fs::write(path, bidui_report::diff::csv(&diff)).with_context(|| format!("writing {}", path.display()))?;

@@ -24,7 +24,13 @@ pub struct TlsCertArgs {
 }
 
 /// Writes a new certificate and key; refuses to overwrite either. Returns the fingerprint.
-pub fn write_certificate(hosts: &[String], name: &str, days: u32, out_cert: &Path, out_key: &Path) -> anyhow::Result<String> {
+pub fn write_certificate(
+    hosts: &[String],
+    name: &str,
+    days: u32,
+    out_cert: &Path,
+    out_key: &Path,
+) -> anyhow::Result<String> {
     for path in [out_key, out_cert] {
         if path.exists() {
             bail!("{} already exists; bidui never overwrites a key or certificate (move it away first if you mean to replace it)", path.display());
@@ -35,8 +41,11 @@ pub fn write_certificate(hosts: &[String], name: &str, days: u32, out_cert: &Pat
     bidui_client::write_secret_file(out_key, generated.key_pem.as_bytes())?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
-    std::io::Write::write_all(&mut options.open(out_cert).with_context(|| format!("creating {}", out_cert.display()))?, generated.certificate_pem.as_bytes())
-        .with_context(|| format!("writing {}", out_cert.display()))?;
+    std::io::Write::write_all(
+        &mut options.open(out_cert).with_context(|| format!("creating {}", out_cert.display()))?,
+        generated.certificate_pem.as_bytes(),
+    )
+    .with_context(|| format!("writing {}", out_cert.display()))?;
     Ok(generated.fingerprint)
 }
 

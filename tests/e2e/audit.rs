@@ -11,7 +11,16 @@ use serde_json::Value;
 use crate::bidui_exe;
 use crate::district::district;
 
-const PARTIES: [&str; 8] = ["veterans", "household", "social-security", "medical-insurance", "housing", "assistance", "petitions", "service-records"];
+const PARTIES: [&str; 8] = [
+    "veterans",
+    "household",
+    "social-security",
+    "medical-insurance",
+    "housing",
+    "assistance",
+    "petitions",
+    "service-records",
+];
 
 fn bidui(args: &[&str], db: &Path) -> Output {
     Command::new(bidui_exe()).args(args).arg("--db").arg(db).output().expect("run bidui")
@@ -78,7 +87,10 @@ fn the_demo_districts_audit_log_verifies_and_records_the_job() {
     }
     for release in of("fields-released") {
         let details = &release["details"];
-        assert_eq!((details["purpose"].as_str(), details["approval"].as_str()), (Some(purpose.as_str()), Some(approval.as_str())));
+        assert_eq!(
+            (details["purpose"].as_str(), details["approval"].as_str()),
+            (Some(purpose.as_str()), Some(approval.as_str()))
+        );
         assert!(details["records"].as_u64().unwrap() > 0, "{release}");
         assert!(!details["fields"].as_array().unwrap().is_empty(), "{release}");
     }
@@ -90,14 +102,24 @@ fn the_demo_districts_audit_log_verifies_and_records_the_job() {
     assert!(seqs.windows(2).all(|w| w[0] < w[1]) && records[0]["action"] == "job-created");
     // The enrolments the demo made, by the matcher's administrator.
     let all = bidui(&["audit", "show", "--json"], &db);
-    let enrolled: Vec<Value> = stdout(&all).lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).filter(|r| r["action"] == "enroll").collect();
+    let enrolled: Vec<Value> = stdout(&all)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["action"] == "enroll")
+        .collect();
     for name in PARTIES.iter().chain(["operator"].iter()) {
-        assert!(enrolled.iter().any(|r| r["details"]["name"] == *name && r["actor"] == "matcher-administrator"), "{name} not enrolled in the log");
+        assert!(
+            enrolled.iter().any(|r| r["details"]["name"] == *name && r["actor"] == "matcher-administrator"),
+            "{name} not enrolled in the log"
+        );
     }
 
     // Readable, in Chinese as entered.
     let readable = stdout(&bidui(&["audit", "show", "--job", &d.results.job], &db));
-    assert!(readable.contains(&approval) && readable.contains("字段发放") && readable.contains("用途 purpose"), "{readable}");
+    assert!(
+        readable.contains(&approval) && readable.contains("字段发放") && readable.contains("用途 purpose"),
+        "{readable}"
+    );
 }
 
 #[test]

@@ -69,7 +69,12 @@ fn the_summary_renders_offline_in_headless_chromium() {
     // page asked the network for nothing: Chromium's network log, minus Chromium's own
     // service traffic, names no URL at all.
     let net_log = out.join("net-log.json");
-    let dom = headless(&out.join("profile-2")).arg(format!("--log-net-log={}", net_log.display())).arg("--dump-dom").arg(&url).output().unwrap();
+    let dom = headless(&out.join("profile-2"))
+        .arg(format!("--log-net-log={}", net_log.display()))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
     let html = String::from_utf8_lossy(&dom.stdout);
     assert!(html.contains("<svg"), "the charts are missing from the rendered page");
     assert!(html.contains(&d.results.job), "the rendered page does not name the job");
@@ -79,7 +84,8 @@ fn the_summary_renders_offline_in_headless_chromium() {
 
 /// URLs in a Chromium network log, except Chromium's own background services.
 fn page_requests(net_log: &Path) -> Vec<String> {
-    let log: serde_json::Value = serde_json::from_slice(&std::fs::read(net_log).expect("chromium wrote its network log")).unwrap();
+    let log: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(net_log).expect("chromium wrote its network log")).unwrap();
     let own = ["google.com/", "googleapis.com/", "gvt1.com/", "gstatic.com/"];
     let mut urls: Vec<String> = log["events"]
         .as_array()
@@ -104,7 +110,12 @@ fn the_network_check_sees_a_page_that_fetches() {
     let page = dir.join("fetching.html");
     std::fs::write(&page, r#"<html><body><img src="http://charts.example.invalid/a.png"><script src="https://cdn.example.invalid/x.js"></script></body></html>"#).unwrap();
     let net_log = dir.join("net-log.json");
-    let run = headless(&dir.join("profile")).arg(format!("--log-net-log={}", net_log.display())).arg("--dump-dom").arg(format!("file://{}", page.display())).output().unwrap();
+    let run = headless(&dir.join("profile"))
+        .arg(format!("--log-net-log={}", net_log.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
     assert!(run.status.success());
     let requested = page_requests(&net_log);
     assert!(requested.iter().any(|u| u.contains("charts.example.invalid")), "{requested:?}");

@@ -27,7 +27,8 @@ const ALLOWED_LICENCES: &[&str] = &[
 ];
 
 /// Crates that do I/O or run an event loop: none may reach the core crate.
-const FORBIDDEN_IN_CORE: &[&str] = &["tokio", "axum", "hyper", "rusqlite", "libsqlite3-sys", "reqwest", "mio", "calamine"];
+const FORBIDDEN_IN_CORE: &[&str] =
+    &["tokio", "axum", "hyper", "rusqlite", "libsqlite3-sys", "reqwest", "mio", "calamine"];
 
 /// The platform we build for: other platforms' crates (winapi, …) are never shipped here
 /// and may not even be downloaded.
@@ -48,7 +49,12 @@ fn metadata() -> Value {
 }
 
 fn package_names(metadata: &Value) -> HashMap<&str, &str> {
-    metadata["packages"].as_array().unwrap().iter().map(|p| (p["id"].as_str().unwrap(), p["name"].as_str().unwrap())).collect()
+    metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap(), p["name"].as_str().unwrap()))
+        .collect()
 }
 
 /// Package ids reachable from `root` through normal and build dependencies (not dev).
@@ -87,7 +93,9 @@ fn core_crate_never_depends_on_io_crates() {
 fn licence_allowed(expression: &str) -> bool {
     let expression = expression.replace(['(', ')'], " ").replace('/', " OR ");
     expression.split(" OR ").any(|alternative| {
-        alternative.split(" AND ").all(|term| ALLOWED_LICENCES.contains(&term.split_whitespace().collect::<Vec<_>>().join(" ").as_str()))
+        alternative
+            .split(" AND ")
+            .all(|term| ALLOWED_LICENCES.contains(&term.split_whitespace().collect::<Vec<_>>().join(" ").as_str()))
     })
 }
 

@@ -83,8 +83,10 @@ pub(crate) fn district() -> &'static District {
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
-        let truth: GroundTruth = serde_json::from_slice(&std::fs::read(dir.join("data/ground-truth.json")).unwrap()).unwrap();
-        let results: JobResults = serde_json::from_slice(&std::fs::read(dir.join("report/results.json")).unwrap()).unwrap();
+        let truth: GroundTruth =
+            serde_json::from_slice(&std::fs::read(dir.join("data/ground-truth.json")).unwrap()).unwrap();
+        let results: JobResults =
+            serde_json::from_slice(&std::fs::read(dir.join("report/results.json")).unwrap()).unwrap();
         let agent_bytes = captured.lock().unwrap().clone();
         District { dir, truth, results, agent_bytes }
     })
@@ -118,7 +120,12 @@ fn every_true_match_is_found_and_no_false_one() {
         }
     }
     assert!(checked > 4000, "too few comparisons: {checked}");
-    assert!(mismatches.is_empty(), "{} wrong findings, e.g. {:?}", mismatches.len(), &mismatches[..mismatches.len().min(10)]);
+    assert!(
+        mismatches.is_empty(),
+        "{} wrong findings, e.g. {:?}",
+        mismatches.len(),
+        &mismatches[..mismatches.len().min(10)]
+    );
 }
 
 #[test]
@@ -139,7 +146,10 @@ fn registry_duplicates_are_found_exactly() {
         found.insert(group);
     }
     assert!(!expected.is_empty(), "the district has no detectable duplicates to find");
-    assert!(d.truth.duplicates.iter().any(|g| g.different_towns && g.detectable_by_id), "no cross-town duplicate in the district");
+    assert!(
+        d.truth.duplicates.iter().any(|g| g.different_towns && g.detectable_by_id),
+        "no cross-town duplicate in the district"
+    );
     assert_eq!(found, expected);
 }
 
@@ -159,7 +169,9 @@ fn deceased_but_active_are_found_exactly() {
         .results
         .rows
         .iter()
-        .filter(|r| r.departments["household"].released.get("household_status").is_some_and(|v| v.iter().any(|s| s == "死亡")))
+        .filter(|r| {
+            r.departments["household"].released.get("household_status").is_some_and(|v| v.iter().any(|s| s == "死亡"))
+        })
         .map(|r| r.row)
         .collect();
     assert!(!expected.is_empty());
@@ -175,7 +187,8 @@ fn invalid_identity_numbers_are_counted_and_reported_locally_by_row() {
     }
     assert_eq!(d.results.summary.invalid_ids, expected);
     // The requester's agent keeps the rows, with their numbers and codes, locally.
-    let local = std::fs::read_to_string(d.dir.join("agents/veterans/state/zc-2019-stage2-demo/invalid-rows.csv")).unwrap();
+    let local =
+        std::fs::read_to_string(d.dir.join("agents/veterans/state/zc-2019-stage2-demo/invalid-rows.csv")).unwrap();
     let listed: BTreeSet<(u64, String)> = local
         .lines()
         .skip(1)
@@ -195,7 +208,8 @@ fn identity_needles(d: &District) -> HashSet<Vec<u8>> {
     let household = std::fs::read_to_string(d.dir.join("data/household.csv")).unwrap();
     let column = household.lines().next().unwrap().split(',').position(|h| h == "身份证号").unwrap();
     for line in household.lines().skip(1) {
-        let cell: String = line.split(',').nth(column).unwrap_or("").chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        let cell: String =
+            line.split(',').nth(column).unwrap_or("").chars().filter(|c| c.is_ascii_alphanumeric()).collect();
         if cell.len() == 18 {
             ids.insert(cell.to_uppercase());
         }
@@ -273,7 +287,8 @@ fn no_epoch_secret_reaches_the_matcher() {
     let d = district();
     let epoch = std::fs::read_to_string(d.dir.join("test-epoch-1.toml")).unwrap();
     let secret = epoch.lines().find_map(|l| l.strip_prefix("secret = \"")).unwrap().trim_end_matches('"').to_owned();
-    let raw = (0..secret.len()).step_by(2).map(|i| u8::from_str_radix(&secret[i..i + 2], 16).unwrap()).collect::<Vec<u8>>();
+    let raw =
+        (0..secret.len()).step_by(2).map(|i| u8::from_str_radix(&secret[i..i + 2], 16).unwrap()).collect::<Vec<u8>>();
     for path in files_under(&d.dir.join("matcher")) {
         let bytes = std::fs::read(&path).unwrap();
         for needle in [secret.as_bytes(), secret.to_uppercase().as_bytes(), &raw[..]] {
@@ -289,10 +304,15 @@ fn fields_are_released_only_for_matched_rows_and_every_release_is_logged() {
     let d = district();
     for row in &d.results.rows {
         for (department, finding) in &row.departments {
-            assert!(finding.found || finding.released.is_empty(), "row {} got {department} fields without a match", row.row);
+            assert!(
+                finding.found || finding.released.is_empty(),
+                "row {} got {department} fields without a match",
+                row.row
+            );
         }
     }
-    let released_somewhere = d.results.rows.iter().filter(|r| r.departments.values().any(|f| !f.released.is_empty())).count();
+    let released_somewhere =
+        d.results.rows.iter().filter(|r| r.departments.values().any(|f| !f.released.is_empty())).count();
     assert!(released_somewhere > 500, "too few releases to mean anything: {released_somewhere}");
     // The agents' own release logs: one line per party, naming job, purpose and fields.
     for party in ["veterans", "household", "social-security", "assistance"] {

@@ -29,7 +29,10 @@ fn agent_home(work: &Path, party: &str, custodian_key: &str) -> (PathBuf, String
     let key = |name: &str| printed.lines().find_map(|l| l.strip_prefix(&format!("{name} = "))).unwrap().to_owned();
     let demo = std::fs::read_to_string(district().dir.join("agents").join(party).join("agent.toml")).unwrap();
     let config = demo
-        .replace("epochs = [\"epoch-1.toml\"]", &format!("x25519_key = \"agent.x25519\"\ncustodian_key = \"{custodian_key}\""))
+        .replace(
+            "epochs = [\"epoch-1.toml\"]",
+            &format!("x25519_key = \"agent.x25519\"\ncustodian_key = \"{custodian_key}\""),
+        )
         .lines()
         .filter(|l| !l.starts_with("matcher_certificate"))
         .collect::<Vec<_>>()
@@ -69,7 +72,12 @@ fn run_agents(homes: &[&Path], job: &str, url: &str) -> Vec<Output> {
 
 fn rotate(custodian: &Path, url: &str) -> String {
     let printed = ok(&["keys", "rotate", "--dir", path(custodian), "--grace-hours", "0", "--matcher", url]);
-    printed.split_whitespace().skip_while(|w| *w != "value").nth(1).expect("rotate prints the key check value").to_owned()
+    printed
+        .split_whitespace()
+        .skip_while(|w| *w != "value")
+        .nth(1)
+        .expect("rotate prints the key check value")
+        .to_owned()
 }
 
 fn chunks_of(database: &Path, job: &str) -> i64 {
@@ -95,14 +103,42 @@ fn enrol_rotate_run_rotate_revoke_run() {
 
     let operator_key = work.join("operator.ed25519");
     let operator_public = ok(&["keys", "init-operator", "--key", path(&operator_key)]).trim().to_owned();
-    ok(&["keys", "enroll-operator", "--dir", path(&custodian), "--name", "operator", "--signing-key", &operator_public, "--matcher", url]);
+    ok(&[
+        "keys",
+        "enroll-operator",
+        "--dir",
+        path(&custodian),
+        "--name",
+        "operator",
+        "--signing-key",
+        &operator_public,
+        "--matcher",
+        url,
+    ]);
     let operator = work.join("operator.toml");
-    std::fs::write(&operator, format!("matcher = \"{url}\"\nname = \"operator\"\nidentity_key = \"operator.ed25519\"\n")).unwrap();
+    std::fs::write(
+        &operator,
+        format!("matcher = \"{url}\"\nname = \"operator\"\nidentity_key = \"operator.ed25519\"\n"),
+    )
+    .unwrap();
 
     let mut homes = Vec::new();
     for party in PARTIES {
         let (home, signing, x25519) = agent_home(&work, party, &custodian_key);
-        ok(&["keys", "enroll", "--dir", path(&custodian), "--name", party, "--signing-key", &signing, "--x25519-key", &x25519, "--matcher", url]);
+        ok(&[
+            "keys",
+            "enroll",
+            "--dir",
+            path(&custodian),
+            "--name",
+            party,
+            "--signing-key",
+            &signing,
+            "--x25519-key",
+            &x25519,
+            "--matcher",
+            url,
+        ]);
         homes.push(home);
     }
 
@@ -114,7 +150,11 @@ fn enrol_rotate_run_rotate_revoke_run() {
         assert!(output.status.success(), "{}", printed(&output));
     }
     for home in &homes {
-        assert!(home.join("state/epochs").join(format!("{epoch_1}.epoch")).exists(), "{} did not take up epoch 1", home.display());
+        assert!(
+            home.join("state/epochs").join(format!("{epoch_1}.epoch")).exists(),
+            "{} did not take up epoch 1",
+            home.display()
+        );
     }
     let status = ok(&["keys", "status", "--dir", path(&custodian), "--matcher", url]);
     assert_eq!(status.matches("taken up at").count(), 4, "{status}");
@@ -139,7 +179,12 @@ fn enrol_rotate_run_rotate_revoke_run() {
     // Tokens made under epoch 1 are refused by the epoch-2 job.
     let identity = bidui_client::Identity::load(&homes[1].join("agent.ed25519")).unwrap();
     let client = bidui_client::Client::new(url, "household", identity);
-    let record = bidui_core::wire::TokenRecord { row: 1, id: bidui_core::Token([7; 16]), qid: bidui_core::Token([8; 16]), attrs: vec![bidui_core::Token([9; 16]); 3] };
+    let record = bidui_core::wire::TokenRecord {
+        row: 1,
+        id: bidui_core::Token([7; 16]),
+        qid: bidui_core::Token([8; 16]),
+        attrs: vec![bidui_core::Token([9; 16]); 3],
+    };
     let chunk = bidui_core::wire::encode_chunk(3, &[record]);
     let error = client.put_bytes(&format!("/v1/jobs/keys-2/submission/chunks/0?epoch={epoch_1}"), &chunk).unwrap_err();
     assert_eq!(error.code(), Some("wrong-epoch"), "{error}");
@@ -156,8 +201,10 @@ fn enrol_rotate_run_rotate_revoke_run() {
 
     // A rotation after the revocation seals nothing to the revoked agent.
     rotate(&custodian, url);
-    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(custodian.join("custodian.json")).unwrap()).unwrap();
-    let sealed_to: Vec<&str> = state["epochs"][2]["sealed_to"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(custodian.join("custodian.json")).unwrap()).unwrap();
+    let sealed_to: Vec<&str> =
+        state["epochs"][2]["sealed_to"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(sealed_to, vec!["veterans", "household", "housing"]);
 
     // No epoch secret in any file the matcher wrote.
@@ -165,14 +212,21 @@ fn enrol_rotate_run_rotate_revoke_run() {
     for home in &homes {
         for entry in std::fs::read_dir(home.join("state/epochs")).into_iter().flatten() {
             let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-            secrets.push(text.lines().find_map(|l| l.strip_prefix("secret = \"")).unwrap().trim_end_matches('"').to_owned());
+            secrets.push(
+                text.lines().find_map(|l| l.strip_prefix("secret = \"")).unwrap().trim_end_matches('"').to_owned(),
+            );
         }
     }
     assert!(!secrets.is_empty());
-    for file in std::fs::read_dir(&work).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().contains("matcher.db")) {
+    for file in std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("matcher.db"))
+    {
         let bytes = std::fs::read(&file).unwrap();
         for secret in &secrets {
-            let raw: Vec<u8> = (0..secret.len()).step_by(2).map(|i| u8::from_str_radix(&secret[i..i + 2], 16).unwrap()).collect();
+            let raw: Vec<u8> =
+                (0..secret.len()).step_by(2).map(|i| u8::from_str_radix(&secret[i..i + 2], 16).unwrap()).collect();
             assert!(!bytes.windows(32).any(|w| w == raw.as_slice()), "{} holds an epoch secret", file.display());
             assert!(!bytes.windows(64).any(|w| w == secret.as_bytes()), "{} holds an epoch secret", file.display());
         }

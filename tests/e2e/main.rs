@@ -45,7 +45,9 @@ impl MatcherProcess {
             .spawn()
             .expect("start the matcher");
         let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut line).expect("read the matcher's address");
+        std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("read the matcher's address");
         let address = line.trim().strip_prefix("listening on ").expect("the matcher prints its address").to_owned();
         MatcherProcess { child, address }
     }

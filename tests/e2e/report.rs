@@ -46,11 +46,20 @@ fn score<T: Ord + std::fmt::Debug>(category: &str, expected: &BTreeSet<T>, found
     let hits = expected.intersection(found).count() as f64;
     let precision = if found.is_empty() { 1.0 } else { hits / found.len() as f64 };
     let recall = if expected.is_empty() { 1.0 } else { hits / expected.len() as f64 };
-    println!("{category:<40} expected {:>4}  found {:>4}  precision {precision:.3}  recall {recall:.3}", expected.len(), found.len());
+    println!(
+        "{category:<40} expected {:>4}  found {:>4}  precision {precision:.3}  recall {recall:.3}",
+        expected.len(),
+        found.len()
+    );
     (precision, recall)
 }
 
-fn exact<T: Ord + std::fmt::Debug + Clone>(category: &str, expected: BTreeSet<T>, found: BTreeSet<T>, failures: &mut Vec<String>) {
+fn exact<T: Ord + std::fmt::Debug + Clone>(
+    category: &str,
+    expected: BTreeSet<T>,
+    found: BTreeSet<T>,
+    failures: &mut Vec<String>,
+) {
     let (p, r) = score(category, &expected, &found);
     if p < 1.0 || r < 1.0 {
         let missed: Vec<&T> = expected.difference(&found).take(5).collect();
@@ -80,12 +89,18 @@ fn every_exact_category_has_precision_and_recall_one() {
     println!("\nper-category precision and recall against the ground truth ({} registry rows)", truth.registry.len());
 
     // Invalid identity numbers, per error code: every row whose cell fails validation.
-    let mut codes: BTreeSet<&str> = truth.registry.iter().filter(|r| r.id_outcome != "OK").map(|r| r.id_outcome.as_str()).collect();
+    let mut codes: BTreeSet<&str> =
+        truth.registry.iter().filter(|r| r.id_outcome != "OK").map(|r| r.id_outcome.as_str()).collect();
     codes.extend(set.problems.iter().filter_map(|p| p.code.strip_prefix("invalid_id.")));
     assert!(codes.len() >= 5, "too few error codes in the district: {codes:?}");
     for code in codes {
         let expected = truth.registry.iter().filter(|r| r.id_outcome == code).map(|r| r.row as u32).collect();
-        exact(&format!("invalid_id.{code}"), expected, rows_with(set, &format!("invalid_id.{code}"), None), &mut failures);
+        exact(
+            &format!("invalid_id.{code}"),
+            expected,
+            rows_with(set, &format!("invalid_id.{code}"), None),
+            &mut failures,
+        );
     }
 
     // Registry duplicates: rows of one person whose cells read as the true number. A row
@@ -94,7 +109,8 @@ fn every_exact_category_has_precision_and_recall_one() {
     let mut duplicates = BTreeSet::new();
     let mut cross_town = BTreeSet::new();
     for group in &truth.duplicates {
-        let rows: Vec<&RegistryRow> = group.rows.iter().map(|r| registry[&(*r as u32)]).filter(|r| r.id_correct).collect();
+        let rows: Vec<&RegistryRow> =
+            group.rows.iter().map(|r| registry[&(*r as u32)]).filter(|r| r.id_correct).collect();
         if rows.len() < 2 {
             continue;
         }
@@ -106,15 +122,22 @@ fn every_exact_category_has_precision_and_recall_one() {
         }
     }
     assert!(!cross_town.is_empty(), "the district has no cross-town duplicate");
-    let found: BTreeSet<u32> = set.problems.iter().filter(|p| p.code.starts_with("duplicate.")).map(|p| p.row).collect();
+    let found: BTreeSet<u32> =
+        set.problems.iter().filter(|p| p.code.starts_with("duplicate.")).map(|p| p.row).collect();
     exact("duplicate (any town)", duplicates, found, &mut failures);
     exact("duplicate.cross_town", cross_town, rows_with(set, "duplicate.cross_town", None), &mut failures);
 
     // Not found in household registration: rows with a valid number (invalid ones are
     // reported as invalid instead, never as not found) that no household row holds: the
     // person is absent, or the registry's valid-looking number is not theirs.
-    let expected: BTreeSet<u32> = truth.registry.iter().filter(|r| r.id_outcome == "OK" && !linkable(r, Department::Household)).map(|r| r.row as u32).collect();
-    let absent: BTreeSet<u32> = truth.absent_from_household.iter().map(|r| *r as u32).filter(|r| registry[r].id_correct).collect();
+    let expected: BTreeSet<u32> = truth
+        .registry
+        .iter()
+        .filter(|r| r.id_outcome == "OK" && !linkable(r, Department::Household))
+        .map(|r| r.row as u32)
+        .collect();
+    let absent: BTreeSet<u32> =
+        truth.absent_from_household.iter().map(|r| *r as u32).filter(|r| registry[r].id_correct).collect();
     assert!(!absent.is_empty() && absent.is_subset(&expected));
     exact("not_found (公安户籍)", expected, rows_with(set, "not_found", Some("household")), &mut failures);
 
@@ -137,7 +160,11 @@ fn every_exact_category_has_precision_and_recall_one() {
     let mut expected = BTreeSet::new();
     for case in &truth.two_town_assistance {
         for row in case.registry_rows.iter().map(|r| registry[&(*r as u32)]).filter(|r| r.id_correct) {
-            let towns: BTreeSet<&str> = row.appearances[&Department::Assistance].iter().filter(|a| a.id_correct).filter_map(|a| a.town.as_deref()).collect();
+            let towns: BTreeSet<&str> = row.appearances[&Department::Assistance]
+                .iter()
+                .filter(|a| a.id_correct)
+                .filter_map(|a| a.town.as_deref())
+                .collect();
             if towns.len() >= 2 {
                 expected.insert(row.row as u32);
             }
@@ -168,8 +195,12 @@ fn every_exact_category_has_precision_and_recall_one() {
     exact("fill-ins (缺省数据, with values)", expected, found, &mut failures);
 
     // Disagreements with household registration, where both sides link.
-    for (field, code) in [("性别", "attribute.sex"), ("出生日期", "attribute.birth_date"), ("镇街", "town_differs"), ("户籍地址", "address_differs")]
-    {
+    for (field, code) in [
+        ("性别", "attribute.sex"),
+        ("出生日期", "attribute.birth_date"),
+        ("镇街", "town_differs"),
+        ("户籍地址", "address_differs"),
+    ] {
         let expected: BTreeSet<u32> = truth
             .disagreements
             .iter()
@@ -181,19 +212,25 @@ fn every_exact_category_has_precision_and_recall_one() {
 
     // Name tiers, for information: the matcher's sound key is coarser than a reading in
     // clear (wire-v1 §9.3), so these are measured, not required to be exact.
-    for (form, code) in [(NameForm::Variant, "name.variant"), (NameForm::Homophone, "name.homophone"), (NameForm::Different, "name.different")] {
+    for (form, code) in [
+        (NameForm::Variant, "name.variant"),
+        (NameForm::Homophone, "name.homophone"),
+        (NameForm::Different, "name.different"),
+    ] {
         let mut expected = BTreeSet::new();
         for row in truth.registry.iter().filter(|r| r.id_correct) {
             for (department, appearances) in &row.appearances {
-                if appearances
-                    .iter()
-                    .any(|a| a.id_correct && (a.name_form == form || (form == NameForm::Homophone && a.name_form == NameForm::HomophoneCantonese)))
-                {
+                if appearances.iter().any(|a| {
+                    a.id_correct
+                        && (a.name_form == form
+                            || (form == NameForm::Homophone && a.name_form == NameForm::HomophoneCantonese))
+                }) {
                     expected.insert((row.row as u32, department_key(*department).to_owned()));
                 }
             }
         }
-        let found: BTreeSet<(u32, String)> = set.problems.iter().filter(|p| p.code == code).map(|p| (p.row, p.department.clone().unwrap())).collect();
+        let found: BTreeSet<(u32, String)> =
+            set.problems.iter().filter(|p| p.code == code).map(|p| (p.row, p.department.clone().unwrap())).collect();
         score(&format!("{code} (measured only)"), &expected, &found);
     }
 
@@ -207,16 +244,28 @@ fn probable_matches_by_secondary_key_reach_their_targets() {
     // A probable match needs the department to write the name the same once canonical
     // (exact, spaced, middle-dot look-alike, traditional characters); a homophone or
     // another name cannot be found by name + birth date + sex.
-    let findable = |form: NameForm| matches!(form, NameForm::Exact | NameForm::Spaced | NameForm::DotLookalike | NameForm::Variant);
-    let typo = |form: IdForm| matches!(form, IdForm::Typo | IdForm::TypoValid | IdForm::Length | IdForm::Charset | IdForm::Birthdate);
-    let found_all: BTreeSet<(u32, String)> =
-        set.problems.iter().filter(|p| p.code == "probable_match").map(|p| (p.row, p.department.clone().unwrap())).collect();
+    let findable = |form: NameForm| {
+        matches!(form, NameForm::Exact | NameForm::Spaced | NameForm::DotLookalike | NameForm::Variant)
+    };
+    let typo = |form: IdForm| {
+        matches!(form, IdForm::Typo | IdForm::TypoValid | IdForm::Length | IdForm::Charset | IdForm::Birthdate)
+    };
+    let found_all: BTreeSet<(u32, String)> = set
+        .problems
+        .iter()
+        .filter(|p| p.code == "probable_match")
+        .map(|p| (p.row, p.department.clone().unwrap()))
+        .collect();
     let mut figures = BTreeMap::new();
     for (scope, in_scope) in [
-        ("rows whose number has a typo", &(|r: &RegistryRow| !r.id_correct && typo(r.id_form)) as &dyn Fn(&RegistryRow) -> bool),
+        (
+            "rows whose number has a typo",
+            &(|r: &RegistryRow| !r.id_correct && typo(r.id_form)) as &dyn Fn(&RegistryRow) -> bool,
+        ),
         ("rows whose number is wrong (any way)", &|r: &RegistryRow| !r.id_correct),
     ] {
-        let rows: BTreeMap<u32, &RegistryRow> = d.truth.registry.iter().filter(|r| in_scope(r)).map(|r| (r.row as u32, r)).collect();
+        let rows: BTreeMap<u32, &RegistryRow> =
+            d.truth.registry.iter().filter(|r| in_scope(r)).map(|r| (r.row as u32, r)).collect();
         let expected: BTreeSet<(u32, String)> = d
             .truth
             .probable_matches
@@ -225,8 +274,16 @@ fn probable_matches_by_secondary_key_reach_their_targets() {
             .map(|m| (m.registry_row as u32, m.department.key().to_owned()))
             .collect();
         let found: BTreeSet<(u32, String)> = found_all.iter().filter(|(r, _)| rows.contains_key(r)).cloned().collect();
-        let ambiguous = d.truth.probable_matches.iter().filter(|m| rows.contains_key(&(m.registry_row as u32)) && m.ambiguous).count();
-        println!("probable matches on {scope}: {} rows, {ambiguous} (row, department) pairs with a namesake", rows.len());
+        let ambiguous = d
+            .truth
+            .probable_matches
+            .iter()
+            .filter(|m| rows.contains_key(&(m.registry_row as u32)) && m.ambiguous)
+            .count();
+        println!(
+            "probable matches on {scope}: {} rows, {ambiguous} (row, department) pairs with a namesake",
+            rows.len()
+        );
         let pairs = score("  probable_match (row, department)", &expected, &found);
         let expected_rows: BTreeSet<u32> = expected.iter().map(|(r, _)| *r).collect();
         let found_rows: BTreeSet<u32> = found.iter().map(|(r, _)| *r).collect();
@@ -386,15 +443,22 @@ fn a_correction_round_shows_exactly_the_corrections_as_fixed() {
 
     // Rows whose only change is one correction, chosen from the ground truth.
     let pick = |candidates: Vec<u32>, what: &str, used: &mut BTreeSet<u32>| -> u32 {
-        let row = candidates.into_iter().find(|r| !used.contains(r) && !in_duplicate.contains(r)).unwrap_or_else(|| panic!("no row to correct for {what}"));
+        let row = candidates
+            .into_iter()
+            .find(|r| !used.contains(r) && !in_duplicate.contains(r))
+            .unwrap_or_else(|| panic!("no row to correct for {what}"));
         used.insert(row);
         row
     };
     // A wrong identity number, corrected to the person's own: a person found everywhere
     // they are, with nothing else wrong, so no new problem can appear once linked.
     let disagreeing: BTreeSet<u32> = truth.disagreements.iter().map(|x| x.registry_row as u32).collect();
-    let status_cases: BTreeSet<u32> =
-        truth.deceased_active.iter().chain(&truth.moved_out_active).flat_map(|c| c.registry_rows.iter().map(|r| *r as u32)).collect();
+    let status_cases: BTreeSet<u32> = truth
+        .deceased_active
+        .iter()
+        .chain(&truth.moved_out_active)
+        .flat_map(|c| c.registry_rows.iter().map(|r| *r as u32))
+        .collect();
     let served = bidui_report::rules::SERVED_CATEGORIES;
     let clean_once_linked = |r: &RegistryRow| {
         r.appearances.values().flatten().all(|a| a.id_correct && a.name_form == NameForm::Exact)
@@ -407,13 +471,24 @@ fn a_correction_round_shows_exactly_the_corrections_as_fixed() {
             && !status_cases.contains(&(r.row as u32))
     };
     let wrong_number = pick(
-        truth.registry.iter().filter(|r| r.id_outcome == "excel-mangled" && clean_once_linked(r)).map(|r| r.row as u32).collect(),
+        truth
+            .registry
+            .iter()
+            .filter(|r| r.id_outcome == "excel-mangled" && clean_once_linked(r))
+            .map(|r| r.row as u32)
+            .collect(),
         "an Excel-mangled number",
         &mut used,
     );
     // Deceased but active: closed (状态 注销).
     let deceased = pick(
-        truth.deceased_active.iter().filter(|c| c.registry_rows.len() == 1).map(|c| c.registry_rows[0] as u32).filter(|r| registry[r].id_correct).collect(),
+        truth
+            .deceased_active
+            .iter()
+            .filter(|c| c.registry_rows.len() == 1)
+            .map(|c| c.registry_rows[0] as u32)
+            .filter(|r| registry[r].id_correct)
+            .collect(),
         "deceased",
         &mut used,
     );
@@ -448,12 +523,16 @@ fn a_correction_round_shows_exactly_the_corrections_as_fixed() {
     let sex_fix = disagreement("性别", "attribute.sex", &used);
     let sex = pick(vec![sex_fix.registry_row as u32], "sex", &mut used);
     // A duplicate pair: the second row closed.
-    let pair = truth.duplicates.iter().find(|g| g.rows.len() == 2 && g.detectable_by_id).expect("a detectable duplicate pair");
+    let pair =
+        truth.duplicates.iter().find(|g| g.rows.len() == 2 && g.detectable_by_id).expect("a detectable duplicate pair");
     let (kept, closed) = (pair.rows[0] as u32, pair.rows[1] as u32);
     assert!(
         has(wrong_number, "invalid_id.excel-mangled")
             && has(deceased, "deceased_active")
-            && has(kept, &before.problems.iter().find(|p| p.row == kept && p.code.starts_with("duplicate")).unwrap().code)
+            && has(
+                kept,
+                &before.problems.iter().find(|p| p.row == kept && p.code.starts_with("duplicate")).unwrap().code
+            )
     );
 
     // The corrected registry, same rows in the same order.
@@ -463,7 +542,8 @@ fn a_correction_round_shows_exactly_the_corrections_as_fixed() {
     let path = round.join("data").join(bidui_synth::REGISTRY_FILE);
     let mut rows = registry_cells(&path);
     let column = |name: &str| rows[0].iter().position(|h| text(h) == name).unwrap();
-    let (id, status, phone_col, address_col, sex_col) = (column("公民身份号码"), column("状态"), column("联系电话"), column("户籍地址"), column("性别"));
+    let (id, status, phone_col, address_col, sex_col) =
+        (column("公民身份号码"), column("状态"), column("联系电话"), column("户籍地址"), column("性别"));
     rows[wrong_number as usize][id] = Data::String(registry[&wrong_number].identity.clone());
     rows[deceased as usize][status] = Data::String("注销".into());
     rows[closed as usize][status] = Data::String("注销".into());
@@ -475,11 +555,27 @@ fn a_correction_round_shows_exactly_the_corrections_as_fixed() {
     // The same job spec again, under a new job id.
     let job = "zc-2019-stage2-round2";
     let output = Command::new(bidui_exe())
-        .args(["demo", "--insecure-http", "--reuse-data", "--registry", "600", "--population", "3000", "--job", job, "--dir"])
+        .args([
+            "demo",
+            "--insecure-http",
+            "--reuse-data",
+            "--registry",
+            "600",
+            "--population",
+            "3000",
+            "--job",
+            job,
+            "--dir",
+        ])
         .arg(&round)
         .output()
         .unwrap();
-    assert!(output.status.success(), "round 2 failed:\n{}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "round 2 failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     let after_dir = round.join("report-e2e");
     let output = Command::new(bidui_exe())
         .args(["report", "build"])

@@ -21,7 +21,19 @@ fn bidui_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 fn spawn_agent(config: &Path, job: &str, matcher: &str) -> Child {
     Command::new(bidui_exe())
-        .args(["agent", "run", "--chunk-records", "300", "--release-wait", "120", "--job", job, "--matcher", matcher, "--config"])
+        .args([
+            "agent",
+            "run",
+            "--chunk-records",
+            "300",
+            "--release-wait",
+            "120",
+            "--job",
+            job,
+            "--matcher",
+            matcher,
+            "--config",
+        ])
         .arg(config)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -43,7 +55,11 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
     let operator = work.join("operator.toml");
     std::fs::write(
         &operator,
-        format!("matcher = \"{}\"\nname = \"operator\"\nidentity_key = {:?}\n", url, d.dir.join("operator/operator.ed25519")),
+        format!(
+            "matcher = \"{}\"\nname = \"operator\"\nidentity_key = {:?}\n",
+            url,
+            d.dir.join("operator/operator.ed25519")
+        ),
     )
     .unwrap();
 
@@ -77,19 +93,34 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
         ),
     )
     .unwrap();
-    let created = bidui_with_env(&["job", "create", work.join("job.toml").to_str().unwrap(), "--operator", operator.to_str().unwrap()], &[]);
+    let created = bidui_with_env(
+        &["job", "create", work.join("job.toml").to_str().unwrap(), "--operator", operator.to_str().unwrap()],
+        &[],
+    );
     assert!(created.status.success(), "{}", printed(&created));
 
     // The household agent dies after its third chunk, the way a crash would stop it.
     let household_config = d.dir.join("agents/household/agent.toml");
-    let household_args = ["agent", "run", "--chunk-records", "300", "--job", job, "--matcher", &url, "--config", household_config.to_str().unwrap()];
+    let household_args = [
+        "agent",
+        "run",
+        "--chunk-records",
+        "300",
+        "--job",
+        job,
+        "--matcher",
+        &url,
+        "--config",
+        household_config.to_str().unwrap(),
+    ];
     let killed = bidui_with_env(&household_args, &[("BIDUI_TEST_ABORT_AFTER_CHUNKS", "3")]);
     assert!(!killed.status.success(), "the agent should have died: {}", printed(&killed));
     let status = job_status(&operator, job);
     let household = status.participants.iter().find(|p| p.party == "household").unwrap();
     assert_eq!((household.chunks, household.records, household.sealed), (3, 900, false));
 
-    let agents = [household_config.clone(), d.dir.join("agents/veterans/agent.toml"), housing_config.clone()].map(|c| spawn_agent(&c, job, &url));
+    let agents = [household_config.clone(), d.dir.join("agents/veterans/agent.toml"), housing_config.clone()]
+        .map(|c| spawn_agent(&c, job, &url));
     let outputs: Vec<Output> = agents.into_iter().map(|a| a.wait_with_output().unwrap()).collect();
     for output in &outputs {
         assert!(output.status.success(), "{}", printed(output));
@@ -102,7 +133,10 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
     let household = status.participants.iter().find(|p| p.party == "household").unwrap();
     let demo_household_records = d.results.summary.found["household"];
     let out = work.join("report");
-    let fetched = bidui_with_env(&["job", "results", job, "--operator", operator.to_str().unwrap(), "--out", out.to_str().unwrap()], &[]);
+    let fetched = bidui_with_env(
+        &["job", "results", job, "--operator", operator.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &[],
+    );
     assert!(fetched.status.success(), "{}", printed(&fetched));
     let results: JobResults = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
     assert_eq!(results.summary.found["household"], demo_household_records);

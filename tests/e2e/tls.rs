@@ -16,8 +16,8 @@ use std::sync::OnceLock;
 
 use bidui_core::api::JobResults;
 
-use crate::{bidui, bidui_exe, printed, MatcherProcess};
 use crate::district::{capturing_proxy, free_port};
+use crate::{bidui, bidui_exe, printed, MatcherProcess};
 
 struct TlsDistrict {
     dir: PathBuf,
@@ -42,7 +42,8 @@ fn tls_district() -> &'static TlsDistrict {
             .output()
             .expect("run bidui demo");
         assert!(output.status.success(), "bidui demo over TLS failed:\n{}", printed(&output));
-        let results: JobResults = serde_json::from_slice(&std::fs::read(dir.join("report/results.json")).unwrap()).unwrap();
+        let results: JobResults =
+            serde_json::from_slice(&std::fs::read(dir.join("report/results.json")).unwrap()).unwrap();
         let agent_bytes = captured.lock().unwrap().clone();
         TlsDistrict { dir, results, agent_bytes }
     })
@@ -51,14 +52,26 @@ fn tls_district() -> &'static TlsDistrict {
 /// The TLS demo's matcher again, on its test certificate, on a free port.
 fn start_tls_matcher(d: &TlsDistrict) -> MatcherProcess {
     let (cert, key) = (d.dir.join("matcher/test-tls-cert.pem"), d.dir.join("matcher/test-tls-key.pem"));
-    MatcherProcess::start(&d.dir.join("matcher/matcher.db"), &["--tls-cert".as_ref(), cert.as_os_str(), "--tls-key".as_ref(), key.as_os_str()])
+    MatcherProcess::start(
+        &d.dir.join("matcher/matcher.db"),
+        &["--tls-cert".as_ref(), cert.as_os_str(), "--tls-key".as_ref(), key.as_os_str()],
+    )
 }
 
 /// A certificate and key for 127.0.0.1 that the district never issued.
 fn other_certificate(dir: &Path) -> PathBuf {
     let (cert, key) = (dir.join("other-cert.pem"), dir.join("other-key.pem"));
     if !cert.exists() {
-        let made = bidui(&["keys", "tls-cert", "--host", "127.0.0.1", "--out-cert", cert.to_str().unwrap(), "--out-key", key.to_str().unwrap()]);
+        let made = bidui(&[
+            "keys",
+            "tls-cert",
+            "--host",
+            "127.0.0.1",
+            "--out-cert",
+            cert.to_str().unwrap(),
+            "--out-key",
+            key.to_str().unwrap(),
+        ]);
         assert!(made.status.success(), "{}", printed(&made));
     }
     cert
@@ -67,7 +80,14 @@ fn other_certificate(dir: &Path) -> PathBuf {
 fn operator_config(dir: &Path, name: &str, url: &str, trust: &str) -> PathBuf {
     let d = tls_district();
     let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, format!("matcher = \"{url}\"\nname = \"operator\"\nidentity_key = {:?}\n{trust}", d.dir.join("operator/operator.ed25519"))).unwrap();
+    std::fs::write(
+        &path,
+        format!(
+            "matcher = \"{url}\"\nname = \"operator\"\nidentity_key = {:?}\n{trust}",
+            d.dir.join("operator/operator.ed25519")
+        ),
+    )
+    .unwrap();
     path
 }
 
@@ -77,8 +97,15 @@ fn the_demo_runs_end_to_end_over_tls_with_a_pinned_certificate() {
     assert!(d.results.summary.found["household"] > 200, "{:?}", d.results.summary.found);
     for party in ["veterans", "household", "petitions"] {
         let config = std::fs::read_to_string(d.dir.join(format!("agents/{party}/agent.toml"))).unwrap();
-        assert!(config.contains("matcher = \"https://127.0.0.1:") && config.contains("matcher_certificate = \"matcher-cert.pem\""), "{config}");
-        assert_eq!(std::fs::read(d.dir.join(format!("agents/{party}/matcher-cert.pem"))).unwrap(), std::fs::read(d.dir.join("matcher/test-tls-cert.pem")).unwrap());
+        assert!(
+            config.contains("matcher = \"https://127.0.0.1:")
+                && config.contains("matcher_certificate = \"matcher-cert.pem\""),
+            "{config}"
+        );
+        assert_eq!(
+            std::fs::read(d.dir.join(format!("agents/{party}/matcher-cert.pem"))).unwrap(),
+            std::fs::read(d.dir.join("matcher/test-tls-cert.pem")).unwrap()
+        );
     }
     let certificate = std::fs::read_to_string(d.dir.join("matcher/test-tls-cert.pem")).unwrap();
     assert!(certificate.starts_with("-----BEGIN CERTIFICATE-----"));
@@ -88,16 +115,30 @@ fn the_demo_runs_end_to_end_over_tls_with_a_pinned_certificate() {
     assert!(d.agent_bytes.len() > 50_000, "the proxy captured too little: {}", d.agent_bytes.len());
     assert_eq!(&d.agent_bytes[..2], &[0x16, 0x03], "not a TLS handshake");
     for plain in [&b"/v1/jobs"[..], b"HTTP/1.1", b"x-bidui", b"application/json", "比对".as_bytes()] {
-        assert!(!d.agent_bytes.windows(plain.len()).any(|w| w.eq_ignore_ascii_case(plain)), "{:?} readable on the wire", String::from_utf8_lossy(plain));
+        assert!(
+            !d.agent_bytes.windows(plain.len()).any(|w| w.eq_ignore_ascii_case(plain)),
+            "{:?} readable on the wire",
+            String::from_utf8_lossy(plain)
+        );
     }
-    let truth: bidui_synth::GroundTruth = serde_json::from_slice(&std::fs::read(d.dir.join("data/ground-truth.json")).unwrap()).unwrap();
-    let ids: HashSet<&[u8]> = truth.registry.iter().map(|r| r.identity.as_bytes()).filter(|id| id.len() == 18).collect();
+    let truth: bidui_synth::GroundTruth =
+        serde_json::from_slice(&std::fs::read(d.dir.join("data/ground-truth.json")).unwrap()).unwrap();
+    let ids: HashSet<&[u8]> =
+        truth.registry.iter().map(|r| r.identity.as_bytes()).filter(|id| id.len() == 18).collect();
     assert!(ids.len() > 250);
     assert!(!d.agent_bytes.windows(18).any(|w| ids.contains(w)), "a raw identity number on the wire");
 
     // The audit log of the TLS run verifies too.
-    let verified = Command::new(bidui_exe()).args(["audit", "verify", "--db"]).arg(d.dir.join("matcher/matcher.db")).output().unwrap();
-    assert!(verified.status.success() && printed(&verified).starts_with("OK: audit chain intact, 26 records"), "{}", printed(&verified));
+    let verified = Command::new(bidui_exe())
+        .args(["audit", "verify", "--db"])
+        .arg(d.dir.join("matcher/matcher.db"))
+        .output()
+        .unwrap();
+    assert!(
+        verified.status.success() && printed(&verified).starts_with("OK: audit chain intact, 26 records"),
+        "{}",
+        printed(&verified)
+    );
 }
 
 #[test]
@@ -112,18 +153,27 @@ fn a_wrong_pinned_certificate_is_refused_and_the_right_one_works() {
     let job = d.results.job.as_str();
 
     // The operator's CLI.
-    for (name, trust) in [("right", format!("matcher_certificate = {right:?}\n")), ("right-ca", format!("matcher_ca = {right:?}\n"))] {
+    for (name, trust) in
+        [("right", format!("matcher_certificate = {right:?}\n")), ("right-ca", format!("matcher_ca = {right:?}\n"))]
+    {
         let config = operator_config(&work, name, &url, &trust);
         let output = bidui(&["job", "status", job, "--operator", config.to_str().unwrap()]);
         assert!(output.status.success(), "{name}: {}", printed(&output));
         assert!(printed(&output).contains("Complete"), "{}", printed(&output));
     }
-    for (name, trust) in [("wrong", format!("matcher_certificate = {other:?}\n")), ("wrong-ca", format!("matcher_ca = {other:?}\n"))] {
+    for (name, trust) in
+        [("wrong", format!("matcher_certificate = {other:?}\n")), ("wrong-ca", format!("matcher_ca = {other:?}\n"))]
+    {
         let config = operator_config(&work, name, &url, &trust);
         let output = bidui(&["job", "status", job, "--operator", config.to_str().unwrap()]);
         assert!(!output.status.success(), "{name}: a matcher with another certificate was trusted");
         let message = printed(&output);
-        assert!(message.contains("refusing to talk to the matcher") && message.contains("not trusted by") && message.contains("Nothing was sent"), "{name}: {message}");
+        assert!(
+            message.contains("refusing to talk to the matcher")
+                && message.contains("not trusted by")
+                && message.contains("Nothing was sent"),
+            "{name}: {message}"
+        );
     }
     // No trust anchor at all: refused before connecting, never web PKI.
     let config = operator_config(&work, "none", &url, "");
@@ -131,7 +181,8 @@ fn a_wrong_pinned_certificate_is_refused_and_the_right_one_works() {
     assert!(!output.status.success());
     assert!(printed(&output).contains("no trust anchor is configured"), "{}", printed(&output));
     // Both keys at once is a configuration error.
-    let config = operator_config(&work, "both", &url, &format!("matcher_certificate = {right:?}\nmatcher_ca = {right:?}\n"));
+    let config =
+        operator_config(&work, "both", &url, &format!("matcher_certificate = {right:?}\nmatcher_ca = {right:?}\n"));
     let output = bidui(&["job", "status", job, "--operator", config.to_str().unwrap()]);
     assert!(!output.status.success() && printed(&output).contains("not both"), "{}", printed(&output));
 
@@ -151,7 +202,16 @@ fn a_wrong_pinned_certificate_is_refused_and_the_right_one_works() {
     assert!(!work.join("household-state").join("release-log.jsonl").exists());
     // With its own configuration (the right certificate) the same agent gets through:
     // the job is complete, so it only learns that it already released.
-    let output = bidui(&["agent", "run", "--job", job, "--matcher", &url, "--config", home.join("agent.toml").to_str().unwrap()]);
+    let output = bidui(&[
+        "agent",
+        "run",
+        "--job",
+        job,
+        "--matcher",
+        &url,
+        "--config",
+        home.join("agent.toml").to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}", printed(&output));
 }
 
@@ -177,7 +237,12 @@ fn the_https_port_refuses_plain_http() {
     assert!(printed(&output).contains("https-only"), "{}", printed(&output));
     // And an http:// URL with a certificate configured is refused as inconsistent.
     let right = d.dir.join("operator/matcher-cert.pem");
-    let config = operator_config(&work, "plain-pinned", &format!("http://{}", matcher.address), &format!("matcher_certificate = {right:?}\n"));
+    let config = operator_config(
+        &work,
+        "plain-pinned",
+        &format!("http://{}", matcher.address),
+        &format!("matcher_certificate = {right:?}\n"),
+    );
     let output = bidui(&["job", "status", &d.results.job, "--operator", config.to_str().unwrap()]);
     assert!(!output.status.success() && printed(&output).contains("plain http:// matcher"), "{}", printed(&output));
 }
@@ -188,16 +253,46 @@ fn the_matcher_serves_https_unless_plain_http_is_asked_for() {
     let db = dir.join("m.db");
     let output = bidui(&["matcher", "serve", "--listen", "127.0.0.1:0", "--db", db.to_str().unwrap()]);
     assert!(!output.status.success());
-    assert!(printed(&output).contains("--insecure-http") || printed(&output).contains("--tls-cert"), "{}", printed(&output));
+    assert!(
+        printed(&output).contains("--insecure-http") || printed(&output).contains("--tls-cert"),
+        "{}",
+        printed(&output)
+    );
     let output = bidui(&["matcher", "serve", "--insecure-http", "--listen", "0.0.0.0:0", "--db", db.to_str().unwrap()]);
-    assert!(!output.status.success() && printed(&output).contains("refusing to serve plain HTTP"), "{}", printed(&output));
+    assert!(
+        !output.status.success() && printed(&output).contains("refusing to serve plain HTTP"),
+        "{}",
+        printed(&output)
+    );
     // A key that does not fit the certificate is refused before serving.
     let (cert, key) = (dir.join("a-cert.pem"), dir.join("a-key.pem"));
     let (cert_b, key_b) = (dir.join("b-cert.pem"), dir.join("b-key.pem"));
     for (c, k) in [(&cert, &key), (&cert_b, &key_b)] {
-        assert!(bidui(&["keys", "tls-cert", "--host", "127.0.0.1", "--out-cert", c.to_str().unwrap(), "--out-key", k.to_str().unwrap()]).status.success());
+        assert!(bidui(&[
+            "keys",
+            "tls-cert",
+            "--host",
+            "127.0.0.1",
+            "--out-cert",
+            c.to_str().unwrap(),
+            "--out-key",
+            k.to_str().unwrap()
+        ])
+        .status
+        .success());
     }
-    let output = bidui(&["matcher", "serve", "--listen", "127.0.0.1:0", "--db", db.to_str().unwrap(), "--tls-cert", cert.to_str().unwrap(), "--tls-key", key_b.to_str().unwrap()]);
+    let output = bidui(&[
+        "matcher",
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--db",
+        db.to_str().unwrap(),
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key_b.to_str().unwrap(),
+    ]);
     assert!(!output.status.success() && printed(&output).contains("does not fit"), "{}", printed(&output));
 }
 
@@ -213,7 +308,18 @@ fn the_tls_key_is_private_and_never_overwritten() {
     let dir = tempfile_dir("keys");
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let args = |c: &Path, k: &Path| {
-        bidui(&["keys", "tls-cert", "--host", "127.0.0.1", "--host", "matcher.district.gov", "--out-cert", c.to_str().unwrap(), "--out-key", k.to_str().unwrap()])
+        bidui(&[
+            "keys",
+            "tls-cert",
+            "--host",
+            "127.0.0.1",
+            "--host",
+            "matcher.district.gov",
+            "--out-cert",
+            c.to_str().unwrap(),
+            "--out-key",
+            k.to_str().unwrap(),
+        ])
     };
     let made = args(&cert, &key);
     assert!(made.status.success(), "{}", printed(&made));
@@ -227,7 +333,9 @@ fn the_tls_key_is_private_and_never_overwritten() {
     assert!(std::fs::read_to_string(&key).unwrap().starts_with("-----BEGIN PRIVATE KEY-----"));
     let (cert_before, key_before) = (std::fs::read(&cert).unwrap(), std::fs::read(&key).unwrap());
     // Again onto the same files, or onto either one: refused, nothing changes or appears.
-    for (c, k) in [(cert.clone(), key.clone()), (dir.join("new-cert.pem"), key.clone()), (cert.clone(), dir.join("new-key.pem"))] {
+    for (c, k) in
+        [(cert.clone(), key.clone()), (dir.join("new-cert.pem"), key.clone()), (cert.clone(), dir.join("new-key.pem"))]
+    {
         let again = args(&c, &k);
         assert!(!again.status.success());
         assert!(printed(&again).contains("never overwrites"), "{}", printed(&again));

@@ -93,7 +93,8 @@ fn generate(rows: u32, path: &str) {
         let year = 1930 + x % 90;
         let month = 1 + (x >> 8) % 12;
         let day = 1 + (x >> 16) % 28;
-        let name = format!("{}{}", surnames[(x >> 24) as usize % surnames.len()], given[(x >> 32) as usize % given.len()]);
+        let name =
+            format!("{}{}", surnames[(x >> 24) as usize % surnames.len()], given[(x >> 32) as usize % given.len()]);
         let sex = if (x >> 40).is_multiple_of(2) { "男" } else { "女" };
         let address = format!("广东省广州市增城区荔城街道府佑路{}号", (x >> 44) % 500 + 1);
         let address = if i % 50 == 0 { format!("\"{address}, {}室\"", (x >> 20) % 900 + 100) } else { address };

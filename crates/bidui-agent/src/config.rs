@@ -78,10 +78,9 @@ impl Policy {
         if !configured.contains_key(field) {
             return Some(format!("this agent has no column mapped to field {field:?}"));
         }
-        let allowed = self
-            .allow
-            .iter()
-            .any(|rule| rule.fields.iter().any(|f| f == field) && rule.purposes.iter().any(|p| p == "*" || p == purpose));
+        let allowed = self.allow.iter().any(|rule| {
+            rule.fields.iter().any(|f| f == field) && rule.purposes.iter().any(|p| p == "*" || p == purpose)
+        });
         (!allowed).then(|| format!("the local policy does not allow releasing {field:?} for the purpose {purpose:?}"))
     }
 }
@@ -103,9 +102,10 @@ pub enum ConfigError {
 impl AgentConfig {
     /// Reads a configuration; relative paths in it are taken from the file's folder.
     pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        let mut config: AgentConfig =
-            toml::from_str(&text).map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let mut config: AgentConfig = toml::from_str(&text)
+            .map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -163,8 +163,10 @@ mod tests {
                 PolicyRule { fields: vec!["town".into()], purposes: vec!["*".into()] },
             ],
         };
-        let configured: BTreeMap<String, String> =
-            [("status", "户籍状态"), ("town", "镇街"), ("phone", "电话")].into_iter().map(|(a, b)| (a.into(), b.into())).collect();
+        let configured: BTreeMap<String, String> = [("status", "户籍状态"), ("town", "镇街"), ("phone", "电话")]
+            .into_iter()
+            .map(|(a, b)| (a.into(), b.into()))
+            .collect();
         assert_eq!(policy.refusal("status", "比对", &configured), None);
         assert!(policy.refusal("status", "其他", &configured).unwrap().contains("local policy"));
         assert_eq!(policy.refusal("town", "其他", &configured), None);

@@ -34,9 +34,13 @@ struct EpochFile {
 }
 
 pub fn load(path: &Path) -> Result<KeyEpoch, EpochError> {
-    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| EpochError::Read { path: path.to_owned(), source })?);
-    let file: EpochFile = toml::from_str(&text).map_err(|e| EpochError::Invalid { path: path.to_owned(), message: e.message().to_owned() })?;
-    let secret = EpochSecret::from_hex(&file.secret).map_err(|e| EpochError::Invalid { path: path.to_owned(), message: e.to_string() })?;
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|source| EpochError::Read { path: path.to_owned(), source })?,
+    );
+    let file: EpochFile = toml::from_str(&text)
+        .map_err(|e| EpochError::Invalid { path: path.to_owned(), message: e.message().to_owned() })?;
+    let secret = EpochSecret::from_hex(&file.secret)
+        .map_err(|e| EpochError::Invalid { path: path.to_owned(), message: e.to_string() })?;
     Ok(KeyEpoch::new(file.suite, secret))
 }
 
@@ -45,7 +49,10 @@ pub fn load(path: &Path) -> Result<KeyEpoch, EpochError> {
 pub fn held(configured: &[PathBuf], dir: &Path) -> Vec<PathBuf> {
     let mut paths = configured.to_vec();
     if let Ok(entries) = std::fs::read_dir(dir) {
-        let mut unsealed: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "epoch")).collect();
+        let mut unsealed: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "epoch"))
+            .collect();
         unsealed.sort();
         paths.extend(unsealed);
     }
@@ -111,9 +118,17 @@ pub fn take_up(
 
 /// The agent's X25519 key file: 32 secret bytes as hex, 0600.
 pub fn load_x25519(path: &Path) -> Result<x25519_dalek::StaticSecret, EpochError> {
-    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| EpochError::Read { path: path.to_owned(), source })?);
-    let bytes: Zeroizing<Vec<u8>> = Zeroizing::new(hex::decode(text.trim()).map_err(|_| EpochError::Invalid { path: path.to_owned(), message: "not hex".into() })?);
-    let array: [u8; 32] = bytes.as_slice().try_into().map_err(|_| EpochError::Invalid { path: path.to_owned(), message: "not 32 bytes".into() })?;
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|source| EpochError::Read { path: path.to_owned(), source })?,
+    );
+    let bytes: Zeroizing<Vec<u8>> = Zeroizing::new(
+        hex::decode(text.trim())
+            .map_err(|_| EpochError::Invalid { path: path.to_owned(), message: "not hex".into() })?,
+    );
+    let array: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| EpochError::Invalid { path: path.to_owned(), message: "not 32 bytes".into() })?;
     Ok(x25519_dalek::StaticSecret::from(array))
 }
 
@@ -127,7 +142,8 @@ pub fn init_agent_keys(dir: &Path) -> Result<([u8; 32], [u8; 32]), EpochError> {
     }
     let signing = bidui_client::Identity::create(&dir.join("agent.ed25519"))?;
     let mut secret = Zeroizing::new([0u8; 32]);
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret[..]).map_err(|_| EpochError::Random)?;
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret[..])
+        .map_err(|_| EpochError::Random)?;
     bidui_client::write_secret_file(&x25519_path, Zeroizing::new(hex::encode(*secret)).as_bytes())?;
     let public = bidui_core::seal::x25519_public(&x25519_dalek::StaticSecret::from(*secret));
     Ok((signing.public_key(), public))
@@ -144,7 +160,10 @@ pub fn select(paths: &[PathBuf], kcv: &str) -> Result<KeyEpoch, EpochError> {
         }
         held.push(value);
     }
-    Err(EpochError::NotHeld { wanted: kcv.to_owned(), held: if held.is_empty() { "none".into() } else { held.join(", ") } })
+    Err(EpochError::NotHeld {
+        wanted: kcv.to_owned(),
+        held: if held.is_empty() { "none".into() } else { held.join(", ") },
+    })
 }
 
 /// Writes a fresh random epoch to a new 0600 file and returns it. Never overwrites.
@@ -175,18 +194,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let epochs_dir = dir.path().join("epochs");
         let rng = ring::rand::SystemRandom::new();
-        let custodian = ring::signature::Ed25519KeyPair::from_pkcs8(ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap().as_ref()).unwrap();
+        let custodian = ring::signature::Ed25519KeyPair::from_pkcs8(
+            ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap().as_ref(),
+        )
+        .unwrap();
         let custodian_public: [u8; 32] = custodian.public_key().as_ref().try_into().unwrap();
         let me = x25519_dalek::StaticSecret::from([5; 32]);
         let good = KeyEpoch::new(Suite::HmacSha256, EpochSecret::generate(&rng).unwrap());
-        let sealed = bidui_core::seal::seal(&good, "household", &bidui_core::seal::x25519_public(&me), &custodian, &rng).unwrap();
+        let sealed =
+            bidui_core::seal::seal(&good, "household", &bidui_core::seal::x25519_public(&me), &custodian, &rng)
+                .unwrap();
         let mut forged = sealed.clone();
         forged.kcv = "ffffffffffffffff".into();
         let mut traversal = sealed.clone();
         traversal.kcv = "../../etc/passwd".into();
         let outside = dir.path().join("keep.epoch");
         std::fs::write(&outside, "not to be deleted").unwrap();
-        let delivery = bidui_core::api::EpochDelivery { sealed: vec![forged, traversal, sealed.clone()], retired: vec!["../keep".into()] };
+        let delivery = bidui_core::api::EpochDelivery {
+            sealed: vec![forged, traversal, sealed.clone()],
+            retired: vec!["../keep".into()],
+        };
         let outcome = take_up(&delivery, "household", &me, &custodian_public, &epochs_dir).unwrap();
         assert_eq!(outcome.taken, vec![sealed.kcv.clone()]);
         assert_eq!(outcome.refused.len(), 2, "{:?}", outcome.refused);

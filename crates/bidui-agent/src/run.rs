@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bidui_client::{Client, ClientError, Identity, KeyFileError, MatcherTrust};
-use bidui_core::api::{Assignment, RefusedField, ReleaseRequest, ReleaseUpload, ReleasedRecord, SealRequest, SubmissionStatus};
+use bidui_core::api::{
+    Assignment, RefusedField, ReleaseRequest, ReleaseUpload, ReleasedRecord, SealRequest, SubmissionStatus,
+};
 use bidui_core::wire::ChunkBuilder;
 use bidui_core::CivilDate;
 use serde::Serialize;
@@ -118,7 +120,8 @@ const ABORT_AFTER_CHUNKS: &str = "BIDUI_TEST_ABORT_AFTER_CHUNKS";
 
 pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, AgentError> {
     let identity = Identity::load(&config.identity_key)?;
-    let trust = MatcherTrust::from_config(config.matcher_certificate.as_deref(), config.matcher_ca.as_deref()).map_err(ClientError::from)?;
+    let trust = MatcherTrust::from_config(config.matcher_certificate.as_deref(), config.matcher_ca.as_deref())
+        .map_err(ClientError::from)?;
     let client = Client::with_trust(&config.matcher, &config.party, identity, trust)?;
     let job_path = format!("/v1/jobs/{}", path_segment(&options.job));
     let assignment: Assignment = client.get(&format!("{job_path}/assignment"))?;
@@ -162,10 +165,9 @@ pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, Agen
 /// Returns the sealed epochs refused, with reasons (one bad seal does not stop a run).
 fn fetch_epochs(client: &Client, config: &AgentConfig) -> Result<Vec<String>, AgentError> {
     let (Some(key_path), Some(custodian)) = (&config.x25519_key, &config.custodian_key) else { return Ok(Vec::new()) };
-    let custodian: [u8; 32] = hex::decode(custodian.trim())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| EpochError::Invalid { path: PathBuf::from("custodian_key"), message: "not 64 hex digits".into() })?;
+    let custodian: [u8; 32] = hex::decode(custodian.trim()).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| {
+        EpochError::Invalid { path: PathBuf::from("custodian_key"), message: "not 64 hex digits".into() }
+    })?;
     let my_key = epochs::load_x25519(key_path)?;
     let delivery: bidui_core::api::EpochDelivery = client.get("/v1/epochs")?;
     let outcome = epochs::take_up(&delivery, &config.party, &my_key, &custodian, &config.epochs_dir())?;
@@ -199,28 +201,29 @@ fn upload(
     let mut digests: Vec<[u8; 32]> = Vec::new();
     let mut pending = ChunkBuilder::new(attr_count);
 
-    let flush = |pending: &mut ChunkBuilder, digests: &mut Vec<[u8; 32]>, report: &mut RunReport| -> Result<(), AgentError> {
-        if pending.records() == 0 {
-            return Ok(());
-        }
-        let bytes = std::mem::replace(pending, ChunkBuilder::new(attr_count)).finish();
-        let digest = bidui_client::sha256(&bytes);
-        let seq = digests.len() as u32;
-        match status.chunks.get(seq as usize) {
-            Some(held) if held.sha256 == hex::encode(digest) => report.chunks_already_held += 1,
-            Some(_) => return Err(AgentError::SourceChanged(seq)),
-            None => {
-                let path = format!("{job_path}/submission/chunks/{seq}?epoch={}", assignment.epoch);
-                client.put_hashed_bytes(&path, bytes, &digest)?;
-                report.chunks_sent += 1;
-                if abort_after.is_some_and(|n| report.chunks_sent >= n) {
-                    std::process::abort();
+    let flush =
+        |pending: &mut ChunkBuilder, digests: &mut Vec<[u8; 32]>, report: &mut RunReport| -> Result<(), AgentError> {
+            if pending.records() == 0 {
+                return Ok(());
+            }
+            let bytes = std::mem::replace(pending, ChunkBuilder::new(attr_count)).finish();
+            let digest = bidui_client::sha256(&bytes);
+            let seq = digests.len() as u32;
+            match status.chunks.get(seq as usize) {
+                Some(held) if held.sha256 == hex::encode(digest) => report.chunks_already_held += 1,
+                Some(_) => return Err(AgentError::SourceChanged(seq)),
+                None => {
+                    let path = format!("{job_path}/submission/chunks/{seq}?epoch={}", assignment.epoch);
+                    client.put_hashed_bytes(&path, bytes, &digest)?;
+                    report.chunks_sent += 1;
+                    if abort_after.is_some_and(|n| report.chunks_sent >= n) {
+                        std::process::abort();
+                    }
                 }
             }
-        }
-        digests.push(digest);
-        Ok(())
-    };
+            digests.push(digest);
+            Ok(())
+        };
 
     tokenize_source(&mut source, &tokenizer, options.workers, &progress, |outcome| {
         counts.rows_read += 1;
@@ -293,7 +296,11 @@ fn release(
             None => fields.push(field.clone()),
         }
     }
-    let records = if fields.is_empty() || request.rows.is_empty() { Vec::new() } else { released_values(config, &fields, &request.rows)? };
+    let records = if fields.is_empty() || request.rows.is_empty() {
+        Vec::new()
+    } else {
+        released_values(config, &fields, &request.rows)?
+    };
     report.records_released = records.len() as u64;
     report.fields_released = fields.clone();
     report.fields_refused = refused.clone();
@@ -305,7 +312,8 @@ fn release(
 /// Reads the allowed fields of exactly the matched rows.
 fn released_values(config: &AgentConfig, fields: &[String], rows: &[u32]) -> Result<Vec<ReleasedRecord>, AgentError> {
     let mut source = Source::open(&config.source)?;
-    let columns: Vec<Option<usize>> = fields.iter().map(|f| source.column(&config.fields[f]).map(Some)).collect::<Result<_, _>>()?;
+    let columns: Vec<Option<usize>> =
+        fields.iter().map(|f| source.column(&config.fields[f]).map(Some)).collect::<Result<_, _>>()?;
     let wanted: HashSet<u32> = rows.iter().copied().collect();
     let mut records = Vec::with_capacity(rows.len());
     let (mut text, mut ends) = (String::new(), Vec::with_capacity(columns.len()));
@@ -337,8 +345,10 @@ fn progress_bar(enabled: bool, total: Option<u64>) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new(total.unwrap_or(0));
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} tokenizing {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)")
-            .expect("valid progress template"),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} tokenizing {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
+        )
+        .expect("valid progress template"),
     );
     bar
 }

@@ -426,7 +426,8 @@ impl Source {
         let mut file = File::open(&path).map_err(|source| SourceError::Open { path: path.clone(), source })?;
         let total_bytes = file.metadata().ok().map(|m| m.len());
         let mut head = vec![0; BUF_LEN];
-        let (n, eof) = read_full(&mut file, &mut head).map_err(|source| SourceError::Read { path: path.clone(), source })?;
+        let (n, eof) =
+            read_full(&mut file, &mut head).map_err(|source| SourceError::Read { path: path.clone(), source })?;
         head.truncate(n);
         let format = resolve_format(&path, spec.format, &head)?;
         match format {
@@ -539,7 +540,12 @@ impl Source {
     /// a missing cell) are appended to `out` one after another, and the end offset of each
     /// in `out` is pushed to `ends`. Returns the row number. For CSV this copies a few
     /// cells instead of building a [`Row`]: the agent's reading thread does nothing else.
-    pub fn next_cells(&mut self, columns: &[Option<usize>], out: &mut String, ends: &mut Vec<usize>) -> Option<Result<u32, RowError>> {
+    pub fn next_cells(
+        &mut self,
+        columns: &[Option<usize>],
+        out: &mut String,
+        ends: &mut Vec<usize>,
+    ) -> Option<Result<u32, RowError>> {
         if let Inner::Csv(csv) = &mut self.inner {
             return csv.next_cells(columns, out, ends);
         }
@@ -674,16 +680,33 @@ enum CsvInput {
     /// UTF-8: bytes go straight from the file to the parser.
     Plain(File),
     /// GBK/GB18030: raw bytes are decoded to UTF-8 first.
-    Decode { file: File, decoder: encoding_rs::Decoder, raw: Vec<u8>, raw_pos: usize, raw_end: usize, raw_eof: bool, finished: bool },
+    Decode {
+        file: File,
+        decoder: encoding_rs::Decoder,
+        raw: Vec<u8>,
+        raw_pos: usize,
+        raw_end: usize,
+        raw_eof: bool,
+        finished: bool,
+    },
 }
 
 enum Record {
     /// A record of `fields` fields, `bytes` bytes of content, in `out`/`ends`.
-    Complete { bytes: usize, fields: usize },
+    Complete {
+        bytes: usize,
+        fields: usize,
+    },
     /// A record too long to keep; it was skipped up to the next line.
-    Overlong { first_line: u64, skipped_to_line: u64 },
+    Overlong {
+        first_line: u64,
+        skipped_to_line: u64,
+    },
     /// A record spanning more than `MAX_RECORD_LINES` lines.
-    ManyLines { first_line: u64, last_line: u64 },
+    ManyLines {
+        first_line: u64,
+        last_line: u64,
+    },
     End,
     Io(io::Error),
 }
@@ -712,7 +735,6 @@ struct CsvRows {
 }
 
 impl CsvRows {
-
     fn open(
         path: &Path,
         file: File,
@@ -724,7 +746,9 @@ impl CsvRows {
         if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
             return Err(SourceError::Unsupported {
                 path: path.to_path_buf(),
-                reason: "this file is UTF-16 text (Excel's \"Unicode Text\"); save it as \"CSV UTF-8\" or plain CSV instead".to_string(),
+                reason:
+                    "this file is UTF-16 text (Excel's \"Unicode Text\"); save it as \"CSV UTF-8\" or plain CSV instead"
+                        .to_string(),
             });
         }
         let (encoding, detected) = if head.starts_with(UTF8_BOM) {
@@ -773,7 +797,8 @@ impl CsvRows {
             detected,
             bytes_read,
         };
-        let header_error = |reason: String| SourceError::Header { path: path.to_path_buf(), sheet: None, header_row, reason };
+        let header_error =
+            |reason: String| SourceError::Header { path: path.to_path_buf(), sheet: None, header_row, reason };
         loop {
             match csv.next_record() {
                 Record::End => {
@@ -882,7 +907,8 @@ impl CsvRows {
             }
             let input = &self.buf[self.pos..self.end];
             let at_eof = input.is_empty();
-            let (result, nin, nout, nend) = self.core.read_record(input, &mut self.out[bytes..], &mut self.ends[fields..]);
+            let (result, nin, nout, nend) =
+                self.core.read_record(input, &mut self.out[bytes..], &mut self.ends[fields..]);
             self.pos += nin;
             if nin > 0 {
                 self.last_byte = self.buf[self.pos - 1];
@@ -981,7 +1007,12 @@ impl CsvRows {
         next
     }
 
-    fn next_cells(&mut self, columns: &[Option<usize>], out: &mut String, ends: &mut Vec<usize>) -> Option<Result<u32, RowError>> {
+    fn next_cells(
+        &mut self,
+        columns: &[Option<usize>],
+        out: &mut String,
+        ends: &mut Vec<usize>,
+    ) -> Option<Result<u32, RowError>> {
         self.next_text_record(|number, text, field_ends| {
             for column in columns {
                 let field = column.filter(|&c| c < field_ends.len()).map_or("", |c| {
@@ -1015,7 +1046,10 @@ impl CsvRows {
                 }
                 Record::Io(e) => {
                     self.done = true;
-                    return Some(Err(RowError { row: number, reason: format!("cannot read the file: {e}; reading stopped") }));
+                    return Some(Err(RowError {
+                        row: number,
+                        reason: format!("cannot read the file: {e}; reading stopped"),
+                    }));
                 }
                 Record::Overlong { first_line, skipped_to_line } => {
                     return Some(Err(RowError {
@@ -1134,15 +1168,18 @@ fn choose_sheet(path: &Path, requested: Option<&str>, sheets: &[calamine::Sheet]
         Some(wanted) => {
             let wanted_trimmed = wanted.trim();
             available.iter().find(|name| name.as_str() == wanted || name.trim() == wanted_trimmed).cloned().ok_or_else(
-                || SourceError::NoSuchSheet { path: path.to_path_buf(), sheet: wanted.to_string(), available: available.clone() },
+                || SourceError::NoSuchSheet {
+                    path: path.to_path_buf(),
+                    sheet: wanted.to_string(),
+                    available: available.clone(),
+                },
             )
         }
-        None => sheets
-            .iter()
-            .find(|s| s.typ == SheetType::WorkSheet)
-            .or(sheets.first())
-            .map(|s| s.name.clone())
-            .ok_or_else(|| SourceError::Workbook { path: path.to_path_buf(), reason: "the workbook has no sheet".to_string() }),
+        None => {
+            sheets.iter().find(|s| s.typ == SheetType::WorkSheet).or(sheets.first()).map(|s| s.name.clone()).ok_or_else(
+                || SourceError::Workbook { path: path.to_path_buf(), reason: "the workbook has no sheet".to_string() },
+            )
+        }
     }
 }
 
@@ -1239,8 +1276,8 @@ impl XlsxRows {
     ) -> Result<(XlsxRows, String, Vec<String>), SourceError> {
         let progress = Arc::new(AtomicU64::new(0));
         let counting = CountingFile { file, position: 0, shared: Arc::clone(&progress) };
-        let book: XlsxBook =
-            calamine::open_workbook_from_rs(BufReader::with_capacity(BUF_LEN, counting)).map_err(|e| workbook_error(path, e))?;
+        let book: XlsxBook = calamine::open_workbook_from_rs(BufReader::with_capacity(BUF_LEN, counting))
+            .map_err(|e| workbook_error(path, e))?;
         let sheet = choose_sheet(path, requested, book.sheets_metadata())?;
         let (tx, rx) = mpsc::sync_channel(XLSX_QUEUE);
         let (recycle, recycled) = mpsc::channel();
@@ -1249,7 +1286,10 @@ impl XlsxRows {
         thread::Builder::new()
             .name("bidui-xlsx".to_string())
             .spawn(move || xlsx_worker(book, &worker_path, &worker_sheet, header_row, &tx, &recycled))
-            .map_err(|e| SourceError::Workbook { path: path.to_path_buf(), reason: format!("cannot start a reader thread: {e}") })?;
+            .map_err(|e| SourceError::Workbook {
+                path: path.to_path_buf(),
+                reason: format!("cannot start a reader thread: {e}"),
+            })?;
         let headers = match rx.recv() {
             Ok(XlsxMsg::Headers(headers)) => headers,
             Ok(XlsxMsg::OpenFailed(error)) => return Err(error),
@@ -1445,8 +1485,8 @@ impl XlsRows {
         header_row: u32,
         total_bytes: u64,
     ) -> Result<(XlsRows, String, Vec<String>), SourceError> {
-        let mut book: Xls<_> =
-            calamine::open_workbook_from_rs(BufReader::with_capacity(BUF_LEN, file)).map_err(|e| workbook_error(path, e))?;
+        let mut book: Xls<_> = calamine::open_workbook_from_rs(BufReader::with_capacity(BUF_LEN, file))
+            .map_err(|e| workbook_error(path, e))?;
         let sheet = choose_sheet(path, requested, book.sheets_metadata())?;
         let range = book.worksheet_range(&sheet).map_err(|e| workbook_error(path, e))?;
         let header_index = header_row - 1;
@@ -1582,10 +1622,8 @@ mod tests {
 
     #[test]
     fn serde_names() {
-        let spec: SourceSpec = serde_json::from_str(
-            r#"{"path": "a.csv", "format": "csv", "encoding": "gbk", "header_row": 2}"#,
-        )
-        .unwrap();
+        let spec: SourceSpec =
+            serde_json::from_str(r#"{"path": "a.csv", "format": "csv", "encoding": "gbk", "header_row": 2}"#).unwrap();
         assert_eq!(spec.format, Some(Format::Csv));
         assert_eq!(spec.encoding, Some(Encoding::Gbk));
         assert_eq!(spec.header_row, Some(2));

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use bidui_core::api::Attribute;
-use bidui_core::wire::{encode_record, record_len, ABSENT};
 use bidui_core::name::{self, NameForms};
+use bidui_core::wire::{encode_record, record_len, ABSENT};
 use bidui_core::{CivilDate, IdNumber, JobKeys, Sex, TokenBatch, TokenSlot};
 
 use std::sync::{mpsc, Arc, Mutex};
@@ -75,10 +75,17 @@ impl Tokenizer {
 
     /// Canonicalizes one row's cells and queues its tokens in `batch`; `name` is a
     /// buffer reused from row to row.
-    fn queue_row(&self, batch: &mut TokenBatch, name: &mut NameForms, number: u32, [raw_id, raw_name, raw_sex, raw_birth]: [&str; 4]) -> QueuedRow {
+    fn queue_row(
+        &self,
+        batch: &mut TokenBatch,
+        name: &mut NameForms,
+        number: u32,
+        [raw_id, raw_name, raw_sex, raw_birth]: [&str; 4],
+    ) -> QueuedRow {
         let parsed = IdNumber::parse(raw_id, self.today);
         name::forms_into(raw_name, name);
-        let values = PersonValues { id: parsed.ok(), name, sex: Sex::parse(raw_sex), birth: CivilDate::parse(raw_birth) };
+        let values =
+            PersonValues { id: parsed.ok(), name, sex: Sex::parse(raw_sex), birth: CivilDate::parse(raw_birth) };
         let invalid = parsed.err().map(|e| e.code());
         let qid = self.qid_inputs(&values);
         if values.id.is_none() && qid.is_none() {
@@ -111,7 +118,13 @@ impl Tokenizer {
         (!values.name.canonical.is_empty()).then_some((birth, sex))
     }
 
-    fn queue_attr_token(&self, batch: &mut TokenBatch, id: &IdNumber, attribute: Attribute, values: &PersonValues) -> TokenSlot {
+    fn queue_attr_token(
+        &self,
+        batch: &mut TokenBatch,
+        id: &IdNumber,
+        attribute: Attribute,
+        values: &PersonValues,
+    ) -> TokenSlot {
         let birth = values.birth.map(CivilDate::yyyymmdd_bytes);
         let value = match attribute {
             Attribute::Name => values.name.canonical.as_str(),
@@ -147,7 +160,11 @@ struct TokenizedBatch {
 enum BatchOutcome {
     Unreadable(RowError),
     /// `record`: the end of the row's record in `records`, if it has one.
-    Tokenized { row: u32, record: Option<usize>, invalid: Option<&'static str> },
+    Tokenized {
+        row: u32,
+        record: Option<usize>,
+        invalid: Option<&'static str>,
+    },
 }
 
 impl TokenizedBatch {
@@ -189,7 +206,9 @@ impl Batch {
         ends.clear();
         match source.next_cells(columns, &mut self.text, ends) {
             None => return false,
-            Some(Ok(number)) => self.rows.push(BatchRow::Cells { number, ends: ends[..].try_into().expect("one end per cell") }),
+            Some(Ok(number)) => {
+                self.rows.push(BatchRow::Cells { number, ends: ends[..].try_into().expect("one end per cell") })
+            }
             Some(Err(error)) => self.rows.push(BatchRow::Unreadable(error)),
         }
         true
@@ -408,7 +427,9 @@ mod tests {
             .tokenize(&t, &mut Scratch::default())
             .deliver(&mut |outcome| {
                 let &(row, cells) = rows_left.next().expect("one outcome per row");
-                let RowOutcome::Tokenized { row: number, record, invalid } = outcome else { panic!("row {row} unreadable") };
+                let RowOutcome::Tokenized { row: number, record, invalid } = outcome else {
+                    panic!("row {row} unreadable")
+                };
                 assert_eq!(number, row);
                 let (alone, alone_invalid) = tokenize(&t, row, cells);
                 let alone = alone.map(|r| {

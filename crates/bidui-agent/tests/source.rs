@@ -54,10 +54,7 @@ fn utf8_csv_with_chinese_headers() {
     assert_eq!(source.column(" 公民身份号码 ").unwrap(), 0);
     assert_eq!(source.total_bytes(), Some(text.len() as u64));
     let rows = read_all(&mut source);
-    assert_eq!(
-        rows,
-        [ok(1, &["440118198001010022", "张三", "男"]), ok(2, &["440118198001010014", "李四", "女"])]
-    );
+    assert_eq!(rows, [ok(1, &["440118198001010022", "张三", "男"]), ok(2, &["440118198001010014", "李四", "女"])]);
     assert_eq!(source.bytes_read(), text.len() as u64);
     assert!(source.rows().next().is_none(), "stays at the end");
 }
@@ -327,7 +324,9 @@ fn reading_some_cells_of_a_workbook_gives_the_texts_next_row_gives() {
         .unwrap()
         .rows()
         .map(|row| {
-            row.map(|row| (row.number, columns.iter().map(|c| c.map_or(String::new(), |c| row.text(c).into_owned())).collect()))
+            row.map(|row| {
+                (row.number, columns.iter().map(|c| c.map_or(String::new(), |c| row.text(c).into_owned())).collect())
+            })
         })
         .collect();
     assert_eq!(by_cells, by_rows);
@@ -538,7 +537,10 @@ fn xlsx_identity_numbers_dates_sparse_rows_sheet_and_header_row() {
 
     assert_eq!(rows[2].text(id), "440183800101001");
     assert_eq!(IdNumber::parse(&rows[2].text(id), today()).unwrap().as_str(), "440183198001010011");
-    assert_eq!(rows[2].cells(), &[Cell::Number(440183800101001.0), Cell::Empty, Cell::Empty, Cell::Text("不详".into())]);
+    assert_eq!(
+        rows[2].cells(),
+        &[Cell::Number(440183800101001.0), Cell::Empty, Cell::Empty, Cell::Text("不详".into())]
+    );
     assert_eq!(source.bytes_read(), source.total_bytes().unwrap());
 }
 

@@ -78,7 +78,9 @@ pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> 
         std::io::ErrorKind::AlreadyExists => KeyFileError::Exists(path.to_owned()),
         _ => KeyFileError::Write { path: path.to_owned(), source },
     })?;
-    file.write_all(bytes).and_then(|_| file.sync_all()).map_err(|source| KeyFileError::Write { path: path.to_owned(), source })
+    file.write_all(bytes)
+        .and_then(|_| file.sync_all())
+        .map_err(|source| KeyFileError::Write { path: path.to_owned(), source })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,13 +123,17 @@ fn read_pem_certificates(path: &Path) -> Result<Vec<Vec<u8>>, TrustError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| TrustError::Invalid { path: path.to_owned(), reason: e.to_string() })?;
     if certificates.is_empty() {
-        return Err(TrustError::Invalid { path: path.to_owned(), reason: "no -----BEGIN CERTIFICATE----- block".into() });
+        return Err(TrustError::Invalid {
+            path: path.to_owned(),
+            reason: "no -----BEGIN CERTIFICATE----- block".into(),
+        });
     }
     for der in &certificates {
         let mut store = rustls::RootCertStore::empty();
-        store
-            .add(rustls_pki_types::CertificateDer::from(der.as_slice()))
-            .map_err(|e| TrustError::Invalid { path: path.to_owned(), reason: format!("a certificate cannot be a trust anchor: {e}") })?;
+        store.add(rustls_pki_types::CertificateDer::from(der.as_slice())).map_err(|e| TrustError::Invalid {
+            path: path.to_owned(),
+            reason: format!("a certificate cannot be a trust anchor: {e}"),
+        })?;
     }
     Ok(certificates)
 }
@@ -142,7 +148,8 @@ impl MatcherTrust {
         // The pinned certificate becomes the only trust anchor, so it must be its own
         // issuer: a CA-issued certificate would never chain to itself.
         let der = rustls_pki_types::CertificateDer::from(certificates[0].as_slice());
-        let parsed = webpki::EndEntityCert::try_from(&der).map_err(|e| TrustError::Invalid { path: path.to_owned(), reason: format!("{e:?}") })?;
+        let parsed = webpki::EndEntityCert::try_from(&der)
+            .map_err(|e| TrustError::Invalid { path: path.to_owned(), reason: format!("{e:?}") })?;
         if parsed.issuer() != parsed.subject() {
             return Err(TrustError::NotSelfSigned { path: path.to_owned() });
         }
@@ -181,7 +188,8 @@ impl MatcherTrust {
     }
 
     fn tls_config(&self) -> ureq::tls::TlsConfig {
-        let roots: Vec<ureq::tls::Certificate<'static>> = self.certificates.iter().map(|der| ureq::tls::Certificate::from_der(der).to_owned()).collect();
+        let roots: Vec<ureq::tls::Certificate<'static>> =
+            self.certificates.iter().map(|der| ureq::tls::Certificate::from_der(der).to_owned()).collect();
         ureq::tls::TlsConfig::builder()
             .provider(ureq::tls::TlsProvider::Rustls)
             .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))
@@ -243,7 +251,12 @@ impl Client {
     /// A client that verifies the matcher's certificate against `trust`. With `None` it is
     /// [`Client::new`]. Refuses an `https://` URL without a trust anchor, and an `http://`
     /// URL with one.
-    pub fn with_trust(base_url: &str, signer: &str, identity: Identity, trust: Option<MatcherTrust>) -> Result<Client, ClientError> {
+    pub fn with_trust(
+        base_url: &str,
+        signer: &str,
+        identity: Identity,
+        trust: Option<MatcherTrust>,
+    ) -> Result<Client, ClientError> {
         let client = Client::build(base_url, signer, identity, trust);
         client.check_scheme()?;
         Ok(client)
@@ -282,7 +295,9 @@ impl Client {
         let https = self.base.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"));
         match &self.trust {
             None if https => Err(ClientError::NoTrustAnchor { url: self.base.clone() }),
-            Some(trust) if !https => Err(ClientError::PlainWithTrust { url: self.base.clone(), trust: trust.describe() }),
+            Some(trust) if !https => {
+                Err(ClientError::PlainWithTrust { url: self.base.clone(), trust: trust.describe() })
+            }
             _ => Ok(()),
         }
     }
@@ -291,14 +306,18 @@ impl Client {
     fn transport_error(&self, url: &str, error: ureq::Error) -> ClientError {
         let certificate_problem = match &error {
             ureq::Error::Rustls(rustls::Error::InvalidCertificate(e)) => Some(format!("{e:?}")),
-            ureq::Error::Io(io) => io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).and_then(|e| match e {
-                rustls::Error::InvalidCertificate(e) => Some(format!("{e:?}")),
-                _ => None,
-            }),
+            ureq::Error::Io(io) => {
+                io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).and_then(|e| match e {
+                    rustls::Error::InvalidCertificate(e) => Some(format!("{e:?}")),
+                    _ => None,
+                })
+            }
             _ => None,
         };
         match (certificate_problem, &self.trust) {
-            (Some(reason), Some(trust)) => ClientError::Untrusted { url: url.to_owned(), trust: trust.describe(), reason },
+            (Some(reason), Some(trust)) => {
+                ClientError::Untrusted { url: url.to_owned(), trust: trust.describe(), reason }
+            }
             _ => ClientError::Transport { url: url.to_owned(), reason: error.to_string() },
         }
     }
@@ -312,7 +331,13 @@ impl Client {
     }
 
     /// Sends one signed request; returns the status and body of a 2xx answer.
-    pub fn send(&self, method: &str, path: &str, body: &[u8], content_type: &str) -> Result<(u16, Vec<u8>), ClientError> {
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        content_type: &str,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
         self.send_owned(method, path, body.to_vec(), &sha256(body), content_type)
     }
 
@@ -320,13 +345,24 @@ impl Client {
     /// computed: token chunks are megabytes, and the agent hashes each one anyway for its
     /// submission digest. A wrong digest only gets the request refused (the matcher
     /// recomputes it to check the signature).
-    fn send_owned(&self, method: &str, path: &str, body: Vec<u8>, digest: &[u8; 32], content_type: &str) -> Result<(u16, Vec<u8>), ClientError> {
+    fn send_owned(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        digest: &[u8; 32],
+        content_type: &str,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
         self.check_scheme()?;
         let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let mut nonce = [0u8; 16];
-        self.rng.fill(&mut nonce).map_err(|_| ClientError::Transport { url: self.base.clone(), reason: "no randomness for the nonce".into() })?;
+        self.rng.fill(&mut nonce).map_err(|_| ClientError::Transport {
+            url: self.base.clone(),
+            reason: "no randomness for the nonce".into(),
+        })?;
         let nonce = hex::encode(nonce);
-        let signature = self.identity.sign(&request_signing_payload(method, path, digest, timestamp, &nonce, &self.signer));
+        let signature =
+            self.identity.sign(&request_signing_payload(method, path, digest, timestamp, &nonce, &self.signer));
         let url = format!("{}{path}", self.base);
         let request = ureq::http::Request::builder()
             .method(method)
@@ -349,9 +385,17 @@ impl Client {
         if (200..300).contains(&status) {
             return Ok((status, bytes));
         }
-        let error: ApiError = serde_json::from_slice(&bytes)
-            .unwrap_or(ApiError { code: "http".into(), message: String::from_utf8_lossy(&bytes).chars().take(200).collect() });
-        Err(ClientError::Refused { method: method.into(), path: path.into(), status, code: error.code, message: error.message })
+        let error: ApiError = serde_json::from_slice(&bytes).unwrap_or(ApiError {
+            code: "http".into(),
+            message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+        });
+        Err(ClientError::Refused {
+            method: method.into(),
+            path: path.into(),
+            status,
+            code: error.code,
+            message: error.message,
+        })
     }
 
     fn decode<T: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<T, ClientError> {
@@ -434,8 +478,14 @@ mod tests {
         std::fs::write(&pem, certificate_pem("127.0.0.1")).unwrap();
         let trust = || Some(MatcherTrust::pinned_certificate(&pem).unwrap());
         let identity = || Identity::create(&dir.path().join(format!("k{}", rand_suffix()))).unwrap();
-        assert!(matches!(Client::with_trust("https://127.0.0.1:1", "a", identity(), None), Err(ClientError::NoTrustAnchor { .. })));
-        assert!(matches!(Client::with_trust("http://127.0.0.1:1", "a", identity(), trust()), Err(ClientError::PlainWithTrust { .. })));
+        assert!(matches!(
+            Client::with_trust("https://127.0.0.1:1", "a", identity(), None),
+            Err(ClientError::NoTrustAnchor { .. })
+        ));
+        assert!(matches!(
+            Client::with_trust("http://127.0.0.1:1", "a", identity(), trust()),
+            Err(ClientError::PlainWithTrust { .. })
+        ));
         assert!(Client::with_trust("HTTPS://127.0.0.1:1", "a", identity(), trust()).is_ok());
         assert!(Client::with_trust("http://127.0.0.1:1", "a", identity(), None).is_ok());
         // `new` has no trust anchor: an https:// matcher is refused before any connection.

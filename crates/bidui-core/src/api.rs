@@ -200,7 +200,8 @@ impl StatusRule {
             return Some("names a `registry_field` the requester does not release");
         }
         let needs_registry = matches!(self.test, RuleTest::Differs | RuleTest::Fills);
-        if (needs_registry && self.registry_field.is_none()) || (self.test == RuleTest::AnyOf && self.values.is_empty()) {
+        if (needs_registry && self.registry_field.is_none()) || (self.test == RuleTest::AnyOf && self.values.is_empty())
+        {
             return Some("lacks what its test needs (`values` for any_of, `registry_field` for differs and fills)");
         }
         None
@@ -240,7 +241,9 @@ fn valid_field(name: &str) -> bool {
 fn valid_job_id(id: &str) -> bool {
     let count = id.chars().count();
     (1..=64).contains(&count)
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') || ('\u{4E00}'..='\u{9FFF}').contains(&c))
+        && id.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') || ('\u{4E00}'..='\u{9FFF}').contains(&c)
+        })
 }
 
 impl JobSpec {
@@ -269,7 +272,12 @@ impl JobSpec {
                 return Err(SpecError::DuplicateParty(party.to_owned()));
             }
         }
-        if let Some(derived) = self.departments.iter().flat_map(|d| &d.compare).find(|a| matches!(a, Attribute::NameScript | Attribute::NameSound)) {
+        if let Some(derived) = self
+            .departments
+            .iter()
+            .flat_map(|d| &d.compare)
+            .find(|a| matches!(a, Attribute::NameScript | Attribute::NameSound))
+        {
             return Err(SpecError::DerivedAttribute(derived.label()));
         }
         let fields = self.requester.fields.iter().chain(self.departments.iter().flat_map(|d| &d.fields));
@@ -552,7 +560,11 @@ mod tests {
             suite: Suite::HmacSha256,
             requester: RequesterSpec { party: "veterans".into(), fields: vec!["town".into()] },
             departments: vec![
-                DepartmentSpec { party: "household".into(), compare: vec![Attribute::Name, Attribute::Sex], fields: vec!["status".into()] },
+                DepartmentSpec {
+                    party: "household".into(),
+                    compare: vec![Attribute::Name, Attribute::Sex],
+                    fields: vec!["status".into()],
+                },
                 DepartmentSpec { party: "pension".into(), compare: vec![Attribute::BirthDate], fields: vec![] },
             ],
             rules: Vec::new(),
@@ -607,7 +619,10 @@ mod tests {
         assert!(matches!(bad.validate(), Err(SpecError::Rule(_, _))), "a field the department is not asked for");
         let mut bad = s.clone();
         bad.rules[0].registry_field = Some("phone".into());
-        assert!(matches!(bad.validate(), Err(SpecError::Rule(_, _))), "a registry field the requester does not release");
+        assert!(
+            matches!(bad.validate(), Err(SpecError::Rule(_, _))),
+            "a registry field the requester does not release"
+        );
         let mut bad = s.clone();
         bad.rules.push(bad.rules[0].clone());
         assert!(matches!(bad.validate(), Err(SpecError::Rule(_, _))), "twice");

@@ -57,7 +57,20 @@ impl PrincipalStatement {
         };
         let signing = key32(&self.signing_key, "signing key")?;
         let x25519 = key32(&self.x25519_key, "x25519 key")?;
-        Ok([LABEL, b"\0", action, b"\0", self.name.as_bytes(), b"\0", self.role.as_bytes(), b"\0", &signing, &x25519, &self.at.to_be_bytes()].concat())
+        Ok([
+            LABEL,
+            b"\0",
+            action,
+            b"\0",
+            self.name.as_bytes(),
+            b"\0",
+            self.role.as_bytes(),
+            b"\0",
+            &signing,
+            &x25519,
+            &self.at.to_be_bytes(),
+        ]
+        .concat())
     }
 
     /// Builds and signs a statement.
@@ -86,7 +99,9 @@ impl PrincipalStatement {
 
     pub fn verify(&self, custodian_public: &[u8; 32]) -> Result<(), StatementError> {
         let signature = hex::decode(&self.signature).map_err(|_| StatementError::Malformed("signature"))?;
-        UnparsedPublicKey::new(&ED25519, custodian_public).verify(&self.message()?, &signature).map_err(|_| StatementError::BadSignature)
+        UnparsedPublicKey::new(&ED25519, custodian_public)
+            .verify(&self.message()?, &signature)
+            .map_err(|_| StatementError::BadSignature)
     }
 
     pub fn signing_key_bytes(&self) -> Result<[u8; 32], StatementError> {
@@ -105,7 +120,15 @@ mod tests {
         let rng = SystemRandom::new();
         let custodian = Ed25519KeyPair::from_pkcs8(Ed25519KeyPair::generate_pkcs8(&rng).unwrap().as_ref()).unwrap();
         let public: [u8; 32] = custodian.public_key().as_ref().try_into().unwrap();
-        let statement = PrincipalStatement::sign(&custodian, Action::Enrol, "household", "agent", &[1; 32], &[2; 32], 1_700_000_000);
+        let statement = PrincipalStatement::sign(
+            &custodian,
+            Action::Enrol,
+            "household",
+            "agent",
+            &[1; 32],
+            &[2; 32],
+            1_700_000_000,
+        );
         assert_eq!(statement.verify(&public), Ok(()));
         for forged in [
             PrincipalStatement { name: "housing".into(), ..statement.clone() },

@@ -117,7 +117,11 @@ impl CivilDate {
         if count != digits.len() {
             return None;
         }
-        CivilDate::new(digits_value(&digits[0..4]) as u16, digits_value(&digits[4..6]) as u8, digits_value(&digits[6..8]) as u8)
+        CivilDate::new(
+            digits_value(&digits[0..4]) as u16,
+            digits_value(&digits[4..6]) as u8,
+            digits_value(&digits[6..8]) as u8,
+        )
     }
 }
 
@@ -148,8 +152,7 @@ pub fn check_character(body: &[u8; 17]) -> u8 {
 /// Characters removed wherever they appear: whitespace that spreadsheets and web forms
 /// leave in identity cells, and invisible characters copied from documents.
 fn is_removable(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}')
+    c.is_whitespace() || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}')
 }
 
 /// Folds one character: full-width ASCII to ASCII, and every way of typing X to `X`.
@@ -273,7 +276,11 @@ impl IdNumber {
 
     /// Sex from the 17th digit: odd for men, even for women.
     pub fn sex(&self) -> Sex {
-        if (self.0[16] - b'0') % 2 == 1 { Sex::Male } else { Sex::Female }
+        if (self.0[16] - b'0') % 2 == 1 {
+            Sex::Male
+        } else {
+            Sex::Female
+        }
     }
 }
 

@@ -53,10 +53,7 @@ const MIDDLE_DOT: char = '·';
 /// traditional characters folded to simplified; Latin letters uppercased. Idempotent.
 pub fn canonical(name: &str) -> String {
     let table = &*T2S;
-    canonical_keep_script_cow(name)
-        .chars()
-        .map(|c| fold_t2s(table, c))
-        .collect()
+    canonical_keep_script_cow(name).chars().map(|c| fold_t2s(table, c)).collect()
 }
 
 /// [`canonical`] without the traditional→simplified fold, so a comparison can tell a
@@ -109,9 +106,7 @@ pub fn compare(a: &str, b: &str) -> NameMatch {
     let fold_b = || b.chars().map(|c| fold_t2s(table, c));
     if fold_a().eq(fold_b()) {
         NameMatch::Variant
-    } else if a.chars().count() == b.chars().count()
-        && fold_a().zip(fold_b()).all(|(x, y)| sound_alike(x, y))
-    {
+    } else if a.chars().count() == b.chars().count() && fold_a().zip(fold_b()).all(|(x, y)| sound_alike(x, y)) {
         NameMatch::Homophone
     } else {
         NameMatch::Different
@@ -246,30 +241,16 @@ fn is_latin(c: char) -> bool {
 static T2S: LazyLock<Vec<(char, char)>> = LazyLock::new(build_t2s);
 
 /// Every block of CJK unified and compatibility ideographs, where OpenCC's keys live.
-const IDEOGRAPH_RANGES: [(char, char); 4] = [
-    ('\u{3400}', '\u{4DBF}'),
-    ('\u{4E00}', '\u{9FFF}'),
-    ('\u{F900}', '\u{FAFF}'),
-    ('\u{20000}', '\u{323AF}'),
-];
+const IDEOGRAPH_RANGES: [(char, char); 4] =
+    [('\u{3400}', '\u{4DBF}'), ('\u{4E00}', '\u{9FFF}'), ('\u{F900}', '\u{FAFF}'), ('\u{20000}', '\u{323AF}')];
 
 /// Name-specific corrections to OpenCC's character table; see the module documentation.
 const T2S_KEEP: [char; 2] = ['乾', '於'];
-const T2S_EXTRA: [(char, char); 5] = [
-    ('锺', '钟'),
-    ('钜', '巨'),
-    ('缐', '线'),
-    ('馀', '余'),
-    ('麹', '曲'),
-];
+const T2S_EXTRA: [(char, char); 5] = [('锺', '钟'), ('钜', '巨'), ('缐', '线'), ('馀', '余'), ('麹', '曲')];
 
 fn build_t2s() -> Vec<(char, char)> {
-    let opencc =
-        OpenCC::from_config(BuiltinConfig::T2s).expect("OpenCC's embedded t2s configuration loads");
-    let candidates: Vec<char> = IDEOGRAPH_RANGES
-        .iter()
-        .flat_map(|&(lo, hi)| lo..=hi)
-        .collect();
+    let opencc = OpenCC::from_config(BuiltinConfig::T2s).expect("OpenCC's embedded t2s configuration loads");
+    let candidates: Vec<char> = IDEOGRAPH_RANGES.iter().flat_map(|&(lo, hi)| lo..=hi).collect();
     // One conversion call for the whole table: a newline after each character keeps any
     // phrase from matching, so each character converts on its own.
     let mut probe = String::with_capacity(candidates.len() * 5);
@@ -279,11 +260,7 @@ fn build_t2s() -> Vec<(char, char)> {
     }
     let converted = opencc.convert(&probe);
     let outputs: Vec<&str> = converted.split('\n').collect();
-    assert_eq!(
-        outputs.len(),
-        candidates.len() + 1,
-        "OpenCC t2s kept one line per character"
-    );
+    assert_eq!(outputs.len(), candidates.len() + 1, "OpenCC t2s kept one line per character");
 
     let mut table: Vec<(char, char)> = candidates
         .iter()
@@ -316,10 +293,7 @@ fn build_t2s() -> Vec<(char, char)> {
 }
 
 fn lookup(table: &[(char, char)], c: char) -> Option<char> {
-    table
-        .binary_search_by_key(&c, |&(from, _)| from)
-        .ok()
-        .map(|i| table[i].1)
+    table.binary_search_by_key(&c, |&(from, _)| from).ok().map(|i| table[i].1)
 }
 
 fn fold_t2s(table: &[(char, char)], c: char) -> char {
@@ -350,10 +324,7 @@ const CANTONESE_SURNAMES: [(char, &str); 12] = [
 ];
 
 fn cantonese(c: char) -> Option<&'static str> {
-    CANTONESE_SURNAMES
-        .iter()
-        .find(|&&(k, _)| k == c)
-        .map(|&(_, reading)| reading)
+    CANTONESE_SURNAMES.iter().find(|&&(k, _)| k == c).map(|&(_, reading)| reading)
 }
 
 /// Equal characters, or characters with a toneless Mandarin reading in common, or a
@@ -363,10 +334,7 @@ fn sound_alike(x: char, y: char) -> bool {
         return true;
     }
     if let (Some(px), Some(py)) = (x.to_pinyin_multi(), y.to_pinyin_multi()) {
-        if px
-            .into_iter()
-            .any(|p| py.into_iter().any(|q| p.plain() == q.plain()))
-        {
+        if px.into_iter().any(|p| py.into_iter().any(|q| p.plain() == q.plain())) {
             return true;
         }
     }
@@ -482,10 +450,8 @@ fn build_fast_table() -> FastTable {
             let folded = fold_t2s(table, c);
             let surname = sound_key_of_canonical(folded.encode_utf8(&mut [0; 4]));
             let pair = sound_key_of_canonical(&format!("{first}{folded}"));
-            let reading = pair
-                .strip_prefix(&prefix)
-                .expect("a sound key starts with its first character's reading")
-                .to_owned();
+            let reading =
+                pair.strip_prefix(&prefix).expect("a sound key starts with its first character's reading").to_owned();
             FastEntry { folded, reading: intern(reading), surname: intern(surname) }
         })
         .collect();
@@ -495,9 +461,7 @@ fn build_fast_table() -> FastTable {
 /// Spacing and invisible characters the fast path drops, as a clean pass does: the ones
 /// clerks actually leave in cells (the ideographic space of a Chinese input method, a
 /// no-break or zero-width space pasted from a web page, a BOM, a line break).
-const FAST_DROPPED: [char; 8] = [
-    ' ', '\t', '\n', '\r', '\u{00A0}', '\u{3000}', '\u{200B}', '\u{FEFF}',
-];
+const FAST_DROPPED: [char; 8] = [' ', '\t', '\n', '\r', '\u{00A0}', '\u{3000}', '\u{200B}', '\u{FEFF}'];
 
 /// `·` and the look-alikes the fast path folds to it, as a clean pass does: the ones a
 /// keyboard or input method types (full stop, ideographic full stop, bullet, hyphenation
@@ -630,11 +594,7 @@ mod tests {
             ("阿依古丽．买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
             ("阿依古丽。买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
             ("阿依古丽●买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
-            (
-                "阿依古丽\u{0387}买买提",
-                "阿依古丽·买买提",
-                "阿依古丽·买买提",
-            ),
+            ("阿依古丽\u{0387}买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
             ("阿依古丽 · 买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
             ("阿依古丽··买买提", "阿依古丽·买买提", "阿依古丽·买买提"),
             ("·阿依古丽•・买买提。", "阿依古丽·买买提", "阿依古丽·买买提"),
@@ -669,11 +629,7 @@ mod tests {
             ("\u{F9B4}", "\u{9818}", "领"),
         ];
         for &(written, keep, canon) in cases {
-            assert_eq!(
-                canonical_keep_script(written),
-                keep,
-                "canonical_keep_script({written:?})"
-            );
+            assert_eq!(canonical_keep_script(written), keep, "canonical_keep_script({written:?})");
             assert_eq!(canonical(written), canon, "canonical({written:?})");
         }
     }
@@ -751,13 +707,8 @@ mod tests {
 
     #[test]
     fn codes() {
-        let codes = [
-            NameMatch::Same,
-            NameMatch::Variant,
-            NameMatch::Homophone,
-            NameMatch::Different,
-        ]
-        .map(NameMatch::code);
+        let codes =
+            [NameMatch::Same, NameMatch::Variant, NameMatch::Homophone, NameMatch::Different].map(NameMatch::code);
         assert_eq!(codes, ["same", "variant", "homophone", "different"]);
     }
 
@@ -769,10 +720,8 @@ mod tests {
     fn fast_path_characters_are_left_alone_by_a_clean_pass() {
         use unicode_normalization::char::canonical_combining_class;
         use unicode_normalization::{is_nfkc_quick, IsNormalized};
-        let starter_in_nfkc = |c: char| {
-            canonical_combining_class(c) == 0
-                && is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes
-        };
+        let starter_in_nfkc =
+            |c: char| canonical_combining_class(c) == 0 && is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes;
         for c in FAST_FIRST..=FAST_LAST {
             assert!(starter_in_nfkc(c), "{c:?}");
             assert_eq!(map_char(c), Some(c), "{c:?}");
@@ -851,7 +800,8 @@ mod tests {
     #[test]
     fn forms_into_overwrites_what_was_there() {
         let mut out = NameForms::default();
-        for name in ["阿依古丽·买买提", "Zhang San", "赖锐", "", "黃偉", "ｊｏｈｎ", "赖·锐", "李"] {
+        for name in ["阿依古丽·买买提", "Zhang San", "赖锐", "", "黃偉", "ｊｏｈｎ", "赖·锐", "李"]
+        {
             forms_into(name, &mut out);
             assert_eq!(out, forms_slow(name), "{name:?}");
             assert_eq!(out, forms(name), "{name:?}");
@@ -867,15 +817,56 @@ mod tests {
         use std::time::Instant;
         // Mostly 2–4 simplified characters, as in the registries; a few traditional ones.
         let typical = [
-            "赖锐", "梁金权", "张伟", "王芳", "李娜", "刘洋", "陈小明", "杨秀英", "黄伟", "赵敏",
-            "吴建国", "周杰", "徐丽娟", "孙磊", "马晓东", "朱红", "胡志强", "郭靖", "何俊", "高云",
-            "林淑芬", "罗军", "郑秀兰", "梁朝伟", "谢婷婷", "宋佳", "唐明", "韩梅梅", "冯刚", "曾伟",
-            "欧阳明", "诸葛亮亮", "黃偉", "歐陽鋒", "鄭劉蕭", "單偉", "陳國強", "張家輝",
+            "赖锐",
+            "梁金权",
+            "张伟",
+            "王芳",
+            "李娜",
+            "刘洋",
+            "陈小明",
+            "杨秀英",
+            "黄伟",
+            "赵敏",
+            "吴建国",
+            "周杰",
+            "徐丽娟",
+            "孙磊",
+            "马晓东",
+            "朱红",
+            "胡志强",
+            "郭靖",
+            "何俊",
+            "高云",
+            "林淑芬",
+            "罗军",
+            "郑秀兰",
+            "梁朝伟",
+            "谢婷婷",
+            "宋佳",
+            "唐明",
+            "韩梅梅",
+            "冯刚",
+            "曾伟",
+            "欧阳明",
+            "诸葛亮亮",
+            "黃偉",
+            "歐陽鋒",
+            "鄭劉蕭",
+            "單偉",
+            "陳國強",
+            "張家輝",
         ];
         // What also turns up: minority names, spaces, invisible characters, Latin.
         let messy = [
-            "阿依古丽·买买提", "热依拉·吐尔逊", "张 三", " 李娜", "王芳\u{200B}", "李\u{3000}娜",
-            "阿依古丽•买买提", "Zhang San", "ｊｏｈｎ",
+            "阿依古丽·买买提",
+            "热依拉·吐尔逊",
+            "张 三",
+            " 李娜",
+            "王芳\u{200B}",
+            "李\u{3000}娜",
+            "阿依古丽•买买提",
+            "Zhang San",
+            "ｊｏｈｎ",
         ];
         let start = Instant::now();
         LazyLock::force(&T2S);
@@ -899,10 +890,13 @@ mod tests {
             let len = |f: &NameForms| f.canonical.len() + f.keep_script.len() + f.sound.len();
             time("forms", Box::new(|name| len(&forms(name))));
             let mut out = NameForms::default();
-            time("forms_into", Box::new(|name| {
-                forms_into(name, &mut out);
-                len(&out)
-            }));
+            time(
+                "forms_into",
+                Box::new(|name| {
+                    forms_into(name, &mut out);
+                    len(&out)
+                }),
+            );
             time("forms_slow", Box::new(|name| len(&forms_slow(name))));
         }
     }
@@ -910,10 +904,7 @@ mod tests {
     #[test]
     fn t2s_table_is_closed_and_sane() {
         let table = &*T2S;
-        assert!(
-            table.len() > 4000,
-            "OpenCC's t2s table has about 4,100 characters"
-        );
+        assert!(table.len() > 4000, "OpenCC's t2s table has about 4,100 characters");
         assert!(table.windows(2).all(|w| w[0].0 < w[1].0));
         for &(from, to) in table {
             assert_ne!(from, to);
@@ -944,15 +935,53 @@ mod tests {
         /// compatibility forms, combining marks, ideographs outside the table.
         fn mostly_cjk_name() -> impl Strategy<Value = String> {
             let special = proptest::sample::select(vec![
-                '·', '.', '。', '•', '‧', '∙', '⋅', '・', '●', '･', '．', '\u{0387}', '⸱',
-                ' ', '\t', '\n', '\r', '\u{00A0}', '\u{3000}', '\u{200B}', '\u{FEFF}',
-                '\u{200D}', '\u{2060}', '\u{FE00}', '\u{0000}', '\u{0301}', '\u{0308}',
-                'a', 'z', 'A', 'e', 'ß', 'é', 'ｚ', 'Ａ', 'Ⅲ', '〇', '○',
-                '\u{F9B4}', '\u{F900}', '\u{20000}', '\u{2A6D6}', '\u{3007}',
+                '·',
+                '.',
+                '。',
+                '•',
+                '‧',
+                '∙',
+                '⋅',
+                '・',
+                '●',
+                '･',
+                '．',
+                '\u{0387}',
+                '⸱',
+                ' ',
+                '\t',
+                '\n',
+                '\r',
+                '\u{00A0}',
+                '\u{3000}',
+                '\u{200B}',
+                '\u{FEFF}',
+                '\u{200D}',
+                '\u{2060}',
+                '\u{FE00}',
+                '\u{0000}',
+                '\u{0301}',
+                '\u{0308}',
+                'a',
+                'z',
+                'A',
+                'e',
+                'ß',
+                'é',
+                'ｚ',
+                'Ａ',
+                'Ⅲ',
+                '〇',
+                '○',
+                '\u{F9B4}',
+                '\u{F900}',
+                '\u{20000}',
+                '\u{2A6D6}',
+                '\u{3007}',
             ]);
             let traditional = proptest::sample::select(vec![
-                '張', '黃', '偉', '歐', '陽', '鋒', '鄭', '劉', '蕭', '乾', '於', '華', '鍾',
-                '鐘', '锺', '鉅', '钜', '澤', '缐', '麹', '薴', '單', '區', '麗', '買', '陳',
+                '張', '黃', '偉', '歐', '陽', '鋒', '鄭', '劉', '蕭', '乾', '於', '華', '鍾', '鐘', '锺', '鉅', '钜',
+                '澤', '缐', '麹', '薴', '單', '區', '麗', '買', '陳',
             ]);
             let ch = prop_oneof![
                 12 => proptest::char::range('\u{4E00}', '\u{9FFF}'),

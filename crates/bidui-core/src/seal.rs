@@ -131,11 +131,18 @@ impl SealedEpoch {
         let sealed = hex::decode(&self.sealed).map_err(|_| SealError::Malformed("ciphertext"))?;
         let signature = hex::decode(&self.signature).map_err(|_| SealError::Malformed("signature"))?;
         let message = statement(&aad(self.suite, &self.kcv, &self.recipient), &ephemeral_public, &sealed);
-        UnparsedPublicKey::new(&ED25519, custodian_public).verify(&message, &signature).map_err(|_| SealError::BadSignature)
+        UnparsedPublicKey::new(&ED25519, custodian_public)
+            .verify(&message, &signature)
+            .map_err(|_| SealError::BadSignature)
     }
 
     /// Verifies and opens a sealed epoch addressed to `me`.
-    pub fn open(&self, me: &str, my_secret: &x25519_dalek::StaticSecret, custodian_public: &[u8; 32]) -> Result<KeyEpoch, SealError> {
+    pub fn open(
+        &self,
+        me: &str,
+        my_secret: &x25519_dalek::StaticSecret,
+        custodian_public: &[u8; 32],
+    ) -> Result<KeyEpoch, SealError> {
         self.verify(custodian_public)?;
         if self.recipient != me {
             return Err(SealError::WrongRecipient(self.recipient.clone()));
@@ -194,8 +201,14 @@ mod tests {
         let sealed = seal(&epoch, "household", &x25519_public(&household), &custodian, &rng).unwrap();
         let opened = sealed.open("household", &household, &custodian_public(&custodian)).unwrap();
         assert_eq!((opened.suite, opened.secret), (epoch.suite, epoch.secret.clone()));
-        assert_eq!(sealed.open("household", &housing, &custodian_public(&custodian)).unwrap_err(), SealError::CannotOpen);
-        assert!(matches!(sealed.open("housing", &housing, &custodian_public(&custodian)), Err(SealError::WrongRecipient(_))));
+        assert_eq!(
+            sealed.open("household", &housing, &custodian_public(&custodian)).unwrap_err(),
+            SealError::CannotOpen
+        );
+        assert!(matches!(
+            sealed.open("housing", &housing, &custodian_public(&custodian)),
+            Err(SealError::WrongRecipient(_))
+        ));
         assert!(!sealed.sealed.contains(epoch.secret.expose_hex().as_str()));
     }
 
@@ -204,7 +217,11 @@ mod tests {
         let rng = SystemRandom::new();
         let custodian = new_custodian();
         let epoch = KeyEpoch::new(Suite::HmacSha256, EpochSecret::generate(&rng).unwrap());
-        for weak in [[0u8; 32], { let mut k = [0u8; 32]; k[0] = 1; k }] {
+        for weak in [[0u8; 32], {
+            let mut k = [0u8; 32];
+            k[0] = 1;
+            k
+        }] {
             assert!(matches!(seal(&epoch, "household", &weak, &custodian, &rng), Err(SealError::WeakKey(_))));
         }
     }

@@ -73,13 +73,25 @@ impl JobKeys {
 
     /// [`JobKeys::attr_token`], computed with the rest of `batch`.
     #[inline]
-    pub fn queue_attr_token(&self, batch: &mut TokenBatch, id: &IdNumber, field: &str, canonical_value: &str) -> TokenSlot {
+    pub fn queue_attr_token(
+        &self,
+        batch: &mut TokenBatch,
+        id: &IdNumber,
+        field: &str,
+        canonical_value: &str,
+    ) -> TokenSlot {
         batch.queue(&self.attr, &attr_message(id, field, canonical_value))
     }
 
     /// [`JobKeys::qid_token`], computed with the rest of `batch`.
     #[inline]
-    pub fn queue_qid_token(&self, batch: &mut TokenBatch, canonical_name: &str, birth: CivilDate, sex: Sex) -> TokenSlot {
+    pub fn queue_qid_token(
+        &self,
+        batch: &mut TokenBatch,
+        canonical_name: &str,
+        birth: CivilDate,
+        sex: Sex,
+    ) -> TokenSlot {
         let birth = birth.yyyymmdd_bytes();
         let birth = std::str::from_utf8(&birth).expect("ASCII digits");
         batch.queue(&self.qid, &qid_message(canonical_name, birth, sex))

@@ -133,7 +133,8 @@ fn token_vectors() -> Value {
                 for (written, birth, sex) in QUASI_IDENTIFIERS {
                     let canonical_name = name::canonical(written);
                     let sex_code = crate::Sex::parse(sex).expect("vector sexes are valid");
-                    let inputs = json!({ "name": written, "canonical_name": canonical_name, "birth_date": birth, "sex": sex });
+                    let inputs =
+                        json!({ "name": written, "canonical_name": canonical_name, "birth_date": birth, "sex": sex });
                     push(Purpose::QidToken, inputs, qid_message(&canonical_name, birth, sex_code).concat());
                 }
                 for message in FIELD_SEAL_MESSAGES {

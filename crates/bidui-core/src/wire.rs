@@ -311,7 +311,8 @@ mod tests {
 
     fn arb_records() -> impl Strategy<Value = (usize, Vec<TokenRecord>)> {
         (0usize..4).prop_flat_map(|attrs| {
-            let rec = (1u32..50, any::<[u8; 16]>(), any::<[u8; 16]>(), proptest::collection::vec(any::<[u8; 16]>(), attrs));
+            let rec =
+                (1u32..50, any::<[u8; 16]>(), any::<[u8; 16]>(), proptest::collection::vec(any::<[u8; 16]>(), attrs));
             proptest::collection::vec(rec, 1..40).prop_map(move |raw| {
                 let mut row = 0;
                 let records = raw

@@ -91,7 +91,8 @@ fn vectors_cover_every_suite_and_purpose() {
     let vectors = read_vectors("tokens.json");
     for suite in ["hmac-sha256", "hmac-sm3", "blake3"] {
         for purpose in ["id-token", "attr-token", "qid-token", "field-seal"] {
-            let count = vectors.as_array().unwrap().iter().filter(|v| v["suite"] == suite && v["purpose"] == purpose).count();
+            let count =
+                vectors.as_array().unwrap().iter().filter(|v| v["suite"] == suite && v["purpose"] == purpose).count();
             assert!(count > 0, "no {suite} {purpose} vector");
         }
     }

@@ -117,7 +117,8 @@ impl Custodian {
     fn open_with(dir: &Path, state: CustodianState) -> Result<Custodian, CustodyError> {
         let path = dir.join(KEY_FILE);
         let bytes = std::fs::read(&path).map_err(|source| CustodyError::Io { path: path.clone(), source })?;
-        let key = Ed25519KeyPair::from_pkcs8(&bytes).map_err(|_| CustodyError::State { path, message: "not an Ed25519 key".into() })?;
+        let key = Ed25519KeyPair::from_pkcs8(&bytes)
+            .map_err(|_| CustodyError::State { path, message: "not an Ed25519 key".into() })?;
         Ok(Custodian { dir: dir.to_owned(), key, state })
     }
 
@@ -126,7 +127,9 @@ impl Custodian {
         let path = self.dir.join(STATE_FILE);
         let temp = self.dir.join(format!("{STATE_FILE}.partial"));
         let text = serde_json::to_string_pretty(&self.state).expect("the state serializes");
-        std::fs::write(&temp, text).and_then(|_| std::fs::rename(&temp, &path)).map_err(|source| CustodyError::Io { path, source })
+        std::fs::write(&temp, text)
+            .and_then(|_| std::fs::rename(&temp, &path))
+            .map_err(|source| CustodyError::Io { path, source })
     }
 
     /// A statement time strictly after the last one, even within one clock tick.
@@ -144,7 +147,13 @@ impl Custodian {
     }
 
     /// Enrols an agent by its two public keys; returns the signed statement for the matcher.
-    pub fn enroll(&mut self, name: &str, signing_key: &str, x25519_key: &str, now: u64) -> Result<PrincipalStatement, CustodyError> {
+    pub fn enroll(
+        &mut self,
+        name: &str,
+        signing_key: &str,
+        x25519_key: &str,
+        now: u64,
+    ) -> Result<PrincipalStatement, CustodyError> {
         if !valid_name(name) {
             return Err(CustodyError::BadName(name.to_owned()));
         }
@@ -181,7 +190,12 @@ impl Custodian {
     }
 
     /// Signs the operator's enrolment (operators receive no epochs).
-    pub fn enroll_operator(&mut self, name: &str, signing_key: &str, now: u64) -> Result<PrincipalStatement, CustodyError> {
+    pub fn enroll_operator(
+        &mut self,
+        name: &str,
+        signing_key: &str,
+        now: u64,
+    ) -> Result<PrincipalStatement, CustodyError> {
         if !valid_name(name) {
             return Err(CustodyError::BadName(name.to_owned()));
         }
@@ -202,7 +216,9 @@ impl Custodian {
         let epoch = KeyEpoch::new(suite, EpochSecret::generate(&rng).map_err(|_| CustodyError::Random)?);
         let sealed = active
             .iter()
-            .map(|agent| seal(&epoch, &agent.name, &parse_key(&agent.x25519_key)?, &self.key, &rng).map_err(CustodyError::from))
+            .map(|agent| {
+                seal(&epoch, &agent.name, &parse_key(&agent.x25519_key)?, &self.key, &rng).map_err(CustodyError::from)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let number = self.state.epochs.iter().map(|e| e.number).max().unwrap_or(0) + 1;
         let kcv = epoch.key_check_value();
@@ -238,7 +254,10 @@ mod tests {
         let statement = custodian.enroll("household", &hex::encode(sign_a), &x_pub(&x_a), 10).unwrap();
         statement.verify(&custodian_public).unwrap();
         custodian.enroll("housing", &hex::encode(sign_b), &x_pub(&x_b), 10).unwrap();
-        assert!(matches!(custodian.enroll("housing", &hex::encode(sign_b), &x_pub(&x_b), 11), Err(CustodyError::AlreadyEnrolled(_))));
+        assert!(matches!(
+            custodian.enroll("housing", &hex::encode(sign_b), &x_pub(&x_b), 11),
+            Err(CustodyError::AlreadyEnrolled(_))
+        ));
 
         let first = custodian.rotate(Suite::HmacSha256, 20).unwrap();
         assert_eq!(first.sealed.len(), 2);

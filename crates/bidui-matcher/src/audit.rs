@@ -180,17 +180,31 @@ pub fn verify_rows(rows: impl IntoIterator<Item = AuditRow>) -> Result<ChainHead
         let broken = |reason: String| ChainBroken { seq: row.seq, reason };
         if row.seq != expected {
             let reason = if row.seq > expected {
-                format!("records {expected}..{} are missing: the log jumps from {} to {} (deleted or renumbered)", row.seq - 1, expected - 1, row.seq)
+                format!(
+                    "records {expected}..{} are missing: the log jumps from {} to {} (deleted or renumbered)",
+                    row.seq - 1,
+                    expected - 1,
+                    row.seq
+                )
             } else {
                 format!("out of order: sequence number {} follows {}", row.seq, expected - 1)
             };
             return Err(ChainBroken { seq: expected.min(row.seq), reason });
         }
-        let stored_hash: [u8; 32] = row.hash.as_slice().try_into().map_err(|_| broken(format!("its hash is {} bytes, not 32", row.hash.len())))?;
-        let prev_hash: [u8; 32] =
-            row.prev_hash.as_slice().try_into().map_err(|_| broken(format!("its previous-record hash is {} bytes, not 32", row.prev_hash.len())))?;
+        let stored_hash: [u8; 32] = row
+            .hash
+            .as_slice()
+            .try_into()
+            .map_err(|_| broken(format!("its hash is {} bytes, not 32", row.hash.len())))?;
+        let prev_hash: [u8; 32] = row
+            .prev_hash
+            .as_slice()
+            .try_into()
+            .map_err(|_| broken(format!("its previous-record hash is {} bytes, not 32", row.prev_hash.len())))?;
         if record_hash(row.seq as u64, &prev_hash, row.record.as_bytes()) != stored_hash {
-            return Err(broken("its content does not match its hash (the record, its number or its link was edited)".into()));
+            return Err(broken(
+                "its content does not match its hash (the record, its number or its link was edited)".into(),
+            ));
         }
         if prev_hash != prev {
             return Err(broken(format!(
@@ -200,11 +214,13 @@ pub fn verify_rows(rows: impl IntoIterator<Item = AuditRow>) -> Result<ChainHead
                 hex::encode(prev)
             )));
         }
-        let value: Value = serde_json::from_str(&row.record).map_err(|e| broken(format!("the hashed record is not JSON: {e}")))?;
+        let value: Value =
+            serde_json::from_str(&row.record).map_err(|e| broken(format!("the hashed record is not JSON: {e}")))?;
         if canonical_json(&value).as_deref() != Ok(row.record.as_str()) {
             return Err(broken("the hashed record is not in canonical form".into()));
         }
-        let event: AuditEvent = serde_json::from_value(value).map_err(|e| broken(format!("the hashed record is not an audit event: {e}")))?;
+        let event: AuditEvent = serde_json::from_value(value)
+            .map_err(|e| broken(format!("the hashed record is not an audit event: {e}")))?;
         let columns = [
             ("at", row.at.to_string(), event.at.to_string()),
             ("actor", row.actor.clone(), event.actor.clone()),
@@ -212,7 +228,9 @@ pub fn verify_rows(rows: impl IntoIterator<Item = AuditRow>) -> Result<ChainHead
             ("job", format!("{:?}", row.job), format!("{:?}", event.job)),
         ];
         if let Some((column, stored, hashed)) = columns.iter().find(|(_, stored, hashed)| stored != hashed) {
-            return Err(broken(format!("its {column} column says {stored} but the hashed record says {hashed} (the column was edited)")));
+            return Err(broken(format!(
+                "its {column} column says {stored} but the hashed record says {hashed} (the column was edited)"
+            )));
         }
         prev = stored_hash;
         expected += 1;
@@ -242,7 +260,9 @@ pub fn verdict(rows: Vec<AuditRow>, expect_head: Option<&str>) -> Verdict {
     match verify_rows(rows) {
         Err(broken) => Verdict::Broken(broken),
         Ok(head) => match expected {
-            Some(expected) if expected != hex::encode(head.head) => Verdict::HeadDiffers { found: head, expected, expected_seq },
+            Some(expected) if expected != hex::encode(head.head) => {
+                Verdict::HeadDiffers { found: head, expected, expected_seq }
+            }
             _ => Verdict::Intact(head),
         },
     }
@@ -268,7 +288,8 @@ mod tests {
 
     #[test]
     fn canonical_json_sorts_keys_and_keeps_chinese_verbatim() {
-        let value: Value = serde_json::from_str(r#"{ "b": [1, -2, {"z": null, "a": true}], "a": "退役\"军人\n", "é": 0 }"#).unwrap();
+        let value: Value =
+            serde_json::from_str(r#"{ "b": [1, -2, {"z": null, "a": true}], "a": "退役\"军人\n", "é": 0 }"#).unwrap();
         assert_eq!(canonical_json(&value).unwrap(), r#"{"a":"退役\"军人\n","b":[1,-2,{"a":true,"z":null}],"é":0}"#);
         assert!(canonical_json(&json!({ "x": 1.5 })).is_err());
     }
@@ -297,7 +318,10 @@ mod tests {
         );
         let first = record_hash(1, &GENESIS, record.as_bytes());
         assert_eq!(hex::encode(first), "1b89bfa06bac4aa9c60f67422f7ad3f457639e89b11f9489f2d173bf4651d34f");
-        assert_eq!(hex::encode(record_hash(2, &first, record.as_bytes())), "8b9fe03a578422b0594de5aab9b28aa03b855fb2de51aab2bc00ba7a332b34d6");
+        assert_eq!(
+            hex::encode(record_hash(2, &first, record.as_bytes())),
+            "8b9fe03a578422b0594de5aab9b28aa03b855fb2de51aab2bc00ba7a332b34d6"
+        );
     }
 
     #[test]

@@ -30,9 +30,17 @@ pub struct Caller {
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiFailure> {
     headers
         .get(name)
-        .ok_or_else(|| ApiFailure::new(StatusCode::UNAUTHORIZED, "unsigned", format!("missing the {name} header: requests must be signed")))?
+        .ok_or_else(|| {
+            ApiFailure::new(
+                StatusCode::UNAUTHORIZED,
+                "unsigned",
+                format!("missing the {name} header: requests must be signed"),
+            )
+        })?
         .to_str()
-        .map_err(|_| ApiFailure::new(StatusCode::UNAUTHORIZED, "malformed-signature", format!("the {name} header is not ASCII")))
+        .map_err(|_| {
+            ApiFailure::new(StatusCode::UNAUTHORIZED, "malformed-signature", format!("the {name} header is not ASCII"))
+        })
 }
 
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -41,14 +49,24 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 
 /// Checks a request's signature, freshness and nonce. A replayed nonce is refused even
 /// across matcher restarts: nonces live in the database for the skew window.
-pub async fn verify(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Caller, ApiFailure> {
+pub async fn verify(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Caller, ApiFailure> {
     let signer = header(headers, HEADER_SIGNER)?.to_owned();
-    let timestamp: u64 = header(headers, HEADER_TIMESTAMP)?
-        .parse()
-        .map_err(|_| ApiFailure::new(StatusCode::UNAUTHORIZED, "malformed-signature", "the timestamp is not a number of seconds"))?;
+    let timestamp: u64 = header(headers, HEADER_TIMESTAMP)?.parse().map_err(|_| {
+        ApiFailure::new(StatusCode::UNAUTHORIZED, "malformed-signature", "the timestamp is not a number of seconds")
+    })?;
     let nonce = header(headers, HEADER_NONCE)?.to_owned();
     if nonce.len() != 32 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiFailure::new(StatusCode::UNAUTHORIZED, "malformed-signature", "the nonce must be 32 hex digits"));
+        return Err(ApiFailure::new(
+            StatusCode::UNAUTHORIZED,
+            "malformed-signature",
+            "the nonce must be 32 hex digits",
+        ));
     }
     let signature = hex::decode(header(headers, HEADER_SIGNATURE)?)
         .map_err(|_| ApiFailure::new(StatusCode::UNAUTHORIZED, "malformed-signature", "the signature is not hex"))?;
@@ -69,17 +87,21 @@ pub async fn verify(state: &AppState, method: &Method, uri: &Uri, headers: &Head
             // The key custodian is no enrolled principal: its key is trusted once by the
             // matcher's administrator (`bidui matcher trust-custodian`).
             if lookup == CUSTODIAN {
-                return Ok(store::custodian_key(c)?.and_then(|k| hex::decode(k).ok()).map(|public_key| store::Principal {
-                    name: CUSTODIAN.to_owned(),
-                    role: CUSTODIAN.to_owned(),
-                    public_key,
-                    revoked: false,
+                return Ok(store::custodian_key(c)?.and_then(|k| hex::decode(k).ok()).map(|public_key| {
+                    store::Principal {
+                        name: CUSTODIAN.to_owned(),
+                        role: CUSTODIAN.to_owned(),
+                        public_key,
+                        revoked: false,
+                    }
                 }));
             }
             store::principal(c, &lookup)
         })
         .await?
-        .ok_or_else(|| ApiFailure::new(StatusCode::UNAUTHORIZED, "unknown-signer", "the signer is not enrolled at this matcher"))?;
+        .ok_or_else(|| {
+            ApiFailure::new(StatusCode::UNAUTHORIZED, "unknown-signer", "the signer is not enrolled at this matcher")
+        })?;
     if principal.revoked {
         return Err(ApiFailure::new(StatusCode::FORBIDDEN, "revoked", "the signer's enrolment has been revoked"));
     }
@@ -94,7 +116,11 @@ pub async fn verify(state: &AppState, method: &Method, uri: &Uri, headers: &Head
     let (who, n) = (signer.clone(), nonce);
     let fresh = state.store.call(move |c| store::remember_nonce(c, &who, &n, now as i64, forget_before)).await?;
     if !fresh {
-        return Err(ApiFailure::new(StatusCode::UNAUTHORIZED, "replayed", "this request was already received (nonce reused)"));
+        return Err(ApiFailure::new(
+            StatusCode::UNAUTHORIZED,
+            "replayed",
+            "this request was already received (nonce reused)",
+        ));
     }
     let role = match principal.role.as_str() {
         "operator" => Role::Operator,

@@ -28,12 +28,21 @@ fn require(role: Role, caller: &auth::Caller, what: &str) -> Result<(), ApiFailu
 async fn custodian_public(state: &AppState) -> Result<[u8; 32], ApiFailure> {
     let key = state.store.call(|c| store::custodian_key(c)).await?;
     key.and_then(|k| hex::decode(k).ok()).and_then(|b| b.try_into().ok()).ok_or_else(|| {
-        ApiFailure::conflict("no-custodian", "this matcher trusts no key custodian yet (`bidui matcher trust-custodian`)")
+        ApiFailure::conflict(
+            "no-custodian",
+            "this matcher trusts no key custodian yet (`bidui matcher trust-custodian`)",
+        )
     })
 }
 
 /// `POST /v1/principals`: an enrolment or revocation the custodian signed.
-pub async fn principal_statement(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Response, ApiFailure> {
+pub async fn principal_statement(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiFailure> {
     let Signed { caller, body } = signed(&state, &method, &uri, &headers, body).await?;
     require(Role::Custodian, &caller, "key custodian")?;
     let statement: PrincipalStatement = json_body(&body)?;
@@ -76,20 +85,31 @@ pub async fn principal_statement(State(state): State<AppState>, method: Method, 
         })
         .await?;
     if !applied {
-        return Err(ApiFailure::conflict("stale-statement", "a newer statement about this principal was already applied"));
+        return Err(ApiFailure::conflict(
+            "stale-statement",
+            "a newer statement about this principal was already applied",
+        ));
     }
     Ok((StatusCode::OK, "applied").into_response())
 }
 
 /// `POST /v1/epochs`: a rotation's sealed epochs (each checked against the custodian's
 /// signature) and retirements.
-pub async fn upload_epochs(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Response, ApiFailure> {
+pub async fn upload_epochs(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiFailure> {
     let Signed { caller, body } = signed(&state, &method, &uri, &headers, body).await?;
     require(Role::Custodian, &caller, "key custodian")?;
     let upload: EpochUpload = json_body(&body)?;
     let custodian = custodian_public(&state).await?;
     for sealed in &upload.sealed {
-        sealed.verify(&custodian).map_err(|e| ApiFailure::unprocessable("bad-sealed-epoch", format!("sealed epoch for {}: {e}", sealed.recipient)))?;
+        sealed.verify(&custodian).map_err(|e| {
+            ApiFailure::unprocessable("bad-sealed-epoch", format!("sealed epoch for {}: {e}", sealed.recipient))
+        })?;
     }
     let now = state.now() as i64;
     state
@@ -130,11 +150,18 @@ pub async fn upload_epochs(State(state): State<AppState>, method: Method, uri: U
 }
 
 /// `GET /v1/epochs`: the calling agent's own sealed epochs, and retired check values.
-pub async fn deliver_epochs(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<EpochDelivery>, ApiFailure> {
+pub async fn deliver_epochs(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<EpochDelivery>, ApiFailure> {
     let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
     require(Role::Agent, &caller, "agent an epoch is sealed to")?;
     let (now, me) = (state.now() as i64, caller.name.clone());
-    let (bodies, retired) = state.store.call(move |c| Ok((store::sealed_epochs_for(c, &me, now)?, store::retired_epochs(c, now)?))).await?;
+    let (bodies, retired) =
+        state.store.call(move |c| Ok((store::sealed_epochs_for(c, &me, now)?, store::retired_epochs(c, now)?))).await?;
     let sealed = bodies
         .iter()
         .map(|b| serde_json::from_str::<SealedEpoch>(b).map_err(|e| ApiFailure::internal("stored sealed epoch", e)))
@@ -143,7 +170,14 @@ pub async fn deliver_epochs(State(state): State<AppState>, method: Method, uri: 
 }
 
 /// `POST /v1/epochs/{kcv}/ack`: the agent opened the epoch and keeps it.
-pub async fn acknowledge(State(state): State<AppState>, Path(kcv): Path<String>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Response, ApiFailure> {
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    Path(kcv): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiFailure> {
     let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
     require(Role::Agent, &caller, "agent an epoch is sealed to")?;
     let (now, me) = (state.now() as i64, caller.name.clone());
@@ -154,7 +188,13 @@ pub async fn acknowledge(State(state): State<AppState>, Path(kcv): Path<String>,
 }
 
 /// `GET /v1/epochs/status`: which agent took up which epoch (custodian and operator).
-pub async fn status(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<Vec<EpochPickup>>, ApiFailure> {
+pub async fn status(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Vec<EpochPickup>>, ApiFailure> {
     let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
     if caller.role == Role::Agent {
         return Err(ApiFailure::forbidden("only the key custodian and the operator may read this"));

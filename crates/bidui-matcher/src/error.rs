@@ -42,7 +42,11 @@ impl ApiFailure {
 
     pub fn internal(context: &str, error: impl std::fmt::Display) -> ApiFailure {
         tracing::error!(%error, "{context}");
-        ApiFailure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the matcher's log has the details")
+        ApiFailure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the matcher's log has the details",
+        )
     }
 }
 

@@ -48,13 +48,20 @@ pub(crate) struct Signed {
     pub(crate) body: Bytes,
 }
 
-pub(crate) async fn signed(state: &AppState, method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> Result<Signed, ApiFailure> {
+pub(crate) async fn signed(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Signed, ApiFailure> {
     let caller = auth::verify(state, method, uri, headers, &body).await?;
     Ok(Signed { caller, body })
 }
 
 pub(crate) fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiFailure> {
-    serde_json::from_slice(body).map_err(|e| ApiFailure::bad_request("malformed", format!("the request body is not the expected JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiFailure::bad_request("malformed", format!("the request body is not the expected JSON: {e}")))
 }
 
 fn require_operator(caller: &Caller) -> Result<(), ApiFailure> {
@@ -78,7 +85,13 @@ fn participant(caller: &Caller, spec: &JobSpec) -> Result<Role, ApiFailure> {
     }
 }
 
-async fn create_job(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Response, ApiFailure> {
+async fn create_job(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiFailure> {
     let Signed { caller, body } = signed(&state, &method, &uri, &headers, body).await?;
     require_operator(&caller)?;
     let spec: JobSpec = json_body(&body)?;
@@ -87,7 +100,10 @@ async fn create_job(State(state): State<AppState>, method: Method, uri: Uri, hea
         let name = party.to_owned();
         let principal = state.store.call(move |c| store::principal(c, &name)).await?;
         if !principal.is_some_and(|p| p.role == "agent" && !p.revoked) {
-            return Err(ApiFailure::unprocessable("unknown-party", format!("party {party:?} is not an enrolled agent")));
+            return Err(ApiFailure::unprocessable(
+                "unknown-party",
+                format!("party {party:?} is not an enrolled agent"),
+            ));
         }
     }
     let text = serde_json::to_string(&spec).map_err(|e| ApiFailure::internal("spec", e))?;
@@ -110,12 +126,23 @@ async fn create_job(State(state): State<AppState>, method: Method, uri: Uri, hea
             tracing::info!(job = %spec.id, purpose = %spec.purpose, approval = %spec.approval, "job created");
             Ok((StatusCode::CREATED, Json(spec)).into_response())
         }
-        Some(existing) if serde_json::from_str::<JobSpec>(&existing).ok().as_ref() == Some(&spec) => Ok((StatusCode::OK, Json(spec)).into_response()),
-        Some(_) => Err(ApiFailure::conflict("job-exists", "a different job with this id exists; job ids are never reused")),
+        Some(existing) if serde_json::from_str::<JobSpec>(&existing).ok().as_ref() == Some(&spec) => {
+            Ok((StatusCode::OK, Json(spec)).into_response())
+        }
+        Some(_) => {
+            Err(ApiFailure::conflict("job-exists", "a different job with this id exists; job ids are never reused"))
+        }
     }
 }
 
-async fn job_status(State(state): State<AppState>, Path(job): Path<String>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<JobStatus>, ApiFailure> {
+async fn job_status(
+    State(state): State<AppState>,
+    Path(job): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<JobStatus>, ApiFailure> {
     let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
     let LoadedJob { spec, state: job_state } = jobs::load(&state, &job).await?;
     if caller.role != auth::Role::Operator {
@@ -123,12 +150,15 @@ async fn job_status(State(state): State<AppState>, Path(job): Path<String>, meth
     }
     let mut participants = Vec::new();
     // An agent sees its own progress only; the operator sees everyone's.
-    let visible: Vec<&str> = spec.parties().filter(|p| caller.role == auth::Role::Operator || *p == caller.name).collect();
+    let visible: Vec<&str> =
+        spec.parties().filter(|p| caller.role == auth::Role::Operator || *p == caller.name).collect();
     for party in visible {
         let (j, p) = (job.clone(), party.to_owned());
         let (submission, released) = state
             .store
-            .call(move |c| Ok((store::submission(c, &j, &p)?.unwrap_or_default(), store::release(c, &j, &p)?.is_some())))
+            .call(move |c| {
+                Ok((store::submission(c, &j, &p)?.unwrap_or_default(), store::release(c, &j, &p)?.is_some()))
+            })
             .await?;
         participants.push(ParticipantStatus {
             party: party.to_owned(),
@@ -144,7 +174,14 @@ async fn job_status(State(state): State<AppState>, Path(job): Path<String>, meth
     Ok(Json(JobStatus { id: spec.id, purpose: spec.purpose, approval: spec.approval, state: job_state, participants }))
 }
 
-async fn assignment(State(state): State<AppState>, Path(job): Path<String>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<Assignment>, ApiFailure> {
+async fn assignment(
+    State(state): State<AppState>,
+    Path(job): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Assignment>, ApiFailure> {
     let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
     let LoadedJob { spec, state: job_state } = jobs::load(&state, &job).await?;
     let role = participant(&caller, &spec)?;
@@ -161,14 +198,26 @@ async fn assignment(State(state): State<AppState>, Path(job): Path<String>, meth
     }))
 }
 
-async fn submission_status(State(state): State<AppState>, Path(job): Path<String>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<SubmissionStatus>, ApiFailure> {
+async fn submission_status(
+    State(state): State<AppState>,
+    Path(job): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<SubmissionStatus>, ApiFailure> {
     let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
     let LoadedJob { spec, .. } = jobs::load(&state, &job).await?;
     participant(&caller, &spec)?;
     let (j, p) = (job.clone(), caller.name.clone());
-    let (metas, submission) =
-        state.store.call(move |c| Ok((store::chunk_metas(c, &j, &p)?, store::submission(c, &j, &p)?.unwrap_or_default()))).await?;
-    let chunks = metas.into_iter().map(|m| ChunkInfo { seq: m.seq, sha256: hex::encode(&m.sha256), records: m.records, last_row: m.last_row }).collect();
+    let (metas, submission) = state
+        .store
+        .call(move |c| Ok((store::chunk_metas(c, &j, &p)?, store::submission(c, &j, &p)?.unwrap_or_default())))
+        .await?;
+    let chunks = metas
+        .into_iter()
+        .map(|m| ChunkInfo { seq: m.seq, sha256: hex::encode(&m.sha256), records: m.records, last_row: m.last_row })
+        .collect();
     Ok(Json(SubmissionStatus { chunks, sealed: submission.sealed }))
 }
 
@@ -219,12 +268,17 @@ async fn put_chunk(
         return Err(ApiFailure::conflict("sealed", "the submission is sealed"));
     }
     if seq != submission.chunks {
-        return Err(ApiFailure::conflict("chunk-gap", format!("the next chunk expected is {}, not {seq}", submission.chunks)));
+        return Err(ApiFailure::conflict(
+            "chunk-gap",
+            format!("the next chunk expected is {}, not {seq}", submission.chunks),
+        ));
     }
     let attributes = spec.wire_attributes(&caller.name).unwrap_or_default().len();
     let after_row = previous.map_or(0, |m| m.last_row);
-    let chunk = Chunk::decode(&body, attributes, after_row).map_err(|e| ApiFailure::bad_request("malformed-chunk", e.to_string()))?;
-    let meta = store::ChunkMeta { seq, sha256: digest.to_vec(), records: chunk.len() as u32, last_row: chunk.last_row() };
+    let chunk = Chunk::decode(&body, attributes, after_row)
+        .map_err(|e| ApiFailure::bad_request("malformed-chunk", e.to_string()))?;
+    let meta =
+        store::ChunkMeta { seq, sha256: digest.to_vec(), records: chunk.len() as u32, last_row: chunk.last_row() };
     let (j, p) = (job.clone(), caller.name.clone());
     let inserted = state
         .store
@@ -239,19 +293,31 @@ async fn put_chunk(
         })
         .await?;
     if !inserted {
-        return Err(ApiFailure::conflict("chunk-conflict", "another upload of this chunk won; ask for the submission status and resume"));
+        return Err(ApiFailure::conflict(
+            "chunk-conflict",
+            "another upload of this chunk won; ask for the submission status and resume",
+        ));
     }
     Ok((StatusCode::CREATED, "chunk stored").into_response())
 }
 
-async fn seal(State(state): State<AppState>, Path(job): Path<String>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Response, ApiFailure> {
+async fn seal(
+    State(state): State<AppState>,
+    Path(job): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiFailure> {
     let Signed { caller, body } = signed(&state, &method, &uri, &headers, body).await?;
     let LoadedJob { spec, state: job_state } = jobs::load(&state, &job).await?;
     participant(&caller, &spec)?;
     let request: SealRequest = json_body(&body)?;
     let (j, p) = (job.clone(), caller.name.clone());
-    let (metas, submission) =
-        state.store.call(move |c| Ok((store::chunk_metas(c, &j, &p)?, store::submission(c, &j, &p)?.unwrap_or_default()))).await?;
+    let (metas, submission) = state
+        .store
+        .call(move |c| Ok((store::chunk_metas(c, &j, &p)?, store::submission(c, &j, &p)?.unwrap_or_default())))
+        .await?;
     jobs::check_seal(&request, &spec, &metas)?;
     if submission.sealed {
         // A join that failed after the last seal is retried by any repeated seal.
@@ -297,29 +363,51 @@ async fn seal(State(state): State<AppState>, Path(job): Path<String>, method: Me
     Ok((StatusCode::OK, "sealed").into_response())
 }
 
-async fn release_request(State(state): State<AppState>, Path(job): Path<String>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Json<ReleaseRequest>, ApiFailure> {
+async fn release_request(
+    State(state): State<AppState>,
+    Path(job): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<ReleaseRequest>, ApiFailure> {
     let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
     let LoadedJob { spec, state: job_state } = jobs::load(&state, &job).await?;
     participant(&caller, &spec)?;
     if job_state == JobState::Collecting {
-        return Err(ApiFailure::conflict("not-ready", "the release round opens once every party has sealed its tokens"));
+        return Err(ApiFailure::conflict(
+            "not-ready",
+            "the release round opens once every party has sealed its tokens",
+        ));
     }
     let (j, p) = (job.clone(), caller.name.clone());
     let bytes = state.store.call(move |c| store::matched_rows(c, &j, &p)).await?.unwrap_or_default();
     let fields = spec.requested_fields(&caller.name).unwrap_or_default().to_vec();
     // A party asked for no fields is not told which of its rows matched: it would learn
     // who is on the registry for nothing.
-    let rows = if bytes.is_empty() || fields.is_empty() { Vec::new() } else { jobs::bitmap_from_bytes(&bytes)?.iter().collect() };
+    let rows = if bytes.is_empty() || fields.is_empty() {
+        Vec::new()
+    } else {
+        jobs::bitmap_from_bytes(&bytes)?.iter().collect()
+    };
     Ok(Json(ReleaseRequest { fields, rows }))
 }
 
-async fn release(State(state): State<AppState>, Path(job): Path<String>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Response, ApiFailure> {
+async fn release(
+    State(state): State<AppState>,
+    Path(job): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiFailure> {
     let Signed { caller, body } = signed(&state, &method, &uri, &headers, body).await?;
     let LoadedJob { spec, state: job_state } = jobs::load(&state, &job).await?;
     participant(&caller, &spec)?;
     let upload: ReleaseUpload = json_body(&body)?;
     let (j, p) = (job.clone(), caller.name.clone());
-    let (matched, previous) = state.store.call(move |c| Ok((store::matched_rows(c, &j, &p)?, store::release(c, &j, &p)?))).await?;
+    let (matched, previous) =
+        state.store.call(move |c| Ok((store::matched_rows(c, &j, &p)?, store::release(c, &j, &p)?))).await?;
     if let Some(previous) = previous {
         return repeated_release(&state, &spec, job_state, &previous, &upload).await;
     }
@@ -330,26 +418,39 @@ async fn release(State(state): State<AppState>, Path(job): Path<String>, method:
     let mut named = std::collections::BTreeSet::new();
     for field in upload.fields.iter().chain(upload.refused.iter().map(|r| &r.field)) {
         if !requested.contains(field) {
-            return Err(ApiFailure::unprocessable("field-not-requested", format!("field {field:?} is not requested from this party by the job")));
+            return Err(ApiFailure::unprocessable(
+                "field-not-requested",
+                format!("field {field:?} is not requested from this party by the job"),
+            ));
         }
         if !named.insert(field) {
-            return Err(ApiFailure::unprocessable("duplicate-field", format!("field {field:?} is named twice (released or refused once only)")));
+            return Err(ApiFailure::unprocessable(
+                "duplicate-field",
+                format!("field {field:?} is named twice (released or refused once only)"),
+            ));
         }
     }
     let matched = jobs::bitmap_from_bytes(&matched.unwrap_or_default())?;
     let mut seen = roaring::RoaringBitmap::new();
     for record in &upload.records {
         if !matched.contains(record.row) {
-            return Err(ApiFailure::unprocessable("row-not-matched", format!("row {} did not match: no value may be released for it", record.row)));
+            return Err(ApiFailure::unprocessable(
+                "row-not-matched",
+                format!("row {} did not match: no value may be released for it", record.row),
+            ));
         }
         if !seen.insert(record.row) {
             return Err(ApiFailure::unprocessable("duplicate-row", format!("row {} appears twice", record.row)));
         }
         if record.values.len() != upload.fields.len() {
-            return Err(ApiFailure::unprocessable("value-count", format!("row {} has {} values for {} fields", record.row, record.values.len(), upload.fields.len())));
+            return Err(ApiFailure::unprocessable(
+                "value-count",
+                format!("row {} has {} values for {} fields", record.row, record.values.len(), upload.fields.len()),
+            ));
         }
     }
-    let text = String::from_utf8(body.to_vec()).map_err(|_| ApiFailure::bad_request("malformed", "the body is not UTF-8"))?;
+    let text =
+        String::from_utf8(body.to_vec()).map_err(|_| ApiFailure::bad_request("malformed", "the body is not UTF-8"))?;
     let fields = serde_json::to_string(&upload.fields).map_err(|e| ApiFailure::internal("release", e))?;
     let refused = serde_json::to_string(&upload.refused).map_err(|e| ApiFailure::internal("release", e))?;
     let records = upload.records.len() as u64;
@@ -371,7 +472,15 @@ async fn release(State(state): State<AppState>, Path(job): Path<String>, method:
             if let Some(previous) = store::release(tx, &j, &p)? {
                 return Ok(Err(previous));
             }
-            let entry = store::ReleaseLogEntry { job: &j, party: &p, purpose: &purpose, approval: &approval, fields: &fields, refused: &refused, records };
+            let entry = store::ReleaseLogEntry {
+                job: &j,
+                party: &p,
+                purpose: &purpose,
+                approval: &approval,
+                fields: &fields,
+                refused: &refused,
+                records,
+            };
             store::insert_release(tx, &entry, &text, now)?;
             store::append_audit(tx, &AuditEvent::new(now, &p, audit::action::RELEASED, Some(&j), details))?;
             Ok(Ok(store::releases(tx, &j)?.len() as u64 == party_count))
@@ -390,18 +499,33 @@ async fn release(State(state): State<AppState>, Path(job): Path<String>, method:
 
 /// A release sent again: the same one is acknowledged (and finishes a job whose results
 /// failed to build), a different one refused.
-async fn repeated_release(state: &AppState, spec: &JobSpec, job_state: JobState, previous: &str, upload: &ReleaseUpload) -> Result<Response, ApiFailure> {
+async fn repeated_release(
+    state: &AppState,
+    spec: &JobSpec,
+    job_state: JobState,
+    previous: &str,
+    upload: &ReleaseUpload,
+) -> Result<Response, ApiFailure> {
     if serde_json::from_str::<ReleaseUpload>(previous).ok().as_ref() != Some(upload) {
         return Err(ApiFailure::conflict("already-released", "this party already released its fields for the job"));
     }
     let (j, party_count) = (spec.id.clone(), spec.parties().count());
-    if job_state == JobState::Releasing && state.store.call(move |c| Ok(store::releases(c, &j)?.len() == party_count)).await? {
+    if job_state == JobState::Releasing
+        && state.store.call(move |c| Ok(store::releases(c, &j)?.len() == party_count)).await?
+    {
         jobs::after_all_released(state, spec).await?;
     }
     Ok((StatusCode::OK, "already released").into_response())
 }
 
-async fn results(State(state): State<AppState>, Path(job): Path<String>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Result<Response, ApiFailure> {
+async fn results(
+    State(state): State<AppState>,
+    Path(job): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiFailure> {
     let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
     let LoadedJob { spec, .. } = jobs::load(&state, &job).await?;
     let allowed = caller.role == auth::Role::Operator || caller.name == spec.requester.party;

@@ -35,7 +35,8 @@ pub struct LoadedJob {
 
 pub async fn load(state: &AppState, job: &str) -> Result<LoadedJob, ApiFailure> {
     let id = job.to_owned();
-    let row = state.store.call(move |c| store::job(c, &id)).await?.ok_or_else(|| ApiFailure::not_found("no such job"))?;
+    let row =
+        state.store.call(move |c| store::job(c, &id)).await?.ok_or_else(|| ApiFailure::not_found("no such job"))?;
     let spec: JobSpec = serde_json::from_str(&row.spec).map_err(|e| ApiFailure::internal("stored job spec", e))?;
     Ok(LoadedJob { spec, state: parse_state(&row.state) })
 }
@@ -105,7 +106,8 @@ pub async fn after_all_sealed(state: &AppState, spec: &JobSpec) -> Result<(), Ap
     }
     let started = std::time::Instant::now();
     let outcome = join(state, spec).await?;
-    let mut matched: Vec<(String, Vec<u8>)> = vec![(spec.requester.party.clone(), bitmap_bytes(&outcome.index.all_rows))];
+    let mut matched: Vec<(String, Vec<u8>)> =
+        vec![(spec.requester.party.clone(), bitmap_bytes(&outcome.index.all_rows))];
     for (party, result) in &outcome.departments {
         matched.push((party.clone(), bitmap_bytes(&result.matched_rows)));
         tracing::info!(job = %spec.id, party, records = result.records, found = result.coverage.len(), "joined");
@@ -138,7 +140,8 @@ async fn build_results(state: &AppState, spec: &JobSpec) -> Result<(), ApiFailur
     let stored = state.store.call(move |c| store::releases(c, &id)).await?;
     let mut releases = HashMap::new();
     for (party, body) in stored {
-        let upload: ReleaseUpload = serde_json::from_str(&body).map_err(|e| ApiFailure::internal("stored release", e))?;
+        let upload: ReleaseUpload =
+            serde_json::from_str(&body).map_err(|e| ApiFailure::internal("stored release", e))?;
         releases.insert(party, upload);
     }
     let (id, party) = (spec.id.clone(), spec.requester.party.clone());
@@ -181,7 +184,16 @@ pub async fn purge_expired(state: &AppState) -> Result<(), ApiFailure> {
             .transaction(move |tx| {
                 let chunks = store::purge_job_tokens(tx, &id, now)?;
                 let details = serde_json::json!({ "chunks": chunks });
-                store::append_audit(tx, &crate::audit::AuditEvent::new(now, crate::audit::ADMINISTRATOR, crate::audit::action::TOKENS_PURGED, Some(&id), details))?;
+                store::append_audit(
+                    tx,
+                    &crate::audit::AuditEvent::new(
+                        now,
+                        crate::audit::ADMINISTRATOR,
+                        crate::audit::action::TOKENS_PURGED,
+                        Some(&id),
+                        details,
+                    ),
+                )?;
                 Ok(chunks)
             })
             .await?;

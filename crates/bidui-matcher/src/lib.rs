@@ -41,7 +41,8 @@ pub struct AppState {
 
 impl AppState {
     pub fn open(database: &Path) -> anyhow::Result<AppState> {
-        let store = store::Store::open(database).with_context(|| format!("opening the matcher database {}", database.display()))?;
+        let store = store::Store::open(database)
+            .with_context(|| format!("opening the matcher database {}", database.display()))?;
         Ok(AppState { store, finishing: Default::default() })
     }
 
@@ -95,7 +96,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             }
         }
     });
-    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let bound = listener.local_addr()?;
     match tls {
         Some((server_config, files)) => {
@@ -103,12 +105,18 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             tracing::info!(%bound, database = %config.database.display(), certificate = %files.certificate.display(), fingerprint = %tls::fingerprint(&certificate[0]), "matcher listening (HTTPS)");
             println!("listening on {bound}");
             let listener = tls::TlsListener::new(listener, server_config)?;
-            axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTPS")?;
+            axum::serve(listener, app(state))
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("serving HTTPS")?;
         }
         None => {
             tracing::warn!(%bound, database = %config.database.display(), "matcher listening on PLAIN HTTP (--insecure-http): requests and answers are readable on the path");
             println!("listening on {bound}");
-            axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")?;
+            axum::serve(listener, app(state))
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("serving HTTP")?;
         }
     }
     Ok(())
@@ -178,7 +186,10 @@ pub fn trust_custodian(database: &Path, public_key: &[u8]) -> anyhow::Result<()>
     runtime.block_on(state.store.transaction(move |tx| {
         store::set_custodian_key(tx, &key)?;
         let details = serde_json::json!({ "public_key": key });
-        store::append_audit(tx, &audit::AuditEvent::new(now, audit::ADMINISTRATOR, audit::action::CUSTODIAN_TRUSTED, None, details))?;
+        store::append_audit(
+            tx,
+            &audit::AuditEvent::new(now, audit::ADMINISTRATOR, audit::action::CUSTODIAN_TRUSTED, None, details),
+        )?;
         Ok(())
     }))?;
     Ok(())

@@ -142,7 +142,12 @@ impl<'a> DepartmentJoin<'a> {
     pub fn new(index: &'a RegistryIndex, attributes: &[Attribute]) -> DepartmentJoin<'a> {
         let positions = attributes
             .iter()
-            .map(|a| (*a, index.attributes.iter().position(|r| r == a).expect("the requester sends every compared attribute")))
+            .map(|a| {
+                (
+                    *a,
+                    index.attributes.iter().position(|r| r == a).expect("the requester sends every compared attribute"),
+                )
+            })
             .collect();
         DepartmentJoin { index, positions, result: DepartmentMatch::default() }
     }
@@ -242,8 +247,11 @@ mod tests {
         let result = join.result;
         assert_eq!(result.coverage.iter().collect::<Vec<_>>(), vec![1, 2, 3]);
         assert_eq!(result.matched_rows.iter().collect::<Vec<_>>(), vec![10, 11]);
-        let summary: Vec<_> =
-            result.links.iter().map(|l| (l.requester_row, l.department_row, l.kind, l.attributes.get(&Sex).copied().flatten())).collect();
+        let summary: Vec<_> = result
+            .links
+            .iter()
+            .map(|l| (l.requester_row, l.department_row, l.kind, l.attributes.get(&Sex).copied().flatten()))
+            .collect();
         assert_eq!(
             summary,
             vec![

@@ -2,9 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use bidui_core::api::{
-    Attribute, DepartmentFinding, JobResults, JobSpec, ReleaseUpload, ResultSummary, RowResult,
-};
+use bidui_core::api::{Attribute, DepartmentFinding, JobResults, JobSpec, ReleaseUpload, ResultSummary, RowResult};
 
 use crate::matching::{DepartmentMatch, LinkKind, RegistryIndex};
 
@@ -50,7 +48,9 @@ fn released_by_row(upload: Option<&ReleaseUpload>) -> HashMap<u32, Vec<(String, 
                 .fields
                 .iter()
                 .zip(&record.values)
-                .filter_map(|(field, value)| value.as_ref().filter(|v| !v.is_empty()).map(|v| (field.clone(), v.clone())))
+                .filter_map(|(field, value)| {
+                    value.as_ref().filter(|v| !v.is_empty()).map(|v| (field.clone(), v.clone()))
+                })
                 .collect();
             (record.row, values)
         })
@@ -140,8 +140,10 @@ pub fn build(inputs: &ResultInputs<'_>) -> JobResults {
         let found = rows.values().filter(|r| r.departments[&d.party].found).count() as u64;
         summary.found.insert(d.party.clone(), found);
     }
-    summary.found_nowhere = rows.values().filter(|r| r.id_valid && r.departments.values().all(|f| !f.found)).count() as u64;
-    summary.probable_matches = rows.values().filter(|r| r.departments.values().any(|f| f.probable_rows > 0)).count() as u64;
+    summary.found_nowhere =
+        rows.values().filter(|r| r.id_valid && r.departments.values().all(|f| !f.found)).count() as u64;
+    summary.probable_matches =
+        rows.values().filter(|r| r.departments.values().any(|f| f.probable_rows > 0)).count() as u64;
 
     JobResults {
         job: spec.id.clone(),

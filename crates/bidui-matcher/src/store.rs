@@ -13,7 +13,8 @@ use crate::audit;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 /// Append only: a released database may have run any prefix of them.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE principals (
     name        TEXT PRIMARY KEY,
     role        TEXT NOT NULL CHECK (role IN ('operator', 'agent')),
@@ -83,7 +84,8 @@ CREATE TABLE results (
     job  TEXT PRIMARY KEY,
     body TEXT NOT NULL
 );
-"#, r#"
+"#,
+    r#"
 CREATE TABLE audit (
     seq       INTEGER PRIMARY KEY,
     at        INTEGER NOT NULL,
@@ -95,7 +97,8 @@ CREATE TABLE audit (
     hash      BLOB NOT NULL UNIQUE
 );
 CREATE INDEX audit_job ON audit (job, seq);
-"#, r#"
+"#,
+    r#"
 CREATE TABLE settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -119,7 +122,8 @@ CREATE TABLE epoch_retirements (
 );
 ALTER TABLE jobs ADD COLUMN purge_after INTEGER;
 ALTER TABLE jobs ADD COLUMN purged_at INTEGER;
-"#];
+"#,
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -244,7 +248,13 @@ pub struct Principal {
     pub revoked: bool,
 }
 
-pub fn upsert_principal(conn: &Connection, name: &str, role: &str, public_key: &[u8], now: i64) -> rusqlite::Result<()> {
+pub fn upsert_principal(
+    conn: &Connection,
+    name: &str,
+    role: &str,
+    public_key: &[u8],
+    now: i64,
+) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO principals (name, role, public_key, enrolled_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (name) DO UPDATE SET role = ?2, public_key = ?3, enrolled_at = ?4, revoked_at = NULL",
@@ -254,21 +264,32 @@ pub fn upsert_principal(conn: &Connection, name: &str, role: &str, public_key: &
 }
 
 pub fn revoke_principal(conn: &Connection, name: &str, now: i64) -> rusqlite::Result<bool> {
-    Ok(conn.execute("UPDATE principals SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL", params![name, now])? > 0)
+    Ok(conn
+        .execute("UPDATE principals SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL", params![name, now])?
+        > 0)
 }
 
 pub fn principal(conn: &Connection, name: &str) -> rusqlite::Result<Option<Principal>> {
     conn.prepare_cached("SELECT name, role, public_key, revoked_at IS NOT NULL FROM principals WHERE name = ?1")?
-        .query_row([name], |r| Ok(Principal { name: r.get(0)?, role: r.get(1)?, public_key: r.get(2)?, revoked: r.get(3)? }))
+        .query_row([name], |r| {
+            Ok(Principal { name: r.get(0)?, role: r.get(1)?, public_key: r.get(2)?, revoked: r.get(3)? })
+        })
         .optional()
 }
 
 /// Records a nonce; false if the signer used it before (a replay). Forgets nonces older
 /// than `forget_before`: requests that old are refused as stale anyway.
-pub fn remember_nonce(conn: &Connection, signer: &str, nonce: &str, now: i64, forget_before: i64) -> rusqlite::Result<bool> {
+pub fn remember_nonce(
+    conn: &Connection,
+    signer: &str,
+    nonce: &str,
+    now: i64,
+    forget_before: i64,
+) -> rusqlite::Result<bool> {
     conn.prepare_cached("DELETE FROM nonces WHERE seen_at < ?1")?.execute([forget_before])?;
-    let inserted =
-        conn.prepare_cached("INSERT OR IGNORE INTO nonces (signer, nonce, seen_at) VALUES (?1, ?2, ?3)")?.execute(params![signer, nonce, now])?;
+    let inserted = conn
+        .prepare_cached("INSERT OR IGNORE INTO nonces (signer, nonce, seen_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![signer, nonce, now])?;
     Ok(inserted == 1)
 }
 
@@ -284,8 +305,19 @@ pub fn job(conn: &Connection, id: &str) -> rusqlite::Result<Option<JobRow>> {
         .optional()
 }
 
-pub fn insert_job(tx: &Transaction<'_>, id: &str, spec: &str, state: &str, created_by: &str, parties: &[String], now: i64) -> rusqlite::Result<()> {
-    tx.execute("INSERT INTO jobs (id, spec, state, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)", params![id, spec, state, now, created_by])?;
+pub fn insert_job(
+    tx: &Transaction<'_>,
+    id: &str,
+    spec: &str,
+    state: &str,
+    created_by: &str,
+    parties: &[String],
+    now: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO jobs (id, spec, state, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, spec, state, now, created_by],
+    )?;
     for party in parties {
         tx.execute("INSERT INTO submissions (job, party) VALUES (?1, ?2)", params![id, party])?;
     }
@@ -332,21 +364,35 @@ pub struct ChunkMeta {
 
 pub fn chunk_metas(conn: &Connection, job: &str, party: &str) -> rusqlite::Result<Vec<ChunkMeta>> {
     conn.prepare_cached("SELECT seq, sha256, records, last_row FROM chunks WHERE job = ?1 AND party = ?2 ORDER BY seq")?
-        .query_map(params![job, party], |r| Ok(ChunkMeta { seq: r.get(0)?, sha256: r.get(1)?, records: r.get(2)?, last_row: r.get(3)? }))?
+        .query_map(params![job, party], |r| {
+            Ok(ChunkMeta { seq: r.get(0)?, sha256: r.get(1)?, records: r.get(2)?, last_row: r.get(3)? })
+        })?
         .collect()
 }
 
 pub fn chunk_meta(conn: &Connection, job: &str, party: &str, seq: u32) -> rusqlite::Result<Option<ChunkMeta>> {
     conn.prepare_cached("SELECT seq, sha256, records, last_row FROM chunks WHERE job = ?1 AND party = ?2 AND seq = ?3")?
-        .query_row(params![job, party, seq], |r| Ok(ChunkMeta { seq: r.get(0)?, sha256: r.get(1)?, records: r.get(2)?, last_row: r.get(3)? }))
+        .query_row(params![job, party, seq], |r| {
+            Ok(ChunkMeta { seq: r.get(0)?, sha256: r.get(1)?, records: r.get(2)?, last_row: r.get(3)? })
+        })
         .optional()
 }
 
-pub fn insert_chunk(tx: &Transaction<'_>, job: &str, party: &str, meta: &ChunkMeta, body: &[u8]) -> rusqlite::Result<()> {
-    tx.prepare_cached("INSERT INTO chunks (job, party, seq, sha256, records, last_row, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
-        .execute(params![job, party, meta.seq, meta.sha256, meta.records, meta.last_row, body])?;
-    tx.prepare_cached("UPDATE submissions SET chunks = chunks + 1, records = records + ?3 WHERE job = ?1 AND party = ?2")?
-        .execute(params![job, party, meta.records])?;
+pub fn insert_chunk(
+    tx: &Transaction<'_>,
+    job: &str,
+    party: &str,
+    meta: &ChunkMeta,
+    body: &[u8],
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO chunks (job, party, seq, sha256, records, last_row, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![job, party, meta.seq, meta.sha256, meta.records, meta.last_row, body])?;
+    tx.prepare_cached(
+        "UPDATE submissions SET chunks = chunks + 1, records = records + ?3 WHERE job = ?1 AND party = ?2",
+    )?
+    .execute(params![job, party, meta.records])?;
     Ok(())
 }
 
@@ -356,7 +402,15 @@ pub fn chunk_body(conn: &Connection, job: &str, party: &str, seq: u32) -> rusqli
         .optional()
 }
 
-pub fn seal_submission(conn: &Connection, job: &str, party: &str, epoch: &str, rows_read: u64, invalid_ids: &str, now: i64) -> rusqlite::Result<()> {
+pub fn seal_submission(
+    conn: &Connection,
+    job: &str,
+    party: &str,
+    epoch: &str,
+    rows_read: u64,
+    invalid_ids: &str,
+    now: i64,
+) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE submissions SET sealed_at = ?3, epoch = ?4, rows_read = ?5, invalid_ids = ?6 WHERE job = ?1 AND party = ?2",
         params![job, party, now, epoch, rows_read as i64, invalid_ids],
@@ -365,27 +419,35 @@ pub fn seal_submission(conn: &Connection, job: &str, party: &str, epoch: &str, r
 }
 
 pub fn all_sealed(conn: &Connection, job: &str) -> rusqlite::Result<bool> {
-    let open: i64 = conn.query_row("SELECT COUNT(*) FROM submissions WHERE job = ?1 AND sealed_at IS NULL", [job], |r| r.get(0))?;
+    let open: i64 =
+        conn.query_row("SELECT COUNT(*) FROM submissions WHERE job = ?1 AND sealed_at IS NULL", [job], |r| r.get(0))?;
     Ok(open == 0)
 }
 
 pub fn save_matches(tx: &Transaction<'_>, job: &str, matched_rows: &[(String, Vec<u8>)]) -> rusqlite::Result<()> {
     for (party, rows) in matched_rows {
-        tx.execute("INSERT OR REPLACE INTO matches (job, party, matched_rows) VALUES (?1, ?2, ?3)", params![job, party, rows])?;
+        tx.execute(
+            "INSERT OR REPLACE INTO matches (job, party, matched_rows) VALUES (?1, ?2, ?3)",
+            params![job, party, rows],
+        )?;
     }
     Ok(())
 }
 
 pub fn matched_rows(conn: &Connection, job: &str, party: &str) -> rusqlite::Result<Option<Vec<u8>>> {
-    conn.query_row("SELECT matched_rows FROM matches WHERE job = ?1 AND party = ?2", params![job, party], |r| r.get(0)).optional()
+    conn.query_row("SELECT matched_rows FROM matches WHERE job = ?1 AND party = ?2", params![job, party], |r| r.get(0))
+        .optional()
 }
 
 pub fn release(conn: &Connection, job: &str, party: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT body FROM releases WHERE job = ?1 AND party = ?2", params![job, party], |r| r.get(0)).optional()
+    conn.query_row("SELECT body FROM releases WHERE job = ?1 AND party = ?2", params![job, party], |r| r.get(0))
+        .optional()
 }
 
 pub fn releases(conn: &Connection, job: &str) -> rusqlite::Result<Vec<(String, String)>> {
-    conn.prepare("SELECT party, body FROM releases WHERE job = ?1 ORDER BY party")?.query_map([job], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+    conn.prepare("SELECT party, body FROM releases WHERE job = ?1 ORDER BY party")?
+        .query_map([job], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
 }
 
 pub struct ReleaseLogEntry<'a> {
@@ -400,7 +462,10 @@ pub struct ReleaseLogEntry<'a> {
 
 /// Stores a release and logs it in the same transaction: no release without its record.
 pub fn insert_release(tx: &Transaction<'_>, entry: &ReleaseLogEntry<'_>, body: &str, now: i64) -> rusqlite::Result<()> {
-    tx.execute("INSERT INTO releases (job, party, body, released_at) VALUES (?1, ?2, ?3, ?4)", params![entry.job, entry.party, body, now])?;
+    tx.execute(
+        "INSERT INTO releases (job, party, body, released_at) VALUES (?1, ?2, ?3, ?4)",
+        params![entry.job, entry.party, body, now],
+    )?;
     tx.execute(
         "INSERT INTO release_log (at, job, party, purpose, approval, fields, refused, records) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![now, entry.job, entry.party, entry.purpose, entry.approval, entry.fields, entry.refused, entry.records as i64],
@@ -411,12 +476,17 @@ pub fn insert_release(tx: &Transaction<'_>, entry: &ReleaseLogEntry<'_>, body: &
 /// Appends one event to the audit chain; call it inside the transaction that makes the
 /// change it records, so neither exists without the other. Returns its sequence number.
 pub fn append_audit(tx: &Transaction<'_>, event: &audit::AuditEvent) -> rusqlite::Result<i64> {
-    let last: Option<(i64, Vec<u8>)> =
-        tx.prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")?.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+    let last: Option<(i64, Vec<u8>)> = tx
+        .prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
     let (seq, prev) = match last {
         None => (1, audit::GENESIS),
         Some((seq, hash)) => {
-            let prev: [u8; 32] = hash.as_slice().try_into().map_err(|_| rusqlite::Error::InvalidColumnType(1, "hash".into(), rusqlite::types::Type::Blob))?;
+            let prev: [u8; 32] = hash
+                .as_slice()
+                .try_into()
+                .map_err(|_| rusqlite::Error::InvalidColumnType(1, "hash".into(), rusqlite::types::Type::Blob))?;
             (seq + 1, prev)
         }
     };
@@ -452,7 +522,10 @@ pub fn audit_rows(conn: &Connection, job: Option<&str>) -> rusqlite::Result<Vec<
 const CUSTODIAN_KEY: &str = "custodian_public_key";
 
 pub fn set_custodian_key(conn: &Connection, public_key_hex: &str) -> rusqlite::Result<()> {
-    conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)", params![CUSTODIAN_KEY, public_key_hex])?;
+    conn.execute(
+        "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+        params![CUSTODIAN_KEY, public_key_hex],
+    )?;
     Ok(())
 }
 
@@ -462,7 +535,9 @@ pub fn custodian_key(conn: &Connection) -> rusqlite::Result<Option<String>> {
 
 /// The time of the newest custodian statement applied to `name`: older ones are replays.
 pub fn statement_at(conn: &Connection, name: &str) -> rusqlite::Result<Option<u64>> {
-    conn.query_row("SELECT at FROM principal_statements WHERE name = ?1", [name], |r| r.get::<_, i64>(0)).optional().map(|v| v.map(|at| at as u64))
+    conn.query_row("SELECT at FROM principal_statements WHERE name = ?1", [name], |r| r.get::<_, i64>(0))
+        .optional()
+        .map(|v| v.map(|at| at as u64))
 }
 
 pub fn set_statement_at(conn: &Connection, name: &str, at: u64) -> rusqlite::Result<()> {
@@ -471,7 +546,14 @@ pub fn set_statement_at(conn: &Connection, name: &str, at: u64) -> rusqlite::Res
 }
 
 /// Stores a sealed epoch; false if the same one was stored before.
-pub fn insert_sealed_epoch(conn: &Connection, kcv: &str, recipient: &str, suite: &str, body: &str, now: i64) -> rusqlite::Result<bool> {
+pub fn insert_sealed_epoch(
+    conn: &Connection,
+    kcv: &str,
+    recipient: &str,
+    suite: &str,
+    body: &str,
+    now: i64,
+) -> rusqlite::Result<bool> {
     Ok(conn.execute(
         "INSERT OR IGNORE INTO sealed_epochs (kcv, recipient, suite, body, stored_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![kcv, recipient, suite, body, now],
@@ -486,7 +568,8 @@ pub fn drop_undelivered_epochs(conn: &Connection, recipient: &str) -> rusqlite::
 /// rotation naming the epoch again keeps the earlier date (a leaked epoch stays retired).
 pub fn retire_epoch(conn: &Connection, kcv: &str, retire_at: u64) -> rusqlite::Result<bool> {
     let retire_at = i64::try_from(retire_at).unwrap_or(i64::MAX);
-    let current: Option<i64> = conn.query_row("SELECT retire_at FROM epoch_retirements WHERE kcv = ?1", [kcv], |r| r.get(0)).optional()?;
+    let current: Option<i64> =
+        conn.query_row("SELECT retire_at FROM epoch_retirements WHERE kcv = ?1", [kcv], |r| r.get(0)).optional()?;
     if current.is_some_and(|at| at <= retire_at) {
         return Ok(false);
     }
@@ -505,7 +588,9 @@ pub fn sealed_epochs_for(conn: &Connection, recipient: &str, now: i64) -> rusqli
 }
 
 pub fn retired_epochs(conn: &Connection, now: i64) -> rusqlite::Result<Vec<String>> {
-    conn.prepare("SELECT kcv FROM epoch_retirements WHERE retire_at <= ?1 ORDER BY kcv")?.query_map([now], |r| r.get(0))?.collect()
+    conn.prepare("SELECT kcv FROM epoch_retirements WHERE retire_at <= ?1 ORDER BY kcv")?
+        .query_map([now], |r| r.get(0))?
+        .collect()
 }
 
 /// Marks a sealed epoch taken up by its recipient; false if there is none.
@@ -529,7 +614,15 @@ pub fn epoch_pickups(conn: &Connection) -> rusqlite::Result<Vec<EpochPickupRow>>
         "SELECT s.kcv, s.suite, s.recipient, s.picked_up_at, r.retire_at FROM sealed_epochs s
          LEFT JOIN epoch_retirements r ON r.kcv = s.kcv ORDER BY s.stored_at, s.kcv, s.recipient",
     )?
-    .query_map([], |r| Ok(EpochPickupRow { kcv: r.get(0)?, suite: r.get(1)?, recipient: r.get(2)?, picked_up_at: r.get(3)?, retire_at: r.get(4)? }))?
+    .query_map([], |r| {
+        Ok(EpochPickupRow {
+            kcv: r.get(0)?,
+            suite: r.get(1)?,
+            recipient: r.get(2)?,
+            picked_up_at: r.get(3)?,
+            retire_at: r.get(4)?,
+        })
+    })?
     .collect()
 }
 
@@ -540,9 +633,11 @@ pub fn set_purge_after(conn: &Connection, job: &str, purge_after: i64) -> rusqli
 
 /// Jobs whose tokens are due for purging at `now`.
 pub fn jobs_to_purge(conn: &Connection, now: i64) -> rusqlite::Result<Vec<String>> {
-    conn.prepare("SELECT id FROM jobs WHERE purge_after IS NOT NULL AND purge_after <= ?1 AND purged_at IS NULL ORDER BY id")?
-        .query_map([now], |r| r.get(0))?
-        .collect()
+    conn.prepare(
+        "SELECT id FROM jobs WHERE purge_after IS NOT NULL AND purge_after <= ?1 AND purged_at IS NULL ORDER BY id",
+    )?
+    .query_map([now], |r| r.get(0))?
+    .collect()
 }
 
 /// Deletes a job's tokens (its chunks and row bitmaps); its results and audit remain.
@@ -594,7 +689,11 @@ mod tests {
         store.call(|c| retire_epoch(c, "00112233445566aa", 5_000)).await.unwrap();
         assert_eq!(store.call(|c| retired_epochs(c, 200)).await.unwrap(), vec!["00112233445566aa".to_owned()]);
         store.call(|c| retire_epoch(c, "00112233445566aa", 50)).await.unwrap();
-        assert_eq!(store.call(|c| retired_epochs(c, 60)).await.unwrap(), vec!["00112233445566aa".to_owned()], "an earlier date wins");
+        assert_eq!(
+            store.call(|c| retired_epochs(c, 60)).await.unwrap(),
+            vec!["00112233445566aa".to_owned()],
+            "an earlier date wins"
+        );
     }
 
     #[tokio::test]

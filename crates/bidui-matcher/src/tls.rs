@@ -62,7 +62,9 @@ pub fn server_config(files: &TlsFiles) -> anyhow::Result<Arc<rustls::ServerConfi
         .context("choosing TLS versions")?
         .with_no_client_auth()
         .with_single_cert(certificates, key)
-        .with_context(|| format!("the key {} does not fit the certificate {}", files.key.display(), files.certificate.display()))?;
+        .with_context(|| {
+            format!("the key {} does not fit the certificate {}", files.key.display(), files.certificate.display())
+        })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
@@ -87,7 +89,11 @@ impl TlsListener {
     }
 }
 
-async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, sender: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>) {
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    sender: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
+) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -164,7 +170,8 @@ pub fn generate_self_signed(hosts: &[String], common_name: &str, days: u32) -> a
     if hosts.is_empty() {
         bail!("name at least one --host the agents use to reach the matcher (a DNS name or an IP address)");
     }
-    let mut params = rcgen::CertificateParams::new(hosts.to_vec()).context("a --host is neither a DNS name nor an IP address")?;
+    let mut params =
+        rcgen::CertificateParams::new(hosts.to_vec()).context("a --host is neither a DNS name nor an IP address")?;
     params.distinguished_name = rcgen::DistinguishedName::new();
     params.distinguished_name.push(rcgen::DnType::CommonName, common_name);
     params.distinguished_name.push(rcgen::DnType::OrganizationName, "bidui");
@@ -180,5 +187,9 @@ pub fn generate_self_signed(hosts: &[String], common_name: &str, days: u32) -> a
     params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).context("generating the TLS key")?;
     let certificate = params.self_signed(&key).context("signing the certificate")?;
-    Ok(GeneratedCertificate { certificate_pem: certificate.pem(), key_pem: key.serialize_pem(), fingerprint: fingerprint(certificate.der()) })
+    Ok(GeneratedCertificate {
+        certificate_pem: certificate.pem(),
+        key_pem: key.serialize_pem(),
+        fingerprint: fingerprint(certificate.der()),
+    })
 }

@@ -22,11 +22,16 @@ const RECORDS: u64 = 8;
 fn logged() -> Logged {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("matcher.db");
-    for (name, role, key) in [("operator", "operator", [1u8; 32]), ("veterans", "agent", [2; 32]), ("household", "agent", [3; 32])] {
+    for (name, role, key) in
+        [("operator", "operator", [1u8; 32]), ("veterans", "agent", [2; 32]), ("household", "agent", [3; 32])]
+    {
         assert_eq!(bidui_matcher::enroll(&db, name, role, &key).unwrap(), bidui_matcher::Enrolment::Enrolled);
     }
     // Enrolling again with the same key changes nothing and records nothing.
-    assert_eq!(bidui_matcher::enroll(&db, "household", "agent", &[3; 32]).unwrap(), bidui_matcher::Enrolment::Unchanged);
+    assert_eq!(
+        bidui_matcher::enroll(&db, "household", "agent", &[3; 32]).unwrap(),
+        bidui_matcher::Enrolment::Unchanged
+    );
     bidui_matcher::revoke(&db, "household").unwrap();
     assert!(bidui_matcher::revoke(&db, "household").is_err(), "a second revocation is refused");
     assert!(bidui_matcher::revoke(&db, "nobody").is_err(), "an unknown name is refused");
@@ -40,7 +45,13 @@ fn logged() -> Logged {
             Some(job),
             json!({ "id": job, "purpose": "退役军人和其他优抚对象信息采集第二阶段数据比对", "approval": "增退役军人〔2026〕1号" }),
         ),
-        AuditEvent::new(1_780_000_100, "veterans", action::SEALED, Some(job), json!({ "epoch": "0123456789abcdef", "chunks": 1, "records": 3000, "rows_read": 3011, "invalid_ids": { "checksum": 11 } })),
+        AuditEvent::new(
+            1_780_000_100,
+            "veterans",
+            action::SEALED,
+            Some(job),
+            json!({ "epoch": "0123456789abcdef", "chunks": 1, "records": 3000, "rows_read": 3011, "invalid_ids": { "checksum": 11 } }),
+        ),
         AuditEvent::new(
             1_780_000_200,
             "household",
@@ -99,7 +110,11 @@ fn an_untouched_log_verifies_and_names_its_head() {
     // The job's records, by job, with purpose and approval verbatim.
     let job = audit::read_database(&log.db, Some("zc-2026-audit")).unwrap();
     assert_eq!(job.len(), 3);
-    assert!(job[2].record.contains("增退役军人〔2026〕1号") && job[2].record.contains("本部门政策不允许"), "{}", job[2].record);
+    assert!(
+        job[2].record.contains("增退役军人〔2026〕1号") && job[2].record.contains("本部门政策不允许"),
+        "{}",
+        job[2].record
+    );
     match audit::verify_database(&log.db, Some(&hex::encode(log.head.head).to_uppercase())).unwrap() {
         Verdict::Intact(head) => assert_eq!(head, log.head),
         other => panic!("{other:?}"),
@@ -117,7 +132,9 @@ fn editing_the_hashed_record_of_one_entry_is_detected() {
 
 #[test]
 fn editing_any_searchable_column_of_one_entry_is_detected() {
-    for (column, value) in [("at", "0"), ("actor", "'household'"), ("action", "'enroll'"), ("job", "'another-job'"), ("job", "NULL")] {
+    for (column, value) in
+        [("at", "0"), ("actor", "'household'"), ("action", "'enroll'"), ("job", "'another-job'"), ("job", "NULL")]
+    {
         let log = logged();
         tamper(&log.db, &format!("UPDATE audit SET {column} = {value} WHERE seq = 7"));
         let reason = broken_at(&log.db, 7);
@@ -147,7 +164,11 @@ fn editing_a_stored_hash_or_link_is_detected() {
     let hash = audit::record_hash(6, &prev, record.as_bytes());
     tamper(
         &log.db,
-        &format!("UPDATE audit SET record = '{}', hash = x'{}' WHERE seq = 6", record.replace('\'', "''"), hex::encode(hash)),
+        &format!(
+            "UPDATE audit SET record = '{}', hash = x'{}' WHERE seq = 6",
+            record.replace('\'', "''"),
+            hex::encode(hash)
+        ),
     );
     let reason = broken_at(&log.db, 7);
     assert!(reason.contains("links to a previous record"), "{reason}");
@@ -206,7 +227,9 @@ fn a_log_that_only_grew_since_the_noted_head_says_so() {
     let noted = hex::encode(log.head.head);
     bidui_matcher::enroll(&log.db, "assistance", "agent", &[9; 32]).unwrap();
     match audit::verify_database(&log.db, Some(&noted)).unwrap() {
-        Verdict::HeadDiffers { found, expected_seq, .. } => assert_eq!((found.count, expected_seq), (RECORDS + 1, Some(RECORDS as i64))),
+        Verdict::HeadDiffers { found, expected_seq, .. } => {
+            assert_eq!((found.count, expected_seq), (RECORDS + 1, Some(RECORDS as i64)))
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -238,7 +261,10 @@ fn rewriting_the_whole_chain_is_detected_only_against_the_noted_head() {
     }
     tamper(&log.db, &sql);
     assert!(matches!(audit::verify_database(&log.db, None).unwrap(), Verdict::Intact(_)));
-    assert!(matches!(audit::verify_database(&log.db, Some(&noted)).unwrap(), Verdict::HeadDiffers { expected_seq: None, .. }));
+    assert!(matches!(
+        audit::verify_database(&log.db, Some(&noted)).unwrap(),
+        Verdict::HeadDiffers { expected_seq: None, .. }
+    ));
 }
 
 #[test]
@@ -252,5 +278,8 @@ fn an_event_that_cannot_be_encoded_fails_its_transaction() {
         store::append_audit(tx, &event)
     }));
     assert!(result.is_err());
-    assert!(runtime.block_on(state.store.call(|c| store::principal(c, "sneaky"))).unwrap().is_none(), "the change was kept without its record");
+    assert!(
+        runtime.block_on(state.store.call(|c| store::principal(c, "sneaky"))).unwrap().is_none(),
+        "the change was kept without its record"
+    );
 }

@@ -14,8 +14,9 @@ use axum::body::{to_bytes, Body};
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::Router;
 use bidui_core::api::{
-    ApiError, Attribute, DepartmentSpec, JobResults, JobSpec, JobState, JobStatus, RefusedField, ReleaseRequest, ReleaseUpload,
-    ReleasedRecord, RequesterSpec, SealRequest, SubmissionStatus, HEADER_NONCE, HEADER_SIGNATURE, HEADER_SIGNER, HEADER_TIMESTAMP,
+    ApiError, Attribute, DepartmentSpec, JobResults, JobSpec, JobState, JobStatus, RefusedField, ReleaseRequest,
+    ReleaseUpload, ReleasedRecord, RequesterSpec, SealRequest, SubmissionStatus, HEADER_NONCE, HEADER_SIGNATURE,
+    HEADER_SIGNER, HEADER_TIMESTAMP,
 };
 use bidui_core::api::{EpochDelivery, EpochPickup, EpochUpload, Retirement};
 use bidui_core::custody::{Action, PrincipalStatement};
@@ -143,7 +144,8 @@ impl Answer {
 
     #[track_caller]
     fn json<T: serde::de::DeserializeOwned>(&self) -> T {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("answer is not the expected JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("answer is not the expected JSON ({e}): {}", self.text()))
     }
 
     /// Asserts a refusal: the status, the JSON error code, and a message that echoes no
@@ -163,8 +165,22 @@ impl Answer {
 fn assert_no_internals(message: &str, dir: &str) {
     let lower = message.to_lowercase();
     for leak in [
-        "rusqlite", "sqlite", "select ", "insert ", "update ", "delete ", " where ", "constraint", "database", "matcher.db", ".db",
-        "/tmp", "src/", ".rs:", "panicked", "unwrap",
+        "rusqlite",
+        "sqlite",
+        "select ",
+        "insert ",
+        "update ",
+        "delete ",
+        " where ",
+        "constraint",
+        "database",
+        "matcher.db",
+        ".db",
+        "/tmp",
+        "src/",
+        ".rs:",
+        "panicked",
+        "unwrap",
     ] {
         assert!(!lower.contains(leak), "error message leaks {leak:?}: {message}");
     }
@@ -298,9 +314,16 @@ impl Matcher {
     /// Completes the job opened by [`Matcher::open_release_round`]: every party releases.
     async fn complete_job(&self) {
         self.release(&self.household, &household_release()).await.expect(StatusCode::OK);
-        self.release(&self.pension, &ReleaseUpload { fields: vec![], refused: vec![], records: vec![ReleasedRecord { row: 5, values: vec![] }] })
-            .await
-            .expect(StatusCode::OK);
+        self.release(
+            &self.pension,
+            &ReleaseUpload {
+                fields: vec![],
+                refused: vec![],
+                records: vec![ReleasedRecord { row: 5, values: vec![] }],
+            },
+        )
+        .await
+        .expect(StatusCode::OK);
         let town = ReleaseUpload {
             fields: vec!["town".into()],
             refused: vec![],
@@ -336,7 +359,9 @@ impl Matcher {
     }
 
     async fn store_sealed(&self, custodian: &Party, sealed: &[SealedEpoch]) {
-        self.upload_epochs(custodian, &EpochUpload { sealed: sealed.to_vec(), retire: vec![] }).await.expect(StatusCode::OK);
+        self.upload_epochs(custodian, &EpochUpload { sealed: sealed.to_vec(), retire: vec![] })
+            .await
+            .expect(StatusCode::OK);
     }
 
     async fn delivery(&self, agent: &Party) -> EpochDelivery {
@@ -353,7 +378,8 @@ impl Matcher {
 
     /// `(kcv, recipient, picked up)` of every stored sealed epoch, sorted.
     async fn stored_epochs(&self, by: &Party) -> Vec<(String, String, bool)> {
-        let mut rows: Vec<_> = self.pickups(by).await.into_iter().map(|p| (p.kcv, p.recipient, p.picked_up_at.is_some())).collect();
+        let mut rows: Vec<_> =
+            self.pickups(by).await.into_iter().map(|p| (p.kcv, p.recipient, p.picked_up_at.is_some())).collect();
         rows.sort();
         rows
     }
@@ -366,7 +392,12 @@ impl Matcher {
     }
 
     async fn audited(&self, action: &str) -> Vec<(String, serde_json::Value)> {
-        self.audit().await.into_iter().filter(|(_, a, _)| a == action).map(|(actor, _, details)| (actor, details)).collect()
+        self.audit()
+            .await
+            .into_iter()
+            .filter(|(_, a, _)| a == action)
+            .map(|(actor, _, details)| (actor, details))
+            .collect()
     }
 
     async fn snapshot(&self) -> Snapshot {
@@ -418,7 +449,11 @@ fn spec() -> JobSpec {
         suite: Suite::HmacSha256,
         requester: RequesterSpec { party: "veterans".into(), fields: vec!["town".into()] },
         departments: vec![
-            DepartmentSpec { party: "household".into(), compare: vec![Attribute::Name, Attribute::Sex], fields: vec!["status".into()] },
+            DepartmentSpec {
+                party: "household".into(),
+                compare: vec![Attribute::Name, Attribute::Sex],
+                fields: vec!["status".into()],
+            },
             DepartmentSpec { party: "pension".into(), compare: vec![], fields: vec![] },
         ],
         rules: Vec::new(),
@@ -436,8 +471,10 @@ fn token(n: u8) -> Token {
 
 /// A chunk with `attrs` attribute tokens per record: `(row, identity token byte)`.
 fn chunk_with(attrs: usize, rows: &[(u32, u8)]) -> Vec<u8> {
-    let records: Vec<TokenRecord> =
-        rows.iter().map(|&(row, id)| TokenRecord { row, id: token(id), qid: ABSENT, attrs: vec![token(200); attrs] }).collect();
+    let records: Vec<TokenRecord> = rows
+        .iter()
+        .map(|&(row, id)| TokenRecord { row, id: token(id), qid: ABSENT, attrs: vec![token(200); attrs] })
+        .collect();
     encode_chunk(attrs, &records)
 }
 
@@ -612,11 +649,17 @@ async fn refuses_a_signature_moved_to_another_request() {
     let other_body = chunk_for("veterans", &[(1, 9), (2, 8)]);
     m.send(build("PUT", &put0, other_body, &signed)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
     // Same headers, another path (another seq).
-    m.send(build("PUT", &chunk_path(JOB, 1, EPOCH), body.clone(), &signed)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+    m.send(build("PUT", &chunk_path(JOB, 1, EPOCH), body.clone(), &signed))
+        .await
+        .refused(StatusCode::UNAUTHORIZED, "bad-signature");
     // Same headers, another query string (the epoch is signed too).
-    m.send(build("PUT", &chunk_path(JOB, 0, OTHER_EPOCH), body.clone(), &signed)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+    m.send(build("PUT", &chunk_path(JOB, 0, OTHER_EPOCH), body.clone(), &signed))
+        .await
+        .refused(StatusCode::UNAUTHORIZED, "bad-signature");
     // Same headers, another job.
-    m.send(build("PUT", &chunk_path("zc-2026-002", 0, EPOCH), body.clone(), &signed)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+    m.send(build("PUT", &chunk_path("zc-2026-002", 0, EPOCH), body.clone(), &signed))
+        .await
+        .refused(StatusCode::UNAUTHORIZED, "bad-signature");
     // Same headers, another timestamp.
     let mut moved = signed.clone();
     moved.timestamp = Some((now() - 1).to_string());
@@ -703,7 +746,9 @@ async fn refuses_an_unknown_signer() {
     m.create_job().await;
     let before = m.snapshot().await;
     let ghost = Party::new("ghost");
-    m.send(ghost.request("PUT", &chunk_path(JOB, 0, EPOCH), veterans_chunk())).await.refused(StatusCode::UNAUTHORIZED, "unknown-signer");
+    m.send(ghost.request("PUT", &chunk_path(JOB, 0, EPOCH), veterans_chunk()))
+        .await
+        .refused(StatusCode::UNAUTHORIZED, "unknown-signer");
     let mut other = spec();
     other.id = "zc-2026-002".into();
     m.post_spec(&ghost, &other).await.refused(StatusCode::UNAUTHORIZED, "unknown-signer");
@@ -720,7 +765,9 @@ async fn refuses_a_revoked_agent() {
 
     m.put_chunk(&m.household, 1, &chunk_for("household", &[(20, 5)])).await.refused(StatusCode::FORBIDDEN, "revoked");
     m.seal(&m.household, &seal_request(&[&household_chunk()], EPOCH)).await.refused(StatusCode::FORBIDDEN, "revoked");
-    m.call(&m.household, "GET", &format!("/v1/jobs/{JOB}/assignment"), Vec::new()).await.refused(StatusCode::FORBIDDEN, "revoked");
+    m.call(&m.household, "GET", &format!("/v1/jobs/{JOB}/assignment"), Vec::new())
+        .await
+        .refused(StatusCode::FORBIDDEN, "revoked");
     m.assert_unchanged(&before).await;
 
     // A revoked operator cannot create jobs either.
@@ -959,7 +1006,9 @@ async fn refuses_a_truncated_chunk() {
     let before = m.snapshot().await;
     let good = veterans_chunk();
     for cut in [1, 16, good.len() - 12, good.len() - 5, good.len()] {
-        m.put_chunk(&m.veterans, 0, &good[..good.len() - cut]).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
+        m.put_chunk(&m.veterans, 0, &good[..good.len() - cut])
+            .await
+            .refused(StatusCode::BAD_REQUEST, "malformed-chunk");
     }
     // Padded is as bad as truncated.
     m.put_chunk(&m.veterans, 0, &[&good[..], &[0]].concat()).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
@@ -990,7 +1039,9 @@ async fn refuses_a_chunk_with_the_wrong_attribute_count() {
     assert_eq!(spec().wire_attributes("veterans").unwrap().len(), 4);
     assert_eq!(spec().wire_attributes("pension").unwrap().len(), 0);
     for attrs in [0, 1, 3, 5, 16] {
-        m.put_chunk(&m.veterans, 0, &chunk_with(attrs, &[(1, 1), (2, 2)])).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
+        m.put_chunk(&m.veterans, 0, &chunk_with(attrs, &[(1, 1), (2, 2)]))
+            .await
+            .refused(StatusCode::BAD_REQUEST, "malformed-chunk");
     }
     m.put_chunk(&m.pension, 0, &chunk_with(4, &[(1, 1)])).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
     // Header declares 4 attributes but the records are laid out with 1.
@@ -1010,7 +1061,9 @@ async fn refuses_a_chunk_whose_rows_do_not_increase() {
     m.create_job().await;
     let before = m.snapshot().await;
     for rows in [&[(2, 1), (2, 2)][..], &[(3, 1), (1, 2)], &[(0, 1)], &[(1, 1), (5, 2), (4, 3)]] {
-        m.put_chunk(&m.veterans, 0, &chunk_for("veterans", rows)).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
+        m.put_chunk(&m.veterans, 0, &chunk_for("veterans", rows))
+            .await
+            .refused(StatusCode::BAD_REQUEST, "malformed-chunk");
     }
     m.assert_unchanged(&before).await;
 
@@ -1018,7 +1071,9 @@ async fn refuses_a_chunk_whose_rows_do_not_increase() {
     m.put_chunk(&m.veterans, 0, &veterans_chunk()).await.expect(StatusCode::CREATED);
     let before = m.snapshot().await;
     for rows in [&[(4, 5)][..], &[(2, 5), (9, 6)]] {
-        m.put_chunk(&m.veterans, 1, &chunk_for("veterans", rows)).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
+        m.put_chunk(&m.veterans, 1, &chunk_for("veterans", rows))
+            .await
+            .refused(StatusCode::BAD_REQUEST, "malformed-chunk");
     }
     m.assert_unchanged(&before).await;
     m.put_chunk(&m.veterans, 1, &chunk_for("veterans", &[(5, 5)])).await.expect(StatusCode::CREATED);
@@ -1070,7 +1125,8 @@ async fn accepts_a_chunk_resent_with_identical_bytes_once() {
     assert_eq!(m.count("SELECT COUNT(*) FROM chunks").await, 1);
     assert_eq!(m.count("SELECT chunks FROM submissions WHERE party = 'veterans'").await, 1);
     assert_eq!(m.count("SELECT records FROM submissions WHERE party = 'veterans'").await, 4);
-    let status: SubmissionStatus = m.call(&m.veterans, "GET", &format!("/v1/jobs/{JOB}/submission"), Vec::new()).await.json();
+    let status: SubmissionStatus =
+        m.call(&m.veterans, "GET", &format!("/v1/jobs/{JOB}/submission"), Vec::new()).await.json();
     assert_eq!(status.chunks.len(), 1);
     assert_eq!(status.chunks[0].sha256, hex::encode(sha256(&body)));
 }
@@ -1081,7 +1137,11 @@ async fn refuses_a_chunk_resent_with_different_bytes() {
     m.create_job().await;
     m.put_chunk(&m.veterans, 0, &veterans_chunk()).await.expect(StatusCode::CREATED);
     let before = m.snapshot().await;
-    for other in [chunk_for("veterans", &[(1, 1), (2, 2), (3, 3), (4, 5)]), chunk_for("veterans", &[(1, 1)]), b"garbage".to_vec()] {
+    for other in [
+        chunk_for("veterans", &[(1, 1), (2, 2), (3, 3), (4, 5)]),
+        chunk_for("veterans", &[(1, 1)]),
+        b"garbage".to_vec(),
+    ] {
         m.put_chunk(&m.veterans, 0, &other).await.refused(StatusCode::CONFLICT, "chunk-conflict");
     }
     m.assert_unchanged(&before).await;
@@ -1149,7 +1209,9 @@ async fn refuses_a_seal_that_does_not_match_the_stored_chunks() {
     m.call(&m.veterans, "POST", &path, b"{\"epoch\":1}".to_vec()).await.refused(StatusCode::BAD_REQUEST, "malformed");
     let mut extra = serde_json::to_value(&honest).unwrap();
     extra["sealed"] = serde_json::json!(true);
-    m.call(&m.veterans, "POST", &path, serde_json::to_vec(&extra).unwrap()).await.refused(StatusCode::BAD_REQUEST, "malformed");
+    m.call(&m.veterans, "POST", &path, serde_json::to_vec(&extra).unwrap())
+        .await
+        .refused(StatusCode::BAD_REQUEST, "malformed");
     m.assert_unchanged(&before).await;
     assert_eq!(m.count("SELECT COUNT(*) FROM submissions WHERE sealed_at IS NOT NULL").await, 0);
 
@@ -1252,7 +1314,9 @@ async fn refuses_releases_outside_the_request_and_logs_each_release_once() {
     for (upload, code) in cases {
         m.release(&m.household, &upload).await.refused(StatusCode::UNPROCESSABLE_ENTITY, code);
     }
-    m.call(&m.household, "POST", &release, b"{\"fields\":\"status\"}".to_vec()).await.refused(StatusCode::BAD_REQUEST, "malformed");
+    m.call(&m.household, "POST", &release, b"{\"fields\":\"status\"}".to_vec())
+        .await
+        .refused(StatusCode::BAD_REQUEST, "malformed");
     // The pension department was asked for no fields: any field is over-asking.
     let pension = ReleaseUpload { fields: vec!["pension_amount".into()], refused: vec![], records: vec![] };
     m.release(&m.pension, &pension).await.refused(StatusCode::UNPROCESSABLE_ENTITY, "field-not-requested");
@@ -1267,7 +1331,11 @@ async fn refuses_releases_outside_the_request_and_logs_each_release_once() {
     let logged: (String, String, String, String) = m
         .state
         .store
-        .call(|c| c.query_row("SELECT job, purpose, approval, fields FROM release_log", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))))
+        .call(|c| {
+            c.query_row("SELECT job, purpose, approval, fields FROM release_log", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+        })
         .await
         .unwrap();
     assert_eq!(logged, (JOB.to_owned(), spec().purpose, spec().approval, "[\"status\"]".to_owned()));
@@ -1311,9 +1379,12 @@ async fn results_go_to_the_requester_and_operator_once_complete() {
 
     // Everyone releases: the job completes.
     m.release(&m.household, &household_release()).await.expect(StatusCode::OK);
-    m.release(&m.pension, &ReleaseUpload { fields: vec![], refused: vec![], records: vec![ReleasedRecord { row: 5, values: vec![] }] })
-        .await
-        .expect(StatusCode::OK);
+    m.release(
+        &m.pension,
+        &ReleaseUpload { fields: vec![], refused: vec![], records: vec![ReleasedRecord { row: 5, values: vec![] }] },
+    )
+    .await
+    .expect(StatusCode::OK);
     m.call(&m.veterans, "GET", &results, Vec::new()).await.refused(StatusCode::CONFLICT, "not-ready");
     let town = ReleaseUpload {
         fields: vec!["town".into()],
@@ -1339,7 +1410,9 @@ async fn results_go_to_the_requester_and_operator_once_complete() {
     m.release(&m.household, &ReleaseUpload { fields: vec![], refused: vec![], records: vec![] })
         .await
         .refused(StatusCode::CONFLICT, "already-released");
-    m.put_chunk(&m.household, 1, &chunk_for("household", &[(20, 7)])).await.refused(StatusCode::CONFLICT, "not-collecting");
+    m.put_chunk(&m.household, 1, &chunk_for("household", &[(20, 7)]))
+        .await
+        .refused(StatusCode::CONFLICT, "not-collecting");
     m.assert_unchanged(&before).await;
 }
 
@@ -1352,11 +1425,22 @@ async fn a_job_without_retention_keeps_only_its_results_once_complete() {
     m.complete_job().await;
     // The tokens (chunks and matched-row bitmaps) are gone as soon as the results exist.
     assert_eq!((m.count("SELECT COUNT(*) FROM chunks").await, m.count("SELECT COUNT(*) FROM matches").await), (0, 0));
-    let (purge_after, purged_at): (i64, i64) =
-        m.state.store.call(|c| c.query_row("SELECT purge_after, purged_at FROM jobs", [], |r| Ok((r.get(0)?, r.get(1)?)))).await.unwrap();
+    let (purge_after, purged_at): (i64, i64) = m
+        .state
+        .store
+        .call(|c| c.query_row("SELECT purge_after, purged_at FROM jobs", [], |r| Ok((r.get(0)?, r.get(1)?))))
+        .await
+        .unwrap();
     assert!(t <= purge_after && purge_after <= purged_at && purged_at <= now() as i64, "{t} {purge_after} {purged_at}");
     let purged: Vec<_> = m.audit().await.into_iter().filter(|(_, action, _)| action == "tokens-purged").collect();
-    assert_eq!(purged, vec![(bidui_matcher::audit::ADMINISTRATOR.to_owned(), "tokens-purged".to_owned(), serde_json::json!({ "chunks": 3 }))]);
+    assert_eq!(
+        purged,
+        vec![(
+            bidui_matcher::audit::ADMINISTRATOR.to_owned(),
+            "tokens-purged".to_owned(),
+            serde_json::json!({ "chunks": 3 })
+        )]
+    );
     let jobs = m.state.store.call(|c| store::audit_rows(c, Some(JOB))).await.unwrap();
     assert_eq!(jobs.last().map(|r| r.action.as_str()), Some("tokens-purged"));
 
@@ -1380,7 +1464,11 @@ async fn a_job_without_retention_keeps_only_its_results_once_complete() {
     kept.open_release_round().await;
     kept.complete_job().await;
     assert_eq!(kept.count("SELECT COUNT(*) FROM chunks").await, 3);
-    assert_eq!(kept.count("SELECT COUNT(*) FROM jobs WHERE purged_at IS NULL AND purge_after >= strftime('%s','now') + 86000").await, 1);
+    assert_eq!(
+        kept.count("SELECT COUNT(*) FROM jobs WHERE purged_at IS NULL AND purge_after >= strftime('%s','now') + 86000")
+            .await,
+        1
+    );
     assert!(kept.audited("tokens-purged").await.is_empty());
 }
 
@@ -1397,9 +1485,15 @@ async fn every_change_of_a_job_is_audited_once_with_names_and_counts_only() {
     m.post_spec(&m.operator, &spec()).await.expect(StatusCode::OK);
     m.assert_unchanged(&before).await;
 
-    let refusing = ReleaseUpload { fields: vec![], refused: vec![RefusedField { field: "status".into(), reason: "本部门政策不允许".into() }], records: vec![] };
+    let refusing = ReleaseUpload {
+        fields: vec![],
+        refused: vec![RefusedField { field: "status".into(), reason: "本部门政策不允许".into() }],
+        records: vec![],
+    };
     m.release(&m.household, &refusing).await.expect(StatusCode::OK);
-    m.release(&m.pension, &ReleaseUpload { fields: vec![], refused: vec![], records: vec![] }).await.expect(StatusCode::OK);
+    m.release(&m.pension, &ReleaseUpload { fields: vec![], refused: vec![], records: vec![] })
+        .await
+        .expect(StatusCode::OK);
     let town = ReleaseUpload {
         fields: vec!["town".into()],
         refused: vec![],
@@ -1422,7 +1516,10 @@ async fn every_change_of_a_job_is_audited_once_with_names_and_counts_only() {
     assert_eq!(summary, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
     let event = |i: usize| rows[i].event().unwrap().details;
     assert_eq!(event(0)["approval"], spec().approval);
-    assert_eq!((event(1)["records"].as_u64(), event(1)["chunks"].as_u64(), event(1)["epoch"].as_str()), (Some(4), Some(1), Some(EPOCH)));
+    assert_eq!(
+        (event(1)["records"].as_u64(), event(1)["chunks"].as_u64(), event(1)["epoch"].as_str()),
+        (Some(4), Some(1), Some(EPOCH))
+    );
     assert_eq!(event(4)["purpose"], spec().purpose);
     assert_eq!(event(4)["approval"], spec().approval);
     assert_eq!(event(4)["refused"][0]["field"], "status");
@@ -1454,7 +1551,8 @@ fn key32(party: &Party) -> [u8; 32] {
 /// A real X25519 public key (ring's agreement API: the secret is not needed here, the
 /// matcher never opens a sealed epoch).
 fn x25519_key() -> [u8; 32] {
-    let private = ring::agreement::EphemeralPrivateKey::generate(&ring::agreement::X25519, &SystemRandom::new()).unwrap();
+    let private =
+        ring::agreement::EphemeralPrivateKey::generate(&ring::agreement::X25519, &SystemRandom::new()).unwrap();
     private.compute_public_key().unwrap().as_ref().try_into().unwrap()
 }
 
@@ -1514,7 +1612,9 @@ async fn refuses_a_principal_statement_the_custodian_did_not_sign_as_sent() {
 
     // Signed by a key that is not the trusted custodian's, sent by the custodian.
     let impostor = Party::new("custodian");
-    m.statement(&custodian, &enrolment(&impostor, &petitions, at)).await.refused(StatusCode::UNPROCESSABLE_ENTITY, "bad-statement");
+    m.statement(&custodian, &enrolment(&impostor, &petitions, at))
+        .await
+        .refused(StatusCode::UNPROCESSABLE_ENTITY, "bad-statement");
     // Changed after signing.
     let tampered = [
         PrincipalStatement { name: "housing".into(), ..good.clone() },
@@ -1532,10 +1632,14 @@ async fn refuses_a_principal_statement_the_custodian_did_not_sign_as_sent() {
         m.statement(&custodian, statement).await.refused(StatusCode::UNPROCESSABLE_ENTITY, "bad-statement");
     }
     // Not a statement at all.
-    m.call(&custodian, "POST", "/v1/principals", b"{\"action\":\"enrol\"}".to_vec()).await.refused(StatusCode::BAD_REQUEST, "malformed");
+    m.call(&custodian, "POST", "/v1/principals", b"{\"action\":\"enrol\"}".to_vec())
+        .await
+        .refused(StatusCode::BAD_REQUEST, "malformed");
     let mut extra = serde_json::to_value(&good).unwrap();
     extra["admin"] = serde_json::json!(true);
-    m.call(&custodian, "POST", "/v1/principals", serde_json::to_vec(&extra).unwrap()).await.refused(StatusCode::BAD_REQUEST, "malformed");
+    m.call(&custodian, "POST", "/v1/principals", serde_json::to_vec(&extra).unwrap())
+        .await
+        .refused(StatusCode::BAD_REQUEST, "malformed");
     m.assert_unchanged(&before).await;
     m.call(&petitions, "GET", "/v1/epochs", Vec::new()).await.refused(StatusCode::UNAUTHORIZED, "unknown-signer");
 }
@@ -1587,7 +1691,9 @@ async fn a_custodian_enrolment_is_applied_once_and_lets_the_principal_sign() {
 
     // An operator enrolled by the custodian reads the epoch status, and nothing an agent does.
     let auditor = Party::new("district-auditor");
-    m.statement(&custodian, &statement(&custodian, Action::Enrol, &auditor, "operator", now_ms())).await.expect(StatusCode::OK);
+    m.statement(&custodian, &statement(&custodian, Action::Enrol, &auditor, "operator", now_ms()))
+        .await
+        .expect(StatusCode::OK);
     m.call(&auditor, "GET", "/v1/epochs/status", Vec::new()).await.expect(StatusCode::OK);
     m.call(&auditor, "GET", "/v1/epochs", Vec::new()).await.refused(StatusCode::FORBIDDEN, "forbidden");
 }
@@ -1603,13 +1709,18 @@ async fn an_older_enrolment_never_undoes_a_newer_revocation() {
     let revoke = revocation(&custodian, &petitions, t + 10);
     m.statement(&custodian, &revoke).await.expect(StatusCode::OK);
     let (actor, details) = m.audited("revoke").await.pop().unwrap();
-    assert_eq!((actor.as_str(), &details["name"], &details["signed_at"]), ("custodian", &serde_json::json!("petitions"), &serde_json::json!(t + 10)));
+    assert_eq!(
+        (actor.as_str(), &details["name"], &details["signed_at"]),
+        ("custodian", &serde_json::json!("petitions"), &serde_json::json!(t + 10))
+    );
     m.call(&petitions, "GET", "/v1/epochs", Vec::new()).await.refused(StatusCode::FORBIDDEN, "revoked");
 
     let before = m.snapshot().await;
     // The enrolment sent before the revocation, one signed between them, one signed at the
     // same time, and the revocation again.
-    for stale in [old_enrolment, enrolment(&custodian, &petitions, t + 5), enrolment(&custodian, &petitions, t + 10), revoke] {
+    for stale in
+        [old_enrolment, enrolment(&custodian, &petitions, t + 5), enrolment(&custodian, &petitions, t + 10), revoke]
+    {
         m.statement(&custodian, &stale).await.refused(StatusCode::CONFLICT, "stale-statement");
     }
     m.assert_unchanged(&before).await;
@@ -1629,14 +1740,23 @@ async fn a_revocation_drops_only_the_sealed_epochs_not_yet_taken_up() {
     let (k1, k2) = (first.key_check_value(), second.key_check_value());
     m.store_sealed(
         &custodian,
-        &[sealed(&first, &m.household, &custodian), sealed(&first, &m.veterans, &custodian), sealed(&second, &m.household, &custodian), sealed(&second, &m.veterans, &custodian)],
+        &[
+            sealed(&first, &m.household, &custodian),
+            sealed(&first, &m.veterans, &custodian),
+            sealed(&second, &m.household, &custodian),
+            sealed(&second, &m.veterans, &custodian),
+        ],
     )
     .await;
     m.ack(&m.household, &k1).await.expect(StatusCode::OK);
 
     m.statement(&custodian, &revocation(&custodian, &m.household, now_ms())).await.expect(StatusCode::OK);
     m.call(&m.household, "GET", "/v1/epochs", Vec::new()).await.refused(StatusCode::FORBIDDEN, "revoked");
-    let mut expected = vec![(k1.clone(), "household".to_owned(), true), (k1, "veterans".to_owned(), false), (k2, "veterans".to_owned(), false)];
+    let mut expected = vec![
+        (k1.clone(), "household".to_owned(), true),
+        (k1, "veterans".to_owned(), false),
+        (k2, "veterans".to_owned(), false),
+    ];
     expected.sort();
     assert_eq!(m.stored_epochs(&custodian).await, expected);
     assert_eq!(m.stored_epochs(&m.operator).await, expected);
@@ -1650,7 +1770,10 @@ async fn refuses_sealed_epochs_from_anyone_but_the_trusted_custodian() {
     let m = Matcher::new().await;
     let custodian = Party::new(bidui_matcher::auth::CUSTODIAN);
     let epoch = new_epoch();
-    let upload = EpochUpload { sealed: vec![sealed(&epoch, &m.household, &custodian)], retire: vec![Retirement { kcv: EPOCH.into(), retire_at: 1 }] };
+    let upload = EpochUpload {
+        sealed: vec![sealed(&epoch, &m.household, &custodian)],
+        retire: vec![Retirement { kcv: EPOCH.into(), retire_at: 1 }],
+    };
     let before = m.snapshot().await;
     m.upload_epochs(&custodian, &upload).await.refused(StatusCode::UNAUTHORIZED, "unknown-signer");
     m.assert_unchanged(&before).await;
@@ -1660,7 +1783,9 @@ async fn refuses_sealed_epochs_from_anyone_but_the_trusted_custodian() {
     for party in [&m.operator, &m.household, &m.veterans] {
         m.upload_epochs(party, &upload).await.refused(StatusCode::FORBIDDEN, "forbidden");
     }
-    m.upload_epochs(&Party::new(bidui_matcher::auth::CUSTODIAN), &upload).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
+    m.upload_epochs(&Party::new(bidui_matcher::auth::CUSTODIAN), &upload)
+        .await
+        .refused(StatusCode::UNAUTHORIZED, "bad-signature");
     m.assert_unchanged(&before).await;
 }
 
@@ -1692,8 +1817,11 @@ async fn refuses_a_whole_upload_with_one_sealed_epoch_the_custodian_did_not_sign
     let before = m.snapshot().await;
     for bad in forged {
         // The bad one first, last, or alone: nothing of the upload is stored, retirements neither.
-        for sealed in [vec![bad.clone()], [good.clone(), vec![bad.clone()]].concat(), [vec![bad.clone()], good.clone()].concat()] {
-            let upload = EpochUpload { sealed, retire: vec![Retirement { kcv: epoch.key_check_value(), retire_at: 1 }] };
+        for sealed in
+            [vec![bad.clone()], [good.clone(), vec![bad.clone()]].concat(), [vec![bad.clone()], good.clone()].concat()]
+        {
+            let upload =
+                EpochUpload { sealed, retire: vec![Retirement { kcv: epoch.key_check_value(), retire_at: 1 }] };
             m.upload_epochs(&custodian, &upload).await.refused(StatusCode::UNPROCESSABLE_ENTITY, "bad-sealed-epoch");
         }
     }
@@ -1701,7 +1829,9 @@ async fn refuses_a_whole_upload_with_one_sealed_epoch_the_custodian_did_not_sign
     m.call(&custodian, "POST", "/v1/epochs", b"[]".to_vec()).await.refused(StatusCode::BAD_REQUEST, "malformed");
     let mut extra = serde_json::to_value(EpochUpload { sealed: good.clone(), retire: vec![] }).unwrap();
     extra["purge"] = serde_json::json!(true);
-    m.call(&custodian, "POST", "/v1/epochs", serde_json::to_vec(&extra).unwrap()).await.refused(StatusCode::BAD_REQUEST, "malformed");
+    m.call(&custodian, "POST", "/v1/epochs", serde_json::to_vec(&extra).unwrap())
+        .await
+        .refused(StatusCode::BAD_REQUEST, "malformed");
     m.assert_unchanged(&before).await;
     assert_eq!(m.count("SELECT COUNT(*) FROM sealed_epochs").await, 0);
     assert_eq!(m.count("SELECT COUNT(*) FROM epoch_retirements").await, 0);
@@ -1713,14 +1843,22 @@ async fn stores_an_upload_once_and_audits_it() {
     let (m, custodian) = Matcher::with_custodian().await;
     let epoch = new_epoch();
     let kcv = epoch.key_check_value();
-    let upload = EpochUpload { sealed: vec![sealed(&epoch, &m.household, &custodian), sealed(&epoch, &m.veterans, &custodian)], retire: vec![] };
+    let upload = EpochUpload {
+        sealed: vec![sealed(&epoch, &m.household, &custodian), sealed(&epoch, &m.veterans, &custodian)],
+        retire: vec![],
+    };
     m.upload_epochs(&custodian, &upload).await.expect(StatusCode::OK);
     assert_eq!(m.count("SELECT COUNT(*) FROM sealed_epochs").await, 2);
     let stored = m.audited("epoch-stored").await;
-    assert_eq!(stored, vec![("custodian".to_owned(), serde_json::json!({ "kcv": kcv, "recipients": ["household", "veterans"] }))]);
+    assert_eq!(
+        stored,
+        vec![("custodian".to_owned(), serde_json::json!({ "kcv": kcv, "recipients": ["household", "veterans"] }))]
+    );
     let status = m.pickups(&custodian).await;
     assert_eq!(status.len(), 2);
-    assert!(status.iter().all(|p| p.kcv == kcv && p.suite == Suite::HmacSha256 && p.picked_up_at.is_none() && p.retire_at.is_none()));
+    assert!(status
+        .iter()
+        .all(|p| p.kcv == kcv && p.suite == Suite::HmacSha256 && p.picked_up_at.is_none() && p.retire_at.is_none()));
 
     // The same upload again, and the same epoch sealed afresh to the same agent: kept once,
     // the first seal stays, nothing is audited twice.
@@ -1741,13 +1879,20 @@ async fn a_retirement_is_never_postponed() {
     let (m, custodian) = Matcher::with_custodian().await;
     let (epoch, next) = (new_epoch(), new_epoch());
     let (kcv, next_kcv) = (epoch.key_check_value(), next.key_check_value());
-    let retire = |kcv: &str, retire_at: u64| EpochUpload { sealed: vec![], retire: vec![Retirement { kcv: kcv.to_owned(), retire_at }] };
-    m.store_sealed(&custodian, &[sealed(&epoch, &m.household, &custodian), sealed(&next, &m.household, &custodian)]).await;
+    let retire = |kcv: &str, retire_at: u64| EpochUpload {
+        sealed: vec![],
+        retire: vec![Retirement { kcv: kcv.to_owned(), retire_at }],
+    };
+    m.store_sealed(&custodian, &[sealed(&epoch, &m.household, &custodian), sealed(&next, &m.household, &custodian)])
+        .await;
     let t = now();
     m.upload_epochs(&custodian, &retire(&kcv, t - 10)).await.expect(StatusCode::OK);
     m.upload_epochs(&custodian, &retire(&next_kcv, t + 3600)).await.expect(StatusCode::OK);
     let delivery = m.delivery(&m.household).await;
-    assert_eq!((delivery.sealed.iter().map(|s| s.kcv.clone()).collect::<Vec<_>>(), delivery.retired), (vec![next_kcv.clone()], vec![kcv.clone()]));
+    assert_eq!(
+        (delivery.sealed.iter().map(|s| s.kcv.clone()).collect::<Vec<_>>(), delivery.retired),
+        (vec![next_kcv.clone()], vec![kcv.clone()])
+    );
 
     // Later dates are ignored; an earlier one moves the retirement forward.
     m.upload_epochs(&custodian, &retire(&kcv, t + 100_000)).await.expect(StatusCode::OK);
@@ -1770,15 +1915,22 @@ async fn a_retirement_is_never_postponed() {
 async fn a_retirement_past_the_largest_stored_date_is_not_immediate() {
     let (m, custodian) = Matcher::with_custodian().await;
     let (never, later) = (new_epoch(), new_epoch());
-    m.store_sealed(&custodian, &[sealed(&never, &m.household, &custodian), sealed(&later, &m.household, &custodian)]).await;
+    m.store_sealed(&custodian, &[sealed(&never, &m.household, &custodian), sealed(&later, &m.household, &custodian)])
+        .await;
     let t = now();
     let upload = EpochUpload {
         sealed: vec![],
-        retire: vec![Retirement { kcv: never.key_check_value(), retire_at: u64::MAX }, Retirement { kcv: later.key_check_value(), retire_at: t + 3600 }],
+        retire: vec![
+            Retirement { kcv: never.key_check_value(), retire_at: u64::MAX },
+            Retirement { kcv: later.key_check_value(), retire_at: t + 3600 },
+        ],
     };
     m.upload_epochs(&custodian, &upload).await.expect(StatusCode::OK);
     // Nor does such a date move an earlier retirement (it is no earlier).
-    let postpone = EpochUpload { sealed: vec![], retire: vec![Retirement { kcv: later.key_check_value(), retire_at: i64::MAX as u64 + 1 }] };
+    let postpone = EpochUpload {
+        sealed: vec![],
+        retire: vec![Retirement { kcv: later.key_check_value(), retire_at: i64::MAX as u64 + 1 }],
+    };
     m.upload_epochs(&custodian, &postpone).await.expect(StatusCode::OK);
     let delivery = m.delivery(&m.household).await;
     assert_eq!((delivery.sealed.len(), delivery.retired), (2, vec![]));
@@ -1814,8 +1966,14 @@ async fn an_agent_receives_only_its_own_unretired_sealed_epochs() {
     let mut mine = vec![s[0].clone(), s[3].clone()];
     mine.sort_by(|a, b| a.kcv.cmp(&b.kcv));
     assert_eq!(m.delivery(&m.household).await, EpochDelivery { sealed: mine, retired: retired_kcv.clone() });
-    assert_eq!(m.delivery(&m.veterans).await, EpochDelivery { sealed: vec![s[1].clone()], retired: retired_kcv.clone() });
-    assert_eq!(m.delivery(&m.pension).await, EpochDelivery { sealed: vec![s[2].clone()], retired: retired_kcv.clone() });
+    assert_eq!(
+        m.delivery(&m.veterans).await,
+        EpochDelivery { sealed: vec![s[1].clone()], retired: retired_kcv.clone() }
+    );
+    assert_eq!(
+        m.delivery(&m.pension).await,
+        EpochDelivery { sealed: vec![s[2].clone()], retired: retired_kcv.clone() }
+    );
     assert_eq!(m.delivery(&m.outsider).await, EpochDelivery { sealed: vec![], retired: retired_kcv.clone() });
 
     let before = m.snapshot().await;
@@ -1829,7 +1987,8 @@ async fn an_agent_receives_only_its_own_unretired_sealed_epochs() {
 async fn an_agent_acknowledges_only_epochs_sealed_to_it() {
     let (m, custodian) = Matcher::with_custodian().await;
     let (mine, theirs) = (new_epoch(), new_epoch());
-    m.store_sealed(&custodian, &[sealed(&mine, &m.household, &custodian), sealed(&theirs, &m.veterans, &custodian)]).await;
+    m.store_sealed(&custodian, &[sealed(&mine, &m.household, &custodian), sealed(&theirs, &m.veterans, &custodian)])
+        .await;
     let before = m.snapshot().await;
     for kcv in [theirs.key_check_value(), "0000000000000000".to_owned(), "..%2F..".to_owned()] {
         m.ack(&m.household, &kcv).await.refused(StatusCode::NOT_FOUND, "not-found");
@@ -1865,7 +2024,10 @@ async fn epoch_status_is_for_the_custodian_and_the_operator() {
     m.assert_unchanged(&before).await;
     let status = m.pickups(&custodian).await;
     assert_eq!(status, m.pickups(&m.operator).await);
-    assert_eq!((status.len(), status[0].kcv.as_str(), status[0].recipient.as_str()), (1, epoch.key_check_value().as_str(), "household"));
+    assert_eq!(
+        (status.len(), status[0].kcv.as_str(), status[0].recipient.as_str()),
+        (1, epoch.key_check_value().as_str(), "household")
+    );
 }
 
 // ---- No internals in errors ----
@@ -1894,7 +2056,6 @@ async fn errors_never_echo_internals() {
     }
     m.assert_unchanged(&before).await;
 }
-
 
 // ---- The snapshot itself ----
 
@@ -1936,7 +2097,10 @@ async fn the_snapshot_sees_each_accepted_change() {
     step(m.snapshot().await, "a sealed epoch");
     m.ack(&petitions, &epoch.key_check_value()).await.expect(StatusCode::OK);
     step(m.snapshot().await, "an acknowledgement");
-    let retire = EpochUpload { sealed: vec![], retire: vec![Retirement { kcv: epoch.key_check_value(), retire_at: now() + 60 }] };
+    let retire = EpochUpload {
+        sealed: vec![],
+        retire: vec![Retirement { kcv: epoch.key_check_value(), retire_at: now() + 60 }],
+    };
     m.upload_epochs(&custodian, &retire).await.expect(StatusCode::OK);
     step(m.snapshot().await, "a retirement");
     m.statement(&custodian, &revocation(&custodian, &petitions, now_ms() + 1)).await.expect(StatusCode::OK);
@@ -1949,7 +2113,11 @@ async fn the_snapshot_covers_every_table_but_nonces() {
     let mut tables: Vec<String> = m
         .state
         .store
-        .call(|c| c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?.query_map([], |r| r.get(0))?.collect())
+        .call(|c| {
+            c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?
+                .query_map([], |r| r.get(0))?
+                .collect()
+        })
         .await
         .unwrap();
     tables.retain(|t| t != "nonces");
@@ -2005,7 +2173,11 @@ async fn a_failed_join_is_retried_by_the_next_seal() {
     let pension = chunk_for("pension", &[(5, 1)]);
     m.put_chunk(&m.pension, 0, &pension).await.expect(StatusCode::CREATED);
     m.seal(&m.pension, &seal_request(&[&pension], EPOCH)).await.refused(StatusCode::INTERNAL_SERVER_ERROR, "internal");
-    m.state.store.call(move |c| c.execute("UPDATE chunks SET body = ?1 WHERE party = 'veterans'", [registry])).await.unwrap();
+    m.state
+        .store
+        .call(move |c| c.execute("UPDATE chunks SET body = ?1 WHERE party = 'veterans'", [registry]))
+        .await
+        .unwrap();
     m.seal(&m.pension, &seal_request(&[&pension], EPOCH)).await.expect(StatusCode::OK);
     assert_eq!(m.job_state().await, JobState::Releasing);
 }
@@ -2018,14 +2190,20 @@ async fn a_retirement_that_changes_nothing_is_not_audited() {
     let epoch = new_epoch();
     let kcv = epoch.key_check_value();
     let t = now();
-    let upload = EpochUpload { sealed: vec![sealed(&epoch, &m.household, &custodian)], retire: vec![Retirement { kcv: kcv.clone(), retire_at: t + 100 }] };
+    let upload = EpochUpload {
+        sealed: vec![sealed(&epoch, &m.household, &custodian)],
+        retire: vec![Retirement { kcv: kcv.clone(), retire_at: t + 100 }],
+    };
     m.upload_epochs(&custodian, &upload).await.expect(StatusCode::OK);
     let before = m.snapshot().await;
     m.upload_epochs(&custodian, &upload).await.expect(StatusCode::OK);
     let postpone = EpochUpload { sealed: vec![], retire: vec![Retirement { kcv: kcv.clone(), retire_at: t + 5000 }] };
     m.upload_epochs(&custodian, &postpone).await.expect(StatusCode::OK);
     m.assert_unchanged(&before).await;
-    assert_eq!(m.audited("epoch-retired").await, vec![("custodian".to_owned(), serde_json::json!({ "kcv": kcv, "retire_at": t + 100 }))]);
+    assert_eq!(
+        m.audited("epoch-retired").await,
+        vec![("custodian".to_owned(), serde_json::json!({ "kcv": kcv, "retire_at": t + 100 }))]
+    );
 }
 
 /// A revocation drops the agent's sealed epochs not yet taken up "never handed over now";
@@ -2035,11 +2213,19 @@ async fn a_retirement_that_changes_nothing_is_not_audited() {
 async fn a_resent_rotation_does_not_restore_a_revoked_agents_sealed_epochs() {
     let (m, custodian) = Matcher::with_custodian().await;
     let epoch = new_epoch();
-    let upload = EpochUpload { sealed: vec![sealed(&epoch, &m.pension, &custodian), sealed(&epoch, &m.household, &custodian)], retire: vec![] };
+    let upload = EpochUpload {
+        sealed: vec![sealed(&epoch, &m.pension, &custodian), sealed(&epoch, &m.household, &custodian)],
+        retire: vec![],
+    };
     m.upload_epochs(&custodian, &upload).await.expect(StatusCode::OK);
     m.statement(&custodian, &revocation(&custodian, &m.pension, now_ms())).await.expect(StatusCode::OK);
     let _ = m.upload_epochs(&custodian, &upload).await;
-    let _ = m.upload_epochs(&custodian, &EpochUpload { sealed: vec![sealed(&epoch, &Party::new("ghost"), &custodian)], retire: vec![] }).await;
+    let _ = m
+        .upload_epochs(
+            &custodian,
+            &EpochUpload { sealed: vec![sealed(&epoch, &Party::new("ghost"), &custodian)], retire: vec![] },
+        )
+        .await;
     assert_eq!(m.stored_epochs(&custodian).await, vec![(epoch.key_check_value(), "household".to_owned(), false)]);
 }
 
@@ -2055,9 +2241,16 @@ async fn a_concurrent_repeat_of_the_last_release_keeps_the_results_and_purges_on
         let m = Matcher::new().await;
         m.open_release_round_of(&JobSpec { retention_hours: Some(0), ..spec() }).await;
         m.release(&m.household, &household_release()).await.expect(StatusCode::OK);
-        m.release(&m.pension, &ReleaseUpload { fields: vec![], refused: vec![], records: vec![ReleasedRecord { row: 5, values: vec![] }] })
-            .await
-            .expect(StatusCode::OK);
+        m.release(
+            &m.pension,
+            &ReleaseUpload {
+                fields: vec![],
+                refused: vec![],
+                records: vec![ReleasedRecord { row: 5, values: vec![] }],
+            },
+        )
+        .await
+        .expect(StatusCode::OK);
         let town = ReleaseUpload {
             fields: vec!["town".into()],
             refused: vec![],
@@ -2066,8 +2259,16 @@ async fn a_concurrent_repeat_of_the_last_release_keeps_the_results_and_purges_on
         let (first, second) = tokio::join!(m.release(&m.veterans, &town), m.release(&m.veterans, &town));
         first.expect(StatusCode::OK);
         second.expect(StatusCode::OK);
-        let report: JobResults = m.call(&m.veterans, "GET", &format!("/v1/jobs/{JOB}/results"), Vec::new()).await.expect(StatusCode::OK).json();
-        assert_eq!((report.summary.found.get("household"), report.summary.found.get("pension")), (Some(&2), Some(&1)), "results rebuilt from purged tokens");
+        let report: JobResults = m
+            .call(&m.veterans, "GET", &format!("/v1/jobs/{JOB}/results"), Vec::new())
+            .await
+            .expect(StatusCode::OK)
+            .json();
+        assert_eq!(
+            (report.summary.found.get("household"), report.summary.found.get("pension")),
+            (Some(&2), Some(&1)),
+            "results rebuilt from purged tokens"
+        );
         assert_eq!(m.audited("tokens-purged").await.len(), 1, "tokens purged twice");
     }
 }
@@ -2077,9 +2278,11 @@ async fn an_agent_sees_only_its_own_progress_in_the_job_status() {
     let m = Matcher::new().await;
     m.open_release_round().await;
     let path = format!("/v1/jobs/{JOB}");
-    let status: bidui_core::api::JobStatus = m.call(&m.household, "GET", &path, Vec::new()).await.expect(StatusCode::OK).json();
+    let status: bidui_core::api::JobStatus =
+        m.call(&m.household, "GET", &path, Vec::new()).await.expect(StatusCode::OK).json();
     let parties: Vec<&str> = status.participants.iter().map(|p| p.party.as_str()).collect();
     assert_eq!(parties, vec!["household"]);
-    let status: bidui_core::api::JobStatus = m.call(&m.operator, "GET", &path, Vec::new()).await.expect(StatusCode::OK).json();
+    let status: bidui_core::api::JobStatus =
+        m.call(&m.operator, "GET", &path, Vec::new()).await.expect(StatusCode::OK).json();
     assert_eq!(status.participants.len(), 3);
 }

@@ -46,7 +46,10 @@ fn ca_and_server(dir: &Path, hosts: &[&str]) -> (PathBuf, TlsFiles) {
     let key = rcgen::KeyPair::generate().unwrap();
     let params = rcgen::CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>()).unwrap();
     let server = params.signed_by(&key, &issuer).unwrap();
-    let files = TlsFiles { certificate: write(dir, "server-cert.pem", &server.pem()), key: write(dir, "server-key.pem", &key.serialize_pem()) };
+    let files = TlsFiles {
+        certificate: write(dir, "server-cert.pem", &server.pem()),
+        key: write(dir, "server-key.pem", &key.serialize_pem()),
+    };
     (write(dir, "ca.pem", &ca.pem()), files)
 }
 
@@ -66,7 +69,10 @@ fn rand_name() -> String {
 fn a_pinned_self_signed_certificate_is_accepted_and_another_refused() {
     let dir = tempfile::tempdir().unwrap();
     let generated = tls::generate_self_signed(&["127.0.0.1".into()], "test matcher", 2).unwrap();
-    let files = TlsFiles { certificate: write(dir.path(), "cert.pem", &generated.certificate_pem), key: write(dir.path(), "key.pem", &generated.key_pem) };
+    let files = TlsFiles {
+        certificate: write(dir.path(), "cert.pem", &generated.certificate_pem),
+        key: write(dir.path(), "key.pem", &generated.key_pem),
+    };
     let served = serve(dir.path(), &files);
     let pinned = MatcherTrust::pinned_certificate(&files.certificate).unwrap();
     assert_eq!(pinned.fingerprints(), std::slice::from_ref(&generated.fingerprint));
@@ -80,10 +86,17 @@ fn a_pinned_self_signed_certificate_is_accepted_and_another_refused() {
     // The right certificate, but the matcher reached by a name it does not carry.
     let elsewhere = tls::generate_self_signed(&["matcher.district.gov".into()], "test matcher", 2).unwrap();
     let dir2 = tempfile::tempdir().unwrap();
-    let files2 = TlsFiles { certificate: write(dir2.path(), "cert.pem", &elsewhere.certificate_pem), key: write(dir2.path(), "key.pem", &elsewhere.key_pem) };
+    let files2 = TlsFiles {
+        certificate: write(dir2.path(), "cert.pem", &elsewhere.certificate_pem),
+        key: write(dir2.path(), "key.pem", &elsewhere.key_pem),
+    };
     let served2 = serve(dir2.path(), &files2);
-    let refused = health(&served2.url, dir2.path(), MatcherTrust::pinned_certificate(&files2.certificate).unwrap()).unwrap_err();
-    assert!(matches!(&refused, ClientError::Untrusted { reason, .. } if reason.contains("NotValidForName")), "{refused}");
+    let refused =
+        health(&served2.url, dir2.path(), MatcherTrust::pinned_certificate(&files2.certificate).unwrap()).unwrap_err();
+    assert!(
+        matches!(&refused, ClientError::Untrusted { reason, .. } if reason.contains("NotValidForName")),
+        "{refused}"
+    );
     drop((served, served2));
 }
 
@@ -110,7 +123,10 @@ fn a_key_that_does_not_fit_the_certificate_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let a = tls::generate_self_signed(&["127.0.0.1".into()], "a", 2).unwrap();
     let b = tls::generate_self_signed(&["127.0.0.1".into()], "b", 2).unwrap();
-    let files = TlsFiles { certificate: write(dir.path(), "a.pem", &a.certificate_pem), key: write(dir.path(), "b.key", &b.key_pem) };
+    let files = TlsFiles {
+        certificate: write(dir.path(), "a.pem", &a.certificate_pem),
+        key: write(dir.path(), "b.key", &b.key_pem),
+    };
     let error = tls::server_config(&files).unwrap_err();
     assert!(format!("{error:#}").contains("does not fit"), "{error:#}");
     assert!(tls::generate_self_signed(&[], "none", 2).is_err());

@@ -56,7 +56,8 @@ fn keyed(set: &ProblemSet) -> BTreeMap<ProblemKey, &Problem> {
 pub fn diff(before: &ProblemSet, after: &ProblemSet) -> Diff {
     let a = keyed(before);
     let b = keyed(after);
-    let mut towns: BTreeMap<String, TownDiff> = before.towns.keys().chain(after.towns.keys()).map(|t| (t.clone(), TownDiff::default())).collect();
+    let mut towns: BTreeMap<String, TownDiff> =
+        before.towns.keys().chain(after.towns.keys()).map(|t| (t.clone(), TownDiff::default())).collect();
     for (key, p) in &a {
         if !b.contains_key(key) {
             towns.entry(p.town.clone()).or_default().fixed.push((*p).clone());
@@ -109,7 +110,10 @@ fn problem_line(p: &Problem) -> String {
 
 /// The diff as text: a table per town, then (with `details`) each problem.
 pub fn text(diff: &Diff, details: bool) -> String {
-    let mut out = format!("比对轮次对比：{}（{}个问题）→ {}（{}个问题）\n\n", diff.before.job, diff.before.problems, diff.after.job, diff.after.problems);
+    let mut out = format!(
+        "比对轮次对比：{}（{}个问题）→ {}（{}个问题）\n\n",
+        diff.before.job, diff.before.problems, diff.after.job, diff.after.problems
+    );
     out.push_str(&table_line("镇街", ["已整改", "新增", "仍未整改"]));
     for (town, t) in &diff.towns {
         let c = t.counts();
@@ -137,7 +141,17 @@ pub fn text(diff: &Diff, details: bool) -> String {
 /// One line per problem with its status (已整改 / 新增 / 仍未整改), UTF-8 with BOM.
 pub fn csv(diff: &Diff) -> Vec<u8> {
     let mut out = String::from("\u{FEFF}");
-    out.push_str(&export::line(&["状态", "镇街", "序号", "问题代码", "问题类别", "严重程度", "部门", "比对项", "详情"]));
+    out.push_str(&export::line(&[
+        "状态",
+        "镇街",
+        "序号",
+        "问题代码",
+        "问题类别",
+        "严重程度",
+        "部门",
+        "比对项",
+        "详情",
+    ]));
     for (town, t) in &diff.towns {
         for (status, list) in [("已整改", &t.fixed), ("新增", &t.new), ("仍未整改", &t.still_open)] {
             for p in list {

@@ -30,8 +30,20 @@ pub fn line(cells: &[&str]) -> String {
     out
 }
 
-pub const PROBLEM_COLUMNS: [&str; 12] =
-    ["序号", "镇街", "问题代码", "问题类别", "严重程度", "部门", "部门代码", "比对项", "详情", "建议处理", "补充字段", "补充值"];
+pub const PROBLEM_COLUMNS: [&str; 12] = [
+    "序号",
+    "镇街",
+    "问题代码",
+    "问题类别",
+    "严重程度",
+    "部门",
+    "部门代码",
+    "比对项",
+    "详情",
+    "建议处理",
+    "补充字段",
+    "补充值",
+];
 
 fn problem_cells(p: &Problem) -> Vec<String> {
     vec![
@@ -75,7 +87,12 @@ pub fn results_csv(results: &bidui_core::api::JobResults) -> Vec<u8> {
     header.extend(requester_fields.iter().cloned());
     header.extend(["id_valid".to_owned(), "duplicate_rows".to_owned()]);
     for d in &results.departments {
-        header.extend([format!("{d}.found"), format!("{d}.attributes"), format!("{d}.released"), format!("{d}.probable_rows")]);
+        header.extend([
+            format!("{d}.found"),
+            format!("{d}.attributes"),
+            format!("{d}.released"),
+            format!("{d}.probable_rows"),
+        ]);
     }
     out.push_str(&line(&header.iter().map(String::as_str).collect::<Vec<_>>()));
     for row in &results.rows {
@@ -87,7 +104,9 @@ pub fn results_csv(results: &bidui_core::api::JobResults) -> Vec<u8> {
             let finding = row.departments.get(d).cloned().unwrap_or_default();
             cells.push(finding.found.to_string());
             cells.push(finding.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";"));
-            cells.push(finding.released.iter().map(|(k, v)| format!("{k}={}", v.join("|"))).collect::<Vec<_>>().join(";"));
+            cells.push(
+                finding.released.iter().map(|(k, v)| format!("{k}={}", v.join("|"))).collect::<Vec<_>>().join(";"),
+            );
             cells.push(finding.probable_rows.to_string());
         }
         out.push_str(&line(&cells.iter().map(String::as_str).collect::<Vec<_>>()));

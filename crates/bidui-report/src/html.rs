@@ -83,12 +83,23 @@ fn stacked_bars(title: &str, rows: &[(String, Vec<u64>, String)], colors: &[&str
     );
     for (i, (label, values, note)) in rows.iter().enumerate() {
         let y = 5.0 + row_h * i as f64;
-        let _ = write!(out, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", label_w - 8.0, y + 15.0, escape(label));
+        let _ = write!(
+            out,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            label_w - 8.0,
+            y + 15.0,
+            escape(label)
+        );
         let mut x = label_w;
         for (v, c) in values.iter().zip(colors) {
             let w = bar_w * *v as f64 / max;
             if w > 0.0 {
-                let _ = write!(out, "<rect x=\"{x:.1}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"{c}\"><title>{}</title></rect>", row_h - 8.0, v);
+                let _ = write!(
+                    out,
+                    "<rect x=\"{x:.1}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"{c}\"><title>{}</title></rect>",
+                    row_h - 8.0,
+                    v
+                );
             }
             x += w;
         }
@@ -112,12 +123,23 @@ fn paired_bars(title: &str, rows: &[(String, u64, u64)]) -> String {
     );
     for (i, (label, before, after)) in rows.iter().enumerate() {
         let y = 5.0 + row_h * i as f64;
-        let _ = write!(out, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", label_w - 8.0, y + 18.0, escape(label));
+        let _ = write!(
+            out,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            label_w - 8.0,
+            y + 18.0,
+            escape(label)
+        );
         for (k, (v, c)) in [(*before, "#9fb3c8"), (*after, "#1f5fa8")].into_iter().enumerate() {
             let w = bar_w * v as f64 / max;
             let yy = y + 13.0 * k as f64;
             let _ = write!(out, "<rect x=\"{label_w}\" y=\"{yy}\" width=\"{w:.1}\" height=\"11\" fill=\"{c}\"/>");
-            let _ = write!(out, "<text x=\"{:.1}\" y=\"{}\" style=\"font-size:10px\">{v}</text>", label_w + w + 4.0, yy + 10.0);
+            let _ = write!(
+                out,
+                "<text x=\"{:.1}\" y=\"{}\" style=\"font-size:10px\">{v}</text>",
+                label_w + w + 4.0,
+                yy + 10.0
+            );
         }
     }
     out.push_str("</svg>");
@@ -146,7 +168,13 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
     };
     let count = |sev: Severity| set.problems.iter().filter(|p| p.severity == sev).count();
     let fills = set.fill_ins().count();
-    let probable = set.problems.iter().filter(|p| p.code == "probable_match").map(|p| p.row).collect::<std::collections::BTreeSet<_>>().len();
+    let probable = set
+        .problems
+        .iter()
+        .filter(|p| p.code == "probable_match")
+        .map(|p| p.row)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     let invalid: u64 = s.invalid_ids.values().sum();
 
     let mut out = String::new();
@@ -167,7 +195,12 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
     }
     out.push_str("</p>\n<div class=\"cards\">\n");
     let mut card = |class: &str, n: String, l: &str| {
-        let _ = writeln!(out, "<div class=\"card {class}\"><div class=\"n\">{}</div><div class=\"l\">{}</div></div>", escape(&n), escape(l));
+        let _ = writeln!(
+            out,
+            "<div class=\"card {class}\"><div class=\"n\">{}</div><div class=\"l\">{}</div></div>",
+            escape(&n),
+            escape(l)
+        );
     };
     card("", total_rows.to_string(), "名册人员（行）");
     card("", format!("{rows_with_problems}（{}）", percent(rows_with_problems, total_rows)), "有问题数据的人员");
@@ -185,7 +218,8 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
     let mut town_rows: Vec<(String, Vec<u64>, String)> = by_town
         .iter()
         .map(|(town, problems)| {
-            let v: Vec<u64> = SEVERITIES.iter().map(|s| problems.iter().filter(|p| p.severity == *s).count() as u64).collect();
+            let v: Vec<u64> =
+                SEVERITIES.iter().map(|s| problems.iter().filter(|p| p.severity == *s).count() as u64).collect();
             let rows = set.towns.get(*town).copied().unwrap_or(0);
             let total: u64 = v.iter().sum();
             (town.to_string(), v, format!("{total}（名册{rows}行）"))
@@ -203,7 +237,12 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
         let _ = write!(out, "<th title=\"{}\">{}</th>", labels::severity(*sev), escape(label));
     }
     out.push_str("<th>合计</th></tr>\n");
-    let max_cell = by_town.values().flat_map(|ps| categories.iter().map(move |(_, l)| ps.iter().filter(|p| &p.label == l).count())).max().unwrap_or(0).max(1);
+    let max_cell = by_town
+        .values()
+        .flat_map(|ps| categories.iter().map(move |(_, l)| ps.iter().filter(|p| &p.label == l).count()))
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let mut column_totals = vec![0usize; categories.len()];
     for (town, problems) in &by_town {
         let _ = write!(out, "<tr><td class=\"l\">{}</td>", escape(town));
@@ -211,7 +250,11 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
             let n = problems.iter().filter(|p| &p.label == label).count();
             column_totals[i] += n;
             let alpha = if n == 0 { 0.0 } else { 0.08 + 0.5 * n as f64 / max_cell as f64 };
-            let _ = write!(out, "<td style=\"background:rgba(31,95,168,{alpha:.2})\">{}</td>", if n == 0 { String::new() } else { n.to_string() });
+            let _ = write!(
+                out,
+                "<td style=\"background:rgba(31,95,168,{alpha:.2})\">{}</td>",
+                if n == 0 { String::new() } else { n.to_string() }
+            );
         }
         let _ = writeln!(out, "<td>{}</td></tr>", problems.len());
     }
@@ -228,7 +271,11 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
         .map(|d| {
             let found = s.found.get(d).copied().unwrap_or(0);
             let rows = s.registry_rows.max(found);
-            (labels::department(d).to_owned(), vec![found, rows - found], format!("{found}/{rows}（{}）", percent(found, rows)))
+            (
+                labels::department(d).to_owned(),
+                vec![found, rows - found],
+                format!("{found}/{rows}（{}）", percent(found, rows)),
+            )
         })
         .collect();
     out.push_str("<section>\n<h2>部门比对覆盖</h2>\n<p class=\"note\">名册人员按身份证号在各部门找到的比例。</p>\n");
@@ -258,8 +305,13 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
     if let Some(d) = previous {
         let _ = write!(out, "<section>\n<h2>与上一轮比较</h2>\n<p class=\"note\">上一轮 {}（{}个问题）→ 本轮 {}（{}个问题）。同一问题指同一序号、同一问题类别、同一部门和比对项。</p>\n", escape(&d.before.job), d.before.problems, escape(&d.after.job), d.after.problems);
         out.push_str(&legend(&[("上一轮问题数", "#9fb3c8"), ("本轮问题数", "#1f5fa8")]));
-        let rows: Vec<(String, u64, u64)> =
-            d.towns.iter().map(|(t, c)| (t.clone(), (c.fixed.len() + c.still_open.len()) as u64, (c.new.len() + c.still_open.len()) as u64)).collect();
+        let rows: Vec<(String, u64, u64)> = d
+            .towns
+            .iter()
+            .map(|(t, c)| {
+                (t.clone(), (c.fixed.len() + c.still_open.len()) as u64, (c.new.len() + c.still_open.len()) as u64)
+            })
+            .collect();
         out.push_str(&paired_bars("各镇街上一轮与本轮问题数", &rows));
         out.push_str("\n<table>\n<tr><th class=\"l\">镇街</th><th>已整改</th><th>新增</th><th>仍未整改</th><th>整改率</th></tr>\n");
         for (town, t) in &d.towns {

@@ -151,7 +151,8 @@ pub fn load_run(path: &Path) -> Result<ProblemSet, ReportError> {
         path.to_owned()
     };
     let bytes = read(&file)?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| ReportError::Parse { path: file.clone(), message: e.to_string() })?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ReportError::Parse { path: file.clone(), message: e.to_string() })?;
     let parse_error = |e: serde_json::Error| ReportError::Parse { path: file.clone(), message: e.to_string() };
     if value.get("format").and_then(|f| f.as_str()) == Some(problems::FORMAT) {
         return serde_json::from_value(value).map_err(parse_error);

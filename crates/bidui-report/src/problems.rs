@@ -15,7 +15,8 @@ pub const FORMAT: &str = "bidui-report/1";
 pub const NO_TOWN: &str = "未注明镇街";
 
 /// Codes of the categories the report derives itself; a status rule may not take them.
-pub const RESERVED_CODES: [&str; 7] = ["invalid_id", "unreadable_row", "duplicate", "found_nowhere", "name", "attribute", "probable_match"];
+pub const RESERVED_CODES: [&str; 7] =
+    ["invalid_id", "unreadable_row", "duplicate", "found_nowhere", "name", "attribute", "probable_match"];
 
 /// One problem of one registry row, in plain Chinese for town staff.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,8 +144,12 @@ pub fn parse_invalid_rows(text: &str) -> Result<BTreeMap<u32, String>, ReportErr
         if i == 0 || line.trim().is_empty() {
             continue;
         }
-        let (row, reason) = line.split_once(',').ok_or_else(|| ReportError::Input(format!("invalid-rows line {}: {line:?}", i + 1)))?;
-        let row: u32 = row.trim().parse().map_err(|_| ReportError::Input(format!("invalid-rows line {}: bad row {row:?}", i + 1)))?;
+        let (row, reason) =
+            line.split_once(',').ok_or_else(|| ReportError::Input(format!("invalid-rows line {}: {line:?}", i + 1)))?;
+        let row: u32 = row
+            .trim()
+            .parse()
+            .map_err(|_| ReportError::Input(format!("invalid-rows line {}: bad row {row:?}", i + 1)))?;
         out.insert(row, reason.trim().trim_matches('"').to_owned());
     }
     Ok(out)
@@ -180,7 +185,8 @@ impl Default for Options {
 }
 
 /// Registry statuses that close a record, by default.
-pub const CLOSED_STATUSES: [&str; 10] = ["注销", "已注销", "销户", "死亡", "已故", "已死亡", "迁出", "已迁出", "停发", "取消"];
+pub const CLOSED_STATUSES: [&str; 10] =
+    ["注销", "已注销", "销户", "死亡", "已故", "已死亡", "迁出", "已迁出", "停发", "取消"];
 
 const IDENTITY_CODES: [&str; 6] = ["empty", "excel-mangled", "length", "charset", "birthdate", "checksum"];
 
@@ -234,18 +240,24 @@ pub fn derive(results: &JobResults, options: &Options) -> Result<ProblemSet, Rep
     let declared: Vec<StatusRule> = results.rules.iter().chain(&options.extra_rules).cloned().collect();
     for rule in &declared {
         if RESERVED_CODES.contains(&rule.code.split('.').next().unwrap_or("")) {
-            return Err(ReportError::Input(format!("status rule code {:?} is reserved for the report's own categories", rule.code)));
+            return Err(ReportError::Input(format!(
+                "status rule code {:?} is reserved for the report's own categories",
+                rule.code
+            )));
         }
     }
     let all_rules = rules::effective(&declared, options.builtin_rules);
-    let (applied, skipped): (Vec<StatusRule>, Vec<StatusRule>) = all_rules.into_iter().partition(|r| results.departments.contains(&r.department));
+    let (applied, skipped): (Vec<StatusRule>, Vec<StatusRule>) =
+        all_rules.into_iter().partition(|r| results.departments.contains(&r.department));
     for rule in skipped.iter().filter(|r| declared.contains(r)) {
         notes.push(format!("规则 {}（{}）所指部门 {} 不在本次比对中，未执行", rule.code, rule.label, rule.department));
     }
     let registry_fields = rules::released_registry_fields(results);
     let by_row: BTreeMap<u32, &RowResult> = results.rows.iter().map(|r| (r.row, r)).collect();
     let town_field = options.town_field.as_str();
-    let town_of = |row: u32| -> String { by_row.get(&row).and_then(|r| r.fields.get(town_field)).cloned().unwrap_or_else(|| NO_TOWN.to_owned()) };
+    let town_of = |row: u32| -> String {
+        by_row.get(&row).and_then(|r| r.fields.get(town_field)).cloned().unwrap_or_else(|| NO_TOWN.to_owned())
+    };
     let closing = options.closed.as_ref().filter(|(field, _)| registry_fields.contains(field));
     let is_closed = |row: &RowResult| match closing {
         Some((field, values)) => row.fields.get(field).is_some_and(|v| values.iter().any(|c| c == v.trim())),
@@ -257,7 +269,10 @@ pub fn derive(results: &JobResults, options: &Options) -> Result<ProblemSet, Rep
     for rule in &applied {
         let Some(field) = rule.registry_field.as_ref().filter(|f| registry_fields.contains(*f)) else { continue };
         if !rule.registry_values.is_empty()
-            && !results.rows.iter().any(|r| r.fields.get(field).is_some_and(|v| rule.registry_values.iter().any(|x| x == v.trim())))
+            && !results
+                .rows
+                .iter()
+                .any(|r| r.fields.get(field).is_some_and(|v| rule.registry_values.iter().any(|x| x == v.trim())))
         {
             notes.push(format!(
                 "规则 {}（{}）要求名册{}为{}，但没有任何一行是这些值，请核对取值或在比对任务中声明规则",
@@ -281,7 +296,16 @@ pub fn derive(results: &JobResults, options: &Options) -> Result<ProblemSet, Rep
             if IDENTITY_CODES.contains(&reason.as_str()) {
                 *counts.entry(reason.clone()).or_default() += 1;
                 let (detail, action) = labels::invalid_id(reason);
-                b.push(row, format!("invalid_id.{reason}"), "身份证号无效", Severity::Serious, None, Some("identity"), detail.to_owned(), action.to_owned());
+                b.push(
+                    row,
+                    format!("invalid_id.{reason}"),
+                    "身份证号无效",
+                    Severity::Serious,
+                    None,
+                    Some("identity"),
+                    detail.to_owned(),
+                    action.to_owned(),
+                );
             } else {
                 b.push(
                     row,
@@ -298,17 +322,31 @@ pub fn derive(results: &JobResults, options: &Options) -> Result<ProblemSet, Rep
         let in_results: u64 = results.rows.iter().filter(|r| !r.id_valid && !closed.contains(&r.row)).count() as u64;
         let local_rows = results.rows.iter().filter(|r| !r.id_valid && local.contains_key(&r.row)).count() as u64;
         if in_results > local_rows {
-            notes.push(format!("本地校验报告缺少{}行无效身份证号的记录，是否为本次比对的报告？", in_results - local_rows));
+            notes.push(format!(
+                "本地校验报告缺少{}行无效身份证号的记录，是否为本次比对的报告？",
+                in_results - local_rows
+            ));
         }
         let counted: u64 = results.summary.invalid_ids.values().sum();
         let listed: u64 = local.values().filter(|r| IDENTITY_CODES.contains(&r.as_str())).count() as u64;
         if counted != listed {
-            notes.push(format!("本地校验报告列出{listed}个无效身份证号，比对结果统计为{counted}个，请确认报告与本次比对对应"));
+            notes.push(format!(
+                "本地校验报告列出{listed}个无效身份证号，比对结果统计为{counted}个，请确认报告与本次比对对应"
+            ));
         }
     } else {
         for row in results.rows.iter().filter(|r| !r.id_valid && !closed.contains(&r.row)) {
             let (detail, action) = labels::invalid_id("unknown");
-            b.push(row.row, "invalid_id.unknown".to_owned(), "身份证号无效", Severity::Serious, None, Some("identity"), detail.to_owned(), action.to_owned());
+            b.push(
+                row.row,
+                "invalid_id.unknown".to_owned(),
+                "身份证号无效",
+                Severity::Serious,
+                None,
+                Some("identity"),
+                detail.to_owned(),
+                action.to_owned(),
+            );
         }
     }
 
@@ -332,7 +370,12 @@ pub fn derive(results: &JobResults, options: &Options) -> Result<ProblemSet, Rep
                 None,
                 None,
                 format!("与{}为同一身份证号", rows_text(&others, &by_row, town_field)),
-                if cross { "与相关镇街核实此人实际管理镇街，保留一条，其余注销" } else { "核实后保留一条，其余注销" }.to_owned(),
+                if cross {
+                    "与相关镇街核实此人实际管理镇街，保留一条，其余注销"
+                } else {
+                    "核实后保留一条，其余注销"
+                }
+                .to_owned(),
             );
         }
 
@@ -391,7 +434,8 @@ pub fn derive(results: &JobResults, options: &Options) -> Result<ProblemSet, Rep
                 b.push(r, code, &label, severity, Some(department), Some(attribute), detail, action);
             }
             if finding.probable_rows > 0 {
-                let why = if row.id_valid { "此身份证号在各部门均查不到" } else { "此行身份证号无效" };
+                let why =
+                    if row.id_valid { "此身份证号在各部门均查不到" } else { "此行身份证号无效" };
                 b.push(
                     r,
                     "probable_match".to_owned(),
@@ -412,17 +456,28 @@ pub fn derive(results: &JobResults, options: &Options) -> Result<ProblemSet, Rep
                     RuleTest::AnyOf | RuleTest::Distinct => rule.field.as_deref(),
                     RuleTest::Absent => None,
                 };
-                b.push(r, rule.code.clone(), &rule.label, rule.severity, Some(&rule.department), subject, hit.detail, rules::default_action(rule));
+                b.push(
+                    r,
+                    rule.code.clone(),
+                    &rule.label,
+                    rule.severity,
+                    Some(&rule.department),
+                    subject,
+                    hit.detail,
+                    rules::default_action(rule),
+                );
                 if let Some(value) = hit.fill {
                     let field = rule.registry_field.clone().unwrap_or_default();
-                    b.problems.last_mut().expect("just pushed").fill = Some(Fill { label: rules::registry_field_label(rule), field, value });
+                    b.problems.last_mut().expect("just pushed").fill =
+                        Some(Fill { label: rules::registry_field_label(rule), field, value });
                 }
             }
         }
     }
 
     let mut problems = b.problems;
-    problems.sort_by(|a, b| (a.row, a.severity, &a.code, &a.department).cmp(&(b.row, b.severity, &b.code, &b.department)));
+    problems
+        .sort_by(|a, b| (a.row, a.severity, &a.code, &a.department).cmp(&(b.row, b.severity, &b.code, &b.department)));
     let mut towns: BTreeMap<String, u64> = BTreeMap::new();
     for row in &results.rows {
         *towns.entry(town_of(row.row)).or_default() += 1;

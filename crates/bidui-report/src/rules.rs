@@ -10,7 +10,8 @@ use crate::labels;
 /// The categories of the built-in rules whose department is not found by identity number
 /// in service records for good reason (families, civilians): only those who served are
 /// expected there.
-pub const SERVED_CATEGORIES: [&str; 6] = ["退役军官", "退役士兵", "退伍红军老战士", "西路军红军老战士", "红军失散人员", "老复员军人"];
+pub const SERVED_CATEGORIES: [&str; 6] =
+    ["退役军官", "退役士兵", "退伍红军老战士", "西路军红军老战士", "红军失散人员", "老复员军人"];
 
 #[allow(clippy::too_many_arguments)]
 fn rule(
@@ -49,7 +50,18 @@ pub fn builtin() -> Vec<StatusRule> {
     use Severity::*;
     let active = ["在册"];
     vec![
-        rule("not_found", "公安户籍中查无此人", Serious, "household", Absent, None, &[], None, &[], "核实身份证号是否录错、人员是否已死亡注销或户籍不在本区"),
+        rule(
+            "not_found",
+            "公安户籍中查无此人",
+            Serious,
+            "household",
+            Absent,
+            None,
+            &[],
+            None,
+            &[],
+            "核实身份证号是否录错、人员是否已死亡注销或户籍不在本区",
+        ),
         rule(
             "deceased_active",
             "户籍已死亡但仍在册",
@@ -146,7 +158,18 @@ pub fn builtin() -> Vec<StatusRule> {
             &[],
             "核实实际居住和管理镇街，是否两地分别享受待遇",
         ),
-        rule("not_found", "武装部无服役记录", Notice, "service-records", Absent, None, &[], Some("category"), &SERVED_CATEGORIES, "核实服役经历和优抚对象身份"),
+        rule(
+            "not_found",
+            "武装部无服役记录",
+            Notice,
+            "service-records",
+            Absent,
+            None,
+            &[],
+            Some("category"),
+            &SERVED_CATEGORIES,
+            "核实服役经历和优抚对象身份",
+        ),
     ]
 }
 
@@ -190,7 +213,9 @@ pub fn field_label(rule: &StatusRule) -> String {
 }
 
 pub fn registry_field_label(rule: &StatusRule) -> String {
-    rule.registry_field_label.clone().unwrap_or_else(|| rule.registry_field.as_deref().map(labels::field).unwrap_or("").to_owned())
+    rule.registry_field_label
+        .clone()
+        .unwrap_or_else(|| rule.registry_field.as_deref().map(labels::field).unwrap_or("").to_owned())
 }
 
 /// Evaluates `rule` on `row`. `registry_fields` are the requester fields the job released.
@@ -198,13 +223,17 @@ pub fn evaluate(rule: &StatusRule, row: &RowResult, registry_fields: &BTreeSet<S
     let finding = row.departments.get(&rule.department)?;
     let department = labels::department(&rule.department);
     let registry_known = rule.registry_field.as_ref().is_some_and(|f| registry_fields.contains(f));
-    let registry_value = rule.registry_field.as_ref().and_then(|f| row.fields.get(f)).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let registry_value =
+        rule.registry_field.as_ref().and_then(|f| row.fields.get(f)).map(|v| v.trim()).filter(|v| !v.is_empty());
     // A registry condition on a field the job does not release cannot be checked: the rule
     // then holds for every row (a registry row is presumed active).
-    let condition = !registry_known || rule.registry_values.is_empty() || registry_value.is_some_and(|v| rule.registry_values.iter().any(|x| x == v));
+    let condition = !registry_known
+        || rule.registry_values.is_empty()
+        || registry_value.is_some_and(|v| rule.registry_values.iter().any(|x| x == v));
     let registry_label = registry_field_label(rule);
     if rule.test == RuleTest::Absent {
-        return (row.id_valid && !finding.found && condition).then(|| Hit { detail: format!("{department}中查无此身份证号"), fill: None });
+        return (row.id_valid && !finding.found && condition)
+            .then(|| Hit { detail: format!("{department}中查无此身份证号"), fill: None });
     }
     if !finding.found {
         return None;
@@ -232,19 +261,26 @@ pub fn evaluate(rule: &StatusRule, row: &RowResult, registry_fields: &BTreeSet<S
             }
             Some(Hit { detail, fill: None })
         }
-        RuleTest::Distinct => (values.len() >= 2 && condition)
-            .then(|| Hit { detail: format!("{department}登记的{label}有{}个不同值：{}", values.len(), quote(&values)), fill: None }),
+        RuleTest::Distinct => (values.len() >= 2 && condition).then(|| Hit {
+            detail: format!("{department}登记的{label}有{}个不同值：{}", values.len(), quote(&values)),
+            fill: None,
+        }),
         RuleTest::Differs => {
             let r = registry_value.filter(|_| registry_known)?;
-            (!values.contains(&r))
-                .then(|| Hit { detail: format!("{department}登记的{label}为{}，名册{registry_label}为“{r}”", quote(&values)), fill: None })
+            (!values.contains(&r)).then(|| Hit {
+                detail: format!("{department}登记的{label}为{}，名册{registry_label}为“{r}”", quote(&values)),
+                fill: None,
+            })
         }
         RuleTest::Fills => {
             if !registry_known || registry_value.is_some() {
                 return None;
             }
             let value = values.join("；");
-            Some(Hit { detail: format!("名册{registry_label}为空，{department}登记为{}", quote(&values)), fill: Some(value) })
+            Some(Hit {
+                detail: format!("名册{registry_label}为空，{department}登记为{}", quote(&values)),
+                fill: Some(value),
+            })
         }
         RuleTest::Absent => None,
     }

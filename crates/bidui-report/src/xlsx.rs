@@ -17,7 +17,8 @@ pub const INFO_SHEET: &str = "说明";
 
 /// Columns the requester fills in locally (`bidui report resolve`), after 序号.
 pub const RESOLVED_COLUMNS: [&str; 3] = ["姓名", "公民身份号码", "联系电话"];
-const PROBLEM_COLUMNS: [&str; 8] = ["问题类别", "严重程度", "部门", "详情", "建议处理", "问题代码", "整改情况", "整改说明"];
+const PROBLEM_COLUMNS: [&str; 8] =
+    ["问题类别", "严重程度", "部门", "详情", "建议处理", "问题代码", "整改情况", "整改说明"];
 const FILL_COLUMNS: [&str; 4] = ["缺省字段", "提供部门", "补充值", "说明"];
 
 /// A registry row as the requester holds it, for the resolved workbooks. Never sent.
@@ -63,7 +64,15 @@ pub struct TownWorkbook {
 /// A file name for a town: characters no file system takes are replaced.
 pub fn town_file_name(town: &str) -> String {
     let clean: String =
-        town.chars().map(|c| if matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') || c.is_control() { '_' } else { c }).collect();
+        town.chars()
+            .map(|c| {
+                if matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') || c.is_control() {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
     let clean = clean.trim().trim_matches('.');
     format!("{}.xlsx", if clean.is_empty() { "_" } else { clean })
 }
@@ -82,7 +91,12 @@ impl Formats {
     fn new() -> Formats {
         let base = Format::new().set_border(FormatBorder::Thin);
         Formats {
-            header: base.clone().set_bold().set_background_color(Color::RGB(0xDDEBF7)).set_align(FormatAlign::Center).set_text_wrap(),
+            header: base
+                .clone()
+                .set_bold()
+                .set_background_color(Color::RGB(0xDDEBF7))
+                .set_align(FormatAlign::Center)
+                .set_text_wrap(),
             // "@": the cell is text, so an identity number or phone stays as written.
             text: base.clone().set_num_format("@"),
             wrap: base.clone().set_text_wrap().set_align(FormatAlign::Top),
@@ -102,7 +116,13 @@ impl Formats {
     }
 }
 
-fn header(sheet: &mut Worksheet, headers: &[&str], widths: &[f64], formats: &Formats, rows: usize) -> Result<(), XlsxError> {
+fn header(
+    sheet: &mut Worksheet,
+    headers: &[&str],
+    widths: &[f64],
+    formats: &Formats,
+    rows: usize,
+) -> Result<(), XlsxError> {
     for (c, (h, w)) in headers.iter().zip(widths).enumerate() {
         sheet.write_string_with_format(0, c as u16, *h, &formats.header)?;
         sheet.set_column_width(c as u16, *w)?;
@@ -112,7 +132,13 @@ fn header(sheet: &mut Worksheet, headers: &[&str], widths: &[f64], formats: &For
     Ok(())
 }
 
-fn resolved_cells(sheet: &mut Worksheet, r: u32, entry: Option<&RegistryEntry>, columns: usize, formats: &Formats) -> Result<(), XlsxError> {
+fn resolved_cells(
+    sheet: &mut Worksheet,
+    r: u32,
+    entry: Option<&RegistryEntry>,
+    columns: usize,
+    formats: &Formats,
+) -> Result<(), XlsxError> {
     let entry = entry.cloned().unwrap_or_default();
     for (c, value) in [entry.name, entry.identity, entry.contact].into_iter().take(columns).enumerate() {
         sheet.write_string_with_format(r, 1 + c as u16, value, &formats.text)?;
@@ -120,7 +146,12 @@ fn resolved_cells(sheet: &mut Worksheet, r: u32, entry: Option<&RegistryEntry>, 
     Ok(())
 }
 
-fn write_problems(sheet: &mut Worksheet, problems: &[&Problem], resolved: Option<&BTreeMap<u32, RegistryEntry>>, formats: &Formats) -> Result<(), XlsxError> {
+fn write_problems(
+    sheet: &mut Worksheet,
+    problems: &[&Problem],
+    resolved: Option<&BTreeMap<u32, RegistryEntry>>,
+    formats: &Formats,
+) -> Result<(), XlsxError> {
     sheet.set_name(PROBLEM_SHEET)?;
     let headers = problem_headers(resolved.is_some());
     let mut widths = vec![7.0];
@@ -153,7 +184,12 @@ fn write_problems(sheet: &mut Worksheet, problems: &[&Problem], resolved: Option
     Ok(())
 }
 
-fn write_fill_ins(sheet: &mut Worksheet, fills: &[&Problem], resolved: Option<&BTreeMap<u32, RegistryEntry>>, formats: &Formats) -> Result<(), XlsxError> {
+fn write_fill_ins(
+    sheet: &mut Worksheet,
+    fills: &[&Problem],
+    resolved: Option<&BTreeMap<u32, RegistryEntry>>,
+    formats: &Formats,
+) -> Result<(), XlsxError> {
     sheet.set_name(FILL_SHEET)?;
     let headers = fill_headers(resolved.is_some());
     let mut widths = vec![7.0];
@@ -179,7 +215,14 @@ fn write_fill_ins(sheet: &mut Worksheet, fills: &[&Problem], resolved: Option<&B
     Ok(())
 }
 
-fn write_info(sheet: &mut Worksheet, set: &ProblemSet, town: &str, problems: &[&Problem], resolved: bool, formats: &Formats) -> Result<(), XlsxError> {
+fn write_info(
+    sheet: &mut Worksheet,
+    set: &ProblemSet,
+    town: &str,
+    problems: &[&Problem],
+    resolved: bool,
+    formats: &Formats,
+) -> Result<(), XlsxError> {
     sheet.set_name(INFO_SHEET)?;
     sheet.set_column_width(0, 16.0)?;
     sheet.set_column_width(1, 80.0)?;
@@ -198,7 +241,13 @@ fn write_info(sheet: &mut Worksheet, set: &ProblemSet, town: &str, problems: &[&
         ("有问题的行".into(), rows_with_problems.to_string()),
         (
             "问题数".into(),
-            format!("{}（严重 {}，一般 {}，提示 {}）", problems.len(), count(Severity::Serious), count(Severity::Normal), count(Severity::Notice)),
+            format!(
+                "{}（严重 {}，一般 {}，提示 {}）",
+                problems.len(),
+                count(Severity::Serious),
+                count(Severity::Normal),
+                count(Severity::Notice)
+            ),
         ),
         ("缺省数据".into(), problems.iter().filter(|p| p.fill.is_some()).count().to_string()),
     ];
@@ -226,14 +275,23 @@ fn write_info(sheet: &mut Worksheet, set: &ProblemSet, town: &str, problems: &[&
     }
     for (i, (k, v)) in lines.iter().enumerate() {
         sheet.write_string(i as u32, 0, k)?;
-        sheet.write_string_with_format(i as u32, 1, v, &formats.text.clone().set_border(FormatBorder::None).set_text_wrap())?;
+        sheet.write_string_with_format(
+            i as u32,
+            1,
+            v,
+            &formats.text.clone().set_border(FormatBorder::None).set_text_wrap(),
+        )?;
     }
     Ok(())
 }
 
 /// Writes one workbook per town into `dir` (created). With `resolved`, the requester's own
 /// names, identity numbers and contacts are filled in by row: run only on its side.
-pub fn write_town_workbooks(set: &ProblemSet, dir: &Path, resolved: Option<&BTreeMap<u32, RegistryEntry>>) -> Result<Vec<TownWorkbook>, ReportError> {
+pub fn write_town_workbooks(
+    set: &ProblemSet,
+    dir: &Path,
+    resolved: Option<&BTreeMap<u32, RegistryEntry>>,
+) -> Result<Vec<TownWorkbook>, ReportError> {
     std::fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
     let formats = Formats::new();
     let mut written = Vec::new();

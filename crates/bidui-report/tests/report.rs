@@ -9,11 +9,16 @@ use calamine::{Data, Reader};
 const DEPARTMENTS: [&str; 4] = ["household", "social-security", "assistance", "service-records"];
 
 fn row(n: u32, town: &str, fields: &[(&str, &str)]) -> RowResult {
-    let mut all: BTreeMap<String, String> =
-        [("town", town), ("category", "退役士兵"), ("registry_status", "在册"), ("phone", "13800000000"), ("address", "甲路1号")]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+    let mut all: BTreeMap<String, String> = [
+        ("town", town),
+        ("category", "退役士兵"),
+        ("registry_status", "在册"),
+        ("phone", "13800000000"),
+        ("address", "甲路1号"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     for (k, v) in fields {
         if v.is_empty() {
             all.remove(*k);
@@ -21,13 +26,18 @@ fn row(n: u32, town: &str, fields: &[(&str, &str)]) -> RowResult {
             all.insert(k.to_string(), v.to_string());
         }
     }
-    let mut departments: BTreeMap<String, DepartmentFinding> = DEPARTMENTS.iter().map(|d| (d.to_string(), DepartmentFinding::default())).collect();
+    let mut departments: BTreeMap<String, DepartmentFinding> =
+        DEPARTMENTS.iter().map(|d| (d.to_string(), DepartmentFinding::default())).collect();
     // Found where a veteran is expected, everything agreeing.
     let household = departments.get_mut("household").unwrap();
     household.found = true;
     household.department_rows = 1;
-    household.attributes = [("name", "same"), ("sex", "agree"), ("birth_date", "agree")].iter().map(|(a, v)| (a.to_string(), v.to_string())).collect();
-    household.released = released(&[("household_status", &["正常"]), ("household_town", &[town]), ("registered_address", &["甲路1号"])]);
+    household.attributes = [("name", "same"), ("sex", "agree"), ("birth_date", "agree")]
+        .iter()
+        .map(|(a, v)| (a.to_string(), v.to_string()))
+        .collect();
+    household.released =
+        released(&[("household_status", &["正常"]), ("household_town", &[town]), ("registered_address", &["甲路1号"])]);
     let service = departments.get_mut("service-records").unwrap();
     service.found = true;
     service.department_rows = 1;
@@ -106,7 +116,8 @@ fn district() -> JobResults {
     rows.push(r);
     let mut r = row(11, c, &[("address", "")]); // moved out, other town, address to fill
     let h = finding(&mut r, "household");
-    h.released = released(&[("household_status", &["迁出"]), ("household_town", &[a]), ("registered_address", &["乙路2号"])]);
+    h.released =
+        released(&[("household_status", &["迁出"]), ("household_town", &[a]), ("registered_address", &["乙路2号"])]);
     h.attributes.insert("name".into(), "variant".into());
     rows.push(r);
     let mut r = row(12, c, &[("address", "丙路3号")]); // address differs, name different in social security
@@ -172,17 +183,23 @@ fn every_category_is_derived_exactly_on_hand_made_results() {
     assert!(p(2, "probable_match").detail.contains("2条"), "{}", p(2, "probable_match").detail);
     assert_eq!(p(9, "two_town_assistance").detail, "民政救助登记的所属镇街有2个不同值：“石滩镇”、“荔城街道”");
     assert_eq!(p(13, "unreadable_row").town, bidui_report::problems::NO_TOWN);
-    let fills: Vec<(u32, &str, &str)> =
-        set.fill_ins().map(|p| (p.row, p.fill.as_ref().unwrap().label.as_str(), p.fill.as_ref().unwrap().value.as_str())).collect();
+    let fills: Vec<(u32, &str, &str)> = set
+        .fill_ins()
+        .map(|p| (p.row, p.fill.as_ref().unwrap().label.as_str(), p.fill.as_ref().unwrap().value.as_str()))
+        .collect();
     assert_eq!(fills, vec![(7, "联系电话", "020-12345678"), (11, "户籍地址", "乙路2号")]);
-    assert_eq!(set.towns.keys().map(String::as_str).collect::<Vec<_>>(), ["新塘镇", "未注明镇街", "石滩镇", "荔城街道"]);
+    assert_eq!(
+        set.towns.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["新塘镇", "未注明镇街", "石滩镇", "荔城街道"]
+    );
     assert!(set.local_invalid_rows);
 }
 
 #[test]
 fn without_the_local_report_invalid_numbers_have_no_code() {
     let set = derive(&district(), &Options::default()).unwrap();
-    let invalid: Vec<_> = set.problems.iter().filter(|p| p.code.starts_with("invalid_id")).map(|p| (p.row, p.code.as_str())).collect();
+    let invalid: Vec<_> =
+        set.problems.iter().filter(|p| p.code.starts_with("invalid_id")).map(|p| (p.row, p.code.as_str())).collect();
     assert_eq!(invalid, vec![(2, "invalid_id.unknown")]);
     assert!(!set.problems.iter().any(|p| p.code == "unreadable_row"));
 }
@@ -194,7 +211,8 @@ fn declared_rules_use_the_districts_own_field_names_and_replace_builtin_ones() {
     for row in &mut results.rows {
         let h = row.departments.get_mut("household").unwrap();
         if let Some(v) = h.released.remove("household_status") {
-            h.released.insert("hj_zt".into(), v.into_iter().map(|s| if s == "死亡" { "已死亡".into() } else { s }).collect());
+            h.released
+                .insert("hj_zt".into(), v.into_iter().map(|s| if s == "死亡" { "已死亡".into() } else { s }).collect());
         }
     }
     results.rules = vec![StatusRule {
@@ -238,7 +256,12 @@ fn diff_lists_fixed_new_and_still_open_per_town() {
     // Row 1 (荔城街道): a new sex mismatch.
     corrected.rows[0].departments.get_mut("household").unwrap().attributes.insert("sex".into(), "differ".into());
     // Row 12: the name is now only a homophone: still the same open problem.
-    corrected.rows[11].departments.get_mut("social-security").unwrap().attributes.insert("name".into(), "homophone".into());
+    corrected.rows[11]
+        .departments
+        .get_mut("social-security")
+        .unwrap()
+        .attributes
+        .insert("name".into(), "homophone".into());
     let after = derive(&corrected, &Options::default()).unwrap();
     let d = diff(&before, &after);
     let keys = |list: &[bidui_report::Problem]| list.iter().map(|p| (p.row, p.code.clone())).collect::<Vec<_>>();
@@ -250,7 +273,10 @@ fn diff_lists_fixed_new_and_still_open_per_town() {
     assert!(b.new.is_empty());
     let c = &d.towns["石滩镇"];
     assert!(c.fixed.is_empty() && c.new.is_empty());
-    assert!(c.still_open.iter().any(|p| p.row == 12 && p.code == "name.homophone"), "a name still not the department's stays open");
+    assert!(
+        c.still_open.iter().any(|p| p.row == 12 && p.code == "name.homophone"),
+        "a name still not the department's stays open"
+    );
     assert_eq!(d.totals.fixed, 4);
     assert_eq!(d.totals.new, 1);
     assert_eq!(d.totals.still_open, before.problems.len() - 4);
@@ -330,7 +356,8 @@ fn the_summary_is_one_self_contained_page() {
         assert!(!page.contains(forbidden), "the page must fetch nothing: found {forbidden}");
     }
     assert_eq!(page.matches("<svg").count(), 3, "towns, coverage and trend charts");
-    for heading in ["各镇街问题数", "镇街 × 问题类别", "部门比对覆盖", "与上一轮比较", "户籍已死亡但仍在册"] {
+    for heading in ["各镇街问题数", "镇街 × 问题类别", "部门比对覆盖", "与上一轮比较", "户籍已死亡但仍在册"]
+    {
         assert!(page.contains(heading), "{heading}");
     }
     assert!(!page.contains("440183"), "no identity number in the summary");
