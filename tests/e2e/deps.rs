@@ -1,6 +1,7 @@
-//! The dependency graph keeps its promises: the core crate stays sans-IO, every crate we
-//! ship under MIT OR Apache-2.0 carries a licence `deny.toml` allows, and none that it bans
-//! is shipped (`cargo deny check licenses bans` with nothing but cargo).
+//! The dependency graph keeps its promises: the core crate stays sans-IO, OpenCC is used
+//! only by tests, every crate we ship under MIT OR Apache-2.0 carries a licence `deny.toml`
+//! allows, and none that it bans is shipped (`cargo deny check licenses bans` with nothing
+//! but cargo).
 
 use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
@@ -93,13 +94,29 @@ fn core_crate_never_depends_on_io_crates() {
     assert!(forbidden.is_empty(), "bidui-core must stay sans-IO but depends on {forbidden:?}");
 }
 
+/// The traditional→simplified name table is protocol data (`protocol-docs/name-t2s.txt`):
+/// computing it at run time from an OpenCC crate would let two agents built with different
+/// versions disagree on a canonical name. The crate stays a dev-dependency, for the tests
+/// that check and regenerate the file and for bidui-synth's tests.
+#[test]
+fn opencc_is_only_a_test_dependency() {
+    let metadata = metadata();
+    let names = package_names(&metadata);
+    for root in ["bidui-core", "bidui-synth", "bidui"] {
+        let reached: BTreeSet<&str> = shipped_dependencies(&metadata, root).iter().map(|id| names[id]).collect();
+        assert!(
+            reached.contains("unicode-normalization"),
+            "the dependency walk from {root} found nothing: {reached:?}"
+        );
+        assert!(!reached.contains("ferrous-opencc"), "{root} ships ferrous-opencc; read the name table instead");
+    }
+}
+
 /// An SPDX expression is acceptable when one `OR` alternative has only allowed `AND` terms.
 fn licence_allowed(allowed: &[String], expression: &str) -> bool {
     let expression = expression.replace(['(', ')'], " ").replace('/', " OR ");
     expression.split(" OR ").any(|alternative| {
-        alternative
-            .split(" AND ")
-            .all(|term| allowed.contains(&term.split_whitespace().collect::<Vec<_>>().join(" ")))
+        alternative.split(" AND ").all(|term| allowed.contains(&term.split_whitespace().collect::<Vec<_>>().join(" ")))
     })
 }
 

@@ -19,11 +19,13 @@
 //! because removing a character can put a combining mark next to a new base that NFKC
 //! then composes. Both functions are therefore idempotent.
 //!
-//! The traditional→simplified fold is OpenCC's `t2s` character table applied one
-//! character at a time. OpenCC's phrase table is deliberately not used: names are not
-//! words, and a phrase match makes one character's fold depend on its neighbours (and
-//! breaks idempotence: `張法乾` → `张法乾`, but `张法乾` → `张法干`). Two kinds of
-//! corrections for names:
+//! The traditional→simplified fold applies a fixed character table one character at a
+//! time. The table is protocol data, `protocol-docs/name-t2s.txt` (module `t2s`), so
+//! agents agree whatever they were built with; it was derived once from OpenCC's `t2s`
+//! character table. OpenCC's phrase table is deliberately not used: names are not words,
+//! and a phrase match makes one character's fold depend on its neighbours (and breaks
+//! idempotence: `張法乾` → `张法乾`, but `张法乾` → `张法干`). Two kinds of corrections
+//! for names:
 //!
 //! - `乾` (qián) and `於` (a surname) stay as they are instead of becoming `干` and `于`:
 //!   in names they were never merged into those characters, and OpenCC's own phrase
@@ -38,13 +40,15 @@
 //! spelling of the same one: identical, a script variant, or a homophone (toneless
 //! Mandarin, plus a few Cantonese surname pairs such as 黄/王).
 
+mod t2s;
+
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use ferrous_opencc::config::BuiltinConfig;
-use ferrous_opencc::OpenCC;
 use pinyin::ToPinyinMulti;
 use unicode_normalization::{is_nfkc, UnicodeNormalization};
+
+use t2s::T2S;
 
 const MIDDLE_DOT: char = '·';
 
@@ -53,7 +57,7 @@ const MIDDLE_DOT: char = '·';
 /// traditional characters folded to simplified; Latin letters uppercased. Idempotent.
 pub fn canonical(name: &str) -> String {
     let table = &*T2S;
-    canonical_keep_script_cow(name).chars().map(|c| fold_t2s(table, c)).collect()
+    canonical_keep_script_cow(name).chars().map(|c| t2s::fold(table, c)).collect()
 }
 
 /// [`canonical`] without the traditional→simplified fold, so a comparison can tell a
@@ -102,8 +106,8 @@ pub fn compare(a: &str, b: &str) -> NameMatch {
         return NameMatch::Same;
     }
     let table = &*T2S;
-    let fold_a = || a.chars().map(|c| fold_t2s(table, c));
-    let fold_b = || b.chars().map(|c| fold_t2s(table, c));
+    let fold_a = || a.chars().map(|c| t2s::fold(table, c));
+    let fold_b = || b.chars().map(|c| t2s::fold(table, c));
     if fold_a().eq(fold_b()) {
         NameMatch::Variant
     } else if a.chars().count() == b.chars().count() && fold_a().zip(fold_b()).all(|(x, y)| sound_alike(x, y)) {
@@ -236,73 +240,6 @@ fn is_latin(c: char) -> bool {
         | '\u{AB30}'..='\u{AB6F}')
 }
 
-/// Traditional→simplified character table, sorted by key, already closed under itself
-/// (folding a folded character changes nothing).
-static T2S: LazyLock<Vec<(char, char)>> = LazyLock::new(build_t2s);
-
-/// Every block of CJK unified and compatibility ideographs, where OpenCC's keys live.
-const IDEOGRAPH_RANGES: [(char, char); 4] =
-    [('\u{3400}', '\u{4DBF}'), ('\u{4E00}', '\u{9FFF}'), ('\u{F900}', '\u{FAFF}'), ('\u{20000}', '\u{323AF}')];
-
-/// Name-specific corrections to OpenCC's character table; see the module documentation.
-const T2S_KEEP: [char; 2] = ['乾', '於'];
-const T2S_EXTRA: [(char, char); 5] = [('锺', '钟'), ('钜', '巨'), ('缐', '线'), ('馀', '余'), ('麹', '曲')];
-
-fn build_t2s() -> Vec<(char, char)> {
-    let opencc = OpenCC::from_config(BuiltinConfig::T2s).expect("OpenCC's embedded t2s configuration loads");
-    let candidates: Vec<char> = IDEOGRAPH_RANGES.iter().flat_map(|&(lo, hi)| lo..=hi).collect();
-    // One conversion call for the whole table: a newline after each character keeps any
-    // phrase from matching, so each character converts on its own.
-    let mut probe = String::with_capacity(candidates.len() * 5);
-    for &c in &candidates {
-        probe.push(c);
-        probe.push('\n');
-    }
-    let converted = opencc.convert(&probe);
-    let outputs: Vec<&str> = converted.split('\n').collect();
-    assert_eq!(outputs.len(), candidates.len() + 1, "OpenCC t2s kept one line per character");
-
-    let mut table: Vec<(char, char)> = candidates
-        .iter()
-        .zip(&outputs)
-        .filter_map(|(&from, to)| {
-            let mut chars = to.chars();
-            match (chars.next(), chars.next()) {
-                (Some(to), None) if to != from && !T2S_KEEP.contains(&from) => Some((from, to)),
-                _ => None,
-            }
-        })
-        .chain(T2S_EXTRA)
-        .collect();
-    table.sort_unstable();
-    // OpenCC maps a few characters to ones it maps again (薴 → 苧 → 苎).
-    table
-        .iter()
-        .map(|&(from, mut to)| {
-            for _ in 0..table.len() {
-                match lookup(&table, to) {
-                    Some(next) if next != from => to = next,
-                    _ => break,
-                }
-            }
-            (from, to)
-        })
-        // A target NFKC would change again would break idempotence; OpenCC has none.
-        .filter(|&(from, to)| from != to && is_nfkc(to.encode_utf8(&mut [0; 4])))
-        .collect()
-}
-
-fn lookup(table: &[(char, char)], c: char) -> Option<char> {
-    table.binary_search_by_key(&c, |&(from, _)| from).ok().map(|i| table[i].1)
-}
-
-fn fold_t2s(table: &[(char, char)], c: char) -> char {
-    if c < '\u{3400}' {
-        return c;
-    }
-    lookup(table, c).unwrap_or(c)
-}
-
 /// Surnames that sound the same in Cantonese (toneless Jyutping), most of which Mandarin
 /// tells apart (何/贺 and 区/欧 share a Mandarin reading too), so a record typed from a
 /// Cantonese speaker's dictation can carry either. Deliberately
@@ -421,7 +358,7 @@ struct FastTable {
 
 #[derive(Clone, Copy)]
 struct FastEntry {
-    /// `fold_t2s(T2S, c)`.
+    /// `t2s::fold(T2S, c)`.
     folded: char,
     /// Index into `readings`: the folded character's reading after the first position.
     reading: u16,
@@ -447,7 +384,7 @@ fn build_fast_table() -> FastTable {
     let prefix = format!("{} ", sound_key_of_canonical(first.encode_utf8(&mut [0; 4])));
     let entries = (FAST_FIRST..=FAST_LAST)
         .map(|c| {
-            let folded = fold_t2s(table, c);
+            let folded = t2s::fold(table, c);
             let surname = sound_key_of_canonical(folded.encode_utf8(&mut [0; 4]));
             let pair = sound_key_of_canonical(&format!("{first}{folded}"));
             let reading =
@@ -518,7 +455,7 @@ fn forms_fast(name: &str, out: &mut NameForms) -> bool {
 fn forms_slow(name: &str) -> NameForms {
     let keep_script = canonical_keep_script(name);
     let table = &*T2S;
-    let canonical: String = keep_script.chars().map(|c| fold_t2s(table, c)).collect();
+    let canonical: String = keep_script.chars().map(|c| t2s::fold(table, c)).collect();
     let sound = sound_key_of_canonical(&canonical);
     NameForms { canonical, keep_script, sound }
 }
@@ -901,20 +838,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn t2s_table_is_closed_and_sane() {
-        let table = &*T2S;
-        assert!(table.len() > 4000, "OpenCC's t2s table has about 4,100 characters");
-        assert!(table.windows(2).all(|w| w[0].0 < w[1].0));
-        for &(from, to) in table {
-            assert_ne!(from, to);
-            assert_eq!(fold_t2s(table, to), to, "{from} → {to} folds again");
-        }
-        for keep in T2S_KEEP {
-            assert_eq!(fold_t2s(table, keep), keep);
-        }
-    }
-
     mod properties {
         use super::super::*;
         use proptest::prelude::*;
@@ -923,9 +846,10 @@ mod tests {
         /// pairs, homophones, polyphonic surnames, dots and their look-alikes, spaces,
         /// invisible characters, full-width and combining Latin.
         fn messy_name() -> impl Strategy<Value = String> {
-            proptest::string::string_regex(
-                "[张張章蒋蔣三李娜纳王黄黃伟偉芳曾增层单單善丹乾干於于鍾锺钟欧區区阿依古丽麗买買提·•・･‧.。． 　\u{00A0}\u{200B}\u{FEFF}\u{0301}\u{0308}aeiozAZｚ]{0,8}",
-            )
+            proptest::string::string_regex(concat!(
+                "[张張章蒋蔣三李娜纳王黄黃伟偉芳曾增层单單善丹乾干於于鍾锺钟欧區区阿依古丽麗买買提",
+                "·•・･‧.。． 　\u{00A0}\u{200B}\u{FEFF}\u{0301}\u{0308}aeiozAZｚ]{0,8}",
+            ))
             .unwrap()
         }
 
@@ -1044,7 +968,8 @@ mod tests {
             fn canonical_has_no_invisible_characters(name in any::<String>()) {
                 let canon = canonical(&name);
                 // Quasi-identifier messages use NUL as a separator (see `token`).
-                prop_assert!(canon.chars().all(|c| !c.is_whitespace() && !c.is_control() && !is_default_ignorable(c)), "{:?}", canon);
+                let visible = |c: char| !c.is_whitespace() && !c.is_control() && !is_default_ignorable(c);
+                prop_assert!(canon.chars().all(visible), "{:?}", canon);
             }
 
             #[test]
