@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use bidui_core::idnum::ChinaTime;
 use bidui_matcher::audit::{self, action, AuditRow, Verdict};
 use serde_json::Value;
 
@@ -103,22 +104,6 @@ fn json_line(row: &AuditRow) -> Value {
     })
 }
 
-/// `2026-11-29 23:11:15 +08:00`: China Standard Time, as the district reads it.
-fn china_time(at: i64) -> String {
-    let local = at + 8 * 3600;
-    let date = bidui_core::CivilDate::from_days_since_unix_epoch(local.div_euclid(86_400));
-    let secs = local.rem_euclid(86_400);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} +08:00",
-        date.year,
-        date.month,
-        date.day,
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
 fn label(action: &str) -> &'static str {
     match action {
         action::ENROLL => "登记",
@@ -162,8 +147,14 @@ fn short_key(value: &Value) -> String {
 
 /// Two or more lines per record: who did what when, then its particulars.
 fn readable(row: &AuditRow) -> String {
-    let mut out =
-        format!("#{:<5} {}  {} {}  by {}", row.seq, china_time(row.at), row.action, label(&row.action), row.actor);
+    let mut out = format!(
+        "#{:<5} {}  {} {}  by {}",
+        row.seq,
+        ChinaTime::from_unix_seconds(row.at),
+        row.action,
+        label(&row.action),
+        row.actor
+    );
     if let Some(job) = &row.job {
         out.push_str(&format!("  job {job}"));
     }
@@ -242,9 +233,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn times_are_shown_in_china_standard_time() {
-        assert_eq!(china_time(0), "1970-01-01 08:00:00 +08:00");
-        assert_eq!(china_time(1_555_632_000), "2019-04-19 08:00:00 +08:00");
-        assert_eq!(china_time(1_555_631_999), "2019-04-19 07:59:59 +08:00");
+    fn records_are_shown_in_china_standard_time() {
+        let row = AuditRow {
+            seq: 7,
+            at: 1_555_631_999,
+            actor: "operator".into(),
+            action: action::JOB_CREATED.into(),
+            job: None,
+            record: String::new(),
+            prev_hash: Vec::new(),
+            hash: Vec::new(),
+        };
+        let shown = readable(&row);
+        assert!(shown.starts_with("#7     2019-04-19 07:59:59 +08:00  job-created"), "{shown}");
     }
 }

@@ -89,6 +89,20 @@ fn core_crate_never_depends_on_io_crates() {
     assert!(forbidden.is_empty(), "bidui-core must stay sans-IO but depends on {forbidden:?}");
 }
 
+/// The custodian's crate signs statements and writes key files; the binary delivers what
+/// it signs. An HTTP client and a TLS stack there would be code it links and never uses.
+const FORBIDDEN_IN_CUSTODIAN: &[&str] = &["ureq", "rustls", "hyper", "reqwest", "tokio"];
+
+#[test]
+fn custodian_crate_links_no_http_or_tls() {
+    let metadata = metadata();
+    let names = package_names(&metadata);
+    let reached: BTreeSet<&str> = shipped_dependencies(&metadata, "bidui-keys").iter().map(|id| names[id]).collect();
+    assert!(reached.contains("bidui-keyfile"), "the dependency walk found nothing: {reached:?}");
+    let forbidden: Vec<_> = FORBIDDEN_IN_CUSTODIAN.iter().filter(|name| reached.contains(*name)).collect();
+    assert!(forbidden.is_empty(), "bidui-keys must not depend on {forbidden:?}");
+}
+
 /// An SPDX expression is acceptable when one `OR` alternative has only allowed `AND` terms.
 fn licence_allowed(expression: &str) -> bool {
     let expression = expression.replace(['(', ')'], " ").replace('/', " OR ");
