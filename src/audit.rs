@@ -67,7 +67,11 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
                 }
                 Verdict::Broken(broken) => {
                     println!("BROKEN: {broken}");
-                    println!("审计日志已被篡改或损坏 (the audit log was altered or damaged); records from {} on cannot be trusted", broken.seq);
+                    println!(
+                        "审计日志已被篡改或损坏 (the audit log was altered or damaged); records from {} on cannot be \
+                         trusted",
+                        broken.seq
+                    );
                     std::process::exit(1);
                 }
                 Verdict::HeadDiffers { found, expected, expected_seq } => {
@@ -78,10 +82,14 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
                     );
                     match expected_seq {
                         Some(seq) => println!(
-                            "the expected head is record {seq}: {} records were appended since it was noted, and the records up to it are unchanged",
+                            "the expected head is record {seq}: {} records were appended since it was noted, and \
+                             the records up to it are unchanged",
                             found.count as i64 - seq
                         ),
-                        None => println!("no record has the expected hash: records were cut off the end, or the whole log was rewritten"),
+                        None => println!(
+                            "no record has the expected hash: records were cut off the end, or the whole log was \
+                             rewritten"
+                        ),
                     }
                     std::process::exit(1);
                 }

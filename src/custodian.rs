@@ -1,5 +1,6 @@
-//! `bidui keys init|enroll|enroll-operator|revoke|rotate|status` for the key custodian: enrol and revoke agents, rotate epochs, follow
-//! who took up which epoch. Runs on the custodian's machine, never on the matcher's.
+//! `bidui keys init|enroll|enroll-operator|revoke|rotate|status` for the key custodian:
+//! enrol and revoke agents, rotate epochs, follow who took up which epoch. Runs on the
+//! custodian's machine, never on the matcher's.
 
 use std::path::{Path, PathBuf};
 

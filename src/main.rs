@@ -235,7 +235,7 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
         AgentCommand::Run { config, job, today, chunk_records, release_wait, matcher, workers } => {
             let mut config = bidui_agent::config::AgentConfig::load(&config)?;
             if let Some(url) = matcher {
-                config.matcher = url;
+                config.matcher.url = url;
             }
             let options = bidui_agent::run::RunOptions {
                 job,

@@ -19,7 +19,10 @@ pub enum EpochError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("epoch file {path} is not valid: {message}")]
     Invalid { path: PathBuf, message: String },
-    #[error("this agent holds no epoch with key check value {wanted} (it holds: {held}); ask the key custodian for the job's epoch")]
+    #[error(
+        "this agent holds no epoch with key check value {wanted} (it holds: {held}); ask the key custodian for the \
+         job's epoch"
+    )]
     NotHeld { wanted: String, held: String },
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
@@ -176,7 +179,8 @@ pub fn create(path: &Path, suite: Suite) -> Result<KeyEpoch, EpochError> {
 
 pub fn write(path: &Path, epoch: &KeyEpoch) -> Result<(), EpochError> {
     let text = Zeroizing::new(format!(
-        "# bidui key epoch: SECRET. Anyone holding this file can brute-force tokens.\n# key check value: {}\nsuite = \"{}\"\nsecret = \"{}\"\n",
+        "# bidui key epoch: SECRET. Anyone holding this file can brute-force tokens.\n\
+         # key check value: {}\nsuite = \"{}\"\nsecret = \"{}\"\n",
         epoch.key_check_value(),
         epoch.suite,
         epoch.secret.expose_hex().as_str()

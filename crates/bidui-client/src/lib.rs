@@ -29,11 +29,21 @@ pub enum ClientError {
     Refused { method: String, path: String, status: u16, code: String, message: String },
     #[error("the matcher's answer to {path} was not understood: {reason}")]
     Answer { path: String, reason: String },
-    #[error("refusing to talk to the matcher at {url}: its TLS certificate is not trusted by {trust} ({reason}). Nothing was sent. If the district replaced the matcher's certificate, get the new one from the operator and compare its fingerprint by phone")]
+    #[error(
+        "refusing to talk to the matcher at {url}: its TLS certificate is not trusted by {trust} ({reason}). \
+         Nothing was sent. If the district replaced the matcher's certificate, get the new one from the operator \
+         and compare its fingerprint by phone"
+    )]
     Untrusted { url: String, trust: String, reason: String },
-    #[error("{url} is an https:// matcher but no trust anchor is configured: set matcher_certificate (the matcher's certificate, pinned) or matcher_ca (a CA file); bidui never falls back to web PKI roots")]
+    #[error(
+        "{url} is an https:// matcher but no trust anchor is configured: set matcher_certificate (the matcher's \
+         certificate, pinned) or matcher_ca (a CA file); bidui never falls back to web PKI roots"
+    )]
     NoTrustAnchor { url: String },
-    #[error("{url} is a plain http:// matcher but {trust} is configured: use the matcher's https:// URL (plain HTTP is for loopback tests only, without a certificate setting)")]
+    #[error(
+        "{url} is a plain http:// matcher but {trust} is configured: use the matcher's https:// URL (plain HTTP is \
+         for loopback tests only, without a certificate setting)"
+    )]
     PlainWithTrust { url: String, trust: String },
     #[error(transparent)]
     Trust(#[from] TrustError),
@@ -62,11 +72,17 @@ pub enum TrustError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path} is not a PEM certificate file: {reason}")]
     Invalid { path: PathBuf, reason: String },
-    #[error("{path} holds {count} certificates: matcher_certificate pins exactly one, the matcher's own (use matcher_ca for a CA bundle)")]
+    #[error(
+        "{path} holds {count} certificates: matcher_certificate pins exactly one, the matcher's own (use matcher_ca \
+         for a CA bundle)"
+    )]
     NotOne { path: PathBuf, count: usize },
     #[error("set matcher_certificate or matcher_ca, not both")]
     Both,
-    #[error("{path} is issued by another certificate (a CA), so it cannot be pinned: pin the matcher's own self-signed certificate (`bidui keys tls-cert` makes one), or set matcher_ca to the CA's certificate instead")]
+    #[error(
+        "{path} is issued by another certificate (a CA), so it cannot be pinned: pin the matcher's own self-signed \
+         certificate (`bidui keys tls-cert` makes one), or set matcher_ca to the CA's certificate instead"
+    )]
     NotSelfSigned { path: PathBuf },
 }
 
