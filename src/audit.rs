@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use bidui_core::idnum::ChinaTime;
 use bidui_matcher::audit::{self, action, AuditRow, Verdict};
 use serde_json::Value;
 
@@ -66,7 +67,11 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
                 }
                 Verdict::Broken(broken) => {
                     println!("BROKEN: {broken}");
-                    println!("审计日志已被篡改或损坏 (the audit log was altered or damaged); records from {} on cannot be trusted", broken.seq);
+                    println!(
+                        "审计日志已被篡改或损坏 (the audit log was altered or damaged); records from {} on cannot be \
+                         trusted",
+                        broken.seq
+                    );
                     std::process::exit(1);
                 }
                 Verdict::HeadDiffers { found, expected, expected_seq } => {
@@ -77,10 +82,14 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
                     );
                     match expected_seq {
                         Some(seq) => println!(
-                            "the expected head is record {seq}: {} records were appended since it was noted, and the records up to it are unchanged",
+                            "the expected head is record {seq}: {} records were appended since it was noted, and \
+                             the records up to it are unchanged",
                             found.count as i64 - seq
                         ),
-                        None => println!("no record has the expected hash: records were cut off the end, or the whole log was rewritten"),
+                        None => println!(
+                            "no record has the expected hash: records were cut off the end, or the whole log was \
+                             rewritten"
+                        ),
                     }
                     std::process::exit(1);
                 }
@@ -101,22 +110,6 @@ fn json_line(row: &AuditRow) -> Value {
         "prev_hash": hex::encode(&row.prev_hash),
         "hash": hex::encode(&row.hash),
     })
-}
-
-/// `2026-11-29 23:11:15 +08:00`: China Standard Time, as the district reads it.
-fn china_time(at: i64) -> String {
-    let local = at + 8 * 3600;
-    let date = bidui_core::CivilDate::from_days_since_unix_epoch(local.div_euclid(86_400));
-    let secs = local.rem_euclid(86_400);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} +08:00",
-        date.year,
-        date.month,
-        date.day,
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
 }
 
 fn label(action: &str) -> &'static str {
@@ -162,8 +155,14 @@ fn short_key(value: &Value) -> String {
 
 /// Two or more lines per record: who did what when, then its particulars.
 fn readable(row: &AuditRow) -> String {
-    let mut out =
-        format!("#{:<5} {}  {} {}  by {}", row.seq, china_time(row.at), row.action, label(&row.action), row.actor);
+    let mut out = format!(
+        "#{:<5} {}  {} {}  by {}",
+        row.seq,
+        ChinaTime::from_unix_seconds(row.at),
+        row.action,
+        label(&row.action),
+        row.actor
+    );
     if let Some(job) = &row.job {
         out.push_str(&format!("  job {job}"));
     }
@@ -242,9 +241,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn times_are_shown_in_china_standard_time() {
-        assert_eq!(china_time(0), "1970-01-01 08:00:00 +08:00");
-        assert_eq!(china_time(1_555_632_000), "2019-04-19 08:00:00 +08:00");
-        assert_eq!(china_time(1_555_631_999), "2019-04-19 07:59:59 +08:00");
+    fn records_are_shown_in_china_standard_time() {
+        let row = AuditRow {
+            seq: 7,
+            at: 1_555_631_999,
+            actor: "operator".into(),
+            action: action::JOB_CREATED.into(),
+            job: None,
+            record: String::new(),
+            prev_hash: Vec::new(),
+            hash: Vec::new(),
+        };
+        let shown = readable(&row);
+        assert!(shown.starts_with("#7     2019-04-19 07:59:59 +08:00  job-created"), "{shown}");
     }
 }

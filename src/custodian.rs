@@ -1,15 +1,18 @@
-//! `bidui keys init|enroll|enroll-operator|revoke|rotate|status` for the key custodian: enrol and revoke agents, rotate epochs, follow
-//! who took up which epoch. Runs on the custodian's machine, never on the matcher's.
+//! `bidui keys init|enroll|enroll-operator|revoke|rotate|status` for the key custodian:
+//! enrol and revoke agents, rotate epochs, follow who took up which epoch. Runs on the
+//! custodian's machine, never on the matcher's.
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use bidui_client::{Client, Identity, MatcherTrust};
+use bidui_client::{Client, MatcherEndpoint};
 use bidui_core::api::{EpochPickup, EpochUpload, Retirement};
 use bidui_core::Suite;
+use bidui_keyfile::Identity;
 use bidui_keys::Custodian;
 use clap::{Args, Subcommand};
+
+use crate::clock::{unix_millis, unix_seconds};
 
 /// Where the matcher is and how to trust it.
 #[derive(Args, Clone)]
@@ -89,19 +92,19 @@ pub enum CustodianCommand {
     },
 }
 
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-fn now_millis() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+impl MatcherArgs {
+    /// The matcher named on the command line (its files relative to the working
+    /// directory), if one is.
+    fn endpoint(&self) -> Option<MatcherEndpoint> {
+        let url = self.matcher.clone()?;
+        Some(MatcherEndpoint { url, certificate: self.matcher_certificate.clone(), ca: self.matcher_ca.clone() })
+    }
 }
 
 fn client(dir: &Path, args: &MatcherArgs) -> anyhow::Result<Option<Client>> {
-    let Some(url) = &args.matcher else { return Ok(None) };
+    let Some(endpoint) = args.endpoint() else { return Ok(None) };
     let identity = Identity::load(&dir.join(bidui_keys::KEY_FILE))?;
-    let trust = MatcherTrust::from_config(args.matcher_certificate.as_deref(), args.matcher_ca.as_deref())?;
-    Ok(Some(Client::with_trust(url, bidui_matcher::auth::CUSTODIAN, identity, trust)?))
+    Ok(Some(endpoint.client(bidui_matcher::auth::CUSTODIAN, identity)?))
 }
 
 /// Writes `body` to `file` in the custodian's folder first — so a failed delivery loses
@@ -137,22 +140,22 @@ pub fn run(command: CustodianCommand) -> anyhow::Result<()> {
             );
         }
         CustodianCommand::Enroll { dir, name, signing_key, x25519_key, matcher } => {
-            let statement = Custodian::open(&dir)?.enroll(&name, &signing_key, &x25519_key, now_millis())?;
-            deliver(&dir, &matcher, "/v1/principals", &statement, &format!("enrol-{name}-{}.json", now_millis()))?;
+            let statement = Custodian::open(&dir)?.enroll(&name, &signing_key, &x25519_key, unix_millis())?;
+            deliver(&dir, &matcher, "/v1/principals", &statement, &format!("enrol-{name}-{}.json", unix_millis()))?;
         }
         CustodianCommand::EnrollOperator { dir, name, signing_key, matcher } => {
-            let statement = Custodian::open(&dir)?.enroll_operator(&name, &signing_key, now_millis())?;
-            deliver(&dir, &matcher, "/v1/principals", &statement, &format!("enrol-{name}-{}.json", now_millis()))?;
+            let statement = Custodian::open(&dir)?.enroll_operator(&name, &signing_key, unix_millis())?;
+            deliver(&dir, &matcher, "/v1/principals", &statement, &format!("enrol-{name}-{}.json", unix_millis()))?;
         }
         CustodianCommand::Revoke { dir, name, matcher } => {
-            let statement = Custodian::open(&dir)?.revoke(&name, now_millis())?;
-            deliver(&dir, &matcher, "/v1/principals", &statement, &format!("revoke-{name}-{}.json", now_millis()))?;
+            let statement = Custodian::open(&dir)?.revoke(&name, unix_millis())?;
+            deliver(&dir, &matcher, "/v1/principals", &statement, &format!("revoke-{name}-{}.json", unix_millis()))?;
         }
         CustodianCommand::Rotate { dir, suite, grace_hours, matcher } => {
             let mut custodian = Custodian::open(&dir)?;
             let earlier: Vec<String> = custodian.state().epochs.iter().map(|e| e.kcv.clone()).collect();
-            let rotation = custodian.rotate(suite, now())?;
-            let retire_at = now() + grace_hours * 3600;
+            let rotation = custodian.rotate(suite, unix_seconds())?;
+            let retire_at = unix_seconds() + grace_hours * 3600;
             let retire = earlier.into_iter().map(|kcv| Retirement { kcv, retire_at }).collect();
             println!(
                 "epoch {} ({}) key check value {} sealed to {} agents",

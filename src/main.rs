@@ -3,7 +3,7 @@
 use std::io::{self, BufRead, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context;
 use bidui_core::{CivilDate, IdNumber, Suite};
@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod audit;
 mod bench;
+mod clock;
 mod custodian;
 mod demo;
 mod operator;
@@ -206,16 +207,9 @@ fn parse_date(text: &str) -> Result<CivilDate, String> {
     CivilDate::parse(text).ok_or_else(|| format!("{text:?} is not a date (YYYY-MM-DD)"))
 }
 
-/// Today in China Standard Time (UTC+8): a person born today in Beijing is not born
-/// in the future just because it is still yesterday in UTC.
-fn today_in_china() -> CivilDate {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) + 8 * 3600;
-    CivilDate::from_days_since_unix_epoch((secs / 86_400) as i64)
-}
-
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Id(IdCommand::Check { today }) => id_check(today.unwrap_or_else(today_in_china)),
+        Command::Id(IdCommand::Check { today }) => id_check(today.unwrap_or_else(clock::today_in_china)),
         Command::Bench(command) => bench::run(command),
         Command::Agent(command) => agent(command),
         Command::Matcher(command) => matcher(command),
@@ -241,11 +235,11 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
         AgentCommand::Run { config, job, today, chunk_records, release_wait, matcher, workers } => {
             let mut config = bidui_agent::config::AgentConfig::load(&config)?;
             if let Some(url) = matcher {
-                config.matcher = url;
+                config.matcher.url = url;
             }
             let options = bidui_agent::run::RunOptions {
                 job,
-                today: today.unwrap_or_else(today_in_china),
+                today: today.unwrap_or_else(clock::today_in_china),
                 chunk_records: chunk_records as usize,
                 release_wait: Duration::from_secs(release_wait),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),

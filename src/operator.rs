@@ -3,24 +3,20 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use bidui_agent::run::path_segment;
-use bidui_client::{Client, Identity, MatcherTrust};
+use bidui_client::{path_segment, Client, MatcherEndpoint};
 use bidui_core::api::{JobResults, JobSpec, JobStatus};
+use bidui_keyfile::Identity;
 use serde::Deserialize;
 
 /// `operator.toml`: where the matcher is and who the operator is there.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OperatorConfig {
-    pub matcher: String,
+    /// The keys `matcher`, `matcher_certificate` and `matcher_ca`.
+    #[serde(flatten)]
+    pub matcher: MatcherEndpoint,
     pub name: String,
     pub identity_key: PathBuf,
-    /// The matcher's TLS certificate (PEM), pinned.
-    #[serde(default)]
-    pub matcher_certificate: Option<PathBuf>,
-    /// Or a CA file (PEM) that issued it.
-    #[serde(default)]
-    pub matcher_ca: Option<PathBuf>,
 }
 
 impl OperatorConfig {
@@ -30,21 +26,15 @@ impl OperatorConfig {
         let mut config: OperatorConfig =
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for file in std::iter::once(&mut config.identity_key)
-            .chain(config.matcher_certificate.iter_mut())
-            .chain(config.matcher_ca.iter_mut())
-        {
-            if file.is_relative() {
-                *file = base.join(&*file);
-            }
+        if config.identity_key.is_relative() {
+            config.identity_key = base.join(&config.identity_key);
         }
+        config.matcher.resolve_relative_to(base);
         Ok(config)
     }
 
     pub fn client(&self) -> anyhow::Result<Client> {
-        let identity = Identity::load(&self.identity_key)?;
-        let trust = MatcherTrust::from_config(self.matcher_certificate.as_deref(), self.matcher_ca.as_deref())?;
-        Ok(Client::with_trust(&self.matcher, &self.name, identity, trust)?)
+        Ok(self.matcher.client(&self.name, Identity::load(&self.identity_key)?)?)
     }
 }
 

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use bidui_core::api::{JobResults, StatusRule};
@@ -110,13 +109,6 @@ pub fn run(command: ReportCommand) -> anyhow::Result<()> {
     }
 }
 
-/// Now in China Standard Time, `YYYY-MM-DD HH:MM`, for the summary page.
-fn now_in_china() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) + 8 * 3600;
-    let date = bidui_core::CivilDate::from_days_since_unix_epoch((secs / 86_400) as i64);
-    format!("{:04}-{:02}-{:02} {:02}:{:02}", date.year, date.month, date.day, secs % 86_400 / 3600, secs % 3600 / 60)
-}
-
 /// Writes the whole report of a run into `dir`, with default options: what `bidui job
 /// results` writes.
 pub fn write(results: &JobResults, dir: &Path) -> anyhow::Result<Written> {
@@ -128,7 +120,8 @@ pub fn write(results: &JobResults, dir: &Path) -> anyhow::Result<Written> {
 pub fn write_local(results: &JobResults, dir: &Path, invalid_rows: Option<&Path>) -> anyhow::Result<Written> {
     let options = Options { invalid_rows: invalid_rows.map(read_invalid_rows).transpose()?, ..Options::default() };
     let set = bidui_report::derive(results, &options)?;
-    let report = bidui_report::write_report(results, &set, None, Some(&now_in_china()), dir)?;
+    let report =
+        bidui_report::write_report(results, &set, None, Some(&crate::clock::now_in_china().to_minute_string()), dir)?;
     Ok(Written { json: report.results.clone(), csv: report.results_csv.clone(), report })
 }
 
@@ -178,7 +171,13 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
     };
     let set = bidui_report::derive(&results, &options)?;
     let previous = args.previous.as_deref().map(bidui_report::load_run).transpose()?;
-    let written = bidui_report::write_report(&results, &set, previous.as_ref(), Some(&now_in_china()), &out)?;
+    let written = bidui_report::write_report(
+        &results,
+        &set,
+        previous.as_ref(),
+        Some(&crate::clock::now_in_china().to_minute_string()),
+        &out,
+    )?;
     print_build(&set, &written);
     Ok(())
 }

@@ -38,7 +38,7 @@ pub fn write_certificate(
     }
     let generated = bidui_matcher::tls::generate_self_signed(hosts, name, days)?;
     // The key first, created exclusively: if anything races us, nothing is replaced.
-    bidui_client::write_secret_file(out_key, generated.key_pem.as_bytes())?;
+    bidui_keyfile::write_secret_file(out_key, generated.key_pem.as_bytes())?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     std::io::Write::write_all(

@@ -112,6 +112,20 @@ fn opencc_is_only_a_test_dependency() {
     }
 }
 
+/// The custodian's crate signs statements and writes key files; the binary delivers what
+/// it signs. An HTTP client and a TLS stack there would be code it links and never uses.
+const FORBIDDEN_IN_CUSTODIAN: &[&str] = &["ureq", "rustls", "hyper", "reqwest", "tokio"];
+
+#[test]
+fn custodian_crate_links_no_http_or_tls() {
+    let metadata = metadata();
+    let names = package_names(&metadata);
+    let reached: BTreeSet<&str> = shipped_dependencies(&metadata, "bidui-keys").iter().map(|id| names[id]).collect();
+    assert!(reached.contains("bidui-keyfile"), "the dependency walk found nothing: {reached:?}");
+    let forbidden: Vec<_> = FORBIDDEN_IN_CUSTODIAN.iter().filter(|name| reached.contains(*name)).collect();
+    assert!(forbidden.is_empty(), "bidui-keys must not depend on {forbidden:?}");
+}
+
 /// An SPDX expression is acceptable when one `OR` alternative has only allowed `AND` terms.
 fn licence_allowed(allowed: &[String], expression: &str) -> bool {
     let expression = expression.replace(['(', ')'], " ").replace('/', " OR ");

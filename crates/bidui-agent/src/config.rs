@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use bidui_client::MatcherEndpoint;
 use serde::Deserialize;
 
 use crate::source::SourceSpec;
@@ -13,14 +14,9 @@ use crate::source::SourceSpec;
 pub struct AgentConfig {
     /// This agent's name at the matcher (its party name in jobs).
     pub party: String,
-    /// Base URL of the matcher, e.g. `https://matcher.district.gov:8700`.
-    pub matcher: String,
-    /// The matcher's TLS certificate (PEM), pinned: only it is trusted.
-    #[serde(default)]
-    pub matcher_certificate: Option<PathBuf>,
-    /// A CA file (PEM) that issued the matcher's certificate; instead of the above.
-    #[serde(default)]
-    pub matcher_ca: Option<PathBuf>,
+    /// The keys `matcher`, `matcher_certificate` and `matcher_ca`.
+    #[serde(flatten)]
+    pub matcher: MatcherEndpoint,
     /// The agent's Ed25519 signing key (`bidui agent init` writes it).
     pub identity_key: PathBuf,
     /// Epoch files (`suite` and `secret`) provisioned by hand (tests, demos); a job picks
@@ -113,8 +109,7 @@ impl AgentConfig {
             }
         };
         resolve(&mut config.identity_key);
-        config.matcher_certificate.iter_mut().for_each(resolve);
-        config.matcher_ca.iter_mut().for_each(resolve);
+        config.matcher.resolve_relative_to(base);
         resolve(&mut config.state_dir);
         resolve(&mut config.source.path);
         config.epochs.iter_mut().for_each(resolve);
@@ -124,7 +119,10 @@ impl AgentConfig {
         if let Some((field, column)) = config.fields.iter().find(|(_, column)| identifying.contains(&Some(*column))) {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
-                message: format!("field {field:?} maps to the identifying column {column:?}: identity numbers and names are compared by token, never released"),
+                message: format!(
+                    "field {field:?} maps to the identifying column {column:?}: identity numbers and names are \
+                     compared by token, never released"
+                ),
             });
         }
         Ok(config)
@@ -141,8 +139,9 @@ mod tests {
         let path = dir.path().join("agent.toml");
         let config = |field_column: &str| {
             format!(
-                "party = \"household\"\nmatcher = \"http://127.0.0.1:1\"\nidentity_key = \"k\"\nepochs = []\nstate_dir = \"s\"\n\
-                 [source]\npath = \"h.csv\"\n[columns]\nid = \"身份证号\"\nname = \"姓名\"\n[fields]\nstatus = \"{field_column}\"\n"
+                "party = \"household\"\nmatcher = \"http://127.0.0.1:1\"\nidentity_key = \"k\"\nepochs = []\n\
+                 state_dir = \"s\"\n[source]\npath = \"h.csv\"\n[columns]\nid = \"身份证号\"\nname = \"姓名\"\n\
+                 [fields]\nstatus = \"{field_column}\"\n"
             )
         };
         std::fs::write(&path, config("户籍状态")).unwrap();
@@ -153,6 +152,26 @@ mod tests {
             let error = AgentConfig::load(&path).unwrap_err().to_string();
             assert!(error.contains("identifying column"), "{error}");
         }
+    }
+
+    #[test]
+    fn the_matcher_keys_are_read_and_their_files_taken_from_the_configs_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        let config = |matcher_keys: &str| {
+            format!(
+                "party = \"household\"\n{matcher_keys}identity_key = \"k\"\nstate_dir = \"s\"\n\
+                 [source]\npath = \"h.csv\"\n[columns]\nid = \"身份证号\"\n"
+            )
+        };
+        std::fs::write(&path, config("matcher = \"https://m:8700\"\nmatcher_certificate = \"m.pem\"\n")).unwrap();
+        let loaded = AgentConfig::load(&path).unwrap();
+        assert_eq!(loaded.matcher.url, "https://m:8700");
+        assert_eq!(loaded.matcher.certificate, Some(dir.path().join("m.pem")));
+        assert_eq!(loaded.matcher.ca, None);
+        std::fs::write(&path, config("matcher = \"https://m:8700\"\nmatcher_pin = \"m.pem\"\n")).unwrap();
+        let error = AgentConfig::load(&path).unwrap_err().to_string();
+        assert!(error.contains("matcher_pin"), "unknown keys are refused: {error}");
     }
 
     #[test]

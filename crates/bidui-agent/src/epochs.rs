@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use bidui_core::{EpochSecret, KeyEpoch, Suite};
+use bidui_keyfile::{write_secret_file, Identity, KeyFileError};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -18,10 +19,13 @@ pub enum EpochError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("epoch file {path} is not valid: {message}")]
     Invalid { path: PathBuf, message: String },
-    #[error("this agent holds no epoch with key check value {wanted} (it holds: {held}); ask the key custodian for the job's epoch")]
+    #[error(
+        "this agent holds no epoch with key check value {wanted} (it holds: {held}); ask the key custodian for the \
+         job's epoch"
+    )]
     NotHeld { wanted: String, held: String },
     #[error(transparent)]
-    KeyFile(#[from] bidui_client::KeyFileError),
+    KeyFile(#[from] KeyFileError),
     #[error("the system random number generator failed")]
     Random,
 }
@@ -138,13 +142,13 @@ pub fn init_agent_keys(dir: &Path) -> Result<([u8; 32], [u8; 32]), EpochError> {
     std::fs::create_dir_all(dir).map_err(|source| EpochError::Read { path: dir.to_owned(), source })?;
     let x25519_path = dir.join("agent.x25519");
     if x25519_path.exists() {
-        return Err(bidui_client::KeyFileError::Exists(x25519_path).into());
+        return Err(KeyFileError::Exists(x25519_path).into());
     }
-    let signing = bidui_client::Identity::create(&dir.join("agent.ed25519"))?;
+    let signing = Identity::create(&dir.join("agent.ed25519"))?;
     let mut secret = Zeroizing::new([0u8; 32]);
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret[..])
         .map_err(|_| EpochError::Random)?;
-    bidui_client::write_secret_file(&x25519_path, Zeroizing::new(hex::encode(*secret)).as_bytes())?;
+    write_secret_file(&x25519_path, Zeroizing::new(hex::encode(*secret)).as_bytes())?;
     let public = bidui_core::seal::x25519_public(&x25519_dalek::StaticSecret::from(*secret));
     Ok((signing.public_key(), public))
 }
@@ -175,12 +179,13 @@ pub fn create(path: &Path, suite: Suite) -> Result<KeyEpoch, EpochError> {
 
 pub fn write(path: &Path, epoch: &KeyEpoch) -> Result<(), EpochError> {
     let text = Zeroizing::new(format!(
-        "# bidui key epoch: SECRET. Anyone holding this file can brute-force tokens.\n# key check value: {}\nsuite = \"{}\"\nsecret = \"{}\"\n",
+        "# bidui key epoch: SECRET. Anyone holding this file can brute-force tokens.\n\
+         # key check value: {}\nsuite = \"{}\"\nsecret = \"{}\"\n",
         epoch.key_check_value(),
         epoch.suite,
         epoch.secret.expose_hex().as_str()
     ));
-    bidui_client::write_secret_file(path, text.as_bytes())?;
+    write_secret_file(path, text.as_bytes())?;
     Ok(())
 }
 
@@ -231,11 +236,11 @@ mod tests {
             assert_eq!(mode, 0o600, "{file}");
         }
         let before = std::fs::read(dir.path().join("agent.x25519")).unwrap();
-        assert!(matches!(init_agent_keys(dir.path()), Err(EpochError::KeyFile(bidui_client::KeyFileError::Exists(_)))));
+        assert!(matches!(init_agent_keys(dir.path()), Err(EpochError::KeyFile(KeyFileError::Exists(_)))));
         assert_eq!(std::fs::read(dir.path().join("agent.x25519")).unwrap(), before);
         let key = load_x25519(&dir.path().join("agent.x25519")).unwrap();
         assert_eq!(bidui_core::seal::x25519_public(&key), x25519);
-        assert_eq!(bidui_client::Identity::load(&dir.path().join("agent.ed25519")).unwrap().public_key(), signing);
+        assert_eq!(Identity::load(&dir.path().join("agent.ed25519")).unwrap().public_key(), signing);
     }
 
     #[test]
@@ -249,6 +254,6 @@ mod tests {
         assert_eq!(select(&paths, &second.key_check_value()).unwrap().suite, Suite::HmacSm3);
         assert_eq!(select(&paths, &first.key_check_value()).unwrap().secret, first.secret);
         assert!(matches!(select(&paths, "0000000000000000"), Err(EpochError::NotHeld { .. })));
-        assert!(matches!(create(&a, Suite::Blake3), Err(EpochError::KeyFile(bidui_client::KeyFileError::Exists(_)))));
+        assert!(matches!(create(&a, Suite::Blake3), Err(EpochError::KeyFile(KeyFileError::Exists(_)))));
     }
 }

@@ -6,12 +6,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bidui_client::{Client, ClientError, Identity, KeyFileError, MatcherTrust};
+use bidui_client::{path_segment, Client, ClientError};
 use bidui_core::api::{
     Assignment, RefusedField, ReleaseRequest, ReleaseUpload, ReleasedRecord, SealRequest, SubmissionStatus,
 };
 use bidui_core::wire::ChunkBuilder;
 use bidui_core::CivilDate;
+use bidui_keyfile::{Identity, KeyFileError};
 use serde::Serialize;
 
 use crate::config::AgentConfig;
@@ -104,25 +105,13 @@ pub fn peak_memory_kib_of(pid: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Percent-encodes one path segment (job ids may hold CJK characters).
-pub fn path_segment(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
 /// Test-only fault injection: abort the process after this many chunk uploads, the way a
 /// crash or a killed agent would stop, so tests can show an upload resumes losslessly.
 const ABORT_AFTER_CHUNKS: &str = "BIDUI_TEST_ABORT_AFTER_CHUNKS";
 
 pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, AgentError> {
     let identity = Identity::load(&config.identity_key)?;
-    let trust = MatcherTrust::from_config(config.matcher_certificate.as_deref(), config.matcher_ca.as_deref())
-        .map_err(ClientError::from)?;
-    let client = Client::with_trust(&config.matcher, &config.party, identity, trust)?;
+    let client = config.matcher.client(&config.party, identity)?;
     let job_path = format!("/v1/jobs/{}", path_segment(&options.job));
     let assignment: Assignment = client.get(&format!("{job_path}/assignment"))?;
     let epochs_refused = fetch_epochs(&client, config)?;
@@ -136,7 +125,7 @@ pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, Agen
     let mut report = RunReport {
         job: options.job.clone(),
         party: config.party.clone(),
-        matcher: config.matcher.clone(),
+        matcher: config.matcher.url.clone(),
         purpose: assignment.purpose.clone(),
         approval: assignment.approval.clone(),
         attributes: assignment.attributes.iter().map(|a| a.label().to_owned()).collect(),

@@ -1,23 +1,25 @@
-//! Signed HTTP calls to the matcher (`protocol-docs/wire-v1.md`), shared by agents and
-//! the operator's CLI, and the Ed25519 identity files that sign them.
+//! Signed HTTP calls to the matcher (`protocol-docs/wire-v1.md`), shared by agents, the
+//! operator's CLI and the custodian's.
 //!
 //! HTTPS is verified against a trust anchor the caller configures ([`MatcherTrust`]: the
 //! matcher's own certificate, pinned, or a CA file); never against web PKI roots. An
 //! `https://` matcher without one is refused, and so is an `http://` matcher when one is
 //! configured: the configuration would say TLS while the wire says plain text.
+//!
+//! Requests are signed by an [`Identity`] from `bidui-keyfile`, re-exported here because
+//! every [`Client`] takes one.
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bidui_core::api::{ApiError, HEADER_NONCE, HEADER_SIGNATURE, HEADER_SIGNER, HEADER_TIMESTAMP};
 use bidui_core::wire::request_signing_payload;
+pub use bidui_keyfile::Identity;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use ring::rand::{SecureRandom, SystemRandom};
-use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -27,11 +29,21 @@ pub enum ClientError {
     Refused { method: String, path: String, status: u16, code: String, message: String },
     #[error("the matcher's answer to {path} was not understood: {reason}")]
     Answer { path: String, reason: String },
-    #[error("refusing to talk to the matcher at {url}: its TLS certificate is not trusted by {trust} ({reason}). Nothing was sent. If the district replaced the matcher's certificate, get the new one from the operator and compare its fingerprint by phone")]
+    #[error(
+        "refusing to talk to the matcher at {url}: its TLS certificate is not trusted by {trust} ({reason}). \
+         Nothing was sent. If the district replaced the matcher's certificate, get the new one from the operator \
+         and compare its fingerprint by phone"
+    )]
     Untrusted { url: String, trust: String, reason: String },
-    #[error("{url} is an https:// matcher but no trust anchor is configured: set matcher_certificate (the matcher's certificate, pinned) or matcher_ca (a CA file); bidui never falls back to web PKI roots")]
+    #[error(
+        "{url} is an https:// matcher but no trust anchor is configured: set matcher_certificate (the matcher's \
+         certificate, pinned) or matcher_ca (a CA file); bidui never falls back to web PKI roots"
+    )]
     NoTrustAnchor { url: String },
-    #[error("{url} is a plain http:// matcher but {trust} is configured: use the matcher's https:// URL (plain HTTP is for loopback tests only, without a certificate setting)")]
+    #[error(
+        "{url} is a plain http:// matcher but {trust} is configured: use the matcher's https:// URL (plain HTTP is \
+         for loopback tests only, without a certificate setting)"
+    )]
     PlainWithTrust { url: String, trust: String },
     #[error(transparent)]
     Trust(#[from] TrustError),
@@ -55,45 +67,22 @@ impl ClientError {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum KeyFileError {
-    #[error("{0} already exists; bidui never overwrites a key (move it away first if you mean to replace it)")]
-    Exists(PathBuf),
-    #[error("cannot write key file {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
-    #[error("cannot read key file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{0} is not an Ed25519 private key written by bidui")]
-    Invalid(PathBuf),
-    #[error("the system random number generator failed")]
-    Random,
-}
-
-/// Writes `bytes` to a new file readable by its owner only. Never replaces a file.
-pub fn write_secret_file(path: &Path, bytes: &[u8]) -> Result<(), KeyFileError> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::AlreadyExists => KeyFileError::Exists(path.to_owned()),
-        _ => KeyFileError::Write { path: path.to_owned(), source },
-    })?;
-    file.write_all(bytes)
-        .and_then(|_| file.sync_all())
-        .map_err(|source| KeyFileError::Write { path: path.to_owned(), source })
-}
-
-#[derive(Debug, thiserror::Error)]
 pub enum TrustError {
     #[error("cannot read the matcher's trust file {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path} is not a PEM certificate file: {reason}")]
     Invalid { path: PathBuf, reason: String },
-    #[error("{path} holds {count} certificates: matcher_certificate pins exactly one, the matcher's own (use matcher_ca for a CA bundle)")]
+    #[error(
+        "{path} holds {count} certificates: matcher_certificate pins exactly one, the matcher's own (use matcher_ca \
+         for a CA bundle)"
+    )]
     NotOne { path: PathBuf, count: usize },
     #[error("set matcher_certificate or matcher_ca, not both")]
     Both,
-    #[error("{path} is issued by another certificate (a CA), so it cannot be pinned: pin the matcher's own self-signed certificate (`bidui keys tls-cert` makes one), or set matcher_ca to the CA's certificate instead")]
+    #[error(
+        "{path} is issued by another certificate (a CA), so it cannot be pinned: pin the matcher's own self-signed \
+         certificate (`bidui keys tls-cert` makes one), or set matcher_ca to the CA's certificate instead"
+    )]
     NotSelfSigned { path: PathBuf },
 }
 
@@ -198,37 +187,50 @@ impl MatcherTrust {
     }
 }
 
-/// An Ed25519 signing identity (agent or operator).
-pub struct Identity {
-    key: Ed25519KeyPair,
+/// Where the matcher is and how to trust it: the keys `matcher`, `matcher_certificate` and
+/// `matcher_ca` of the agent's and the operator's TOML configuration, which flatten this
+/// type into theirs (`#[serde(flatten)]`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct MatcherEndpoint {
+    /// Base URL of the matcher, e.g. `https://matcher.district.gov:8700`.
+    #[serde(rename = "matcher")]
+    pub url: String,
+    /// The matcher's TLS certificate (PEM), pinned: only it is trusted.
+    #[serde(rename = "matcher_certificate", default)]
+    pub certificate: Option<PathBuf>,
+    /// A CA file (PEM) that issued the matcher's certificate; instead of the above.
+    #[serde(rename = "matcher_ca", default)]
+    pub ca: Option<PathBuf>,
 }
 
-impl Identity {
-    /// Creates a new key at `path` (PKCS#8, mode 0600); refuses to overwrite.
-    pub fn create(path: &Path) -> Result<Identity, KeyFileError> {
-        let rng = SystemRandom::new();
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| KeyFileError::Random)?;
-        write_secret_file(path, pkcs8.as_ref())?;
-        Identity::load(path)
+impl MatcherEndpoint {
+    /// Takes relative trust file paths from `base`, the folder of the configuration file
+    /// that named them, so a configuration works from any working directory.
+    pub fn resolve_relative_to(&mut self, base: &Path) {
+        for path in self.certificate.iter_mut().chain(self.ca.iter_mut()) {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        }
     }
 
-    pub fn load(path: &Path) -> Result<Identity, KeyFileError> {
-        let bytes = std::fs::read(path).map_err(|source| KeyFileError::Read { path: path.to_owned(), source })?;
-        let key = Ed25519KeyPair::from_pkcs8(&bytes).map_err(|_| KeyFileError::Invalid(path.to_owned()))?;
-        Ok(Identity { key })
+    /// The trust anchor the configuration names, read from its file.
+    pub fn trust(&self) -> Result<Option<MatcherTrust>, TrustError> {
+        MatcherTrust::from_config(self.certificate.as_deref(), self.ca.as_deref())
     }
 
-    pub fn public_key(&self) -> [u8; 32] {
-        self.key.public_key().as_ref().try_into().expect("Ed25519 public keys are 32 bytes")
+    /// A client of this matcher signing as `signer`; refused as [`Client::with_trust`] does.
+    pub fn client(&self, signer: &str, identity: Identity) -> Result<Client, ClientError> {
+        Client::with_trust(&self.url, signer, identity, self.trust()?)
     }
+}
 
-    pub fn public_key_hex(&self) -> String {
-        hex::encode(self.public_key())
-    }
+/// Bytes a path segment keeps as they are: RFC 3986's unreserved characters.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
-    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
-        self.key.sign(message).as_ref().to_vec()
-    }
+/// Percent-encodes one path segment (job ids may hold CJK characters, `/` or `?`).
+pub fn path_segment(text: &str) -> String {
+    utf8_percent_encode(text, UNRESERVED).to_string()
 }
 
 /// A matcher connection that signs every request as `signer`.
@@ -433,22 +435,6 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 mod tests {
     use super::*;
 
-    #[test]
-    fn key_files_are_private_and_never_overwritten() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("agent.ed25519");
-        let identity = Identity::create(&path).unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        }
-        let before = std::fs::read(&path).unwrap();
-        assert!(matches!(Identity::create(&path), Err(KeyFileError::Exists(_))));
-        assert_eq!(std::fs::read(&path).unwrap(), before);
-        assert_eq!(Identity::load(&path).unwrap().public_key(), identity.public_key());
-    }
-
     fn certificate_pem(host: &str) -> String {
         rcgen::generate_simple_self_signed(vec![host.to_owned()]).unwrap().cert.pem()
     }
@@ -499,11 +485,79 @@ mod tests {
         hex::encode(bytes)
     }
 
+    /// The hand-written encoder `path_segment` replaced: the oracle it must agree with.
+    fn path_segment_by_hand(text: &str) -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                other => format!("%{other:02X}"),
+            })
+            .collect()
+    }
+
     #[test]
-    fn a_file_that_is_not_a_key_is_refused() {
+    fn path_segments_keep_only_unreserved_characters() {
+        assert_eq!(path_segment("zc-2026_Q4.v1~"), "zc-2026_Q4.v1~");
+        assert_eq!(path_segment("增城 2026/11?x#%"), "%E5%A2%9E%E5%9F%8E%202026%2F11%3Fx%23%25");
+        assert_eq!(path_segment(""), "");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn path_segments_are_encoded_as_before(text in "\\PC*", ascii in "[ -~]*") {
+            proptest::prop_assert_eq!(path_segment(&text), path_segment_by_hand(&text));
+            proptest::prop_assert_eq!(path_segment(&ascii), path_segment_by_hand(&ascii));
+        }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct SomeConfig {
+        name: String,
+        #[serde(flatten)]
+        matcher: MatcherEndpoint,
+    }
+
+    #[test]
+    fn an_endpoint_flattens_into_a_config_under_the_matcher_keys() {
+        let config: SomeConfig = toml::from_str(
+            "name = \"operator\"\nmatcher = \"https://m:8700\"\nmatcher_certificate = \"m.pem\"\n\
+             matcher_ca = \"/etc/ca.pem\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.name, "operator");
+        let mut endpoint = config.matcher;
+        assert_eq!(
+            endpoint,
+            MatcherEndpoint {
+                url: "https://m:8700".into(),
+                certificate: Some("m.pem".into()),
+                ca: Some("/etc/ca.pem".into())
+            }
+        );
+        endpoint.resolve_relative_to(Path::new("/home/op"));
+        assert_eq!(endpoint.certificate.as_deref(), Some(Path::new("/home/op/m.pem")));
+        assert_eq!(endpoint.ca.as_deref(), Some(Path::new("/etc/ca.pem")), "absolute paths stay");
+        assert!(matches!(endpoint.trust(), Err(TrustError::Both)));
+
+        let plain: SomeConfig = toml::from_str("name = \"a\"\nmatcher = \"http://127.0.0.1:1\"\n").unwrap();
+        assert_eq!((plain.matcher.certificate, plain.matcher.ca), (None, None));
+        let unknown = toml::from_str::<SomeConfig>("name = \"a\"\nmatcher = \"http://m\"\nmatcher_cert = \"m.pem\"\n");
+        assert!(unknown.unwrap_err().to_string().contains("matcher_cert"), "unknown keys are still refused");
+        assert!(toml::from_str::<SomeConfig>("name = \"a\"\n").is_err(), "the matcher's URL is required");
+    }
+
+    #[test]
+    fn an_endpoint_builds_a_client_with_its_trust_anchor() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("junk");
-        std::fs::write(&path, b"not a key").unwrap();
-        assert!(matches!(Identity::load(&path), Err(KeyFileError::Invalid(_))));
+        std::fs::write(dir.path().join("cert.pem"), certificate_pem("127.0.0.1")).unwrap();
+        let identity = || Identity::create(&dir.path().join(format!("k{}", rand_suffix()))).unwrap();
+        let mut endpoint =
+            MatcherEndpoint { url: "https://127.0.0.1:1".into(), certificate: Some("cert.pem".into()), ca: None };
+        endpoint.resolve_relative_to(dir.path());
+        let client = endpoint.client("operator", identity()).unwrap();
+        assert_eq!((client.signer(), client.base_url()), ("operator", "https://127.0.0.1:1"));
+        endpoint.certificate = None;
+        assert!(matches!(endpoint.client("operator", identity()), Err(ClientError::NoTrustAnchor { .. })));
     }
 }

@@ -125,6 +125,45 @@ impl CivilDate {
     }
 }
 
+/// A moment as clocks in China read it: China Standard Time, UTC+8 all year (no daylight
+/// saving since 1991). The core reads no clock: callers pass the Unix time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChinaTime {
+    pub date: CivilDate,
+    pub hour: u8,
+    pub minute: u8,
+    pub second: u8,
+}
+
+impl ChinaTime {
+    const UTC_OFFSET_SECONDS: i64 = 8 * 3600;
+
+    pub fn from_unix_seconds(unix_seconds: i64) -> ChinaTime {
+        let local = unix_seconds + Self::UTC_OFFSET_SECONDS;
+        let second_of_day = local.rem_euclid(86_400);
+        ChinaTime {
+            date: CivilDate::from_days_since_unix_epoch(local.div_euclid(86_400)),
+            hour: (second_of_day / 3600) as u8,
+            minute: (second_of_day / 60 % 60) as u8,
+            second: (second_of_day % 60) as u8,
+        }
+    }
+
+    /// `2026-11-29 23:11`: to the minute, without the offset (the report's summary page).
+    pub fn to_minute_string(self) -> String {
+        let ChinaTime { date, hour, minute, .. } = self;
+        format!("{:04}-{:02}-{:02} {hour:02}:{minute:02}", date.year, date.month, date.day)
+    }
+}
+
+/// `2026-11-29 23:11:15 +08:00`.
+impl fmt::Display for ChinaTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ChinaTime { date, hour, minute, second } = self;
+        write!(f, "{:04}-{:02}-{:02} {hour:02}:{minute:02}:{second:02} +08:00", date.year, date.month, date.day)
+    }
+}
+
 fn is_leap(year: u16) -> bool {
     (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
@@ -415,6 +454,30 @@ mod tests {
         assert_eq!(CivilDate::from_days_since_unix_epoch(0), CivilDate::new(1970, 1, 1).unwrap());
         assert_eq!(CivilDate::from_days_since_unix_epoch(20_786), CivilDate::new(2026, 11, 29).unwrap());
         assert_eq!(CivilDate::from_days_since_unix_epoch(11_016), CivilDate::new(2000, 2, 29).unwrap());
+    }
+
+    #[test]
+    fn china_time_from_unix_seconds() {
+        let cases: &[(i64, &str)] = &[
+            (0, "1970-01-01 08:00:00 +08:00"),
+            (-28_801, "1969-12-31 23:59:59 +08:00"),
+            // 16:00 UTC is midnight in China: the date turns eight hours before UTC's.
+            (1_795_967_999, "2026-11-29 23:59:59 +08:00"),
+            (1_795_968_000, "2026-11-30 00:00:00 +08:00"),
+            (1_555_631_999, "2019-04-19 07:59:59 +08:00"),
+            (951_753_600, "2000-02-29 00:00:00 +08:00"),
+            (1_709_222_399, "2024-02-29 23:59:59 +08:00"),
+            (1_767_196_799, "2025-12-31 23:59:59 +08:00"),
+            (1_767_196_800, "2026-01-01 00:00:00 +08:00"),
+            (4_107_513_600, "2100-03-01 00:00:00 +08:00"),
+        ];
+        for &(unix, want) in cases {
+            assert_eq!(ChinaTime::from_unix_seconds(unix).to_string(), want, "{unix}");
+        }
+        let new_year = ChinaTime::from_unix_seconds(1_767_196_800);
+        assert_eq!(new_year.date, CivilDate::new(2026, 1, 1).unwrap());
+        assert_eq!(new_year.to_minute_string(), "2026-01-01 00:00");
+        assert_eq!(ChinaTime::from_unix_seconds(1_709_222_399).to_minute_string(), "2024-02-29 23:59");
     }
 
     mod properties {

@@ -8,10 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-use bidui_client::{write_secret_file, KeyFileError};
 use bidui_core::custody::{Action, PrincipalStatement};
 use bidui_core::seal::{seal, SealError, SealedEpoch};
 use bidui_core::{EpochSecret, KeyEpoch, Suite};
+use bidui_keyfile::{write_secret_file, KeyFileError};
 use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
