@@ -6,7 +6,7 @@ use std::path::Path;
 
 use bidui_core::{CivilDate, IdNumber};
 use bidui_synth::{
-    generate, number_cell_text, Department, GroundTruth, IdForm, NameForm, SynthArgs, AS_OF, GROUND_TRUTH_FILE,
+    generate, number_cell_text, Department, GroundTruth, IdForm, NameForm, Options, AS_OF, GROUND_TRUTH_FILE,
     REGISTRY_COLUMNS, REGISTRY_FILE,
 };
 use calamine::{open_workbook_auto, Data, Reader};
@@ -94,12 +94,6 @@ fn outcome(cell: &str, today: CivilDate) -> (String, Option<String>) {
     }
 }
 
-fn small(dir: &Path) -> SynthArgs {
-    let mut args = SynthArgs::new(dir);
-    args.small = true;
-    args
-}
-
 fn toneless(text: &str) -> Vec<&'static str> {
     use pinyin::ToPinyin;
     text.chars().map(|c| c.to_pinyin().map_or("?", |p| p.plain())).collect()
@@ -108,7 +102,7 @@ fn toneless(text: &str) -> Vec<&'static str> {
 #[test]
 fn small_district_agrees_with_its_ground_truth() {
     let dir = tempfile::tempdir().unwrap();
-    let manifest = generate(&small(dir.path())).unwrap();
+    let manifest = generate(&Options::small(), dir.path()).unwrap();
     let truth: GroundTruth =
         serde_json::from_reader(std::fs::File::open(dir.path().join(GROUND_TRUTH_FILE)).unwrap()).unwrap();
     assert_eq!(manifest.files, truth.files);
@@ -363,11 +357,9 @@ fn same_seed_gives_identical_files_and_another_seed_does_not() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
     let c = tempfile::tempdir().unwrap();
-    let manifest = generate(&small(a.path())).unwrap();
-    generate(&small(b.path())).unwrap();
-    let mut other = small(c.path());
-    other.seed += 1;
-    generate(&other).unwrap();
+    let manifest = generate(&Options::small(), a.path()).unwrap();
+    generate(&Options::small(), b.path()).unwrap();
+    generate(&Options { seed: Options::small().seed + 1, ..Options::small() }, c.path()).unwrap();
     let mut names: Vec<String> = manifest.files.iter().map(|f| f.file.clone()).collect();
     names.push(GROUND_TRUTH_FILE.into());
     for name in &names {
@@ -395,7 +387,7 @@ const SMALL_DISTRICT_BLAKE3: &[(&str, &str)] = &[
 #[test]
 fn the_small_district_is_pinned_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
-    let manifest = generate(&small(dir.path())).unwrap();
+    let manifest = generate(&Options::small(), dir.path()).unwrap();
     let mut names: Vec<String> = manifest.files.iter().map(|f| f.file.clone()).collect();
     names.push(GROUND_TRUTH_FILE.into());
     let actual: Vec<(String, String)> = names
@@ -413,36 +405,25 @@ fn the_small_district_is_pinned_byte_for_byte() {
 
 #[test]
 fn department_rows_can_be_overridden() {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: SynthArgs,
-    }
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().to_str().unwrap();
-    let cli = Cli::try_parse_from([
-        "synth",
-        "--out",
-        out,
-        "--registry",
-        "120",
-        "--population",
-        "800",
-        "--department-rows",
-        "housing=500,petitions=40",
-        "--department-rows",
-        "service-records=10",
-    ])
-    .unwrap();
-    let manifest = generate(&cli.args).unwrap();
+    let options = Options {
+        registry: 120,
+        population: 800,
+        department_rows: vec![
+            (Department::Housing, 500),
+            (Department::Petitions, 40),
+            (Department::ServiceRecords, 3),
+            (Department::ServiceRecords, 10),
+        ],
+        ..Options::default()
+    };
+    let manifest = generate(&options, dir.path()).unwrap();
     let rows = |d: Department| manifest.files.iter().find(|f| f.department == Some(d)).unwrap().rows;
     assert_eq!(rows(Department::Housing), 500);
     assert_eq!(rows(Department::Petitions), 40);
-    // Fewer rows asked than registry persons who served: those are kept, nobody else added.
+    // The last override counts. Fewer rows asked than registry persons who served: those
+    // are kept, nobody else added.
+    assert_eq!(options.rows_for(Department::ServiceRecords), 10);
     assert!(rows(Department::ServiceRecords) >= 10);
     assert_eq!(rows(Department::SocialSecurity), 480);
-    assert!(Cli::try_parse_from(["synth", "--out", out, "--small", "--registry", "5"]).is_err());
-    assert!(Cli::try_parse_from(["synth", "--out", out, "--department-rows", "household=5"]).is_err());
-    assert!(Cli::try_parse_from(["synth", "--out", out, "--department-rows", "police=5"]).is_err());
 }
