@@ -21,7 +21,12 @@ pub struct SynthArgs {
     pub population: u64,
     /// Override a department's data rows: `KEY=ROWS`, repeatable or comma-separated
     /// (social-security, medical-insurance, housing, assistance, petitions, service-records).
-    #[arg(long = "department-rows", value_name = "KEY=ROWS", value_delimiter = ',', value_parser = parse_department_rows)]
+    #[arg(
+        long = "department-rows",
+        value_name = "KEY=ROWS",
+        value_delimiter = ',',
+        value_parser = parse_department_rows
+    )]
     pub department_rows: Vec<(Department, u64)>,
     /// A small district for demos and tests: registry 300, population 3000.
     #[arg(long, conflicts_with_all = ["registry", "population"])]
