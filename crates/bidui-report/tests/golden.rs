@@ -1,6 +1,7 @@
 //! The report's files on a hand-made run, byte for byte: `tests/golden/results.json` (every
 //! category, cells a CSV must quote or defuse, a rule for a department the job lacks) gives
-//! the checked-in `problems.json`, `problems.csv`, `results.csv` and `summary.html`.
+//! the checked-in `problems.json`, `problems.csv`, `results.csv`, `summary.html` and, against
+//! a corrected run, `diff.csv` and `diff.txt`.
 //!
 //! After an intended change of the output, rewrite the expected files with
 //! `BIDUI_BLESS=1 cargo test -p bidui-report --test golden` and review their diff.
@@ -54,4 +55,6 @@ fn the_summary_is_byte_identical_to_the_checked_in_page() {
     let trend = diff(&before, &after);
     check("summary.html", html::summary(&after, Some(&trend), Some("2026-05-01 10:00")).as_bytes());
     check("summary-first-run.html", html::summary(&before, None, None).as_bytes());
+    check("diff.csv", &bidui_report::diff::csv(&trend));
+    check("diff.txt", bidui_report::diff::text(&trend, true).as_bytes());
 }
