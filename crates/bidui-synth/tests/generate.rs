@@ -385,7 +385,7 @@ const SMALL_DISTRICT_BLAKE3: &[(&str, &str)] = &[
 ];
 
 #[test]
-fn the_small_district_is_pinned_byte_for_byte() {
+fn the_small_district_and_its_printed_summary_are_pinned() {
     let dir = tempfile::tempdir().unwrap();
     let manifest = generate(&Options::small(), dir.path()).unwrap();
     let mut names: Vec<String> = manifest.files.iter().map(|f| f.file.clone()).collect();
@@ -401,6 +401,16 @@ fn the_small_district_is_pinned_byte_for_byte() {
         SMALL_DISTRICT_BLAKE3.iter().map(|(n, h)| (n.to_string(), h.to_string())).collect();
     let listing: String = actual.iter().map(|(n, h)| format!("    (\"{n}\", \"{h}\"),\n")).collect();
     assert!(actual == expected, "the small district's files changed; now:\n{listing}");
+
+    // What `bidui synth` prints (the time aside).
+    let printed = manifest.to_string();
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines[0], format!("synthetic Zengcheng district (seed 20190419) in {}", dir.path().display()));
+    assert_eq!(lines[1], "  registry.xlsx                   300 rows        30371 bytes  xlsx ");
+    assert_eq!(lines[2], "  household.csv                  3292 rows       385228 bytes  csv utf-8");
+    assert_eq!(lines[9], "  ground-truth.json                              270593 bytes");
+    assert!(lines[10].starts_with("done in ") && lines[10].ends_with(" s"), "{}", lines[10]);
+    assert_eq!(lines.len(), 11);
 }
 
 #[test]
