@@ -334,14 +334,13 @@ pub fn run_district(
     let synth_started = Instant::now();
     if !args.reuse_data {
         println!("generating a district: {} registry rows, {} other residents …", args.registry, args.population);
-        let synth = bidui_synth::SynthArgs {
+        let synth = bidui_synth::Options {
             seed: args.seed,
             registry: args.registry,
             population: args.population,
             department_rows: department_rows.to_vec(),
-            ..bidui_synth::SynthArgs::new(&data)
         };
-        bidui_synth::generate(&synth)?;
+        bidui_synth::generate(&synth, &data)?;
     }
     let synth_seconds = synth_started.elapsed().as_secs_f64();
 

@@ -16,6 +16,7 @@ mod custodian;
 mod demo;
 mod operator;
 mod report;
+mod synth;
 mod tls;
 
 #[derive(Parser)]
@@ -46,7 +47,7 @@ enum Command {
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Generates a synthetic district (registry, department files, ground truth).
-    Synth(bidui_synth::SynthArgs),
+    Synth(synth::SynthArgs),
     /// Runs a whole comparison on a generated district: matcher, agents, job, report.
     Demo(demo::DemoArgs),
     /// The stage-two report: town workbooks, leadership summary, resolve, diff between runs.
@@ -215,7 +216,7 @@ fn main() -> anyhow::Result<()> {
         Command::Matcher(command) => matcher(command),
         Command::Job(command) => job(command),
         Command::Keys(command) => keys(command),
-        Command::Synth(args) => bidui_synth::run(args),
+        Command::Synth(args) => synth::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Report(command) => report::run(command),
         Command::Audit(command) => audit::run(command),

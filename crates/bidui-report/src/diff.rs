@@ -140,22 +140,12 @@ pub fn text(diff: &Diff, details: bool) -> String {
 
 /// One line per problem with its status (已整改 / 新增 / 仍未整改), UTF-8 with BOM.
 pub fn csv(diff: &Diff) -> Vec<u8> {
-    let mut out = String::from("\u{FEFF}");
-    out.push_str(&export::line(&[
-        "状态",
-        "镇街",
-        "序号",
-        "问题代码",
-        "问题类别",
-        "严重程度",
-        "部门",
-        "比对项",
-        "详情",
-    ]));
+    let mut out = export::SpreadsheetCsv::new();
+    out.line(["状态", "镇街", "序号", "问题代码", "问题类别", "严重程度", "部门", "比对项", "详情"]);
     for (town, t) in &diff.towns {
         for (status, list) in [("已整改", &t.fixed), ("新增", &t.new), ("仍未整改", &t.still_open)] {
             for p in list {
-                out.push_str(&export::line(&[
+                out.line::<&str>([
                     status,
                     town,
                     &p.row.to_string(),
@@ -165,7 +155,7 @@ pub fn csv(diff: &Diff) -> Vec<u8> {
                     p.department_label(),
                     p.subject.as_deref().unwrap_or(""),
                     &p.detail,
-                ]));
+                ]);
             }
         }
     }

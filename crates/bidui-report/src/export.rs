@@ -13,21 +13,43 @@ fn formula_like(text: &str) -> bool {
     }
 }
 
-/// One CSV cell: quoted when it holds a separator, a quote or a line break; formula-like
-/// text is prefixed with `'` so a spreadsheet never runs it.
-pub fn cell(text: &str) -> String {
-    let text = if formula_like(text) { format!("'{text}") } else { text.to_owned() };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
+/// A cell as a spreadsheet may show it: formula-like text is prefixed with `'` so a
+/// spreadsheet never runs it.
+fn defused(text: &str) -> String {
+    if formula_like(text) {
+        format!("'{text}")
     } else {
-        text
+        text.to_owned()
     }
 }
 
-pub fn line(cells: &[&str]) -> String {
-    let mut out = cells.iter().map(|c| cell(c)).collect::<Vec<_>>().join(",");
-    out.push_str("\r\n");
-    out
+/// CSV as spreadsheets open it: UTF-8 with a BOM (so Excel does not guess a code page),
+/// CRLF line ends, cells quoted only when they hold a separator, a quote or a line break,
+/// formula-like text defused.
+pub struct SpreadsheetCsv(csv::Writer<Vec<u8>>);
+
+impl SpreadsheetCsv {
+    pub fn new() -> SpreadsheetCsv {
+        let bom = "\u{FEFF}".as_bytes().to_vec();
+        SpreadsheetCsv(csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(bom))
+    }
+
+    /// One line; every line of a file has as many cells as its header.
+    pub fn line<S: AsRef<str>>(&mut self, cells: impl IntoIterator<Item = S>) {
+        self.0
+            .write_record(cells.into_iter().map(|c| defused(c.as_ref())))
+            .expect("CSV lines in memory have as many cells as the header");
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.0.into_inner().expect("a CSV writer in memory flushes")
+    }
+}
+
+impl Default for SpreadsheetCsv {
+    fn default() -> SpreadsheetCsv {
+        SpreadsheetCsv::new()
+    }
 }
 
 pub const PROBLEM_COLUMNS: [&str; 12] = [
@@ -64,11 +86,10 @@ fn problem_cells(p: &Problem) -> Vec<String> {
 
 /// Every problem, one line each, UTF-8 with BOM.
 pub fn problems_csv(set: &ProblemSet) -> Vec<u8> {
-    let mut out = String::from("\u{FEFF}");
-    out.push_str(&line(&PROBLEM_COLUMNS));
+    let mut out = SpreadsheetCsv::new();
+    out.line(PROBLEM_COLUMNS);
     for p in &set.problems {
-        let cells = problem_cells(p);
-        out.push_str(&line(&cells.iter().map(String::as_str).collect::<Vec<_>>()));
+        out.line(problem_cells(p));
     }
     out.into_bytes()
 }
@@ -79,7 +100,7 @@ pub fn problems_json(set: &ProblemSet) -> Vec<u8> {
 
 /// The matcher's results, one line per registry row, UTF-8 with BOM.
 pub fn results_csv(results: &bidui_core::api::JobResults) -> Vec<u8> {
-    let mut out = String::from("\u{FEFF}");
+    let mut out = SpreadsheetCsv::new();
     let mut requester_fields: Vec<String> = results.rows.iter().flat_map(|r| r.fields.keys().cloned()).collect();
     requester_fields.sort();
     requester_fields.dedup();
@@ -94,7 +115,7 @@ pub fn results_csv(results: &bidui_core::api::JobResults) -> Vec<u8> {
             format!("{d}.probable_rows"),
         ]);
     }
-    out.push_str(&line(&header.iter().map(String::as_str).collect::<Vec<_>>()));
+    out.line(header);
     for row in &results.rows {
         let mut cells = vec![row.row.to_string()];
         cells.extend(requester_fields.iter().map(|f| row.fields.get(f).cloned().unwrap_or_default()));
@@ -109,7 +130,7 @@ pub fn results_csv(results: &bidui_core::api::JobResults) -> Vec<u8> {
             );
             cells.push(finding.probable_rows.to_string());
         }
-        out.push_str(&line(&cells.iter().map(String::as_str).collect::<Vec<_>>()));
+        out.line(cells);
     }
     out.into_bytes()
 }

@@ -35,19 +35,23 @@ fn color(severity: Severity) -> &'static str {
     }
 }
 
-const STYLE: &str = r#"
-body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", "WenQuanYi Micro Hei", sans-serif; margin: 0; color: #1f2d3d; background: #f4f6f9; }
+const STYLE: &str = concat!(
+    r#"
+body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", "#,
+    r#""WenQuanYi Micro Hei", sans-serif; margin: 0; color: #1f2d3d; background: #f4f6f9; }
 main { max-width: 1180px; margin: 0 auto; padding: 24px 28px 48px; }
 h1 { font-size: 26px; margin: 8px 0 4px; }
 h2 { font-size: 19px; margin: 32px 0 10px; border-left: 5px solid #1f5fa8; padding-left: 10px; }
 .meta { color: #5a6b7d; font-size: 14px; }
 .cards { display: flex; flex-wrap: wrap; gap: 14px; margin-top: 18px; }
-.card { background: #fff; border-radius: 8px; padding: 14px 18px; min-width: 150px; flex: 1; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
+.card { background: #fff; border-radius: 8px; padding: 14px 18px; min-width: 150px; flex: 1; "#,
+    r#"box-shadow: 0 1px 3px rgba(0,0,0,.08); }
 .card .n { font-size: 28px; font-weight: bold; }
 .card .l { color: #5a6b7d; font-size: 13px; }
 .card.serious .n { color: #c0392b; }
 .card.fixed .n { color: #2e7d32; }
-section { background: #fff; border-radius: 8px; padding: 6px 18px 16px; margin-top: 18px; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
+section { background: #fff; border-radius: 8px; padding: 6px 18px 16px; margin-top: 18px; "#,
+    r#"box-shadow: 0 1px 3px rgba(0,0,0,.08); }
 table { border-collapse: collapse; font-size: 13px; width: 100%; }
 th, td { border: 1px solid #d5dde6; padding: 5px 7px; text-align: right; }
 th { background: #eaf1f8; font-weight: 600; }
@@ -58,7 +62,8 @@ tr.total td { font-weight: bold; background: #f3f6f9; }
 .legend i { display: inline-block; width: 12px; height: 12px; margin-right: 5px; vertical-align: -1px; }
 .note { color: #5a6b7d; font-size: 13px; line-height: 1.7; }
 svg text { font-size: 12px; fill: #1f2d3d; }
-"#;
+"#
+);
 
 fn legend(items: &[(&str, &str)]) -> String {
     let mut out = String::from("<p class=\"legend\">");
@@ -77,7 +82,8 @@ fn stacked_bars(title: &str, rows: &[(String, Vec<u64>, String)], colors: &[&str
     let height = row_h * rows.len() as f64 + 10.0;
     let max = rows.iter().map(|(_, v, _)| v.iter().sum::<u64>()).max().unwrap_or(0).max(1) as f64;
     let mut out = format!(
-        "<svg role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {} {height}\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\">",
+        "<svg role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {} {height}\" width=\"100%\" \
+         xmlns=\"http://www.w3.org/2000/svg\">",
         escape(title),
         label_w + bar_w + 120.0
     );
@@ -117,7 +123,8 @@ fn paired_bars(title: &str, rows: &[(String, u64, u64)]) -> String {
     let height = row_h * rows.len() as f64 + 10.0;
     let max = rows.iter().map(|(_, a, b)| *a.max(b)).max().unwrap_or(0).max(1) as f64;
     let mut out = format!(
-        "<svg role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {} {height}\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\">",
+        "<svg role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {} {height}\" width=\"100%\" \
+         xmlns=\"http://www.w3.org/2000/svg\">",
         escape(title),
         label_w + bar_w + 80.0
     );
@@ -180,7 +187,9 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
     let mut out = String::new();
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>第二阶段数据比对结果汇总 — {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n",
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>第二阶段数据比对结果汇总 — {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n",
         escape(&set.job)
     );
     let _ = write!(
@@ -281,7 +290,10 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
     out.push_str("<section>\n<h2>部门比对覆盖</h2>\n<p class=\"note\">名册人员按身份证号在各部门找到的比例。</p>\n");
     out.push_str(&legend(&[("找到", "#1f5fa8"), ("未找到", "#d5dde6")]));
     out.push_str(&stacked_bars("部门比对覆盖", &coverage, &["#1f5fa8", "#d5dde6"]));
-    out.push_str("\n<table>\n<tr><th class=\"l\">部门</th><th>找到</th><th>覆盖率</th><th>严重</th><th>一般</th><th>提示</th><th>问题合计</th></tr>\n");
+    out.push_str(
+        "\n<table>\n<tr><th class=\"l\">部门</th><th>找到</th><th>覆盖率</th>\
+         <th>严重</th><th>一般</th><th>提示</th><th>问题合计</th></tr>\n",
+    );
     let mut departments: Vec<Option<&str>> = vec![None];
     departments.extend(set.departments.iter().map(|d| Some(d.as_str())));
     for d in departments {
@@ -303,7 +315,15 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
 
     // Trend.
     if let Some(d) = previous {
-        let _ = write!(out, "<section>\n<h2>与上一轮比较</h2>\n<p class=\"note\">上一轮 {}（{}个问题）→ 本轮 {}（{}个问题）。同一问题指同一序号、同一问题类别、同一部门和比对项。</p>\n", escape(&d.before.job), d.before.problems, escape(&d.after.job), d.after.problems);
+        let _ = write!(
+            out,
+            "<section>\n<h2>与上一轮比较</h2>\n<p class=\"note\">上一轮 {}（{}个问题）→ 本轮 {}（{}个问题）。\
+             同一问题指同一序号、同一问题类别、同一部门和比对项。</p>\n",
+            escape(&d.before.job),
+            d.before.problems,
+            escape(&d.after.job),
+            d.after.problems
+        );
         out.push_str(&legend(&[("上一轮问题数", "#9fb3c8"), ("本轮问题数", "#1f5fa8")]));
         let rows: Vec<(String, u64, u64)> = d
             .towns
@@ -313,7 +333,10 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
             })
             .collect();
         out.push_str(&paired_bars("各镇街上一轮与本轮问题数", &rows));
-        out.push_str("\n<table>\n<tr><th class=\"l\">镇街</th><th>已整改</th><th>新增</th><th>仍未整改</th><th>整改率</th></tr>\n");
+        out.push_str(
+            "\n<table>\n<tr><th class=\"l\">镇街</th><th>已整改</th><th>新增</th><th>仍未整改</th>\
+             <th>整改率</th></tr>\n",
+        );
         for (town, t) in &d.towns {
             let c = t.counts();
             let _ = writeln!(
@@ -329,7 +352,8 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
         let c = &d.totals;
         let _ = writeln!(
             out,
-            "<tr class=\"total\"><td class=\"l\">合计</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n</table>\n</section>",
+            "<tr class=\"total\"><td class=\"l\">合计</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n\
+             </table>\n</section>",
             c.fixed,
             c.new,
             c.still_open,
@@ -338,7 +362,10 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
     }
 
     // Rules and notes.
-    out.push_str("<section>\n<h2>比对规则与说明</h2>\n<table>\n<tr><th class=\"l\">规则</th><th class=\"l\">问题类别</th><th class=\"l\">部门</th><th class=\"l\">严重程度</th><th>发现</th></tr>\n");
+    out.push_str(
+        "<section>\n<h2>比对规则与说明</h2>\n<table>\n<tr><th class=\"l\">规则</th><th class=\"l\">问题类别</th>\
+         <th class=\"l\">部门</th><th class=\"l\">严重程度</th><th>发现</th></tr>\n",
+    );
     let mut found_by_rule: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for p in &set.problems {
         if let Some(d) = &p.department {
@@ -348,7 +375,8 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
     for rule in &set.rules {
         let _ = writeln!(
             out,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td>\
+             <td>{}</td></tr>",
             escape(&rule.code),
             escape(&rule.label),
             escape(labels::department(&rule.department)),
@@ -363,6 +391,10 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
     if !set.local_invalid_rows {
         out.push_str("无效身份证号的具体原因只在名册单位本地可见，本页按“原因未知”统计。<br>");
     }
-    out.push_str("本页只含统计数字，不含姓名、身份证号。各部门只交换身份证号的加密令牌，原始身份信息不出本单位；镇街问题清单中的姓名和身份证号由名册单位在本地按序号补入。<br>疑似匹配仅凭姓名、出生日期、性别找到，须上门核实，从不自动合并。</p>\n</section>\n</main>\n</body>\n</html>\n");
+    out.push_str(
+        "本页只含统计数字，不含姓名、身份证号。各部门只交换身份证号的加密令牌，原始身份信息不出本单位；\
+         镇街问题清单中的姓名和身份证号由名册单位在本地按序号补入。<br>\
+         疑似匹配仅凭姓名、出生日期、性别找到，须上门核实，从不自动合并。</p>\n</section>\n</main>\n</body>\n</html>\n",
+    );
     out
 }

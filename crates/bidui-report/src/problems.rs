@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bidui_core::api::{JobResults, ResultSummary, RowResult, RuleTest, Severity, StatusRule};
+use bidui_core::api::{DepartmentFinding, JobResults, ResultSummary, RowResult, RuleTest, Severity, StatusRule};
 use serde::{Deserialize, Serialize};
 
 use crate::{labels, rules, ReportError};
@@ -190,313 +190,384 @@ pub const CLOSED_STATUSES: [&str; 10] =
 
 const IDENTITY_CODES: [&str; 6] = ["empty", "excel-mangled", "length", "charset", "birthdate", "checksum"];
 
-struct Builder<'a> {
-    town_of: &'a dyn Fn(u32) -> String,
-    problems: Vec<Problem>,
+/// A problem's category and wording, before it is placed on a row.
+struct Wording {
+    code: String,
+    label: String,
+    severity: Severity,
+    detail: String,
+    action: String,
 }
 
-impl Builder<'_> {
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        row: u32,
-        code: String,
-        label: &str,
-        severity: Severity,
-        department: Option<&str>,
-        subject: Option<&str>,
-        detail: String,
-        action: String,
-    ) {
-        self.problems.push(Problem {
-            row,
-            town: (self.town_of)(row),
-            code,
-            label: label.to_owned(),
-            severity,
-            department: department.map(str::to_owned),
-            subject: subject.map(str::to_owned),
-            detail,
-            action,
-            fill: None,
-        });
+/// What every category family reads: the run, its rows by number, which rows are closed.
+struct Context<'a> {
+    results: &'a JobResults,
+    town_field: &'a str,
+    by_row: BTreeMap<u32, &'a RowResult>,
+    /// Requester fields the job releases.
+    registry_fields: BTreeSet<String>,
+    /// Rows whose registry status closes them: they get no problem.
+    closed: BTreeSet<u32>,
+}
+
+impl<'a> Context<'a> {
+    fn new(results: &'a JobResults, options: &'a Options) -> Context<'a> {
+        let registry_fields = rules::released_registry_fields(results);
+        let closing = options.closed.as_ref().filter(|(field, _)| registry_fields.contains(field));
+        let is_closed = |row: &RowResult| match closing {
+            Some((field, values)) => row.fields.get(field).is_some_and(|v| values.iter().any(|c| c == v.trim())),
+            None => false,
+        };
+        Context {
+            results,
+            town_field: &options.town_field,
+            by_row: results.rows.iter().map(|r| (r.row, r)).collect(),
+            closed: results.rows.iter().filter(|r| is_closed(r)).map(|r| r.row).collect(),
+            registry_fields,
+        }
+    }
+
+    fn town_of(&self, row: u32) -> String {
+        self.by_row.get(&row).and_then(|r| r.fields.get(self.town_field)).cloned().unwrap_or_else(|| NO_TOWN.to_owned())
+    }
+
+    /// `第3行（荔城街道）、第4行`.
+    fn rows_text(&self, rows: &[u32]) -> String {
+        rows.iter()
+            .map(|r| match self.by_row.get(r).and_then(|x| x.fields.get(self.town_field)) {
+                Some(town) => format!("第{r}行（{town}）"),
+                None => format!("第{r}行"),
+            })
+            .collect::<Vec<_>>()
+            .join("、")
     }
 }
 
-fn rows_text(rows: &[u32], results: &BTreeMap<u32, &RowResult>, town_field: &str) -> String {
-    rows.iter()
-        .map(|r| match results.get(r).and_then(|x| x.fields.get(town_field)) {
-            Some(town) => format!("第{r}行（{town}）"),
-            None => format!("第{r}行"),
-        })
-        .collect::<Vec<_>>()
-        .join("、")
+/// The problems and notes of a run as they are found.
+struct Derivation<'a> {
+    ctx: Context<'a>,
+    problems: Vec<Problem>,
+    notes: Vec<String>,
 }
 
 /// Derives every problem of a run from the matcher's results (and, on the requester's
 /// side, its local invalid rows).
 pub fn derive(results: &JobResults, options: &Options) -> Result<ProblemSet, ReportError> {
-    let mut notes = Vec::new();
-    let declared: Vec<StatusRule> = results.rules.iter().chain(&options.extra_rules).cloned().collect();
-    for rule in &declared {
-        if RESERVED_CODES.contains(&rule.code.split('.').next().unwrap_or("")) {
-            return Err(ReportError::Input(format!(
-                "status rule code {:?} is reserved for the report's own categories",
-                rule.code
-            )));
+    let declared = declared_rules(results, options)?;
+    let (applied, skipped): (Vec<StatusRule>, Vec<StatusRule>) = rules::effective(&declared, options.builtin_rules)
+        .into_iter()
+        .partition(|r| results.departments.contains(&r.department));
+    let mut d = Derivation { ctx: Context::new(results, options), problems: Vec::new(), notes: Vec::new() };
+    d.note_rules_for_absent_departments(&declared, &skipped);
+    d.note_rules_no_row_meets(&applied);
+    match &options.invalid_rows {
+        Some(local) => d.invalid_numbers_from_local_report(local),
+        None => d.invalid_numbers_without_codes(),
+    }
+    for row in &results.rows {
+        if d.ctx.closed.contains(&row.row) {
+            continue;
         }
+        d.duplicates(row);
+        d.found_nowhere(row);
+        for department in &results.departments {
+            let Some(finding) = row.departments.get(department) else { continue };
+            d.name_tiers_and_attribute_mismatches(row, department, finding);
+            d.probable_match(row, department, finding);
+        }
+        d.status_rules(&applied, row);
     }
-    let all_rules = rules::effective(&declared, options.builtin_rules);
-    let (applied, skipped): (Vec<StatusRule>, Vec<StatusRule>) =
-        all_rules.into_iter().partition(|r| results.departments.contains(&r.department));
-    for rule in skipped.iter().filter(|r| declared.contains(r)) {
-        notes.push(format!("规则 {}（{}）所指部门 {} 不在本次比对中，未执行", rule.code, rule.label, rule.department));
+    Ok(d.finish(options, applied))
+}
+
+/// The job's rules and the extra ones; none may take a code of the report's own.
+fn declared_rules(results: &JobResults, options: &Options) -> Result<Vec<StatusRule>, ReportError> {
+    let declared: Vec<StatusRule> = results.rules.iter().chain(&options.extra_rules).cloned().collect();
+    if let Some(rule) = declared.iter().find(|r| RESERVED_CODES.contains(&r.code.split('.').next().unwrap_or(""))) {
+        return Err(ReportError::Input(format!(
+            "status rule code {:?} is reserved for the report's own categories",
+            rule.code
+        )));
     }
-    let registry_fields = rules::released_registry_fields(results);
-    let by_row: BTreeMap<u32, &RowResult> = results.rows.iter().map(|r| (r.row, r)).collect();
-    let town_field = options.town_field.as_str();
-    let town_of = |row: u32| -> String {
-        by_row.get(&row).and_then(|r| r.fields.get(town_field)).cloned().unwrap_or_else(|| NO_TOWN.to_owned())
+    Ok(declared)
+}
+
+/// Name tiers (繁简异体 / 同音字 / 姓名不一致) from a department's name verdict.
+fn name_tier(attribute: &str, verdict: &str, department_name: &str) -> Option<Wording> {
+    let (code, label, severity, detail, action) = match (attribute, verdict) {
+        ("name", "variant") => (
+            "name.variant",
+            "姓名繁简异体",
+            Severity::Notice,
+            format!("姓名与{department_name}登记仅繁体/异体字不同"),
+            "统一为规范简体字（以公安户籍为准）",
+        ),
+        ("name", "homophone") => (
+            "name.homophone",
+            "姓名同音字",
+            Severity::Normal,
+            format!("姓名与{department_name}登记读音相同但用字不同（同音字）"),
+            "对照户口簿核实姓名用字并更正",
+        ),
+        ("name", "different") => (
+            "name.different",
+            "姓名不一致",
+            Severity::Serious,
+            format!("同一身份证号在{department_name}登记的姓名与名册不一致"),
+            "核实是否本人、身份证号或姓名是否录错",
+        ),
+        _ => return None,
     };
-    let closing = options.closed.as_ref().filter(|(field, _)| registry_fields.contains(field));
-    let is_closed = |row: &RowResult| match closing {
-        Some((field, values)) => row.fields.get(field).is_some_and(|v| values.iter().any(|c| c == v.trim())),
-        None => false,
-    };
-    let closed: BTreeSet<u32> = results.rows.iter().filter(|r| is_closed(r)).map(|r| r.row).collect();
-    // A rule whose registry condition no row meets is probably written for other values
-    // (正常 rather than 在册): say so rather than find nothing in silence.
-    for rule in &applied {
-        let Some(field) = rule.registry_field.as_ref().filter(|f| registry_fields.contains(*f)) else { continue };
-        if !rule.registry_values.is_empty()
-            && !results
-                .rows
-                .iter()
-                .any(|r| r.fields.get(field).is_some_and(|v| rule.registry_values.iter().any(|x| x == v.trim())))
-        {
-            notes.push(format!(
-                "规则 {}（{}）要求名册{}为{}，但没有任何一行是这些值，请核对取值或在比对任务中声明规则",
-                rule.code,
-                rule.label,
-                rules::registry_field_label(rule),
-                rule.registry_values.join("/")
+    Some(Wording { code: code.to_owned(), label: label.to_owned(), severity, detail, action: action.to_owned() })
+}
+
+/// An attribute (sex, birth date) a department has differently.
+fn attribute_mismatch(attribute: &str, verdict: &str, department_name: &str) -> Option<Wording> {
+    if verdict != "differ" {
+        return None;
+    }
+    let label = labels::field(attribute);
+    Some(Wording {
+        code: format!("attribute.{attribute}"),
+        label: format!("{label}不一致"),
+        severity: Severity::Normal,
+        detail: format!("{label}与{department_name}登记不一致"),
+        action: format!("对照证件核实{label}，以{department_name}为准更正"),
+    })
+}
+
+impl Derivation<'_> {
+    fn push(&mut self, row: u32, department: Option<&str>, subject: Option<&str>, wording: Wording) -> &mut Problem {
+        self.problems.push(Problem {
+            row,
+            town: self.ctx.town_of(row),
+            code: wording.code,
+            label: wording.label,
+            severity: wording.severity,
+            department: department.map(str::to_owned),
+            subject: subject.map(str::to_owned),
+            detail: wording.detail,
+            action: wording.action,
+            fill: None,
+        });
+        self.problems.last_mut().expect("just pushed")
+    }
+
+    fn note_rules_for_absent_departments(&mut self, declared: &[StatusRule], skipped: &[StatusRule]) {
+        for rule in skipped.iter().filter(|r| declared.contains(r)) {
+            self.notes.push(format!(
+                "规则 {}（{}）所指部门 {} 不在本次比对中，未执行",
+                rule.code, rule.label, rule.department
             ));
         }
     }
-    let mut b = Builder { town_of: &town_of, problems: Vec::new() };
 
-    // Identity numbers that fail validation: codes per row only from the requester's own
-    // local report; without it, the matcher knows only which sent rows lack a valid number.
-    if let Some(local) = &options.invalid_rows {
-        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        for (&row, reason) in local {
-            if closed.contains(&row) {
+    /// A rule whose registry condition no row meets is probably written for other values
+    /// (正常 rather than 在册): say so rather than find nothing in silence.
+    fn note_rules_no_row_meets(&mut self, applied: &[StatusRule]) {
+        for rule in applied {
+            let Some(field) = rule.registry_field.as_ref().filter(|f| self.ctx.registry_fields.contains(*f)) else {
                 continue;
-            }
-            if IDENTITY_CODES.contains(&reason.as_str()) {
-                *counts.entry(reason.clone()).or_default() += 1;
-                let (detail, action) = labels::invalid_id(reason);
-                b.push(
-                    row,
-                    format!("invalid_id.{reason}"),
-                    "身份证号无效",
-                    Severity::Serious,
-                    None,
-                    Some("identity"),
-                    detail.to_owned(),
-                    action.to_owned(),
-                );
-            } else {
-                b.push(
-                    row,
-                    "unreadable_row".to_owned(),
-                    "名册此行无法读取",
-                    Severity::Serious,
-                    None,
-                    None,
-                    format!("比对程序无法读取名册此行：{reason}"),
-                    "检查该行是否有合并单元格、公式错误或异常字符，修正后重新比对".to_owned(),
-                );
+            };
+            let met =
+                |r: &RowResult| r.fields.get(field).is_some_and(|v| rule.registry_values.iter().any(|x| x == v.trim()));
+            if !rule.registry_values.is_empty() && !self.ctx.results.rows.iter().any(met) {
+                self.notes.push(format!(
+                    "规则 {}（{}）要求名册{}为{}，但没有任何一行是这些值，请核对取值或在比对任务中声明规则",
+                    rule.code,
+                    rule.label,
+                    rules::registry_field_label(rule),
+                    rule.registry_values.join("/")
+                ));
             }
         }
-        let in_results: u64 = results.rows.iter().filter(|r| !r.id_valid && !closed.contains(&r.row)).count() as u64;
-        let local_rows = results.rows.iter().filter(|r| !r.id_valid && local.contains_key(&r.row)).count() as u64;
+    }
+
+    /// Identity numbers that fail validation, with their codes from the requester's own
+    /// local report, and rows its agent could not read; notes where the report and the
+    /// results disagree.
+    fn invalid_numbers_from_local_report(&mut self, local: &BTreeMap<u32, String>) {
+        for (&row, reason) in local {
+            if self.ctx.closed.contains(&row) {
+                continue;
+            }
+            let (subject, wording) = if IDENTITY_CODES.contains(&reason.as_str()) {
+                let (detail, action) = labels::invalid_id(reason);
+                let wording = Wording {
+                    code: format!("invalid_id.{reason}"),
+                    label: "身份证号无效".to_owned(),
+                    severity: Severity::Serious,
+                    detail: detail.to_owned(),
+                    action: action.to_owned(),
+                };
+                (Some("identity"), wording)
+            } else {
+                let wording = Wording {
+                    code: "unreadable_row".to_owned(),
+                    label: "名册此行无法读取".to_owned(),
+                    severity: Severity::Serious,
+                    detail: format!("比对程序无法读取名册此行：{reason}"),
+                    action: "检查该行是否有合并单元格、公式错误或异常字符，修正后重新比对".to_owned(),
+                };
+                (None, wording)
+            };
+            self.push(row, None, subject, wording);
+        }
+        let results = self.ctx.results;
+        let in_results = results.rows.iter().filter(|r| !r.id_valid && !self.ctx.closed.contains(&r.row)).count();
+        let local_rows = results.rows.iter().filter(|r| !r.id_valid && local.contains_key(&r.row)).count();
         if in_results > local_rows {
-            notes.push(format!(
+            self.notes.push(format!(
                 "本地校验报告缺少{}行无效身份证号的记录，是否为本次比对的报告？",
                 in_results - local_rows
             ));
         }
         let counted: u64 = results.summary.invalid_ids.values().sum();
-        let listed: u64 = local.values().filter(|r| IDENTITY_CODES.contains(&r.as_str())).count() as u64;
+        let listed = local.values().filter(|r| IDENTITY_CODES.contains(&r.as_str())).count() as u64;
         if counted != listed {
-            notes.push(format!(
+            self.notes.push(format!(
                 "本地校验报告列出{listed}个无效身份证号，比对结果统计为{counted}个，请确认报告与本次比对对应"
             ));
         }
-    } else {
-        for row in results.rows.iter().filter(|r| !r.id_valid && !closed.contains(&r.row)) {
+    }
+
+    /// Without the local report the matcher knows only which sent rows lack a valid number.
+    fn invalid_numbers_without_codes(&mut self) {
+        let results = self.ctx.results;
+        for row in &results.rows {
+            if row.id_valid || self.ctx.closed.contains(&row.row) {
+                continue;
+            }
             let (detail, action) = labels::invalid_id("unknown");
-            b.push(
-                row.row,
-                "invalid_id.unknown".to_owned(),
-                "身份证号无效",
-                Severity::Serious,
-                None,
-                Some("identity"),
-                detail.to_owned(),
-                action.to_owned(),
-            );
-        }
-    }
-
-    for row in results.rows.iter().filter(|r| !closed.contains(&r.row)) {
-        let r = row.row;
-        // Duplicates: among live rows only, so closing the extra row fixes the problem.
-        let others: Vec<u32> = row.duplicate_rows.iter().copied().filter(|o| !closed.contains(o)).collect();
-        if !others.is_empty() {
-            let town = row.fields.get(town_field);
-            let cross = others.iter().any(|o| by_row.get(o).and_then(|x| x.fields.get(town_field)) != town);
-            let (code, label, severity) = if cross {
-                ("duplicate.cross_town", "跨镇街重复登记", Severity::Serious)
-            } else {
-                ("duplicate.same_town", "名册内重复登记", Severity::Normal)
+            let wording = Wording {
+                code: "invalid_id.unknown".to_owned(),
+                label: "身份证号无效".to_owned(),
+                severity: Severity::Serious,
+                detail: detail.to_owned(),
+                action: action.to_owned(),
             };
-            b.push(
-                r,
-                code.to_owned(),
-                label,
-                severity,
-                None,
-                None,
-                format!("与{}为同一身份证号", rows_text(&others, &by_row, town_field)),
-                if cross {
-                    "与相关镇街核实此人实际管理镇街，保留一条，其余注销"
-                } else {
-                    "核实后保留一条，其余注销"
-                }
-                .to_owned(),
-            );
+            self.push(row.row, None, Some("identity"), wording);
         }
+    }
 
-        let found_anywhere = row.departments.values().any(|f| f.found);
-        if row.id_valid && !found_anywhere {
-            b.push(
-                r,
-                "found_nowhere".to_owned(),
-                "各部门均查无此身份证号",
+    /// Among live rows only, so closing the extra row fixes the problem.
+    fn duplicates(&mut self, row: &RowResult) {
+        let others: Vec<u32> = row.duplicate_rows.iter().copied().filter(|o| !self.ctx.closed.contains(o)).collect();
+        if others.is_empty() {
+            return;
+        }
+        let town = row.fields.get(self.ctx.town_field);
+        let cross =
+            others.iter().any(|o| self.ctx.by_row.get(o).and_then(|x| x.fields.get(self.ctx.town_field)) != town);
+        let (code, label, severity, action) = if cross {
+            (
+                "duplicate.cross_town",
+                "跨镇街重复登记",
                 Severity::Serious,
-                None,
-                Some("identity"),
-                format!("在{}个比对部门中都查不到此身份证号，号码可能录错", row.departments.len()),
-                "对照身份证或户口簿核对身份证号".to_owned(),
-            );
-        }
+                "与相关镇街核实此人实际管理镇街，保留一条，其余注销",
+            )
+        } else {
+            ("duplicate.same_town", "名册内重复登记", Severity::Normal, "核实后保留一条，其余注销")
+        };
+        let detail = format!("与{}为同一身份证号", self.ctx.rows_text(&others));
+        let wording =
+            Wording { code: code.to_owned(), label: label.to_owned(), severity, detail, action: action.to_owned() };
+        self.push(row.row, None, None, wording);
+    }
 
-        for department in &results.departments {
-            let Some(finding) = row.departments.get(department) else { continue };
-            let name = labels::department(department);
-            for (attribute, verdict) in &finding.attributes {
-                let (code, label, severity, detail, action) = match (attribute.as_str(), verdict.as_str()) {
-                    ("name", "variant") => (
-                        "name.variant".to_owned(),
-                        "姓名繁简异体".to_owned(),
-                        Severity::Notice,
-                        format!("姓名与{name}登记仅繁体/异体字不同"),
-                        "统一为规范简体字（以公安户籍为准）".to_owned(),
-                    ),
-                    ("name", "homophone") => (
-                        "name.homophone".to_owned(),
-                        "姓名同音字".to_owned(),
-                        Severity::Normal,
-                        format!("姓名与{name}登记读音相同但用字不同（同音字）"),
-                        "对照户口簿核实姓名用字并更正".to_owned(),
-                    ),
-                    ("name", "different") => (
-                        "name.different".to_owned(),
-                        "姓名不一致".to_owned(),
-                        Severity::Serious,
-                        format!("同一身份证号在{name}登记的姓名与名册不一致"),
-                        "核实是否本人、身份证号或姓名是否录错".to_owned(),
-                    ),
-                    (attr, "differ") => {
-                        let label = labels::field(attr);
-                        (
-                            format!("attribute.{attr}"),
-                            format!("{label}不一致"),
-                            Severity::Normal,
-                            format!("{label}与{name}登记不一致"),
-                            format!("对照证件核实{label}，以{name}为准更正"),
-                        )
-                    }
-                    _ => continue,
-                };
-                b.push(r, code, &label, severity, Some(department), Some(attribute), detail, action);
-            }
-            if finding.probable_rows > 0 {
-                let why =
-                    if row.id_valid { "此身份证号在各部门均查不到" } else { "此行身份证号无效" };
-                b.push(
-                    r,
-                    "probable_match".to_owned(),
-                    "疑似匹配，需上门核实",
-                    Severity::Normal,
-                    Some(department),
-                    None,
-                    format!("{why}，但{name}有{}条记录的姓名、出生日期、性别与此人相同", finding.probable_rows),
-                    "上门核实是否为同一人并核对身份证号；不得直接合并".to_owned(),
-                );
-            }
+    fn found_nowhere(&mut self, row: &RowResult) {
+        if !row.id_valid || row.departments.values().any(|f| f.found) {
+            return;
         }
+        let wording = Wording {
+            code: "found_nowhere".to_owned(),
+            label: "各部门均查无此身份证号".to_owned(),
+            severity: Severity::Serious,
+            detail: format!("在{}个比对部门中都查不到此身份证号，号码可能录错", row.departments.len()),
+            action: "对照身份证或户口簿核对身份证号".to_owned(),
+        };
+        self.push(row.row, None, Some("identity"), wording);
+    }
 
-        for rule in &applied {
-            if let Some(hit) = rules::evaluate(rule, row, &registry_fields) {
-                let subject = match rule.test {
-                    RuleTest::Fills | RuleTest::Differs => rule.registry_field.as_deref(),
-                    RuleTest::AnyOf | RuleTest::Distinct => rule.field.as_deref(),
-                    RuleTest::Absent => None,
-                };
-                b.push(
-                    r,
-                    rule.code.clone(),
-                    &rule.label,
-                    rule.severity,
-                    Some(&rule.department),
-                    subject,
-                    hit.detail,
-                    rules::default_action(rule),
-                );
-                if let Some(value) = hit.fill {
-                    let field = rule.registry_field.clone().unwrap_or_default();
-                    b.problems.last_mut().expect("just pushed").fill =
-                        Some(Fill { label: rules::registry_field_label(rule), field, value });
-                }
+    fn name_tiers_and_attribute_mismatches(&mut self, row: &RowResult, department: &str, finding: &DepartmentFinding) {
+        let name = labels::department(department);
+        for (attribute, verdict) in &finding.attributes {
+            let wording = name_tier(attribute, verdict, name).or_else(|| attribute_mismatch(attribute, verdict, name));
+            if let Some(wording) = wording {
+                self.push(row.row, Some(department), Some(attribute), wording);
             }
         }
     }
 
-    let mut problems = b.problems;
-    problems
-        .sort_by(|a, b| (a.row, a.severity, &a.code, &a.department).cmp(&(b.row, b.severity, &b.code, &b.department)));
-    let mut towns: BTreeMap<String, u64> = BTreeMap::new();
-    for row in &results.rows {
-        *towns.entry(town_of(row.row)).or_default() += 1;
+    /// Found only by name, birth date and sex: to be checked on site, never merged.
+    fn probable_match(&mut self, row: &RowResult, department: &str, finding: &DepartmentFinding) {
+        if finding.probable_rows == 0 {
+            return;
+        }
+        let why = if row.id_valid { "此身份证号在各部门均查不到" } else { "此行身份证号无效" };
+        let name = labels::department(department);
+        let wording = Wording {
+            code: "probable_match".to_owned(),
+            label: "疑似匹配，需上门核实".to_owned(),
+            severity: Severity::Normal,
+            detail: format!("{why}，但{name}有{}条记录的姓名、出生日期、性别与此人相同", finding.probable_rows),
+            action: "上门核实是否为同一人并核对身份证号；不得直接合并".to_owned(),
+        };
+        self.push(row.row, Some(department), None, wording);
     }
-    for p in &problems {
-        towns.entry(p.town.clone()).or_default();
+
+    /// Status rules; a `fills` rule's problem carries the missing data a department can
+    /// fill in (缺省数据).
+    fn status_rules(&mut self, applied: &[StatusRule], row: &RowResult) {
+        for rule in applied {
+            let Some(hit) = rules::evaluate(rule, row, &self.ctx.registry_fields) else { continue };
+            let subject = match rule.test {
+                RuleTest::Fills | RuleTest::Differs => rule.registry_field.as_deref(),
+                RuleTest::AnyOf | RuleTest::Distinct => rule.field.as_deref(),
+                RuleTest::Absent => None,
+            };
+            let wording = Wording {
+                code: rule.code.clone(),
+                label: rule.label.clone(),
+                severity: rule.severity,
+                detail: hit.detail,
+                action: rules::default_action(rule),
+            };
+            let problem = self.push(row.row, Some(&rule.department), subject, wording);
+            if let Some(value) = hit.fill {
+                let field = rule.registry_field.clone().unwrap_or_default();
+                problem.fill = Some(Fill { label: rules::registry_field_label(rule), field, value });
+            }
+        }
     }
-    Ok(ProblemSet {
-        format: FORMAT.to_owned(),
-        job: results.job.clone(),
-        purpose: results.purpose.clone(),
-        approval: results.approval.clone(),
-        requester: results.requester.clone(),
-        departments: results.departments.clone(),
-        summary: results.summary.clone(),
-        towns,
-        rules: applied,
-        local_invalid_rows: options.invalid_rows.is_some(),
-        notes,
-        problems,
-    })
+
+    /// Problems in row order, then severity; every town with rows or problems.
+    fn finish(self, options: &Options, applied: Vec<StatusRule>) -> ProblemSet {
+        let Derivation { ctx, mut problems, notes } = self;
+        problems.sort_by(|a, b| {
+            (a.row, a.severity, &a.code, &a.department).cmp(&(b.row, b.severity, &b.code, &b.department))
+        });
+        let results = ctx.results;
+        let mut towns: BTreeMap<String, u64> = BTreeMap::new();
+        for row in &results.rows {
+            *towns.entry(ctx.town_of(row.row)).or_default() += 1;
+        }
+        for p in &problems {
+            towns.entry(p.town.clone()).or_default();
+        }
+        ProblemSet {
+            format: FORMAT.to_owned(),
+            job: results.job.clone(),
+            purpose: results.purpose.clone(),
+            approval: results.approval.clone(),
+            requester: results.requester.clone(),
+            departments: results.departments.clone(),
+            summary: results.summary.clone(),
+            towns,
+            rules: applied,
+            local_invalid_rows: options.invalid_rows.is_some(),
+            notes,
+            problems,
+        }
+    }
 }

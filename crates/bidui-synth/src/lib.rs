@@ -101,15 +101,16 @@
 //! Number cells read as text with [`number_cell_text`] (Rust's `Display` of the double:
 //! `440183198001010000`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use bidui_core::CivilDate;
 use serde::{Deserialize, Serialize};
 
+mod assemble;
 mod depts;
 mod idgen;
 mod names;
@@ -138,7 +139,7 @@ pub const AS_OF: CivilDate = CivilDate { year: 2019, month: 4, day: 19 };
 pub const GROUND_TRUTH_FILE: &str = "ground-truth.json";
 
 /// A department that holds data about the registry's people.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Department {
     /// 公安 户籍 (household registration).
@@ -204,109 +205,75 @@ impl Department {
     }
 }
 
-/// `KEY=ROWS`, e.g. `medical-insurance=1500000`.
-fn parse_department_rows(text: &str) -> Result<(Department, u64), String> {
-    let (key, rows) = text.split_once('=').ok_or_else(|| format!("{text:?}: expected DEPARTMENT=ROWS"))?;
-    let department = Department::ALL.into_iter().find(|d| d.key() == key.trim()).ok_or_else(|| {
-        format!("unknown department {key:?} (one of: {})", Department::ALL.map(|d| d.key()).join(", "))
-    })?;
-    if department == Department::Household {
-        return Err("household registration holds the registry persons and the population; use --population".into());
-    }
-    let rows = rows.trim().replace('_', "").parse::<u64>().map_err(|e| format!("{rows:?}: {e}"))?;
-    Ok((department, rows))
-}
-
-/// Arguments of `bidui synth` (and of [`generate`]).
-#[derive(clap::Args, Clone, Debug)]
-pub struct SynthArgs {
-    /// Directory to write the files into (created if missing; existing files are replaced).
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
-    /// Seed: the same seed and sizes give byte-identical files.
-    #[arg(long, default_value_t = 20190419)]
+/// How a district is generated: its seed and sizes. The default is the full-size district.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// The same seed and sizes give byte-identical files.
     pub seed: u64,
     /// Registry rows (退役军人和其他优抚对象), duplicates included.
-    #[arg(long, default_value_t = 30_000)]
     pub registry: u64,
     /// Household-registration residents who are NOT on the registry.
-    #[arg(long, default_value_t = 1_000_000)]
     pub population: u64,
-    /// Override a department's data rows: `KEY=ROWS`, repeatable or comma-separated
-    /// (social-security, medical-insurance, housing, assistance, petitions, service-records).
-    #[arg(long = "department-rows", value_name = "KEY=ROWS", value_delimiter = ',', value_parser = parse_department_rows)]
+    /// Departments' data rows instead of [`Department::default_rows`]; the last one given
+    /// for a department counts.
     pub department_rows: Vec<(Department, u64)>,
-    /// A small district for demos and tests: registry 300, population 3000.
-    #[arg(long, conflicts_with_all = ["registry", "population"])]
-    pub small: bool,
 }
 
-impl SynthArgs {
-    /// The defaults (full size), writing into `out`.
-    pub fn new(out: impl Into<PathBuf>) -> SynthArgs {
-        SynthArgs {
-            out: out.into(),
-            seed: 20190419,
-            registry: 30_000,
-            population: 1_000_000,
-            department_rows: Vec::new(),
-            small: false,
-        }
+impl Default for Options {
+    fn default() -> Options {
+        Options { seed: 20190419, registry: 30_000, population: 1_000_000, department_rows: Vec::new() }
     }
+}
 
-    /// Registry rows and population after `--small`.
-    pub fn sizes(&self) -> (u64, u64) {
-        if self.small {
-            (300, 3000)
-        } else {
-            (self.registry, self.population)
-        }
+impl Options {
+    /// A small district for demos and tests: registry 300, population 3000.
+    pub fn small() -> Options {
+        Options { registry: 300, population: 3000, ..Options::default() }
     }
 
     /// Data rows asked of a department.
     pub fn rows_for(&self, department: Department) -> u64 {
-        let (registry, population) = self.sizes();
         self.department_rows
             .iter()
             .rev()
             .find(|(d, _)| *d == department)
-            .map_or_else(|| department.default_rows(registry, population), |&(_, rows)| rows)
+            .map_or_else(|| department.default_rows(self.registry, self.population), |&(_, rows)| rows)
     }
 }
 
-/// Generates the district into `args.out`; returns what was written.
-pub fn generate(args: &SynthArgs) -> anyhow::Result<Manifest> {
+/// Generates the district into `out` (created if missing; existing files are replaced);
+/// returns what was written.
+pub fn generate(options: &Options, out: &Path) -> anyhow::Result<Manifest> {
     let started = Instant::now();
-    let (registry_rows, population) = args.sizes();
+    let (registry_rows, population) = (options.registry, options.population);
     if registry_rows == 0 {
         bail!("--registry must be at least 1");
     }
     if registry_rows > 5_000_000 || population > 50_000_000 {
         bail!("sizes beyond a province (registry ≤ 5 000 000, population ≤ 50 000 000) are not supported");
     }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("create {}", args.out.display()))?;
+    std::fs::create_dir_all(out).with_context(|| format!("create {}", out.display()))?;
     let registry_rows = registry_rows as usize;
     let population = population as usize;
     let persons = registry_rows - registry::duplicate_rows(registry_rows);
     let max_open_target =
         [Department::SocialSecurity, Department::MedicalInsurance, Department::Housing, Department::Petitions]
             .into_iter()
-            .map(|d| args.rows_for(d) as usize)
+            .map(|d| options.rows_for(d) as usize)
             .max()
             .unwrap_or(0);
     let migrants = (population / 4).max(max_open_target.saturating_sub(population * 8 / 10));
 
-    let mut universe = people::build(args.seed, persons, population, migrants);
+    let mut universe = people::build(options.seed, persons, population, migrants);
     let rows = registry::plan(&mut universe, registry_rows);
     let universe = &universe;
-    let out = args.out.as_path();
 
     let (registry_bytes, outputs) = std::thread::scope(|scope| -> anyhow::Result<_> {
         let registry_job = scope.spawn(|| registry::write(universe, &rows, &out.join(REGISTRY_FILE)));
         let jobs: Vec<_> = Department::ALL
             .into_iter()
             .map(|d| {
-                let target = args.rows_for(d);
+                let target = options.rows_for(d);
                 scope.spawn(move || depts::write(universe, d, target, out))
             })
             .collect();
@@ -318,7 +285,7 @@ pub fn generate(args: &SynthArgs) -> anyhow::Result<Manifest> {
         Ok((registry_bytes, outputs))
     })?;
 
-    let truth = assemble(args.seed, universe, &rows, registry_bytes, &outputs);
+    let truth = assemble::ground_truth(options.seed, universe, &rows, registry_bytes, &outputs);
     let truth_path = out.join(GROUND_TRUTH_FILE);
     let file = std::fs::File::create(&truth_path).with_context(|| format!("create {}", truth_path.display()))?;
     let mut writer = BufWriter::with_capacity(1 << 20, file);
@@ -327,8 +294,8 @@ pub fn generate(args: &SynthArgs) -> anyhow::Result<Manifest> {
     writer.flush()?;
     drop(writer);
     Ok(Manifest {
-        out_dir: args.out.clone(),
-        seed: args.seed,
+        out_dir: out.to_owned(),
+        seed: options.seed,
         files: truth.files.clone(),
         ground_truth_bytes: std::fs::metadata(&truth_path)?.len(),
         ground_truth: truth_path,
@@ -336,308 +303,22 @@ pub fn generate(args: &SynthArgs) -> anyhow::Result<Manifest> {
     })
 }
 
-/// [`generate`], then a short summary on stdout.
-pub fn run(args: SynthArgs) -> anyhow::Result<()> {
-    let manifest = generate(&args)?;
-    println!("synthetic Zengcheng district (seed {}) in {}", manifest.seed, manifest.out_dir.display());
-    for file in &manifest.files {
-        println!(
-            "  {:<24} {:>10} rows {:>12} bytes  {} {}",
-            file.file,
-            file.rows,
-            file.bytes,
-            file.format,
-            if file.format == "csv" { file.encoding.as_str() } else { "" }
-        );
-    }
-    println!("  {:<24} {:>10}      {:>12} bytes", GROUND_TRUTH_FILE, "", manifest.ground_truth_bytes);
-    println!("done in {:.1} s", manifest.seconds);
-    Ok(())
-}
-
-fn date_text(d: CivilDate) -> String {
-    format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
-}
-
-fn assemble(
-    seed: u64,
-    universe: &people::Universe,
-    rows: &[registry::RegRow],
-    registry_bytes: u64,
-    outputs: &[depts::DeptOutput],
-) -> GroundTruth {
-    let sex_text = |male: bool| if male { "男" } else { "女" }.to_owned();
-    let mut appearances: Vec<BTreeMap<Department, Vec<Appearance>>> = vec![BTreeMap::new(); universe.registry];
-    for output in outputs {
-        for (p, a) in &output.appearances {
-            appearances[*p as usize].entry(output.department).or_default().push(a.clone());
+/// The short summary `bidui synth` prints: every file with its rows, bytes and format.
+impl fmt::Display for Manifest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "synthetic Zengcheng district (seed {}) in {}", self.seed, self.out_dir.display())?;
+        for file in &self.files {
+            writeln!(
+                f,
+                "  {:<24} {:>10} rows {:>12} bytes  {} {}",
+                file.file,
+                file.rows,
+                file.bytes,
+                file.format,
+                if file.format == "csv" { file.encoding.as_str() } else { "" }
+            )?;
         }
-    }
-    let mut rows_of: Vec<Vec<u64>> = vec![Vec::new(); universe.registry];
-    for (i, row) in rows.iter().enumerate() {
-        rows_of[row.person as usize].push(i as u64 + 1);
-    }
-
-    let mut summary = Summary {
-        registry_rows: rows.len() as u64,
-        registry_persons: universe.registry as u64,
-        population: universe.population as u64,
-        migrants: universe.migrants as u64,
-        ..Summary::default()
-    };
-
-    let mut registry = Vec::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        let person = &universe.persons[row.person as usize];
-        let identity = idgen::canonical_string(person.body);
-        let id_cell = row.cell.text();
-        let (outcome, parsed) = idgen::outcome_of(&id_cell);
-        let id_cell_type = match &row.cell {
-            idgen::Cell::Number(_) => "number",
-            idgen::Cell::Text(t) if t.is_empty() => "empty",
-            idgen::Cell::Text(_) => "text",
-        };
-        *summary.registry_id_forms.entry(row.id_form).or_default() += 1;
-        *summary.registry_id_outcomes.entry(outcome.clone()).or_default() += 1;
-        *summary.categories.entry(CATEGORIES[usize::from(person.category)].to_owned()).or_default() += 1;
-        *summary.towns.entry(TOWNS[usize::from(row.town)].to_owned()).or_default() += 1;
-        summary.missing_phone += u64::from(row.phone.is_none());
-        summary.missing_address += u64::from(row.address.is_none());
-        registry.push(RegistryRow {
-            row: i as u64 + 1,
-            person: row.person,
-            id_correct: parsed.as_deref() == Some(identity.as_str()),
-            identity,
-            id_cell,
-            id_cell_type: id_cell_type.to_owned(),
-            id_form: row.id_form,
-            id_outcome: outcome,
-            name: universe.name(row.person).text,
-            sex: sex_text(row.male),
-            birth_date: date_text(row.birth),
-            category: CATEGORIES[usize::from(person.category)].to_owned(),
-            town: TOWNS[usize::from(row.town)].to_owned(),
-            phone: row.phone.clone(),
-            address: row.address.clone(),
-            appearances: appearances[row.person as usize].clone(),
-        });
-    }
-
-    let mut duplicates = Vec::new();
-    let mut seen = vec![false; universe.registry];
-    for row in &registry {
-        let p = row.person as usize;
-        if rows_of[p].len() > 1 && !seen[p] {
-            seen[p] = true;
-            let group: Vec<&RegistryRow> = rows_of[p].iter().map(|&r| &registry[r as usize - 1]).collect();
-            let towns: Vec<String> = group.iter().map(|r| r.town.clone()).collect();
-            duplicates.push(DuplicateGroup {
-                rows: rows_of[p].clone(),
-                different_towns: towns.iter().any(|t| *t != towns[0]),
-                detectable_by_id: group.iter().all(|r| r.id_correct),
-                towns,
-            });
-        }
-    }
-
-    let household_row = |p: usize| appearances[p].get(&Department::Household).and_then(|a| a.first()).map(|a| a.row);
-    let mut deceased_active = Vec::new();
-    let mut moved_out_active = Vec::new();
-    let mut absent = Vec::new();
-    let mut two_town = Vec::new();
-    for p in 0..universe.registry {
-        let person = &universe.persons[p];
-        if let Some(h) = household_row(p) {
-            let case = |status: &str| StatusCase {
-                registry_rows: rows_of[p].clone(),
-                household_row: h,
-                household_status: status.into(),
-            };
-            match person.status {
-                people::STATUS_DECEASED => deceased_active.push(case("死亡")),
-                people::STATUS_MOVED_OUT => moved_out_active.push(case("迁出")),
-                _ => {}
-            }
-        }
-        if person.flags & people::FLAG_ABSENT != 0 {
-            absent.extend(rows_of[p].iter().copied());
-        }
-        if person.flags & people::FLAG_TWO_TOWN != 0 {
-            let rows: &[Appearance] = appearances[p].get(&Department::Assistance).map_or(&[], |v| v.as_slice());
-            two_town.push(TwoTownAssistance {
-                registry_rows: rows_of[p].clone(),
-                assistance_rows: rows.iter().map(|a| a.row).collect(),
-                towns: rows.iter().filter_map(|a| a.town.clone()).collect(),
-            });
-        }
-    }
-    absent.sort_unstable();
-    deceased_active.sort_by_key(|c| c.registry_rows[0]);
-    moved_out_active.sort_by_key(|c| c.registry_rows[0]);
-    two_town.sort_by_key(|c| c.registry_rows[0]);
-
-    let mut fill_ins = Vec::new();
-    let mut disagreements = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        let r = i as u64 + 1;
-        let p = row.person;
-        let person = &universe.persons[p as usize];
-        let apps = &appearances[p as usize];
-        if row.phone.is_none() {
-            if let Some(a) = apps.get(&Department::SocialSecurity).and_then(|v| v.first()) {
-                fill_ins.push(FillIn {
-                    registry_row: r,
-                    field: "联系电话".into(),
-                    department: Department::SocialSecurity,
-                    department_row: a.row,
-                    value: places::phone(seed, p),
-                });
-            }
-        }
-        let Some(h) = apps.get(&Department::Household).and_then(|v| v.first()) else { continue };
-        let household_address = places::household_address(seed, p, person.town);
-        if row.address.is_none() {
-            fill_ins.push(FillIn {
-                registry_row: r,
-                field: "户籍地址".into(),
-                department: Department::Household,
-                department_row: h.row,
-                value: household_address.clone(),
-            });
-        }
-        let mut disagree = |field: &str, registry_value: String, department_value: String| {
-            disagreements.push(Disagreement {
-                registry_row: r,
-                field: field.into(),
-                department: Department::Household,
-                department_row: h.row,
-                registry_value,
-                department_value,
-            });
-        };
-        if row.male != person.male() {
-            disagree("性别", sex_text(row.male), sex_text(person.male()));
-        }
-        if row.birth != person.birth() {
-            disagree("出生日期", date_text(row.birth), person.birth().yyyymmdd());
-        }
-        if row.town != person.town {
-            disagree("镇街", TOWNS[usize::from(row.town)].into(), TOWNS[usize::from(person.town)].into());
-        }
-        if let Some(a) = &row.address {
-            if *a != household_address {
-                disagree("户籍地址", a.clone(), household_address);
-            }
-        }
-    }
-    for d in &disagreements {
-        *summary.disagreements.entry(d.field.clone()).or_default() += 1;
-    }
-
-    // Probable matches, and whether the secondary keys are ambiguous.
-    let targets: Vec<&RegistryRow> = registry.iter().filter(|r| !r.id_correct).collect();
-    let mut by_key: HashMap<(u64, bool), Vec<u32>> = HashMap::new();
-    for t in &targets {
-        let person = &universe.persons[t.person as usize];
-        by_key.entry((person.body / 1000 % 100_000_000, person.male())).or_default().push(t.person);
-    }
-    let mut ambiguous = vec![false; universe.registry];
-    let household_persons = (0..universe.registry as u32)
-        .filter(|&p| universe.persons[p as usize].flags & people::FLAG_ABSENT == 0)
-        .chain(universe.population_range());
-    for q in household_persons {
-        let other = &universe.persons[q as usize];
-        if let Some(ps) = by_key.get(&(other.body / 1000 % 100_000_000, other.male())) {
-            for &p in ps {
-                if p != q && !ambiguous[p as usize] && universe.name(p).text == universe.name(q).text {
-                    ambiguous[p as usize] = true;
-                }
-            }
-        }
-    }
-    let mut probable_matches = Vec::new();
-    for t in &targets {
-        let mut any = false;
-        for (department, apps) in &t.appearances {
-            for a in apps.iter().filter(|a| a.id_correct) {
-                any = true;
-                probable_matches.push(ProbableMatch {
-                    registry_row: t.row,
-                    registry_id_outcome: t.id_outcome.clone(),
-                    department: *department,
-                    department_row: a.row,
-                    name_form: a.name_form,
-                    ambiguous: ambiguous[t.person as usize],
-                });
-            }
-        }
-        summary.probable_match_rows += u64::from(any);
-        summary.ambiguous_probable_matches += u64::from(any && ambiguous[t.person as usize]);
-    }
-
-    let mut files = vec![FileInfo {
-        department: None,
-        file: REGISTRY_FILE.into(),
-        format: "xlsx".into(),
-        encoding: "xlsx".into(),
-        sheet: Some(REGISTRY_SHEET.into()),
-        columns: REGISTRY_COLUMNS.iter().map(|c| c.to_string()).collect(),
-        id_column: "公民身份号码".into(),
-        name_column: "姓名".into(),
-        rows: rows.len() as u64,
-        bytes: registry_bytes,
-    }];
-    let mut unregistered = Vec::new();
-    for output in outputs {
-        let layout = output.department.layout();
-        files.push(FileInfo {
-            department: Some(output.department),
-            file: layout.file.into(),
-            format: layout.format.into(),
-            encoding: layout.encoding.into(),
-            sheet: layout.sheet.map(str::to_owned),
-            columns: layout.columns.iter().map(|c| c.to_string()).collect(),
-            id_column: layout.id_column.into(),
-            name_column: layout.name_column.into(),
-            rows: output.rows,
-            bytes: output.bytes,
-        });
-        summary.department_rows.insert(output.department, output.rows);
-        let mut found = std::collections::HashSet::new();
-        for (p, a) in &output.appearances {
-            found.insert(*p);
-            *summary.department_id_forms.entry(output.department).or_default().entry(a.id_form).or_default() += 1;
-            *summary.department_name_forms.entry(output.department).or_default().entry(a.name_form).or_default() += 1;
-        }
-        summary.registry_persons_found.insert(output.department, found.len() as u64);
-        unregistered.extend(output.unregistered_rows.iter().copied());
-    }
-
-    summary.duplicate_groups = duplicates.len() as u64;
-    summary.duplicate_extra_rows = duplicates.iter().map(|g| g.rows.len() as u64 - 1).sum();
-    summary.deceased_active = deceased_active.len() as u64;
-    summary.moved_out_active = moved_out_active.len() as u64;
-    summary.absent_from_household = absent.len() as u64;
-    summary.two_town_assistance = two_town.len() as u64;
-    summary.fill_ins = fill_ins.len() as u64;
-    summary.probable_matches = probable_matches.len() as u64;
-    summary.unregistered_service_records = unregistered.len() as u64;
-
-    GroundTruth {
-        format: "bidui-synth/1".into(),
-        seed,
-        as_of: date_text(AS_OF),
-        files,
-        summary,
-        registry,
-        duplicates,
-        deceased_active,
-        moved_out_active,
-        absent_from_household: absent,
-        two_town_assistance: two_town,
-        fill_ins,
-        disagreements,
-        probable_matches,
-        unregistered_service_records: unregistered,
+        writeln!(f, "  {:<24} {:>10}      {:>12} bytes", GROUND_TRUTH_FILE, "", self.ground_truth_bytes)?;
+        writeln!(f, "done in {:.1} s", self.seconds)
     }
 }
