@@ -124,7 +124,10 @@ impl AgentConfig {
         if let Some((field, column)) = config.fields.iter().find(|(_, column)| identifying.contains(&Some(*column))) {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
-                message: format!("field {field:?} maps to the identifying column {column:?}: identity numbers and names are compared by token, never released"),
+                message: format!(
+                    "field {field:?} maps to the identifying column {column:?}: identity numbers and \
+                                  names are compared by token, never released"
+                ),
             });
         }
         Ok(config)
@@ -141,8 +144,9 @@ mod tests {
         let path = dir.path().join("agent.toml");
         let config = |field_column: &str| {
             format!(
-                "party = \"household\"\nmatcher = \"http://127.0.0.1:1\"\nidentity_key = \"k\"\nepochs = []\nstate_dir = \"s\"\n\
-                 [source]\npath = \"h.csv\"\n[columns]\nid = \"身份证号\"\nname = \"姓名\"\n[fields]\nstatus = \"{field_column}\"\n"
+                "party = \"household\"\nmatcher = \"http://127.0.0.1:1\"\nidentity_key = \"k\"\nepochs = []\n\
+                 state_dir = \"s\"\n[source]\npath = \"h.csv\"\n[columns]\nid = \"身份证号\"\nname = \"姓名\"\n\
+                 [fields]\nstatus = \"{field_column}\"\n"
             )
         };
         std::fs::write(&path, config("户籍状态")).unwrap();

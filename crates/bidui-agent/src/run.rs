@@ -31,7 +31,11 @@ pub enum AgentError {
     Source(#[from] SourceError),
     #[error("the job uses suite {job} but the epoch file holds a {held} secret")]
     SuiteMismatch { job: String, held: String },
-    #[error("chunk {0} differs from the one the matcher holds from the interrupted upload: the source file or --chunk-records changed since; the matcher keeps what it has, so restore them or ask the operator for a new job")]
+    #[error(
+        "chunk {0} differs from the one the matcher holds from the interrupted upload: the source file or \
+             --chunk-records changed since; the matcher keeps what it has, so restore them or ask the operator for a \
+             new job"
+    )]
     SourceChanged(u32),
     #[error("the release round did not open within {0:?}: are all parties done uploading? (`bidui job status`)")]
     ReleaseTimeout(Duration),
