@@ -52,6 +52,8 @@ enum Record {
     Io(io::Error),
 }
 
+/// The records of a CSV file as rows: the input (decoded when not UTF-8), the `csv-core`
+/// parser and the buffers of the current record.
 pub(super) struct CsvRows {
     input: CsvInput,
     /// UTF-8 bytes for the parser: `buf[pos..end]` is not consumed yet.

@@ -8,6 +8,7 @@ use calamine::{Data, DataType, Reader as _, Xls};
 
 use super::{choose_sheet, header_texts, workbook_error, Row, RowError, SourceError, BUF_LEN};
 
+/// The data rows of one loaded .xls sheet, read in order.
 pub(super) struct XlsRows {
     range: calamine::Range<Data>,
     /// Next absolute (0-based) sheet row to read.

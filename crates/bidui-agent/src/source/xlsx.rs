@@ -43,6 +43,7 @@ impl Seek for CountingFile {
     }
 }
 
+/// What the reader thread sends: the headers (or why there are none) first, then rows.
 enum XlsxMsg {
     Headers(Vec<String>),
     /// The sheet could not be read up to its header.
@@ -53,6 +54,8 @@ enum XlsxMsg {
     Done,
 }
 
+/// The consumer's end of the reader thread: batches of rows received, emptied batches sent
+/// back for reuse.
 pub(super) struct XlsxRows {
     rx: Receiver<XlsxMsg>,
     recycle: Sender<Vec<Row>>,
