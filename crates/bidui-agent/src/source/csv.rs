@@ -17,6 +17,7 @@ const MAX_FIELDS: usize = 16_384;
 /// unclosed quote that swallowed lines up to the end of the file or to the next quote.
 const MAX_RECORD_LINES: u64 = 100;
 
+/// Where the parser's UTF-8 bytes come from.
 enum CsvInput {
     /// UTF-8: bytes go straight from the file to the parser.
     Plain(File),
@@ -32,6 +33,7 @@ enum CsvInput {
     },
 }
 
+/// The outcome of parsing one record.
 enum Record {
     /// A record of `fields` fields, `bytes` bytes of content, in `out`/`ends`.
     Complete {
