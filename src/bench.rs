@@ -84,7 +84,7 @@ fn agent(config: &std::path::Path, read_only: bool, workers: usize) -> anyhow::R
         CivilDate::new(2026, 11, 29).expect("a date"),
     );
     let (mut rows, mut records) = (0u64, 0u64);
-    let (started, cpu) = (Instant::now(), bidui_agent::run::cpu_seconds());
+    let (started, cpu) = (Instant::now(), bidui_probe::cpu_seconds());
     if read_only {
         let mut row = Row::new();
         while source.next_row(&mut row).is_some() {
@@ -116,7 +116,7 @@ fn agent(config: &std::path::Path, read_only: bool, workers: usize) -> anyhow::R
         flush(&mut pending);
     }
     let seconds = started.elapsed().as_secs_f64();
-    let cpu = bidui_agent::run::cpu_seconds().zip(cpu).map_or(f64::NAN, |(end, start)| end - start);
+    let cpu = bidui_probe::cpu_seconds().zip(cpu).map_or(f64::NAN, |(end, start)| end - start);
     println!(
         "{}: {rows} rows, {records} token records; {seconds:.2} s wall, {cpu:.2} s CPU: {:.0} rows/s, {:.0} rows/s per core",
         config.source.path.display(),
@@ -204,7 +204,7 @@ fn ingest(dir: &std::path::Path, records: u32) -> anyhow::Result<()> {
     };
     upload("registry", &requester_key, 30_000)?;
     let seconds = upload("department", &department_key, records)?;
-    let peak = bidui_agent::run::peak_memory_kib_of(&matcher.child.id().to_string());
+    let peak = bidui_probe::peak_memory_kib_of(matcher.child.id());
     println!(
         "matcher ingest: {records} token records (5 tokens each) in {seconds:.2} s, seal and join included: {:.0} records/s; matcher peak {} MiB",
         f64::from(records) / seconds,

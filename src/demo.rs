@@ -431,7 +431,7 @@ pub fn run_district(
 
     let results = operator::results(&client, &spec.id)?;
     let job_seconds = job_started.elapsed().as_secs_f64();
-    let matcher_peak_kib = bidui_agent::run::peak_memory_kib_of(&matcher.child.id().to_string());
+    let matcher_peak_kib = bidui_probe::peak_memory_kib_of(matcher.child.id());
     // The requester's agent runs here, so its local invalid-rows report is at hand.
     let invalid_rows = agents_dir.join(REQUESTER.name).join("state").join(&spec.id).join("invalid-rows.csv");
     let written = report::write_local(&results, &dir.join("report"), Some(&invalid_rows))?;

@@ -32,7 +32,11 @@ pub enum AgentError {
     Source(#[from] SourceError),
     #[error("the job uses suite {job} but the epoch file holds a {held} secret")]
     SuiteMismatch { job: String, held: String },
-    #[error("chunk {0} differs from the one the matcher holds from the interrupted upload: the source file or --chunk-records changed since; the matcher keeps what it has, so restore them or ask the operator for a new job")]
+    #[error(
+        "chunk {0} differs from the one the matcher holds from the interrupted upload: the source file or \
+             --chunk-records changed since; the matcher keeps what it has, so restore them or ask the operator for a \
+             new job"
+    )]
     SourceChanged(u32),
     #[error("the release round did not open within {0:?}: are all parties done uploading? (`bidui job status`)")]
     ReleaseTimeout(Duration),
@@ -84,27 +88,6 @@ pub struct RunReport {
     pub epochs_refused: Vec<String>,
 }
 
-/// CPU time this process has used, user and system (Linux), for per-core figures.
-pub fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
-}
-
-/// Peak resident set size of this process (`VmHWM`), where the OS tells it.
-pub fn peak_memory_kib() -> Option<u64> {
-    peak_memory_kib_of("self")
-}
-
-/// Peak resident set size of a process by pid (or `self`), from `/proc/<pid>/status`.
-pub fn peak_memory_kib_of(pid: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// Test-only fault injection: abort the process after this many chunk uploads, the way a
 /// crash or a killed agent would stop, so tests can show an upload resumes losslessly.
 const ABORT_AFTER_CHUNKS: &str = "BIDUI_TEST_ABORT_AFTER_CHUNKS";
@@ -137,14 +120,14 @@ pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, Agen
     let status: SubmissionStatus = client.get(&format!("{job_path}/submission"))?;
     if !status.sealed {
         let keys = epoch.job_keys(&options.job);
-        let (started, cpu) = (Instant::now(), cpu_seconds());
+        let (started, cpu) = (Instant::now(), bidui_probe::cpu_seconds());
         upload(&client, config, options, &assignment, &status, keys, &job_path, &mut report)?;
         report.upload_seconds = started.elapsed().as_secs_f64();
-        report.upload_cpu_seconds = cpu_seconds().zip(cpu).map_or(0.0, |(end, start)| end - start);
+        report.upload_cpu_seconds = bidui_probe::cpu_seconds().zip(cpu).map_or(0.0, |(end, start)| end - start);
     }
 
     release(&client, config, options, &assignment, &job_path, &mut report)?;
-    report.peak_memory_kib = peak_memory_kib();
+    report.peak_memory_kib = bidui_probe::peak_memory_kib();
     append_log(&config.state_dir, &report)?;
     Ok(report)
 }
@@ -185,7 +168,7 @@ fn upload(
     let progress = progress_bar(options.progress, source.total_bytes());
 
     let invalid_path = report.invalid_rows_file.clone();
-    let mut invalid_file = LocalCsv::create(&invalid_path, "row,reason")?;
+    let mut invalid_file = LocalCsv::create(&invalid_path, &["row", "reason"])?;
     let mut counts = PassCounts::default();
     let mut digests: Vec<[u8; 32]> = Vec::new();
     let mut pending = ChunkBuilder::new(attr_count);
@@ -219,13 +202,13 @@ fn upload(
         let (row, record, invalid) = match outcome {
             RowOutcome::Unreadable(error) => {
                 counts.unreadable_rows += 1;
-                return invalid_file.line(&format!("{},{}", error.row, csv_field(&error.reason)));
+                return invalid_file.record_quoting_text(&[&error.row.to_string(), &error.reason]);
             }
             RowOutcome::Tokenized { row, record, invalid } => (row, record, invalid),
         };
         if let Some(code) = invalid {
             *counts.invalid_ids.entry(code.to_owned()).or_default() += 1;
-            invalid_file.line(&format!("{row},{code}"))?;
+            invalid_file.record(&[&row.to_string(), code])?;
         }
         if let Some(record) = record {
             counts.records += 1;
@@ -342,29 +325,47 @@ fn progress_bar(enabled: bool, total: Option<u64>) -> indicatif::ProgressBar {
     bar
 }
 
-fn csv_field(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "\"\""))
-}
-
 /// A local CSV report written to a temporary name and renamed when complete, so a crash
 /// never leaves a half-written report that looks whole.
 struct LocalCsv {
     path: PathBuf,
     temp: PathBuf,
     file: std::io::BufWriter<std::fs::File>,
+    /// The record being written, reused.
+    line: Vec<u8>,
 }
 
 impl LocalCsv {
-    fn create(path: &Path, header: &str) -> Result<LocalCsv, AgentError> {
+    fn create(path: &Path, header: &[&str]) -> Result<LocalCsv, AgentError> {
         let temp = path.with_extension("csv.partial");
         let file = std::fs::File::create(&temp).map_err(|source| AgentError::Local { path: temp.clone(), source })?;
-        let mut csv = LocalCsv { path: path.to_owned(), temp, file: std::io::BufWriter::new(file) };
-        csv.line(header)?;
+        let mut csv = LocalCsv { path: path.to_owned(), temp, file: std::io::BufWriter::new(file), line: Vec::new() };
+        csv.record(header)?;
         Ok(csv)
     }
 
-    fn line(&mut self, line: &str) -> Result<(), AgentError> {
-        writeln!(self.file, "{line}").map_err(|source| AgentError::Local { path: self.temp.clone(), source })
+    /// Writes a record, quoting a field only where CSV needs it.
+    fn record(&mut self, fields: &[&str]) -> Result<(), AgentError> {
+        self.write(csv::QuoteStyle::Necessary, fields)
+    }
+
+    /// Writes a record whose text fields are quoted whether CSV needs it or not, numbers
+    /// bare: free text, such as a row's reason, has always been quoted in these reports.
+    fn record_quoting_text(&mut self, fields: &[&str]) -> Result<(), AgentError> {
+        self.write(csv::QuoteStyle::NonNumeric, fields)
+    }
+
+    fn write(&mut self, quoting: csv::QuoteStyle, fields: &[&str]) -> Result<(), AgentError> {
+        // The csv crate sets quoting per writer, so each record has its own small writer.
+        // It writes into `line` rather than the file, as flushing it would flush the file.
+        self.line.clear();
+        let mut writer =
+            csv::WriterBuilder::new().quote_style(quoting).buffer_capacity(256).from_writer(&mut self.line);
+        let written = writer.write_record(fields).map_err(std::io::Error::from).and_then(|()| writer.flush());
+        drop(writer);
+        written
+            .and_then(|()| self.file.write_all(&self.line))
+            .map_err(|source| AgentError::Local { path: self.temp.clone(), source })
     }
 
     fn finish(mut self) -> Result<(), AgentError> {
@@ -390,4 +391,35 @@ fn append_log(state_dir: &Path, report: &RunReport) -> Result<(), AgentError> {
         .open(&path)
         .map_err(|source| AgentError::Local { path: path.clone(), source })?;
     writeln!(file, "{line}").map_err(|source| AgentError::Local { path, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_invalid_rows_report_quotes_reasons_always_and_codes_never() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("invalid-rows.csv");
+        let mut report = LocalCsv::create(&path, &["row", "reason"]).unwrap();
+        report.record(&["2", "excel-mangled"]).unwrap();
+        report.record_quoting_text(&["3", "line 4 has bytes that are not valid gbk"]).unwrap();
+        report.record_quoting_text(&["5", "merged cells, cannot read"]).unwrap();
+        report.record_quoting_text(&["8", "a quote (\") that is never closed"]).unwrap();
+        report.record_quoting_text(&["13", "first line\nsecond line\r\n姓名"]).unwrap();
+        report.record_quoting_text(&["21", ""]).unwrap();
+        assert!(!path.exists(), "the report appears only when complete");
+        report.finish().unwrap();
+        // Bytes as the report has always been written: a reason quoted whatever it holds,
+        // its quotes doubled; the header and identity-number codes bare.
+        let expected = "row,reason\n\
+                        2,excel-mangled\n\
+                        3,\"line 4 has bytes that are not valid gbk\"\n\
+                        5,\"merged cells, cannot read\"\n\
+                        8,\"a quote (\"\") that is never closed\"\n\
+                        13,\"first line\nsecond line\r\n姓名\"\n\
+                        21,\"\"\n";
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
+        assert!(!dir.path().join("invalid-rows.csv.partial").exists());
+    }
 }

@@ -1,0 +1,278 @@
+//! The .xlsx reader: calamine's streaming cell reader on a helper thread that owns the
+//! workbook, assembles rows and hands them over in batches.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::Arc;
+use std::thread;
+
+use calamine::{Reader as _, Xlsx};
+
+use super::{choose_sheet, header_texts, workbook_error, Row, RowError, SourceError, BUF_LEN};
+
+/// Rows per batch handed over by the xlsx reader thread.
+const XLSX_BATCH: usize = 256;
+/// Batches in flight between the xlsx reader thread and the consumer.
+const XLSX_QUEUE: usize = 8;
+
+/// A file that publishes its position, so the consumer can show progress while the xlsx
+/// reader thread owns the file.
+struct CountingFile {
+    file: File,
+    position: u64,
+    shared: Arc<AtomicU64>,
+}
+
+impl Read for CountingFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        self.position += n as u64;
+        self.shared.store(self.position, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl Seek for CountingFile {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.position = self.file.seek(pos)?;
+        self.shared.store(self.position, Ordering::Relaxed);
+        Ok(self.position)
+    }
+}
+
+/// What the reader thread sends: the headers (or why there are none) first, then rows.
+enum XlsxMsg {
+    Headers(Vec<String>),
+    /// The sheet could not be read up to its header.
+    OpenFailed(SourceError),
+    Rows(Vec<Row>),
+    /// The sheet is damaged: reading stops after this.
+    Fatal(RowError),
+    Done,
+}
+
+/// The consumer's end of the reader thread: batches of rows received, emptied batches sent
+/// back for reuse.
+pub(super) struct XlsxRows {
+    rx: Receiver<XlsxMsg>,
+    recycle: Sender<Vec<Row>>,
+    batch: Vec<Row>,
+    next: usize,
+    done: bool,
+    last_number: u32,
+    progress: Arc<AtomicU64>,
+}
+
+type XlsxBook = Xlsx<BufReader<CountingFile>>;
+
+impl XlsxRows {
+    pub(super) fn open(
+        path: &Path,
+        file: File,
+        requested: Option<&str>,
+        header_row: u32,
+    ) -> Result<(XlsxRows, String, Vec<String>), SourceError> {
+        let progress = Arc::new(AtomicU64::new(0));
+        let counting = CountingFile { file, position: 0, shared: Arc::clone(&progress) };
+        let book: XlsxBook = calamine::open_workbook_from_rs(BufReader::with_capacity(BUF_LEN, counting))
+            .map_err(|e| workbook_error(path, e))?;
+        let sheet = choose_sheet(path, requested, book.sheets_metadata())?;
+        let (tx, rx) = mpsc::sync_channel(XLSX_QUEUE);
+        let (recycle, recycled) = mpsc::channel();
+        let worker_path = path.to_path_buf();
+        let worker_sheet = sheet.clone();
+        thread::Builder::new()
+            .name("bidui-xlsx".to_string())
+            .spawn(move || xlsx_worker(book, &worker_path, &worker_sheet, header_row, &tx, &recycled))
+            .map_err(|e| SourceError::Workbook {
+                path: path.to_path_buf(),
+                reason: format!("cannot start a reader thread: {e}"),
+            })?;
+        let headers = match rx.recv() {
+            Ok(XlsxMsg::Headers(headers)) => headers,
+            Ok(XlsxMsg::OpenFailed(error)) => return Err(error),
+            _ => {
+                return Err(SourceError::Workbook {
+                    path: path.to_path_buf(),
+                    reason: format!("the reader of sheet \"{sheet}\" stopped unexpectedly"),
+                })
+            }
+        };
+        let rows = XlsxRows { rx, recycle, batch: Vec::new(), next: 0, done: false, last_number: 0, progress };
+        Ok((rows, sheet, headers))
+    }
+
+    pub(super) fn next_row(&mut self, row: &mut Row) -> Option<Result<(), RowError>> {
+        loop {
+            if let Some(slot) = self.batch.get_mut(self.next) {
+                std::mem::swap(slot, row);
+                self.next += 1;
+                self.last_number = row.number;
+                return Some(Ok(()));
+            }
+            if self.done {
+                return None;
+            }
+            if !self.batch.is_empty() {
+                let _ = self.recycle.send(std::mem::take(&mut self.batch));
+            }
+            self.next = 0;
+            match self.rx.recv() {
+                Ok(XlsxMsg::Rows(batch)) => self.batch = batch,
+                Ok(XlsxMsg::Fatal(error)) => {
+                    self.done = true;
+                    return Some(Err(error));
+                }
+                Ok(XlsxMsg::Done) => {
+                    self.done = true;
+                    return None;
+                }
+                Ok(XlsxMsg::Headers(_) | XlsxMsg::OpenFailed(_)) | Err(_) => {
+                    self.done = true;
+                    return Some(Err(RowError {
+                        row: self.last_number.saturating_add(1),
+                        reason: "the xlsx reader stopped unexpectedly; reading stopped".to_string(),
+                    }));
+                }
+            }
+        }
+    }
+
+    /// The position in the compressed file (an approximation of progress); the whole file
+    /// once the sheet has been read.
+    pub(super) fn bytes_read(&self, total_bytes: Option<u64>) -> u64 {
+        if self.done {
+            total_bytes.unwrap_or(0)
+        } else {
+            self.progress.load(Ordering::Relaxed)
+        }
+    }
+}
+
+/// Reads the sheet cell by cell, assembles rows and sends them in batches. Returns when the
+/// sheet ends, on a fatal error, or when the consumer has gone.
+fn xlsx_worker(
+    mut book: XlsxBook,
+    path: &Path,
+    sheet: &str,
+    header_row: u32,
+    tx: &SyncSender<XlsxMsg>,
+    recycled: &Receiver<Vec<Row>>,
+) {
+    let header_error = |reason: String| SourceError::Header {
+        path: path.to_path_buf(),
+        sheet: Some(sheet.to_string()),
+        header_row,
+        reason,
+    };
+    let header_index = header_row - 1; // 0-based sheet row
+    let mut cells = match book.worksheet_cells_reader(sheet) {
+        Ok(cells) => cells,
+        Err(e) => {
+            let _ = tx.send(XlsxMsg::OpenFailed(workbook_error(path, e)));
+            return;
+        }
+    };
+    let mut header = Row::new();
+    let mut headers_sent = false;
+    let mut current: Option<(u32, Row)> = None;
+    let mut batch: Vec<Row> = Vec::with_capacity(XLSX_BATCH);
+    let mut pool: Vec<Row> = Vec::new();
+    let mut last_number = 0u32;
+
+    // Sends the header once, at the first cell below it or at the end of the sheet.
+    let send_headers = |header: &Row, headers_sent: &mut bool| -> bool {
+        if *headers_sent {
+            return true;
+        }
+        *headers_sent = true;
+        let headers = header_texts(header);
+        if headers.is_empty() {
+            let _ = tx.send(XlsxMsg::OpenFailed(header_error("the row is empty".to_string())));
+            return false;
+        }
+        tx.send(XlsxMsg::Headers(headers)).is_ok()
+    };
+    // Moves a finished row into the batch, and sends the batch when full.
+    let flush = |finished: Option<(u32, Row)>, batch: &mut Vec<Row>, pool: &mut Vec<Row>| -> bool {
+        if let Some((_, row)) = finished {
+            if row.is_blank() {
+                pool.push(row);
+            } else {
+                batch.push(row);
+            }
+        }
+        if batch.len() >= XLSX_BATCH {
+            let full = std::mem::replace(batch, Vec::with_capacity(XLSX_BATCH));
+            if tx.send(XlsxMsg::Rows(full)).is_err() {
+                return false;
+            }
+        }
+        true
+    };
+
+    loop {
+        let cell = match cells.next_cell() {
+            Ok(Some(cell)) => cell,
+            Ok(None) => break,
+            Err(e) => {
+                if !headers_sent {
+                    let _ = tx.send(XlsxMsg::OpenFailed(header_error(format!("the sheet is damaged: {e}"))));
+                    return;
+                }
+                // The row being assembled is incomplete: report it rather than send it.
+                let number = current.as_ref().map_or(last_number.saturating_add(1), |(_, row)| row.number);
+                if !batch.is_empty() && tx.send(XlsxMsg::Rows(batch)).is_err() {
+                    return;
+                }
+                let reason = format!("the sheet is damaged here ({e}); reading stopped");
+                let _ = tx.send(XlsxMsg::Fatal(RowError { row: number, reason }));
+                return;
+            }
+        };
+        let (r, c) = cell.get_position();
+        let column = c as usize;
+        if r < header_index {
+            continue;
+        }
+        if r == header_index {
+            header.set_workbook_value(column, cell.get_value());
+            continue;
+        }
+        if !send_headers(&header, &mut headers_sent) {
+            return;
+        }
+        match &mut current {
+            Some((current_r, row)) if *current_r == r => row.set_workbook_value(column, cell.get_value()),
+            _ => {
+                if pool.is_empty() {
+                    while let Ok(mut rows) = recycled.try_recv() {
+                        pool.append(&mut rows);
+                        if pool.len() >= 2 * XLSX_BATCH {
+                            break;
+                        }
+                    }
+                }
+                let mut row = pool.pop().unwrap_or_default();
+                row.clear();
+                row.number = r - header_index;
+                last_number = row.number;
+                row.set_workbook_value(column, cell.get_value());
+                if !flush(current.replace((r, row)), &mut batch, &mut pool) {
+                    return;
+                }
+            }
+        }
+    }
+    if !send_headers(&header, &mut headers_sent) {
+        return;
+    }
+    let _ = flush(current.take(), &mut batch, &mut pool);
+    if !batch.is_empty() && tx.send(XlsxMsg::Rows(batch)).is_err() {
+        return;
+    }
+    let _ = tx.send(XlsxMsg::Done);
+}

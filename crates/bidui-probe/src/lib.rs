@@ -1,0 +1,59 @@
+//! Process measurement for run reports and benchmarks: CPU time and peak resident memory,
+//! read from Linux's `/proc`. Where the OS does not tell (another OS, a process gone, an
+//! unreadable file) a probe answers `None`, and the figure is left out of the report.
+
+/// Clock ticks per second in `/proc/<pid>/stat` (`USER_HZ`): 100 on every Linux target.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// CPU time this process has used so far, user and system, all threads, in seconds.
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces; utime and
+    // stime are the 14th and 15th fields of the line, the 12th and 13th after the name.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / TICKS_PER_SECOND)
+}
+
+/// Peak resident set size of this process (`VmHWM`), in KiB.
+pub fn peak_memory_kib() -> Option<u64> {
+    peak_memory_kib_at("self")
+}
+
+/// Peak resident set size of another process, such as a child, in KiB.
+pub fn peak_memory_kib_of(pid: u32) -> Option<u64> {
+    peak_memory_kib_at(&pid.to_string())
+}
+
+/// `VmHWM` from `/proc/<process>/status`.
+fn peak_memory_kib_at(process: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_measured() {
+        let peak = peak_memory_kib().expect("VmHWM of this process");
+        assert!(peak > 0);
+        assert_eq!(peak_memory_kib_of(std::process::id()).map(|own| own >= peak), Some(true));
+        let before = cpu_seconds().expect("CPU time of this process");
+        assert!(before >= 0.0);
+        // Busy until the next clock tick is accounted to this process; a busy machine may
+        // take a while to give it one, a broken probe never does.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while cpu_seconds().expect("CPU time of this process") <= before {
+            assert!(std::time::Instant::now() < deadline, "CPU time did not advance from {before} s");
+        }
+    }
+
+    #[test]
+    fn a_process_that_does_not_exist_gives_none() {
+        // Above the kernel's largest pid (4,194,304), so never a live process.
+        assert_eq!(peak_memory_kib_of(u32::MAX), None);
+    }
+}
