@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use bidui_core::custody::{validate_principal_name, PrincipalRole};
 
 pub mod audit;
 pub mod auth;
@@ -151,20 +152,23 @@ pub enum Enrolment {
 /// Enrols (or re-enrols) a principal directly in the database: the matcher host's
 /// administrator does this before the matcher serves requests from it. Audited in the
 /// same transaction.
-pub fn enroll(database: &Path, name: &str, role: &str, public_key: &[u8]) -> anyhow::Result<Enrolment> {
-    anyhow::ensure!(role == "operator" || role == "agent", "role must be operator or agent, not {role:?}");
+pub fn enroll(database: &Path, name: &str, role: PrincipalRole, public_key: &[u8]) -> anyhow::Result<Enrolment> {
+    anyhow::ensure!(
+        role.is_enrollable(),
+        "role must be operator or agent, not {role}: the key custodian is trusted by key (trust-custodian)"
+    );
     anyhow::ensure!(public_key.len() == 32, "an Ed25519 public key is 32 bytes, got {}", public_key.len());
-    anyhow::ensure!(!name.is_empty() && name != audit::ADMINISTRATOR, "{name:?} cannot be a principal's name");
+    validate_principal_name(name)?;
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let state = AppState::open(database)?;
     let now = state.now() as i64;
-    let (name, role, key) = (name.to_owned(), role.to_owned(), public_key.to_vec());
+    let (name, key) = (name.to_owned(), public_key.to_vec());
     let outcome = runtime.block_on(state.store.transaction(move |tx| {
         let before = store::principal(tx, &name)?;
         if before.as_ref().is_some_and(|p| p.role == role && p.public_key == key && !p.revoked) {
             return Ok(Enrolment::Unchanged);
         }
-        store::upsert_principal(tx, &name, &role, &key, now)?;
+        store::upsert_principal(tx, &name, role, &key, now)?;
         let mut details = serde_json::json!({ "name": name, "role": role, "public_key": hex::encode(&key) });
         if let Some(before) = &before {
             details["replaced"] = serde_json::json!({ "role": before.role, "public_key": hex::encode(&before.public_key), "was_revoked": before.revoked });
@@ -212,4 +216,21 @@ pub fn revoke(database: &Path, name: &str) -> anyhow::Result<()> {
         Ok(Ok(()))
     }))?;
     revoked.map_err(anyhow::Error::msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_administrator_enrols_only_enrollable_roles_under_valid_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("matcher.db");
+        let key = [7u8; 32];
+        assert!(enroll(&db, "household", PrincipalRole::Custodian, &key).is_err());
+        for name in [auth::CUSTODIAN, audit::ADMINISTRATOR, "", "House Hold", "户籍"] {
+            assert!(enroll(&db, name, PrincipalRole::Agent, &key).is_err(), "{name:?} was enrolled");
+        }
+        assert_eq!(enroll(&db, "household", PrincipalRole::Agent, &key).unwrap(), Enrolment::Enrolled);
+    }
 }

@@ -9,6 +9,8 @@ use std::sync::mpsc;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use bidui_core::custody::PrincipalRole;
+
 use crate::audit;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -243,7 +245,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     pub name: String,
-    pub role: String,
+    pub role: PrincipalRole,
     pub public_key: Vec<u8>,
     pub revoked: bool,
 }
@@ -251,14 +253,14 @@ pub struct Principal {
 pub fn upsert_principal(
     conn: &Connection,
     name: &str,
-    role: &str,
+    role: PrincipalRole,
     public_key: &[u8],
     now: i64,
 ) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO principals (name, role, public_key, enrolled_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (name) DO UPDATE SET role = ?2, public_key = ?3, enrolled_at = ?4, revoked_at = NULL",
-        params![name, role, public_key, now],
+        params![name, role.as_str(), public_key, now],
     )?;
     Ok(())
 }
@@ -272,9 +274,27 @@ pub fn revoke_principal(conn: &Connection, name: &str, now: i64) -> rusqlite::Re
 pub fn principal(conn: &Connection, name: &str) -> rusqlite::Result<Option<Principal>> {
     conn.prepare_cached("SELECT name, role, public_key, revoked_at IS NOT NULL FROM principals WHERE name = ?1")?
         .query_row([name], |r| {
-            Ok(Principal { name: r.get(0)?, role: r.get(1)?, public_key: r.get(2)?, revoked: r.get(3)? })
+            Ok(Principal {
+                name: r.get(0)?,
+                role: enrolled_role(r.get(1)?)?,
+                public_key: r.get(2)?,
+                revoked: r.get(3)?,
+            })
         })
         .optional()
+}
+
+/// A stored role, parsed with no fallback: a row with any other role (the custodian is
+/// never enrolled) is a broken database, and its principal may do nothing.
+fn enrolled_role(text: String) -> rusqlite::Result<PrincipalRole> {
+    let broken = |error: Box<dyn std::error::Error + Send + Sync>| {
+        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, error)
+    };
+    let role: PrincipalRole = text.parse().map_err(|e| broken(Box::new(e)))?;
+    if !role.is_enrollable() {
+        return Err(broken(format!("{role} is never an enrolled principal's role").into()));
+    }
+    Ok(role)
 }
 
 /// Records a nonce; false if the signer used it before (a replay). Forgets nonces older
@@ -669,7 +689,7 @@ mod tests {
         let path = dir.join("m.db");
         let _ = std::fs::remove_file(&path);
         let store = Store::open(&path).unwrap();
-        store.call(|c| upsert_principal(c, "a", "agent", b"k", 1)).await.unwrap();
+        store.call(|c| upsert_principal(c, "a", PrincipalRole::Agent, b"k", 1)).await.unwrap();
         drop(store);
         let store = Store::open(&path).unwrap();
         let found = store.call(|c| principal(c, "a")).await.unwrap();
