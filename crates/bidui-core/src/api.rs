@@ -608,8 +608,9 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         assert!(!json.contains("\"rule\""), "no rules, no member: {json}");
         s.rules = serde_json::from_str(
-            r#"[{"code": "deceased_active", "label": "户籍已死亡但仍在册", "severity": "严重", "department": "household",
-                 "test": "any_of", "field": "status", "values": ["死亡"], "registry_field": "registry_status", "registry_values": ["在册"]}]"#,
+            r#"[{"code": "deceased_active", "label": "户籍已死亡但仍在册", "severity": "严重",
+                 "department": "household", "test": "any_of", "field": "status", "values": ["死亡"],
+                 "registry_field": "registry_status", "registry_values": ["在册"]}]"#,
         )
         .unwrap();
         assert_eq!(s.rules[0].severity, Severity::Serious);

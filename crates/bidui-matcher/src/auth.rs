@@ -140,7 +140,11 @@ async fn verify(
         return Err(ApiFailure::new(
             StatusCode::UNAUTHORIZED,
             "stale",
-            format!("the request is {}s away from the matcher's clock (at most {MAX_CLOCK_SKEW_SECS}s): check the agent's clock", now.abs_diff(timestamp)),
+            format!(
+                "the request is {}s away from the matcher's clock (at most {MAX_CLOCK_SKEW_SECS}s): \
+                 check the agent's clock",
+                now.abs_diff(timestamp)
+            ),
         ));
     }
 

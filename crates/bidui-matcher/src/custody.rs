@@ -59,7 +59,13 @@ pub async fn principal_statement(State(state): State<AppState>, verified: Verifi
             let (action, details) = match statement.action {
                 Action::Enrol => (
                     audit::action::ENROLL,
-                    json!({ "name": statement.name, "role": statement.role, "public_key": statement.signing_key, "x25519_key": statement.x25519_key, "signed_at": statement.at }),
+                    json!({
+                        "name": statement.name,
+                        "role": statement.role,
+                        "public_key": statement.signing_key,
+                        "x25519_key": statement.x25519_key,
+                        "signed_at": statement.at,
+                    }),
                 ),
                 Action::Revoke => (audit::action::REVOKE, json!({ "name": statement.name, "signed_at": statement.at })),
             };
@@ -95,11 +101,16 @@ pub async fn upload_epochs(State(state): State<AppState>, verified: Verified) ->
             // Only enrolled, non-revoked agents receive epochs: a rotation sent again after
             // a revocation must not hand the revoked agent its seals back.
             for sealed in &upload.sealed {
-                let active = store::principal(tx, &sealed.recipient)?.is_some_and(|p| p.role == PrincipalRole::Agent && !p.revoked);
+                let recipient = store::principal(tx, &sealed.recipient)?;
+                let active = recipient.is_some_and(|p| p.role == PrincipalRole::Agent && !p.revoked);
                 if !active {
                     return Ok(Err(ApiFailure::unprocessable(
                         "unknown-recipient",
-                        format!("{} is not an enrolled, non-revoked agent at this matcher: deliver its enrolment first, or rotate again", sealed.recipient),
+                        format!(
+                            "{} is not an enrolled, non-revoked agent at this matcher: \
+                             deliver its enrolment first, or rotate again",
+                            sealed.recipient
+                        ),
                     )));
                 }
             }
@@ -112,12 +123,14 @@ pub async fn upload_epochs(State(state): State<AppState>, verified: Verified) ->
             }
             for (kcv, recipients) in stored {
                 let details = json!({ "kcv": kcv, "recipients": recipients });
-                store::append_audit(tx, &AuditEvent::new(now, auth::CUSTODIAN, audit::action::EPOCH_STORED, None, details))?;
+                let event = AuditEvent::new(now, auth::CUSTODIAN, audit::action::EPOCH_STORED, None, details);
+                store::append_audit(tx, &event)?;
             }
             for retirement in &upload.retire {
                 if store::retire_epoch(tx, &retirement.kcv, retirement.retire_at)? {
                     let details = json!({ "kcv": retirement.kcv, "retire_at": retirement.retire_at });
-                    store::append_audit(tx, &AuditEvent::new(now, auth::CUSTODIAN, audit::action::EPOCH_RETIRED, None, details))?;
+                    let event = AuditEvent::new(now, auth::CUSTODIAN, audit::action::EPOCH_RETIRED, None, details);
+                    store::append_audit(tx, &event)?;
                 }
             }
             Ok(Ok(()))

@@ -77,7 +77,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let insecure = matches!(config.transport, Transport::InsecureHttp);
     if insecure && !config.listen.ip().is_loopback() && !config.allow_non_loopback {
         anyhow::bail!(
-            "refusing to serve plain HTTP on {} without --allow-non-loopback: serve HTTPS (--tls-cert, --tls-key) beyond loopback",
+            "refusing to serve plain HTTP on {} without --allow-non-loopback: \
+             serve HTTPS (--tls-cert, --tls-key) beyond loopback",
             config.listen
         );
     }
@@ -103,7 +104,13 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     match tls {
         Some((server_config, files)) => {
             let certificate = tls::read_certificates(&files.certificate)?;
-            tracing::info!(%bound, database = %config.database.display(), certificate = %files.certificate.display(), fingerprint = %tls::fingerprint(&certificate[0]), "matcher listening (HTTPS)");
+            tracing::info!(
+                %bound,
+                database = %config.database.display(),
+                certificate = %files.certificate.display(),
+                fingerprint = %tls::fingerprint(&certificate[0]),
+                "matcher listening (HTTPS)"
+            );
             println!("listening on {bound}");
             let listener = tls::TlsListener::new(listener, server_config)?;
             axum::serve(listener, app(state))
@@ -112,7 +119,11 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
                 .context("serving HTTPS")?;
         }
         None => {
-            tracing::warn!(%bound, database = %config.database.display(), "matcher listening on PLAIN HTTP (--insecure-http): requests and answers are readable on the path");
+            tracing::warn!(
+                %bound,
+                database = %config.database.display(),
+                "matcher listening on PLAIN HTTP (--insecure-http): requests and answers are readable on the path"
+            );
             println!("listening on {bound}");
             axum::serve(listener, app(state))
                 .with_graceful_shutdown(shutdown_signal())
@@ -171,9 +182,14 @@ pub fn enroll(database: &Path, name: &str, role: PrincipalRole, public_key: &[u8
         store::upsert_principal(tx, &name, role, &key, now)?;
         let mut details = serde_json::json!({ "name": name, "role": role, "public_key": hex::encode(&key) });
         if let Some(before) = &before {
-            details["replaced"] = serde_json::json!({ "role": before.role, "public_key": hex::encode(&before.public_key), "was_revoked": before.revoked });
+            details["replaced"] = serde_json::json!({
+                "role": before.role,
+                "public_key": hex::encode(&before.public_key),
+                "was_revoked": before.revoked,
+            });
         }
-        store::append_audit(tx, &audit::AuditEvent::new(now, audit::ADMINISTRATOR, audit::action::ENROLL, None, details))?;
+        let event = audit::AuditEvent::new(now, audit::ADMINISTRATOR, audit::action::ENROLL, None, details);
+        store::append_audit(tx, &event)?;
         Ok(if before.is_some() { Enrolment::Replaced } else { Enrolment::Enrolled })
     }))?;
     Ok(outcome)
@@ -207,12 +223,19 @@ pub fn revoke(database: &Path, name: &str) -> anyhow::Result<()> {
     let now = state.now() as i64;
     let name = name.to_owned();
     let revoked = runtime.block_on(state.store.transaction(move |tx| {
-        let Some(principal) = store::principal(tx, &name)? else { return Ok(Err(format!("no principal named {name:?} is enrolled"))) };
+        let Some(principal) = store::principal(tx, &name)? else {
+            return Ok(Err(format!("no principal named {name:?} is enrolled")));
+        };
         if !store::revoke_principal(tx, &name, now)? {
             return Ok(Err(format!("{name:?} is already revoked")));
         }
-        let details = serde_json::json!({ "name": name, "role": principal.role, "public_key": hex::encode(&principal.public_key) });
-        store::append_audit(tx, &audit::AuditEvent::new(now, audit::ADMINISTRATOR, audit::action::REVOKE, None, details))?;
+        let details = serde_json::json!({
+            "name": name,
+            "role": principal.role,
+            "public_key": hex::encode(&principal.public_key),
+        });
+        let event = audit::AuditEvent::new(now, audit::ADMINISTRATOR, audit::action::REVOKE, None, details);
+        store::append_audit(tx, &event)?;
         Ok(Ok(()))
     }))?;
     revoked.map_err(anyhow::Error::msg)

@@ -137,7 +137,10 @@ pub enum StoreError {
     TooNew { path: String, found: i64, known: i64 },
     #[error("no matcher database at {path}")]
     Missing { path: String },
-    #[error("the database {path} has no audit log yet (schema {found}): start this version of the matcher on it once to migrate it")]
+    #[error(
+        "the database {path} has no audit log yet (schema {found}): \
+         start this version of the matcher on it once to migrate it"
+    )]
     NoAuditLog { path: String, found: i64 },
 }
 
@@ -360,18 +363,21 @@ pub struct SubmissionRow {
 }
 
 pub fn submission(conn: &Connection, job: &str, party: &str) -> rusqlite::Result<Option<SubmissionRow>> {
-    conn.prepare_cached("SELECT sealed_at IS NOT NULL, epoch, chunks, records, rows_read, invalid_ids FROM submissions WHERE job = ?1 AND party = ?2")?
-        .query_row(params![job, party], |r| {
-            Ok(SubmissionRow {
-                sealed: r.get(0)?,
-                epoch: r.get(1)?,
-                chunks: r.get(2)?,
-                records: r.get::<_, i64>(3)? as u64,
-                rows_read: r.get::<_, i64>(4)? as u64,
-                invalid_ids: r.get(5)?,
-            })
+    conn.prepare_cached(
+        "SELECT sealed_at IS NOT NULL, epoch, chunks, records, rows_read, invalid_ids \
+         FROM submissions WHERE job = ?1 AND party = ?2",
+    )?
+    .query_row(params![job, party], |r| {
+        Ok(SubmissionRow {
+            sealed: r.get(0)?,
+            epoch: r.get(1)?,
+            chunks: r.get(2)?,
+            records: r.get::<_, i64>(3)? as u64,
+            rows_read: r.get::<_, i64>(4)? as u64,
+            invalid_ids: r.get(5)?,
         })
-        .optional()
+    })
+    .optional()
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -432,7 +438,8 @@ pub fn seal_submission(
     now: i64,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE submissions SET sealed_at = ?3, epoch = ?4, rows_read = ?5, invalid_ids = ?6 WHERE job = ?1 AND party = ?2",
+        "UPDATE submissions SET sealed_at = ?3, epoch = ?4, rows_read = ?5, invalid_ids = ?6 \
+         WHERE job = ?1 AND party = ?2",
         params![job, party, now, epoch, rows_read as i64, invalid_ids],
     )?;
     Ok(())
@@ -487,8 +494,18 @@ pub fn insert_release(tx: &Transaction<'_>, entry: &ReleaseLogEntry<'_>, body: &
         params![entry.job, entry.party, body, now],
     )?;
     tx.execute(
-        "INSERT INTO release_log (at, job, party, purpose, approval, fields, refused, records) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![now, entry.job, entry.party, entry.purpose, entry.approval, entry.fields, entry.refused, entry.records as i64],
+        "INSERT INTO release_log (at, job, party, purpose, approval, fields, refused, records) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            now,
+            entry.job,
+            entry.party,
+            entry.purpose,
+            entry.approval,
+            entry.fields,
+            entry.refused,
+            entry.records as i64
+        ],
     )?;
     Ok(())
 }
@@ -513,8 +530,20 @@ pub fn append_audit(tx: &Transaction<'_>, event: &audit::AuditEvent) -> rusqlite
     // An event that cannot be encoded fails its whole transaction: no change unrecorded.
     let record = event.canonical_json().map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
     let hash = audit::record_hash(seq as u64, &prev, record.as_bytes());
-    tx.prepare_cached("INSERT INTO audit (seq, at, actor, action, job, record, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
-        .execute(params![seq, event.at, event.actor, event.action, event.job, record, prev.as_slice(), hash.as_slice()])?;
+    tx.prepare_cached(
+        "INSERT INTO audit (seq, at, actor, action, job, record, prev_hash, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        seq,
+        event.at,
+        event.actor,
+        event.action,
+        event.job,
+        record,
+        prev.as_slice(),
+        hash.as_slice()
+    ])?;
     Ok(seq)
 }
 
