@@ -4,6 +4,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use bidui_core::custody::PrincipalRole;
 use bidui_core::idnum::check_character;
 use bidui_core::{CivilDate, EpochSecret, IdNumber, KeyEpoch, Suite};
 use clap::Subcommand;
@@ -139,10 +140,10 @@ fn ingest(dir: &std::path::Path, records: u32) -> anyhow::Result<()> {
     }
     let identities = [&requester_key, &department_key, &operator_key].map(|k| bidui_client::Identity::create(k));
     let [requester, department, operator] = identities;
-    bidui_matcher::enroll(&database, "registry", "agent", &requester?.public_key())?;
-    bidui_matcher::enroll(&database, "department", "agent", &department?.public_key())?;
+    bidui_matcher::enroll(&database, "registry", PrincipalRole::Agent, &requester?.public_key())?;
+    bidui_matcher::enroll(&database, "department", PrincipalRole::Agent, &department?.public_key())?;
     let operator = operator?;
-    bidui_matcher::enroll(&database, "operator", "operator", &operator.public_key())?;
+    bidui_matcher::enroll(&database, "operator", PrincipalRole::Operator, &operator.public_key())?;
     let matcher = crate::demo::start_matcher(&std::env::current_exe()?, dir, "127.0.0.1:0".parse()?)?;
     let epoch = "0123456789abcdef";
     let spec = JobSpec {

@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use bidui_client::{Client, Identity, MatcherTrust};
 use bidui_core::api::{Attribute, DepartmentSpec, JobResults, JobSpec, RequesterSpec};
+use bidui_core::custody::PrincipalRole;
 use bidui_core::Suite;
 use bidui_matcher::tls::TlsFiles;
 
@@ -358,7 +359,7 @@ pub fn run_district(
     let operator_key = operator_dir.join("operator.ed25519");
     let operator_identity =
         if operator_key.exists() { Identity::load(&operator_key)? } else { Identity::create(&operator_key)? };
-    bidui_matcher::enroll(&database, "operator", "operator", &operator_identity.public_key())?;
+    bidui_matcher::enroll(&database, "operator", PrincipalRole::Operator, &operator_identity.public_key())?;
 
     // TLS: a test certificate made here (never overwritten on a rerun), pinned by every
     // agent and the operator. The key stays in the matcher's folder.
@@ -380,7 +381,7 @@ pub fn run_district(
         std::fs::create_dir_all(&home)?;
         let key = home.join("agent.ed25519");
         let identity = if key.exists() { Identity::load(&key)? } else { Identity::create(&key)? };
-        bidui_matcher::enroll(&database, party.name, "agent", &identity.public_key())?;
+        bidui_matcher::enroll(&database, party.name, PrincipalRole::Agent, &identity.public_key())?;
         let epoch_file = home.join("epoch-1.toml");
         if !epoch_file.exists() {
             bidui_agent::epochs::write(&epoch_file, &epoch)?;

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use bidui_core::custody::PrincipalRole;
 use bidui_core::{CivilDate, IdNumber, Suite};
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 mod audit;
 mod bench;
@@ -91,6 +92,22 @@ enum AgentCommand {
     },
 }
 
+/// The roles the administrator can enrol (the key custodian is trusted by key instead).
+#[derive(Clone, Copy, ValueEnum)]
+enum EnrollRole {
+    Agent,
+    Operator,
+}
+
+impl From<EnrollRole> for PrincipalRole {
+    fn from(role: EnrollRole) -> PrincipalRole {
+        match role {
+            EnrollRole::Agent => PrincipalRole::Agent,
+            EnrollRole::Operator => PrincipalRole::Operator,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum MatcherCommand {
     /// Serves the matcher API.
@@ -121,8 +138,8 @@ enum MatcherCommand {
         db: PathBuf,
         #[arg(long)]
         name: String,
-        #[arg(long, value_parser = ["agent", "operator"])]
-        role: String,
+        #[arg(long, value_enum)]
+        role: EnrollRole,
         /// Hex Ed25519 public key, as `bidui agent init` prints it.
         #[arg(long)]
         public_key: String,
@@ -302,7 +319,8 @@ fn matcher(command: MatcherCommand) -> anyhow::Result<()> {
         MatcherCommand::Enroll { db, name, role, public_key } => {
             let key = hex::decode(public_key.trim())
                 .context("the public key must be hex, as `bidui agent init` prints it")?;
-            match bidui_matcher::enroll(&db, &name, &role, &key)? {
+            let role = PrincipalRole::from(role);
+            match bidui_matcher::enroll(&db, &name, role, &key)? {
                 bidui_matcher::Enrolment::Enrolled => println!("enrolled {role} {name}"),
                 bidui_matcher::Enrolment::Replaced => {
                     println!("enrolled {role} {name} (replacing its earlier enrolment)")

@@ -231,7 +231,7 @@ pub enum SpecError {
 }
 
 fn valid_party(name: &str) -> bool {
-    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    crate::custody::has_name_form(name)
 }
 
 fn valid_field(name: &str) -> bool {
@@ -324,9 +324,11 @@ impl JobSpec {
     }
 }
 
+/// A party's part in one job (not a principal's role at the matcher: that is
+/// [`crate::custody::PrincipalRole`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Role {
+pub enum PartyRole {
     Requester,
     Department,
 }
@@ -349,7 +351,7 @@ pub struct Assignment {
     pub job: String,
     pub purpose: String,
     pub approval: String,
-    pub role: Role,
+    pub role: PartyRole,
     pub suite: Suite,
     pub epoch: String,
     pub attributes: Vec<Attribute>,
@@ -426,7 +428,7 @@ pub struct ReleasedRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParticipantStatus {
     pub party: String,
-    pub role: Role,
+    pub role: PartyRole,
     pub chunks: u32,
     pub records: u64,
     pub sealed: bool,
@@ -606,8 +608,9 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         assert!(!json.contains("\"rule\""), "no rules, no member: {json}");
         s.rules = serde_json::from_str(
-            r#"[{"code": "deceased_active", "label": "户籍已死亡但仍在册", "severity": "严重", "department": "household",
-                 "test": "any_of", "field": "status", "values": ["死亡"], "registry_field": "registry_status", "registry_values": ["在册"]}]"#,
+            r#"[{"code": "deceased_active", "label": "户籍已死亡但仍在册", "severity": "严重",
+                 "department": "household", "test": "any_of", "field": "status", "values": ["死亡"],
+                 "registry_field": "registry_status", "registry_values": ["在册"]}]"#,
         )
         .unwrap();
         assert_eq!(s.rules[0].severity, Severity::Serious);

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bidui_core::custody::{Action, PrincipalStatement};
+use bidui_core::custody::{validate_principal_name, Action, PrincipalNameError, PrincipalRole, PrincipalStatement};
 use bidui_core::seal::{seal, SealError, SealedEpoch};
 use bidui_core::{EpochSecret, KeyEpoch, Suite};
 use bidui_keyfile::{write_secret_file, KeyFileError};
@@ -31,8 +31,8 @@ pub enum CustodyError {
     AlreadyEnrolled(String),
     #[error("no enrolled agent is called {0}")]
     UnknownAgent(String),
-    #[error("agent names are 1–64 characters of lowercase letters, digits and '-'; got {0:?}")]
-    BadName(String),
+    #[error(transparent)]
+    BadName(#[from] PrincipalNameError),
     #[error("a public key is 64 hex digits: {0}")]
     BadKey(String),
     #[error("no agent is enrolled: there is nobody to seal the epoch to")]
@@ -90,10 +90,6 @@ pub struct Custodian {
 
 fn parse_key(text: &str) -> Result<[u8; 32], CustodyError> {
     hex::decode(text.trim()).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| CustodyError::BadKey(text.to_owned()))
-}
-
-fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 impl Custodian {
@@ -154,9 +150,7 @@ impl Custodian {
         x25519_key: &str,
         now: u64,
     ) -> Result<PrincipalStatement, CustodyError> {
-        if !valid_name(name) {
-            return Err(CustodyError::BadName(name.to_owned()));
-        }
+        validate_principal_name(name)?;
         let (signing, x25519) = (parse_key(signing_key)?, parse_key(x25519_key)?);
         if self.state.agents.iter().any(|a| a.name == name && a.revoked_at.is_none()) {
             return Err(CustodyError::AlreadyEnrolled(name.to_owned()));
@@ -170,7 +164,7 @@ impl Custodian {
         });
         let at = self.next_statement_at(now);
         self.save()?;
-        Ok(PrincipalStatement::sign(&self.key, Action::Enrol, name, "agent", &signing, &x25519, at))
+        Ok(PrincipalStatement::sign(&self.key, Action::Enrol, name, PrincipalRole::Agent, &signing, &x25519, at))
     }
 
     /// Revokes an agent: it receives no later epoch; the statement tells the matcher to
@@ -186,7 +180,7 @@ impl Custodian {
         let (signing, x25519) = (parse_key(&agent.signing_key)?, parse_key(&agent.x25519_key)?);
         let at = self.next_statement_at(now);
         self.save()?;
-        Ok(PrincipalStatement::sign(&self.key, Action::Revoke, name, "agent", &signing, &x25519, at))
+        Ok(PrincipalStatement::sign(&self.key, Action::Revoke, name, PrincipalRole::Agent, &signing, &x25519, at))
     }
 
     /// Signs the operator's enrolment (operators receive no epochs).
@@ -196,13 +190,11 @@ impl Custodian {
         signing_key: &str,
         now: u64,
     ) -> Result<PrincipalStatement, CustodyError> {
-        if !valid_name(name) {
-            return Err(CustodyError::BadName(name.to_owned()));
-        }
+        validate_principal_name(name)?;
         let key = parse_key(signing_key)?;
         let at = self.next_statement_at(now);
         self.save()?;
-        Ok(PrincipalStatement::sign(&self.key, Action::Enrol, name, "operator", &key, &[0; 32], at))
+        Ok(PrincipalStatement::sign(&self.key, Action::Enrol, name, PrincipalRole::Operator, &key, &[0; 32], at))
     }
 
     /// A new epoch: a fresh secret sealed to every enrolled, non-revoked agent. The

@@ -1,30 +1,94 @@
 //! Request authentication: every request but the health check is signed by an enrolled
 //! principal (Ed25519 over method, path, body digest, timestamp, nonce and signer).
 
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use bidui_core::api::{HEADER_NONCE, HEADER_SIGNATURE, HEADER_SIGNER, HEADER_TIMESTAMP, MAX_CLOCK_SKEW_SECS};
+use bidui_core::custody::PrincipalRole;
 use bidui_core::wire::request_signing_payload;
 use ring::signature::{UnparsedPublicKey, ED25519};
 
 use crate::error::ApiFailure;
 use crate::{store, AppState};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    Operator,
-    Agent,
-    /// The key custodian: enrols and revokes agents, delivers sealed epochs.
-    Custodian,
-}
-
 /// The signer name of the key custodian's requests.
-pub const CUSTODIAN: &str = "custodian";
+pub const CUSTODIAN: &str = bidui_core::custody::CUSTODIAN_NAME;
 
-/// An authenticated caller.
+/// An authenticated caller. Only [`verify`] makes one: a handler holding a `Caller` holds
+/// a request whose signature, freshness and nonce were checked.
 #[derive(Clone, Debug)]
 pub struct Caller {
-    pub name: String,
-    pub role: Role,
+    name: String,
+    role: PrincipalRole,
+}
+
+impl Caller {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn role(&self) -> PrincipalRole {
+        self.role
+    }
+
+    /// Refuses (`403 forbidden`, "only {who} may do this") a caller without `role`.
+    pub fn require_role(&self, role: PrincipalRole, who: &str) -> Result<(), ApiFailure> {
+        if self.role == role {
+            Ok(())
+        } else {
+            Err(ApiFailure::forbidden(format!("only {who} may do this")))
+        }
+    }
+
+    /// The caller as the operator, or `403 forbidden`.
+    pub fn operator(self) -> Result<OperatorCaller, ApiFailure> {
+        self.require_role(PrincipalRole::Operator, "the operator")?;
+        Ok(OperatorCaller { name: self.name })
+    }
+}
+
+/// A verified caller known to be the operator: obtained only from [`Caller::operator`].
+#[derive(Clone, Debug)]
+pub struct OperatorCaller {
+    name: String,
+}
+
+impl OperatorCaller {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A request whose signature verified: the caller and the exact body it signed. As the
+/// last argument of a handler, it runs [`verify`] before the handler's body does anything.
+pub struct Verified {
+    caller: Caller,
+    body: Bytes,
+}
+
+impl Verified {
+    pub fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
+    pub fn into_parts(self) -> (Caller, Bytes) {
+        (self.caller, self.body)
+    }
+}
+
+impl FromRequest<AppState> for Verified {
+    /// A body refused by axum (over `DefaultBodyLimit`: `413`) keeps axum's own answer, as
+    /// when handlers took `Bytes` themselves.
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Verified, Response> {
+        let (method, uri, headers) = (request.method().clone(), request.uri().clone(), request.headers().clone());
+        let body = Bytes::from_request(request, state).await.map_err(IntoResponse::into_response)?;
+        let caller = verify(state, &method, &uri, &headers, &body).await.map_err(IntoResponse::into_response)?;
+        Ok(Verified { caller, body })
+    }
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiFailure> {
@@ -49,7 +113,7 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 
 /// Checks a request's signature, freshness and nonce. A replayed nonce is refused even
 /// across matcher restarts: nonces live in the database for the skew window.
-pub async fn verify(
+async fn verify(
     state: &AppState,
     method: &Method,
     uri: &Uri,
@@ -76,7 +140,11 @@ pub async fn verify(
         return Err(ApiFailure::new(
             StatusCode::UNAUTHORIZED,
             "stale",
-            format!("the request is {}s away from the matcher's clock (at most {MAX_CLOCK_SKEW_SECS}s): check the agent's clock", now.abs_diff(timestamp)),
+            format!(
+                "the request is {}s away from the matcher's clock (at most {MAX_CLOCK_SKEW_SECS}s): \
+                 check the agent's clock",
+                now.abs_diff(timestamp)
+            ),
         ));
     }
 
@@ -90,7 +158,7 @@ pub async fn verify(
                 return Ok(store::custodian_key(c)?.and_then(|k| hex::decode(k).ok()).map(|public_key| {
                     store::Principal {
                         name: CUSTODIAN.to_owned(),
-                        role: CUSTODIAN.to_owned(),
+                        role: PrincipalRole::Custodian,
                         public_key,
                         revoked: false,
                     }
@@ -122,10 +190,5 @@ pub async fn verify(
             "this request was already received (nonce reused)",
         ));
     }
-    let role = match principal.role.as_str() {
-        "operator" => Role::Operator,
-        CUSTODIAN => Role::Custodian,
-        _ => Role::Agent,
-    };
-    Ok(Caller { name: signer, role })
+    Ok(Caller { name: signer, role: principal.role })
 }

@@ -1,29 +1,20 @@
 //! What the key custodian sends through the matcher: enrolments and revocations it signed,
 //! and sealed epochs the matcher stores and forwards but cannot open.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bidui_core::api::{EpochDelivery, EpochPickup, EpochUpload};
-use bidui_core::custody::{Action, PrincipalStatement};
+use bidui_core::custody::{validate_principal_name, Action, PrincipalRole, PrincipalStatement};
 use bidui_core::seal::SealedEpoch;
 use serde_json::json;
 
 use crate::audit::{self, AuditEvent};
-use crate::auth::{self, Role};
+use crate::auth::{self, Verified};
 use crate::error::ApiFailure;
-use crate::http::{json_body, signed, Signed};
+use crate::http::json_body;
 use crate::{store, AppState};
-
-fn require(role: Role, caller: &auth::Caller, what: &str) -> Result<(), ApiFailure> {
-    if caller.role == role {
-        Ok(())
-    } else {
-        Err(ApiFailure::forbidden(format!("only the {what} may do this")))
-    }
-}
 
 async fn custodian_public(state: &AppState) -> Result<[u8; 32], ApiFailure> {
     let key = state.store.call(|c| store::custodian_key(c)).await?;
@@ -36,24 +27,16 @@ async fn custodian_public(state: &AppState) -> Result<[u8; 32], ApiFailure> {
 }
 
 /// `POST /v1/principals`: an enrolment or revocation the custodian signed.
-pub async fn principal_statement(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiFailure> {
-    let Signed { caller, body } = signed(&state, &method, &uri, &headers, body).await?;
-    require(Role::Custodian, &caller, "key custodian")?;
+pub async fn principal_statement(State(state): State<AppState>, verified: Verified) -> Result<Response, ApiFailure> {
+    let (caller, body) = verified.into_parts();
+    caller.require_role(PrincipalRole::Custodian, "the key custodian")?;
     let statement: PrincipalStatement = json_body(&body)?;
     let custodian = custodian_public(&state).await?;
     statement.verify(&custodian).map_err(|e| ApiFailure::unprocessable("bad-statement", e.to_string()))?;
-    if statement.role != "agent" && statement.role != "operator" {
+    if !statement.role.is_enrollable() {
         return Err(ApiFailure::unprocessable("bad-statement", "a statement enrols an agent or an operator"));
     }
-    if statement.name.is_empty() || statement.name == auth::CUSTODIAN || statement.name == audit::ADMINISTRATOR {
-        return Err(ApiFailure::unprocessable("bad-statement", "that name is reserved"));
-    }
+    validate_principal_name(&statement.name).map_err(|e| ApiFailure::unprocessable("bad-statement", e.to_string()))?;
     let key = statement.signing_key_bytes().map_err(|e| ApiFailure::unprocessable("bad-statement", e.to_string()))?;
     let now = state.now() as i64;
     let applied = state
@@ -65,7 +48,7 @@ pub async fn principal_statement(
                 return Ok(false);
             }
             match statement.action {
-                Action::Enrol => store::upsert_principal(tx, &statement.name, &statement.role, &key, now)?,
+                Action::Enrol => store::upsert_principal(tx, &statement.name, statement.role, &key, now)?,
                 Action::Revoke => {
                     store::revoke_principal(tx, &statement.name, now)?;
                     // Sealed epochs it has not taken up are never handed over now.
@@ -76,7 +59,13 @@ pub async fn principal_statement(
             let (action, details) = match statement.action {
                 Action::Enrol => (
                     audit::action::ENROLL,
-                    json!({ "name": statement.name, "role": statement.role, "public_key": statement.signing_key, "x25519_key": statement.x25519_key, "signed_at": statement.at }),
+                    json!({
+                        "name": statement.name,
+                        "role": statement.role,
+                        "public_key": statement.signing_key,
+                        "x25519_key": statement.x25519_key,
+                        "signed_at": statement.at,
+                    }),
                 ),
                 Action::Revoke => (audit::action::REVOKE, json!({ "name": statement.name, "signed_at": statement.at })),
             };
@@ -95,15 +84,9 @@ pub async fn principal_statement(
 
 /// `POST /v1/epochs`: a rotation's sealed epochs (each checked against the custodian's
 /// signature) and retirements.
-pub async fn upload_epochs(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiFailure> {
-    let Signed { caller, body } = signed(&state, &method, &uri, &headers, body).await?;
-    require(Role::Custodian, &caller, "key custodian")?;
+pub async fn upload_epochs(State(state): State<AppState>, verified: Verified) -> Result<Response, ApiFailure> {
+    let (caller, body) = verified.into_parts();
+    caller.require_role(PrincipalRole::Custodian, "the key custodian")?;
     let upload: EpochUpload = json_body(&body)?;
     let custodian = custodian_public(&state).await?;
     for sealed in &upload.sealed {
@@ -118,11 +101,16 @@ pub async fn upload_epochs(
             // Only enrolled, non-revoked agents receive epochs: a rotation sent again after
             // a revocation must not hand the revoked agent its seals back.
             for sealed in &upload.sealed {
-                let active = store::principal(tx, &sealed.recipient)?.is_some_and(|p| p.role == "agent" && !p.revoked);
+                let recipient = store::principal(tx, &sealed.recipient)?;
+                let active = recipient.is_some_and(|p| p.role == PrincipalRole::Agent && !p.revoked);
                 if !active {
                     return Ok(Err(ApiFailure::unprocessable(
                         "unknown-recipient",
-                        format!("{} is not an enrolled, non-revoked agent at this matcher: deliver its enrolment first, or rotate again", sealed.recipient),
+                        format!(
+                            "{} is not an enrolled, non-revoked agent at this matcher: \
+                             deliver its enrolment first, or rotate again",
+                            sealed.recipient
+                        ),
                     )));
                 }
             }
@@ -135,12 +123,14 @@ pub async fn upload_epochs(
             }
             for (kcv, recipients) in stored {
                 let details = json!({ "kcv": kcv, "recipients": recipients });
-                store::append_audit(tx, &AuditEvent::new(now, auth::CUSTODIAN, audit::action::EPOCH_STORED, None, details))?;
+                let event = AuditEvent::new(now, auth::CUSTODIAN, audit::action::EPOCH_STORED, None, details);
+                store::append_audit(tx, &event)?;
             }
             for retirement in &upload.retire {
                 if store::retire_epoch(tx, &retirement.kcv, retirement.retire_at)? {
                     let details = json!({ "kcv": retirement.kcv, "retire_at": retirement.retire_at });
-                    store::append_audit(tx, &AuditEvent::new(now, auth::CUSTODIAN, audit::action::EPOCH_RETIRED, None, details))?;
+                    let event = AuditEvent::new(now, auth::CUSTODIAN, audit::action::EPOCH_RETIRED, None, details);
+                    store::append_audit(tx, &event)?;
                 }
             }
             Ok(Ok(()))
@@ -152,14 +142,11 @@ pub async fn upload_epochs(
 /// `GET /v1/epochs`: the calling agent's own sealed epochs, and retired check values.
 pub async fn deliver_epochs(
     State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    verified: Verified,
 ) -> Result<Json<EpochDelivery>, ApiFailure> {
-    let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
-    require(Role::Agent, &caller, "agent an epoch is sealed to")?;
-    let (now, me) = (state.now() as i64, caller.name.clone());
+    let caller = verified.caller();
+    caller.require_role(PrincipalRole::Agent, "the agent an epoch is sealed to")?;
+    let (now, me) = (state.now() as i64, caller.name().to_owned());
     let (bodies, retired) =
         state.store.call(move |c| Ok((store::sealed_epochs_for(c, &me, now)?, store::retired_epochs(c, now)?))).await?;
     let sealed = bodies
@@ -173,14 +160,11 @@ pub async fn deliver_epochs(
 pub async fn acknowledge(
     State(state): State<AppState>,
     Path(kcv): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    verified: Verified,
 ) -> Result<Response, ApiFailure> {
-    let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
-    require(Role::Agent, &caller, "agent an epoch is sealed to")?;
-    let (now, me) = (state.now() as i64, caller.name.clone());
+    let caller = verified.caller();
+    caller.require_role(PrincipalRole::Agent, "the agent an epoch is sealed to")?;
+    let (now, me) = (state.now() as i64, caller.name().to_owned());
     if !state.store.call(move |c| store::ack_epoch(c, &kcv, &me, now)).await? {
         return Err(ApiFailure::not_found("no such epoch sealed to this agent"));
     }
@@ -188,15 +172,9 @@ pub async fn acknowledge(
 }
 
 /// `GET /v1/epochs/status`: which agent took up which epoch (custodian and operator).
-pub async fn status(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Json<Vec<EpochPickup>>, ApiFailure> {
-    let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
-    if caller.role == Role::Agent {
+pub async fn status(State(state): State<AppState>, verified: Verified) -> Result<Json<Vec<EpochPickup>>, ApiFailure> {
+    let caller = verified.caller();
+    if caller.role() == PrincipalRole::Agent {
         return Err(ApiFailure::forbidden("only the key custodian and the operator may read this"));
     }
     let rows = state.store.call(|c| store::epoch_pickups(c)).await?;

@@ -1,21 +1,21 @@
 //! The HTTP API (`protocol-docs/wire-v1.md`): routes and handlers.
 
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use bidui_core::api::{
-    Assignment, ChunkInfo, JobSpec, JobState, JobStatus, ParticipantStatus, ReleaseRequest, ReleaseUpload, Role,
+    Assignment, ChunkInfo, JobSpec, JobState, JobStatus, ParticipantStatus, PartyRole, ReleaseRequest, ReleaseUpload,
     SealRequest, SubmissionStatus,
 };
+use bidui_core::custody::PrincipalRole;
 use bidui_core::wire::Chunk;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::audit::{self, AuditEvent};
-use crate::auth::{self, Caller};
+use crate::auth::{self, Caller, Verified};
 use crate::error::ApiFailure;
 use crate::jobs::{self, LoadedJob};
 use crate::{store, AppState};
@@ -42,64 +42,32 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// What every handler receives: the verified caller and the raw body it signed.
-pub(crate) struct Signed {
-    pub(crate) caller: Caller,
-    pub(crate) body: Bytes,
-}
-
-pub(crate) async fn signed(
-    state: &AppState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Result<Signed, ApiFailure> {
-    let caller = auth::verify(state, method, uri, headers, &body).await?;
-    Ok(Signed { caller, body })
-}
-
 pub(crate) fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiFailure> {
     serde_json::from_slice(body)
         .map_err(|e| ApiFailure::bad_request("malformed", format!("the request body is not the expected JSON: {e}")))
 }
 
-fn require_operator(caller: &Caller) -> Result<(), ApiFailure> {
-    match caller.role {
-        auth::Role::Operator => Ok(()),
-        auth::Role::Agent | auth::Role::Custodian => Err(ApiFailure::forbidden("only the operator may do this")),
-    }
-}
-
 /// The caller's role in the job; refuses agents that are not parties to it.
-fn participant(caller: &Caller, spec: &JobSpec) -> Result<Role, ApiFailure> {
-    if caller.role != auth::Role::Agent {
-        return Err(ApiFailure::forbidden("only a participating agent may do this"));
-    }
-    if caller.name == spec.requester.party {
-        Ok(Role::Requester)
-    } else if spec.department(&caller.name).is_some() {
-        Ok(Role::Department)
+fn participant(caller: &Caller, spec: &JobSpec) -> Result<PartyRole, ApiFailure> {
+    caller.require_role(PrincipalRole::Agent, "a participating agent")?;
+    if caller.name() == spec.requester.party {
+        Ok(PartyRole::Requester)
+    } else if spec.department(caller.name()).is_some() {
+        Ok(PartyRole::Department)
     } else {
         Err(ApiFailure::forbidden("this agent does not take part in the job"))
     }
 }
 
-async fn create_job(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiFailure> {
-    let Signed { caller, body } = signed(&state, &method, &uri, &headers, body).await?;
-    require_operator(&caller)?;
+async fn create_job(State(state): State<AppState>, verified: Verified) -> Result<Response, ApiFailure> {
+    let (caller, body) = verified.into_parts();
+    let operator = caller.operator()?;
     let spec: JobSpec = json_body(&body)?;
     spec.validate().map_err(|e| ApiFailure::unprocessable("invalid-spec", e.to_string()))?;
     for party in spec.parties() {
         let name = party.to_owned();
         let principal = state.store.call(move |c| store::principal(c, &name)).await?;
-        if !principal.is_some_and(|p| p.role == "agent" && !p.revoked) {
+        if !principal.is_some_and(|p| p.role == PrincipalRole::Agent && !p.revoked) {
             return Err(ApiFailure::unprocessable(
                 "unknown-party",
                 format!("party {party:?} is not an enrolled agent"),
@@ -108,7 +76,7 @@ async fn create_job(
     }
     let text = serde_json::to_string(&spec).map_err(|e| ApiFailure::internal("spec", e))?;
     let parties: Vec<String> = spec.parties().map(str::to_owned).collect();
-    let (id, now, by) = (spec.id.clone(), state.now() as i64, caller.name.clone());
+    let (id, now, by) = (spec.id.clone(), state.now() as i64, operator.name().to_owned());
     let details = serde_json::to_value(&spec).map_err(|e| ApiFailure::internal("spec", e))?;
     let created = state
         .store
@@ -138,20 +106,17 @@ async fn create_job(
 async fn job_status(
     State(state): State<AppState>,
     Path(job): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    verified: Verified,
 ) -> Result<Json<JobStatus>, ApiFailure> {
-    let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
+    let caller = verified.caller();
     let LoadedJob { spec, state: job_state } = jobs::load(&state, &job).await?;
-    if caller.role != auth::Role::Operator {
-        participant(&caller, &spec)?;
+    if caller.role() != PrincipalRole::Operator {
+        participant(caller, &spec)?;
     }
     let mut participants = Vec::new();
     // An agent sees its own progress only; the operator sees everyone's.
     let visible: Vec<&str> =
-        spec.parties().filter(|p| caller.role == auth::Role::Operator || *p == caller.name).collect();
+        spec.parties().filter(|p| caller.role() == PrincipalRole::Operator || *p == caller.name()).collect();
     for party in visible {
         let (j, p) = (job.clone(), party.to_owned());
         let (submission, released) = state
@@ -162,7 +127,7 @@ async fn job_status(
             .await?;
         participants.push(ParticipantStatus {
             party: party.to_owned(),
-            role: if party == spec.requester.party { Role::Requester } else { Role::Department },
+            role: if party == spec.requester.party { PartyRole::Requester } else { PartyRole::Department },
             chunks: submission.chunks,
             records: submission.records,
             sealed: submission.sealed,
@@ -177,14 +142,11 @@ async fn job_status(
 async fn assignment(
     State(state): State<AppState>,
     Path(job): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    verified: Verified,
 ) -> Result<Json<Assignment>, ApiFailure> {
-    let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
+    let caller = verified.caller();
     let LoadedJob { spec, state: job_state } = jobs::load(&state, &job).await?;
-    let role = participant(&caller, &spec)?;
+    let role = participant(caller, &spec)?;
     Ok(Json(Assignment {
         job: spec.id.clone(),
         purpose: spec.purpose.clone(),
@@ -192,8 +154,8 @@ async fn assignment(
         role,
         suite: spec.suite,
         epoch: spec.epoch.clone(),
-        attributes: spec.wire_attributes(&caller.name).unwrap_or_default(),
-        fields: spec.requested_fields(&caller.name).unwrap_or_default().to_vec(),
+        attributes: spec.wire_attributes(caller.name()).unwrap_or_default(),
+        fields: spec.requested_fields(caller.name()).unwrap_or_default().to_vec(),
         state: job_state,
     }))
 }
@@ -201,15 +163,12 @@ async fn assignment(
 async fn submission_status(
     State(state): State<AppState>,
     Path(job): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    verified: Verified,
 ) -> Result<Json<SubmissionStatus>, ApiFailure> {
-    let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
+    let caller = verified.caller();
     let LoadedJob { spec, .. } = jobs::load(&state, &job).await?;
-    participant(&caller, &spec)?;
-    let (j, p) = (job.clone(), caller.name.clone());
+    participant(caller, &spec)?;
+    let (j, p) = (job.clone(), caller.name().to_owned());
     let (metas, submission) = state
         .store
         .call(move |c| Ok((store::chunk_metas(c, &j, &p)?, store::submission(c, &j, &p)?.unwrap_or_default())))
@@ -230,12 +189,9 @@ async fn put_chunk(
     State(state): State<AppState>,
     Path((job, seq)): Path<(String, u32)>,
     Query(query): Query<EpochQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    verified: Verified,
 ) -> Result<Response, ApiFailure> {
-    let Signed { caller, body } = signed(&state, &method, &uri, &headers, body).await?;
+    let (caller, body) = verified.into_parts();
     let LoadedJob { spec, state: job_state } = jobs::load(&state, &job).await?;
     participant(&caller, &spec)?;
     let epoch = query.epoch.unwrap_or_default();
@@ -249,7 +205,7 @@ async fn put_chunk(
         return Err(ApiFailure::conflict("not-collecting", "the job no longer accepts tokens"));
     }
     let digest = auth::sha256(&body);
-    let (j, p) = (job.clone(), caller.name.clone());
+    let (j, p) = (job.clone(), caller.name().to_owned());
     let (submission, previous, existing) = state
         .store
         .call(move |c| {
@@ -273,13 +229,13 @@ async fn put_chunk(
             format!("the next chunk expected is {}, not {seq}", submission.chunks),
         ));
     }
-    let attributes = spec.wire_attributes(&caller.name).unwrap_or_default().len();
+    let attributes = spec.wire_attributes(caller.name()).unwrap_or_default().len();
     let after_row = previous.map_or(0, |m| m.last_row);
     let chunk = Chunk::decode(&body, attributes, after_row)
         .map_err(|e| ApiFailure::bad_request("malformed-chunk", e.to_string()))?;
     let meta =
         store::ChunkMeta { seq, sha256: digest.to_vec(), records: chunk.len() as u32, last_row: chunk.last_row() };
-    let (j, p) = (job.clone(), caller.name.clone());
+    let (j, p) = (job.clone(), caller.name().to_owned());
     let inserted = state
         .store
         .transaction(move |tx| {
@@ -304,16 +260,13 @@ async fn put_chunk(
 async fn seal(
     State(state): State<AppState>,
     Path(job): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    verified: Verified,
 ) -> Result<Response, ApiFailure> {
-    let Signed { caller, body } = signed(&state, &method, &uri, &headers, body).await?;
+    let (caller, body) = verified.into_parts();
     let LoadedJob { spec, state: job_state } = jobs::load(&state, &job).await?;
     participant(&caller, &spec)?;
     let request: SealRequest = json_body(&body)?;
-    let (j, p) = (job.clone(), caller.name.clone());
+    let (j, p) = (job.clone(), caller.name().to_owned());
     let (metas, submission) = state
         .store
         .call(move |c| Ok((store::chunk_metas(c, &j, &p)?, store::submission(c, &j, &p)?.unwrap_or_default())))
@@ -331,7 +284,7 @@ async fn seal(
         return Err(ApiFailure::conflict("not-collecting", "the job no longer accepts submissions"));
     }
     let invalid = serde_json::to_string(&request.invalid_ids).map_err(|e| ApiFailure::internal("seal", e))?;
-    let (j, p, now) = (job.clone(), caller.name.clone(), state.now() as i64);
+    let (j, p, now) = (job.clone(), caller.name().to_owned(), state.now() as i64);
     let epoch = request.epoch.clone();
     // Counts and digests only: the audit log never holds a token.
     let details = serde_json::json!({
@@ -354,7 +307,7 @@ async fn seal(
             store::all_sealed(tx, &j)
         })
         .await?;
-    tracing::info!(job = %spec.id, party = %caller.name, chunks = metas.len(), "submission sealed");
+    tracing::info!(job = %spec.id, party = %caller.name(), chunks = metas.len(), "submission sealed");
     if all_sealed {
         // The join runs before answering, so the last party to seal learns the release
         // round is open; a failure leaves the job collecting and the next seal retries.
@@ -366,23 +319,20 @@ async fn seal(
 async fn release_request(
     State(state): State<AppState>,
     Path(job): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    verified: Verified,
 ) -> Result<Json<ReleaseRequest>, ApiFailure> {
-    let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
+    let caller = verified.caller();
     let LoadedJob { spec, state: job_state } = jobs::load(&state, &job).await?;
-    participant(&caller, &spec)?;
+    participant(caller, &spec)?;
     if job_state == JobState::Collecting {
         return Err(ApiFailure::conflict(
             "not-ready",
             "the release round opens once every party has sealed its tokens",
         ));
     }
-    let (j, p) = (job.clone(), caller.name.clone());
+    let (j, p) = (job.clone(), caller.name().to_owned());
     let bytes = state.store.call(move |c| store::matched_rows(c, &j, &p)).await?.unwrap_or_default();
-    let fields = spec.requested_fields(&caller.name).unwrap_or_default().to_vec();
+    let fields = spec.requested_fields(caller.name()).unwrap_or_default().to_vec();
     // A party asked for no fields is not told which of its rows matched: it would learn
     // who is on the registry for nothing.
     let rows = if bytes.is_empty() || fields.is_empty() {
@@ -396,16 +346,13 @@ async fn release_request(
 async fn release(
     State(state): State<AppState>,
     Path(job): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    verified: Verified,
 ) -> Result<Response, ApiFailure> {
-    let Signed { caller, body } = signed(&state, &method, &uri, &headers, body).await?;
+    let (caller, body) = verified.into_parts();
     let LoadedJob { spec, state: job_state } = jobs::load(&state, &job).await?;
     participant(&caller, &spec)?;
     let upload: ReleaseUpload = json_body(&body)?;
-    let (j, p) = (job.clone(), caller.name.clone());
+    let (j, p) = (job.clone(), caller.name().to_owned());
     let (matched, previous) =
         state.store.call(move |c| Ok((store::matched_rows(c, &j, &p)?, store::release(c, &j, &p)?))).await?;
     if let Some(previous) = previous {
@@ -414,7 +361,7 @@ async fn release(
     if job_state != JobState::Releasing {
         return Err(ApiFailure::conflict("not-releasing", "the job is not in its release round"));
     }
-    let requested = spec.requested_fields(&caller.name).unwrap_or_default();
+    let requested = spec.requested_fields(caller.name()).unwrap_or_default();
     let mut named = std::collections::BTreeSet::new();
     for field in upload.fields.iter().chain(upload.refused.iter().map(|r| &r.field)) {
         if !requested.contains(field) {
@@ -454,7 +401,7 @@ async fn release(
     let fields = serde_json::to_string(&upload.fields).map_err(|e| ApiFailure::internal("release", e))?;
     let refused = serde_json::to_string(&upload.refused).map_err(|e| ApiFailure::internal("release", e))?;
     let records = upload.records.len() as u64;
-    let (j, p, now) = (job.clone(), caller.name.clone(), state.now() as i64);
+    let (j, p, now) = (job.clone(), caller.name().to_owned(), state.now() as i64);
     let (purpose, approval) = (spec.purpose.clone(), spec.approval.clone());
     let party_count = spec.parties().count() as u64;
     // Names and counts only: the released values themselves are not repeated here.
@@ -490,7 +437,7 @@ async fn release(
         Ok(all_released) => all_released,
         Err(previous) => return repeated_release(&state, &spec, job_state, &previous, &upload).await,
     };
-    tracing::info!(job = %spec.id, party = %caller.name, fields = ?upload.fields, records, "fields released");
+    tracing::info!(job = %spec.id, party = %caller.name(), fields = ?upload.fields, records, "fields released");
     if all_released {
         jobs::after_all_released(&state, &spec).await?;
     }
@@ -521,14 +468,11 @@ async fn repeated_release(
 async fn results(
     State(state): State<AppState>,
     Path(job): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    verified: Verified,
 ) -> Result<Response, ApiFailure> {
-    let Signed { caller, .. } = signed(&state, &method, &uri, &headers, body).await?;
+    let caller = verified.caller();
     let LoadedJob { spec, .. } = jobs::load(&state, &job).await?;
-    let allowed = caller.role == auth::Role::Operator || caller.name == spec.requester.party;
+    let allowed = caller.role() == PrincipalRole::Operator || caller.name() == spec.requester.party;
     if !allowed {
         return Err(ApiFailure::forbidden("only the operator and the requester may read results"));
     }

@@ -221,7 +221,13 @@ pub fn check_seal(seal: &SealRequest, spec: &JobSpec, metas: &[store::ChunkMeta]
     if seal.chunks as usize != metas.len() || seal.records != records {
         return Err(ApiFailure::conflict(
             "incomplete",
-            format!("the matcher holds {} chunks with {records} records, the seal says {} chunks with {}: upload the missing chunks first", metas.len(), seal.chunks, seal.records),
+            format!(
+                "the matcher holds {} chunks with {records} records, the seal says {} chunks with {}: \
+                 upload the missing chunks first",
+                metas.len(),
+                seal.chunks,
+                seal.records
+            ),
         ));
     }
     if seal.digest != submission_digest(metas) {

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
+use bidui_core::custody::{validate_principal_name, PrincipalRole};
 
 pub mod audit;
 pub mod auth;
@@ -76,7 +77,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let insecure = matches!(config.transport, Transport::InsecureHttp);
     if insecure && !config.listen.ip().is_loopback() && !config.allow_non_loopback {
         anyhow::bail!(
-            "refusing to serve plain HTTP on {} without --allow-non-loopback: serve HTTPS (--tls-cert, --tls-key) beyond loopback",
+            "refusing to serve plain HTTP on {} without --allow-non-loopback: \
+             serve HTTPS (--tls-cert, --tls-key) beyond loopback",
             config.listen
         );
     }
@@ -102,7 +104,13 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     match tls {
         Some((server_config, files)) => {
             let certificate = tls::read_certificates(&files.certificate)?;
-            tracing::info!(%bound, database = %config.database.display(), certificate = %files.certificate.display(), fingerprint = %tls::fingerprint(&certificate[0]), "matcher listening (HTTPS)");
+            tracing::info!(
+                %bound,
+                database = %config.database.display(),
+                certificate = %files.certificate.display(),
+                fingerprint = %tls::fingerprint(&certificate[0]),
+                "matcher listening (HTTPS)"
+            );
             println!("listening on {bound}");
             let listener = tls::TlsListener::new(listener, server_config)?;
             axum::serve(listener, app(state))
@@ -111,7 +119,11 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
                 .context("serving HTTPS")?;
         }
         None => {
-            tracing::warn!(%bound, database = %config.database.display(), "matcher listening on PLAIN HTTP (--insecure-http): requests and answers are readable on the path");
+            tracing::warn!(
+                %bound,
+                database = %config.database.display(),
+                "matcher listening on PLAIN HTTP (--insecure-http): requests and answers are readable on the path"
+            );
             println!("listening on {bound}");
             axum::serve(listener, app(state))
                 .with_graceful_shutdown(shutdown_signal())
@@ -151,25 +163,33 @@ pub enum Enrolment {
 /// Enrols (or re-enrols) a principal directly in the database: the matcher host's
 /// administrator does this before the matcher serves requests from it. Audited in the
 /// same transaction.
-pub fn enroll(database: &Path, name: &str, role: &str, public_key: &[u8]) -> anyhow::Result<Enrolment> {
-    anyhow::ensure!(role == "operator" || role == "agent", "role must be operator or agent, not {role:?}");
+pub fn enroll(database: &Path, name: &str, role: PrincipalRole, public_key: &[u8]) -> anyhow::Result<Enrolment> {
+    anyhow::ensure!(
+        role.is_enrollable(),
+        "role must be operator or agent, not {role}: the key custodian is trusted by key (trust-custodian)"
+    );
     anyhow::ensure!(public_key.len() == 32, "an Ed25519 public key is 32 bytes, got {}", public_key.len());
-    anyhow::ensure!(!name.is_empty() && name != audit::ADMINISTRATOR, "{name:?} cannot be a principal's name");
+    validate_principal_name(name)?;
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let state = AppState::open(database)?;
     let now = state.now() as i64;
-    let (name, role, key) = (name.to_owned(), role.to_owned(), public_key.to_vec());
+    let (name, key) = (name.to_owned(), public_key.to_vec());
     let outcome = runtime.block_on(state.store.transaction(move |tx| {
         let before = store::principal(tx, &name)?;
         if before.as_ref().is_some_and(|p| p.role == role && p.public_key == key && !p.revoked) {
             return Ok(Enrolment::Unchanged);
         }
-        store::upsert_principal(tx, &name, &role, &key, now)?;
+        store::upsert_principal(tx, &name, role, &key, now)?;
         let mut details = serde_json::json!({ "name": name, "role": role, "public_key": hex::encode(&key) });
         if let Some(before) = &before {
-            details["replaced"] = serde_json::json!({ "role": before.role, "public_key": hex::encode(&before.public_key), "was_revoked": before.revoked });
+            details["replaced"] = serde_json::json!({
+                "role": before.role,
+                "public_key": hex::encode(&before.public_key),
+                "was_revoked": before.revoked,
+            });
         }
-        store::append_audit(tx, &audit::AuditEvent::new(now, audit::ADMINISTRATOR, audit::action::ENROLL, None, details))?;
+        let event = audit::AuditEvent::new(now, audit::ADMINISTRATOR, audit::action::ENROLL, None, details);
+        store::append_audit(tx, &event)?;
         Ok(if before.is_some() { Enrolment::Replaced } else { Enrolment::Enrolled })
     }))?;
     Ok(outcome)
@@ -203,13 +223,37 @@ pub fn revoke(database: &Path, name: &str) -> anyhow::Result<()> {
     let now = state.now() as i64;
     let name = name.to_owned();
     let revoked = runtime.block_on(state.store.transaction(move |tx| {
-        let Some(principal) = store::principal(tx, &name)? else { return Ok(Err(format!("no principal named {name:?} is enrolled"))) };
+        let Some(principal) = store::principal(tx, &name)? else {
+            return Ok(Err(format!("no principal named {name:?} is enrolled")));
+        };
         if !store::revoke_principal(tx, &name, now)? {
             return Ok(Err(format!("{name:?} is already revoked")));
         }
-        let details = serde_json::json!({ "name": name, "role": principal.role, "public_key": hex::encode(&principal.public_key) });
-        store::append_audit(tx, &audit::AuditEvent::new(now, audit::ADMINISTRATOR, audit::action::REVOKE, None, details))?;
+        let details = serde_json::json!({
+            "name": name,
+            "role": principal.role,
+            "public_key": hex::encode(&principal.public_key),
+        });
+        let event = audit::AuditEvent::new(now, audit::ADMINISTRATOR, audit::action::REVOKE, None, details);
+        store::append_audit(tx, &event)?;
         Ok(Ok(()))
     }))?;
     revoked.map_err(anyhow::Error::msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_administrator_enrols_only_enrollable_roles_under_valid_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("matcher.db");
+        let key = [7u8; 32];
+        assert!(enroll(&db, "household", PrincipalRole::Custodian, &key).is_err());
+        for name in [auth::CUSTODIAN, audit::ADMINISTRATOR, "", "House Hold", "户籍"] {
+            assert!(enroll(&db, name, PrincipalRole::Agent, &key).is_err(), "{name:?} was enrolled");
+        }
+        assert_eq!(enroll(&db, "household", PrincipalRole::Agent, &key).unwrap(), Enrolment::Enrolled);
+    }
 }

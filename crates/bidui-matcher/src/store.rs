@@ -9,6 +9,8 @@ use std::sync::mpsc;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use bidui_core::custody::PrincipalRole;
+
 use crate::audit;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -135,7 +137,10 @@ pub enum StoreError {
     TooNew { path: String, found: i64, known: i64 },
     #[error("no matcher database at {path}")]
     Missing { path: String },
-    #[error("the database {path} has no audit log yet (schema {found}): start this version of the matcher on it once to migrate it")]
+    #[error(
+        "the database {path} has no audit log yet (schema {found}): \
+         start this version of the matcher on it once to migrate it"
+    )]
     NoAuditLog { path: String, found: i64 },
 }
 
@@ -243,7 +248,7 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     pub name: String,
-    pub role: String,
+    pub role: PrincipalRole,
     pub public_key: Vec<u8>,
     pub revoked: bool,
 }
@@ -251,14 +256,14 @@ pub struct Principal {
 pub fn upsert_principal(
     conn: &Connection,
     name: &str,
-    role: &str,
+    role: PrincipalRole,
     public_key: &[u8],
     now: i64,
 ) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO principals (name, role, public_key, enrolled_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (name) DO UPDATE SET role = ?2, public_key = ?3, enrolled_at = ?4, revoked_at = NULL",
-        params![name, role, public_key, now],
+        params![name, role.as_str(), public_key, now],
     )?;
     Ok(())
 }
@@ -272,9 +277,27 @@ pub fn revoke_principal(conn: &Connection, name: &str, now: i64) -> rusqlite::Re
 pub fn principal(conn: &Connection, name: &str) -> rusqlite::Result<Option<Principal>> {
     conn.prepare_cached("SELECT name, role, public_key, revoked_at IS NOT NULL FROM principals WHERE name = ?1")?
         .query_row([name], |r| {
-            Ok(Principal { name: r.get(0)?, role: r.get(1)?, public_key: r.get(2)?, revoked: r.get(3)? })
+            Ok(Principal {
+                name: r.get(0)?,
+                role: enrolled_role(r.get(1)?)?,
+                public_key: r.get(2)?,
+                revoked: r.get(3)?,
+            })
         })
         .optional()
+}
+
+/// A stored role, parsed with no fallback: a row with any other role (the custodian is
+/// never enrolled) is a broken database, and its principal may do nothing.
+fn enrolled_role(text: String) -> rusqlite::Result<PrincipalRole> {
+    let broken = |error: Box<dyn std::error::Error + Send + Sync>| {
+        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, error)
+    };
+    let role: PrincipalRole = text.parse().map_err(|e| broken(Box::new(e)))?;
+    if !role.is_enrollable() {
+        return Err(broken(format!("{role} is never an enrolled principal's role").into()));
+    }
+    Ok(role)
 }
 
 /// Records a nonce; false if the signer used it before (a replay). Forgets nonces older
@@ -340,18 +363,21 @@ pub struct SubmissionRow {
 }
 
 pub fn submission(conn: &Connection, job: &str, party: &str) -> rusqlite::Result<Option<SubmissionRow>> {
-    conn.prepare_cached("SELECT sealed_at IS NOT NULL, epoch, chunks, records, rows_read, invalid_ids FROM submissions WHERE job = ?1 AND party = ?2")?
-        .query_row(params![job, party], |r| {
-            Ok(SubmissionRow {
-                sealed: r.get(0)?,
-                epoch: r.get(1)?,
-                chunks: r.get(2)?,
-                records: r.get::<_, i64>(3)? as u64,
-                rows_read: r.get::<_, i64>(4)? as u64,
-                invalid_ids: r.get(5)?,
-            })
+    conn.prepare_cached(
+        "SELECT sealed_at IS NOT NULL, epoch, chunks, records, rows_read, invalid_ids \
+         FROM submissions WHERE job = ?1 AND party = ?2",
+    )?
+    .query_row(params![job, party], |r| {
+        Ok(SubmissionRow {
+            sealed: r.get(0)?,
+            epoch: r.get(1)?,
+            chunks: r.get(2)?,
+            records: r.get::<_, i64>(3)? as u64,
+            rows_read: r.get::<_, i64>(4)? as u64,
+            invalid_ids: r.get(5)?,
         })
-        .optional()
+    })
+    .optional()
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -412,7 +438,8 @@ pub fn seal_submission(
     now: i64,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE submissions SET sealed_at = ?3, epoch = ?4, rows_read = ?5, invalid_ids = ?6 WHERE job = ?1 AND party = ?2",
+        "UPDATE submissions SET sealed_at = ?3, epoch = ?4, rows_read = ?5, invalid_ids = ?6 \
+         WHERE job = ?1 AND party = ?2",
         params![job, party, now, epoch, rows_read as i64, invalid_ids],
     )?;
     Ok(())
@@ -467,8 +494,18 @@ pub fn insert_release(tx: &Transaction<'_>, entry: &ReleaseLogEntry<'_>, body: &
         params![entry.job, entry.party, body, now],
     )?;
     tx.execute(
-        "INSERT INTO release_log (at, job, party, purpose, approval, fields, refused, records) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![now, entry.job, entry.party, entry.purpose, entry.approval, entry.fields, entry.refused, entry.records as i64],
+        "INSERT INTO release_log (at, job, party, purpose, approval, fields, refused, records) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            now,
+            entry.job,
+            entry.party,
+            entry.purpose,
+            entry.approval,
+            entry.fields,
+            entry.refused,
+            entry.records as i64
+        ],
     )?;
     Ok(())
 }
@@ -493,8 +530,20 @@ pub fn append_audit(tx: &Transaction<'_>, event: &audit::AuditEvent) -> rusqlite
     // An event that cannot be encoded fails its whole transaction: no change unrecorded.
     let record = event.canonical_json().map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
     let hash = audit::record_hash(seq as u64, &prev, record.as_bytes());
-    tx.prepare_cached("INSERT INTO audit (seq, at, actor, action, job, record, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
-        .execute(params![seq, event.at, event.actor, event.action, event.job, record, prev.as_slice(), hash.as_slice()])?;
+    tx.prepare_cached(
+        "INSERT INTO audit (seq, at, actor, action, job, record, prev_hash, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        seq,
+        event.at,
+        event.actor,
+        event.action,
+        event.job,
+        record,
+        prev.as_slice(),
+        hash.as_slice()
+    ])?;
     Ok(seq)
 }
 
@@ -669,7 +718,7 @@ mod tests {
         let path = dir.join("m.db");
         let _ = std::fs::remove_file(&path);
         let store = Store::open(&path).unwrap();
-        store.call(|c| upsert_principal(c, "a", "agent", b"k", 1)).await.unwrap();
+        store.call(|c| upsert_principal(c, "a", PrincipalRole::Agent, b"k", 1)).await.unwrap();
         drop(store);
         let store = Store::open(&path).unwrap();
         let found = store.call(|c| principal(c, "a")).await.unwrap();

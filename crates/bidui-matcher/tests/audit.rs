@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use bidui_core::custody::PrincipalRole::{Agent, Operator};
 use bidui_matcher::audit::{self, action, AuditEvent, ChainHead, Verdict};
 use bidui_matcher::{store, AppState};
 use serde_json::json;
@@ -23,19 +24,16 @@ fn logged() -> Logged {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("matcher.db");
     for (name, role, key) in
-        [("operator", "operator", [1u8; 32]), ("veterans", "agent", [2; 32]), ("household", "agent", [3; 32])]
+        [("operator", Operator, [1u8; 32]), ("veterans", Agent, [2; 32]), ("household", Agent, [3; 32])]
     {
         assert_eq!(bidui_matcher::enroll(&db, name, role, &key).unwrap(), bidui_matcher::Enrolment::Enrolled);
     }
     // Enrolling again with the same key changes nothing and records nothing.
-    assert_eq!(
-        bidui_matcher::enroll(&db, "household", "agent", &[3; 32]).unwrap(),
-        bidui_matcher::Enrolment::Unchanged
-    );
+    assert_eq!(bidui_matcher::enroll(&db, "household", Agent, &[3; 32]).unwrap(), bidui_matcher::Enrolment::Unchanged);
     bidui_matcher::revoke(&db, "household").unwrap();
     assert!(bidui_matcher::revoke(&db, "household").is_err(), "a second revocation is refused");
     assert!(bidui_matcher::revoke(&db, "nobody").is_err(), "an unknown name is refused");
-    assert_eq!(bidui_matcher::enroll(&db, "household", "agent", &[4; 32]).unwrap(), bidui_matcher::Enrolment::Replaced);
+    assert_eq!(bidui_matcher::enroll(&db, "household", Agent, &[4; 32]).unwrap(), bidui_matcher::Enrolment::Replaced);
     let job = "zc-2026-audit";
     let events = vec![
         AuditEvent::new(
@@ -225,7 +223,7 @@ fn truncating_the_tail_is_detected_against_the_noted_head() {
 fn a_log_that_only_grew_since_the_noted_head_says_so() {
     let log = logged();
     let noted = hex::encode(log.head.head);
-    bidui_matcher::enroll(&log.db, "assistance", "agent", &[9; 32]).unwrap();
+    bidui_matcher::enroll(&log.db, "assistance", Agent, &[9; 32]).unwrap();
     match audit::verify_database(&log.db, Some(&noted)).unwrap() {
         Verdict::HeadDiffers { found, expected_seq, .. } => {
             assert_eq!((found.count, expected_seq), (RECORDS + 1, Some(RECORDS as i64)))
@@ -274,7 +272,7 @@ fn an_event_that_cannot_be_encoded_fails_its_transaction() {
     let state = AppState::open(&log.db).unwrap();
     let event = AuditEvent::new(1, "operator", "job-created", None, json!({ "ratio": 0.5 }));
     let result = runtime.block_on(state.store.transaction(move |tx| {
-        store::upsert_principal(tx, "sneaky", "agent", &[7; 32], 1)?;
+        store::upsert_principal(tx, "sneaky", Agent, &[7; 32], 1)?;
         store::append_audit(tx, &event)
     }));
     assert!(result.is_err());

@@ -19,7 +19,7 @@ use bidui_core::api::{
     HEADER_SIGNER, HEADER_TIMESTAMP,
 };
 use bidui_core::api::{EpochDelivery, EpochPickup, EpochUpload, Retirement};
-use bidui_core::custody::{Action, PrincipalStatement};
+use bidui_core::custody::{Action, PrincipalRole, PrincipalStatement};
 use bidui_core::seal::SealedEpoch;
 use bidui_core::wire::{encode_chunk, request_signing_payload, TokenRecord, ABSENT};
 use bidui_core::{EpochSecret, KeyEpoch, Suite, Token};
@@ -237,16 +237,16 @@ impl Matcher {
             pension: Party::new("pension"),
             outsider: Party::new("housing"),
         };
-        matcher.enrol(&matcher.operator, "operator").await;
+        matcher.enrol(&matcher.operator, PrincipalRole::Operator).await;
         for agent in [&matcher.veterans, &matcher.household, &matcher.pension, &matcher.outsider] {
-            matcher.enrol(agent, "agent").await;
+            matcher.enrol(agent, PrincipalRole::Agent).await;
         }
         matcher
     }
 
-    async fn enrol(&self, party: &Party, role: &str) {
-        let (name, role, key, at) = (party.name.clone(), role.to_owned(), party.public_key(), now() as i64);
-        self.state.store.call(move |c| store::upsert_principal(c, &name, &role, &key, at)).await.unwrap();
+    async fn enrol(&self, party: &Party, role: PrincipalRole) {
+        let (name, key, at) = (party.name.clone(), party.public_key(), now() as i64);
+        self.state.store.call(move |c| store::upsert_principal(c, &name, role, &key, at)).await.unwrap();
     }
 
     async fn revoke(&self, party: &Party) {
@@ -516,124 +516,603 @@ fn household_release() -> ReleaseUpload {
     }
 }
 
-// ---- Signatures ----
+// ---- Refusals, table-driven ----
 
-#[tokio::test]
-async fn refuses_unsigned_requests() {
-    let m = Matcher::new().await;
-    m.create_job().await;
-    let before = m.snapshot().await;
-
-    let spec_json = serde_json::to_vec(&spec()).unwrap();
-    m.send(build("POST", "/v1/jobs", spec_json, &Headers::none())).await.refused(StatusCode::UNAUTHORIZED, "unsigned");
-    let put = chunk_path(JOB, 0, EPOCH);
-    m.send(build("PUT", &put, veterans_chunk(), &Headers::none())).await.refused(StatusCode::UNAUTHORIZED, "unsigned");
-    m.send(build("GET", &format!("/v1/jobs/{JOB}/results"), Vec::new(), &Headers::none()))
-        .await
-        .refused(StatusCode::UNAUTHORIZED, "unsigned");
-
-    // Every header is needed: a signed request missing any one is unsigned.
-    let signed = m.veterans.sign("PUT", &put, &veterans_chunk());
-    for strip in 0..4 {
-        let mut headers = signed.clone();
-        match strip {
-            0 => headers.signer = None,
-            1 => headers.timestamp = None,
-            2 => headers.nonce = None,
-            _ => headers.signature = None,
-        }
-        m.send(build("PUT", &put, veterans_chunk(), &headers)).await.refused(StatusCode::UNAUTHORIZED, "unsigned");
-    }
-    m.assert_unchanged(&before).await;
+/// One kind of hostile request: every request it builds is refused with `status` and
+/// `code`, and leaves the matcher's state as it was.
+struct Case {
+    name: &'static str,
+    status: StatusCode,
+    /// The stable error code; `None` where axum answers itself (`413`, no JSON body).
+    code: Option<&'static str>,
+    /// The requests, built against the matcher of [`refusals_change_nothing`] (a job
+    /// created, the key custodian trusted) and signed, where signed, by the case.
+    requests: fn(&Matcher, &Party) -> Vec<Request<Body>>,
 }
 
+impl Answer {
+    /// [`Answer::refused`], naming the case in every failure.
+    fn refused_in_case(&self, case: &str, status: StatusCode, code: Option<&str>) {
+        assert_eq!(self.status, status, "{case}: unexpected answer: {}", self.text());
+        match code {
+            Some(code) => {
+                let error: ApiError = serde_json::from_slice(&self.body)
+                    .unwrap_or_else(|e| panic!("{case}: answer is not an error ({e}): {}", self.text()));
+                assert_eq!(error.code, code, "{case}: unexpected error code: {}", self.text());
+                assert_no_internals_in_case(case, &error.message, &self.dir);
+            }
+            None => assert_no_internals_in_case(case, &self.text(), &self.dir),
+        }
+    }
+}
+
+fn assert_no_internals_in_case(case: &str, message: &str, dir: &str) {
+    if let Err(panic) = std::panic::catch_unwind(|| assert_no_internals(message, dir)) {
+        let why = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        panic!("{case}: {why}");
+    }
+}
+
+/// A job spec `change` makes from [`spec`], as the request body.
+fn spec_json(change: impl FnOnce(&mut JobSpec)) -> Vec<u8> {
+    let mut s = spec();
+    change(&mut s);
+    serde_json::to_vec(&s).unwrap()
+}
+
+/// [`spec`] as JSON with `change` applied to the JSON value.
+fn spec_value_json(change: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let mut value = serde_json::to_value(spec()).unwrap();
+    change(&mut value);
+    serde_json::to_vec(&value).unwrap()
+}
+
+fn put_chunk_request(party: &Party, seq: u32, bytes: &[u8]) -> Request<Body> {
+    party.request("PUT", &chunk_path(JOB, seq, EPOCH), bytes.to_vec())
+}
+
+fn statement_request(by: &Party, statement: &PrincipalStatement) -> Request<Body> {
+    by.request("POST", "/v1/principals", serde_json::to_vec(statement).unwrap())
+}
+
+/// A release body for [`JOB`].
+fn release_request(party: &Party, upload: &ReleaseUpload) -> Request<Body> {
+    party.request("POST", &format!("/v1/jobs/{JOB}/release"), serde_json::to_vec(upload).unwrap())
+}
+
+fn seal_path() -> String {
+    format!("/v1/jobs/{JOB}/submission/seal")
+}
+
+fn refusal_cases() -> Vec<Case> {
+    use StatusCode as S;
+    vec![
+        // ---- Signatures ----
+        Case {
+            name: "unsigned requests",
+            status: S::UNAUTHORIZED,
+            code: Some("unsigned"),
+            requests: |_, _| {
+                vec![
+                    build("POST", "/v1/jobs", serde_json::to_vec(&spec()).unwrap(), &Headers::none()),
+                    build("PUT", &chunk_path(JOB, 0, EPOCH), veterans_chunk(), &Headers::none()),
+                    build("GET", &format!("/v1/jobs/{JOB}/results"), Vec::new(), &Headers::none()),
+                ]
+            },
+        },
+        Case {
+            name: "a signed request missing one of the four headers",
+            status: S::UNAUTHORIZED,
+            code: Some("unsigned"),
+            requests: |m, _| {
+                let put = chunk_path(JOB, 0, EPOCH);
+                let signed = m.veterans.sign("PUT", &put, &veterans_chunk());
+                (0..4)
+                    .map(|strip| {
+                        let mut headers = signed.clone();
+                        match strip {
+                            0 => headers.signer = None,
+                            1 => headers.timestamp = None,
+                            2 => headers.nonce = None,
+                            _ => headers.signature = None,
+                        }
+                        build("PUT", &put, veterans_chunk(), &headers)
+                    })
+                    .collect()
+            },
+        },
+        Case {
+            name: "a nonce that is not 32 hex digits (short, long, non-hex, empty), re-signed",
+            status: S::UNAUTHORIZED,
+            code: Some("malformed-signature"),
+            requests: |m, _| {
+                let (put, body) = (chunk_path(JOB, 0, EPOCH), veterans_chunk());
+                ["0123456789abcdef", "0123456789abcdef0123456789abcdef00", "0123456789abcdefghijklmnopqrstuv", ""]
+                    .into_iter()
+                    .map(|nonce| {
+                        build(
+                            "PUT",
+                            &put,
+                            body.clone(),
+                            &m.veterans.sign_with("PUT", &put, &body, now(), nonce, "veterans"),
+                        )
+                    })
+                    .collect()
+            },
+        },
+        Case {
+            name: "a malformed signature or timestamp header (non-hex signature, one non-hex digit, \
+                   non-numeric, negative or beyond-u64 timestamp, a non-ASCII signer)",
+            status: S::UNAUTHORIZED,
+            code: Some("malformed-signature"),
+            requests: |m, _| {
+                let (put, body) = (chunk_path(JOB, 0, EPOCH), veterans_chunk());
+                let good = m.veterans.sign("PUT", &put, &body);
+                let signature = good.signature.clone().unwrap();
+                let mut all = Vec::new();
+                for change in [
+                    Headers { signature: Some("not hex at all".into()), ..good.clone() },
+                    Headers { signature: Some(format!("{}z", &signature[1..])), ..good.clone() },
+                    Headers { timestamp: Some("yesterday".into()), ..good.clone() },
+                    Headers { timestamp: Some(format!("-{}", now())), ..good.clone() },
+                    Headers { timestamp: Some("99999999999999999999999".into()), ..good.clone() },
+                ] {
+                    all.push(build("PUT", &put, body.clone(), &change));
+                }
+                let mut non_ascii = build("PUT", &put, body.clone(), &good);
+                non_ascii.headers_mut().insert(HEADER_SIGNER, HeaderValue::from_bytes(b"veter\xe4ns").unwrap());
+                all.push(non_ascii);
+                all
+            },
+        },
+        Case {
+            name: "a signature by a key not enrolled for the signer (impostor, another agent's, \
+                   swapped signer, an agent forging the operator)",
+            status: S::UNAUTHORIZED,
+            code: Some("bad-signature"),
+            requests: |m, _| {
+                let (put, body) = (chunk_path(JOB, 0, EPOCH), veterans_chunk());
+                let impostor = Party { name: "veterans".into(), key: new_key() };
+                let mut swapped = m.household.sign("PUT", &put, &body);
+                swapped.signer = Some("veterans".into());
+                let other = spec_json(|s| s.id = "zc-2026-002".into());
+                let forged = m.veterans.sign_with("POST", "/v1/jobs", &other, now(), &fresh_nonce(), &m.operator.name);
+                vec![
+                    impostor.request("PUT", &put, body.clone()),
+                    build(
+                        "PUT",
+                        &put,
+                        body.clone(),
+                        &m.household.sign_with("PUT", &put, &body, now(), &fresh_nonce(), "veterans"),
+                    ),
+                    build("PUT", &put, body.clone(), &swapped),
+                    build("POST", "/v1/jobs", other, &forged),
+                ]
+            },
+        },
+        Case {
+            name: "a signature of the wrong length, or all zeros",
+            status: S::UNAUTHORIZED,
+            code: Some("bad-signature"),
+            requests: |m, _| {
+                let (put, body) = (chunk_path(JOB, 0, EPOCH), veterans_chunk());
+                [String::new(), "00".repeat(10), "00".repeat(64), "ab".repeat(65)]
+                    .into_iter()
+                    .map(|signature| {
+                        let headers = Headers { signature: Some(signature), ..m.veterans.sign("PUT", &put, &body) };
+                        build("PUT", &put, body.clone(), &headers)
+                    })
+                    .collect()
+            },
+        },
+        Case {
+            name: "a stale or future timestamp (±600 s, just past the window, 0, u64::MAX)",
+            status: S::UNAUTHORIZED,
+            code: Some("stale"),
+            requests: |m, _| {
+                let (put, body) = (chunk_path(JOB, 0, EPOCH), veterans_chunk());
+                [now() - 600, now() + 600, now() - 301 - 5, 0, u64::MAX]
+                    .into_iter()
+                    .map(|t| {
+                        build(
+                            "PUT",
+                            &put,
+                            body.clone(),
+                            &m.veterans.sign_with("PUT", &put, &body, t, &fresh_nonce(), "veterans"),
+                        )
+                    })
+                    .collect()
+            },
+        },
+        Case {
+            name: "an unknown signer",
+            status: S::UNAUTHORIZED,
+            code: Some("unknown-signer"),
+            requests: |_, _| {
+                let ghost = Party::new("ghost");
+                vec![
+                    ghost.request("PUT", &chunk_path(JOB, 0, EPOCH), veterans_chunk()),
+                    ghost.request("POST", "/v1/jobs", spec_json(|s| s.id = "zc-2026-002".into())),
+                ]
+            },
+        },
+        Case {
+            name: "an oversized body, signed or not",
+            status: S::PAYLOAD_TOO_LARGE,
+            code: None,
+            requests: |m, _| {
+                let huge = vec![b'x'; MAX_BODY_BYTES + 1];
+                vec![
+                    m.veterans.request("PUT", &chunk_path(JOB, 0, EPOCH), huge.clone()),
+                    m.operator.request("POST", "/v1/jobs", huge.clone()),
+                    m.veterans.request("POST", &format!("/v1/jobs/{JOB}/release"), huge.clone()),
+                    // Unsigned: the limit applies before the signature is looked at.
+                    build("PUT", &chunk_path(JOB, 0, EPOCH), huge, &Headers::none()),
+                ]
+            },
+        },
+        // ---- Job creation ----
+        Case {
+            name: "a malformed job spec",
+            status: S::BAD_REQUEST,
+            code: Some("malformed"),
+            requests: |m, _| {
+                [
+                    b"{not json".to_vec(),
+                    Vec::new(),
+                    b"null".to_vec(),
+                    spec_value_json(|v| v["secret"] = serde_json::json!("please store me")),
+                    spec_value_json(|v| {
+                        v.as_object_mut().unwrap().remove("department");
+                    }),
+                    spec_value_json(|v| v["department"] = serde_json::json!("household")),
+                    vec![0xff, 0xfe, 0x00],
+                ]
+                .into_iter()
+                .map(|body| m.operator.request("POST", "/v1/jobs", body))
+                .collect()
+            },
+        },
+        Case {
+            name: "an invalid job spec (ids, epoch, purpose, no department, a party twice, a field name)",
+            status: S::UNPROCESSABLE_ENTITY,
+            code: Some("invalid-spec"),
+            requests: |m, _| {
+                let mut bodies: Vec<Vec<u8>> = ["a/b", "", "../etc", "job id", &"x".repeat(65)]
+                    .into_iter()
+                    .map(|id| spec_json(|s| s.id = id.to_owned()))
+                    .collect();
+                bodies.push(spec_json(|s| s.epoch = "XYZ".into()));
+                bodies.push(spec_json(|s| s.purpose = "  ".into()));
+                bodies.push(spec_json(|s| s.departments.clear()));
+                bodies.push(spec_json(|s| s.departments[1].party = "veterans".into()));
+                bodies.push(spec_json(|s| s.departments[0].fields = vec!["Status; DROP TABLE jobs".into()]));
+                bodies.into_iter().map(|body| m.operator.request("POST", "/v1/jobs", body)).collect()
+            },
+        },
+        Case {
+            name: "an agent creating a job",
+            status: S::FORBIDDEN,
+            code: Some("forbidden"),
+            requests: |m, _| {
+                let other = spec_json(|s| s.id = "zc-2026-002".into());
+                vec![
+                    m.veterans.request("POST", "/v1/jobs", other.clone()),
+                    m.outsider.request("POST", "/v1/jobs", other),
+                ]
+            },
+        },
+        // ---- Wrong job ----
+        Case {
+            name: "an agent that is not a party of the job, on every job route",
+            status: S::FORBIDDEN,
+            code: Some("forbidden"),
+            requests: |m, _| {
+                let job = format!("/v1/jobs/{JOB}");
+                vec![
+                    m.outsider.request("GET", &job, Vec::new()),
+                    m.outsider.request("GET", &format!("{job}/assignment"), Vec::new()),
+                    m.outsider.request("GET", &format!("{job}/submission"), Vec::new()),
+                    put_chunk_request(&m.outsider, 0, &chunk_for("household", &[(1, 1)])),
+                    m.outsider.request("POST", &seal_path(), serde_json::to_vec(&seal_request(&[], EPOCH)).unwrap()),
+                    m.outsider.request("GET", &format!("{job}/release"), Vec::new()),
+                    release_request(&m.outsider, &household_release()),
+                    m.outsider.request("GET", &format!("{job}/results"), Vec::new()),
+                ]
+            },
+        },
+        Case {
+            name: "the operator uploading, sealing or releasing in a party's place",
+            status: S::FORBIDDEN,
+            code: Some("forbidden"),
+            requests: |m, _| {
+                vec![
+                    put_chunk_request(&m.operator, 0, &chunk_for("household", &[(1, 1)])),
+                    m.operator.request("POST", &seal_path(), serde_json::to_vec(&seal_request(&[], EPOCH)).unwrap()),
+                    release_request(&m.operator, &household_release()),
+                ]
+            },
+        },
+        Case {
+            name: "an unknown job, on every job route",
+            status: S::NOT_FOUND,
+            code: Some("not-found"),
+            requests: |m, _| {
+                let job = "/v1/jobs/zc-2026-999";
+                vec![
+                    m.operator.request("GET", job, Vec::new()),
+                    m.veterans.request("GET", &format!("{job}/assignment"), Vec::new()),
+                    m.veterans.request("GET", &format!("{job}/submission"), Vec::new()),
+                    m.veterans.request("PUT", &chunk_path("zc-2026-999", 0, EPOCH), veterans_chunk()),
+                    m.veterans.request(
+                        "POST",
+                        &format!("{job}/submission/seal"),
+                        serde_json::to_vec(&seal_request(&[], EPOCH)).unwrap(),
+                    ),
+                    m.household.request("GET", &format!("{job}/release"), Vec::new()),
+                    m.household.request(
+                        "POST",
+                        &format!("{job}/release"),
+                        serde_json::to_vec(&household_release()).unwrap(),
+                    ),
+                    m.veterans.request("GET", &format!("{job}/results"), Vec::new()),
+                ]
+            },
+        },
+        // ---- Epochs and chunks ----
+        Case {
+            name: "a chunk under another, no, an empty or an upper-case epoch",
+            status: S::CONFLICT,
+            code: Some("wrong-epoch"),
+            requests: |m, _| {
+                [
+                    chunk_path(JOB, 0, OTHER_EPOCH),
+                    format!("/v1/jobs/{JOB}/submission/chunks/0"),
+                    format!("/v1/jobs/{JOB}/submission/chunks/0?epoch="),
+                    chunk_path(JOB, 0, &EPOCH.to_uppercase()),
+                ]
+                .into_iter()
+                .map(|path| m.veterans.request("PUT", &path, veterans_chunk()))
+                .collect()
+            },
+        },
+        Case {
+            name: "a truncated or padded chunk",
+            status: S::BAD_REQUEST,
+            code: Some("malformed-chunk"),
+            requests: |m, _| {
+                let good = veterans_chunk();
+                let mut all: Vec<_> = [1, 16, good.len() - 12, good.len() - 5, good.len()]
+                    .into_iter()
+                    .map(|cut| put_chunk_request(&m.veterans, 0, &good[..good.len() - cut]))
+                    .collect();
+                all.push(put_chunk_request(&m.veterans, 0, &[&good[..], &[0]].concat()));
+                all
+            },
+        },
+        Case {
+            name: "a chunk with the wrong magic, or JSON where a chunk belongs",
+            status: S::BAD_REQUEST,
+            code: Some("malformed-chunk"),
+            requests: |m, _| {
+                let good = veterans_chunk();
+                let mut all: Vec<_> = [b"XXXX", b"BDT2", b"bdt1", b"\0\0\0\0"]
+                    .into_iter()
+                    .map(|magic| put_chunk_request(&m.veterans, 0, &[&magic[..], &good[4..]].concat()))
+                    .collect();
+                all.push(put_chunk_request(&m.veterans, 0, br#"{"rows":[1,2,3]}"#));
+                all
+            },
+        },
+        Case {
+            name: "a chunk with the wrong attribute count (declared, laid out, beyond the format)",
+            status: S::BAD_REQUEST,
+            code: Some("malformed-chunk"),
+            requests: |m, _| {
+                // The veterans send 4 attribute tokens (name ×3, sex), household 4, pension none.
+                assert_eq!(spec().wire_attributes("veterans").unwrap().len(), 4);
+                assert_eq!(spec().wire_attributes("pension").unwrap().len(), 0);
+                let mut all: Vec<_> = [0, 1, 3, 5, 16]
+                    .into_iter()
+                    .map(|attrs| put_chunk_request(&m.veterans, 0, &chunk_with(attrs, &[(1, 1), (2, 2)])))
+                    .collect();
+                all.push(put_chunk_request(&m.pension, 0, &chunk_with(4, &[(1, 1)])));
+                // Header declares 4 attributes but the records are laid out with 1.
+                let mut lying = chunk_with(1, &[(1, 1), (2, 2), (3, 3), (4, 4)]);
+                lying[4] = 4;
+                all.push(put_chunk_request(&m.veterans, 0, &lying));
+                // More attributes than the format allows.
+                let mut too_many = veterans_chunk();
+                too_many[4] = 200;
+                all.push(put_chunk_request(&m.veterans, 0, &too_many));
+                all
+            },
+        },
+        Case {
+            name: "a chunk whose rows do not increase",
+            status: S::BAD_REQUEST,
+            code: Some("malformed-chunk"),
+            requests: |m, _| {
+                [&[(2, 1), (2, 2)][..], &[(3, 1), (1, 2)], &[(0, 1)], &[(1, 1), (5, 2), (4, 3)]]
+                    .into_iter()
+                    .map(|rows| put_chunk_request(&m.veterans, 0, &chunk_for("veterans", rows)))
+                    .collect()
+            },
+        },
+        Case {
+            name: "other corrupted chunks (empty, header only, reserved bits, record count, no records, no token)",
+            status: S::BAD_REQUEST,
+            code: Some("malformed-chunk"),
+            requests: |m, _| {
+                let good = veterans_chunk();
+                let mut reserved = good.clone();
+                reserved[6] = 1;
+                let mut too_many_records = good.clone();
+                too_many_records[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+                let no_token =
+                    encode_chunk(4, &[TokenRecord { row: 1, id: ABSENT, qid: ABSENT, attrs: vec![token(200); 4] }]);
+                [Vec::new(), good[..8].to_vec(), reserved, too_many_records, encode_chunk(4, &[]), no_token]
+                    .into_iter()
+                    .map(|bad| put_chunk_request(&m.veterans, 0, &bad))
+                    .collect()
+            },
+        },
+        // ---- Principal statements ----
+        Case {
+            name: "a statement the trusted custodian did not sign, sent by the custodian",
+            status: S::UNPROCESSABLE_ENTITY,
+            code: Some("bad-statement"),
+            requests: |_, custodian| {
+                let impostor = Party::new("custodian");
+                vec![statement_request(custodian, &enrolment(&impostor, &Party::new("petitions"), now_ms()))]
+            },
+        },
+        Case {
+            name: "a statement changed after signing (each field)",
+            status: S::UNPROCESSABLE_ENTITY,
+            code: Some("bad-statement"),
+            requests: |_, custodian| {
+                let at = now_ms();
+                let good = enrolment(custodian, &Party::new("petitions"), at);
+                [
+                    PrincipalStatement { name: "housing".into(), ..good.clone() },
+                    PrincipalStatement { name: "veterans".into(), ..good.clone() },
+                    PrincipalStatement { role: PrincipalRole::Operator, ..good.clone() },
+                    PrincipalStatement { action: Action::Revoke, ..good.clone() },
+                    PrincipalStatement { signing_key: hex::encode(key32(&Party::new("petitions"))), ..good.clone() },
+                    PrincipalStatement { x25519_key: hex::encode(x25519_key()), ..good.clone() },
+                    PrincipalStatement { at: at + 1, ..good.clone() },
+                    PrincipalStatement { signature: hex::encode([0u8; 64]), ..good.clone() },
+                    PrincipalStatement { signature: "not hex".into(), ..good.clone() },
+                    PrincipalStatement { signing_key: "abcd".into(), ..good.clone() },
+                ]
+                .iter()
+                .map(|statement| statement_request(custodian, statement))
+                .collect()
+            },
+        },
+        Case {
+            name: "not a statement at all (a fragment, an extra field)",
+            status: S::BAD_REQUEST,
+            code: Some("malformed"),
+            requests: |_, custodian| {
+                let mut extra = serde_json::to_value(enrolment(custodian, &Party::new("petitions"), now_ms())).unwrap();
+                extra["admin"] = serde_json::json!(true);
+                vec![
+                    custodian.request("POST", "/v1/principals", b"{\"action\":\"enrol\"}".to_vec()),
+                    custodian.request("POST", "/v1/principals", serde_json::to_vec(&extra).unwrap()),
+                ]
+            },
+        },
+        Case {
+            name: "a statement enrolling the custodian's own role",
+            status: S::UNPROCESSABLE_ENTITY,
+            code: Some("bad-statement"),
+            requests: |_, custodian| {
+                let petitions = Party::new("petitions");
+                vec![statement_request(
+                    custodian,
+                    &statement(custodian, Action::Enrol, &petitions, PrincipalRole::Custodian, now_ms()),
+                )]
+            },
+        },
+        Case {
+            name: "a statement with an unknown role (not even a statement: no fallback to agent)",
+            status: S::BAD_REQUEST,
+            code: Some("malformed"),
+            requests: |_, custodian| {
+                ["administrator", "Agent", "operator ", "", "auditor"]
+                    .into_iter()
+                    .map(|role| {
+                        let statement = enrolment(custodian, &Party::new("petitions"), now_ms());
+                        let mut json = serde_json::to_value(statement).unwrap();
+                        json["role"] = role.into();
+                        custodian.request("POST", "/v1/principals", serde_json::to_vec(&json).unwrap())
+                    })
+                    .collect()
+            },
+        },
+        Case {
+            name: "a statement about a reserved name or no name, enrolling or revoking",
+            status: S::UNPROCESSABLE_ENTITY,
+            code: Some("bad-statement"),
+            requests: |_, custodian| {
+                let mut all = Vec::new();
+                for name in [bidui_matcher::auth::CUSTODIAN, bidui_matcher::audit::ADMINISTRATOR, ""] {
+                    let reserved = Party::new(name);
+                    for (action, role) in [
+                        (Action::Enrol, PrincipalRole::Agent),
+                        (Action::Enrol, PrincipalRole::Operator),
+                        (Action::Revoke, PrincipalRole::Agent),
+                    ] {
+                        all.push(statement_request(
+                            custodian,
+                            &statement(custodian, action, &reserved, role, now_ms()),
+                        ));
+                    }
+                }
+                all
+            },
+        },
+        Case {
+            name: "a principal the refused statements would have enrolled, or the administrator, signing",
+            status: S::UNAUTHORIZED,
+            code: Some("unknown-signer"),
+            requests: |_, _| {
+                vec![
+                    Party::new("petitions").request("GET", "/v1/epochs", Vec::new()),
+                    Party::new(bidui_matcher::audit::ADMINISTRATOR).request("GET", "/v1/epochs/status", Vec::new()),
+                ]
+            },
+        },
+    ]
+}
+
+/// How many requests [`refusal_cases`] sends: a case dropped or emptied by mistake shows.
+const REFUSED_REQUESTS: usize = 137;
+
 #[tokio::test]
-async fn refuses_malformed_signature_headers() {
+async fn refusals_change_nothing() {
+    let m = Matcher::new().await;
+    let custodian = Party::new(bidui_matcher::auth::CUSTODIAN);
+    m.trust(&custodian).await;
+    m.create_job().await;
+    let mut sent = 0;
+    for case in refusal_cases() {
+        let before = m.snapshot().await;
+        let requests = (case.requests)(&m, &custodian);
+        assert!(!requests.is_empty(), "{}: no request", case.name);
+        for (i, request) in requests.into_iter().enumerate() {
+            let what = format!("{} (request {i})", case.name);
+            m.send(request).await.refused_in_case(&what, case.status, case.code);
+            sent += 1;
+        }
+        let after = m.snapshot().await;
+        assert_eq!(after, before, "{}: a refused request changed the matcher's state", case.name);
+    }
+    assert_eq!(sent, REFUSED_REQUESTS);
+}
+
+// ---- Signatures, one request after another ----
+
+#[tokio::test]
+async fn a_request_refused_for_its_headers_does_not_use_up_its_nonce() {
     let m = Matcher::new().await;
     m.create_job().await;
     let before = m.snapshot().await;
-    let put = chunk_path(JOB, 0, EPOCH);
-    let body = veterans_chunk();
+    let (put, body) = (chunk_path(JOB, 0, EPOCH), veterans_chunk());
     let good = m.veterans.sign("PUT", &put, &body);
-
-    let mut cases: Vec<(&str, Headers)> = Vec::new();
-    for (what, nonce) in [
-        ("short nonce", "0123456789abcdef"),
-        ("long nonce", "0123456789abcdef0123456789abcdef00"),
-        ("non-hex nonce", "0123456789abcdefghijklmnopqrstuv"),
-        ("empty nonce", ""),
+    for mangled in [
+        Headers { signature: Some("not hex at all".into()), ..good.clone() },
+        Headers { timestamp: Some("yesterday".into()), ..good.clone() },
     ] {
-        // Re-signed over the bad nonce: only the nonce's form is wrong.
-        let headers = m.veterans.sign_with("PUT", &put, &body, now(), nonce, "veterans");
-        cases.push((what, headers));
+        m.send(build("PUT", &put, body.clone(), &mangled))
+            .await
+            .refused(StatusCode::UNAUTHORIZED, "malformed-signature");
     }
-    let mut headers = good.clone();
-    headers.signature = Some("not hex at all".into());
-    cases.push(("non-hex signature", headers));
-    let mut headers = good.clone();
-    headers.signature = Some(format!("{}z", &good.signature.as_ref().unwrap()[1..]));
-    cases.push(("signature with one non-hex digit", headers));
-    let mut headers = good.clone();
-    headers.timestamp = Some("yesterday".into());
-    cases.push(("non-numeric timestamp", headers));
-    let mut headers = good.clone();
-    headers.timestamp = Some(format!("-{}", now()));
-    cases.push(("negative timestamp", headers));
-    let mut headers = good.clone();
-    headers.timestamp = Some("99999999999999999999999".into());
-    cases.push(("timestamp beyond u64", headers));
-
-    for (what, headers) in cases {
-        let answer = m.send(build("PUT", &put, body.clone(), &headers)).await;
-        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{what}: {}", answer.text());
-        answer.refused(StatusCode::UNAUTHORIZED, "malformed-signature");
-    }
-
-    // A header value that is not ASCII.
-    let mut request = build("PUT", &put, body.clone(), &good);
-    request.headers_mut().insert(HEADER_SIGNER, HeaderValue::from_bytes(b"veter\xe4ns").unwrap());
-    m.send(request).await.refused(StatusCode::UNAUTHORIZED, "malformed-signature");
-
     m.assert_unchanged(&before).await;
     // The well-formed request still goes through: nothing above consumed its nonce.
     m.send(build("PUT", &put, body, &good)).await.expect(StatusCode::CREATED);
-}
-
-#[tokio::test]
-async fn refuses_a_signature_by_a_key_not_enrolled_for_the_signer() {
-    let m = Matcher::new().await;
-    m.create_job().await;
-    let before = m.snapshot().await;
-    let put = chunk_path(JOB, 0, EPOCH);
-    let body = veterans_chunk();
-
-    // An impostor with its own key claims to be the veterans' agent.
-    let impostor = Party { name: "veterans".into(), key: new_key() };
-    m.send(impostor.request("PUT", &put, body.clone())).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
-
-    // An enrolled agent signing in another's name (its signature over the other's name).
-    let headers = m.household.sign_with("PUT", &put, &body, now(), &fresh_nonce(), "veterans");
-    m.send(build("PUT", &put, body.clone(), &headers)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
-
-    // An agent's own signature with the signer header swapped to another party.
-    let mut headers = m.household.sign("PUT", &put, &body);
-    headers.signer = Some("veterans".into());
-    m.send(build("PUT", &put, body.clone(), &headers)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
-
-    // An agent forging the operator's job creation.
-    let mut other = spec();
-    other.id = "zc-2026-002".into();
-    let json = serde_json::to_vec(&other).unwrap();
-    let headers = m.veterans.sign_with("POST", "/v1/jobs", &json, now(), &fresh_nonce(), &m.operator.name);
-    m.send(build("POST", "/v1/jobs", json, &headers)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
-
-    // Signatures of the wrong length, and an all-zero one.
-    for signature in [String::new(), "00".repeat(10), "00".repeat(64), "ab".repeat(65)] {
-        let mut headers = m.veterans.sign("PUT", &put, &body);
-        headers.signature = Some(signature);
-        m.send(build("PUT", &put, body.clone(), &headers)).await.refused(StatusCode::UNAUTHORIZED, "bad-signature");
-    }
-    m.assert_unchanged(&before).await;
 }
 
 #[tokio::test]
@@ -724,34 +1203,63 @@ async fn refuses_a_replayed_request() {
 }
 
 #[tokio::test]
-async fn refuses_a_stale_or_future_timestamp() {
+async fn accepts_a_timestamp_within_the_window() {
     let m = Matcher::new().await;
     m.create_job().await;
-    let before = m.snapshot().await;
-    let put = chunk_path(JOB, 0, EPOCH);
-    let body = veterans_chunk();
-    for timestamp in [now() - 600, now() + 600, now() - 301 - 5, 0, u64::MAX] {
-        let headers = m.veterans.sign_with("PUT", &put, &body, timestamp, &fresh_nonce(), "veterans");
-        m.send(build("PUT", &put, body.clone(), &headers)).await.refused(StatusCode::UNAUTHORIZED, "stale");
-    }
-    m.assert_unchanged(&before).await;
-    // Within the window is fine.
+    let (put, body) = (chunk_path(JOB, 0, EPOCH), veterans_chunk());
     let headers = m.veterans.sign_with("PUT", &put, &body, now() - 60, &fresh_nonce(), "veterans");
     m.send(build("PUT", &put, body, &headers)).await.expect(StatusCode::CREATED);
 }
 
 #[tokio::test]
-async fn refuses_an_unknown_signer() {
+async fn a_principal_stored_with_an_unknown_role_is_refused_not_taken_for_an_agent() {
     let m = Matcher::new().await;
     m.create_job().await;
-    let before = m.snapshot().await;
-    let ghost = Party::new("ghost");
-    m.send(ghost.request("PUT", &chunk_path(JOB, 0, EPOCH), veterans_chunk()))
+    let (auditor, usurper) = (Party::new("auditor"), Party::new("usurper"));
+    // Past the schema's CHECK, as a database written by hand or by another version would
+    // be: a role no principal holds, and the custodian's, which is never enrolled.
+    let rows = [
+        (auditor.name.clone(), "auditor", auditor.public_key()),
+        (usurper.name.clone(), "custodian", usurper.public_key()),
+    ];
+    m.state
+        .store
+        .call(move |c| {
+            c.pragma_update(None, "ignore_check_constraints", true)?;
+            for (name, role, key) in &rows {
+                c.execute(
+                    "INSERT INTO principals (name, role, public_key, enrolled_at) VALUES (?1, ?2, ?3, 1)",
+                    rusqlite::params![name, role, key],
+                )?;
+            }
+            c.pragma_update(None, "ignore_check_constraints", false)
+        })
         .await
-        .refused(StatusCode::UNAUTHORIZED, "unknown-signer");
-    let mut other = spec();
-    other.id = "zc-2026-002".into();
-    m.post_spec(&ghost, &other).await.refused(StatusCode::UNAUTHORIZED, "unknown-signer");
+        .unwrap();
+    let before = m.snapshot().await;
+    // Its requests fail as the matcher's own error (logged), never served as an agent's
+    // or the custodian's.
+    for (party, method, path) in [
+        (&auditor, "GET", "/v1/epochs".to_owned()),
+        (&auditor, "GET", format!("/v1/jobs/{JOB}/assignment")),
+        (&usurper, "GET", "/v1/epochs/status".to_owned()),
+        (&usurper, "POST", "/v1/epochs".to_owned()),
+    ] {
+        let answer = m.call(party, method, &path, Vec::new()).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{} {method} {path}: {}",
+            party.name,
+            answer.text()
+        );
+        answer.refused(StatusCode::INTERNAL_SERVER_ERROR, "internal");
+    }
+    // Nor does a job take it for an enrolled agent.
+    let mut naming_it = spec();
+    naming_it.id = "zc-2026-002".into();
+    naming_it.departments[1].party = auditor.name.clone();
+    m.post_spec(&m.operator, &naming_it).await.refused(StatusCode::INTERNAL_SERVER_ERROR, "internal");
     m.assert_unchanged(&before).await;
 }
 
@@ -779,83 +1287,7 @@ async fn refuses_a_revoked_agent() {
     m.assert_unchanged(&before).await;
 }
 
-#[tokio::test]
-async fn refuses_an_oversized_body() {
-    let m = Matcher::new().await;
-    m.create_job().await;
-    let before = m.snapshot().await;
-    let huge = vec![b'x'; MAX_BODY_BYTES + 1];
-
-    // Properly signed, still too large.
-    let answer = m.call(&m.veterans, "PUT", &chunk_path(JOB, 0, EPOCH), huge.clone()).await;
-    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", answer.text());
-    assert_no_internals(&answer.text(), &answer.dir);
-    let answer = m.call(&m.operator, "POST", "/v1/jobs", huge.clone()).await;
-    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", answer.text());
-    let answer = m.call(&m.veterans, "POST", &format!("/v1/jobs/{JOB}/release"), huge.clone()).await;
-    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", answer.text());
-    // Unsigned: the limit applies before the signature is looked at.
-    let answer = m.send(build("PUT", &chunk_path(JOB, 0, EPOCH), huge, &Headers::none())).await;
-    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", answer.text());
-    m.assert_unchanged(&before).await;
-}
-
 // ---- Job creation ----
-
-#[tokio::test]
-async fn refuses_a_malformed_job_spec() {
-    let m = Matcher::new().await;
-    let before = m.snapshot().await;
-    let mut unknown_field = serde_json::to_value(spec()).unwrap();
-    unknown_field["secret"] = serde_json::json!("please store me");
-    let mut missing = serde_json::to_value(spec()).unwrap();
-    missing.as_object_mut().unwrap().remove("department");
-    let mut wrong_type = serde_json::to_value(spec()).unwrap();
-    wrong_type["department"] = serde_json::json!("household");
-    for body in [
-        b"{not json".to_vec(),
-        Vec::new(),
-        b"null".to_vec(),
-        serde_json::to_vec(&unknown_field).unwrap(),
-        serde_json::to_vec(&missing).unwrap(),
-        serde_json::to_vec(&wrong_type).unwrap(),
-        vec![0xff, 0xfe, 0x00],
-    ] {
-        m.call(&m.operator, "POST", "/v1/jobs", body).await.refused(StatusCode::BAD_REQUEST, "malformed");
-    }
-    m.assert_unchanged(&before).await;
-}
-
-#[tokio::test]
-async fn refuses_an_invalid_job_spec() {
-    let m = Matcher::new().await;
-    let before = m.snapshot().await;
-    let mut cases = Vec::new();
-    for id in ["a/b", "", "../etc", "job id", &"x".repeat(65)] {
-        let mut s = spec();
-        s.id = id.to_owned();
-        cases.push(s);
-    }
-    let mut s = spec();
-    s.epoch = "XYZ".into();
-    cases.push(s);
-    let mut s = spec();
-    s.purpose = "  ".into();
-    cases.push(s);
-    let mut s = spec();
-    s.departments.clear();
-    cases.push(s);
-    let mut s = spec();
-    s.departments[1].party = "veterans".into();
-    cases.push(s);
-    let mut s = spec();
-    s.departments[0].fields = vec!["Status; DROP TABLE jobs".into()];
-    cases.push(s);
-    for s in cases {
-        m.post_spec(&m.operator, &s).await.refused(StatusCode::UNPROCESSABLE_ENTITY, "invalid-spec");
-    }
-    m.assert_unchanged(&before).await;
-}
 
 #[tokio::test]
 async fn refuses_a_job_naming_a_party_that_is_not_an_enrolled_agent() {
@@ -871,15 +1303,6 @@ async fn refuses_a_job_naming_a_party_that_is_not_an_enrolled_agent() {
     for s in [unenrolled, operator_as_party, revoked] {
         m.post_spec(&m.operator, &s).await.refused(StatusCode::UNPROCESSABLE_ENTITY, "unknown-party");
     }
-    m.assert_unchanged(&before).await;
-}
-
-#[tokio::test]
-async fn refuses_an_agent_creating_a_job() {
-    let m = Matcher::new().await;
-    let before = m.snapshot().await;
-    m.post_spec(&m.veterans, &spec()).await.refused(StatusCode::FORBIDDEN, "forbidden");
-    m.post_spec(&m.outsider, &spec()).await.refused(StatusCode::FORBIDDEN, "forbidden");
     m.assert_unchanged(&before).await;
 }
 
@@ -912,76 +1335,7 @@ async fn refuses_a_different_spec_under_an_existing_job_id() {
 
 // ---- Wrong job ----
 
-#[tokio::test]
-async fn refuses_an_agent_that_is_not_a_party_of_the_job() {
-    let m = Matcher::new().await;
-    m.create_job().await;
-    let before = m.snapshot().await;
-    let outsider = &m.outsider;
-    let job = format!("/v1/jobs/{JOB}");
-    let chunk = chunk_for("household", &[(1, 1)]);
-    for (method, path, body) in [
-        ("GET", job.clone(), Vec::new()),
-        ("GET", format!("{job}/assignment"), Vec::new()),
-        ("GET", format!("{job}/submission"), Vec::new()),
-        ("PUT", chunk_path(JOB, 0, EPOCH), chunk.clone()),
-        ("POST", format!("{job}/submission/seal"), serde_json::to_vec(&seal_request(&[], EPOCH)).unwrap()),
-        ("GET", format!("{job}/release"), Vec::new()),
-        ("POST", format!("{job}/release"), serde_json::to_vec(&household_release()).unwrap()),
-        ("GET", format!("{job}/results"), Vec::new()),
-    ] {
-        let answer = m.call(outsider, method, &path, body).await;
-        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{method} {path}: {}", answer.text());
-        answer.refused(StatusCode::FORBIDDEN, "forbidden");
-    }
-    // The operator is no party either: it cannot upload or seal tokens in a party's place.
-    m.put_chunk(&m.operator, 0, &chunk).await.refused(StatusCode::FORBIDDEN, "forbidden");
-    m.seal(&m.operator, &seal_request(&[], EPOCH)).await.refused(StatusCode::FORBIDDEN, "forbidden");
-    m.release(&m.operator, &household_release()).await.refused(StatusCode::FORBIDDEN, "forbidden");
-    m.assert_unchanged(&before).await;
-}
-
-#[tokio::test]
-async fn refuses_an_unknown_job() {
-    let m = Matcher::new().await;
-    m.create_job().await;
-    let before = m.snapshot().await;
-    let job = "/v1/jobs/zc-2026-999";
-    for (party, method, path, body) in [
-        (&m.operator, "GET", job.to_owned(), Vec::new()),
-        (&m.veterans, "GET", format!("{job}/assignment"), Vec::new()),
-        (&m.veterans, "GET", format!("{job}/submission"), Vec::new()),
-        (&m.veterans, "PUT", chunk_path("zc-2026-999", 0, EPOCH), veterans_chunk()),
-        (&m.veterans, "POST", format!("{job}/submission/seal"), serde_json::to_vec(&seal_request(&[], EPOCH)).unwrap()),
-        (&m.household, "GET", format!("{job}/release"), Vec::new()),
-        (&m.household, "POST", format!("{job}/release"), serde_json::to_vec(&household_release()).unwrap()),
-        (&m.veterans, "GET", format!("{job}/results"), Vec::new()),
-    ] {
-        let answer = m.call(party, method, &path, body).await;
-        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{method} {path}: {}", answer.text());
-        answer.refused(StatusCode::NOT_FOUND, "not-found");
-    }
-    m.assert_unchanged(&before).await;
-}
-
 // ---- Epochs ----
-
-#[tokio::test]
-async fn refuses_a_chunk_under_another_epoch() {
-    let m = Matcher::new().await;
-    m.create_job().await;
-    let before = m.snapshot().await;
-    let body = veterans_chunk();
-    for path in [
-        chunk_path(JOB, 0, OTHER_EPOCH),
-        format!("/v1/jobs/{JOB}/submission/chunks/0"),
-        format!("/v1/jobs/{JOB}/submission/chunks/0?epoch="),
-        chunk_path(JOB, 0, &EPOCH.to_uppercase()),
-    ] {
-        m.call(&m.veterans, "PUT", &path, body.clone()).await.refused(StatusCode::CONFLICT, "wrong-epoch");
-    }
-    m.assert_unchanged(&before).await;
-}
 
 #[tokio::test]
 async fn refuses_a_seal_under_another_epoch() {
@@ -1000,74 +1354,10 @@ async fn refuses_a_seal_under_another_epoch() {
 // ---- Chunks ----
 
 #[tokio::test]
-async fn refuses_a_truncated_chunk() {
+async fn refuses_a_chunk_whose_rows_do_not_follow_the_previous_chunk() {
     let m = Matcher::new().await;
     m.create_job().await;
-    let before = m.snapshot().await;
-    let good = veterans_chunk();
-    for cut in [1, 16, good.len() - 12, good.len() - 5, good.len()] {
-        m.put_chunk(&m.veterans, 0, &good[..good.len() - cut])
-            .await
-            .refused(StatusCode::BAD_REQUEST, "malformed-chunk");
-    }
-    // Padded is as bad as truncated.
-    m.put_chunk(&m.veterans, 0, &[&good[..], &[0]].concat()).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
-    m.assert_unchanged(&before).await;
-}
-
-#[tokio::test]
-async fn refuses_a_chunk_with_the_wrong_magic() {
-    let m = Matcher::new().await;
-    m.create_job().await;
-    let before = m.snapshot().await;
-    let good = veterans_chunk();
-    for magic in [b"XXXX", b"BDT2", b"bdt1", b"\0\0\0\0"] {
-        let bad = [&magic[..], &good[4..]].concat();
-        m.put_chunk(&m.veterans, 0, &bad).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
-    }
-    // JSON where a chunk belongs.
-    m.put_chunk(&m.veterans, 0, br#"{"rows":[1,2,3]}"#).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
-    m.assert_unchanged(&before).await;
-}
-
-#[tokio::test]
-async fn refuses_a_chunk_with_the_wrong_attribute_count() {
-    let m = Matcher::new().await;
-    m.create_job().await;
-    let before = m.snapshot().await;
-    // The veterans send 4 attribute tokens (name ×3, sex), household 4, pension none.
-    assert_eq!(spec().wire_attributes("veterans").unwrap().len(), 4);
-    assert_eq!(spec().wire_attributes("pension").unwrap().len(), 0);
-    for attrs in [0, 1, 3, 5, 16] {
-        m.put_chunk(&m.veterans, 0, &chunk_with(attrs, &[(1, 1), (2, 2)]))
-            .await
-            .refused(StatusCode::BAD_REQUEST, "malformed-chunk");
-    }
-    m.put_chunk(&m.pension, 0, &chunk_with(4, &[(1, 1)])).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
-    // Header declares 4 attributes but the records are laid out with 1.
-    let mut lying = chunk_with(1, &[(1, 1), (2, 2), (3, 3), (4, 4)]);
-    lying[4] = 4;
-    m.put_chunk(&m.veterans, 0, &lying).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
-    // More attributes than the format allows.
-    let mut too_many = veterans_chunk();
-    too_many[4] = 200;
-    m.put_chunk(&m.veterans, 0, &too_many).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
-    m.assert_unchanged(&before).await;
-}
-
-#[tokio::test]
-async fn refuses_a_chunk_whose_rows_do_not_increase() {
-    let m = Matcher::new().await;
-    m.create_job().await;
-    let before = m.snapshot().await;
-    for rows in [&[(2, 1), (2, 2)][..], &[(3, 1), (1, 2)], &[(0, 1)], &[(1, 1), (5, 2), (4, 3)]] {
-        m.put_chunk(&m.veterans, 0, &chunk_for("veterans", rows))
-            .await
-            .refused(StatusCode::BAD_REQUEST, "malformed-chunk");
-    }
-    m.assert_unchanged(&before).await;
-
-    // Across chunks: chunk 1 must start after chunk 0's last row.
+    // Chunk 1 must start after chunk 0's last row.
     m.put_chunk(&m.veterans, 0, &veterans_chunk()).await.expect(StatusCode::CREATED);
     let before = m.snapshot().await;
     for rows in [&[(4, 5)][..], &[(2, 5), (9, 6)]] {
@@ -1077,23 +1367,6 @@ async fn refuses_a_chunk_whose_rows_do_not_increase() {
     }
     m.assert_unchanged(&before).await;
     m.put_chunk(&m.veterans, 1, &chunk_for("veterans", &[(5, 5)])).await.expect(StatusCode::CREATED);
-}
-
-#[tokio::test]
-async fn refuses_other_corrupted_chunks() {
-    let m = Matcher::new().await;
-    m.create_job().await;
-    let before = m.snapshot().await;
-    let good = veterans_chunk();
-    let mut reserved = good.clone();
-    reserved[6] = 1;
-    let mut too_many_records = good.clone();
-    too_many_records[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
-    let no_token = encode_chunk(4, &[TokenRecord { row: 1, id: ABSENT, qid: ABSENT, attrs: vec![token(200); 4] }]);
-    for bad in [Vec::new(), good[..8].to_vec(), reserved, too_many_records, encode_chunk(4, &[]), no_token] {
-        m.put_chunk(&m.veterans, 0, &bad).await.refused(StatusCode::BAD_REQUEST, "malformed-chunk");
-    }
-    m.assert_unchanged(&before).await;
 }
 
 #[tokio::test]
@@ -1557,16 +1830,16 @@ fn x25519_key() -> [u8; 32] {
 }
 
 /// A statement about `party` signed with `signer`'s key (the custodian's, or an impostor's).
-fn statement(signer: &Party, action: Action, party: &Party, role: &str, at: u64) -> PrincipalStatement {
+fn statement(signer: &Party, action: Action, party: &Party, role: PrincipalRole, at: u64) -> PrincipalStatement {
     PrincipalStatement::sign(&signer.key, action, &party.name, role, &key32(party), &x25519_key(), at)
 }
 
 fn enrolment(custodian: &Party, party: &Party, at: u64) -> PrincipalStatement {
-    statement(custodian, Action::Enrol, party, "agent", at)
+    statement(custodian, Action::Enrol, party, PrincipalRole::Agent, at)
 }
 
 fn revocation(custodian: &Party, party: &Party, at: u64) -> PrincipalStatement {
-    statement(custodian, Action::Revoke, party, "agent", at)
+    statement(custodian, Action::Revoke, party, PrincipalRole::Agent, at)
 }
 
 fn new_epoch() -> KeyEpoch {
@@ -1603,73 +1876,6 @@ async fn refuses_principal_statements_from_anyone_but_the_trusted_custodian() {
 }
 
 #[tokio::test]
-async fn refuses_a_principal_statement_the_custodian_did_not_sign_as_sent() {
-    let (m, custodian) = Matcher::with_custodian().await;
-    let petitions = Party::new("petitions");
-    let at = now_ms();
-    let good = enrolment(&custodian, &petitions, at);
-    let before = m.snapshot().await;
-
-    // Signed by a key that is not the trusted custodian's, sent by the custodian.
-    let impostor = Party::new("custodian");
-    m.statement(&custodian, &enrolment(&impostor, &petitions, at))
-        .await
-        .refused(StatusCode::UNPROCESSABLE_ENTITY, "bad-statement");
-    // Changed after signing.
-    let tampered = [
-        PrincipalStatement { name: "housing".into(), ..good.clone() },
-        PrincipalStatement { name: "veterans".into(), ..good.clone() },
-        PrincipalStatement { role: "operator".into(), ..good.clone() },
-        PrincipalStatement { action: Action::Revoke, ..good.clone() },
-        PrincipalStatement { signing_key: hex::encode(key32(&Party::new("petitions"))), ..good.clone() },
-        PrincipalStatement { x25519_key: hex::encode(x25519_key()), ..good.clone() },
-        PrincipalStatement { at: at + 1, ..good.clone() },
-        PrincipalStatement { signature: hex::encode([0u8; 64]), ..good.clone() },
-        PrincipalStatement { signature: "not hex".into(), ..good.clone() },
-        PrincipalStatement { signing_key: "abcd".into(), ..good.clone() },
-    ];
-    for statement in &tampered {
-        m.statement(&custodian, statement).await.refused(StatusCode::UNPROCESSABLE_ENTITY, "bad-statement");
-    }
-    // Not a statement at all.
-    m.call(&custodian, "POST", "/v1/principals", b"{\"action\":\"enrol\"}".to_vec())
-        .await
-        .refused(StatusCode::BAD_REQUEST, "malformed");
-    let mut extra = serde_json::to_value(&good).unwrap();
-    extra["admin"] = serde_json::json!(true);
-    m.call(&custodian, "POST", "/v1/principals", serde_json::to_vec(&extra).unwrap())
-        .await
-        .refused(StatusCode::BAD_REQUEST, "malformed");
-    m.assert_unchanged(&before).await;
-    m.call(&petitions, "GET", "/v1/epochs", Vec::new()).await.refused(StatusCode::UNAUTHORIZED, "unknown-signer");
-}
-
-#[tokio::test]
-async fn refuses_a_statement_for_another_role_or_a_reserved_name() {
-    let (m, custodian) = Matcher::with_custodian().await;
-    let before = m.snapshot().await;
-    let petitions = Party::new("petitions");
-    let at = now_ms();
-    for role in ["custodian", "administrator", "Agent", "operator ", ""] {
-        let statement = statement(&custodian, Action::Enrol, &petitions, role, at);
-        m.statement(&custodian, &statement).await.refused(StatusCode::UNPROCESSABLE_ENTITY, "bad-statement");
-    }
-    // Reserved names, and no name (which the administrator's `enroll` refuses too).
-    for name in [bidui_matcher::auth::CUSTODIAN, bidui_matcher::audit::ADMINISTRATOR, ""] {
-        let reserved = Party::new(name);
-        for (action, role) in [(Action::Enrol, "agent"), (Action::Enrol, "operator"), (Action::Revoke, "agent")] {
-            let statement = statement(&custodian, action, &reserved, role, at);
-            m.statement(&custodian, &statement).await.refused(StatusCode::UNPROCESSABLE_ENTITY, "bad-statement");
-        }
-    }
-    m.assert_unchanged(&before).await;
-    // Nor does anyone sign as the administrator.
-    m.call(&Party::new(bidui_matcher::audit::ADMINISTRATOR), "GET", "/v1/epochs/status", Vec::new())
-        .await
-        .refused(StatusCode::UNAUTHORIZED, "unknown-signer");
-}
-
-#[tokio::test]
 async fn a_custodian_enrolment_is_applied_once_and_lets_the_principal_sign() {
     let (m, custodian) = Matcher::with_custodian().await;
     let petitions = Party::new("petitions");
@@ -1691,7 +1897,7 @@ async fn a_custodian_enrolment_is_applied_once_and_lets_the_principal_sign() {
 
     // An operator enrolled by the custodian reads the epoch status, and nothing an agent does.
     let auditor = Party::new("district-auditor");
-    m.statement(&custodian, &statement(&custodian, Action::Enrol, &auditor, "operator", now_ms()))
+    m.statement(&custodian, &statement(&custodian, Action::Enrol, &auditor, PrincipalRole::Operator, now_ms()))
         .await
         .expect(StatusCode::OK);
     m.call(&auditor, "GET", "/v1/epochs/status", Vec::new()).await.expect(StatusCode::OK);
