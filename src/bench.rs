@@ -119,7 +119,8 @@ fn agent(config: &std::path::Path, read_only: bool, workers: usize) -> anyhow::R
     let seconds = started.elapsed().as_secs_f64();
     let cpu = bidui_probe::cpu_seconds().zip(cpu).map_or(f64::NAN, |(end, start)| end - start);
     println!(
-        "{}: {rows} rows, {records} token records; {seconds:.2} s wall, {cpu:.2} s CPU: {:.0} rows/s, {:.0} rows/s per core",
+        "{}: {rows} rows, {records} token records; {seconds:.2} s wall, {cpu:.2} s CPU: \
+         {:.0} rows/s, {:.0} rows/s per core",
         config.source.path.display(),
         rows as f64 / seconds,
         rows as f64 / cpu
@@ -207,7 +208,8 @@ fn ingest(dir: &std::path::Path, records: u32) -> anyhow::Result<()> {
     let seconds = upload("department", &department_key, records)?;
     let peak = bidui_probe::peak_memory_kib_of(matcher.child.id());
     println!(
-        "matcher ingest: {records} token records (5 tokens each) in {seconds:.2} s, seal and join included: {:.0} records/s; matcher peak {} MiB",
+        "matcher ingest: {records} token records (5 tokens each) in {seconds:.2} s, \
+         seal and join included: {:.0} records/s; matcher peak {} MiB",
         f64::from(records) / seconds,
         peak.map_or("?".into(), |k| (k / 1024).to_string())
     );

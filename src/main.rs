@@ -1,5 +1,7 @@
 //! `bidui`: one binary for every role. Each subcommand is a thin shell over a library crate.
 
+#![forbid(unsafe_code)]
+
 use std::io::{self, BufRead, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -33,7 +33,11 @@ pub fn write_certificate(
 ) -> anyhow::Result<String> {
     for path in [out_key, out_cert] {
         if path.exists() {
-            bail!("{} already exists; bidui never overwrites a key or certificate (move it away first if you mean to replace it)", path.display());
+            bail!(
+                "{} already exists; bidui never overwrites a key or certificate \
+                 (move it away first if you mean to replace it)",
+                path.display()
+            );
         }
     }
     let generated = bidui_matcher::tls::generate_self_signed(hosts, name, days)?;
@@ -55,7 +59,8 @@ pub fn tls_cert(args: TlsCertArgs) -> anyhow::Result<()> {
     eprintln!(
         "certificate for {} written to {} (give it to every agent and the operator as matcher_certificate);\n\
          key written to {} (0600: it stays on the matcher's host, for `bidui matcher serve --tls-key`).\n\
-         The line above is the certificate's SHA-256 fingerprint: read it out to each department when they install the certificate.",
+         The line above is the certificate's SHA-256 fingerprint: read it out to each department \
+         when they install the certificate.",
         args.hosts.join(", "),
         args.out_cert.display(),
         args.out_key.display()

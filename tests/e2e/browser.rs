@@ -13,7 +13,10 @@ fn chromium() -> PathBuf {
         .into_iter()
         .map(PathBuf::from)
         .find(|p| p.exists())
-        .expect("headless Chromium is needed for this test: `.ci/run` installs it (apt-get install chromium fonts-wqy-zenhei)")
+        .expect(
+            "headless Chromium is needed for this test: \
+             `.ci/run` installs it (apt-get install chromium fonts-wqy-zenhei)",
+        )
 }
 
 fn headless(profile: &Path) -> Command {
@@ -108,7 +111,11 @@ fn the_network_check_sees_a_page_that_fetches() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let page = dir.join("fetching.html");
-    std::fs::write(&page, r#"<html><body><img src="http://charts.example.invalid/a.png"><script src="https://cdn.example.invalid/x.js"></script></body></html>"#).unwrap();
+    let fetching = concat!(
+        r#"<html><body><img src="http://charts.example.invalid/a.png">"#,
+        r#"<script src="https://cdn.example.invalid/x.js"></script></body></html>"#
+    );
+    std::fs::write(&page, fetching).unwrap();
     let net_log = dir.join("net-log.json");
     let run = headless(&dir.join("profile"))
         .arg(format!("--log-net-log={}", net_log.display()))

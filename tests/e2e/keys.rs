@@ -43,7 +43,8 @@ fn agent_home(work: &Path, party: &str, custodian_key: &str) -> (PathBuf, String
 
 fn job_spec(work: &Path, id: &str, kcv: &str, departments: &[&str]) -> PathBuf {
     let mut spec = format!(
-        "id = \"{id}\"\npurpose = \"退役军人和其他优抚对象信息采集第二阶段数据比对\"\napproval = \"keys-test\"\nepoch = \"{kcv}\"\nretention_hours = 0\n\
+        "id = \"{id}\"\npurpose = \"退役军人和其他优抚对象信息采集第二阶段数据比对\"\n\
+         approval = \"keys-test\"\nepoch = \"{kcv}\"\nretention_hours = 0\n\
          [requester]\nparty = \"veterans\"\nfields = [\"town\"]\n"
     );
     for d in departments {

@@ -88,7 +88,8 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
         format!(
             "id = \"{job}\"\npurpose = \"退役军人和其他优抚对象信息采集第二阶段数据比对\"\napproval = \"test\"\nepoch = \"{kcv}\"\n\
              [requester]\nparty = \"veterans\"\nfields = [\"town\"]\n\
-             [[department]]\nparty = \"household\"\ncompare = [\"name\", \"sex\", \"birth_date\"]\nfields = [\"household_status\"]\n\
+             [[department]]\nparty = \"household\"\n\
+             compare = [\"name\", \"sex\", \"birth_date\"]\nfields = [\"household_status\"]\n\
              [[department]]\nparty = \"housing\"\ncompare = [\"name\"]\nfields = [\"housing_type\", \"income\"]\n"
         ),
     )

@@ -52,7 +52,8 @@ fn main() {
     let seconds = started.elapsed().as_secs_f64();
     let mb = source.bytes_read() as f64 / 1e6;
     println!(
-        "{rows} rows, {errors} errors, {chars} bytes of text ({id_chars} in the column) in {seconds:.3} s: {:.0} rows/s, {:.0} MB/s ({:?})",
+        "{rows} rows, {errors} errors, {chars} bytes of text ({id_chars} in the column) in {seconds:.3} s: \
+          {:.0} rows/s, {:.0} MB/s ({:?})",
         rows as f64 / seconds,
         mb / seconds,
         source.encoding(),

@@ -9,6 +9,8 @@
 //! - [`tokenize`]: rows to token records;
 //! - [`run`]: one job: upload with resume, seal, release, local log.
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod epochs;
 pub mod run;

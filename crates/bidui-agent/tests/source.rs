@@ -142,7 +142,8 @@ fn detection_reads_past_a_character_cut_at_64_kib() {
 fn quoted_fields_with_commas_quotes_and_newlines() {
     let dir = TempDir::new().unwrap();
     let text = format!(
-        "{HEADER},地址\n440118198001010022,张三,男,\"增城区荔城街, 府佑路1号\"\n\"440118198001010014\",\"李\"\"四\"\"\",女,\"第一行\n第二行\"\n440118199003051236,王五,男,末行\n"
+        "{HEADER},地址\n440118198001010022,张三,男,\"增城区荔城街, 府佑路1号\"\n\
+         \"440118198001010014\",\"李\"\"四\"\"\",女,\"第一行\n第二行\"\n440118199003051236,王五,男,末行\n"
     );
     let path = write_file(&dir, "quoted.csv", text.as_bytes());
     let mut source = open(&path);

@@ -9,6 +9,8 @@
 //! Requests are signed by an [`Identity`] from `bidui-keyfile`, re-exported here because
 //! every [`Client`] takes one.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

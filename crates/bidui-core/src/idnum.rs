@@ -18,7 +18,10 @@ pub struct IdNumber([u8; 18]);
 pub enum IdError {
     #[error("identity number is empty")]
     Empty,
-    #[error("identity number was mangled by Excel (scientific notation or digits lost to 15-digit precision); re-export the column as text")]
+    #[error(
+        "identity number was mangled by Excel (scientific notation or digits lost to 15-digit precision); \
+              re-export the column as text"
+    )]
     ExcelMangled,
     #[error("identity number must have 15 or 18 characters")]
     Length,
@@ -539,7 +542,9 @@ mod tests {
             }
 
             #[test]
-            fn valid_numbers_survive_every_messy_spelling(id in valid_id(), spaces in 0usize..18, lower in any::<bool>()) {
+            fn valid_numbers_survive_every_messy_spelling(
+                id in valid_id(), spaces in 0usize..18, lower in any::<bool>()
+            ) {
                 let mut messy: String = id.chars().map(|c| char::from_u32(c as u32 + 0xFEE0).unwrap()).collect();
                 if lower { messy = id.replace('X', "x"); }
                 messy.insert(spaces.min(messy.chars().count()) * if lower { 1 } else { 3 }, '\u{3000}');

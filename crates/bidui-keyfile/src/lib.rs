@@ -4,6 +4,8 @@
 //! Kept apart from the HTTP client so that the custodian, which signs statements and
 //! writes its key but may never talk to the network, does not link a TLS stack for it.
 
+#![forbid(unsafe_code)]
+
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};

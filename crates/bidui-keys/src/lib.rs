@@ -6,6 +6,8 @@
 //! secret. An epoch secret exists in cleartext only in memory during [`Custodian::rotate`]
 //! (then it is zeroized) and, after sealing, inside the agents.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 
 use bidui_core::custody::{validate_principal_name, Action, PrincipalNameError, PrincipalRole, PrincipalStatement};

@@ -11,6 +11,8 @@
 //! - [`audit`]: the hash-chained audit log (encoding, hashing, verification);
 //! - [`tls`]: HTTPS on rustls with the ring provider, the district's certificate.
 
+#![forbid(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};

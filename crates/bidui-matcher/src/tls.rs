@@ -52,7 +52,8 @@ pub fn server_config(files: &TlsFiles) -> anyhow::Result<Arc<rustls::ServerConfi
     if let Ok(meta) = std::fs::metadata(&files.key) {
         use std::os::unix::fs::PermissionsExt;
         if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(key = %files.key.display(), mode = format!("{:o}", meta.permissions().mode() & 0o777), "the TLS key file is readable by others: chmod 600 it");
+            let mode = format!("{:o}", meta.permissions().mode() & 0o777);
+            tracing::warn!(key = %files.key.display(), mode, "the TLS key file is readable by others: chmod 600 it");
         }
     }
     let key = PrivateKeyDer::from_pem_file(&files.key)
@@ -127,9 +128,13 @@ async fn handshake(mut stream: TcpStream, acceptor: &TlsAcceptor) -> std::io::Re
         return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed before the handshake"));
     }
     if first[0] != 22 {
-        let body = r#"{"code":"https-only","message":"this matcher serves HTTPS only: use an https:// URL and configure matcher_certificate or matcher_ca"}"#;
+        let body = concat!(
+            r#"{"code":"https-only","message":"this matcher serves HTTPS only: "#,
+            r#"use an https:// URL and configure matcher_certificate or matcher_ca"}"#
+        );
         let answer = format!(
-            "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
             body.len()
         );
         let _ = stream.write_all(answer.as_bytes()).await;

@@ -48,14 +48,21 @@ fn logged() -> Logged {
             "veterans",
             action::SEALED,
             Some(job),
-            json!({ "epoch": "0123456789abcdef", "chunks": 1, "records": 3000, "rows_read": 3011, "invalid_ids": { "checksum": 11 } }),
+            json!({
+                "epoch": "0123456789abcdef", "chunks": 1, "records": 3000, "rows_read": 3011,
+                "invalid_ids": { "checksum": 11 }
+            }),
         ),
         AuditEvent::new(
             1_780_000_200,
             "household",
             action::RELEASED,
             Some(job),
-            json!({ "purpose": "退役军人和其他优抚对象信息采集第二阶段数据比对", "approval": "增退役军人〔2026〕1号", "fields": ["household_status"], "refused": [{ "field": "income", "reason": "本部门政策不允许" }], "records": 2812 }),
+            json!({
+                "purpose": "退役军人和其他优抚对象信息采集第二阶段数据比对", "approval": "增退役军人〔2026〕1号",
+                "fields": ["household_status"], "refused": [{ "field": "income", "reason": "本部门政策不允许" }],
+                "records": 2812
+            }),
         ),
     ];
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
@@ -185,14 +192,21 @@ fn deleting_one_entry_is_detected() {
 #[test]
 fn swapping_two_entries_is_detected() {
     let log = logged();
-    tamper(&log.db, "UPDATE audit SET seq = -1 WHERE seq = 6; UPDATE audit SET seq = 6 WHERE seq = 7; UPDATE audit SET seq = 7 WHERE seq = -1;");
+    tamper(
+        &log.db,
+        "UPDATE audit SET seq = -1 WHERE seq = 6; UPDATE audit SET seq = 6 WHERE seq = 7; \
+         UPDATE audit SET seq = 7 WHERE seq = -1;",
+    );
     broken_at(&log.db, 6);
     // Swapping the contents and leaving the numbers is the same tampering seen otherwise.
     let log = logged();
     tamper(
         &log.db,
-        "UPDATE audit SET record = CASE seq WHEN 2 THEN (SELECT record FROM audit WHERE seq = 3) ELSE (SELECT record FROM audit WHERE seq = 2) END, \
-         actor = CASE seq WHEN 2 THEN (SELECT actor FROM audit WHERE seq = 3) ELSE (SELECT actor FROM audit WHERE seq = 2) END WHERE seq IN (2, 3)",
+        "UPDATE audit SET \
+         record = CASE seq WHEN 2 THEN (SELECT record FROM audit WHERE seq = 3) \
+         ELSE (SELECT record FROM audit WHERE seq = 2) END, \
+         actor = CASE seq WHEN 2 THEN (SELECT actor FROM audit WHERE seq = 3) \
+         ELSE (SELECT actor FROM audit WHERE seq = 2) END WHERE seq IN (2, 3)",
     );
     broken_at(&log.db, 2);
 }

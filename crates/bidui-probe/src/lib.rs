@@ -2,6 +2,8 @@
 //! read from Linux's `/proc`. Where the OS does not tell (another OS, a process gone, an
 //! unreadable file) a probe answers `None`, and the figure is left out of the report.
 
+#![forbid(unsafe_code)]
+
 /// Clock ticks per second in `/proc/<pid>/stat` (`USER_HZ`): 100 on every Linux target.
 const TICKS_PER_SECOND: f64 = 100.0;
 

@@ -50,6 +50,8 @@
 //! row, category family, department and attribute or field; it lists per town what was
 //! fixed, what is new and what is still open.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 
 use bidui_core::api::JobResults;

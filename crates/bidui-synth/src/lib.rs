@@ -101,6 +101,8 @@
 //! Number cells read as text with [`number_cell_text`] (Rust's `Display` of the double:
 //! `440183198001010000`).
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 use std::io::{BufWriter, Write};
 use std::path::Path;
