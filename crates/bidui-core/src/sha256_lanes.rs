@@ -41,13 +41,14 @@ pub(crate) fn active_path() -> Sha256Path {
 /// one block at a time.
 pub(crate) fn compress(states: &mut [[u32; 8]], blocks: &[[u8; 64]]) {
     assert_eq!(states.len(), blocks.len(), "one block per state");
-    match active_path() {
-        #[cfg(target_arch = "x86_64")]
+    #[cfg(target_arch = "x86_64")]
+    if active_path() == Sha256Path::ShaNi {
         // SAFETY: `active_path` answers `ShaNi` only when `shani::available()` found every
         // CPU feature `shani::compress` is compiled for.
-        Sha256Path::ShaNi => unsafe { shani::compress(states, blocks) },
-        _ => compress_portable(states, blocks),
+        unsafe { shani::compress(states, blocks) };
+        return;
     }
+    compress_portable(states, blocks);
 }
 
 fn compress_portable(states: &mut [[u32; 8]], blocks: &[[u8; 64]]) {
