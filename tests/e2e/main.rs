@@ -9,6 +9,7 @@ mod keys;
 mod report;
 mod resume;
 mod tls;
+mod vectors;
 
 /// The `bidui` binary Cargo built for this test run.
 fn bidui_exe() -> &'static str {

@@ -135,7 +135,8 @@ fn key32(text: &str, what: &'static str) -> Result<[u8; 32], StatementError> {
 }
 
 impl PrincipalStatement {
-    fn message(&self) -> Result<Vec<u8>, StatementError> {
+    /// The bytes the custodian signs.
+    pub(crate) fn message(&self) -> Result<Vec<u8>, StatementError> {
         let action: &[u8] = match self.action {
             Action::Enrol => b"enrol",
             Action::Revoke => b"revoke",

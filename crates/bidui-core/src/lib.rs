@@ -11,6 +11,10 @@
 //! This crate does no I/O: no files, no network, no clock, no async runtime. A test
 //! (`tests/e2e/deps.rs`) fails if it ever depends on tokio, axum or rusqlite.
 
+// Every unsafe operation sits in its own `unsafe {}` block with a `// SAFETY:` note, even
+// inside an `unsafe fn`.
+#![deny(unsafe_op_in_unsafe_fn)]
+
 pub mod api;
 pub mod custody;
 pub mod idnum;

@@ -63,11 +63,11 @@ pub enum SealError {
     WeakKey(String),
 }
 
-fn aad(suite: Suite, kcv: &str, recipient: &str) -> Vec<u8> {
+pub(crate) fn aad(suite: Suite, kcv: &str, recipient: &str) -> Vec<u8> {
     [AAD_LABEL, b"\0", suite.name().as_bytes(), b"\0", kcv.as_bytes(), b"\0", recipient.as_bytes()].concat()
 }
 
-fn statement(aad: &[u8], ephemeral_public: &[u8], sealed: &[u8]) -> Vec<u8> {
+pub(crate) fn statement(aad: &[u8], ephemeral_public: &[u8], sealed: &[u8]) -> Vec<u8> {
     [STATEMENT_LABEL, b"\0", aad, b"\0", ephemeral_public, sealed].concat()
 }
 
@@ -92,7 +92,24 @@ pub fn seal(
 ) -> Result<SealedEpoch, SealError> {
     let mut ephemeral_bytes = Zeroizing::new([0u8; 32]);
     rng.fill(&mut ephemeral_bytes[..]).map_err(|_| SealError::Random)?;
-    let ephemeral = x25519_dalek::StaticSecret::from(*ephemeral_bytes);
+    seal_with_ephemeral(
+        epoch,
+        recipient,
+        recipient_public,
+        custodian,
+        x25519_dalek::StaticSecret::from(*ephemeral_bytes),
+    )
+}
+
+/// [`seal`] with a given ephemeral key: the only randomness of a seal, fixed here so the
+/// protocol vectors (`crate::vectors`) are deterministic. Never reuse an ephemeral key.
+pub(crate) fn seal_with_ephemeral(
+    epoch: &KeyEpoch,
+    recipient: &str,
+    recipient_public: &[u8; 32],
+    custodian: &Ed25519KeyPair,
+    ephemeral: x25519_dalek::StaticSecret,
+) -> Result<SealedEpoch, SealError> {
     let ephemeral_public = x25519_dalek::PublicKey::from(&ephemeral).to_bytes();
     let shared = ephemeral.diffie_hellman(&x25519_dalek::PublicKey::from(*recipient_public));
     // A low-order recipient key makes the shared secret predictable from public values:

@@ -16,24 +16,42 @@ pub(crate) const SHA256_IV: [u32; 8] =
 /// How many streams one interleaved compression runs.
 pub(crate) const LANES: usize = 4;
 
+/// Which compression [`compress`] runs on this CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+// Off x86-64 only the portable path exists.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) enum Sha256Path {
+    /// Four streams interleaved with the SHA-NI instructions (`shani`).
+    ShaNi,
+    /// One block at a time with `sha2::compress256`.
+    Portable,
+}
+
+/// The path [`compress`] takes on this CPU. std caches the CPUID answer, so each call is
+/// a few loads and tests.
+pub(crate) fn active_path() -> Sha256Path {
+    #[cfg(target_arch = "x86_64")]
+    if shani::available() {
+        return Sha256Path::ShaNi;
+    }
+    Sha256Path::Portable
+}
+
 /// Compresses `blocks[i]` into `states[i]` for every `i`, as `sha2::compress256` would
 /// one block at a time.
 pub(crate) fn compress(states: &mut [[u32; 8]], blocks: &[[u8; 64]]) {
     assert_eq!(states.len(), blocks.len(), "one block per state");
     #[cfg(target_arch = "x86_64")]
-    if shani::available() {
-        let mut states = states.chunks_exact_mut(LANES);
-        let mut blocks = blocks.chunks_exact(LANES);
-        for (state, block) in (&mut states).zip(&mut blocks) {
-            // SAFETY: the CPU has the instructions `shani::compress4` is compiled for.
-            unsafe { shani::compress4(state.try_into().expect("4 lanes"), block.try_into().expect("4 lanes")) };
-        }
-        for (state, block) in states.into_remainder().iter_mut().zip(blocks.remainder()) {
-            // SAFETY: as above.
-            unsafe { shani::compress1(state, block) };
-        }
+    if active_path() == Sha256Path::ShaNi {
+        // SAFETY: `active_path` answers `ShaNi` only when `shani::available()` found every
+        // CPU feature `shani::compress` is compiled for.
+        unsafe { shani::compress(states, blocks) };
         return;
     }
+    compress_portable(states, blocks);
+}
+
+fn compress_portable(states: &mut [[u32; 8]], blocks: &[[u8; 64]]) {
     for (state, block) in states.iter_mut().zip(blocks) {
         sha2::compress256(state, &[(*block).into()]);
     }
@@ -43,58 +61,105 @@ pub(crate) fn compress(states: &mut [[u32; 8]], blocks: &[[u8; 64]]) {
 mod shani {
     use std::arch::x86_64::*;
 
+    use super::LANES;
+
+    /// Whether the CPU has every feature the functions below are compiled for.
     pub(super) fn available() -> bool {
-        // std caches the CPUID answer; each check is a load and a test.
         std::arch::is_x86_feature_detected!("sha")
-            && std::arch::is_x86_feature_detected!("sse4.1")
+            && std::arch::is_x86_feature_detected!("sse2")
             && std::arch::is_x86_feature_detected!("ssse3")
+            && std::arch::is_x86_feature_detected!("sse4.1")
     }
 
     /// The SHA-256 round constants, four per `sha256rnds2` pair.
-    static K: [u32; 64] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
-        0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
-        0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
-        0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
-        0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
-        0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
-        0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-        0xc67178f2,
+    static K: [[u32; 4]; 16] = [
+        [0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5],
+        [0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5],
+        [0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3],
+        [0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174],
+        [0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc],
+        [0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da],
+        [0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7],
+        [0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967],
+        [0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13],
+        [0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85],
+        [0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3],
+        [0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070],
+        [0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5],
+        [0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3],
+        [0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208],
+        [0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2],
     ];
 
+    /// Compresses `blocks[i]` into `states[i]`, four streams at a time and the rest one
+    /// by one.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must have the features this function is compiled for ([`available`]).
     #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-    pub(super) unsafe fn compress4(states: &mut [[u32; 8]; 4], blocks: &[[u8; 64]; 4]) {
-        compress_interleaved(states, blocks)
+    pub(super) unsafe fn compress(states: &mut [[u32; 8]], blocks: &[[u8; 64]]) {
+        let mut states = states.chunks_exact_mut(LANES);
+        let mut blocks = blocks.chunks_exact(LANES);
+        for (state, block) in (&mut states).zip(&mut blocks) {
+            compress_interleaved::<LANES>(state.try_into().expect("4 lanes"), block.try_into().expect("4 lanes"));
+        }
+        for (state, block) in states.into_remainder().iter_mut().zip(blocks.remainder()) {
+            compress_interleaved::<1>(std::array::from_mut(state), std::array::from_ref(block));
+        }
     }
 
-    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-    pub(super) unsafe fn compress1(state: &mut [u32; 8], block: &[u8; 64]) {
-        compress_interleaved::<1>(std::array::from_mut(state), std::array::from_ref(block))
+    /// Reads four words with one unaligned load.
+    #[target_feature(enable = "sse2")]
+    #[inline]
+    fn load(words: &[u32; 4]) -> __m128i {
+        // SAFETY: `words` is 16 readable bytes and `_mm_loadu_si128` has no alignment
+        // requirement.
+        unsafe { _mm_loadu_si128(words.as_ptr().cast()) }
+    }
+
+    /// Reads 16 bytes with one unaligned load.
+    #[target_feature(enable = "sse2")]
+    #[inline]
+    fn load_bytes(bytes: &[u8; 16]) -> __m128i {
+        // SAFETY: `bytes` is 16 readable bytes and `_mm_loadu_si128` has no alignment
+        // requirement.
+        unsafe { _mm_loadu_si128(bytes.as_ptr().cast()) }
+    }
+
+    /// Writes four words with one unaligned store.
+    #[target_feature(enable = "sse2")]
+    #[inline]
+    fn store(words: &mut [u32; 4], value: __m128i) {
+        // SAFETY: `words` is 16 writable bytes borrowed exclusively, and
+        // `_mm_storeu_si128` has no alignment requirement.
+        unsafe { _mm_storeu_si128(words.as_mut_ptr().cast(), value) }
     }
 
     /// Intel's SHA-NI compression (as in the `sha2` crate), with the rounds of `N`
-    /// streams interleaved so their `sha256rnds2` chains overlap.
-    #[inline(always)]
-    unsafe fn compress_interleaved<const N: usize>(states: &mut [[u32; 8]; N], blocks: &[[u8; 64]; N]) {
+    /// streams interleaved so their `sha256rnds2` chains overlap. Inlined into
+    /// [`compress`], which has the same target features.
+    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+    #[inline]
+    fn compress_interleaved<const N: usize>(states: &mut [[u32; 8]; N], blocks: &[[u8; 64]; N]) {
         let byte_swap = _mm_set_epi64x(0x0C0D_0E0F_0809_0A0Bu64 as i64, 0x0405_0607_0001_0203u64 as i64);
         let mut abef = [_mm_setzero_si128(); N];
         let mut cdgh = [_mm_setzero_si128(); N];
         let mut words = [[_mm_setzero_si128(); 4]; N];
         for lane in 0..N {
-            let state = states[lane].as_ptr() as *const __m128i;
-            let dcba = _mm_loadu_si128(state);
-            let efgh = _mm_shuffle_epi32(_mm_loadu_si128(state.add(1)), 0x1B);
+            let [dcba, efgh]: &[[u32; 4]; 2] = states[lane].as_chunks().0.try_into().expect("two halves");
+            let dcba = load(dcba);
+            let efgh = _mm_shuffle_epi32(load(efgh), 0x1B);
             let cdab = _mm_shuffle_epi32(dcba, 0xB1);
             abef[lane] = _mm_alignr_epi8(cdab, efgh, 8);
             cdgh[lane] = _mm_blend_epi16(efgh, cdab, 0xF0);
-            let block = blocks[lane].as_ptr() as *const __m128i;
-            for (i, word) in words[lane].iter_mut().enumerate() {
-                *word = _mm_shuffle_epi8(_mm_loadu_si128(block.add(i)), byte_swap);
+            for (word, bytes) in words[lane].iter_mut().zip(blocks[lane].as_chunks::<16>().0) {
+                *word = _mm_shuffle_epi8(load_bytes(bytes), byte_swap);
             }
         }
         let (abef_before, cdgh_before) = (abef, cdgh);
-        for quad in 0..16 {
-            let k = _mm_loadu_si128(K.as_ptr().add(quad * 4) as *const __m128i);
+        for (quad, k) in K.iter().enumerate() {
+            let k = load(k);
             for lane in 0..N {
                 let w = &mut words[lane];
                 let message = if quad < 4 {
@@ -116,9 +181,9 @@ mod shani {
             let cdgh = _mm_add_epi32(cdgh[lane], cdgh_before[lane]);
             let feba = _mm_shuffle_epi32(abef, 0x1B);
             let dchg = _mm_shuffle_epi32(cdgh, 0xB1);
-            let state = states[lane].as_mut_ptr() as *mut __m128i;
-            _mm_storeu_si128(state, _mm_blend_epi16(feba, dchg, 0xF0));
-            _mm_storeu_si128(state.add(1), _mm_alignr_epi8(dchg, feba, 8));
+            let [dcba, efgh]: &mut [[u32; 4]; 2] = states[lane].as_chunks_mut().0.try_into().expect("two halves");
+            store(dcba, _mm_blend_epi16(feba, dchg, 0xF0));
+            store(efgh, _mm_alignr_epi8(dchg, feba, 8));
         }
     }
 }
@@ -127,32 +192,77 @@ mod shani {
 mod tests {
     use super::*;
 
-    fn one_at_a_time(states: &[[u32; 8]], blocks: &[[u8; 64]]) -> Vec<[u32; 8]> {
-        states
-            .iter()
-            .zip(blocks)
-            .map(|(state, block)| {
-                let mut state = *state;
-                sha2::compress256(&mut state, &[(*block).into()]);
-                state
-            })
-            .collect()
+    /// Runs `compress_with` on one- and two-block messages, a different one per lane, and
+    /// compares every lane with ring's SHA-256 of its message: ring shares no code with
+    /// either path, so a wrong round, lane mix-up or byte order shows. Every count from 0
+    /// to 3 full groups plus each remainder; the second block starts from a state that is
+    /// not the IV.
+    fn assert_gives_ring_sha256(compress_with: impl Fn(&mut [[u32; 8]], &[[u8; 64]])) {
+        for count in 0..=(3 * LANES + 3) {
+            for length in [0, 3, 55, 56, 64, 119] {
+                let messages: Vec<Vec<u8>> =
+                    (0..count).map(|lane| (0..length).map(|i| (i * 31 + lane * 97 + 5) as u8).collect()).collect();
+                let padded: Vec<Vec<[u8; 64]>> = messages.iter().map(|m| padded_blocks(m)).collect();
+                let mut states = vec![SHA256_IV; count];
+                for block in 0..padded.first().map_or(0, Vec::len) {
+                    let blocks: Vec<[u8; 64]> = padded.iter().map(|p| p[block]).collect();
+                    compress_with(&mut states, &blocks);
+                }
+                for (state, message) in states.iter().zip(&messages) {
+                    let digest: Vec<u8> = state.iter().flat_map(|word| word.to_be_bytes()).collect();
+                    let want = ring::digest::digest(&ring::digest::SHA256, message);
+                    assert_eq!(digest, want.as_ref(), "{count} lanes, {length}-byte messages");
+                }
+            }
+        }
+    }
+
+    /// FIPS 180-4 §5.1.1 padding.
+    fn padded_blocks(message: &[u8]) -> Vec<[u8; 64]> {
+        let mut bytes = message.to_vec();
+        bytes.push(0x80);
+        while bytes.len() % 64 != 56 {
+            bytes.push(0);
+        }
+        bytes.extend_from_slice(&(message.len() as u64 * 8).to_be_bytes());
+        bytes.chunks_exact(64).map(|block| block.try_into().expect("64 bytes")).collect()
     }
 
     #[test]
-    fn interleaved_compression_equals_one_block_at_a_time_for_every_lane_count() {
-        // Every count from 0 to 3 full groups plus each remainder, with different states
-        // and blocks per lane so a lane mix-up or a wrong round constant shows.
-        for count in 0..=(3 * LANES + 3) {
-            let blocks: Vec<[u8; 64]> =
-                (0..count).map(|lane| std::array::from_fn(|i| (i * 31 + lane * 97 + 5) as u8)).collect();
-            let states: Vec<[u32; 8]> = (0..count)
-                .map(|lane| std::array::from_fn(|i| SHA256_IV[i].rotate_left(lane as u32) ^ (lane as u32)))
-                .collect();
-            let mut got = states.clone();
-            compress(&mut got, &blocks);
-            assert_eq!(got, one_at_a_time(&states, &blocks), "{count} lanes");
+    fn the_dispatched_compression_gives_ring_sha256() {
+        assert_gives_ring_sha256(compress);
+    }
+
+    #[test]
+    fn the_portable_compression_gives_ring_sha256() {
+        assert_gives_ring_sha256(compress_portable);
+    }
+
+    /// The SHA-NI code itself, whichever path the dispatch takes. Skipped (and said so)
+    /// only on a CPU without SHA-NI, where no code path can reach it.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_sha_ni_compression_gives_ring_sha256() {
+        if !shani::available() {
+            println!("this CPU has no SHA-NI: the SHA-NI compression cannot run here");
+            return;
         }
+        // SAFETY: the CPU has the features `shani::compress` is compiled for.
+        assert_gives_ring_sha256(|states, blocks| unsafe { shani::compress(states, blocks) });
+    }
+
+    #[test]
+    fn the_active_path_is_sha_ni_exactly_when_the_cpu_has_it() {
+        #[cfg(target_arch = "x86_64")]
+        let cpu_has_sha_ni = std::arch::is_x86_feature_detected!("sha")
+            && std::arch::is_x86_feature_detected!("sse2")
+            && std::arch::is_x86_feature_detected!("ssse3")
+            && std::arch::is_x86_feature_detected!("sse4.1");
+        #[cfg(not(target_arch = "x86_64"))]
+        let cpu_has_sha_ni = false;
+        let path = active_path();
+        println!("SHA-256 path on this CPU: {path:?}");
+        assert_eq!(path == Sha256Path::ShaNi, cpu_has_sha_ni);
     }
 
     #[test]

@@ -6,9 +6,13 @@
 
 use serde_json::{json, Value};
 
+use ring::signature::{Ed25519KeyPair, KeyPair};
+
+use crate::custody::{Action, PrincipalStatement};
 use crate::idnum::{CivilDate, IdNumber};
 use crate::keys::{EpochSecret, KeyEpoch, Purpose, Suite};
 use crate::name;
+use crate::seal;
 use crate::token::{attr_message, id_message, qid_message};
 
 /// "Today" for the identity-number vectors, so future-date cases stay stable.
@@ -90,6 +94,8 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("tokens.json", to_text(&token_vectors())),
         ("key-check.json", to_text(&key_check_vectors())),
         ("idnum.json", to_text(&idnum_vectors())),
+        ("sealed-epoch.json", to_text(&sealed_epoch_vectors())),
+        ("statements.json", to_text(&statement_vectors())),
     ]
 }
 
@@ -170,4 +176,98 @@ fn idnum_vectors() -> Value {
         })
         .collect();
     json!({ "today": IDNUM_TODAY.yyyymmdd(), "cases": cases })
+}
+
+// Test keys for the sealing and statement vectors, taken from the RFCs' own examples so an
+// implementer can check the primitives first. Public: never use them for real keys.
+
+/// The custodian's Ed25519 seed (RFC 8032 §7.1, TEST 1).
+const CUSTODIAN_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+/// The agent `household`: its X25519 secret (RFC 7748 §6.1, Alice's) and Ed25519 seed
+/// (RFC 8032 §7.1, TEST 2).
+const HOUSEHOLD_X25519_SECRET: &str = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
+const HOUSEHOLD_SIGNING_SEED: &str = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
+/// The operator's Ed25519 seed (RFC 8032 §7.1, TEST 3).
+const OPERATOR_SIGNING_SEED: &str = "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7";
+/// One ephemeral X25519 secret per sealed-epoch vector, as a fresh seal draws one (the
+/// first is RFC 7748 §6.1, Bob's).
+const EPHEMERAL_SECRETS: [&str; 3] = [
+    "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb",
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f",
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f",
+];
+
+fn bytes32(hex: &str) -> [u8; 32] {
+    hex::decode(hex).ok().and_then(|b| b.try_into().ok()).expect("test keys are 32 bytes of hex")
+}
+
+fn ed25519_key(seed: &str) -> Ed25519KeyPair {
+    Ed25519KeyPair::from_seed_unchecked(&bytes32(seed)).expect("any 32-byte seed is an Ed25519 key")
+}
+
+fn ed25519_public(key: &Ed25519KeyPair) -> [u8; 32] {
+    key.public_key().as_ref().try_into().expect("Ed25519 public keys are 32 bytes")
+}
+
+/// keys.md §6: one epoch of each suite sealed to `household`, with every input fixed.
+fn sealed_epoch_vectors() -> Value {
+    let custodian = ed25519_key(CUSTODIAN_SEED);
+    let recipient_secret = x25519_dalek::StaticSecret::from(bytes32(HOUSEHOLD_X25519_SECRET));
+    let recipient_public = seal::x25519_public(&recipient_secret);
+    let secrets = TEST_SECRETS.iter().cycle();
+    let cases: Vec<Value> = Suite::ALL
+        .into_iter()
+        .zip(secrets)
+        .zip(EPHEMERAL_SECRETS)
+        .map(|((suite, secret_hex), ephemeral_hex)| {
+            let epoch = KeyEpoch::new(suite, EpochSecret::from_hex(secret_hex).expect("test secrets are valid"));
+            let ephemeral = x25519_dalek::StaticSecret::from(bytes32(ephemeral_hex));
+            let sealed =
+                seal::seal_with_ephemeral(&epoch, "household", &recipient_public, &custodian, ephemeral.clone())
+                    .expect("the test keys are not low-order points");
+            let aad = seal::aad(suite, &sealed.kcv, &sealed.recipient);
+            let ciphertext = hex::decode(&sealed.sealed).expect("we encoded it");
+            let signed = seal::statement(&aad, &seal::x25519_public(&ephemeral), &ciphertext);
+            json!({
+                "secret": secret_hex,
+                "recipient_x25519_secret": HOUSEHOLD_X25519_SECRET,
+                "recipient_x25519_public": hex::encode(recipient_public),
+                "ephemeral_secret": ephemeral_hex,
+                "aad": hex::encode(aad),
+                "signed": hex::encode(signed),
+                "sealed_epoch": sealed,
+            })
+        })
+        .collect();
+    json!({
+        "custodian_seed": CUSTODIAN_SEED,
+        "custodian_public": hex::encode(ed25519_public(&custodian)),
+        "cases": cases,
+    })
+}
+
+/// keys.md §5: an agent's enrolment, an operator's and the agent's revocation.
+fn statement_vectors() -> Value {
+    let custodian = ed25519_key(CUSTODIAN_SEED);
+    let household_signing = ed25519_public(&ed25519_key(HOUSEHOLD_SIGNING_SEED));
+    let household_x25519 = seal::x25519_public(&x25519_dalek::StaticSecret::from(bytes32(HOUSEHOLD_X25519_SECRET)));
+    let operator_signing = ed25519_public(&ed25519_key(OPERATOR_SIGNING_SEED));
+    let statements = [
+        (Action::Enrol, "household", "agent", household_signing, household_x25519, 1_764_547_259_000u64),
+        (Action::Enrol, "operator", "operator", operator_signing, [0; 32], 1_764_547_260_000),
+        (Action::Revoke, "household", "agent", household_signing, household_x25519, 1_764_633_600_000),
+    ];
+    let cases: Vec<Value> = statements
+        .into_iter()
+        .map(|(action, name, role, signing, x25519, at)| {
+            let statement = PrincipalStatement::sign(&custodian, action, name, role, &signing, &x25519, at);
+            let signed = statement.message().expect("keys we encoded decode");
+            json!({ "signed": hex::encode(signed), "statement": statement })
+        })
+        .collect();
+    json!({
+        "custodian_seed": CUSTODIAN_SEED,
+        "custodian_public": hex::encode(ed25519_public(&custodian)),
+        "cases": cases,
+    })
 }

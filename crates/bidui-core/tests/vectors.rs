@@ -1,5 +1,7 @@
-//! The checked-in protocol vectors are what the code generates, and the `hmac-sha256`
-//! ones can be recomputed from the spec with a stock HMAC/HKDF library.
+//! The checked-in protocol vectors are what the code generates, the `hmac-sha256` ones
+//! recompute from the spec with a stock HMAC/HKDF library, and the sealed epochs and
+//! statements open and verify. `tests/e2e/vectors.rs` recomputes every file independently
+//! in Python.
 
 use std::path::PathBuf;
 
@@ -117,5 +119,39 @@ fn idnum_vectors_hold() {
             Err(e) => format!("ERR {}", e.code()),
         };
         assert_eq!(got, field(case, "expected"), "{case}");
+    }
+}
+
+fn key32(vector: &Value, name: &str) -> [u8; 32] {
+    hex::decode(field(vector, name)).unwrap().try_into().unwrap()
+}
+
+/// Each sealed epoch in the vectors verifies under the custodian key and opens, with the
+/// recipient's key, to the secret it claims; `tests/e2e/vectors.rs` recomputes the bytes.
+#[test]
+fn sealed_epoch_vectors_open_to_their_secrets() {
+    let vectors = read_vectors("sealed-epoch.json");
+    let custodian = key32(&vectors, "custodian_public");
+    let cases = vectors["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 3, "one sealed epoch per suite");
+    for case in cases {
+        let sealed: bidui_core::seal::SealedEpoch = serde_json::from_value(case["sealed_epoch"].clone()).unwrap();
+        let me = x25519_dalek::StaticSecret::from(key32(case, "recipient_x25519_secret"));
+        let epoch = sealed.open(&sealed.recipient, &me, &custodian).expect("the vector opens");
+        assert_eq!(epoch.secret.expose_hex().as_str(), field(case, "secret"));
+    }
+}
+
+/// Each statement in the vectors verifies under the custodian key.
+#[test]
+fn statement_vectors_verify() {
+    let vectors = read_vectors("statements.json");
+    let custodian = key32(&vectors, "custodian_public");
+    let cases = vectors["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 3, "two enrolments and a revocation");
+    for case in cases {
+        let statement: bidui_core::custody::PrincipalStatement =
+            serde_json::from_value(case["statement"].clone()).unwrap();
+        assert_eq!(statement.verify(&custodian), Ok(()), "{case}");
     }
 }

@@ -282,6 +282,83 @@ pub fn read_database(database: &Path, job: Option<&str>) -> anyhow::Result<Vec<A
     Ok(store::audit_rows(&conn, job)?)
 }
 
+/// The audit chain vectors, `protocol-docs/vectors/audit.json` (keys.md §4.1): a chain of
+/// fixed events from the first record on, each with its canonical JSON, link and hash, and
+/// the head. Strings hold Chinese, a quote, a backslash and control characters, so the
+/// escaping rules are pinned too. `tests/audit_vectors.rs` fails when the file is stale.
+pub fn chain_vectors() -> String {
+    let custodian_key = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+    let events = [
+        AuditEvent::new(
+            1_764_547_200,
+            ADMINISTRATOR,
+            action::CUSTODIAN_TRUSTED,
+            None,
+            json!({ "public_key": custodian_key }),
+        ),
+        AuditEvent::new(
+            1_764_547_260,
+            "custodian",
+            action::ENROLL,
+            None,
+            json!({
+                "name": "household",
+                "role": "agent",
+                "public_key": "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+                "x25519_key": "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+                "signed_at": 1_764_547_259_000u64,
+            }),
+        ),
+        AuditEvent::new(
+            1_764_550_800,
+            "operator",
+            action::JOB_CREATED,
+            Some("增城区-2026-复核"),
+            json!({
+                "id": "增城区-2026-复核",
+                "purpose": "退役军人和其他优抚对象信息采集第二阶段数据比对",
+                "approval": "增退役军人〔2026〕7号",
+                "epoch": "37276da36d8ff562",
+                "suite": "hmac-sha256",
+                "requester": "veterans",
+                "department": ["household"],
+                "retention_hours": 24,
+            }),
+        ),
+        AuditEvent::new(
+            1_764_554_400,
+            "household",
+            action::RELEASED,
+            Some("增城区-2026-复核"),
+            json!({
+                "purpose": "退役军人和其他优抚对象信息采集第二阶段数据比对",
+                "approval": "增退役军人〔2026〕7号",
+                "fields": ["household_status"],
+                "refused": [{ "field": "income", "reason": "本部门政策不允许\n见 \"附件\\2\"\t\u{1}" }],
+                "records": 2812,
+            }),
+        ),
+    ];
+    let mut prev_hash = GENESIS;
+    let mut records = Vec::new();
+    for (seq, event) in (1u64..).zip(&events) {
+        let record = event.canonical_json().expect("the vector events hold no floating-point number");
+        let hash = record_hash(seq, &prev_hash, record.as_bytes());
+        records.push(json!({
+            "seq": seq,
+            "event": serde_json::to_value(event).expect("events serialize"),
+            "record": record,
+            "prev_hash": hex::encode(prev_hash),
+            "hash": hex::encode(hash),
+        }));
+        prev_hash = hash;
+    }
+    let mut text = serde_json::to_string_pretty(&json!({ "records": records, "head": hex::encode(prev_hash) }))
+        .expect("vectors serialize");
+    text.push('\n');
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
