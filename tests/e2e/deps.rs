@@ -175,3 +175,32 @@ fn no_banned_crate_is_shipped() {
     let banned: Vec<_> = banned_crates.iter().filter(|name| shipped.contains(name.as_str())).collect();
     assert!(banned.is_empty(), "deny.toml bans these, yet bidui ships them: {banned:?}");
 }
+
+/// Unsafe code is allowed in one module of the core (the SHA-NI lanes, where the core
+/// `#![deny(unsafe_code)]`s everything else) and forbidden in every other crate's root,
+/// so a new `unsafe` block anywhere else fails to compile.
+#[test]
+fn every_crate_but_the_core_forbids_unsafe_code() {
+    let metadata = metadata();
+    let members: BTreeSet<&str> =
+        metadata["workspace_members"].as_array().unwrap().iter().map(|id| id.as_str().unwrap()).collect();
+    let mut checked = Vec::new();
+    for package in metadata["packages"].as_array().unwrap() {
+        if !members.contains(package["id"].as_str().unwrap()) {
+            continue;
+        }
+        let name = package["name"].as_str().unwrap();
+        for target in package["targets"].as_array().unwrap() {
+            let kinds: Vec<&str> = target["kind"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+            if !kinds.iter().any(|k| *k == "lib" || *k == "bin") {
+                continue;
+            }
+            let path = target["src_path"].as_str().unwrap();
+            let root = std::fs::read_to_string(path).unwrap();
+            let wanted = if name == "bidui-core" { "#![deny(unsafe_code, " } else { "#![forbid(unsafe_code)]" };
+            assert!(root.contains(wanted), "{path} ({name}) must say {wanted}");
+            checked.push(name);
+        }
+    }
+    assert!(checked.len() >= 10, "too few crate roots checked: {checked:?}");
+}

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use ring::signature::{Ed25519KeyPair, KeyPair};
 
-use crate::custody::{Action, PrincipalStatement};
+use crate::custody::{Action, PrincipalRole, PrincipalStatement};
 use crate::idnum::{CivilDate, IdNumber};
 use crate::keys::{EpochSecret, KeyEpoch, Purpose, Suite};
 use crate::name;
@@ -253,9 +253,9 @@ fn statement_vectors() -> Value {
     let household_x25519 = seal::x25519_public(&x25519_dalek::StaticSecret::from(bytes32(HOUSEHOLD_X25519_SECRET)));
     let operator_signing = ed25519_public(&ed25519_key(OPERATOR_SIGNING_SEED));
     let statements = [
-        (Action::Enrol, "household", "agent", household_signing, household_x25519, 1_764_547_259_000u64),
-        (Action::Enrol, "operator", "operator", operator_signing, [0; 32], 1_764_547_260_000),
-        (Action::Revoke, "household", "agent", household_signing, household_x25519, 1_764_633_600_000),
+        (Action::Enrol, "household", PrincipalRole::Agent, household_signing, household_x25519, 1_764_547_259_000u64),
+        (Action::Enrol, "operator", PrincipalRole::Operator, operator_signing, [0; 32], 1_764_547_260_000),
+        (Action::Revoke, "household", PrincipalRole::Agent, household_signing, household_x25519, 1_764_633_600_000),
     ];
     let cases: Vec<Value> = statements
         .into_iter()

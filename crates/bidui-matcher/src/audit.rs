@@ -67,7 +67,9 @@ impl AuditEvent {
     /// The canonical JSON of the event: the bytes that are hashed and stored. Fails only
     /// for details holding a floating-point number, which no event has.
     pub fn canonical_json(&self) -> Result<String, String> {
-        let value = json!({ "at": self.at, "actor": self.actor, "action": self.action, "job": self.job, "details": self.details });
+        let value = json!({
+            "at": self.at, "actor": self.actor, "action": self.action, "job": self.job, "details": self.details
+        });
         canonical_json(&value)
     }
 }
@@ -208,7 +210,8 @@ pub fn verify_rows(rows: impl IntoIterator<Item = AuditRow>) -> Result<ChainHead
         }
         if prev_hash != prev {
             return Err(broken(format!(
-                "it links to a previous record hashing to {} but record {} hashes to {} (a record was removed, inserted, reordered or rewritten)",
+                "it links to a previous record hashing to {} but record {} hashes to {} \
+                 (a record was removed, inserted, reordered or rewritten)",
                 hex::encode(prev_hash),
                 row.seq - 1,
                 hex::encode(prev)
@@ -391,7 +394,12 @@ mod tests {
         let record = event.canonical_json().unwrap();
         assert_eq!(
             record,
-            r#"{"action":"fields-released","actor":"household","at":1555632000,"details":{"approval":"增退役军人〔2019〕12号","fields":["household_status"],"purpose":"退役军人和其他优抚对象信息采集第二阶段数据比对","records":2812,"refused":[{"field":"income","reason":"本部门政策不允许"}]},"job":"zc-2019-stage2"}"#
+            concat!(
+                r#"{"action":"fields-released","actor":"household","at":1555632000,"details":{"#,
+                r#""approval":"增退役军人〔2019〕12号","fields":["household_status"],"#,
+                r#""purpose":"退役军人和其他优抚对象信息采集第二阶段数据比对","records":2812,"#,
+                r#""refused":[{"field":"income","reason":"本部门政策不允许"}]},"job":"zc-2019-stage2"}"#
+            )
         );
         let first = record_hash(1, &GENESIS, record.as_bytes());
         assert_eq!(hex::encode(first), "1b89bfa06bac4aa9c60f67422f7ad3f457639e89b11f9489f2d173bf4651d34f");
