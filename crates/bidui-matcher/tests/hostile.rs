@@ -313,24 +313,18 @@ impl Matcher {
 
     /// Completes the job opened by [`Matcher::open_release_round`]: every party releases.
     async fn complete_job(&self) {
-        self.release(&self.household, &household_release()).await.expect(StatusCode::OK);
-        self.release(
-            &self.pension,
-            &ReleaseUpload {
-                fields: vec![],
-                refused: vec![],
-                records: vec![ReleasedRecord { row: 5, values: vec![] }],
-            },
-        )
-        .await
-        .expect(StatusCode::OK);
-        let town = ReleaseUpload {
-            fields: vec!["town".into()],
-            refused: vec![],
-            records: (1..=4).map(|row| ReleasedRecord { row, values: vec![Some("荔城街".into())] }).collect(),
-        };
-        self.release(&self.veterans, &town).await.expect(StatusCode::OK);
+        self.release_departments().await;
+        self.release(&self.veterans, &town_release()).await.expect(StatusCode::OK);
         assert_eq!(self.job_state().await, JobState::Complete);
+    }
+
+    /// Both departments release in the round opened by [`Matcher::open_release_round`];
+    /// the requester's release is left to the caller.
+    async fn release_departments(&self) {
+        self.release(&self.household, &household_release()).await.expect(StatusCode::OK);
+        let pension =
+            ReleaseUpload { fields: vec![], refused: vec![], records: vec![ReleasedRecord { row: 5, values: vec![] }] };
+        self.release(&self.pension, &pension).await.expect(StatusCode::OK);
     }
 
     // ---- The key custodian ----
@@ -502,6 +496,15 @@ fn seal_request(chunks: &[&[u8]], epoch: &str) -> SealRequest {
         digest: hex::encode(sha256(&digests)),
         rows_read: records,
         invalid_ids: BTreeMap::new(),
+    }
+}
+
+/// The requester's release of its town field for its four matched rows.
+fn town_release() -> ReleaseUpload {
+    ReleaseUpload {
+        fields: vec!["town".into()],
+        refused: vec![],
+        records: (1..=4).map(|row| ReleasedRecord { row, values: vec![Some("荔城街".into())] }).collect(),
     }
 }
 
@@ -1651,20 +1654,9 @@ async fn results_go_to_the_requester_and_operator_once_complete() {
     m.assert_unchanged(&before).await;
 
     // Everyone releases: the job completes.
-    m.release(&m.household, &household_release()).await.expect(StatusCode::OK);
-    m.release(
-        &m.pension,
-        &ReleaseUpload { fields: vec![], refused: vec![], records: vec![ReleasedRecord { row: 5, values: vec![] }] },
-    )
-    .await
-    .expect(StatusCode::OK);
+    m.release_departments().await;
     m.call(&m.veterans, "GET", &results, Vec::new()).await.refused(StatusCode::CONFLICT, "not-ready");
-    let town = ReleaseUpload {
-        fields: vec!["town".into()],
-        refused: vec![],
-        records: (1..=4).map(|row| ReleasedRecord { row, values: vec![Some("荔城街".into())] }).collect(),
-    };
-    m.release(&m.veterans, &town).await.expect(StatusCode::OK);
+    m.release(&m.veterans, &town_release()).await.expect(StatusCode::OK);
     assert_eq!(m.job_state().await, JobState::Complete);
     assert_eq!(m.count("SELECT COUNT(*) FROM release_log").await, 3);
 
@@ -1767,12 +1759,7 @@ async fn every_change_of_a_job_is_audited_once_with_names_and_counts_only() {
     m.release(&m.pension, &ReleaseUpload { fields: vec![], refused: vec![], records: vec![] })
         .await
         .expect(StatusCode::OK);
-    let town = ReleaseUpload {
-        fields: vec!["town".into()],
-        refused: vec![],
-        records: (1..=4).map(|row| ReleasedRecord { row, values: vec![Some("荔城街".into())] }).collect(),
-    };
-    m.release(&m.veterans, &town).await.expect(StatusCode::OK);
+    m.release(&m.veterans, &town_release()).await.expect(StatusCode::OK);
     assert_eq!(m.job_state().await, JobState::Complete);
 
     let rows = m.state.store.call(|c| store::audit_rows(c, Some(JOB))).await.unwrap();
@@ -2446,22 +2433,8 @@ async fn a_concurrent_repeat_of_the_last_release_keeps_the_results_and_purges_on
     for _ in 0..20 {
         let m = Matcher::new().await;
         m.open_release_round_of(&JobSpec { retention_hours: Some(0), ..spec() }).await;
-        m.release(&m.household, &household_release()).await.expect(StatusCode::OK);
-        m.release(
-            &m.pension,
-            &ReleaseUpload {
-                fields: vec![],
-                refused: vec![],
-                records: vec![ReleasedRecord { row: 5, values: vec![] }],
-            },
-        )
-        .await
-        .expect(StatusCode::OK);
-        let town = ReleaseUpload {
-            fields: vec!["town".into()],
-            refused: vec![],
-            records: (1..=4).map(|row| ReleasedRecord { row, values: vec![Some("荔城街".into())] }).collect(),
-        };
+        m.release_departments().await;
+        let town = town_release();
         let (first, second) = tokio::join!(m.release(&m.veterans, &town), m.release(&m.veterans, &town));
         first.expect(StatusCode::OK);
         second.expect(StatusCode::OK);

@@ -345,50 +345,24 @@ impl Source {
             read_full(&mut file, &mut head).map_err(|source| SourceError::Read { path: path.clone(), source })?;
         head.truncate(n);
         let format = resolve_format(&path, spec.format, &head)?;
-        match format {
+        let (encoding, sheet, headers, inner) = match format {
             Format::Csv => {
                 let (csv, encoding, headers) = CsvRows::open(&path, file, head, eof, spec.encoding, header_row)?;
-                Ok(Source {
-                    path,
-                    format,
-                    encoding: Some(encoding),
-                    sheet: None,
-                    headers,
-                    total_bytes,
-                    inner: Inner::Csv(Box::new(csv)),
-                    workbook_row: Row::new(),
-                })
+                (Some(encoding), None, headers, Inner::Csv(Box::new(csv)))
             }
             Format::Xlsx => {
                 file.seek(SeekFrom::Start(0)).map_err(|source| SourceError::Read { path: path.clone(), source })?;
                 let (xlsx, sheet, headers) = XlsxRows::open(&path, file, spec.sheet.as_deref(), header_row)?;
-                Ok(Source {
-                    path,
-                    format,
-                    encoding: None,
-                    sheet: Some(sheet),
-                    headers,
-                    total_bytes,
-                    inner: Inner::Xlsx(xlsx),
-                    workbook_row: Row::new(),
-                })
+                (None, Some(sheet), headers, Inner::Xlsx(xlsx))
             }
             Format::Xls => {
                 file.seek(SeekFrom::Start(0)).map_err(|source| SourceError::Read { path: path.clone(), source })?;
                 let (xls, sheet, headers) =
                     XlsRows::open(&path, file, spec.sheet.as_deref(), header_row, total_bytes.unwrap_or(0))?;
-                Ok(Source {
-                    path,
-                    format,
-                    encoding: None,
-                    sheet: Some(sheet),
-                    headers,
-                    total_bytes,
-                    inner: Inner::Xls(xls),
-                    workbook_row: Row::new(),
-                })
+                (None, Some(sheet), headers, Inner::Xls(xls))
             }
-        }
+        };
+        Ok(Source { path, format, encoding, sheet, headers, total_bytes, inner, workbook_row: Row::new() })
     }
 
     pub fn path(&self) -> &Path {
