@@ -1,6 +1,7 @@
 //! Job life cycle: collecting → (all sealed: join) → releasing → (all released) → complete.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
 
 use bidui_core::api::{JobResults, JobSpec, JobState, ReleaseUpload, SealRequest};
 use bidui_core::wire::Chunk;
@@ -198,6 +199,14 @@ pub async fn purge_expired(state: &AppState) -> Result<(), ApiFailure> {
             })
             .await?;
         tracing::info!(job = %job, chunks, "retention ended: tokens purged, results kept");
+        state.scrub_pending.store(true, Ordering::SeqCst);
+    }
+    if state.scrub_pending.load(Ordering::SeqCst) {
+        let scrubbed = state.store.call(|c| store::scrub_deleted(c)).await?;
+        state.scrub_pending.store(!scrubbed, Ordering::SeqCst);
+        if !scrubbed {
+            tracing::warn!("a reader kept the WAL busy: purged token bytes are scrubbed at the next check");
+        }
     }
     Ok(())
 }

@@ -40,13 +40,16 @@ pub struct AppState {
     /// Held while a job moves on (join, results, purge): two requests that both finish a
     /// job — a repeated last seal or release — take turns, and the second finds it done.
     pub finishing: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Set when tokens were deleted but their bytes may still sit in the WAL; cleared once
+    /// [`store::scrub_deleted`] has emptied it.
+    pub scrub_pending: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
     pub fn open(database: &Path) -> anyhow::Result<AppState> {
         let store = store::Store::open(database)
             .with_context(|| format!("opening the matcher database {}", database.display()))?;
-        Ok(AppState { store, finishing: Default::default() })
+        Ok(AppState { store, finishing: Default::default(), scrub_pending: Default::default() })
     }
 
     pub fn now(&self) -> u64 {

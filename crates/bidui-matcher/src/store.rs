@@ -142,6 +142,8 @@ pub enum StoreError {
          start this version of the matcher on it once to migrate it"
     )]
     NoAuditLog { path: String, found: i64 },
+    #[error("cannot make the database file {path} readable by its owner only: {source}")]
+    Permissions { path: String, source: std::io::Error },
 }
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -154,11 +156,16 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating and migrating) the database file and starts its owner thread.
+    /// The file and its `-wal` and `-shm` companions are the owner's alone (0600), and
+    /// deleted content is overwritten with zeros (`secure_delete`; see [`scrub_deleted`]).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        create_owner_only(path)?;
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        restrict_to_owner(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn, path)?;
         let (sender, receiver) = mpsc::channel::<Job>();
@@ -204,6 +211,55 @@ impl Store {
         })
         .await
     }
+}
+
+/// The database and its companion files: SQLite creates `-wal` and `-shm` with the
+/// database file's permissions.
+fn database_files(path: &Path) -> [std::path::PathBuf; 3] {
+    let with_suffix = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    [path.to_owned(), with_suffix("-wal"), with_suffix("-shm")]
+}
+
+/// Creates a missing database file as 0600 before SQLite opens it (SQLite would create it
+/// with the umask's 0644, and the WAL after it).
+fn create_owner_only(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+    match created {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::Permissions { path: path.display().to_string(), source }),
+    }
+}
+
+/// Narrows an existing database (and its WAL and shared-memory files) to 0600: files an
+/// earlier version left readable by others hold tokens and results.
+fn restrict_to_owner(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    for file in database_files(path) {
+        let Ok(meta) = std::fs::metadata(&file) else { continue };
+        if meta.permissions().mode() & 0o077 != 0 {
+            tracing::warn!(file = %file.display(), "the database file was readable by others: narrowed to 0600");
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(|source| StoreError::Permissions { path: file.display().to_string(), source })?;
+        }
+    }
+    Ok(())
+}
+
+/// After tokens were deleted, leaves their bytes in none of the database's files:
+/// `secure_delete` has already zeroed them in the pages, `VACUUM` rebuilds the file without
+/// free pages, and a `TRUNCATE` checkpoint copies the WAL back and empties it (its frames
+/// still held the deleted pages). Returns false when a reader kept the WAL from being
+/// emptied; the caller tries again later.
+pub fn scrub_deleted(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.execute_batch("VACUUM")?;
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+    Ok(busy == 0)
 }
 
 /// The schema version that introduced the audit log.
@@ -709,6 +765,8 @@ pub fn results(conn: &Connection, job: &str) -> rusqlite::Result<Option<String>>
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     #[tokio::test]
@@ -754,5 +812,87 @@ mod tests {
         assert!(!store.call(|c| remember_nonce(c, "a", "n1", 101, 0)).await.unwrap());
         assert!(store.call(|c| remember_nonce(c, "b", "n1", 101, 0)).await.unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Tokens of both jobs, 16 random bytes each, in eight chunks per job.
+    fn random_tokens(count: usize) -> Vec<[u8; 16]> {
+        use ring::rand::SecureRandom;
+        let mut tokens = vec![[0u8; 16]; count];
+        tokens.iter_mut().for_each(|t| ring::rand::SystemRandom::new().fill(t).unwrap());
+        tokens
+    }
+
+    /// Every 16-byte window of the database, its WAL and its shared-memory file.
+    fn windows_in_files(path: &Path) -> HashSet<[u8; 16]> {
+        let mut windows = HashSet::new();
+        for file in database_files(path) {
+            let Ok(bytes) = std::fs::read(&file) else { continue };
+            windows.extend(bytes.windows(16).map(|w| <[u8; 16]>::try_from(w).unwrap()));
+        }
+        windows
+    }
+
+    /// Regression: after a job with `retention_hours = 0` was purged, every one of its
+    /// tokens was still readable in `matcher.db`'s free pages and WAL, and the files were
+    /// 0644.
+    #[tokio::test]
+    async fn purged_tokens_are_in_none_of_the_database_files_and_the_files_are_the_owners() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("matcher.db");
+        let store = Store::open(&path).unwrap();
+        let (purged, kept) = (random_tokens(16_000), random_tokens(16_000));
+        for (job, tokens) in [("purged", purged.clone()), ("kept", kept.clone())] {
+            store
+                .transaction(move |tx| {
+                    insert_job(tx, job, "{}", "complete", "operator", &["household".to_owned()], 1)?;
+                    for (seq, chunk) in tokens.chunks(2_000).enumerate() {
+                        let meta = ChunkMeta { seq: seq as u32, sha256: vec![0; 32], records: 2_000, last_row: 0 };
+                        insert_chunk(tx, job, "household", &meta, chunk.as_flattened())?;
+                    }
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        }
+        // A token that straddles two overflow pages is split by the next page's pointer,
+        // so the scan sees most tokens whole, not all.
+        let before = windows_in_files(&path);
+        let found = purged.iter().filter(|t| before.contains(*t)).count();
+        assert!(found > purged.len() * 9 / 10, "the scan finds only {found} tokens that are there");
+
+        store.transaction(|tx| purge_job_tokens(tx, "purged", 2)).await.unwrap();
+        assert!(store.call(|c| scrub_deleted(c)).await.unwrap(), "no reader holds the WAL");
+
+        let after = windows_in_files(&path);
+        let left = purged.iter().filter(|t| after.contains(*t)).count();
+        assert_eq!(left, 0, "{left} of {} purged tokens are still in the database files", purged.len());
+        let kept_found = kept.iter().filter(|t| after.contains(*t)).count();
+        assert!(kept_found > kept.len() * 9 / 10, "the job that was not purged keeps its tokens: {kept_found}");
+        for file in database_files(&path) {
+            if let Ok(meta) = std::fs::metadata(&file) {
+                assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{}", file.display());
+            }
+        }
+        assert!(std::fs::metadata(&database_files(&path)[1]).is_ok(), "the WAL exists and was checked");
+    }
+
+    #[tokio::test]
+    async fn a_database_left_readable_by_others_is_narrowed_on_open() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        drop(Store::open(&path).unwrap());
+        for file in database_files(&path) {
+            if file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+            }
+        }
+        let _store = Store::open(&path).unwrap();
+        for file in database_files(&path) {
+            if let Ok(meta) = std::fs::metadata(&file) {
+                assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{}", file.display());
+            }
+        }
     }
 }
