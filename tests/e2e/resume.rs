@@ -128,6 +128,21 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
     }
     assert!(printed(&outputs[0]).contains("3 already held"), "{}", printed(&outputs[0]));
 
+    // The killed run remembered the job id before its first token, and the resume, the same
+    // job, was let through without a second entry.
+    let job_ids = d.dir.join("agents/household/state").join(bidui_agent::job_ids::RECORD_FILE);
+    let record = std::fs::read_to_string(&job_ids).unwrap();
+    let entries: Vec<&str> = record.lines().filter(|l| l.contains(&format!("\"job\":\"{job}\""))).collect();
+    assert_eq!(entries.len(), 1, "{record}");
+    // Had the agent tokenized a different job under this id and epoch, it would refuse the
+    // job before computing a token.
+    let other_job = entries[0].replace("\"assignment_sha256\":\"", "\"assignment_sha256\":\"0");
+    std::fs::write(&job_ids, record.replace(entries[0], &other_job)).unwrap();
+    let refused = bidui_with_env(&household_args, &[]);
+    std::fs::write(&job_ids, &record).unwrap();
+    assert!(!refused.status.success(), "{}", printed(&refused));
+    assert!(printed(&refused).contains("reused job id"), "{}", printed(&refused));
+
     // Nothing lost, nothing duplicated: the resumed household submission holds every
     // record once, and finds exactly who the uninterrupted demo found.
     let status = job_status(&operator, job);

@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use crate::config::AgentConfig;
 use crate::epochs::{self, EpochError};
+use crate::job_ids::{self, JobIdError};
 use crate::source::{Source, SourceError};
 use crate::tokenize::{tokenize_source, ColumnIndex, PassCounts, RowOutcome, Tokenizer};
 
@@ -30,6 +31,8 @@ pub enum AgentError {
     Epoch(#[from] EpochError),
     #[error(transparent)]
     Source(#[from] SourceError),
+    #[error(transparent)]
+    JobId(#[from] JobIdError),
     #[error("the job uses suite {job} but the epoch file holds a {held} secret")]
     SuiteMismatch { job: String, held: String },
     #[error(
@@ -104,6 +107,9 @@ pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, Agen
     }
     let job_dir = config.state_dir.join(path_segment(&options.job));
     std::fs::create_dir_all(&job_dir).map_err(|source| AgentError::Local { path: job_dir.clone(), source })?;
+    // Before any token of this job exists: a job id reused for another job would let the
+    // matcher link the two jobs' tokens (spec-v1 §7.3).
+    job_ids::remember(&config.state_dir, &options.job, &assignment)?;
 
     let mut report = RunReport {
         job: options.job.clone(),

@@ -226,6 +226,18 @@ pub fn check_seal(seal: &SealRequest, spec: &JobSpec, metas: &[store::ChunkMeta]
             format!("tokens were made under epoch {} but job {} uses epoch {}", seal.epoch, spec.id, spec.epoch),
         ));
     }
+    // Each source row gives at most one record, so more records than rows read means the
+    // party tokenized people its source does not hold: probing the other parties' data.
+    if seal.records > seal.rows_read {
+        return Err(ApiFailure::unprocessable(
+            "more-records-than-rows",
+            format!(
+                "the seal declares {} records from only {} rows read, but each source row gives at most one \
+                 record: a party may submit only people its own source holds",
+                seal.records, seal.rows_read
+            ),
+        ));
+    }
     let records: u64 = metas.iter().map(|m| u64::from(m.records)).sum();
     if seal.chunks as usize != metas.len() || seal.records != records {
         return Err(ApiFailure::conflict(

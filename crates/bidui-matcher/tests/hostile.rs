@@ -960,6 +960,21 @@ fn refusal_cases() -> Vec<Case> {
                     .collect()
             },
         },
+        Case {
+            name: "a seal declaring more records than rows read (a party tokenizing people it does not hold)",
+            status: S::UNPROCESSABLE_ENTITY,
+            code: Some("more-records-than-rows"),
+            requests: |m, _| {
+                // Refused for the seal's own figures, before they are compared with the stored chunks.
+                [(4, 3), (730_000, 150), (1, 0)]
+                    .into_iter()
+                    .map(|(records, rows_read)| {
+                        let seal = SealRequest { records, rows_read, ..seal_request(&[], EPOCH) };
+                        m.household.request("POST", &seal_path(), serde_json::to_vec(&seal).unwrap())
+                    })
+                    .collect()
+            },
+        },
         // ---- Principal statements ----
         Case {
             name: "a statement the trusted custodian did not sign, sent by the custodian",
@@ -1072,7 +1087,7 @@ fn refusal_cases() -> Vec<Case> {
 }
 
 /// How many requests [`refusal_cases`] sends: a case dropped or emptied by mistake shows.
-const REFUSED_REQUESTS: usize = 137;
+const REFUSED_REQUESTS: usize = 140;
 
 #[tokio::test]
 async fn refusals_change_nothing() {
@@ -1456,6 +1471,7 @@ async fn refuses_a_seal_that_does_not_match_the_stored_chunks() {
     cases.push((seal_request(&[&first, &second, &second], EPOCH), StatusCode::CONFLICT, "incomplete"));
     let mut s = honest.clone();
     s.records += 1;
+    s.rows_read += 1;
     cases.push((s, StatusCode::CONFLICT, "incomplete"));
     let mut s = honest.clone();
     s.chunks = 0;
@@ -1477,6 +1493,10 @@ async fn refuses_a_seal_that_does_not_match_the_stored_chunks() {
     let mut s = honest.clone();
     s.invalid_ids.insert("'; DROP TABLE chunks; --".into(), 3);
     cases.push((s, StatusCode::UNPROCESSABLE_ENTITY, "bad-seal"));
+    // The stored records, honestly counted, from fewer rows than there are records.
+    let mut s = honest.clone();
+    s.rows_read = s.records - 1;
+    cases.push((s, StatusCode::UNPROCESSABLE_ENTITY, "more-records-than-rows"));
     for (seal, status, code) in cases {
         m.seal(&m.veterans, &seal).await.refused(status, code);
     }
