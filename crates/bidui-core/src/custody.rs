@@ -201,8 +201,8 @@ mod tests {
     use ring::rand::SystemRandom;
     use ring::signature::KeyPair;
 
-    #[test]
-    fn a_statement_verifies_only_unchanged_and_under_the_custodian_key() {
+    /// An agent's enrolment signed by a fresh custodian key, and that key's public half.
+    fn signed_enrolment(at: u64) -> (PrincipalStatement, [u8; 32]) {
         let rng = SystemRandom::new();
         let custodian = Ed25519KeyPair::from_pkcs8(Ed25519KeyPair::generate_pkcs8(&rng).unwrap().as_ref()).unwrap();
         let public: [u8; 32] = custodian.public_key().as_ref().try_into().unwrap();
@@ -213,8 +213,14 @@ mod tests {
             PrincipalRole::Agent,
             &[1; 32],
             &[2; 32],
-            1_700_000_000,
+            at,
         );
+        (statement, public)
+    }
+
+    #[test]
+    fn a_statement_verifies_only_unchanged_and_under_the_custodian_key() {
+        let (statement, public) = signed_enrolment(1_700_000_000);
         assert_eq!(statement.verify(&public), Ok(()));
         for forged in [
             PrincipalStatement { name: "housing".into(), ..statement.clone() },
@@ -250,17 +256,7 @@ mod tests {
 
     #[test]
     fn a_statement_with_an_unknown_role_does_not_decode() {
-        let rng = SystemRandom::new();
-        let custodian = Ed25519KeyPair::from_pkcs8(Ed25519KeyPair::generate_pkcs8(&rng).unwrap().as_ref()).unwrap();
-        let statement = PrincipalStatement::sign(
-            &custodian,
-            Action::Enrol,
-            "household",
-            PrincipalRole::Agent,
-            &[1; 32],
-            &[2; 32],
-            1,
-        );
+        let (statement, _) = signed_enrolment(1);
         let mut json = serde_json::to_value(&statement).unwrap();
         assert_eq!(json["role"], "agent");
         json["role"] = "auditor".into();
