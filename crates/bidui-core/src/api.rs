@@ -1,12 +1,15 @@
-//! The matcher's HTTP API as types: job specs, assignments, submissions, releases and
-//! results (`protocol-docs/wire-v1.md`). JSON on the wire; token chunks are binary
+//! The matcher's HTTP API as types: signed job specs, assignments, submissions and
+//! results (`protocol-docs/wire-v2.md`). JSON on the wire; token chunks are binary
 //! ([`crate::wire`]).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::keys::Suite;
+use crate::custody::PrincipalStatement;
+use crate::fieldseal::{SealKind, MAX_SEALED_FIELDS};
+use crate::keys::{PairDomain, Suite};
+use crate::wire::{Layout, MAX_ATTRIBUTES, MAX_TOKENS};
 
 /// Header naming the principal that signed a request.
 pub const HEADER_SIGNER: &str = "bidui-signer";
@@ -79,7 +82,7 @@ pub struct JobSpec {
     pub requester: RequesterSpec,
     #[serde(rename = "department")]
     pub departments: Vec<DepartmentSpec>,
-    /// Hours the matcher keeps the job's tokens after its results are built; then they
+    /// Hours the matcher keeps the job's tokens and sealed values after its results are built; then they
     /// are purged and only the results remain. Default [`DEFAULT_RETENTION_HOURS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_hours: Option<u32>,
@@ -97,14 +100,16 @@ fn default_suite() -> Suite {
     Suite::HmacSha256
 }
 
-/// The registry holder. Its `fields` (town, category, …) are released for every row: the
-/// report is organised by them.
+/// The registry holder. Its `fields` (town, category, …) organise the report; they are
+/// read from the registry on the requester's side and never leave it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequesterSpec {
     pub party: String,
     #[serde(default)]
     pub fields: Vec<String>,
+    /// Most records the party may submit (the registry's size, with room to spare).
+    pub max_records: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,9 +119,11 @@ pub struct DepartmentSpec {
     /// Attributes compared with the registry by token.
     #[serde(default)]
     pub compare: Vec<Attribute>,
-    /// Fields the department is asked to release for its matched rows.
+    /// Fields the department seals for the requester (those its local policy allows).
     #[serde(default)]
     pub fields: Vec<String>,
+    /// Most records the party may submit.
+    pub max_records: u64,
 }
 
 /// How serious a problem in the report is: 严重 / 一般 / 提示.
@@ -228,7 +235,14 @@ pub enum SpecError {
     DerivedAttribute(&'static str),
     #[error("status rule {0:?} {1}")]
     Rule(String, &'static str),
+    #[error("party {0:?} needs `max_records` between 1 and {MAX_RECORDS_CAP}")]
+    Cap(String),
+    #[error("a job has at most {0} departments, each comparing and sealing at most {MAX_SEALED_FIELDS} fields")]
+    TooLarge(usize),
 }
+
+/// The largest per-party cap a spec may set.
+pub const MAX_RECORDS_CAP: u64 = 100_000_000;
 
 fn valid_party(name: &str) -> bool {
     crate::custody::has_name_form(name)
@@ -284,6 +298,19 @@ impl JobSpec {
         if let Some(bad) = fields.into_iter().find(|f| !valid_field(f)) {
             return Err(SpecError::FieldName(bad.clone()));
         }
+        for (party, cap) in std::iter::once((&self.requester.party, self.requester.max_records))
+            .chain(self.departments.iter().map(|d| (&d.party, d.max_records)))
+        {
+            if !(1..=MAX_RECORDS_CAP).contains(&cap) {
+                return Err(SpecError::Cap(party.clone()));
+            }
+        }
+        let requester_tokens: usize = self.departments.iter().map(|d| 2 + Attribute::expand(&d.compare).len()).sum();
+        if requester_tokens > MAX_TOKENS
+            || self.departments.iter().any(|d| d.fields.len() > MAX_SEALED_FIELDS || d.compare.len() > MAX_ATTRIBUTES)
+        {
+            return Err(SpecError::TooLarge(MAX_TOKENS / 7));
+        }
         let mut codes = std::collections::BTreeSet::new();
         for rule in &self.rules {
             if let Some(reason) = rule.problem_in(self) {
@@ -305,22 +332,98 @@ impl JobSpec {
         self.departments.iter().find(|d| d.party == party)
     }
 
-    /// The wire attributes a party sends, in chunk order. The requester sends every
-    /// attribute any department compares; a department only its own.
-    pub fn wire_attributes(&self, party: &str) -> Option<Vec<Attribute>> {
-        if party == self.requester.party {
-            let all: Vec<Attribute> = self.departments.iter().flat_map(|d| d.compare.iter().copied()).collect();
-            return Some(Attribute::expand(&all));
-        }
-        self.department(party).map(|d| Attribute::expand(&d.compare))
+    /// The pair domain of `department` in this job.
+    pub fn pair<'a>(&'a self, department: &'a str) -> PairDomain<'a> {
+        PairDomain { job: &self.id, requester: &self.requester.party, department }
     }
 
-    /// The fields a party is asked to release.
-    pub fn requested_fields(&self, party: &str) -> Option<&[String]> {
+    /// What `party`'s chunk records hold (wire-v2 §4.1): a department sends one token group
+    /// of its compared attributes, and sealed values when the job asks it for fields; the
+    /// requester sends one group per department, in job order, and no sealed values.
+    pub fn layout(&self, party: &str) -> Option<Layout> {
         if party == self.requester.party {
-            return Some(&self.requester.fields);
+            let groups = self.departments.iter().map(|d| Attribute::expand(&d.compare).len()).collect();
+            return Some(Layout { groups, sealed: false });
         }
-        self.department(party).map(|d| d.fields.as_slice())
+        self.department(party)
+            .map(|d| Layout { groups: vec![Attribute::expand(&d.compare).len()], sealed: !d.fields.is_empty() })
+    }
+
+    /// The party's cap on submitted records.
+    pub fn max_records(&self, party: &str) -> Option<u64> {
+        if party == self.requester.party {
+            return Some(self.requester.max_records);
+        }
+        self.department(party).map(|d| d.max_records)
+    }
+
+    /// The party's part in the job.
+    pub fn role(&self, party: &str) -> Option<PartyRole> {
+        if party == self.requester.party {
+            Some(PartyRole::Requester)
+        } else {
+            self.department(party).map(|_| PartyRole::Department)
+        }
+    }
+}
+
+/// The label of the operator's signature over a job spec.
+const JOB_SIGNATURE_LABEL: &[u8] = b"bidui/v2 job spec";
+
+/// A job spec as the operator signed it: the exact JSON text, so every party verifies and
+/// parses the same bytes. Agents act only on a spec whose signature verifies under the
+/// operator key the custodian enrolled (wire-v2 §5); the matcher cannot change it.
+///
+/// ```text
+/// signature = Ed25519(operator, "bidui/v2 job spec" || 0x00 || signer || 0x00 || spec)
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedJob {
+    /// The job spec, JSON (a [`JobSpec`]).
+    pub spec: String,
+    /// The operator who signed it.
+    pub signer: String,
+    /// Hex of the Ed25519 signature.
+    pub signature: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JobSignatureError {
+    #[error("the job spec is not signed by operator {0}'s enrolled key: refuse it")]
+    BadSignature(String),
+    #[error("the signed job spec is not a valid job: {0}")]
+    Invalid(String),
+}
+
+fn job_signing_payload(signer: &str, spec: &str) -> Vec<u8> {
+    [JOB_SIGNATURE_LABEL, b"\0", signer.as_bytes(), b"\0", spec.as_bytes()].concat()
+}
+
+impl SignedJob {
+    /// Signs `spec` (serialized once, here) as operator `signer`.
+    pub fn sign(spec: &JobSpec, signer: &str, key: &ring::signature::Ed25519KeyPair) -> SignedJob {
+        let spec = serde_json::to_string(spec).expect("a job spec serializes");
+        let signature = hex::encode(key.sign(&job_signing_payload(signer, &spec)).as_ref());
+        SignedJob { spec, signer: signer.to_owned(), signature }
+    }
+
+    /// The spec, once the signature verifies under `operator_key` and the spec validates.
+    pub fn verify(&self, operator_key: &[u8; 32]) -> Result<JobSpec, JobSignatureError> {
+        let bad = || JobSignatureError::BadSignature(self.signer.clone());
+        let signature = hex::decode(&self.signature).map_err(|_| bad())?;
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, operator_key)
+            .verify(&job_signing_payload(&self.signer, &self.spec), &signature)
+            .map_err(|_| bad())?;
+        self.parse()
+    }
+
+    /// The spec without checking the signature: for the matcher's own validation, which
+    /// then verifies against its enrolled key.
+    pub fn parse(&self) -> Result<JobSpec, JobSignatureError> {
+        let spec: JobSpec = serde_json::from_str(&self.spec).map_err(|e| JobSignatureError::Invalid(e.to_string()))?;
+        spec.validate().map_err(|e| JobSignatureError::Invalid(e.to_string()))?;
+        Ok(spec)
     }
 }
 
@@ -339,24 +442,19 @@ pub enum PartyRole {
 pub enum JobState {
     /// Waiting for every party to upload and seal its tokens.
     Collecting,
-    /// Tokens joined; waiting for the parties' field releases.
-    Releasing,
-    /// Everything in; results available.
+    /// Every party sealed; joined; results available to the requester.
     Complete,
 }
 
-/// What one agent must do for a job: `GET /v1/jobs/{job}/assignment`.
+/// What one agent must do for a job: `GET /v2/jobs/{job}/assignment`. The same for every
+/// party of the job, and independent of every other party's data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Assignment {
-    pub job: String,
-    pub purpose: String,
-    pub approval: String,
-    pub role: PartyRole,
-    pub suite: Suite,
-    pub epoch: String,
-    pub attributes: Vec<Attribute>,
-    pub fields: Vec<String>,
-    pub state: JobState,
+    /// The operator's signed job spec, as created.
+    pub job: SignedJob,
+    /// The custodian's latest statement about the signing operator (its enrolment), so an
+    /// agent that trusts the custodian can check the operator's key.
+    pub operator: Option<PrincipalStatement>,
 }
 
 /// One stored chunk of a submission.
@@ -391,14 +489,13 @@ pub struct SealRequest {
     pub rows_read: u64,
     /// Rows whose identity number failed validation, by error code. The rows stay local.
     pub invalid_ids: BTreeMap<String, u64>,
-}
-
-/// `GET /v1/jobs/{job}/release`: which of the agent's own rows matched, and which fields
-/// the job asks it to release for them. Never anyone's tokens.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReleaseRequest {
-    pub fields: Vec<String>,
-    pub rows: Vec<u32>,
+    /// The fields sealed in every record, in order: the job's fields that the agent's
+    /// local policy allows. The requester needs them to open the values.
+    #[serde(default)]
+    pub sealed_fields: Vec<String>,
+    /// The job's fields the agent's policy refused, with reasons.
+    #[serde(default)]
+    pub refused: Vec<RefusedField>,
 }
 
 /// A field the agent will not release, and why (its local policy).
@@ -406,22 +503,6 @@ pub struct ReleaseRequest {
 pub struct RefusedField {
     pub field: String,
     pub reason: String,
-}
-
-/// `POST /v1/jobs/{job}/release`: values for matched rows, in `fields` order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReleaseUpload {
-    pub fields: Vec<String>,
-    #[serde(default)]
-    pub refused: Vec<RefusedField>,
-    pub records: Vec<ReleasedRecord>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReleasedRecord {
-    pub row: u32,
-    pub values: Vec<Option<String>>,
 }
 
 /// One participant in `GET /v1/jobs/{job}`.
@@ -432,7 +513,6 @@ pub struct ParticipantStatus {
     pub chunks: u32,
     pub records: u64,
     pub sealed: bool,
-    pub released: bool,
     pub rows_read: u64,
     pub invalid_ids: BTreeMap<String, u64>,
 }
@@ -446,7 +526,9 @@ pub struct JobStatus {
     pub participants: Vec<ParticipantStatus>,
 }
 
-/// `GET /v1/jobs/{job}/results`: the first stage-two report, per requester row.
+/// `GET /v2/jobs/{job}/results`: per requester row, the match structure and the sealed
+/// values of the matched department rows (to the requester only). The requester opens
+/// them and fills in its own fields and the opened values: the stage-two report's input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobResults {
     pub job: String,
@@ -459,6 +541,16 @@ pub struct JobResults {
     /// The spec's status rules, for the report.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<StatusRule>,
+    /// Per department, the fields it sealed, in order.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sealed_fields: BTreeMap<String, Vec<String>>,
+    /// Per department, the fields its policy refused.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub refused: BTreeMap<String, Vec<RefusedField>>,
+    /// Sealed values the requester could not open (a matcher forwarding what it should
+    /// not, or damage). Set by the requester; zero from an honest matcher.
+    #[serde(default)]
+    pub unopened: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -478,8 +570,8 @@ pub struct ResultSummary {
     pub probable_matches: u64,
 }
 
-/// One registry row. The matcher knows it only by the requester's row number and the
-/// fields the requester released (town, category, …).
+/// One registry row. The matcher knows it only by the requester's row number; `fields`
+/// are filled in from the registry on the requester's side.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowResult {
     pub row: u32,
@@ -500,11 +592,29 @@ pub struct DepartmentFinding {
     /// Attribute comparison: `agree` / `differ` / `missing`; for `name`: `same` /
     /// `variant` / `homophone` / `different` / `missing`.
     pub attributes: BTreeMap<String, String>,
-    /// Released values, distinct, in department row order.
+    /// Opened values, distinct, in department row order (filled in by the requester).
     pub released: BTreeMap<String, Vec<String>>,
     /// Department rows matching name, birth date and sex but not the identity number:
     /// probable matches to verify in person (上门核实), never merged.
     pub probable_rows: u32,
+    /// Values of the probable matches, opened with name, birth date and sex: shown for
+    /// verification, never as the person's (filled in by the requester).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub probable_released: BTreeMap<String, Vec<String>>,
+    /// Sealed values of the matched (`id`) and probable (`qid`) department rows, as the
+    /// matcher forwards them; emptied by the requester once opened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sealed: Vec<SealedValues>,
+}
+
+/// One department row's sealed values, forwarded unread.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedValues {
+    /// The department's row.
+    pub row: u32,
+    pub kind: SealKind,
+    /// Hex of the sealed blob (`crate::fieldseal`).
+    pub sealed: String,
 }
 
 /// `GET /v1/epochs`: the sealed epochs addressed to the calling agent, and the epochs
@@ -560,14 +670,20 @@ mod tests {
             approval: "增政数〔2026〕1号".into(),
             epoch: "0123456789abcdef".into(),
             suite: Suite::HmacSha256,
-            requester: RequesterSpec { party: "veterans".into(), fields: vec!["town".into()] },
+            requester: RequesterSpec { party: "veterans".into(), fields: vec!["town".into()], max_records: 100 },
             departments: vec![
                 DepartmentSpec {
                     party: "household".into(),
                     compare: vec![Attribute::Name, Attribute::Sex],
                     fields: vec!["status".into()],
+                    max_records: 100,
                 },
-                DepartmentSpec { party: "pension".into(), compare: vec![Attribute::BirthDate], fields: vec![] },
+                DepartmentSpec {
+                    party: "pension".into(),
+                    compare: vec![Attribute::BirthDate],
+                    fields: vec![],
+                    max_records: 100,
+                },
             ],
             rules: Vec::new(),
             retention_hours: None,
@@ -632,12 +748,43 @@ mod tests {
     }
 
     #[test]
-    fn requester_sends_every_compared_attribute_and_names_expand() {
+    fn the_requester_sends_a_group_per_department_and_names_expand() {
         let s = spec();
-        use Attribute::*;
-        assert_eq!(s.wire_attributes("veterans").unwrap(), vec![Name, NameScript, NameSound, Sex, BirthDate]);
-        assert_eq!(s.wire_attributes("household").unwrap(), vec![Name, NameScript, NameSound, Sex]);
-        assert_eq!(s.wire_attributes("pension").unwrap(), vec![BirthDate]);
-        assert_eq!(s.wire_attributes("nobody"), None);
+        assert_eq!(s.layout("veterans").unwrap(), Layout { groups: vec![4, 1], sealed: false });
+        assert_eq!(s.layout("household").unwrap(), Layout { groups: vec![4], sealed: true });
+        assert_eq!(s.layout("pension").unwrap(), Layout { groups: vec![1], sealed: false });
+        assert_eq!(s.layout("nobody"), None);
+    }
+
+    #[test]
+    fn every_party_needs_a_cap() {
+        let mut s = spec();
+        s.departments[1].max_records = 0;
+        assert_eq!(s.validate(), Err(SpecError::Cap("pension".into())));
+        let mut s = spec();
+        s.requester.max_records = MAX_RECORDS_CAP + 1;
+        assert_eq!(s.validate(), Err(SpecError::Cap("veterans".into())));
+    }
+
+    #[test]
+    fn a_signed_job_verifies_under_its_operator_key_only() {
+        let rng = ring::rand::SystemRandom::new();
+        let key = |_| {
+            let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+            ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
+        };
+        use ring::signature::KeyPair;
+        let (operator, other) = (key(0), key(1));
+        let public: [u8; 32] = operator.public_key().as_ref().try_into().unwrap();
+        let signed = SignedJob::sign(&spec(), "bureau", &operator);
+        assert_eq!(signed.verify(&public), Ok(spec()));
+        let forged = SignedJob::sign(&spec(), "bureau", &other);
+        assert_eq!(forged.verify(&public), Err(JobSignatureError::BadSignature("bureau".into())));
+        let mut changed = signed.clone();
+        changed.spec = changed.spec.replace("\"status\"", "\"phone\"");
+        assert_eq!(changed.verify(&public), Err(JobSignatureError::BadSignature("bureau".into())));
+        let mut renamed = signed.clone();
+        renamed.signer = "someone".into();
+        assert!(renamed.verify(&public).is_err());
     }
 }

@@ -1,5 +1,5 @@
-//! The key schedule: epoch secrets, token suites, and the per-job purpose keys derived
-//! from them (`protocol-docs/spec-v1.md` §4).
+//! The key schedule: epoch secrets, token suites, and the purpose keys of one pair domain
+//! (job, requester, department) derived from them (`protocol-docs/spec-v2.md` §3).
 //!
 //! Anyone holding an epoch secret can brute-force identity tokens (the identity number
 //! space is small), so secret-bearing types zeroize on drop and never print themselves.
@@ -15,8 +15,9 @@ use crate::sha256_lanes::{self, SHA256_IV};
 use crate::token::Token;
 
 /// Salt of every purpose-key derivation, and the version tag of this protocol.
-pub const KDF_SALT: &[u8] = b"bidui/v1";
-/// Message MACed with the epoch secret itself to make its key check value.
+pub const KDF_SALT: &[u8] = b"bidui/v2";
+/// Message MACed with the epoch secret itself to make its key check value. Unchanged
+/// since v1: the key check value names the secret, not the protocol that uses it.
 pub const KEY_CHECK_MESSAGE: &[u8] = b"bidui/v1 key check";
 /// Length of an epoch secret in bytes.
 pub const SECRET_LEN: usize = 32;
@@ -58,7 +59,7 @@ impl fmt::Display for Suite {
 pub enum KeyError {
     #[error("unknown token suite {0:?}; expected one of hmac-sha256, hmac-sm3, blake3")]
     UnknownSuite(String),
-    #[error("unknown key purpose {0:?}; expected one of id-token, attr-token, qid-token, field-seal")]
+    #[error("unknown key purpose {0:?}; expected one of id-token, attr-token, qid-token, field-seal, qid-seal")]
     UnknownPurpose(String),
     #[error("an epoch secret is exactly 32 bytes (64 hex digits), got {0} bytes")]
     SecretLength(usize),
@@ -80,11 +81,15 @@ pub enum Purpose {
     IdToken,
     AttrToken,
     QidToken,
+    /// Seals a department row's values to whoever knows the row's identity number.
     FieldSeal,
+    /// Seals them again to whoever knows the row's name, birth date and sex (probable matches).
+    QidSeal,
 }
 
 impl Purpose {
-    pub const ALL: [Purpose; 4] = [Purpose::IdToken, Purpose::AttrToken, Purpose::QidToken, Purpose::FieldSeal];
+    pub const ALL: [Purpose; 5] =
+        [Purpose::IdToken, Purpose::AttrToken, Purpose::QidToken, Purpose::FieldSeal, Purpose::QidSeal];
 
     /// The ASCII label that goes into the derivation's `info`.
     pub fn label(self) -> &'static str {
@@ -93,6 +98,7 @@ impl Purpose {
             Purpose::AttrToken => "attr-token",
             Purpose::QidToken => "qid-token",
             Purpose::FieldSeal => "field-seal",
+            Purpose::QidSeal => "qid-seal",
         }
     }
 }
@@ -165,10 +171,18 @@ impl KeyEpoch {
         hex::encode(&mac[..8])
     }
 
-    /// `K_P = KDF(salt = "bidui/v1", IKM = S, info = P || ":" || job_id, L = 32)`.
-    pub fn derive(&self, purpose: Purpose, job_id: &str) -> PurposeKey {
+    /// `K_P = KDF(salt = "bidui/v2", IKM = S, info = P || ":" || job || ":" || requester || ":" || department)`.
+    pub fn derive(&self, purpose: Purpose, pair: &PairDomain<'_>) -> PurposeKey {
         let secret = self.secret.expose_bytes();
-        let info: [&[u8]; 3] = [purpose.label().as_bytes(), b":", job_id.as_bytes()];
+        let info: [&[u8]; 7] = [
+            purpose.label().as_bytes(),
+            b":",
+            pair.job.as_bytes(),
+            b":",
+            pair.requester.as_bytes(),
+            b":",
+            pair.department.as_bytes(),
+        ];
         let mut key = Zeroizing::new([0u8; 32]);
         match self.suite {
             Suite::HmacSha256 => {
@@ -182,21 +196,35 @@ impl KeyEpoch {
                 hkdf.expand_multi_info(&info, &mut key[..]).expect("32 bytes is a valid HKDF-SM3 output length");
             }
             Suite::Blake3 => {
-                let prk = Zeroizing::new(blake3::derive_key("bidui/v1", secret));
+                let prk = Zeroizing::new(blake3::derive_key("bidui/v2", secret));
                 *key = mac32(Suite::Blake3, &prk, &info);
             }
         }
         PurposeKey::new(self.suite, *key)
     }
 
-    /// The three token keys of one job, derived once and reused for every row.
-    pub fn job_keys(&self, job_id: &str) -> JobKeys {
-        JobKeys {
-            id: self.derive(Purpose::IdToken, job_id),
-            attr: self.derive(Purpose::AttrToken, job_id),
-            qid: self.derive(Purpose::QidToken, job_id),
+    /// Every key of one pair domain, derived once and reused for every row.
+    pub fn pair_keys(&self, pair: &PairDomain<'_>) -> PairKeys {
+        PairKeys {
+            tokens: JobKeys {
+                id: self.derive(Purpose::IdToken, pair),
+                attr: self.derive(Purpose::AttrToken, pair),
+                qid: self.derive(Purpose::QidToken, pair),
+            },
+            field_seal: self.derive(Purpose::FieldSeal, pair),
+            qid_seal: self.derive(Purpose::QidSeal, pair),
         }
     }
+}
+
+/// One token domain: a job, its requester and one of its departments. Every key is
+/// derived per domain, so the matcher can relate each department to the registry and
+/// never two departments to each other. Party names never contain `:`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PairDomain<'a> {
+    pub job: &'a str,
+    pub requester: &'a str,
+    pub department: &'a str,
 }
 
 /// One suite's MAC over the concatenation of `parts`, full 32-byte output.
@@ -220,7 +248,7 @@ enum KeyedMac {
 }
 
 impl PurposeKey {
-    fn new(suite: Suite, key: [u8; 32]) -> PurposeKey {
+    pub(crate) fn new(suite: Suite, key: [u8; 32]) -> PurposeKey {
         let key = Zeroizing::new(key);
         let mac = match suite {
             Suite::HmacSha256 => KeyedMac::Sha256 {
@@ -241,7 +269,7 @@ impl PurposeKey {
 
     /// The MAC of the concatenation of `parts` (no separators are added here: message
     /// layouts put their own 0x00 separators in).
-    fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+    pub(crate) fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
         let mut out = [0u8; 32];
         match &self.mac {
             KeyedMac::Sha256 { ring, pads } => {
@@ -508,7 +536,7 @@ impl fmt::Debug for PurposeKey {
     }
 }
 
-/// The token keys a party needs for one job.
+/// The token keys of one pair domain.
 #[derive(Clone, Debug)]
 pub struct JobKeys {
     pub id: PurposeKey,
@@ -516,9 +544,20 @@ pub struct JobKeys {
     pub qid: PurposeKey,
 }
 
+/// Every key of one pair domain: its token keys and its two sealing keys
+/// ([`crate::fieldseal`]).
+#[derive(Clone, Debug)]
+pub struct PairKeys {
+    pub tokens: JobKeys,
+    pub field_seal: PurposeKey,
+    pub qid_seal: PurposeKey,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const PAIR: PairDomain<'static> = PairDomain { job: "j", requester: "r", department: "d" };
 
     fn epoch(suite: Suite) -> KeyEpoch {
         KeyEpoch::new(suite, EpochSecret::from_bytes([7; 32]))
@@ -536,13 +575,17 @@ mod tests {
     }
 
     #[test]
-    fn purpose_keys_differ_by_purpose_job_and_suite() {
+    fn purpose_keys_differ_by_purpose_job_department_and_suite() {
         let msg: &[&[u8]] = &[b"11010519491231002X"];
         let mut seen = std::collections::HashSet::new();
         for suite in Suite::ALL {
             for purpose in Purpose::ALL {
                 for job in ["job-1", "job-2"] {
-                    assert!(seen.insert(epoch(suite).derive(purpose, job).token(msg)), "{suite} {purpose:?} {job}");
+                    for department in ["household", "pension"] {
+                        let pair = PairDomain { job, requester: "veterans", department };
+                        let token = epoch(suite).derive(purpose, &pair).token(msg);
+                        assert!(seen.insert(token), "{suite} {purpose:?} {job} {department}");
+                    }
                 }
             }
         }
@@ -551,7 +594,7 @@ mod tests {
     #[test]
     fn token_is_the_same_whatever_the_message_split() {
         for suite in Suite::ALL {
-            let key = epoch(suite).derive(Purpose::AttrToken, "j");
+            let key = epoch(suite).derive(Purpose::AttrToken, &PAIR);
             assert_eq!(key.token(&[b"abc", b"\0", b"def"]), key.token(&[b"abc\0def"]));
         }
     }
@@ -563,7 +606,7 @@ mod tests {
         // lane's key shows.
         let message: Vec<u8> = (0..80u8).map(|b| b.wrapping_mul(37)).collect();
         for suite in Suite::ALL {
-            let keys: Vec<PurposeKey> = Purpose::ALL.iter().map(|&p| epoch(suite).derive(p, "batch")).collect();
+            let keys: Vec<PurposeKey> = Purpose::ALL.iter().map(|&p| epoch(suite).derive(p, &PAIR)).collect();
             let mut batch = TokenBatch::new();
             for round in 0..2 {
                 let mut queued = Vec::new();
@@ -584,7 +627,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "compute must run")]
     fn reading_a_batch_before_computing_it_is_a_bug() {
-        let key = epoch(Suite::HmacSha256).derive(Purpose::IdToken, "j");
+        let key = epoch(Suite::HmacSha256).derive(Purpose::IdToken, &PAIR);
         let mut batch = TokenBatch::new();
         let slot = batch.queue(&key, &[b"11010519491231002X"]);
         batch.run(slot, 1);
@@ -592,7 +635,7 @@ mod tests {
 
     #[test]
     fn single_block_hmac_sha256_equals_ring_for_every_length() {
-        let key = epoch(Suite::HmacSha256).derive(Purpose::AttrToken, "j");
+        let key = epoch(Suite::HmacSha256).derive(Purpose::AttrToken, &PAIR);
         let KeyedMac::Sha256 { ring, .. } = &key.mac else { unreachable!() };
         let message: Vec<u8> = (0..200u8).collect();
         for len in 0..message.len() {
@@ -605,7 +648,7 @@ mod tests {
     #[test]
     fn secrets_are_redacted_in_debug() {
         let e = epoch(Suite::HmacSha256);
-        let shown = format!("{e:?} {:?}", e.derive(Purpose::IdToken, "j"));
+        let shown = format!("{e:?} {:?}", e.derive(Purpose::IdToken, &PAIR));
         assert!(!shown.contains("07") && !shown.contains('7'), "{shown}");
     }
 

@@ -4,6 +4,7 @@
 //! - [`name`]: canonical names, traditional/simplified folding, homophone comparison;
 //! - [`keys`]: epoch secrets, token suites and the per-job key schedule;
 //! - [`token`]: tokens and the exact messages they are MACs of;
+//! - [`fieldseal`]: department values sealed to whoever knows the person (protocol v2);
 //! - [`seal`]: epoch secrets sealed to one agent (X25519, HKDF, ChaCha20-Poly1305) and
 //!   signed by the key custodian;
 //! - [`vectors`]: the protocol test vectors, generated from the code above.
@@ -18,6 +19,7 @@
 
 pub mod api;
 pub mod custody;
+pub mod fieldseal;
 pub mod idnum;
 pub mod keys;
 pub mod name;
@@ -29,5 +31,7 @@ pub mod vectors;
 pub mod wire;
 
 pub use idnum::{CivilDate, IdError, IdNumber, Sex};
-pub use keys::{EpochSecret, JobKeys, KeyEpoch, Purpose, PurposeKey, Suite, TokenBatch, TokenSlot};
+pub use keys::{
+    EpochSecret, JobKeys, KeyEpoch, PairDomain, PairKeys, Purpose, PurposeKey, Suite, TokenBatch, TokenSlot,
+};
 pub use token::Token;

@@ -10,7 +10,7 @@ use ring::signature::{Ed25519KeyPair, KeyPair};
 
 use crate::custody::{Action, PrincipalRole, PrincipalStatement};
 use crate::idnum::{CivilDate, IdNumber};
-use crate::keys::{EpochSecret, KeyEpoch, Purpose, Suite};
+use crate::keys::{EpochSecret, KeyEpoch, PairDomain, Purpose, Suite};
 use crate::name;
 use crate::seal;
 use crate::token::{attr_message, id_message, qid_message};
@@ -24,6 +24,9 @@ const TEST_SECRETS: [&str; 2] = [
     "b1d0b1d0b1d0b1d0b1d0b1d0b1d0b1d0b1d0b1d0b1d0b1d0b1d0b1d0b1d0b1d0",
 ];
 const JOB_IDS: [&str; 2] = ["zc-2026-stage2-001", "增城区-2026-复核"];
+/// The pair domains of the vectors: one requester, two departments.
+const REQUESTER: &str = "veterans";
+const DEPARTMENTS: [&str; 2] = ["household", "social-security"];
 
 /// Identity numbers (synthetic, valid) used in token vectors.
 const IDS: [&str; 3] = ["11010519491231002X", "440183198001010011", "44011820000229002X"];
@@ -115,12 +118,15 @@ fn token_vectors() -> Value {
         for (secret_hex, secret) in secrets() {
             let epoch = KeyEpoch::new(suite, secret);
             for job_id in JOB_IDS {
+                let pair = PairDomain { job: job_id, requester: REQUESTER, department: DEPARTMENTS[0] };
                 let mut push = |purpose: Purpose, inputs: Value, message: Vec<u8>| {
-                    let key = epoch.derive(purpose, job_id);
+                    let key = epoch.derive(purpose, &pair);
                     vectors.push(json!({
                         "suite": suite.name(),
                         "secret": secret_hex,
                         "job_id": job_id,
+                        "requester": pair.requester,
+                        "department": pair.department,
                         "purpose": purpose.label(),
                         "inputs": inputs,
                         "message": hex::encode(&message),

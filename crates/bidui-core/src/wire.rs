@@ -4,27 +4,56 @@
 //! - request signatures: what an agent signs so the matcher can refuse forged, replayed
 //!   and stale requests.
 
+use crate::fieldseal::valid_sealed_len;
 use crate::token::Token;
 
 /// First bytes of every token chunk: format and version.
-pub const CHUNK_MAGIC: [u8; 4] = *b"BDT1";
-/// Magic, attribute count, three reserved zero bytes, record count.
+pub const CHUNK_MAGIC: [u8; 4] = *b"BDT2";
+/// The magic of protocol v1's chunks, refused with a message saying so.
+pub const CHUNK_MAGIC_V1: [u8; 4] = *b"BDT1";
+/// Magic, token count, flags, two reserved zero bytes, record count.
 pub const CHUNK_HEADER_LEN: usize = 12;
-/// Most attribute tokens one record may carry.
+/// Most tokens one record may carry (a requester's record carries a group per department).
+pub const MAX_TOKENS: usize = 128;
+/// Most attribute tokens one group may carry.
 pub const MAX_ATTRIBUTES: usize = 16;
 /// Most records in one chunk; keeps a chunk well under the matcher's body limit.
 pub const MAX_CHUNK_RECORDS: usize = 65_536;
+/// Agents close a chunk once it is this large, whatever its record count, so a chunk of
+/// sealed values stays under the matcher's 8 MiB body limit.
+pub const CHUNK_BYTES_TARGET: usize = 4 << 20;
+/// Header flag: every record ends with its two sealed values.
+pub const FLAG_SEALED: u8 = 1;
 
 /// An absent token (a row with an invalid identity number has no identity token; a row
 /// with a missing attribute has no attribute token). A real token is all-zero with
 /// probability 2^-128.
 pub const ABSENT: Token = Token([0; 16]);
 
-/// One row's tokens as carried in a chunk.
+/// What a party's records hold, derived by both sides from the job (wire-v2 §4): one token
+/// group per pair domain (a department has one, the requester one per department, in job
+/// order), each `id, qid, attr…`; and for a department that seals values, two sealed values.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TokenRecord {
-    /// The party's own 1-based data-row number: its opaque record reference.
-    pub row: u32,
+pub struct Layout {
+    /// Attribute tokens of each group.
+    pub groups: Vec<usize>,
+    pub sealed: bool,
+}
+
+impl Layout {
+    pub fn token_count(&self) -> usize {
+        self.groups.iter().map(|a| 2 + a).sum()
+    }
+
+    /// Index of group `g`'s identity token among a record's tokens.
+    pub fn group_start(&self, g: usize) -> usize {
+        self.groups[..g].iter().map(|a| 2 + a).sum()
+    }
+}
+
+/// One pair domain's tokens of a row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenGroup {
     /// Identity token, or [`ABSENT`] when the row's identity number is invalid.
     pub id: Token,
     /// Quasi-identifier token (name, birth date, sex), or [`ABSENT`].
@@ -33,54 +62,85 @@ pub struct TokenRecord {
     pub attrs: Vec<Token>,
 }
 
+/// One row's tokens (and sealed values) as carried in a chunk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// The party's own 1-based data-row number: its opaque record reference.
+    pub row: u32,
+    pub groups: Vec<TokenGroup>,
+    /// Values sealed under the identity (empty when the identity token is absent) and the
+    /// quasi-identifier (empty when that token is absent); `None` for a party that seals nothing.
+    pub sealed: Option<(Vec<u8>, Vec<u8>)>,
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ChunkError {
     #[error("token chunk is shorter than its {CHUNK_HEADER_LEN}-byte header")]
     TooShort,
-    #[error("token chunk does not start with the BDT1 magic: not a bidui v1 chunk")]
+    #[error("token chunk is in the format of protocol v1 (BDT1); this matcher speaks protocol v2 only")]
+    ProtocolV1,
+    #[error("token chunk does not start with the BDT2 magic: not a bidui v2 chunk")]
     BadMagic,
-    #[error("token chunk reserved bytes are not zero")]
+    #[error("token chunk reserved bytes or flags are not zero")]
     Reserved,
-    #[error("token chunk declares {0} attributes; at most {MAX_ATTRIBUTES} are allowed")]
-    TooManyAttributes(usize),
-    #[error("token chunk declares {0} attributes but the job compares {1}")]
-    AttributeCount(usize, usize),
+    #[error("token chunk declares {0} tokens per record; at most {MAX_TOKENS} are allowed")]
+    TooManyTokens(usize),
+    #[error("token chunk declares {tokens} tokens per record (sealed values: {sealed}) but the job needs {expected_tokens} (sealed values: {expected_sealed})")]
+    Layout { tokens: usize, sealed: bool, expected_tokens: usize, expected_sealed: bool },
     #[error("token chunk declares {0} records; at most {MAX_CHUNK_RECORDS} are allowed")]
     TooManyRecords(usize),
     #[error("token chunk is empty")]
     Empty,
-    #[error("token chunk length {actual} does not match its header ({expected} bytes): truncated or padded")]
-    Length { expected: usize, actual: usize },
+    #[error("token chunk ends inside record {0}: truncated")]
+    Truncated(usize),
+    #[error("token chunk has {0} bytes after its last record: padded")]
+    Trailing(usize),
     #[error("token chunk rows must be strictly increasing and start at 1 (row {row} after {previous})")]
     RowOrder { previous: u32, row: u32 },
     #[error("token chunk row {0} carries neither an identity nor a quasi-identifier token")]
     NoToken(u32),
+    #[error("token chunk row {0} has an identity or quasi-identifier token in some groups and not in others")]
+    Inconsistent(u32),
+    #[error("token chunk row {0} has a sealed value without its token, a token without its sealed value, or a sealed value of impossible length")]
+    Sealed(u32),
 }
 
-/// Bytes of one record in a chunk with `attr_count` attribute tokens.
-pub fn record_len(attr_count: usize) -> usize {
-    4 + 16 + 16 + 16 * attr_count
-}
-
-/// Encodes records into one chunk. Callers keep rows increasing and `attrs` of equal length.
-pub fn encode_chunk(attr_count: usize, records: &[TokenRecord]) -> Vec<u8> {
-    let mut chunk = ChunkBuilder::new(attr_count);
+/// Encodes records into one chunk. Callers keep rows increasing and records in `layout`.
+pub fn encode_chunk(layout: &Layout, records: &[TokenRecord]) -> Vec<u8> {
+    let mut chunk = ChunkBuilder::new(layout);
+    let mut bytes = Vec::new();
     for record in records {
-        assert_eq!(record.attrs.len(), attr_count, "every record carries one token per attribute");
-        encode_record(record.row, record.id, record.qid, &record.attrs, &mut chunk.bytes);
-        chunk.records += 1;
+        assert_eq!(record.groups.len(), layout.groups.len(), "one group per pair domain");
+        let tokens: Vec<Token> = record
+            .groups
+            .iter()
+            .zip(&layout.groups)
+            .flat_map(|(g, &a)| {
+                assert_eq!(g.attrs.len(), a, "one token per attribute");
+                [g.id, g.qid].into_iter().chain(g.attrs.iter().copied())
+            })
+            .collect();
+        assert_eq!(record.sealed.is_some(), layout.sealed, "sealed values exactly when the layout has them");
+        bytes.clear();
+        encode_record(record.row, &tokens, record.sealed.as_ref().map(|(i, q)| (&i[..], &q[..])), &mut bytes);
+        chunk.push_encoded(&bytes);
     }
     chunk.finish()
 }
 
-/// Appends one record in the chunk layout: row (u32 LE), identity, quasi-identifier and
-/// attribute tokens. Agents encode on their tokenizing threads, so a row's tokens cross to
-/// the uploading thread as bytes, not as a heap allocation per record.
-pub fn encode_record(row: u32, id: Token, qid: Token, attrs: &[Token], out: &mut Vec<u8>) {
+/// Appends one record in the chunk layout: row (u32 LE), its tokens, and for a sealing
+/// party the two sealed values, each after its u16 LE length. Agents encode on their
+/// tokenizing threads, so a row crosses to the uploading thread as bytes.
+pub fn encode_record(row: u32, tokens: &[Token], sealed: Option<(&[u8], &[u8])>, out: &mut Vec<u8>) {
     out.extend_from_slice(&row.to_le_bytes());
-    out.extend_from_slice(&id.0);
-    out.extend_from_slice(&qid.0);
-    attrs.iter().for_each(|t| out.extend_from_slice(&t.0));
+    tokens.iter().for_each(|t| out.extend_from_slice(&t.0));
+    if let Some((by_id, by_qid)) = sealed {
+        for blob in [by_id, by_qid] {
+            let len = u16::try_from(blob.len()).expect("a sealed value fits a u16 length");
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(blob);
+        }
+    }
 }
 
 /// A chunk built record by record.
@@ -90,18 +150,19 @@ pub struct ChunkBuilder {
 }
 
 impl ChunkBuilder {
-    pub fn new(attr_count: usize) -> ChunkBuilder {
-        assert!(attr_count <= MAX_ATTRIBUTES);
-        let mut bytes = Vec::with_capacity(CHUNK_HEADER_LEN + 16_384 * record_len(attr_count));
+    pub fn new(layout: &Layout) -> ChunkBuilder {
+        let tokens = layout.token_count();
+        assert!(tokens <= MAX_TOKENS);
+        let mut bytes = Vec::with_capacity(CHUNK_HEADER_LEN + 1024 * (4 + 16 * tokens));
         bytes.extend_from_slice(&CHUNK_MAGIC);
-        bytes.push(attr_count as u8);
-        bytes.extend_from_slice(&[0; 3 + 4]); // reserved, then the record count
+        bytes.push(tokens as u8);
+        bytes.push(if layout.sealed { FLAG_SEALED } else { 0 });
+        bytes.extend_from_slice(&[0; 2 + 4]); // reserved, then the record count
         ChunkBuilder { bytes, records: 0 }
     }
 
-    /// Appends one record made by [`encode_record`] with this chunk's attribute count.
+    /// Appends one record made by [`encode_record`] in this chunk's layout.
     pub fn push_encoded(&mut self, record: &[u8]) {
-        assert_eq!(record.len(), record_len(usize::from(self.bytes[4])), "one whole record");
         assert!(self.records < MAX_CHUNK_RECORDS);
         self.bytes.extend_from_slice(record);
         self.records += 1;
@@ -112,42 +173,65 @@ impl ChunkBuilder {
         self.records
     }
 
+    /// Bytes of the chunk so far.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
     /// The chunk, its header naming its record count.
     pub fn finish(mut self) -> Vec<u8> {
         let count = (self.records as u32).to_le_bytes();
         self.bytes[8..CHUNK_HEADER_LEN].copy_from_slice(&count);
-        let attr_count = usize::from(self.bytes[4]);
-        assert_eq!(self.bytes.len(), CHUNK_HEADER_LEN + self.records * record_len(attr_count), "whole records");
         self.bytes
     }
 }
 
 /// A validated chunk: records are read in place, without copying.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Chunk<'a> {
-    attr_count: usize,
+    layout: Layout,
+    /// Each group's first token index.
+    starts: Vec<usize>,
+    count: usize,
     body: &'a [u8],
 }
 
+fn u16_at(bytes: &[u8], at: usize) -> Option<usize> {
+    bytes.get(at..at + 2).map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
+}
+
 impl<'a> Chunk<'a> {
-    /// Checks every rule of the format. `expected_attrs` is the number of attributes the
-    /// job compares; `after_row` is the last row of the previous chunk (0 for the first).
-    pub fn decode(bytes: &'a [u8], expected_attrs: usize, after_row: u32) -> Result<Chunk<'a>, ChunkError> {
+    /// Checks every rule of the format (wire-v2 §4.3). `layout` is what the job makes the
+    /// party send; `after_row` is the last row of the previous chunk (0 for the first).
+    pub fn decode(bytes: &'a [u8], layout: &Layout, after_row: u32) -> Result<Chunk<'a>, ChunkError> {
         if bytes.len() < CHUNK_HEADER_LEN {
             return Err(ChunkError::TooShort);
+        }
+        if bytes[..4] == CHUNK_MAGIC_V1 {
+            return Err(ChunkError::ProtocolV1);
         }
         if bytes[..4] != CHUNK_MAGIC {
             return Err(ChunkError::BadMagic);
         }
-        if bytes[5..8] != [0, 0, 0] {
+        if bytes[5] & !FLAG_SEALED != 0 || bytes[6..8] != [0, 0] {
             return Err(ChunkError::Reserved);
         }
-        let attr_count = usize::from(bytes[4]);
-        if attr_count > MAX_ATTRIBUTES {
-            return Err(ChunkError::TooManyAttributes(attr_count));
+        let tokens = usize::from(bytes[4]);
+        if tokens > MAX_TOKENS {
+            return Err(ChunkError::TooManyTokens(tokens));
         }
-        if attr_count != expected_attrs {
-            return Err(ChunkError::AttributeCount(attr_count, expected_attrs));
+        let sealed = bytes[5] & FLAG_SEALED != 0;
+        if tokens != layout.token_count() || sealed != layout.sealed {
+            return Err(ChunkError::Layout {
+                tokens,
+                sealed,
+                expected_tokens: layout.token_count(),
+                expected_sealed: layout.sealed,
+            });
         }
         let count = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize;
         if count > MAX_CHUNK_RECORDS {
@@ -156,36 +240,73 @@ impl<'a> Chunk<'a> {
         if count == 0 {
             return Err(ChunkError::Empty);
         }
-        let expected = CHUNK_HEADER_LEN + count * record_len(attr_count);
-        if bytes.len() != expected {
-            return Err(ChunkError::Length { expected, actual: bytes.len() });
-        }
-        let chunk = Chunk { attr_count, body: &bytes[CHUNK_HEADER_LEN..] };
+        let body = &bytes[CHUNK_HEADER_LEN..];
+        let starts: Vec<usize> = (0..layout.groups.len()).map(|g| layout.group_start(g)).collect();
+        let fixed = 4 + 16 * tokens;
+        let mut at = 0;
         let mut previous = after_row;
-        for record in chunk.records() {
+        for index in 0..count {
+            let Some(raw) = body.get(at..at + fixed) else { return Err(ChunkError::Truncated(index)) };
+            let record = RecordRef { raw, sealed_id: &[], sealed_qid: &[], starts: &starts };
             let row = record.row();
             if row <= previous {
                 return Err(ChunkError::RowOrder { previous, row });
             }
-            if record.id() == ABSENT && record.qid() == ABSENT {
+            let (has_id, has_qid) = (record.id(0) != ABSENT, record.qid(0) != ABSENT);
+            if !has_id && !has_qid {
                 return Err(ChunkError::NoToken(row));
+            }
+            if (1..starts.len()).any(|g| (record.id(g) != ABSENT) != has_id || (record.qid(g) != ABSENT) != has_qid) {
+                return Err(ChunkError::Inconsistent(row));
+            }
+            at += fixed;
+            if sealed {
+                for present in [has_id, has_qid] {
+                    let Some(len) = u16_at(body, at) else { return Err(ChunkError::Truncated(index)) };
+                    if body.len() < at + 2 + len {
+                        return Err(ChunkError::Truncated(index));
+                    }
+                    if present != (len > 0) || (len > 0 && !valid_sealed_len(len)) {
+                        return Err(ChunkError::Sealed(row));
+                    }
+                    at += 2 + len;
+                }
             }
             previous = row;
         }
-        Ok(chunk)
+        if at != body.len() {
+            return Err(ChunkError::Trailing(body.len() - at));
+        }
+        Ok(Chunk { layout: layout.clone(), starts, count, body })
     }
 
     pub fn len(&self) -> usize {
-        self.body.len() / record_len(self.attr_count)
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.body.is_empty()
+        self.count == 0
     }
 
-    pub fn records(&self) -> impl Iterator<Item = RecordRef<'a>> + 'a {
-        let attr_count = self.attr_count;
-        self.body.chunks_exact(record_len(attr_count)).map(move |raw| RecordRef { raw })
+    pub fn records(&self) -> impl Iterator<Item = RecordRef<'_>> + '_ {
+        let fixed = 4 + 16 * self.layout.token_count();
+        let starts = &self.starts[..];
+        let sealed = self.layout.sealed;
+        let mut at = 0;
+        let body = self.body;
+        (0..self.count).map(move |_| {
+            let raw = &body[at..at + fixed];
+            at += fixed;
+            let (mut sealed_id, mut sealed_qid): (&[u8], &[u8]) = (&[], &[]);
+            if sealed {
+                for blob in [&mut sealed_id, &mut sealed_qid] {
+                    let len = u16_at(body, at).expect("checked by decode");
+                    *blob = &body[at + 2..at + 2 + len];
+                    at += 2 + len;
+                }
+            }
+            RecordRef { raw, sealed_id, sealed_qid, starts }
+        })
     }
 
     /// Row number of the last record (chunks are never empty once decoded).
@@ -198,25 +319,48 @@ impl<'a> Chunk<'a> {
 #[derive(Clone, Copy, Debug)]
 pub struct RecordRef<'a> {
     raw: &'a [u8],
+    sealed_id: &'a [u8],
+    sealed_qid: &'a [u8],
+    starts: &'a [usize],
 }
 
-impl RecordRef<'_> {
+impl<'a> RecordRef<'a> {
     pub fn row(&self) -> u32 {
         u32::from_le_bytes(self.raw[..4].try_into().expect("4 bytes"))
     }
-    pub fn id(&self) -> Token {
-        Token(self.raw[4..20].try_into().expect("16 bytes"))
-    }
-    pub fn qid(&self) -> Token {
-        Token(self.raw[20..36].try_into().expect("16 bytes"))
-    }
-    pub fn attr(&self, index: usize) -> Token {
-        let at = 36 + 16 * index;
+    fn token(&self, index: usize) -> Token {
+        let at = 4 + 16 * index;
         Token(self.raw[at..at + 16].try_into().expect("16 bytes"))
     }
-    pub fn to_record(&self) -> TokenRecord {
-        let attrs = (0..(self.raw.len() - 36) / 16).map(|i| self.attr(i)).collect();
-        TokenRecord { row: self.row(), id: self.id(), qid: self.qid(), attrs }
+    /// Group `g`'s identity token.
+    pub fn id(&self, g: usize) -> Token {
+        self.token(self.starts[g])
+    }
+    pub fn qid(&self, g: usize) -> Token {
+        self.token(self.starts[g] + 1)
+    }
+    /// Group `g`'s attribute token `k`.
+    pub fn attr(&self, g: usize, k: usize) -> Token {
+        self.token(self.starts[g] + 2 + k)
+    }
+    /// The values sealed under the identity (empty if none).
+    pub fn sealed_id(&self) -> &'a [u8] {
+        self.sealed_id
+    }
+    /// The values sealed under the quasi-identifier (empty if none).
+    pub fn sealed_qid(&self) -> &'a [u8] {
+        self.sealed_qid
+    }
+    pub fn to_record(&self, layout: &Layout) -> TokenRecord {
+        let groups = (0..layout.groups.len())
+            .map(|g| TokenGroup {
+                id: self.id(g),
+                qid: self.qid(g),
+                attrs: (0..layout.groups[g]).map(|k| self.attr(g, k)).collect(),
+            })
+            .collect();
+        let sealed = layout.sealed.then(|| (self.sealed_id.to_vec(), self.sealed_qid.to_vec()));
+        TokenRecord { row: self.row(), groups, sealed }
     }
 }
 
@@ -241,57 +385,120 @@ pub fn request_signing_payload(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fieldseal::MAX_SEALED_LEN;
     use proptest::prelude::*;
 
     fn token(byte: u8) -> Token {
         Token([byte; 16])
     }
 
+    fn department(attrs: usize) -> Layout {
+        Layout { groups: vec![attrs], sealed: true }
+    }
+
+    fn blob(len: usize) -> Vec<u8> {
+        vec![0xab; len]
+    }
+
     fn record(row: u32, attrs: usize) -> TokenRecord {
-        TokenRecord { row, id: token(row as u8 | 1), qid: ABSENT, attrs: vec![token(7); attrs] }
+        TokenRecord {
+            row,
+            groups: vec![TokenGroup { id: token(row as u8 | 1), qid: ABSENT, attrs: vec![token(7); attrs] }],
+            sealed: Some((blob(12 + 64 + 16), Vec::new())),
+        }
     }
 
     #[test]
     fn a_chunk_built_from_encoded_records_is_the_encoded_chunk() {
+        let layout = department(3);
         let records: Vec<TokenRecord> = (1..=5).map(|row| record(row, 3)).collect();
-        let mut chunk = ChunkBuilder::new(3);
-        for r in &records {
-            let mut bytes = Vec::new();
-            encode_record(r.row, r.id, r.qid, &r.attrs, &mut bytes);
-            chunk.push_encoded(&bytes);
-        }
-        assert_eq!(chunk.records(), 5);
-        let bytes = chunk.finish();
-        assert_eq!(bytes, encode_chunk(3, &records));
-        let decoded = Chunk::decode(&bytes, 3, 0).unwrap();
-        assert_eq!(decoded.records().map(|r| r.to_record()).collect::<Vec<_>>(), records);
+        let bytes = encode_chunk(&layout, &records);
+        let decoded = Chunk::decode(&bytes, &layout, 0).unwrap();
+        assert_eq!(decoded.len(), 5);
+        assert_eq!(decoded.records().map(|r| r.to_record(&layout)).collect::<Vec<_>>(), records);
+        assert_eq!(decoded.last_row(), 5);
+    }
+
+    #[test]
+    fn a_requester_record_carries_one_group_per_department() {
+        let layout = Layout { groups: vec![1, 0, 2], sealed: false };
+        assert_eq!(layout.token_count(), 3 + 2 + 4);
+        let group =
+            |id: u8, attrs: usize| TokenGroup { id: token(id), qid: token(id + 1), attrs: vec![token(9); attrs] };
+        let records =
+            vec![TokenRecord { row: 3, groups: vec![group(10, 1), group(20, 0), group(30, 2)], sealed: None }];
+        let bytes = encode_chunk(&layout, &records);
+        let chunk = Chunk::decode(&bytes, &layout, 0).unwrap();
+        let first = chunk.records().next().unwrap();
+        assert_eq!((first.id(1), first.qid(2), first.attr(2, 1)), (token(20), token(31), token(9)));
+        assert_eq!(chunk.records().map(|r| r.to_record(&layout)).collect::<Vec<_>>(), records);
     }
 
     #[test]
     fn refuses_each_malformed_chunk() {
-        let good = encode_chunk(2, &[record(1, 2), record(5, 2)]);
-        assert!(Chunk::decode(&good, 2, 0).is_ok());
+        let layout = department(2);
+        let good = encode_chunk(&layout, &[record(1, 2), record(5, 2)]);
+        assert!(Chunk::decode(&good, &layout, 0).is_ok());
+        let no_token = TokenRecord {
+            row: 1,
+            groups: vec![TokenGroup { id: ABSENT, qid: ABSENT, attrs: vec![token(200); 2] }],
+            sealed: Some((Vec::new(), Vec::new())),
+        };
+        let mut unsealed = record(1, 2);
+        unsealed.sealed = Some((Vec::new(), Vec::new()));
+        let mut stray = record(1, 2);
+        stray.sealed = Some((blob(92), blob(92)));
+        let mut bad_len = record(1, 2);
+        bad_len.sealed = Some((blob(93), Vec::new()));
+        let mut too_long = record(1, 2);
+        too_long.sealed = Some((blob(MAX_SEALED_LEN + 64), Vec::new()));
         let cases: Vec<(Vec<u8>, ChunkError)> = vec![
             (good[..8].to_vec(), ChunkError::TooShort),
+            ([b"BDT1", &good[4..]].concat(), ChunkError::ProtocolV1),
             ([b"XXXX", &good[4..]].concat(), ChunkError::BadMagic),
-            (good[..good.len() - 1].to_vec(), ChunkError::Length { expected: good.len(), actual: good.len() - 1 }),
-            ([&good[..], &[0]].concat(), ChunkError::Length { expected: good.len(), actual: good.len() + 1 }),
-            (encode_chunk(2, &[]), ChunkError::Empty),
-            (encode_chunk(2, &[record(5, 2), record(5, 2)]), ChunkError::RowOrder { previous: 5, row: 5 }),
-            (encode_chunk(2, &[record(0, 2)]), ChunkError::RowOrder { previous: 0, row: 0 }),
-            (encode_chunk(1, &[record(1, 1)]), ChunkError::AttributeCount(1, 2)),
+            (good[..good.len() - 1].to_vec(), ChunkError::Truncated(1)),
+            ([&good[..], &[0]].concat(), ChunkError::Trailing(1)),
+            (encode_chunk(&layout, &[]), ChunkError::Empty),
+            (encode_chunk(&layout, &[record(5, 2), record(5, 2)]), ChunkError::RowOrder { previous: 5, row: 5 }),
+            (encode_chunk(&layout, &[record(0, 2)]), ChunkError::RowOrder { previous: 0, row: 0 }),
             (
-                encode_chunk(2, &[TokenRecord { row: 1, id: ABSENT, qid: ABSENT, attrs: vec![ABSENT; 2] }]),
-                ChunkError::NoToken(1),
+                encode_chunk(&department(1), &[record(1, 1)]),
+                ChunkError::Layout { tokens: 3, sealed: true, expected_tokens: 4, expected_sealed: true },
             ),
+            (encode_chunk(&layout, &[no_token]), ChunkError::NoToken(1)),
+            (encode_chunk(&layout, &[unsealed]), ChunkError::Sealed(1)),
+            (encode_chunk(&layout, &[stray]), ChunkError::Sealed(1)),
+            (encode_chunk(&layout, &[bad_len]), ChunkError::Sealed(1)),
+            (encode_chunk(&layout, &[too_long]), ChunkError::Sealed(1)),
         ];
         for (bytes, want) in cases {
-            assert_eq!(Chunk::decode(&bytes, 2, 0).unwrap_err(), want);
+            assert_eq!(Chunk::decode(&bytes, &layout, 0).unwrap_err(), want);
         }
+        let unsealed_layout = Layout { groups: vec![2], sealed: false };
+        assert_eq!(
+            Chunk::decode(&good, &unsealed_layout, 0).unwrap_err(),
+            ChunkError::Layout { tokens: 4, sealed: true, expected_tokens: 4, expected_sealed: false }
+        );
         let mut reserved = good.clone();
         reserved[6] = 1;
-        assert_eq!(Chunk::decode(&reserved, 2, 0).unwrap_err(), ChunkError::Reserved);
-        assert_eq!(Chunk::decode(&good, 2, 1).unwrap_err(), ChunkError::RowOrder { previous: 1, row: 1 });
+        assert_eq!(Chunk::decode(&reserved, &layout, 0).unwrap_err(), ChunkError::Reserved);
+        let mut flags = good.clone();
+        flags[5] = 3;
+        assert_eq!(Chunk::decode(&flags, &layout, 0).unwrap_err(), ChunkError::Reserved);
+        assert_eq!(Chunk::decode(&good, &layout, 1).unwrap_err(), ChunkError::RowOrder { previous: 1, row: 1 });
+        let requester = Layout { groups: vec![0, 0], sealed: false };
+        let mixed = TokenRecord {
+            row: 1,
+            groups: vec![
+                TokenGroup { id: token(1), qid: ABSENT, attrs: vec![] },
+                TokenGroup { id: ABSENT, qid: ABSENT, attrs: vec![] },
+            ],
+            sealed: None,
+        };
+        assert_eq!(
+            Chunk::decode(&encode_chunk(&requester, &[mixed]), &requester, 0).unwrap_err(),
+            ChunkError::Inconsistent(1)
+        );
     }
 
     #[test]
@@ -309,40 +516,62 @@ mod tests {
         }
     }
 
-    fn arb_records() -> impl Strategy<Value = (usize, Vec<TokenRecord>)> {
-        (0usize..4).prop_flat_map(|attrs| {
-            let rec =
-                (1u32..50, any::<[u8; 16]>(), any::<[u8; 16]>(), proptest::collection::vec(any::<[u8; 16]>(), attrs));
-            proptest::collection::vec(rec, 1..40).prop_map(move |raw| {
+    fn arb_records() -> impl Strategy<Value = (Layout, Vec<TokenRecord>)> {
+        (proptest::collection::vec(0usize..4, 1..4), any::<bool>()).prop_flat_map(|(groups, sealed)| {
+            let layout = Layout { groups: groups.clone(), sealed: sealed && groups.len() == 1 };
+            let group_tokens =
+                groups.iter().map(|&a| proptest::collection::vec(any::<[u8; 16]>(), a)).collect::<Vec<_>>();
+            let rec = (1u32..50, any::<bool>(), any::<bool>(), group_tokens, 1usize..4, 1usize..4);
+            let layout_out = layout.clone();
+            proptest::collection::vec(rec, 1..30).prop_map(move |raw| {
                 let mut row = 0;
                 let records = raw
                     .into_iter()
-                    .map(|(step, id, qid, attrs)| {
+                    .map(|(step, has_id, has_qid, attrs, id_blocks, qid_blocks)| {
                         row += step;
-                        let id = if id == [0; 16] { Token([1; 16]) } else { Token(id) };
-                        TokenRecord { row, id, qid: Token(qid), attrs: attrs.into_iter().map(Token).collect() }
+                        let has_id = has_id || !has_qid;
+                        let groups = attrs
+                            .into_iter()
+                            .enumerate()
+                            .map(|(g, attrs)| TokenGroup {
+                                id: if has_id { token(g as u8 + 1) } else { ABSENT },
+                                qid: if has_qid { token(g as u8 + 100) } else { ABSENT },
+                                attrs: attrs.into_iter().map(Token).collect(),
+                            })
+                            .collect();
+                        let sealed = layout.sealed.then(|| {
+                            let blob_of = |present: bool, blocks: usize| {
+                                if present {
+                                    blob(28 + 64 * blocks)
+                                } else {
+                                    Vec::new()
+                                }
+                            };
+                            (blob_of(has_id, id_blocks), blob_of(has_qid, qid_blocks))
+                        });
+                        TokenRecord { row, groups, sealed }
                     })
                     .collect();
-                (attrs, records)
+                (layout_out.clone(), records)
             })
         })
     }
 
     proptest! {
         #[test]
-        fn chunks_round_trip((attrs, records) in arb_records()) {
-            let bytes = encode_chunk(attrs, &records);
-            let chunk = Chunk::decode(&bytes, attrs, 0).unwrap();
-            let back: Vec<TokenRecord> = chunk.records().map(|r| r.to_record()).collect();
+        fn chunks_round_trip((layout, records) in arb_records()) {
+            let bytes = encode_chunk(&layout, &records);
+            let chunk = Chunk::decode(&bytes, &layout, 0).unwrap();
+            let back: Vec<TokenRecord> = chunk.records().map(|r| r.to_record(&layout)).collect();
             prop_assert_eq!(back, records.clone());
             prop_assert_eq!(chunk.last_row(), records.last().unwrap().row);
         }
 
         #[test]
-        fn any_truncation_is_refused((attrs, records) in arb_records(), cut in 1usize..64) {
-            let bytes = encode_chunk(attrs, &records);
+        fn any_truncation_is_refused((layout, records) in arb_records(), cut in 1usize..64) {
+            let bytes = encode_chunk(&layout, &records);
             let cut = cut.min(bytes.len());
-            prop_assert!(Chunk::decode(&bytes[..bytes.len() - cut], attrs, 0).is_err());
+            prop_assert!(Chunk::decode(&bytes[..bytes.len() - cut], &layout, 0).is_err());
         }
     }
 }

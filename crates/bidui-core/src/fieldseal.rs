@@ -1,0 +1,335 @@
+//! Field values sealed by a department to whoever knows the person (`protocol-docs/spec-v2.md` §5).
+//!
+//! A department agent seals each row's released values twice: once under a key only a
+//! holder of the row's identity number can derive, once under a key only a holder of its
+//! name, birth date and sex can derive. The matcher forwards the sealed values of matched
+//! rows to the requester and cannot read them; the requester opens only those of people in
+//! its own registry.
+//!
+//! ```text
+//! row_key   = MAC(K_seal, person)            K_seal: field-seal (person = canonical id) or
+//!                                            qid-seal (person = the quasi-identifier message)
+//! enc_key   = MAC(row_key, "bidui/v2 seal key")
+//! aad       = "bidui/v2 field-seal" || 0x00 || kind || 0x00 || u32le(row) || job || 0x00 ||
+//!             requester || 0x00 || department || 0x00 || field_1 || 0x00 || … || field_n
+//! plaintext = u16le(len(body)) || body || 0x00 … (to a multiple of 64 bytes)
+//!             body = for each field: 0x00 (no value) | 0x01 || u16le(len) || UTF-8 value
+//! nonce     = first_12(MAC(row_key, "bidui/v2 seal nonce" || 0x00 || u32le(len(aad)) || aad || plaintext))
+//! sealed    = nonce || ChaCha20-Poly1305(enc_key, nonce, aad, plaintext)   (ciphertext || tag)
+//! ```
+//!
+//! The nonce is a MAC of everything sealed (a synthetic IV), so sealing is deterministic:
+//! an interrupted upload recomputes the same bytes and resumes by digest, and two
+//! different plaintexts under one key get different nonces. Padding hides value lengths
+//! below 64 bytes.
+
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
+use zeroize::Zeroizing;
+
+use crate::keys::{PairDomain, PurposeKey};
+
+const AAD_LABEL: &[u8] = b"bidui/v2 field-seal";
+const KEY_LABEL: &[u8] = b"bidui/v2 seal key";
+const NONCE_LABEL: &[u8] = b"bidui/v2 seal nonce";
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+/// Plaintexts are padded to a multiple of this.
+pub const PAD_TO: usize = 64;
+/// Longest value a department may seal, in UTF-8 bytes.
+pub const MAX_VALUE_BYTES: usize = 1024;
+/// Most fields one department seals.
+pub const MAX_SEALED_FIELDS: usize = 16;
+/// Longest sealed blob: nonce, the padded plaintext of the most and longest values, tag.
+pub const MAX_SEALED_LEN: usize =
+    NONCE_LEN + (2 + MAX_SEALED_FIELDS * (3 + MAX_VALUE_BYTES)).div_ceil(PAD_TO) * PAD_TO + TAG_LEN;
+
+/// Which key a blob is sealed under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SealKind {
+    /// The identity number: opened for an identity match.
+    Id,
+    /// Name, birth date and sex: opened for a probable match, to verify in person.
+    Qid,
+}
+
+impl SealKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            SealKind::Id => "id",
+            SealKind::Qid => "qid",
+        }
+    }
+}
+
+/// What a sealed blob is bound to besides the person: the pair domain, the department's
+/// row and the field names, in order.
+#[derive(Clone, Copy, Debug)]
+pub struct SealContext<'a> {
+    pub pair: PairDomain<'a>,
+    pub fields: &'a [String],
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SealValuesError {
+    #[error("field {field:?} has a value of {len} bytes; at most {MAX_VALUE_BYTES} can be sealed")]
+    ValueTooLong { field: String, len: usize },
+    #[error("{0} values for {1} fields")]
+    ValueCount(usize, usize),
+    #[error("sealed values do not open: not this person's, another row's or field list, or damaged")]
+    CannotOpen,
+    #[error("sealed values are malformed: {0}")]
+    Malformed(&'static str),
+}
+
+/// Whether a blob's length is one a sealer can produce: nonce, whole pad blocks, tag.
+pub fn valid_sealed_len(len: usize) -> bool {
+    len > NONCE_LEN + TAG_LEN && len <= MAX_SEALED_LEN && (len - NONCE_LEN - TAG_LEN).is_multiple_of(PAD_TO)
+}
+
+fn aad(kind: SealKind, row: u32, context: &SealContext<'_>) -> Vec<u8> {
+    let pair = &context.pair;
+    let mut aad = [AAD_LABEL, b"\0", kind.label().as_bytes(), b"\0", &row.to_le_bytes()].concat();
+    for part in [pair.job, pair.requester, pair.department] {
+        aad.extend_from_slice(part.as_bytes());
+        aad.push(0);
+    }
+    for (i, field) in context.fields.iter().enumerate() {
+        if i > 0 {
+            aad.push(0);
+        }
+        aad.extend_from_slice(field.as_bytes());
+    }
+    aad
+}
+
+struct RowKey(PurposeKey);
+
+impl RowKey {
+    fn new(seal_key: &PurposeKey, person: &[&[u8]]) -> RowKey {
+        let row_key = Zeroizing::new(seal_key.mac(person));
+        RowKey(PurposeKey::new(seal_key.suite(), *row_key))
+    }
+
+    fn aead(&self) -> LessSafeKey {
+        let enc_key = Zeroizing::new(self.0.mac(&[KEY_LABEL]));
+        LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &enc_key[..]).expect("a 32-byte ChaCha20 key"))
+    }
+
+    fn nonce(&self, aad: &[u8], plaintext: &[u8]) -> [u8; NONCE_LEN] {
+        let aad_len = (aad.len() as u32).to_le_bytes();
+        let mac = self.0.mac(&[NONCE_LABEL, b"\0", &aad_len, aad, plaintext]);
+        mac[..NONCE_LEN].try_into().expect("12 of 32 bytes")
+    }
+}
+
+fn encode_plaintext(context: &SealContext<'_>, values: &[Option<&str>]) -> Result<Zeroizing<Vec<u8>>, SealValuesError> {
+    if values.len() != context.fields.len() || values.len() > MAX_SEALED_FIELDS {
+        return Err(SealValuesError::ValueCount(values.len(), context.fields.len()));
+    }
+    let mut body = Zeroizing::new(Vec::with_capacity(PAD_TO));
+    body.extend_from_slice(&[0, 0]);
+    for (field, value) in context.fields.iter().zip(values) {
+        match value {
+            None => body.push(0),
+            Some(value) if value.len() > MAX_VALUE_BYTES => {
+                return Err(SealValuesError::ValueTooLong { field: field.clone(), len: value.len() })
+            }
+            Some(value) => {
+                body.push(1);
+                body.extend_from_slice(&(value.len() as u16).to_le_bytes());
+                body.extend_from_slice(value.as_bytes());
+            }
+        }
+    }
+    let body_len = (body.len() - 2) as u16;
+    body[..2].copy_from_slice(&body_len.to_le_bytes());
+    let padded = body.len().div_ceil(PAD_TO).max(1) * PAD_TO;
+    body.resize(padded, 0);
+    Ok(body)
+}
+
+fn decode_plaintext(plaintext: &[u8], fields: usize) -> Result<Vec<Option<String>>, SealValuesError> {
+    let malformed = SealValuesError::Malformed;
+    let body_len = usize::from(u16::from_le_bytes(plaintext[..2].try_into().map_err(|_| malformed("no length"))?));
+    let body = plaintext.get(2..2 + body_len).ok_or(malformed("length beyond the plaintext"))?;
+    if plaintext[2 + body_len..].iter().any(|&b| b != 0) {
+        return Err(malformed("padding is not zero"));
+    }
+    let mut at = 0;
+    let mut values = Vec::with_capacity(fields);
+    for _ in 0..fields {
+        match body.get(at) {
+            Some(0) => {
+                values.push(None);
+                at += 1;
+            }
+            Some(1) => {
+                let len = body.get(at + 1..at + 3).ok_or(malformed("value length cut off"))?;
+                let len = usize::from(u16::from_le_bytes(len.try_into().expect("2 bytes")));
+                let value = body.get(at + 3..at + 3 + len).ok_or(malformed("value cut off"))?;
+                let value = std::str::from_utf8(value).map_err(|_| malformed("value is not UTF-8"))?;
+                values.push(Some(value.to_owned()));
+                at += 3 + len;
+            }
+            _ => return Err(malformed("bad value tag")),
+        }
+    }
+    if at != body.len() {
+        return Err(malformed("bytes after the last value"));
+    }
+    Ok(values)
+}
+
+/// Seals one department row's `values` (in `context.fields` order; `None` for no value)
+/// to `person`: the identity message under the field-seal key, or the quasi-identifier
+/// message under the qid-seal key ([`crate::token::id_message`], [`crate::token::qid_message`]).
+pub fn seal_values(
+    seal_key: &PurposeKey,
+    kind: SealKind,
+    person: &[&[u8]],
+    context: &SealContext<'_>,
+    row: u32,
+    values: &[Option<&str>],
+) -> Result<Vec<u8>, SealValuesError> {
+    let mut plaintext = encode_plaintext(context, values)?;
+    let aad = aad(kind, row, context);
+    let row_key = RowKey::new(seal_key, person);
+    let nonce = row_key.nonce(&aad, &plaintext);
+    let mut sealed = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
+    sealed.extend_from_slice(&nonce);
+    row_key
+        .aead()
+        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&aad), &mut *plaintext)
+        .map_err(|_| SealValuesError::Malformed("sealing failed"))?;
+    sealed.extend_from_slice(&plaintext);
+    Ok(sealed)
+}
+
+/// Opens what [`seal_values`] sealed, given the same key, kind, person, context and row.
+pub fn open_values(
+    seal_key: &PurposeKey,
+    kind: SealKind,
+    person: &[&[u8]],
+    context: &SealContext<'_>,
+    row: u32,
+    sealed: &[u8],
+) -> Result<Vec<Option<String>>, SealValuesError> {
+    if !valid_sealed_len(sealed.len()) {
+        return Err(SealValuesError::Malformed("length is not nonce, whole pad blocks and tag"));
+    }
+    let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+    let nonce: [u8; NONCE_LEN] = nonce.try_into().expect("12 bytes");
+    let aad = aad(kind, row, context);
+    let row_key = RowKey::new(seal_key, person);
+    let mut buffer = Zeroizing::new(ciphertext.to_vec());
+    let plaintext = row_key
+        .aead()
+        .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(&aad), &mut buffer[..])
+        .map_err(|_| SealValuesError::CannotOpen)?;
+    // A blob whose nonce is not the MAC of its content was not made by a sealer.
+    if row_key.nonce(&aad, plaintext) != nonce {
+        return Err(SealValuesError::CannotOpen);
+    }
+    decode_plaintext(plaintext, context.fields.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{EpochSecret, KeyEpoch, Suite};
+    use proptest::prelude::*;
+
+    const PAIR: PairDomain<'static> = PairDomain { job: "j", requester: "veterans", department: "household" };
+
+    fn key(suite: Suite, pair: &PairDomain<'_>) -> PurposeKey {
+        KeyEpoch::new(suite, EpochSecret::from_bytes([9; 32])).pair_keys(pair).field_seal
+    }
+
+    fn fields() -> Vec<String> {
+        vec!["status".into(), "address".into()]
+    }
+
+    const ID: &[&[u8]] = &[b"11010519491231002X"];
+
+    #[test]
+    fn sealed_values_open_for_the_same_person_row_and_fields_only() {
+        for suite in Suite::ALL {
+            let fields = fields();
+            let context = SealContext { pair: PAIR, fields: &fields };
+            let k = key(suite, &PAIR);
+            let sealed = seal_values(&k, SealKind::Id, ID, &context, 7, &[Some("死亡"), None]).unwrap();
+            assert!(valid_sealed_len(sealed.len()), "{}", sealed.len());
+            assert_eq!(
+                open_values(&k, SealKind::Id, ID, &context, 7, &sealed).unwrap(),
+                vec![Some("死亡".to_owned()), None]
+            );
+            assert_eq!(seal_values(&k, SealKind::Id, ID, &context, 7, &[Some("死亡"), None]).unwrap(), sealed);
+            let other_person: &[&[u8]] = &[b"440183198001010011"];
+            assert_eq!(
+                open_values(&k, SealKind::Id, other_person, &context, 7, &sealed),
+                Err(SealValuesError::CannotOpen)
+            );
+            assert_eq!(open_values(&k, SealKind::Id, ID, &context, 8, &sealed), Err(SealValuesError::CannotOpen));
+            assert_eq!(open_values(&k, SealKind::Qid, ID, &context, 7, &sealed), Err(SealValuesError::CannotOpen));
+            let swapped = vec!["address".to_owned(), "status".to_owned()];
+            let relabelled = SealContext { pair: PAIR, fields: &swapped };
+            assert_eq!(open_values(&k, SealKind::Id, ID, &relabelled, 7, &sealed), Err(SealValuesError::CannotOpen));
+            let other_pair = PairDomain { department: "pension", ..PAIR };
+            let moved = SealContext { pair: other_pair, fields: &fields };
+            assert_eq!(open_values(&k, SealKind::Id, ID, &moved, 7, &sealed), Err(SealValuesError::CannotOpen));
+            assert_eq!(
+                open_values(&key(suite, &other_pair), SealKind::Id, ID, &context, 7, &sealed),
+                Err(SealValuesError::CannotOpen)
+            );
+            for i in 0..sealed.len() {
+                let mut bent = sealed.clone();
+                bent[i] ^= 1;
+                assert!(open_values(&k, SealKind::Id, ID, &context, 7, &bent).is_err(), "byte {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn lengths_below_a_pad_block_do_not_show() {
+        let fields = fields();
+        let context = SealContext { pair: PAIR, fields: &fields };
+        let k = key(Suite::HmacSha256, &PAIR);
+        let short = seal_values(&k, SealKind::Id, ID, &context, 1, &[Some("正常"), None]).unwrap();
+        let long =
+            seal_values(&k, SealKind::Id, ID, &context, 1, &[Some("正常"), Some("荔城街道府佑路 88 号 3 栋")]).unwrap();
+        assert_eq!(short.len(), long.len());
+        assert_eq!(short.len(), NONCE_LEN + PAD_TO + TAG_LEN);
+    }
+
+    #[test]
+    fn too_long_values_and_wrong_counts_are_refused() {
+        let fields = fields();
+        let context = SealContext { pair: PAIR, fields: &fields };
+        let k = key(Suite::HmacSha256, &PAIR);
+        let long = "地".repeat(400);
+        assert!(matches!(
+            seal_values(&k, SealKind::Id, ID, &context, 1, &[Some(&long), None]),
+            Err(SealValuesError::ValueTooLong { .. })
+        ));
+        assert_eq!(seal_values(&k, SealKind::Id, ID, &context, 1, &[None]), Err(SealValuesError::ValueCount(1, 2)));
+        let most = vec!["x".repeat(MAX_VALUE_BYTES); MAX_SEALED_FIELDS];
+        let many: Vec<String> = (0..MAX_SEALED_FIELDS).map(|i| format!("f{i}")).collect();
+        let values: Vec<Option<&str>> = most.iter().map(|v| Some(v.as_str())).collect();
+        let sealed = seal_values(&k, SealKind::Id, ID, &SealContext { pair: PAIR, fields: &many }, 1, &values).unwrap();
+        assert_eq!(sealed.len(), MAX_SEALED_LEN);
+    }
+
+    proptest! {
+        #[test]
+        fn any_values_round_trip(values in proptest::collection::vec(proptest::option::of("\\PC{0,40}"), 0..6), row in 1u32..) {
+            let fields: Vec<String> = (0..values.len()).map(|i| format!("f{i}")).collect();
+            let context = SealContext { pair: PAIR, fields: &fields };
+            let k = key(Suite::Blake3, &PAIR);
+            let refs: Vec<Option<&str>> = values.iter().map(|v| v.as_deref()).collect();
+            let sealed = seal_values(&k, SealKind::Qid, ID, &context, row, &refs).unwrap();
+            prop_assert!(valid_sealed_len(sealed.len()));
+            prop_assert_eq!(open_values(&k, SealKind::Qid, ID, &context, row, &sealed).unwrap(), values);
+        }
+    }
+}
