@@ -581,6 +581,17 @@ pub struct RowResult {
     /// Other registry rows holding the same identity number.
     pub duplicate_rows: Vec<u32>,
     pub departments: BTreeMap<String, DepartmentFinding>,
+    /// Who the row is, as the registry writes it: filled in on the requester's side only,
+    /// so town workbooks can name the people to visit. Never at the matcher.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<PersonRef>,
+}
+
+/// A registry row's name and identity number as written in the registry.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonRef {
+    pub name: String,
+    pub id_number: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
