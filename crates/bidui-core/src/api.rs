@@ -403,8 +403,13 @@ fn job_signing_payload(signer: &str, spec: &str) -> Vec<u8> {
 impl SignedJob {
     /// Signs `spec` (serialized once, here) as operator `signer`.
     pub fn sign(spec: &JobSpec, signer: &str, key: &ring::signature::Ed25519KeyPair) -> SignedJob {
+        SignedJob::sign_with(spec, signer, |payload| key.sign(payload).as_ref().to_vec())
+    }
+
+    /// [`SignedJob::sign`] with any Ed25519 signer (a key file's `Identity`).
+    pub fn sign_with(spec: &JobSpec, signer: &str, sign: impl FnOnce(&[u8]) -> Vec<u8>) -> SignedJob {
         let spec = serde_json::to_string(spec).expect("a job spec serializes");
-        let signature = hex::encode(key.sign(&job_signing_payload(signer, &spec)).as_ref());
+        let signature = hex::encode(sign(&job_signing_payload(signer, &spec)));
         SignedJob { spec, signer: signer.to_owned(), signature }
     }
 
