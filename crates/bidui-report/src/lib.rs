@@ -52,6 +52,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bidui_core::api::JobResults;
@@ -124,7 +125,7 @@ pub fn write_report(
         problems_json: dir.join(PROBLEMS_FILE),
         problems_csv: dir.join(PROBLEMS_CSV),
         summary: dir.join(SUMMARY_FILE),
-        towns: write_town_workbooks(set, &dir.join(TOWNS_DIR), None)?,
+        towns: write_town_workbooks(set, &dir.join(TOWNS_DIR), registry_entries(results).as_ref())?,
     };
     write_file(&written.results, &serde_json::to_vec_pretty(results).expect("results serialize"))?;
     write_file(&written.results_csv, &export::results_csv(results))?;
@@ -133,6 +134,27 @@ pub fn write_report(
     let trend = previous.map(|p| diff::diff(p, set));
     write_file(&written.summary, html::summary(set, trend.as_ref(), generated).as_bytes())?;
     Ok(written)
+}
+
+/// The people of the registry rows, when the requester's agent filled them in (protocol v2
+/// builds the report on the requester's side): the town workbooks then name whom to visit.
+fn registry_entries(results: &JobResults) -> Option<BTreeMap<u32, RegistryEntry>> {
+    let entries: BTreeMap<u32, RegistryEntry> = results
+        .rows
+        .iter()
+        .filter_map(|row| {
+            let person = row.person.as_ref()?;
+            let entry = RegistryEntry {
+                name: person.name.clone(),
+                identity: person.id_number.clone(),
+                // The registry's contact, where the job reads one under the usual field name.
+                contact: row.fields.get("phone").cloned().unwrap_or_default(),
+                town: row.fields.get("town").cloned(),
+            };
+            Some((row.row, entry))
+        })
+        .collect();
+    (!entries.is_empty()).then_some(entries)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ReportError> {

@@ -506,11 +506,22 @@ impl Derivation<'_> {
         }
         let why = if row.id_valid { "此身份证号在各部门均查不到" } else { "此行身份证号无效" };
         let name = labels::department(department);
+        let mut detail = format!("{why}，但{name}有{}条记录的姓名、出生日期、性别与此人相同", finding.probable_rows);
+        // What the namesake's record says, opened with name, birth date and sex: a lead
+        // for the visit, never the person's data until verified.
+        let shown: Vec<String> = finding
+            .probable_released
+            .iter()
+            .map(|(field, values)| format!("{}：{}", labels::field(field), values.join("、")))
+            .collect();
+        if !shown.is_empty() {
+            detail.push_str(&format!("；该记录显示（待核实）{}", shown.join("；")));
+        }
         let wording = Wording {
             code: "probable_match".to_owned(),
             label: "疑似匹配，需上门核实".to_owned(),
             severity: Severity::Normal,
-            detail: format!("{why}，但{name}有{}条记录的姓名、出生日期、性别与此人相同", finding.probable_rows),
+            detail,
             action: "上门核实是否为同一人并核对身份证号；不得直接合并".to_owned(),
         };
         self.push(row.row, Some(department), None, wording);

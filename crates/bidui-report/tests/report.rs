@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bidui_core::api::{DepartmentFinding, JobResults, ResultSummary, RowResult, RuleTest, Severity, StatusRule};
+use bidui_core::api::{
+    DepartmentFinding, JobResults, PersonRef, ResultSummary, RowResult, RuleTest, Severity, StatusRule,
+};
 use bidui_report::{derive, diff, Options, ProblemSet, RegistryEntry};
 use calamine::{Data, Reader};
 
@@ -41,7 +43,7 @@ fn row(n: u32, town: &str, fields: &[(&str, &str)]) -> RowResult {
     let service = departments.get_mut("service-records").unwrap();
     service.found = true;
     service.department_rows = 1;
-    RowResult { row: n, fields: all, id_valid: true, duplicate_rows: Vec::new(), departments }
+    RowResult { row: n, fields: all, id_valid: true, duplicate_rows: Vec::new(), departments, person: None }
 }
 
 fn released(values: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
@@ -58,6 +60,9 @@ fn results(rows: Vec<RowResult>) -> JobResults {
         summary: ResultSummary { registry_rows_read: 12, registry_rows: rows.len() as u64, ..ResultSummary::default() },
         rows,
         rules: Vec::new(),
+        sealed_fields: BTreeMap::new(),
+        refused: BTreeMap::new(),
+        unopened: 0,
     }
 }
 
@@ -341,6 +346,26 @@ fn town_workbooks_read_back_with_their_sheets_headers_and_rows() {
     let row3 = a.iter().find(|r| text(&r[0]) == "3").unwrap();
     assert_eq!(row3[2], Data::String("44018319800101003X".into()));
     assert_eq!(row3[3], Data::String("13800000003".into()));
+}
+
+#[test]
+fn built_on_the_requesters_side_the_town_workbooks_name_the_people_and_probable_values_show_for_verification() {
+    let mut run = district();
+    for row in &mut run.rows {
+        row.person =
+            Some(PersonRef { name: format!("人员{}", row.row), id_number: format!("44018319800101{:03}X", row.row) });
+    }
+    let probable = finding(&mut run.rows[1], "household");
+    probable.probable_released = released(&[("household_status", &["死亡"])]);
+    let set = derive(&run, &Options::default()).unwrap();
+    let detail = &set.problems.iter().find(|p| p.row == 2 && p.code == "probable_match").unwrap().detail;
+    assert!(detail.contains("该记录显示（待核实）户籍状态：死亡"), "{detail}");
+    let dir = tempfile::tempdir().unwrap();
+    let written = bidui_report::write_report(&run, &set, None, None, dir.path()).unwrap();
+    let a = sheet(&written.towns.iter().find(|t| t.town == "荔城街道").unwrap().path, "问题清单");
+    assert_eq!(a[0].iter().map(text).collect::<Vec<_>>(), bidui_report::xlsx::problem_headers(true));
+    let row3 = a.iter().find(|r| text(&r[0]) == "3").unwrap();
+    assert_eq!((text(&row3[1]), text(&row3[2])), ("人员3".to_owned(), "44018319800101003X".to_owned()));
 }
 
 #[test]
