@@ -129,8 +129,8 @@ fn agent(config: &std::path::Path, read_only: bool, workers: usize) -> anyhow::R
 }
 
 fn ingest(dir: &std::path::Path, records: u32) -> anyhow::Result<()> {
-    use bidui_core::api::{Attribute, DepartmentSpec, JobSpec, RequesterSpec, SealRequest};
-    use bidui_core::wire::{encode_chunk, TokenRecord};
+    use bidui_core::api::{Attribute, DepartmentSpec, JobSpec, RequesterSpec, SealRequest, SignedJob};
+    use bidui_core::wire::{encode_chunk, TokenGroup, TokenRecord};
     use ring::rand::SecureRandom;
     std::fs::create_dir_all(dir)?;
     let database = dir.join("matcher.db");
@@ -153,17 +153,19 @@ fn ingest(dir: &std::path::Path, records: u32) -> anyhow::Result<()> {
         approval: "bench".into(),
         epoch: epoch.into(),
         suite: Suite::HmacSha256,
-        requester: RequesterSpec { party: "registry".into(), fields: vec![] },
+        requester: RequesterSpec { party: "registry".into(), fields: vec![], max_records: 30_000 },
         departments: vec![DepartmentSpec {
             party: "department".into(),
             compare: vec![Attribute::Name],
             fields: vec![],
+            max_records: u64::from(records),
         }],
         rules: Vec::new(),
         retention_hours: None,
     };
+    let signed = SignedJob::sign_with(&spec, "operator", |payload| operator.sign(payload));
     let operator = bidui_client::Client::new(&matcher.url, "operator", operator);
-    operator.post("/v1/jobs", &spec)?;
+    operator.post("/v2/jobs", &signed)?;
     let rng = ring::rand::SystemRandom::new();
     let random_token = || {
         let mut t = [0u8; 16];
@@ -179,18 +181,21 @@ fn ingest(dir: &std::path::Path, records: u32) -> anyhow::Result<()> {
                 let records: Vec<TokenRecord> = rows
                     .map(|row| TokenRecord {
                         row,
-                        id: random_token(),
-                        qid: random_token(),
-                        attrs: (0..3).map(|_| random_token()).collect(),
+                        groups: vec![TokenGroup {
+                            id: random_token(),
+                            qid: random_token(),
+                            attrs: (0..3).map(|_| random_token()).collect(),
+                        }],
+                        sealed: None,
                     })
                     .collect();
-                encode_chunk(3, &records)
+                encode_chunk(&bidui_core::wire::Layout { groups: vec![3], sealed: false }, &records)
             })
             .collect();
         let started = Instant::now();
         let mut digests = ring::digest::Context::new(&ring::digest::SHA256);
         for (seq, chunk) in chunks.iter().enumerate() {
-            client.put_bytes(&format!("/v1/jobs/ingest/submission/chunks/{seq}?epoch={epoch}"), chunk)?;
+            client.put_bytes(&format!("/v2/jobs/ingest/submission/chunks/{seq}?epoch={epoch}"), chunk)?;
             digests.update(ring::digest::digest(&ring::digest::SHA256, chunk).as_ref());
         }
         let seal = SealRequest {
@@ -200,8 +205,10 @@ fn ingest(dir: &std::path::Path, records: u32) -> anyhow::Result<()> {
             digest: hex::encode(digests.finish()),
             rows_read: u64::from(count),
             invalid_ids: Default::default(),
+            sealed_fields: Vec::new(),
+            refused: Vec::new(),
         };
-        client.post("/v1/jobs/ingest/submission/seal", &seal)?;
+        client.post("/v2/jobs/ingest/submission/seal", &seal)?;
         Ok(started.elapsed().as_secs_f64())
     };
     upload("registry", &requester_key, 30_000)?;

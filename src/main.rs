@@ -179,7 +179,8 @@ enum JobCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Fetches the results and writes results.json and results.csv.
+    /// Fetches the match structure (no values: those are sealed to the requester, whose
+    /// agent writes the report's input) and writes it as JSON.
     Results {
         job: String,
         #[arg(long)]
@@ -369,8 +370,9 @@ fn job(command: JobCommand) -> anyhow::Result<()> {
     match command {
         JobCommand::Create { spec, operator } => {
             let spec = operator::read_spec(&spec)?;
-            let client = operator::OperatorConfig::load(&operator)?.client()?;
-            let created = operator::create_job(&client, &spec)?;
+            let config = operator::OperatorConfig::load(&operator)?;
+            let created = operator::create_job(&config.client()?, &config.sign(&spec)?)
+                .with_context(|| format!("creating job {}", spec.id))?;
             println!("job {} {}", spec.id, if created { "created" } else { "already exists with this spec" });
         }
         JobCommand::Status { job, operator, json } => {
@@ -385,8 +387,14 @@ fn job(command: JobCommand) -> anyhow::Result<()> {
         JobCommand::Results { job, operator, out } => {
             let client = operator::OperatorConfig::load(&operator)?.client()?;
             let results = operator::results(&client, &job)?;
-            let written = report::write(&results, &out)?;
-            println!("wrote {} and {}", written.json.display(), written.csv.display());
+            std::fs::write(&out, serde_json::to_vec_pretty(&results)?)
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "wrote the match structure of job {job} to {} ({} registry rows); the report is built by the \
+                 requester's agent from the values sealed to it",
+                out.display(),
+                results.rows.len()
+            );
         }
     }
     Ok(())

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use bidui_client::{path_segment, Client, MatcherEndpoint};
-use bidui_core::api::{JobResults, JobSpec, JobStatus};
+use bidui_core::api::{JobResults, JobSpec, JobStatus, SignedJob};
 use bidui_keyfile::Identity;
 use serde::Deserialize;
 
@@ -36,6 +36,12 @@ impl OperatorConfig {
     pub fn client(&self) -> anyhow::Result<Client> {
         Ok(self.matcher.client(&self.name, Identity::load(&self.identity_key)?)?)
     }
+
+    /// The job spec signed with the operator's key: the only form agents act on.
+    pub fn sign(&self, spec: &JobSpec) -> anyhow::Result<SignedJob> {
+        let identity = Identity::load(&self.identity_key)?;
+        Ok(SignedJob::sign_with(spec, &self.name, |payload| identity.sign(payload)))
+    }
 }
 
 pub fn read_spec(path: &Path) -> anyhow::Result<JobSpec> {
@@ -46,37 +52,37 @@ pub fn read_spec(path: &Path) -> anyhow::Result<JobSpec> {
     Ok(spec)
 }
 
-pub fn create_job(client: &Client, spec: &JobSpec) -> anyhow::Result<bool> {
-    let (status, _) = client.post("/v1/jobs", spec).with_context(|| format!("creating job {}", spec.id))?;
+/// Submits a signed job; `false` when the matcher already holds this very job.
+pub fn create_job(client: &Client, job: &SignedJob) -> anyhow::Result<bool> {
+    let (status, _) = client.post("/v2/jobs", job).context("creating the job")?;
     Ok(status == 201)
 }
 
 pub fn status(client: &Client, job: &str) -> anyhow::Result<JobStatus> {
-    client.get(&format!("/v1/jobs/{}", path_segment(job))).with_context(|| format!("reading the status of job {job}"))
+    client.get(&format!("/v2/jobs/{}", path_segment(job))).with_context(|| format!("reading the status of job {job}"))
 }
 
 pub fn results(client: &Client, job: &str) -> anyhow::Result<JobResults> {
     client
-        .get(&format!("/v1/jobs/{}/results", path_segment(job)))
+        .get(&format!("/v2/jobs/{}/results", path_segment(job)))
         .with_context(|| format!("reading the results of job {job}"))
 }
 
 pub fn print_status(status: &JobStatus) {
     println!("job {} ({:?}) — {} [{}]", status.id, status.state, status.purpose, status.approval);
     println!(
-        "{:<20} {:<10} {:>8} {:>10} {:>7} {:>9} {:>8}",
-        "party", "role", "chunks", "records", "sealed", "released", "invalid"
+        "{:<20} {:<10} {:>8} {:>10} {:>7} {:>8}",
+        "party", "role", "chunks", "records", "sealed", "invalid"
     );
     for p in &status.participants {
         let invalid: u64 = p.invalid_ids.values().sum();
         println!(
-            "{:<20} {:<10} {:>8} {:>10} {:>7} {:>9} {:>8}",
+            "{:<20} {:<10} {:>8} {:>10} {:>7} {:>8}",
             p.party,
             format!("{:?}", p.role).to_lowercase(),
             p.chunks,
             p.records,
             if p.sealed { "yes" } else { "no" },
-            if p.released { "yes" } else { "no" },
             invalid
         );
     }

@@ -30,15 +30,9 @@ pub enum ReportCommand {
 
 #[derive(clap::Args)]
 pub struct BuildArgs {
-    /// The run: its results.json, or a report directory holding one.
-    #[arg(required_unless_present = "job")]
-    pub results: Option<PathBuf>,
-    /// Fetch the results of this job from the matcher instead (needs --operator).
-    #[arg(long, requires = "operator", conflicts_with = "results")]
-    pub job: Option<String>,
-    /// The operator's configuration, for --job.
-    #[arg(long)]
-    pub operator: Option<PathBuf>,
+    /// The run: the results.json the requester's agent wrote (`<state_dir>/<job>/results.json`),
+    /// or a report directory holding one.
+    pub results: PathBuf,
     /// Report directory (default: the directory of RESULTS).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -109,14 +103,9 @@ pub fn run(command: ReportCommand) -> anyhow::Result<()> {
     }
 }
 
-/// Writes the whole report of a run into `dir`, with default options: what `bidui job
-/// results` writes.
-pub fn write(results: &JobResults, dir: &Path) -> anyhow::Result<Written> {
-    write_local(results, dir, None)
-}
-
-/// [`write`], with the requester agent's local invalid-rows report when it is at hand
-/// (`bidui demo`, where the requester's agent runs beside the report).
+/// Writes the whole report of a run into `dir`, with default options and the requester
+/// agent's local invalid-rows report when it is at hand (`bidui demo`, where the
+/// requester's agent runs beside the report).
 pub fn write_local(results: &JobResults, dir: &Path, invalid_rows: Option<&Path>) -> anyhow::Result<Written> {
     let options = Options { invalid_rows: invalid_rows.map(read_invalid_rows).transpose()?, ..Options::default() };
     let set = bidui_report::derive(results, &options)?;
@@ -138,24 +127,18 @@ struct RulesFile {
 }
 
 fn build(args: BuildArgs) -> anyhow::Result<()> {
-    let (results, default_out) = match (&args.results, &args.job) {
-        (Some(path), _) => {
-            let results = bidui_report::load_results(path)?;
-            let dir = if path.is_dir() {
-                path.clone()
-            } else {
-                path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-            };
-            (results, Some(dir))
-        }
-        (None, Some(job)) => {
-            let operator = args.operator.as_deref().context("--job needs --operator")?;
-            let client = crate::operator::OperatorConfig::load(operator)?.client()?;
-            (crate::operator::results(&client, job)?, None)
-        }
-        (None, None) => bail!("name the run's results.json, or --job with --operator"),
-    };
-    let out = args.out.or(default_out).context("--out is needed with --job")?;
+    let path = &args.results;
+    let results = bidui_report::load_results(path)?;
+    if !results.rows.is_empty() && results.rows.iter().all(|row| row.person.is_none()) {
+        bail!(
+            "{} names nobody: it is the operator's match structure, not the requester's results. \
+             Build the report from the results.json the requester's agent wrote (<state_dir>/<job>/results.json).",
+            path.display()
+        );
+    }
+    let default_out =
+        if path.is_dir() { path.clone() } else { path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf) };
+    let out = args.out.unwrap_or(default_out);
     let extra_rules = match &args.rules {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
