@@ -70,10 +70,7 @@ pub fn results(client: &Client, job: &str) -> anyhow::Result<JobResults> {
 
 pub fn print_status(status: &JobStatus) {
     println!("job {} ({:?}) — {} [{}]", status.id, status.state, status.purpose, status.approval);
-    println!(
-        "{:<20} {:<10} {:>8} {:>10} {:>7} {:>8}",
-        "party", "role", "chunks", "records", "sealed", "invalid"
-    );
+    println!("{:<20} {:<10} {:>8} {:>10} {:>7} {:>8}", "party", "role", "chunks", "records", "sealed", "invalid");
     for p in &status.participants {
         let invalid: u64 = p.invalid_ids.values().sum();
         println!(

@@ -6,6 +6,7 @@ mod deps;
 mod district;
 mod id_check;
 mod keys;
+mod proxy;
 mod report;
 mod resume;
 mod tls;
