@@ -286,31 +286,26 @@ fn upload(
     let mut invalid_file = LocalCsv::create(&invalid_path, &["row", "reason"])?;
     let mut counts = PassCounts::default();
     let mut digests: Vec<[u8; 32]> = Vec::new();
-    let mut pending = ChunkBuilder::new(&layout);
+    let mut chunker = Chunker::new(&layout, options.chunk_records);
 
-    let flush =
-        |pending: &mut ChunkBuilder, digests: &mut Vec<[u8; 32]>, report: &mut RunReport| -> Result<(), AgentError> {
-            if pending.is_empty() {
-                return Ok(());
-            }
-            let bytes = std::mem::replace(pending, ChunkBuilder::new(&layout)).finish();
-            let digest = bidui_client::sha256(&bytes);
-            let seq = digests.len() as u32;
-            match status.chunks.get(seq as usize) {
-                Some(held) if held.sha256 == hex::encode(digest) => report.chunks_already_held += 1,
-                Some(_) => return Err(AgentError::SourceChanged(seq)),
-                None => {
-                    let path = format!("{job_path}/submission/chunks/{seq}?epoch={}", spec.epoch);
-                    client.put_hashed_bytes(&path, bytes, &digest)?;
-                    report.chunks_sent += 1;
-                    if abort_after.is_some_and(|n| report.chunks_sent >= n) {
-                        std::process::abort();
-                    }
+    let send = |chunk: Vec<u8>, digests: &mut Vec<[u8; 32]>, report: &mut RunReport| -> Result<(), AgentError> {
+        let digest = bidui_client::sha256(&chunk);
+        let seq = digests.len() as u32;
+        match status.chunks.get(seq as usize) {
+            Some(held) if held.sha256 == hex::encode(digest) => report.chunks_already_held += 1,
+            Some(_) => return Err(AgentError::SourceChanged(seq)),
+            None => {
+                let path = format!("{job_path}/submission/chunks/{seq}?epoch={}", spec.epoch);
+                client.put_hashed_bytes(&path, chunk, &digest)?;
+                report.chunks_sent += 1;
+                if abort_after.is_some_and(|n| report.chunks_sent >= n) {
+                    std::process::abort();
                 }
             }
-            digests.push(digest);
-            Ok(())
-        };
+        }
+        digests.push(digest);
+        Ok(())
+    };
 
     let sealed_fields = tokenizer.sealed_fields();
     tokenize_source(&mut source, &tokenizer, options.workers, &progress, |outcome| {
@@ -337,14 +332,15 @@ fn upload(
                 return Err(AgentError::OverCap { job: spec.id.clone(), cap });
             }
             counts.records += 1;
-            pending.push_encoded(record);
-            if pending.records() == options.chunk_records || pending.len() >= CHUNK_BYTES_TARGET {
-                flush(&mut pending, &mut digests, report)?;
+            if let Some(chunk) = chunker.push(record) {
+                send(chunk, &mut digests, report)?;
             }
         }
         Ok(())
     })?;
-    flush(&mut pending, &mut digests, report)?;
+    if let Some(chunk) = chunker.finish() {
+        send(chunk, &mut digests, report)?;
+    }
     progress.finish_and_clear();
     invalid_file.finish()?;
 
@@ -367,6 +363,33 @@ fn upload(
     report.unreadable_rows = counts.unreadable_rows;
     report.values_too_long = counts.values_too_long;
     Ok(())
+}
+
+/// Records into chunks. A chunk closes at `chunk_records` records or at
+/// [`CHUNK_BYTES_TARGET`] bytes, whichever comes first, so a chunk of sealed values stays
+/// under the matcher's body limit. Deterministic, so a resumed upload cuts the same chunks.
+struct Chunker<'a> {
+    layout: &'a Layout,
+    pending: ChunkBuilder,
+    chunk_records: usize,
+}
+
+impl<'a> Chunker<'a> {
+    fn new(layout: &'a Layout, chunk_records: usize) -> Chunker<'a> {
+        Chunker { layout, pending: ChunkBuilder::new(layout), chunk_records }
+    }
+
+    /// Adds one encoded record; returns the chunk it closed, if it closed one.
+    fn push(&mut self, record: &[u8]) -> Option<Vec<u8>> {
+        self.pending.push_encoded(record);
+        let full = self.pending.records() >= self.chunk_records || self.pending.len() >= CHUNK_BYTES_TARGET;
+        full.then(|| std::mem::replace(&mut self.pending, ChunkBuilder::new(self.layout)).finish())
+    }
+
+    /// The last chunk, unless it would be empty.
+    fn finish(self) -> Option<Vec<u8>> {
+        (!self.pending.is_empty()).then(|| self.pending.finish())
+    }
 }
 
 /// Polls the job until it is complete (every party sealed), then fetches the results.
@@ -525,6 +548,121 @@ fn append_log(state_dir: &Path, report: &RunReport) -> Result<(), AgentError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bidui_core::api::{Attribute, DepartmentSpec, RequesterSpec};
+    use bidui_core::fieldseal::{open_values, SealContext, SealKind};
+    use bidui_core::idnum::check_character;
+    use bidui_core::wire::Chunk;
+    use bidui_core::{EpochSecret, IdNumber, Suite};
+
+    #[test]
+    fn chunks_close_at_the_record_count_or_the_byte_target() {
+        let layout = Layout { groups: vec![0], sealed: false };
+        let mut by_count = Chunker::new(&layout, 2);
+        let record = [0u8; 36];
+        assert_eq!(by_count.push(&record), None);
+        let chunk = by_count.push(&record).expect("two records close a chunk");
+        assert_eq!(chunk.len(), 12 + 2 * 36);
+        assert_eq!(by_count.finish(), None, "no empty last chunk");
+        let mut by_bytes = Chunker::new(&layout, 65_536);
+        let large = vec![0u8; 1 << 20];
+        let closed: Vec<usize> = (0..9).filter(|_| by_bytes.push(&large).is_some()).collect();
+        assert_eq!(closed, vec![3, 7], "4 MiB of records close a chunk whatever its count");
+        assert!(by_bytes.finish().is_some());
+    }
+
+    /// A valid identity number of someone born on 1950-01-`day`.
+    fn id_number(day: u8) -> String {
+        let body: [u8; 17] = format!("1101051950010{}{:03}", day, 10 + day as u16).as_bytes().try_into().unwrap();
+        let mut id = body.to_vec();
+        id.push(check_character(&body));
+        String::from_utf8(id).unwrap()
+    }
+
+    #[test]
+    fn a_departments_chunks_carry_no_value_in_clear() {
+        let today = CivilDate::new(2026, 11, 29).unwrap();
+        let people: Vec<[String; 6]> = (1..=5)
+            .map(|i| {
+                [
+                    id_number(i),
+                    format!("欧阳{}", ["一", "二", "三", "四", "五"][i as usize - 1]),
+                    "女".into(),
+                    format!("独特户籍状态甲{i}"),
+                    format!("Rue Distinctive {i}4711"),
+                    format!("1391234{i:04}"),
+                ]
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("household.csv");
+        let mut csv = String::from("身份证号,姓名,性别,户籍状态,住址,电话\n");
+        for person in &people {
+            csv.push_str(&person.join(","));
+            csv.push('\n');
+        }
+        std::fs::write(&path, csv).unwrap();
+        let epoch = KeyEpoch::new(Suite::HmacSha256, EpochSecret::from_bytes([7; 32]));
+        let spec = JobSpec {
+            id: "zc-clear".into(),
+            purpose: "比对".into(),
+            approval: "1".into(),
+            epoch: epoch.key_check_value(),
+            suite: Suite::HmacSha256,
+            requester: RequesterSpec { party: "veterans".into(), fields: vec![], max_records: 10 },
+            departments: vec![DepartmentSpec {
+                party: "household".into(),
+                compare: vec![Attribute::Name, Attribute::Sex],
+                fields: vec!["status".into(), "address".into(), "phone".into()],
+                max_records: 10,
+            }],
+            retention_hours: None,
+            rules: Vec::new(),
+        };
+        let mut source = Source::open(&crate::source::SourceSpec::new(&path)).unwrap();
+        let columns = ColumnIndex { id: 0, name: Some(1), sex: Some(2), birth_date: None };
+        let sealed = vec![("status".to_owned(), 3), ("address".to_owned(), 4), ("phone".to_owned(), 5)];
+        let tokenizer = Tokenizer::department(&epoch, &spec, &spec.departments[0], sealed, columns, today);
+        let layout = tokenizer.layout();
+        let mut chunker = Chunker::new(&layout, 2);
+        let mut chunks = Vec::new();
+        tokenize_source(&mut source, &tokenizer, 2, &indicatif::ProgressBar::hidden(), |outcome| {
+            if let RowOutcome::Tokenized { record: Some(record), .. } = outcome {
+                chunks.extend(chunker.push(record));
+            }
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        chunks.extend(chunker.finish());
+        assert_eq!(chunks.len(), 3);
+
+        let bytes = chunks.concat();
+        for person in &people {
+            for clear in person.iter().filter(|v| v.as_str() != "女") {
+                let found = bytes.windows(clear.len()).any(|w| w == clear.as_bytes());
+                assert!(!found, "{clear:?} travels in clear");
+            }
+        }
+        // Yet every value is there, for whoever knows the person.
+        let keys = epoch.pair_keys(&spec.pair("household"));
+        let fields = tokenizer.sealed_fields().to_vec();
+        let context = SealContext { pair: spec.pair("household"), fields: &fields };
+        let mut after = 0;
+        let mut opened = Vec::new();
+        for chunk in &chunks {
+            let decoded = Chunk::decode(chunk, &layout, after).unwrap();
+            after = decoded.last_row();
+            for record in decoded.records() {
+                let id = IdNumber::parse(&people[record.row() as usize - 1][0], today).unwrap();
+                let person = bidui_core::token::id_message(&id);
+                let values =
+                    open_values(&keys.field_seal, SealKind::Id, &person, &context, record.row(), record.sealed_id())
+                        .unwrap();
+                opened.push(values.into_iter().map(Option::unwrap).collect::<Vec<_>>());
+            }
+        }
+        let expected: Vec<Vec<String>> = people.iter().map(|p| p[3..].to_vec()).collect();
+        assert_eq!(opened, expected);
+    }
 
     #[test]
     fn the_invalid_rows_report_quotes_reasons_always_and_codes_never() {
