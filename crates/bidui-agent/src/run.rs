@@ -282,11 +282,15 @@ fn upload(
     let abort_after: Option<u32> = std::env::var(ABORT_AFTER_CHUNKS).ok().and_then(|v| v.parse().ok());
     let progress = progress_bar(options.progress, source.total_bytes());
 
-    let invalid_path = report.invalid_rows_file.clone();
-    let mut invalid_file = LocalCsv::create(&invalid_path, &["row", "reason"])?;
-    let mut counts = PassCounts::default();
+    let mut pass = Pass {
+        counts: PassCounts::default(),
+        invalid_file: LocalCsv::create(&report.invalid_rows_file, &["row", "reason"])?,
+        chunker: Chunker::new(&layout, options.chunk_records),
+        cap,
+        job: &spec.id,
+        sealed_fields: tokenizer.sealed_fields(),
+    };
     let mut digests: Vec<[u8; 32]> = Vec::new();
-    let mut chunker = Chunker::new(&layout, options.chunk_records);
 
     let send = |chunk: Vec<u8>, digests: &mut Vec<[u8; 32]>, report: &mut RunReport| -> Result<(), AgentError> {
         let digest = bidui_client::sha256(&chunk);
@@ -307,42 +311,15 @@ fn upload(
         Ok(())
     };
 
-    let sealed_fields = tokenizer.sealed_fields();
-    tokenize_source(&mut source, &tokenizer, options.workers, &progress, |outcome| {
-        counts.rows_read += 1;
-        let (row, record, invalid, too_long) = match outcome {
-            RowOutcome::Unreadable(error) => {
-                counts.unreadable_rows += 1;
-                return invalid_file.record_quoting_text(&[&error.row.to_string(), &error.reason]);
-            }
-            RowOutcome::Tokenized { row, record, invalid, too_long } => (row, record, invalid, too_long),
-        };
-        if let Some(code) = invalid {
-            *counts.invalid_ids.entry(code.to_owned()).or_default() += 1;
-            invalid_file.record(&[&row.to_string(), code])?;
-        }
-        if !too_long.is_empty() {
-            counts.values_too_long += 1;
-            for field in too_long.iter() {
-                invalid_file.record(&[&row.to_string(), &format!("value-too-long:{}", sealed_fields[field])])?;
-            }
-        }
-        if let Some(record) = record {
-            if counts.records == cap {
-                return Err(AgentError::OverCap { job: spec.id.clone(), cap });
-            }
-            counts.records += 1;
-            if let Some(chunk) = chunker.push(record) {
-                send(chunk, &mut digests, report)?;
-            }
-        }
-        Ok(())
+    tokenize_source(&mut source, &tokenizer, options.workers, &progress, |outcome| match pass.take(outcome)? {
+        Some(chunk) => send(chunk, &mut digests, report),
+        None => Ok(()),
     })?;
-    if let Some(chunk) = chunker.finish() {
+    let (last, counts) = pass.finish()?;
+    if let Some(chunk) = last {
         send(chunk, &mut digests, report)?;
     }
     progress.finish_and_clear();
-    invalid_file.finish()?;
 
     let mut all = ring::digest::Context::new(&ring::digest::SHA256);
     digests.iter().for_each(|d| all.update(d));
@@ -363,6 +340,57 @@ fn upload(
     report.unreadable_rows = counts.unreadable_rows;
     report.values_too_long = counts.values_too_long;
     Ok(())
+}
+
+/// One pass's bookkeeping, row by row in source order: counts, the local invalid-row
+/// report, the job's cap on records, and the chunks the records fill.
+struct Pass<'a> {
+    counts: PassCounts,
+    invalid_file: LocalCsv,
+    chunker: Chunker<'a>,
+    cap: u64,
+    job: &'a str,
+    sealed_fields: &'a [String],
+}
+
+impl Pass<'_> {
+    /// Takes one row's outcome; returns the chunk it closed, if it closed one. A record
+    /// beyond the job's cap stops the pass: the submission is never sealed.
+    fn take(&mut self, outcome: RowOutcome) -> Result<Option<Vec<u8>>, AgentError> {
+        let counts = &mut self.counts;
+        counts.rows_read += 1;
+        let (row, record, invalid, too_long) = match outcome {
+            RowOutcome::Unreadable(error) => {
+                counts.unreadable_rows += 1;
+                self.invalid_file.record_quoting_text(&[&error.row.to_string(), &error.reason])?;
+                return Ok(None);
+            }
+            RowOutcome::Tokenized { row, record, invalid, too_long } => (row, record, invalid, too_long),
+        };
+        if let Some(code) = invalid {
+            *counts.invalid_ids.entry(code.to_owned()).or_default() += 1;
+            self.invalid_file.record(&[&row.to_string(), code])?;
+        }
+        if !too_long.is_empty() {
+            counts.values_too_long += 1;
+            for field in too_long.iter() {
+                let reason = format!("value-too-long:{}", self.sealed_fields[field]);
+                self.invalid_file.record(&[&row.to_string(), &reason])?;
+            }
+        }
+        let Some(record) = record else { return Ok(None) };
+        if counts.records == self.cap {
+            return Err(AgentError::OverCap { job: self.job.to_owned(), cap: self.cap });
+        }
+        counts.records += 1;
+        Ok(self.chunker.push(record))
+    }
+
+    /// The last chunk, if any, and the pass's counts, once the invalid-row report is complete.
+    fn finish(self) -> Result<(Option<Vec<u8>>, PassCounts), AgentError> {
+        self.invalid_file.finish()?;
+        Ok((self.chunker.finish(), self.counts))
+    }
 }
 
 /// Records into chunks. A chunk closes at `chunk_records` records or at
@@ -578,25 +606,17 @@ mod tests {
         String::from_utf8(id).unwrap()
     }
 
-    #[test]
-    fn a_departments_chunks_carry_no_value_in_clear() {
-        let today = CivilDate::new(2026, 11, 29).unwrap();
-        let people: Vec<[String; 6]> = (1..=5)
-            .map(|i| {
-                [
-                    id_number(i),
-                    format!("欧阳{}", ["一", "二", "三", "四", "五"][i as usize - 1]),
-                    "女".into(),
-                    format!("独特户籍状态甲{i}"),
-                    format!("Rue Distinctive {i}4711"),
-                    format!("1391234{i:04}"),
-                ]
-            })
-            .collect();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("household.csv");
+    fn today() -> CivilDate {
+        CivilDate::new(2026, 11, 29).unwrap()
+    }
+
+    /// Household's source of `people` (identity number, name, sex, status, address,
+    /// phone) in `dir`, and its tokenizer in a job that asks for the three fields, with a
+    /// cap of `cap` records.
+    fn household(dir: &Path, people: &[[String; 6]], cap: u64) -> (JobSpec, KeyEpoch, Tokenizer, Source) {
+        let path = dir.join("household.csv");
         let mut csv = String::from("身份证号,姓名,性别,户籍状态,住址,电话\n");
-        for person in &people {
+        for person in people {
             csv.push_str(&person.join(","));
             csv.push('\n');
         }
@@ -613,34 +633,74 @@ mod tests {
                 party: "household".into(),
                 compare: vec![Attribute::Name, Attribute::Sex],
                 fields: vec!["status".into(), "address".into(), "phone".into()],
-                max_records: 10,
+                max_records: cap,
             }],
             retention_hours: None,
             rules: Vec::new(),
         };
-        let mut source = Source::open(&crate::source::SourceSpec::new(&path)).unwrap();
+        let source = Source::open(&crate::source::SourceSpec::new(&path)).unwrap();
         let columns = ColumnIndex { id: 0, name: Some(1), sex: Some(2), birth_date: None };
         let sealed = vec![("status".to_owned(), 3), ("address".to_owned(), 4), ("phone".to_owned(), 5)];
-        let tokenizer = Tokenizer::department(&epoch, &spec, &spec.departments[0], sealed, columns, today);
+        let tokenizer = Tokenizer::department(&epoch, &spec, &spec.departments[0], sealed, columns, today());
+        (spec, epoch, tokenizer, source)
+    }
+
+    fn people(count: u8) -> Vec<[String; 6]> {
+        (1..=count)
+            .map(|i| {
+                [
+                    id_number(i),
+                    format!("欧阳{}", ["一", "二", "三", "四", "五"][i as usize - 1]),
+                    "女".into(),
+                    format!("独特户籍状态甲{i}"),
+                    format!("Rue Distinctive {i}4711"),
+                    format!("1391234{i:04}"),
+                ]
+            })
+            .collect()
+    }
+
+    /// Runs the department's pass over its source as `upload` does, without the network.
+    fn pass(
+        dir: &Path,
+        spec: &JobSpec,
+        tokenizer: &Tokenizer,
+        source: &mut Source,
+    ) -> Result<(Vec<Vec<u8>>, PassCounts), AgentError> {
         let layout = tokenizer.layout();
-        let mut chunker = Chunker::new(&layout, 2);
+        let mut pass = Pass {
+            counts: PassCounts::default(),
+            invalid_file: LocalCsv::create(&dir.join("invalid-rows.csv"), &["row", "reason"])?,
+            chunker: Chunker::new(&layout, 2),
+            cap: spec.max_records("household").unwrap(),
+            job: &spec.id,
+            sealed_fields: tokenizer.sealed_fields(),
+        };
         let mut chunks = Vec::new();
-        tokenize_source(&mut source, &tokenizer, 2, &indicatif::ProgressBar::hidden(), |outcome| {
-            if let RowOutcome::Tokenized { record: Some(record), .. } = outcome {
-                chunks.extend(chunker.push(record));
-            }
-            Ok::<(), ()>(())
-        })
-        .unwrap();
-        chunks.extend(chunker.finish());
-        assert_eq!(chunks.len(), 3);
+        tokenize_source(source, tokenizer, 2, &indicatif::ProgressBar::hidden(), |outcome| {
+            chunks.extend(pass.take(outcome)?);
+            Ok::<(), AgentError>(())
+        })?;
+        let (last, counts) = pass.finish()?;
+        chunks.extend(last);
+        Ok((chunks, counts))
+    }
+
+    #[test]
+    fn a_departments_chunks_carry_no_value_in_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let people = people(5);
+        let (spec, epoch, tokenizer, mut source) = household(dir.path(), &people, 10);
+        let layout = tokenizer.layout();
+        let (chunks, counts) = pass(dir.path(), &spec, &tokenizer, &mut source).unwrap();
+        assert_eq!((chunks.len(), counts.records), (3, 5));
 
         let bytes = chunks.concat();
-        for person in &people {
-            for clear in person.iter().filter(|v| v.as_str() != "女") {
-                let found = bytes.windows(clear.len()).any(|w| w == clear.as_bytes());
-                assert!(!found, "{clear:?} travels in clear");
-            }
+        // Every value, identity number and name, and fragments of them.
+        let fragments = ["Distinctive", "独特", "欧阳", "13912340", "110105195001"].map(String::from);
+        for clear in people.iter().flat_map(|p| p.iter().filter(|v| v.as_str() != "女")).chain(&fragments) {
+            let found = bytes.windows(clear.len()).any(|w| w == clear.as_bytes());
+            assert!(!found, "{clear:?} travels in clear");
         }
         // Yet every value is there, for whoever knows the person.
         let keys = epoch.pair_keys(&spec.pair("household"));
@@ -652,7 +712,7 @@ mod tests {
             let decoded = Chunk::decode(chunk, &layout, after).unwrap();
             after = decoded.last_row();
             for record in decoded.records() {
-                let id = IdNumber::parse(&people[record.row() as usize - 1][0], today).unwrap();
+                let id = IdNumber::parse(&people[record.row() as usize - 1][0], today()).unwrap();
                 let person = bidui_core::token::id_message(&id);
                 let values =
                     open_values(&keys.field_seal, SealKind::Id, &person, &context, record.row(), record.sealed_id())
@@ -662,6 +722,29 @@ mod tests {
         }
         let expected: Vec<Vec<String>> = people.iter().map(|p| p[3..].to_vec()).collect();
         assert_eq!(opened, expected);
+    }
+
+    #[test]
+    fn a_value_too_long_is_reported_locally_and_sealed_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut people = people(2);
+        people[1][4] = "长".repeat(bidui_core::fieldseal::MAX_VALUE_BYTES / 3 + 1);
+        let (spec, _, tokenizer, mut source) = household(dir.path(), &people, 10);
+        let (chunks, counts) = pass(dir.path(), &spec, &tokenizer, &mut source).unwrap();
+        assert_eq!((chunks.len(), counts.records, counts.values_too_long), (1, 2, 1));
+        let report = std::fs::read_to_string(dir.path().join("invalid-rows.csv")).unwrap();
+        assert_eq!(report, "row,reason\n2,value-too-long:address\n");
+    }
+
+    #[test]
+    fn more_records_than_the_cap_stop_the_pass_before_sealing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (spec, _, tokenizer, mut source) = household(dir.path(), &people(5), 4);
+        let error = pass(dir.path(), &spec, &tokenizer, &mut source).unwrap_err();
+        assert!(matches!(error, AgentError::OverCap { cap: 4, .. }), "{error}");
+        assert!(error.to_string().contains("max_records"), "{error}");
+        let (spec, _, tokenizer, mut source) = household(dir.path(), &people(5), 5);
+        assert_eq!(pass(dir.path(), &spec, &tokenizer, &mut source).unwrap().1.records, 5, "exactly the cap is fine");
     }
 
     #[test]
