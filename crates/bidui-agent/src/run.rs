@@ -583,6 +583,23 @@ mod tests {
     use bidui_core::{EpochSecret, IdNumber, Suite};
 
     #[test]
+    fn the_requester_needs_a_column_for_each_of_its_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        std::fs::write(
+            &path,
+            "party = \"veterans\"\nmatcher = \"http://127.0.0.1:1\"\nidentity_key = \"k\"\nstate_dir = \"s\"\n\
+             [source]\npath = \"r.csv\"\n[columns]\nid = \"身份证号\"\n[fields]\ntown = \"镇街\"\n",
+        )
+        .unwrap();
+        let config = AgentConfig::load(&path).unwrap();
+        let asked = |fields: &[&str]| fields.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+        assert_eq!(mapped_fields(&config, &asked(&["town"])).unwrap(), vec![("town".into(), "镇街".into())]);
+        let error = mapped_fields(&config, &asked(&["town", "category"])).unwrap_err();
+        assert!(matches!(&error, AgentError::UnmappedField(f) if f == "category"), "{error}");
+    }
+
+    #[test]
     fn chunks_close_at_the_record_count_or_the_byte_target() {
         let layout = Layout { groups: vec![0], sealed: false };
         let mut by_count = Chunker::new(&layout, 2);
