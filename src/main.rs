@@ -82,9 +82,9 @@ enum AgentCommand {
         /// Records per uploaded chunk (a resumed upload must use the interrupted run's).
         #[arg(long, default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(1..=65_536))]
         chunk_records: u32,
-        /// Seconds to wait for the other parties before the release round.
+        /// Seconds the requester waits for the other parties before its results are ready.
         #[arg(long, default_value_t = 3600)]
-        release_wait: u64,
+        results_wait: u64,
         /// Matcher URL, overriding the configuration's.
         #[arg(long)]
         matcher: Option<String>,
@@ -253,7 +253,7 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
                 dir.display()
             );
         }
-        AgentCommand::Run { config, job, today, chunk_records, release_wait, matcher, workers } => {
+        AgentCommand::Run { config, job, today, chunk_records, results_wait, matcher, workers } => {
             let mut config = bidui_agent::config::AgentConfig::load(&config)?;
             if let Some(url) = matcher {
                 config.matcher.url = url;
@@ -262,7 +262,7 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
                 job,
                 today: today.unwrap_or_else(clock::today_in_china),
                 chunk_records: chunk_records as usize,
-                release_wait: Duration::from_secs(release_wait),
+                results_wait: Duration::from_secs(results_wait),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
                 workers: workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             };

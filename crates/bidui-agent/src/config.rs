@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bidui_client::MatcherEndpoint;
+use bidui_core::api::RefusedField;
 use serde::Deserialize;
 
 use crate::source::SourceSpec;
@@ -26,15 +27,20 @@ pub struct AgentConfig {
     pub epochs: Vec<PathBuf>,
     /// The agent's X25519 key, which sealed epochs are addressed to (`bidui agent init`).
     pub x25519_key: Option<PathBuf>,
-    /// The key custodian's Ed25519 public key (hex): only epochs it signed are accepted.
+    /// The key custodian's Ed25519 public key (hex): only epochs it signed are accepted,
+    /// and, without `operator_key`, only jobs signed by an operator it enrolled.
     pub custodian_key: Option<String>,
+    /// The operator's Ed25519 public key (hex): only jobs it signed are taken part in.
+    /// Without it, the operator's key comes from the custodian's enrolment statement.
+    pub operator_key: Option<String>,
     /// Where unsealed epochs are kept (0600 files); default `<state_dir>/epochs`.
     pub epochs_dir: Option<PathBuf>,
     /// Where the agent keeps its local reports and its release log.
     pub state_dir: PathBuf,
     pub source: SourceSpec,
     pub columns: Columns,
-    /// Shareable fields: field name (as jobs request it) → column header.
+    /// Shareable fields: field name (as jobs name it) → column header. For a department,
+    /// the fields it may seal; for the requester, its own fields read into its results.
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
     #[serde(default)]
@@ -69,6 +75,25 @@ pub struct PolicyRule {
 }
 
 impl Policy {
+    /// Splits a job's `fields` into those sealed (the policy allows them for `purpose`;
+    /// in the job's order) and those refused, with reasons.
+    pub fn decide(
+        &self,
+        fields: &[String],
+        purpose: &str,
+        configured: &BTreeMap<String, String>,
+    ) -> (Vec<String>, Vec<RefusedField>) {
+        let mut sealed = Vec::new();
+        let mut refused = Vec::new();
+        for field in fields {
+            match self.refusal(field, purpose, configured) {
+                Some(reason) => refused.push(RefusedField { field: field.clone(), reason }),
+                None => sealed.push(field.clone()),
+            }
+        }
+        (sealed, refused)
+    }
+
     /// Why `field` may not be released for `purpose`, or `None` if it may.
     pub fn refusal(&self, field: &str, purpose: &str, configured: &BTreeMap<String, String>) -> Option<String> {
         if !configured.contains_key(field) {
@@ -191,5 +216,9 @@ mod tests {
         assert_eq!(policy.refusal("town", "其他", &configured), None);
         assert!(policy.refusal("phone", "比对", &configured).is_some());
         assert!(policy.refusal("income", "比对", &configured).unwrap().contains("no column"));
+        let asked: Vec<String> = ["phone", "town", "status", "income"].into_iter().map(String::from).collect();
+        let (sealed, refused) = policy.decide(&asked, "比对", &configured);
+        assert_eq!(sealed, vec!["town", "status"], "the job's order");
+        assert_eq!(refused.iter().map(|r| r.field.as_str()).collect::<Vec<_>>(), vec!["phone", "income"]);
     }
 }

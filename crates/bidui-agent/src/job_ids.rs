@@ -2,14 +2,14 @@
 //!
 //! A job id enters every purpose key, so two jobs offered under one id in one epoch would
 //! give the matcher tokens it can link across both. The agent keeps an append-only record
-//! of (epoch, job id, assignment digest) in its state directory and refuses to tokenize a
-//! job whose id it used before for a different assignment. The same assignment again is a
-//! resume or a rerun of the same job, and is allowed.
+//! of (epoch, job id, digest of the operator's signed spec) in its state directory and
+//! refuses to tokenize a job whose id it used before for a different spec. The same spec
+//! again is a resume or a rerun of the same job, and is allowed.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use bidui_core::api::Assignment;
+use bidui_core::api::{JobSpec, SignedJob};
 use serde::{Deserialize, Serialize};
 
 /// The record's file name inside the agent's state directory.
@@ -38,47 +38,27 @@ struct Entry {
     /// Key check value of the epoch.
     epoch: String,
     job: String,
-    /// SHA-256 of the assignment as received, without its state (see [`assignment_digest`]), hex.
-    assignment_sha256: String,
+    /// SHA-256 of the signed spec's JSON text, hex. Lines of protocol v1 named the digest
+    /// of their assignment so: read as a different job, their id stays used.
+    #[serde(alias = "assignment_sha256")]
+    spec_sha256: String,
 }
 
-/// SHA-256 over the assignment's JSON with its members in sorted order. The job's state is
-/// left out: it moves on while a job is resumed, and is not part of what the job asks.
-pub fn assignment_digest(assignment: &Assignment) -> String {
-    let mut value = serde_json::to_value(assignment).expect("an assignment serializes");
-    if let serde_json::Value::Object(members) = &mut value {
-        members.remove("state");
-    }
-    let sorted = serde_json::to_vec(&sort_members(value)).expect("a JSON value serializes");
-    hex::encode(ring::digest::digest(&ring::digest::SHA256, &sorted))
+/// SHA-256 of the job spec exactly as the operator signed it, hex: what the job asks,
+/// whoever relays it.
+pub fn spec_digest(signed: &SignedJob) -> String {
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, signed.spec.as_bytes()))
 }
 
-/// The value with every object's members sorted by name, whatever map order serde_json keeps.
-fn sort_members(value: serde_json::Value) -> serde_json::Value {
-    match value {
-        serde_json::Value::Object(members) => {
-            let sorted: std::collections::BTreeMap<String, serde_json::Value> =
-                members.into_iter().map(|(name, value)| (name, sort_members(value))).collect();
-            serde_json::Value::Object(sorted.into_iter().collect())
-        }
-        serde_json::Value::Array(items) => serde_json::Value::Array(items.into_iter().map(sort_members).collect()),
-        other => other,
-    }
-}
-
-/// Checks `job` under `assignment.epoch` against the record in `state_dir` and remembers
-/// it, durably, before the caller computes a token. Refuses a job id already used under the
-/// epoch for a different assignment.
-pub fn remember(state_dir: &Path, job: &str, assignment: &Assignment) -> Result<(), JobIdError> {
+/// Checks the job `spec` (verified from `signed`) under its epoch against the record in
+/// `state_dir` and remembers it, durably, before the caller computes a token. Refuses a job
+/// id already used under the epoch for a different signed spec.
+pub fn remember(state_dir: &Path, spec: &JobSpec, signed: &SignedJob) -> Result<(), JobIdError> {
     let path = state_dir.join(RECORD_FILE);
-    let entry = Entry {
-        epoch: assignment.epoch.clone(),
-        job: job.to_owned(),
-        assignment_sha256: assignment_digest(assignment),
-    };
+    let entry = Entry { epoch: spec.epoch.clone(), job: spec.id.clone(), spec_sha256: spec_digest(signed) };
     for known in read(&path)? {
         if known.epoch == entry.epoch && known.job == entry.job {
-            if known.assignment_sha256 == entry.assignment_sha256 {
+            if known.spec_sha256 == entry.spec_sha256 {
                 return Ok(());
             }
             return Err(JobIdError::Reused { job: entry.job, epoch: entry.epoch, path });
@@ -120,23 +100,37 @@ fn read(path: &Path) -> Result<Vec<Entry>, JobIdError> {
 
 #[cfg(test)]
 mod tests {
-    use bidui_core::api::{Attribute, JobState, PartyRole};
+    use bidui_core::api::{Attribute, DepartmentSpec, RequesterSpec};
     use bidui_core::Suite;
 
     use super::*;
 
-    fn assignment() -> Assignment {
-        Assignment {
-            job: "zc-2026-001".into(),
+    fn spec() -> JobSpec {
+        JobSpec {
+            id: "zc-2026-001".into(),
             purpose: "veterans' welfare check".into(),
             approval: "民政〔2026〕1号".into(),
-            role: PartyRole::Department,
-            suite: Suite::HmacSha256,
             epoch: "0123456789abcdef".into(),
-            attributes: vec![Attribute::Sex],
-            fields: vec!["status".into()],
-            state: JobState::Collecting,
+            suite: Suite::HmacSha256,
+            requester: RequesterSpec { party: "veterans".into(), fields: vec![], max_records: 10 },
+            departments: vec![DepartmentSpec {
+                party: "household".into(),
+                compare: vec![Attribute::Sex],
+                fields: vec!["status".into()],
+                max_records: 10,
+            }],
+            retention_hours: None,
+            rules: Vec::new(),
         }
+    }
+
+    /// The job as the matcher relays it; `remember` digests the spec text, whoever signed.
+    fn signed(spec: &JobSpec) -> SignedJob {
+        SignedJob { spec: serde_json::to_string(spec).unwrap(), signer: "bureau".into(), signature: "00".into() }
+    }
+
+    fn remember_spec(dir: &Path, spec: &JobSpec) -> Result<(), JobIdError> {
+        remember(dir, spec, &signed(spec))
     }
 
     fn record(dir: &Path) -> String {
@@ -146,12 +140,11 @@ mod tests {
     #[test]
     fn the_same_job_again_is_allowed_and_remembered_once() {
         let dir = tempfile::tempdir().unwrap();
-        remember(dir.path(), "zc-2026-001", &assignment()).unwrap();
+        remember_spec(dir.path(), &spec()).unwrap();
         let first = record(dir.path());
         assert_eq!(first.lines().count(), 1);
-        // A resume finds the job further on: still the same job.
-        let resumed = Assignment { state: JobState::Releasing, ..assignment() };
-        remember(dir.path(), "zc-2026-001", &resumed).unwrap();
+        // A resume finds the same signed job again.
+        remember_spec(dir.path(), &spec()).unwrap();
         assert_eq!(record(dir.path()), first);
         #[cfg(unix)]
         {
@@ -164,15 +157,21 @@ mod tests {
     #[test]
     fn a_different_job_under_a_used_id_and_epoch_is_refused_and_not_recorded() {
         let dir = tempfile::tempdir().unwrap();
-        remember(dir.path(), "zc-2026-001", &assignment()).unwrap();
+        remember_spec(dir.path(), &spec()).unwrap();
         let before = record(dir.path());
-        for changed in [
-            Assignment { fields: vec!["status".into(), "address".into()], ..assignment() },
-            Assignment { attributes: vec![], ..assignment() },
-            Assignment { purpose: "something else".into(), ..assignment() },
-            Assignment { role: PartyRole::Requester, ..assignment() },
-        ] {
-            let error = remember(dir.path(), "zc-2026-001", &changed).unwrap_err();
+        let mut changed = Vec::new();
+        let mut more_fields = spec();
+        more_fields.departments[0].fields.push("address".into());
+        changed.push(more_fields);
+        let mut fewer_attributes = spec();
+        fewer_attributes.departments[0].compare.clear();
+        changed.push(fewer_attributes);
+        changed.push(JobSpec { purpose: "something else".into(), ..spec() });
+        let mut higher_cap = spec();
+        higher_cap.requester.max_records = 1_000_000;
+        changed.push(higher_cap);
+        for changed in changed {
+            let error = remember_spec(dir.path(), &changed).unwrap_err();
             assert!(matches!(error, JobIdError::Reused { .. }), "{error}");
             assert!(error.to_string().contains("reused job id"), "{error}");
         }
@@ -182,11 +181,11 @@ mod tests {
     #[test]
     fn the_id_is_free_again_under_another_epoch_and_other_ids_are_independent() {
         let dir = tempfile::tempdir().unwrap();
-        remember(dir.path(), "zc-2026-001", &assignment()).unwrap();
-        let other_fields = Assignment { fields: vec![], ..assignment() };
-        remember(dir.path(), "zc-2026-001", &Assignment { epoch: "fedcba9876543210".into(), ..other_fields.clone() })
-            .unwrap();
-        remember(dir.path(), "zc-2026-002", &other_fields).unwrap();
+        remember_spec(dir.path(), &spec()).unwrap();
+        let mut other_fields = spec();
+        other_fields.departments[0].fields.clear();
+        remember_spec(dir.path(), &JobSpec { epoch: "fedcba9876543210".into(), ..other_fields.clone() }).unwrap();
+        remember_spec(dir.path(), &JobSpec { id: "zc-2026-002".into(), ..other_fields }).unwrap();
         assert_eq!(record(dir.path()).lines().count(), 3);
     }
 
@@ -194,15 +193,27 @@ mod tests {
     fn a_damaged_record_stops_the_run_rather_than_forgetting_jobs() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(RECORD_FILE), "{\"epoch\":\"0123\"\n").unwrap();
-        let error = remember(dir.path(), "zc-2026-001", &assignment()).unwrap_err();
+        let error = remember_spec(dir.path(), &spec()).unwrap_err();
         assert!(matches!(error, JobIdError::Damaged { line: 1, .. }), "{error}");
     }
 
     #[test]
-    fn the_digest_ignores_the_state_and_nothing_else() {
-        let digest = assignment_digest(&assignment());
-        assert_eq!(digest, assignment_digest(&Assignment { state: JobState::Complete, ..assignment() }));
-        assert_ne!(digest, assignment_digest(&Assignment { approval: "other".into(), ..assignment() }));
+    fn a_protocol_v1_line_keeps_its_id_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let v1 = format!(
+            "{{\"epoch\":\"0123456789abcdef\",\"job\":\"zc-2026-001\",\"assignment_sha256\":\"{}\"}}\n",
+            "ab".repeat(32)
+        );
+        std::fs::write(dir.path().join(RECORD_FILE), v1).unwrap();
+        assert!(matches!(remember_spec(dir.path(), &spec()), Err(JobIdError::Reused { .. })));
+    }
+
+    #[test]
+    fn the_digest_is_the_spec_texts_whoever_signed_it() {
+        let digest = spec_digest(&signed(&spec()));
+        let resigned = SignedJob { signer: "other".into(), signature: "ff".into(), ..signed(&spec()) };
+        assert_eq!(digest, spec_digest(&resigned));
+        assert_ne!(digest, spec_digest(&signed(&JobSpec { approval: "other".into(), ..spec() })));
         assert_eq!(digest.len(), 64);
     }
 }

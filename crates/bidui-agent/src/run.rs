@@ -1,25 +1,29 @@
-//! One agent's part in one job: tokenize and upload (resuming an interrupted upload),
-//! seal, then release the allowed fields of the rows that matched.
+//! One agent's part in one job: check the operator's signed job, tokenize (and, for a
+//! department, seal its allowed fields) and upload, resuming an interrupted upload, then
+//! seal the submission. A department is done then. The requester waits for the results,
+//! opens the sealed values with its own registry and writes them locally.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bidui_client::{path_segment, Client, ClientError};
+use bidui_client::{job_path, path_segment, Client, ClientError};
 use bidui_core::api::{
-    Assignment, RefusedField, ReleaseRequest, ReleaseUpload, ReleasedRecord, SealRequest, SubmissionStatus,
+    Assignment, JobResults, JobSpec, JobState, JobStatus, PartyRole, RefusedField, SealRequest, SubmissionStatus,
 };
-use bidui_core::wire::ChunkBuilder;
-use bidui_core::CivilDate;
+use bidui_core::wire::{ChunkBuilder, Layout, CHUNK_BYTES_TARGET};
+use bidui_core::{CivilDate, KeyEpoch};
 use bidui_keyfile::{Identity, KeyFileError};
 use serde::Serialize;
 
 use crate::config::AgentConfig;
 use crate::epochs::{self, EpochError};
 use crate::job_ids::{self, JobIdError};
+use crate::open::{self, Openers, RegistryColumns};
 use crate::source::{Source, SourceError};
 use crate::tokenize::{tokenize_source, ColumnIndex, PassCounts, RowOutcome, Tokenizer};
+use crate::trust::{self, JobTrustError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -33,6 +37,8 @@ pub enum AgentError {
     Source(#[from] SourceError),
     #[error(transparent)]
     JobId(#[from] JobIdError),
+    #[error(transparent)]
+    Trust(#[from] JobTrustError),
     #[error("the job uses suite {job} but the epoch file holds a {held} secret")]
     SuiteMismatch { job: String, held: String },
     #[error(
@@ -41,8 +47,21 @@ pub enum AgentError {
              new job"
     )]
     SourceChanged(u32),
-    #[error("the release round did not open within {0:?}: are all parties done uploading? (`bidui job status`)")]
-    ReleaseTimeout(Duration),
+    #[error(
+        "the source holds more than the {cap} records job {job} allows this party (max_records): stopped before \
+         sealing, so the matcher will not use what was sent. Check the source file, or ask the operator for a job \
+         with a larger cap"
+    )]
+    OverCap { job: String, cap: u64 },
+    #[error(
+        "the job asks for the requester's field {0:?} but the agent's [fields] maps no column to it: add it to the \
+         configuration"
+    )]
+    UnmappedField(String),
+    #[error("the results were not ready within {0:?}: are all parties done? (`bidui job status`; --results-wait)")]
+    ResultsTimeout(Duration),
+    #[error("the matcher sent the results of job {found:?} for job {asked:?}: refused")]
+    OtherResults { asked: String, found: String },
     #[error("cannot write the local file {path}: {source}")]
     Local { path: PathBuf, source: std::io::Error },
 }
@@ -52,8 +71,8 @@ pub struct RunOptions {
     /// Birth dates after this day are impossible.
     pub today: CivilDate,
     pub chunk_records: usize,
-    /// How long to wait for the other parties before the release round.
-    pub release_wait: Duration,
+    /// How long the requester waits for the other parties before its results are ready.
+    pub results_wait: Duration,
     pub progress: bool,
     /// Threads that tokenize (reading and uploading have their own).
     pub workers: usize,
@@ -74,10 +93,21 @@ pub struct RunReport {
     pub invalid_ids: BTreeMap<String, u64>,
     pub unreadable_rows: u64,
     pub attributes: Vec<String>,
-    pub fields_released: Vec<String>,
+    /// The job's fields sealed in every record sent (a department's; what its policy allows).
+    #[serde(default)]
+    pub fields_sealed: Vec<String>,
     pub fields_refused: Vec<RefusedField>,
-    pub records_released: u64,
+    /// Rows with a value too long to seal: sealed without it, listed in the invalid-row report.
+    #[serde(default)]
+    pub values_too_long: u64,
     pub invalid_rows_file: PathBuf,
+    /// The requester's opened results (`results.json`), once the job is complete.
+    #[serde(default)]
+    pub results_file: Option<PathBuf>,
+    /// Sealed values forwarded to the requester that did not open (and were dropped): zero
+    /// from an honest matcher.
+    #[serde(default)]
+    pub unopened: u64,
     /// Wall time of the tokenize-and-upload pass (0 when the submission was already sealed).
     pub upload_seconds: f64,
     /// CPU time of that pass, all threads.
@@ -95,29 +125,51 @@ pub struct RunReport {
 /// crash or a killed agent would stop, so tests can show an upload resumes losslessly.
 const ABORT_AFTER_CHUNKS: &str = "BIDUI_TEST_ABORT_AFTER_CHUNKS";
 
+/// How often the requester asks whether the job is complete.
+const RESULTS_POLL: Duration = Duration::from_millis(200);
+
 pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, AgentError> {
     let identity = Identity::load(&config.identity_key)?;
     let client = config.matcher.client(&config.party, identity)?;
-    let job_path = format!("/v1/jobs/{}", path_segment(&options.job));
+    let job_path = job_path(&options.job);
     let assignment: Assignment = client.get(&format!("{job_path}/assignment"))?;
+    // Everything below comes from the operator's signed spec, never from the matcher.
+    let spec = trust::verified_spec(
+        config.operator_key.as_deref(),
+        config.custodian_key.as_deref(),
+        &assignment,
+        &options.job,
+        &config.party,
+    )?;
+    let role = spec.role(&config.party).expect("the verified spec names this party");
     let epochs_refused = fetch_epochs(&client, config)?;
-    let epoch = epochs::select(&epochs::held(&config.epochs, &config.epochs_dir()), &assignment.epoch)?;
-    if epoch.suite != assignment.suite {
-        return Err(AgentError::SuiteMismatch { job: assignment.suite.to_string(), held: epoch.suite.to_string() });
+    let epoch = epochs::select(&epochs::held(&config.epochs, &config.epochs_dir()), &spec.epoch)?;
+    if epoch.suite != spec.suite {
+        return Err(AgentError::SuiteMismatch { job: spec.suite.to_string(), held: epoch.suite.to_string() });
     }
     let job_dir = config.state_dir.join(path_segment(&options.job));
     std::fs::create_dir_all(&job_dir).map_err(|source| AgentError::Local { path: job_dir.clone(), source })?;
     // Before any token of this job exists: a job id reused for another job would let the
     // matcher link the two jobs' tokens (spec-v1 §7.3).
-    job_ids::remember(&config.state_dir, &options.job, &assignment)?;
+    job_ids::remember(&config.state_dir, &spec, &assignment.job)?;
 
+    let (sealed_fields, refused) = match spec.department(&config.party) {
+        Some(department) => config.policy.decide(&department.fields, &spec.purpose, &config.fields),
+        None => (Vec::new(), Vec::new()),
+    };
+    let registry_fields = match role {
+        PartyRole::Requester => mapped_fields(config, &spec.requester.fields)?,
+        PartyRole::Department => Vec::new(),
+    };
     let mut report = RunReport {
         job: options.job.clone(),
         party: config.party.clone(),
         matcher: config.matcher.url.clone(),
-        purpose: assignment.purpose.clone(),
-        approval: assignment.approval.clone(),
-        attributes: assignment.attributes.iter().map(|a| a.label().to_owned()).collect(),
+        purpose: spec.purpose.clone(),
+        approval: spec.approval.clone(),
+        attributes: attribute_labels(&spec, &config.party),
+        fields_sealed: sealed_fields.clone(),
+        fields_refused: refused.clone(),
         invalid_rows_file: job_dir.join("invalid-rows.csv"),
         epochs_refused,
         ..RunReport::default()
@@ -125,17 +177,48 @@ pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, Agen
 
     let status: SubmissionStatus = client.get(&format!("{job_path}/submission"))?;
     if !status.sealed {
-        let keys = epoch.job_keys(&options.job);
         let (started, cpu) = (Instant::now(), bidui_probe::cpu_seconds());
-        upload(&client, config, options, &assignment, &status, keys, &job_path, &mut report)?;
+        let submission = Submission { spec: &spec, epoch: &epoch, sealed_fields, refused };
+        upload(&client, config, options, &submission, &status, &job_path, &mut report)?;
         report.upload_seconds = started.elapsed().as_secs_f64();
         report.upload_cpu_seconds = bidui_probe::cpu_seconds().zip(cpu).map_or(0.0, |(end, start)| end - start);
     }
 
-    release(&client, config, options, &assignment, &job_path, &mut report)?;
+    // A department is done once sealed: no message it receives depends on the registry.
+    if role == PartyRole::Requester {
+        let results = wait_for_results(&client, options, &spec, &job_path)?;
+        let path = job_dir.join("results.json");
+        report.unopened = open_and_write(config, options, &spec, &epoch, registry_fields, results, &path)?;
+        report.results_file = Some(path);
+    }
     report.peak_memory_kib = bidui_probe::peak_memory_kib();
     append_log(&config.state_dir, &report)?;
     Ok(report)
+}
+
+/// The labels of the attributes this party's records compare (every department's, for
+/// the requester), each once.
+fn attribute_labels(spec: &JobSpec, party: &str) -> Vec<String> {
+    let mut labels: Vec<String> = Vec::new();
+    for department in spec.departments.iter().filter(|d| d.party == party || spec.requester.party == party) {
+        for attribute in bidui_core::api::Attribute::expand(&department.compare) {
+            if !labels.iter().any(|l| l == attribute.label()) {
+                labels.push(attribute.label().to_owned());
+            }
+        }
+    }
+    labels
+}
+
+/// The requester's fields with their column headers, each mapped by the configuration.
+fn mapped_fields(config: &AgentConfig, fields: &[String]) -> Result<Vec<(String, String)>, AgentError> {
+    fields
+        .iter()
+        .map(|f| {
+            let column = config.fields.get(f).ok_or_else(|| AgentError::UnmappedField(f.clone()))?;
+            Ok((f.clone(), column.clone()))
+        })
+        .collect()
 }
 
 /// Takes up the epochs the custodian sealed to this agent (and forgets retired ones), when
@@ -155,166 +238,256 @@ fn fetch_epochs(client: &Client, config: &AgentConfig) -> Result<Vec<String>, Ag
     Ok(outcome.refused)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What this party submits, from the verified spec and its local policy.
+struct Submission<'a> {
+    spec: &'a JobSpec,
+    epoch: &'a KeyEpoch,
+    sealed_fields: Vec<String>,
+    refused: Vec<RefusedField>,
+}
+
+impl Submission<'_> {
+    fn tokenizer(&self, config: &AgentConfig, source: &Source, today: CivilDate) -> Result<Tokenizer, AgentError> {
+        let columns = ColumnIndex::resolve(source, &config.columns)?;
+        Ok(match self.spec.department(&config.party) {
+            Some(department) => {
+                // The policy allowed only fields with a mapped column.
+                let sealed = self
+                    .sealed_fields
+                    .iter()
+                    .map(|f| Ok((f.clone(), source.column(&config.fields[f])?)))
+                    .collect::<Result<_, SourceError>>()?;
+                Tokenizer::department(self.epoch, self.spec, department, sealed, columns, today)
+            }
+            None => Tokenizer::requester(self.epoch, self.spec, columns, today),
+        })
+    }
+}
+
 fn upload(
     client: &Client,
     config: &AgentConfig,
     options: &RunOptions,
-    assignment: &Assignment,
+    submission: &Submission,
     status: &SubmissionStatus,
-    keys: bidui_core::JobKeys,
     job_path: &str,
     report: &mut RunReport,
 ) -> Result<(), AgentError> {
+    let spec = submission.spec;
     let mut source = Source::open(&config.source)?;
-    let columns = ColumnIndex::resolve(&source, &config.columns)?;
-    let tokenizer = Tokenizer::new(keys, assignment.attributes.clone(), columns, options.today);
-    let attr_count = assignment.attributes.len();
+    let tokenizer = submission.tokenizer(config, &source, options.today)?;
+    let layout: Layout = tokenizer.layout();
+    debug_assert_eq!(Some(&layout), spec.layout(&config.party).as_ref());
+    let cap = spec.max_records(&config.party).expect("the verified spec names this party");
     let abort_after: Option<u32> = std::env::var(ABORT_AFTER_CHUNKS).ok().and_then(|v| v.parse().ok());
     let progress = progress_bar(options.progress, source.total_bytes());
 
-    let invalid_path = report.invalid_rows_file.clone();
-    let mut invalid_file = LocalCsv::create(&invalid_path, &["row", "reason"])?;
-    let mut counts = PassCounts::default();
+    let mut pass = Pass {
+        counts: PassCounts::default(),
+        invalid_file: LocalCsv::create(&report.invalid_rows_file, &["row", "reason"])?,
+        chunker: Chunker::new(&layout, options.chunk_records),
+        cap,
+        job: &spec.id,
+        sealed_fields: tokenizer.sealed_fields(),
+    };
     let mut digests: Vec<[u8; 32]> = Vec::new();
-    let mut pending = ChunkBuilder::new(attr_count);
 
-    let flush =
-        |pending: &mut ChunkBuilder, digests: &mut Vec<[u8; 32]>, report: &mut RunReport| -> Result<(), AgentError> {
-            if pending.records() == 0 {
-                return Ok(());
-            }
-            let bytes = std::mem::replace(pending, ChunkBuilder::new(attr_count)).finish();
-            let digest = bidui_client::sha256(&bytes);
-            let seq = digests.len() as u32;
-            match status.chunks.get(seq as usize) {
-                Some(held) if held.sha256 == hex::encode(digest) => report.chunks_already_held += 1,
-                Some(_) => return Err(AgentError::SourceChanged(seq)),
-                None => {
-                    let path = format!("{job_path}/submission/chunks/{seq}?epoch={}", assignment.epoch);
-                    client.put_hashed_bytes(&path, bytes, &digest)?;
-                    report.chunks_sent += 1;
-                    if abort_after.is_some_and(|n| report.chunks_sent >= n) {
-                        std::process::abort();
-                    }
+    let send = |chunk: Vec<u8>, digests: &mut Vec<[u8; 32]>, report: &mut RunReport| -> Result<(), AgentError> {
+        let digest = bidui_client::sha256(&chunk);
+        let seq = digests.len() as u32;
+        match status.chunks.get(seq as usize) {
+            Some(held) if held.sha256 == hex::encode(digest) => report.chunks_already_held += 1,
+            Some(_) => return Err(AgentError::SourceChanged(seq)),
+            None => {
+                let path = format!("{job_path}/submission/chunks/{seq}?epoch={}", spec.epoch);
+                client.put_hashed_bytes(&path, chunk, &digest)?;
+                report.chunks_sent += 1;
+                if abort_after.is_some_and(|n| report.chunks_sent >= n) {
+                    std::process::abort();
                 }
             }
-            digests.push(digest);
-            Ok(())
-        };
-
-    tokenize_source(&mut source, &tokenizer, options.workers, &progress, |outcome| {
-        counts.rows_read += 1;
-        let (row, record, invalid) = match outcome {
-            RowOutcome::Unreadable(error) => {
-                counts.unreadable_rows += 1;
-                return invalid_file.record_quoting_text(&[&error.row.to_string(), &error.reason]);
-            }
-            RowOutcome::Tokenized { row, record, invalid } => (row, record, invalid),
-        };
-        if let Some(code) = invalid {
-            *counts.invalid_ids.entry(code.to_owned()).or_default() += 1;
-            invalid_file.record(&[&row.to_string(), code])?;
         }
-        if let Some(record) = record {
-            counts.records += 1;
-            pending.push_encoded(record);
-            if pending.records() == options.chunk_records {
-                flush(&mut pending, &mut digests, report)?;
-            }
-        }
+        digests.push(digest);
         Ok(())
+    };
+
+    tokenize_source(&mut source, &tokenizer, options.workers, &progress, |outcome| match pass.take(outcome)? {
+        Some(chunk) => send(chunk, &mut digests, report),
+        None => Ok(()),
     })?;
-    flush(&mut pending, &mut digests, report)?;
+    let (last, counts) = pass.finish()?;
+    if let Some(chunk) = last {
+        send(chunk, &mut digests, report)?;
+    }
     progress.finish_and_clear();
-    invalid_file.finish()?;
 
     let mut all = ring::digest::Context::new(&ring::digest::SHA256);
     digests.iter().for_each(|d| all.update(d));
     let seal = SealRequest {
-        epoch: assignment.epoch.clone(),
+        epoch: spec.epoch.clone(),
         chunks: digests.len() as u32,
         records: counts.records,
         digest: hex::encode(all.finish()),
         rows_read: counts.rows_read,
         invalid_ids: counts.invalid_ids.clone(),
+        sealed_fields: submission.sealed_fields.clone(),
+        refused: submission.refused.clone(),
     };
     client.post(&format!("{job_path}/submission/seal"), &seal)?;
     report.rows_read = counts.rows_read;
     report.records_sent = counts.records;
     report.invalid_ids = counts.invalid_ids;
     report.unreadable_rows = counts.unreadable_rows;
+    report.values_too_long = counts.values_too_long;
     Ok(())
 }
 
-fn release(
+/// One pass's bookkeeping, row by row in source order: counts, the local invalid-row
+/// report, the job's cap on records, and the chunks the records fill.
+struct Pass<'a> {
+    counts: PassCounts,
+    invalid_file: LocalCsv,
+    chunker: Chunker<'a>,
+    cap: u64,
+    job: &'a str,
+    sealed_fields: &'a [String],
+}
+
+impl Pass<'_> {
+    /// Takes one row's outcome; returns the chunk it closed, if it closed one. A record
+    /// beyond the job's cap stops the pass: the submission is never sealed.
+    fn take(&mut self, outcome: RowOutcome) -> Result<Option<Vec<u8>>, AgentError> {
+        let counts = &mut self.counts;
+        counts.rows_read += 1;
+        let (row, record, invalid, too_long) = match outcome {
+            RowOutcome::Unreadable(error) => {
+                counts.unreadable_rows += 1;
+                self.invalid_file.record_quoting_text(&[&error.row.to_string(), &error.reason])?;
+                return Ok(None);
+            }
+            RowOutcome::Tokenized { row, record, invalid, too_long } => (row, record, invalid, too_long),
+        };
+        if let Some(code) = invalid {
+            *counts.invalid_ids.entry(code.to_owned()).or_default() += 1;
+            self.invalid_file.record(&[&row.to_string(), code])?;
+        }
+        if !too_long.is_empty() {
+            counts.values_too_long += 1;
+            for field in too_long.iter() {
+                let reason = format!("value-too-long:{}", self.sealed_fields[field]);
+                self.invalid_file.record(&[&row.to_string(), &reason])?;
+            }
+        }
+        let Some(record) = record else { return Ok(None) };
+        if counts.records == self.cap {
+            return Err(AgentError::OverCap { job: self.job.to_owned(), cap: self.cap });
+        }
+        counts.records += 1;
+        Ok(self.chunker.push(record))
+    }
+
+    /// The last chunk, if any, and the pass's counts, once the invalid-row report is complete.
+    fn finish(self) -> Result<(Option<Vec<u8>>, PassCounts), AgentError> {
+        self.invalid_file.finish()?;
+        Ok((self.chunker.finish(), self.counts))
+    }
+}
+
+/// Records into chunks. A chunk closes at `chunk_records` records or at
+/// [`CHUNK_BYTES_TARGET`] bytes, whichever comes first, so a chunk of sealed values stays
+/// under the matcher's body limit. Deterministic, so a resumed upload cuts the same chunks.
+struct Chunker<'a> {
+    layout: &'a Layout,
+    pending: ChunkBuilder,
+    chunk_records: usize,
+}
+
+impl<'a> Chunker<'a> {
+    fn new(layout: &'a Layout, chunk_records: usize) -> Chunker<'a> {
+        Chunker { layout, pending: ChunkBuilder::new(layout), chunk_records }
+    }
+
+    /// Adds one encoded record; returns the chunk it closed, if it closed one.
+    fn push(&mut self, record: &[u8]) -> Option<Vec<u8>> {
+        self.pending.push_encoded(record);
+        let full = self.pending.records() >= self.chunk_records || self.pending.len() >= CHUNK_BYTES_TARGET;
+        full.then(|| std::mem::replace(&mut self.pending, ChunkBuilder::new(self.layout)).finish())
+    }
+
+    /// The last chunk, unless it would be empty.
+    fn finish(self) -> Option<Vec<u8>> {
+        (!self.pending.is_empty()).then(|| self.pending.finish())
+    }
+}
+
+/// Polls the job until it is complete (every party sealed), then fetches the results.
+fn wait_for_results(
     client: &Client,
+    options: &RunOptions,
+    spec: &JobSpec,
+    job_path: &str,
+) -> Result<JobResults, AgentError> {
+    let started = Instant::now();
+    loop {
+        let status: JobStatus = client.get(job_path)?;
+        if status.state == JobState::Complete {
+            break;
+        }
+        if started.elapsed() >= options.results_wait {
+            return Err(AgentError::ResultsTimeout(options.results_wait));
+        }
+        std::thread::sleep(RESULTS_POLL);
+    }
+    let results: JobResults = client.get(&format!("{job_path}/results"))?;
+    if results.job != spec.id {
+        return Err(AgentError::OtherResults { asked: spec.id.clone(), found: results.job });
+    }
+    Ok(results)
+}
+
+/// Reads the registry again, opens the results with it and writes them to `path` (0600,
+/// atomically). Returns the sealed values that did not open.
+fn open_and_write(
     config: &AgentConfig,
     options: &RunOptions,
-    assignment: &Assignment,
-    job_path: &str,
-    report: &mut RunReport,
-) -> Result<(), AgentError> {
-    let started = Instant::now();
-    let request: ReleaseRequest = loop {
-        match client.get(&format!("{job_path}/release")) {
-            Ok(request) => break request,
-            Err(e) if e.code() == Some("not-ready") && started.elapsed() < options.release_wait => {
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            Err(e) if e.code() == Some("not-ready") => return Err(AgentError::ReleaseTimeout(options.release_wait)),
-            Err(e) => return Err(e.into()),
-        }
+    spec: &JobSpec,
+    epoch: &KeyEpoch,
+    fields: Vec<(String, String)>,
+    mut results: JobResults,
+    path: &Path,
+) -> Result<u64, AgentError> {
+    let mut registry = Source::open(&config.source)?;
+    let columns = RegistryColumns {
+        person: ColumnIndex::resolve(&registry, &config.columns)?,
+        fields: fields
+            .into_iter()
+            .map(|(field, header)| Ok((field, registry.column(&header)?)))
+            .collect::<Result<_, SourceError>>()?,
     };
-    let mut fields = Vec::new();
-    let mut refused = Vec::new();
-    for field in &request.fields {
-        match config.policy.refusal(field, &assignment.purpose, &config.fields) {
-            Some(reason) => refused.push(RefusedField { field: field.clone(), reason }),
-            None => fields.push(field.clone()),
-        }
-    }
-    let records = if fields.is_empty() || request.rows.is_empty() {
-        Vec::new()
-    } else {
-        released_values(config, &fields, &request.rows)?
-    };
-    report.records_released = records.len() as u64;
-    report.fields_released = fields.clone();
-    report.fields_refused = refused.clone();
-    let upload = ReleaseUpload { fields, refused, records };
-    client.post(&format!("{job_path}/release"), &upload)?;
-    Ok(())
+    let openers = Openers::new(epoch, spec, &results.sealed_fields);
+    let unopened = open::complete(&mut results, &mut registry, &columns, &openers, options.today);
+    write_private_json(path, &results)?;
+    Ok(unopened)
 }
 
-/// Reads the allowed fields of exactly the matched rows.
-fn released_values(config: &AgentConfig, fields: &[String], rows: &[u32]) -> Result<Vec<ReleasedRecord>, AgentError> {
-    let mut source = Source::open(&config.source)?;
-    let columns: Vec<Option<usize>> =
-        fields.iter().map(|f| source.column(&config.fields[f]).map(Some)).collect::<Result<_, _>>()?;
-    let wanted: HashSet<u32> = rows.iter().copied().collect();
-    let mut records = Vec::with_capacity(rows.len());
-    let (mut text, mut ends) = (String::new(), Vec::with_capacity(columns.len()));
-    loop {
-        text.clear();
-        ends.clear();
-        let Some(next) = source.next_cells(&columns, &mut text, &mut ends) else { break };
-        let Ok(number) = next else { continue };
-        if !wanted.contains(&number) {
-            continue;
-        }
-        let mut start = 0;
-        let values = ends
-            .iter()
-            .map(|&end| {
-                let value = text[start..end].trim();
-                start = end;
-                (!value.is_empty()).then(|| value.to_owned())
-            })
-            .collect();
-        records.push(ReleasedRecord { row: number, values });
+/// Writes `value` as JSON readable by its owner only, under a temporary name renamed into
+/// place, so a reader never sees a half-written file.
+fn write_private_json(path: &Path, value: &impl Serialize) -> Result<(), AgentError> {
+    let temp = path.with_extension("json.partial");
+    fn local(path: &Path) -> impl FnOnce(std::io::Error) -> AgentError + '_ {
+        move |source| AgentError::Local { path: path.to_owned(), source }
     }
-    Ok(records)
+    let _ = std::fs::remove_file(&temp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&temp).map_err(local(&temp))?;
+    let mut writer = std::io::BufWriter::new(file);
+    serde_json::to_writer_pretty(&mut writer, value).map_err(std::io::Error::from).map_err(local(&temp))?;
+    let file = writer.into_inner().map_err(|e| e.into_error()).map_err(local(&temp))?;
+    file.sync_all().map_err(local(&temp))?;
+    std::fs::rename(&temp, path).map_err(local(path))
 }
 
 fn progress_bar(enabled: bool, total: Option<u64>) -> indicatif::ProgressBar {
@@ -380,7 +553,8 @@ impl LocalCsv {
     }
 }
 
-/// The agent's own record of what it released: one JSON line per run, appended.
+/// The agent's own record of what it sent and sealed (and refused): one JSON line per run,
+/// appended.
 fn append_log(state_dir: &Path, report: &RunReport) -> Result<(), AgentError> {
     #[derive(Serialize)]
     struct Entry<'a> {
@@ -402,6 +576,193 @@ fn append_log(state_dir: &Path, report: &RunReport) -> Result<(), AgentError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bidui_core::api::{Attribute, DepartmentSpec, RequesterSpec};
+    use bidui_core::fieldseal::{open_values, SealContext, SealKind};
+    use bidui_core::idnum::check_character;
+    use bidui_core::wire::Chunk;
+    use bidui_core::{EpochSecret, IdNumber, Suite};
+
+    #[test]
+    fn the_requester_needs_a_column_for_each_of_its_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        std::fs::write(
+            &path,
+            "party = \"veterans\"\nmatcher = \"http://127.0.0.1:1\"\nidentity_key = \"k\"\nstate_dir = \"s\"\n\
+             [source]\npath = \"r.csv\"\n[columns]\nid = \"身份证号\"\n[fields]\ntown = \"镇街\"\n",
+        )
+        .unwrap();
+        let config = AgentConfig::load(&path).unwrap();
+        let asked = |fields: &[&str]| fields.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+        assert_eq!(mapped_fields(&config, &asked(&["town"])).unwrap(), vec![("town".into(), "镇街".into())]);
+        let error = mapped_fields(&config, &asked(&["town", "category"])).unwrap_err();
+        assert!(matches!(&error, AgentError::UnmappedField(f) if f == "category"), "{error}");
+    }
+
+    #[test]
+    fn chunks_close_at_the_record_count_or_the_byte_target() {
+        let layout = Layout { groups: vec![0], sealed: false };
+        let mut by_count = Chunker::new(&layout, 2);
+        let record = [0u8; 36];
+        assert_eq!(by_count.push(&record), None);
+        let chunk = by_count.push(&record).expect("two records close a chunk");
+        assert_eq!(chunk.len(), 12 + 2 * 36);
+        assert_eq!(by_count.finish(), None, "no empty last chunk");
+        let mut by_bytes = Chunker::new(&layout, 65_536);
+        let large = vec![0u8; 1 << 20];
+        let closed: Vec<usize> = (0..9).filter(|_| by_bytes.push(&large).is_some()).collect();
+        assert_eq!(closed, vec![3, 7], "4 MiB of records close a chunk whatever its count");
+        assert!(by_bytes.finish().is_some());
+    }
+
+    /// A valid identity number of someone born on 1950-01-`day`.
+    fn id_number(day: u8) -> String {
+        let body: [u8; 17] = format!("1101051950010{}{:03}", day, 10 + day as u16).as_bytes().try_into().unwrap();
+        let mut id = body.to_vec();
+        id.push(check_character(&body));
+        String::from_utf8(id).unwrap()
+    }
+
+    fn today() -> CivilDate {
+        CivilDate::new(2026, 11, 29).unwrap()
+    }
+
+    /// Household's source of `people` (identity number, name, sex, status, address,
+    /// phone) in `dir`, and its tokenizer in a job that asks for the three fields, with a
+    /// cap of `cap` records.
+    fn household(dir: &Path, people: &[[String; 6]], cap: u64) -> (JobSpec, KeyEpoch, Tokenizer, Source) {
+        let path = dir.join("household.csv");
+        let mut csv = String::from("身份证号,姓名,性别,户籍状态,住址,电话\n");
+        for person in people {
+            csv.push_str(&person.join(","));
+            csv.push('\n');
+        }
+        std::fs::write(&path, csv).unwrap();
+        let epoch = KeyEpoch::new(Suite::HmacSha256, EpochSecret::from_bytes([7; 32]));
+        let spec = JobSpec {
+            id: "zc-clear".into(),
+            purpose: "比对".into(),
+            approval: "1".into(),
+            epoch: epoch.key_check_value(),
+            suite: Suite::HmacSha256,
+            requester: RequesterSpec { party: "veterans".into(), fields: vec![], max_records: 10 },
+            departments: vec![DepartmentSpec {
+                party: "household".into(),
+                compare: vec![Attribute::Name, Attribute::Sex],
+                fields: vec!["status".into(), "address".into(), "phone".into()],
+                max_records: cap,
+            }],
+            retention_hours: None,
+            rules: Vec::new(),
+        };
+        let source = Source::open(&crate::source::SourceSpec::new(&path)).unwrap();
+        let columns = ColumnIndex { id: 0, name: Some(1), sex: Some(2), birth_date: None };
+        let sealed = vec![("status".to_owned(), 3), ("address".to_owned(), 4), ("phone".to_owned(), 5)];
+        let tokenizer = Tokenizer::department(&epoch, &spec, &spec.departments[0], sealed, columns, today());
+        (spec, epoch, tokenizer, source)
+    }
+
+    fn people(count: u8) -> Vec<[String; 6]> {
+        (1..=count)
+            .map(|i| {
+                [
+                    id_number(i),
+                    format!("欧阳{}", ["一", "二", "三", "四", "五"][i as usize - 1]),
+                    "女".into(),
+                    format!("独特户籍状态甲{i}"),
+                    format!("Rue Distinctive {i}4711"),
+                    format!("1391234{i:04}"),
+                ]
+            })
+            .collect()
+    }
+
+    /// Runs the department's pass over its source as `upload` does, without the network.
+    fn pass(
+        dir: &Path,
+        spec: &JobSpec,
+        tokenizer: &Tokenizer,
+        source: &mut Source,
+    ) -> Result<(Vec<Vec<u8>>, PassCounts), AgentError> {
+        let layout = tokenizer.layout();
+        let mut pass = Pass {
+            counts: PassCounts::default(),
+            invalid_file: LocalCsv::create(&dir.join("invalid-rows.csv"), &["row", "reason"])?,
+            chunker: Chunker::new(&layout, 2),
+            cap: spec.max_records("household").unwrap(),
+            job: &spec.id,
+            sealed_fields: tokenizer.sealed_fields(),
+        };
+        let mut chunks = Vec::new();
+        tokenize_source(source, tokenizer, 2, &indicatif::ProgressBar::hidden(), |outcome| {
+            chunks.extend(pass.take(outcome)?);
+            Ok::<(), AgentError>(())
+        })?;
+        let (last, counts) = pass.finish()?;
+        chunks.extend(last);
+        Ok((chunks, counts))
+    }
+
+    #[test]
+    fn a_departments_chunks_carry_no_value_in_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let people = people(5);
+        let (spec, epoch, tokenizer, mut source) = household(dir.path(), &people, 10);
+        let layout = tokenizer.layout();
+        let (chunks, counts) = pass(dir.path(), &spec, &tokenizer, &mut source).unwrap();
+        assert_eq!((chunks.len(), counts.records), (3, 5));
+
+        let bytes = chunks.concat();
+        // Every value, identity number and name, and fragments of them.
+        let fragments = ["Distinctive", "独特", "欧阳", "13912340", "110105195001"].map(String::from);
+        for clear in people.iter().flat_map(|p| p.iter().filter(|v| v.as_str() != "女")).chain(&fragments) {
+            let found = bytes.windows(clear.len()).any(|w| w == clear.as_bytes());
+            assert!(!found, "{clear:?} travels in clear");
+        }
+        // Yet every value is there, for whoever knows the person.
+        let keys = epoch.pair_keys(&spec.pair("household"));
+        let fields = tokenizer.sealed_fields().to_vec();
+        let context = SealContext { pair: spec.pair("household"), fields: &fields };
+        let mut after = 0;
+        let mut opened = Vec::new();
+        for chunk in &chunks {
+            let decoded = Chunk::decode(chunk, &layout, after).unwrap();
+            after = decoded.last_row();
+            for record in decoded.records() {
+                let id = IdNumber::parse(&people[record.row() as usize - 1][0], today()).unwrap();
+                let person = bidui_core::token::id_message(&id);
+                let values =
+                    open_values(&keys.field_seal, SealKind::Id, &person, &context, record.row(), record.sealed_id())
+                        .unwrap();
+                opened.push(values.into_iter().map(Option::unwrap).collect::<Vec<_>>());
+            }
+        }
+        let expected: Vec<Vec<String>> = people.iter().map(|p| p[3..].to_vec()).collect();
+        assert_eq!(opened, expected);
+    }
+
+    #[test]
+    fn a_value_too_long_is_reported_locally_and_sealed_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut people = people(2);
+        people[1][4] = "长".repeat(bidui_core::fieldseal::MAX_VALUE_BYTES / 3 + 1);
+        let (spec, _, tokenizer, mut source) = household(dir.path(), &people, 10);
+        let (chunks, counts) = pass(dir.path(), &spec, &tokenizer, &mut source).unwrap();
+        assert_eq!((chunks.len(), counts.records, counts.values_too_long), (1, 2, 1));
+        let report = std::fs::read_to_string(dir.path().join("invalid-rows.csv")).unwrap();
+        assert_eq!(report, "row,reason\n2,value-too-long:address\n");
+    }
+
+    #[test]
+    fn more_records_than_the_cap_stop_the_pass_before_sealing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (spec, _, tokenizer, mut source) = household(dir.path(), &people(5), 4);
+        let error = pass(dir.path(), &spec, &tokenizer, &mut source).unwrap_err();
+        assert!(matches!(error, AgentError::OverCap { cap: 4, .. }), "{error}");
+        assert!(error.to_string().contains("max_records"), "{error}");
+        let (spec, _, tokenizer, mut source) = household(dir.path(), &people(5), 5);
+        assert_eq!(pass(dir.path(), &spec, &tokenizer, &mut source).unwrap().1.records, 5, "exactly the cap is fine");
+    }
 
     #[test]
     fn the_invalid_rows_report_quotes_reasons_always_and_codes_never() {
@@ -427,5 +788,22 @@ mod tests {
                         21,\"\"\n";
         assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
         assert!(!dir.path().join("invalid-rows.csv.partial").exists());
+    }
+
+    #[test]
+    fn results_are_written_for_their_owner_only_and_replace_a_previous_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        std::fs::write(dir.path().join("results.json.partial"), "left by a crash").unwrap();
+        write_private_json(&path, &serde_json::json!({"unopened": 0})).unwrap();
+        write_private_json(&path, &serde_json::json!({"unopened": 1})).unwrap();
+        let written: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(written["unopened"], 1);
+        assert!(!dir.path().join("results.json.partial").exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
     }
 }

@@ -1,12 +1,16 @@
 //! Rows to token records. The only place where raw identity numbers and names are read;
-//! what comes out is tokens, counts and row numbers.
+//! what comes out is tokens, counts, row numbers and — for a department — field values
+//! sealed to whoever knows the row's person ([`bidui_core::fieldseal`]).
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
-use bidui_core::api::Attribute;
+use bidui_core::api::{Attribute, DepartmentSpec, JobSpec};
+use bidui_core::fieldseal::{seal_values, SealContext, SealKind, MAX_VALUE_BYTES};
 use bidui_core::name::{self, NameForms};
-use bidui_core::wire::{encode_record, record_len, ABSENT};
-use bidui_core::{CivilDate, IdNumber, JobKeys, Sex, TokenBatch, TokenSlot};
+use bidui_core::token::{id_message, qid_message};
+use bidui_core::wire::{encode_record, Layout, ABSENT};
+use bidui_core::{CivilDate, IdNumber, JobKeys, KeyEpoch, PairDomain, PurposeKey, Sex, TokenBatch, TokenSlot};
 
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -22,8 +26,8 @@ pub struct ColumnIndex {
 }
 
 impl ColumnIndex {
-    /// The tokenized columns: identity number, name, sex, birth date.
-    fn cells(&self) -> [Option<usize>; 4] {
+    /// The person's columns: identity number, name, sex, birth date.
+    pub fn cells(&self) -> [Option<usize>; 4] {
         [Some(self.id), self.name, self.sex, self.birth_date]
     }
 
@@ -38,9 +42,35 @@ impl ColumnIndex {
     }
 }
 
-pub struct Tokenizer {
+/// One pair domain's token keys and the attributes compared in it.
+struct TokenGroupKeys {
     keys: JobKeys,
     attributes: Vec<Attribute>,
+}
+
+/// What a department seals for each row: its pair's two sealing keys, the pair domain the
+/// seals are bound to, and the fields sealed (those its policy allows, possibly none)
+/// with their columns.
+struct FieldSealing {
+    field_seal: PurposeKey,
+    qid_seal: PurposeKey,
+    job: String,
+    requester: String,
+    department: String,
+    fields: Vec<String>,
+    columns: Vec<usize>,
+}
+
+impl FieldSealing {
+    fn context(&self) -> SealContext<'_> {
+        let pair = PairDomain { job: &self.job, requester: &self.requester, department: &self.department };
+        SealContext { pair, fields: &self.fields }
+    }
+}
+
+pub struct Tokenizer {
+    groups: Vec<TokenGroupKeys>,
+    sealing: Option<FieldSealing>,
     columns: ColumnIndex,
     today: CivilDate,
 }
@@ -53,100 +83,253 @@ struct PersonValues<'a> {
     birth: Option<CivilDate>,
 }
 
-/// Where one row's tokens wait in a [`TokenBatch`].
+impl PersonValues<'_> {
+    /// Birth date and sex for the quasi-identifier, when name, birth date and sex are all
+    /// known. A row's own birth date and sex columns win; a valid identity number supplies
+    /// them otherwise. An empty name never makes one: every nameless row would match
+    /// every other.
+    fn qid_inputs(&self) -> Option<(CivilDate, Sex)> {
+        let birth = self.birth.or_else(|| self.id.map(|id| id.birth_date()))?;
+        let sex = self.sex.or_else(|| self.id.map(|id| id.sex()))?;
+        (!self.name.canonical.is_empty()).then_some((birth, sex))
+    }
+}
+
+/// A row's person as its tokens and seals know it: the identity number, if valid, and the
+/// quasi-identifier, if complete. The requester opens sealed values with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowIdentity {
+    pub id: Option<IdNumber>,
+    pub qid: Option<QuasiIdentifier>,
+}
+
+/// Canonical name, birth date and sex: the quasi-identifier token's and seal's inputs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuasiIdentifier {
+    pub canonical_name: String,
+    pub birth: CivilDate,
+    pub sex: Sex,
+}
+
+impl RowIdentity {
+    /// Canonicalizes the person's cells (identity number, name, sex, birth date) exactly as
+    /// the tokenizer does.
+    pub fn from_cells([raw_id, raw_name, raw_sex, raw_birth]: [&str; 4], today: CivilDate) -> RowIdentity {
+        let name = name::forms(raw_name);
+        let values = PersonValues {
+            id: IdNumber::parse(raw_id, today).ok(),
+            name: &name,
+            sex: Sex::parse(raw_sex),
+            birth: CivilDate::parse(raw_birth),
+        };
+        let qid = values.qid_inputs().map(|(birth, sex)| QuasiIdentifier {
+            canonical_name: name.canonical.clone(),
+            birth,
+            sex,
+        });
+        RowIdentity { id: values.id, qid }
+    }
+}
+
+/// Fields of one row whose values were too long to seal (sealed as no value instead), by
+/// their index among the sealed fields.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FieldSet(u32);
+
+impl FieldSet {
+    fn insert(&mut self, index: usize) {
+        self.0 |= 1 << index;
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = usize> {
+        (0..32).filter(move |i| self.0 & (1 << i) != 0)
+    }
+}
+
+/// Where one row's tokens and sealed values wait.
 struct QueuedRow {
     number: u32,
     invalid: Option<&'static str>,
-    /// The row's tokens in consecutive slots (identity, quasi-identifier, then one per
-    /// attribute), or `None` when the row has neither an identity nor a quasi-identifier
-    /// token and sends nothing.
+    /// The row's tokens in consecutive slots (per group: identity, quasi-identifier, then
+    /// one per attribute), or `None` when the row has neither an identity nor a
+    /// quasi-identifier token and sends nothing.
     tokens: Option<TokenSlot>,
+    /// The row's two sealed values in the batch's seal buffer, for a sealing department.
+    sealed: Option<(Range<usize>, Range<usize>)>,
+    too_long: FieldSet,
 }
 
 impl Tokenizer {
-    pub fn new(keys: JobKeys, attributes: Vec<Attribute>, columns: ColumnIndex, today: CivilDate) -> Tokenizer {
-        Tokenizer { keys, attributes, columns, today }
+    /// A department's tokenizer: one token group under its pair's keys, and — when the job
+    /// gives it fields — every row's `sealed_fields` (field, column; the job's fields its
+    /// policy allows, in job order, possibly none) sealed under the pair's sealing keys.
+    pub fn department(
+        epoch: &KeyEpoch,
+        spec: &JobSpec,
+        department: &DepartmentSpec,
+        sealed_fields: Vec<(String, usize)>,
+        columns: ColumnIndex,
+        today: CivilDate,
+    ) -> Tokenizer {
+        let pair = spec.pair(&department.party);
+        let keys = epoch.pair_keys(&pair);
+        debug_assert!(sealed_fields.iter().all(|(f, _)| department.fields.contains(f)));
+        let sealing = (!department.fields.is_empty()).then(|| {
+            let (fields, columns) = sealed_fields.into_iter().unzip();
+            FieldSealing {
+                field_seal: keys.field_seal,
+                qid_seal: keys.qid_seal,
+                job: spec.id.clone(),
+                requester: spec.requester.party.clone(),
+                department: department.party.clone(),
+                fields,
+                columns,
+            }
+        });
+        let groups = vec![TokenGroupKeys { keys: keys.tokens, attributes: Attribute::expand(&department.compare) }];
+        Tokenizer { groups, sealing, columns, today }
     }
 
-    /// Attribute tokens per record.
-    pub fn attribute_count(&self) -> usize {
-        self.attributes.len()
+    /// The requester's tokenizer: one token group per department, in job order, each under
+    /// that department's pair keys and with its compared attributes. Nothing is sealed.
+    pub fn requester(epoch: &KeyEpoch, spec: &JobSpec, columns: ColumnIndex, today: CivilDate) -> Tokenizer {
+        let groups = spec
+            .departments
+            .iter()
+            .map(|d| TokenGroupKeys {
+                keys: epoch.pair_keys(&spec.pair(&d.party)).tokens,
+                attributes: Attribute::expand(&d.compare),
+            })
+            .collect();
+        Tokenizer { groups, sealing: None, columns, today }
     }
 
-    /// Canonicalizes one row's cells and queues its tokens in `batch`; `name` is a
-    /// buffer reused from row to row.
+    /// What this tokenizer's records hold: the job's layout for its party.
+    pub fn layout(&self) -> Layout {
+        Layout { groups: self.groups.iter().map(|g| g.attributes.len()).collect(), sealed: self.sealing.is_some() }
+    }
+
+    /// The fields sealed in every record, in order (none for the requester).
+    pub fn sealed_fields(&self) -> &[String] {
+        self.sealing.as_ref().map_or(&[], |s| &s.fields[..])
+    }
+
+    /// The columns one pass reads per row: the person's, then the sealed fields'.
+    fn read_columns(&self) -> Vec<Option<usize>> {
+        let fields = self.sealing.iter().flat_map(|s| s.columns.iter().map(|&c| Some(c)));
+        self.columns.cells().into_iter().chain(fields).collect()
+    }
+
+    /// Canonicalizes one row's cells, queues its tokens in `batch` and seals its field
+    /// values into `sealed`; `name` is a buffer reused from row to row.
     fn queue_row(
         &self,
-        batch: &mut TokenBatch,
-        name: &mut NameForms,
+        scratch: &mut Scratch,
         number: u32,
         [raw_id, raw_name, raw_sex, raw_birth]: [&str; 4],
+        field_values: &[&str],
     ) -> QueuedRow {
         let parsed = IdNumber::parse(raw_id, self.today);
-        name::forms_into(raw_name, name);
-        let values =
-            PersonValues { id: parsed.ok(), name, sex: Sex::parse(raw_sex), birth: CivilDate::parse(raw_birth) };
+        name::forms_into(raw_name, &mut scratch.name);
+        let values = PersonValues {
+            id: parsed.ok(),
+            name: &scratch.name,
+            sex: Sex::parse(raw_sex),
+            birth: CivilDate::parse(raw_birth),
+        };
         let invalid = parsed.err().map(|e| e.code());
-        let qid = self.qid_inputs(&values);
+        let qid = values.qid_inputs();
         if values.id.is_none() && qid.is_none() {
-            return QueuedRow { number, invalid, tokens: None };
+            return QueuedRow { number, invalid, tokens: None, sealed: None, too_long: FieldSet::default() };
         }
-        let first = match &values.id {
-            Some(id) => self.keys.queue_id_token(batch, id),
-            None => batch.push(ABSENT),
-        };
-        match qid {
-            Some((birth, sex)) => self.keys.queue_qid_token(batch, &values.name.canonical, birth, sex),
-            None => batch.push(ABSENT),
-        };
-        for &attribute in &self.attributes {
-            match &values.id {
-                Some(id) => self.queue_attr_token(batch, id, attribute, &values),
+        let batch = &mut scratch.tokens;
+        let mut first = None;
+        for group in &self.groups {
+            let slot = match &values.id {
+                Some(id) => group.keys.queue_id_token(batch, id),
                 None => batch.push(ABSENT),
             };
+            first.get_or_insert(slot);
+            match qid {
+                Some((birth, sex)) => group.keys.queue_qid_token(batch, &values.name.canonical, birth, sex),
+                None => batch.push(ABSENT),
+            };
+            for &attribute in &group.attributes {
+                match &values.id {
+                    Some(id) => queue_attr_token(&group.keys, batch, id, attribute, &values),
+                    None => batch.push(ABSENT),
+                };
+            }
         }
-        QueuedRow { number, invalid, tokens: Some(first) }
+        let mut too_long = FieldSet::default();
+        let sealed = self.sealing.as_ref().map(|sealing| {
+            let cells: Vec<Option<&str>> = field_values
+                .iter()
+                .enumerate()
+                .map(|(i, value)| {
+                    let value = value.trim();
+                    if value.len() > MAX_VALUE_BYTES {
+                        too_long.insert(i);
+                        return None;
+                    }
+                    (!value.is_empty()).then_some(value)
+                })
+                .collect();
+            let context = sealing.context();
+            let out = &mut scratch.sealed;
+            let mut seal = |key: &PurposeKey, kind: SealKind, person: &[&[u8]]| {
+                let start = out.len();
+                let blob = seal_values(key, kind, person, &context, number, &cells)
+                    .expect("values are trimmed to the length limit and counted per field before sealing");
+                out.extend_from_slice(&blob);
+                start..out.len()
+            };
+            // An absent blob is an empty range: the record carries a zero length.
+            let by_id = values.id.map_or(0..0, |id| seal(&sealing.field_seal, SealKind::Id, &id_message(&id)));
+            let by_qid = qid.map_or(0..0, |(birth, sex)| {
+                let birth = birth.yyyymmdd_bytes();
+                let birth = std::str::from_utf8(&birth).expect("ASCII digits");
+                seal(&sealing.qid_seal, SealKind::Qid, &qid_message(&values.name.canonical, birth, sex))
+            });
+            (by_id, by_qid)
+        });
+        QueuedRow { number, invalid, tokens: first, sealed, too_long }
     }
+}
 
-    /// Birth date and sex for the quasi-identifier token, when name, birth date and sex
-    /// are all known. A row's own birth date and sex columns win; a valid identity number
-    /// supplies them otherwise. An empty name never makes a token: every nameless row
-    /// would match every other.
-    fn qid_inputs(&self, values: &PersonValues) -> Option<(CivilDate, Sex)> {
-        let birth = values.birth.or_else(|| values.id.map(|id| id.birth_date()))?;
-        let sex = values.sex.or_else(|| values.id.map(|id| id.sex()))?;
-        (!values.name.canonical.is_empty()).then_some((birth, sex))
+fn queue_attr_token(
+    keys: &JobKeys,
+    batch: &mut TokenBatch,
+    id: &IdNumber,
+    attribute: Attribute,
+    values: &PersonValues,
+) -> TokenSlot {
+    let birth = values.birth.map(CivilDate::yyyymmdd_bytes);
+    let value = match attribute {
+        Attribute::Name => values.name.canonical.as_str(),
+        Attribute::NameScript => values.name.keep_script.as_str(),
+        Attribute::NameSound => values.name.sound.as_str(),
+        Attribute::Sex => values.sex.map_or("", Sex::code),
+        Attribute::BirthDate => birth.as_ref().map_or("", |b| std::str::from_utf8(b).expect("ASCII digits")),
+    };
+    if value.is_empty() {
+        return batch.push(ABSENT);
     }
-
-    fn queue_attr_token(
-        &self,
-        batch: &mut TokenBatch,
-        id: &IdNumber,
-        attribute: Attribute,
-        values: &PersonValues,
-    ) -> TokenSlot {
-        let birth = values.birth.map(CivilDate::yyyymmdd_bytes);
-        let value = match attribute {
-            Attribute::Name => values.name.canonical.as_str(),
-            Attribute::NameScript => values.name.keep_script.as_str(),
-            Attribute::NameSound => values.name.sound.as_str(),
-            Attribute::Sex => values.sex.map_or("", Sex::code),
-            Attribute::BirthDate => birth.as_ref().map_or("", |b| std::str::from_utf8(b).expect("ASCII digits")),
-        };
-        if value.is_empty() {
-            return batch.push(ABSENT);
-        }
-        self.keys.queue_attr_token(batch, id, attribute.label(), value)
-    }
+    keys.queue_attr_token(batch, id, attribute.label(), value)
 }
 
 /// One source row's outcome, in source order.
 pub enum RowOutcome<'a> {
     /// The row could not be read (bad encoding, broken CSV record): reported locally.
     Unreadable(RowError),
-    /// The row's token record, encoded as in a chunk ([`bidui_core::wire::encode_record`]),
-    /// if it has one; and the identity-number error code, if any.
-    Tokenized { row: u32, record: Option<&'a [u8]>, invalid: Option<&'static str> },
+    /// The row's record, encoded as in a chunk ([`bidui_core::wire::encode_record`]), if it
+    /// has one; the identity-number error code, if any; and the sealed fields whose values
+    /// were too long to seal (sealed as no value).
+    Tokenized { row: u32, record: Option<&'a [u8]>, invalid: Option<&'static str>, too_long: FieldSet },
 }
 
 /// A batch's outcomes as a tokenizing thread hands them over: records already encoded,
@@ -164,6 +347,7 @@ enum BatchOutcome {
         row: u32,
         record: Option<usize>,
         invalid: Option<&'static str>,
+        too_long: FieldSet,
     },
 }
 
@@ -173,13 +357,13 @@ impl TokenizedBatch {
         for outcome in self.outcomes {
             sink(match outcome {
                 BatchOutcome::Unreadable(error) => RowOutcome::Unreadable(error),
-                BatchOutcome::Tokenized { row, record, invalid } => {
+                BatchOutcome::Tokenized { row, record, invalid, too_long } => {
                     let record = record.map(|end| {
                         let bytes = &self.records[start..end];
                         start = end;
                         bytes
                     });
-                    RowOutcome::Tokenized { row, record, invalid }
+                    RowOutcome::Tokenized { row, record, invalid, too_long }
                 }
             })?;
         }
@@ -187,67 +371,86 @@ impl TokenizedBatch {
     }
 }
 
-/// Rows on their way to a tokenizing thread: the four cells of each row packed into one
-/// string, so a batch of thousands of rows costs a couple of allocations.
+/// Rows on their way to a tokenizing thread: the cells a pass reads (the person's four,
+/// then the sealed fields') packed into one string, so a batch of thousands of rows costs
+/// a couple of allocations.
 #[derive(Default)]
 struct Batch {
     text: String,
+    /// End of every cell in `text`, row after row.
+    ends: Vec<usize>,
     rows: Vec<BatchRow>,
 }
 
 enum BatchRow {
-    Cells { number: u32, ends: [usize; 4] },
+    /// A row whose cells start at `start` in the text, their ends from `ends[first_end]` on.
+    Cells {
+        number: u32,
+        start: usize,
+        first_end: usize,
+    },
     Unreadable(RowError),
 }
 
 impl Batch {
     /// Reads the source's next row into the batch; `false` at the end of the source.
-    fn read_row(&mut self, source: &mut Source, columns: &[Option<usize>; 4], ends: &mut Vec<usize>) -> bool {
-        ends.clear();
-        match source.next_cells(columns, &mut self.text, ends) {
+    fn read_row(&mut self, source: &mut Source, columns: &[Option<usize>]) -> bool {
+        let (start, first_end) = (self.text.len(), self.ends.len());
+        let next = source.next_cells(columns, &mut self.text, &mut self.ends);
+        if !matches!(next, Some(Ok(_))) {
+            // Whatever an unreadable row left behind is not a cell of the next row.
+            self.text.truncate(start);
+            self.ends.truncate(first_end);
+        }
+        match next {
             None => return false,
-            Some(Ok(number)) => {
-                self.rows.push(BatchRow::Cells { number, ends: ends[..].try_into().expect("one end per cell") })
-            }
+            Some(Ok(number)) => self.rows.push(BatchRow::Cells { number, start, first_end }),
             Some(Err(error)) => self.rows.push(BatchRow::Unreadable(error)),
         }
         true
     }
 
-    /// Tokenizes every row, queueing all their tokens in `scratch.tokens` first so the
-    /// MACs run several at a time.
+    /// Tokenizes and seals every row, queueing all their tokens in `scratch.tokens` first
+    /// so the MACs run several at a time.
     fn tokenize(self, tokenizer: &Tokenizer, scratch: &mut Scratch) -> TokenizedBatch {
         scratch.tokens.clear();
-        let mut start = 0;
+        scratch.sealed.clear();
+        let cell_count = 4 + tokenizer.sealed_fields().len();
+        let mut field_values: Vec<&str> = Vec::with_capacity(cell_count - 4);
         let queued: Vec<Result<QueuedRow, RowError>> = self
             .rows
             .into_iter()
             .map(|row| match row {
                 BatchRow::Unreadable(error) => Err(error),
-                BatchRow::Cells { number, ends } => {
-                    let mut cells = [""; 4];
-                    for (cell, end) in cells.iter_mut().zip(ends) {
-                        *cell = &self.text[start..end];
+                BatchRow::Cells { number, mut start, first_end } => {
+                    let mut cells = self.ends[first_end..first_end + cell_count].iter().map(|&end| {
+                        let cell = &self.text[start..end];
                         start = end;
-                    }
-                    Ok(tokenizer.queue_row(&mut scratch.tokens, &mut scratch.name, number, cells))
+                        cell
+                    });
+                    let person: [&str; 4] = std::array::from_fn(|_| cells.next().expect("four person cells"));
+                    field_values.clear();
+                    field_values.extend(cells);
+                    Ok(tokenizer.queue_row(scratch, number, person, &field_values))
                 }
             })
             .collect();
         scratch.tokens.compute();
-        let attrs = tokenizer.attributes.len();
-        let mut records = Vec::with_capacity(queued.len() * record_len(attrs));
+        let token_count = tokenizer.layout().token_count();
+        let mut records = Vec::with_capacity(queued.len() * (4 + 16 * token_count) + scratch.sealed.len());
         let outcomes = queued
             .into_iter()
             .map(|row| match row {
                 Err(error) => BatchOutcome::Unreadable(error),
                 Ok(row) => {
                     let record = row.tokens.map(|first| {
-                        let tokens = scratch.tokens.run(first, 2 + attrs);
-                        encode_record(row.number, tokens[0], tokens[1], &tokens[2..], &mut records);
+                        let tokens = scratch.tokens.run(first, token_count);
+                        let sealed =
+                            row.sealed.map(|(by_id, by_qid)| (&scratch.sealed[by_id], &scratch.sealed[by_qid]));
+                        encode_record(row.number, tokens, sealed, &mut records);
                         records.len()
                     });
-                    BatchOutcome::Tokenized { row: row.number, record, invalid: row.invalid }
+                    BatchOutcome::Tokenized { row: row.number, record, invalid: row.invalid, too_long: row.too_long }
                 }
             })
             .collect();
@@ -260,14 +463,17 @@ impl Batch {
 struct Scratch {
     tokens: TokenBatch,
     name: NameForms,
+    /// The batch's sealed values, back to back.
+    sealed: Vec<u8>,
 }
 
 /// Rows read per batch handed to a tokenizing thread.
 const BATCH_ROWS: usize = 4096;
 
-/// Reads `source` on one thread, tokenizes on `workers` threads, and hands every row's
-/// outcome to `sink` in source order on the calling thread. Channels are bounded, so
-/// memory stays bounded whatever the file size; an error from `sink` stops everything.
+/// Reads `source` on one thread, tokenizes (and seals) on `workers` threads, and hands
+/// every row's outcome to `sink` in source order on the calling thread. One pass reads
+/// both the person's cells and the sealed fields'. Channels are bounded, so memory stays
+/// bounded whatever the file size; an error from `sink` stops everything.
 pub fn tokenize_source<E>(
     source: &mut Source,
     tokenizer: &Tokenizer,
@@ -276,7 +482,7 @@ pub fn tokenize_source<E>(
     mut sink: impl FnMut(RowOutcome) -> Result<(), E>,
 ) -> Result<(), E> {
     let workers = workers.max(1);
-    let columns = tokenizer.columns.cells();
+    let columns = tokenizer.read_columns();
 
     let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Batch)>(workers * 2);
     let (done_tx, done_rx) = mpsc::sync_channel::<(u64, TokenizedBatch)>(workers * 2);
@@ -284,8 +490,7 @@ pub fn tokenize_source<E>(
         scope.spawn(move || {
             let mut seq = 0;
             let mut batch = Batch::default();
-            let mut ends = Vec::with_capacity(columns.len());
-            while batch.read_row(source, &columns, &mut ends) {
+            while batch.read_row(source, &columns) {
                 if batch.rows.len() == BATCH_ROWS {
                     progress.set_position(source.bytes_read());
                     if work_tx.send((seq, std::mem::take(&mut batch))).is_err() {
@@ -335,41 +540,113 @@ pub struct PassCounts {
     pub records: u64,
     pub invalid_ids: BTreeMap<String, u64>,
     pub unreadable_rows: u64,
+    /// Rows with a value too long to seal (sealed as no value, reported locally).
+    pub values_too_long: u64,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bidui_core::wire::TokenRecord;
-    use bidui_core::{EpochSecret, KeyEpoch, Suite};
+    use bidui_core::api::RequesterSpec;
+    use bidui_core::fieldseal::open_values;
+    use bidui_core::wire::{Chunk, ChunkBuilder, TokenRecord};
+    use bidui_core::{EpochSecret, Suite};
 
-    fn tokenizer(attributes: Vec<Attribute>) -> Tokenizer {
-        let keys = KeyEpoch::new(Suite::HmacSha256, EpochSecret::from_bytes([3; 32])).job_keys("t");
-        let columns = ColumnIndex { id: 0, name: Some(1), sex: Some(2), birth_date: Some(3) };
-        Tokenizer::new(keys, attributes, columns, CivilDate::new(2026, 11, 29).unwrap())
+    fn epoch() -> KeyEpoch {
+        KeyEpoch::new(Suite::HmacSha256, EpochSecret::from_bytes([3; 32]))
+    }
+
+    fn today() -> CivilDate {
+        CivilDate::new(2026, 11, 29).unwrap()
+    }
+
+    /// A job whose household department compares `compare` and is asked for status and
+    /// address; pension compares birth dates and is asked for nothing.
+    fn spec(compare: Vec<Attribute>) -> JobSpec {
+        JobSpec {
+            id: "t".into(),
+            purpose: "比对".into(),
+            approval: "1".into(),
+            epoch: epoch().key_check_value(),
+            suite: Suite::HmacSha256,
+            requester: RequesterSpec { party: "veterans".into(), fields: vec![], max_records: 100 },
+            departments: vec![
+                DepartmentSpec {
+                    party: "household".into(),
+                    compare,
+                    fields: vec!["status".into(), "address".into()],
+                    max_records: 100,
+                },
+                DepartmentSpec {
+                    party: "pension".into(),
+                    compare: vec![Attribute::BirthDate],
+                    fields: vec![],
+                    max_records: 100,
+                },
+            ],
+            retention_hours: None,
+            rules: Vec::new(),
+        }
+    }
+
+    fn columns() -> ColumnIndex {
+        ColumnIndex { id: 0, name: Some(1), sex: Some(2), birth_date: Some(3) }
+    }
+
+    /// Household's tokenizer sealing `fields` (the columns after the person's four).
+    fn household(compare: Vec<Attribute>, fields: &[&str]) -> (JobSpec, Tokenizer) {
+        let spec = spec(compare);
+        let sealed = fields.iter().enumerate().map(|(i, f)| (f.to_string(), 4 + i)).collect();
+        let t = Tokenizer::department(&epoch(), &spec, &spec.departments[0], sealed, columns(), today());
+        (spec, t)
+    }
+
+    fn tokenizer(compare: Vec<Attribute>) -> Tokenizer {
+        household(compare, &[]).1
     }
 
     /// One row tokenized on its own: the reference a batch of rows must agree with. `Err`
     /// in the second place when the identity number is invalid; the record (if any)
     /// still carries a quasi-identifier token.
     fn tokenize(t: &Tokenizer, number: u32, cells: [&str; 4]) -> (Option<TokenRecord>, Option<&'static str>) {
-        let mut batch = TokenBatch::new();
-        let queued = t.queue_row(&mut batch, &mut NameForms::default(), number, cells);
-        batch.compute();
+        let (record, invalid, _) = tokenize_with(t, number, cells, &[]);
+        (record, invalid)
+    }
+
+    fn tokenize_with(
+        t: &Tokenizer,
+        number: u32,
+        cells: [&str; 4],
+        fields: &[&str],
+    ) -> (Option<TokenRecord>, Option<&'static str>, FieldSet) {
+        let mut scratch = Scratch::default();
+        let queued = t.queue_row(&mut scratch, number, cells, fields);
+        scratch.tokens.compute();
+        let layout = t.layout();
         let record = queued.tokens.map(|first| {
-            let tokens = batch.run(first, 2 + t.attributes.len());
-            TokenRecord { row: number, id: tokens[0], qid: tokens[1], attrs: tokens[2..].to_vec() }
+            let mut bytes = Vec::new();
+            let sealed = queued.sealed.clone().map(|(i, q)| (&scratch.sealed[i], &scratch.sealed[q]));
+            encode_record(number, scratch.tokens.run(first, layout.token_count()), sealed, &mut bytes);
+            let mut chunk = ChunkBuilder::new(&layout);
+            chunk.push_encoded(&bytes);
+            let chunk = chunk.finish();
+            let decoded = Chunk::decode(&chunk, &layout, 0).expect("a record the matcher accepts");
+            let record = decoded.records().next().unwrap().to_record(&layout);
+            record
         });
-        (record, queued.invalid)
+        (record, queued.invalid, queued.too_long)
     }
 
     #[test]
     fn messy_spellings_of_one_person_give_one_identity_token() {
-        let t = tokenizer(vec![Attribute::Name]);
+        let t = tokenizer(vec![Attribute::Name, Attribute::Sex, Attribute::BirthDate]);
         let a = tokenize(&t, 1, ["11010519491231002X", "张三", "女", "1949-12-31"]).0.unwrap();
         let b = tokenize(&t, 2, [" 11010519491231002x ", "張 三", "2", "19491231"]).0.unwrap();
-        assert_eq!(a.id, b.id);
-        assert_eq!(a.qid, b.qid);
+        let (a, mut b) = (a.groups[0].clone(), b.groups[0].clone());
+        assert_eq!((a.id, a.qid), (b.id, b.qid));
+        // name, name_script, name_sound, sex, birth_date: only the script tells them apart.
+        assert_ne!(a.attrs[1], b.attrs[1]);
+        b.attrs[1] = a.attrs[1];
         assert_eq!(a.attrs, b.attrs);
     }
 
@@ -379,8 +656,8 @@ mod tests {
         let (record, error) = tokenize(&t, 7, ["11010519491231002Y", "张三", "女", "1949-12-31"]);
         assert_eq!(error, Some("charset"));
         let record = record.unwrap();
-        assert_eq!((record.row, record.id, record.attrs[0]), (7, ABSENT, ABSENT));
-        assert_ne!(record.qid, ABSENT);
+        assert_eq!((record.row, record.groups[0].id, record.groups[0].attrs[0]), (7, ABSENT, ABSENT));
+        assert_ne!(record.groups[0].qid, ABSENT);
     }
 
     #[test]
@@ -394,53 +671,151 @@ mod tests {
     fn missing_attribute_values_are_absent_tokens_not_tokens_of_nothing() {
         let t = tokenizer(vec![Attribute::BirthDate, Attribute::Sex]);
         let record = tokenize(&t, 1, ["11010519491231002X", "张三", "", ""]).0.unwrap();
-        assert_eq!(record.attrs, vec![ABSENT, ABSENT]);
-        assert_ne!(record.qid, ABSENT, "birth date and sex come from the valid identity number");
+        assert_eq!(record.groups[0].attrs, vec![ABSENT, ABSENT]);
+        assert_ne!(record.groups[0].qid, ABSENT, "birth date and sex come from the valid identity number");
+    }
+
+    const PERSON: [&str; 4] = ["11010519491231002X", "张三", "女", "1949-12-31"];
+
+    fn open(
+        spec: &JobSpec,
+        kind: SealKind,
+        person: &[&[u8]],
+        fields: &[String],
+        row: u32,
+        blob: &[u8],
+    ) -> Vec<Option<String>> {
+        let keys = epoch().pair_keys(&spec.pair("household"));
+        let key = if kind == SealKind::Id { keys.field_seal } else { keys.qid_seal };
+        let context = SealContext { pair: spec.pair("household"), fields };
+        open_values(&key, kind, person, &context, row, blob).expect("opens for the same person")
     }
 
     #[test]
-    fn a_batch_of_rows_gives_each_row_the_tokens_it_gets_alone() {
+    fn a_department_seals_its_allowed_values_to_the_identity_and_the_quasi_identifier() {
+        let (spec, t) = household(vec![Attribute::Sex], &["status", "address"]);
+        assert_eq!(t.layout(), spec.layout("household").unwrap());
+        let (record, _, too_long) = tokenize_with(&t, 5, PERSON, &[" 死亡 ", "  "]);
+        assert!(too_long.is_empty());
+        let (by_id, by_qid) = record.unwrap().sealed.unwrap();
+        let fields = t.sealed_fields().to_vec();
+        let id = IdNumber::parse(PERSON[0], today()).unwrap();
+        let expected = vec![Some("死亡".to_owned()), None];
+        assert_eq!(
+            open(&spec, SealKind::Id, &id_message(&id), &fields, 5, &by_id),
+            expected,
+            "trimmed; blank is no value"
+        );
+        let qid = qid_message("张三", "19491231", Sex::Female);
+        assert_eq!(open(&spec, SealKind::Qid, &qid, &fields, 5, &by_qid), expected);
+    }
+
+    #[test]
+    fn a_value_too_long_is_flagged_and_sealed_as_no_value() {
+        let (spec, t) = household(vec![], &["status", "address"]);
+        let long = "地".repeat(MAX_VALUE_BYTES / 3 + 1);
+        let (record, _, too_long) = tokenize_with(&t, 2, PERSON, &["正常", &long]);
+        assert_eq!(too_long.iter().collect::<Vec<_>>(), vec![1]);
+        let (by_id, _) = record.unwrap().sealed.unwrap();
+        let id = IdNumber::parse(PERSON[0], today()).unwrap();
+        let opened = open(&spec, SealKind::Id, &id_message(&id), t.sealed_fields(), 2, &by_id);
+        assert_eq!(opened, vec![Some("正常".to_owned()), None]);
+    }
+
+    #[test]
+    fn an_invalid_number_seals_only_to_the_quasi_identifier_and_no_fields_still_seals() {
+        let (spec, t) = household(vec![], &[]);
+        assert!(t.layout().sealed, "the job asks for fields: the records carry seals even when the policy allows none");
+        let (record, _, _) = tokenize_with(&t, 9, ["11010519491231002Y", "张三", "女", "1949-12-31"], &[]);
+        let (by_id, by_qid) = record.unwrap().sealed.unwrap();
+        assert!(by_id.is_empty());
+        let qid = qid_message("张三", "19491231", Sex::Female);
+        assert_eq!(open(&spec, SealKind::Qid, &qid, &[], 9, &by_qid), Vec::<Option<String>>::new());
+        let pension = Tokenizer::department(&epoch(), &spec, &spec.departments[1], vec![], columns(), today());
+        assert_eq!(pension.layout(), spec.layout("pension").unwrap());
+        assert_eq!(tokenize(&pension, 1, PERSON).0.unwrap().sealed, None, "no fields asked, nothing sealed");
+    }
+
+    #[test]
+    fn the_requester_makes_each_departments_tokens_with_that_departments_keys() {
+        let (spec, household) = household(vec![Attribute::Name, Attribute::Sex], &["status"]);
+        let pension = Tokenizer::department(&epoch(), &spec, &spec.departments[1], vec![], columns(), today());
+        let requester = Tokenizer::requester(&epoch(), &spec, columns(), today());
+        assert_eq!(requester.layout(), spec.layout("veterans").unwrap());
+        let registry = tokenize(&requester, 1, PERSON).0.unwrap();
+        assert_eq!(registry.sealed, None);
+        let in_household = tokenize_with(&household, 4, PERSON, &["正常"]).0.unwrap();
+        let in_pension = tokenize(&pension, 8, PERSON).0.unwrap();
+        assert_eq!(registry.groups, vec![in_household.groups[0].clone(), in_pension.groups[0].clone()]);
+        assert_ne!(in_household.groups[0].id, in_pension.groups[0].id, "two departments' tokens never meet");
+        assert_ne!(in_household.groups[0].qid, in_pension.groups[0].qid);
+    }
+
+    #[test]
+    fn a_batch_of_rows_gives_each_row_the_tokens_and_seals_it_gets_alone() {
         // Rows that send everything, only a quasi-identifier, or nothing, in one batch
-        // longer than the token batch's flush point: a token landing in a neighbour's
-        // slot would show.
-        let t = tokenizer(Attribute::expand(&[Attribute::Name, Attribute::Sex, Attribute::BirthDate]));
-        let samples: [&[&str]; 5] = [
-            &["11010519491231002X", "张三", "女", "1949-12-31"],
-            &["11010519491231002Y", "張 三", "女", "1949-12-31"],
-            &["4.40118E+17", "", "", ""],
-            &["110105491231002", "李娜", "", ""],
-            &["11010519491231002X", "", "", "19491231"],
+        // longer than the token batch's flush point: a token or a seal landing in a
+        // neighbour's slot would show.
+        let (_, t) = household(vec![Attribute::Name, Attribute::Sex, Attribute::BirthDate], &["status", "address"]);
+        let long = "x".repeat(MAX_VALUE_BYTES + 1);
+        let samples: [[&str; 6]; 5] = [
+            ["11010519491231002X", "张三", "女", "1949-12-31", "正常", "府佑路 1 号"],
+            ["11010519491231002Y", "張 三", "女", "1949-12-31", "", "府佑路 2 号"],
+            ["4.40118E+17", "", "", "", "死亡", ""],
+            ["110105491231002", "李娜", "", "", "迁出", &long],
+            ["11010519491231002X", "", "", "19491231", " ", " "],
         ];
-        let rows: Vec<(u32, [&str; 4])> =
-            (0..200).map(|i| (i + 1, samples[i as usize % samples.len()].try_into().unwrap())).collect();
+        let rows: Vec<(u32, [&str; 6])> = (0..200).map(|i| (i + 1, samples[i as usize % samples.len()])).collect();
         let mut batch = Batch::default();
         for (number, cells) in &rows {
-            let mut ends = [0; 4];
-            for (end, cell) in ends.iter_mut().zip(cells) {
+            let (start, first_end) = (batch.text.len(), batch.ends.len());
+            for cell in cells {
                 batch.text.push_str(cell);
-                *end = batch.text.len();
+                batch.ends.push(batch.text.len());
             }
-            batch.rows.push(BatchRow::Cells { number: *number, ends });
+            batch.rows.push(BatchRow::Cells { number: *number, start, first_end });
         }
         let mut rows_left = rows.iter();
         batch
             .tokenize(&t, &mut Scratch::default())
             .deliver(&mut |outcome| {
                 let &(row, cells) = rows_left.next().expect("one outcome per row");
-                let RowOutcome::Tokenized { row: number, record, invalid } = outcome else {
+                let RowOutcome::Tokenized { row: number, record, invalid, too_long } = outcome else {
                     panic!("row {row} unreadable")
                 };
                 assert_eq!(number, row);
-                let (alone, alone_invalid) = tokenize(&t, row, cells);
+                let person: [&str; 4] = cells[..4].try_into().unwrap();
+                let (alone, alone_invalid, alone_too_long) = tokenize_with(&t, row, person, &cells[4..]);
                 let alone = alone.map(|r| {
+                    let tokens: Vec<_> =
+                        r.groups.iter().flat_map(|g| [g.id, g.qid].into_iter().chain(g.attrs.clone())).collect();
                     let mut bytes = Vec::new();
-                    encode_record(r.row, r.id, r.qid, &r.attrs, &mut bytes);
+                    encode_record(r.row, &tokens, r.sealed.as_ref().map(|(i, q)| (&i[..], &q[..])), &mut bytes);
                     bytes
                 });
-                assert_eq!((record, invalid), (alone.as_deref(), alone_invalid), "row {number}");
+                assert_eq!(
+                    (record, invalid, too_long),
+                    (alone.as_deref(), alone_invalid, alone_too_long),
+                    "row {number}"
+                );
                 Ok::<(), ()>(())
             })
             .unwrap();
         assert!(rows_left.next().is_none(), "every row has an outcome");
+    }
+
+    #[test]
+    fn a_row_identity_is_what_the_tokens_are_made_of() {
+        let identity = RowIdentity::from_cells([" 11010519491231002x ", "張 三", "", ""], today());
+        assert_eq!(identity.id, IdNumber::parse(PERSON[0], today()).ok());
+        let qid = identity.qid.unwrap();
+        assert_eq!(
+            (qid.canonical_name.as_str(), qid.birth, qid.sex),
+            ("张三", CivilDate::new(1949, 12, 31).unwrap(), Sex::Female)
+        );
+        assert_eq!(
+            RowIdentity::from_cells(["bad", "", "女", "1949-12-31"], today()),
+            RowIdentity { id: None, qid: None }
+        );
     }
 }

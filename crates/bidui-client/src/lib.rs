@@ -1,4 +1,4 @@
-//! Signed HTTP calls to the matcher (`protocol-docs/wire-v1.md`), shared by agents, the
+//! Signed HTTP calls to the matcher (`protocol-docs/wire-v2.md`), shared by agents, the
 //! operator's CLI and the custodian's.
 //!
 //! HTTPS is verified against a trust anchor the caller configures ([`MatcherTrust`]: the
@@ -233,6 +233,12 @@ const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove
 /// Percent-encodes one path segment (job ids may hold CJK characters, `/` or `?`).
 pub fn path_segment(text: &str) -> String {
     utf8_percent_encode(text, UNRESERVED).to_string()
+}
+
+/// The path of a job at the matcher (protocol v2): `/v2/jobs/{job}`, the job id
+/// percent-encoded. Its assignment, submission and results are under it.
+pub fn job_path(job: &str) -> String {
+    format!("/v2/jobs/{}", path_segment(job))
 }
 
 /// A matcher connection that signs every request as `signer`.
@@ -502,6 +508,12 @@ mod tests {
         assert_eq!(path_segment("zc-2026_Q4.v1~"), "zc-2026_Q4.v1~");
         assert_eq!(path_segment("增城 2026/11?x#%"), "%E5%A2%9E%E5%9F%8E%202026%2F11%3Fx%23%25");
         assert_eq!(path_segment(""), "");
+    }
+
+    #[test]
+    fn job_paths_are_protocol_v2_and_encode_the_id() {
+        assert_eq!(job_path("zc-2026-001"), "/v2/jobs/zc-2026-001");
+        assert_eq!(job_path("增城/1"), "/v2/jobs/%E5%A2%9E%E5%9F%8E%2F1");
     }
 
     proptest::proptest! {
