@@ -291,14 +291,26 @@ fn print_agent_report(r: &bidui_agent::run::RunReport) {
         if invalid.is_empty() { "none".to_owned() } else { invalid.join(", ") }
     );
     println!(
-        "  fields released: {} for {} matched records",
-        if r.fields_released.is_empty() { "none".to_owned() } else { r.fields_released.join(", ") },
-        r.records_released
+        "  fields sealed to the requester with every record: {}",
+        if r.fields_sealed.is_empty() { "none".to_owned() } else { r.fields_sealed.join(", ") }
     );
     for refused in &r.fields_refused {
         println!("  refused: {} — {}", refused.field, refused.reason);
     }
+    if r.values_too_long > 0 {
+        println!("  values too long to seal (listed by row in the local report): {}", r.values_too_long);
+    }
     println!("  local report of invalid rows (never sent): {}", r.invalid_rows_file.display());
+    if let Some(results) = &r.results_file {
+        println!("  results opened for the requester (local): {}", results.display());
+        if r.unopened > 0 {
+            println!(
+                "  WARNING: {} sealed values did not open: the matcher forwarded values of people not in this \
+                 registry, or they were damaged; they were dropped",
+                r.unopened
+            );
+        }
+    }
 }
 
 fn matcher(command: MatcherCommand) -> anyhow::Result<()> {
