@@ -282,9 +282,8 @@ fn statement_vectors() -> Value {
     })
 }
 
-/// The field lists of the field-seal vectors. They
-/// cover a value and no value, non-ASCII text, a value long enough for a second pad block,
-/// and no field at all (a department whose policy allows none still seals).
+/// The field lists of the field-seal vectors. They cover a value and no value, non-ASCII
+/// text, values long enough for three pad blocks, and no field at all (a department whose policy allows none still seals).
 const SEALED_ROWS: [SealedRow; 4] = [
     SealedRow { department: "household", row: 7, fields: &["status", "address"], values: &[Some("死亡"), None] },
     SealedRow { department: "social-security", row: 40_211, fields: &["phone"], values: &[Some("020-8261 0000")] },
