@@ -70,8 +70,16 @@ fn tokens_and_key_check_values_of_every_suite_recompute_in_python() {
 }
 
 #[test]
-fn sealed_epochs_and_principal_statements_recompute_in_python() {
-    assert_checked_all("sealing.py", &[("sealed-epoch.json", Some("cases")), ("statements.json", Some("cases"))]);
+fn sealed_epochs_statements_sealed_values_and_signed_jobs_recompute_in_python() {
+    assert_checked_all(
+        "sealing.py",
+        &[
+            ("sealed-epoch.json", Some("cases")),
+            ("statements.json", Some("cases")),
+            ("field-seal.json", Some("cases")),
+            ("job-signature.json", Some("cases")),
+        ],
+    );
 }
 
 #[test]

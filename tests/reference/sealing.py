@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Independent recomputation of the sealed-epoch and principal-statement vectors.
+"""Independent recomputation of the sealed-epoch, principal-statement, field-seal and
+job-signature vectors.
 
-Written from protocol-docs/keys.md (§5, §6) alone, not from the Rust code, with the
-Python 3.11 standard library only: X25519 (RFC 7748), Ed25519 (RFC 8032) and
-ChaCha20-Poly1305 (RFC 8439) are implemented below from those RFCs and checked against
-their published test vectors first; HKDF-SHA256 (RFC 5869) uses `hmac`; key check values
-come from `tokens.py` next to this script.
+Written from protocol-docs/keys.md (§5, §6), spec-v2.md (§5: sealed field values) and
+wire-v2.md (§5.2: signed job specs) alone, not from the Rust code, with the Python 3.11
+standard library only: X25519 (RFC 7748), Ed25519 (RFC 8032) and ChaCha20-Poly1305
+(RFC 8439) are implemented below from those RFCs and checked against their published
+test vectors first; HKDF-SHA256 (RFC 5869) uses `hmac`; key check values, the suites'
+MACs and the per-pair key schedule come from `tokens.py` next to this script.
 
     python3 sealing.py <protocol-docs/vectors>
 
@@ -181,6 +183,19 @@ def chacha20_poly1305_seal(key: bytes, nonce: bytes, aad: bytes, plaintext: byte
     return ciphertext + tag
 
 
+def chacha20_poly1305_open(key: bytes, nonce: bytes, aad: bytes, sealed: bytes) -> bytes | None:
+    """The plaintext, or None when the tag does not verify."""
+    if len(sealed) < 16:
+        return None
+    ciphertext, tag = sealed[:-16], sealed[-16:]
+    pad = lambda data: data + b"\x00" * (-len(data) % 16)  # noqa: E731
+    lengths = len(aad).to_bytes(8, "little") + len(ciphertext).to_bytes(8, "little")
+    expected = _poly1305(_chacha20_block(key, 0, nonce)[:32], pad(aad) + pad(ciphertext) + lengths)
+    if not hmac.compare_digest(expected, tag):
+        return None
+    return _chacha20(key, 1, nonce, ciphertext)
+
+
 def hkdf_sha256(salt: bytes, ikm: bytes, info: bytes, length: int) -> bytes:
     prk = hmac.new(salt, ikm, hashlib.sha256).digest()
     okm, block = b"", b""
@@ -220,6 +235,9 @@ def check_primitives() -> None:
     )
     assert sealed[:16].hex() == "d31a8d34648e60db7b86afbc53ef7ec2"
     assert sealed[-16:].hex() == "1ae10b594f09e26a7e902ecbd0600691"
+    key, nonce, aad = bytes(range(0x80, 0xA0)), bytes.fromhex("070000004041424344454647"), bytes(12)
+    assert chacha20_poly1305_open(key, nonce, aad, chacha20_poly1305_seal(key, nonce, aad, b"bidui")) == b"bidui"
+    assert chacha20_poly1305_open(key, nonce, aad + b"!", chacha20_poly1305_seal(key, nonce, aad, b"bidui")) is None
     # RFC 5869 A.1.
     okm = hkdf_sha256(bytes(range(13)), b"\x0b" * 22, bytes(range(0xF0, 0xFA)), 42)
     assert okm.hex().startswith("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
@@ -291,6 +309,145 @@ def check_statements(vectors: dict) -> tuple[int, list[str]]:
     return len(vectors["cases"]), failures
 
 
+# --- sealed field values (spec-v2 §5) ----------------------------------------
+
+SEAL_PURPOSE = {"id": "field-seal", "qid": "qid-seal"}
+PAD_TO = 64
+NONCE_LEN, TAG_LEN = 12, 16
+
+
+def person_message(kind: str, inputs: dict) -> bytes:
+    """The identity message (spec-v1 §5.1) or the quasi-identifier message (§5.3)."""
+    if kind == "id":
+        return inputs["canonical_id"].encode()
+    return b"\x00".join(inputs[part].encode() for part in ("canonical_name", "birth_date", "sex"))
+
+
+def seal_aad(kind: str, row: int, job: str, requester: str, department: str, fields: list[str]) -> bytes:
+    head = b"bidui/v2 field-seal\x00" + kind.encode() + b"\x00" + row.to_bytes(4, "little")
+    parties = b"".join(part.encode() + b"\x00" for part in (job, requester, department))
+    return head + parties + b"\x00".join(field.encode() for field in fields)
+
+
+def seal_plaintext(values: list[str | None]) -> bytes:
+    body = b""
+    for value in values:
+        if value is None:
+            body += b"\x00"
+        else:
+            data = value.encode()
+            body += b"\x01" + len(data).to_bytes(2, "little") + data
+    plaintext = len(body).to_bytes(2, "little") + body
+    return plaintext + b"\x00" * (-len(plaintext) % PAD_TO)
+
+
+def seal_nonce(suite: str, row_key: bytes, aad: bytes, plaintext: bytes) -> bytes:
+    message = b"bidui/v2 seal nonce\x00" + len(aad).to_bytes(4, "little") + aad + plaintext
+    return tokens.mac(suite, row_key, message)[:NONCE_LEN]
+
+
+def seal_keys(suite: str, secret: bytes, kind: str, pair: tuple[str, str, str], person: bytes) -> tuple[bytes, bytes]:
+    """(row key, AEAD key) of one person in one pair domain."""
+    seal_key = tokens.purpose_key(suite, secret, SEAL_PURPOSE[kind], *pair)
+    row_key = tokens.mac(suite, seal_key, person)
+    return row_key, tokens.mac(suite, row_key, b"bidui/v2 seal key")
+
+
+def decode_plaintext(plaintext: bytes, fields: int) -> list[str | None] | None:
+    """The values, or None when the plaintext is not one a sealer makes."""
+    body_len = int.from_bytes(plaintext[:2], "little")
+    body, padding = plaintext[2 : 2 + body_len], plaintext[2 + body_len :]
+    if len(body) != body_len or any(padding):
+        return None
+    values, at = [], 0
+    for _ in range(fields):
+        if body[at : at + 1] == b"\x00":
+            values.append(None)
+            at += 1
+        elif body[at : at + 1] == b"\x01" and len(body) >= at + 3:
+            length = int.from_bytes(body[at + 1 : at + 3], "little")
+            if len(body) < at + 3 + length:
+                return None
+            values.append(body[at + 3 : at + 3 + length].decode("utf-8"))
+            at += 3 + length
+        else:
+            return None
+    return values if at == len(body) else None
+
+
+def open_sealed(suite: str, row_key: bytes, enc_key: bytes, aad: bytes, sealed: bytes, fields: int):
+    """The values, or None: wrong length, tag, synthetic nonce or encoding."""
+    if not (NONCE_LEN + TAG_LEN < len(sealed) and (len(sealed) - NONCE_LEN - TAG_LEN) % PAD_TO == 0):
+        return None
+    nonce = sealed[:NONCE_LEN]
+    plaintext = chacha20_poly1305_open(enc_key, nonce, aad, sealed[NONCE_LEN:])
+    if plaintext is None or seal_nonce(suite, row_key, aad, plaintext) != nonce:
+        return None
+    return decode_plaintext(plaintext, fields)
+
+
+def check_field_seals(vectors: dict) -> tuple[int, list[str]]:
+    """spec-v2 §5: every sealed value recomputed (seal), then opened from the vector's bytes."""
+    failures = []
+    for case in vectors["cases"]:
+        suite, kind, row, fields = case["suite"], case["kind"], case["row"], case["fields"]
+        pair = (case["job_id"], case["requester"], case["department"])
+        secret = bytes.fromhex(case["secret"])
+        person = person_message(kind, case["person_inputs"])
+        row_key, enc_key = seal_keys(suite, secret, kind, pair, person)
+        aad = seal_aad(kind, row, *pair, fields)
+        plaintext = seal_plaintext(case["values"])
+        nonce = seal_nonce(suite, row_key, aad, plaintext)
+        sealed = nonce + chacha20_poly1305_seal(enc_key, nonce, aad, plaintext)
+        label = f"{suite} {kind} row {row} fields {fields}"
+        expected = {
+            "purpose": (case["purpose"], SEAL_PURPOSE[kind]),
+            "person": (case["person"], person.hex()),
+            "row_key": (case["row_key"], row_key.hex()),
+            "enc_key": (case["enc_key"], enc_key.hex()),
+            "aad": (case["aad"], aad.hex()),
+            "plaintext": (case["plaintext"], plaintext.hex()),
+            "nonce": (case["nonce"], nonce.hex()),
+            "sealed": (case["sealed"], sealed.hex()),
+        }
+        for name, (given, recomputed) in expected.items():
+            if given != recomputed:
+                failures.append(f"{name} {given} recomputes as {recomputed} ({label})")
+        given = bytes.fromhex(case["sealed"])
+        if open_sealed(suite, row_key, enc_key, aad, given, len(fields)) != case["values"]:
+            failures.append(f"sealed does not open to its values ({label})")
+        # Whoever does not know the person, or reads it as another row, opens nothing.
+        other_row_key, other_enc_key = seal_keys(suite, secret, kind, pair, person[:-1] + b"9")
+        if open_sealed(suite, other_row_key, other_enc_key, aad, given, len(fields)) is not None:
+            failures.append(f"sealed opens for another person ({label})")
+        other_aad = seal_aad(kind, row + 1, *pair, fields)
+        if open_sealed(suite, row_key, enc_key, other_aad, given, len(fields)) is not None:
+            failures.append(f"sealed opens as another row ({label})")
+    return len(vectors["cases"]), failures
+
+
+# --- signed job specs (wire-v2 §5.2) -----------------------------------------
+
+
+def check_job_signatures(vectors: dict) -> tuple[int, list[str]]:
+    failures = []
+    seed = bytes.fromhex(vectors["operator_seed"])
+    if ed25519_public(seed).hex() != vectors["operator_public"]:
+        failures.append("operator_public is not the public key of operator_seed")
+    for case in vectors["cases"]:
+        job = case["signed_job"]
+        spec = json.loads(job["spec"])
+        if not {"id", "purpose", "approval", "epoch", "requester", "department"} <= spec.keys():
+            failures.append(f"spec is not a job spec: {job['spec']}")
+        signed = b"bidui/v2 job spec\x00" + job["signer"].encode() + b"\x00" + job["spec"].encode()
+        if case["signed"] != signed.hex():
+            failures.append(f"signed {case['signed']} recomputes as {signed.hex()}")
+        signature = ed25519_sign(seed, signed).hex()
+        if job["signature"] != signature:
+            failures.append(f"signature {job['signature']} recomputes as {signature}")
+    return len(vectors["cases"]), failures
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -298,7 +455,12 @@ def main(argv: list[str]) -> int:
     check_primitives()
     directory = pathlib.Path(argv[1])
     failures = []
-    for file, check in (("sealed-epoch.json", check_sealed_epochs), ("statements.json", check_statements)):
+    for file, check in (
+        ("sealed-epoch.json", check_sealed_epochs),
+        ("statements.json", check_statements),
+        ("field-seal.json", check_field_seals),
+        ("job-signature.json", check_job_signatures),
+    ):
         count, file_failures = check(json.loads((directory / file).read_text(encoding="utf-8")))
         failures += file_failures
         print(f"checked {count} {file}")

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Independent recomputation of the token and key check vectors of all three suites.
 
-Written from protocol-docs/spec-v1.md (§4, §5, §8) alone, not from the Rust code, with
-the Python 3.11 standard library only: SM3 (GB/T 32905-2016) and BLAKE3 (keyed_hash and
+Written from protocol-docs/spec-v2.md (§3: the key schedule per pair domain) and
+spec-v1.md (§4.5, §5) alone, not from the Rust code, with the Python 3.11 standard
+library only: SM3 (GB/T 32905-2016) and BLAKE3 (keyed_hash and
 derive_key) are implemented below from their specifications and checked against their
 published test vectors before any bidui vector is trusted to them.
 
@@ -252,9 +253,10 @@ BLAKE3_VECTORS = (
 )
 
 
-# --- the bidui key schedule (spec-v1 §4) ------------------------------------
+# --- the bidui key schedule (spec-v2 §3; the key check value of spec-v1 §4.5) ---
 
-PROTOCOL = b"bidui/v1"
+PROTOCOL = b"bidui/v2"
+KEY_CHECK_MESSAGE = b"bidui/v1 key check"
 
 
 def mac(suite: str, key: bytes, message: bytes) -> bytes:
@@ -267,8 +269,9 @@ def mac(suite: str, key: bytes, message: bytes) -> bytes:
     raise ValueError(f"unknown suite {suite}")
 
 
-def purpose_key(suite: str, secret: bytes, purpose: str, job_id: str) -> bytes:
-    info = f"{purpose}:{job_id}".encode()
+def purpose_key(suite: str, secret: bytes, purpose: str, job_id: str, requester: str, department: str) -> bytes:
+    """K_P of one pair domain: info = P ":" job ":" requester ":" department."""
+    info = f"{purpose}:{job_id}:{requester}:{department}".encode()
     if suite == "blake3":
         return blake3_keyed_hash(blake3_derive_key(PROTOCOL.decode(), secret), info)
     # HKDF (RFC 5869): Extract, then the single Expand block L = 32 needs.
@@ -277,12 +280,13 @@ def purpose_key(suite: str, secret: bytes, purpose: str, job_id: str) -> bytes:
 
 
 def message_of(purpose: str, inputs: dict) -> bytes:
-    """The message layouts of spec-v1 §5."""
+    """The message layouts of spec-v1 §5; the two sealing keys MAC a fixed text."""
     parts = {
         "id-token": ["canonical_id"],
         "attr-token": ["canonical_id", "field", "canonical_value"],
         "qid-token": ["canonical_name", "birth_date", "sex"],
         "field-seal": ["text"],
+        "qid-seal": ["text"],
     }[purpose]
     return b"\x00".join(inputs[part].encode() for part in parts)
 
@@ -294,7 +298,8 @@ def check_tokens(vectors: list[dict]) -> list[str]:
         message = message_of(purpose, vector["inputs"])
         if message.hex() != vector["message"]:
             failures.append(f"message differs from the §5 layout of its inputs: {vector}")
-        key = purpose_key(suite, bytes.fromhex(vector["secret"]), purpose, vector["job_id"])
+        secret = bytes.fromhex(vector["secret"])
+        key = purpose_key(suite, secret, purpose, vector["job_id"], vector["requester"], vector["department"])
         token = mac(suite, key, message)[:16].hex()
         if token != vector["token"]:
             failures.append(f"token {vector['token']} recomputes as {token}: {vector}")
@@ -304,7 +309,7 @@ def check_tokens(vectors: list[dict]) -> list[str]:
 def check_key_check_values(vectors: list[dict]) -> list[str]:
     failures = []
     for vector in vectors:
-        kcv = mac(vector["suite"], bytes.fromhex(vector["secret"]), b"bidui/v1 key check")[:8].hex()
+        kcv = mac(vector["suite"], bytes.fromhex(vector["secret"]), KEY_CHECK_MESSAGE)[:8].hex()
         if kcv != vector["kcv"]:
             failures.append(f"kcv {vector['kcv']} recomputes as {kcv}: {vector}")
     return failures

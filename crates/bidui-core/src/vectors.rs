@@ -8,9 +8,11 @@ use serde_json::{json, Value};
 
 use ring::signature::{Ed25519KeyPair, KeyPair};
 
+use crate::api::{Attribute, DepartmentSpec, JobSpec, RequesterSpec, SignedJob};
 use crate::custody::{Action, PrincipalRole, PrincipalStatement};
-use crate::idnum::{CivilDate, IdNumber};
-use crate::keys::{EpochSecret, KeyEpoch, PairDomain, Purpose, Suite};
+use crate::fieldseal::{seal_values, SealContext, SealKind};
+use crate::idnum::{CivilDate, IdNumber, Sex};
+use crate::keys::{EpochSecret, KeyEpoch, PairDomain, Purpose, PurposeKey, Suite};
 use crate::name;
 use crate::seal;
 use crate::token::{attr_message, id_message, qid_message};
@@ -49,9 +51,9 @@ fn attributes() -> Vec<(&'static str, String)> {
 const QUASI_IDENTIFIERS: [(&str, &str, &str); 3] =
     [("張 三", "19491231", "F"), ("阿依古丽•买买提", "19800101", "M"), ("欧阳　明", "20000229", "F")];
 
-/// Messages MACed with field-seal keys in the vectors. The field-seal purpose is
-/// reserved for binding released field values; its vectors check the key derivation.
-const FIELD_SEAL_MESSAGES: [&str; 1] = ["bidui/v1 field-seal vector"];
+/// A fixed text MACed under the field-seal and qid-seal keys, to pin their derivation on
+/// its own; `field-seal.json` pins what those keys seal.
+const SEAL_KEY_MESSAGE: &str = "bidui/v2 seal key vector";
 
 /// Raw inputs for the identity-number vectors, with what each one exercises.
 pub const IDNUM_INPUTS: &[&str] = &[
@@ -99,6 +101,8 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("idnum.json", to_text(&idnum_vectors())),
         ("sealed-epoch.json", to_text(&sealed_epoch_vectors())),
         ("statements.json", to_text(&statement_vectors())),
+        ("field-seal.json", to_text(&field_seal_vectors())),
+        ("job-signature.json", to_text(&job_signature_vectors())),
     ]
 }
 
@@ -117,8 +121,8 @@ fn token_vectors() -> Value {
     for suite in Suite::ALL {
         for (secret_hex, secret) in secrets() {
             let epoch = KeyEpoch::new(suite, secret);
-            for job_id in JOB_IDS {
-                let pair = PairDomain { job: job_id, requester: REQUESTER, department: DEPARTMENTS[0] };
+            for (job_id, department) in JOB_IDS.into_iter().flat_map(|j| DEPARTMENTS.map(|d| (j, d))) {
+                let pair = PairDomain { job: job_id, requester: REQUESTER, department };
                 let mut push = |purpose: Purpose, inputs: Value, message: Vec<u8>| {
                     let key = epoch.derive(purpose, &pair);
                     vectors.push(json!({
@@ -144,13 +148,13 @@ fn token_vectors() -> Value {
                 }
                 for (written, birth, sex) in QUASI_IDENTIFIERS {
                     let canonical_name = name::canonical(written);
-                    let sex_code = crate::Sex::parse(sex).expect("vector sexes are valid");
+                    let sex_code = Sex::parse(sex).expect("vector sexes are valid");
                     let inputs =
                         json!({ "name": written, "canonical_name": canonical_name, "birth_date": birth, "sex": sex });
                     push(Purpose::QidToken, inputs, qid_message(&canonical_name, birth, sex_code).concat());
                 }
-                for message in FIELD_SEAL_MESSAGES {
-                    push(Purpose::FieldSeal, json!({ "text": message }), message.as_bytes().to_vec());
+                for purpose in [Purpose::FieldSeal, Purpose::QidSeal] {
+                    push(purpose, json!({ "text": SEAL_KEY_MESSAGE }), SEAL_KEY_MESSAGE.as_bytes().to_vec());
                 }
             }
         }
@@ -274,6 +278,186 @@ fn statement_vectors() -> Value {
     json!({
         "custodian_seed": CUSTODIAN_SEED,
         "custodian_public": hex::encode(ed25519_public(&custodian)),
+        "cases": cases,
+    })
+}
+
+/// The field lists of the field-seal vectors. They cover a value and no value, non-ASCII
+/// text, values long enough for three pad blocks, and no field at all (a department whose policy allows none still seals).
+const SEALED_ROWS: [SealedRow; 4] = [
+    SealedRow { department: "household", row: 7, fields: &["status", "address"], values: &[Some("死亡"), None] },
+    SealedRow { department: "social-security", row: 40_211, fields: &["phone"], values: &[Some("020-8261 0000")] },
+    SealedRow { department: "household", row: 1, fields: &[], values: &[] },
+    SealedRow {
+        department: "household",
+        row: 65_537,
+        fields: &["address", "status", "town"],
+        values: &[
+            Some("广东省广州市增城区荔城街道府佑路88号3栋2单元1501房（旧址：增城市荔城镇）"),
+            Some("正常"),
+            Some("荔城街道"),
+        ],
+    },
+];
+
+/// One department row of the field-seal vectors.
+struct SealedRow {
+    department: &'static str,
+    row: u32,
+    fields: &'static [&'static str],
+    values: &'static [Option<&'static str>],
+}
+
+/// spec-v2 §5.3: the associated data, written out from the spec (the sealer's own is
+/// private); `tests/vectors.rs` checks that the sealed bytes are the AEAD under it.
+fn seal_aad(kind: SealKind, row: u32, pair: &PairDomain<'_>, fields: &[&str]) -> Vec<u8> {
+    let mut aad =
+        [b"bidui/v2 field-seal".as_slice(), b"\0", kind.label().as_bytes(), b"\0", &row.to_le_bytes()].concat();
+    for part in [pair.job, pair.requester, pair.department] {
+        aad.extend_from_slice(part.as_bytes());
+        aad.push(0);
+    }
+    aad.extend_from_slice(fields.join("\0").as_bytes());
+    aad
+}
+
+/// spec-v2 §5.4: the padded plaintext, written out from the spec.
+fn seal_plaintext(values: &[Option<&str>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for value in values {
+        match value {
+            None => body.push(0),
+            Some(value) => {
+                body.push(1);
+                body.extend_from_slice(&(value.len() as u16).to_le_bytes());
+                body.extend_from_slice(value.as_bytes());
+            }
+        }
+    }
+    let mut plaintext = [&(body.len() as u16).to_le_bytes()[..], &body].concat();
+    plaintext.resize(plaintext.len().div_ceil(64) * 64, 0);
+    plaintext
+}
+
+/// spec-v2 §5: each field list of [`SEALED_ROWS`] sealed under both kinds and every suite,
+/// with the row key, the AEAD key, the associated data and the plaintext on the way.
+fn field_seal_vectors() -> Value {
+    let (secret_hex, _) = secrets().next().expect("a test secret");
+    let id = IdNumber::parse(IDS[1], IDNUM_TODAY).expect("vector ids are valid");
+    let (written, birth, sex) = QUASI_IDENTIFIERS[1];
+    let canonical_name = name::canonical(written);
+    let sex = Sex::parse(sex).expect("vector sexes are valid");
+    let mut cases = Vec::new();
+    for suite in Suite::ALL {
+        let epoch = KeyEpoch::new(suite, EpochSecret::from_hex(secret_hex).expect("test secrets are valid"));
+        for (i, SealedRow { department, row, fields, values }) in SEALED_ROWS.into_iter().enumerate() {
+            let pair = PairDomain { job: JOB_IDS[i % 2], requester: REQUESTER, department };
+            let field_names: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+            let context = SealContext { pair, fields: &field_names };
+            for kind in [SealKind::Id, SealKind::Qid] {
+                let (purpose, person, person_inputs) = match kind {
+                    SealKind::Id => (Purpose::FieldSeal, id_message(&id).concat(), json!({ "canonical_id": IDS[1] })),
+                    SealKind::Qid => (
+                        Purpose::QidSeal,
+                        qid_message(&canonical_name, birth, sex).concat(),
+                        json!({ "name": written, "canonical_name": canonical_name, "birth_date": birth,
+                                "sex": sex.code() }),
+                    ),
+                };
+                let seal_key = epoch.derive(purpose, &pair);
+                let sealed = seal_values(&seal_key, kind, &[&person], &context, row, values)
+                    .expect("vector values are sealable");
+                let row_key = seal_key.mac(&[&person]);
+                let enc_key = PurposeKey::new(suite, row_key).mac(&[b"bidui/v2 seal key"]);
+                cases.push(json!({
+                    "suite": suite.name(),
+                    "secret": secret_hex,
+                    "job_id": pair.job,
+                    "requester": pair.requester,
+                    "department": pair.department,
+                    "kind": kind.label(),
+                    "purpose": purpose.label(),
+                    "row": row,
+                    "person_inputs": person_inputs,
+                    "person": hex::encode(&person),
+                    "fields": fields,
+                    "values": values,
+                    "row_key": hex::encode(row_key),
+                    "enc_key": hex::encode(enc_key),
+                    "aad": hex::encode(seal_aad(kind, row, &pair, fields)),
+                    "plaintext": hex::encode(seal_plaintext(values)),
+                    "nonce": hex::encode(&sealed[..12]),
+                    "sealed": hex::encode(&sealed),
+                }));
+            }
+        }
+    }
+    json!({ "cases": cases })
+}
+
+/// The operator of the job-signature vectors. Its key is a public test key.
+const TEST_OPERATOR: &str = "operator";
+
+/// The job specs of the job-signature vectors: the example of wire-v2 §5.1, and a job with
+/// a non-ASCII id, retention 0 and a department that compares and seals nothing.
+fn signed_job_specs() -> Vec<JobSpec> {
+    let department = |party: &str, compare: &[Attribute], fields: &[&str], max_records| DepartmentSpec {
+        party: party.to_owned(),
+        compare: compare.to_vec(),
+        fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+        max_records,
+    };
+    let example = JobSpec {
+        id: JOB_IDS[0].to_owned(),
+        purpose: "退役军人和其他优抚对象信息第二阶段数据比对".to_owned(),
+        approval: "增政数〔2026〕1号".to_owned(),
+        epoch: "3f0a9c1d5e7b2486".to_owned(),
+        suite: Suite::HmacSha256,
+        requester: RequesterSpec {
+            party: REQUESTER.to_owned(),
+            fields: vec!["town".to_owned(), "category".to_owned()],
+            max_records: 40_000,
+        },
+        departments: vec![
+            department(
+                DEPARTMENTS[0],
+                &[Attribute::Name, Attribute::Sex, Attribute::BirthDate],
+                &["status", "address"],
+                1_200_000,
+            ),
+            department(DEPARTMENTS[1], &[Attribute::BirthDate], &["phone"], 900_000),
+        ],
+        retention_hours: Some(24),
+        rules: Vec::new(),
+    };
+    let review = JobSpec {
+        id: JOB_IDS[1].to_owned(),
+        approval: "增政数〔2026〕7号".to_owned(),
+        suite: Suite::HmacSm3,
+        departments: vec![department(DEPARTMENTS[1], &[], &[], 900_000)],
+        retention_hours: Some(0),
+        ..example.clone()
+    };
+    vec![example, review]
+}
+
+/// wire-v2 §5.2: job specs signed by a test operator key (RFC 8032 §7.1, TEST 3).
+fn job_signature_vectors() -> Value {
+    let operator = ed25519_key(OPERATOR_SIGNING_SEED);
+    let cases: Vec<Value> = signed_job_specs()
+        .iter()
+        .map(|spec| {
+            let signed_job = SignedJob::sign(spec, TEST_OPERATOR, &operator);
+            let signed =
+                [b"bidui/v2 job spec".as_slice(), b"\0", TEST_OPERATOR.as_bytes(), b"\0", signed_job.spec.as_bytes()]
+                    .concat();
+            json!({ "signed": hex::encode(signed), "signed_job": signed_job })
+        })
+        .collect();
+    json!({
+        "test_key": "the seed of RFC 8032 §7.1 TEST 3: a public test key, never an operator's real key",
+        "operator_seed": OPERATOR_SIGNING_SEED,
+        "operator_public": hex::encode(ed25519_public(&operator)),
         "cases": cases,
     })
 }
