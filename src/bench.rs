@@ -71,19 +71,23 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
 fn agent(config: &std::path::Path, read_only: bool, workers: usize) -> anyhow::Result<()> {
     use bidui_agent::source::{Row, Source};
     use bidui_agent::tokenize::{tokenize_source, RowOutcome};
-    use bidui_core::api::Attribute;
     use bidui_core::wire::ChunkBuilder;
     let config = bidui_agent::config::AgentConfig::load(config)?;
     let epoch = bidui_agent::epochs::load(&config.epochs[0])?;
     let mut source = Source::open(&config.source)?;
     let columns = bidui_agent::tokenize::ColumnIndex::resolve(&source, &config.columns)?;
-    let attributes = Attribute::expand(&[Attribute::Name, Attribute::Sex, Attribute::BirthDate]);
-    let tokenizer = bidui_agent::tokenize::Tokenizer::new(
-        epoch.job_keys("bench"),
-        attributes,
-        columns,
-        CivilDate::new(2026, 11, 29).expect("a date"),
-    );
+    // A department comparing name, sex and birth date and sealing every field its
+    // configuration maps: the most a department does per row.
+    let fields: Vec<String> = config.fields.keys().cloned().collect();
+    let spec = bench_spec(&config.party, fields.clone());
+    let sealed = fields
+        .iter()
+        .map(|f| Ok((f.clone(), source.column(&config.fields[f])?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let department = &spec.departments[0];
+    let today = CivilDate::new(2026, 11, 29).expect("a date");
+    let tokenizer = bidui_agent::tokenize::Tokenizer::department(&epoch, &spec, department, sealed, columns, today);
+    let layout = spec.layout(&department.party).expect("the bench department is in the spec");
     let (mut rows, mut records) = (0u64, 0u64);
     let (started, cpu) = (Instant::now(), bidui_probe::cpu_seconds());
     if read_only {
@@ -95,11 +99,10 @@ fn agent(config: &std::path::Path, read_only: bool, workers: usize) -> anyhow::R
         // Everything an upload does but the network: chunks encoded and hashed as
         // `agent run` does with its default chunk size.
         const CHUNK_RECORDS: usize = 16_384;
-        let attr_count = tokenizer.attribute_count();
-        let mut pending = ChunkBuilder::new(attr_count);
+        let mut pending = ChunkBuilder::new(&layout);
         let mut chunk_digests = Vec::new();
         let mut flush = |pending: &mut ChunkBuilder| {
-            let chunk = std::mem::replace(pending, ChunkBuilder::new(attr_count)).finish();
+            let chunk = std::mem::replace(pending, ChunkBuilder::new(&layout)).finish();
             chunk_digests.push(bidui_client::sha256(&chunk));
         };
         tokenize_source(&mut source, &tokenizer, workers, &indicatif::ProgressBar::hidden(), |outcome| {
@@ -107,7 +110,7 @@ fn agent(config: &std::path::Path, read_only: bool, workers: usize) -> anyhow::R
             if let RowOutcome::Tokenized { record: Some(record), .. } = outcome {
                 records += 1;
                 pending.push_encoded(record);
-                if pending.records() == CHUNK_RECORDS {
+                if pending.records() == CHUNK_RECORDS || pending.len() >= bidui_core::wire::CHUNK_BYTES_TARGET {
                     flush(&mut pending);
                 }
             }
@@ -126,6 +129,27 @@ fn agent(config: &std::path::Path, read_only: bool, workers: usize) -> anyhow::R
         rows as f64 / cpu
     );
     Ok(())
+}
+
+/// A one-department job for the agent benchmark.
+fn bench_spec(department: &str, fields: Vec<String>) -> bidui_core::api::JobSpec {
+    use bidui_core::api::{Attribute, DepartmentSpec, JobSpec, RequesterSpec};
+    JobSpec {
+        id: "bench".into(),
+        purpose: "bench".into(),
+        approval: "bench".into(),
+        epoch: "0123456789abcdef".into(),
+        suite: Suite::HmacSha256,
+        requester: RequesterSpec { party: "bench-registry".into(), fields: vec![], max_records: 1 },
+        departments: vec![DepartmentSpec {
+            party: department.to_owned(),
+            compare: vec![Attribute::Name, Attribute::Sex, Attribute::BirthDate],
+            fields,
+            max_records: bidui_core::api::MAX_RECORDS_CAP,
+        }],
+        rules: Vec::new(),
+        retention_hours: None,
+    }
 }
 
 fn ingest(dir: &std::path::Path, records: u32) -> anyhow::Result<()> {
@@ -249,15 +273,19 @@ fn district(dir: PathBuf, registry: u64, rows: u64, reuse_data: bool) -> anyhow:
     );
     println!("synth: {:.1} s; job (create → results): {:.1} s", run.synth_seconds, run.job_seconds);
     println!("matcher peak memory: {} MiB", run.matcher_peak_kib.map_or("?".into(), |k| (k / 1024).to_string()));
-    println!("{:<18} {:>9} {:>9} {:>12} {:>10}", "agent", "rows", "upload s", "rows/CPU-s", "peak MiB");
+    println!(
+        "{:<18} {:>9} {:>9} {:>12} {:>10} {:>10}",
+        "agent", "rows", "upload s", "rows/CPU-s", "bytes/rec", "peak MiB"
+    );
     let mut tokens = 0;
     for agent in &run.agents {
         tokens += agent.records_sent;
         let rate = if agent.upload_cpu_seconds > 0.0 { agent.rows_read as f64 / agent.upload_cpu_seconds } else { 0.0 };
         let peak = agent.peak_memory_kib.map_or("?".into(), |k| (k / 1024).to_string());
+        let per_record = agent.bytes_sent as f64 / agent.records_sent.max(1) as f64;
         println!(
-            "{:<18} {:>9} {:>9.2} {:>12.0} {:>10}",
-            agent.party, agent.rows_read, agent.upload_seconds, rate, peak
+            "{:<18} {:>9} {:>9.2} {:>12.0} {:>10.0} {:>10}",
+            agent.party, agent.rows_read, agent.upload_seconds, rate, per_record, peak
         );
     }
     println!(
@@ -289,7 +317,8 @@ fn tokens(count: usize, only: Option<Suite>) -> anyhow::Result<()> {
     let secret = EpochSecret::from_bytes([0x42; 32]);
     println!("suite         tokens      seconds   tokens/s (1 core)");
     for suite in Suite::ALL.into_iter().filter(|s| only.is_none_or(|o| o == *s)) {
-        let keys = KeyEpoch::new(suite, secret.clone()).job_keys("bench");
+        let pair = bidui_core::PairDomain { job: "bench", requester: "veterans", department: "household" };
+        let keys = KeyEpoch::new(suite, secret.clone()).pair_keys(&pair).tokens;
         let start = Instant::now();
         let mut fold = 0u8;
         for id in &ids {

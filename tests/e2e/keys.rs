@@ -2,7 +2,8 @@
 //! the matcher, rotates, a job runs on epoch 1, the custodian rotates again and revokes
 //! one agent, a job runs on epoch 2. Agents take their epochs up sealed; the matcher
 //! never holds a secret; the revoked agent is shut out; epoch-1 tokens are purged when
-//! their retention ends.
+//! their retention ends. Agents trust the operator only through the custodian: a job
+//! signed by an operator the matcher's host enrolled on its own is refused.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -34,7 +35,8 @@ fn agent_home(work: &Path, party: &str, custodian_key: &str) -> (PathBuf, String
             &format!("x25519_key = \"agent.x25519\"\ncustodian_key = \"{custodian_key}\""),
         )
         .lines()
-        .filter(|l| !l.starts_with("matcher_certificate"))
+        // Trust in the operator comes from the custodian's statement, not a pinned key.
+        .filter(|l| !l.starts_with("matcher_certificate") && !l.starts_with("operator_key"))
         .collect::<Vec<_>>()
         .join("\n");
     std::fs::write(home.join("agent.toml"), config).unwrap();
@@ -45,10 +47,12 @@ fn job_spec(work: &Path, id: &str, kcv: &str, departments: &[&str]) -> PathBuf {
     let mut spec = format!(
         "id = \"{id}\"\npurpose = \"退役军人和其他优抚对象信息采集第二阶段数据比对\"\n\
          approval = \"keys-test\"\nepoch = \"{kcv}\"\nretention_hours = 0\n\
-         [requester]\nparty = \"veterans\"\nfields = [\"town\"]\n"
+         [requester]\nparty = \"veterans\"\nfields = [\"town\"]\nmax_records = 2000\n"
     );
     for d in departments {
-        spec.push_str(&format!("[[department]]\nparty = \"{d}\"\ncompare = [\"name\"]\nfields = []\n"));
+        spec.push_str(&format!(
+            "[[department]]\nparty = \"{d}\"\ncompare = [\"name\"]\nfields = []\nmax_records = 10000\n"
+        ));
     }
     let file = work.join(format!("{id}.toml"));
     std::fs::write(&file, spec).unwrap();
@@ -60,7 +64,7 @@ fn run_agents(homes: &[&Path], job: &str, url: &str) -> Vec<Output> {
         .iter()
         .map(|home| {
             Command::new(bidui_exe())
-                .args(["agent", "run", "--release-wait", "120", "--job", job, "--matcher", url, "--config"])
+                .args(["agent", "run", "--results-wait", "120", "--job", job, "--matcher", url, "--config"])
                 .arg(home.join("agent.toml"))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -161,7 +165,23 @@ fn enrol_rotate_run_rotate_revoke_run() {
     assert_eq!(status.matches("taken up at").count(), 4, "{status}");
     // Retention 0: the job's tokens are gone once its results exist; the results stay.
     assert_eq!(chunks_of(&database, "keys-1"), 0);
-    ok(&["job", "results", "keys-1", "--operator", path(&operator), "--out", path(&work.join("report-1"))]);
+    ok(&["job", "results", "keys-1", "--operator", path(&operator), "--out", path(&work.join("structure-1.json"))]);
+    assert!(homes[0].join("state/keys-1/results.json").exists(), "the requester opened its results");
+
+    // The matcher's host enrols an operator of its own, bypassing the custodian, and
+    // creates a job: no agent acts on it.
+    let rogue_key = work.join("rogue.ed25519");
+    let rogue_public = ok(&["keys", "init-operator", "--key", path(&rogue_key)]).trim().to_owned();
+    ok(&["matcher", "enroll", "--db", path(&database), "--name", "rogue", "--role", "operator", "--public-key",
+        &rogue_public]);
+    let rogue = work.join("rogue.toml");
+    std::fs::write(&rogue, format!("matcher = \"{url}\"\nname = \"rogue\"\nidentity_key = \"rogue.ed25519\"\n"))
+        .unwrap();
+    ok(&["job", "create", path(&job_spec(&work, "keys-rogue", &epoch_1, &PARTIES[1..])), "--operator", path(&rogue)]);
+    let refused = run_agents(&[&homes[1]], "keys-rogue", url).remove(0);
+    assert!(!refused.status.success());
+    assert!(printed(&refused).contains("no custodian statement for operator \"rogue\""), "{}", printed(&refused));
+    assert_eq!(chunks_of(&database, "keys-rogue"), 0, "nothing was tokenized or sent");
 
     // Epoch 2 is sealed to all four; then petitions is revoked before taking it up.
     let epoch_2 = rotate(&custodian, url);
@@ -182,12 +202,16 @@ fn enrol_rotate_run_rotate_revoke_run() {
     let client = bidui_client::Client::new(url, "household", identity);
     let record = bidui_core::wire::TokenRecord {
         row: 1,
-        id: bidui_core::Token([7; 16]),
-        qid: bidui_core::Token([8; 16]),
-        attrs: vec![bidui_core::Token([9; 16]); 3],
+        groups: vec![bidui_core::wire::TokenGroup {
+            id: bidui_core::Token([7; 16]),
+            qid: bidui_core::Token([8; 16]),
+            attrs: vec![bidui_core::Token([9; 16]); 3],
+        }],
+        sealed: None,
     };
-    let chunk = bidui_core::wire::encode_chunk(3, &[record]);
-    let error = client.put_bytes(&format!("/v1/jobs/keys-2/submission/chunks/0?epoch={epoch_1}"), &chunk).unwrap_err();
+    let layout = bidui_core::wire::Layout { groups: vec![3], sealed: false };
+    let chunk = bidui_core::wire::encode_chunk(&layout, &[record]);
+    let error = client.put_bytes(&format!("/v2/jobs/keys-2/submission/chunks/0?epoch={epoch_1}"), &chunk).unwrap_err();
     assert_eq!(error.code(), Some("wrong-epoch"), "{error}");
 
     for output in run_agents(&home_refs[..3], "keys-2", url) {

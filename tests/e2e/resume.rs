@@ -26,7 +26,7 @@ fn spawn_agent(config: &Path, job: &str, matcher: &str) -> Child {
             "run",
             "--chunk-records",
             "300",
-            "--release-wait",
+            "--results-wait",
             "120",
             "--job",
             job,
@@ -83,22 +83,25 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
     std::fs::write(&housing_config, config).unwrap();
 
     let job = "resume-1";
-    std::fs::write(
-        work.join("job.toml"),
-        format!(
+    let write_job = |job: &str, housing_cap: u64| {
+        let path = work.join(format!("{job}.toml"));
+        std::fs::write(
+            &path,
+            format!(
             "id = \"{job}\"\npurpose = \"退役军人和其他优抚对象信息采集第二阶段数据比对\"\napproval = \"test\"\nepoch = \"{kcv}\"\n\
-             [requester]\nparty = \"veterans\"\nfields = [\"town\"]\n\
-             [[department]]\nparty = \"household\"\n\
+             [requester]\nparty = \"veterans\"\nfields = [\"town\"]\nmax_records = 2000\n\
+             [[department]]\nparty = \"household\"\nmax_records = 10000\n\
              compare = [\"name\", \"sex\", \"birth_date\"]\nfields = [\"household_status\"]\n\
-             [[department]]\nparty = \"housing\"\ncompare = [\"name\"]\nfields = [\"housing_type\", \"income\"]\n"
-        ),
-    )
-    .unwrap();
-    let created = bidui_with_env(
-        &["job", "create", work.join("job.toml").to_str().unwrap(), "--operator", operator.to_str().unwrap()],
-        &[],
-    );
-    assert!(created.status.success(), "{}", printed(&created));
+             [[department]]\nparty = \"housing\"\ncompare = [\"name\"]\nfields = [\"housing_type\", \"income\"]\n\
+             max_records = {housing_cap}\n"
+            ),
+        )
+        .unwrap();
+        let created =
+            bidui_with_env(&["job", "create", path.to_str().unwrap(), "--operator", operator.to_str().unwrap()], &[]);
+        assert!(created.status.success(), "{}", printed(&created));
+    };
+    write_job(job, 10_000);
 
     // The household agent dies after its third chunk, the way a crash would stop it.
     let household_config = d.dir.join("agents/household/agent.toml");
@@ -148,14 +151,24 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
     let status = job_status(&operator, job);
     let household = status.participants.iter().find(|p| p.party == "household").unwrap();
     let demo_household_records = d.results.summary.found["household"];
-    let out = work.join("report");
+    // The requester's agent opened the results on its side; the operator gets the match
+    // structure only.
+    let results: JobResults = serde_json::from_slice(
+        &std::fs::read(d.dir.join(format!("agents/veterans/state/{job}/results.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(results.summary.found["household"], demo_household_records);
+    let out = work.join("structure.json");
     let fetched = bidui_with_env(
         &["job", "results", job, "--operator", operator.to_str().unwrap(), "--out", out.to_str().unwrap()],
         &[],
     );
     assert!(fetched.status.success(), "{}", printed(&fetched));
-    let results: JobResults = serde_json::from_slice(&std::fs::read(out.join("results.json")).unwrap()).unwrap();
-    assert_eq!(results.summary.found["household"], demo_household_records);
+    let structure: JobResults = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(structure.summary, results.summary);
+    assert!(structure.rows.iter().all(|r| r.fields.is_empty() && r.person.is_none()));
+    assert!(structure.rows.iter().flat_map(|r| r.departments.values()).all(|f| f.sealed.is_empty()
+        && f.released.is_empty()));
     let household_rows = std::fs::read_to_string(d.dir.join("data/household.csv")).unwrap().lines().count() as u64 - 1;
     assert_eq!(household.rows_read, household_rows);
     let invalid: u64 = household.invalid_ids.values().sum();
@@ -172,13 +185,24 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
     let log = std::fs::read_to_string(work.join("housing-state/release-log.jsonl")).unwrap();
     let entry: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
     assert_eq!(entry["fields_refused"][0]["field"], "income", "{entry}");
-    assert_eq!(entry["fields_released"], serde_json::json!(["housing_type"]));
+    assert_eq!(entry["fields_sealed"], serde_json::json!(["housing_type"]));
     assert!(results.rows.iter().all(|r| !r.departments["housing"].released.contains_key("income")));
     let housing = status.participants.iter().find(|p| p.party == "housing").unwrap();
     assert!(housing.sealed && housing.records > 100, "{housing:?}");
     let demo_found = d.results.summary.found["housing"];
     let found = results.summary.found["housing"];
     assert!(found <= demo_found && found + 2 >= demo_found, "housing found {found}, demo {demo_found}");
+
+    // A job that caps housing below its file: the agent stops before sealing, says why,
+    // and the matcher holds no sealed submission of it.
+    let capped = "resume-cap";
+    write_job(capped, 100);
+    let housing = spawn_agent(&housing_config, capped, &url).wait_with_output().unwrap();
+    assert!(!housing.status.success(), "{}", printed(&housing));
+    assert!(printed(&housing).contains("more than the 100 records"), "{}", printed(&housing));
+    let status = job_status(&operator, capped);
+    let housing = status.participants.iter().find(|p| p.party == "housing").unwrap();
+    assert!(!housing.sealed && housing.records <= 100, "{housing:?}");
 }
 
 fn job_status(operator: &Path, job: &str) -> JobStatus {

@@ -89,6 +89,9 @@ pub struct RunReport {
     pub rows_read: u64,
     pub records_sent: u64,
     pub chunks_sent: u32,
+    /// Bytes of the chunks sent (tokens and sealed values), for benchmarks.
+    #[serde(default)]
+    pub bytes_sent: u64,
     pub chunks_already_held: u32,
     pub invalid_ids: BTreeMap<String, u64>,
     pub unreadable_rows: u64,
@@ -300,6 +303,7 @@ fn upload(
             Some(_) => return Err(AgentError::SourceChanged(seq)),
             None => {
                 let path = format!("{job_path}/submission/chunks/{seq}?epoch={}", spec.epoch);
+                report.bytes_sent += chunk.len() as u64;
                 client.put_hashed_bytes(&path, chunk, &digest)?;
                 report.chunks_sent += 1;
                 if abort_after.is_some_and(|n| report.chunks_sent >= n) {
