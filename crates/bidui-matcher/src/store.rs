@@ -779,6 +779,45 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A database of protocol v1 (schema 3) with a job, its matched rows and a release:
+    /// migrated, the release round's tables are gone (with the values released in clear),
+    /// and the job is known to be v1's (no signature).
+    #[tokio::test]
+    async fn migrating_a_v1_database_drops_the_release_round_and_marks_its_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..3] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            conn.execute_batch(
+                "INSERT INTO jobs (id, spec, state, created_at, created_by) VALUES ('old', '{}', 'releasing', 1, 'op');
+                 INSERT INTO submissions (job, party) VALUES ('old', 'household');
+                 INSERT INTO matches (job, party, matched_rows) VALUES ('old', 'household', x'00');
+                 INSERT INTO releases (job, party, body, released_at) VALUES ('old', 'household', '13800138000', 2);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let tables: Vec<String> = store
+            .call(|c| {
+                c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?
+                    .query_map([], |r| r.get(0))?
+                    .collect()
+            })
+            .await
+            .unwrap();
+        for gone in ["matches", "releases", "release_log"] {
+            assert!(!tables.iter().any(|t| t == gone), "{gone} is still there");
+        }
+        let job = store.call(|c| job(c, "old")).await.unwrap().unwrap();
+        assert!(job.signed.is_none(), "a v1 job has no signature");
+        let seal = store.call(|c| submission(c, "old", "household")).await.unwrap().unwrap();
+        assert_eq!((seal.sealed_fields.as_str(), seal.refused.as_str()), ("[]", "[]"));
+    }
+
     #[tokio::test]
     async fn a_retirement_is_never_postponed() {
         let dir = tempfile::tempdir().unwrap();

@@ -1787,6 +1787,40 @@ async fn a_repeated_seal_changes_nothing() {
     m.assert_unchanged(&before).await;
 }
 
+// ---- Protocol v1 ----
+
+/// A job created under protocol v1 (a bare spec, unsigned: what migration leaves of it) is
+/// refused on every route with the same clear answer, and never served as a v2 job.
+#[tokio::test]
+async fn a_job_created_under_protocol_v1_is_gone() {
+    let m = Matcher::new().await;
+    m.state
+        .store
+        .call(|c| {
+            c.execute_batch(
+                "INSERT INTO jobs (id, spec, state, created_at, created_by) \
+                 VALUES ('zc-2019-001', '{}', 'collecting', 1, 'district-operator'); \
+                 INSERT INTO submissions (job, party) VALUES ('zc-2019-001', 'veterans');",
+            )
+        })
+        .await
+        .unwrap();
+    let before = m.snapshot().await;
+    let job = "/v2/jobs/zc-2019-001";
+    for (party, method, path) in [
+        (&m.operator, "GET", job.to_owned()),
+        (&m.veterans, "GET", format!("{job}/assignment")),
+        (&m.veterans, "GET", format!("{job}/submission")),
+        (&m.veterans, "PUT", format!("{job}/submission/chunks/0?epoch={EPOCH}")),
+        (&m.veterans, "POST", format!("{job}/submission/seal")),
+        (&m.veterans, "GET", format!("{job}/results")),
+    ] {
+        let error = m.call(party, method, &path, Vec::new()).await.refused(StatusCode::GONE, "protocol-v1");
+        assert!(error.message.contains("protocol v2"), "{}", error.message);
+    }
+    m.assert_unchanged(&before).await;
+}
+
 // ---- Caps and sealed fields ----
 
 #[tokio::test]
