@@ -100,7 +100,10 @@ async fn create_job(State(state): State<AppState>, verified: Verified) -> Result
         .and_then(|p| p.public_key.try_into().ok())
         .ok_or_else(|| ApiFailure::internal("operator key", "an enrolled operator without a 32-byte key"))?;
     let spec = signed.verify(&key).map_err(|e| match e {
-        JobSignatureError::BadSignature(_) => ApiFailure::unprocessable("bad-job-signature", e.to_string()),
+        JobSignatureError::BadSignature(signer) => ApiFailure::unprocessable(
+            "bad-job-signature",
+            format!("the job spec's signature does not verify under operator {signer}'s enrolled key"),
+        ),
         JobSignatureError::Invalid(_) => ApiFailure::unprocessable("invalid-spec", e.to_string()),
     })?;
     for party in spec.parties() {
