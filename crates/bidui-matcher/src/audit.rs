@@ -1,6 +1,6 @@
 //! The matcher's audit log: an append-only, hash-chained record of every enrolment,
-//! revocation, job creation, submission seal and field release, written in the same
-//! transaction as the change it records (`protocol-docs/keys.md` §4).
+//! revocation, job creation, submission seal, delivery of results to a requester and token
+//! purge, written in the same transaction as the change it records (`protocol-docs/keys.md` §4).
 //!
 //! Record `n` (1-based `seq`) stores the canonical JSON of its event, the hash of record
 //! `n - 1` (32 zero bytes for record 1) and its own hash:
@@ -38,7 +38,8 @@ pub mod action {
     pub const REVOKE: &str = "revoke";
     pub const JOB_CREATED: &str = "job-created";
     pub const SEALED: &str = "submission-sealed";
-    pub const RELEASED: &str = "fields-released";
+    /// Results, with the sealed values forwarded to it, handed to the job's requester.
+    pub const RESULTS_DELIVERED: &str = "results-delivered";
     pub const CUSTODIAN_TRUSTED: &str = "custodian-trusted";
     pub const EPOCH_STORED: &str = "epoch-stored";
     pub const EPOCH_RETIRED: &str = "epoch-retired";
@@ -46,7 +47,8 @@ pub mod action {
 }
 
 /// One event, as hashed. `details` depends on the action (keys.md §4.2); it never holds a
-/// token, a secret or a released field value — the matcher only records names and counts.
+/// token, a secret, a sealed value or a field value — the matcher only records names, counts
+/// and digests.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditEvent {
@@ -323,23 +325,40 @@ pub fn chain_vectors() -> String {
                 "approval": "增退役军人〔2026〕7号",
                 "epoch": "37276da36d8ff562",
                 "suite": "hmac-sha256",
-                "requester": "veterans",
-                "department": ["household"],
+                "requester": { "party": "veterans", "fields": ["town"], "max_records": 4000 },
+                "department": [{
+                    "party": "household",
+                    "compare": ["name"],
+                    "fields": ["household_status", "income"],
+                    "max_records": 1_200_000,
+                }],
                 "retention_hours": 24,
+                "signer": "operator",
+                "spec_sha256": "05989e07e98419d1e749dc0509a05f042e99bdc97d1cf792f661a6d81288b5b0",
             }),
         ),
         AuditEvent::new(
             1_764_554_400,
             "household",
-            action::RELEASED,
+            action::SEALED,
             Some("增城区-2026-复核"),
             json!({
-                "purpose": "退役军人和其他优抚对象信息采集第二阶段数据比对",
-                "approval": "增退役军人〔2026〕7号",
-                "fields": ["household_status"],
+                "epoch": "37276da36d8ff562",
+                "chunks": 3,
+                "records": 32911,
+                "rows_read": 32925,
+                "invalid_ids": { "checksum": 14 },
+                "digest": "4495192a38377e3850fd03cab790683b8a95b0799cdec641a0365a3f77e97340",
+                "sealed_fields": ["household_status"],
                 "refused": [{ "field": "income", "reason": "本部门政策不允许\n见 \"附件\\2\"\t\u{1}" }],
-                "records": 2812,
             }),
+        ),
+        AuditEvent::new(
+            1_764_554_460,
+            "veterans",
+            action::RESULTS_DELIVERED,
+            Some("增城区-2026-复核"),
+            json!({ "rows": 3000, "sealed_values": 2842 }),
         ),
     ];
     let mut prev_hash = GENESIS;
@@ -378,10 +397,11 @@ mod tests {
     /// with sorted keys and `hashlib`).
     #[test]
     fn the_documented_example_hashes_as_published() {
+        // keys.md's example is a protocol-v1 release event; the encoding it pins is unchanged.
         let event = AuditEvent::new(
             1_555_632_000,
             "household",
-            action::RELEASED,
+            "fields-released",
             Some("zc-2019-stage2"),
             json!({
                 "purpose": "退役军人和其他优抚对象信息采集第二阶段数据比对",

@@ -39,6 +39,9 @@ pub async fn principal_statement(State(state): State<AppState>, verified: Verifi
     validate_principal_name(&statement.name).map_err(|e| ApiFailure::unprocessable("bad-statement", e.to_string()))?;
     let key = statement.signing_key_bytes().map_err(|e| ApiFailure::unprocessable("bad-statement", e.to_string()))?;
     let now = state.now() as i64;
+    // Kept as signed: an assignment hands the operator's enrolment to agents, who check it
+    // against the custodian key they trust.
+    let body = serde_json::to_string(&statement).map_err(|e| ApiFailure::internal("statement", e))?;
     let applied = state
         .store
         .transaction(move |tx| {
@@ -55,7 +58,7 @@ pub async fn principal_statement(State(state): State<AppState>, verified: Verifi
                     store::drop_undelivered_epochs(tx, &statement.name)?;
                 }
             }
-            store::set_statement_at(tx, &statement.name, statement.at)?;
+            store::set_statement(tx, &statement.name, statement.at, &body)?;
             let (action, details) = match statement.action {
                 Action::Enrol => (
                     audit::action::ENROLL,

@@ -1,16 +1,16 @@
-//! The HTTP API (`protocol-docs/wire-v1.md`): routes and handlers.
+//! The HTTP API (`protocol-docs/wire-v2.md`): routes and handlers.
 
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use bidui_core::api::{
-    Assignment, ChunkInfo, JobSpec, JobState, JobStatus, ParticipantStatus, PartyRole, ReleaseRequest, ReleaseUpload,
-    SealRequest, SubmissionStatus,
+    Assignment, ChunkInfo, JobResults, JobSignatureError, JobSpec, JobState, JobStatus, ParticipantStatus, PartyRole,
+    SealRequest, SignedJob, SubmissionStatus,
 };
-use bidui_core::custody::PrincipalRole;
-use bidui_core::wire::Chunk;
+use bidui_core::custody::{PrincipalRole, PrincipalStatement};
+use bidui_core::wire::{Chunk, ChunkError};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -20,26 +20,34 @@ use crate::error::ApiFailure;
 use crate::jobs::{self, LoadedJob};
 use crate::{store, AppState};
 
-/// Largest request body: a full chunk of 65,536 records with 5 attributes is 7.6 MB.
+/// Largest request body: a chunk closes at 4 MiB of records (`CHUNK_BYTES_TARGET`), and a
+/// record with the largest sealed values still fits beside it.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/health", get(|| async { "ok" }))
-        .route("/v1/jobs", post(create_job))
-        .route("/v1/jobs/{job}", get(job_status))
-        .route("/v1/jobs/{job}/assignment", get(assignment))
-        .route("/v1/jobs/{job}/submission", get(submission_status))
-        .route("/v1/jobs/{job}/submission/chunks/{seq}", put(put_chunk))
-        .route("/v1/jobs/{job}/submission/seal", post(seal))
-        .route("/v1/jobs/{job}/release", get(release_request).post(release))
-        .route("/v1/jobs/{job}/results", get(results))
+        .route("/v1/jobs", any(protocol_v1_jobs))
+        .route("/v1/jobs/{*rest}", any(protocol_v1_jobs))
+        .route("/v2/jobs", post(create_job))
+        .route("/v2/jobs/{job}", get(job_status))
+        .route("/v2/jobs/{job}/assignment", get(assignment))
+        .route("/v2/jobs/{job}/submission", get(submission_status))
+        .route("/v2/jobs/{job}/submission/chunks/{seq}", put(put_chunk))
+        .route("/v2/jobs/{job}/submission/seal", post(seal))
+        .route("/v2/jobs/{job}/results", get(results))
         .route("/v1/principals", post(crate::custody::principal_statement))
         .route("/v1/epochs", get(crate::custody::deliver_epochs).post(crate::custody::upload_epochs))
         .route("/v1/epochs/status", get(crate::custody::status))
         .route("/v1/epochs/{kcv}/ack", post(crate::custody::acknowledge))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// `/v1/jobs…`, any method, signed or not: refused before anything is read, so an agent or
+/// command line of protocol v1 is told to upgrade rather than given a confusing error.
+async fn protocol_v1_jobs() -> ApiFailure {
+    jobs::protocol_v1("/v1/jobs")
 }
 
 pub(crate) fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiFailure> {
@@ -50,20 +58,54 @@ pub(crate) fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiFailur
 /// The caller's role in the job; refuses agents that are not parties to it.
 fn participant(caller: &Caller, spec: &JobSpec) -> Result<PartyRole, ApiFailure> {
     caller.require_role(PrincipalRole::Agent, "a participating agent")?;
-    if caller.name() == spec.requester.party {
-        Ok(PartyRole::Requester)
-    } else if spec.department(caller.name()).is_some() {
-        Ok(PartyRole::Department)
-    } else {
-        Err(ApiFailure::forbidden("this agent does not take part in the job"))
-    }
+    spec.role(caller.name()).ok_or_else(|| ApiFailure::forbidden("this agent does not take part in the job"))
+}
+
+/// The body of `POST /v2/jobs`: a signed job. A bare job spec is what protocol v1 sent.
+fn signed_job_body(body: &[u8]) -> Result<SignedJob, ApiFailure> {
+    json_body(body).map_err(|malformed| {
+        let value: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+        let bare_spec = value.as_ref().and_then(|v| v.as_object()).is_some_and(|o| {
+            ["id", "purpose", "requester"].iter().all(|k| o.contains_key(*k)) && !o.contains_key("signature")
+        });
+        if bare_spec {
+            ApiFailure::bad_request(
+                "protocol-v1",
+                "a bare job spec is protocol v1; this matcher speaks protocol v2 only: send the job spec the \
+                 operator signed (`spec`, `signer`, `signature`)",
+            )
+        } else {
+            malformed
+        }
+    })
 }
 
 async fn create_job(State(state): State<AppState>, verified: Verified) -> Result<Response, ApiFailure> {
     let (caller, body) = verified.into_parts();
-    let operator = caller.operator()?;
-    let spec: JobSpec = json_body(&body)?;
-    spec.validate().map_err(|e| ApiFailure::unprocessable("invalid-spec", e.to_string()))?;
+    let operator = caller.clone().operator()?;
+    let signed = signed_job_body(&body)?;
+    if signed.signer != operator.name() {
+        return Err(ApiFailure::unprocessable(
+            "signer-mismatch",
+            format!(
+                "the job is signed by {:?} but sent by {:?}: an operator submits only the jobs it signed",
+                signed.signer,
+                operator.name()
+            ),
+        ));
+    }
+    let name = operator.name().to_owned();
+    let enrolled = state.store.call(move |c| store::principal(c, &name)).await?;
+    let key: [u8; 32] = enrolled
+        .and_then(|p| p.public_key.try_into().ok())
+        .ok_or_else(|| ApiFailure::internal("operator key", "an enrolled operator without a 32-byte key"))?;
+    let spec = signed.verify(&key).map_err(|e| match e {
+        JobSignatureError::BadSignature(signer) => ApiFailure::unprocessable(
+            "bad-job-signature",
+            format!("the job spec's signature does not verify under operator {signer}'s enrolled key"),
+        ),
+        JobSignatureError::Invalid(_) => ApiFailure::unprocessable("invalid-spec", e.to_string()),
+    })?;
     for party in spec.parties() {
         let name = party.to_owned();
         let principal = state.store.call(move |c| store::principal(c, &name)).await?;
@@ -74,90 +116,115 @@ async fn create_job(State(state): State<AppState>, verified: Verified) -> Result
             ));
         }
     }
-    let text = serde_json::to_string(&spec).map_err(|e| ApiFailure::internal("spec", e))?;
     let parties: Vec<String> = spec.parties().map(str::to_owned).collect();
-    let (id, now, by) = (spec.id.clone(), state.now() as i64, operator.name().to_owned());
-    let details = serde_json::to_value(&spec).map_err(|e| ApiFailure::internal("spec", e))?;
+    let (id, now) = (spec.id.clone(), state.now() as i64);
+    // The spec's names and the digest of the exact text signed: what was agreed, by whom.
+    let mut details = serde_json::to_value(&spec).map_err(|e| ApiFailure::internal("spec", e))?;
+    details["signer"] = signed.signer.clone().into();
+    details["spec_sha256"] = hex::encode(auth::sha256(signed.spec.as_bytes())).into();
+    let stored = signed.clone();
     let created = state
         .store
         .transaction(move |tx| {
             if let Some(existing) = store::job(tx, &id)? {
-                return Ok(Some(existing.spec));
+                return Ok(Some(existing.signed));
             }
-            store::insert_job(tx, &id, &text, jobs::state_name(JobState::Collecting), &by, &parties, now)?;
-            store::append_audit(tx, &AuditEvent::new(now, &by, audit::action::JOB_CREATED, Some(&id), details))?;
+            store::insert_job(tx, &id, &stored, jobs::state_name(JobState::Collecting), &parties, now)?;
+            let event = AuditEvent::new(now, &stored.signer, audit::action::JOB_CREATED, Some(&id), details);
+            store::append_audit(tx, &event)?;
             Ok(None)
         })
         .await?;
-    match created {
+    let status = match created {
         None => {
             tracing::info!(job = %spec.id, purpose = %spec.purpose, approval = %spec.approval, "job created");
-            Ok((StatusCode::CREATED, Json(spec)).into_response())
+            StatusCode::CREATED
         }
-        Some(existing) if serde_json::from_str::<JobSpec>(&existing).ok().as_ref() == Some(&spec) => {
-            Ok((StatusCode::OK, Json(spec)).into_response())
-        }
+        Some(Some(existing)) if existing == signed => StatusCode::OK,
         Some(_) => {
-            Err(ApiFailure::conflict("job-exists", "a different job with this id exists; job ids are never reused"))
+            return Err(ApiFailure::conflict(
+                "job-exists",
+                "a different job with this id exists; job ids are never reused",
+            ))
         }
-    }
+    };
+    let loaded = jobs::load(&state, &spec.id).await?;
+    Ok((status, Json(job_status_of(&state, &loaded, &caller).await?)).into_response())
 }
 
+/// `GET /v2/jobs/{job}`: for the operator and the job's requester only. A department is
+/// refused: nothing it receives may depend on the registry, and the job's progress does.
 async fn job_status(
     State(state): State<AppState>,
     Path(job): Path<String>,
     verified: Verified,
 ) -> Result<Json<JobStatus>, ApiFailure> {
     let caller = verified.caller();
-    let LoadedJob { spec, state: job_state } = jobs::load(&state, &job).await?;
-    if caller.role() != PrincipalRole::Operator {
-        participant(caller, &spec)?;
+    let loaded = jobs::load(&state, &job).await?;
+    if caller.role() != PrincipalRole::Operator && participant(caller, &loaded.spec)? != PartyRole::Requester {
+        return Err(ApiFailure::forbidden("only the operator and the job's requester may follow the job"));
     }
+    Ok(Json(job_status_of(&state, &loaded, caller).await?))
+}
+
+/// The job's status as `caller` may see it: the operator sees every party's progress, the
+/// requester its own (another party's counts are not its business).
+async fn job_status_of(state: &AppState, loaded: &LoadedJob, caller: &Caller) -> Result<JobStatus, ApiFailure> {
+    let spec = &loaded.spec;
     let mut participants = Vec::new();
-    // An agent sees its own progress only; the operator sees everyone's.
-    let visible: Vec<&str> =
-        spec.parties().filter(|p| caller.role() == PrincipalRole::Operator || *p == caller.name()).collect();
-    for party in visible {
-        let (j, p) = (job.clone(), party.to_owned());
-        let (submission, released) = state
-            .store
-            .call(move |c| {
-                Ok((store::submission(c, &j, &p)?.unwrap_or_default(), store::release(c, &j, &p)?.is_some()))
-            })
-            .await?;
+    for party in spec.parties().filter(|p| caller.role() == PrincipalRole::Operator || *p == caller.name()) {
+        let (j, p) = (spec.id.clone(), party.to_owned());
+        let submission = state.store.call(move |c| store::submission(c, &j, &p)).await?.unwrap_or_default();
         participants.push(ParticipantStatus {
             party: party.to_owned(),
-            role: if party == spec.requester.party { PartyRole::Requester } else { PartyRole::Department },
+            role: spec.role(party).expect("a party of the job"),
             chunks: submission.chunks,
             records: submission.records,
             sealed: submission.sealed,
-            released,
             rows_read: submission.rows_read,
             invalid_ids: serde_json::from_str(&submission.invalid_ids).unwrap_or_default(),
         });
     }
-    Ok(Json(JobStatus { id: spec.id, purpose: spec.purpose, approval: spec.approval, state: job_state, participants }))
+    Ok(JobStatus {
+        id: spec.id.clone(),
+        purpose: spec.purpose.clone(),
+        approval: spec.approval.clone(),
+        state: loaded.state,
+        participants,
+    })
 }
 
+/// `GET /v2/jobs/{job}/assignment`: the operator's signed job as created and the
+/// custodian's latest statement about its signer. The same bytes for every party, whatever
+/// any party's data: nothing in it depends on a submission.
 async fn assignment(
     State(state): State<AppState>,
     Path(job): Path<String>,
     verified: Verified,
 ) -> Result<Json<Assignment>, ApiFailure> {
     let caller = verified.caller();
-    let LoadedJob { spec, state: job_state } = jobs::load(&state, &job).await?;
-    let role = participant(caller, &spec)?;
-    Ok(Json(Assignment {
-        job: spec.id.clone(),
-        purpose: spec.purpose.clone(),
-        approval: spec.approval.clone(),
-        role,
-        suite: spec.suite,
-        epoch: spec.epoch.clone(),
-        attributes: spec.wire_attributes(caller.name()).unwrap_or_default(),
-        fields: spec.requested_fields(caller.name()).unwrap_or_default().to_vec(),
-        state: job_state,
-    }))
+    let LoadedJob { signed, spec, .. } = jobs::load(&state, &job).await?;
+    participant(caller, &spec)?;
+    let signer = signed.signer.clone();
+    let statement = state.store.call(move |c| store::latest_statement(c, &signer)).await?;
+    let operator = statement
+        .map(|body| serde_json::from_str::<PrincipalStatement>(&body))
+        .transpose()
+        .map_err(|e| ApiFailure::internal("stored statement", e))?;
+    Ok(Json(Assignment { job: signed, operator }))
+}
+
+async fn own_submission(state: &AppState, job: &str, party: &str) -> Result<SubmissionStatus, ApiFailure> {
+    let (j, p) = (job.to_owned(), party.to_owned());
+    let (metas, submission) = state
+        .store
+        .call(move |c| Ok((store::chunk_metas(c, &j, &p)?, store::submission(c, &j, &p)?.unwrap_or_default())))
+        .await?;
+    let chunks = metas
+        .into_iter()
+        .map(|m| ChunkInfo { seq: m.seq, sha256: hex::encode(&m.sha256), records: m.records, last_row: m.last_row })
+        .collect();
+    Ok(SubmissionStatus { chunks, sealed: submission.sealed })
 }
 
 async fn submission_status(
@@ -168,16 +235,7 @@ async fn submission_status(
     let caller = verified.caller();
     let LoadedJob { spec, .. } = jobs::load(&state, &job).await?;
     participant(caller, &spec)?;
-    let (j, p) = (job.clone(), caller.name().to_owned());
-    let (metas, submission) = state
-        .store
-        .call(move |c| Ok((store::chunk_metas(c, &j, &p)?, store::submission(c, &j, &p)?.unwrap_or_default())))
-        .await?;
-    let chunks = metas
-        .into_iter()
-        .map(|m| ChunkInfo { seq: m.seq, sha256: hex::encode(&m.sha256), records: m.records, last_row: m.last_row })
-        .collect();
-    Ok(Json(SubmissionStatus { chunks, sealed: submission.sealed }))
+    Ok(Json(own_submission(&state, &job, caller.name()).await?))
 }
 
 #[derive(Deserialize)]
@@ -192,7 +250,7 @@ async fn put_chunk(
     verified: Verified,
 ) -> Result<Response, ApiFailure> {
     let (caller, body) = verified.into_parts();
-    let LoadedJob { spec, state: job_state } = jobs::load(&state, &job).await?;
+    let LoadedJob { spec, state: job_state, .. } = jobs::load(&state, &job).await?;
     participant(&caller, &spec)?;
     let epoch = query.epoch.unwrap_or_default();
     if epoch != spec.epoch {
@@ -229,17 +287,24 @@ async fn put_chunk(
             format!("the next chunk expected is {}, not {seq}", submission.chunks),
         ));
     }
-    let attributes = spec.wire_attributes(caller.name()).unwrap_or_default().len();
+    let layout = spec.layout(caller.name()).expect("a party of the job");
     let after_row = previous.map_or(0, |m| m.last_row);
-    let chunk = Chunk::decode(&body, attributes, after_row)
-        .map_err(|e| ApiFailure::bad_request("malformed-chunk", e.to_string()))?;
-    let meta =
-        store::ChunkMeta { seq, sha256: digest.to_vec(), records: chunk.len() as u32, last_row: chunk.last_row() };
+    let chunk = Chunk::decode(&body, &layout, after_row).map_err(|e| match e {
+        ChunkError::ProtocolV1 => ApiFailure::bad_request("protocol-v1", e.to_string()),
+        _ => ApiFailure::bad_request("malformed-chunk", e.to_string()),
+    })?;
+    let cap = spec.max_records(caller.name()).expect("a party of the job");
+    let records = chunk.len() as u64;
+    if submission.records + records > cap {
+        return Err(jobs::over_cap(submission.records + records, cap));
+    }
+    let meta = store::ChunkMeta { seq, sha256: digest.to_vec(), records: records as u32, last_row: chunk.last_row() };
     let (j, p) = (job.clone(), caller.name().to_owned());
     let inserted = state
         .store
         .transaction(move |tx| {
-            // Re-checked inside the transaction: a concurrent upload of the same chunk loses.
+            // Re-checked inside the transaction: a concurrent upload of the same chunk loses,
+            // so the records counted against the cap above are still all there are.
             let current = store::submission(tx, &j, &p)?.unwrap_or_default();
             if current.chunks != seq || current.sealed {
                 return Ok(false);
@@ -257,13 +322,16 @@ async fn put_chunk(
     Ok((StatusCode::CREATED, "chunk stored").into_response())
 }
 
+/// `POST /v2/jobs/{job}/submission/seal`: answered with the party's own submission status,
+/// never anything about another party. The last seal joins, builds the results and
+/// completes the job before it is answered.
 async fn seal(
     State(state): State<AppState>,
     Path(job): Path<String>,
     verified: Verified,
-) -> Result<Response, ApiFailure> {
+) -> Result<Json<SubmissionStatus>, ApiFailure> {
     let (caller, body) = verified.into_parts();
-    let LoadedJob { spec, state: job_state } = jobs::load(&state, &job).await?;
+    let LoadedJob { spec, state: job_state, .. } = jobs::load(&state, &job).await?;
     participant(&caller, &spec)?;
     let request: SealRequest = json_body(&body)?;
     let (j, p) = (job.clone(), caller.name().to_owned());
@@ -271,22 +339,27 @@ async fn seal(
         .store
         .call(move |c| Ok((store::chunk_metas(c, &j, &p)?, store::submission(c, &j, &p)?.unwrap_or_default())))
         .await?;
-    jobs::check_seal(&request, &spec, &metas)?;
+    jobs::check_seal(&request, &spec, caller.name())?;
     if submission.sealed {
+        // A repeat: answered with what is stored (the first seal's figures stand). Its chunks
+        // may be purged already, so it is not compared with them.
         // A join that failed after the last seal is retried by any repeated seal.
         let j = job.clone();
         if job_state == JobState::Collecting && state.store.call(move |c| store::all_sealed(c, &j)).await? {
             jobs::after_all_sealed(&state, &spec).await?;
         }
-        return Ok((StatusCode::OK, "already sealed").into_response());
+        return Ok(Json(own_submission(&state, &job, caller.name()).await?));
     }
     if job_state != JobState::Collecting {
         return Err(ApiFailure::conflict("not-collecting", "the job no longer accepts submissions"));
     }
+    jobs::check_seal_against_chunks(&request, &metas)?;
     let invalid = serde_json::to_string(&request.invalid_ids).map_err(|e| ApiFailure::internal("seal", e))?;
+    let sealed_fields = serde_json::to_string(&request.sealed_fields).map_err(|e| ApiFailure::internal("seal", e))?;
+    let refused = serde_json::to_string(&request.refused).map_err(|e| ApiFailure::internal("seal", e))?;
     let (j, p, now) = (job.clone(), caller.name().to_owned(), state.now() as i64);
     let epoch = request.epoch.clone();
-    // Counts and digests only: the audit log never holds a token.
+    // Counts, digests and field names only: the audit log never holds a token or a value.
     let details = serde_json::json!({
         "epoch": request.epoch,
         "chunks": metas.len(),
@@ -294,6 +367,8 @@ async fn seal(
         "rows_read": request.rows_read,
         "invalid_ids": request.invalid_ids,
         "digest": request.digest,
+        "sealed_fields": request.sealed_fields,
+        "refused": request.refused,
     });
     let all_sealed = state
         .store
@@ -302,169 +377,28 @@ async fn seal(
             if store::submission(tx, &j, &p)?.unwrap_or_default().sealed {
                 return store::all_sealed(tx, &j);
             }
-            store::seal_submission(tx, &j, &p, &epoch, request.rows_read, &invalid, now)?;
+            let record = store::SealRecord {
+                epoch: &epoch,
+                rows_read: request.rows_read,
+                invalid_ids: &invalid,
+                sealed_fields: &sealed_fields,
+                refused: &refused,
+            };
+            store::seal_submission(tx, &j, &p, &record, now)?;
             store::append_audit(tx, &AuditEvent::new(now, &p, audit::action::SEALED, Some(&j), details))?;
             store::all_sealed(tx, &j)
         })
         .await?;
     tracing::info!(job = %spec.id, party = %caller.name(), chunks = metas.len(), "submission sealed");
     if all_sealed {
-        // The join runs before answering, so the last party to seal learns the release
-        // round is open; a failure leaves the job collecting and the next seal retries.
+        // A failure leaves the job collecting, and the next seal (a repeat) retries.
         jobs::after_all_sealed(&state, &spec).await?;
     }
-    Ok((StatusCode::OK, "sealed").into_response())
+    Ok(Json(own_submission(&state, &job, caller.name()).await?))
 }
 
-async fn release_request(
-    State(state): State<AppState>,
-    Path(job): Path<String>,
-    verified: Verified,
-) -> Result<Json<ReleaseRequest>, ApiFailure> {
-    let caller = verified.caller();
-    let LoadedJob { spec, state: job_state } = jobs::load(&state, &job).await?;
-    participant(caller, &spec)?;
-    if job_state == JobState::Collecting {
-        return Err(ApiFailure::conflict(
-            "not-ready",
-            "the release round opens once every party has sealed its tokens",
-        ));
-    }
-    let (j, p) = (job.clone(), caller.name().to_owned());
-    let bytes = state.store.call(move |c| store::matched_rows(c, &j, &p)).await?.unwrap_or_default();
-    let fields = spec.requested_fields(caller.name()).unwrap_or_default().to_vec();
-    // A party asked for no fields is not told which of its rows matched: it would learn
-    // who is on the registry for nothing.
-    let rows = if bytes.is_empty() || fields.is_empty() {
-        Vec::new()
-    } else {
-        jobs::bitmap_from_bytes(&bytes)?.iter().collect()
-    };
-    Ok(Json(ReleaseRequest { fields, rows }))
-}
-
-async fn release(
-    State(state): State<AppState>,
-    Path(job): Path<String>,
-    verified: Verified,
-) -> Result<Response, ApiFailure> {
-    let (caller, body) = verified.into_parts();
-    let LoadedJob { spec, state: job_state } = jobs::load(&state, &job).await?;
-    participant(&caller, &spec)?;
-    let upload: ReleaseUpload = json_body(&body)?;
-    let (j, p) = (job.clone(), caller.name().to_owned());
-    let (matched, previous) =
-        state.store.call(move |c| Ok((store::matched_rows(c, &j, &p)?, store::release(c, &j, &p)?))).await?;
-    if let Some(previous) = previous {
-        return repeated_release(&state, &spec, job_state, &previous, &upload).await;
-    }
-    if job_state != JobState::Releasing {
-        return Err(ApiFailure::conflict("not-releasing", "the job is not in its release round"));
-    }
-    let requested = spec.requested_fields(caller.name()).unwrap_or_default();
-    let mut named = std::collections::BTreeSet::new();
-    for field in upload.fields.iter().chain(upload.refused.iter().map(|r| &r.field)) {
-        if !requested.contains(field) {
-            return Err(ApiFailure::unprocessable(
-                "field-not-requested",
-                format!("field {field:?} is not requested from this party by the job"),
-            ));
-        }
-        if !named.insert(field) {
-            return Err(ApiFailure::unprocessable(
-                "duplicate-field",
-                format!("field {field:?} is named twice (released or refused once only)"),
-            ));
-        }
-    }
-    let matched = jobs::bitmap_from_bytes(&matched.unwrap_or_default())?;
-    let mut seen = roaring::RoaringBitmap::new();
-    for record in &upload.records {
-        if !matched.contains(record.row) {
-            return Err(ApiFailure::unprocessable(
-                "row-not-matched",
-                format!("row {} did not match: no value may be released for it", record.row),
-            ));
-        }
-        if !seen.insert(record.row) {
-            return Err(ApiFailure::unprocessable("duplicate-row", format!("row {} appears twice", record.row)));
-        }
-        if record.values.len() != upload.fields.len() {
-            return Err(ApiFailure::unprocessable(
-                "value-count",
-                format!("row {} has {} values for {} fields", record.row, record.values.len(), upload.fields.len()),
-            ));
-        }
-    }
-    let text =
-        String::from_utf8(body.to_vec()).map_err(|_| ApiFailure::bad_request("malformed", "the body is not UTF-8"))?;
-    let fields = serde_json::to_string(&upload.fields).map_err(|e| ApiFailure::internal("release", e))?;
-    let refused = serde_json::to_string(&upload.refused).map_err(|e| ApiFailure::internal("release", e))?;
-    let records = upload.records.len() as u64;
-    let (j, p, now) = (job.clone(), caller.name().to_owned(), state.now() as i64);
-    let (purpose, approval) = (spec.purpose.clone(), spec.approval.clone());
-    let party_count = spec.parties().count() as u64;
-    // Names and counts only: the released values themselves are not repeated here.
-    let details = serde_json::json!({
-        "purpose": spec.purpose,
-        "approval": spec.approval,
-        "fields": upload.fields,
-        "refused": upload.refused,
-        "records": records,
-    });
-    let outcome = state
-        .store
-        .transaction(move |tx| {
-            // Re-checked inside the transaction: of two concurrent releases one stores.
-            if let Some(previous) = store::release(tx, &j, &p)? {
-                return Ok(Err(previous));
-            }
-            let entry = store::ReleaseLogEntry {
-                job: &j,
-                party: &p,
-                purpose: &purpose,
-                approval: &approval,
-                fields: &fields,
-                refused: &refused,
-                records,
-            };
-            store::insert_release(tx, &entry, &text, now)?;
-            store::append_audit(tx, &AuditEvent::new(now, &p, audit::action::RELEASED, Some(&j), details))?;
-            Ok(Ok(store::releases(tx, &j)?.len() as u64 == party_count))
-        })
-        .await?;
-    let all_released = match outcome {
-        Ok(all_released) => all_released,
-        Err(previous) => return repeated_release(&state, &spec, job_state, &previous, &upload).await,
-    };
-    tracing::info!(job = %spec.id, party = %caller.name(), fields = ?upload.fields, records, "fields released");
-    if all_released {
-        jobs::after_all_released(&state, &spec).await?;
-    }
-    Ok((StatusCode::OK, "released").into_response())
-}
-
-/// A release sent again: the same one is acknowledged (and finishes a job whose results
-/// failed to build), a different one refused.
-async fn repeated_release(
-    state: &AppState,
-    spec: &JobSpec,
-    job_state: JobState,
-    previous: &str,
-    upload: &ReleaseUpload,
-) -> Result<Response, ApiFailure> {
-    if serde_json::from_str::<ReleaseUpload>(previous).ok().as_ref() != Some(upload) {
-        return Err(ApiFailure::conflict("already-released", "this party already released its fields for the job"));
-    }
-    let (j, party_count) = (spec.id.clone(), spec.parties().count());
-    if job_state == JobState::Releasing
-        && state.store.call(move |c| Ok(store::releases(c, &j)?.len() == party_count)).await?
-    {
-        jobs::after_all_released(state, spec).await?;
-    }
-    Ok((StatusCode::OK, "already released").into_response())
-}
-
+/// `GET /v2/jobs/{job}/results`: the requester gets the sealed values forwarded to it (the
+/// delivery is audited, with counts); the operator the match structure without them.
 async fn results(
     State(state): State<AppState>,
     Path(job): Path<String>,
@@ -472,15 +406,35 @@ async fn results(
 ) -> Result<Response, ApiFailure> {
     let caller = verified.caller();
     let LoadedJob { spec, .. } = jobs::load(&state, &job).await?;
-    let allowed = caller.role() == PrincipalRole::Operator || caller.name() == spec.requester.party;
-    if !allowed {
-        return Err(ApiFailure::forbidden("only the operator and the requester may read results"));
+    let requester = caller.role() == PrincipalRole::Agent && caller.name() == spec.requester.party;
+    if !requester && caller.role() != PrincipalRole::Operator {
+        return Err(ApiFailure::forbidden("only the operator and the job's requester may read results"));
     }
     let j = job.clone();
     let body = state
         .store
         .call(move |c| store::results(c, &j))
         .await?
-        .ok_or_else(|| ApiFailure::conflict("not-ready", "results are ready once every party has released"))?;
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+        .ok_or_else(|| ApiFailure::conflict("not-ready", "results are ready once every party has sealed"))?;
+    let mut results: JobResults = serde_json::from_str(&body).map_err(|e| ApiFailure::internal("stored results", e))?;
+    if requester {
+        let findings = results.rows.iter().flat_map(|r| r.departments.values());
+        let sealed_values: usize = findings.map(|f| f.sealed.len()).sum();
+        let details = serde_json::json!({
+            "rows": results.rows.len(),
+            "sealed_values": sealed_values,
+        });
+        let (j, p, now) = (job.clone(), caller.name().to_owned(), state.now() as i64);
+        state
+            .store
+            .transaction(move |tx| {
+                let event = AuditEvent::new(now, &p, audit::action::RESULTS_DELIVERED, Some(&j), details);
+                store::append_audit(tx, &event).map(|_| ())
+            })
+            .await?;
+        tracing::info!(job = %spec.id, party = %caller.name(), sealed_values, "results delivered");
+        return Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response());
+    }
+    crate::results::without_sealed_values(&mut results);
+    Ok(Json(results).into_response())
 }

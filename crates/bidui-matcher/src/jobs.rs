@@ -1,28 +1,25 @@
-//! Job life cycle: collecting → (all sealed: join) → releasing → (all released) → complete.
+//! Job life cycle: collecting → (the last party seals: join, results) → complete.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
-use bidui_core::api::{JobResults, JobSpec, JobState, ReleaseUpload, SealRequest};
-use bidui_core::wire::Chunk;
-use roaring::RoaringBitmap;
+use bidui_core::api::{JobResults, JobSpec, JobState, SealRequest, SignedJob};
+use bidui_core::wire::{Chunk, Layout};
 
 use crate::error::ApiFailure;
 use crate::matching::{DepartmentJoin, DepartmentMatch, RegistryIndex};
-use crate::results::{self, ResultInputs};
+use crate::results::{self, DepartmentSeal, ResultInputs};
 use crate::{store, AppState};
 
 pub fn state_name(state: JobState) -> &'static str {
     match state {
         JobState::Collecting => "collecting",
-        JobState::Releasing => "releasing",
         JobState::Complete => "complete",
     }
 }
 
 pub fn parse_state(text: &str) -> JobState {
     match text {
-        "releasing" => JobState::Releasing,
         "complete" => JobState::Complete,
         _ => JobState::Collecting,
     }
@@ -30,16 +27,32 @@ pub fn parse_state(text: &str) -> JobState {
 
 /// A job as loaded from the store.
 pub struct LoadedJob {
+    /// The operator's signed job, verbatim.
+    pub signed: SignedJob,
     pub spec: JobSpec,
     pub state: JobState,
+}
+
+/// The answer to any request about a job created under protocol v1.
+pub fn protocol_v1(what: &str) -> ApiFailure {
+    ApiFailure::new(
+        axum::http::StatusCode::GONE,
+        "protocol-v1",
+        format!(
+            "{what} belongs to protocol v1; this matcher speaks protocol v2 only (jobs under /v2/jobs, signed by \
+             the operator): upgrade the agent or command line and create the job again"
+        ),
+    )
 }
 
 pub async fn load(state: &AppState, job: &str) -> Result<LoadedJob, ApiFailure> {
     let id = job.to_owned();
     let row =
         state.store.call(move |c| store::job(c, &id)).await?.ok_or_else(|| ApiFailure::not_found("no such job"))?;
-    let spec: JobSpec = serde_json::from_str(&row.spec).map_err(|e| ApiFailure::internal("stored job spec", e))?;
-    Ok(LoadedJob { spec, state: parse_state(&row.state) })
+    let signed = row.signed.ok_or_else(|| protocol_v1("this job"))?;
+    // Verified when it was created: parsing is enough here.
+    let spec = signed.parse().map_err(|e| ApiFailure::internal("stored job spec", e))?;
+    Ok(LoadedJob { signed, spec, state: parse_state(&row.state) })
 }
 
 /// Streams every stored chunk of `party` through `visit`, one chunk in memory at a time.
@@ -47,7 +60,7 @@ async fn for_each_chunk(
     state: &AppState,
     job: &str,
     party: &str,
-    attributes: usize,
+    layout: &Layout,
     mut visit: impl FnMut(&Chunk<'_>),
 ) -> Result<(), ApiFailure> {
     let (j, p) = (job.to_owned(), party.to_owned());
@@ -60,7 +73,7 @@ async fn for_each_chunk(
             .call(move |c| store::chunk_body(c, &j, &p, meta.seq))
             .await?
             .ok_or_else(|| ApiFailure::internal("chunk vanished", meta.seq))?;
-        let chunk = Chunk::decode(&body, attributes, after_row).map_err(|e| ApiFailure::internal("stored chunk", e))?;
+        let chunk = Chunk::decode(&body, layout, after_row).map_err(|e| ApiFailure::internal("stored chunk", e))?;
         after_row = chunk.last_row();
         visit(&chunk);
     }
@@ -72,78 +85,49 @@ pub struct JoinOutcome {
     pub departments: BTreeMap<String, DepartmentMatch>,
 }
 
-/// Joins every department's tokens with the requester's.
+/// Joins every department's tokens with its group of the requester's.
 pub async fn join(state: &AppState, spec: &JobSpec) -> Result<JoinOutcome, ApiFailure> {
     let requester = &spec.requester.party;
-    let requester_attributes = spec.wire_attributes(requester).expect("the requester is a party");
-    let mut index = RegistryIndex::new(requester_attributes.clone());
-    for_each_chunk(state, &spec.id, requester, requester_attributes.len(), |chunk| index.add_chunk(chunk)).await?;
+    let layout = spec.layout(requester).expect("the requester is a party");
+    let mut index = RegistryIndex::new(layout.groups.len());
+    for_each_chunk(state, &spec.id, requester, &layout, |chunk| index.add_chunk(chunk, &layout)).await?;
     let mut departments = BTreeMap::new();
-    for department in &spec.departments {
-        let attributes = spec.wire_attributes(&department.party).expect("a department is a party");
-        let mut join = DepartmentJoin::new(&index, &attributes);
-        for_each_chunk(state, &spec.id, &department.party, attributes.len(), |chunk| join.add_chunk(chunk)).await?;
+    for (group, department) in spec.departments.iter().enumerate() {
+        let layout = spec.layout(&department.party).expect("a department is a party");
+        let attributes = bidui_core::api::Attribute::expand(&department.compare);
+        let mut join = DepartmentJoin::new(&index, group, attributes);
+        for_each_chunk(state, &spec.id, &department.party, &layout, |chunk| join.add_chunk(chunk)).await?;
         departments.insert(department.party.clone(), join.result);
     }
     Ok(JoinOutcome { index, departments })
 }
 
-fn bitmap_bytes(bitmap: &RoaringBitmap) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(bitmap.serialized_size());
-    bitmap.serialize_into(&mut bytes).expect("writing to a Vec cannot fail");
-    bytes
-}
-
-pub fn bitmap_from_bytes(bytes: &[u8]) -> Result<RoaringBitmap, ApiFailure> {
-    RoaringBitmap::deserialize_from(bytes).map_err(|e| ApiFailure::internal("stored bitmap", e))
-}
-
-/// Once every party has sealed: join, record which rows each party must release for,
-/// and open the release round.
+/// Once every party has sealed: join, build and store the results, complete the job and
+/// start its retention; then purge what is due.
 pub async fn after_all_sealed(state: &AppState, spec: &JobSpec) -> Result<(), ApiFailure> {
-    let _turn = state.finishing.lock().await;
-    if load(state, &spec.id).await?.state != JobState::Collecting {
-        return Ok(());
-    }
-    let started = std::time::Instant::now();
-    let outcome = join(state, spec).await?;
-    let mut matched: Vec<(String, Vec<u8>)> =
-        vec![(spec.requester.party.clone(), bitmap_bytes(&outcome.index.all_rows))];
-    for (party, result) in &outcome.departments {
-        matched.push((party.clone(), bitmap_bytes(&result.matched_rows)));
-        tracing::info!(job = %spec.id, party, records = result.records, found = result.coverage.len(), "joined");
-    }
-    let id = spec.id.clone();
-    state
-        .store
-        .transaction(move |tx| {
-            store::save_matches(tx, &id, &matched)?;
-            store::set_job_state(tx, &id, state_name(JobState::Releasing))
-        })
-        .await?;
-    tracing::info!(job = %spec.id, seconds = started.elapsed().as_secs_f64(), "release round opened");
-    Ok(())
-}
-
-/// Once every party has released: build and store the results.
-pub async fn after_all_released(state: &AppState, spec: &JobSpec) -> Result<(), ApiFailure> {
     build_results(state, spec).await?;
     purge_expired(state).await
 }
 
 async fn build_results(state: &AppState, spec: &JobSpec) -> Result<(), ApiFailure> {
     let _turn = state.finishing.lock().await;
-    if load(state, &spec.id).await?.state != JobState::Releasing {
+    if load(state, &spec.id).await?.state != JobState::Collecting {
         return Ok(());
     }
+    let started = std::time::Instant::now();
     let outcome = join(state, spec).await?;
-    let id = spec.id.clone();
-    let stored = state.store.call(move |c| store::releases(c, &id)).await?;
-    let mut releases = HashMap::new();
-    for (party, body) in stored {
-        let upload: ReleaseUpload =
-            serde_json::from_str(&body).map_err(|e| ApiFailure::internal("stored release", e))?;
-        releases.insert(party, upload);
+    for (party, result) in &outcome.departments {
+        tracing::info!(job = %spec.id, party, records = result.records, found = result.coverage.len(), "joined");
+    }
+    let mut seals = BTreeMap::new();
+    for department in &spec.departments {
+        let (id, party) = (spec.id.clone(), department.party.clone());
+        let row = state.store.call(move |c| store::submission(c, &id, &party)).await?.unwrap_or_default();
+        let seal = DepartmentSeal {
+            sealed_fields: serde_json::from_str(&row.sealed_fields).map_err(|e| ApiFailure::internal("seal", e))?,
+            refused: serde_json::from_str(&row.refused).map_err(|e| ApiFailure::internal("seal", e))?,
+        };
+        seals.insert(department.party.clone(), seal);
     }
     let (id, party) = (spec.id.clone(), spec.requester.party.clone());
     let requester = state.store.call(move |c| store::submission(c, &id, &party)).await?.unwrap_or_default();
@@ -152,7 +136,7 @@ async fn build_results(state: &AppState, spec: &JobSpec) -> Result<(), ApiFailur
         spec,
         index: &outcome.index,
         departments: &outcome.departments,
-        releases: &releases,
+        seals: &seals,
         registry_rows_read: requester.rows_read,
         invalid_ids,
     });
@@ -168,12 +152,18 @@ async fn build_results(state: &AppState, spec: &JobSpec) -> Result<(), ApiFailur
             store::set_job_state(tx, &id, state_name(JobState::Complete))
         })
         .await?;
-    tracing::info!(job = %spec.id, rows = results.rows.len(), "results ready");
+    tracing::info!(
+        job = %spec.id,
+        rows = results.rows.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "joined; results ready"
+    );
     Ok(())
 }
 
-/// Deletes the tokens of every job whose retention has ended; only results (and the
-/// audit log) are kept. Runs when results are built and every minute while serving.
+/// Deletes the tokens and sealed values of every job whose retention has ended: its chunks,
+/// and the sealed values forwarded in its results; the match structure of the results and
+/// the audit log are kept. Runs when results are built and every minute while serving.
 pub async fn purge_expired(state: &AppState) -> Result<(), ApiFailure> {
     let _turn = state.finishing.lock().await;
     let now = state.now() as i64;
@@ -184,6 +174,9 @@ pub async fn purge_expired(state: &AppState) -> Result<(), ApiFailure> {
             .store
             .transaction(move |tx| {
                 let chunks = store::purge_job_tokens(tx, &id, now)?;
+                if let Some(body) = store::results(tx, &id)? {
+                    store::save_results(tx, &id, &without_sealed_values(&body)?)?;
+                }
                 let details = serde_json::json!({ "chunks": chunks });
                 store::append_audit(
                     tx,
@@ -198,7 +191,7 @@ pub async fn purge_expired(state: &AppState) -> Result<(), ApiFailure> {
                 Ok(chunks)
             })
             .await?;
-        tracing::info!(job = %job, chunks, "retention ended: tokens purged, results kept");
+        tracing::info!(job = %job, chunks, "retention ended: tokens and sealed values purged, match structure kept");
         state.scrub_pending.store(true, Ordering::SeqCst);
     }
     if state.scrub_pending.load(Ordering::SeqCst) {
@@ -211,6 +204,14 @@ pub async fn purge_expired(state: &AppState) -> Result<(), ApiFailure> {
     Ok(())
 }
 
+/// Stored results with every sealed value removed.
+fn without_sealed_values(body: &str) -> rusqlite::Result<String> {
+    let broken = |e: serde_json::Error| rusqlite::Error::ToSqlConversionFailure(e.into());
+    let mut results: JobResults = serde_json::from_str(body).map_err(broken)?;
+    results::without_sealed_values(&mut results);
+    serde_json::to_string(&results).map_err(broken)
+}
+
 /// SHA-256 over the concatenated chunk digests, as the seal request carries it.
 pub fn submission_digest(metas: &[store::ChunkMeta]) -> String {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
@@ -218,8 +219,9 @@ pub fn submission_digest(metas: &[store::ChunkMeta]) -> String {
     hex::encode(ctx.finish())
 }
 
-/// Checks a seal request against what the matcher stored.
-pub fn check_seal(seal: &SealRequest, spec: &JobSpec, metas: &[store::ChunkMeta]) -> Result<(), ApiFailure> {
+/// Checks a seal request's own figures against the job: its epoch, its records against its
+/// rows read and the party's cap, its sealed and refused fields, its invalid-id codes.
+pub fn check_seal(seal: &SealRequest, spec: &JobSpec, party: &str) -> Result<(), ApiFailure> {
     if seal.epoch != spec.epoch {
         return Err(ApiFailure::conflict(
             "wrong-epoch",
@@ -238,6 +240,20 @@ pub fn check_seal(seal: &SealRequest, spec: &JobSpec, metas: &[store::ChunkMeta]
             ),
         ));
     }
+    let cap = spec.max_records(party).unwrap_or(0);
+    if seal.records > cap {
+        return Err(over_cap(seal.records, cap));
+    }
+    check_sealed_fields(seal, spec, party)?;
+    if seal.invalid_ids.keys().any(|code| bidui_core::IdError::from_code(code).is_none()) {
+        return Err(ApiFailure::unprocessable("bad-seal", "invalid_ids holds an unknown error code"));
+    }
+    Ok(())
+}
+
+/// Checks a seal request against the chunks the matcher stored: a lost or extra chunk, or
+/// other bytes than the party sent, is caught.
+pub fn check_seal_against_chunks(seal: &SealRequest, metas: &[store::ChunkMeta]) -> Result<(), ApiFailure> {
     let records: u64 = metas.iter().map(|m| u64::from(m.records)).sum();
     if seal.chunks as usize != metas.len() || seal.records != records {
         return Err(ApiFailure::conflict(
@@ -254,8 +270,41 @@ pub fn check_seal(seal: &SealRequest, spec: &JobSpec, metas: &[store::ChunkMeta]
     if seal.digest != submission_digest(metas) {
         return Err(ApiFailure::conflict("digest-mismatch", "the submission digest does not match the stored chunks"));
     }
-    if seal.invalid_ids.keys().any(|code| bidui_core::IdError::from_code(code).is_none()) {
-        return Err(ApiFailure::unprocessable("bad-seal", "invalid_ids holds an unknown error code"));
+    Ok(())
+}
+
+/// `422 over-cap`: the job's cap on the party's records would be passed.
+pub fn over_cap(records: u64, cap: u64) -> ApiFailure {
+    ApiFailure::unprocessable(
+        "over-cap",
+        format!("{records} records are more than the {cap} the signed job allows this party: nothing was stored"),
+    )
+}
+
+/// The sealed fields are the job's fields for the party, a selection in job order without
+/// repeats (the requester seals none); a refused field is a job field not sealed, once.
+/// The requester opens values by these names, so a list it cannot trust is refused here.
+fn check_sealed_fields(seal: &SealRequest, spec: &JobSpec, party: &str) -> Result<(), ApiFailure> {
+    let bad = |why: String| Err(ApiFailure::unprocessable("bad-sealed-fields", why));
+    let asked: &[String] = spec.department(party).map_or(&[], |d| &d.fields);
+    let mut next = 0;
+    for field in &seal.sealed_fields {
+        match asked[next..].iter().position(|f| f == field) {
+            Some(at) => next += at + 1,
+            None if asked.contains(field) => {
+                return bad(format!("sealed field {field:?} is out of the job's order or named twice"))
+            }
+            None => return bad(format!("field {field:?} is not one the job asks this party to seal")),
+        }
+    }
+    let mut refused = std::collections::BTreeSet::new();
+    for field in seal.refused.iter().map(|r| &r.field) {
+        if !asked.contains(field) {
+            return bad(format!("refused field {field:?} is not one the job asks this party to seal"));
+        }
+        if seal.sealed_fields.contains(field) || !refused.insert(field) {
+            return bad(format!("field {field:?} is named twice (sealed or refused once only)"));
+        }
     }
     Ok(())
 }

@@ -1,12 +1,13 @@
-//! The bidui matcher: a district service that joins parties' tokens, runs the release
-//! round and serves results. It holds tokens, counts and released fields — never a raw
-//! identity number and never an epoch secret.
+//! The bidui matcher: a district service that joins each department's tokens with the
+//! requester's and forwards to the requester the sealed values of the linked department
+//! rows. It holds tokens, counts and sealed values it cannot open — never a field value in
+//! clear, a raw identity number or an epoch secret.
 //!
 //! - [`http`]: the axum router (`app`) and handlers;
 //! - [`auth`]: signed-request verification (Ed25519, timestamp window, nonces);
 //! - [`jobs`]: the job life cycle and the join orchestration;
 //! - [`matching`]: the in-memory join of token chunks, roaring bitmaps of rows;
-//! - [`results`]: per-row results from the join and the releases;
+//! - [`results`]: per-row results from the join, with the sealed values to forward;
 //! - [`store`]: the SQLite file, the only place SQL is written;
 //! - [`audit`]: the hash-chained audit log (encoding, hashing, verification);
 //! - [`tls`]: HTTPS on rustls with the ring provider, the district's certificate.
@@ -38,7 +39,7 @@ pub use http::app;
 pub struct AppState {
     pub store: store::Store,
     /// Held while a job moves on (join, results, purge): two requests that both finish a
-    /// job — a repeated last seal or release — take turns, and the second finds it done.
+    /// job — the last seal and a repeat of it — take turns, and the second finds it done.
     pub finishing: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Set when tokens were deleted but their bytes may still sit in the WAL; cleared once
     /// [`store::scrub_deleted`] has emptied it.
@@ -72,7 +73,7 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     pub transport: Transport,
     /// Plain HTTP on anything but loopback must be asked for as well: without TLS the
-    /// network path reads released fields and can forge answers.
+    /// network path reads the match structure and can forge answers.
     pub allow_non_loopback: bool,
 }
 

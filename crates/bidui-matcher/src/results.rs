@@ -1,17 +1,29 @@
-//! Turns a finished join and the parties' releases into per-row results.
+//! Turns a finished join into per-row results: the match structure and, for the
+//! requester, the sealed values of the linked department rows, forwarded unread.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use bidui_core::api::{Attribute, DepartmentFinding, JobResults, JobSpec, ReleaseUpload, ResultSummary, RowResult};
+use bidui_core::api::{
+    Attribute, DepartmentFinding, JobResults, JobSpec, RefusedField, ResultSummary, RowResult, SealedValues,
+};
+use bidui_core::fieldseal::SealKind;
 
 use crate::matching::{DepartmentMatch, LinkKind, RegistryIndex};
+
+/// What a department declared when it sealed.
+#[derive(Clone, Debug, Default)]
+pub struct DepartmentSeal {
+    pub sealed_fields: Vec<String>,
+    pub refused: Vec<RefusedField>,
+}
 
 /// Everything the results need besides the join.
 pub struct ResultInputs<'a> {
     pub spec: &'a JobSpec,
     pub index: &'a RegistryIndex,
     pub departments: &'a BTreeMap<String, DepartmentMatch>,
-    pub releases: &'a HashMap<String, ReleaseUpload>,
+    /// Per department, its seal's sealed and refused fields.
+    pub seals: &'a BTreeMap<String, DepartmentSeal>,
     pub registry_rows_read: u64,
     pub invalid_ids: BTreeMap<String, u64>,
 }
@@ -37,39 +49,27 @@ fn name_tier(attributes: &BTreeMap<Attribute, Option<bool>>) -> &'static str {
     }
 }
 
-/// Released values of one department, by its own row: row → field → value.
-fn released_by_row(upload: Option<&ReleaseUpload>) -> HashMap<u32, Vec<(String, String)>> {
-    let Some(upload) = upload else { return HashMap::new() };
-    upload
-        .records
-        .iter()
-        .map(|record| {
-            let values = upload
-                .fields
-                .iter()
-                .zip(&record.values)
-                .filter_map(|(field, value)| {
-                    value.as_ref().filter(|v| !v.is_empty()).map(|v| (field.clone(), v.clone()))
-                })
-                .collect();
-            (record.row, values)
-        })
-        .collect()
-}
-
 pub fn build(inputs: &ResultInputs<'_>) -> JobResults {
     let spec = inputs.spec;
-    let requester_values = released_by_row(inputs.releases.get(&spec.requester.party));
+    // `fields` stay empty: the requester's own fields never leave the requester, which fills
+    // them in from its registry.
     let mut rows: BTreeMap<u32, RowResult> = inputs
         .index
         .all_rows
         .iter()
         .map(|row| {
-            let fields = requester_values.get(&row).map(|v| v.iter().cloned().collect()).unwrap_or_default();
             let departments =
                 spec.departments.iter().map(|d| (d.party.clone(), DepartmentFinding::default())).collect();
             let id_valid = !inputs.index.invalid_id_rows.contains(row);
-            (row, RowResult { row, fields, id_valid, duplicate_rows: Vec::new(), departments })
+            let result = RowResult {
+                row,
+                fields: BTreeMap::new(),
+                id_valid,
+                duplicate_rows: Vec::new(),
+                departments,
+                person: None,
+            };
+            (row, result)
         })
         .collect();
 
@@ -83,13 +83,13 @@ pub fn build(inputs: &ResultInputs<'_>) -> JobResults {
     }
 
     for (party, matched) in inputs.departments {
-        let values = released_by_row(inputs.releases.get(party));
         for link in &matched.links {
             let Some(finding) = rows.get_mut(&link.requester_row).and_then(|r| r.departments.get_mut(party)) else {
                 continue;
             };
             if link.kind == LinkKind::QuasiIdentifier {
                 finding.probable_rows += 1;
+                forward(finding, link.department_row, SealKind::Qid, matched.sealed_by_qid.get(&link.department_row));
                 continue;
             }
             finding.found = true;
@@ -111,12 +111,7 @@ pub fn build(inputs: &ResultInputs<'_>) -> JobResults {
                     *entry = verdict;
                 }
             }
-            for (field, value) in values.get(&link.department_row).into_iter().flatten() {
-                let list = finding.released.entry(field.clone()).or_default();
-                if !list.contains(value) {
-                    list.push(value.clone());
-                }
-            }
+            forward(finding, link.department_row, SealKind::Id, matched.sealed_by_id.get(&link.department_row));
         }
     }
 
@@ -126,7 +121,11 @@ pub fn build(inputs: &ResultInputs<'_>) -> JobResults {
     for row in rows.values_mut() {
         let found_somewhere = row.departments.values().any(|f| f.found);
         let lead = !row.id_valid || !found_somewhere;
-        row.departments.values_mut().filter(|f| !lead || f.found).for_each(|f| f.probable_rows = 0);
+        for finding in row.departments.values_mut().filter(|f| !lead || f.found) {
+            // Nor are a namesake's values forwarded: only a lead's can be opened.
+            finding.probable_rows = 0;
+            finding.sealed.retain(|s| s.kind == SealKind::Id);
+        }
     }
 
     let mut summary = ResultSummary {
@@ -154,7 +153,28 @@ pub fn build(inputs: &ResultInputs<'_>) -> JobResults {
         summary,
         rows: rows.into_values().collect(),
         rules: spec.rules.clone(),
+        sealed_fields: inputs.seals.iter().map(|(party, seal)| (party.clone(), seal.sealed_fields.clone())).collect(),
+        refused: inputs
+            .seals
+            .iter()
+            .filter(|(_, seal)| !seal.refused.is_empty())
+            .map(|(party, seal)| (party.clone(), seal.refused.clone()))
+            .collect(),
+        unopened: 0,
     }
+}
+
+/// Forwards a linked department row's sealed values, once per row, in the order linked.
+fn forward(finding: &mut DepartmentFinding, department_row: u32, kind: SealKind, blob: Option<&Vec<u8>>) {
+    let Some(blob) = blob else { return };
+    if !finding.sealed.iter().any(|s| s.row == department_row && s.kind == kind) {
+        finding.sealed.push(SealedValues { row: department_row, kind, sealed: hex::encode(blob) });
+    }
+}
+
+/// The results as the operator reads them: the match structure without a sealed value.
+pub fn without_sealed_values(results: &mut JobResults) {
+    results.rows.iter_mut().flat_map(|r| r.departments.values_mut()).for_each(|f| f.sealed.clear());
 }
 
 /// Lower is a better agreement.

@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use bidui_core::api::SignedJob;
 use bidui_core::custody::PrincipalRole;
 
 use crate::audit;
@@ -124,6 +125,21 @@ CREATE TABLE epoch_retirements (
 );
 ALTER TABLE jobs ADD COLUMN purge_after INTEGER;
 ALTER TABLE jobs ADD COLUMN purged_at INTEGER;
+"#,
+    // Protocol v2: a job is the operator's signed spec, kept verbatim (`spec` holds the
+    // signed text; a job without a signature was created under protocol v1 and is refused);
+    // seals name the fields sealed and refused; the custodian's statements are kept so an
+    // assignment can carry the operator's enrolment. No release round: its tables go, and
+    // with them the matched-row bitmaps that told a department which of its rows matched.
+    r#"
+ALTER TABLE jobs ADD COLUMN signer TEXT;
+ALTER TABLE jobs ADD COLUMN signature TEXT;
+ALTER TABLE submissions ADD COLUMN sealed_fields TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE submissions ADD COLUMN refused TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE principal_statements ADD COLUMN body TEXT;
+DROP TABLE releases;
+DROP TABLE release_log;
+DROP TABLE matches;
 "#,
 ];
 
@@ -374,28 +390,36 @@ pub fn remember_nonce(
 
 #[derive(Clone, Debug)]
 pub struct JobRow {
-    pub spec: String,
+    /// The operator's signed job as it was created; `None` for a job created under
+    /// protocol v1 (a bare spec, never signed).
+    pub signed: Option<SignedJob>,
     pub state: String,
 }
 
 pub fn job(conn: &Connection, id: &str) -> rusqlite::Result<Option<JobRow>> {
-    conn.prepare_cached("SELECT spec, state FROM jobs WHERE id = ?1")?
-        .query_row([id], |r| Ok(JobRow { spec: r.get(0)?, state: r.get(1)? }))
+    conn.prepare_cached("SELECT spec, signer, signature, state FROM jobs WHERE id = ?1")?
+        .query_row([id], |r| {
+            let (spec, signer, signature): (String, Option<String>, Option<String>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            let signed = signer.zip(signature).map(|(signer, signature)| SignedJob { spec, signer, signature });
+            Ok(JobRow { signed, state: r.get(3)? })
+        })
         .optional()
 }
 
+/// Creates a job from the operator's signed spec, stored verbatim, with an empty
+/// submission per party.
 pub fn insert_job(
     tx: &Transaction<'_>,
     id: &str,
-    spec: &str,
+    signed: &SignedJob,
     state: &str,
-    created_by: &str,
     parties: &[String],
     now: i64,
 ) -> rusqlite::Result<()> {
     tx.execute(
-        "INSERT INTO jobs (id, spec, state, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id, spec, state, now, created_by],
+        "INSERT INTO jobs (id, spec, signer, signature, state, created_at, created_by) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3)",
+        params![id, signed.spec, signed.signer, signed.signature, state, now],
     )?;
     for party in parties {
         tx.execute("INSERT INTO submissions (job, party) VALUES (?1, ?2)", params![id, party])?;
@@ -415,12 +439,17 @@ pub struct SubmissionRow {
     pub chunks: u32,
     pub records: u64,
     pub rows_read: u64,
+    /// JSON: invalid identity numbers by error code.
     pub invalid_ids: String,
+    /// JSON: the fields sealed in every record, in order.
+    pub sealed_fields: String,
+    /// JSON: the fields the party's policy refused, with reasons.
+    pub refused: String,
 }
 
 pub fn submission(conn: &Connection, job: &str, party: &str) -> rusqlite::Result<Option<SubmissionRow>> {
     conn.prepare_cached(
-        "SELECT sealed_at IS NOT NULL, epoch, chunks, records, rows_read, invalid_ids \
+        "SELECT sealed_at IS NOT NULL, epoch, chunks, records, rows_read, invalid_ids, sealed_fields, refused \
          FROM submissions WHERE job = ?1 AND party = ?2",
     )?
     .query_row(params![job, party], |r| {
@@ -431,6 +460,8 @@ pub fn submission(conn: &Connection, job: &str, party: &str) -> rusqlite::Result
             records: r.get::<_, i64>(3)? as u64,
             rows_read: r.get::<_, i64>(4)? as u64,
             invalid_ids: r.get(5)?,
+            sealed_fields: r.get(6)?,
+            refused: r.get(7)?,
         })
     })
     .optional()
@@ -484,19 +515,27 @@ pub fn chunk_body(conn: &Connection, job: &str, party: &str, seq: u32) -> rusqli
         .optional()
 }
 
+/// What a seal records besides its time: the epoch, the rows read and the JSON of the
+/// invalid-id counts, the sealed fields and the refused fields.
+pub struct SealRecord<'a> {
+    pub epoch: &'a str,
+    pub rows_read: u64,
+    pub invalid_ids: &'a str,
+    pub sealed_fields: &'a str,
+    pub refused: &'a str,
+}
+
 pub fn seal_submission(
     conn: &Connection,
     job: &str,
     party: &str,
-    epoch: &str,
-    rows_read: u64,
-    invalid_ids: &str,
+    seal: &SealRecord<'_>,
     now: i64,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE submissions SET sealed_at = ?3, epoch = ?4, rows_read = ?5, invalid_ids = ?6 \
-         WHERE job = ?1 AND party = ?2",
-        params![job, party, now, epoch, rows_read as i64, invalid_ids],
+        "UPDATE submissions SET sealed_at = ?3, epoch = ?4, rows_read = ?5, invalid_ids = ?6, sealed_fields = ?7, \
+         refused = ?8 WHERE job = ?1 AND party = ?2",
+        params![job, party, now, seal.epoch, seal.rows_read as i64, seal.invalid_ids, seal.sealed_fields, seal.refused],
     )?;
     Ok(())
 }
@@ -505,65 +544,6 @@ pub fn all_sealed(conn: &Connection, job: &str) -> rusqlite::Result<bool> {
     let open: i64 =
         conn.query_row("SELECT COUNT(*) FROM submissions WHERE job = ?1 AND sealed_at IS NULL", [job], |r| r.get(0))?;
     Ok(open == 0)
-}
-
-pub fn save_matches(tx: &Transaction<'_>, job: &str, matched_rows: &[(String, Vec<u8>)]) -> rusqlite::Result<()> {
-    for (party, rows) in matched_rows {
-        tx.execute(
-            "INSERT OR REPLACE INTO matches (job, party, matched_rows) VALUES (?1, ?2, ?3)",
-            params![job, party, rows],
-        )?;
-    }
-    Ok(())
-}
-
-pub fn matched_rows(conn: &Connection, job: &str, party: &str) -> rusqlite::Result<Option<Vec<u8>>> {
-    conn.query_row("SELECT matched_rows FROM matches WHERE job = ?1 AND party = ?2", params![job, party], |r| r.get(0))
-        .optional()
-}
-
-pub fn release(conn: &Connection, job: &str, party: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT body FROM releases WHERE job = ?1 AND party = ?2", params![job, party], |r| r.get(0))
-        .optional()
-}
-
-pub fn releases(conn: &Connection, job: &str) -> rusqlite::Result<Vec<(String, String)>> {
-    conn.prepare("SELECT party, body FROM releases WHERE job = ?1 ORDER BY party")?
-        .query_map([job], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect()
-}
-
-pub struct ReleaseLogEntry<'a> {
-    pub job: &'a str,
-    pub party: &'a str,
-    pub purpose: &'a str,
-    pub approval: &'a str,
-    pub fields: &'a str,
-    pub refused: &'a str,
-    pub records: u64,
-}
-
-/// Stores a release and logs it in the same transaction: no release without its record.
-pub fn insert_release(tx: &Transaction<'_>, entry: &ReleaseLogEntry<'_>, body: &str, now: i64) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO releases (job, party, body, released_at) VALUES (?1, ?2, ?3, ?4)",
-        params![entry.job, entry.party, body, now],
-    )?;
-    tx.execute(
-        "INSERT INTO release_log (at, job, party, purpose, approval, fields, refused, records) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            now,
-            entry.job,
-            entry.party,
-            entry.purpose,
-            entry.approval,
-            entry.fields,
-            entry.refused,
-            entry.records as i64
-        ],
-    )?;
-    Ok(())
 }
 
 /// Appends one event to the audit chain; call it inside the transaction that makes the
@@ -645,8 +625,20 @@ pub fn statement_at(conn: &Connection, name: &str) -> rusqlite::Result<Option<u6
         .map(|v| v.map(|at| at as u64))
 }
 
-pub fn set_statement_at(conn: &Connection, name: &str, at: u64) -> rusqlite::Result<()> {
-    conn.execute("INSERT OR REPLACE INTO principal_statements (name, at) VALUES (?1, ?2)", params![name, at as i64])?;
+/// The newest custodian statement applied to `name`, as the custodian signed it (JSON);
+/// `None` if there is none, or it was applied before the matcher kept statements.
+pub fn latest_statement(conn: &Connection, name: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT body FROM principal_statements WHERE name = ?1", [name], |r| r.get(0))
+        .optional()
+        .map(Option::flatten)
+}
+
+/// Records the newest statement applied to `name`: its time and its signed JSON.
+pub fn set_statement(conn: &Connection, name: &str, at: u64, body: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR REPLACE INTO principal_statements (name, at, body) VALUES (?1, ?2, ?3)",
+        params![name, at as i64, body],
+    )?;
     Ok(())
 }
 
@@ -745,11 +737,10 @@ pub fn jobs_to_purge(conn: &Connection, now: i64) -> rusqlite::Result<Vec<String
     .collect()
 }
 
-/// Deletes a job's tokens (its chunks and row bitmaps); its results and audit remain.
+/// Deletes a job's chunks (its tokens and sealed values); its results and audit remain.
 /// Returns the number of chunks deleted.
 pub fn purge_job_tokens(tx: &Transaction<'_>, job: &str, now: i64) -> rusqlite::Result<u64> {
     let chunks = tx.execute("DELETE FROM chunks WHERE job = ?1", [job])? as u64;
-    tx.execute("DELETE FROM matches WHERE job = ?1", [job])?;
     tx.execute("UPDATE jobs SET purged_at = ?2 WHERE id = ?1", params![job, now])?;
     Ok(chunks)
 }
@@ -786,6 +777,45 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert!(matches!(Store::open(&path), Err(StoreError::TooNew { found: 99, .. })));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A database of protocol v1 (schema 3) with a job, its matched rows and a release:
+    /// migrated, the release round's tables are gone (with the values released in clear),
+    /// and the job is known to be v1's (no signature).
+    #[tokio::test]
+    async fn migrating_a_v1_database_drops_the_release_round_and_marks_its_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..3] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            conn.execute_batch(
+                "INSERT INTO jobs (id, spec, state, created_at, created_by) VALUES ('old', '{}', 'releasing', 1, 'op');
+                 INSERT INTO submissions (job, party) VALUES ('old', 'household');
+                 INSERT INTO matches (job, party, matched_rows) VALUES ('old', 'household', x'00');
+                 INSERT INTO releases (job, party, body, released_at) VALUES ('old', 'household', '13800138000', 2);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let tables: Vec<String> = store
+            .call(|c| {
+                c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?
+                    .query_map([], |r| r.get(0))?
+                    .collect()
+            })
+            .await
+            .unwrap();
+        for gone in ["matches", "releases", "release_log"] {
+            assert!(!tables.iter().any(|t| t == gone), "{gone} is still there");
+        }
+        let job = store.call(|c| job(c, "old")).await.unwrap().unwrap();
+        assert!(job.signed.is_none(), "a v1 job has no signature");
+        let seal = store.call(|c| submission(c, "old", "household")).await.unwrap().unwrap();
+        assert_eq!((seal.sealed_fields.as_str(), seal.refused.as_str()), ("[]", "[]"));
     }
 
     #[tokio::test]
@@ -845,7 +875,8 @@ mod tests {
         for (job, tokens) in [("purged", purged.clone()), ("kept", kept.clone())] {
             store
                 .transaction(move |tx| {
-                    insert_job(tx, job, "{}", "complete", "operator", &["household".to_owned()], 1)?;
+                    let signed = SignedJob { spec: "{}".into(), signer: "operator".into(), signature: String::new() };
+                    insert_job(tx, job, &signed, "complete", &["household".to_owned()], 1)?;
                     for (seq, chunk) in tokens.chunks(2_000).enumerate() {
                         let meta = ChunkMeta { seq: seq as u32, sha256: vec![0; 32], records: 2_000, last_row: 0 };
                         insert_chunk(tx, job, "household", &meta, chunk.as_flattened())?;

@@ -18,7 +18,7 @@ struct Logged {
     head: ChainHead,
 }
 
-const RECORDS: u64 = 8;
+const RECORDS: u64 = 9;
 
 fn logged() -> Logged {
     let dir = tempfile::tempdir().unwrap();
@@ -50,19 +50,26 @@ fn logged() -> Logged {
             Some(job),
             json!({
                 "epoch": "0123456789abcdef", "chunks": 1, "records": 3000, "rows_read": 3011,
-                "invalid_ids": { "checksum": 11 }
+                "invalid_ids": { "checksum": 11 }, "sealed_fields": [], "refused": []
             }),
         ),
         AuditEvent::new(
             1_780_000_200,
             "household",
-            action::RELEASED,
+            action::SEALED,
             Some(job),
             json!({
-                "purpose": "退役军人和其他优抚对象信息采集第二阶段数据比对", "approval": "增退役军人〔2026〕1号",
-                "fields": ["household_status"], "refused": [{ "field": "income", "reason": "本部门政策不允许" }],
-                "records": 2812
+                "epoch": "0123456789abcdef", "chunks": 1, "records": 2812, "rows_read": 2812, "invalid_ids": {},
+                "sealed_fields": ["household_status"],
+                "refused": [{ "field": "income", "reason": "本部门政策不允许" }]
             }),
+        ),
+        AuditEvent::new(
+            1_780_000_300,
+            "veterans",
+            action::RESULTS_DELIVERED,
+            Some(job),
+            json!({ "rows": 3000, "sealed_values": 2812 }),
         ),
     ];
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
@@ -108,15 +115,15 @@ fn an_untouched_log_verifies_and_names_its_head() {
     assert_eq!(rows.last().unwrap().hash, log.head.head);
     let actions: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
     assert_eq!(&actions[..5], ["enroll", "enroll", "enroll", "revoke", "enroll"]);
-    assert_eq!(&actions[5..], ["job-created", "submission-sealed", "fields-released"]);
+    assert_eq!(&actions[5..], ["job-created", "submission-sealed", "submission-sealed", "results-delivered"]);
     let replaced = rows[4].event().unwrap();
     assert_eq!(replaced.details["replaced"]["was_revoked"], json!(true));
     assert_eq!(replaced.actor, audit::ADMINISTRATOR);
     // The job's records, by job, with purpose and approval verbatim.
     let job = audit::read_database(&log.db, Some("zc-2026-audit")).unwrap();
-    assert_eq!(job.len(), 3);
+    assert_eq!(job.len(), 4);
     assert!(
-        job[2].record.contains("增退役军人〔2026〕1号") && job[2].record.contains("本部门政策不允许"),
+        job[0].record.contains("增退役军人〔2026〕1号") && job[2].record.contains("本部门政策不允许"),
         "{}",
         job[2].record
     );
@@ -129,7 +136,7 @@ fn an_untouched_log_verifies_and_names_its_head() {
 #[test]
 fn editing_the_hashed_record_of_one_entry_is_detected() {
     let log = logged();
-    // Fewer records released than were: the JSON still parses, the hash no longer fits.
+    // Fewer records sealed than were: the JSON still parses, the hash no longer fits.
     tamper(&log.db, "UPDATE audit SET record = replace(record, '\"records\":2812', '\"records\":12') WHERE seq = 8");
     let reason = broken_at(&log.db, 8);
     assert!(reason.contains("does not match its hash"), "{reason}");
@@ -215,7 +222,7 @@ fn swapping_two_entries_is_detected() {
 fn truncating_the_tail_is_detected_against_the_noted_head() {
     let log = logged();
     let noted = hex::encode(log.head.head);
-    tamper(&log.db, "DELETE FROM audit WHERE seq >= 7");
+    tamper(&log.db, "DELETE FROM audit WHERE seq >= 8");
     // What is left is a valid, shorter chain: on its own it verifies, with fewer records
     // and another head — which is why `verify` prints both for the operator to note.
     match audit::verify_database(&log.db, None).unwrap() {
