@@ -118,7 +118,7 @@ fn label(action: &str) -> &'static str {
         action::REVOKE => "撤销",
         action::JOB_CREATED => "创建任务",
         action::SEALED => "提交封存",
-        action::RELEASED => "字段发放",
+        action::RESULTS_DELIVERED => "结果交付请求方",
         action::CUSTODIAN_TRUSTED => "信任密钥管理员",
         action::EPOCH_STORED => "密钥轮换投递",
         action::EPOCH_RETIRED => "密钥退役",
@@ -132,6 +132,18 @@ fn text(value: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
         other => other.to_string(),
+    }
+}
+
+fn refused(value: &Value) -> String {
+    let refused: Vec<String> = value
+        .as_array()
+        .map(|a| a.iter().map(|r| format!("{} ({})", text(&r["field"]), text(&r["reason"]))).collect())
+        .unwrap_or_default();
+    if refused.is_empty() {
+        "none".into()
+    } else {
+        refused.join("; ")
     }
 }
 
@@ -207,26 +219,21 @@ fn readable(row: &AuditRow) -> String {
                 .as_object()
                 .map(|m| m.iter().map(|(k, v)| format!("{k} {v}")).collect())
                 .unwrap_or_default();
-            vec![format!(
-                "epoch {}: {} chunks, {} records, {} rows read; invalid identity numbers: {}",
-                text(&d["epoch"]),
-                d["chunks"],
-                d["records"],
-                d["rows_read"],
-                if invalid.is_empty() { "none".into() } else { invalid.join(", ") }
-            )]
-        }
-        action::RELEASED => {
-            let refused: Vec<String> = d["refused"]
-                .as_array()
-                .map(|a| a.iter().map(|r| format!("{} ({})", text(&r["field"]), text(&r["reason"]))).collect())
-                .unwrap_or_default();
             vec![
-                format!("用途 purpose: {}", text(&d["purpose"])),
-                format!("批准文号 approval: {}", text(&d["approval"])),
-                format!("fields released: {}; for {} records", list(&d["fields"]), d["records"]),
-                format!("fields refused: {}", if refused.is_empty() { "none".into() } else { refused.join("; ") }),
+                format!(
+                    "epoch {}: {} chunks, {} records, {} rows read; invalid identity numbers: {}",
+                    text(&d["epoch"]),
+                    d["chunks"],
+                    d["records"],
+                    d["rows_read"],
+                    if invalid.is_empty() { "none".into() } else { invalid.join(", ") }
+                ),
+                format!("fields sealed: {}", list(&d["sealed_fields"])),
+                format!("fields refused: {}", refused(&d["refused"])),
             ]
+        }
+        action::RESULTS_DELIVERED => {
+            vec![format!("{} registry rows, {} sealed values forwarded unread", d["rows"], d["sealed_values"])]
         }
         _ => vec![d.to_string()],
     };

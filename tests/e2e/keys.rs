@@ -172,8 +172,18 @@ fn enrol_rotate_run_rotate_revoke_run() {
     // creates a job: no agent acts on it.
     let rogue_key = work.join("rogue.ed25519");
     let rogue_public = ok(&["keys", "init-operator", "--key", path(&rogue_key)]).trim().to_owned();
-    ok(&["matcher", "enroll", "--db", path(&database), "--name", "rogue", "--role", "operator", "--public-key",
-        &rogue_public]);
+    ok(&[
+        "matcher",
+        "enroll",
+        "--db",
+        path(&database),
+        "--name",
+        "rogue",
+        "--role",
+        "operator",
+        "--public-key",
+        &rogue_public,
+    ]);
     let rogue = work.join("rogue.toml");
     std::fs::write(&rogue, format!("matcher = \"{url}\"\nname = \"rogue\"\nidentity_key = \"rogue.ed25519\"\n"))
         .unwrap();

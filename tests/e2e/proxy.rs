@@ -2,13 +2,13 @@
 //! who signed the request, what was asked, what came back — and can rewrite responses:
 //! the test's stand-in for a dishonest matcher.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
 /// One request and its response, as the proxy saw them (after any rewriting).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Exchange {
     /// The `bidui-signer` header: which principal made the request.
     pub(crate) signer: String,
@@ -23,7 +23,8 @@ pub(crate) struct Exchange {
 
 /// Given an exchange with the matcher's honest response and every exchange before it, a
 /// replacement response body.
-pub(crate) type Rewrite = Arc<dyn Fn(&Exchange, &[Exchange]) -> Option<Vec<u8>> + Send + Sync>;
+pub(crate) type Rewrite = Arc<RewriteFn>;
+pub(crate) type RewriteFn = dyn Fn(&Exchange, &[Exchange]) -> Option<Vec<u8>> + Send + Sync;
 
 pub(crate) struct Proxy {
     pub(crate) port: u16,
@@ -128,7 +129,7 @@ fn relay(
     client: TcpStream,
     mut server: TcpStream,
     sink: &Mutex<Vec<Exchange>>,
-    rewrite: Option<&(dyn Fn(&Exchange, &[Exchange]) -> Option<Vec<u8>> + Send + Sync)>,
+    rewrite: Option<&RewriteFn>,
 ) -> std::io::Result<()> {
     let mut client_write = client.try_clone()?;
     let mut from_client = BufReader::new(client);

@@ -167,8 +167,11 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
     let structure: JobResults = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(structure.summary, results.summary);
     assert!(structure.rows.iter().all(|r| r.fields.is_empty() && r.person.is_none()));
-    assert!(structure.rows.iter().flat_map(|r| r.departments.values()).all(|f| f.sealed.is_empty()
-        && f.released.is_empty()));
+    assert!(structure
+        .rows
+        .iter()
+        .flat_map(|r| r.departments.values())
+        .all(|f| f.sealed.is_empty() && f.released.is_empty()));
     let household_rows = std::fs::read_to_string(d.dir.join("data/household.csv")).unwrap().lines().count() as u64 - 1;
     assert_eq!(household.rows_read, household_rows);
     let invalid: u64 = household.invalid_ids.values().sum();
