@@ -295,11 +295,13 @@ epoch = "0123456789abcdef"
 [requester]
 party = "veterans"
 fields = ["zj", "zt"]
+max_records = 40000
 
 [[department]]
 party = "household"
 compare = ["name"]
 fields = ["hjzt"]
+max_records = 2000000
 
 [[rule]]
 code = "deceased_active"

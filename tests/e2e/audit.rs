@@ -1,6 +1,7 @@
 //! The matcher's audit log on the shared demo district, through the real binary:
-//! `bidui audit verify` passes and `bidui audit show` holds the job's creation, its eight
-//! seals and eight releases with purpose and approval; a copy with one record deleted, or
+//! `bidui audit verify` passes and `bidui audit show` holds the job's creation (purpose,
+//! approval, signer, digest of the signed spec), its eight seals with the fields sealed,
+//! and the one delivery of results to the requester; a copy with one record deleted, or
 //! with its tail cut off, fails verification.
 
 use std::path::{Path, PathBuf};
@@ -65,7 +66,8 @@ fn the_demo_districts_audit_log_verifies_and_records_the_job() {
     let d = district();
     let db = d.dir.join("matcher/matcher.db");
     let (count, head) = intact(&bidui(&["audit", "verify"], &db));
-    assert!(count >= 26, "too few records: {count}");
+    // Nine enrolments, the job's creation, eight seals, one delivery of results.
+    assert_eq!(count, 19, "records: {count}");
     assert_eq!(head.len(), 64);
 
     let shown = bidui(&["audit", "show", "--json", "--job", &d.results.job], &db);
@@ -78,25 +80,24 @@ fn the_demo_districts_audit_log_verifies_and_records_the_job() {
     let purpose = created[0]["details"]["purpose"].as_str().unwrap().to_owned();
     let approval = created[0]["details"]["approval"].as_str().unwrap().to_owned();
     assert!(purpose.contains("比对") && approval.contains("〔2019〕"), "{purpose} {approval}");
-    for action in ["submission-sealed", "fields-released"] {
-        let mut actors: Vec<&str> = of(action).iter().map(|r| r["actor"].as_str().unwrap()).collect();
-        actors.sort();
-        let mut expected = PARTIES.to_vec();
-        expected.sort();
-        assert_eq!(actors, expected, "{action}");
-    }
-    for release in of("fields-released") {
-        let details = &release["details"];
-        assert_eq!(
-            (details["purpose"].as_str(), details["approval"].as_str()),
-            (Some(purpose.as_str()), Some(approval.as_str()))
-        );
-        assert!(details["records"].as_u64().unwrap() > 0, "{release}");
-        assert!(!details["fields"].as_array().unwrap().is_empty(), "{release}");
-    }
+    assert_eq!(created[0]["details"]["signer"], "operator");
+    assert_eq!(created[0]["details"]["spec_sha256"].as_str().unwrap().len(), 64);
+    let mut actors: Vec<&str> = of("submission-sealed").iter().map(|r| r["actor"].as_str().unwrap()).collect();
+    actors.sort();
+    let mut expected = PARTIES.to_vec();
+    expected.sort();
+    assert_eq!(actors, expected);
     for seal in of("submission-sealed") {
-        assert!(seal["details"]["records"].as_u64().unwrap() > 0, "{seal}");
+        let details = &seal["details"];
+        assert!(details["records"].as_u64().unwrap() > 0, "{seal}");
+        // What each department sealed for the requester, by field name; never a value.
+        let sealed = details["sealed_fields"].as_array().unwrap();
+        assert_eq!(sealed.is_empty(), seal["actor"] == "veterans", "{seal}");
     }
+    let delivered = of("results-delivered");
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0]["actor"], "veterans");
+    assert!(delivered[0]["details"]["sealed_values"].as_u64().unwrap() > 1000, "{}", delivered[0]);
     // Everything of the job comes after its creation, in chain order.
     let seqs: Vec<u64> = records.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]) && records[0]["action"] == "job-created");
@@ -117,7 +118,7 @@ fn the_demo_districts_audit_log_verifies_and_records_the_job() {
     // Readable, in Chinese as entered.
     let readable = stdout(&bidui(&["audit", "show", "--job", &d.results.job], &db));
     assert!(
-        readable.contains(&approval) && readable.contains("字段发放") && readable.contains("用途 purpose"),
+        readable.contains(&approval) && readable.contains("结果交付请求方") && readable.contains("用途 purpose"),
         "{readable}"
     );
 }

@@ -345,15 +345,16 @@ fn no_value_and_no_registry_field_reaches_the_matcher_in_clear() {
         let registry: Vec<&String> = d.results.rows.iter().filter_map(|r| r.fields.get(field)).collect();
         assert!(registry.iter().filter(|v| needles.contains(v.as_str())).count() > 300, "{field}");
     }
-    let needles: Vec<&[u8]> = needles.iter().map(|n| n.as_bytes()).collect();
+    let own = std::fs::read(d.dir.join("report/results.json")).unwrap();
+    let needles: Vec<&String> = needles.iter().collect();
+    let searcher = aho_corasick::AhoCorasick::new(&needles).unwrap();
     let search = |bytes: &[u8], what: &str| {
-        if let Some(found) = needles.iter().find(|needle| bytes.windows(needle.len()).any(|w| w == **needle)) {
-            panic!("{what} holds the value {:?}", String::from_utf8_lossy(found));
+        if let Some(found) = searcher.find(bytes) {
+            panic!("{what} holds the value {:?}", needles[found.pattern().as_usize()]);
         }
     };
     // The scan finds what it looks for: the requester's own results are full of them.
-    let own = std::fs::read(d.dir.join("report/results.json")).unwrap();
-    assert!(needles.iter().filter(|n| own.windows(n.len()).any(|w| w == **n)).count() > 1000);
+    assert!(searcher.find_iter(&own).count() > 1000);
     search(&d.agent_bytes, "the wire");
     let files = files_under(&d.dir.join("matcher"));
     assert!(files.iter().any(|f| f.ends_with("matcher.db")));
@@ -530,7 +531,7 @@ fn forward_everything(injected: Arc<std::sync::atomic::AtomicU64>, spec: JobSpec
                     }
                 }
             }
-            assert!(strangers.len() > 100, "{}: {} strangers", department.party, strangers.len());
+            assert!(!strangers.is_empty(), "{}: no department row outside the registry", department.party);
             for (i, row) in results["rows"].as_array_mut().unwrap().iter_mut().enumerate() {
                 let finding = &mut row["departments"][&department.party];
                 let sealed = finding.as_object_mut().unwrap().entry("sealed").or_insert(serde_json::json!([]));

@@ -317,51 +317,13 @@ fn text(cell: &Data) -> String {
     }
 }
 
-#[test]
-fn town_workbooks_read_back_and_resolve_fills_names_locally() {
+/// Checks that every problem row of the town workbooks in `dir` names its person as the
+/// registry writes them: name, identity cell (as text), contact. Returns the rows checked.
+fn check_named_workbooks(dir: &std::path::Path, towns: &BTreeSet<&str>) -> usize {
     let d = district();
-    let (out, set) = report();
-    let towns: BTreeSet<&str> = d.truth.registry.iter().map(|r| r.town.as_str()).collect();
-    let mut files = 0;
-    for town in &towns {
-        let path = out.join("towns").join(format!("{town}.xlsx"));
-        let workbook = calamine::open_workbook_auto(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(workbook.sheet_names(), vec!["问题清单", "缺省数据补充", "说明"]);
-        let problems = cells(&path, "问题清单");
-        assert_eq!(problems[0].iter().map(text).collect::<Vec<_>>(), bidui_report::xlsx::problem_headers(false));
-        assert_eq!(problems.len() - 1, set.problems.iter().filter(|p| p.town == *town).count(), "{town}");
-        for row in &problems[1..] {
-            let r = text(&row[0]).parse::<u32>().unwrap();
-            assert_eq!(d.truth.registry[r as usize - 1].town, *town, "row {r} is listed for its own town");
-        }
-        let fills = cells(&path, "缺省数据补充");
-        assert_eq!(fills[0].iter().map(text).collect::<Vec<_>>(), bidui_report::xlsx::fill_headers(false));
-        assert_eq!(fills.len() - 1, set.fill_ins().filter(|p| p.town == *town).count(), "{town}");
-        files += 1;
-    }
-    assert_eq!(files, std::fs::read_dir(out.join("towns")).unwrap().count(), "one workbook per town, no other");
-    for file in ["summary.html", "problems.csv", "problems.json", "results.json", "results.csv"] {
-        assert!(out.join(file).exists(), "{file}");
-    }
-    let csv = std::fs::read(out.join("problems.csv")).unwrap();
-    assert!(csv.starts_with("\u{FEFF}序号,".as_bytes()), "CSV in UTF-8 with BOM");
-    assert_eq!(String::from_utf8(csv).unwrap().lines().count(), 1 + set.problems.len());
-
-    // Resolve on the requester's side, from its own registry file.
-    let resolved = d.dir.join("report-e2e-resolved");
-    let output = Command::new(bidui_exe())
-        .args(["report", "resolve"])
-        .arg(out)
-        .arg("--registry")
-        .arg(d.dir.join("data/registry.xlsx"))
-        .arg("--out")
-        .arg(&resolved)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "resolve failed: {}", String::from_utf8_lossy(&output.stderr));
     let mut checked = 0;
-    for town in &towns {
-        let rows = cells(&resolved.join(format!("{town}.xlsx")), "问题清单");
+    for town in towns {
+        let rows = cells(&dir.join(format!("{town}.xlsx")), "问题清单");
         assert_eq!(&rows[0][..4].iter().map(text).collect::<Vec<_>>(), &["序号", "姓名", "公民身份号码", "联系电话"]);
         for row in &rows[1..] {
             let truth = &d.truth.registry[text(&row[0]).parse::<usize>().unwrap() - 1];
@@ -379,6 +341,54 @@ fn town_workbooks_read_back_and_resolve_fills_names_locally() {
             checked += 1;
         }
     }
+    checked
+}
+
+#[test]
+fn town_workbooks_name_the_people_and_resolve_still_fills_names_locally() {
+    let d = district();
+    let (out, set) = report();
+    let towns: BTreeSet<&str> = d.truth.registry.iter().map(|r| r.town.as_str()).collect();
+    let mut files = 0;
+    for town in &towns {
+        let path = out.join("towns").join(format!("{town}.xlsx"));
+        let workbook = calamine::open_workbook_auto(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(workbook.sheet_names(), vec!["问题清单", "缺省数据补充", "说明"]);
+        let problems = cells(&path, "问题清单");
+        // Built on the requester's side (protocol v2), the workbooks name the people.
+        assert_eq!(problems[0].iter().map(text).collect::<Vec<_>>(), bidui_report::xlsx::problem_headers(true));
+        assert_eq!(problems.len() - 1, set.problems.iter().filter(|p| p.town == *town).count(), "{town}");
+        for row in &problems[1..] {
+            let r = text(&row[0]).parse::<u32>().unwrap();
+            assert_eq!(d.truth.registry[r as usize - 1].town, *town, "row {r} is listed for its own town");
+        }
+        let fills = cells(&path, "缺省数据补充");
+        assert_eq!(fills[0].iter().map(text).collect::<Vec<_>>(), bidui_report::xlsx::fill_headers(true));
+        assert_eq!(fills.len() - 1, set.fill_ins().filter(|p| p.town == *town).count(), "{town}");
+        files += 1;
+    }
+    assert_eq!(files, std::fs::read_dir(out.join("towns")).unwrap().count(), "one workbook per town, no other");
+    for file in ["summary.html", "problems.csv", "problems.json", "results.json", "results.csv"] {
+        assert!(out.join(file).exists(), "{file}");
+    }
+    let csv = std::fs::read(out.join("problems.csv")).unwrap();
+    assert!(csv.starts_with("\u{FEFF}序号,".as_bytes()), "CSV in UTF-8 with BOM");
+    assert_eq!(String::from_utf8(csv).unwrap().lines().count(), 1 + set.problems.len());
+    assert_eq!(check_named_workbooks(&out.join("towns"), &towns), set.problems.len());
+
+    // Resolve on the requester's side, from its own registry file.
+    let resolved = d.dir.join("report-e2e-resolved");
+    let output = Command::new(bidui_exe())
+        .args(["report", "resolve"])
+        .arg(out)
+        .arg("--registry")
+        .arg(d.dir.join("data/registry.xlsx"))
+        .arg("--out")
+        .arg(&resolved)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "resolve failed: {}", String::from_utf8_lossy(&output.stderr));
+    let checked = check_named_workbooks(&resolved, &towns);
     assert_eq!(checked, set.problems.len());
 
     // A registry that is not the run's is refused: its rows would not be the same people.

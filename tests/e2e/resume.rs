@@ -139,7 +139,7 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
     assert_eq!(entries.len(), 1, "{record}");
     // Had the agent tokenized a different job under this id and epoch, it would refuse the
     // job before computing a token.
-    let other_job = entries[0].replace("\"assignment_sha256\":\"", "\"assignment_sha256\":\"0");
+    let other_job = entries[0].replace("\"spec_sha256\":\"", "\"spec_sha256\":\"0");
     std::fs::write(&job_ids, record.replace(entries[0], &other_job)).unwrap();
     let refused = bidui_with_env(&household_args, &[]);
     std::fs::write(&job_ids, &record).unwrap();

@@ -174,7 +174,9 @@ pub fn complete(
             .filter(|(_, value)| !value.trim().is_empty())
             .map(|((field, _), value)| (field.clone(), value.trim().to_owned()))
             .collect();
-        row.person = Some(PersonRef { name: person[1].trim().to_owned(), id_number: person[0].trim().to_owned() });
+        // The identity cell exactly as written (stray spaces and tabs included): the town
+        // corrects the cell it sees.
+        row.person = Some(PersonRef { name: person[1].trim().to_owned(), id_number: person[0].to_owned() });
         unopened += openers.open_row(row, Some(&RowIdentity::from_cells(person, today)));
     }
     for (row, seen) in results.rows.iter_mut().zip(seen) {
