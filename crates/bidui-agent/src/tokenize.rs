@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use bidui_core::api::{Attribute, DepartmentSpec, JobSpec};
-use bidui_core::fieldseal::{seal_values, SealContext, SealKind, MAX_VALUE_BYTES};
+use bidui_core::fieldseal::{SealContext, SealKind, Sealer, MAX_VALUE_BYTES};
 use bidui_core::name::{self, NameForms};
 use bidui_core::token::{id_message, qid_message};
 use bidui_core::wire::{encode_record, Layout, ABSENT};
@@ -279,21 +279,27 @@ impl Tokenizer {
                     (!value.is_empty()).then_some(value)
                 })
                 .collect();
-            let context = sealing.context();
+            let (by_id_sealer, by_qid_sealer) = scratch.sealers.get_or_insert_with(|| {
+                let context = sealing.context();
+                (
+                    Sealer::new(&sealing.field_seal, SealKind::Id, &context),
+                    Sealer::new(&sealing.qid_seal, SealKind::Qid, &context),
+                )
+            });
             let out = &mut scratch.sealed;
-            let mut seal = |key: &PurposeKey, kind: SealKind, person: &[&[u8]]| {
+            let mut seal = |sealer: &mut Sealer, person: &[&[u8]]| {
                 let start = out.len();
-                let blob = seal_values(key, kind, person, &context, number, &cells)
+                sealer
+                    .seal_into(person, number, &cells, out)
                     .expect("values are trimmed to the length limit and counted per field before sealing");
-                out.extend_from_slice(&blob);
                 start..out.len()
             };
             // An absent blob is an empty range: the record carries a zero length.
-            let by_id = values.id.map_or(0..0, |id| seal(&sealing.field_seal, SealKind::Id, &id_message(&id)));
+            let by_id = values.id.map_or(0..0, |id| seal(by_id_sealer, &id_message(&id)));
             let by_qid = qid.map_or(0..0, |(birth, sex)| {
                 let birth = birth.yyyymmdd_bytes();
                 let birth = std::str::from_utf8(&birth).expect("ASCII digits");
-                seal(&sealing.qid_seal, SealKind::Qid, &qid_message(&values.name.canonical, birth, sex))
+                seal(by_qid_sealer, &qid_message(&values.name.canonical, birth, sex))
             });
             (by_id, by_qid)
         });
@@ -465,6 +471,8 @@ struct Scratch {
     name: NameForms,
     /// The batch's sealed values, back to back.
     sealed: Vec<u8>,
+    /// This thread's sealers (by identity, by quasi-identifier), made at its first row.
+    sealers: Option<(Sealer, Sealer)>,
 }
 
 /// Rows read per batch handed to a tokenizing thread.

@@ -7,21 +7,25 @@
 //! its own registry.
 //!
 //! ```text
-//! row_key   = MAC(K_seal, person)            K_seal: field-seal (person = canonical id) or
-//!                                            qid-seal (person = the quasi-identifier message)
-//! enc_key   = MAC(row_key, "bidui/v2 seal key")
-//! aad       = "bidui/v2 field-seal" || 0x00 || kind || 0x00 || u32le(row) || job || 0x00 ||
-//!             requester || 0x00 || department || 0x00 || field_1 || 0x00 || … || field_n
+//! K_seal    = the pair's field-seal key (person = canonical id) or qid-seal key (person = the
+//!             quasi-identifier message), spec-v2 §3
+//! enc_key   = MAC(K_seal, "bidui/v2 seal key" || 0x00 || person)
+//! aad       = "bidui/v2 field-seal" || 0x00 || kind || 0x00 || job || 0x00 || requester || 0x00 ||
+//!             department || 0x00 || (field || 0x00)* || u32le(row)
 //! plaintext = u16le(len(body)) || body || 0x00 … (to a multiple of 64 bytes)
 //!             body = for each field: 0x00 (no value) | 0x01 || u16le(len) || UTF-8 value
-//! nonce     = first_12(MAC(row_key, "bidui/v2 seal nonce" || 0x00 || u32le(len(aad)) || aad || plaintext))
+//! nonce     = first_12(MAC(K_seal, "bidui/v2 seal nonce" || 0x00 || u32le(len(person)) || person ||
+//!                          u32le(len(aad)) || aad || plaintext))
 //! sealed    = nonce || ChaCha20-Poly1305(enc_key, nonce, aad, plaintext)   (ciphertext || tag)
 //! ```
 //!
-//! The nonce is a MAC of everything sealed (a synthetic IV), so sealing is deterministic:
-//! an interrupted upload recomputes the same bytes and resumes by digest, and two
-//! different plaintexts under one key get different nonces. Padding hides value lengths
-//! below 64 bytes.
+//! Only a holder of the epoch secret who knows the person derives `enc_key`. The nonce is a
+//! MAC of everything sealed (a synthetic IV), so sealing is deterministic: an interrupted
+//! upload recomputes the same bytes and resumes by digest, and two different plaintexts
+//! under one key get different nonces. Both come from the pair key's precomputed MAC state,
+//! with no key schedule per row: sealing runs for every row a department holds. Padding
+//! hides value lengths below 64 bytes. The row comes last in the associated data, so a
+//! [`Sealer`] builds the rest once per job.
 
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
 use zeroize::Zeroizing;
@@ -72,8 +76,8 @@ pub struct SealContext<'a> {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SealValuesError {
-    #[error("field {field:?} has a value of {len} bytes; at most {MAX_VALUE_BYTES} can be sealed")]
-    ValueTooLong { field: String, len: usize },
+    #[error("a value of {len} bytes; at most {MAX_VALUE_BYTES} can be sealed")]
+    ValueTooLong { len: usize },
     #[error("{0} values for {1} fields")]
     ValueCount(usize, usize),
     #[error("sealed values do not open: not this person's, another row's or field list, or damaged")]
@@ -87,53 +91,39 @@ pub fn valid_sealed_len(len: usize) -> bool {
     len > NONCE_LEN + TAG_LEN && len <= MAX_SEALED_LEN && (len - NONCE_LEN - TAG_LEN).is_multiple_of(PAD_TO)
 }
 
-fn aad(kind: SealKind, row: u32, context: &SealContext<'_>) -> Vec<u8> {
+/// The associated data less its final row: the same for every row of one job, kind and
+/// department.
+fn aad_prefix(kind: SealKind, context: &SealContext<'_>) -> Vec<u8> {
     let pair = &context.pair;
-    let mut aad = [AAD_LABEL, b"\0", kind.label().as_bytes(), b"\0", &row.to_le_bytes()].concat();
-    for part in [pair.job, pair.requester, pair.department] {
+    let mut aad = [AAD_LABEL, b"\0", kind.label().as_bytes(), b"\0"].concat();
+    for part in [pair.job, pair.requester, pair.department].into_iter().chain(context.fields.iter().map(String::as_str))
+    {
         aad.extend_from_slice(part.as_bytes());
         aad.push(0);
-    }
-    for (i, field) in context.fields.iter().enumerate() {
-        if i > 0 {
-            aad.push(0);
-        }
-        aad.extend_from_slice(field.as_bytes());
     }
     aad
 }
 
-struct RowKey(PurposeKey);
-
-impl RowKey {
-    fn new(seal_key: &PurposeKey, person: &[&[u8]]) -> RowKey {
-        let row_key = Zeroizing::new(seal_key.mac(person));
-        RowKey(PurposeKey::new(seal_key.suite(), *row_key))
-    }
-
-    fn aead(&self) -> LessSafeKey {
-        let enc_key = Zeroizing::new(self.0.mac(&[KEY_LABEL]));
-        LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &enc_key[..]).expect("a 32-byte ChaCha20 key"))
-    }
-
-    fn nonce(&self, aad: &[u8], plaintext: &[u8]) -> [u8; NONCE_LEN] {
-        let aad_len = (aad.len() as u32).to_le_bytes();
-        let mac = self.0.mac(&[NONCE_LABEL, b"\0", &aad_len, aad, plaintext]);
-        mac[..NONCE_LEN].try_into().expect("12 of 32 bytes")
-    }
+fn enc_key(seal_key: &PurposeKey, person: &[u8]) -> LessSafeKey {
+    let key = Zeroizing::new(seal_key.mac(&[KEY_LABEL, b"\0", person]));
+    LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &key[..]).expect("a 32-byte ChaCha20 key"))
 }
 
-fn encode_plaintext(context: &SealContext<'_>, values: &[Option<&str>]) -> Result<Zeroizing<Vec<u8>>, SealValuesError> {
-    if values.len() != context.fields.len() || values.len() > MAX_SEALED_FIELDS {
-        return Err(SealValuesError::ValueCount(values.len(), context.fields.len()));
-    }
-    let mut body = Zeroizing::new(Vec::with_capacity(PAD_TO));
+fn nonce(seal_key: &PurposeKey, person: &[u8], aad: &[u8], plaintext: &[u8]) -> [u8; NONCE_LEN] {
+    let person_len = (person.len() as u32).to_le_bytes();
+    let aad_len = (aad.len() as u32).to_le_bytes();
+    let mac = seal_key.mac(&[NONCE_LABEL, b"\0", &person_len, person, &aad_len, aad, plaintext]);
+    mac[..NONCE_LEN].try_into().expect("12 of 32 bytes")
+}
+
+fn encode_plaintext(values: &[Option<&str>], body: &mut Vec<u8>) -> Result<(), SealValuesError> {
+    body.clear();
     body.extend_from_slice(&[0, 0]);
-    for (field, value) in context.fields.iter().zip(values) {
+    for value in values {
         match value {
             None => body.push(0),
             Some(value) if value.len() > MAX_VALUE_BYTES => {
-                return Err(SealValuesError::ValueTooLong { field: field.clone(), len: value.len() })
+                return Err(SealValuesError::ValueTooLong { len: value.len() })
             }
             Some(value) => {
                 body.push(1);
@@ -146,7 +136,7 @@ fn encode_plaintext(context: &SealContext<'_>, values: &[Option<&str>]) -> Resul
     body[..2].copy_from_slice(&body_len.to_le_bytes());
     let padded = body.len().div_ceil(PAD_TO).max(1) * PAD_TO;
     body.resize(padded, 0);
-    Ok(body)
+    Ok(())
 }
 
 fn decode_plaintext(plaintext: &[u8], fields: usize) -> Result<Vec<Option<String>>, SealValuesError> {
@@ -181,9 +171,71 @@ fn decode_plaintext(plaintext: &[u8], fields: usize) -> Result<Vec<Option<String
     Ok(values)
 }
 
+/// Seals the rows of one department, kind and job: the associated data is built once and
+/// the buffers are reused, so a department's agent seals every row without allocating.
+pub struct Sealer {
+    key: PurposeKey,
+    kind: SealKind,
+    fields: usize,
+    /// The associated data; its last four bytes are the row.
+    aad: Vec<u8>,
+    person: Vec<u8>,
+    plaintext: Zeroizing<Vec<u8>>,
+}
+
+impl Sealer {
+    /// `seal_key` is the pair's field-seal key for [`SealKind::Id`], its qid-seal key for
+    /// [`SealKind::Qid`].
+    pub fn new(seal_key: &PurposeKey, kind: SealKind, context: &SealContext<'_>) -> Sealer {
+        let mut aad = aad_prefix(kind, context);
+        aad.extend_from_slice(&[0; 4]);
+        Sealer {
+            key: seal_key.clone(),
+            kind,
+            fields: context.fields.len(),
+            aad,
+            person: Vec::new(),
+            plaintext: Zeroizing::new(Vec::new()),
+        }
+    }
+
+    pub fn kind(&self) -> SealKind {
+        self.kind
+    }
+
+    /// Appends the sealed `values` (in the context's field order; `None` for no value) of
+    /// department row `row` to `out`, sealed to `person`: the identity message for
+    /// [`SealKind::Id`], the quasi-identifier message for [`SealKind::Qid`]
+    /// ([`crate::token::id_message`], [`crate::token::qid_message`]).
+    pub fn seal_into(
+        &mut self,
+        person: &[&[u8]],
+        row: u32,
+        values: &[Option<&str>],
+        out: &mut Vec<u8>,
+    ) -> Result<(), SealValuesError> {
+        if values.len() != self.fields {
+            return Err(SealValuesError::ValueCount(values.len(), self.fields));
+        }
+        encode_plaintext(values, &mut self.plaintext)?;
+        self.person.clear();
+        person.iter().for_each(|part| self.person.extend_from_slice(part));
+        let at = self.aad.len() - 4;
+        self.aad[at..].copy_from_slice(&row.to_le_bytes());
+        let nonce = nonce(&self.key, &self.person, &self.aad, &self.plaintext);
+        let tag = enc_key(&self.key, &self.person)
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&self.aad), &mut self.plaintext)
+            .map_err(|_| SealValuesError::Malformed("sealing failed"))?;
+        out.reserve(NONCE_LEN + self.plaintext.len() + TAG_LEN);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&self.plaintext);
+        out.extend_from_slice(tag.as_ref());
+        Ok(())
+    }
+}
+
 /// Seals one department row's `values` (in `context.fields` order; `None` for no value)
-/// to `person`: the identity message under the field-seal key, or the quasi-identifier
-/// message under the qid-seal key ([`crate::token::id_message`], [`crate::token::qid_message`]).
+/// to `person` ([`Sealer::seal_into`] for one row).
 pub fn seal_values(
     seal_key: &PurposeKey,
     kind: SealKind,
@@ -192,17 +244,11 @@ pub fn seal_values(
     row: u32,
     values: &[Option<&str>],
 ) -> Result<Vec<u8>, SealValuesError> {
-    let mut plaintext = encode_plaintext(context, values)?;
-    let aad = aad(kind, row, context);
-    let row_key = RowKey::new(seal_key, person);
-    let nonce = row_key.nonce(&aad, &plaintext);
-    let mut sealed = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
-    sealed.extend_from_slice(&nonce);
-    row_key
-        .aead()
-        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&aad), &mut *plaintext)
-        .map_err(|_| SealValuesError::Malformed("sealing failed"))?;
-    sealed.extend_from_slice(&plaintext);
+    if values.len() > MAX_SEALED_FIELDS {
+        return Err(SealValuesError::ValueCount(values.len(), context.fields.len()));
+    }
+    let mut sealed = Vec::new();
+    Sealer::new(seal_key, kind, context).seal_into(person, row, values, &mut sealed)?;
     Ok(sealed)
 }
 
@@ -218,17 +264,17 @@ pub fn open_values(
     if !valid_sealed_len(sealed.len()) {
         return Err(SealValuesError::Malformed("length is not nonce, whole pad blocks and tag"));
     }
-    let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
-    let nonce: [u8; NONCE_LEN] = nonce.try_into().expect("12 bytes");
-    let aad = aad(kind, row, context);
-    let row_key = RowKey::new(seal_key, person);
+    let (nonce_bytes, ciphertext) = sealed.split_at(NONCE_LEN);
+    let nonce_bytes: [u8; NONCE_LEN] = nonce_bytes.try_into().expect("12 bytes");
+    let mut aad = aad_prefix(kind, context);
+    aad.extend_from_slice(&row.to_le_bytes());
+    let person = person.concat();
     let mut buffer = Zeroizing::new(ciphertext.to_vec());
-    let plaintext = row_key
-        .aead()
-        .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(&aad), &mut buffer[..])
+    let plaintext = enc_key(seal_key, &person)
+        .open_in_place(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(&aad), &mut buffer[..])
         .map_err(|_| SealValuesError::CannotOpen)?;
     // A blob whose nonce is not the MAC of its content was not made by a sealer.
-    if row_key.nonce(&aad, plaintext) != nonce {
+    if nonce(seal_key, &person, &aad, plaintext) != nonce_bytes {
         return Err(SealValuesError::CannotOpen);
     }
     decode_plaintext(plaintext, context.fields.len())

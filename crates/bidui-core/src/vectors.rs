@@ -12,7 +12,7 @@ use crate::api::{Attribute, DepartmentSpec, JobSpec, RequesterSpec, SignedJob};
 use crate::custody::{Action, PrincipalRole, PrincipalStatement};
 use crate::fieldseal::{seal_values, SealContext, SealKind};
 use crate::idnum::{CivilDate, IdNumber, Sex};
-use crate::keys::{EpochSecret, KeyEpoch, PairDomain, Purpose, PurposeKey, Suite};
+use crate::keys::{EpochSecret, KeyEpoch, PairDomain, Purpose, Suite};
 use crate::name;
 use crate::seal;
 use crate::token::{attr_message, id_message, qid_message};
@@ -311,13 +311,12 @@ struct SealedRow {
 /// spec-v2 §5.3: the associated data, written out from the spec (the sealer's own is
 /// private); `tests/vectors.rs` checks that the sealed bytes are the AEAD under it.
 fn seal_aad(kind: SealKind, row: u32, pair: &PairDomain<'_>, fields: &[&str]) -> Vec<u8> {
-    let mut aad =
-        [b"bidui/v2 field-seal".as_slice(), b"\0", kind.label().as_bytes(), b"\0", &row.to_le_bytes()].concat();
-    for part in [pair.job, pair.requester, pair.department] {
+    let mut aad = [b"bidui/v2 field-seal".as_slice(), b"\0", kind.label().as_bytes(), b"\0"].concat();
+    for part in [pair.job, pair.requester, pair.department].into_iter().chain(fields.iter().copied()) {
         aad.extend_from_slice(part.as_bytes());
         aad.push(0);
     }
-    aad.extend_from_slice(fields.join("\0").as_bytes());
+    aad.extend_from_slice(&row.to_le_bytes());
     aad
 }
 
@@ -340,7 +339,7 @@ fn seal_plaintext(values: &[Option<&str>]) -> Vec<u8> {
 }
 
 /// spec-v2 §5: each field list of [`SEALED_ROWS`] sealed under both kinds and every suite,
-/// with the row key, the AEAD key, the associated data and the plaintext on the way.
+/// with the AEAD key, the associated data and the plaintext on the way.
 fn field_seal_vectors() -> Value {
     let (secret_hex, _) = secrets().next().expect("a test secret");
     let id = IdNumber::parse(IDS[1], IDNUM_TODAY).expect("vector ids are valid");
@@ -367,8 +366,7 @@ fn field_seal_vectors() -> Value {
                 let seal_key = epoch.derive(purpose, &pair);
                 let sealed = seal_values(&seal_key, kind, &[&person], &context, row, values)
                     .expect("vector values are sealable");
-                let row_key = seal_key.mac(&[&person]);
-                let enc_key = PurposeKey::new(suite, row_key).mac(&[b"bidui/v2 seal key"]);
+                let enc_key = seal_key.mac(&[b"bidui/v2 seal key\0", &person]);
                 cases.push(json!({
                     "suite": suite.name(),
                     "secret": secret_hex,
@@ -382,7 +380,6 @@ fn field_seal_vectors() -> Value {
                     "person": hex::encode(&person),
                     "fields": fields,
                     "values": values,
-                    "row_key": hex::encode(row_key),
                     "enc_key": hex::encode(enc_key),
                     "aad": hex::encode(seal_aad(kind, row, &pair, fields)),
                     "plaintext": hex::encode(seal_plaintext(values)),

@@ -66,11 +66,17 @@ impl OperatorCaller {
 pub struct Verified {
     caller: Caller,
     body: Bytes,
+    /// SHA-256 of `body`, computed once for the signature: a chunk's digest is this.
+    body_sha256: [u8; 32],
 }
 
 impl Verified {
     pub fn caller(&self) -> &Caller {
         &self.caller
+    }
+
+    pub fn body_sha256(&self) -> [u8; 32] {
+        self.body_sha256
     }
 
     pub fn into_parts(self) -> (Caller, Bytes) {
@@ -86,8 +92,9 @@ impl FromRequest<AppState> for Verified {
     async fn from_request(request: Request, state: &AppState) -> Result<Verified, Response> {
         let (method, uri, headers) = (request.method().clone(), request.uri().clone(), request.headers().clone());
         let body = Bytes::from_request(request, state).await.map_err(IntoResponse::into_response)?;
-        let caller = verify(state, &method, &uri, &headers, &body).await.map_err(IntoResponse::into_response)?;
-        Ok(Verified { caller, body })
+        let (caller, body_sha256) =
+            verify(state, &method, &uri, &headers, &body).await.map_err(IntoResponse::into_response)?;
+        Ok(Verified { caller, body, body_sha256 })
     }
 }
 
@@ -111,15 +118,16 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().try_into().expect("32 bytes")
 }
 
-/// Checks a request's signature, freshness and nonce. A replayed nonce is refused even
-/// across matcher restarts: nonces live in the database for the skew window.
+/// Checks a request's signature, freshness and nonce; returns the caller and the body's
+/// SHA-256. A replayed nonce is refused even across matcher restarts: nonces live in the
+/// database for the skew window.
 async fn verify(
     state: &AppState,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Caller, ApiFailure> {
+) -> Result<(Caller, [u8; 32]), ApiFailure> {
     let signer = header(headers, HEADER_SIGNER)?.to_owned();
     let timestamp: u64 = header(headers, HEADER_TIMESTAMP)?.parse().map_err(|_| {
         ApiFailure::new(StatusCode::UNAUTHORIZED, "malformed-signature", "the timestamp is not a number of seconds")
@@ -175,7 +183,8 @@ async fn verify(
     }
 
     let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    let payload = request_signing_payload(method.as_str(), path, &sha256(body), timestamp, &nonce, &signer);
+    let body_sha256 = sha256(body);
+    let payload = request_signing_payload(method.as_str(), path, &body_sha256, timestamp, &nonce, &signer);
     UnparsedPublicKey::new(&ED25519, &principal.public_key)
         .verify(&payload, &signature)
         .map_err(|_| ApiFailure::new(StatusCode::UNAUTHORIZED, "bad-signature", "the signature does not verify"))?;
@@ -190,5 +199,5 @@ async fn verify(
             "this request was already received (nonce reused)",
         ));
     }
-    Ok(Caller { name: signer, role: principal.role })
+    Ok((Caller { name: signer, role: principal.role }, body_sha256))
 }

@@ -249,6 +249,7 @@ async fn put_chunk(
     Query(query): Query<EpochQuery>,
     verified: Verified,
 ) -> Result<Response, ApiFailure> {
+    let digest = verified.body_sha256();
     let (caller, body) = verified.into_parts();
     let LoadedJob { spec, state: job_state, .. } = jobs::load(&state, &job).await?;
     participant(&caller, &spec)?;
@@ -262,7 +263,6 @@ async fn put_chunk(
     if job_state != JobState::Collecting {
         return Err(ApiFailure::conflict("not-collecting", "the job no longer accepts tokens"));
     }
-    let digest = auth::sha256(&body);
     let (j, p) = (job.clone(), caller.name().to_owned());
     let (submission, previous, existing) = state
         .store
