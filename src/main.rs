@@ -37,13 +37,14 @@ enum Command {
     /// Benchmarks, run on a release build: `cargo run --release -- bench tokens`.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// The department agent: tokenizes local files, talks to the matcher.
+    /// An agent (a department's or the requester's): tokenizes and seals local files, talks to
+    /// the matcher, and for the requester opens the results.
     #[command(subcommand)]
     Agent(AgentCommand),
     /// The central matcher service.
     #[command(subcommand)]
     Matcher(MatcherCommand),
-    /// The operator's jobs: create, follow, fetch results.
+    /// The operator's jobs: sign and create, follow, fetch the match structure.
     #[command(subcommand)]
     Job(JobCommand),
     /// The key custodian's commands.
@@ -70,7 +71,9 @@ enum AgentCommand {
         #[arg(long)]
         dir: PathBuf,
     },
-    /// Takes part in a job: tokenize, upload, seal, release what the policy allows.
+    /// Takes part in a job the operator signed: tokenize, seal the fields the policy allows (a
+    /// department), upload, seal the submission; the requester then waits for the results,
+    /// opens the values sealed to its registry's people and writes `<state_dir>/<job>/results.json`.
     Run {
         #[arg(long)]
         config: PathBuf,
@@ -82,7 +85,8 @@ enum AgentCommand {
         /// Records per uploaded chunk (a resumed upload must use the interrupted run's).
         #[arg(long, default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(1..=65_536))]
         chunk_records: u32,
-        /// Seconds the requester waits for the other parties before its results are ready.
+        /// Seconds the requester waits for the job to complete (every party sealed) before it
+        /// fetches and opens its results.
         #[arg(long, default_value_t = 3600)]
         results_wait: u64,
         /// Matcher URL, overriding the configuration's.
@@ -164,7 +168,7 @@ enum MatcherCommand {
 
 #[derive(Subcommand)]
 enum JobCommand {
-    /// Submits a job spec (TOML) to the matcher.
+    /// Signs a job spec (TOML) with the operator's key and submits it to the matcher.
     Create {
         spec: PathBuf,
         #[arg(long)]

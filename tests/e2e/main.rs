@@ -4,6 +4,7 @@ mod audit;
 mod browser;
 mod deps;
 mod district;
+mod docs;
 mod id_check;
 mod keys;
 mod proxy;

@@ -1,5 +1,6 @@
 //! The agent's TOML configuration: where the matcher is, which keys to use, which file
-//! to read, how its columns map, and the local release policy.
+//! to read, how its columns map, whose signature a job needs, and the local policy of what
+//! a department may seal.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,7 +36,8 @@ pub struct AgentConfig {
     pub operator_key: Option<String>,
     /// Where unsealed epochs are kept (0600 files); default `<state_dir>/epochs`.
     pub epochs_dir: Option<PathBuf>,
-    /// Where the agent keeps its local reports and its release log.
+    /// Where the agent keeps its local reports, its run log (`release-log.jsonl`), its job id
+    /// record and, for the requester, each job's opened `results.json`.
     pub state_dir: PathBuf,
     pub source: SourceSpec,
     pub columns: Columns,
@@ -70,7 +72,7 @@ pub struct Policy {
 #[serde(deny_unknown_fields)]
 pub struct PolicyRule {
     pub fields: Vec<String>,
-    /// Purposes the fields may be released for, compared exactly; `"*"` allows any.
+    /// Purposes the fields may be sealed for, compared exactly; `"*"` allows any.
     pub purposes: Vec<String>,
 }
 
@@ -94,7 +96,7 @@ impl Policy {
         (sealed, refused)
     }
 
-    /// Why `field` may not be released for `purpose`, or `None` if it may.
+    /// Why `field` may not be sealed for `purpose`, or `None` if it may.
     pub fn refusal(&self, field: &str, purpose: &str, configured: &BTreeMap<String, String>) -> Option<String> {
         if !configured.contains_key(field) {
             return Some(format!("this agent has no column mapped to field {field:?}"));

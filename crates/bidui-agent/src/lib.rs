@@ -1,11 +1,11 @@
-//! The department agent: the only part of bidui that reads raw identity numbers. It
-//! reads the department's own exports beside the data, turns identity numbers into
+//! The agent of a department or of the requester: the only part of bidui that reads raw
+//! identity numbers. It reads the party's own exports beside the data, turns identity numbers into
 //! per-pair tokens, and sends the matcher tokens, counts and — for a department — the
 //! fields its local policy allows, sealed to whoever knows each row's person. The
 //! requester's agent opens what the matcher forwards with its own registry.
 //!
 //! - [`source`]: streaming readers of CSV (UTF-8/GBK/GB18030), .xlsx and .xls;
-//! - [`config`]: the agent's TOML configuration and local release policy;
+//! - [`config`]: the agent's TOML configuration, trust anchors and local sealing policy;
 //! - [`epochs`]: epoch files (suite and secret, 0600);
 //! - [`trust`]: the operator's signed job spec, verified before anything is read;
 //! - [`job_ids`]: the job ids tokenized under, per epoch; a reused one is refused;

@@ -86,7 +86,7 @@ pub struct JobSpec {
     /// are purged and only the results remain. Default [`DEFAULT_RETENTION_HOURS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_hours: Option<u32>,
-    /// Status rules on released fields, for the report (`[[rule]]`; optional). The matcher
+    /// Status rules on the fields, for the report (`[[rule]]`; optional). The matcher
     /// only copies them into the results.
     #[serde(rename = "rule", default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<StatusRule>,
@@ -171,12 +171,12 @@ pub struct StatusRule {
     pub severity: Severity,
     pub department: String,
     pub test: RuleTest,
-    /// A field the department is asked to release.
+    /// A field the department is asked to seal to the requester.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<String>,
-    /// A field the requester releases.
+    /// One of the requester's own fields (read from its registry on its side).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_field: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -471,7 +471,7 @@ pub struct ChunkInfo {
     pub last_row: u32,
 }
 
-/// `GET /v1/jobs/{job}/submission`: what the matcher holds, so an interrupted upload
+/// `GET /v2/jobs/{job}/submission`: what the matcher holds, so an interrupted upload
 /// resumes after the last stored chunk.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmissionStatus {
@@ -479,7 +479,7 @@ pub struct SubmissionStatus {
     pub sealed: bool,
 }
 
-/// `POST /v1/jobs/{job}/submission/seal`: closes a submission. The matcher checks the
+/// `POST /v2/jobs/{job}/submission/seal`: closes a submission. The matcher checks the
 /// counts and the digest against what it stored, so a lost or extra chunk is caught.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -503,14 +503,14 @@ pub struct SealRequest {
     pub refused: Vec<RefusedField>,
 }
 
-/// A field the agent will not release, and why (its local policy).
+/// A field the agent will not seal, and why (its local policy).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefusedField {
     pub field: String,
     pub reason: String,
 }
 
-/// One participant in `GET /v1/jobs/{job}`.
+/// One participant in `GET /v2/jobs/{job}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParticipantStatus {
     pub party: String,

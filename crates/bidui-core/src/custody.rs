@@ -23,7 +23,8 @@ pub const ADMINISTRATOR_NAME: &str = "matcher-administrator";
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PrincipalRole {
-    /// A department's agent: uploads tokens, releases fields, receives sealed epochs.
+    /// A party's agent: uploads tokens (and, a department's, sealed values), receives sealed
+    /// epochs.
     Agent,
     /// The district operator: creates jobs and reads results.
     Operator,

@@ -397,35 +397,38 @@ mod tests {
     /// with sorted keys and `hashlib`).
     #[test]
     fn the_documented_example_hashes_as_published() {
-        // keys.md's example is a protocol-v1 release event; the encoding it pins is unchanged.
         let event = AuditEvent::new(
-            1_555_632_000,
+            1_764_554_400,
             "household",
-            "fields-released",
-            Some("zc-2019-stage2"),
+            action::SEALED,
+            Some("zc-2026-stage2"),
             json!({
-                "purpose": "退役军人和其他优抚对象信息采集第二阶段数据比对",
-                "approval": "增退役军人〔2019〕12号",
-                "fields": ["household_status"],
-                "refused": [{ "field": "income", "reason": "本部门政策不允许" }],
+                "epoch": "37276da36d8ff562",
+                "chunks": 2,
                 "records": 2812,
+                "rows_read": 2820,
+                "invalid_ids": { "checksum": 8 },
+                "digest": "4495192a38377e3850fd03cab790683b8a95b0799cdec641a0365a3f77e97340",
+                "sealed_fields": ["household_status"],
+                "refused": [{ "field": "income", "reason": "本部门政策不允许" }],
             }),
         );
         let record = event.canonical_json().unwrap();
         assert_eq!(
             record,
             concat!(
-                r#"{"action":"fields-released","actor":"household","at":1555632000,"details":{"#,
-                r#""approval":"增退役军人〔2019〕12号","fields":["household_status"],"#,
-                r#""purpose":"退役军人和其他优抚对象信息采集第二阶段数据比对","records":2812,"#,
-                r#""refused":[{"field":"income","reason":"本部门政策不允许"}]},"job":"zc-2019-stage2"}"#
+                r#"{"action":"submission-sealed","actor":"household","at":1764554400,"details":{"chunks":2,"#,
+                r#""digest":"4495192a38377e3850fd03cab790683b8a95b0799cdec641a0365a3f77e97340","#,
+                r#""epoch":"37276da36d8ff562","invalid_ids":{"checksum":8},"records":2812,"#,
+                r#""refused":[{"field":"income","reason":"本部门政策不允许"}],"rows_read":2820,"#,
+                r#""sealed_fields":["household_status"]},"job":"zc-2026-stage2"}"#
             )
         );
         let first = record_hash(1, &GENESIS, record.as_bytes());
-        assert_eq!(hex::encode(first), "1b89bfa06bac4aa9c60f67422f7ad3f457639e89b11f9489f2d173bf4651d34f");
+        assert_eq!(hex::encode(first), "75ef03ae256b38b2eff63f84a178e4aaca3275d505793db8dff50d72d2381875");
         assert_eq!(
             hex::encode(record_hash(2, &first, record.as_bytes())),
-            "8b9fe03a578422b0594de5aab9b28aa03b855fb2de51aab2bc00ba7a332b34d6"
+            "13c86fa01bc4646b8ae18db3729557dd99eb53da7b8edbb127cb733a6f5f135c"
         );
     }
 

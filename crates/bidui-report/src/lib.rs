@@ -1,7 +1,10 @@
 //! `bidui-report`: the stage-two comparison report (第二阶段数据比对).
 //!
-//! The matcher's results ([`JobResults`]) say, per registry row and department, found or
-//! not, attribute verdicts, released values, duplicates and probable matches. This crate
+//! A job's results ([`JobResults`]), as the requester's agent completed them — the matcher's
+//! match structure, with the values sealed to the requester opened and the requester's own
+//! fields and people filled in from its registry — say, per registry row and department,
+//! found or not, attribute verdicts, the department's values, duplicates and probable
+//! matches. This crate
 //! turns them into **problems**, each with a stable code, a Chinese label, a severity
 //! (严重 / 一般 / 提示), the department it comes from, a detail in plain Chinese and a
 //! suggested action ([`problems`]):
@@ -18,15 +21,16 @@
 //! | status rules | declared in the job spec (`[[rule]]`) or built in ([`rules::builtin`]): `not_found`, `deceased_active`, `moved_out_active`, `two_town_assistance`, `assistance_other_town`, `town_differs`, `address_differs`, `missing_phone`, `missing_address` |
 //!
 //! A `fills` rule is missing data (缺省数据): its problems carry the value a department
-//! released, listed on the towns' fill-in sheets.
+//! sealed to the requester, listed on the towns' fill-in sheets.
 //!
 //! # A run and its report directory
 //!
-//! A **run** is one job: its `results.json`, fetched from the matcher. [`write_report`]
-//! writes a run's report directory:
+//! A **run** is one job: the `results.json` the requester's agent wrote
+//! (`<state_dir>/<job>/results.json`). [`write_report`] writes a run's report directory,
+//! on the requester's side:
 //!
 //! ```text
-//! <dir>/results.json    the matcher's results (what the run is)
+//! <dir>/results.json    the run's results, as the requester's agent completed them
 //!       results.csv     one line per registry row
 //!       problems.json   every problem (ProblemSet), for machines and for `report diff`
 //!       problems.csv    the same, UTF-8 with BOM
@@ -34,10 +38,12 @@
 //!       towns/<镇街>.xlsx  one workbook per town: 问题清单, 缺省数据补充, 说明
 //! ```
 //!
-//! The town workbooks know registry rows only by their number (序号). On the requester's
-//! side, `bidui report resolve` fills in names, identity numbers and contacts from its own
-//! registry file into new workbooks ([`xlsx::write_town_workbooks`] with entries); nothing
-//! goes back to the matcher.
+//! The town workbooks name each row's person (name and identity number as the registry
+//! writes them) when the results carry them, as the requester's do. Results without them
+//! (the operator's match structure) know registry rows only by their number (序号);
+//! `bidui report resolve` fills in names, identity numbers and contacts from the registry
+//! file into new workbooks ([`xlsx::write_town_workbooks`] with entries). Nothing goes to
+//! the matcher.
 //!
 //! # Correction rounds
 //!

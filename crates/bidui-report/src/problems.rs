@@ -11,7 +11,7 @@ use crate::{labels, rules, ReportError};
 pub const FORMAT: &str = "bidui-report/1";
 
 /// Where a problem has no town: the row was never sent (no identity number and no name,
-/// birth date and sex), or the requester does not release its town.
+/// birth date and sex), or the job does not name the requester's town field.
 pub const NO_TOWN: &str = "未注明镇街";
 
 /// Codes of the categories the report derives itself; a status rule may not take them.
@@ -23,7 +23,7 @@ pub const RESERVED_CODES: [&str; 7] =
 pub struct Problem {
     /// The requester's data row (序号 in the registry): the record reference.
     pub row: u32,
-    /// The row's town (镇街), as the requester released it.
+    /// The row's town (镇街), from the requester's registry.
     pub town: String,
     /// Stable category code: `invalid_id.excel-mangled`, `duplicate.cross_town`,
     /// `name.homophone`, `attribute.sex`, `probable_match`, or a status rule's code.
@@ -166,7 +166,8 @@ pub struct Options {
     pub builtin_rules: bool,
     /// A requester field and the values that close a record (注销, 已故 …): closed rows
     /// get no problem, so closing a duplicate or a deceased person's row fixes it. Applies
-    /// only if the job releases the field. Any other value (在册, 正常, …) is live.
+    /// only if the job names the field among the requester's. Any other value (在册, 正常, …)
+    /// is live.
     pub closed: Option<(String, Vec<String>)>,
     /// The requester field holding the town.
     pub town_field: String,
@@ -204,7 +205,7 @@ struct Context<'a> {
     results: &'a JobResults,
     town_field: &'a str,
     by_row: BTreeMap<u32, &'a RowResult>,
-    /// Requester fields the job releases.
+    /// Requester fields the results carry.
     registry_fields: BTreeSet<String>,
     /// Rows whose registry status closes them: they get no problem.
     closed: BTreeSet<u32>,

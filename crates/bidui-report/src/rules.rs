@@ -43,7 +43,7 @@ fn rule(
 }
 
 /// The built-in rules. A rule whose department is not in the job, or whose fields are not
-/// released in it, finds nothing; a rule declared in the job spec with the same code and
+/// sealed in it, finds nothing; a rule declared in the job spec with the same code and
 /// department replaces the built-in one.
 pub fn builtin() -> Vec<StatusRule> {
     use RuleTest::*;
@@ -191,7 +191,7 @@ pub fn effective(declared: &[StatusRule], builtin: bool) -> Vec<StatusRule> {
     rules
 }
 
-/// Requester fields released for at least one row: an absent value of such a field means
+/// Requester fields filled in for at least one row: an absent value of such a field means
 /// the registry cell is empty; of any other, that the job does not know it.
 pub fn released_registry_fields(results: &JobResults) -> BTreeSet<String> {
     results.rows.iter().flat_map(|r| r.fields.keys().cloned()).collect()
@@ -218,14 +218,14 @@ pub fn registry_field_label(rule: &StatusRule) -> String {
         .unwrap_or_else(|| rule.registry_field.as_deref().map(labels::field).unwrap_or("").to_owned())
 }
 
-/// Evaluates `rule` on `row`. `registry_fields` are the requester fields the job released.
+/// Evaluates `rule` on `row`. `registry_fields` are the requester fields the results carry.
 pub fn evaluate(rule: &StatusRule, row: &RowResult, registry_fields: &BTreeSet<String>) -> Option<Hit> {
     let finding = row.departments.get(&rule.department)?;
     let department = labels::department(&rule.department);
     let registry_known = rule.registry_field.as_ref().is_some_and(|f| registry_fields.contains(f));
     let registry_value =
         rule.registry_field.as_ref().and_then(|f| row.fields.get(f)).map(|v| v.trim()).filter(|v| !v.is_empty());
-    // A registry condition on a field the job does not release cannot be checked: the rule
+    // A registry condition on a field the results do not carry cannot be checked: the rule
     // then holds for every row (a registry row is presumed active).
     let condition = !registry_known
         || rule.registry_values.is_empty()
