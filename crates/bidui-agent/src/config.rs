@@ -104,7 +104,7 @@ impl Policy {
         let allowed = self.allow.iter().any(|rule| {
             rule.fields.iter().any(|f| f == field) && rule.purposes.iter().any(|p| p == "*" || p == purpose)
         });
-        (!allowed).then(|| format!("the local policy does not allow releasing {field:?} for the purpose {purpose:?}"))
+        (!allowed).then(|| format!("the local policy does not allow sealing {field:?} to the requester for the purpose {purpose:?}"))
     }
 }
 
@@ -148,7 +148,7 @@ impl AgentConfig {
                 path: path.to_owned(),
                 message: format!(
                     "field {field:?} maps to the identifying column {column:?}: identity numbers and names are \
-                     compared by token, never released"
+                     compared by token, never sealed as values"
                 ),
             });
         }
