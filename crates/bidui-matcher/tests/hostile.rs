@@ -2733,7 +2733,10 @@ impl Matcher {
             (&self.pension, chunk_for("pension", &[(5, 1), (6, 50)])),
         ] {
             self.put_chunk(party, 0, &bytes).await.expect(StatusCode::CREATED);
-            self.seal(party, &seal_request(&[&bytes], EPOCH)).await.expect(StatusCode::OK);
+            // Bounded: a seal that waited for the join would wait for ever.
+            let request = seal_request(&[&bytes], EPOCH);
+            let answer = tokio::time::timeout(std::time::Duration::from_secs(20), self.seal(party, &request)).await;
+            answer.expect("a seal waited for the join").expect(StatusCode::OK);
         }
         assert_eq!(self.count("SELECT COUNT(*) FROM submissions WHERE sealed_at IS NULL").await, 0);
         assert_eq!(self.job_state().await, JobState::Collecting);
