@@ -386,10 +386,12 @@ async fn seal(
         })
         .await?;
     tracing::info!(job = %spec.id, party = %caller.name(), chunks = metas.len(), "submission sealed");
+    // The answer is read before the join starts, so no read of it queues behind the join's.
+    let answer = own_submission(&state, &job, caller.name()).await?;
     if all_sealed {
         jobs::spawn_join(&state, spec);
     }
-    Ok(Json(own_submission(&state, &job, caller.name()).await?))
+    Ok(Json(answer))
 }
 
 /// `GET /v2/jobs/{job}/results`: the requester gets the sealed values forwarded to it (the
