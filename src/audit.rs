@@ -123,6 +123,7 @@ fn label(action: &str) -> &'static str {
         action::EPOCH_STORED => "密钥轮换投递",
         action::EPOCH_RETIRED => "密钥退役",
         action::TOKENS_PURGED => "令牌清除",
+        action::SEALED_VALUES_PURGED => "封存值清除",
         _ => "",
     }
 }

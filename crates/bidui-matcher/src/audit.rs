@@ -1,6 +1,7 @@
 //! The matcher's audit log: an append-only, hash-chained record of every enrolment,
-//! revocation, job creation, submission seal, delivery of results to a requester and token
-//! purge, written in the same transaction as the change it records (`protocol-docs/keys.md` §4).
+//! revocation, job creation, submission seal, delivery of results to a requester, token
+//! purge and purge of the forwarded sealed values, written in the same transaction as the
+//! change it records (`protocol-docs/keys.md` §4).
 //!
 //! Record `n` (1-based `seq`) stores the canonical JSON of its event, the hash of record
 //! `n - 1` (32 zero bytes for record 1) and its own hash:
@@ -44,6 +45,9 @@ pub mod action {
     pub const EPOCH_STORED: &str = "epoch-stored";
     pub const EPOCH_RETIRED: &str = "epoch-retired";
     pub const TOKENS_PURGED: &str = "tokens-purged";
+    /// The sealed values forwarded in a job's results stripped at the end of its retention
+    /// (or of the grace for results the requester never fetched).
+    pub const SEALED_VALUES_PURGED: &str = "sealed-values-purged";
 }
 
 /// One event, as hashed. `details` depends on the action (keys.md §4.2); it never holds a

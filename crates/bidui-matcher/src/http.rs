@@ -323,8 +323,9 @@ async fn put_chunk(
 }
 
 /// `POST /v2/jobs/{job}/submission/seal`: answered with the party's own submission status,
-/// never anything about another party. The last seal joins, builds the results and
-/// completes the job before it is answered.
+/// never anything about another party, as soon as the seal is committed. The last seal
+/// starts the join on a task of its own (`jobs::spawn_join`): its answer does not wait
+/// for it, so its time does not depend on the other parties' data.
 async fn seal(
     State(state): State<AppState>,
     Path(job): Path<String>,
@@ -343,11 +344,6 @@ async fn seal(
     if submission.sealed {
         // A repeat: answered with what is stored (the first seal's figures stand). Its chunks
         // may be purged already, so it is not compared with them.
-        // A join that failed after the last seal is retried by any repeated seal.
-        let j = job.clone();
-        if job_state == JobState::Collecting && state.store.call(move |c| store::all_sealed(c, &j)).await? {
-            jobs::after_all_sealed(&state, &spec).await?;
-        }
         return Ok(Json(own_submission(&state, &job, caller.name()).await?));
     }
     if job_state != JobState::Collecting {
@@ -390,15 +386,17 @@ async fn seal(
         })
         .await?;
     tracing::info!(job = %spec.id, party = %caller.name(), chunks = metas.len(), "submission sealed");
+    // The answer is read before the join starts, so no read of it queues behind the join's.
+    let answer = own_submission(&state, &job, caller.name()).await?;
     if all_sealed {
-        // A failure leaves the job collecting, and the next seal (a repeat) retries.
-        jobs::after_all_sealed(&state, &spec).await?;
+        jobs::spawn_join(&state, spec);
     }
-    Ok(Json(own_submission(&state, &job, caller.name()).await?))
+    Ok(Json(answer))
 }
 
 /// `GET /v2/jobs/{job}/results`: the requester gets the sealed values forwarded to it (the
-/// delivery is audited, with counts); the operator the match structure without them.
+/// delivery is audited, with counts, and the first one recorded on the job: from then on the
+/// retention may strip them); the operator the match structure without them.
 async fn results(
     State(state): State<AppState>,
     Path(job): Path<String>,
@@ -418,8 +416,7 @@ async fn results(
         .ok_or_else(|| ApiFailure::conflict("not-ready", "results are ready once every party has sealed"))?;
     let mut results: JobResults = serde_json::from_str(&body).map_err(|e| ApiFailure::internal("stored results", e))?;
     if requester {
-        let findings = results.rows.iter().flat_map(|r| r.departments.values());
-        let sealed_values: usize = findings.map(|f| f.sealed.len()).sum();
+        let sealed_values = crate::results::sealed_value_count(&results);
         let details = serde_json::json!({
             "rows": results.rows.len(),
             "sealed_values": sealed_values,
@@ -428,6 +425,8 @@ async fn results(
         state
             .store
             .transaction(move |tx| {
+                // The first delivery lets the retention strip the forwarded sealed values.
+                store::record_delivery(tx, &j, now)?;
                 let event = AuditEvent::new(now, &p, audit::action::RESULTS_DELIVERED, Some(&j), details);
                 store::append_audit(tx, &event).map(|_| ())
             })

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use bidui_core::api::{JobResults, JobSpec, JobState, SealRequest, SignedJob};
 use bidui_core::wire::{Chunk, Layout};
 
+use crate::audit::{action, AuditEvent, ADMINISTRATOR};
 use crate::error::ApiFailure;
 use crate::matching::{DepartmentJoin, DepartmentMatch, RegistryIndex};
 use crate::results::{self, DepartmentSeal, ResultInputs};
@@ -102,17 +103,57 @@ pub async fn join(state: &AppState, spec: &JobSpec) -> Result<JoinOutcome, ApiFa
     Ok(JoinOutcome { index, departments })
 }
 
-/// Once every party has sealed: join, build and store the results, complete the job and
-/// start its retention; then purge what is due.
-pub async fn after_all_sealed(state: &AppState, spec: &JobSpec) -> Result<(), ApiFailure> {
-    build_results(state, spec).await?;
-    purge_expired(state).await
+/// How long past its retention the sealed values forwarded in a job's results wait for a
+/// requester that has not fetched them yet: its agent may be stopped or slow, and stripping
+/// them first would leave it nothing to open. Once fetched they go at `purge_after`.
+pub const UNDELIVERED_GRACE_SECONDS: i64 = 24 * 3600;
+
+/// What the logs say when a join fails; stable, for whoever watches them.
+const JOIN_FAILED: &str = "join failed: the job stays collecting and is retried within a minute";
+
+/// Completes a job whose parties have all sealed, on a task of its own: the seal that
+/// triggers it is answered at once, so no party's answer time depends on the registry or
+/// on the other departments' data. A failure is logged and leaves the job collecting;
+/// [`join_ready_jobs`] retries it.
+pub fn spawn_join(state: &AppState, spec: JobSpec) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let finished = async {
+            build_results(&state, &spec).await?;
+            purge_expired(&state).await
+        };
+        if let Err(failure) = finished.await {
+            tracing::error!(job = %spec.id, ?failure, "{JOIN_FAILED}");
+        }
+    });
 }
 
-async fn build_results(state: &AppState, spec: &JobSpec) -> Result<(), ApiFailure> {
+/// Joins every job whose parties have all sealed but which is still collecting — a join
+/// that failed, or one the matcher was stopped before (it runs at start-up and every minute
+/// while serving) — then purges what is due. A job that fails is logged and left for the
+/// next call. Returns the jobs this call completed.
+pub async fn join_ready_jobs(state: &AppState) -> Result<Vec<String>, ApiFailure> {
+    let collecting = state_name(JobState::Collecting);
+    let ready = state.store.call(move |c| store::jobs_ready_to_join(c, collecting)).await?;
+    let mut completed = Vec::new();
+    for job in ready {
+        let joined = async { build_results(state, &load(state, &job).await?.spec).await };
+        match joined.await {
+            Ok(true) => completed.push(job),
+            Ok(false) => {}
+            Err(failure) => tracing::error!(%job, ?failure, "{JOIN_FAILED}"),
+        }
+    }
+    purge_expired(state).await?;
+    Ok(completed)
+}
+
+/// Joins, builds and stores the results, completes the job and starts its retention, under
+/// `state.finishing`; false if the job was no longer collecting (another turn finished it).
+async fn build_results(state: &AppState, spec: &JobSpec) -> Result<bool, ApiFailure> {
     let _turn = state.finishing.lock().await;
     if load(state, &spec.id).await?.state != JobState::Collecting {
-        return Ok(());
+        return Ok(false);
     }
     let started = std::time::Instant::now();
     let outcome = join(state, spec).await?;
@@ -158,12 +199,14 @@ async fn build_results(state: &AppState, spec: &JobSpec) -> Result<(), ApiFailur
         seconds = started.elapsed().as_secs_f64(),
         "joined; results ready"
     );
-    Ok(())
+    Ok(true)
 }
 
-/// Deletes the tokens and sealed values of every job whose retention has ended: its chunks,
-/// and the sealed values forwarded in its results; the match structure of the results and
-/// the audit log are kept. Runs when results are built and every minute while serving.
+/// Deletes what a job's retention covers once it has ended: its chunks (tokens, and the
+/// sealed values as uploaded) at `purge_after`; the sealed values forwarded in its results
+/// at `purge_after` too if the requester has fetched them, else [`UNDELIVERED_GRACE_SECONDS`]
+/// later. The match structure of the results and the audit log are kept. Runs after a join
+/// and every minute while serving.
 pub async fn purge_expired(state: &AppState) -> Result<(), ApiFailure> {
     let _turn = state.finishing.lock().await;
     let now = state.now() as i64;
@@ -174,42 +217,55 @@ pub async fn purge_expired(state: &AppState) -> Result<(), ApiFailure> {
             .store
             .transaction(move |tx| {
                 let chunks = store::purge_job_tokens(tx, &id, now)?;
-                if let Some(body) = store::results(tx, &id)? {
-                    store::save_results(tx, &id, &without_sealed_values(&body)?)?;
-                }
                 let details = serde_json::json!({ "chunks": chunks });
-                store::append_audit(
-                    tx,
-                    &crate::audit::AuditEvent::new(
-                        now,
-                        crate::audit::ADMINISTRATOR,
-                        crate::audit::action::TOKENS_PURGED,
-                        Some(&id),
-                        details,
-                    ),
-                )?;
+                let event = AuditEvent::new(now, ADMINISTRATOR, action::TOKENS_PURGED, Some(&id), details);
+                store::append_audit(tx, &event)?;
                 Ok(chunks)
             })
             .await?;
-        tracing::info!(job = %job, chunks, "retention ended: tokens and sealed values purged, match structure kept");
+        tracing::info!(job = %job, chunks, "retention ended: tokens purged");
+        state.scrub_pending.store(true, Ordering::SeqCst);
+    }
+    let due = state.store.call(move |c| store::jobs_to_strip(c, now, UNDELIVERED_GRACE_SECONDS)).await?;
+    for job in due {
+        let id = job.clone();
+        let (sealed_values, delivered) = state
+            .store
+            .transaction(move |tx| {
+                let delivered = store::job(tx, &id)?.is_some_and(|j| j.results_delivered_at.is_some());
+                let mut sealed_values = 0;
+                if let Some(body) = store::results(tx, &id)? {
+                    let (stripped, count) = without_sealed_values(&body)?;
+                    store::save_results(tx, &id, &stripped)?;
+                    sealed_values = count;
+                }
+                store::mark_sealed_values_purged(tx, &id, now)?;
+                let details = serde_json::json!({ "sealed_values": sealed_values, "delivered": delivered });
+                let event = AuditEvent::new(now, ADMINISTRATOR, action::SEALED_VALUES_PURGED, Some(&id), details);
+                store::append_audit(tx, &event)?;
+                Ok((sealed_values, delivered))
+            })
+            .await?;
+        tracing::info!(job = %job, sealed_values, delivered, "retention ended: forwarded sealed values purged");
         state.scrub_pending.store(true, Ordering::SeqCst);
     }
     if state.scrub_pending.load(Ordering::SeqCst) {
         let scrubbed = state.store.call(|c| store::scrub_deleted(c)).await?;
         state.scrub_pending.store(!scrubbed, Ordering::SeqCst);
         if !scrubbed {
-            tracing::warn!("a reader kept the WAL busy: purged token bytes are scrubbed at the next check");
+            tracing::warn!("a reader kept the WAL busy: purged bytes are scrubbed at the next check");
         }
     }
     Ok(())
 }
 
-/// Stored results with every sealed value removed.
-fn without_sealed_values(body: &str) -> rusqlite::Result<String> {
+/// Stored results with every sealed value removed, and how many there were.
+fn without_sealed_values(body: &str) -> rusqlite::Result<(String, usize)> {
     let broken = |e: serde_json::Error| rusqlite::Error::ToSqlConversionFailure(e.into());
     let mut results: JobResults = serde_json::from_str(body).map_err(broken)?;
+    let count = results::sealed_value_count(&results);
     results::without_sealed_values(&mut results);
-    serde_json::to_string(&results).map_err(broken)
+    Ok((serde_json::to_string(&results).map_err(broken)?, count))
 }
 
 /// SHA-256 over the concatenated chunk digests, as the seal request carries it.

@@ -94,13 +94,19 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         Transport::InsecureHttp => None,
     };
     let state = AppState::open(&config.database)?;
-    let purger = state.clone();
+    let keeper = state.clone();
     tokio::spawn(async move {
+        // The first tick is at once: a job whose last seal was committed before the matcher
+        // stopped, and whose join never ran, is completed on start-up.
         let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             every_minute.tick().await;
-            if let Err(failure) = jobs::purge_expired(&purger).await {
-                tracing::error!(?failure, "purging expired tokens failed; retrying in a minute");
+            match jobs::join_ready_jobs(&keeper).await {
+                Ok(completed) if !completed.is_empty() => {
+                    tracing::info!(?completed, "jobs whose parties had all sealed completed")
+                }
+                Ok(_) => {}
+                Err(failure) => tracing::error!(?failure, "joining or purging failed; retrying in a minute"),
             }
         }
     });

@@ -172,6 +172,11 @@ fn forward(finding: &mut DepartmentFinding, department_row: u32, kind: SealKind,
     }
 }
 
+/// How many sealed values the results forward.
+pub fn sealed_value_count(results: &JobResults) -> usize {
+    results.rows.iter().flat_map(|r| r.departments.values()).map(|f| f.sealed.len()).sum()
+}
+
 /// The results as the operator reads them: the match structure without a sealed value.
 pub fn without_sealed_values(results: &mut JobResults) {
     results.rows.iter_mut().flat_map(|r| r.departments.values_mut()).for_each(|f| f.sealed.clear());

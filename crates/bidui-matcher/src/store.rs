@@ -141,6 +141,15 @@ DROP TABLE releases;
 DROP TABLE release_log;
 DROP TABLE matches;
 "#,
+    // The sealed values forwarded in results outlive the tokens until the requester has
+    // fetched them (or a grace has passed): the first delivery and the stripping are kept
+    // apart from `purged_at`, which now marks the tokens alone. Results of jobs purged
+    // before were stripped with their tokens.
+    r#"
+ALTER TABLE jobs ADD COLUMN results_delivered_at INTEGER;
+ALTER TABLE jobs ADD COLUMN sealed_values_purged_at INTEGER;
+UPDATE jobs SET sealed_values_purged_at = purged_at WHERE purged_at IS NOT NULL;
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -394,14 +403,16 @@ pub struct JobRow {
     /// protocol v1 (a bare spec, never signed).
     pub signed: Option<SignedJob>,
     pub state: String,
+    /// When the requester first fetched the results (Unix seconds).
+    pub results_delivered_at: Option<i64>,
 }
 
 pub fn job(conn: &Connection, id: &str) -> rusqlite::Result<Option<JobRow>> {
-    conn.prepare_cached("SELECT spec, signer, signature, state FROM jobs WHERE id = ?1")?
+    conn.prepare_cached("SELECT spec, signer, signature, state, results_delivered_at FROM jobs WHERE id = ?1")?
         .query_row([id], |r| {
             let (spec, signer, signature): (String, Option<String>, Option<String>) = (r.get(0)?, r.get(1)?, r.get(2)?);
             let signed = signer.zip(signature).map(|(signer, signature)| SignedJob { spec, signer, signature });
-            Ok(JobRow { signed, state: r.get(3)? })
+            Ok(JobRow { signed, state: r.get(3)?, results_delivered_at: r.get(4)? })
         })
         .optional()
 }
@@ -728,6 +739,17 @@ pub fn set_purge_after(conn: &Connection, job: &str, purge_after: i64) -> rusqli
     Ok(())
 }
 
+/// Jobs of protocol v2 in state `collecting` whose every party has sealed: the join is due
+/// (it failed, or the matcher stopped before it ran).
+pub fn jobs_ready_to_join(conn: &Connection, collecting: &str) -> rusqlite::Result<Vec<String>> {
+    conn.prepare(
+        "SELECT id FROM jobs WHERE state = ?1 AND signature IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM submissions s WHERE s.job = jobs.id AND s.sealed_at IS NULL) ORDER BY id",
+    )?
+    .query_map([collecting], |r| r.get(0))?
+    .collect()
+}
+
 /// Jobs whose tokens are due for purging at `now`.
 pub fn jobs_to_purge(conn: &Connection, now: i64) -> rusqlite::Result<Vec<String>> {
     conn.prepare(
@@ -737,12 +759,39 @@ pub fn jobs_to_purge(conn: &Connection, now: i64) -> rusqlite::Result<Vec<String
     .collect()
 }
 
-/// Deletes a job's chunks (its tokens and sealed values); its results and audit remain.
-/// Returns the number of chunks deleted.
+/// Jobs whose results' sealed values are due for stripping at `now`: their retention has
+/// ended and the requester has fetched the results, or `undelivered_grace` seconds more have
+/// passed without it.
+pub fn jobs_to_strip(conn: &Connection, now: i64, undelivered_grace: i64) -> rusqlite::Result<Vec<String>> {
+    conn.prepare(
+        "SELECT id FROM jobs WHERE purge_after IS NOT NULL AND sealed_values_purged_at IS NULL \
+         AND ((purge_after <= ?1 AND results_delivered_at IS NOT NULL) OR purge_after + ?2 <= ?1) ORDER BY id",
+    )?
+    .query_map(params![now, undelivered_grace], |r| r.get(0))?
+    .collect()
+}
+
+/// Deletes a job's chunks (its tokens and the sealed values as uploaded); its results and
+/// audit remain. Returns the number of chunks deleted.
 pub fn purge_job_tokens(tx: &Transaction<'_>, job: &str, now: i64) -> rusqlite::Result<u64> {
     let chunks = tx.execute("DELETE FROM chunks WHERE job = ?1", [job])? as u64;
     tx.execute("UPDATE jobs SET purged_at = ?2 WHERE id = ?1", params![job, now])?;
     Ok(chunks)
+}
+
+/// Records that the job's sealed values were stripped from its results.
+pub fn mark_sealed_values_purged(tx: &Transaction<'_>, job: &str, now: i64) -> rusqlite::Result<()> {
+    tx.execute("UPDATE jobs SET sealed_values_purged_at = ?2 WHERE id = ?1", params![job, now])?;
+    Ok(())
+}
+
+/// Records the first delivery of the job's results to its requester; later ones keep it.
+pub fn record_delivery(tx: &Transaction<'_>, job: &str, now: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE jobs SET results_delivered_at = COALESCE(results_delivered_at, ?2) WHERE id = ?1",
+        params![job, now],
+    )?;
+    Ok(())
 }
 
 pub fn save_results(conn: &Connection, job: &str, body: &str) -> rusqlite::Result<()> {
@@ -816,6 +865,38 @@ mod tests {
         assert!(job.signed.is_none(), "a v1 job has no signature");
         let seal = store.call(|c| submission(c, "old", "household")).await.unwrap().unwrap();
         assert_eq!((seal.sealed_fields.as_str(), seal.refused.as_str()), ("[]", "[]"));
+    }
+
+    /// Results of a job purged before migration 5 lost their sealed values with its tokens:
+    /// they are marked stripped, and a job not yet purged keeps its sealed values.
+    #[tokio::test]
+    async fn migration_5_marks_the_results_of_purged_jobs_stripped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v4.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..4] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 4).unwrap();
+            conn.execute_batch(
+                "INSERT INTO jobs (id, spec, state, created_at, created_by, purge_after, purged_at) \
+                 VALUES ('purged', '{}', 'complete', 1, 'op', 10, 12), ('kept', '{}', 'complete', 1, 'op', 5000, NULL);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let stripped: Vec<(String, Option<i64>)> = store
+            .call(|c| {
+                c.prepare("SELECT id, sealed_values_purged_at FROM jobs ORDER BY id")?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .await
+            .unwrap();
+        assert_eq!(stripped, vec![("kept".to_owned(), None), ("purged".to_owned(), Some(12))]);
+        assert!(store.call(|c| jobs_to_strip(c, 100, 0)).await.unwrap().is_empty());
+        assert_eq!(store.call(|c| jobs_to_strip(c, 5_000, 0)).await.unwrap(), vec!["kept".to_owned()]);
     }
 
     #[tokio::test]

@@ -320,6 +320,24 @@ impl Matcher {
         answer.expect(StatusCode::OK).json::<JobStatus>().state
     }
 
+    /// Waits, as the requester's agent does (polling the job's status), until the join the
+    /// last seal started on its own task has completed `job`; then for the purge that
+    /// follows it on that task (it takes its turn after the join, as this one does).
+    async fn await_completion(&self, job: &str) {
+        self.poll_until_complete(job).await;
+        bidui_matcher::jobs::purge_expired(&self.state).await.unwrap();
+    }
+
+    async fn poll_until_complete(&self, job: &str) {
+        for _ in 0..1_000 {
+            if self.job_state_of(job).await == JobState::Complete {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("job {job} was not completed after its last seal");
+    }
+
     /// Uploads one chunk for each party and seals them all: the join runs and the job
     /// completes. Veterans rows 1–4; household rows 10 and 11 match veterans rows 2 and 3
     /// (row 12 matches nothing); pension row 5 matches veterans row 1.
@@ -337,7 +355,7 @@ impl Matcher {
             self.put_chunk(party, 0, &bytes).await.expect(StatusCode::CREATED);
             self.seal(party, &seal_request(&[&bytes], EPOCH)).await.expect(StatusCode::OK);
         }
-        assert_eq!(self.job_state().await, JobState::Complete);
+        self.await_completion(&spec.id).await;
     }
 
     // ---- The key custodian ----
@@ -1874,7 +1892,7 @@ async fn a_seal_answers_the_partys_own_submission_and_records_its_fields() {
         m.put_chunk(party, 0, &bytes).await.expect(StatusCode::CREATED);
         m.seal(party, &seal_request(&[&bytes], EPOCH)).await.expect(StatusCode::OK);
     }
-    assert_eq!(m.job_state().await, JobState::Complete);
+    m.await_completion(JOB).await;
     let results: JobResults = m.results(&m.veterans).await.expect(StatusCode::OK).json();
     assert_eq!(results.sealed_fields.get("household"), Some(&vec!["address".to_owned()]));
     assert_eq!(results.refused.get("household"), Some(&vec![refusal("status")]));
@@ -1904,7 +1922,7 @@ async fn results_go_to_the_requester_and_operator_once_complete() {
     let pension = chunk_for("pension", &[(5, 1), (6, 50)]);
     m.put_chunk(&m.pension, 0, &pension).await.expect(StatusCode::CREATED);
     m.seal(&m.pension, &seal_request(&[&pension], EPOCH)).await.expect(StatusCode::OK);
-    assert_eq!(m.job_state().await, JobState::Complete);
+    m.await_completion(JOB).await;
 
     let report: JobResults = m.results(&m.veterans).await.expect(StatusCode::OK).json();
     assert_eq!(report.rows.len(), 4);
@@ -1936,12 +1954,34 @@ async fn results_go_to_the_requester_and_operator_once_complete() {
     m.assert_unchanged(&before).await;
 }
 
+/// The sealed values in a job's stored results, as the matcher holds them.
+async fn stored_sealed_values(m: &Matcher, job: &str) -> usize {
+    let id = job.to_owned();
+    let body = m.state.store.call(move |c| store::results(c, &id)).await.unwrap().unwrap();
+    bidui_matcher::results::sealed_value_count(&serde_json::from_str(&body).unwrap())
+}
+
+/// Moves a job's retention `seconds` into the past, as if that much time had gone by.
+async fn age_retention(m: &Matcher, job: &str, seconds: i64) {
+    let id = job.to_owned();
+    m.state
+        .store
+        .call(move |c| {
+            c.execute("UPDATE jobs SET purge_after = purge_after - ?2 WHERE id = ?1", rusqlite::params![id, seconds])
+        })
+        .await
+        .unwrap();
+}
+
+/// Regression: with `retention_hours = 0` the sealed values were stripped from the results
+/// as the job completed, before the requester could fetch them: it opened nothing. The
+/// tokens still go at once; the sealed values once the requester has fetched them.
 #[tokio::test]
-async fn a_job_without_retention_keeps_only_its_match_structure_once_complete() {
+async fn a_job_without_retention_keeps_its_sealed_values_until_the_requester_fetches_them() {
     let m = Matcher::new().await;
     let t = now() as i64;
     m.complete_job_of(&JobSpec { retention_hours: Some(0), ..spec() }).await;
-    // The tokens and sealed values are gone as soon as the results exist.
+    // The tokens are gone as soon as the results exist.
     assert_eq!(m.count("SELECT COUNT(*) FROM chunks").await, 0);
     let (purge_after, purged_at): (i64, i64) = m
         .state
@@ -1950,31 +1990,48 @@ async fn a_job_without_retention_keeps_only_its_match_structure_once_complete() 
         .await
         .unwrap();
     assert!(t <= purge_after && purge_after <= purged_at && purged_at <= now() as i64, "{t} {purge_after} {purged_at}");
-    let purged: Vec<_> = m.audit().await.into_iter().filter(|(_, action, _)| action == "tokens-purged").collect();
     assert_eq!(
-        purged,
+        m.audited("tokens-purged").await,
+        vec![(bidui_matcher::audit::ADMINISTRATOR.to_owned(), serde_json::json!({ "chunks": 3 }))]
+    );
+    // The sealed values wait for the requester, however often the purge runs; the
+    // operator's copy never has them.
+    bidui_matcher::jobs::purge_expired(&m.state).await.unwrap();
+    assert_eq!(stored_sealed_values(&m, JOB).await, 2);
+    let operator: JobResults = m.results(&m.operator).await.expect(StatusCode::OK).json();
+    assert_eq!(bidui_matcher::results::sealed_value_count(&operator), 0);
+    bidui_matcher::jobs::purge_expired(&m.state).await.unwrap();
+    assert_eq!(stored_sealed_values(&m, JOB).await, 2, "the operator's reading is no delivery");
+
+    let report: JobResults = m.results(&m.veterans).await.expect(StatusCode::OK).json();
+    assert_eq!(bidui_matcher::results::sealed_value_count(&report), 2);
+    bidui_matcher::jobs::purge_expired(&m.state).await.unwrap();
+    assert_eq!(stored_sealed_values(&m, JOB).await, 0);
+    assert_eq!(
+        m.audited("sealed-values-purged").await,
         vec![(
             bidui_matcher::audit::ADMINISTRATOR.to_owned(),
-            "tokens-purged".to_owned(),
-            serde_json::json!({ "chunks": 3 })
+            serde_json::json!({ "sealed_values": 2, "delivered": true })
         )]
     );
 
     // The match structure remains, for the requester and the operator; no sealed value does.
-    let report: JobResults = m.results(&m.veterans).await.expect(StatusCode::OK).json();
-    assert_eq!(report.rows.len(), 4);
-    assert_eq!(report.summary.found.get("household"), Some(&2));
-    assert_eq!(report.summary.found.get("pension"), Some(&1));
-    assert!(report.rows.iter().flat_map(|r| r.departments.values()).all(|f| f.sealed.is_empty()));
+    let again: JobResults = m.results(&m.veterans).await.expect(StatusCode::OK).json();
+    assert_eq!(again.rows.len(), 4);
+    assert_eq!(again.summary, report.summary);
+    assert_eq!(bidui_matcher::results::sealed_value_count(&again), 0);
     m.results(&m.operator).await.expect(StatusCode::OK);
-    // A repeated seal neither rebuilds the results from the purged tokens nor purges again.
+    // A repeated seal, and the purge again, neither rebuild the results nor purge again.
     let before = m.snapshot().await;
     m.seal(&m.veterans, &seal_request(&[&veterans_chunk()], EPOCH)).await.expect(StatusCode::OK);
+    bidui_matcher::jobs::join_ready_jobs(&m.state).await.unwrap();
     m.assert_unchanged(&before).await;
 
-    // The default retention keeps the tokens and sealed values a day.
+    // The default retention keeps the tokens and sealed values a day, fetched or not.
     let kept = Matcher::new().await;
     kept.complete_job().await;
+    kept.results(&kept.veterans).await.expect(StatusCode::OK);
+    bidui_matcher::jobs::purge_expired(&kept.state).await.unwrap();
     assert_eq!(kept.count("SELECT COUNT(*) FROM chunks").await, 3);
     assert_eq!(
         kept.count("SELECT COUNT(*) FROM jobs WHERE purged_at IS NULL AND purge_after >= strftime('%s','now') + 86000")
@@ -1982,8 +2039,34 @@ async fn a_job_without_retention_keeps_only_its_match_structure_once_complete() 
         1
     );
     assert!(kept.audited("tokens-purged").await.is_empty());
-    let report: JobResults = kept.results(&kept.veterans).await.expect(StatusCode::OK).json();
-    assert_eq!(report.rows.iter().flat_map(|r| r.departments.values()).map(|f| f.sealed.len()).sum::<usize>(), 2);
+    assert_eq!(stored_sealed_values(&kept, JOB).await, 2);
+}
+
+/// Results the requester never fetched keep their sealed values past the retention for a
+/// fixed grace, and not a moment longer.
+#[tokio::test]
+async fn unfetched_sealed_values_are_purged_a_grace_after_the_retention() {
+    let grace = bidui_matcher::jobs::UNDELIVERED_GRACE_SECONDS;
+    assert_eq!(grace, 24 * 3600);
+    let m = Matcher::new().await;
+    m.complete_job_of(&JobSpec { retention_hours: Some(0), ..spec() }).await;
+    age_retention(&m, JOB, grace - 120).await;
+    bidui_matcher::jobs::purge_expired(&m.state).await.unwrap();
+    assert_eq!(stored_sealed_values(&m, JOB).await, 2, "stripped before the grace ended");
+    age_retention(&m, JOB, 120).await;
+    bidui_matcher::jobs::purge_expired(&m.state).await.unwrap();
+    assert_eq!(stored_sealed_values(&m, JOB).await, 0, "kept after the grace");
+    assert_eq!(
+        m.audited("sealed-values-purged").await,
+        vec![(
+            bidui_matcher::audit::ADMINISTRATOR.to_owned(),
+            serde_json::json!({ "sealed_values": 2, "delivered": false })
+        )]
+    );
+    // A late requester gets the match structure, with nothing to open.
+    let late: JobResults = m.results(&m.veterans).await.expect(StatusCode::OK).json();
+    assert_eq!((late.rows.len(), bidui_matcher::results::sealed_value_count(&late)), (4, 0));
+    assert_eq!(m.audited("sealed-values-purged").await.len(), 1);
 }
 
 // ---- The audit log ----
@@ -2510,6 +2593,8 @@ async fn the_snapshot_sees_each_accepted_change() {
         m.put_chunk(party, 0, &bytes).await.expect(StatusCode::CREATED);
         m.seal(party, &seal_request(&[&bytes], EPOCH)).await.expect(StatusCode::OK);
     }
+    step(m.snapshot().await, "the last seals");
+    m.await_completion(JOB).await;
     step(m.snapshot().await, "the join and the results");
     m.results(&m.veterans).await.expect(StatusCode::OK);
     step(m.snapshot().await, "results delivered to the requester");
@@ -2575,8 +2660,11 @@ async fn a_concurrent_repeat_of_a_seal_is_acknowledged() {
     }
 }
 
+/// A join that fails (here a stored chunk unreadable) leaves the job collecting, every party
+/// sealed and the last seal answered; the next round of `join_ready_jobs` (every minute while
+/// serving) completes it once the cause is gone.
 #[tokio::test]
-async fn a_failed_join_is_retried_by_the_next_seal() {
+async fn a_failed_join_leaves_the_job_collecting_and_is_retried() {
     let m = Matcher::new().await;
     m.create_job().await;
     let registry = veterans_chunk();
@@ -2584,18 +2672,116 @@ async fn a_failed_join_is_retried_by_the_next_seal() {
         m.put_chunk(party, 0, &bytes).await.expect(StatusCode::CREATED);
         m.seal(party, &seal_request(&[&bytes], EPOCH)).await.expect(StatusCode::OK);
     }
-    // Make the join fail once (a stored chunk unreadable), then repair it.
     m.state.store.call(|c| c.execute("UPDATE chunks SET body = x'00' WHERE party = 'veterans'", [])).await.unwrap();
     let pension = chunk_for("pension", &[(5, 1)]);
     m.put_chunk(&m.pension, 0, &pension).await.expect(StatusCode::CREATED);
-    m.seal(&m.pension, &seal_request(&[&pension], EPOCH)).await.refused(StatusCode::INTERNAL_SERVER_ERROR, "internal");
+    m.seal(&m.pension, &seal_request(&[&pension], EPOCH)).await.expect(StatusCode::OK);
+    // The join fails wherever it runs: on the seal's task, and here.
+    assert!(bidui_matcher::jobs::join_ready_jobs(&m.state).await.unwrap().is_empty());
+    assert_eq!(m.job_state().await, JobState::Collecting);
+    m.results(&m.veterans).await.refused(StatusCode::CONFLICT, "not-ready");
     m.state
         .store
         .call(move |c| c.execute("UPDATE chunks SET body = ?1 WHERE party = 'veterans'", [registry]))
         .await
         .unwrap();
-    m.seal(&m.pension, &seal_request(&[&pension], EPOCH)).await.expect(StatusCode::OK);
+    bidui_matcher::jobs::join_ready_jobs(&m.state).await.unwrap();
     assert_eq!(m.job_state().await, JobState::Complete);
+    let report: JobResults = m.results(&m.veterans).await.expect(StatusCode::OK).json();
+    assert_eq!((report.summary.found.get("household"), report.summary.found.get("pension")), (Some(&2), Some(&1)));
+}
+
+/// Regression: the last seal was answered only after the join, so its answer time told the
+/// last department how large the registry and the other departments' data were. The seal
+/// is answered once committed: while the join cannot have its turn, the last seal is still
+/// answered, and the job is still collecting.
+#[tokio::test]
+async fn the_last_seal_is_answered_without_waiting_for_the_join() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    for (party, bytes) in [(&m.veterans, veterans_chunk()), (&m.household, household_chunk())] {
+        m.put_chunk(party, 0, &bytes).await.expect(StatusCode::CREATED);
+        m.seal(party, &seal_request(&[&bytes], EPOCH)).await.expect(StatusCode::OK);
+    }
+    let pension = chunk_for("pension", &[(5, 1), (6, 50)]);
+    m.put_chunk(&m.pension, 0, &pension).await.expect(StatusCode::CREATED);
+    let turn = m.state.finishing.lock().await;
+    // A bound only so that a seal waiting for the join fails the test instead of hanging it.
+    let sealed =
+        tokio::time::timeout(std::time::Duration::from_secs(20), m.seal(&m.pension, &seal_request(&[&pension], EPOCH)))
+            .await
+            .expect("the last seal waited for the join");
+    assert!(sealed.expect(StatusCode::OK).json::<SubmissionStatus>().sealed);
+    assert_eq!(m.job_state().await, JobState::Collecting);
+    m.results(&m.veterans).await.refused(StatusCode::CONFLICT, "not-ready");
+    drop(turn);
+    // The join the seal started completes the job on its own; nobody else joins here.
+    m.await_completion(JOB).await;
+    let report: JobResults = m.results(&m.veterans).await.expect(StatusCode::OK).json();
+    assert_eq!((report.summary.found.get("household"), report.summary.found.get("pension")), (Some(&2), Some(&1)));
+}
+
+impl Matcher {
+    /// Every party uploads and seals, and the matcher "stops" before the join: its turn is
+    /// held by the guard returned, so the join the last seal started never runs.
+    async fn seal_all_and_stop_before_the_join(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.create_job().await;
+        let never = self.state.finishing.clone().lock_owned().await;
+        for (party, bytes) in [
+            (&self.veterans, veterans_chunk()),
+            (&self.household, household_chunk()),
+            (&self.pension, chunk_for("pension", &[(5, 1), (6, 50)])),
+        ] {
+            self.put_chunk(party, 0, &bytes).await.expect(StatusCode::CREATED);
+            // Bounded: a seal that waited for the join would wait for ever.
+            let request = seal_request(&[&bytes], EPOCH);
+            let answer = tokio::time::timeout(std::time::Duration::from_secs(20), self.seal(party, &request)).await;
+            answer.expect("a seal waited for the join").expect(StatusCode::OK);
+        }
+        assert_eq!(self.count("SELECT COUNT(*) FROM submissions WHERE sealed_at IS NULL").await, 0);
+        assert_eq!(self.job_state().await, JobState::Collecting);
+        never
+    }
+
+    async fn results_text(&self) -> String {
+        self.results(&self.veterans).await.expect(StatusCode::OK).text()
+    }
+}
+
+/// Crash recovery: a matcher stopped between the last seal and the join completes the job
+/// when it runs again, losing nothing — the very results of a run never interrupted.
+#[tokio::test]
+async fn a_job_whose_join_never_ran_is_completed_by_join_ready_jobs_with_the_same_results() {
+    let normal = Matcher::new().await;
+    let crashed = normal.twin().await;
+    normal.complete_job().await;
+    let _stopped = crashed.seal_all_and_stop_before_the_join().await;
+    // Started again: a new state on the same database file.
+    let restarted = AppState::open(&crashed.dir.path().join("matcher.db")).unwrap();
+    assert_eq!(bidui_matcher::jobs::join_ready_jobs(&restarted).await.unwrap(), vec![JOB.to_owned()]);
+    assert!(bidui_matcher::jobs::join_ready_jobs(&restarted).await.unwrap().is_empty(), "joined twice");
+    assert_eq!(crashed.job_state().await, JobState::Complete);
+    assert_eq!(crashed.results_text().await, normal.results_text().await);
+    assert_eq!(crashed.results(&crashed.operator).await.text(), normal.results(&normal.operator).await.text());
+}
+
+/// `serve` joins such a job as it starts, before any request asks for it.
+#[tokio::test]
+async fn serve_completes_on_start_up_a_job_whose_join_never_ran() {
+    let normal = Matcher::new().await;
+    let crashed = normal.twin().await;
+    normal.complete_job().await;
+    let _stopped = crashed.seal_all_and_stop_before_the_join().await;
+    let config = bidui_matcher::ServeConfig {
+        database: crashed.dir.path().join("matcher.db"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        transport: bidui_matcher::Transport::InsecureHttp,
+        allow_non_loopback: false,
+    };
+    let server = tokio::spawn(bidui_matcher::serve(config));
+    crashed.poll_until_complete(JOB).await;
+    server.abort();
+    assert_eq!(crashed.results_text().await, normal.results_text().await);
 }
 
 /// The audit log records what changed: an identical re-upload stores nothing and
@@ -2664,6 +2850,7 @@ async fn a_concurrent_repeat_of_the_last_seal_keeps_the_results_and_purges_once(
         let (first, second) = tokio::join!(m.seal(&m.pension, &seal), m.seal(&m.pension, &seal));
         first.expect(StatusCode::OK);
         second.expect(StatusCode::OK);
+        m.await_completion(JOB).await;
         let report: JobResults = m.results(&m.veterans).await.expect(StatusCode::OK).json();
         assert_eq!(
             (report.summary.found.get("household"), report.summary.found.get("pension")),
@@ -2899,7 +3086,7 @@ async fn every_party_of_a_job_gets_the_same_assignment_bytes() {
             _ => vec![],
         };
     }
-    assert_eq!(m.job_state().await, JobState::Complete);
+    m.await_completion(JOB).await;
     assert!(seen.iter().all(|bytes| *bytes == seen[0]), "an assignment differs between parties or over time");
     let assignment: Assignment = serde_json::from_slice(&seen[0]).unwrap();
     assert_eq!(assignment.job, SignedJob::sign(&spec, &m.operator.name, &m.operator.key));
@@ -2936,7 +3123,7 @@ async fn a_department_receives_the_same_bytes_whatever_the_registry() {
             seen.extend(m.reads(m.party(party), JOB).await);
             answers.get_mut(party).unwrap().extend(seen);
         }
-        assert_eq!(m.job_state().await, JobState::Complete);
+        m.await_completion(JOB).await;
         received.push(answers);
     }
     for (party, answers) in &received[0] {
@@ -2976,6 +3163,7 @@ async fn the_requester_gets_exactly_the_sealed_values_of_the_rows_linked_to_it()
     for (party, chunk) in department_chunks(&spec) {
         m.submit(m.party(party), &chunk, &spec).await;
     }
+    m.await_completion(JOB).await;
     let results: JobResults = m.results(&m.veterans).await.expect(StatusCode::OK).json();
     let forwarded: Vec<(u32, u32, SealKind)> = results
         .rows
@@ -3084,6 +3272,8 @@ fn found_in_database_files(m: &Matcher, needles: &[Vec<u8>]) -> usize {
 
 /// Regression (v2): after a purge, none of the purged job's tokens or sealed values — raw in
 /// its chunks, hex in its results — is left in the database, its WAL or its shared memory.
+/// The tokens go at the end of the retention; the sealed values in the results once the
+/// requester has fetched them, or a grace later if it never does.
 #[tokio::test]
 async fn after_a_purge_no_token_or_sealed_value_of_the_job_is_in_the_database_files() {
     let m = Matcher::new().await;
@@ -3092,7 +3282,7 @@ async fn after_a_purge_no_token_or_sealed_value_of_the_job_is_in_the_database_fi
     // Per job: its tokens and raw sealed values (in its chunks), and the hex of its sealed
     // values (in its results, for the linked rows).
     let mut traces: BTreeMap<&str, (Traces, Traces)> = BTreeMap::new();
-    for (job, retention) in [("purged", Some(0)), ("kept", None)] {
+    for (job, retention) in [("fetched", Some(0)), ("unfetched", Some(0)), ("kept", None)] {
         let spec = JobSpec { id: job.into(), retention_hours: retention, ..real_spec() };
         m.post_spec(&m.operator, &spec).await.expect(StatusCode::CREATED);
         let (mut raw, mut hex_values) = (Vec::new(), Vec::new());
@@ -3110,14 +3300,27 @@ async fn after_a_purge_no_token_or_sealed_value_of_the_job_is_in_the_database_fi
             }
             m.submit(m.party(party), &chunk, &spec).await;
         }
-        assert_eq!(m.job_state_of(job).await, JobState::Complete);
+        m.await_completion(job).await;
         traces.insert(job, (raw, hex_values));
     }
     let (kept_raw, kept_hex) = &traces["kept"];
     assert_eq!(found_in_database_files(&m, kept_raw), kept_raw.len(), "the scan finds what is there");
     assert!(found_in_database_files(&m, kept_hex) > 0, "the scan finds the forwarded values");
-    let (purged_raw, purged_hex) = &traces["purged"];
-    assert!(!purged_raw.is_empty() && !purged_hex.is_empty());
-    assert_eq!(found_in_database_files(&m, purged_raw), 0, "purged tokens or sealed values left");
-    assert_eq!(found_in_database_files(&m, purged_hex), 0, "purged sealed values left in the results");
+    for job in ["fetched", "unfetched"] {
+        let (raw, hex_values) = &traces[job];
+        assert!(!raw.is_empty() && !hex_values.is_empty());
+        assert_eq!(found_in_database_files(&m, raw), 0, "{job}: purged tokens or sealed values left");
+        assert!(found_in_database_files(&m, hex_values) > 0, "{job}: sealed values gone before they were fetched");
+    }
+
+    m.call(&m.veterans, "GET", "/v2/jobs/fetched/results", Vec::new()).await.expect(StatusCode::OK);
+    bidui_matcher::jobs::purge_expired(&m.state).await.unwrap();
+    assert_eq!(found_in_database_files(&m, &traces["fetched"].1), 0, "fetched sealed values left in the results");
+    assert!(found_in_database_files(&m, &traces["unfetched"].1) > 0, "unfetched sealed values gone");
+
+    age_retention(&m, "unfetched", bidui_matcher::jobs::UNDELIVERED_GRACE_SECONDS).await;
+    bidui_matcher::jobs::purge_expired(&m.state).await.unwrap();
+    assert_eq!(found_in_database_files(&m, &traces["unfetched"].1), 0, "unfetched sealed values left after the grace");
+    assert_eq!(found_in_database_files(&m, kept_raw), kept_raw.len(), "the kept job lost tokens");
+    assert!(found_in_database_files(&m, kept_hex) > 0, "the kept job lost its sealed values");
 }
