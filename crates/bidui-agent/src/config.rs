@@ -104,7 +104,9 @@ impl Policy {
         let allowed = self.allow.iter().any(|rule| {
             rule.fields.iter().any(|f| f == field) && rule.purposes.iter().any(|p| p == "*" || p == purpose)
         });
-        (!allowed).then(|| format!("the local policy does not allow sealing {field:?} to the requester for the purpose {purpose:?}"))
+        (!allowed).then(|| {
+            format!("the local policy does not allow sealing {field:?} to the requester for the purpose {purpose:?}")
+        })
     }
 }
 
