@@ -161,10 +161,20 @@ async fn job_status(
 ) -> Result<Json<JobStatus>, ApiFailure> {
     let caller = verified.caller();
     let loaded = jobs::load(&state, &job).await?;
-    if caller.role() != PrincipalRole::Operator && participant(caller, &loaded.spec)? != PartyRole::Requester {
+    if caller.role() == PrincipalRole::Operator {
+        signing_operator(caller, &loaded)?;
+    } else if participant(caller, &loaded.spec)? != PartyRole::Requester {
         return Err(ApiFailure::forbidden("only the operator and the job's requester may follow the job"));
     }
     Ok(Json(job_status_of(&state, &loaded, caller).await?))
+}
+
+/// An operator follows the jobs it signed, not another operator's.
+fn signing_operator(caller: &Caller, loaded: &LoadedJob) -> Result<(), ApiFailure> {
+    if loaded.signed.signer != caller.name() {
+        return Err(ApiFailure::forbidden("only the operator who signed the job may follow it"));
+    }
+    Ok(())
 }
 
 /// The job's status as `caller` may see it: the operator sees every party's progress, the
@@ -403,10 +413,14 @@ async fn results(
     verified: Verified,
 ) -> Result<Response, ApiFailure> {
     let caller = verified.caller();
-    let LoadedJob { spec, .. } = jobs::load(&state, &job).await?;
+    let loaded = jobs::load(&state, &job).await?;
+    let spec = &loaded.spec;
     let requester = caller.role() == PrincipalRole::Agent && caller.name() == spec.requester.party;
     if !requester && caller.role() != PrincipalRole::Operator {
         return Err(ApiFailure::forbidden("only the operator and the job's requester may read results"));
+    }
+    if !requester {
+        signing_operator(caller, &loaded)?;
     }
     let j = job.clone();
     let body = state

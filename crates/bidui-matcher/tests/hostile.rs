@@ -997,6 +997,18 @@ fn refusal_cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "an operator following a job another operator signed",
+            status: S::FORBIDDEN,
+            code: Some("forbidden"),
+            requests: |m, _| {
+                let job = format!("/v2/jobs/{JOB}");
+                vec![
+                    m.other_operator.request("GET", &job, Vec::new()),
+                    m.other_operator.request("GET", &format!("{job}/results"), Vec::new()),
+                ]
+            },
+        },
+        Case {
             name: "the operator reading an assignment, uploading or sealing in a party's place",
             status: S::FORBIDDEN,
             code: Some("forbidden"),
@@ -1355,7 +1367,7 @@ fn refusal_cases() -> Vec<Case> {
 }
 
 /// How many requests [`refusal_cases`] sends: a case dropped or emptied by mistake shows.
-const REFUSED_REQUESTS: usize = 196;
+const REFUSED_REQUESTS: usize = 198;
 
 #[tokio::test]
 async fn refusals_change_nothing() {
