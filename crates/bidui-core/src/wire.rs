@@ -573,5 +573,26 @@ mod tests {
             let cut = cut.min(bytes.len());
             prop_assert!(Chunk::decode(&bytes[..bytes.len() - cut], &layout, 0).is_err());
         }
+
+        /// Whatever bytes a party sends, decoding answers without panicking, and what it
+        /// accepts is exactly the encoding of the records it reads: nothing is skipped,
+        /// guessed or read twice.
+        #[test]
+        fn decoding_any_bytes_never_panics_and_accepts_only_exact_encodings(
+            (layout, records) in arb_records(),
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+            cut in 0usize..8,
+        ) {
+            let mut bytes = encode_chunk(&layout, &records);
+            for (at, byte) in edits {
+                let at = at % bytes.len();
+                bytes[at] = byte;
+            }
+            bytes.truncate(bytes.len() - cut.min(bytes.len()));
+            if let Ok(chunk) = Chunk::decode(&bytes, &layout, 0) {
+                let read: Vec<TokenRecord> = chunk.records().map(|r| r.to_record(&layout)).collect();
+                prop_assert_eq!(encode_chunk(&layout, &read), bytes);
+            }
+        }
     }
 }
