@@ -67,16 +67,18 @@ async fn for_each_chunk(
     let (j, p) = (job.to_owned(), party.to_owned());
     let metas = state.store.call(move |c| store::chunk_metas(c, &j, &p)).await?;
     let mut after_row = 0;
+    let mut buffer = Vec::new();
     for meta in metas {
         let (j, p) = (job.to_owned(), party.to_owned());
         let body = state
             .store
-            .call(move |c| store::chunk_body(c, &j, &p, meta.seq))
+            .call(move |c| store::chunk_body_into(c, &j, &p, meta.seq, buffer))
             .await?
             .ok_or_else(|| ApiFailure::internal("chunk vanished", meta.seq))?;
         let chunk = Chunk::decode(&body, layout, after_row).map_err(|e| ApiFailure::internal("stored chunk", e))?;
         after_row = chunk.last_row();
         visit(&chunk);
+        buffer = body;
     }
     Ok(())
 }

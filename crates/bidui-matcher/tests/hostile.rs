@@ -3279,7 +3279,12 @@ fn found_in_database_files(m: &Matcher, needles: &[Vec<u8>]) -> usize {
         .iter()
         .filter_map(|suffix| std::fs::read(format!("{}{suffix}", path.display())).ok())
         .collect();
-    needles.iter().filter(|n| files.iter().any(|f| f.windows(n.len()).any(|w| w == n.as_slice()))).count()
+    let searcher = aho_corasick::AhoCorasick::new(needles).expect("needles");
+    let found: std::collections::HashSet<usize> = files
+        .iter()
+        .flat_map(|file| searcher.find_overlapping_iter(file).map(|m| m.pattern().as_usize()).collect::<Vec<_>>())
+        .collect();
+    found.len()
 }
 
 /// Regression (v2): after a purge, none of the purged job's tokens or sealed values — raw in
