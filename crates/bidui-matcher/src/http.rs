@@ -169,6 +169,19 @@ async fn job_status(
     Ok(Json(job_status_of(&state, &loaded, caller).await?))
 }
 
+/// Whether a repeated seal states what the first one did (its digest is not stored: the
+/// chunks it covered may be purged).
+fn same_figures(request: &SealRequest, stored: &store::SubmissionRow) -> bool {
+    let stored_json = |text: &str| serde_json::from_str::<serde_json::Value>(text).ok();
+    request.chunks == stored.chunks
+        && request.records == stored.records
+        && request.rows_read == stored.rows_read
+        && request.epoch.as_str() == stored.epoch.as_deref().unwrap_or_default()
+        && stored_json(&stored.invalid_ids) == serde_json::to_value(&request.invalid_ids).ok()
+        && stored_json(&stored.sealed_fields) == serde_json::to_value(&request.sealed_fields).ok()
+        && stored_json(&stored.refused) == serde_json::to_value(&request.refused).ok()
+}
+
 /// An operator follows the jobs it signed, not another operator's.
 fn signing_operator(caller: &Caller, loaded: &LoadedJob) -> Result<(), ApiFailure> {
     if loaded.signed.signer != caller.name() {
@@ -353,7 +366,14 @@ async fn seal(
     jobs::check_seal(&request, &spec, caller.name())?;
     if submission.sealed {
         // A repeat: answered with what is stored (the first seal's figures stand). Its chunks
-        // may be purged already, so it is not compared with them.
+        // may be purged already, so it is not compared with them; its figures are, so a
+        // second seal that says something else is told so rather than silently ignored.
+        if !same_figures(&request, &submission) {
+            return Err(ApiFailure::conflict(
+                "seal-differs",
+                "the submission is already sealed with other figures; they stand. A changed source needs a new job",
+            ));
+        }
         return Ok(Json(own_submission(&state, &job, caller.name()).await?));
     }
     if job_state != JobState::Collecting {

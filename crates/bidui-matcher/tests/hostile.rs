@@ -1799,7 +1799,7 @@ async fn refuses_a_seal_that_does_not_match_the_stored_chunks() {
 }
 
 #[tokio::test]
-async fn a_repeated_seal_changes_nothing() {
+async fn a_repeated_seal_changes_nothing_and_one_with_other_figures_is_refused() {
     let m = Matcher::new().await;
     m.create_job().await;
     let body = veterans_chunk();
@@ -1808,12 +1808,11 @@ async fn a_repeated_seal_changes_nothing() {
     m.seal(&m.veterans, &honest).await.expect(StatusCode::OK);
     let before = m.snapshot().await;
     m.seal(&m.veterans, &honest).await.expect(StatusCode::OK);
-    // A second seal with other figures passes the checks and is a repeat:
-    // answered 200, and the first seal's figures are kept.
+    // A second seal with other figures is told that the first one's stand.
     let mut other = honest.clone();
     other.rows_read += 100;
     other.invalid_ids.insert("checksum".into(), 100);
-    m.seal(&m.veterans, &other).await.expect(StatusCode::OK);
+    m.seal(&m.veterans, &other).await.refused(StatusCode::CONFLICT, "seal-differs");
     m.assert_unchanged(&before).await;
 }
 
