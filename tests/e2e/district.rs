@@ -508,6 +508,7 @@ fn forward_everything(injected: Arc<std::sync::atomic::AtomicU64>, spec: JobSpec
             return None;
         }
         let (_, requester) = identity_tokens(history, &spec);
+        let uploaded = uploaded_chunks(history, &spec);
         let mut results: serde_json::Value = serde_json::from_slice(&exchange.response_body).unwrap();
         let mut count = 0;
         for (g, department) in spec.departments.iter().enumerate() {
@@ -518,7 +519,7 @@ fn forward_everything(injected: Arc<std::sync::atomic::AtomicU64>, spec: JobSpec
                 continue;
             }
             let mut after = 0;
-            for body in uploaded_chunks(history, &spec).get(&department.party).into_iter().flatten() {
+            for body in uploaded.get(&department.party).into_iter().flatten() {
                 let chunk = Chunk::decode(body, &layout, after).unwrap();
                 after = chunk.last_row();
                 for record in chunk.records() {

@@ -100,28 +100,11 @@ fn read(path: &Path) -> Result<Vec<Entry>, JobIdError> {
 
 #[cfg(test)]
 mod tests {
-    use bidui_core::api::{Attribute, DepartmentSpec, RequesterSpec};
-    use bidui_core::Suite;
 
     use super::*;
 
     fn spec() -> JobSpec {
-        JobSpec {
-            id: "zc-2026-001".into(),
-            purpose: "veterans' welfare check".into(),
-            approval: "民政〔2026〕1号".into(),
-            epoch: "0123456789abcdef".into(),
-            suite: Suite::HmacSha256,
-            requester: RequesterSpec { party: "veterans".into(), fields: vec![], max_records: 10 },
-            departments: vec![DepartmentSpec {
-                party: "household".into(),
-                compare: vec![Attribute::Sex],
-                fields: vec!["status".into()],
-                max_records: 10,
-            }],
-            retention_hours: None,
-            rules: Vec::new(),
-        }
+        crate::test_spec("zc-2026-001")
     }
 
     /// The job as the matcher relays it; `remember` digests the spec text, whoever signed.

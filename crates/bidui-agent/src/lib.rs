@@ -23,3 +23,25 @@ pub mod run;
 pub mod source;
 pub mod tokenize;
 pub mod trust;
+
+/// A one-department job for the crate's unit tests.
+#[cfg(test)]
+pub(crate) fn test_spec(id: &str) -> bidui_core::api::JobSpec {
+    use bidui_core::api::{Attribute, DepartmentSpec, JobSpec, RequesterSpec};
+    JobSpec {
+        id: id.into(),
+        purpose: "比对".into(),
+        approval: "民政〔2026〕1号".into(),
+        epoch: "0123456789abcdef".into(),
+        suite: bidui_core::Suite::HmacSha256,
+        requester: RequesterSpec { party: "veterans".into(), fields: vec![], max_records: 10 },
+        departments: vec![DepartmentSpec {
+            party: "household".into(),
+            compare: vec![Attribute::Sex],
+            fields: vec!["status".into()],
+            max_records: 10,
+        }],
+        retention_hours: None,
+        rules: Vec::new(),
+    }
+}

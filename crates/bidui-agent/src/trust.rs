@@ -80,9 +80,8 @@ pub fn verified_spec(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bidui_core::api::{Attribute, DepartmentSpec, RequesterSpec, SignedJob};
+    use bidui_core::api::SignedJob;
     use bidui_core::custody::PrincipalStatement;
-    use bidui_core::Suite;
     use ring::signature::{Ed25519KeyPair, KeyPair};
 
     fn key_pair() -> Ed25519KeyPair {
@@ -95,22 +94,7 @@ mod tests {
     }
 
     fn spec() -> JobSpec {
-        JobSpec {
-            id: "zc-1".into(),
-            purpose: "比对".into(),
-            approval: "1".into(),
-            epoch: "0123456789abcdef".into(),
-            suite: Suite::HmacSha256,
-            requester: RequesterSpec { party: "veterans".into(), fields: vec![], max_records: 10 },
-            departments: vec![DepartmentSpec {
-                party: "household".into(),
-                compare: vec![Attribute::Sex],
-                fields: vec!["status".into()],
-                max_records: 10,
-            }],
-            retention_hours: None,
-            rules: Vec::new(),
-        }
+        crate::test_spec("zc-1")
     }
 
     struct District {
