@@ -288,11 +288,9 @@ impl Tokenizer {
             });
             let out = &mut scratch.sealed;
             let mut seal = |sealer: &mut Sealer, person: &[&[u8]]| {
-                let start = out.len();
                 sealer
-                    .seal_into(person, number, &cells, out)
-                    .expect("values are trimmed to the length limit and counted per field before sealing");
-                start..out.len()
+                    .queue(person, number, &cells, out)
+                    .expect("values are trimmed to the length limit and counted per field before sealing")
             };
             // An absent blob is an empty range: the record carries a zero length.
             let by_id = values.id.map_or(0..0, |id| seal(by_id_sealer, &id_message(&id)));
@@ -441,7 +439,7 @@ impl Batch {
                 }
             })
             .collect();
-        scratch.tokens.compute();
+        scratch.compute_queued();
         let token_count = tokenizer.layout().token_count();
         let mut records = Vec::with_capacity(queued.len() * (4 + 16 * token_count) + scratch.sealed.len());
         let outcomes = queued
@@ -473,6 +471,17 @@ struct Scratch {
     sealed: Vec<u8>,
     /// This thread's sealers (by identity, by quasi-identifier), made at its first row.
     sealers: Option<(Sealer, Sealer)>,
+}
+
+impl Scratch {
+    /// Computes every queued token and seal, before the batch's records are encoded.
+    fn compute_queued(&mut self) {
+        self.tokens.compute();
+        if let Some((by_id, by_qid)) = &mut self.sealers {
+            by_id.seal_queued(&mut self.sealed);
+            by_qid.seal_queued(&mut self.sealed);
+        }
+    }
 }
 
 /// Rows read per batch handed to a tokenizing thread.
@@ -629,7 +638,7 @@ mod tests {
     ) -> (Option<TokenRecord>, Option<&'static str>, FieldSet) {
         let mut scratch = Scratch::default();
         let queued = t.queue_row(&mut scratch, number, cells, fields);
-        scratch.tokens.compute();
+        scratch.compute_queued();
         let layout = t.layout();
         let record = queued.tokens.map(|first| {
             let mut bytes = Vec::new();

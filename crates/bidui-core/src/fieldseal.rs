@@ -27,10 +27,12 @@
 //! hides value lengths below 64 bytes. The row comes last in the associated data, so a
 //! [`Sealer`] builds the rest once per job.
 
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
-use zeroize::Zeroizing;
+use std::ops::Range;
 
-use crate::keys::{PairDomain, PurposeKey};
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::keys::{MacBatch, PairDomain, PurposeKey};
 
 const AAD_LABEL: &[u8] = b"bidui/v2 field-seal";
 const KEY_LABEL: &[u8] = b"bidui/v2 seal key";
@@ -171,31 +173,55 @@ fn decode_plaintext(plaintext: &[u8], fields: usize) -> Result<Vec<Option<String
     Ok(values)
 }
 
-/// Seals the rows of one department, kind and job: the associated data is built once and
-/// the buffers are reused, so a department's agent seals every row without allocating.
+/// Seals the rows of one department, kind and job: the associated data is built once,
+/// the buffers are reused, and the MACs of queued rows (each row's key and nonce) run
+/// several at a time (`keys::MacBatch`), so sealing every row a department holds costs
+/// little more than its cipher.
 pub struct Sealer {
     key: PurposeKey,
     kind: SealKind,
     fields: usize,
-    /// The associated data; its last four bytes are the row.
+    /// The associated data less its final row.
+    aad_prefix: Vec<u8>,
+    /// The associated data of the row being sealed.
     aad: Vec<u8>,
-    person: Vec<u8>,
+    person: Zeroizing<Vec<u8>>,
     plaintext: Zeroizing<Vec<u8>>,
+    /// Per queued seal, the message of its key's MAC and of its nonce's (which ends with
+    /// the plaintext).
+    key_messages: MacBatch,
+    nonce_messages: MacBatch,
+    macs: Zeroizing<Vec<[u8; 32]>>,
+    queued: Vec<QueuedSeal>,
+}
+
+/// A seal waiting for its MACs: where its blob goes in the output and what it binds.
+struct QueuedSeal {
+    at: usize,
+    plaintext_len: usize,
+    row: u32,
 }
 
 impl Sealer {
+    /// Queued seals computed at once: enough to fill the SHA-256 lanes, few enough that
+    /// their messages stay in the L1 cache.
+    const SEAL_AT: usize = 32;
+
     /// `seal_key` is the pair's field-seal key for [`SealKind::Id`], its qid-seal key for
     /// [`SealKind::Qid`].
     pub fn new(seal_key: &PurposeKey, kind: SealKind, context: &SealContext<'_>) -> Sealer {
-        let mut aad = aad_prefix(kind, context);
-        aad.extend_from_slice(&[0; 4]);
         Sealer {
             key: seal_key.clone(),
             kind,
             fields: context.fields.len(),
-            aad,
-            person: Vec::new(),
+            aad_prefix: aad_prefix(kind, context),
+            aad: Vec::new(),
+            person: Zeroizing::new(Vec::new()),
             plaintext: Zeroizing::new(Vec::new()),
+            key_messages: MacBatch::default(),
+            nonce_messages: MacBatch::default(),
+            macs: Zeroizing::new(Vec::new()),
+            queued: Vec::new(),
         }
     }
 
@@ -203,10 +229,81 @@ impl Sealer {
         self.kind
     }
 
-    /// Appends the sealed `values` (in the context's field order; `None` for no value) of
-    /// department row `row` to `out`, sealed to `person`: the identity message for
+    /// Queues the sealing of `values` (in the context's field order; `None` for no value)
+    /// of department row `row`, sealed to `person`: the identity message for
     /// [`SealKind::Id`], the quasi-identifier message for [`SealKind::Qid`]
-    /// ([`crate::token::id_message`], [`crate::token::qid_message`]).
+    /// ([`crate::token::id_message`], [`crate::token::qid_message`]). Reserves the sealed
+    /// blob's bytes at the end of `out` and returns where they are; they hold zeros, never
+    /// the values, until [`Sealer::seal_queued`] fills them (some may be filled sooner).
+    pub fn queue(
+        &mut self,
+        person: &[&[u8]],
+        row: u32,
+        values: &[Option<&str>],
+        out: &mut Vec<u8>,
+    ) -> Result<Range<usize>, SealValuesError> {
+        if values.len() != self.fields {
+            return Err(SealValuesError::ValueCount(values.len(), self.fields));
+        }
+        encode_plaintext(values, &mut self.plaintext)?;
+        self.person.clear();
+        person.iter().for_each(|part| self.person.extend_from_slice(part));
+        let person_len = (self.person.len() as u32).to_le_bytes();
+        let aad_len = ((self.aad_prefix.len() + 4) as u32).to_le_bytes();
+        let row_bytes = row.to_le_bytes();
+        self.key_messages.push(&[KEY_LABEL, b"\0", &self.person]);
+        self.nonce_messages.push(&[
+            NONCE_LABEL,
+            b"\0",
+            &person_len,
+            &self.person,
+            &aad_len,
+            &self.aad_prefix,
+            &row_bytes,
+            &self.plaintext,
+        ]);
+        let at = out.len();
+        out.resize(at + NONCE_LEN + self.plaintext.len() + TAG_LEN, 0);
+        self.queued.push(QueuedSeal { at, plaintext_len: self.plaintext.len(), row });
+        if self.queued.len() == Self::SEAL_AT {
+            self.seal_queued(out);
+        }
+        Ok(at..out.len())
+    }
+
+    /// Seals every queued row into the bytes [`Sealer::queue`] reserved for it in `out`.
+    pub fn seal_queued(&mut self, out: &mut [u8]) {
+        let count = self.queued.len();
+        self.macs.clear();
+        self.key_messages.compute_into(&self.key, &mut self.macs);
+        self.nonce_messages.compute_into(&self.key, &mut self.macs);
+        let (enc_keys, nonces) = self.macs.split_at(count);
+        for (index, seal) in self.queued.iter().enumerate() {
+            let enc_key = UnboundKey::new(&CHACHA20_POLY1305, &enc_keys[index]).expect("a 32-byte ChaCha20 key");
+            let nonce: [u8; NONCE_LEN] = nonces[index][..NONCE_LEN].try_into().expect("12 of 32 bytes");
+            let message = self.nonce_messages.message(index);
+            let plaintext = &message[message.len() - seal.plaintext_len..];
+            self.aad.clear();
+            self.aad.extend_from_slice(&self.aad_prefix);
+            self.aad.extend_from_slice(&seal.row.to_le_bytes());
+            let blob = &mut out[seal.at..seal.at + NONCE_LEN + seal.plaintext_len + TAG_LEN];
+            let (nonce_bytes, rest) = blob.split_at_mut(NONCE_LEN);
+            let (ciphertext, tag_bytes) = rest.split_at_mut(seal.plaintext_len);
+            nonce_bytes.copy_from_slice(&nonce);
+            ciphertext.copy_from_slice(plaintext);
+            let tag = LessSafeKey::new(enc_key)
+                .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&self.aad), ciphertext)
+                .expect("a plaintext of at most MAX_SEALED_LEN bytes is far within ChaCha20-Poly1305's limit");
+            tag_bytes.copy_from_slice(tag.as_ref());
+        }
+        self.key_messages.clear();
+        self.nonce_messages.clear();
+        self.macs.zeroize();
+        self.queued.clear();
+    }
+
+    /// Appends the sealed `values` of department row `row` to `out`, sealed to `person`
+    /// ([`Sealer::queue`], then [`Sealer::seal_queued`]).
     pub fn seal_into(
         &mut self,
         person: &[&[u8]],
@@ -214,22 +311,8 @@ impl Sealer {
         values: &[Option<&str>],
         out: &mut Vec<u8>,
     ) -> Result<(), SealValuesError> {
-        if values.len() != self.fields {
-            return Err(SealValuesError::ValueCount(values.len(), self.fields));
-        }
-        encode_plaintext(values, &mut self.plaintext)?;
-        self.person.clear();
-        person.iter().for_each(|part| self.person.extend_from_slice(part));
-        let at = self.aad.len() - 4;
-        self.aad[at..].copy_from_slice(&row.to_le_bytes());
-        let nonce = nonce(&self.key, &self.person, &self.aad, &self.plaintext);
-        let tag = enc_key(&self.key, &self.person)
-            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&self.aad), &mut self.plaintext)
-            .map_err(|_| SealValuesError::Malformed("sealing failed"))?;
-        out.reserve(NONCE_LEN + self.plaintext.len() + TAG_LEN);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&self.plaintext);
-        out.extend_from_slice(tag.as_ref());
+        self.queue(person, row, values, out)?;
+        self.seal_queued(out);
         Ok(())
     }
 }
@@ -332,6 +415,40 @@ mod tests {
                 let mut bent = sealed.clone();
                 bent[i] ^= 1;
                 assert!(open_values(&k, SealKind::Id, ID, &context, 7, &bent).is_err(), "byte {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_sealer_sealing_many_rows_at_once_gives_each_the_blob_it_gets_alone() {
+        // More rows than one round of queued seals, people of different lengths (so nonce
+        // messages of different block counts share the lanes), and values of one to three
+        // pad blocks.
+        let pair = PAIR;
+        let fields = fields();
+        let context = SealContext { pair, fields: &fields };
+        for suite in Suite::ALL {
+            let key = key(suite, &pair);
+            let mut sealer = Sealer::new(&key, SealKind::Qid, &context);
+            let rows: Vec<(String, String)> = (0..Sealer::SEAL_AT as u32 * 3 + 5)
+                .map(|i| ("张".repeat(1 + i as usize % 9), "x".repeat(i as usize * 3)))
+                .collect();
+            let mut out = vec![0xAA];
+            let ranges: Vec<_> = rows
+                .iter()
+                .enumerate()
+                .map(|(i, (person, value))| {
+                    let values = [Some(value.as_str()), (i % 2 == 0).then_some("在册")];
+                    sealer.queue(&[person.as_bytes()], i as u32 + 1, &values, &mut out).unwrap()
+                })
+                .collect();
+            sealer.seal_queued(&mut out);
+            assert_eq!(out[0], 0xAA, "bytes before the first blob are left alone");
+            for (i, ((person, value), range)) in rows.iter().zip(ranges).enumerate() {
+                let values = [Some(value.as_str()), (i % 2 == 0).then_some("在册")];
+                let alone =
+                    seal_values(&key, SealKind::Qid, &[person.as_bytes()], &context, i as u32 + 1, &values).unwrap();
+                assert_eq!(out[range], alone[..], "{suite}, row {}", i + 1);
             }
         }
     }

@@ -530,6 +530,115 @@ impl Drop for TokenBatch {
     }
 }
 
+/// HMACs of many messages of any length under one key: the field sealer's nonces and
+/// row keys, several per row. With HMAC-SHA256 the messages run four at a time through
+/// the SHA-256 lanes (each message's blocks, then its outer block, one lane each), which
+/// measured 1.4 µs → 0.9 µs per sealed row half against one MAC at a time; other suites
+/// compute each message alone.
+///
+/// The queued messages hold identity numbers and field values, so they are wiped when
+/// the batch is cleared or dropped.
+#[derive(Default)]
+pub(crate) struct MacBatch {
+    /// The messages back to back, each padded to whole SHA-256 blocks as the inner hash
+    /// after the `K ^ ipad` block pads it.
+    bytes: Zeroizing<Vec<u8>>,
+    /// Per message: where it starts in `bytes` and its length before padding.
+    messages: Vec<(usize, usize)>,
+}
+
+impl MacBatch {
+    /// Queues the message `parts` (concatenated).
+    pub(crate) fn push(&mut self, parts: &[&[u8]]) {
+        let start = self.bytes.len();
+        parts.iter().for_each(|part| self.bytes.extend_from_slice(part));
+        let len = self.bytes.len() - start;
+        self.bytes.push(0x80);
+        let padded = start + (len + 9).div_ceil(64) * 64;
+        self.bytes.resize(padded - 8, 0);
+        self.bytes.extend_from_slice(&(((64 + len) * 8) as u64).to_be_bytes());
+        self.messages.push((start, len));
+    }
+
+    /// The `index`th queued message.
+    pub(crate) fn message(&self, index: usize) -> &[u8] {
+        let (start, len) = self.messages[index];
+        &self.bytes[start..start + len]
+    }
+
+    /// Appends the MAC under `key` of every queued message to `out`, in order.
+    pub(crate) fn compute_into(&mut self, key: &PurposeKey, out: &mut Vec<[u8; 32]>) {
+        let first = out.len();
+        out.resize(first + self.messages.len(), [0; 32]);
+        let macs = &mut out[first..];
+        match &key.mac {
+            KeyedMac::Sha256 { pads, .. } => self.compute_sha256(pads, macs),
+            _ => {
+                for (mac, &(start, len)) in macs.iter_mut().zip(&self.messages) {
+                    *mac = key.mac(&[&self.bytes[start..start + len]]);
+                }
+            }
+        }
+    }
+
+    /// Runs each message through one of four lanes: its padded inner blocks from
+    /// `K ^ ipad`, then the outer block from `K ^ opad`; a lane that finishes takes the
+    /// next message. Idle lanes at the end compress whatever they hold, unread.
+    fn compute_sha256(&self, pads: &PadStates, macs: &mut [[u8; 32]]) {
+        #[derive(Clone, Copy)]
+        struct Lane {
+            message: usize,
+            /// The next block of the message to compress; past its inner blocks, the outer.
+            block: usize,
+            inner_blocks: usize,
+        }
+        const N: usize = sha256_lanes::LANES;
+        let mut lanes: [Option<Lane>; N] = [None; N];
+        let mut states = Zeroizing::new([[0u32; 8]; N]);
+        let mut blocks = Zeroizing::new([[0u8; 64]; N]);
+        let mut next = 0;
+        loop {
+            for (lane, state) in lanes.iter_mut().zip(states.iter_mut()) {
+                if lane.is_none() && next < self.messages.len() {
+                    let len = self.messages[next].1;
+                    *lane = Some(Lane { message: next, block: 0, inner_blocks: (len + 9).div_ceil(64) });
+                    *state = pads.inner;
+                    next += 1;
+                }
+            }
+            if lanes.iter().all(Option::is_none) {
+                return;
+            }
+            for (lane, block) in lanes.iter().zip(blocks.iter_mut()) {
+                if let Some(lane) = lane {
+                    if lane.block < lane.inner_blocks {
+                        let at = self.messages[lane.message].0 + lane.block * 64;
+                        block.copy_from_slice(&self.bytes[at..at + 64]);
+                    }
+                }
+            }
+            sha256_lanes::compress(&mut states[..], &blocks[..]);
+            for ((slot, state), block) in lanes.iter_mut().zip(states.iter_mut()).zip(blocks.iter_mut()) {
+                let Some(lane) = slot else { continue };
+                lane.block += 1;
+                if lane.block == lane.inner_blocks {
+                    write_outer_block(block, state);
+                    *state = pads.outer;
+                } else if lane.block > lane.inner_blocks {
+                    write_be_words(&mut macs[lane.message], state);
+                    *slot = None;
+                }
+            }
+        }
+    }
+
+    /// Wipes and forgets every queued message.
+    pub(crate) fn clear(&mut self) {
+        self.bytes.zeroize();
+        self.messages.clear();
+    }
+}
+
 impl fmt::Debug for PurposeKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PurposeKey({}, <redacted>)", self.suite)
@@ -642,6 +751,37 @@ mod tests {
             let want = ring_hmac::sign(ring, &message[..len]);
             let (a, b) = message[..len].split_at(len / 3);
             assert_eq!(&key.mac(&[a, b])[..], want.as_ref(), "length {len}");
+        }
+    }
+
+    #[test]
+    fn batched_macs_of_any_length_equal_one_at_a_time_for_every_suite() {
+        // Lengths 0..300 in an order that makes lanes finish out of step: short messages
+        // beside four-block ones, a lane refilled while others are mid-message, and a
+        // ragged tail. HMAC-SHA256 is checked against ring itself.
+        let message: Vec<u8> = (0..300u32).map(|i| (i * 7 + 3) as u8).collect();
+        let lengths: Vec<usize> = (0..300).map(|i| (i * 37) % 300).collect();
+        for suite in Suite::ALL {
+            let key = epoch(suite).derive(Purpose::FieldSeal, &PAIR);
+            let mut batch = MacBatch::default();
+            for &len in &lengths {
+                let (a, b) = message[..len].split_at(len / 2);
+                batch.push(&[a, b]);
+            }
+            let mut macs = vec![[1; 32]];
+            batch.compute_into(&key, &mut macs);
+            assert_eq!(macs.len(), 1 + lengths.len());
+            assert_eq!(macs[0], [1; 32], "what was in the output is kept");
+            for (index, (&len, mac)) in lengths.iter().zip(&macs[1..]).enumerate() {
+                assert_eq!(batch.message(index), &message[..len]);
+                let want = match &key.mac {
+                    KeyedMac::Sha256 { ring, .. } => ring_hmac::sign(ring, &message[..len]).as_ref().to_vec(),
+                    _ => key.mac(&[&message[..len]]).to_vec(),
+                };
+                assert_eq!(&mac[..], &want[..], "{suite}, length {len}");
+            }
+            batch.clear();
+            assert!(batch.messages.is_empty() && batch.bytes.is_empty());
         }
     }
 
