@@ -533,7 +533,7 @@ impl Drop for TokenBatch {
 /// HMACs of many messages of any length under one key: the field sealer's nonces and
 /// row keys, several per row. With HMAC-SHA256 the messages run four at a time through
 /// the SHA-256 lanes (each message's blocks, then its outer block, one lane each), which
-/// measured 1.4 µs → 0.9 µs per sealed row half against one MAC at a time; other suites
+/// cut a department agent's CPU by 15% against one MAC at a time; other suites
 /// compute each message alone.
 ///
 /// The queued messages hold identity numbers and field values, so they are wiped when
