@@ -449,8 +449,8 @@ pub fn run_district(
 
     // The report is built on the requester's side, from the results its agent opened.
     let requester_state = agents_dir.join(REQUESTER.name).join("state").join(bidui_client::path_segment(&spec.id));
-    let results = bidui_report::load_results(&requester_state.join("results.json"))?;
     let job_seconds = job_started.elapsed().as_secs_f64();
+    let results = bidui_report::load_results(&requester_state.join("results.json"))?;
     let matcher_peak_kib = bidui_probe::peak_memory_kib_of(matcher.child.id());
     let invalid_rows = requester_state.join("invalid-rows.csv");
     let written = report::write_local(&results, &dir.join("report"), Some(&invalid_rows))?;

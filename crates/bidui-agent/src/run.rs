@@ -475,7 +475,8 @@ fn open_and_write(
 }
 
 /// Writes `value` as JSON readable by its owner only, under a temporary name renamed into
-/// place, so a reader never sees a half-written file.
+/// place, so a reader never sees a half-written file. Compact: the results of a registry
+/// of tens of thousands run to tens of megabytes, and the report is what people read.
 fn write_private_json(path: &Path, value: &impl Serialize) -> Result<(), AgentError> {
     let temp = path.with_extension("json.partial");
     fn local(path: &Path) -> impl FnOnce(std::io::Error) -> AgentError + '_ {
@@ -488,7 +489,7 @@ fn write_private_json(path: &Path, value: &impl Serialize) -> Result<(), AgentEr
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let file = options.open(&temp).map_err(local(&temp))?;
     let mut writer = std::io::BufWriter::new(file);
-    serde_json::to_writer_pretty(&mut writer, value).map_err(std::io::Error::from).map_err(local(&temp))?;
+    serde_json::to_writer(&mut writer, value).map_err(std::io::Error::from).map_err(local(&temp))?;
     let file = writer.into_inner().map_err(|e| e.into_error()).map_err(local(&temp))?;
     file.sync_all().map_err(local(&temp))?;
     std::fs::rename(&temp, path).map_err(local(path))

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use bidui_core::api::{JobResults, JobSpec, JobState, SealRequest, SignedJob};
 use bidui_core::wire::{Chunk, Layout};
@@ -84,23 +85,35 @@ async fn for_each_chunk(
 }
 
 pub struct JoinOutcome {
-    pub index: RegistryIndex,
+    pub index: Arc<RegistryIndex>,
     pub departments: BTreeMap<String, DepartmentMatch>,
 }
 
-/// Joins every department's tokens with its group of the requester's.
+/// Joins every department's tokens with its group of the requester's. Departments are
+/// joined concurrently, each on a task of its own: the join runs after every party has
+/// sealed, when nothing else keeps the cores busy, and it decides how soon the requester
+/// gets its results.
 pub async fn join(state: &AppState, spec: &JobSpec) -> Result<JoinOutcome, ApiFailure> {
     let requester = &spec.requester.party;
     let layout = spec.layout(requester).expect("the requester is a party");
     let mut index = RegistryIndex::new(layout.groups.len());
     for_each_chunk(state, &spec.id, requester, &layout, |chunk| index.add_chunk(chunk, &layout)).await?;
-    let mut departments = BTreeMap::new();
+    let index = Arc::new(index);
+    let mut joins = tokio::task::JoinSet::new();
     for (group, department) in spec.departments.iter().enumerate() {
         let layout = spec.layout(&department.party).expect("a department is a party");
         let attributes = bidui_core::api::Attribute::expand(&department.compare);
-        let mut join = DepartmentJoin::new(&index, group, attributes);
-        for_each_chunk(state, &spec.id, &department.party, &layout, |chunk| join.add_chunk(chunk)).await?;
-        departments.insert(department.party.clone(), join.result);
+        let (state, index, job, party) = (state.clone(), Arc::clone(&index), spec.id.clone(), department.party.clone());
+        joins.spawn(async move {
+            let mut join = DepartmentJoin::new(&index, group, attributes);
+            for_each_chunk(&state, &job, &party, &layout, |chunk| join.add_chunk(chunk)).await?;
+            Ok::<_, ApiFailure>((party, join.result))
+        });
+    }
+    let mut departments = BTreeMap::new();
+    while let Some(joined) = joins.join_next().await {
+        let (party, result) = joined.map_err(|e| ApiFailure::internal("department join", e))??;
+        departments.insert(party, result);
     }
     Ok(JoinOutcome { index, departments })
 }
