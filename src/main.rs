@@ -95,6 +95,10 @@ enum AgentCommand {
         /// Tokenizing threads (default: one per core).
         #[arg(long)]
         workers: Option<usize>,
+        /// Seal even if the source has no rows, or fewer readable rows than the
+        /// configuration's min_readable_share (default 90%).
+        #[arg(long)]
+        accept_few_readable: bool,
     },
 }
 
@@ -257,7 +261,16 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
                 dir.display()
             );
         }
-        AgentCommand::Run { config, job, today, chunk_records, results_wait, matcher, workers } => {
+        AgentCommand::Run {
+            config,
+            job,
+            today,
+            chunk_records,
+            results_wait,
+            matcher,
+            workers,
+            accept_few_readable,
+        } => {
             let mut config = bidui_agent::config::AgentConfig::load(&config)?;
             if let Some(url) = matcher {
                 config.matcher.url = url;
@@ -269,6 +282,7 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
                 results_wait: Duration::from_secs(results_wait),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
                 workers: workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                accept_few_readable,
             };
             let report = bidui_agent::run::run(&config, &options)
                 .with_context(|| format!("agent {} in job {}", config.party, options.job))?;

@@ -213,3 +213,124 @@ fn job_status(operator: &Path, job: &str) -> JobStatus {
     assert!(output.status.success(), "{}", printed(&output));
     serde_json::from_slice(&output.stdout).unwrap()
 }
+
+/// A copy of `party`'s agent configuration reading `source` and keeping its state in
+/// `state`, with the keys of the district's agent.
+fn agent_reading(d: &crate::district::District, party: &str, source: &Path, state: &Path) -> std::path::PathBuf {
+    let home = d.dir.join("agents").join(party);
+    let config = std::fs::read_to_string(home.join("agent.toml")).unwrap();
+    let original = config.lines().find_map(|l| l.strip_prefix("path = ")).unwrap().to_owned();
+    let config = config
+        .replace(&format!("path = {original}"), &format!("path = {:?}", source.to_string_lossy()))
+        .replace("\"agent.ed25519\"", &format!("{:?}", home.join("agent.ed25519")))
+        .replace("\"epoch-1.toml\"", &format!("{:?}", home.join("epoch-1.toml")))
+        .replace("\"state\"", &format!("{:?}", state.to_string_lossy()));
+    let path = state.with_extension("toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+#[test]
+fn a_source_changed_after_its_job_began_is_refused_and_nothing_wrong_is_sent() {
+    let d = district();
+    let work = d.dir.join("changed-source");
+    std::fs::create_dir_all(&work).unwrap();
+    let matcher = MatcherProcess::start(&d.dir.join("matcher/matcher.db"), &["--insecure-http".as_ref()]);
+    let url = matcher.http_url();
+    let kcv = {
+        let job = std::fs::read_to_string(d.dir.join("job.toml")).unwrap();
+        job.lines().find_map(|l| l.strip_prefix("epoch = \"")).unwrap().trim_end_matches('"').to_owned()
+    };
+    let operator = work.join("operator.toml");
+    let operator_key = d.dir.join("operator/operator.ed25519");
+    std::fs::write(&operator, format!("matcher = \"{url}\"\nname = \"operator\"\nidentity_key = {operator_key:?}\n"))
+        .unwrap();
+    let create = |job: &str, department: &str| {
+        let path = work.join(format!("{job}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "id = \"{job}\"\npurpose = \"退役军人和其他优抚对象信息采集第二阶段数据比对\"\napproval = \"test\"\n\
+                 epoch = \"{kcv}\"\n[requester]\nparty = \"veterans\"\nfields = [\"town\"]\nmax_records = 2000\n\
+                 [[department]]\nparty = \"{department}\"\nmax_records = 10000\ncompare = [\"name\"]\nfields = []\n"
+            ),
+        )
+        .unwrap();
+        let created =
+            bidui_with_env(&["job", "create", path.to_str().unwrap(), "--operator", operator.to_str().unwrap()], &[]);
+        assert!(created.status.success(), "{}", printed(&created));
+    };
+    let run = |config: &Path, job: &str, extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["agent", "run", "--chunk-records", "300", "--job", job];
+        args.extend_from_slice(&["--matcher", &url, "--config", config.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        if !extra.contains(&"--results-wait") {
+            args.extend_from_slice(&["--results-wait", "1"]);
+        }
+        bidui_with_env(&args, env)
+    };
+    let participant = |job: &str, party: &str| {
+        job_status(&operator, job).participants.into_iter().find(|p| p.party == party).unwrap()
+    };
+
+    // The household file is shuffled after the agent died half-way: the rerun sends none of
+    // the shuffled rows (they would carry other rows' numbers) and says what to do.
+    let job = "changed-1";
+    create(job, "household");
+    let household_copy = work.join("household.csv");
+    std::fs::copy(d.dir.join("data/household.csv"), &household_copy).unwrap();
+    let household = agent_reading(&d, "household", &household_copy, &work.join("household-state"));
+    let killed = run(&household, job, &[], &[("BIDUI_TEST_ABORT_AFTER_CHUNKS", "2")]);
+    assert!(!killed.status.success(), "{}", printed(&killed));
+    let original = std::fs::read_to_string(&household_copy).unwrap();
+    let mut lines: Vec<&str> = original.lines().collect();
+    lines[1..].reverse();
+    std::fs::write(&household_copy, lines.join("\n") + "\n").unwrap();
+    let refused = run(&household, job, &[], &[]);
+    assert!(!refused.status.success(), "{}", printed(&refused));
+    assert!(printed(&refused).contains("not the file this job was tokenized from"), "{}", printed(&refused));
+    let held = participant(job, "household");
+    assert_eq!((held.chunks, held.sealed), (2, false), "nothing more was sent");
+    // The requester's registry replaced between its upload and its results: the results name
+    // rows of the registry it tokenized, so the agent refuses to open them with another.
+    let registry_copy = work.join("registry.xlsx");
+    std::fs::copy(d.dir.join("data/registry.xlsx"), &registry_copy).unwrap();
+    let veterans = agent_reading(&d, "veterans", &registry_copy, &work.join("veterans-state"));
+    let waited = run(&veterans, job, &[], &[]);
+    assert!(printed(&waited).contains("not ready"), "household has not sealed yet: {}", printed(&waited));
+    assert!(participant(job, "veterans").sealed, "{}", printed(&waited));
+    let registry = std::fs::read(&registry_copy).unwrap();
+    std::fs::write(&registry_copy, std::fs::read(d.dir.join("data/household.csv")).unwrap()).unwrap();
+
+    // The household file restored, its upload resumes where it stopped.
+    std::fs::write(&household_copy, &original).unwrap();
+    let resumed = run(&household, job, &[], &[]);
+    assert!(resumed.status.success(), "{}", printed(&resumed));
+    assert!(printed(&resumed).contains("2 already held"), "{}", printed(&resumed));
+
+    let refused = run(&veterans, job, &["--results-wait", "60"], &[]);
+    assert!(!refused.status.success(), "{}", printed(&refused));
+    assert!(printed(&refused).contains("not the file this job was tokenized from"), "{}", printed(&refused));
+    assert!(!work.join(format!("veterans-state/{job}/results.json")).exists());
+    std::fs::write(&registry_copy, &registry).unwrap();
+    let opened = run(&veterans, job, &["--results-wait", "60"], &[]);
+    assert!(opened.status.success(), "{}", printed(&opened));
+    assert!(work.join(format!("veterans-state/{job}/results.json")).exists());
+    let log = std::fs::read_to_string(work.join("veterans-state/release-log.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 1, "one line per job, however many runs: {log}");
+
+    // A department export with only its header does not seal without an explicit override.
+    let job = "changed-2";
+    create(job, "housing");
+    let empty = work.join("housing-empty.csv");
+    let housing = std::fs::read_to_string(d.dir.join("data/housing.csv")).unwrap();
+    std::fs::write(&empty, format!("{}\n", housing.lines().next().unwrap())).unwrap();
+    let housing = agent_reading(&d, "housing", &empty, &work.join("housing-state"));
+    let refused = run(&housing, job, &[], &[]);
+    assert!(!refused.status.success(), "{}", printed(&refused));
+    assert!(printed(&refused).contains("has no data rows"), "{}", printed(&refused));
+    assert!(!participant(job, "housing").sealed);
+    let accepted = run(&housing, job, &["--accept-few-readable"], &[]);
+    assert!(accepted.status.success(), "{}", printed(&accepted));
+    assert!(participant(job, "housing").sealed);
+}

@@ -47,6 +47,15 @@ pub struct AgentConfig {
     pub fields: BTreeMap<String, String>,
     #[serde(default)]
     pub policy: Policy,
+    /// The least share of the source's rows that must be readable for the agent to seal
+    /// (`--accept-few-readable` overrides it): below it, the export is likely cut short or
+    /// laid out otherwise than configured.
+    #[serde(default = "default_min_readable_share")]
+    pub min_readable_share: f64,
+}
+
+fn default_min_readable_share() -> f64 {
+    0.9
 }
 
 /// Column headers of the identity number and the attributes compared by token.
@@ -144,6 +153,15 @@ impl AgentConfig {
         config.epochs.iter_mut().for_each(resolve);
         config.x25519_key.iter_mut().for_each(resolve);
         config.epochs_dir.iter_mut().for_each(resolve);
+        if !(0.0..=1.0).contains(&config.min_readable_share) {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: format!(
+                    "min_readable_share is {}: give a share from 0 to 1 (0.9 is 90%)",
+                    config.min_readable_share
+                ),
+            });
+        }
         let identifying = [Some(&config.columns.id), config.columns.name.as_ref()];
         if let Some((field, column)) = config.fields.iter().find(|(_, column)| identifying.contains(&Some(*column))) {
             return Err(ConfigError::Invalid {

@@ -21,6 +21,7 @@ pub mod job_ids;
 pub mod open;
 pub mod run;
 pub mod source;
+pub mod source_identity;
 pub mod tokenize;
 pub mod trust;
 

@@ -22,6 +22,7 @@ use crate::epochs::{self, EpochError};
 use crate::job_ids::{self, JobIdError};
 use crate::open::{self, Openers, RegistryColumns};
 use crate::source::{Source, SourceError};
+use crate::source_identity::{SourceIdentityError, Taken};
 use crate::tokenize::{tokenize_source, ColumnIndex, PassCounts, RowOutcome, Tokenizer};
 use crate::trust::{self, JobTrustError};
 
@@ -39,6 +40,20 @@ pub enum AgentError {
     JobId(#[from] JobIdError),
     #[error(transparent)]
     Trust(#[from] JobTrustError),
+    #[error(transparent)]
+    SourceIdentity(#[from] SourceIdentityError),
+    #[error(
+        "the source {path} has no data rows: nothing was sealed. Check that the file is the department's export \
+         (and the sheet and header row, for a workbook); to take part with no rows, run again with \
+         --accept-few-readable"
+    )]
+    NoRows { path: PathBuf },
+    #[error(
+        "only {readable} of the {rows_read} rows of {path} could be read (at least {percent}% must be, \
+         min_readable_share): nothing was sealed. The unreadable rows and why are in {report}; fix the export, or \
+         run again with --accept-few-readable to send what could be read"
+    )]
+    TooFewReadable { path: PathBuf, readable: u64, rows_read: u64, percent: f64, report: PathBuf },
     #[error("the job uses suite {job} but the epoch file holds a {held} secret")]
     SuiteMismatch { job: String, held: String },
     #[error(
@@ -76,6 +91,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Threads that tokenize (reading and uploading have their own).
     pub workers: usize,
+    /// Seal even when fewer rows could be read than the configuration's `min_readable_share`.
+    pub accept_few_readable: bool,
 }
 
 /// What left the building, printed at the end and kept in the local log.
@@ -179,7 +196,8 @@ pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, Agen
     };
 
     let status: SubmissionStatus = client.get(&format!("{job_path}/submission"))?;
-    if !status.sealed {
+    let uploaded = !status.sealed;
+    if uploaded {
         let (started, cpu) = (Instant::now(), bidui_probe::cpu_seconds());
         let submission = Submission { spec: &spec, epoch: &epoch, sealed_fields, refused };
         upload(&client, config, options, &submission, &status, &job_path, &mut report)?;
@@ -189,13 +207,18 @@ pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, Agen
 
     // A department is done once sealed: no message it receives depends on the registry.
     if role == PartyRole::Requester {
+        // The results name rows of the registry as it was tokenized: read in another order
+        // (or other rows), they would attach values to the wrong people.
+        let registry = Taken::of(&config.source.path)?;
+        registry.check_or_record(&job_dir.join(SOURCE_RECORD))?;
         let results = wait_for_results(&client, options, &spec, &job_path)?;
         let path = job_dir.join("results.json");
-        report.unopened = open_and_write(config, options, &spec, &epoch, registry_fields, results, &path)?;
+        let opening = Opening { spec: &spec, epoch: &epoch, fields: registry_fields, registry: &registry };
+        report.unopened = open_and_write(config, options, opening, results, &path)?;
         report.results_file = Some(path);
     }
     report.peak_memory_kib = bidui_probe::peak_memory_kib();
-    append_log(&config.state_dir, &report)?;
+    record_run(&config.state_dir, &report, uploaded)?;
     Ok(report)
 }
 
@@ -277,6 +300,9 @@ fn upload(
     report: &mut RunReport,
 ) -> Result<(), AgentError> {
     let spec = submission.spec;
+    // Before the first chunk: a resumed upload must read the file the first one read.
+    let taken = Taken::of(&config.source.path)?;
+    taken.check_or_record(&source_record(&report.invalid_rows_file))?;
     let mut source = Source::open(&config.source)?;
     let tokenizer = submission.tokenizer(config, &source, options.today)?;
     let layout: Layout = tokenizer.layout();
@@ -324,6 +350,8 @@ fn upload(
         send(chunk, &mut digests, report)?;
     }
     progress.finish_and_clear();
+    taken.unchanged()?;
+    enough_readable(config, options, &counts, &report.invalid_rows_file)?;
 
     let mut all = ring::digest::Context::new(&ring::digest::SHA256);
     digests.iter().for_each(|d| all.update(d));
@@ -424,6 +452,41 @@ impl<'a> Chunker<'a> {
     }
 }
 
+/// The file in a job's state directory that keeps its source's identity.
+const SOURCE_RECORD: &str = "source.json";
+
+fn source_record(invalid_rows_file: &Path) -> PathBuf {
+    invalid_rows_file.with_file_name(SOURCE_RECORD)
+}
+
+/// Refuses to seal a pass that read no rows, or too few readable ones: an export cut
+/// short or in the wrong layout must not pass for a department's whole data.
+fn enough_readable(
+    config: &AgentConfig,
+    options: &RunOptions,
+    counts: &PassCounts,
+    invalid_rows_file: &Path,
+) -> Result<(), AgentError> {
+    if options.accept_few_readable {
+        return Ok(());
+    }
+    let path = config.source.path.clone();
+    if counts.rows_read == 0 {
+        return Err(AgentError::NoRows { path });
+    }
+    let readable = counts.rows_read - counts.unreadable_rows;
+    if (readable as f64) < config.min_readable_share * counts.rows_read as f64 {
+        return Err(AgentError::TooFewReadable {
+            path,
+            readable,
+            rows_read: counts.rows_read,
+            percent: config.min_readable_share * 100.0,
+            report: invalid_rows_file.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// Polls the job until it is complete (every party sealed), then fetches the results.
 fn wait_for_results(
     client: &Client,
@@ -449,17 +512,27 @@ fn wait_for_results(
     Ok(results)
 }
 
+/// What the requester opens its results with.
+struct Opening<'a> {
+    spec: &'a JobSpec,
+    epoch: &'a KeyEpoch,
+    /// Its fields read into the results, with their column headers.
+    fields: Vec<(String, String)>,
+    /// The registry's identity, checked against the tokenized one before the results were
+    /// fetched.
+    registry: &'a Taken,
+}
+
 /// Reads the registry again, opens the results with it and writes them to `path` (0600,
 /// atomically). Returns the sealed values that did not open.
 fn open_and_write(
     config: &AgentConfig,
     options: &RunOptions,
-    spec: &JobSpec,
-    epoch: &KeyEpoch,
-    fields: Vec<(String, String)>,
+    opening: Opening<'_>,
     mut results: JobResults,
     path: &Path,
 ) -> Result<u64, AgentError> {
+    let Opening { spec, epoch, fields, registry: taken } = opening;
     let mut registry = Source::open(&config.source)?;
     let columns = RegistryColumns {
         person: ColumnIndex::resolve(&registry, &config.columns)?,
@@ -470,6 +543,7 @@ fn open_and_write(
     };
     let openers = Openers::new(epoch, spec, &results.sealed_fields);
     let unopened = open::complete(&mut results, &mut registry, &columns, &openers, options.today);
+    taken.unchanged()?;
     write_private_json(path, &results)?;
     Ok(unopened)
 }
@@ -560,22 +634,53 @@ impl LocalCsv {
 
 /// The agent's own record of what it sent and sealed (and refused): one JSON line per run,
 /// appended.
-fn append_log(state_dir: &Path, report: &RunReport) -> Result<(), AgentError> {
-    #[derive(Serialize)]
-    struct Entry<'a> {
+/// Keeps one line per job in the run log (`release-log.jsonl`), replaced by a later run of
+/// the same job: a rerun after a crash, or a requester fetching its results again, updates
+/// the job's record instead of adding a second one. A run that found its submission
+/// already sealed sent nothing, so the earlier run's counts stay.
+fn record_run(state_dir: &Path, report: &RunReport, uploaded: bool) -> Result<(), AgentError> {
+    #[derive(Serialize, serde::Deserialize)]
+    struct Entry {
         at_unix: u64,
         #[serde(flatten)]
-        report: &'a RunReport,
+        report: RunReport,
     }
     let path = state_dir.join("release-log.jsonl");
+    let local = |source| AgentError::Local { path: path.clone(), source };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => return Err(local(source)),
+    };
+    let mut lines: Vec<String> = text.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned).collect();
     let at_unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let line = serde_json::to_string(&Entry { at_unix, report }).expect("the report serializes");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|source| AgentError::Local { path: path.clone(), source })?;
-    writeln!(file, "{line}").map_err(|source| AgentError::Local { path, source })
+    let earlier = lines.iter().position(|line| {
+        serde_json::from_str::<serde_json::Value>(line).is_ok_and(|entry| entry["job"] == report.job.as_str())
+    });
+    let entry = match earlier.and_then(|i| serde_json::from_str::<Entry>(&lines[i]).ok()) {
+        Some(mut entry) if !uploaded => {
+            if report.results_file.is_none() {
+                return Ok(());
+            }
+            entry.report.results_file.clone_from(&report.results_file);
+            entry.report.unopened = report.unopened;
+            entry.at_unix = at_unix;
+            entry
+        }
+        _ => Entry { at_unix, report: report.clone() },
+    };
+    let line = serde_json::to_string(&entry).expect("the report serializes");
+    match earlier {
+        Some(i) => lines[i] = line,
+        None => lines.push(line),
+    }
+    let temp = path.with_extension("jsonl.partial");
+    let mut file = std::fs::File::create(&temp).map_err(local)?;
+    for line in &lines {
+        writeln!(file, "{line}").map_err(local)?;
+    }
+    file.sync_all().map_err(local)?;
+    std::fs::rename(&temp, &path).map_err(local)
 }
 
 #[cfg(test)]
@@ -602,6 +707,94 @@ mod tests {
         assert_eq!(mapped_fields(&config, &asked(&["town"])).unwrap(), vec![("town".into(), "镇街".into())]);
         let error = mapped_fields(&config, &asked(&["town", "category"])).unwrap_err();
         assert!(matches!(&error, AgentError::UnmappedField(f) if f == "category"), "{error}");
+    }
+
+    fn config_with(extra: &str) -> (tempfile::TempDir, AgentConfig) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "party = \"housing\"\nmatcher = \"http://127.0.0.1:1\"\nidentity_key = \"k\"\nstate_dir = \"s\"\n\
+                 {extra}[source]\npath = \"r.csv\"\n[columns]\nid = \"身份证号\"\n"
+            ),
+        )
+        .unwrap();
+        let config = AgentConfig::load(&path).unwrap();
+        (dir, config)
+    }
+
+    #[test]
+    fn a_pass_with_no_rows_or_mostly_unreadable_ones_does_not_seal_unless_accepted() {
+        let (_dir, config) = config_with("");
+        assert_eq!(config.min_readable_share, 0.9);
+        let options = |accept_few_readable| RunOptions {
+            job: "j".into(),
+            today: CivilDate::parse("2026-12-01").unwrap(),
+            chunk_records: 1,
+            results_wait: Duration::ZERO,
+            progress: false,
+            workers: 1,
+            accept_few_readable,
+        };
+        let counts = |rows_read, unreadable_rows| PassCounts { rows_read, unreadable_rows, ..PassCounts::default() };
+        let report = Path::new("invalid-rows.csv");
+        // (rows read, unreadable, sealed?)
+        let cases = [(0, 0, false), (3050, 3000, false), (1000, 101, false), (1000, 100, true), (5, 0, true)];
+        for (rows_read, unreadable, seals) in cases {
+            let checked = enough_readable(&config, &options(false), &counts(rows_read, unreadable), report);
+            assert_eq!(checked.is_ok(), seals, "{rows_read} rows, {unreadable} unreadable: {checked:?}");
+            enough_readable(&config, &options(true), &counts(rows_read, unreadable), report).unwrap();
+        }
+        let error = enough_readable(&config, &options(false), &counts(3050, 3000), report).unwrap_err();
+        assert!(error.to_string().contains("only 50 of the 3050 rows"), "{error}");
+        let error = enough_readable(&config, &options(false), &counts(0, 0), report).unwrap_err();
+        assert!(matches!(error, AgentError::NoRows { .. }), "{error}");
+
+        let (_dir, lenient) = config_with("min_readable_share = 0.0\n");
+        enough_readable(&lenient, &options(false), &counts(3050, 3000), report).unwrap();
+    }
+
+    #[test]
+    fn a_share_outside_zero_to_one_is_a_configuration_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        std::fs::write(
+            &path,
+            "party = \"housing\"\nmatcher = \"http://127.0.0.1:1\"\nidentity_key = \"k\"\nstate_dir = \"s\"\n\
+             min_readable_share = 90\n[source]\npath = \"r.csv\"\n[columns]\nid = \"身份证号\"\n",
+        )
+        .unwrap();
+        let error = AgentConfig::load(&path).unwrap_err();
+        assert!(error.to_string().contains("min_readable_share is 90"), "{error}");
+    }
+
+    #[test]
+    fn a_rerun_of_a_job_updates_its_line_in_the_run_log_instead_of_adding_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = || std::fs::read_to_string(dir.path().join("release-log.jsonl")).unwrap();
+        let entries =
+            || log().lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).collect::<Vec<_>>();
+        let report = |job: &str, rows_read| RunReport { job: job.into(), rows_read, ..RunReport::default() };
+
+        record_run(dir.path(), &report("a", 10), true).unwrap();
+        record_run(dir.path(), &report("b", 20), true).unwrap();
+        // A resumed upload of job a: its numbers replace the interrupted run's.
+        record_run(dir.path(), &report("a", 11), true).unwrap();
+        // A rerun that found a's submission sealed sent nothing: the log keeps the counts.
+        record_run(dir.path(), &report("a", 0), false).unwrap();
+        let logged = entries();
+        assert_eq!(logged.len(), 2, "{}", log());
+        assert_eq!((logged[0]["job"].as_str(), logged[0]["rows_read"].as_u64()), (Some("a"), Some(11)));
+        assert_eq!((logged[1]["job"].as_str(), logged[1]["rows_read"].as_u64()), (Some("b"), Some(20)));
+
+        // The requester fetching its results again records where they are, keeping the counts.
+        let opened = RunReport { results_file: Some("s/b/results.json".into()), unopened: 0, ..report("b", 0) };
+        record_run(dir.path(), &opened, false).unwrap();
+        let logged = entries();
+        assert_eq!(logged.len(), 2);
+        assert_eq!(logged[1]["rows_read"], 20);
+        assert_eq!(logged[1]["results_file"], "s/b/results.json");
     }
 
     #[test]

@@ -1,0 +1,235 @@
+//! Which file a job's tokens came from, so that nothing else is sent, resumed or opened
+//! under that job.
+//!
+//! Before the tokenizing pass the agent takes the source's identity — its size, modification
+//! time and SHA-256 — and keeps it in `<state>/<job>/source.json`. A later run of the same
+//! job (resuming an upload, or the requester reading its registry again to open its
+//! results) takes the identity again and refuses to go on when it differs: the rows would
+//! not be the rows the matcher holds, and the values opened would be attached to other
+//! people. The file's metadata is taken again after the pass: a file written to while it
+//! was read (truncated, appended to, replaced) fails the pass before anything is sealed.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceIdentityError {
+    #[error("cannot read the source {path} to take its digest: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot keep the source's identity in {path}: {source}")]
+    Record { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a record of a source's identity ({reason}): move it aside and run again")]
+    Damaged { path: PathBuf, reason: String },
+    #[error(
+        "the source {path} is not the file this job was tokenized from ({what}; recorded in {record}). The matcher \
+         holds what was read then, so nothing read now may be sent or matched against it: restore that file, or ask \
+         the operator for a new job"
+    )]
+    Changed { path: PathBuf, what: String, record: PathBuf },
+    #[error(
+        "the source {path} changed while it was read ({what}): nothing was sealed. Wait until whoever writes it is \
+         done, then run again"
+    )]
+    ChangedWhileRead { path: PathBuf, what: String },
+}
+
+/// What identifies a source file's content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceIdentity {
+    pub path: PathBuf,
+    pub size: u64,
+    /// Nanoseconds since the Unix epoch.
+    pub modified_ns: i128,
+    pub sha256: String,
+}
+
+/// The file's metadata that any write to it changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    device: u64,
+    inode: u64,
+    size: u64,
+    modified_ns: i128,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> std::io::Result<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)?;
+        let modified_ns = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
+        Ok(Stamp { device: meta.dev(), inode: meta.ino(), size: meta.len(), modified_ns })
+    }
+
+    /// What differs from `before`, in words; `None` when nothing does.
+    fn change_since(&self, before: &Stamp) -> Option<String> {
+        if (self.device, self.inode) != (before.device, before.inode) {
+            Some("the file was replaced by another".to_string())
+        } else if self.size != before.size {
+            Some(format!("its size went from {} to {} bytes", before.size, self.size))
+        } else if self.modified_ns != before.modified_ns {
+            Some("it was written to".to_string())
+        } else {
+            None
+        }
+    }
+}
+
+/// A source's identity, taken before a pass over it; [`Taken::unchanged`] after the pass
+/// says whether the file stayed the same throughout.
+pub struct Taken {
+    pub identity: SourceIdentity,
+    stamp: Stamp,
+}
+
+impl Taken {
+    /// Stats the file, then digests it whole.
+    pub fn of(path: &Path) -> Result<Taken, SourceIdentityError> {
+        let read_error = |source| SourceIdentityError::Read { path: path.to_owned(), source };
+        let stamp = Stamp::of(path).map_err(read_error)?;
+        let mut file = File::open(path).map_err(read_error)?;
+        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buffer).map_err(read_error)?;
+            if n == 0 {
+                break;
+            }
+            digest.update(&buffer[..n]);
+        }
+        let identity = SourceIdentity {
+            path: path.to_owned(),
+            size: stamp.size,
+            modified_ns: stamp.modified_ns,
+            sha256: hex::encode(digest.finish()),
+        };
+        Ok(Taken { identity, stamp })
+    }
+
+    /// Fails if the file was written to, resized or replaced since it was taken: what the
+    /// pass read may not be what was digested.
+    pub fn unchanged(&self) -> Result<(), SourceIdentityError> {
+        let path = &self.identity.path;
+        let now = Stamp::of(path).map_err(|source| SourceIdentityError::Read { path: path.clone(), source })?;
+        match now.change_since(&self.stamp) {
+            Some(what) => Err(SourceIdentityError::ChangedWhileRead { path: path.clone(), what }),
+            None => Ok(()),
+        }
+    }
+
+    /// Keeps the identity in `record` the first time; afterwards, refuses a source whose
+    /// content differs from the recorded one. The modification time alone may change (a
+    /// copy restored from a backup keeps its content).
+    pub fn check_or_record(&self, record: &Path) -> Result<(), SourceIdentityError> {
+        match std::fs::read(record) {
+            Ok(bytes) => {
+                let recorded: SourceIdentity = serde_json::from_slice(&bytes)
+                    .map_err(|e| SourceIdentityError::Damaged { path: record.to_owned(), reason: e.to_string() })?;
+                let what = if recorded.size != self.identity.size {
+                    Some(format!("{} bytes then, {} now", recorded.size, self.identity.size))
+                } else if recorded.sha256 != self.identity.sha256 {
+                    Some("same size, other content".to_string())
+                } else {
+                    None
+                };
+                match what {
+                    Some(what) => Err(SourceIdentityError::Changed {
+                        path: self.identity.path.clone(),
+                        what,
+                        record: record.to_owned(),
+                    }),
+                    None => Ok(()),
+                }
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => self.record(record),
+            Err(source) => Err(SourceIdentityError::Record { path: record.to_owned(), source }),
+        }
+    }
+
+    /// Writes the record under a temporary name renamed into place.
+    fn record(&self, record: &Path) -> Result<(), SourceIdentityError> {
+        let error = |source| SourceIdentityError::Record { path: record.to_owned(), source };
+        let temp = record.with_extension("json.partial");
+        let text = serde_json::to_vec_pretty(&self.identity).expect("an identity serializes");
+        std::fs::write(&temp, text).map_err(error)?;
+        File::open(&temp).and_then(|f| f.sync_all()).map_err(error)?;
+        std::fs::rename(&temp, record).map_err(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, text: &str) {
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn the_first_run_records_the_source_and_a_rerun_on_the_same_content_passes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, record) = (dir.path().join("rows.csv"), dir.path().join("source.json"));
+        write(&source, "id\n1\n2\n");
+        Taken::of(&source).unwrap().check_or_record(&record).unwrap();
+        let recorded: SourceIdentity = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+        assert_eq!(recorded.size, 7);
+        assert_eq!(recorded.sha256, hex::encode(ring::digest::digest(&ring::digest::SHA256, b"id\n1\n2\n")));
+        // Rewritten with the same content (a restored copy): its time changed, not its rows.
+        write(&source, "id\n1\n2\n");
+        Taken::of(&source).unwrap().check_or_record(&record).unwrap();
+    }
+
+    #[test]
+    fn a_source_shuffled_after_its_job_began_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, record) = (dir.path().join("rows.csv"), dir.path().join("source.json"));
+        write(&source, "id\n1\n2\n");
+        Taken::of(&source).unwrap().check_or_record(&record).unwrap();
+        write(&source, "id\n2\n1\n");
+        let error = Taken::of(&source).unwrap().check_or_record(&record).unwrap_err();
+        assert!(matches!(&error, SourceIdentityError::Changed { what, .. } if what == "same size, other content"));
+        assert!(error.to_string().contains("ask the operator for a new job"), "{error}");
+        write(&source, "id\n1\n");
+        let error = Taken::of(&source).unwrap().check_or_record(&record).unwrap_err();
+        assert!(matches!(&error, SourceIdentityError::Changed { what, .. } if what == "7 bytes then, 5 now"));
+    }
+
+    #[test]
+    fn a_source_truncated_appended_to_or_replaced_while_read_fails_the_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("rows.csv");
+        write(&source, "id\n1\n2\n");
+        let taken = Taken::of(&source).unwrap();
+        taken.unchanged().unwrap();
+
+        std::fs::OpenOptions::new().write(true).open(&source).unwrap().set_len(3).unwrap();
+        let error = taken.unchanged().unwrap_err();
+        assert!(matches!(&error, SourceIdentityError::ChangedWhileRead { what, .. } if what.contains("7 to 3")));
+
+        let taken = Taken::of(&source).unwrap();
+        std::fs::OpenOptions::new().append(true).open(&source).unwrap().write_all(b"3\n").unwrap();
+        assert!(taken.unchanged().is_err(), "a file that grew while read");
+
+        let taken = Taken::of(&source).unwrap();
+        let other = dir.path().join("other.csv");
+        write(&other, "id\n1\n2\n3\n");
+        std::fs::rename(&other, &source).unwrap();
+        let error = taken.unchanged().unwrap_err();
+        assert!(error.to_string().contains("replaced"), "{error}");
+    }
+
+    #[test]
+    fn a_damaged_record_is_named_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, record) = (dir.path().join("rows.csv"), dir.path().join("source.json"));
+        write(&source, "id\n1\n");
+        write(&record, "not json");
+        let error = Taken::of(&source).unwrap().check_or_record(&record).unwrap_err();
+        assert!(matches!(error, SourceIdentityError::Damaged { .. }));
+        assert_eq!(std::fs::read_to_string(&record).unwrap(), "not json");
+    }
+
+    use std::io::Write as _;
+}
