@@ -279,7 +279,7 @@ fn a_source_changed_after_its_job_began_is_refused_and_nothing_wrong_is_sent() {
     create(job, "household");
     let household_copy = work.join("household.csv");
     std::fs::copy(d.dir.join("data/household.csv"), &household_copy).unwrap();
-    let household = agent_reading(&d, "household", &household_copy, &work.join("household-state"));
+    let household = agent_reading(d, "household", &household_copy, &work.join("household-state"));
     let killed = run(&household, job, &[], &[("BIDUI_TEST_ABORT_AFTER_CHUNKS", "2")]);
     assert!(!killed.status.success(), "{}", printed(&killed));
     let original = std::fs::read_to_string(&household_copy).unwrap();
@@ -295,7 +295,7 @@ fn a_source_changed_after_its_job_began_is_refused_and_nothing_wrong_is_sent() {
     // rows of the registry it tokenized, so the agent refuses to open them with another.
     let registry_copy = work.join("registry.xlsx");
     std::fs::copy(d.dir.join("data/registry.xlsx"), &registry_copy).unwrap();
-    let veterans = agent_reading(&d, "veterans", &registry_copy, &work.join("veterans-state"));
+    let veterans = agent_reading(d, "veterans", &registry_copy, &work.join("veterans-state"));
     let waited = run(&veterans, job, &[], &[]);
     assert!(printed(&waited).contains("not ready"), "household has not sealed yet: {}", printed(&waited));
     assert!(participant(job, "veterans").sealed, "{}", printed(&waited));
@@ -325,7 +325,7 @@ fn a_source_changed_after_its_job_began_is_refused_and_nothing_wrong_is_sent() {
     let empty = work.join("housing-empty.csv");
     let housing = std::fs::read_to_string(d.dir.join("data/housing.csv")).unwrap();
     std::fs::write(&empty, format!("{}\n", housing.lines().next().unwrap())).unwrap();
-    let housing = agent_reading(&d, "housing", &empty, &work.join("housing-state"));
+    let housing = agent_reading(d, "housing", &empty, &work.join("housing-state"));
     let refused = run(&housing, job, &[], &[]);
     assert!(!refused.status.success(), "{}", printed(&refused));
     assert!(printed(&refused).contains("has no data rows"), "{}", printed(&refused));
