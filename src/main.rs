@@ -271,6 +271,8 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
             workers,
             accept_few_readable,
         } => {
+            // The client's retries (matcher restarting, connection cut) are told on stderr.
+            init_warnings();
             let mut config = bidui_agent::config::AgentConfig::load(&config)?;
             if let Some(url) = matcher {
                 config.matcher.url = url;
@@ -375,6 +377,17 @@ fn matcher(command: MatcherCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Warnings on stderr, for commands that otherwise only print their results.
+fn init_warnings() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .without_time()
+        .try_init();
 }
 
 fn init_logging(file: Option<&std::path::Path>) -> anyhow::Result<()> {

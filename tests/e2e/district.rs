@@ -32,7 +32,7 @@ pub(crate) struct District {
     pub(crate) agent_bytes: Vec<u8>,
 }
 
-const JOB: &str = "zc-2019-stage2-demo";
+pub(crate) const JOB: &str = "zc-2019-stage2-demo";
 const REQUESTER: &str = "veterans";
 
 fn wire_bytes(exchanges: &[Exchange]) -> Vec<u8> {

@@ -38,9 +38,14 @@ struct MatcherProcess {
 impl MatcherProcess {
     /// Starts `bidui matcher serve --listen 127.0.0.1:0 --db <database> <extra…>`.
     fn start(database: &std::path::Path, extra: &[&std::ffi::OsStr]) -> MatcherProcess {
+        MatcherProcess::start_at("127.0.0.1:0", database, extra)
+    }
+
+    /// [`MatcherProcess::start`] on a given address (a restart on the same port).
+    fn start_at(listen: &str, database: &std::path::Path, extra: &[&std::ffi::OsStr]) -> MatcherProcess {
         use std::io::BufRead;
         let mut child = std::process::Command::new(bidui_exe())
-            .args(["matcher", "serve", "--listen", "127.0.0.1:0", "--db"])
+            .args(["matcher", "serve", "--listen", listen, "--db"])
             .arg(database)
             .args(extra)
             .stdout(std::process::Stdio::piped())

@@ -230,6 +230,49 @@ fn agent_reading(d: &crate::district::District, party: &str, source: &Path, stat
     path
 }
 
+/// Jobs of the district's veterans with one department, created by its operator through
+/// the matcher at `url`.
+struct Jobs {
+    operator: std::path::PathBuf,
+    work: std::path::PathBuf,
+    kcv: String,
+}
+
+impl Jobs {
+    fn new(d: &crate::district::District, work: &Path, url: &str) -> Jobs {
+        let kcv = {
+            let job = std::fs::read_to_string(d.dir.join("job.toml")).unwrap();
+            job.lines().find_map(|l| l.strip_prefix("epoch = \"")).unwrap().trim_end_matches('"').to_owned()
+        };
+        let operator = work.join("operator.toml");
+        let key = d.dir.join("operator/operator.ed25519");
+        std::fs::write(&operator, format!("matcher = \"{url}\"\nname = \"operator\"\nidentity_key = {key:?}\n"))
+            .unwrap();
+        Jobs { operator, work: work.to_owned(), kcv }
+    }
+
+    fn create(&self, job: &str, department: &str) {
+        let path = self.work.join(format!("{job}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "id = \"{job}\"\npurpose = \"退役军人和其他优抚对象信息采集第二阶段数据比对\"\napproval = \"test\"\n\
+                 epoch = \"{}\"\n[requester]\nparty = \"veterans\"\nfields = [\"town\"]\nmax_records = 2000\n\
+                 [[department]]\nparty = \"{department}\"\nmax_records = 10000\ncompare = [\"name\"]\nfields = []\n",
+                self.kcv
+            ),
+        )
+        .unwrap();
+        let operator = self.operator.to_str().unwrap();
+        let created = bidui_with_env(&["job", "create", path.to_str().unwrap(), "--operator", operator], &[]);
+        assert!(created.status.success(), "{}", printed(&created));
+    }
+
+    fn participant(&self, job: &str, party: &str) -> bidui_core::api::ParticipantStatus {
+        job_status(&self.operator, job).participants.into_iter().find(|p| p.party == party).unwrap()
+    }
+}
+
 #[test]
 fn a_source_changed_after_its_job_began_is_refused_and_nothing_wrong_is_sent() {
     let d = district();
@@ -237,29 +280,7 @@ fn a_source_changed_after_its_job_began_is_refused_and_nothing_wrong_is_sent() {
     std::fs::create_dir_all(&work).unwrap();
     let matcher = MatcherProcess::start(&d.dir.join("matcher/matcher.db"), &["--insecure-http".as_ref()]);
     let url = matcher.http_url();
-    let kcv = {
-        let job = std::fs::read_to_string(d.dir.join("job.toml")).unwrap();
-        job.lines().find_map(|l| l.strip_prefix("epoch = \"")).unwrap().trim_end_matches('"').to_owned()
-    };
-    let operator = work.join("operator.toml");
-    let operator_key = d.dir.join("operator/operator.ed25519");
-    std::fs::write(&operator, format!("matcher = \"{url}\"\nname = \"operator\"\nidentity_key = {operator_key:?}\n"))
-        .unwrap();
-    let create = |job: &str, department: &str| {
-        let path = work.join(format!("{job}.toml"));
-        std::fs::write(
-            &path,
-            format!(
-                "id = \"{job}\"\npurpose = \"退役军人和其他优抚对象信息采集第二阶段数据比对\"\napproval = \"test\"\n\
-                 epoch = \"{kcv}\"\n[requester]\nparty = \"veterans\"\nfields = [\"town\"]\nmax_records = 2000\n\
-                 [[department]]\nparty = \"{department}\"\nmax_records = 10000\ncompare = [\"name\"]\nfields = []\n"
-            ),
-        )
-        .unwrap();
-        let created =
-            bidui_with_env(&["job", "create", path.to_str().unwrap(), "--operator", operator.to_str().unwrap()], &[]);
-        assert!(created.status.success(), "{}", printed(&created));
-    };
+    let jobs = Jobs::new(d, &work, &url);
     let run = |config: &Path, job: &str, extra: &[&str], env: &[(&str, &str)]| {
         let mut args = vec!["agent", "run", "--chunk-records", "300", "--job", job];
         args.extend_from_slice(&["--matcher", &url, "--config", config.to_str().unwrap()]);
@@ -269,14 +290,12 @@ fn a_source_changed_after_its_job_began_is_refused_and_nothing_wrong_is_sent() {
         }
         bidui_with_env(&args, env)
     };
-    let participant = |job: &str, party: &str| {
-        job_status(&operator, job).participants.into_iter().find(|p| p.party == party).unwrap()
-    };
+    let participant = |job: &str, party: &str| jobs.participant(job, party);
 
     // The household file is shuffled after the agent died half-way: the rerun sends none of
     // the shuffled rows (they would carry other rows' numbers) and says what to do.
     let job = "changed-1";
-    create(job, "household");
+    jobs.create(job, "household");
     let household_copy = work.join("household.csv");
     std::fs::copy(d.dir.join("data/household.csv"), &household_copy).unwrap();
     let household = agent_reading(d, "household", &household_copy, &work.join("household-state"));
@@ -321,7 +340,7 @@ fn a_source_changed_after_its_job_began_is_refused_and_nothing_wrong_is_sent() {
 
     // A department export with only its header does not seal without an explicit override.
     let job = "changed-2";
-    create(job, "housing");
+    jobs.create(job, "housing");
     let empty = work.join("housing-empty.csv");
     let housing = std::fs::read_to_string(d.dir.join("data/housing.csv")).unwrap();
     std::fs::write(&empty, format!("{}\n", housing.lines().next().unwrap())).unwrap();
@@ -333,4 +352,48 @@ fn a_source_changed_after_its_job_began_is_refused_and_nothing_wrong_is_sent() {
     let accepted = run(&housing, job, &["--accept-few-readable"], &[]);
     assert!(accepted.status.success(), "{}", printed(&accepted));
     assert!(participant(job, "housing").sealed);
+}
+
+#[test]
+fn an_agent_survives_a_matcher_restart_mid_upload() {
+    let d = district();
+    let work = d.dir.join("restart");
+    std::fs::create_dir_all(&work).unwrap();
+    let database = d.dir.join("matcher/matcher.db");
+    let listen = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().to_string()
+    };
+    let first = MatcherProcess::start_at(&listen, &database, &["--insecure-http".as_ref()]);
+    let url = first.http_url();
+    let jobs = Jobs::new(d, &work, &url);
+    let job = "restart-1";
+    jobs.create(job, "household");
+
+    // One record per chunk: thousands of requests, so the restart lands mid-upload.
+    let household = agent_reading(d, "household", &d.dir.join("data/household.csv"), &work.join("household-state"));
+    let mut agent = Command::new(bidui_exe())
+        .args(["agent", "run", "--chunk-records", "1", "--job", job, "--matcher", &url, "--config"])
+        .arg(&household)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    while jobs.participant(job, "household").chunks < 200 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(first);
+    assert!(agent.try_wait().unwrap().is_none(), "the agent must still be uploading when the matcher stops");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let _second = MatcherProcess::start_at(&listen, &database, &["--insecure-http".as_ref()]);
+    let output = agent.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", printed(&output));
+    assert!(printed(&output).contains("retrying"), "the agent says it waited: {}", printed(&output));
+
+    // Nothing lost, nothing twice: every record of the file, as in the district's own job.
+    let held = jobs.participant(job, "household");
+    let reference = jobs.participant(crate::district::JOB, "household");
+    assert!(held.sealed, "{held:?}");
+    assert_eq!((held.records, held.rows_read), (reference.records, reference.rows_read));
+    assert_eq!(u64::from(held.chunks), held.records, "one record per chunk, none repeated");
 }

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bidui_client::{job_path, path_segment, Client, ClientError};
+use bidui_client::{job_path, path_segment, Client, ClientError, RetryPolicy};
 use bidui_core::api::{
     Assignment, JobResults, JobSpec, JobState, JobStatus, PartyRole, RefusedField, SealRequest, SubmissionStatus,
 };
@@ -150,7 +150,7 @@ const RESULTS_POLL: Duration = Duration::from_millis(200);
 
 pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, AgentError> {
     let identity = Identity::load(&config.identity_key)?;
-    let client = config.matcher.client(&config.party, identity)?;
+    let client = config.matcher.client(&config.party, identity)?.with_retry(RetryPolicy::UNATTENDED);
     let job_path = job_path(&options.job);
     let assignment: Assignment = client.get(&format!("{job_path}/assignment"))?;
     // Everything below comes from the operator's signed spec, never from the matcher.

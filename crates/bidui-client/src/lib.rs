@@ -8,6 +8,13 @@
 //!
 //! Requests are signed by an [`Identity`] from `bidui-keyfile`, re-exported here because
 //! every [`Client`] takes one.
+//!
+//! A request that fails on the way — the matcher restarting, a dropped connection, a
+//! matcher answering 502/503/504 — is signed afresh and sent again with growing pauses,
+//! for up to [`RetryPolicy::budget`]. That is safe because every request of the protocol
+//! may be repeated: reads; a chunk the matcher already holds is answered "already stored";
+//! a repeated seal or job creation with the same content is accepted as a repeat. A refusal
+//! by the matcher, or a certificate the trust anchor rejects, is never retried.
 
 #![forbid(unsafe_code)]
 
@@ -27,6 +34,8 @@ use serde::{Deserialize, Serialize};
 pub enum ClientError {
     #[error("cannot reach the matcher at {url}: {reason}")]
     Transport { url: String, reason: String },
+    #[error("cannot reach the matcher at {url}: {reason} (tried {attempts} times over {seconds} s)")]
+    GaveUp { url: String, reason: String, attempts: u32, seconds: u64 },
     #[error("the matcher refused {method} {path}: {status} {code}: {message}")]
     Refused { method: String, path: String, status: u16, code: String, message: String },
     #[error("the matcher's answer to {path} was not understood: {reason}")]
@@ -241,6 +250,84 @@ pub fn job_path(job: &str) -> String {
     format!("/v2/jobs/{}", path_segment(job))
 }
 
+/// How long a request that failed on the way is tried again, and how often.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries stop once this much time has passed since the first attempt.
+    pub budget: Duration,
+    /// The pause after the first failure; each later pause doubles, up to `max_pause`.
+    pub first_pause: Duration,
+    pub max_pause: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// For a command a person waits on: long enough for a matcher restart, short enough to
+    /// say soon that the matcher is away.
+    fn default() -> RetryPolicy {
+        RetryPolicy { budget: Duration::from_secs(20), ..RetryPolicy::UNATTENDED }
+    }
+}
+
+impl RetryPolicy {
+    /// For an agent: long enough for a matcher to be restarted or a network to come back.
+    /// An agent half-way through a department's upload should wait rather than fail.
+    pub const UNATTENDED: RetryPolicy = RetryPolicy {
+        budget: Duration::from_secs(300),
+        first_pause: Duration::from_millis(250),
+        max_pause: Duration::from_secs(10),
+    };
+
+    /// No retry: the first failure is the answer.
+    pub const NONE: RetryPolicy =
+        RetryPolicy { budget: Duration::ZERO, first_pause: Duration::ZERO, max_pause: Duration::ZERO };
+
+    /// The pause before retry `retry` (1 for the first retry).
+    pub fn pause(&self, retry: u32) -> Duration {
+        let doubled = self.first_pause.saturating_mul(1u32 << retry.saturating_sub(1).min(20));
+        doubled.min(self.max_pause)
+    }
+}
+
+/// Whether an HTTP status means "try again shortly": a proxy without its upstream, an
+/// overloaded or restarting matcher.
+fn is_transient_status(status: u16) -> bool {
+    matches!(status, 429 | 502 | 503 | 504)
+}
+
+/// A transport failure in plain words, with the cause a person can act on; `None` for
+/// one that repeating cannot cure (a bad URL, a protocol violation, a limit).
+fn transient_reason(error: &ureq::Error) -> Option<String> {
+    use std::io::ErrorKind;
+    let reason = match error {
+        ureq::Error::Io(io) => match io.kind() {
+            ErrorKind::ConnectionRefused => "the connection was refused (is the matcher running?)".to_owned(),
+            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
+                "the connection was cut (the matcher may have restarted)".to_owned()
+            }
+            ErrorKind::UnexpectedEof => "the connection closed before the answer".to_owned(),
+            ErrorKind::TimedOut => "no answer in time".to_owned(),
+            ErrorKind::NotConnected | ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
+                "the network is unreachable".to_owned()
+            }
+            ErrorKind::AddrNotAvailable | ErrorKind::Interrupted => io.kind().to_string(),
+            _ if io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+                "the TLS connection failed (the matcher may have restarted)".to_owned()
+            }
+            _ => return None,
+        },
+        ureq::Error::Timeout(_) => "no answer in time".to_owned(),
+        ureq::Error::HostNotFound => "the host name did not resolve".to_owned(),
+        ureq::Error::ConnectionFailed => "the connection failed".to_owned(),
+        ureq::Error::BodyStalled => "the answer stalled".to_owned(),
+        ureq::Error::Protocol(_) => "the connection closed mid-answer".to_owned(),
+        ureq::Error::Rustls(
+            rustls::Error::AlertReceived(_) | rustls::Error::InvalidMessage(_) | rustls::Error::DecryptError,
+        ) => "the TLS connection failed (the matcher may have restarted)".to_owned(),
+        _ => return None,
+    };
+    Some(reason)
+}
+
 /// A matcher connection that signs every request as `signer`.
 pub struct Client {
     base: String,
@@ -249,6 +336,7 @@ pub struct Client {
     http: ureq::Agent,
     rng: SystemRandom,
     trust: Option<MatcherTrust>,
+    retry: RetryPolicy,
 }
 
 impl Client {
@@ -298,7 +386,14 @@ impl Client {
             http,
             rng: SystemRandom::new(),
             trust,
+            retry: RetryPolicy::default(),
         }
+    }
+
+    /// This client with another retry policy ([`RetryPolicy::NONE`] for one attempt).
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Client {
+        self.retry = retry;
+        self
     }
 
     fn check_scheme(&self) -> Result<(), ClientError> {
@@ -364,17 +459,42 @@ impl Client {
         content_type: &str,
     ) -> Result<(u16, Vec<u8>), ClientError> {
         self.check_scheme()?;
+        let started = std::time::Instant::now();
+        let mut retries = 0u32;
+        loop {
+            let failure = match self.attempt(method, path, &body, digest, content_type) {
+                Attempt::Done(result) => return result,
+                Attempt::Transient(failure) => failure,
+            };
+            let pause = self.retry.pause(retries + 1);
+            if started.elapsed() + pause > self.retry.budget {
+                return Err(match failure {
+                    _ if retries == 0 => failure,
+                    ClientError::Transport { url, reason } => {
+                        ClientError::GaveUp { url, reason, attempts: retries + 1, seconds: started.elapsed().as_secs() }
+                    }
+                    other => other,
+                });
+            }
+            retries += 1;
+            tracing::warn!(method, path, retry = retries, error = %failure, "request failed on the way; retrying");
+            std::thread::sleep(pause);
+        }
+    }
+
+    /// One signed attempt (a fresh timestamp and nonce each time).
+    fn attempt(&self, method: &str, path: &str, body: &[u8], digest: &[u8; 32], content_type: &str) -> Attempt {
+        let url = format!("{}{path}", self.base);
+        let transport = |reason: String| ClientError::Transport { url: url.clone(), reason };
         let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let mut nonce = [0u8; 16];
-        self.rng.fill(&mut nonce).map_err(|_| ClientError::Transport {
-            url: self.base.clone(),
-            reason: "no randomness for the nonce".into(),
-        })?;
+        if self.rng.fill(&mut nonce).is_err() {
+            return Attempt::Done(Err(transport("no randomness for the nonce".into())));
+        }
         let nonce = hex::encode(nonce);
         let signature =
             self.identity.sign(&request_signing_payload(method, path, digest, timestamp, &nonce, &self.signer));
-        let url = format!("{}{path}", self.base);
-        let request = ureq::http::Request::builder()
+        let request = match ureq::http::Request::builder()
             .method(method)
             .uri(&url)
             .header(HEADER_SIGNER, &self.signer)
@@ -383,29 +503,48 @@ impl Client {
             .header(HEADER_SIGNATURE, hex::encode(signature))
             .header("content-type", content_type)
             .body(body)
-            .map_err(|e| ClientError::Transport { url: url.clone(), reason: e.to_string() })?;
-        let mut response = self.http.run(request).map_err(|e| self.transport_error(&url, e))?;
+        {
+            Ok(request) => request,
+            Err(e) => return Attempt::Done(Err(transport(e.to_string()))),
+        };
+        let mut response = match self.http.run(request) {
+            Ok(response) => response,
+            Err(error) => {
+                return match transient_reason(&error) {
+                    Some(reason) => Attempt::Transient(transport(reason)),
+                    None => Attempt::Done(Err(self.transport_error(&url, error))),
+                }
+            }
+        };
         let status = response.status().as_u16();
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(512 * 1024 * 1024)
-            .read_to_vec()
-            .map_err(|e| ClientError::Transport { url: url.clone(), reason: e.to_string() })?;
+        let bytes = match response.body_mut().with_config().limit(512 * 1024 * 1024).read_to_vec() {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                return match transient_reason(&error) {
+                    Some(reason) => Attempt::Transient(transport(reason)),
+                    None => Attempt::Done(Err(transport(error.to_string()))),
+                }
+            }
+        };
         if (200..300).contains(&status) {
-            return Ok((status, bytes));
+            return Attempt::Done(Ok((status, bytes)));
         }
         let error: ApiError = serde_json::from_slice(&bytes).unwrap_or(ApiError {
             code: "http".into(),
             message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
         });
-        Err(ClientError::Refused {
+        let refused = ClientError::Refused {
             method: method.into(),
             path: path.into(),
             status,
             code: error.code,
             message: error.message,
-        })
+        };
+        if is_transient_status(status) {
+            Attempt::Transient(refused)
+        } else {
+            Attempt::Done(Err(refused))
+        }
     }
 
     fn decode<T: DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<T, ClientError> {
@@ -432,6 +571,13 @@ impl Client {
     pub fn put_hashed_bytes(&self, path: &str, body: Vec<u8>, sha256: &[u8; 32]) -> Result<u16, ClientError> {
         Ok(self.send_owned("PUT", path, body, sha256, "application/octet-stream")?.0)
     }
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Done(Result<(u16, Vec<u8>), ClientError>),
+    /// Failed on the way, or answered "try again": worth another attempt.
+    Transient(ClientError),
 }
 
 /// The SHA-256 digest of `bytes`.
@@ -485,6 +631,105 @@ mod tests {
         // `new` has no trust anchor: an https:// matcher is refused before any connection.
         let client = Client::new("https://127.0.0.1:1", "a", identity());
         assert!(matches!(client.get::<serde_json::Value>("/v1/health"), Err(ClientError::NoTrustAnchor { .. })));
+    }
+
+    /// A loopback server answering each request, in turn, with the next of `answers`
+    /// (status, body); returns its port and the nonces it saw. With `after`, it starts
+    /// listening only that long after the call: the port refuses connections until then.
+    fn scripted_server(
+        answers: Vec<(u16, &'static str)>,
+        after: Duration,
+    ) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::{BufRead, BufReader, Write};
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            std::thread::sleep(after);
+            let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+            let mut nonces = Vec::new();
+            for (status, body) in answers {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if let Some(nonce) = line.to_ascii_lowercase().strip_prefix(&format!("{HEADER_NONCE}:")) {
+                        nonces.push(nonce.trim().to_owned());
+                    }
+                    if line == "\r\n" || line.is_empty() {
+                        break;
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+                     connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                reader.get_mut().write_all(answer.as_bytes()).unwrap();
+            }
+            nonces
+        });
+        (port, server)
+    }
+
+    fn quick_retries(budget_ms: u64) -> RetryPolicy {
+        RetryPolicy {
+            budget: Duration::from_millis(budget_ms),
+            first_pause: Duration::from_millis(50),
+            max_pause: Duration::from_millis(200),
+        }
+    }
+
+    #[test]
+    fn retry_pauses_double_up_to_their_cap() {
+        let policy = RetryPolicy::UNATTENDED;
+        let pauses: Vec<u64> = (1..=8).map(|n| policy.pause(n).as_millis() as u64).collect();
+        assert_eq!(pauses, [250, 500, 1000, 2000, 4000, 8000, 10_000, 10_000]);
+        assert_eq!(policy.pause(u32::MAX), Duration::from_secs(10));
+        assert_eq!(RetryPolicy::NONE.pause(1), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_matcher_that_comes_back_is_reached_by_retrying_each_time_signed_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = Identity::create(&dir.path().join("k")).unwrap();
+        // Not listening for 300 ms (a restart), then "unavailable" twice, then the answer.
+        let answers = vec![(503, r#"{"code":"busy","message":"m"}"#), (502, "bad gateway"), (200, r#"{"ok":true}"#)];
+        let (port, server) = scripted_server(answers, Duration::from_millis(300));
+        let client = Client::new(&format!("http://127.0.0.1:{port}"), "a", identity).with_retry(quick_retries(30_000));
+        let answer: serde_json::Value = client.get("/v1/health").unwrap();
+        assert_eq!(answer["ok"], true);
+        let nonces = server.join().unwrap();
+        assert_eq!(nonces.len(), 3, "{nonces:?}");
+        assert!(nonces[0] != nonces[1] && nonces[1] != nonces[2], "every attempt is a new signed request");
+    }
+
+    #[test]
+    fn a_refusal_is_the_answer_and_is_not_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = Identity::create(&dir.path().join("k")).unwrap();
+        let (port, server) = scripted_server(vec![(409, r#"{"code":"sealed","message":"m"}"#)], Duration::ZERO);
+        let client = Client::new(&format!("http://127.0.0.1:{port}"), "a", identity).with_retry(quick_retries(30_000));
+        let error = client.get::<serde_json::Value>("/v2/jobs/j").unwrap_err();
+        assert_eq!((error.status(), error.code()), (Some(409), Some("sealed")));
+        assert_eq!(server.join().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_matcher_that_stays_away_is_reported_in_plain_words_after_the_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = Identity::create(&dir.path().join("k")).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let client = Client::new(&format!("http://127.0.0.1:{port}"), "a", identity).with_retry(quick_retries(400));
+        let error = client.get::<serde_json::Value>("/v1/health").unwrap_err();
+        let ClientError::GaveUp { attempts, .. } = &error else { panic!("{error:?}") };
+        assert!(*attempts > 1, "{error}");
+        let text = error.to_string();
+        assert!(text.contains("the connection was refused (is the matcher running?)"), "{text}");
+        assert!(!text.contains("docs.rs") && !text.contains("os error"), "plain words only: {text}");
+        // Without retries the first failure is the answer.
+        let identity = Identity::create(&dir.path().join("k2")).unwrap();
+        let client = Client::new(&format!("http://127.0.0.1:{port}"), "a", identity).with_retry(RetryPolicy::NONE);
+        assert!(matches!(client.get::<serde_json::Value>("/v1/health"), Err(ClientError::Transport { .. })));
     }
 
     fn rand_suffix() -> String {

@@ -145,15 +145,7 @@ async fn verify(
 
     let now = state.now();
     if now.abs_diff(timestamp) > MAX_CLOCK_SKEW_SECS {
-        return Err(ApiFailure::new(
-            StatusCode::UNAUTHORIZED,
-            "stale",
-            format!(
-                "the request is {}s away from the matcher's clock (at most {MAX_CLOCK_SKEW_SECS}s): \
-                 check the agent's clock",
-                now.abs_diff(timestamp)
-            ),
-        ));
+        return Err(ApiFailure::new(StatusCode::UNAUTHORIZED, "stale", clock_skew_message(timestamp, now)));
     }
 
     let lookup = signer.clone();
@@ -200,4 +192,40 @@ async fn verify(
         ));
     }
     Ok((Caller { name: signer, role: principal.role }, body_sha256))
+}
+
+/// Why a request's time was refused, with both clocks' readings: either may be the wrong
+/// one, and the person reading it has to compare them with a time source to know which.
+fn clock_skew_message(request: u64, matcher: u64) -> String {
+    use bidui_core::idnum::ChinaTime;
+    let apart = matcher.abs_diff(request);
+    let direction = if request < matcher { "behind" } else { "ahead of" };
+    // Beyond a century the time is no clock's reading: it is not rendered as a date.
+    let request_time = match i64::try_from(request) {
+        Ok(seconds) if apart < 100 * 365 * 86_400 => ChinaTime::from_unix_seconds(seconds).to_string(),
+        _ => format!("{request} (Unix seconds)"),
+    };
+    let matcher_time = ChinaTime::from_unix_seconds(i64::try_from(matcher).unwrap_or(i64::MAX / 2));
+    format!(
+        "the request was signed at {request_time}, {apart} s {direction} the matcher's clock ({matcher_time}); \
+         at most {MAX_CLOCK_SKEW_SECS} s are allowed. One of the two clocks is wrong: compare both with a time \
+         source and correct that one"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_clock_skew_refusal_shows_both_clocks_and_blames_neither() {
+        let matcher = 1_764_562_000; // 2025-12-01 12:06:40 +08:00
+        let behind = super::clock_skew_message(matcher - 400, matcher);
+        assert!(behind.contains("signed at 2025-12-01 12:00:00 +08:00"), "{behind}");
+        assert!(behind.contains("400 s behind the matcher's clock (2025-12-01 12:06:40 +08:00)"), "{behind}");
+        assert!(behind.contains("One of the two clocks is wrong"), "{behind}");
+        assert!(!behind.contains("agent's clock"), "{behind}");
+        let ahead = super::clock_skew_message(matcher + 900, matcher);
+        assert!(ahead.contains("900 s ahead of the matcher's clock"), "{ahead}");
+        let absurd = super::clock_skew_message(u64::MAX, matcher);
+        assert!(absurd.contains(&format!("{} (Unix seconds)", u64::MAX)), "{absurd}");
+    }
 }
