@@ -5,6 +5,7 @@ mod browser;
 mod deps;
 mod district;
 mod docs;
+mod flood;
 mod id_check;
 mod keys;
 mod proxy;
@@ -43,8 +44,25 @@ impl MatcherProcess {
 
     /// [`MatcherProcess::start`] on a given address (a restart on the same port).
     fn start_at(listen: &str, database: &std::path::Path, extra: &[&std::ffi::OsStr]) -> MatcherProcess {
+        MatcherProcess::spawn(std::process::Command::new(bidui_exe()), listen, database, extra)
+    }
+
+    /// [`MatcherProcess::start`] in a process that may open `files` files at most
+    /// (`prlimit`, util-linux).
+    fn start_with_open_files(files: u32, database: &std::path::Path, extra: &[&std::ffi::OsStr]) -> MatcherProcess {
+        let mut command = std::process::Command::new("prlimit");
+        command.arg(format!("--nofile={files}:{files}")).arg("--").arg(bidui_exe());
+        MatcherProcess::spawn(command, "127.0.0.1:0", database, extra)
+    }
+
+    fn spawn(
+        mut command: std::process::Command,
+        listen: &str,
+        database: &std::path::Path,
+        extra: &[&std::ffi::OsStr],
+    ) -> MatcherProcess {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(bidui_exe())
+        let mut child = command
             .args(["matcher", "serve", "--listen", listen, "--db"])
             .arg(database)
             .args(extra)

@@ -344,3 +344,24 @@ fn the_tls_key_is_private_and_never_overwritten() {
     assert_eq!(std::fs::read(&key).unwrap(), key_before);
     assert!(!dir.join("new-cert.pem").exists() && !dir.join("new-key.pem").exists());
 }
+
+#[test]
+fn slow_tls_handshakes_at_a_1024_file_limit_leave_job_status_answered() {
+    let d = tls_district();
+    let work = d.dir.join("slow-handshakes");
+    std::fs::create_dir_all(&work).unwrap();
+    let (cert, key) = (d.dir.join("matcher/test-tls-cert.pem"), d.dir.join("matcher/test-tls-key.pem"));
+    let matcher = MatcherProcess::start_with_open_files(
+        1024,
+        &d.dir.join("matcher/matcher.db"),
+        &["--tls-cert".as_ref(), cert.as_os_str(), "--tls-key".as_ref(), key.as_os_str()],
+    );
+    let pin = format!("matcher_certificate = {:?}\n", d.dir.join("operator/matcher-cert.pem"));
+    let operator = operator_config(&work, "operator", &format!("https://{}", matcher.address), &pin);
+    // 1,100 connections that start a handshake record and send nothing more: more than
+    // the matcher may hold open.
+    let stalled = crate::flood::silent_connections(&matcher.address, 1100, &[0x16, 0x03, 0x01]);
+    let took: Vec<_> = (0..3).map(|_| crate::flood::timed_status_of(&d.results.job, &operator)).collect();
+    println!("job status over TLS under {} stalled handshakes: {took:?}", stalled.len());
+    assert!(took.iter().all(|t| *t < std::time::Duration::from_secs(10)), "{took:?}");
+}

@@ -310,9 +310,8 @@ fn transient_reason(error: &ureq::Error) -> Option<String> {
                 "the network is unreachable".to_owned()
             }
             ErrorKind::AddrNotAvailable | ErrorKind::Interrupted => io.kind().to_string(),
-            _ if io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
-                "the TLS connection failed (the matcher may have restarted)".to_owned()
-            }
+            // Anything else, a TLS error such as an untrusted certificate in particular,
+            // would fail again the same way.
             _ => return None,
         },
         ureq::Error::Timeout(_) => "no answer in time".to_owned(),
@@ -320,9 +319,6 @@ fn transient_reason(error: &ureq::Error) -> Option<String> {
         ureq::Error::ConnectionFailed => "the connection failed".to_owned(),
         ureq::Error::BodyStalled => "the answer stalled".to_owned(),
         ureq::Error::Protocol(_) => "the connection closed mid-answer".to_owned(),
-        ureq::Error::Rustls(
-            rustls::Error::AlertReceived(_) | rustls::Error::InvalidMessage(_) | rustls::Error::DecryptError,
-        ) => "the TLS connection failed (the matcher may have restarted)".to_owned(),
         _ => return None,
     };
     Some(reason)

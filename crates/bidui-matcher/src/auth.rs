@@ -1,7 +1,18 @@
 //! Request authentication: every request but the health check is signed by an enrolled
 //! principal (Ed25519 over method, path, body digest, timestamp, nonce and signer).
+//!
+//! The signature covers the body, so the body must be received before it can be checked.
+//! Everything that can be checked first is: the signature headers' form, the time, and
+//! that the signer is enrolled and not revoked. Then the body is received within bounds
+//! no caller can stretch: at most [`crate::http::MAX_BODY_BYTES`]; all bodies over
+//! [`SMALL_BODY_BYTES`] under way together at most [`BODY_BUDGET_KIB`] (a request that cannot get its share within
+//! [`BODY_SLOT_WAIT`] is answered `503 busy`, which clients retry); and arriving at
+//! [`MIN_BODY_RATE`] bytes a second or faster after a grace period, so a body trickled in
+//! to hold memory and a connection is cut within seconds (`408 body-too-slow`).
 
-use axum::body::Bytes;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -85,17 +96,100 @@ impl Verified {
 }
 
 impl FromRequest<AppState> for Verified {
-    /// A body refused by axum (over `DefaultBodyLimit`: `413`) keeps axum's own answer, as
-    /// when handlers took `Bytes` themselves.
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Verified, Response> {
-        let (method, uri, headers) = (request.method().clone(), request.uri().clone(), request.headers().clone());
-        let body = Bytes::from_request(request, state).await.map_err(IntoResponse::into_response)?;
+        let (parts, body) = request.into_parts();
+        let signed = check_headers(state, &parts.headers).await.map_err(IntoResponse::into_response)?;
+        let body = receive_body(state, &parts.headers, body).await.map_err(IntoResponse::into_response)?;
         let (caller, body_sha256) =
-            verify(state, &method, &uri, &headers, &body).await.map_err(IntoResponse::into_response)?;
+            verify(state, &parts.method, &parts.uri, signed, &body).await.map_err(IntoResponse::into_response)?;
         Ok(Verified { caller, body, body_sha256 })
     }
+}
+
+/// All request bodies being received at once, in KiB: what unauthenticated callers can
+/// make the matcher hold.
+pub const BODY_BUDGET_KIB: usize = 256 * 1024;
+/// Bodies up to this size do not count against [`BODY_BUDGET_KIB`].
+pub const SMALL_BODY_BYTES: usize = 64 * 1024;
+/// How long a request waits for its share of [`BODY_BUDGET_KIB`] before `503 busy`.
+pub const BODY_SLOT_WAIT: Duration = Duration::from_secs(10);
+/// The slowest a body may arrive, after [`BODY_GRACE`]: 128 kbit/s, below any link a
+/// department uploads over.
+pub const MIN_BODY_RATE: u64 = 16 * 1024;
+pub const BODY_GRACE: Duration = Duration::from_secs(5);
+
+/// Receives a body within the bounds in the module's documentation.
+async fn receive_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiFailure> {
+    use http_body_util::BodyExt;
+    let max = crate::http::MAX_BODY_BYTES;
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > max) {
+        return Err(too_large(max));
+    }
+    // A request without a body (hyper knows: no length and not chunked) reads nothing.
+    let expected = match http_body::Body::size_hint(&body).exact() {
+        Some(0) => return Ok(Bytes::new()),
+        exact => declared.or(exact.map(|n| n as usize)).unwrap_or(max),
+    };
+    // Small bodies (a seal, a job) pass at once: the connection cap bounds them, and they
+    // must not queue behind large ones. Large ones take their share of the budget.
+    let _share = if expected <= SMALL_BODY_BYTES {
+        None
+    } else {
+        let kib = u32::try_from(expected.div_ceil(1024)).expect("at most MAX_BODY_BYTES");
+        match tokio::time::timeout(BODY_SLOT_WAIT, state.bodies.clone().acquire_many_owned(kib)).await {
+            Ok(Ok(permit)) => Some(permit),
+            _ => {
+                return Err(ApiFailure::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "the matcher is receiving too much at once: try again shortly",
+                ))
+            }
+        }
+    };
+    let started = tokio::time::Instant::now();
+    let mut body = body;
+    // Grown as bytes arrive beyond the first MiB: a declared length is only a claim.
+    let mut received: Vec<u8> = Vec::with_capacity(expected.min(1 << 20));
+    loop {
+        // The deadline for the next bytes: the grace period, then the minimum rate.
+        let due = BODY_GRACE + Duration::from_secs((received.len() as u64 + 1).div_ceil(MIN_BODY_RATE));
+        let frame = match tokio::time::timeout_at(started + due, body.frame()).await {
+            Ok(frame) => frame,
+            Err(_) => {
+                return Err(ApiFailure::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body-too-slow",
+                    format!("the body arrived slower than {} KiB/s: refused", MIN_BODY_RATE / 1024),
+                ))
+            }
+        };
+        let Some(frame) = frame else { break };
+        let frame = frame.map_err(|_| {
+            ApiFailure::new(StatusCode::BAD_REQUEST, "body-interrupted", "the body was cut off before its end")
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if received.len() + data.len() > max {
+                return Err(too_large(max));
+            }
+            received.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(received))
+}
+
+fn too_large(max: usize) -> ApiFailure {
+    ApiFailure::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too-large",
+        format!("the body is larger than {} MiB", max / (1024 * 1024)),
+    )
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiFailure> {
@@ -118,16 +212,19 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().try_into().expect("32 bytes")
 }
 
-/// Checks a request's signature, freshness and nonce; returns the caller and the body's
-/// SHA-256. A replayed nonce is refused even across matcher restarts: nonces live in the
-/// database for the skew window.
-async fn verify(
-    state: &AppState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(Caller, [u8; 32]), ApiFailure> {
+/// What the signature headers say, checked as far as they can be without the body.
+struct SignedHeaders {
+    signer: String,
+    timestamp: u64,
+    nonce: String,
+    signature: Vec<u8>,
+    principal: store::Principal,
+    now: u64,
+}
+
+/// Checks the signature headers' form, the request's time, and that its signer is
+/// enrolled and not revoked: all that needs no body.
+async fn check_headers(state: &AppState, headers: &HeaderMap) -> Result<SignedHeaders, ApiFailure> {
     let signer = header(headers, HEADER_SIGNER)?.to_owned();
     let timestamp: u64 = header(headers, HEADER_TIMESTAMP)?.parse().map_err(|_| {
         ApiFailure::new(StatusCode::UNAUTHORIZED, "malformed-signature", "the timestamp is not a number of seconds")
@@ -173,7 +270,20 @@ async fn verify(
     if principal.revoked {
         return Err(ApiFailure::new(StatusCode::FORBIDDEN, "revoked", "the signer's enrolment has been revoked"));
     }
+    Ok(SignedHeaders { signer, timestamp, nonce, signature, principal, now })
+}
 
+/// Checks a request's signature over its body and its nonce; returns the caller and the
+/// body's SHA-256. A replayed nonce is refused even across matcher restarts: nonces live
+/// in the database for the skew window.
+async fn verify(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    signed: SignedHeaders,
+    body: &[u8],
+) -> Result<(Caller, [u8; 32]), ApiFailure> {
+    let SignedHeaders { signer, timestamp, nonce, signature, principal, now } = signed;
     let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     let body_sha256 = sha256(body);
     let payload = request_signing_payload(method.as_str(), path, &body_sha256, timestamp, &nonce, &signer);

@@ -23,6 +23,7 @@ use bidui_core::custody::{validate_principal_name, PrincipalRole};
 
 pub mod audit;
 pub mod auth;
+pub mod conn;
 pub mod custody;
 pub mod error;
 pub mod http;
@@ -44,13 +45,21 @@ pub struct AppState {
     /// Set when tokens were deleted but their bytes may still sit in the WAL; cleared once
     /// [`store::scrub_deleted`] has emptied it.
     pub scrub_pending: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Bodies being received, in KiB, before their signature can be checked
+    /// (`auth::BODY_BUDGET_KIB`).
+    pub bodies: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     pub fn open(database: &Path) -> anyhow::Result<AppState> {
         let store = store::Store::open(database)
             .with_context(|| format!("opening the matcher database {}", database.display()))?;
-        Ok(AppState { store, finishing: Default::default(), scrub_pending: Default::default() })
+        Ok(AppState {
+            store,
+            finishing: Default::default(),
+            scrub_pending: Default::default(),
+            bodies: std::sync::Arc::new(tokio::sync::Semaphore::new(auth::BODY_BUDGET_KIB)),
+        })
     }
 
     pub fn now(&self) -> u64 {
@@ -113,6 +122,14 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let bound = listener.local_addr()?;
+    let limits = conn::Limits::from_process();
+    tracing::info!(
+        max_connections = limits.max_connections,
+        max_pending = limits.max_pending,
+        head_timeout_s = limits.head_timeout.as_secs(),
+        idle_timeout_s = limits.idle_timeout.as_secs(),
+        "connection limits (from the open-file limit)"
+    );
     match tls {
         Some((server_config, files)) => {
             let certificate = tls::read_certificates(&files.certificate)?;
@@ -124,11 +141,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
                 "matcher listening (HTTPS)"
             );
             println!("listening on {bound}");
-            let listener = tls::TlsListener::new(listener, server_config)?;
-            axum::serve(listener, app(state))
-                .with_graceful_shutdown(shutdown_signal())
-                .await
-                .context("serving HTTPS")?;
+            conn::serve(listener, Some(server_config), app(state), limits, shutdown_signal()).await;
         }
         None => {
             tracing::warn!(
@@ -137,10 +150,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
                 "matcher listening on PLAIN HTTP (--insecure-http): requests and answers are readable on the path"
             );
             println!("listening on {bound}");
-            axum::serve(listener, app(state))
-                .with_graceful_shutdown(shutdown_signal())
-                .await
-                .context("serving HTTP")?;
+            conn::serve(listener, None, app(state), limits, shutdown_signal()).await;
         }
     }
     Ok(())

@@ -1,18 +1,16 @@
-//! HTTPS for the matcher: rustls on the ring provider (no aws-lc), a listener that
-//! completes TLS handshakes off the accept loop, and the district's self-signed
+//! HTTPS for the matcher: rustls on the ring provider (no aws-lc), the handshake (which
+//! answers plain HTTP on the HTTPS port with a readable refusal), and the district's self-signed
 //! certificate (`bidui keys tls-cert`). See `protocol-docs/keys.md` §3.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
@@ -70,59 +68,12 @@ pub fn server_config(files: &TlsFiles) -> anyhow::Result<Arc<rustls::ServerConfi
     Ok(Arc::new(config))
 }
 
-/// How long a client may take to start and finish its handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A listener for `axum::serve` that hands over connections once their TLS handshake is
-/// done. Handshakes run on their own tasks, so a slow or silent client delays nobody.
-pub struct TlsListener {
-    incoming: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl TlsListener {
-    pub fn new(listener: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<TlsListener> {
-        let local = listener.local_addr()?;
-        let (sender, incoming) = mpsc::channel(64);
-        let acceptor = TlsAcceptor::from(config);
-        tokio::spawn(accept_loop(listener, acceptor, sender));
-        Ok(TlsListener { incoming, local })
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    sender: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-) {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Out of file descriptors and the like: wait rather than spin.
-                tracing::warn!(error = %e, "accepting a connection failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let (acceptor, sender) = (acceptor.clone(), sender.clone());
-        tokio::spawn(async move {
-            let _ = stream.set_nodelay(true);
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(stream, &acceptor)).await {
-                Ok(Ok(Some(tls))) => {
-                    let _ = sender.send((tls, peer)).await;
-                }
-                Ok(Ok(None)) => tracing::info!(%peer, "refused a plain-HTTP request on the HTTPS port"),
-                Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
-            }
-        });
-    }
-}
-
 /// A TLS record starts with content type 22 (handshake). Anything else — typically a
 /// client speaking plain HTTP to the HTTPS port — gets a plain refusal it can read.
-async fn handshake(mut stream: TcpStream, acceptor: &TlsAcceptor) -> std::io::Result<Option<TlsStream<TcpStream>>> {
+pub(crate) async fn handshake(
+    mut stream: TcpStream,
+    acceptor: &TlsAcceptor,
+) -> std::io::Result<Option<TlsStream<TcpStream>>> {
     let mut first = [0u8; 1];
     if stream.peek(&mut first).await? == 0 {
         return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed before the handshake"));
@@ -142,23 +93,6 @@ async fn handshake(mut stream: TcpStream, acceptor: &TlsAcceptor) -> std::io::Re
         return Ok(None);
     }
     acceptor.accept(stream).await.map(Some)
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.incoming.recv().await {
-            Some(connection) => connection,
-            // The accept loop never ends while the listener lives.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.local)
-    }
 }
 
 /// A freshly generated certificate and its key, PEM.

@@ -789,18 +789,25 @@ fn refusal_cases() -> Vec<Case> {
             },
         },
         Case {
-            name: "an oversized body, signed or not",
+            name: "an oversized body from an enrolled signer",
             status: S::PAYLOAD_TOO_LARGE,
-            code: None,
+            code: Some("too-large"),
             requests: |m, _| {
                 let huge = vec![b'x'; MAX_BODY_BYTES + 1];
                 vec![
                     m.veterans.request("PUT", &chunk_path(JOB, 0, EPOCH), huge.clone()),
                     m.operator.request("POST", "/v2/jobs", huge.clone()),
-                    m.veterans.request("POST", &seal_path(), huge.clone()),
-                    // Unsigned: the limit applies before the signature is looked at.
-                    build("PUT", &chunk_path(JOB, 0, EPOCH), huge, &Headers::none()),
+                    m.veterans.request("POST", &seal_path(), huge),
                 ]
+            },
+        },
+        Case {
+            name: "an oversized unsigned body: refused by its headers before it is read",
+            status: S::UNAUTHORIZED,
+            code: Some("unsigned"),
+            requests: |_, _| {
+                let huge = vec![b'x'; MAX_BODY_BYTES + 1];
+                vec![build("PUT", &chunk_path(JOB, 0, EPOCH), huge, &Headers::none())]
             },
         },
         // ---- Protocol v1 ----

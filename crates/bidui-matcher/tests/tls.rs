@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use bidui_client::{Client, ClientError, Identity, MatcherTrust, TrustError};
-use bidui_matcher::tls::{self, TlsFiles, TlsListener};
+use bidui_matcher::tls::{self, TlsFiles};
 use bidui_matcher::AppState;
 
 struct Served {
@@ -22,8 +22,8 @@ fn serve(dir: &Path, files: &TlsFiles) -> Served {
     let url = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let listener = TlsListener::new(listener, config).unwrap();
-        tokio::spawn(async move { axum::serve(listener, bidui_matcher::app(state)).await.unwrap() });
+        let (app, limits) = (bidui_matcher::app(state), bidui_matcher::conn::Limits::from_process());
+        tokio::spawn(bidui_matcher::conn::serve(listener, Some(config), app, limits, std::future::pending()));
         format!("https://{address}")
     });
     Served { _runtime: runtime, url }
