@@ -47,6 +47,14 @@ impl MatcherProcess {
         MatcherProcess::spawn(std::process::Command::new(bidui_exe()), listen, database, extra)
     }
 
+    /// [`MatcherProcess::start_at`] with `BIDUI_TEST_ABORT_BEFORE_JOIN` set: the matcher
+    /// dies once the last seal of a job is committed, before its join.
+    fn start_dying_before_join(listen: &str, database: &std::path::Path) -> MatcherProcess {
+        let mut command = std::process::Command::new(bidui_exe());
+        command.env("BIDUI_TEST_ABORT_BEFORE_JOIN", "1");
+        MatcherProcess::spawn(command, listen, database, &["--insecure-http".as_ref()])
+    }
+
     /// [`MatcherProcess::start`] in a process that may open `files` files at most
     /// (`prlimit`, util-linux).
     fn start_with_open_files(files: u32, database: &std::path::Path, extra: &[&std::ffi::OsStr]) -> MatcherProcess {

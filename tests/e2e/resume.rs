@@ -397,3 +397,114 @@ fn an_agent_survives_a_matcher_restart_mid_upload() {
     assert_eq!((held.records, held.rows_read), (reference.records, reference.rows_read));
     assert_eq!(u64::from(held.chunks), held.records, "one record per chunk, none repeated");
 }
+
+#[test]
+fn a_matcher_killed_at_random_moments_loses_and_duplicates_nothing() {
+    let d = district();
+    let work = d.dir.join("kill-loop");
+    std::fs::create_dir_all(&work).unwrap();
+    let database = d.dir.join("matcher/matcher.db");
+    let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let mut matcher = MatcherProcess::start_at(&listen, &database, &["--insecure-http".as_ref()]);
+    let url = matcher.http_url();
+    let jobs = Jobs::new(d, &work, &url);
+    let job = "kill-loop-1";
+    jobs.create(job, "household");
+
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    println!("kill loop seed {seed}");
+    let mut random = seed | 1;
+    let mut next_pause = move || {
+        // xorshift64: a pause of 50–800 ms before each kill.
+        random ^= random << 13;
+        random ^= random >> 7;
+        random ^= random << 17;
+        std::time::Duration::from_millis(50 + random % 750)
+    };
+    let mut agents: Vec<Child> = ["veterans", "household"]
+        .iter()
+        .map(|party| {
+            let source = if *party == "veterans" { "data/registry.xlsx" } else { "data/household.csv" };
+            let config = agent_reading(d, party, &d.dir.join(source), &work.join(format!("{party}-state")));
+            Command::new(bidui_exe())
+                .args(["agent", "run", "--chunk-records", "5", "--results-wait", "300", "--job", job])
+                .args(["--matcher", &url, "--config"])
+                .arg(config)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut kills_while_running = 0;
+    for _ in 0..6 {
+        std::thread::sleep(next_pause());
+        drop(matcher); // SIGKILL, whatever it was doing
+        if agents.iter_mut().any(|agent| agent.try_wait().unwrap().is_none()) {
+            kills_while_running += 1;
+        }
+        matcher = MatcherProcess::start_at(&listen, &database, &["--insecure-http".as_ref()]);
+    }
+    println!("{kills_while_running} of 6 kills landed while agents were working");
+    assert!(kills_while_running >= 2, "seed {seed}: the kills must land mid-job to test anything");
+    for agent in agents {
+        let output = agent.wait_with_output().unwrap();
+        assert!(output.status.success(), "seed {seed}: {}", printed(&output));
+    }
+
+    // Every record once, and the requester's results as an uninterrupted run found them.
+    let held = jobs.participant(job, "household");
+    let reference = jobs.participant(crate::district::JOB, "household");
+    assert_eq!((held.records, held.rows_read), (reference.records, reference.rows_read), "seed {seed}");
+    let results: JobResults =
+        serde_json::from_slice(&std::fs::read(work.join(format!("veterans-state/{job}/results.json"))).unwrap())
+            .unwrap();
+    assert_eq!(results.summary.found["household"], d.results.summary.found["household"], "seed {seed}");
+    assert_eq!(results.rows.len(), d.results.rows.len(), "seed {seed}");
+    let verified = crate::bidui(&["audit", "verify", "--db", database.to_str().unwrap()]);
+    assert!(verified.status.success(), "seed {seed}: {}", printed(&verified));
+    drop(matcher);
+}
+
+#[test]
+fn a_matcher_killed_between_the_last_seal_and_the_join_completes_the_job_on_restart() {
+    let d = district();
+    let work = d.dir.join("seal-join-window");
+    std::fs::create_dir_all(&work).unwrap();
+    let database = d.dir.join("matcher/matcher.db");
+    let listen = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let mut dying = MatcherProcess::start_dying_before_join(&listen, &database);
+    let url = dying.http_url();
+    let jobs = Jobs::new(d, &work, &url);
+    let job = "seal-join-1";
+    jobs.create(job, "housing");
+    let housing = agent_reading(d, "housing", &d.dir.join("data/housing.csv"), &work.join("housing-state"));
+    let veterans = agent_reading(d, "veterans", &d.dir.join("data/registry.xlsx"), &work.join("veterans-state"));
+    let run = |config: &Path| {
+        Command::new(bidui_exe())
+            .args(["agent", "run", "--results-wait", "120", "--job", job, "--matcher", &url, "--config"])
+            .arg(config)
+            .output()
+            .unwrap()
+    };
+    let sealed = run(&housing);
+    assert!(sealed.status.success(), "{}", printed(&sealed));
+    // The requester's seal is the last: the matcher dies before the join. The agent waits
+    // for the results, retrying while the matcher is away.
+    let requester = std::thread::scope(|scope| {
+        let requester = scope.spawn(|| run(&veterans));
+        let died = dying.child.wait().unwrap();
+        assert!(!died.success(), "the matcher was meant to die before the join");
+        let _restarted = MatcherProcess::start_at(&listen, &database, &["--insecure-http".as_ref()]);
+        let output = requester.join().unwrap();
+        let held = jobs.participant(job, "housing");
+        (output, held)
+    });
+    let (output, held) = requester;
+    assert!(output.status.success(), "{}", printed(&output));
+    assert!(held.sealed);
+    let results: JobResults =
+        serde_json::from_slice(&std::fs::read(work.join(format!("veterans-state/{job}/results.json"))).unwrap())
+            .unwrap();
+    assert_eq!(results.summary.found["housing"], d.results.summary.found["housing"]);
+}

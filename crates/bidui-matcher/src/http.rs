@@ -419,10 +419,18 @@ async fn seal(
     // The answer is read before the join starts, so no read of it queues behind the join's.
     let answer = own_submission(&state, &job, caller.name()).await?;
     if all_sealed {
+        if std::env::var_os(ABORT_BEFORE_JOIN).is_some() {
+            std::process::abort();
+        }
         jobs::spawn_join(&state, spec);
     }
     Ok(Json(answer))
 }
+
+/// Test-only fault injection: the matcher dies the moment the last seal is committed,
+/// before the join starts — the window in which a crash once left a job stuck — so a test
+/// can show the restarted matcher completes it.
+const ABORT_BEFORE_JOIN: &str = "BIDUI_TEST_ABORT_BEFORE_JOIN";
 
 /// `GET /v2/jobs/{job}/results`: the requester gets the sealed values forwarded to it (the
 /// delivery is audited, with counts, and the first one recorded on the job: from then on the
