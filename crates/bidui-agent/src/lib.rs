@@ -17,6 +17,8 @@
 
 pub mod config;
 pub mod epochs;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod job_ids;
 pub mod open;
 pub mod run;

@@ -20,6 +20,8 @@
 pub mod api;
 pub mod custody;
 pub mod fieldseal;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod idnum;
 pub mod keys;
 pub mod name;

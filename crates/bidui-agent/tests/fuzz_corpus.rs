@@ -1,0 +1,26 @@
+//! The source fuzz targets' seed corpora (`fuzz/seeds/source_*`), replayed through the
+//! checks the targets run (`bidui_agent::fuzzing`), without nightly.
+
+use std::path::PathBuf;
+
+use bidui_agent::fuzzing::read_source;
+use bidui_agent::source::Format;
+
+fn corpus(target: &str) -> Vec<Vec<u8>> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds").join(target);
+    let mut inputs: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
+        .collect();
+    assert!(inputs.len() >= 5, "{target}: a seed corpus of {} inputs is too small to mean anything", inputs.len());
+    inputs.sort();
+    inputs
+}
+
+#[test]
+fn source_csv_corpus() {
+    for input in corpus("source_csv") {
+        let Some((&header_row, file)) = input.split_first() else { continue };
+        read_source(file, Format::Csv, Some(u32::from(header_row % 4) + 1));
+    }
+}
