@@ -118,9 +118,75 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().try_into().expect("32 bytes")
 }
 
+/// How long a nonce is remembered: a request older than the skew window is refused as
+/// stale, so its nonce can go after twice that.
+const NONCE_LIFETIME_SECS: u64 = 2 * MAX_CLOCK_SKEW_SECS;
+
+/// Expired nonces deleted per statement: the database thread serves requests between two.
+const NONCE_BATCH: u32 = 2_000;
+
+/// Nonces held in memory: each one from its claim until the database has recorded it (so
+/// two copies of a request arriving together are told apart), and those the database could
+/// not record (a read-only or full disk) until they expire. Small: entries last only while
+/// a request is checked, or while the database refuses writes.
+#[derive(Default)]
+pub struct PendingNonces {
+    seen: std::sync::Mutex<std::collections::HashMap<(String, String), i64>>,
+}
+
+impl PendingNonces {
+    /// Claims a nonce seen at `now`; false if it is held already (a replay).
+    fn claim(&self, signer: &str, nonce: &str, now: i64) -> bool {
+        let mut seen = self.seen.lock().expect("the nonce lock is never poisoned");
+        match seen.entry((signer.to_owned(), nonce.to_owned())) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(now);
+                true
+            }
+        }
+    }
+
+    /// Lets go of a nonce the database now answers for.
+    fn release(&self, signer: &str, nonce: &str) {
+        self.seen.lock().expect("the nonce lock is never poisoned").remove(&(signer.to_owned(), nonce.to_owned()));
+    }
+
+    fn forget_before(&self, before: i64) {
+        self.seen.lock().expect("the nonce lock is never poisoned").retain(|_, seen_at| *seen_at >= before);
+    }
+
+    /// How many nonces are held.
+    pub fn len(&self) -> usize {
+        self.seen.lock().expect("the nonce lock is never poisoned").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Forgets nonces older than their lifetime: in memory, and in the database in batches of
+/// [`NONCE_BATCH`] (by the `seen_at` index), each its own statement. Run by the matcher's
+/// periodic task, never on a request's path. Returns how many rows the database deleted.
+pub async fn forget_expired_nonces(state: &AppState) -> Result<usize, store::StoreError> {
+    let before = state.now().saturating_sub(NONCE_LIFETIME_SECS) as i64;
+    state.pending_nonces.forget_before(before);
+    let mut forgotten = 0;
+    loop {
+        let deleted = state.store.call(move |c| store::forget_nonces(c, before, NONCE_BATCH)).await?;
+        forgotten += deleted;
+        if deleted < NONCE_BATCH as usize {
+            return Ok(forgotten);
+        }
+    }
+}
+
 /// Checks a request's signature, freshness and nonce; returns the caller and the body's
 /// SHA-256. A replayed nonce is refused even across matcher restarts: nonces live in the
-/// database for the skew window.
+/// database for [`NONCE_LIFETIME_SECS`]. When the database cannot be written, a request
+/// that only reads is still served with its nonce held in memory ([`PendingNonces`]):
+/// replays to this process stay refused, and a replay after a restart could only read again.
 async fn verify(
     state: &AppState,
     method: &Method,
@@ -189,15 +255,32 @@ async fn verify(
         .verify(&payload, &signature)
         .map_err(|_| ApiFailure::new(StatusCode::UNAUTHORIZED, "bad-signature", "the signature does not verify"))?;
 
-    let forget_before = now.saturating_sub(2 * MAX_CLOCK_SKEW_SECS) as i64;
-    let (who, n) = (signer.clone(), nonce);
-    let fresh = state.store.call(move |c| store::remember_nonce(c, &who, &n, now as i64, forget_before)).await?;
-    if !fresh {
-        return Err(ApiFailure::new(
-            StatusCode::UNAUTHORIZED,
-            "replayed",
-            "this request was already received (nonce reused)",
-        ));
+    let replayed =
+        || ApiFailure::new(StatusCode::UNAUTHORIZED, "replayed", "this request was already received (nonce reused)");
+    if !state.pending_nonces.claim(&signer, &nonce, now as i64) {
+        return Err(replayed());
+    }
+    let recorded = state.store.remember_nonce(signer.clone(), nonce.clone(), now as i64).await;
+    match recorded {
+        Ok(fresh) => {
+            state.pending_nonces.release(&signer, &nonce);
+            if !fresh {
+                return Err(replayed());
+            }
+        }
+        // The database cannot be written (read-only or full disk, file gone): the nonce
+        // stays claimed in memory until it expires, so a replay to this process is still
+        // refused. A request that only reads is served — status and audit reads keep
+        // working; one that writes fails closed, as its own write would.
+        Err(error) if error.is_unwritable() && method.is_safe() => {
+            tracing::warn!(%error, %signer, "the nonce is remembered in memory only: the database cannot be written");
+        }
+        Err(error) => {
+            if !error.is_unwritable() {
+                state.pending_nonces.release(&signer, &nonce);
+            }
+            return Err(error.into());
+        }
     }
     Ok((Caller { name: signer, role: principal.role }, body_sha256))
 }
