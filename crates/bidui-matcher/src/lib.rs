@@ -159,7 +159,13 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         Transport::Tls(files) => Some((tls::server_config(files)?, files.clone())),
         Transport::InsecureHttp => None,
     };
-    let state = if config.init { AppState::create(&config.database)? } else { AppState::open(&config.database)? };
+    let state = if config.init && !config.database.exists() {
+        let state = AppState::create(&config.database)?;
+        tracing::warn!(database = %config.database.display(), "created a new, empty matcher database (--init)");
+        state
+    } else {
+        AppState::open(&config.database)?
+    };
     let keeper = state.clone();
     tokio::spawn(async move {
         // The first tick is at once: a job whose last seal was committed before the matcher
