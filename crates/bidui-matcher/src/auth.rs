@@ -166,12 +166,23 @@ impl PendingNonces {
     }
 }
 
+/// The time before which nonces are forgotten.
+fn nonces_expire_before(state: &AppState) -> i64 {
+    state.now().saturating_sub(NONCE_LIFETIME_SECS) as i64
+}
+
+/// Forgets the nonces held in memory that are older than their lifetime: run every minute
+/// even while the database is unwritable, when they pile up there.
+pub fn forget_expired_pending_nonces(state: &AppState) {
+    state.pending_nonces.forget_before(nonces_expire_before(state));
+}
+
 /// Forgets nonces older than their lifetime: in memory, and in the database in batches of
 /// [`NONCE_BATCH`] (by the `seen_at` index), each its own statement. Run by the matcher's
 /// periodic task, never on a request's path. Returns how many rows the database deleted.
 pub async fn forget_expired_nonces(state: &AppState) -> Result<usize, store::StoreError> {
-    let before = state.now().saturating_sub(NONCE_LIFETIME_SECS) as i64;
-    state.pending_nonces.forget_before(before);
+    forget_expired_pending_nonces(state);
+    let before = nonces_expire_before(state);
     let mut forgotten = 0;
     loop {
         let deleted = state.store.call(move |c| store::forget_nonces(c, before, NONCE_BATCH)).await?;
@@ -283,4 +294,22 @@ async fn verify(
         }
     }
     Ok((Caller { name: signer, role: principal.role }, body_sha256))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A nonce held in memory (the database refusing writes) is refused again until it
+    /// expires, and then forgotten, so the memory stays bounded during an outage.
+    #[test]
+    fn a_pending_nonce_is_held_once_until_it_expires() {
+        let pending = PendingNonces::default();
+        assert!(pending.claim("a", "n1", 100));
+        assert!(!pending.claim("a", "n1", 101), "a replay");
+        assert!(pending.claim("b", "n1", 101), "another signer's nonce");
+        pending.forget_before(101);
+        assert_eq!(pending.len(), 1);
+        assert!(pending.claim("a", "n1", 700), "expired, forgotten");
+    }
 }

@@ -176,6 +176,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             // A database gone, replaced or unwritable is logged by the check; nothing is
             // written until it is back.
             if keeper.check_database().await.is_err() {
+                auth::forget_expired_pending_nonces(&keeper);
                 continue;
             }
             if let Err(failure) = auth::forget_expired_nonces(&keeper).await {

@@ -165,6 +165,7 @@ async fn on_a_read_only_database_reads_are_served_writes_refused_and_health_says
     assert_code(&m.read(&nonce).await, StatusCode::UNAUTHORIZED, "replayed");
     assert_code(&m.write().await, StatusCode::SERVICE_UNAVAILABLE, "database-unwritable");
     assert_eq!(m.nonces().await, 0);
+    assert_eq!(m.state.pending_nonces.len(), 2, "the read's nonce and the refused write's");
 
     // Writable again: health says so (a real write commits), and a replay of the nonce
     // held in memory is still refused although the database never recorded it.
