@@ -165,6 +165,7 @@ fn ingest(dir: &std::path::Path, records: u32) -> anyhow::Result<()> {
     }
     let identities = [&requester_key, &department_key, &operator_key].map(|k| bidui_client::Identity::create(k));
     let [requester, department, operator] = identities;
+    bidui_matcher::init_database(&database)?;
     bidui_matcher::enroll(&database, "registry", PrincipalRole::Agent, &requester?.public_key())?;
     bidui_matcher::enroll(&database, "department", PrincipalRole::Agent, &department?.public_key())?;
     let operator = operator?;

@@ -373,6 +373,7 @@ pub fn run_district(
     let operator_key = operator_dir.join("operator.ed25519");
     let operator_identity =
         if operator_key.exists() { Identity::load(&operator_key)? } else { Identity::create(&operator_key)? };
+    bidui_matcher::init_database(&database)?;
     bidui_matcher::enroll(&database, "operator", PrincipalRole::Operator, &operator_identity.public_key())?;
 
     // TLS: a test certificate made here (never overwritten on a rerun), pinned by every

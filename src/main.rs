@@ -141,6 +141,11 @@ enum MatcherCommand {
         /// Allow plain HTTP (--insecure-http) on an address other than loopback.
         #[arg(long)]
         allow_non_loopback: bool,
+        /// Create the database if --db names none (first start). Without it a missing
+        /// database is refused: one that was lost is restored from a backup, never replaced
+        /// by an empty one.
+        #[arg(long)]
+        init: bool,
     },
     /// Enrols an agent or the operator by public key (run on the matcher host).
     Enroll {
@@ -153,6 +158,9 @@ enum MatcherCommand {
         /// Hex Ed25519 public key, as `bidui agent init` prints it.
         #[arg(long)]
         public_key: String,
+        /// Create the database if --db names none (setting up a new matcher).
+        #[arg(long)]
+        init: bool,
     },
     /// Revokes an agent or the operator at once (run on the matcher host); audited.
     Revoke {
@@ -167,6 +175,19 @@ enum MatcherCommand {
         db: PathBuf,
         #[arg(long)]
         public_key: String,
+        /// Create the database if --db names none (setting up a new matcher).
+        #[arg(long)]
+        init: bool,
+    },
+    /// Copies the database to a new file (0600, never overwriting) with SQLite's online
+    /// backup, while the matcher serves. Restore: stop the matcher, copy the backup to
+    /// --db's path (removing any `-wal`/`-shm` beside it), start the matcher.
+    Backup {
+        #[arg(long)]
+        db: PathBuf,
+        /// The backup file to create.
+        #[arg(long)]
+        to: PathBuf,
     },
 }
 
@@ -335,7 +356,7 @@ fn print_agent_report(r: &bidui_agent::run::RunReport) {
 
 fn matcher(command: MatcherCommand) -> anyhow::Result<()> {
     match command {
-        MatcherCommand::Serve { db, listen, log, tls_cert, tls_key, insecure_http, allow_non_loopback } => {
+        MatcherCommand::Serve { db, listen, log, tls_cert, tls_key, insecure_http, allow_non_loopback, init } => {
             init_logging(log.as_deref())?;
             let transport = match (tls_cert, tls_key) {
                 (Some(certificate), Some(key)) if !insecure_http => {
@@ -349,11 +370,13 @@ fn matcher(command: MatcherCommand) -> anyhow::Result<()> {
                 listen,
                 transport,
                 allow_non_loopback,
+                init,
             }))
         }
-        MatcherCommand::Enroll { db, name, role, public_key } => {
+        MatcherCommand::Enroll { db, name, role, public_key, init } => {
             let key = hex::decode(public_key.trim())
                 .context("the public key must be hex, as `bidui agent init` prints it")?;
+            init_matcher_database(&db, init)?;
             let role = PrincipalRole::from(role);
             match bidui_matcher::enroll(&db, &name, role, &key)? {
                 bidui_matcher::Enrolment::Enrolled => println!("enrolled {role} {name}"),
@@ -364,9 +387,10 @@ fn matcher(command: MatcherCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        MatcherCommand::TrustCustodian { db, public_key } => {
+        MatcherCommand::TrustCustodian { db, public_key, init } => {
             let key =
                 hex::decode(public_key.trim()).context("the public key must be hex, as `bidui keys init` prints it")?;
+            init_matcher_database(&db, init)?;
             bidui_matcher::trust_custodian(&db, &key)?;
             println!("the matcher now accepts enrolments, revocations and sealed epochs signed by this custodian key");
             Ok(())
@@ -374,6 +398,16 @@ fn matcher(command: MatcherCommand) -> anyhow::Result<()> {
         MatcherCommand::Revoke { db, name } => {
             bidui_matcher::revoke(&db, &name)?;
             println!("revoked {name}: its requests are refused from now on");
+            Ok(())
+        }
+        MatcherCommand::Backup { db, to } => {
+            bidui_matcher::backup(&db, &to)?;
+            println!(
+                "已备份 (backed up) {} to {} (0600). 恢复 (restore): stop the matcher, copy the backup to the \
+                 database's path, remove any -wal and -shm files beside it, start the matcher",
+                db.display(),
+                to.display()
+            );
             Ok(())
         }
     }
@@ -388,6 +422,14 @@ fn init_warnings() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .try_init();
+}
+
+/// With `--init`, creates the matcher's database when `db` names none, and says so.
+fn init_matcher_database(db: &std::path::Path, init: bool) -> anyhow::Result<()> {
+    if init && bidui_matcher::init_database(db)? {
+        eprintln!("已新建空数据库 (created a new, empty matcher database) {}", db.display());
+    }
+    Ok(())
 }
 
 fn init_logging(file: Option<&std::path::Path>) -> anyhow::Result<()> {

@@ -100,7 +100,7 @@ fn enrol_rotate_run_rotate_revoke_run() {
     // The custodian's machine and the matcher's are different: only a public key moves.
     let custodian = work.join("custodian");
     let custodian_key = ok(&["keys", "init", "--dir", path(&custodian)]).trim().to_owned();
-    ok(&["matcher", "trust-custodian", "--db", path(&database), "--public-key", &custodian_key]);
+    ok(&["matcher", "trust-custodian", "--init", "--db", path(&database), "--public-key", &custodian_key]);
 
     let matcher = MatcherProcess::start(&database, &["--insecure-http".as_ref()]);
     let url = matcher.http_url();

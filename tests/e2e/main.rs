@@ -2,6 +2,7 @@
 
 mod audit;
 mod browser;
+mod database;
 mod deps;
 mod district;
 mod docs;

@@ -212,6 +212,81 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     ring::digest::digest(&ring::digest::SHA256, bytes).as_ref().try_into().expect("32 bytes")
 }
 
+/// How long a nonce is remembered: a request older than the skew window is refused as
+/// stale, so its nonce can go after twice that.
+const NONCE_LIFETIME_SECS: u64 = 2 * MAX_CLOCK_SKEW_SECS;
+
+/// Expired nonces deleted per statement: the database thread serves requests between two.
+const NONCE_BATCH: u32 = 2_000;
+
+/// Nonces held in memory: each one from its claim until the database has recorded it (so
+/// two copies of a request arriving together are told apart), and those the database could
+/// not record (a read-only or full disk) until they expire. Small: entries last only while
+/// a request is checked, or while the database refuses writes.
+#[derive(Default)]
+pub struct PendingNonces {
+    seen: std::sync::Mutex<std::collections::HashMap<(String, String), i64>>,
+}
+
+impl PendingNonces {
+    /// Claims a nonce seen at `now`; false if it is held already (a replay).
+    fn claim(&self, signer: &str, nonce: &str, now: i64) -> bool {
+        let mut seen = self.seen.lock().expect("the nonce lock is never poisoned");
+        match seen.entry((signer.to_owned(), nonce.to_owned())) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(now);
+                true
+            }
+        }
+    }
+
+    /// Lets go of a nonce the database now answers for.
+    fn release(&self, signer: &str, nonce: &str) {
+        self.seen.lock().expect("the nonce lock is never poisoned").remove(&(signer.to_owned(), nonce.to_owned()));
+    }
+
+    fn forget_before(&self, before: i64) {
+        self.seen.lock().expect("the nonce lock is never poisoned").retain(|_, seen_at| *seen_at >= before);
+    }
+
+    /// How many nonces are held.
+    pub fn len(&self) -> usize {
+        self.seen.lock().expect("the nonce lock is never poisoned").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The time before which nonces are forgotten.
+fn nonces_expire_before(state: &AppState) -> i64 {
+    state.now().saturating_sub(NONCE_LIFETIME_SECS) as i64
+}
+
+/// Forgets the nonces held in memory that are older than their lifetime: run every minute
+/// even while the database is unwritable, when they pile up there.
+pub fn forget_expired_pending_nonces(state: &AppState) {
+    state.pending_nonces.forget_before(nonces_expire_before(state));
+}
+
+/// Forgets nonces older than their lifetime: in memory, and in the database in batches of
+/// [`NONCE_BATCH`] (by the `seen_at` index), each its own statement. Run by the matcher's
+/// periodic task, never on a request's path. Returns how many rows the database deleted.
+pub async fn forget_expired_nonces(state: &AppState) -> Result<usize, store::StoreError> {
+    forget_expired_pending_nonces(state);
+    let before = nonces_expire_before(state);
+    let mut forgotten = 0;
+    loop {
+        let deleted = state.store.call(move |c| store::forget_nonces(c, before, NONCE_BATCH)).await?;
+        forgotten += deleted;
+        if deleted < NONCE_BATCH as usize {
+            return Ok(forgotten);
+        }
+    }
+}
+
 /// What the signature headers say, checked as far as they can be without the body.
 struct SignedHeaders {
     signer: String,
@@ -275,7 +350,10 @@ async fn check_headers(state: &AppState, headers: &HeaderMap) -> Result<SignedHe
 
 /// Checks a request's signature over its body and its nonce; returns the caller and the
 /// body's SHA-256. A replayed nonce is refused even across matcher restarts: nonces live
-/// in the database for the skew window.
+/// in the database for [`NONCE_LIFETIME_SECS`]. When the database cannot be written, a
+/// request that only reads is still served with its nonce held in memory
+/// ([`PendingNonces`]): replays to this process stay refused, and a replay after a restart
+/// could only read again.
 async fn verify(
     state: &AppState,
     method: &Method,
@@ -291,15 +369,32 @@ async fn verify(
         .verify(&payload, &signature)
         .map_err(|_| ApiFailure::new(StatusCode::UNAUTHORIZED, "bad-signature", "the signature does not verify"))?;
 
-    let forget_before = now.saturating_sub(2 * MAX_CLOCK_SKEW_SECS) as i64;
-    let (who, n) = (signer.clone(), nonce);
-    let fresh = state.store.call(move |c| store::remember_nonce(c, &who, &n, now as i64, forget_before)).await?;
-    if !fresh {
-        return Err(ApiFailure::new(
-            StatusCode::UNAUTHORIZED,
-            "replayed",
-            "this request was already received (nonce reused)",
-        ));
+    let replayed =
+        || ApiFailure::new(StatusCode::UNAUTHORIZED, "replayed", "this request was already received (nonce reused)");
+    if !state.pending_nonces.claim(&signer, &nonce, now as i64) {
+        return Err(replayed());
+    }
+    let recorded = state.store.remember_nonce(signer.clone(), nonce.clone(), now as i64).await;
+    match recorded {
+        Ok(fresh) => {
+            state.pending_nonces.release(&signer, &nonce);
+            if !fresh {
+                return Err(replayed());
+            }
+        }
+        // The database cannot be written (read-only or full disk, file gone): the nonce
+        // stays claimed in memory until it expires, so a replay to this process is still
+        // refused. A request that only reads is served — status and audit reads keep
+        // working; one that writes fails closed, as its own write would.
+        Err(error) if error.is_unwritable() && method.is_safe() => {
+            tracing::warn!(%error, %signer, "the nonce is remembered in memory only: the database cannot be written");
+        }
+        Err(error) => {
+            if !error.is_unwritable() {
+                state.pending_nonces.release(&signer, &nonce);
+            }
+            return Err(error.into());
+        }
     }
     Ok((Caller { name: signer, role: principal.role }, body_sha256))
 }
@@ -325,17 +420,32 @@ fn clock_skew_message(request: u64, matcher: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// A nonce held in memory (the database refusing writes) is refused again until it
+    /// expires, and then forgotten, so the memory stays bounded during an outage.
+    #[test]
+    fn a_pending_nonce_is_held_once_until_it_expires() {
+        let pending = PendingNonces::default();
+        assert!(pending.claim("a", "n1", 100));
+        assert!(!pending.claim("a", "n1", 101), "a replay");
+        assert!(pending.claim("b", "n1", 101), "another signer's nonce");
+        pending.forget_before(101);
+        assert_eq!(pending.len(), 1);
+        assert!(pending.claim("a", "n1", 700), "expired, forgotten");
+    }
+
     #[test]
     fn a_clock_skew_refusal_shows_both_clocks_and_blames_neither() {
         let matcher = 1_764_562_000; // 2025-12-01 12:06:40 +08:00
-        let behind = super::clock_skew_message(matcher - 400, matcher);
+        let behind = clock_skew_message(matcher - 400, matcher);
         assert!(behind.contains("signed at 2025-12-01 12:00:00 +08:00"), "{behind}");
         assert!(behind.contains("400 s behind the matcher's clock (2025-12-01 12:06:40 +08:00)"), "{behind}");
         assert!(behind.contains("One of the two clocks is wrong"), "{behind}");
         assert!(!behind.contains("agent's clock"), "{behind}");
-        let ahead = super::clock_skew_message(matcher + 900, matcher);
+        let ahead = clock_skew_message(matcher + 900, matcher);
         assert!(ahead.contains("900 s ahead of the matcher's clock"), "{ahead}");
-        let absurd = super::clock_skew_message(u64::MAX, matcher);
+        let absurd = clock_skew_message(u64::MAX, matcher);
         assert!(absurd.contains(&format!("{} (Unix seconds)", u64::MAX)), "{absurd}");
     }
 }

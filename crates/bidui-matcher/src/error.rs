@@ -51,7 +51,17 @@ impl ApiFailure {
 }
 
 impl From<StoreError> for ApiFailure {
+    /// A database that cannot be written at the moment (read-only or full disk, file gone)
+    /// is the service's state, not the request's fault: `503`, so the caller retries later.
     fn from(error: StoreError) -> ApiFailure {
+        if error.is_unwritable() {
+            tracing::error!(%error, "a write to the database failed");
+            return ApiFailure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database-unwritable",
+                "数据库暂不可写 (the matcher's database cannot be written at the moment): retry later",
+            );
+        }
         ApiFailure::internal("database", error)
     }
 }

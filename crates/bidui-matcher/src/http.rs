@@ -26,7 +26,7 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/v1/health", get(|| async { "ok" }))
+        .route("/v1/health", get(health))
         .route("/v1/jobs", any(protocol_v1_jobs))
         .route("/v1/jobs/{*rest}", any(protocol_v1_jobs))
         .route("/v2/jobs", post(create_job))
@@ -42,6 +42,13 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/epochs/{kcv}/ack", post(crate::custody::acknowledge))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// `200 ok` when the database file is the one opened and takes writes; else `503` with
+/// `database-missing`, `database-replaced` or `database-unwritable` ([`AppState::check_database`]).
+async fn health(State(state): State<AppState>) -> Result<&'static str, ApiFailure> {
+    state.check_database().await?;
+    Ok("ok")
 }
 
 /// `/v1/jobs…`, any method, signed or not: refused before anything is read, so an agent or

@@ -48,18 +48,77 @@ pub struct AppState {
     /// Bodies being received, in KiB, before their signature can be checked
     /// (`auth::BODY_BUDGET_KIB`).
     pub bodies: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Nonces being checked, and those the database could not record (see
+    /// [`auth::PendingNonces`]).
+    pub pending_nonces: std::sync::Arc<auth::PendingNonces>,
 }
 
 impl AppState {
+    /// Opens an existing database; refuses a path that holds none ([`store::Store::open`]).
     pub fn open(database: &Path) -> anyhow::Result<AppState> {
         let store = store::Store::open(database)
             .with_context(|| format!("opening the matcher database {}", database.display()))?;
-        Ok(AppState {
+        Ok(AppState::with_store(store))
+    }
+
+    /// Opens the database, creating it first when the path holds none.
+    pub fn create(database: &Path) -> anyhow::Result<AppState> {
+        let store = store::Store::create(database)
+            .with_context(|| format!("creating the matcher database {}", database.display()))?;
+        Ok(AppState::with_store(store))
+    }
+
+    fn with_store(store: store::Store) -> AppState {
+        AppState {
             store,
             finishing: Default::default(),
             scrub_pending: Default::default(),
             bodies: std::sync::Arc::new(tokio::sync::Semaphore::new(auth::BODY_BUDGET_KIB)),
-        })
+            pending_nonces: Default::default(),
+        }
+    }
+
+    /// `Ok` when the database file is still the one opened and takes writes; else the
+    /// `503` that `/v1/health` answers (`database-missing`, `database-replaced`,
+    /// `database-unwritable`), logged as an error. The matcher never opens another file in
+    /// its place: a deleted database is restored from a backup by the administrator.
+    pub async fn check_database(&self) -> Result<(), error::ApiFailure> {
+        let path = self.store.path().display().to_string();
+        let unavailable = |code, message: String| {
+            tracing::error!(code, database = %path, "{message}");
+            Err(error::ApiFailure::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, code, message))
+        };
+        match self.store.file_condition() {
+            store::FileCondition::InPlace => {}
+            store::FileCondition::Missing => {
+                return unavailable(
+                    "database-missing",
+                    format!(
+                        "数据库文件已被删除 (the database file {path} was deleted while the matcher serves): \
+                         stop the matcher and restore the database from a backup"
+                    ),
+                )
+            }
+            store::FileCondition::Replaced => {
+                return unavailable(
+                    "database-replaced",
+                    format!(
+                        "数据库文件已被替换 (another file is at {path} than the one the matcher opened): \
+                         stop the matcher, then start it on the database it should serve"
+                    ),
+                )
+            }
+        }
+        if !self.store.writable().await {
+            return unavailable(
+                "database-unwritable",
+                format!(
+                    "数据库不可写 (the database {path} cannot be written: read-only, full, or an I/O error): \
+                     reads are served, writes are refused until it can"
+                ),
+            );
+        }
+        Ok(())
     }
 
     pub fn now(&self) -> u64 {
@@ -84,6 +143,9 @@ pub struct ServeConfig {
     /// Plain HTTP on anything but loopback must be asked for as well: without TLS the
     /// network path reads the match structure and can forge answers.
     pub allow_non_loopback: bool,
+    /// Create the database when `database` holds none (`--init`); without it a missing
+    /// database is refused, never replaced by an empty one.
+    pub init: bool,
 }
 
 /// Serves until Ctrl-C / SIGTERM. Prints `listening on <addr>` once bound, so a parent
@@ -102,7 +164,13 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         Transport::Tls(files) => Some((tls::server_config(files)?, files.clone())),
         Transport::InsecureHttp => None,
     };
-    let state = AppState::open(&config.database)?;
+    let state = if config.init && !config.database.exists() {
+        let state = AppState::create(&config.database)?;
+        tracing::warn!(database = %config.database.display(), "created a new, empty matcher database (--init)");
+        state
+    } else {
+        AppState::open(&config.database)?
+    };
     let keeper = state.clone();
     tokio::spawn(async move {
         // The first tick is at once: a job whose last seal was committed before the matcher
@@ -110,6 +178,15 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             every_minute.tick().await;
+            // A database gone, replaced or unwritable is logged by the check; nothing is
+            // written until it is back.
+            if keeper.check_database().await.is_err() {
+                auth::forget_expired_pending_nonces(&keeper);
+                continue;
+            }
+            if let Err(failure) = auth::forget_expired_nonces(&keeper).await {
+                tracing::error!(%failure, "forgetting expired nonces failed; retrying in a minute");
+            }
             match jobs::join_ready_jobs(&keeper).await {
                 Ok(completed) if !completed.is_empty() => {
                     tracing::info!(?completed, "jobs whose parties had all sealed completed")
@@ -182,6 +259,43 @@ pub enum Enrolment {
     Unchanged,
 }
 
+/// Creates the matcher's database when `database` holds none (`--init`); true if it did.
+pub fn init_database(database: &Path) -> anyhow::Result<bool> {
+    let existed = database.exists();
+    drop(AppState::create(database)?);
+    Ok(!existed)
+}
+
+/// Copies the database at `database` to a new file `to` while the matcher may serve
+/// (SQLite's online backup; [`store::backup`]).
+pub fn backup(database: &Path, to: &Path) -> anyhow::Result<()> {
+    store::backup(database, to).with_context(|| format!("backing up the matcher database {}", database.display()))
+}
+
+/// Runs an offline writer's (`enroll`, `revoke`, `trust-custodian`) transaction, then
+/// checkpoints the WAL: a matcher serving the same file keeps the WAL open, so without it
+/// the change would sit only in `matcher.db-wal` and a copy of `matcher.db` would lose it.
+fn write_offline<R, F>(database: &Path, write: F) -> anyhow::Result<R>
+where
+    R: Send + 'static,
+    F: FnOnce(&rusqlite::Transaction<'_>, i64) -> Result<R, rusqlite::Error> + Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let state = AppState::open(database)?;
+    let now = state.now() as i64;
+    runtime.block_on(async {
+        let outcome = state.store.transaction(move |tx| write(tx, now)).await?;
+        if !state.store.checkpoint().await? {
+            tracing::warn!(
+                database = %database.display(),
+                "a reader kept the WAL from being emptied: the change is committed, but back up with \
+                 `bidui matcher backup`, not by copying matcher.db alone"
+            );
+        }
+        Ok::<R, anyhow::Error>(outcome)
+    })
+}
+
 /// Enrols (or re-enrols) a principal directly in the database: the matcher host's
 /// administrator does this before the matcher serves requests from it. Audited in the
 /// same transaction.
@@ -192,11 +306,8 @@ pub fn enroll(database: &Path, name: &str, role: PrincipalRole, public_key: &[u8
     );
     anyhow::ensure!(public_key.len() == 32, "an Ed25519 public key is 32 bytes, got {}", public_key.len());
     validate_principal_name(name)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    let state = AppState::open(database)?;
-    let now = state.now() as i64;
     let (name, key) = (name.to_owned(), public_key.to_vec());
-    let outcome = runtime.block_on(state.store.transaction(move |tx| {
+    write_offline(database, move |tx, now| {
         let before = store::principal(tx, &name)?;
         if before.as_ref().is_some_and(|p| p.role == role && p.public_key == key && !p.revoked) {
             return Ok(Enrolment::Unchanged);
@@ -213,19 +324,15 @@ pub fn enroll(database: &Path, name: &str, role: PrincipalRole, public_key: &[u8
         let event = audit::AuditEvent::new(now, audit::ADMINISTRATOR, audit::action::ENROLL, None, details);
         store::append_audit(tx, &event)?;
         Ok(if before.is_some() { Enrolment::Replaced } else { Enrolment::Enrolled })
-    }))?;
-    Ok(outcome)
+    })
 }
 
 /// Trusts the key custodian's public key (run once on the matcher host, audited): the
 /// custodian's signed enrolments, revocations and sealed epochs are accepted from then on.
 pub fn trust_custodian(database: &Path, public_key: &[u8]) -> anyhow::Result<()> {
     anyhow::ensure!(public_key.len() == 32, "an Ed25519 public key is 32 bytes, got {}", public_key.len());
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    let state = AppState::open(database)?;
-    let now = state.now() as i64;
     let key = hex::encode(public_key);
-    runtime.block_on(state.store.transaction(move |tx| {
+    write_offline(database, move |tx, now| {
         store::set_custodian_key(tx, &key)?;
         let details = serde_json::json!({ "public_key": key });
         store::append_audit(
@@ -233,18 +340,14 @@ pub fn trust_custodian(database: &Path, public_key: &[u8]) -> anyhow::Result<()>
             &audit::AuditEvent::new(now, audit::ADMINISTRATOR, audit::action::CUSTODIAN_TRUSTED, None, details),
         )?;
         Ok(())
-    }))?;
-    Ok(())
+    })
 }
 
 /// Revokes a principal at once: its next request is refused (`403 revoked`). Audited in
 /// the same transaction. Refuses a name that is not enrolled or already revoked.
 pub fn revoke(database: &Path, name: &str) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    let state = AppState::open(database)?;
-    let now = state.now() as i64;
     let name = name.to_owned();
-    let revoked = runtime.block_on(state.store.transaction(move |tx| {
+    let revoked = write_offline(database, move |tx, now| {
         let Some(principal) = store::principal(tx, &name)? else {
             return Ok(Err(format!("no principal named {name:?} is enrolled")));
         };
@@ -259,7 +362,7 @@ pub fn revoke(database: &Path, name: &str) -> anyhow::Result<()> {
         let event = audit::AuditEvent::new(now, audit::ADMINISTRATOR, audit::action::REVOKE, None, details);
         store::append_audit(tx, &event)?;
         Ok(Ok(()))
-    }))?;
+    })?;
     revoked.map_err(anyhow::Error::msg)
 }
 
@@ -272,6 +375,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("matcher.db");
         let key = [7u8; 32];
+        init_database(&db).unwrap();
         assert!(enroll(&db, "household", PrincipalRole::Custodian, &key).is_err());
         for name in [auth::CUSTODIAN, audit::ADMINISTRATOR, "", "House Hold", "户籍"] {
             assert!(enroll(&db, name, PrincipalRole::Agent, &key).is_err(), "{name:?} was enrolled");

@@ -3,8 +3,9 @@
 //! One dedicated thread owns the connection; async code sends it closures and awaits the
 //! answer, so no lock is ever held across an `.await` and writes are serialized.
 
-use std::path::Path;
-use std::sync::mpsc;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
@@ -150,6 +151,11 @@ ALTER TABLE jobs ADD COLUMN results_delivered_at INTEGER;
 ALTER TABLE jobs ADD COLUMN sealed_values_purged_at INTEGER;
 UPDATE jobs SET sealed_values_purged_at = purged_at WHERE purged_at IS NOT NULL;
 "#,
+    // Expired nonces are found by time and deleted in batches off the request path
+    // (`forget_nonces`); without the index each deletion scanned the whole table.
+    r#"
+CREATE INDEX nonces_seen_at ON nonces (seen_at);
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +168,23 @@ pub enum StoreError {
     TooNew { path: String, found: i64, known: i64 },
     #[error("no matcher database at {path}")]
     Missing { path: String },
+    #[error(
+        "匹配服务数据库不存在 (no matcher database at {path}): 首次启动请加 --init 新建空数据库 \
+         (pass --init to create a new, empty one); 若数据库已丢失，请从备份恢复 (if it was lost, restore \
+         it from a backup)"
+    )]
+    NotCreated { path: String },
+    #[error("the database file {path} is no longer the one opened ({condition:?}): nothing is written to it")]
+    FileMoved { path: String, condition: FileCondition },
+    #[error("cannot read the database file {path}: {source}")]
+    Inspect { path: String, source: std::io::Error },
+    #[error(
+        "备份文件已存在 (the backup file {path} exists already): 不会覆盖，请换一个文件名 (it is never \
+         overwritten; name a new file)"
+    )]
+    BackupExists { path: String },
+    #[error("cannot create the backup file {path}: {source}")]
+    BackupFile { path: String, source: std::io::Error },
     #[error(
         "the database {path} has no audit log yet (schema {found}): \
          start this version of the matcher on it once to migrate it"
@@ -180,15 +203,66 @@ const PAGE_SIZE: i64 = 16_384;
 #[derive(Clone)]
 pub struct Store {
     sender: mpsc::Sender<Job>,
+    path: PathBuf,
+    /// The device and inode of the file opened: a file deleted or replaced under the
+    /// running matcher has another (or none), and the matcher's writes would go to a file
+    /// nobody can open again.
+    opened: FileIdentity,
+    /// Set when a write failed because the database cannot be written (read-only, full, an
+    /// I/O error, the file moved); cleared by the next write that commits.
+    unwritable: Arc<AtomicBool>,
+}
+
+/// The device and inode of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileIdentity {
+    device: u64,
+    inode: u64,
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> std::io::Result<FileIdentity> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(path)?;
+        Ok(FileIdentity { device: meta.dev(), inode: meta.ino() })
+    }
+}
+
+/// Whether the database file the store opened is still the one at its path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileCondition {
+    /// The path names the file opened.
+    InPlace,
+    /// Nothing is at the path: the file was deleted (or moved) while open.
+    Missing,
+    /// Another file is at the path.
+    Replaced,
 }
 
 impl Store {
-    /// Opens (creating and migrating) the database file and starts its owner thread.
+    /// Opens and migrates an existing database file and starts its owner thread; refuses a
+    /// path where there is none ([`StoreError::NotCreated`]): a database that vanished must
+    /// never come back empty unnoticed. [`Store::create`] makes a new one.
     /// The file and its `-wal` and `-shm` companions are the owner's alone (0600), and
     /// deleted content is overwritten with zeros (`secure_delete`; see [`scrub_deleted`]).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::NotCreated { path: path.display().to_string() });
+        }
+        Store::start(path)
+    }
+
+    /// Like [`Store::open`], creating the database first when the path holds none
+    /// (`bidui matcher serve --init`, the demo, tests).
+    pub fn create(path: &Path) -> Result<Store, StoreError> {
         create_owner_only(path)?;
+        Store::start(path)
+    }
+
+    fn start(path: &Path) -> Result<Store, StoreError> {
         let mut conn = Connection::open(path)?;
+        let opened = FileIdentity::of(path)
+            .map_err(|source| StoreError::Inspect { path: path.display().to_string(), source })?;
         // Chunks are megabytes: large pages keep a chunk's overflow chain and the WAL's
         // per-page frames short. Only a new, empty file takes it (before WAL mode).
         conn.pragma_update(None, "page_size", PAGE_SIZE)?;
@@ -208,7 +282,60 @@ impl Store {
                 }
             })
             .expect("spawn the database thread");
-        Ok(Store { sender })
+        Ok(Store { sender, path: path.to_owned(), opened, unwritable: Default::default() })
+    }
+
+    /// The database's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the file at the database's path is still the one opened (a `stat`, no SQL).
+    pub fn file_condition(&self) -> FileCondition {
+        match FileIdentity::of(&self.path) {
+            Ok(found) if found == self.opened => FileCondition::InPlace,
+            Ok(_) => FileCondition::Replaced,
+            Err(_) => FileCondition::Missing,
+        }
+    }
+
+    /// Whether the database takes writes: a write lock and a write statement, rolled back
+    /// (nothing reaches the file). After a write failed for want of a writable database, a
+    /// real write is committed instead (a full disk shows only when pages are written), and
+    /// its success clears the failure.
+    pub async fn writable(&self) -> bool {
+        if self.unwritable.load(Ordering::Relaxed) {
+            return self.transaction(|tx| set_setting(tx, WRITE_PROBE, "ok")).await.is_ok();
+        }
+        self.call(|conn| {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let wrote = conn.execute_batch("DELETE FROM nonces WHERE seen_at < 0");
+            // A failed statement may have ended the transaction already.
+            let rolled_back = if conn.is_autocommit() { Ok(()) } else { conn.execute_batch("ROLLBACK") };
+            wrote.and(rolled_back)
+        })
+        .await
+        .is_ok()
+    }
+
+    /// Refuses to write when the file at the path is not the one opened: SQLite would go on
+    /// writing to a deleted file (its WAL deleted too), and everything written would be lost
+    /// with the process.
+    fn refuse_a_moved_file(&self) -> Result<(), StoreError> {
+        match self.file_condition() {
+            FileCondition::InPlace => Ok(()),
+            condition => Err(StoreError::FileMoved { path: self.path.display().to_string(), condition }),
+        }
+    }
+
+    /// Notes the outcome of a write: a failure because the database cannot be written is
+    /// remembered (health reports it) until a write commits again.
+    fn note_write<R>(&self, outcome: &Result<R, StoreError>) {
+        match outcome {
+            Ok(_) => self.unwritable.store(false, Ordering::Relaxed),
+            Err(error) if error.is_unwritable() => self.unwritable.store(true, Ordering::Relaxed),
+            Err(_) => {}
+        }
     }
 
     /// Runs `f` on the database thread.
@@ -234,13 +361,46 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<R, rusqlite::Error> + Send + 'static,
     {
-        self.call(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
+        self.refuse_a_moved_file()?;
+        let outcome = self
+            .call(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let out = f(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            })
+            .await;
+        self.note_write(&outcome);
+        outcome
+    }
+
+    /// Records a request's nonce ([`remember_nonce`]), noting whether the write went through.
+    pub async fn remember_nonce(&self, signer: String, nonce: String, now: i64) -> Result<bool, StoreError> {
+        self.refuse_a_moved_file()?;
+        let outcome = self.call(move |c| remember_nonce(c, &signer, &nonce, now)).await;
+        self.note_write(&outcome);
+        outcome
+    }
+
+    /// Checkpoints the WAL into the database file and empties it ([`checkpoint_wal`]).
+    pub async fn checkpoint(&self) -> Result<bool, StoreError> {
+        self.call(|c| checkpoint_wal(c)).await
+    }
+}
+
+impl StoreError {
+    /// Whether the error says the database cannot be written at the moment (a read-only
+    /// file or file system, a full disk, an I/O error, the file moved or deleted while open),
+    /// rather than that the request or the data is wrong.
+    pub fn is_unwritable(&self) -> bool {
+        use rusqlite::ErrorCode::*;
+        match self {
+            StoreError::FileMoved { .. } => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(e.code, ReadOnly | DiskFull | SystemIoFailure | CannotOpen)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -289,8 +449,55 @@ fn restrict_to_owner(path: &Path) -> Result<(), StoreError> {
 /// emptied; the caller tries again later.
 pub fn scrub_deleted(conn: &Connection) -> rusqlite::Result<bool> {
     conn.execute_batch("VACUUM")?;
+    checkpoint_wal(conn)
+}
+
+/// Copies the WAL's pages into the database file and empties it, so the file alone holds
+/// every committed change (a copy of `matcher.db` without its `-wal` loses nothing).
+/// Returns false when a reader kept the WAL from being emptied.
+pub fn checkpoint_wal(conn: &Connection) -> rusqlite::Result<bool> {
     let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
     Ok(busy == 0)
+}
+
+/// Copies the database at `from` into a new file `to` (0600; an existing file is refused)
+/// with SQLite's online backup: one read transaction copies every page, so the copy is a
+/// consistent snapshot even while the matcher serves and writes (WAL readers never block
+/// the writer, nor it them). The copy is checkpointed: the file alone is the backup.
+pub fn backup(from: &Path, to: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let source = open_read_only(from)?;
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(to).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AlreadyExists {
+            StoreError::BackupExists { path: to.display().to_string() }
+        } else {
+            StoreError::BackupFile { path: to.display().to_string(), source }
+        }
+    })?;
+    let copied = (|| {
+        let mut target = Connection::open(to)?;
+        {
+            let copy = rusqlite::backup::Backup::new(&source, &mut target)?;
+            // -1: every page in one step, under one read transaction (no restart when the
+            // matcher commits meanwhile).
+            loop {
+                match copy.step(-1)? {
+                    rusqlite::backup::StepResult::Done => break,
+                    _ => std::thread::sleep(std::time::Duration::from_millis(50)),
+                }
+            }
+        }
+        checkpoint_wal(&target)?;
+        Ok::<_, rusqlite::Error>(())
+    })();
+    if let Err(error) = copied {
+        // A half-written backup must not be mistaken for one.
+        for file in database_files(to) {
+            let _ = std::fs::remove_file(file);
+        }
+        return Err(error.into());
+    }
+    Ok(())
 }
 
 /// The schema version that introduced the audit log.
@@ -387,20 +594,23 @@ fn enrolled_role(text: String) -> rusqlite::Result<PrincipalRole> {
     Ok(role)
 }
 
-/// Records a nonce; false if the signer used it before (a replay). Forgets nonces older
-/// than `forget_before`: requests that old are refused as stale anyway.
-pub fn remember_nonce(
-    conn: &Connection,
-    signer: &str,
-    nonce: &str,
-    now: i64,
-    forget_before: i64,
-) -> rusqlite::Result<bool> {
-    conn.prepare_cached("DELETE FROM nonces WHERE seen_at < ?1")?.execute([forget_before])?;
+/// Records a nonce; false if the signer used it before (a replay). Expired nonces are
+/// deleted apart, in batches ([`forget_nonces`]).
+pub fn remember_nonce(conn: &Connection, signer: &str, nonce: &str, now: i64) -> rusqlite::Result<bool> {
     let inserted = conn
         .prepare_cached("INSERT OR IGNORE INTO nonces (signer, nonce, seen_at) VALUES (?1, ?2, ?3)")?
         .execute(params![signer, nonce, now])?;
     Ok(inserted == 1)
+}
+
+/// Deletes at most `batch` nonces seen before `forget_before` (by the `seen_at` index);
+/// returns how many. A caller repeats while a whole batch went, letting requests in between.
+pub fn forget_nonces(conn: &Connection, forget_before: i64, batch: u32) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM nonces WHERE (signer, nonce) IN \
+         (SELECT signer, nonce FROM nonces WHERE seen_at < ?1 ORDER BY seen_at LIMIT ?2)",
+    )?
+    .execute(params![forget_before, batch])
 }
 
 #[derive(Clone, Debug)]
@@ -639,12 +849,16 @@ pub fn audit_rows(conn: &Connection, job: Option<&str>) -> rusqlite::Result<Vec<
 
 const CUSTODIAN_KEY: &str = "custodian_public_key";
 
-pub fn set_custodian_key(conn: &Connection, public_key_hex: &str) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
-        params![CUSTODIAN_KEY, public_key_hex],
-    )?;
+/// The setting [`Store::writable`] writes to learn whether a write commits again.
+const WRITE_PROBE: &str = "write_probe";
+
+fn set_setting(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)", params![key, value])?;
     Ok(())
+}
+
+pub fn set_custodian_key(conn: &Connection, public_key_hex: &str) -> rusqlite::Result<()> {
+    set_setting(conn, CUSTODIAN_KEY, public_key_hex)
 }
 
 pub fn custodian_key(conn: &Connection) -> rusqlite::Result<Option<String>> {
@@ -837,7 +1051,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("m.db");
         let _ = std::fs::remove_file(&path);
-        let store = Store::open(&path).unwrap();
+        let store = Store::create(&path).unwrap();
         store.call(|c| upsert_principal(c, "a", PrincipalRole::Agent, b"k", 1)).await.unwrap();
         drop(store);
         let store = Store::open(&path).unwrap();
@@ -921,10 +1135,59 @@ mod tests {
         assert_eq!(store.call(|c| jobs_to_strip(c, 5_000, 0)).await.unwrap(), vec!["kept".to_owned()]);
     }
 
+    /// A database of schema 5 (before the nonces' index) takes the index, and its nonces.
+    #[tokio::test]
+    async fn migration_6_indexes_the_nonces_of_an_old_database_by_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v5.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..5] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 5).unwrap();
+            conn.execute_batch(
+                "INSERT INTO nonces (signer, nonce, seen_at) VALUES ('a', 'old', 10), ('a', 'new', 900);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let indexes: Vec<String> = store
+            .call(|c| {
+                c.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'nonces'")?
+                    .query_map([], |r| r.get(0))?
+                    .collect()
+            })
+            .await
+            .unwrap();
+        assert!(indexes.contains(&"nonces_seen_at".to_owned()), "{indexes:?}");
+        assert_eq!(store.call(|c| forget_nonces(c, 500, 100)).await.unwrap(), 1);
+        assert!(!store.call(|c| remember_nonce(c, "a", "new", 901)).await.unwrap(), "the recent nonce is kept");
+    }
+
+    /// The backup is a new 0600 file holding what was committed; an existing file is never
+    /// overwritten.
+    #[tokio::test]
+    async fn a_backup_is_a_new_owner_only_copy_and_never_overwrites() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (path, copy) = (dir.path().join("matcher.db"), dir.path().join("backup.db"));
+        let store = Store::create(&path).unwrap();
+        store.transaction(|tx| upsert_principal(tx, "household", PrincipalRole::Agent, b"k", 1)).await.unwrap();
+        backup(&path, &copy).unwrap();
+        assert_eq!(std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777, 0o600);
+        let backed_up = open_read_only(&copy).unwrap();
+        assert_eq!(principal(&backed_up, "household").unwrap().unwrap().public_key, b"k");
+        drop(backed_up);
+        let before = std::fs::read(&copy).unwrap();
+        assert!(matches!(backup(&path, &copy), Err(StoreError::BackupExists { .. })));
+        assert_eq!(std::fs::read(&copy).unwrap(), before, "the existing file was touched");
+    }
+
     #[tokio::test]
     async fn a_retirement_is_never_postponed() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("r.db")).unwrap();
+        let store = Store::create(&dir.path().join("r.db")).unwrap();
         store.call(|c| retire_epoch(c, "00112233445566aa", 100)).await.unwrap();
         store.call(|c| retire_epoch(c, "00112233445566aa", 5_000)).await.unwrap();
         assert_eq!(store.call(|c| retired_epochs(c, 200)).await.unwrap(), vec!["00112233445566aa".to_owned()]);
@@ -940,10 +1203,10 @@ mod tests {
     async fn a_nonce_is_accepted_once() {
         let dir = std::env::temp_dir().join(format!("bidui-nonce-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::open(&dir.join("n.db")).unwrap();
-        assert!(store.call(|c| remember_nonce(c, "a", "n1", 100, 0)).await.unwrap());
-        assert!(!store.call(|c| remember_nonce(c, "a", "n1", 101, 0)).await.unwrap());
-        assert!(store.call(|c| remember_nonce(c, "b", "n1", 101, 0)).await.unwrap());
+        let store = Store::create(&dir.join("n.db")).unwrap();
+        assert!(store.call(|c| remember_nonce(c, "a", "n1", 100)).await.unwrap());
+        assert!(!store.call(|c| remember_nonce(c, "a", "n1", 101)).await.unwrap());
+        assert!(store.call(|c| remember_nonce(c, "b", "n1", 101)).await.unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -973,7 +1236,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("matcher.db");
-        let store = Store::open(&path).unwrap();
+        let store = Store::create(&path).unwrap();
         let (purged, kept) = (random_tokens(16_000), random_tokens(16_000));
         for (job, tokens) in [("purged", purged.clone()), ("kept", kept.clone())] {
             store
@@ -1016,7 +1279,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.db");
-        drop(Store::open(&path).unwrap());
+        drop(Store::create(&path).unwrap());
         for file in database_files(&path) {
             if file.exists() {
                 std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();

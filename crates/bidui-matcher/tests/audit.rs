@@ -23,6 +23,7 @@ const RECORDS: u64 = 9;
 fn logged() -> Logged {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("matcher.db");
+    assert!(bidui_matcher::init_database(&db).unwrap(), "a new database");
     for (name, role, key) in
         [("operator", Operator, [1u8; 32]), ("veterans", Agent, [2; 32]), ("household", Agent, [3; 32])]
     {

@@ -259,7 +259,7 @@ impl Matcher {
 
     async fn with_parties(parties: [Party; 6]) -> Matcher {
         let dir = tempfile::tempdir().unwrap();
-        let state = AppState::open(&dir.path().join("matcher.db")).unwrap();
+        let state = AppState::create(&dir.path().join("matcher.db")).unwrap();
         let app = bidui_matcher::app(state.clone());
         let [operator, other_operator, veterans, household, pension, outsider] = parties;
         let matcher = Matcher { dir, state, app, operator, other_operator, veterans, household, pension, outsider };
@@ -2795,6 +2795,7 @@ async fn serve_completes_on_start_up_a_job_whose_join_never_ran() {
         listen: "127.0.0.1:0".parse().unwrap(),
         transport: bidui_matcher::Transport::InsecureHttp,
         allow_non_loopback: false,
+        init: false,
     };
     let server = tokio::spawn(bidui_matcher::serve(config));
     crashed.poll_until_complete(JOB).await;

@@ -18,7 +18,7 @@ struct Served {
 fn serve(dir: &Path, files: &TlsFiles) -> Served {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let config = tls::server_config(files).unwrap();
-    let state = AppState::open(&dir.join("matcher.db")).unwrap();
+    let state = AppState::create(&dir.join("matcher.db")).unwrap();
     let url = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
