@@ -83,4 +83,54 @@ pub fn print_status(status: &JobStatus) {
             invalid
         );
     }
+    if let Some(note) = progress_note(status) {
+        println!("{note}");
+    }
+}
+
+/// What a job still waits for, in words: the parties not sealed, or the matcher's join.
+fn progress_note(status: &JobStatus) -> Option<String> {
+    if status.state == bidui_core::api::JobState::Complete {
+        return None;
+    }
+    let waiting: Vec<&str> = status.participants.iter().filter(|p| !p.sealed).map(|p| p.party.as_str()).collect();
+    Some(if waiting.is_empty() {
+        "所有参与方均已提交，比对待完成 (every party has sealed; the matcher joins the job now, and retries a \
+         failed or interrupted join every minute and at start-up — see its log if this lasts)"
+            .to_string()
+    } else {
+        format!("等待提交 (waiting for the seal of): {}", waiting.join(", "))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bidui_core::api::{JobState, ParticipantStatus, PartyRole};
+
+    fn status(state: JobState, sealed: &[bool]) -> JobStatus {
+        let participants = sealed
+            .iter()
+            .enumerate()
+            .map(|(i, &sealed)| ParticipantStatus {
+                party: format!("p{i}"),
+                role: PartyRole::Department,
+                chunks: 1,
+                records: 1,
+                sealed,
+                rows_read: 1,
+                invalid_ids: Default::default(),
+            })
+            .collect();
+        JobStatus { id: "j".into(), purpose: String::new(), approval: String::new(), state, participants }
+    }
+
+    #[test]
+    fn a_job_status_says_what_the_job_waits_for() {
+        assert_eq!(progress_note(&status(JobState::Complete, &[true, true])), None);
+        let waiting = progress_note(&status(JobState::Collecting, &[true, false, false])).unwrap();
+        assert!(waiting.ends_with("p1, p2"), "{waiting}");
+        let joining = progress_note(&status(JobState::Collecting, &[true, true])).unwrap();
+        assert!(joining.contains("every party has sealed") && joining.contains("every minute"), "{joining}");
+    }
 }
