@@ -35,7 +35,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use calamine::{DataType, SheetType};
+use calamine::DataType;
 use serde::{Deserialize, Serialize};
 
 use self::cell::WorkbookCell;
@@ -237,6 +237,11 @@ impl Row {
 
     fn is_blank(&self) -> bool {
         self.cells.iter().all(Cell::is_empty)
+    }
+
+    /// Bytes of buffers the row keeps for reuse (cell slots and spare strings).
+    fn retained_bytes(&self) -> usize {
+        self.cells.capacity() * std::mem::size_of::<Cell>() + self.spare.iter().map(String::capacity).sum::<usize>()
     }
 
     fn recycle(&mut self, cell: Cell) {
@@ -570,9 +575,10 @@ fn workbook_error(path: &Path, error: impl fmt::Display) -> SourceError {
     SourceError::Workbook { path: path.to_path_buf(), reason }
 }
 
-/// The requested sheet, or the first worksheet.
-fn choose_sheet(path: &Path, requested: Option<&str>, sheets: &[calamine::Sheet]) -> Result<String, SourceError> {
-    let available: Vec<String> = sheets.iter().map(|s| s.name.clone()).collect();
+/// The requested sheet, or the first worksheet, among the workbook's sheets given as (name,
+/// whether it is a worksheet rather than a chart or dialog sheet).
+fn choose_sheet(path: &Path, requested: Option<&str>, sheets: &[(&str, bool)]) -> Result<String, SourceError> {
+    let available: Vec<String> = sheets.iter().map(|(name, _)| name.to_string()).collect();
     match requested {
         Some(wanted) => {
             let wanted_trimmed = wanted.trim();
@@ -584,11 +590,15 @@ fn choose_sheet(path: &Path, requested: Option<&str>, sheets: &[calamine::Sheet]
                 },
             )
         }
-        None => {
-            sheets.iter().find(|s| s.typ == SheetType::WorkSheet).or(sheets.first()).map(|s| s.name.clone()).ok_or_else(
-                || SourceError::Workbook { path: path.to_path_buf(), reason: "the workbook has no sheet".to_string() },
-            )
-        }
+        None => sheets
+            .iter()
+            .find(|(_, worksheet)| *worksheet)
+            .or(sheets.first())
+            .map(|(name, _)| name.to_string())
+            .ok_or_else(|| SourceError::Workbook {
+                path: path.to_path_buf(),
+                reason: "the workbook has no sheet".to_string(),
+            }),
     }
 }
 
