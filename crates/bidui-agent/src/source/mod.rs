@@ -7,9 +7,13 @@
 //!   UTF-8 (the hot path), an `encoding_rs` decoder for GBK/GB18030. A record longer than
 //!   1 MiB (typically a quote that is never closed) is reported and skipped instead of
 //!   swallowing the rest of the file.
-//! - `xlsx`: streamed cell by cell by calamine's worksheet cell reader on a helper
-//!   thread, which assembles rows and hands them over in small batches. The workbook's
-//!   shared-strings table is loaded whole by calamine, as the format requires.
+//! - `xlsx`: streamed cell by cell by our own reader (`zip` entries through a pull XML
+//!   parser whose buffer is capped) on a helper thread, which assembles rows and hands them
+//!   over in batches bounded in rows and bytes. Cells come out as calamine 0.38's cell
+//!   reader gives them (a differential test holds the two equal). The shared-strings table
+//!   is kept whole, as the format requires, up to 256 MiB of text; a cell reference beyond
+//!   Excel's last column or row, a text beyond 32,767 characters or a row beyond 4 MiB of
+//!   text stops reading with an error instead of taking memory.
 //! - `xls` (at most 65,536 rows by the format): loaded one sheet at a time.
 //!
 //! Row numbers are 1-based *data* row numbers: the first row after the header is 1. For a

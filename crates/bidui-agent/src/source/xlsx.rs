@@ -4,6 +4,8 @@
 //! of the parts, and [`MAX_ROW_TEXT`] and [`BATCH_BYTES`] for the rows in flight.
 
 mod book;
+#[cfg(test)]
+mod tests;
 mod xml;
 
 use std::fs::File;
@@ -264,12 +266,29 @@ fn xlsx_worker(
             Ok(Some(cell)) => cell,
             Ok(None) => break,
             Err(e) => {
-                if !headers_sent {
-                    let _ = tx.send(XlsxMsg::OpenFailed(header_error(format!("the sheet is damaged: {e}"))));
+                // Damage below a complete header row is the data's, not the header's.
+                if !headers_sent
+                    && (cells.row_being_read() <= header_index || !send_headers(&header, &mut headers_sent))
+                {
+                    if !headers_sent {
+                        let _ = tx.send(XlsxMsg::OpenFailed(header_error(format!("the sheet is damaged: {e}"))));
+                    }
                     return;
                 }
-                // The row being assembled is incomplete: report it rather than send it.
-                let number = current.as_ref().map_or(last_number.saturating_add(1), |(_, row)| row.number);
+                // The row being assembled is incomplete: report it rather than send it. A row
+                // whose sheet row has ended is complete (calamine's reader could not tell).
+                let sheet_row = cells.row_being_read();
+                let mut batch = batch;
+                let number = match current.take() {
+                    Some((r, row)) if sheet_row > r => {
+                        if !row.is_blank() {
+                            batch.push(row);
+                        }
+                        sheet_row - header_index
+                    }
+                    Some((_, row)) => row.number,
+                    None => sheet_row.saturating_sub(header_index).max(last_number.saturating_add(1)),
+                };
                 fatal(format!("the sheet is damaged here ({e}); reading stopped"), number, batch);
                 return;
             }

@@ -140,7 +140,9 @@ impl<R: Read + Seek> Workbook<R> {
         let (xl_path, workbook_name) = read_package_relationships(&mut zip, &entries)?;
         let part = format!("{xl_path}sharedStrings.xml");
         let strings = match open_part(&mut zip, &entries, &part)? {
-            Some(xml) => read_shared_strings(xml).map_err(|e| e.in_part(&part))?,
+            Some(xml) => {
+                read_shared_strings(xml, MAX_SHARED_STRING_BYTES, MAX_SHARED_STRINGS).map_err(|e| e.in_part(&part))?
+            }
             None => SharedStrings::default(),
         };
         let part = format!("{xl_path}styles.xml");
@@ -451,19 +453,24 @@ fn builtin_format_by_id(id: &[u8]) -> CellFormat {
     }
 }
 
-fn read_shared_strings<S: Read>(mut xml: XmlReader<S>) -> Result<SharedStrings, XlsxError> {
+/// The shared-strings table, refused beyond `max_bytes` of text or `max_strings` strings.
+fn read_shared_strings<S: Read>(
+    mut xml: XmlReader<S>,
+    max_bytes: usize,
+    max_strings: usize,
+) -> Result<SharedStrings, XlsxError> {
     find_root(&mut xml, "sst")?;
     let mut strings = SharedStrings::default();
-    let mut run = String::new();
+    let mut bufs = TextBufs::default();
     loop {
         match xml.next()? {
             Event::Start if xml.local_name() == b"si" => {
-                if strings.ends.len() >= MAX_SHARED_STRINGS {
+                if strings.ends.len() >= max_strings {
                     return Err(XlsxError::TooManySharedStrings);
                 }
                 let closing = xml.name().to_vec();
                 let start = strings.text.len();
-                read_rich_text(&mut xml, &closing, &mut strings.text, &mut run, MAX_SHARED_STRING_BYTES)?;
+                read_rich_text(&mut xml, &closing, &mut strings.text, &mut bufs, max_bytes)?;
                 check_cell_chars(&strings.text[start..])?;
                 strings.ends.push(strings.text.len() as u32);
             }
@@ -490,9 +497,10 @@ fn read_rich_text<S: Read>(
     xml: &mut XmlReader<S>,
     closing: &[u8],
     out: &mut String,
-    run: &mut String,
+    bufs: &mut TextBufs,
     limit: usize,
 ) -> Result<(), XlsxError> {
+    let TextBufs { run, t } = bufs;
     let start = out.len();
     let mut phonetic = false;
     loop {
@@ -502,7 +510,8 @@ fn read_rich_text<S: Read>(
             Event::End if xml.local_name() == b"rPh" => phonetic = false,
             Event::Start if xml.local_name() == b"t" && !phonetic => {
                 let preserve = xml.attr(b"xml:space")? == Some(b"preserve");
-                let t = xml.name().to_vec();
+                t.clear();
+                t.extend_from_slice(xml.name());
                 run.clear();
                 loop {
                     match xml.next()? {
@@ -526,6 +535,13 @@ fn read_rich_text<S: Read>(
             _ => {}
         }
     }
+}
+
+/// Buffers reused from one text to the next: a `<t>`'s decoded text and its tag name.
+#[derive(Default)]
+struct TextBufs {
+    run: String,
+    t: Vec<u8>,
 }
 
 /// Appends `text` with Excel's `_xHHHH_` escapes resolved, as calamine's `unescape_xml`:
@@ -612,6 +628,9 @@ pub(crate) struct SheetCells<'a, S> {
     col_index: u32,
     text: String,
     cell_type_raw: Vec<u8>,
+    /// The full name of the element being read inside a cell.
+    value_name: Vec<u8>,
+    text_bufs: TextBufs,
 }
 
 impl<'a, S: Read> SheetCells<'a, S> {
@@ -644,6 +663,8 @@ impl<'a, S: Read> SheetCells<'a, S> {
             col_index: 0,
             text: String::new(),
             cell_type_raw: Vec::new(),
+            value_name: Vec::new(),
+            text_bufs: TextBufs::default(),
         })
     }
 
@@ -658,7 +679,7 @@ impl<'a, S: Read> SheetCells<'a, S> {
                     }
                 }
                 Event::End if self.xml.local_name() == b"row" => {
-                    self.row_index += 1;
+                    self.row_index = self.row_index.saturating_add(1);
                     self.col_index = 0;
                 }
                 Event::Start if self.xml.local_name() == b"c" => return self.read_cell().map(Some),
@@ -667,6 +688,11 @@ impl<'a, S: Read> SheetCells<'a, S> {
                 _ => {}
             }
         }
+    }
+
+    /// The 0-based sheet row being read: the last `<row>` started.
+    pub(crate) fn row_being_read(&self) -> u32 {
+        self.row_index
     }
 
     fn read_cell(&mut self) -> Result<(u32, u32, DataRef<'_>), XlsxError> {
@@ -708,7 +734,7 @@ impl<'a, S: Read> SheetCells<'a, S> {
             None => {
                 if self.row_index >= MAX_ROWS || self.col_index >= MAX_COLUMNS {
                     let (row, column) = (self.row_index.min(MAX_ROWS), self.col_index.min(MAX_COLUMNS));
-                    return Err(XlsxError::BeyondLimits(format!("{}{}+", column_name(column), row + 1)));
+                    return Err(XlsxError::BeyondLimits(format!("{}{}", column_name(column), row + 1)));
                 }
                 (self.row_index, self.col_index)
             }
@@ -743,18 +769,19 @@ impl<'a, S: Read> SheetCells<'a, S> {
 
     /// The value of the element just started inside a cell, as calamine's `read_value`.
     fn read_value(&mut self, cell_type: CellType, format: Option<CellFormat>) -> Result<Slot, XlsxError> {
-        let name = self.xml.name().to_vec();
+        self.value_name.clear();
+        self.value_name.extend_from_slice(self.xml.name());
+        let name = self.value_name.as_slice();
         match self.xml.local_name() {
             b"is" => {
                 self.text.clear();
-                let mut run = String::new();
-                read_rich_text(&mut self.xml, &name, &mut self.text, &mut run, usize::MAX)?;
+                read_rich_text(&mut self.xml, name, &mut self.text, &mut self.text_bufs, usize::MAX)?;
                 check_cell_chars(&self.text)?;
                 Ok(Slot::Text)
             }
             // An inline string's `<v>` repeats its `<is>`.
             b"v" if cell_type == CellType::Inline => {
-                self.xml.skip_to_end(&name)?;
+                self.xml.skip_current()?;
                 Ok(Slot::Empty)
             }
             b"v" if matches!(
@@ -776,11 +803,11 @@ impl<'a, S: Read> SheetCells<'a, S> {
                         }
                         slot
                     }
-                    Event::End if self.xml.name() == name.as_slice() => return Ok(Slot::Empty),
+                    Event::End if self.xml.name() == name => return Ok(Slot::Empty),
                     Event::Eof => return Err(XmlError::Eof("v").into()),
                     _ => Slot::Empty,
                 };
-                self.xml.skip_to_end(&name)?;
+                self.xml.skip_to_end(name)?;
                 Ok(slot)
             }
             b"v" => {
@@ -789,7 +816,7 @@ impl<'a, S: Read> SheetCells<'a, S> {
                 loop {
                     match self.xml.next()? {
                         Event::Text => self.xml.decode_text(&mut value, MAX_CELL_BYTES)?,
-                        Event::End if self.xml.name() == name.as_slice() => break,
+                        Event::End if self.xml.name() == name => break,
                         Event::Eof => return Err(XmlError::Eof("v").into()),
                         _ => {}
                     }
@@ -812,7 +839,7 @@ impl<'a, S: Read> SheetCells<'a, S> {
                 }
             }
             b"f" => {
-                self.xml.skip_to_end(&name)?;
+                self.xml.skip_current()?;
                 Ok(Slot::Empty)
             }
             other => Err(XlsxError::invalid(format!(
@@ -971,5 +998,21 @@ mod tests {
         }
         assert_eq!(column_name(0), "A");
         assert_eq!(column_name(16_383), "XFD");
+    }
+
+    #[test]
+    fn a_shared_strings_table_beyond_its_limits_is_refused() {
+        let table = |n: usize| {
+            let items: String = (0..n).map(|i| format!("<si><t>string {i:04}</t></si>")).collect();
+            format!("<sst>{items}</sst>")
+        };
+        let xml = table(10);
+        let read = |max_bytes, max_strings| read_shared_strings(XmlReader::new(xml.as_bytes()), max_bytes, max_strings);
+        let strings = read(110, 10).unwrap();
+        assert_eq!((strings.len(), strings.get(9)), (10, Some("string 0009")));
+        assert!(matches!(read(109, 10), Err(XlsxError::TooManySharedStrings)));
+        assert!(matches!(read(110, 9), Err(XlsxError::TooManySharedStrings)));
+        // The limits a real department's workbook of a million rows fits in.
+        assert_eq!((MAX_SHARED_STRING_BYTES, MAX_SHARED_STRINGS), (256 << 20, 16 << 20));
     }
 }

@@ -10,7 +10,7 @@
 use std::io::{self, Read};
 use std::ops::Range;
 
-use memchr::{memchr, memchr3, memmem};
+use memchr::{memchr, memchr2, memmem};
 
 /// The buffer's first size; it grows up to [`MAX_TOKEN`] when one tag or text needs it.
 const INITIAL_BUF: usize = 64 * 1024;
@@ -62,6 +62,10 @@ pub(crate) struct XmlReader<R> {
     /// The end event of the empty element just returned as a start.
     pending_end: bool,
     name: Range<usize>,
+    /// Where the local part of `name` starts.
+    local: usize,
+    /// The name of the element [`XmlReader::skip_current`] skips.
+    skip_name: Vec<u8>,
     attrs: Range<usize>,
     text: Range<usize>,
 }
@@ -76,6 +80,8 @@ impl<R: Read> XmlReader<R> {
             eof: false,
             pending_end: false,
             name: 0..0,
+            local: 0,
+            skip_name: Vec::new(),
             attrs: 0..0,
             text: 0..0,
         }
@@ -88,8 +94,14 @@ impl<R: Read> XmlReader<R> {
 
     /// The local part of the current tag's name (`c` for `x:c`), as quick-xml's `local_name`.
     pub(crate) fn local_name(&self) -> &[u8] {
-        let name = self.name();
-        memchr(b':', name).map_or(name, |i| &name[i + 1..])
+        &self.buf[self.local..self.name.end]
+    }
+
+    /// Records `name` as the current tag's name, and where its local part starts (after the
+    /// first `:`, as quick-xml's `local_name`). Names are short: a plain loop beats memchr.
+    fn set_name(&mut self, name: Range<usize>) {
+        self.local = self.buf[name.clone()].iter().position(|&b| b == b':').map_or(name.start, |i| name.start + i + 1);
+        self.name = name;
     }
 
     /// The raw text (or CDATA content) of the current event, undecoded.
@@ -171,7 +183,7 @@ impl<R: Read> XmlReader<R> {
                 continue;
             }
             // Enough bytes to tell a comment or CDATA from a tag, unless the part ends.
-            if avail.len() < 9 && !self.eof {
+            if avail.len() < 9 && !self.eof && matches!(avail.get(1), None | Some(b'!')) {
                 self.more(false)?;
                 continue;
             }
@@ -190,7 +202,10 @@ impl<R: Read> XmlReader<R> {
     fn markup(&mut self) -> Result<Option<Event>, XmlError> {
         let start = self.pos;
         let avail = &self.buf[start..self.end];
-        let skipped = if avail.starts_with(b"<!--") {
+        let special = matches!(avail.get(1), Some(b'!' | b'?'));
+        let skipped = if !special {
+            None
+        } else if avail.starts_with(b"<!--") {
             Some(memmem::find(&avail[4..], b"-->").map(|i| 4 + i + 3))
         } else if avail.starts_with(b"<![CDATA[") {
             let Some(i) = memmem::find(&avail[9..], b"]]>") else {
@@ -221,7 +236,7 @@ impl<R: Read> XmlReader<R> {
         self.pos = start + close + 1;
         if let Some(name) = inner.strip_prefix(b"/") {
             let len = name.iter().position(|b| b.is_ascii_whitespace()).unwrap_or(name.len());
-            self.name = start + 2..start + 2 + len;
+            self.set_name(start + 2..start + 2 + len);
             return Ok(Some(Event::End));
         }
         let (inner, empty) = match inner.strip_suffix(b"/") {
@@ -232,22 +247,30 @@ impl<R: Read> XmlReader<R> {
         if len == 0 {
             return Err(XmlError::Malformed("a tag without a name"));
         }
-        self.name = start + 1..start + 1 + len;
         self.attrs = start + 1 + len..start + 1 + inner.len();
+        self.set_name(start + 1..start + 1 + len);
         self.pending_end = empty;
         Ok(Some(Event::Start))
     }
 
-    /// Skips to the end of the element whose start was just read (named `name`, compared
-    /// on the full name), counting nested elements of the same name, as quick-xml's
-    /// `read_to_end`.
+    /// Skips to the end of the element whose start was just read (compared on the full
+    /// name), counting nested elements of the same name, as quick-xml's `read_to_end`.
+    pub(crate) fn skip_current(&mut self) -> Result<(), XmlError> {
+        let mut name = std::mem::take(&mut self.skip_name);
+        name.clear();
+        name.extend_from_slice(self.name());
+        let skipped = self.skip_to_end(&name);
+        self.skip_name = name;
+        skipped
+    }
+
+    /// Skips to the end of the element named `name` (full name) whose start has been read.
     pub(crate) fn skip_to_end(&mut self, name: &[u8]) -> Result<(), XmlError> {
-        let name = name.to_vec();
         let mut depth = 0u32;
         loop {
             match self.next()? {
-                Event::Start if self.name() == name.as_slice() => depth += 1,
-                Event::End if self.name() == name.as_slice() => {
+                Event::Start if self.name() == name => depth += 1,
+                Event::End if self.name() == name => {
                     if depth == 0 {
                         return Ok(());
                     }
@@ -274,16 +297,21 @@ impl<R: Read> XmlReader<R> {
 }
 
 /// The index of the `>` ending the tag at the start of `avail`, skipping quoted attribute
-/// values (which may hold `>`).
+/// values (which may hold `>`). Tags are short: a plain loop beats memchr's set-up.
 fn tag_end(avail: &[u8]) -> Option<usize> {
-    let mut i = 1;
-    loop {
-        let found = i + memchr3(b'>', b'"', b'\'', &avail[i..])?;
-        if avail[found] == b'>' {
-            return Some(found);
+    let mut quote = 0u8;
+    for (i, &b) in avail.iter().enumerate().skip(1) {
+        if quote != 0 {
+            if b == quote {
+                quote = 0;
+            }
+        } else if b == b'>' {
+            return Some(i);
+        } else if b == b'"' || b == b'\'' {
+            quote = b;
         }
-        i = found + 1 + memchr(avail[found], &avail[found + 1..])? + 1;
     }
+    None
 }
 
 /// The raw attributes of a tag, parsed as calamine's `RawAttrIter` does.
@@ -306,7 +334,7 @@ impl<'a> Iterator for Attributes<'a> {
             return None;
         }
         self.pos = raw.len();
-        let Some(eq) = memchr(b'=', &raw[pos..]) else {
+        let Some(eq) = raw[pos..].iter().position(|&b| b == b'=') else {
             return Some(Err(XmlError::Malformed("an attribute without a value")));
         };
         let key = raw[pos..pos + eq].trim_ascii_end();
@@ -319,7 +347,7 @@ impl<'a> Iterator for Attributes<'a> {
             _ => return Some(Err(XmlError::Malformed("an attribute value without quotes"))),
         };
         pos += 1;
-        let len = memchr(quote, &raw[pos..]).unwrap_or(raw.len() - pos);
+        let len = raw[pos..].iter().position(|&b| b == quote).unwrap_or(raw.len() - pos);
         let value = &raw[pos..pos + len];
         self.pos = (pos + len + 1).min(raw.len());
         Some(Ok((key, value)))
@@ -346,6 +374,14 @@ fn push_normalized(out: &mut String, text: &str, limit: usize) -> Result<(), Xml
 /// error, as in calamine.
 pub(crate) fn decode_text(raw: &[u8], out: &mut String, limit: usize) -> Result<(), XmlError> {
     let text = std::str::from_utf8(raw).map_err(|_| XmlError::Utf8)?;
+    if memchr2(b'&', b'\r', raw).is_none() {
+        // Most texts: nothing to resolve.
+        if out.len() + text.len() > limit {
+            return Err(XmlError::TextTooLong);
+        }
+        out.push_str(text);
+        return Ok(());
+    }
     let mut rest = text;
     while let Some(amp) = memchr(b'&', rest.as_bytes()) {
         push_normalized(out, &rest[..amp], limit)?;
