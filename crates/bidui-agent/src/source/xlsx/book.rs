@@ -795,7 +795,7 @@ impl<'a, S: Read> SheetCells<'a, S> {
                     Event::Text => {
                         let raw = self.xml.raw_text();
                         let raw = &raw[..memchr::memchr(b'&', raw).unwrap_or(raw.len())];
-                        let v = std::str::from_utf8(raw).map_err(|_| XmlError::Utf8)?;
+                        let v = simdutf8::basic::from_utf8(raw).map_err(|_| XmlError::Utf8)?;
                         let slot = self.plain_value(v, cell_type, format)?;
                         if matches!(slot, Slot::Text) {
                             self.text.clear();

@@ -291,7 +291,7 @@ impl<R: Read> XmlReader<R> {
 
     /// Appends the current CDATA content (line ends normalized, no entities) to `out`.
     pub(crate) fn decode_cdata(&self, out: &mut String, limit: usize) -> Result<(), XmlError> {
-        let text = std::str::from_utf8(self.raw_text()).map_err(|_| XmlError::Utf8)?;
+        let text = simdutf8::basic::from_utf8(self.raw_text()).map_err(|_| XmlError::Utf8)?;
         push_normalized(out, text, limit)
     }
 }
@@ -373,7 +373,7 @@ fn push_normalized(out: &mut String, text: &str, limit: usize) -> Result<(), Xml
 /// entities and character references, as quick-xml resolves them; anything else is an
 /// error, as in calamine.
 pub(crate) fn decode_text(raw: &[u8], out: &mut String, limit: usize) -> Result<(), XmlError> {
-    let text = std::str::from_utf8(raw).map_err(|_| XmlError::Utf8)?;
+    let text = simdutf8::basic::from_utf8(raw).map_err(|_| XmlError::Utf8)?;
     if memchr2(b'&', b'\r', raw).is_none() {
         // Most texts: nothing to resolve.
         if out.len() + text.len() > limit {
