@@ -13,8 +13,10 @@ use libfuzzer_sys::fuzz_target;
 use zip::write::SimpleFileOptions;
 
 const RELS: &str = r#"<Relationships><Relationship Id="rId1" Type="x/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#;
-const WORKBOOK_RELS: &str = r#"<Relationships><Relationship Id="rId1" Type="x/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#;
-const WORKBOOK: &str = r#"<workbook><workbookPr date1904="1"/><sheets><sheet name="s" r:id="rId1"/></sheets></workbook>"#;
+const WORKBOOK_RELS: &str =
+    r#"<Relationships><Relationship Id="rId1" Type="x/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#;
+const WORKBOOK: &str =
+    r#"<workbook><workbookPr date1904="1"/><sheets><sheet name="s" r:id="rId1"/></sheets></workbook>"#;
 
 fn path() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
@@ -38,8 +40,7 @@ fn package(data: &[u8]) -> Vec<u8> {
         ("xl/sharedStrings.xml", &shared),
         ("xl/styles.xml", &styles),
     ] {
-        zip.start_file(name, SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored))
-            .unwrap();
+        zip.start_file(name, SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored)).unwrap();
         zip.write_all(content).unwrap();
     }
     zip.finish().unwrap().into_inner()

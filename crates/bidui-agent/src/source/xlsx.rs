@@ -211,6 +211,7 @@ fn xlsx_worker(
     let mut current: Option<(u32, Row)> = None;
     // Text in the row being assembled, and bytes in the batch being filled.
     let mut row_text = 0usize;
+    let mut header_text = 0usize;
     let mut batch_bytes = 0usize;
     let mut batch: Vec<Row> = Vec::with_capacity(XLSX_BATCH);
     let mut pool: Vec<Row> = Vec::new();
@@ -297,18 +298,24 @@ fn xlsx_worker(
         if r < header_index {
             continue;
         }
-        if r == header_index {
-            header.set_workbook_value(column, &value);
-            continue;
-        }
-        if !send_headers(&header, &mut headers_sent) {
-            return;
-        }
         let text = match &value {
             DataRef::SharedString(s) => s.len(),
             DataRef::DateTimeIso(s) => s.len(),
             _ => 0,
         };
+        if r == header_index {
+            header.set_workbook_value(column, &value);
+            header_text += text;
+            if header_text > MAX_ROW_TEXT {
+                let reason = format!("the row holds more than {} MiB of text", MAX_ROW_TEXT >> 20);
+                let _ = tx.send(XlsxMsg::OpenFailed(header_error(reason)));
+                return;
+            }
+            continue;
+        }
+        if !send_headers(&header, &mut headers_sent) {
+            return;
+        }
         match &mut current {
             Some((current_r, row)) if *current_r == r => {
                 row.set_workbook_value(column, &value);

@@ -437,3 +437,18 @@ fn a_damaged_sheet_reports_the_row_and_stops() {
     let path = package(&dir, r#"<row r="1"><c r="A1"><v>1</v></c></row><row r="2"><c r="A2"><v>"#, "", "", "");
     assert!(first_row_error(&path).contains("damaged"));
 }
+
+#[test]
+fn a_row_of_references_to_one_long_shared_string_stops_reading() {
+    // One 30,000-character string referenced by every cell of a row: a tiny file, and
+    // without a limit 16,384 such cells would make a row of 490 MB.
+    let dir = TempDir::new().unwrap();
+    let shared = format!("<si><t>h</t></si><si><t>{}</t></si>", "a".repeat(30_000));
+    let cells = r#"<c t="s"><v>1</v></c>"#.repeat(200);
+    let path = package(&dir, &format!(r#"<row r="1"><c t="s"><v>0</v></c></row><row>{cells}</row>"#), &shared, "", "");
+    let error = first_row_error(&path);
+    assert!(error.contains("4 MiB") && error.contains("reading stopped"), "{error}");
+    let path = package(&dir, &format!("<row>{cells}</row>"), &shared, "", "");
+    let error = open_error(&path);
+    assert!(matches!(error, SourceError::Header { .. }) && error.to_string().contains("4 MiB"), "{error}");
+}
