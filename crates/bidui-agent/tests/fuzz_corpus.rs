@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use bidui_agent::fuzzing::read_source;
+use bidui_agent::fuzzing::{read_source, read_workbook};
 use bidui_agent::source::Format;
 
 fn corpus(target: &str) -> Vec<Vec<u8>> {
@@ -23,4 +23,9 @@ fn source_csv_corpus() {
         let Some((&header_row, file)) = input.split_first() else { continue };
         read_source(file, Format::Csv, Some(u32::from(header_row % 4) + 1));
     }
+}
+
+#[test]
+fn xlsx_read_corpus() {
+    corpus("xlsx_read").iter().for_each(|input| read_workbook(input));
 }

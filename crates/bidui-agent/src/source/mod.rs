@@ -7,9 +7,13 @@
 //!   UTF-8 (the hot path), an `encoding_rs` decoder for GBK/GB18030. A record longer than
 //!   1 MiB (typically a quote that is never closed) is reported and skipped instead of
 //!   swallowing the rest of the file.
-//! - `xlsx`: streamed cell by cell by calamine's worksheet cell reader on a helper
-//!   thread, which assembles rows and hands them over in small batches. The workbook's
-//!   shared-strings table is loaded whole by calamine, as the format requires.
+//! - `xlsx`: streamed cell by cell by our own reader (`zip` entries through a pull XML
+//!   parser whose buffer is capped) on a helper thread, which assembles rows and hands them
+//!   over in batches bounded in rows and bytes. Cells come out as calamine 0.38's cell
+//!   reader gives them (a differential test holds the two equal). The shared-strings table
+//!   is kept whole, as the format requires, up to 256 MiB of text; a cell reference beyond
+//!   Excel's last column or row, a text beyond 32,767 characters or a row beyond 4 MiB of
+//!   text stops reading with an error instead of taking memory.
 //! - `xls` (at most 65,536 rows by the format): loaded one sheet at a time.
 //!
 //! Row numbers are 1-based *data* row numbers: the first row after the header is 1. For a
@@ -35,7 +39,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use calamine::{DataType, SheetType};
+use calamine::DataType;
 use serde::{Deserialize, Serialize};
 
 use self::cell::WorkbookCell;
@@ -237,6 +241,11 @@ impl Row {
 
     fn is_blank(&self) -> bool {
         self.cells.iter().all(Cell::is_empty)
+    }
+
+    /// Bytes of buffers the row keeps for reuse (cell slots and spare strings).
+    fn retained_bytes(&self) -> usize {
+        self.cells.capacity() * std::mem::size_of::<Cell>() + self.spare.iter().map(String::capacity).sum::<usize>()
     }
 
     fn recycle(&mut self, cell: Cell) {
@@ -570,9 +579,10 @@ fn workbook_error(path: &Path, error: impl fmt::Display) -> SourceError {
     SourceError::Workbook { path: path.to_path_buf(), reason }
 }
 
-/// The requested sheet, or the first worksheet.
-fn choose_sheet(path: &Path, requested: Option<&str>, sheets: &[calamine::Sheet]) -> Result<String, SourceError> {
-    let available: Vec<String> = sheets.iter().map(|s| s.name.clone()).collect();
+/// The requested sheet, or the first worksheet, among the workbook's sheets given as (name,
+/// whether it is a worksheet rather than a chart or dialog sheet).
+fn choose_sheet(path: &Path, requested: Option<&str>, sheets: &[(&str, bool)]) -> Result<String, SourceError> {
+    let available: Vec<String> = sheets.iter().map(|(name, _)| name.to_string()).collect();
     match requested {
         Some(wanted) => {
             let wanted_trimmed = wanted.trim();
@@ -584,11 +594,15 @@ fn choose_sheet(path: &Path, requested: Option<&str>, sheets: &[calamine::Sheet]
                 },
             )
         }
-        None => {
-            sheets.iter().find(|s| s.typ == SheetType::WorkSheet).or(sheets.first()).map(|s| s.name.clone()).ok_or_else(
-                || SourceError::Workbook { path: path.to_path_buf(), reason: "the workbook has no sheet".to_string() },
-            )
-        }
+        None => sheets
+            .iter()
+            .find(|(_, worksheet)| *worksheet)
+            .or(sheets.first())
+            .map(|(name, _)| name.to_string())
+            .ok_or_else(|| SourceError::Workbook {
+                path: path.to_path_buf(),
+                reason: "the workbook has no sheet".to_string(),
+            }),
     }
 }
 

@@ -27,7 +27,9 @@ impl XlsRows {
     ) -> Result<(XlsRows, String, Vec<String>), SourceError> {
         let mut book: Xls<_> = calamine::open_workbook_from_rs(BufReader::with_capacity(BUF_LEN, file))
             .map_err(|e| workbook_error(path, e))?;
-        let sheet = choose_sheet(path, requested, book.sheets_metadata())?;
+        let sheets: Vec<(&str, bool)> =
+            book.sheets_metadata().iter().map(|s| (s.name.as_str(), s.typ == calamine::SheetType::WorkSheet)).collect();
+        let sheet = choose_sheet(path, requested, &sheets)?;
         let range = book.worksheet_range(&sheet).map_err(|e| workbook_error(path, e))?;
         let header_index = header_row - 1;
         let mut header = Row::new();

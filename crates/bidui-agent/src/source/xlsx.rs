@@ -1,5 +1,12 @@
-//! The .xlsx reader: calamine's streaming cell reader on a helper thread that owns the
-//! workbook, assembles rows and hands them over in batches.
+//! The .xlsx reader: our own streaming reader of the package (`book`, over the capped XML
+//! parser `xml`) on a helper thread that owns the workbook, assembles rows and hands them
+//! over in batches. Memory stays bounded whatever the file says: see `book` for the limits
+//! of the parts, and [`MAX_ROW_TEXT`] and [`BATCH_BYTES`] for the rows in flight.
+
+mod book;
+#[cfg(test)]
+mod tests;
+mod xml;
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
@@ -9,12 +16,22 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread;
 
-use calamine::{Reader as _, Xlsx};
+use calamine::DataRef;
 
-use super::{choose_sheet, header_texts, workbook_error, Row, RowError, SourceError, BUF_LEN};
+use self::book::Workbook;
+use super::{choose_sheet, header_texts, workbook_error, Row, RowError, SourceError, BUF_LEN, OLE_MAGIC};
 
 /// Rows per batch handed over by the xlsx reader thread.
 const XLSX_BATCH: usize = 256;
+/// Bytes of cells (text and cell slots) after which a batch is handed over before it has
+/// [`XLSX_BATCH`] rows, so that wide or text-heavy rows do not multiply the memory in flight.
+const BATCH_BYTES: usize = 1024 * 1024;
+/// Text a row may hold. A department's row holds a few hundred bytes; without a limit a
+/// small file could fill a row with 16,384 references to one 32,767-character shared string
+/// (about 1.6 GB).
+const MAX_ROW_TEXT: usize = 4 * 1024 * 1024;
+/// A recycled row keeping more buffer capacity than this is dropped rather than reused.
+const MAX_RECYCLED_ROW_BYTES: usize = 64 * 1024;
 /// Batches in flight between the xlsx reader thread and the consumer.
 const XLSX_QUEUE: usize = 8;
 
@@ -66,7 +83,7 @@ pub(super) struct XlsxRows {
     progress: Arc<AtomicU64>,
 }
 
-type XlsxBook = Xlsx<BufReader<CountingFile>>;
+type XlsxBook = Workbook<BufReader<CountingFile>>;
 
 impl XlsxRows {
     pub(super) fn open(
@@ -75,11 +92,24 @@ impl XlsxRows {
         requested: Option<&str>,
         header_row: u32,
     ) -> Result<(XlsxRows, String, Vec<String>), SourceError> {
+        let mut file = file;
+        let mut magic = [0; 8];
+        if file.read_exact(&mut magic).is_ok() && magic[..] == *OLE_MAGIC {
+            // An encrypted .xlsx is an OLE file: let calamine tell whether it holds an
+            // encrypted package, so that the message says "password".
+            let error = match calamine::open_workbook_from_rs::<calamine::Xlsx<_>, _>(BufReader::new(file)) {
+                Err(e) => e.to_string(),
+                Ok(_) => "the file is an OLE file, not an .xlsx package".to_string(),
+            };
+            return Err(workbook_error(path, error));
+        }
+        file.seek(SeekFrom::Start(0)).map_err(|source| SourceError::Read { path: path.to_path_buf(), source })?;
         let progress = Arc::new(AtomicU64::new(0));
         let counting = CountingFile { file, position: 0, shared: Arc::clone(&progress) };
-        let book: XlsxBook = calamine::open_workbook_from_rs(BufReader::with_capacity(BUF_LEN, counting))
-            .map_err(|e| workbook_error(path, e))?;
-        let sheet = choose_sheet(path, requested, book.sheets_metadata())?;
+        let book: XlsxBook =
+            Workbook::open(BufReader::with_capacity(BUF_LEN, counting)).map_err(|e| workbook_error(path, e))?;
+        let sheets: Vec<(&str, bool)> = book.sheets.iter().map(|s| (s.name.as_str(), s.worksheet)).collect();
+        let sheet = choose_sheet(path, requested, &sheets)?;
         let (tx, rx) = mpsc::sync_channel(XLSX_QUEUE);
         let (recycle, recycled) = mpsc::channel();
         let worker_path = path.to_path_buf();
@@ -169,7 +199,7 @@ fn xlsx_worker(
         reason,
     };
     let header_index = header_row - 1; // 0-based sheet row
-    let mut cells = match book.worksheet_cells_reader(sheet) {
+    let mut cells = match book.cells(sheet) {
         Ok(cells) => cells,
         Err(e) => {
             let _ = tx.send(XlsxMsg::OpenFailed(workbook_error(path, e)));
@@ -179,6 +209,10 @@ fn xlsx_worker(
     let mut header = Row::new();
     let mut headers_sent = false;
     let mut current: Option<(u32, Row)> = None;
+    // Text in the row being assembled, and bytes in the batch being filled.
+    let mut row_text = 0usize;
+    let mut header_text = 0usize;
+    let mut batch_bytes = 0usize;
     let mut batch: Vec<Row> = Vec::with_capacity(XLSX_BATCH);
     let mut pool: Vec<Row> = Vec::new();
     let mut last_number = 0u32;
@@ -197,15 +231,22 @@ fn xlsx_worker(
         tx.send(XlsxMsg::Headers(headers)).is_ok()
     };
     // Moves a finished row into the batch, and sends the batch when full.
-    let flush = |finished: Option<(u32, Row)>, batch: &mut Vec<Row>, pool: &mut Vec<Row>| -> bool {
+    let flush = |finished: Option<(u32, Row)>,
+                 row_text: usize,
+                 batch: &mut Vec<Row>,
+                 batch_bytes: &mut usize,
+                 pool: &mut Vec<Row>|
+     -> bool {
         if let Some((_, row)) = finished {
             if row.is_blank() {
                 pool.push(row);
             } else {
+                *batch_bytes += row_text + row.len() * std::mem::size_of::<super::Cell>();
                 batch.push(row);
             }
         }
-        if batch.len() >= XLSX_BATCH {
+        if batch.len() >= XLSX_BATCH || *batch_bytes >= BATCH_BYTES {
+            *batch_bytes = 0;
             let full = std::mem::replace(batch, Vec::with_capacity(XLSX_BATCH));
             if tx.send(XlsxMsg::Rows(full)).is_err() {
                 return false;
@@ -213,45 +254,88 @@ fn xlsx_worker(
         }
         true
     };
+    // Reports a damaged sheet: the rows read so far, then the error at the row being read.
+    let fatal = |reason: String, number: u32, batch: Vec<Row>| {
+        if !batch.is_empty() && tx.send(XlsxMsg::Rows(batch)).is_err() {
+            return;
+        }
+        let _ = tx.send(XlsxMsg::Fatal(RowError { row: number, reason }));
+    };
 
     loop {
-        let cell = match cells.next_cell() {
+        let (r, c, value) = match cells.next_cell() {
             Ok(Some(cell)) => cell,
             Ok(None) => break,
             Err(e) => {
-                if !headers_sent {
-                    let _ = tx.send(XlsxMsg::OpenFailed(header_error(format!("the sheet is damaged: {e}"))));
+                // Damage below a complete header row is the data's, not the header's.
+                if !headers_sent
+                    && (cells.row_being_read() <= header_index || !send_headers(&header, &mut headers_sent))
+                {
+                    if !headers_sent {
+                        let _ = tx.send(XlsxMsg::OpenFailed(header_error(format!("the sheet is damaged: {e}"))));
+                    }
                     return;
                 }
-                // The row being assembled is incomplete: report it rather than send it.
-                let number = current.as_ref().map_or(last_number.saturating_add(1), |(_, row)| row.number);
-                if !batch.is_empty() && tx.send(XlsxMsg::Rows(batch)).is_err() {
-                    return;
-                }
-                let reason = format!("the sheet is damaged here ({e}); reading stopped");
-                let _ = tx.send(XlsxMsg::Fatal(RowError { row: number, reason }));
+                // The row being assembled is incomplete: report it rather than send it. A row
+                // whose sheet row has ended is complete (calamine's reader could not tell).
+                let sheet_row = cells.row_being_read();
+                let mut batch = batch;
+                let number = match current.take() {
+                    Some((r, row)) if sheet_row > r => {
+                        if !row.is_blank() {
+                            batch.push(row);
+                        }
+                        sheet_row - header_index
+                    }
+                    Some((_, row)) => row.number,
+                    None => sheet_row.saturating_sub(header_index).max(last_number.saturating_add(1)),
+                };
+                fatal(format!("the sheet is damaged here ({e}); reading stopped"), number, batch);
                 return;
             }
         };
-        let (r, c) = cell.get_position();
         let column = c as usize;
         if r < header_index {
             continue;
         }
+        let text = match &value {
+            DataRef::SharedString(s) => s.len(),
+            DataRef::DateTimeIso(s) => s.len(),
+            _ => 0,
+        };
         if r == header_index {
-            header.set_workbook_value(column, cell.get_value());
+            header.set_workbook_value(column, &value);
+            header_text += text;
+            if header_text > MAX_ROW_TEXT {
+                let reason = format!("the row holds more than {} MiB of text", MAX_ROW_TEXT >> 20);
+                let _ = tx.send(XlsxMsg::OpenFailed(header_error(reason)));
+                return;
+            }
             continue;
         }
         if !send_headers(&header, &mut headers_sent) {
             return;
         }
         match &mut current {
-            Some((current_r, row)) if *current_r == r => row.set_workbook_value(column, cell.get_value()),
+            Some((current_r, row)) if *current_r == r => {
+                row.set_workbook_value(column, &value);
+                row_text += text;
+                if row_text > MAX_ROW_TEXT {
+                    let reason = format!(
+                        "the row holds more than {} MiB of text, more than a department's export can hold; \
+                         reading stopped",
+                        MAX_ROW_TEXT >> 20
+                    );
+                    fatal(reason, row.number, batch);
+                    return;
+                }
+            }
             _ => {
                 if pool.is_empty() {
-                    while let Ok(mut rows) = recycled.try_recv() {
-                        pool.append(&mut rows);
-                        if pool.len() >= 2 * XLSX_BATCH {
+                    while let Ok(rows) = recycled.try_recv() {
+                        // A row that held a wide or long row keeps its capacity: let it go.
+                        pool.extend(rows.into_iter().filter(|row| row.retained_bytes() <= MAX_RECYCLED_ROW_BYTES));
+                        if pool.len() >= XLSX_BATCH {
                             break;
                         }
                     }
@@ -260,8 +344,9 @@ fn xlsx_worker(
                 row.clear();
                 row.number = r - header_index;
                 last_number = row.number;
-                row.set_workbook_value(column, cell.get_value());
-                if !flush(current.replace((r, row)), &mut batch, &mut pool) {
+                row.set_workbook_value(column, &value);
+                let finished_text = std::mem::replace(&mut row_text, text);
+                if !flush(current.replace((r, row)), finished_text, &mut batch, &mut batch_bytes, &mut pool) {
                     return;
                 }
             }
@@ -270,7 +355,7 @@ fn xlsx_worker(
     if !send_headers(&header, &mut headers_sent) {
         return;
     }
-    let _ = flush(current.take(), &mut batch, &mut pool);
+    let _ = flush(current.take(), row_text, &mut batch, &mut batch_bytes, &mut pool);
     if !batch.is_empty() && tx.send(XlsxMsg::Rows(batch)).is_err() {
         return;
     }
