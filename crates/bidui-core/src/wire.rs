@@ -198,6 +198,8 @@ pub struct Chunk<'a> {
     starts: Vec<usize>,
     count: usize,
     body: &'a [u8],
+    /// Found while decoding: the join and the upload handler need it per chunk.
+    last_row: u32,
 }
 
 fn u16_at(bytes: &[u8], at: usize) -> Option<usize> {
@@ -277,7 +279,7 @@ impl<'a> Chunk<'a> {
         if at != body.len() {
             return Err(ChunkError::Trailing(body.len() - at));
         }
-        Ok(Chunk { layout: layout.clone(), starts, count, body })
+        Ok(Chunk { layout: layout.clone(), starts, count, body, last_row: previous })
     }
 
     pub fn len(&self) -> usize {
@@ -311,7 +313,7 @@ impl<'a> Chunk<'a> {
 
     /// Row number of the last record (chunks are never empty once decoded).
     pub fn last_row(&self) -> u32 {
-        self.records().last().map_or(0, |r| r.row())
+        self.last_row
     }
 }
 
