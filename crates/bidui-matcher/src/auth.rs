@@ -297,24 +297,40 @@ struct SignedHeaders {
     now: u64,
 }
 
+/// A request's signature headers, in the form wire-v1 §4.2 requires; nothing checked
+/// against the matcher's state yet.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SignatureHeaders {
+    pub signer: String,
+    pub timestamp: u64,
+    /// 32 hex digits.
+    pub nonce: String,
+    pub signature: Vec<u8>,
+}
+
+impl SignatureHeaders {
+    /// Reads the four headers; `401 unsigned` when one is missing, `401
+    /// malformed-signature` when one is not in its form.
+    pub fn parse(headers: &HeaderMap) -> Result<SignatureHeaders, ApiFailure> {
+        let malformed = |message: &str| ApiFailure::new(StatusCode::UNAUTHORIZED, "malformed-signature", message);
+        let signer = header(headers, HEADER_SIGNER)?.to_owned();
+        let timestamp: u64 = header(headers, HEADER_TIMESTAMP)?
+            .parse()
+            .map_err(|_| malformed("the timestamp is not a number of seconds"))?;
+        let nonce = header(headers, HEADER_NONCE)?.to_owned();
+        if nonce.len() != 32 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(malformed("the nonce must be 32 hex digits"));
+        }
+        let signature =
+            hex::decode(header(headers, HEADER_SIGNATURE)?).map_err(|_| malformed("the signature is not hex"))?;
+        Ok(SignatureHeaders { signer, timestamp, nonce, signature })
+    }
+}
+
 /// Checks the signature headers' form, the request's time, and that its signer is
 /// enrolled and not revoked: all that needs no body.
 async fn check_headers(state: &AppState, headers: &HeaderMap) -> Result<SignedHeaders, ApiFailure> {
-    let signer = header(headers, HEADER_SIGNER)?.to_owned();
-    let timestamp: u64 = header(headers, HEADER_TIMESTAMP)?.parse().map_err(|_| {
-        ApiFailure::new(StatusCode::UNAUTHORIZED, "malformed-signature", "the timestamp is not a number of seconds")
-    })?;
-    let nonce = header(headers, HEADER_NONCE)?.to_owned();
-    if nonce.len() != 32 || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiFailure::new(
-            StatusCode::UNAUTHORIZED,
-            "malformed-signature",
-            "the nonce must be 32 hex digits",
-        ));
-    }
-    let signature = hex::decode(header(headers, HEADER_SIGNATURE)?)
-        .map_err(|_| ApiFailure::new(StatusCode::UNAUTHORIZED, "malformed-signature", "the signature is not hex"))?;
-
+    let SignatureHeaders { signer, timestamp, nonce, signature } = SignatureHeaders::parse(headers)?;
     let now = state.now();
     if now.abs_diff(timestamp) > MAX_CLOCK_SKEW_SECS {
         return Err(ApiFailure::new(StatusCode::UNAUTHORIZED, "stale", clock_skew_message(timestamp, now)));

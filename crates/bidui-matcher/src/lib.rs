@@ -26,6 +26,8 @@ pub mod auth;
 pub mod conn;
 pub mod custody;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod jobs;
 pub mod matching;
