@@ -9,6 +9,7 @@ mod docs;
 mod flood;
 mod id_check;
 mod keys;
+mod netfault;
 mod proxy;
 mod report;
 mod resume;

@@ -216,7 +216,12 @@ fn job_status(operator: &Path, job: &str) -> JobStatus {
 
 /// A copy of `party`'s agent configuration reading `source` and keeping its state in
 /// `state`, with the keys of the district's agent.
-fn agent_reading(d: &crate::district::District, party: &str, source: &Path, state: &Path) -> std::path::PathBuf {
+pub(crate) fn agent_reading(
+    d: &crate::district::District,
+    party: &str,
+    source: &Path,
+    state: &Path,
+) -> std::path::PathBuf {
     let home = d.dir.join("agents").join(party);
     let config = std::fs::read_to_string(home.join("agent.toml")).unwrap();
     let original = config.lines().find_map(|l| l.strip_prefix("path = ")).unwrap().to_owned();
@@ -232,14 +237,14 @@ fn agent_reading(d: &crate::district::District, party: &str, source: &Path, stat
 
 /// Jobs of the district's veterans with one department, created by its operator through
 /// the matcher at `url`.
-struct Jobs {
+pub(crate) struct Jobs {
     operator: std::path::PathBuf,
     work: std::path::PathBuf,
     kcv: String,
 }
 
 impl Jobs {
-    fn new(d: &crate::district::District, work: &Path, url: &str) -> Jobs {
+    pub(crate) fn new(d: &crate::district::District, work: &Path, url: &str) -> Jobs {
         let kcv = {
             let job = std::fs::read_to_string(d.dir.join("job.toml")).unwrap();
             job.lines().find_map(|l| l.strip_prefix("epoch = \"")).unwrap().trim_end_matches('"').to_owned()
@@ -251,7 +256,7 @@ impl Jobs {
         Jobs { operator, work: work.to_owned(), kcv }
     }
 
-    fn create(&self, job: &str, department: &str) {
+    pub(crate) fn create(&self, job: &str, department: &str) {
         let path = self.work.join(format!("{job}.toml"));
         std::fs::write(
             &path,
@@ -268,7 +273,7 @@ impl Jobs {
         assert!(created.status.success(), "{}", printed(&created));
     }
 
-    fn participant(&self, job: &str, party: &str) -> bidui_core::api::ParticipantStatus {
+    pub(crate) fn participant(&self, job: &str, party: &str) -> bidui_core::api::ParticipantStatus {
         job_status(&self.operator, job).participants.into_iter().find(|p| p.party == party).unwrap()
     }
 }
