@@ -145,18 +145,9 @@ pub struct RunReport {
 /// crash or a killed agent would stop, so tests can show an upload resumes losslessly.
 const ABORT_AFTER_CHUNKS: &str = "BIDUI_TEST_ABORT_AFTER_CHUNKS";
 
-/// The requester's first wait between two asks whether the job is complete: a job whose
-/// departments have sealed completes within a second.
-const RESULTS_POLL_FIRST: Duration = Duration::from_millis(200);
-
-/// The longest wait between two asks: 50 requesters waiting on slow departments cost the
-/// matcher 25 signed requests a second, not 250.
-const RESULTS_POLL_LONGEST: Duration = Duration::from_secs(2);
-
-/// The wait after the `asked`-th ask (from 0): 200 ms doubling up to 2 s.
-fn results_poll_delay(asked: u32) -> Duration {
-    RESULTS_POLL_FIRST.saturating_mul(1 << asked.min(4)).min(RESULTS_POLL_LONGEST)
-}
+/// How long each ask whether the job is complete may be held by the matcher (a long poll,
+/// wire-v2 §6.4): the answer comes as soon as the job completes.
+const RESULTS_WAIT_PER_ASK_SECS: u64 = 25;
 
 pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, AgentError> {
     let identity = Identity::load(&config.identity_key)?;
@@ -505,15 +496,20 @@ fn wait_for_results(
     job_path: &str,
 ) -> Result<JobResults, AgentError> {
     let started = Instant::now();
-    for asked in 0.. {
-        let status: JobStatus = client.get(job_path)?;
+    loop {
+        let left = options.results_wait.saturating_sub(started.elapsed()).as_secs();
+        let wait = left.min(RESULTS_WAIT_PER_ASK_SECS);
+        let status: JobStatus = client.get(&format!("{job_path}?wait={wait}"))?;
         if status.state == JobState::Complete {
             break;
         }
         if started.elapsed() >= options.results_wait {
             return Err(AgentError::ResultsTimeout(options.results_wait));
         }
-        std::thread::sleep(results_poll_delay(asked));
+        if wait == 0 {
+            // Less than a second left: one more ask after it.
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
     let results: JobResults = client.get(&format!("{job_path}/results"))?;
     if results.job != spec.id {
@@ -701,15 +697,6 @@ mod tests {
     use bidui_core::idnum::check_character;
     use bidui_core::wire::Chunk;
     use bidui_core::{EpochSecret, IdNumber, Suite};
-
-    /// Regression: a waiting requester asked every 200 ms for as long as it waited, and 50
-    /// of them ground the matcher's database thread.
-    #[test]
-    fn the_results_poll_backs_off_from_200_ms_to_2_s() {
-        let delays: Vec<u64> = (0..8).map(|asked| results_poll_delay(asked).as_millis() as u64).collect();
-        assert_eq!(delays, [200, 400, 800, 1600, 2000, 2000, 2000, 2000]);
-        assert_eq!(results_poll_delay(u32::MAX), Duration::from_secs(2));
-    }
 
     #[test]
     fn the_requester_needs_a_column_for_each_of_its_fields() {

@@ -161,17 +161,43 @@ async fn create_job(State(state): State<AppState>, verified: Verified) -> Result
 
 /// `GET /v2/jobs/{job}`: for the operator and the job's requester only. A department is
 /// refused: nothing it receives may depend on the registry, and the job's progress does.
+#[derive(Deserialize)]
+struct StatusQuery {
+    /// Seconds to hold the answer while the job is collecting, until it completes.
+    wait: Option<u64>,
+}
+
+/// The longest `?wait=` a status request is held: well under any client's or proxy's
+/// timeout.
+pub const MAX_STATUS_WAIT_SECS: u64 = 30;
+
 async fn job_status(
     State(state): State<AppState>,
     Path(job): Path<String>,
+    Query(query): Query<StatusQuery>,
     verified: Verified,
 ) -> Result<Json<JobStatus>, ApiFailure> {
     let caller = verified.caller();
-    let loaded = jobs::load(&state, &job).await?;
+    let mut loaded = jobs::load(&state, &job).await?;
     if caller.role() == PrincipalRole::Operator {
         signing_operator(caller, &loaded)?;
     } else if participant(caller, &loaded.spec)? != PartyRole::Requester {
         return Err(ApiFailure::forbidden("only the operator and the job's requester may follow the job"));
+    }
+    // A long poll: the requester's agent learns of completion at once, with one request
+    // per half-minute instead of several a second.
+    if let Some(wait) = query.wait {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait.min(MAX_STATUS_WAIT_SECS));
+        while loaded.state == JobState::Collecting {
+            let completed = state.completions.notified();
+            tokio::pin!(completed);
+            // Registered before the state is read again, so a completion in between is seen.
+            completed.as_mut().enable();
+            loaded = jobs::load(&state, &job).await?;
+            if loaded.state != JobState::Collecting || tokio::time::timeout_at(deadline, completed).await.is_err() {
+                break;
+            }
+        }
     }
     Ok(Json(job_status_of(&state, &loaded, caller).await?))
 }

@@ -208,6 +208,7 @@ async fn build_results(state: &AppState, spec: &JobSpec) -> Result<bool, ApiFail
             store::set_job_state(tx, &id, state_name(JobState::Complete))
         })
         .await?;
+    state.completions.notify_waiters();
     tracing::info!(
         job = %spec.id,
         rows = results.rows.len(),

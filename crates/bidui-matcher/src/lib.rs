@@ -53,6 +53,8 @@ pub struct AppState {
     /// Nonces being checked, and those the database could not record (see
     /// [`auth::PendingNonces`]).
     pub pending_nonces: std::sync::Arc<auth::PendingNonces>,
+    /// Woken whenever a job completes: status requests waiting for it (`?wait=`) look again.
+    pub completions: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -77,6 +79,7 @@ impl AppState {
             scrub_pending: Default::default(),
             bodies: std::sync::Arc::new(tokio::sync::Semaphore::new(auth::BODY_BUDGET_KIB)),
             pending_nonces: Default::default(),
+            completions: Default::default(),
         }
     }
 

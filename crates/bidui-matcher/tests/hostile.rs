@@ -2739,6 +2739,32 @@ async fn the_last_seal_is_answered_without_waiting_for_the_join() {
     assert_eq!((report.summary.found.get("household"), report.summary.found.get("pension")), (Some(&2), Some(&1)));
 }
 
+/// Regression: a waiting requester asked every 200 ms for as long as it waited, and 50 of
+/// them ground the matcher's database thread. Now one request is held until the job
+/// completes (`?wait=`), and answered as soon as it does.
+#[tokio::test]
+async fn a_status_asked_with_wait_is_answered_as_soon_as_the_job_completes() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    for (party, bytes) in [(&m.veterans, veterans_chunk()), (&m.household, household_chunk())] {
+        m.put_chunk(party, 0, &bytes).await.expect(StatusCode::CREATED);
+        m.seal(party, &seal_request(&[&bytes], EPOCH)).await.expect(StatusCode::OK);
+    }
+    // Still collecting: a short wait ends with the job as it is.
+    let short = m.call(&m.veterans, "GET", &format!("/v2/jobs/{JOB}?wait=1"), Vec::new()).await;
+    assert_eq!(short.expect(StatusCode::OK).json::<JobStatus>().state, JobState::Collecting);
+    let pension = chunk_for("pension", &[(5, 1), (6, 50)]);
+    m.put_chunk(&m.pension, 0, &pension).await.expect(StatusCode::CREATED);
+    let long_poll = format!("/v2/jobs/{JOB}?wait=30");
+    let waiting = m.call(&m.veterans, "GET", &long_poll, Vec::new());
+    let last_seal = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        m.seal(&m.pension, &seal_request(&[&pension], EPOCH)).await.expect(StatusCode::OK);
+    };
+    let (answer, ()) = tokio::join!(waiting, last_seal);
+    assert_eq!(answer.expect(StatusCode::OK).json::<JobStatus>().state, JobState::Complete);
+}
+
 impl Matcher {
     /// Every party uploads and seals, and the matcher "stops" before the join: its turn is
     /// held by the guard returned, so the join the last seal started never runs.
