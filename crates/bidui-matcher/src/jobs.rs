@@ -57,31 +57,22 @@ pub async fn load(state: &AppState, job: &str) -> Result<LoadedJob, ApiFailure> 
     Ok(LoadedJob { signed, spec, state: parse_state(&row.state) })
 }
 
-/// Streams every stored chunk of `party` through `visit`, one chunk in memory at a time.
-async fn for_each_chunk(
-    state: &AppState,
+/// Streams every stored chunk of `party` through `visit`, one chunk in memory at a time,
+/// on the calling (blocking) thread.
+fn for_each_chunk(
+    store: &store::Store,
     job: &str,
     party: &str,
     layout: &Layout,
     mut visit: impl FnMut(&Chunk<'_>),
 ) -> Result<(), ApiFailure> {
-    let (j, p) = (job.to_owned(), party.to_owned());
-    let metas = state.store.call(move |c| store::chunk_metas(c, &j, &p)).await?;
     let mut after_row = 0;
-    let mut buffer = Vec::new();
-    for meta in metas {
-        let (j, p) = (job.to_owned(), party.to_owned());
-        let body = state
-            .store
-            .call(move |c| store::chunk_body_into(c, &j, &p, meta.seq, buffer))
-            .await?
-            .ok_or_else(|| ApiFailure::internal("chunk vanished", meta.seq))?;
-        let chunk = Chunk::decode(&body, layout, after_row).map_err(|e| ApiFailure::internal("stored chunk", e))?;
+    store.read_chunk_bodies(job, party, |body| {
+        let chunk = Chunk::decode(body, layout, after_row).map_err(|e| ApiFailure::internal("stored chunk", e))?;
         after_row = chunk.last_row();
         visit(&chunk);
-        buffer = body;
-    }
-    Ok(())
+        Ok::<(), ApiFailure>(())
+    })
 }
 
 pub struct JoinOutcome {
@@ -89,24 +80,32 @@ pub struct JoinOutcome {
     pub departments: BTreeMap<String, DepartmentMatch>,
 }
 
-/// Joins every department's tokens with its group of the requester's. Departments are
-/// joined concurrently, each on a task of its own: the join runs after every party has
+/// Joins every department's tokens with its group of the requester's. The requester's
+/// index is built first; then the departments are joined at once, each on a blocking
+/// thread reading from its own database connection: the join runs after every party has
 /// sealed, when nothing else keeps the cores busy, and it decides how soon the requester
 /// gets its results.
 pub async fn join(state: &AppState, spec: &JobSpec) -> Result<JoinOutcome, ApiFailure> {
-    let requester = &spec.requester.party;
-    let layout = spec.layout(requester).expect("the requester is a party");
-    let mut index = RegistryIndex::new(layout.groups.len());
-    for_each_chunk(state, &spec.id, requester, &layout, |chunk| index.add_chunk(chunk, &layout)).await?;
+    let requester = spec.requester.party.clone();
+    let layout = spec.layout(&requester).expect("the requester is a party");
+    let (store, job) = (state.store.clone(), spec.id.clone());
+    let index = tokio::task::spawn_blocking(move || {
+        let mut index = RegistryIndex::new(layout.groups.len());
+        for_each_chunk(&store, &job, &requester, &layout, |chunk| index.add_chunk(chunk, &layout))?;
+        Ok::<_, ApiFailure>(index)
+    })
+    .await
+    .map_err(|e| ApiFailure::internal("registry index", e))??;
     let index = Arc::new(index);
     let mut joins = tokio::task::JoinSet::new();
     for (group, department) in spec.departments.iter().enumerate() {
         let layout = spec.layout(&department.party).expect("a department is a party");
         let attributes = bidui_core::api::Attribute::expand(&department.compare);
-        let (state, index, job, party) = (state.clone(), Arc::clone(&index), spec.id.clone(), department.party.clone());
-        joins.spawn(async move {
+        let (store, index) = (state.store.clone(), Arc::clone(&index));
+        let (job, party) = (spec.id.clone(), department.party.clone());
+        joins.spawn_blocking(move || {
             let mut join = DepartmentJoin::new(&index, group, attributes);
-            for_each_chunk(&state, &job, &party, &layout, |chunk| join.add_chunk(chunk)).await?;
+            for_each_chunk(&store, &job, &party, &layout, |chunk| join.add_chunk(chunk))?;
             Ok::<_, ApiFailure>((party, join.result))
         });
     }

@@ -290,6 +290,33 @@ impl Store {
         &self.path
     }
 
+    /// Streams the bodies of `party`'s chunks of `job`, in order, through `visit` on the
+    /// calling thread, from a read-only connection of its own: the join reads every
+    /// department at once instead of queueing gigabytes on the database thread. The join
+    /// runs after the last seal committed, so what it reads is complete.
+    pub fn read_chunk_bodies<E: From<StoreError>>(
+        &self,
+        job: &str,
+        party: &str,
+        mut visit: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if self.file_condition() != FileCondition::InPlace {
+            return Err(StoreError::Missing { path: self.path.display().to_string() }.into());
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(StoreError::from)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(StoreError::from)?;
+        let mut bodies = conn
+            .prepare("SELECT body FROM chunks WHERE job = ?1 AND party = ?2 ORDER BY seq")
+            .map_err(StoreError::from)?;
+        let mut rows = bodies.query(params![job, party]).map_err(StoreError::from)?;
+        while let Some(row) = rows.next().map_err(StoreError::from)? {
+            let body = row.get_ref(0).and_then(|v| Ok(v.as_blob()?)).map_err(StoreError::from)?;
+            visit(body)?;
+        }
+        Ok(())
+    }
+
     /// Whether the file at the database's path is still the one opened (a `stat`, no SQL).
     pub fn file_condition(&self) -> FileCondition {
         match FileIdentity::of(&self.path) {
@@ -737,24 +764,8 @@ pub fn insert_chunk(
 }
 
 pub fn chunk_body(conn: &Connection, job: &str, party: &str, seq: u32) -> rusqlite::Result<Option<Vec<u8>>> {
-    chunk_body_into(conn, job, party, seq, Vec::new())
-}
-
-/// [`chunk_body`] into `buffer`, reused from chunk to chunk: the join reads gigabytes of
-/// chunks, and a fresh multi-megabyte allocation per chunk costs a page fault per page.
-pub fn chunk_body_into(
-    conn: &Connection,
-    job: &str,
-    party: &str,
-    seq: u32,
-    mut buffer: Vec<u8>,
-) -> rusqlite::Result<Option<Vec<u8>>> {
     conn.prepare_cached("SELECT body FROM chunks WHERE job = ?1 AND party = ?2 AND seq = ?3")?
-        .query_row(params![job, party, seq], |r| {
-            buffer.clear();
-            buffer.extend_from_slice(r.get_ref(0)?.as_blob()?);
-            Ok(buffer)
-        })
+        .query_row(params![job, party, seq], |r| r.get(0))
         .optional()
 }
 
