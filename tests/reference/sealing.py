@@ -323,10 +323,13 @@ def person_message(kind: str, inputs: dict) -> bytes:
     return b"\x00".join(inputs[part].encode() for part in ("canonical_name", "birth_date", "sex"))
 
 
-def seal_aad(kind: str, row: int, job: str, requester: str, department: str, fields: list[str]) -> bytes:
-    head = b"bidui/v2 field-seal\x00" + kind.encode() + b"\x00"
-    parts = b"".join(part.encode() + b"\x00" for part in (job, requester, department, *fields))
-    return head + parts + row.to_bytes(4, "little")
+def seal_context(kind: str, job: str, requester: str, department: str, fields: list[str]) -> bytes:
+    head = b"bidui/v2 seal context\x00" + kind.encode() + b"\x00"
+    return head + b"".join(part.encode() + b"\x00" for part in (job, requester, department, *fields))
+
+
+def seal_aad(row: int) -> bytes:
+    return row.to_bytes(4, "little")
 
 
 def seal_plaintext(values: list[str | None]) -> bytes:
@@ -341,22 +344,18 @@ def seal_plaintext(values: list[str | None]) -> bytes:
     return plaintext + b"\x00" * (-len(plaintext) % PAD_TO)
 
 
-def seal_nonce(suite: str, seal_key: bytes, person: bytes, aad: bytes, plaintext: bytes) -> bytes:
-    message = (
-        b"bidui/v2 seal nonce\x00"
-        + len(person).to_bytes(4, "little")
-        + person
-        + len(aad).to_bytes(4, "little")
-        + aad
-        + plaintext
-    )
-    return tokens.mac(suite, seal_key, message)[:NONCE_LEN]
+def seal_nonce(suite: str, context_key: bytes, person: bytes, aad: bytes, plaintext: bytes) -> bytes:
+    message = b"bidui/v2 seal nonce\x00" + len(person).to_bytes(4, "little") + person + aad + plaintext
+    return tokens.mac(suite, context_key, message)[:NONCE_LEN]
 
 
-def seal_keys(suite: str, secret: bytes, kind: str, pair: tuple[str, str, str], person: bytes) -> tuple[bytes, bytes]:
-    """(the pair's sealing key, the AEAD key of one person) in one pair domain."""
+def seal_keys(
+    suite: str, secret: bytes, kind: str, pair: tuple[str, str, str], fields: list[str], person: bytes
+) -> tuple[bytes, bytes]:
+    """(the context key of a pair domain, kind and field list; the AEAD key of one person)."""
     seal_key = tokens.purpose_key(suite, secret, SEAL_PURPOSE[kind], *pair)
-    return seal_key, tokens.mac(suite, seal_key, b"bidui/v2 seal key\x00" + person)
+    context_key = tokens.mac(suite, seal_key, seal_context(kind, *pair, fields))
+    return context_key, tokens.mac(suite, context_key, b"bidui/v2 seal key\x00" + person)
 
 
 def decode_plaintext(plaintext: bytes, fields: int) -> list[str | None] | None:
@@ -381,13 +380,13 @@ def decode_plaintext(plaintext: bytes, fields: int) -> list[str | None] | None:
     return values if at == len(body) else None
 
 
-def open_sealed(suite: str, seal_key: bytes, enc_key: bytes, person: bytes, aad: bytes, sealed: bytes, fields: int):
+def open_sealed(suite: str, context_key: bytes, enc_key: bytes, person: bytes, aad: bytes, sealed: bytes, fields: int):
     """The values, or None: wrong length, tag, synthetic nonce or encoding."""
     if not (NONCE_LEN + TAG_LEN < len(sealed) and (len(sealed) - NONCE_LEN - TAG_LEN) % PAD_TO == 0):
         return None
     nonce = sealed[:NONCE_LEN]
     plaintext = chacha20_poly1305_open(enc_key, nonce, aad, sealed[NONCE_LEN:])
-    if plaintext is None or seal_nonce(suite, seal_key, person, aad, plaintext) != nonce:
+    if plaintext is None or seal_nonce(suite, context_key, person, aad, plaintext) != nonce:
         return None
     return decode_plaintext(plaintext, fields)
 
@@ -400,15 +399,16 @@ def check_field_seals(vectors: dict) -> tuple[int, list[str]]:
         pair = (case["job_id"], case["requester"], case["department"])
         secret = bytes.fromhex(case["secret"])
         person = person_message(kind, case["person_inputs"])
-        seal_key, enc_key = seal_keys(suite, secret, kind, pair, person)
-        aad = seal_aad(kind, row, *pair, fields)
+        context_key, enc_key = seal_keys(suite, secret, kind, pair, fields, person)
+        aad = seal_aad(row)
         plaintext = seal_plaintext(case["values"])
-        nonce = seal_nonce(suite, seal_key, person, aad, plaintext)
+        nonce = seal_nonce(suite, context_key, person, aad, plaintext)
         sealed = nonce + chacha20_poly1305_seal(enc_key, nonce, aad, plaintext)
         label = f"{suite} {kind} row {row} fields {fields}"
         expected = {
             "purpose": (case["purpose"], SEAL_PURPOSE[kind]),
             "person": (case["person"], person.hex()),
+            "context_key": (case["context_key"], context_key.hex()),
             "enc_key": (case["enc_key"], enc_key.hex()),
             "aad": (case["aad"], aad.hex()),
             "plaintext": (case["plaintext"], plaintext.hex()),
@@ -419,16 +419,19 @@ def check_field_seals(vectors: dict) -> tuple[int, list[str]]:
             if given != recomputed:
                 failures.append(f"{name} {given} recomputes as {recomputed} ({label})")
         given = bytes.fromhex(case["sealed"])
-        if open_sealed(suite, seal_key, enc_key, person, aad, given, len(fields)) != case["values"]:
+        if open_sealed(suite, context_key, enc_key, person, aad, given, len(fields)) != case["values"]:
             failures.append(f"sealed does not open to its values ({label})")
-        # Whoever does not know the person, or reads it as another row, opens nothing.
+        # Whoever does not know the person, reads it as another row, or under another field
+        # list, opens nothing.
         other = person[:-1] + b"9"
-        _, other_enc_key = seal_keys(suite, secret, kind, pair, other)
-        if open_sealed(suite, seal_key, other_enc_key, other, aad, given, len(fields)) is not None:
+        _, other_enc_key = seal_keys(suite, secret, kind, pair, fields, other)
+        if open_sealed(suite, context_key, other_enc_key, other, aad, given, len(fields)) is not None:
             failures.append(f"sealed opens for another person ({label})")
-        other_aad = seal_aad(kind, row + 1, *pair, fields)
-        if open_sealed(suite, seal_key, enc_key, person, other_aad, given, len(fields)) is not None:
+        if open_sealed(suite, context_key, enc_key, person, seal_aad(row + 1), given, len(fields)) is not None:
             failures.append(f"sealed opens as another row ({label})")
+        relabelled_key, relabelled_enc_key = seal_keys(suite, secret, kind, pair, [*fields, "extra"], person)
+        if open_sealed(suite, relabelled_key, relabelled_enc_key, person, aad, given, len(fields)) is not None:
+            failures.append(f"sealed opens under another field list ({label})")
     return len(vectors["cases"]), failures
 
 

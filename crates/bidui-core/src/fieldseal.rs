@@ -9,23 +9,25 @@
 //! ```text
 //! K_seal    = the pair's field-seal key (person = canonical id) or qid-seal key (person = the
 //!             quasi-identifier message), spec-v2 §3
-//! enc_key   = MAC(K_seal, "bidui/v2 seal key" || 0x00 || person)
-//! aad       = "bidui/v2 field-seal" || 0x00 || kind || 0x00 || job || 0x00 || requester || 0x00 ||
-//!             department || 0x00 || (field || 0x00)* || u32le(row)
+//! K_ctx     = MAC(K_seal, "bidui/v2 seal context" || 0x00 || kind || 0x00 || job || 0x00 ||
+//!                 requester || 0x00 || department || 0x00 || (field || 0x00)*)
+//! enc_key   = MAC(K_ctx, "bidui/v2 seal key" || 0x00 || person)
+//! aad       = u32le(row)
 //! plaintext = u16le(len(body)) || body || 0x00 … (to a multiple of 64 bytes)
 //!             body = for each field: 0x00 (no value) | 0x01 || u16le(len) || UTF-8 value
-//! nonce     = first_12(MAC(K_seal, "bidui/v2 seal nonce" || 0x00 || u32le(len(person)) || person ||
-//!                          u32le(len(aad)) || aad || plaintext))
+//! nonce     = first_12(MAC(K_ctx, "bidui/v2 seal nonce" || 0x00 || u32le(len(person)) || person ||
+//!                          aad || plaintext))
 //! sealed    = nonce || ChaCha20-Poly1305(enc_key, nonce, aad, plaintext)   (ciphertext || tag)
 //! ```
 //!
-//! Only a holder of the epoch secret who knows the person derives `enc_key`. The nonce is a
-//! MAC of everything sealed (a synthetic IV), so sealing is deterministic: an interrupted
-//! upload recomputes the same bytes and resumes by digest, and two different plaintexts
-//! under one key get different nonces. Both come from the pair key's precomputed MAC state,
-//! with no key schedule per row: sealing runs for every row a department holds. Padding
-//! hides value lengths below 64 bytes. The row comes last in the associated data, so a
-//! [`Sealer`] builds the rest once per job.
+//! Only a holder of the epoch secret who knows the person derives `enc_key`. The context
+//! key binds the kind, the pair domain and the field names once per department and job, so
+//! each row's MACs and associated data carry only what varies: the person, the row and the
+//! values. The nonce is a MAC of everything sealed (a synthetic IV), so sealing is
+//! deterministic: an interrupted upload recomputes the same bytes and resumes by digest,
+//! and two different plaintexts under one key get different nonces. Both come from the
+//! context key's precomputed MAC state, with no key schedule per row: sealing runs for
+//! every row a department holds. Padding hides value lengths below 64 bytes.
 
 use std::ops::Range;
 
@@ -34,7 +36,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::keys::{MacBatch, PairDomain, PurposeKey};
 
-const AAD_LABEL: &[u8] = b"bidui/v2 field-seal";
+const CONTEXT_LABEL: &[u8] = b"bidui/v2 seal context";
 const KEY_LABEL: &[u8] = b"bidui/v2 seal key";
 const NONCE_LABEL: &[u8] = b"bidui/v2 seal nonce";
 const NONCE_LEN: usize = 12;
@@ -93,28 +95,34 @@ pub fn valid_sealed_len(len: usize) -> bool {
     len > NONCE_LEN + TAG_LEN && len <= MAX_SEALED_LEN && (len - NONCE_LEN - TAG_LEN).is_multiple_of(PAD_TO)
 }
 
-/// The associated data less its final row: the same for every row of one job, kind and
-/// department.
-fn aad_prefix(kind: SealKind, context: &SealContext<'_>) -> Vec<u8> {
+/// The message of the context key: the kind, the pair domain and the field names, each
+/// ended by a zero byte (none of them holds one).
+pub(crate) fn context_message(kind: SealKind, context: &SealContext<'_>) -> Vec<u8> {
     let pair = &context.pair;
-    let mut aad = [AAD_LABEL, b"\0", kind.label().as_bytes(), b"\0"].concat();
+    let mut message = [CONTEXT_LABEL, b"\0", kind.label().as_bytes(), b"\0"].concat();
     for part in [pair.job, pair.requester, pair.department].into_iter().chain(context.fields.iter().map(String::as_str))
     {
-        aad.extend_from_slice(part.as_bytes());
-        aad.push(0);
+        message.extend_from_slice(part.as_bytes());
+        message.push(0);
     }
-    aad
+    message
 }
 
-fn enc_key(seal_key: &PurposeKey, person: &[u8]) -> LessSafeKey {
-    let key = Zeroizing::new(seal_key.mac(&[KEY_LABEL, b"\0", person]));
+/// The key of one job's, kind's and department's sealed values (`K_ctx`), a MAC key of the
+/// seal key's suite.
+pub(crate) fn context_key(seal_key: &PurposeKey, kind: SealKind, context: &SealContext<'_>) -> PurposeKey {
+    let key = Zeroizing::new(seal_key.mac(&[&context_message(kind, context)]));
+    PurposeKey::new(seal_key.suite(), *key)
+}
+
+fn enc_key(context_key: &PurposeKey, person: &[u8]) -> LessSafeKey {
+    let key = Zeroizing::new(context_key.mac(&[KEY_LABEL, b"\0", person]));
     LessSafeKey::new(UnboundKey::new(&CHACHA20_POLY1305, &key[..]).expect("a 32-byte ChaCha20 key"))
 }
 
-fn nonce(seal_key: &PurposeKey, person: &[u8], aad: &[u8], plaintext: &[u8]) -> [u8; NONCE_LEN] {
+fn nonce(context_key: &PurposeKey, person: &[u8], aad: &[u8; 4], plaintext: &[u8]) -> [u8; NONCE_LEN] {
     let person_len = (person.len() as u32).to_le_bytes();
-    let aad_len = (aad.len() as u32).to_le_bytes();
-    let mac = seal_key.mac(&[NONCE_LABEL, b"\0", &person_len, person, &aad_len, aad, plaintext]);
+    let mac = context_key.mac(&[NONCE_LABEL, b"\0", &person_len, person, aad, plaintext]);
     mac[..NONCE_LEN].try_into().expect("12 of 32 bytes")
 }
 
@@ -178,13 +186,10 @@ fn decode_plaintext(plaintext: &[u8], fields: usize) -> Result<Vec<Option<String
 /// several at a time (`keys::MacBatch`), so sealing every row a department holds costs
 /// little more than its cipher.
 pub struct Sealer {
-    key: PurposeKey,
+    /// `K_ctx` of the job, kind and department.
+    context_key: PurposeKey,
     kind: SealKind,
     fields: usize,
-    /// The associated data less its final row.
-    aad_prefix: Vec<u8>,
-    /// The associated data of the row being sealed.
-    aad: Vec<u8>,
     person: Zeroizing<Vec<u8>>,
     plaintext: Zeroizing<Vec<u8>>,
     /// Per queued seal, the message of its key's MAC and of its nonce's (which ends with
@@ -211,11 +216,9 @@ impl Sealer {
     /// [`SealKind::Qid`].
     pub fn new(seal_key: &PurposeKey, kind: SealKind, context: &SealContext<'_>) -> Sealer {
         Sealer {
-            key: seal_key.clone(),
+            context_key: context_key(seal_key, kind, context),
             kind,
             fields: context.fields.len(),
-            aad_prefix: aad_prefix(kind, context),
-            aad: Vec::new(),
             person: Zeroizing::new(Vec::new()),
             plaintext: Zeroizing::new(Vec::new()),
             key_messages: MacBatch::default(),
@@ -249,19 +252,9 @@ impl Sealer {
         self.person.clear();
         person.iter().for_each(|part| self.person.extend_from_slice(part));
         let person_len = (self.person.len() as u32).to_le_bytes();
-        let aad_len = ((self.aad_prefix.len() + 4) as u32).to_le_bytes();
-        let row_bytes = row.to_le_bytes();
+        let aad = row.to_le_bytes();
         self.key_messages.push(&[KEY_LABEL, b"\0", &self.person]);
-        self.nonce_messages.push(&[
-            NONCE_LABEL,
-            b"\0",
-            &person_len,
-            &self.person,
-            &aad_len,
-            &self.aad_prefix,
-            &row_bytes,
-            &self.plaintext,
-        ]);
+        self.nonce_messages.push(&[NONCE_LABEL, b"\0", &person_len, &self.person, &aad, &self.plaintext]);
         let at = out.len();
         out.resize(at + NONCE_LEN + self.plaintext.len() + TAG_LEN, 0);
         self.queued.push(QueuedSeal { at, plaintext_len: self.plaintext.len(), row });
@@ -275,24 +268,22 @@ impl Sealer {
     pub fn seal_queued(&mut self, out: &mut [u8]) {
         let count = self.queued.len();
         self.macs.clear();
-        self.key_messages.compute_into(&self.key, &mut self.macs);
-        self.nonce_messages.compute_into(&self.key, &mut self.macs);
+        self.key_messages.compute_into(&self.context_key, &mut self.macs);
+        self.nonce_messages.compute_into(&self.context_key, &mut self.macs);
         let (enc_keys, nonces) = self.macs.split_at(count);
         for (index, seal) in self.queued.iter().enumerate() {
             let enc_key = UnboundKey::new(&CHACHA20_POLY1305, &enc_keys[index]).expect("a 32-byte ChaCha20 key");
             let nonce: [u8; NONCE_LEN] = nonces[index][..NONCE_LEN].try_into().expect("12 of 32 bytes");
             let message = self.nonce_messages.message(index);
             let plaintext = &message[message.len() - seal.plaintext_len..];
-            self.aad.clear();
-            self.aad.extend_from_slice(&self.aad_prefix);
-            self.aad.extend_from_slice(&seal.row.to_le_bytes());
+            let aad = seal.row.to_le_bytes();
             let blob = &mut out[seal.at..seal.at + NONCE_LEN + seal.plaintext_len + TAG_LEN];
             let (nonce_bytes, rest) = blob.split_at_mut(NONCE_LEN);
             let (ciphertext, tag_bytes) = rest.split_at_mut(seal.plaintext_len);
             nonce_bytes.copy_from_slice(&nonce);
             ciphertext.copy_from_slice(plaintext);
             let tag = LessSafeKey::new(enc_key)
-                .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&self.aad), ciphertext)
+                .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&aad), ciphertext)
                 .expect("a plaintext of at most MAX_SEALED_LEN bytes is far within ChaCha20-Poly1305's limit");
             tag_bytes.copy_from_slice(tag.as_ref());
         }
@@ -349,15 +340,15 @@ pub fn open_values(
     }
     let (nonce_bytes, ciphertext) = sealed.split_at(NONCE_LEN);
     let nonce_bytes: [u8; NONCE_LEN] = nonce_bytes.try_into().expect("12 bytes");
-    let mut aad = aad_prefix(kind, context);
-    aad.extend_from_slice(&row.to_le_bytes());
+    let aad = row.to_le_bytes();
     let person = person.concat();
+    let context_key = context_key(seal_key, kind, context);
     let mut buffer = Zeroizing::new(ciphertext.to_vec());
-    let plaintext = enc_key(seal_key, &person)
+    let plaintext = enc_key(&context_key, &person)
         .open_in_place(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(&aad), &mut buffer[..])
         .map_err(|_| SealValuesError::CannotOpen)?;
     // A blob whose nonce is not the MAC of its content was not made by a sealer.
-    if nonce(seal_key, &person, &aad, plaintext) != nonce_bytes {
+    if nonce(&context_key, &person, &aad, plaintext) != nonce_bytes {
         return Err(SealValuesError::CannotOpen);
     }
     decode_plaintext(plaintext, context.fields.len())

@@ -12,7 +12,7 @@ use crate::api::{Attribute, DepartmentSpec, JobSpec, RequesterSpec, SignedJob};
 use crate::custody::{Action, PrincipalRole, PrincipalStatement};
 use crate::fieldseal::{seal_values, SealContext, SealKind};
 use crate::idnum::{CivilDate, IdNumber, Sex};
-use crate::keys::{EpochSecret, KeyEpoch, PairDomain, Purpose, Suite};
+use crate::keys::{EpochSecret, KeyEpoch, PairDomain, Purpose, PurposeKey, Suite};
 use crate::name;
 use crate::seal;
 use crate::token::{attr_message, id_message, qid_message};
@@ -308,16 +308,16 @@ struct SealedRow {
     values: &'static [Option<&'static str>],
 }
 
-/// spec-v2 §5.3: the associated data, written out from the spec (the sealer's own is
-/// private); `tests/vectors.rs` checks that the sealed bytes are the AEAD under it.
-fn seal_aad(kind: SealKind, row: u32, pair: &PairDomain<'_>, fields: &[&str]) -> Vec<u8> {
-    let mut aad = [b"bidui/v2 field-seal".as_slice(), b"\0", kind.label().as_bytes(), b"\0"].concat();
+/// spec-v2 §5.1: the context key's message, written out from the spec (the sealer's own
+/// is private); `tests/vectors.rs` checks that the sealed bytes are the AEAD under the keys
+/// it gives.
+fn seal_context(kind: SealKind, pair: &PairDomain<'_>, fields: &[&str]) -> Vec<u8> {
+    let mut context = [b"bidui/v2 seal context".as_slice(), b"\0", kind.label().as_bytes(), b"\0"].concat();
     for part in [pair.job, pair.requester, pair.department].into_iter().chain(fields.iter().copied()) {
-        aad.extend_from_slice(part.as_bytes());
-        aad.push(0);
+        context.extend_from_slice(part.as_bytes());
+        context.push(0);
     }
-    aad.extend_from_slice(&row.to_le_bytes());
-    aad
+    context
 }
 
 /// spec-v2 §5.4: the padded plaintext, written out from the spec.
@@ -339,7 +339,7 @@ fn seal_plaintext(values: &[Option<&str>]) -> Vec<u8> {
 }
 
 /// spec-v2 §5: each field list of [`SEALED_ROWS`] sealed under both kinds and every suite,
-/// with the AEAD key, the associated data and the plaintext on the way.
+/// with the context key, the AEAD key, the associated data and the plaintext on the way.
 fn field_seal_vectors() -> Value {
     let (secret_hex, _) = secrets().next().expect("a test secret");
     let id = IdNumber::parse(IDS[1], IDNUM_TODAY).expect("vector ids are valid");
@@ -366,7 +366,8 @@ fn field_seal_vectors() -> Value {
                 let seal_key = epoch.derive(purpose, &pair);
                 let sealed = seal_values(&seal_key, kind, &[&person], &context, row, values)
                     .expect("vector values are sealable");
-                let enc_key = seal_key.mac(&[b"bidui/v2 seal key\0", &person]);
+                let context_key = seal_key.mac(&[&seal_context(kind, &pair, fields)]);
+                let enc_key = PurposeKey::new(suite, context_key).mac(&[b"bidui/v2 seal key\0", &person]);
                 cases.push(json!({
                     "suite": suite.name(),
                     "secret": secret_hex,
@@ -380,8 +381,9 @@ fn field_seal_vectors() -> Value {
                     "person": hex::encode(&person),
                     "fields": fields,
                     "values": values,
+                    "context_key": hex::encode(context_key),
                     "enc_key": hex::encode(enc_key),
-                    "aad": hex::encode(seal_aad(kind, row, &pair, fields)),
+                    "aad": hex::encode(row.to_le_bytes()),
                     "plaintext": hex::encode(seal_plaintext(values)),
                     "nonce": hex::encode(&sealed[..12]),
                     "sealed": hex::encode(&sealed),
