@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bidui_core::api::{DepartmentFinding, JobResults, JobSpec, PersonRef, RowResult, SealedValues};
-use bidui_core::fieldseal::{open_values, SealContext, SealKind};
+use bidui_core::fieldseal::{Opener, SealContext, SealKind};
 use bidui_core::token::{id_message, qid_message};
 use bidui_core::{CivilDate, KeyEpoch, PairKeys};
 
@@ -27,15 +27,15 @@ pub struct RegistryColumns {
 }
 
 /// One department's sealing keys and the fields its seals hold.
+/// One department's openers: under its identity (`id`) and quasi-identifier (`qid`) keys.
 struct DepartmentOpener {
-    keys: PairKeys,
+    id: Opener,
+    qid: Opener,
     fields: Vec<String>,
 }
 
 /// The keys to open every department's sealed values in one job.
 pub struct Openers {
-    job: String,
-    requester: String,
     departments: BTreeMap<String, DepartmentOpener>,
 }
 
@@ -56,11 +56,19 @@ impl Openers {
             .filter_map(|d| {
                 let fields = sealed_fields.get(&d.party).cloned().unwrap_or_default();
                 is_subsequence(&fields, &d.fields).then(|| {
-                    (d.party.clone(), DepartmentOpener { keys: epoch.pair_keys(&spec.pair(&d.party)), fields })
+                    let pair = spec.pair(&d.party);
+                    let keys: PairKeys = epoch.pair_keys(&pair);
+                    let context = SealContext { pair, fields: &fields };
+                    let opener = DepartmentOpener {
+                        id: Opener::new(&keys.field_seal, SealKind::Id, &context),
+                        qid: Opener::new(&keys.qid_seal, SealKind::Qid, &context),
+                        fields: fields.clone(),
+                    };
+                    (d.party.clone(), opener)
                 })
             })
             .collect();
-        Openers { job: spec.id.clone(), requester: spec.requester.party.clone(), departments }
+        Openers { departments }
     }
 
     /// The values of one blob, if it opens for `identity` (`None`: the row is not in the
@@ -74,19 +82,17 @@ impl Openers {
         let opener = self.departments.get(department)?;
         let identity = identity?;
         let sealed = hex::decode(&blob.sealed).ok()?;
-        let pair = bidui_core::PairDomain { job: &self.job, requester: &self.requester, department };
-        let context = SealContext { pair, fields: &opener.fields };
         let opened = match blob.kind {
             SealKind::Id => {
                 let id = identity.id.as_ref()?;
-                open_values(&opener.keys.field_seal, SealKind::Id, &id_message(id), &context, blob.row, &sealed)
+                opener.id.open(&id_message(id), blob.row, &sealed)
             }
             SealKind::Qid => {
                 let qid = identity.qid.as_ref()?;
                 let birth = qid.birth.yyyymmdd_bytes();
                 let birth = std::str::from_utf8(&birth).expect("ASCII digits");
                 let person = qid_message(&qid.canonical_name, birth, qid.sex);
-                open_values(&opener.keys.qid_seal, SealKind::Qid, &person, &context, blob.row, &sealed)
+                opener.qid.open(&person, blob.row, &sealed)
             }
         };
         opened.ok()

@@ -326,7 +326,44 @@ pub fn seal_values(
     Ok(sealed)
 }
 
-/// Opens what [`seal_values`] sealed, given the same key, kind, person, context and row.
+/// Opens the sealed values of one job, kind and department: the context key is derived
+/// once, for every row opened.
+pub struct Opener {
+    context_key: PurposeKey,
+    fields: usize,
+}
+
+impl Opener {
+    /// `seal_key` is the pair's field-seal key for [`SealKind::Id`], its qid-seal key for
+    /// [`SealKind::Qid`].
+    pub fn new(seal_key: &PurposeKey, kind: SealKind, context: &SealContext<'_>) -> Opener {
+        Opener { context_key: context_key(seal_key, kind, context), fields: context.fields.len() }
+    }
+
+    /// Opens what a [`Sealer`] of the same key, kind and context sealed to `person` for
+    /// department row `row` (spec-v2 §5.3, its rules in order).
+    pub fn open(&self, person: &[&[u8]], row: u32, sealed: &[u8]) -> Result<Vec<Option<String>>, SealValuesError> {
+        if !valid_sealed_len(sealed.len()) {
+            return Err(SealValuesError::Malformed("length is not nonce, whole pad blocks and tag"));
+        }
+        let (nonce_bytes, ciphertext) = sealed.split_at(NONCE_LEN);
+        let nonce_bytes: [u8; NONCE_LEN] = nonce_bytes.try_into().expect("12 bytes");
+        let aad = row.to_le_bytes();
+        let person = Zeroizing::new(person.concat());
+        let mut buffer = Zeroizing::new(ciphertext.to_vec());
+        let plaintext = enc_key(&self.context_key, &person)
+            .open_in_place(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(&aad), &mut buffer[..])
+            .map_err(|_| SealValuesError::CannotOpen)?;
+        // A blob whose nonce is not the MAC of its content was not made by a sealer.
+        if nonce(&self.context_key, &person, &aad, plaintext) != nonce_bytes {
+            return Err(SealValuesError::CannotOpen);
+        }
+        decode_plaintext(plaintext, self.fields)
+    }
+}
+
+/// Opens what [`seal_values`] sealed, given the same key, kind, person, context and row
+/// ([`Opener::open`] for one row).
 pub fn open_values(
     seal_key: &PurposeKey,
     kind: SealKind,
@@ -335,23 +372,7 @@ pub fn open_values(
     row: u32,
     sealed: &[u8],
 ) -> Result<Vec<Option<String>>, SealValuesError> {
-    if !valid_sealed_len(sealed.len()) {
-        return Err(SealValuesError::Malformed("length is not nonce, whole pad blocks and tag"));
-    }
-    let (nonce_bytes, ciphertext) = sealed.split_at(NONCE_LEN);
-    let nonce_bytes: [u8; NONCE_LEN] = nonce_bytes.try_into().expect("12 bytes");
-    let aad = row.to_le_bytes();
-    let person = person.concat();
-    let context_key = context_key(seal_key, kind, context);
-    let mut buffer = Zeroizing::new(ciphertext.to_vec());
-    let plaintext = enc_key(&context_key, &person)
-        .open_in_place(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(&aad), &mut buffer[..])
-        .map_err(|_| SealValuesError::CannotOpen)?;
-    // A blob whose nonce is not the MAC of its content was not made by a sealer.
-    if nonce(&context_key, &person, &aad, plaintext) != nonce_bytes {
-        return Err(SealValuesError::CannotOpen);
-    }
-    decode_plaintext(plaintext, context.fields.len())
+    Opener::new(seal_key, kind, context).open(person, row, sealed)
 }
 
 #[cfg(test)]
