@@ -43,6 +43,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3_000_000)]
         records: u32,
     },
+    /// Requesters waiting for their results: `agents` long polls held at once against a
+    /// job that never completes, for `seconds`, while the operator's `job status` is timed;
+    /// the matcher's CPU and the status latencies are printed.
+    Wait {
+        /// Folder for the matcher's database.
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 50)]
+        agents: usize,
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
     /// A whole job on a full-size district: agent rows/s, job wall time, peak memory.
     District {
         /// Folder for the district and the run (tens of GB free at full size is plenty).
@@ -65,6 +77,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::District { dir, registry, rows, reuse_data } => district(dir, registry, rows, reuse_data),
         BenchCommand::Agent { config, read_only, workers } => agent(&config, read_only, workers),
         BenchCommand::Ingest { dir, records } => ingest(&dir, records),
+        BenchCommand::Wait { dir, agents, seconds } => wait(&dir, agents, seconds),
     }
 }
 
@@ -150,6 +163,96 @@ fn bench_spec(department: &str, fields: Vec<String>) -> bidui_core::api::JobSpec
         rules: Vec::new(),
         retention_hours: None,
     }
+}
+
+fn wait(dir: &std::path::Path, agents: usize, seconds: u64) -> anyhow::Result<()> {
+    use bidui_core::api::{DepartmentSpec, JobSpec, JobStatus, RequesterSpec, SignedJob};
+    std::fs::create_dir_all(dir)?;
+    let database = dir.join("matcher.db");
+    let _ = std::fs::remove_file(&database);
+    let (requester_key, operator_key) = (dir.join("r.key"), dir.join("o.key"));
+    for key in [&requester_key, &operator_key] {
+        let _ = std::fs::remove_file(key);
+    }
+    let requester = bidui_client::Identity::create(&requester_key)?;
+    let operator = bidui_client::Identity::create(&operator_key)?;
+    bidui_matcher::init_database(&database)?;
+    bidui_matcher::enroll(&database, "registry", PrincipalRole::Agent, &requester.public_key())?;
+    // Enrolled with the requester's key: it never signs anything here.
+    bidui_matcher::enroll(&database, "department", PrincipalRole::Agent, &requester.public_key())?;
+    bidui_matcher::enroll(&database, "operator", PrincipalRole::Operator, &operator.public_key())?;
+    let matcher = crate::demo::start_matcher(&std::env::current_exe()?, dir, "127.0.0.1:0".parse()?)?;
+    // A job whose department never seals: it stays collecting, and its requester waits.
+    let spec = JobSpec {
+        id: "wait".into(),
+        purpose: "bench".into(),
+        approval: "bench".into(),
+        epoch: "0123456789abcdef".into(),
+        suite: Suite::HmacSha256,
+        requester: RequesterSpec { party: "registry".into(), fields: vec![], max_records: 10 },
+        departments: vec![DepartmentSpec {
+            party: "department".into(),
+            compare: vec![],
+            fields: vec![],
+            max_records: 10,
+        }],
+        rules: Vec::new(),
+        retention_hours: None,
+    };
+    let signed = SignedJob::sign_with(&spec, "operator", |payload| operator.sign(payload));
+    let operator = bidui_client::Client::new(&matcher.url, "operator", operator);
+    operator.post("/v2/jobs", &signed)?;
+    let pid = matcher.child.id();
+    let (cpu_before, started) = (bidui_probe::cpu_seconds_of(pid), Instant::now());
+    let until = started + std::time::Duration::from_secs(seconds);
+    let asks = std::sync::atomic::AtomicU64::new(0);
+    let mut latencies = Vec::new();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        for _ in 0..agents {
+            let client =
+                bidui_client::Client::new(&matcher.url, "registry", bidui_client::Identity::load(&requester_key)?);
+            let asks = &asks;
+            scope.spawn(move || loop {
+                let left = until.saturating_duration_since(Instant::now()).as_secs().min(25);
+                if left == 0 {
+                    break;
+                }
+                if client.get::<JobStatus>(&format!("/v2/jobs/wait?wait={left}")).is_err() {
+                    break;
+                }
+                asks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            });
+        }
+        while Instant::now() < until {
+            let asked = Instant::now();
+            operator.get::<JobStatus>("/v2/jobs/wait")?;
+            latencies.push(asked.elapsed().as_secs_f64() * 1000.0);
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        Ok(())
+    })?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = bidui_probe::cpu_seconds_of(pid).zip(cpu_before).map(|(after, before)| after - before);
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    println!("bidui bench wait: {agents} requesters waiting for {elapsed:.0} s");
+    println!(
+        "their asks: {} ({:.2} per second in all)",
+        asks.load(std::sync::atomic::Ordering::Relaxed),
+        asks.load(std::sync::atomic::Ordering::Relaxed) as f64 / elapsed
+    );
+    println!(
+        "operator's job status: median {:.1} ms, 95th percentile {:.1} ms, longest {:.1} ms ({} asks)",
+        at(0.5),
+        at(0.95),
+        at(1.0),
+        latencies.len()
+    );
+    match cpu {
+        Some(cpu) => println!("matcher CPU: {cpu:.2} s in {elapsed:.0} s ({:.1}% of one core)", 100.0 * cpu / elapsed),
+        None => println!("matcher CPU: not measurable here"),
+    }
+    Ok(())
 }
 
 fn ingest(dir: &std::path::Path, records: u32) -> anyhow::Result<()> {

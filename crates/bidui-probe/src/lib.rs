@@ -9,7 +9,16 @@ const TICKS_PER_SECOND: f64 = 100.0;
 
 /// CPU time this process has used so far, user and system, all threads, in seconds.
 pub fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_seconds_at("self")
+}
+
+/// CPU time another process, such as a child, has used so far, in seconds.
+pub fn cpu_seconds_of(pid: u32) -> Option<f64> {
+    cpu_seconds_at(&pid.to_string())
+}
+
+fn cpu_seconds_at(process: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{process}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may hold spaces; utime and
     // stime are the 14th and 15th fields of the line, the 12th and 13th after the name.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -43,6 +52,8 @@ mod tests {
         let peak = peak_memory_kib().expect("VmHWM of this process");
         assert!(peak > 0);
         assert_eq!(peak_memory_kib_of(std::process::id()).map(|own| own >= peak), Some(true));
+        let spent = cpu_seconds().expect("CPU time of this process");
+        assert!(cpu_seconds_of(std::process::id()).is_some_and(|own| own >= spent));
         let before = cpu_seconds().expect("CPU time of this process");
         assert!(before >= 0.0);
         // Busy until the next clock tick is accounted to this process; a busy machine may
