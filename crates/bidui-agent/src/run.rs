@@ -715,7 +715,8 @@ mod tests {
         assert!(matches!(&error, AgentError::UnmappedField(f) if f == "category"), "{error}");
     }
 
-    fn config_with(extra: &str) -> (tempfile::TempDir, AgentConfig) {
+    /// A department's agent.toml with `extra` among its top-level keys.
+    fn config_file(extra: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("agent.toml");
         std::fs::write(
@@ -726,8 +727,12 @@ mod tests {
             ),
         )
         .unwrap();
-        let config = AgentConfig::load(&path).unwrap();
-        (dir, config)
+        (dir, path)
+    }
+
+    fn config_with(extra: &str) -> (tempfile::TempDir, AgentConfig) {
+        let (dir, path) = config_file(extra);
+        (dir, AgentConfig::load(&path).unwrap())
     }
 
     #[test]
@@ -763,14 +768,7 @@ mod tests {
 
     #[test]
     fn a_share_outside_zero_to_one_is_a_configuration_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("agent.toml");
-        std::fs::write(
-            &path,
-            "party = \"housing\"\nmatcher = \"http://127.0.0.1:1\"\nidentity_key = \"k\"\nstate_dir = \"s\"\n\
-             min_readable_share = 90\n[source]\npath = \"r.csv\"\n[columns]\nid = \"身份证号\"\n",
-        )
-        .unwrap();
+        let (_dir, path) = config_file("min_readable_share = 90\n");
         let error = AgentConfig::load(&path).unwrap_err();
         assert!(error.to_string().contains("min_readable_share is 90"), "{error}");
     }

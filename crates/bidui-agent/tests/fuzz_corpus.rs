@@ -1,20 +1,11 @@
 //! The source fuzz targets' seed corpora (`fuzz/seeds/source_*`), replayed through the
 //! checks the targets run (`bidui_agent::fuzzing`), without nightly.
 
-use std::path::PathBuf;
-
 use bidui_agent::fuzzing::{read_source, read_workbook};
 use bidui_agent::source::Format;
 
 fn corpus(target: &str) -> Vec<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds").join(target);
-    let mut inputs: Vec<Vec<u8>> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
-        .collect();
-    assert!(inputs.len() >= 5, "{target}: a seed corpus of {} inputs is too small to mean anything", inputs.len());
-    inputs.sort();
-    inputs
+    bidui_core::fuzzing::seeds(target)
 }
 
 #[test]

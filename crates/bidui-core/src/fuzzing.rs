@@ -62,3 +62,16 @@ pub fn signed_job(text: &str) {
         assert!(signed.verify(&[0x5a; 32]).is_err(), "no spec verifies under an unrelated key");
     }
 }
+
+/// The tracked seed inputs of the fuzz target `target` (`fuzz/seeds/<target>`), in a fixed
+/// order, for the tests that replay them; panics when there are too few to mean anything.
+pub fn seeds(target: &str) -> Vec<Vec<u8>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds").join(target);
+    let mut inputs: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| std::fs::read(entry.expect("a seed file").path()).expect("a readable seed"))
+        .collect();
+    assert!(inputs.len() >= 5, "{target}: a seed corpus of {} inputs is too small to mean anything", inputs.len());
+    inputs.sort();
+    inputs
+}

@@ -3,20 +3,11 @@
 //! targets stay runnable, without nightly. Inputs are decoded as libFuzzer hands them to
 //! the targets (`arbitrary`'s `take_rest` for structured ones).
 
-use std::path::PathBuf;
-
 use arbitrary::{Arbitrary, Unstructured};
 use bidui_core::fuzzing;
 
 fn corpus(target: &str) -> Vec<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds").join(target);
-    let mut inputs: Vec<Vec<u8>> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
-        .collect();
-    assert!(inputs.len() >= 5, "{target}: a seed corpus of {} inputs is too small to mean anything", inputs.len());
-    inputs.sort();
-    inputs
+    bidui_core::fuzzing::seeds(target)
 }
 
 /// Decodes an input as the fuzz target receives it.
