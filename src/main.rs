@@ -198,6 +198,9 @@ enum JobCommand {
         spec: PathBuf,
         #[arg(long)]
         operator: PathBuf,
+        /// The district profile (district.toml); default: operator.toml's `profile`.
+        #[arg(long)]
+        profile: Option<PathBuf>,
     },
     /// Shows progress per participant.
     Status {
@@ -453,9 +456,10 @@ fn init_logging(file: Option<&std::path::Path>) -> anyhow::Result<()> {
 
 fn job(command: JobCommand) -> anyhow::Result<()> {
     match command {
-        JobCommand::Create { spec, operator } => {
-            let spec = operator::read_spec(&spec)?;
+        JobCommand::Create { spec, operator, profile } => {
             let config = operator::OperatorConfig::load(&operator)?;
+            let spec =
+                operator::with_profile(operator::read_spec(&spec)?, profile.or(config.profile.clone()).as_deref())?;
             let created = operator::create_job(&config.client()?, &config.sign(&spec)?)
                 .with_context(|| format!("creating job {}", spec.id))?;
             println!("job {} {}", spec.id, if created { "created" } else { "already exists with this spec" });

@@ -46,5 +46,6 @@ pub(crate) fn test_spec(id: &str) -> bidui_core::api::JobSpec {
         }],
         retention_hours: None,
         rules: Vec::new(),
+        profile: None,
     }
 }
