@@ -56,6 +56,14 @@ impl Identity {
         Identity::load(path)
     }
 
+    /// A new key kept in memory only: it signs requests no matcher knows, for the one
+    /// endpoint that reads no signature (the health check) when the real key is unusable.
+    pub fn ephemeral() -> Result<Identity, KeyFileError> {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyFileError::Random)?;
+        let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| KeyFileError::Random)?;
+        Ok(Identity { key })
+    }
+
     pub fn load(path: &Path) -> Result<Identity, KeyFileError> {
         let bytes = std::fs::read(path).map_err(|source| KeyFileError::Read { path: path.to_owned(), source })?;
         let key = Ed25519KeyPair::from_pkcs8(&bytes).map_err(|_| KeyFileError::Invalid(path.to_owned()))?;
