@@ -256,6 +256,11 @@ pub enum Message {
         party: String,
         public_key: String,
     },
+    /// The matcher knows the party name under another key.
+    OtherKeyEnrolled {
+        party: String,
+        public_key: String,
+    },
     Revoked {
         party: String,
     },
@@ -676,7 +681,7 @@ fn check_matcher(config: &AgentConfig, options: &CheckOptions, report: &mut Repo
             false
         }
         Err(e) => {
-            report.error(Kind::Matcher, Message::MatcherUnreachable { url: url.clone(), cause: e.to_string() });
+            report.error(Kind::Matcher, Message::MatcherUnreachable { url: url.clone(), cause: cause(&e) });
             return None;
         }
     };
@@ -688,12 +693,26 @@ fn check_matcher(config: &AgentConfig, options: &CheckOptions, report: &mut Repo
     reachable.then_some(matcher)
 }
 
+/// The agent's signing public key (hex), to hand to the custodian.
+fn public_key(config: &AgentConfig) -> String {
+    Identity::load(&config.identity_key).map(|i| i.public_key_hex()).unwrap_or_default()
+}
+
+/// Why a request did not get through, in the client's plain words (the URL is said apart).
+fn cause(error: &ClientError) -> String {
+    match error {
+        ClientError::Transport { reason, .. } => reason.clone(),
+        ClientError::GaveUp { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// The fingerprint of the certificate the matcher presents, against the pinned one.
 fn check_certificate(config: &AgentConfig, url: &str, timeout: Duration, report: &mut Report) {
     let presented = match presented_certificate(url, timeout) {
         Ok(der) => certificate_fingerprint(&der),
         Err(e) => {
-            report.warn(Kind::Certificate, Message::CertificateUnread { cause: e.to_string() });
+            report.warn(Kind::Certificate, Message::CertificateUnread { cause: cause(&e) });
             return;
         }
     };
@@ -735,10 +754,9 @@ fn check_enrolment(
         }
         Err(e) => {
             let message = match (e.status(), e.code()) {
-                (Some(401), Some("unknown-signer")) => {
-                    let public_key =
-                        Identity::load(&config.identity_key).map(|i| i.public_key_hex()).unwrap_or_default();
-                    Message::NotEnrolled { party, public_key }
+                (Some(401), Some("unknown-signer")) => Message::NotEnrolled { party, public_key: public_key(config) },
+                (Some(401), Some("bad-signature")) => {
+                    Message::OtherKeyEnrolled { party, public_key: public_key(config) }
                 }
                 (Some(403), Some("revoked")) => Message::Revoked { party },
                 (Some(401), Some("stale")) => Message::ClockSkew { detail: e.to_string() },
@@ -876,9 +894,13 @@ impl Message {
                 true => format!("{key} 不是 64 位十六进制的公钥"),
                 false => format!("{key} is not a public key of 64 hex digits"),
             },
-            JobTrust { key } => match zh {
-                true => format!("只接受由 {key} 担保的操作员签名的任务"),
-                false => format!("only jobs signed by the operator {key} vouches for are accepted"),
+            JobTrust { key: "operator_key" } => match zh {
+                true => "只接受持有 operator_key 所配公钥的操作员签名的任务".to_owned(),
+                false => "only jobs signed by the operator whose key is operator_key are accepted".to_owned(),
+            },
+            JobTrust { .. } => match zh {
+                true => "接受密钥管理员（custodian_key）登记的操作员签名的任务".to_owned(),
+                false => "jobs signed by an operator the custodian (custodian_key) enrolled are accepted".to_owned(),
             },
             SourceUnreadable { detail } => match zh {
                 true => format!("数据文件无法读取：{detail}"),
@@ -913,12 +935,15 @@ impl Message {
                 true => format!("第 {row} 行身份证号规范化为 {masked}（本机处理，不外发）"),
                 false => format!("row {row}: identity number normalizes to {masked} (locally; never sent)"),
             },
-            SampleInvalid { row, masked, code } => match zh {
-                true => format!("第 {row} 行身份证号 {masked} 无效：{code}（{}）", id_error_label(code, lang)),
-                false => {
-                    format!("row {row}: identity number {masked} is invalid: {code} ({})", id_error_label(code, lang))
+            SampleInvalid { row, masked, code } => {
+                let shown = if masked.is_empty() { String::new() } else { format!(" {masked}") };
+                match zh {
+                    true => format!("第 {row} 行身份证号{shown} 无效：{code}（{}）", id_error_label(code, lang)),
+                    false => {
+                        format!("row {row}: identity number{shown} is invalid: {code} ({})", id_error_label(code, lang))
+                    }
                 }
-            },
+            }
             SampleUnreadable { row, reason } => match zh {
                 true => format!("第 {row} 行无法读取：{reason}"),
                 false => format!("row {row} cannot be read: {reason}"),
@@ -1054,6 +1079,10 @@ impl Message {
                 true => format!("比对服务器不认识本代理 {party}：尚未登记（unknown-signer）"),
                 false => format!("the matcher does not know the agent {party}: not enrolled (unknown-signer)"),
             },
+            OtherKeyEnrolled { party, .. } => match zh {
+                true => format!("比对服务器为 {party} 登记的是另一把公钥，与本机的签名私钥不符（bad-signature）"),
+                false => format!("the matcher has another public key enrolled for {party} than this signing key's"),
+            },
             Revoked { party } => match zh {
                 true => format!("本代理 {party} 的登记已被吊销"),
                 false => format!("the enrolment of {party} has been revoked"),
@@ -1185,6 +1214,15 @@ impl Message {
                      enrol (bidui keys enroll)"
                 ),
             },
+            OtherKeyEnrolled { public_key, .. } => match zh {
+                true => {
+                    format!("确认 identity_key 指向原来的私钥；如私钥已重新生成，请密钥管理员重新登记公钥 {public_key}")
+                }
+                false => format!(
+                    "check that identity_key is the original key; if it was made anew, have the custodian enrol \
+                     {public_key} again"
+                ),
+            },
             Revoked { .. } => match zh {
                 true => "联系密钥管理员".to_owned(),
                 false => "contact the key custodian".to_owned(),
@@ -1248,7 +1286,8 @@ mod tests {
         std::fs::write(dir.join("h.csv"), csv).unwrap();
         let config = format!(
             "party = \"household\"\nmatcher = \"{}\"\nidentity_key = \"agent.ed25519\"\nepochs = [\"e.epoch\"]\n\
-             operator_key = \"{}\"\nstate_dir = \"state\"\n[source]\npath = \"h.csv\"\n[columns]\nid = \"{id_column}\"\n\
+             operator_key = \"{}\"\nstate_dir = \"state\"\n[source]\npath = \"h.csv\"\n\
+             [columns]\nid = \"{id_column}\"\n\
              [fields]\nstatus = \"状态\"\nphone = \"电话\"\n\
              [[policy.allow]]\nfields = [\"status\"]\npurposes = [\"比对\", \"核查\"]\n",
             closed_url(),
@@ -1402,7 +1441,7 @@ mod tests {
         let unreachable = findings.iter().find(|f| f.kind == Kind::Matcher).unwrap();
         let Message::MatcherUnreachable { url, cause } = &unreachable.message else { panic!("{unreachable:?}") };
         assert_eq!(unreachable.verdict, Verdict::Error);
-        assert!(cause.contains("the connection was refused (is the matcher running?)"), "{cause}");
+        assert_eq!(cause, "the connection was refused (is the matcher running?)");
         assert!(unreachable.message.text(Lang::Zh).contains(&format!("无法连通比对服务器 {url}")));
         assert!(!findings.iter().any(|f| f.kind == Kind::Enrolment), "enrolment is not asked of an absent matcher");
     }
