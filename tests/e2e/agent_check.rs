@@ -1,8 +1,8 @@
 //! `bidui agent check` through the real binary, against a live matcher over HTTPS with a
 //! pinned certificate: a good configuration passes (certificate fingerprint as `keys
-//! tls-cert` printed it, enrolled, epoch held); a wrong column name, a key readable by
-//! others, an unreachable matcher and an agent the matcher never enrolled each fail with
-//! what to fix.
+//! tls-cert` printed it, enrolled, epoch held); a wrong column name, another certificate
+//! pinned, a key readable by others, an unreachable matcher and an agent the matcher never
+//! enrolled (or knows under another key) each fail with what to fix.
 
 use std::path::{Path, PathBuf};
 
@@ -132,6 +132,30 @@ fn agent_check_passes_a_good_agent_and_catches_column_key_matcher_and_enrolment_
         out.contains(&format!(
             "[错误] 比对服务器: 无法连通比对服务器 {away}：the connection was refused (is the matcher running?)"
         )),
+        "{out}"
+    );
+
+    // A certificate other than the matcher's pinned: refused, both fingerprints shown.
+    let (other_cert, other_key) = (dir.join("other-cert.pem"), dir.join("other-key.pem"));
+    let made = bidui(&[
+        "keys",
+        "tls-cert",
+        "--host",
+        "127.0.0.1",
+        "--out-cert",
+        other_cert.to_str().unwrap(),
+        "--out-key",
+        other_key.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", printed(&made));
+    let other_fingerprint = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    let (ok, out) = agent_check(&write_config(&agent_dir, "gongan", &url, &other_cert, "公民身份号码"), &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!("[错误] 证书: 比对服务器 {url} 的证书不被信任，未发送任何数据"))
+            && out.contains(&format!(
+                "[错误] 证书: 服务器出示的证书指纹 {fingerprint} 与 matcher_certificate 的指纹 {other_fingerprint} 不同"
+            )),
         "{out}"
     );
 

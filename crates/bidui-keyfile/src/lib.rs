@@ -104,6 +104,15 @@ mod tests {
     }
 
     #[test]
+    fn an_ephemeral_identity_signs_and_is_new_each_time() {
+        use ring::signature::{UnparsedPublicKey, ED25519};
+        let (one, two) = (Identity::ephemeral().unwrap(), Identity::ephemeral().unwrap());
+        assert_ne!(one.public_key(), two.public_key());
+        let signature = one.sign(b"GET /v1/health");
+        assert!(UnparsedPublicKey::new(&ED25519, one.public_key()).verify(b"GET /v1/health", &signature).is_ok());
+    }
+
+    #[test]
     fn secret_files_are_private_and_never_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("matcher.key");
