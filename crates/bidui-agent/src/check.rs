@@ -92,6 +92,9 @@ impl FileRole {
 /// What was found, with the values a text needs; [`Message::text`] says it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Message {
+    ConfigMissing {
+        path: PathBuf,
+    },
     ConfigUnreadable {
         path: PathBuf,
         detail: String,
@@ -292,11 +295,19 @@ pub fn check(config_path: &Path, options: &CheckOptions) -> Vec<Finding> {
         Ok(config) => config,
         Err(e) => {
             // The loader's message names the key and the problem: nothing else can be judged.
-            let detail = match e {
-                crate::config::ConfigError::Read { source, .. } => source.to_string(),
-                crate::config::ConfigError::Invalid { message, .. } => message,
+            let path = config_path.to_owned();
+            let message = match e {
+                crate::config::ConfigError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                    Message::ConfigMissing { path }
+                }
+                crate::config::ConfigError::Read { source, .. } => {
+                    Message::ConfigUnreadable { path, detail: source.to_string() }
+                }
+                crate::config::ConfigError::Invalid { message, .. } => {
+                    Message::ConfigUnreadable { path, detail: message.trim_end().to_owned() }
+                }
             };
-            report.error(Kind::Config, Message::ConfigUnreadable { path: config_path.to_owned(), detail });
+            report.error(Kind::Config, message);
             return report.findings;
         }
     };
@@ -850,6 +861,10 @@ impl Message {
         use Message::*;
         let zh = matches!(lang, Lang::Zh);
         match self {
+            ConfigMissing { path } => match zh {
+                true => format!("配置文件 {} 不存在", path.display()),
+                false => format!("the configuration {} does not exist", path.display()),
+            },
             ConfigUnreadable { path, detail } => match zh {
                 true => format!("配置文件 {} 无法读取或解析：{detail}", path.display()),
                 false => format!("the configuration {} cannot be read: {detail}", path.display()),
@@ -1107,6 +1122,10 @@ impl Message {
         use Message::*;
         let zh = matches!(lang, Lang::Zh);
         let fix = match self {
+            ConfigMissing { .. } => match zh {
+                true => "检查 --config 的路径".to_owned(),
+                false => "check the path given to --config".to_owned(),
+            },
             ConfigUnreadable { .. } => match zh {
                 true => "按上面的提示修改配置文件".to_owned(),
                 false => "correct the configuration as the message says".to_owned(),
@@ -1431,6 +1450,25 @@ mod tests {
             assert!(!printed.contains(&whole[4..14]), "the birth date and sequence of {whole} printed");
         }
         assert!(printed.contains(&mask(upgraded.as_str())), "{printed}");
+    }
+
+    #[test]
+    fn a_configuration_missing_or_not_parsing_is_the_one_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("agent.toml");
+        let findings = check(&missing, &options(1));
+        assert_eq!(
+            findings,
+            [Finding {
+                kind: Kind::Config,
+                verdict: Verdict::Error,
+                message: Message::ConfigMissing { path: missing.clone() }
+            }]
+        );
+        std::fs::write(&missing, "party = \"household\"\n").unwrap();
+        let findings = check(&missing, &options(1));
+        assert_eq!(findings.len(), 1);
+        assert!(findings[0].message.text(Lang::En).contains("missing field"), "{findings:?}");
     }
 
     #[test]
