@@ -100,6 +100,35 @@ enum AgentCommand {
         #[arg(long)]
         accept_few_readable: bool,
     },
+    /// Checks an agent before its first job, and prints a verdict per line (通过 / 警告 / 错误)
+    /// with what to fix: the configuration and the files it names (keys 0600), the column
+    /// mapping, the first rows' identity numbers (masked), invalid numbers by code over the
+    /// whole file, the local policy, the matcher (reachable, certificate fingerprint), the
+    /// epochs held and whether the matcher has enrolled this agent. Exits non-zero on any
+    /// error. Sends nothing but the health check and one signed read.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+        /// Rows whose identity numbers are shown (masked).
+        #[arg(long, default_value_t = 5)]
+        rows: usize,
+        /// The language of what is printed.
+        #[arg(long, value_enum, default_value_t = Lang::Zh)]
+        lang: Lang,
+        /// Judge birth dates against this day (YYYY-MM-DD) instead of today.
+        #[arg(long, value_parser = parse_date)]
+        today: Option<CivilDate>,
+        /// Seconds each request to the matcher may take.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
+}
+
+/// The language of a command's output: Chinese unless asked otherwise.
+#[derive(Clone, Copy, ValueEnum)]
+enum Lang {
+    Zh,
+    En,
 }
 
 /// The roles the administrator can enrol (the key custodian is trusted by key instead).
@@ -314,8 +343,44 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("agent {} in job {}", config.party, options.job))?;
             print_agent_report(&report);
         }
+        AgentCommand::Check { config, rows, lang, today, timeout } => {
+            let lang = match lang {
+                Lang::Zh => bidui_agent::check::Lang::Zh,
+                Lang::En => bidui_agent::check::Lang::En,
+            };
+            let options = bidui_agent::check::CheckOptions {
+                rows,
+                today: today.unwrap_or_else(clock::today_in_china),
+                timeout: Duration::from_secs(timeout),
+            };
+            let findings = bidui_agent::check::check(&config, &options);
+            print_check(&findings, lang);
+            if bidui_agent::check::has_errors(&findings) {
+                std::process::exit(1);
+            }
+        }
     }
     Ok(())
+}
+
+/// One line per finding (verdict, subject, what was found), the fix indented below it.
+fn print_check(findings: &[bidui_agent::check::Finding], lang: bidui_agent::check::Lang) {
+    use bidui_agent::check::Verdict;
+    let mut out = io::stdout().lock();
+    for finding in findings {
+        let _ = writeln!(
+            out,
+            "[{}] {}: {}",
+            finding.verdict.label(lang),
+            finding.kind.label(lang),
+            finding.message.text(lang)
+        );
+        if let Some(fix) = finding.message.fix(lang).filter(|_| finding.verdict != Verdict::Pass) {
+            let _ = writeln!(out, "       → {fix}");
+        }
+    }
+    let _ = writeln!(out, "{}", bidui_agent::check::summary(findings, lang));
+    let _ = out.flush();
 }
 
 fn print_agent_report(r: &bidui_agent::run::RunReport) {

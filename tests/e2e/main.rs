@@ -1,5 +1,6 @@
 //! End-to-end tests: they run the real `bidui` binary as a user would.
 
+mod agent_check;
 mod audit;
 mod browser;
 mod database;
