@@ -17,6 +17,7 @@ mod report;
 mod resume;
 mod tls;
 mod vectors;
+mod vocabulary;
 
 /// The `bidui` binary Cargo built for this test run.
 fn bidui_exe() -> &'static str {
