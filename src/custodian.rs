@@ -12,7 +12,7 @@ use bidui_keyfile::Identity;
 use bidui_keys::Custodian;
 use clap::{Args, Subcommand};
 
-use crate::clock::{unix_millis, unix_seconds};
+use crate::clock::{china_time, china_time_of_millis, unix_millis, unix_seconds};
 
 /// Where the matcher is and how to trust it.
 #[derive(Args, Clone)]
@@ -169,28 +169,72 @@ pub fn run(command: CustodianCommand) -> anyhow::Result<()> {
         }
         CustodianCommand::Status { dir, matcher } => {
             let custodian = Custodian::open(&dir)?;
-            println!("custodian public key {}", hex::encode(custodian.public_key()));
-            for agent in &custodian.state().agents {
-                let revoked = agent.revoked_at.map_or(String::new(), |t| format!(" (revoked at {t})"));
-                println!("agent {:<20} signing {}…{revoked}", agent.name, &agent.signing_key[..16]);
-            }
-            let pickups: Vec<EpochPickup> = match client(&dir, &matcher)? {
-                Some(client) => client.get("/v1/epochs/status")?,
-                None => Vec::new(),
+            let pickups: Option<Vec<EpochPickup>> = match client(&dir, &matcher)? {
+                Some(client) => Some(client.get("/v1/epochs/status")?),
+                None => None,
             };
-            for epoch in &custodian.state().epochs {
-                println!("epoch {} {} kcv {} created {}", epoch.number, epoch.suite, epoch.kcv, epoch.created_at);
-                for recipient in &epoch.sealed_to {
-                    let pickup = pickups.iter().find(|p| p.kcv == epoch.kcv && &p.recipient == recipient);
-                    let taken = match pickup.and_then(|p| p.picked_up_at) {
-                        Some(at) => format!("taken up at {at}"),
-                        None if matcher.matcher.is_some() => "not taken up yet".to_owned(),
-                        None => "(ask with --matcher)".to_owned(),
-                    };
-                    println!("  {recipient:<20} {taken}");
-                }
-            }
+            print!("{}", status_text(&custodian, pickups.as_deref()));
         }
     }
     Ok(())
+}
+
+/// `keys status`: the custodian's key, its agents, and who took up which epoch (`pickups`:
+/// the matcher's answer, when asked). Every time in China Standard Time.
+fn status_text(custodian: &Custodian, pickups: Option<&[EpochPickup]>) -> String {
+    let mut out = format!("custodian public key {}\n", hex::encode(custodian.public_key()));
+    for agent in &custodian.state().agents {
+        let revoked = agent.revoked_at.map_or(String::new(), |t| format!(" (revoked at {})", china_time_of_millis(t)));
+        out.push_str(&format!("agent {:<20} signing {}…{revoked}\n", agent.name, &agent.signing_key[..16]));
+    }
+    for epoch in &custodian.state().epochs {
+        out.push_str(&format!(
+            "epoch {} {} kcv {} created {}\n",
+            epoch.number,
+            epoch.suite,
+            epoch.kcv,
+            china_time(epoch.created_at)
+        ));
+        for recipient in &epoch.sealed_to {
+            let pickup = pickups.and_then(|p| p.iter().find(|p| p.kcv == epoch.kcv && &p.recipient == recipient));
+            let mut taken = match (pickups, pickup.and_then(|p| p.picked_up_at)) {
+                (_, Some(at)) => format!("taken up at {}", china_time(at)),
+                (Some(_), None) => "not taken up yet".to_owned(),
+                (None, None) => "(ask with --matcher)".to_owned(),
+            };
+            if let Some(at) = pickup.and_then(|p| p.retire_at) {
+                taken.push_str(&format!("; retired at {}", china_time(at)));
+            }
+            out.push_str(&format!("  {recipient:<20} {taken}\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_status_shows_times_in_china_standard_time_not_unix_seconds() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut custodian = Custodian::init(dir.path()).unwrap();
+        let (signing, x25519) = bidui_agent::epochs::init_agent_keys(&dir.path().join("agent")).unwrap();
+        custodian.enroll("household", &hex::encode(signing), &hex::encode(x25519), 1_555_631_999_000).unwrap();
+        let rotation = custodian.rotate(Suite::HmacSha256, 1_555_631_999).unwrap();
+        custodian.revoke("household", 1_555_632_000_000).unwrap();
+        let pickups = [EpochPickup {
+            kcv: rotation.kcv.clone(),
+            suite: Suite::HmacSha256,
+            recipient: "household".into(),
+            picked_up_at: Some(1_555_632_001),
+            retire_at: Some(1_555_632_002),
+        }];
+        let shown = status_text(&custodian, Some(&pickups));
+        assert!(shown.contains("created 2019-04-19 07:59:59 +08:00"), "{shown}");
+        assert!(shown.contains("revoked at 2019-04-19 08:00:00 +08:00"), "{shown}");
+        assert!(shown.contains("taken up at 2019-04-19 08:00:01 +08:00"), "{shown}");
+        assert!(shown.contains("retired at 2019-04-19 08:00:02 +08:00"), "{shown}");
+        assert!(!shown.contains("155563"), "no raw Unix time: {shown}");
+    }
 }

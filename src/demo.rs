@@ -333,8 +333,10 @@ pub fn run_district(
     args: &DemoArgs,
     department_rows: &[(bidui_synth::Department, u64)],
 ) -> anyhow::Result<DistrictRun> {
+    // Absolute once, here: the agents' configurations are read relative to their own
+    // folders, so a relative --dir would be resolved twice.
     let dir = match &args.dir {
-        Some(dir) => dir.clone(),
+        Some(dir) => std::path::absolute(dir).with_context(|| format!("locating {}", dir.display()))?,
         None => std::env::temp_dir().join(format!("bidui-demo-{}", std::process::id())),
     };
     let data = dir.join("data");

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use bidui_core::api::{JobResults, StatusRule};
+use bidui_core::api::{JobResults, PersonRef, StatusRule};
 use bidui_report::{Options, ProblemSet, RegistryEntry};
 
-/// What a report run wrote (the names `bidui demo` and `bidui job results` print).
+/// What a report run wrote (the names `bidui demo` prints).
 pub struct Written {
     pub json: PathBuf,
     pub csv: PathBuf,
@@ -67,7 +67,8 @@ pub struct ResolveArgs {
     pub id_column: String,
     #[arg(long, default_value = "联系电话")]
     pub contact_column: String,
-    /// Column of the town, to check the registry is the one the run read ("" to skip).
+    /// Column of the town, to check the registry is the one the run read; a registry without
+    /// it is refused ("": no town check, then the report's results.json must name the people).
     #[arg(long, default_value = "镇街")]
     pub town_column: String,
     /// Where the resolved workbooks go (a new directory; keep it on the requester's side).
@@ -184,15 +185,36 @@ fn print_build(set: &ProblemSet, written: &bidui_report::Written) {
     println!("  for machines: {} and {}", written.problems_csv.display(), written.problems_json.display());
 }
 
-/// Reads the requester's registry: row number → name, identity cell, contact, town.
-fn read_registry(args: &ResolveArgs) -> anyhow::Result<(BTreeMap<u32, RegistryEntry>, u64)> {
+/// The requester's registry as `resolve` reads it.
+struct Registry {
+    /// Row number → name, identity cell, contact, town.
+    entries: BTreeMap<u32, RegistryEntry>,
+    rows: u64,
+    /// Whether the registry has the town column (`--town-column`), so towns can be compared.
+    has_town: bool,
+}
+
+/// Reads the requester's registry. A town column named but absent is an error that lists
+/// the registry's columns: a check must never be skipped for want of a column.
+fn read_registry(args: &ResolveArgs) -> anyhow::Result<Registry> {
     let mut spec = bidui_agent::source::SourceSpec::new(&args.registry);
     spec.sheet = args.sheet.clone();
     let mut source = bidui_agent::source::Source::open(&spec)?;
     let name = source.column(&args.name_column)?;
     let id = source.column(&args.id_column)?;
     let contact = source.column(&args.contact_column).ok();
-    let town = if args.town_column.is_empty() { None } else { source.column(&args.town_column).ok() };
+    let town = match args.town_column.as_str() {
+        "" => None,
+        column => Some(source.column(column).map_err(|_| {
+            anyhow::anyhow!(
+                "{} has no column {column:?}, so resolve cannot check that it is the registry the run read. Its \
+                 columns are: {}. Name the town column with --town-column (e.g. --town-column {})",
+                args.registry.display(),
+                source.headers().iter().filter(|h| !h.is_empty()).cloned().collect::<Vec<_>>().join(", "),
+                source.headers().iter().find(|h| h.contains("镇街")).map_or("<column>", String::as_str),
+            )
+        })?),
+    };
     let mut entries = BTreeMap::new();
     let mut rows = 0u64;
     for row in source.rows() {
@@ -208,27 +230,68 @@ fn read_registry(args: &ResolveArgs) -> anyhow::Result<(BTreeMap<u32, RegistryEn
             },
         );
     }
-    Ok((entries, rows))
+    Ok(Registry { entries, rows, has_town: town.is_some() })
+}
+
+/// The people of the run's rows (name and identity cell as the requester's agent read
+/// them), from the `results.json` beside the report when it is the requester's: the
+/// strongest check that a registry row is still the same person.
+fn people_of_run(report: &Path, job: &str) -> Option<BTreeMap<u32, PersonRef>> {
+    let dir = if report.is_dir() { report } else { report.parent()? };
+    let results = bidui_report::load_results(&dir.join(bidui_report::RESULTS_FILE)).ok()?;
+    let people: BTreeMap<u32, PersonRef> =
+        results.rows.into_iter().filter_map(|row| Some((row.row, row.person?))).collect();
+    (results.job == job && !people.is_empty()).then_some(people)
+}
+
+/// Why `registry` may not be the file the run read; empty when every check passed. Row
+/// numbers are the record references, so a registry re-sorted, edited or replaced would
+/// put names on the wrong problems: each row's person is compared when the run's results
+/// name them, each problem's town when the registry has the town column, and with
+/// neither at hand resolve cannot check at all — which is itself a reason to refuse.
+fn registry_doubts(set: &ProblemSet, registry: &Registry, people: Option<&BTreeMap<u32, PersonRef>>) -> Vec<String> {
+    let mut doubts = Vec::new();
+    if registry.rows != set.summary.registry_rows_read {
+        doubts
+            .push(format!("the registry has {} rows, the run read {}", registry.rows, set.summary.registry_rows_read));
+    }
+    if let Some(people) = people {
+        let other_person = people
+            .iter()
+            .filter(|(row, person)| {
+                registry.entries.get(row).is_none_or(|e| e.name != person.name || e.identity != person.id_number)
+            })
+            .count();
+        if other_person > 0 {
+            doubts.push(format!("{other_person} rows hold another person (name or identity number) than in the run"));
+        }
+    }
+    if registry.has_town {
+        let other_town = set
+            .problems
+            .iter()
+            .filter(|p| p.town != bidui_report::problems::NO_TOWN)
+            .filter(|p| registry.entries.get(&p.row).and_then(|e| e.town.as_ref()).is_some_and(|t| *t != p.town))
+            .count();
+        if other_town > 0 {
+            doubts.push(format!("{other_town} problems name another town than the registry's row"));
+        }
+    }
+    if people.is_none() && !registry.has_town {
+        doubts.push(
+            "nothing to check its rows by: the report has no requester's results.json naming the people, and no \
+             town column was given (--town-column)"
+                .to_owned(),
+        );
+    }
+    doubts
 }
 
 fn resolve(args: ResolveArgs) -> anyhow::Result<()> {
     let mut set = bidui_report::load_run(&args.report)?;
-    let (entries, rows) = read_registry(&args)?;
-    // Row numbers are the record references: the registry must be the file the run read,
-    // unchanged in its rows, or names land on the wrong problems.
-    let mut doubts = Vec::new();
-    if rows != set.summary.registry_rows_read {
-        doubts.push(format!("the registry has {rows} rows, the run read {}", set.summary.registry_rows_read));
-    }
-    let other_town = set
-        .problems
-        .iter()
-        .filter(|p| p.town != bidui_report::problems::NO_TOWN)
-        .filter(|p| entries.get(&p.row).and_then(|e| e.town.as_ref()).is_some_and(|t| *t != p.town))
-        .count();
-    if other_town > 0 {
-        doubts.push(format!("{other_town} problems name another town than the registry's row"));
-    }
+    let registry = read_registry(&args)?;
+    let people = people_of_run(&args.report, &set.job);
+    let doubts = registry_doubts(&set, &registry, people.as_ref());
     if !doubts.is_empty() && !args.force {
         bail!(
             "{} does not look like the registry of job {}: {}. Use the file the run read (or --force).",
@@ -237,6 +300,7 @@ fn resolve(args: ResolveArgs) -> anyhow::Result<()> {
             doubts.join("; ")
         );
     }
+    let (entries, rows) = (registry.entries, registry.rows);
     // Rows the matcher never saw have no town: take it from the registry.
     for p in &mut set.problems {
         if p.town == bidui_report::problems::NO_TOWN {

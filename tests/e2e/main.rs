@@ -2,6 +2,7 @@
 
 mod audit;
 mod browser;
+mod cli;
 mod database;
 mod deps;
 mod district;
