@@ -11,6 +11,7 @@ use bidui_client::{Client, Identity, MatcherTrust};
 use bidui_core::api::{Attribute, DepartmentSpec, JobResults, JobSpec, RequesterSpec, SignedJob};
 use bidui_core::custody::PrincipalRole;
 use bidui_core::Suite;
+use bidui_i18n::t;
 use bidui_matcher::tls::TlsFiles;
 
 use crate::{operator, report};
@@ -314,16 +315,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let run = run_district(&args, &[])?;
     print_summary(&run.results);
-    println!("\nreport: {} and {}", run.report.json.display(), run.report.csv.display());
+    println!("\n{}", t!("demo-results-files", json = run.report.json.display(), csv = run.report.csv.display()));
     println!(
-        "stage-two report: {} town workbooks in {}, leadership summary {}",
-        run.report.report.towns.len(),
-        run.dir.join("report/towns").display(),
-        run.report.report.summary.display()
+        "{}",
+        t!(
+            "demo-report",
+            towns = run.report.report.towns.len(),
+            dir = run.dir.join("report/towns").display(),
+            summary = run.report.report.summary.display()
+        )
     );
-    println!("agents' own logs and invalid-row reports: {}", run.dir.join("agents").display());
-    println!("matcher database and log: {}", run.dir.join("matcher").display());
-    println!("done in {:.1} s", started.elapsed().as_secs_f64());
+    println!("{}", t!("demo-agents-dir", dir = run.dir.join("agents").display()));
+    println!("{}", t!("demo-matcher-dir", dir = run.dir.join("matcher").display()));
+    println!("{}", t!("demo-done", seconds = format!("{:.1}", started.elapsed().as_secs_f64())));
     Ok(())
 }
 
@@ -350,7 +354,7 @@ pub fn run_district(
 
     let synth_started = Instant::now();
     if !args.reuse_data {
-        println!("generating a district: {} registry rows, {} other residents …", args.registry, args.population);
+        println!("{}", t!("demo-generating", registry = args.registry, population = args.population));
         let synth = bidui_synth::Options {
             seed: args.seed,
             registry: args.registry,
@@ -383,7 +387,7 @@ pub fn run_district(
     let tls = if args.insecure_http { None } else { Some(test_certificate(&matcher_dir, args.listen)?) };
     let matcher = start_matcher_with(&exe, &matcher_dir, args.listen, tls.as_ref())?;
     let agent_url = args.agents_via.clone().unwrap_or_else(|| matcher.url.clone());
-    println!("matcher listening at {} (database {})", matcher.url, database.display());
+    println!("{}", t!("demo-matcher-listening", url = matcher.url, db = database.display()));
     let pin = |home: &Path| -> anyhow::Result<()> {
         if let Some(files) = &tls {
             std::fs::copy(&files.certificate, home.join("matcher-cert.pem"))
@@ -425,14 +429,15 @@ pub fn run_district(
     let client = Client::with_trust(&matcher.url, "operator", operator_identity, trust)?;
     let job_started = Instant::now();
     operator::create_job(&client, &signed)?;
-    println!("job {} created: {} departments, epoch {kcv}", spec.id, spec.departments.len());
+    println!("{}", t!("demo-job-created", job = spec.id, departments = spec.departments.len(), epoch = kcv));
 
     let mut agents = Vec::new();
     for party in &parties {
         let home = agents_dir.join(party.name);
         let out = std::fs::File::create(home.join("agent.out"))?;
+        // The agents speak the demo's language in their own logs.
         let child = Command::new(&exe)
-            .args(["agent", "run", "--config"])
+            .args(["--lang", bidui_i18n::language().code(), "agent", "run", "--config"])
             .arg(home.join("agent.toml"))
             .args(["--job", &spec.id, "--results-wait", "600"])
             .stdout(out.try_clone()?)
@@ -445,7 +450,7 @@ pub fn run_district(
     for (name, home, mut child) in agents {
         let status = child.wait()?;
         if !status.success() {
-            bail!("the agent of {name} failed; see {}", home.join("agent.out").display());
+            bail!(t!("demo-agent-failed", party = name, path = home.join("agent.out").display()));
         }
         reports.push(last_run_report(&home.join("state/release-log.jsonl"))?);
     }
@@ -471,17 +476,21 @@ fn last_run_report(log: &Path) -> anyhow::Result<bidui_agent::run::RunReport> {
 fn print_summary(results: &JobResults) {
     let s = &results.summary;
     println!(
-        "\n比对结果 job {} — {} registry rows read, {} compared",
-        results.job, s.registry_rows_read, s.registry_rows
+        "\n{}",
+        t!("demo-summary-head", job = results.job, read = s.registry_rows_read, compared = s.registry_rows)
     );
     let invalid: u64 = s.invalid_ids.values().sum();
-    println!("  identity numbers invalid in the registry: {invalid} {:?}", s.invalid_ids);
+    println!("  {}", t!("demo-summary-invalid", count = invalid, codes = format!("{:?}", s.invalid_ids)));
     for department in &results.departments {
-        println!("  found in {department:<18} {:>7}", s.found.get(department).copied().unwrap_or(0));
+        let found = s.found.get(department).copied().unwrap_or(0);
+        println!(
+            "  {}",
+            t!("demo-summary-found", department = format!("{department:<18}"), count = format!("{found:>7}"))
+        );
     }
-    println!("  found in no department: {}", s.found_nowhere);
-    println!("  duplicate groups in the registry: {}", s.duplicate_groups);
-    println!("  probable matches to verify (上门核实): {}", s.probable_matches);
+    println!("  {}", t!("demo-summary-nowhere", count = s.found_nowhere));
+    println!("  {}", t!("demo-summary-duplicates", count = s.duplicate_groups));
+    println!("  {}", t!("demo-summary-probable", count = s.probable_matches));
     let deceased = results
         .rows
         .iter()
@@ -491,5 +500,5 @@ fn print_summary(results: &JobResults) {
                 .is_some_and(|f| f.released.get("household_status").is_some_and(|v| v.iter().any(|s| s == "死亡")))
         })
         .count();
-    println!("  deceased in household registration: {deceased}");
+    println!("  {}", t!("demo-summary-deceased", count = deceased));
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use bidui_client::{path_segment, Client, MatcherEndpoint};
 use bidui_core::api::{JobResults, JobSpec, JobStatus, SignedJob};
+use bidui_i18n::t;
 use bidui_keyfile::Identity;
 use serde::Deserialize;
 
@@ -21,10 +22,9 @@ pub struct OperatorConfig {
 
 impl OperatorConfig {
     pub fn load(path: &Path) -> anyhow::Result<OperatorConfig> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the operator configuration {}", path.display()))?;
-        let mut config: OperatorConfig =
-            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| t!("reading-operator-config", path = path.display()))?;
+        let mut config: OperatorConfig = toml::from_str(&text).with_context(|| t!("parsing", path = path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         if config.identity_key.is_relative() {
             config.identity_key = base.join(&config.identity_key);
@@ -45,41 +45,49 @@ impl OperatorConfig {
 }
 
 pub fn read_spec(path: &Path) -> anyhow::Result<JobSpec> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading the job spec {}", path.display()))?;
-    let spec: JobSpec =
-        toml::from_str(&text).with_context(|| format!("the job spec {} is not valid", path.display()))?;
-    spec.validate().with_context(|| format!("the job spec {} is not valid", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| t!("reading-job-spec", path = path.display()))?;
+    let spec: JobSpec = toml::from_str(&text).with_context(|| t!("job-spec-invalid", path = path.display()))?;
+    spec.validate().with_context(|| t!("job-spec-invalid", path = path.display()))?;
     Ok(spec)
 }
 
 /// Submits a signed job; `false` when the matcher already holds this very job.
 pub fn create_job(client: &Client, job: &SignedJob) -> anyhow::Result<bool> {
-    let (status, _) = client.post("/v2/jobs", job).context("creating the job")?;
+    let (status, _) = client.post("/v2/jobs", job).with_context(|| t!("sending-job"))?;
     Ok(status == 201)
 }
 
 pub fn status(client: &Client, job: &str) -> anyhow::Result<JobStatus> {
-    client.get(&format!("/v2/jobs/{}", path_segment(job))).with_context(|| format!("reading the status of job {job}"))
+    client.get(&format!("/v2/jobs/{}", path_segment(job))).with_context(|| t!("reading-job-status", job = job))
 }
 
 pub fn results(client: &Client, job: &str) -> anyhow::Result<JobResults> {
-    client
-        .get(&format!("/v2/jobs/{}/results", path_segment(job)))
-        .with_context(|| format!("reading the results of job {job}"))
+    client.get(&format!("/v2/jobs/{}/results", path_segment(job))).with_context(|| t!("reading-job-results", job = job))
 }
 
 pub fn print_status(status: &JobStatus) {
-    println!("job {} ({:?}) — {} [{}]", status.id, status.state, status.purpose, status.approval);
-    println!("{:<20} {:<10} {:>8} {:>10} {:>7} {:>8}", "party", "role", "chunks", "records", "sealed", "invalid");
+    let state = match status.state {
+        bidui_core::api::JobState::Collecting => t!("job-state-collecting"),
+        bidui_core::api::JobState::Complete => t!("job-state-complete"),
+    };
+    println!(
+        "{}",
+        t!("job-status-head", job = status.id, state = state, purpose = status.purpose, approval = status.approval)
+    );
+    println!("{}", t!("job-status-columns"));
     for p in &status.participants {
         let invalid: u64 = p.invalid_ids.values().sum();
+        let role = match p.role {
+            bidui_core::api::PartyRole::Requester => t!("role-requester"),
+            bidui_core::api::PartyRole::Department => t!("role-department"),
+        };
         println!(
             "{:<20} {:<10} {:>8} {:>10} {:>7} {:>8}",
             p.party,
-            format!("{:?}", p.role).to_lowercase(),
+            role,
             p.chunks,
             p.records,
-            if p.sealed { "yes" } else { "no" },
+            if p.sealed { t!("yes") } else { t!("no") },
             invalid
         );
     }
@@ -94,13 +102,7 @@ fn progress_note(status: &JobStatus) -> Option<String> {
         return None;
     }
     let waiting: Vec<&str> = status.participants.iter().filter(|p| !p.sealed).map(|p| p.party.as_str()).collect();
-    Some(if waiting.is_empty() {
-        "所有参与方均已提交，比对待完成 (every party has sealed; the matcher joins the job now, and retries a \
-         failed or interrupted join every minute and at start-up — see its log if this lasts)"
-            .to_string()
-    } else {
-        format!("等待提交 (waiting for the seal of): {}", waiting.join(", "))
-    })
+    Some(if waiting.is_empty() { t!("job-joining") } else { t!("job-waiting-for", parties = waiting.join(", ")) })
 }
 
 #[cfg(test)]
@@ -131,6 +133,6 @@ mod tests {
         let waiting = progress_note(&status(JobState::Collecting, &[true, false, false])).unwrap();
         assert!(waiting.ends_with("p1, p2"), "{waiting}");
         let joining = progress_note(&status(JobState::Collecting, &[true, true])).unwrap();
-        assert!(joining.contains("every party has sealed") && joining.contains("every minute"), "{joining}");
+        assert_eq!(joining, t!("job-joining"));
     }
 }

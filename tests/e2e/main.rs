@@ -22,9 +22,10 @@ fn bidui_exe() -> &'static str {
     env!("CARGO_BIN_EXE_bidui")
 }
 
-/// Runs `bidui` with `args` and waits for it.
+/// Runs `bidui` with `args` in English (the language these tests read; Chinese is the
+/// default, shown by `cli.rs`) and waits for it.
 fn bidui(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(bidui_exe()).args(args).output().expect("run bidui")
+    std::process::Command::new(bidui_exe()).arg("--lang=en").args(args).output().expect("run bidui")
 }
 
 /// Everything a finished command printed, for assertion messages.

@@ -395,7 +395,7 @@ fn town_workbooks_name_the_people_and_resolve_still_fills_names_locally() {
     let other = d.dir.join("report-e2e-other.csv");
     std::fs::write(&other, "序号,姓名,公民身份号码,联系电话,镇街\n1,某某,440183198001010000,,荔城街道\n").unwrap();
     let output = Command::new(bidui_exe())
-        .args(["report", "resolve"])
+        .args(["--lang=en", "report", "resolve"])
         .arg(out)
         .arg("--registry")
         .arg(&other)

@@ -12,7 +12,7 @@ use crate::{bidui_exe, printed, MatcherProcess};
 
 fn bidui_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(bidui_exe());
-    command.args(args);
+    command.arg("--lang=en").args(args);
     for (k, v) in env {
         command.env(k, v);
     }
@@ -22,6 +22,7 @@ fn bidui_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
 fn spawn_agent(config: &Path, job: &str, matcher: &str) -> Child {
     Command::new(bidui_exe())
         .args([
+            "--lang=en",
             "agent",
             "run",
             "--chunk-records",

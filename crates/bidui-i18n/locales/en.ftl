@@ -49,3 +49,111 @@ job-results-written = wrote the match structure of job { $job } to { $path } ({ 
 ## Keys
 
 epoch-written = epoch ({ $suite }) written to { $path } (0600). It is SECRET: it must reach the agents only, never the matcher.
+custodian-key-written = custodian key written to { $path } (0600). Give the public key above to the matcher's administrator.
+custodian-public-key = custodian public key { $key }
+epoch-rotated = epoch { $number } ({ $suite }) key check value { $kcv } sealed to { $agents } agents
+written-to = written to { $path }
+delivering-to = delivering to { $url } (the file above can be delivered again)
+delivered-to = delivered to the matcher at { $url }
+status-agent = agent { $name } signing { $key }
+status-agent-revoked = agent { $name } signing { $key } (revoked at { $at })
+status-epoch = epoch { $number } { $suite } kcv { $kcv } created { $at }
+status-taken-up = taken up at { $at }
+status-not-taken-up = not taken up yet
+status-ask-matcher = (ask with --matcher)
+status-retired = ; retired at { $at }
+
+## Job status
+
+reading-operator-config = reading the operator configuration { $path }
+parsing = parsing { $path }
+reading-job-spec = reading the job spec { $path }
+job-spec-invalid = the job spec { $path } is not valid
+sending-job = creating the job
+reading-job-status = reading the status of job { $job }
+reading-job-results = reading the results of job { $job }
+job-state-collecting = Collecting
+job-state-complete = Complete
+job-status-head = job { $job } ({ $state }) — { $purpose } [{ $approval }]
+job-status-columns = party                role         chunks    records  sealed  invalid
+role-requester = requester
+role-department = department
+yes = yes
+no = no
+job-joining = every party has sealed; the matcher joins the job now, and retries a failed or interrupted join every minute and at start-up — see its log if this lasts
+job-waiting-for = waiting for the seal of: { $parties }
+
+## Audit log
+
+reading-audit-log = reading the audit log of { $db }
+audit-no-records = no audit records
+audit-no-records-for-job = no audit records for job { $job }
+audit-intact = audit chain intact, { $records } records, head { $head }
+audit-head-expected = the head is the one expected
+audit-broken = the audit log was altered or damaged; records from { $seq } on cannot be trusted
+audit-head-differs = the chain verifies ({ $records } records, head { $head }) but the expected head is { $expected }
+audit-head-appended = the expected head is record { $seq }: { $appended } records were appended since it was noted, and the records up to it are unchanged
+audit-head-cut = no record has the expected hash: records were cut off the end, or the whole log was rewritten
+audit-action-enroll = enrolment
+audit-action-revoke = revocation
+audit-action-job-created = job created
+audit-action-sealed = submission sealed
+audit-action-results-delivered = results delivered to the requester
+audit-action-custodian-trusted = custodian trusted
+audit-action-epoch-stored = sealed epochs delivered
+audit-action-epoch-retired = epoch retired
+audit-action-tokens-purged = tokens purged
+audit-action-sealed-values-purged = sealed values purged
+audit-by = by { $actor }
+audit-job = job { $job }
+audit-principal = { $role } { $name } key { $key }
+audit-replaces = { " " }(replaces { $role } key { $key })
+audit-replaces-revoked = { " " }(replaces { $role } key { $key }, which was revoked)
+audit-purpose = purpose: { $purpose }
+audit-approval = approval: { $approval }
+audit-job-epoch = epoch { $epoch } ({ $suite }); requester { $requester } asks for { $fields }
+audit-departments = departments and fields asked: { $departments }
+audit-seal = epoch { $epoch }: { $chunks } chunks, { $records } records, { $rows } rows read; invalid identity numbers: { $invalid }
+audit-fields-sealed = fields sealed: { $fields }
+audit-fields-refused = fields refused: { $fields }
+audit-results-delivered = { $rows } registry rows, { $values } sealed values forwarded unread
+
+## Report
+
+reading = reading { $path }
+reading-rules = reading the rules in { $path }
+report-names-nobody = { $path } names nobody: it is the operator's match structure, not the requester's results. Build the report from the results.json the requester's agent wrote (<state_dir>/<job>/results.json).
+report-built = 比对报告 job { $job }: { $problems } problems on { $rows } registry rows, { $fill_ins } fill-ins
+report-note = note: { $note }
+report-town = { $problems } problems { $fill_ins } fill-ins
+report-summary = leadership summary: { $path }
+report-machines = for machines: { $csv } and { $json }
+report-invalid-unlisted = { $count } invalid identity numbers are listed without their reason: the report was built without the requester agent's local invalid-rows report. On the requester's side, build it again with --invalid-rows <state_dir>/{ $job }/invalid-rows.csv to list each with its error.
+resolve-no-town-column = { $path } has no column { $column }, so resolve cannot check that it is the registry the run read. Its columns are: { $columns }. Name the town column with --town-column (e.g. --town-column { $example })
+resolve-doubt-rows = the registry has { $rows } rows, the run read { $read }
+resolve-doubt-person = { $rows } rows hold another person (name or identity number) than in the run
+resolve-doubt-town = { $problems } problems name another town than the registry's row
+resolve-doubt-unchecked = nothing to check its rows by: the report has no requester's results.json naming the people, and no town column was given (--town-column)
+resolve-refused = { $path } does not look like the registry of job { $job }: { $doubts }. Use the file the run read (or --force).
+resolved = resolved job { $job } locally from { $path } ({ $rows } rows); nothing was sent
+resolved-keep = These workbooks hold names and identity numbers: keep them on the requester's side.
+diff-same-job = note: both runs are job { $job }; a correction round runs the spec again under a new job id
+
+## Demo
+
+demo-generating = generating a district: { $registry } registry rows, { $population } other residents …
+demo-matcher-listening = matcher listening at { $url } (database { $db })
+demo-job-created = job { $job } created: { $departments } departments, epoch { $epoch }
+demo-agent-failed = the agent of { $party } failed; see { $path }
+demo-summary-head = 比对结果 job { $job } — { $read } registry rows read, { $compared } compared
+demo-summary-invalid = identity numbers invalid in the registry: { $count } { $codes }
+demo-summary-found = found in { $department } { $count }
+demo-summary-nowhere = found in no department: { $count }
+demo-summary-duplicates = duplicate groups in the registry: { $count }
+demo-summary-probable = probable matches to verify (上门核实): { $count }
+demo-summary-deceased = deceased in household registration: { $count }
+demo-results-files = report: { $json } and { $csv }
+demo-report = stage-two report: { $towns } town workbooks in { $dir }, leadership summary { $summary }
+demo-agents-dir = agents' own logs and invalid-row reports: { $dir }
+demo-matcher-dir = matcher database and log: { $dir }
+demo-done = done in { $seconds } s

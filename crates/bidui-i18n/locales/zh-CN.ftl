@@ -48,3 +48,111 @@ job-results-written = 已将任务 { $job } 的匹配结构写入 { $path }（�
 ## 密钥（keys）
 
 epoch-written = 密钥期（{ $suite }）已写入 { $path }（权限 0600）。此文件是机密：只能交给各代理，绝不能交给比对服务。
+custodian-key-written = 密钥管理员密钥已写入 { $path }（权限 0600）。请把上面的公钥交给比对服务管理员。
+custodian-public-key = 密钥管理员公钥 { $key }
+epoch-rotated = 密钥期 { $number }（{ $suite }），密钥校验值 { $kcv }，已封存给 { $agents } 个代理
+written-to = 已写入 { $path }
+delivering-to = 投递到 { $url }（上面的文件可再次投递）
+delivered-to = 已投递到比对服务 { $url }
+status-agent = 代理 { $name } 签名公钥 { $key }
+status-agent-revoked = 代理 { $name } 签名公钥 { $key }（{ $at } 已撤销）
+status-epoch = 密钥期 { $number } { $suite } 校验值 { $kcv } 创建于 { $at }
+status-taken-up = { $at } 已领取
+status-not-taken-up = 尚未领取
+status-ask-matcher = （加 --matcher 查询领取情况）
+status-retired = ；{ $at } 退役
+
+## 任务状态
+
+reading-operator-config = 读取操作员配置 { $path }
+parsing = 解析 { $path }
+reading-job-spec = 读取任务规格 { $path }
+job-spec-invalid = 任务规格 { $path } 无效
+sending-job = 提交任务
+reading-job-status = 读取任务 { $job } 的状态
+reading-job-results = 读取任务 { $job } 的结果
+job-state-collecting = 收集中
+job-state-complete = 已完成
+job-status-head = 任务 { $job }（{ $state }）— { $purpose }［{ $approval }］
+job-status-columns = 参与方                 角色         数据块       记录数    已提交     无效号
+role-requester = 请求方
+role-department = 部门
+yes = 是
+no = 否
+job-joining = 所有参与方均已提交，比对待完成：比对服务正在合并，合并失败或中断会在启动时和每分钟重试；若持续如此，请查看其日志
+job-waiting-for = 等待提交：{ $parties }
+
+## 审计日志（audit）
+
+reading-audit-log = 读取 { $db } 的审计日志
+audit-no-records = 没有审计记录
+audit-no-records-for-job = 任务 { $job } 没有审计记录
+audit-intact = 审计链完整，共 { $records } 条记录，链头 { $head }
+audit-head-expected = 链头与预期一致
+audit-broken = 审计日志已被篡改或损坏：自第 { $seq } 条记录起不可信
+audit-head-differs = 审计链本身可验证（{ $records } 条记录，链头 { $head }），但预期链头为 { $expected }
+audit-head-appended = 预期链头是第 { $seq } 条记录：此后追加了 { $appended } 条记录，此前的记录未变
+audit-head-cut = 没有记录的哈希与预期链头相同：日志末尾的记录被截去，或整个日志被重写
+audit-action-enroll = 登记
+audit-action-revoke = 撤销
+audit-action-job-created = 创建任务
+audit-action-sealed = 提交封存
+audit-action-results-delivered = 结果交付请求方
+audit-action-custodian-trusted = 信任密钥管理员
+audit-action-epoch-stored = 密钥轮换投递
+audit-action-epoch-retired = 密钥退役
+audit-action-tokens-purged = 令牌清除
+audit-action-sealed-values-purged = 封存值清除
+audit-by = 执行者 { $actor }
+audit-job = 任务 { $job }
+audit-principal = { $role } { $name } 公钥 { $key }
+audit-replaces = （取代 { $role } 公钥 { $key }）
+audit-replaces-revoked = （取代已撤销的 { $role } 公钥 { $key }）
+audit-purpose = 用途：{ $purpose }
+audit-approval = 批准文号：{ $approval }
+audit-job-epoch = 密钥期 { $epoch }（{ $suite }）；请求方 { $requester } 请求字段 { $fields }
+audit-departments = 部门及请求字段：{ $departments }
+audit-seal = 密钥期 { $epoch }：{ $chunks } 个数据块，{ $records } 条记录，读取 { $rows } 行；无效身份证号：{ $invalid }
+audit-fields-sealed = 封存字段：{ $fields }
+audit-fields-refused = 拒绝字段：{ $fields }
+audit-results-delivered = 名册 { $rows } 行，转发 { $values } 个封存值（比对服务无法读取）
+
+## 比对报告（report）
+
+reading = 读取 { $path }
+reading-rules = 读取 { $path } 中的规则
+report-names-nobody = { $path } 中没有任何人员姓名：这是操作员的匹配结构，不是请求方的结果。请用请求方代理写出的 results.json（<state_dir>/<job>/results.json）生成报告。
+report-built = 比对报告 任务 { $job }：名册 { $rows } 行共 { $problems } 个问题，{ $fill_ins } 项可补充数据
+report-note = 注意：{ $note }
+report-town = { $problems } 个问题 { $fill_ins } 项补充
+report-summary = 领导汇总页：{ $path }
+report-machines = 供程序读取：{ $csv } 和 { $json }
+report-invalid-unlisted = 有 { $count } 个无效身份证号未列出具体原因：本报告生成时未附请求方代理的本地校验报告。请在请求方一侧加 --invalid-rows <state_dir>/{ $job }/invalid-rows.csv 重新生成，每个号码便会附上错误类型。
+resolve-no-town-column = { $path } 没有 { $column } 列，因此无法核对它是否就是本次比对读取的名册。该文件的列有：{ $columns }。请用 --town-column 指明镇街列（例如 --town-column { $example }）
+resolve-doubt-rows = 名册有 { $rows } 行，本次比对读取了 { $read } 行
+resolve-doubt-person = { $rows } 行的人员（姓名或身份证号）与比对时不同
+resolve-doubt-town = { $problems } 个问题所在镇街与名册该行不同
+resolve-doubt-unchecked = 无从逐行核对：报告旁没有列出人员的请求方 results.json，也未指定镇街列（--town-column）
+resolve-refused = { $path } 看起来不是任务 { $job } 的名册：{ $doubts }。请使用比对时读取的文件（或加 --force）。
+resolved = 已在本地用 { $path }（{ $rows } 行）补全任务 { $job } 的名单；未发送任何数据
+resolved-keep = 这些工作簿含有姓名和身份证号：请留在请求方一侧保管。
+diff-same-job = 注意：两次比对都是任务 { $job }；整改后复核应以新的任务编号重新运行同一规格
+
+## 演示（demo）
+
+demo-generating = 正在生成演示区数据：名册 { $registry } 行，名册外居民 { $population } 人……
+demo-matcher-listening = 比对服务监听于 { $url }（数据库 { $db }）
+demo-job-created = 任务 { $job } 已创建：{ $departments } 个部门，密钥期 { $epoch }
+demo-agent-failed = { $party } 的代理运行失败；见 { $path }
+demo-summary-head = 比对结果 任务 { $job } — 名册读取 { $read } 行，参与比对 { $compared } 行
+demo-summary-invalid = 名册中无效身份证号：{ $count } { $codes }
+demo-summary-found = 在 { $department } 中找到 { $count }
+demo-summary-nowhere = 各部门均未找到：{ $count }
+demo-summary-duplicates = 名册内重复登记组数：{ $count }
+demo-summary-probable = 需上门核实的疑似匹配：{ $count }
+demo-summary-deceased = 户籍登记已死亡：{ $count }
+demo-results-files = 结果文件：{ $json } 和 { $csv }
+demo-report = 第二阶段比对报告：{ $dir } 中 { $towns } 个镇街工作簿，领导汇总页 { $summary }
+demo-agents-dir = 各代理的日志和无效行报告：{ $dir }
+demo-matcher-dir = 比对服务数据库和日志：{ $dir }
+demo-done = 完成，用时 { $seconds } 秒
