@@ -259,7 +259,7 @@ pub fn start_matcher_with(
     listen: std::net::SocketAddr,
     tls: Option<&TlsFiles>,
 ) -> anyhow::Result<MatcherProcess> {
-    let log = std::fs::File::create(dir.join("matcher.stderr")).context("creating the matcher's stderr file")?;
+    let log = std::fs::File::create(dir.join("matcher.stderr")).context(t!("demo-creating-matcher-stderr"))?;
     let mut command = Command::new(exe);
     command
         .args(["matcher", "serve", "--db"])
@@ -272,13 +272,13 @@ pub fn start_matcher_with(
         Some(files) => command.arg("--tls-cert").arg(&files.certificate).arg("--tls-key").arg(&files.key),
         None => command.arg("--insecure-http"),
     };
-    let mut child = command.stdout(Stdio::piped()).stderr(log).spawn().context("starting the matcher")?;
+    let mut child = command.stdout(Stdio::piped()).stderr(log).spawn().context(t!("demo-starting-matcher"))?;
     let stdout = child.stdout.take().expect("piped stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).context("reading the matcher's address")?;
+    BufReader::new(stdout).read_line(&mut line).context(t!("demo-reading-matcher-address"))?;
     let Some(address) = line.trim().strip_prefix("listening on ") else {
         let _ = child.kill();
-        bail!("the matcher did not start; see {}", dir.join("matcher.stderr").display());
+        bail!(t!("demo-matcher-did-not-start", path = dir.join("matcher.stderr").display()));
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     Ok(MatcherProcess { url: format!("{scheme}://{address}"), child })
@@ -350,7 +350,7 @@ pub fn run_district(
     for d in [&data, &matcher_dir, &agents_dir, &operator_dir] {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
-    let exe = std::env::current_exe().context("locating the bidui binary")?;
+    let exe = std::env::current_exe().context(t!("demo-locating-binary"))?;
 
     let synth_started = Instant::now();
     if !args.reuse_data {

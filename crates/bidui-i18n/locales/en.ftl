@@ -157,3 +157,14 @@ demo-report = stage-two report: { $towns } town workbooks in { $dir }, leadershi
 demo-agents-dir = agents' own logs and invalid-row reports: { $dir }
 demo-matcher-dir = matcher database and log: { $dir }
 demo-done = done in { $seconds } s
+demo-creating-matcher-stderr = creating the matcher's stderr file
+demo-starting-matcher = starting the matcher
+demo-reading-matcher-address = reading the matcher's address
+demo-matcher-did-not-start = the matcher did not start; see { $path }
+demo-locating-binary = locating the bidui binary
+
+## TLS certificate
+
+never-overwrites = { $path } already exists; bidui never overwrites a key or certificate (move it away first if you mean to replace it)
+creating = creating { $path }
+tls-cert-written = certificate for { $hosts } written to { $certificate } (give it to every agent and the operator as matcher_certificate); key written to { $key } (0600: it stays on the matcher's host, for `bidui matcher serve --tls-key`). The line above is the certificate's SHA-256 fingerprint: read it out to each department when they install the certificate.

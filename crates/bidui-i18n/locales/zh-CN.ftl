@@ -156,3 +156,14 @@ demo-report = 第二阶段比对报告：{ $dir } 中 { $towns } 个镇街工作
 demo-agents-dir = 各代理的日志和无效行报告：{ $dir }
 demo-matcher-dir = 比对服务数据库和日志：{ $dir }
 demo-done = 完成，用时 { $seconds } 秒
+demo-creating-matcher-stderr = 创建比对服务的 stderr 文件
+demo-starting-matcher = 启动比对服务
+demo-reading-matcher-address = 读取比对服务的监听地址
+demo-matcher-did-not-start = 比对服务未能启动；见 { $path }
+demo-locating-binary = 查找 bidui 程序
+
+## TLS 证书
+
+never-overwrites = { $path } 已存在；bidui 从不覆盖密钥或证书（如确要替换，请先将其移走）
+creating = 创建 { $path }
+tls-cert-written = { $hosts } 的证书已写入 { $certificate }（作为 matcher_certificate 交给每个代理和操作员）；私钥已写入 { $key }（权限 0600：留在比对服务主机上，供 `bidui matcher serve --tls-key` 使用）。上一行是证书的 SHA-256 指纹：各部门安装证书时请向其逐一核读。
