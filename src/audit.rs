@@ -186,12 +186,12 @@ fn readable(row: &AuditRow) -> String {
         action::ENROLL | action::REVOKE => {
             let mut line = t!(
                 "audit-principal",
-                role = text(&d["role"]),
+                role = crate::principal_role(&text(&d["role"])),
                 name = text(&d["name"]),
                 key = short_key(&d["public_key"])
             );
             if let Some(replaced) = d.get("replaced") {
-                let (role, key) = (text(&replaced["role"]), short_key(&replaced["public_key"]));
+                let (role, key) = (crate::principal_role(&text(&replaced["role"])), short_key(&replaced["public_key"]));
                 line.push_str(&if replaced["was_revoked"] == Value::Bool(true) {
                     t!("audit-replaces-revoked", role = role, key = key)
                 } else {

@@ -299,6 +299,17 @@ fn is_closed_stdout(payload: &(dyn std::any::Any + Send)) -> bool {
     message.is_some_and(|m| m.starts_with("failed printing to stdout") && m.contains("Broken pipe"))
 }
 
+/// A principal's role (`agent`, `operator`, `custodian`) as people name it; any other
+/// text as it is.
+fn principal_role(role: &str) -> String {
+    match role {
+        "agent" => t!("principal-agent"),
+        "operator" => t!("principal-operator"),
+        "custodian" => t!("principal-custodian"),
+        other => other.to_owned(),
+    }
+}
+
 /// An error as the person who ran the command reads it: what failed, then why, outermost first.
 fn error_text(error: &anyhow::Error) -> String {
     let mut text = t!("error", message = error);
@@ -423,13 +434,14 @@ fn matcher(command: MatcherCommand) -> anyhow::Result<()> {
             let key = hex::decode(public_key.trim()).context(t!("agent-key-not-hex"))?;
             init_matcher_database(&db, init)?;
             let role = PrincipalRole::from(role);
+            let role_name = principal_role(&role.to_string());
             match bidui_matcher::enroll(&db, &name, role, &key)? {
-                bidui_matcher::Enrolment::Enrolled => println!("{}", t!("enrolled", role = role, name = name)),
+                bidui_matcher::Enrolment::Enrolled => println!("{}", t!("enrolled", role = role_name, name = name)),
                 bidui_matcher::Enrolment::Replaced => {
-                    println!("{}", t!("enrolled-replacing", role = role, name = name))
+                    println!("{}", t!("enrolled-replacing", role = role_name, name = name))
                 }
                 bidui_matcher::Enrolment::Unchanged => {
-                    println!("{}", t!("already-enrolled", role = role, name = name))
+                    println!("{}", t!("already-enrolled", role = role_name, name = name))
                 }
             }
             Ok(())

@@ -168,3 +168,9 @@ demo-locating-binary = locating the bidui binary
 never-overwrites = { $path } already exists; bidui never overwrites a key or certificate (move it away first if you mean to replace it)
 creating = creating { $path }
 tls-cert-written = certificate for { $hosts } written to { $certificate } (give it to every agent and the operator as matcher_certificate); key written to { $key } (0600: it stays on the matcher's host, for `bidui matcher serve --tls-key`). The line above is the certificate's SHA-256 fingerprint: read it out to each department when they install the certificate.
+
+## Principal roles
+
+principal-agent = agent
+principal-operator = operator
+principal-custodian = custodian

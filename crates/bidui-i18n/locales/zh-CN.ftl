@@ -167,3 +167,9 @@ demo-locating-binary = 查找 bidui 程序
 never-overwrites = { $path } 已存在；bidui 从不覆盖密钥或证书（如确要替换，请先将其移走）
 creating = 创建 { $path }
 tls-cert-written = { $hosts } 的证书已写入 { $certificate }（作为 matcher_certificate 交给每个代理和操作员）；私钥已写入 { $key }（权限 0600：留在比对服务主机上，供 `bidui matcher serve --tls-key` 使用）。上一行是证书的 SHA-256 指纹：各部门安装证书时请向其逐一核读。
+
+## 主体角色
+
+principal-agent = 代理
+principal-operator = 操作员
+principal-custodian = 密钥管理员
