@@ -19,6 +19,7 @@ mod bench;
 mod clock;
 mod custodian;
 mod demo;
+mod help;
 mod operator;
 mod report;
 mod synth;
@@ -267,7 +268,11 @@ fn parse_date(text: &str) -> Result<CivilDate, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(lang) = help::language_asked(&args) {
+        bidui_i18n::set_language(lang);
+    }
+    let cli = help::parse(args);
     // A reader that stops early (`bidui audit show | head`) closes our stdout: `println!`
     // then panics. That panic unwinds (so children such as the demo's matcher are still
     // stopped by their guards) without a word, and the command ends as a process killed
@@ -320,6 +325,7 @@ fn error_text(error: &anyhow::Error) -> String {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // Already chosen from the raw arguments when given; clap has now checked the value.
     if let Some(lang) = cli.lang {
         bidui_i18n::set_language(lang);
     }
@@ -561,7 +567,7 @@ fn id_check(today: CivilDate) -> anyhow::Result<()> {
     let mut line = Vec::new();
     loop {
         line.clear();
-        if reader.read_until(b'\n', &mut line).context("reading stdin")? == 0 {
+        if reader.read_until(b'\n', &mut line).context(t!("reading-stdin"))? == 0 {
             break;
         }
         let text = String::from_utf8_lossy(&line);
@@ -575,11 +581,11 @@ fn id_check(today: CivilDate) -> anyhow::Result<()> {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 return Ok(());
             }
-            return Err(e).context("writing stdout");
+            return Err(e).context(t!("writing-stdout"));
         }
     }
     match out.flush() {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e).context("writing stdout"),
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e).context(t!("writing-stdout")),
         _ => Ok(()),
     }
 }

@@ -49,6 +49,9 @@ fn job_results_help_says_what_it_writes() {
     let help = String::from_utf8_lossy(&help.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(help.contains("writes it to --out as one JSON file, nothing else"), "{help}");
     assert!(!help.contains("results.csv") && !help.contains("workbook"), "{help}");
+    let chinese = bidui_in_locale("C.UTF-8", &["job", "results", "--help"]);
+    let chinese = String::from_utf8_lossy(&chinese.stdout);
+    assert!(chinese.contains("只写一个 JSON 文件到 --out"), "{chinese}");
 }
 
 /// `bidui` under a locale whose `LANG` is `locale`, with `args`.

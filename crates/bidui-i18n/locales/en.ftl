@@ -174,3 +174,47 @@ tls-cert-written = certificate for { $hosts } written to { $certificate } (give 
 principal-agent = agent
 principal-operator = operator
 principal-custodian = custodian
+
+## Identity numbers (id check)
+
+reading-stdin = reading stdin
+writing-stdout = writing stdout
+
+## Command help (the clap tree's doc comments, word for word: src/help.rs checks it)
+
+help-bidui = Privacy-preserving cross-department matching (比对)
+help-id = Identity numbers (GB 11643-1999)
+help-id-check = Reads one identity number per line on stdin; writes `OK <canonical>` or `ERR <code>` per line, in order
+help-bench = Benchmarks, run on a release build: `cargo run --release -- bench tokens`
+help-agent = An agent (a department's or the requester's): tokenizes and seals local files, talks to the matcher, and for the requester opens the results
+help-agent-init = Creates this agent's keys in --dir: `agent.ed25519` (signs requests) and `agent.x25519` (receives sealed epochs), 0600, never overwriting; prints the public keys to hand to the key custodian
+help-agent-run = Takes part in a job the operator signed: tokenize, seal the fields the policy allows (a department), upload, seal the submission; the requester then waits for the results, opens the values sealed to its registry's people and writes `<state_dir>/<job>/results.json`
+help-matcher = The central matcher service
+help-matcher-serve = Serves the matcher API
+help-matcher-enroll = Enrols an agent or the operator by public key (run on the matcher host)
+help-matcher-revoke = Revokes an agent or the operator at once (run on the matcher host); audited
+help-matcher-trust-custodian = Trusts the key custodian's public key (once, on the matcher host)
+help-matcher-backup = Copies the database to a new file (0600, never overwriting) with SQLite's online backup, while the matcher serves. Restore: stop the matcher, copy the backup to --db's path (removing any `-wal`/`-shm` beside it), start the matcher
+help-job = The operator's jobs: sign and create, follow, fetch the match structure
+help-job-create = Signs a job spec (TOML) with the operator's key and submits it to the matcher
+help-job-status = Shows progress per participant
+help-job-results = Fetches the job's match structure and writes it to --out as one JSON file, nothing else: per registry row, found or not in each department, attribute verdicts, duplicates and probable matches, with the counts — no names, values or identity numbers (values are sealed to the requester, whose agent writes results.json and builds the report with `bidui report build`)
+help-keys = The key custodian's commands
+help-keys-init-operator = Creates the operator's signing key (0600; never overwrites)
+help-keys-tls-cert = Generates the matcher's self-signed TLS certificate and key (key 0600; never overwrites); prints the certificate's SHA-256 fingerprint
+help-keys-init = Creates the custodian's signing key and state in --dir; prints the public key for the matcher's administrator (`bidui matcher trust-custodian`)
+help-keys-enroll = Enrols an agent by the two public keys `bidui agent init` printed
+help-keys-enroll-operator = Enrols the district operator's signing key
+help-keys-revoke = Revokes an agent: refused at once, and no later epoch is sealed to it
+help-keys-rotate = A new epoch: a fresh secret sealed to every enrolled, non-revoked agent. Earlier epochs are retired after the grace period, so jobs already running can finish
+help-keys-status = Epochs, suites, check values, and (with --matcher) who took up which
+help-keys-new-epoch = Writes a new epoch file by hand (0600; never overwrites) and prints its key check value: for tests and demos; real epochs come sealed from `keys rotate`
+help-synth = Generates a synthetic district (registry, department files, ground truth)
+help-demo = Runs a whole comparison on a generated district: matcher, agents, job, report
+help-report = The stage-two report: town workbooks, leadership summary, resolve, diff between runs
+help-report-build = Writes a run's report: one workbook per town (镇街), the leadership summary (summary.html), problems.csv / problems.json, results.json / results.csv
+help-report-resolve = On the requester's side: fills names, identity numbers and contacts from its own registry into new town workbooks. Reads only local files; sends nothing
+help-report-diff = Compares two runs (results.json, problems.json or report directories): fixed / new / still-open problems per town
+help-audit = The matcher's hash-chained audit log: show it, verify it
+help-audit-show = Lists the audit records, oldest first
+help-audit-verify = Checks the hash chain: prints OK with the record count and the head hash, or the first broken record and why (exit status 1)

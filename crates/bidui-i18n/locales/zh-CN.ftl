@@ -173,3 +173,47 @@ tls-cert-written = { $hosts } 的证书已写入 { $certificate }（作为 match
 principal-agent = 代理
 principal-operator = 操作员
 principal-custodian = 密钥管理员
+
+## 身份证号校验（id check）
+
+reading-stdin = 读取标准输入
+writing-stdout = 写入标准输出
+
+## 命令说明（英文版即命令树的文档注释）
+
+help-bidui = 隐私保护的跨部门数据比对
+help-id = 身份证号（GB 11643-1999）
+help-id-check = 从标准输入逐行读取身份证号，按顺序逐行输出 `OK <规范号码>` 或 `ERR <错误代码>`
+help-bench = 性能测试，请用 release 构建运行：`cargo run --release -- bench tokens`
+help-agent = 代理（部门或请求方）：对本地文件生成令牌并封存字段，与比对服务通信；请求方还负责打开结果
+help-agent-init = 在 --dir 中生成本代理的密钥：`agent.ed25519`（签名请求）和 `agent.x25519`（接收封存的密钥期），权限 0600，从不覆盖；打印两个公钥交给密钥管理员
+help-agent-run = 参加操作员签署的任务：生成令牌，封存本地策略允许的字段（部门），上传并提交；请求方随后等待结果，打开封存给本名册人员的值，写出 `<state_dir>/<job>/results.json`
+help-matcher = 中心比对服务
+help-matcher-serve = 运行比对服务接口
+help-matcher-enroll = 按公钥登记代理或操作员（在比对服务主机上运行）
+help-matcher-revoke = 立即撤销代理或操作员（在比对服务主机上运行），记入审计日志
+help-matcher-trust-custodian = 信任密钥管理员的公钥（在比对服务主机上运行一次）
+help-matcher-backup = 在比对服务运行时用 SQLite 在线备份把数据库复制到新文件（权限 0600，从不覆盖）。恢复：停止比对服务，把备份复制到 --db 路径（删除旁边的 `-wal`/`-shm` 文件），再启动
+help-job = 操作员的任务：签署并创建、跟踪进度、取得匹配结构
+help-job-create = 用操作员密钥签署任务规格（TOML）并提交给比对服务
+help-job-status = 显示各参与方的进度
+help-job-results = 取得任务的匹配结构，只写一个 JSON 文件到 --out：名册每行在各部门是否找到、属性比对结论、重复登记和疑似匹配，以及各项计数——不含姓名、字段值或身份证号（字段值封存给请求方，由其代理写出 results.json，并用 `bidui report build` 生成报告）
+help-keys = 密钥管理员的命令
+help-keys-init-operator = 生成操作员的签名密钥（权限 0600，从不覆盖）
+help-keys-tls-cert = 生成比对服务的自签名 TLS 证书和私钥（私钥权限 0600，从不覆盖），打印证书的 SHA-256 指纹
+help-keys-init = 在 --dir 中生成密钥管理员的签名密钥和状态，打印公钥交给比对服务管理员（`bidui matcher trust-custodian`）
+help-keys-enroll = 用 `bidui agent init` 打印的两个公钥登记代理
+help-keys-enroll-operator = 登记区操作员的签名公钥
+help-keys-revoke = 撤销代理：立即拒绝其请求，今后的密钥期不再封存给它
+help-keys-rotate = 新的密钥期：生成新密钥并封存给每个已登记、未撤销的代理。旧密钥期在宽限期后退役，已在运行的任务可以完成
+help-keys-status = 各密钥期的算法套件、校验值，以及（加 --matcher 时）哪个代理已领取
+help-keys-new-epoch = 手工写出新的密钥期文件（权限 0600，从不覆盖）并打印其校验值：仅供测试和演示；正式密钥期由 `keys rotate` 封存分发
+help-synth = 生成合成的演示区数据（名册、各部门文件、真实答案）
+help-demo = 在合成的演示区上完整运行一次比对：比对服务、各代理、任务、报告
+help-report = 第二阶段比对报告：镇街工作簿、领导汇总页、补全名单、两轮比对之差
+help-report-build = 写出一次比对的报告：每个镇街一个工作簿、领导汇总页（summary.html）、problems.csv / problems.json、results.json / results.csv
+help-report-resolve = 在请求方一侧：用本单位名册把姓名、身份证号和联系方式填入新的镇街工作簿。只读本地文件，不发送任何数据
+help-report-diff = 比较两次比对（results.json、problems.json 或报告目录）：各镇街已整改、新增和仍未整改的问题
+help-audit = 比对服务的哈希链审计日志：查看、校验
+help-audit-show = 按时间顺序列出审计记录
+help-audit-verify = 校验哈希链：输出 OK 及记录数和链头哈希，或第一条被破坏的记录及原因（退出状态 1）

@@ -132,6 +132,14 @@ macro_rules! t {
     };
 }
 
+/// [`t!`] in a given language, named before the key.
+#[macro_export]
+macro_rules! t_in {
+    ($lang:expr, $key:literal $(, $name:ident = $value:expr)* $(,)?) => {
+        $crate::message_in($lang, $key, &[$((stringify!($name), ::std::string::ToString::to_string(&$value))),*])
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -106,47 +106,69 @@ fn skip_string(text: &[u8], mut i: usize) -> usize {
     i + 1
 }
 
-/// Every `t!("key", name = value, …)` in `source`: the key and the variable names.
-fn uses_in(source: &str) -> Vec<(String, BTreeSet<String>)> {
+/// The key and variable names of a call whose arguments start at `from` (just past `(`),
+/// after `skip` leading arguments (`t_in!`'s language); `None` if the key is not a literal.
+fn call_at(source: &str, mut from: usize, skip: usize) -> Option<(String, BTreeSet<String>)> {
     let bytes = source.as_bytes();
-    let mut uses = Vec::new();
-    let mut from = 0;
-    while let Some(at) = source[from..].find("t!(") {
-        let start = from + at;
-        from = start + 3;
-        // `t!` itself, not the end of another macro's name (`print!(`, `assert!(`).
-        if start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
-            continue;
-        }
-        // The key, after any line break rustfmt puts before it.
-        let quote = from + source[from..].len() - source[from..].trim_start().len();
-        if bytes.get(quote) != Some(&b'"') {
-            continue;
-        }
-        let key_end = skip_string(bytes, quote);
-        let key = source[quote + 1..key_end - 1].to_owned();
-        // The arguments at depth 0, up to the closing parenthesis.
-        let (mut i, mut depth, mut names, mut argument_start) = (key_end, 0usize, BTreeSet::new(), None);
-        while i < bytes.len() {
+    for _ in 0..skip {
+        let (mut i, mut depth) = (from, 0usize);
+        while i < bytes.len() && !(bytes[i] == b',' && depth == 0) {
             match bytes[i] {
-                b'"' => {
-                    i = skip_string(bytes, i);
-                    continue;
-                }
                 b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' if depth == 0 => break,
-                b')' | b']' | b'}' => depth -= 1,
-                b',' if depth == 0 => argument_start = Some(i + 1),
-                b'=' if depth == 0 && bytes.get(i + 1) != Some(&b'=') => {
-                    if let Some(s) = argument_start.take() {
-                        names.insert(source[s..i].trim().to_owned());
-                    }
-                }
+                b')' | b']' | b'}' => depth = depth.checked_sub(1)?,
                 _ => {}
             }
             i += 1;
         }
-        uses.push((key, names));
+        from = i + 1;
+    }
+    // The key, after any line break rustfmt puts before it.
+    let quote = from + source[from..].len() - source[from..].trim_start().len();
+    if bytes.get(quote) != Some(&b'"') {
+        return None;
+    }
+    let key_end = skip_string(bytes, quote);
+    let key = source[quote + 1..key_end - 1].to_owned();
+    // The arguments at depth 0, up to the closing parenthesis.
+    let (mut i, mut depth, mut names, mut argument_start) = (key_end, 0usize, BTreeSet::new(), None);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i = skip_string(bytes, i);
+                continue;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' if depth == 0 => break,
+            b')' | b']' | b'}' => depth -= 1,
+            b',' if depth == 0 => argument_start = Some(i + 1),
+            b'=' if depth == 0 && bytes.get(i + 1) != Some(&b'=') => {
+                if let Some(s) = argument_start.take() {
+                    names.insert(source[s..i].trim().to_owned());
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Some((key, names))
+}
+
+/// Every `t!("key", name = value, …)` and `t_in!(lang, "key", …)` in `source`: the key and
+/// the variable names.
+fn uses_in(source: &str) -> Vec<(String, BTreeSet<String>)> {
+    let bytes = source.as_bytes();
+    let mut uses = Vec::new();
+    for (name, skip) in [("t!(", 0), ("t_in!(", 1)] {
+        let mut from = 0;
+        while let Some(at) = source[from..].find(name) {
+            let start = from + at;
+            from = start + name.len();
+            // The macro itself, not the end of another one's name (`print!(`, `assert!(`).
+            if start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
+                continue;
+            }
+            uses.extend(call_at(source, from, skip));
+        }
     }
     uses
 }
