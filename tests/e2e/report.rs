@@ -456,6 +456,32 @@ fn resolve_refuses_a_registry_it_cannot_check_or_that_was_re_sorted() {
     assert!(!d.dir.join("report-e2e-resorted").exists(), "nothing resolved");
 }
 
+/// Built without the requester agent's local invalid-rows report, invalid numbers used to be
+/// listed as `invalid_id.unknown` with a detail pointing to a report the reader did not have:
+/// the detail now says the reason was not listed, and the command says which file to pass.
+#[test]
+fn a_report_without_the_local_invalid_rows_says_which_file_lists_the_reasons() {
+    let d = district();
+    let out = d.dir.join("report-e2e-unlisted");
+    let output = Command::new(bidui_exe())
+        .args(["--lang=en", "report", "build"])
+        .arg(d.dir.join("report/results.json"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", crate::printed(&output));
+    let invalid: u64 = d.results.summary.invalid_ids.values().sum();
+    assert!(invalid > 0);
+    let said = String::from_utf8_lossy(&output.stdout);
+    let expected = format!("--invalid-rows <state_dir>/{}/invalid-rows.csv", d.results.job);
+    assert!(said.contains("invalid identity numbers are listed without their reason") && said.contains(&expected));
+    let set: ProblemSet = serde_json::from_slice(&std::fs::read(out.join("problems.json")).unwrap()).unwrap();
+    let unlisted: Vec<_> = set.problems.iter().filter(|p| p.code == "invalid_id.unknown").collect();
+    assert!(!unlisted.is_empty());
+    assert!(unlisted.iter().all(|p| p.detail.contains("未列出具体原因")), "{:?}", unlisted[0]);
+}
+
 /// The registry sheet as cells, header first.
 fn registry_cells(path: &std::path::Path) -> Vec<Vec<Data>> {
     cells(path, bidui_synth::REGISTRY_SHEET)
