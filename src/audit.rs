@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use bidui_core::idnum::ChinaTime;
+use bidui_i18n::t;
 use bidui_matcher::audit::{self, action, AuditRow, Verdict};
 use serde_json::Value;
 
@@ -39,14 +40,17 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
     match command {
         AuditCommand::Show { db, job, json } => {
             let rows = audit::read_database(&db, job.as_deref())
-                .with_context(|| format!("reading the audit log of {}", db.display()))?;
+                .with_context(|| t!("reading-audit-log", db = db.display()))?;
             if json {
                 for row in &rows {
                     println!("{}", serde_json::to_string(&json_line(row))?);
                 }
             } else {
                 if rows.is_empty() {
-                    println!("no audit records{}", job.map(|j| format!(" for job {j}")).unwrap_or_default());
+                    match job {
+                        Some(job) => println!("{}", t!("audit-no-records-for-job", job = job)),
+                        None => println!("{}", t!("audit-no-records")),
+                    }
                 }
                 for row in &rows {
                     print!("{}", readable(row));
@@ -56,40 +60,36 @@ pub fn run(command: AuditCommand) -> anyhow::Result<()> {
         }
         AuditCommand::Verify { db, expect_head } => {
             let verdict = audit::verify_database(&db, expect_head.as_deref())
-                .with_context(|| format!("reading the audit log of {}", db.display()))?;
+                .with_context(|| t!("reading-audit-log", db = db.display()))?;
             match verdict {
                 Verdict::Intact(head) => {
-                    println!("OK: audit chain intact, {} records, head {}", head.count, hex::encode(head.head));
+                    // "OK" and "BROKEN" open the line whatever the language: scripts read them.
+                    println!("OK: {}", t!("audit-intact", records = head.count, head = hex::encode(head.head)));
                     if expect_head.is_some() {
-                        println!("the head is the one expected");
+                        println!("{}", t!("audit-head-expected"));
                     }
                     Ok(())
                 }
                 Verdict::Broken(broken) => {
                     println!("BROKEN: {broken}");
-                    println!(
-                        "审计日志已被篡改或损坏 (the audit log was altered or damaged); records from {} on cannot be \
-                         trusted",
-                        broken.seq
-                    );
+                    println!("{}", t!("audit-broken", seq = broken.seq));
                     std::process::exit(1);
                 }
                 Verdict::HeadDiffers { found, expected, expected_seq } => {
                     println!(
-                        "HEAD DIFFERS: the chain verifies ({} records, head {}) but the expected head is {expected}",
-                        found.count,
-                        hex::encode(found.head)
+                        "HEAD DIFFERS: {}",
+                        t!(
+                            "audit-head-differs",
+                            records = found.count,
+                            head = hex::encode(found.head),
+                            expected = expected
+                        )
                     );
                     match expected_seq {
-                        Some(seq) => println!(
-                            "the expected head is record {seq}: {} records were appended since it was noted, and \
-                             the records up to it are unchanged",
-                            found.count as i64 - seq
-                        ),
-                        None => println!(
-                            "no record has the expected hash: records were cut off the end, or the whole log was \
-                             rewritten"
-                        ),
+                        Some(seq) => {
+                            println!("{}", t!("audit-head-appended", seq = seq, appended = found.count as i64 - seq))
+                        }
+                        None => println!("{}", t!("audit-head-cut")),
                     }
                     std::process::exit(1);
                 }
@@ -112,19 +112,20 @@ fn json_line(row: &AuditRow) -> Value {
     })
 }
 
-fn label(action: &str) -> &'static str {
+/// An action as people name it (the stable code is shown beside it).
+fn label(action: &str) -> String {
     match action {
-        action::ENROLL => "登记",
-        action::REVOKE => "撤销",
-        action::JOB_CREATED => "创建任务",
-        action::SEALED => "提交封存",
-        action::RESULTS_DELIVERED => "结果交付请求方",
-        action::CUSTODIAN_TRUSTED => "信任密钥管理员",
-        action::EPOCH_STORED => "密钥轮换投递",
-        action::EPOCH_RETIRED => "密钥退役",
-        action::TOKENS_PURGED => "令牌清除",
-        action::SEALED_VALUES_PURGED => "封存值清除",
-        _ => "",
+        action::ENROLL => t!("audit-action-enroll"),
+        action::REVOKE => t!("audit-action-revoke"),
+        action::JOB_CREATED => t!("audit-action-job-created"),
+        action::SEALED => t!("audit-action-sealed"),
+        action::RESULTS_DELIVERED => t!("audit-action-results-delivered"),
+        action::CUSTODIAN_TRUSTED => t!("audit-action-custodian-trusted"),
+        action::EPOCH_STORED => t!("audit-action-epoch-stored"),
+        action::EPOCH_RETIRED => t!("audit-action-epoch-retired"),
+        action::TOKENS_PURGED => t!("audit-action-tokens-purged"),
+        action::SEALED_VALUES_PURGED => t!("audit-action-sealed-values-purged"),
+        _ => String::new(),
     }
 }
 
@@ -142,7 +143,7 @@ fn refused(value: &Value) -> String {
         .map(|a| a.iter().map(|r| format!("{} ({})", text(&r["field"]), text(&r["reason"]))).collect())
         .unwrap_or_default();
     if refused.is_empty() {
-        "none".into()
+        t!("none")
     } else {
         refused.join("; ")
     }
@@ -151,7 +152,7 @@ fn refused(value: &Value) -> String {
 fn list(value: &Value) -> String {
     let items: Vec<String> = value.as_array().map(|a| a.iter().map(text).collect()).unwrap_or_default();
     if items.is_empty() {
-        "none".into()
+        t!("none")
     } else {
         items.join(", ")
     }
@@ -169,28 +170,33 @@ fn short_key(value: &Value) -> String {
 /// Two or more lines per record: who did what when, then its particulars.
 fn readable(row: &AuditRow) -> String {
     let mut out = format!(
-        "#{:<5} {}  {} {}  by {}",
+        "#{:<5} {}  {} {}  {}",
         row.seq,
         ChinaTime::from_unix_seconds(row.at),
         row.action,
         label(&row.action),
-        row.actor
+        t!("audit-by", actor = row.actor)
     );
     if let Some(job) = &row.job {
-        out.push_str(&format!("  job {job}"));
+        out.push_str(&format!("  {}", t!("audit-job", job = job)));
     }
     out.push('\n');
     let d = row.event().map_or(Value::Null, |e| e.details);
     let lines: Vec<String> = match row.action.as_str() {
         action::ENROLL | action::REVOKE => {
-            let mut line = format!("{} {} key {}", text(&d["role"]), text(&d["name"]), short_key(&d["public_key"]));
+            let mut line = t!(
+                "audit-principal",
+                role = crate::principal_role(&text(&d["role"])),
+                name = text(&d["name"]),
+                key = short_key(&d["public_key"])
+            );
             if let Some(replaced) = d.get("replaced") {
-                line.push_str(&format!(
-                    " (replaces {} key {}{})",
-                    text(&replaced["role"]),
-                    short_key(&replaced["public_key"]),
-                    if replaced["was_revoked"] == Value::Bool(true) { ", which was revoked" } else { "" }
-                ));
+                let (role, key) = (crate::principal_role(&text(&replaced["role"])), short_key(&replaced["public_key"]));
+                line.push_str(&if replaced["was_revoked"] == Value::Bool(true) {
+                    t!("audit-replaces-revoked", role = role, key = key)
+                } else {
+                    t!("audit-replaces", role = role, key = key)
+                });
             }
             vec![line]
         }
@@ -200,18 +206,18 @@ fn readable(row: &AuditRow) -> String {
                 .map(|a| a.iter().map(|p| format!("{} ({})", text(&p["party"]), list(&p["fields"]))).collect())
                 .unwrap_or_default();
             vec![
-                format!("用途 purpose: {}", text(&d["purpose"])),
-                format!("批准文号 approval: {}", text(&d["approval"])),
-                format!(
-                    "epoch {} ({}); requester {} asks for {}",
-                    text(&d["epoch"]),
-                    text(&d["suite"]),
-                    text(&d["requester"]["party"]),
-                    list(&d["requester"]["fields"])
+                t!("audit-purpose", purpose = text(&d["purpose"])),
+                t!("audit-approval", approval = text(&d["approval"])),
+                t!(
+                    "audit-job-epoch",
+                    epoch = text(&d["epoch"]),
+                    suite = text(&d["suite"]),
+                    requester = text(&d["requester"]["party"]),
+                    fields = list(&d["requester"]["fields"])
                 ),
-                format!(
-                    "departments and fields asked: {}",
-                    if departments.is_empty() { "none".into() } else { departments.join("; ") }
+                t!(
+                    "audit-departments",
+                    departments = if departments.is_empty() { t!("none") } else { departments.join("; ") }
                 ),
             ]
         }
@@ -221,20 +227,20 @@ fn readable(row: &AuditRow) -> String {
                 .map(|m| m.iter().map(|(k, v)| format!("{k} {v}")).collect())
                 .unwrap_or_default();
             vec![
-                format!(
-                    "epoch {}: {} chunks, {} records, {} rows read; invalid identity numbers: {}",
-                    text(&d["epoch"]),
-                    d["chunks"],
-                    d["records"],
-                    d["rows_read"],
-                    if invalid.is_empty() { "none".into() } else { invalid.join(", ") }
+                t!(
+                    "audit-seal",
+                    epoch = text(&d["epoch"]),
+                    chunks = d["chunks"],
+                    records = d["records"],
+                    rows = d["rows_read"],
+                    invalid = if invalid.is_empty() { t!("none") } else { invalid.join(", ") }
                 ),
-                format!("fields sealed: {}", list(&d["sealed_fields"])),
-                format!("fields refused: {}", refused(&d["refused"])),
+                t!("audit-fields-sealed", fields = list(&d["sealed_fields"])),
+                t!("audit-fields-refused", fields = refused(&d["refused"])),
             ]
         }
         action::RESULTS_DELIVERED => {
-            vec![format!("{} registry rows, {} sealed values forwarded unread", d["rows"], d["sealed_values"])]
+            vec![t!("audit-results-delivered", rows = d["rows"], values = d["sealed_values"])]
         }
         _ => vec![d.to_string()],
     };

@@ -28,3 +28,13 @@ pub fn now_in_china() -> ChinaTime {
 pub fn today_in_china() -> CivilDate {
     now_in_china().date
 }
+
+/// A Unix time in seconds as a person reads it: China Standard Time.
+pub fn china_time(unix_seconds: u64) -> ChinaTime {
+    ChinaTime::from_unix_seconds(unix_seconds as i64)
+}
+
+/// A Unix time in milliseconds (custodian statements) as a person reads it.
+pub fn china_time_of_millis(unix_millis: u64) -> ChinaTime {
+    china_time(unix_millis / 1000)
+}

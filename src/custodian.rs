@@ -8,11 +8,12 @@ use anyhow::Context;
 use bidui_client::{Client, MatcherEndpoint};
 use bidui_core::api::{EpochPickup, EpochUpload, Retirement};
 use bidui_core::Suite;
+use bidui_i18n::t;
 use bidui_keyfile::Identity;
 use bidui_keys::Custodian;
 use clap::{Args, Subcommand};
 
-use crate::clock::{unix_millis, unix_seconds};
+use crate::clock::{china_time, china_time_of_millis, unix_millis, unix_seconds};
 
 /// Where the matcher is and how to trust it.
 #[derive(Args, Clone)]
@@ -118,13 +119,11 @@ fn deliver<T: serde::Serialize>(
     file: &str,
 ) -> anyhow::Result<()> {
     let out = dir.join(file);
-    std::fs::write(&out, serde_json::to_vec_pretty(body)?).with_context(|| format!("writing {}", out.display()))?;
-    println!("written to {}", out.display());
+    std::fs::write(&out, serde_json::to_vec_pretty(body)?).with_context(|| t!("writing", path = out.display()))?;
+    println!("{}", t!("written-to", path = out.display()));
     if let Some(client) = client(dir, args)? {
-        client
-            .post(path, body)
-            .with_context(|| format!("delivering to {} (the file above can be delivered again)", client.base_url()))?;
-        println!("delivered to the matcher at {}", client.base_url());
+        client.post(path, body).with_context(|| t!("delivering-to", url = client.base_url()))?;
+        println!("{}", t!("delivered-to", url = client.base_url()));
     }
     Ok(())
 }
@@ -134,10 +133,7 @@ pub fn run(command: CustodianCommand) -> anyhow::Result<()> {
         CustodianCommand::Init { dir } => {
             let custodian = Custodian::init(&dir)?;
             println!("{}", hex::encode(custodian.public_key()));
-            eprintln!(
-                "custodian key written to {} (0600). Give the public key above to the matcher's administrator.",
-                dir.join(bidui_keys::KEY_FILE).display()
-            );
+            eprintln!("{}", t!("custodian-key-written", path = dir.join(bidui_keys::KEY_FILE).display()));
         }
         CustodianCommand::Enroll { dir, name, signing_key, x25519_key, matcher } => {
             let statement = Custodian::open(&dir)?.enroll(&name, &signing_key, &x25519_key, unix_millis())?;
@@ -158,39 +154,91 @@ pub fn run(command: CustodianCommand) -> anyhow::Result<()> {
             let retire_at = unix_seconds() + grace_hours * 3600;
             let retire = earlier.into_iter().map(|kcv| Retirement { kcv, retire_at }).collect();
             println!(
-                "epoch {} ({}) key check value {} sealed to {} agents",
-                rotation.number,
-                rotation.suite,
-                rotation.kcv,
-                rotation.sealed.len()
+                "{}",
+                t!(
+                    "epoch-rotated",
+                    number = rotation.number,
+                    suite = rotation.suite,
+                    kcv = rotation.kcv,
+                    agents = rotation.sealed.len()
+                )
             );
             let upload = EpochUpload { sealed: rotation.sealed, retire };
             deliver(&dir, &matcher, "/v1/epochs", &upload, &format!("epoch-{}-sealed.json", rotation.number))?;
         }
         CustodianCommand::Status { dir, matcher } => {
             let custodian = Custodian::open(&dir)?;
-            println!("custodian public key {}", hex::encode(custodian.public_key()));
-            for agent in &custodian.state().agents {
-                let revoked = agent.revoked_at.map_or(String::new(), |t| format!(" (revoked at {t})"));
-                println!("agent {:<20} signing {}…{revoked}", agent.name, &agent.signing_key[..16]);
-            }
-            let pickups: Vec<EpochPickup> = match client(&dir, &matcher)? {
-                Some(client) => client.get("/v1/epochs/status")?,
-                None => Vec::new(),
+            let pickups: Option<Vec<EpochPickup>> = match client(&dir, &matcher)? {
+                Some(client) => Some(client.get("/v1/epochs/status")?),
+                None => None,
             };
-            for epoch in &custodian.state().epochs {
-                println!("epoch {} {} kcv {} created {}", epoch.number, epoch.suite, epoch.kcv, epoch.created_at);
-                for recipient in &epoch.sealed_to {
-                    let pickup = pickups.iter().find(|p| p.kcv == epoch.kcv && &p.recipient == recipient);
-                    let taken = match pickup.and_then(|p| p.picked_up_at) {
-                        Some(at) => format!("taken up at {at}"),
-                        None if matcher.matcher.is_some() => "not taken up yet".to_owned(),
-                        None => "(ask with --matcher)".to_owned(),
-                    };
-                    println!("  {recipient:<20} {taken}");
-                }
-            }
+            print!("{}", status_text(&custodian, pickups.as_deref()));
         }
     }
     Ok(())
+}
+
+/// `keys status`: the custodian's key, its agents, and who took up which epoch (`pickups`:
+/// the matcher's answer, when asked). Every time in China Standard Time.
+fn status_text(custodian: &Custodian, pickups: Option<&[EpochPickup]>) -> String {
+    let mut out = format!("{}\n", t!("custodian-public-key", key = hex::encode(custodian.public_key())));
+    for agent in &custodian.state().agents {
+        let key = format!("{}…", &agent.signing_key[..16]);
+        let line = match agent.revoked_at {
+            Some(at) => t!("status-agent-revoked", name = agent.name, key = key, at = china_time_of_millis(at)),
+            None => t!("status-agent", name = agent.name, key = key),
+        };
+        out.push_str(&format!("{line}\n"));
+    }
+    for epoch in &custodian.state().epochs {
+        let line = t!(
+            "status-epoch",
+            number = epoch.number,
+            suite = epoch.suite,
+            kcv = epoch.kcv,
+            at = china_time(epoch.created_at)
+        );
+        out.push_str(&format!("{line}\n"));
+        for recipient in &epoch.sealed_to {
+            let pickup = pickups.and_then(|p| p.iter().find(|p| p.kcv == epoch.kcv && &p.recipient == recipient));
+            let mut taken = match (pickups, pickup.and_then(|p| p.picked_up_at)) {
+                (_, Some(at)) => t!("status-taken-up", at = china_time(at)),
+                (Some(_), None) => t!("status-not-taken-up"),
+                (None, None) => t!("status-ask-matcher"),
+            };
+            if let Some(at) = pickup.and_then(|p| p.retire_at) {
+                taken.push_str(&t!("status-retired", at = china_time(at)));
+            }
+            out.push_str(&format!("  {recipient:<20} {taken}\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_status_shows_times_in_china_standard_time_not_unix_seconds() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut custodian = Custodian::init(dir.path()).unwrap();
+        let (signing, x25519) = bidui_agent::epochs::init_agent_keys(&dir.path().join("agent")).unwrap();
+        custodian.enroll("household", &hex::encode(signing), &hex::encode(x25519), 1_555_631_999_000).unwrap();
+        let rotation = custodian.rotate(Suite::HmacSha256, 1_555_631_999).unwrap();
+        custodian.revoke("household", 1_555_632_000_000).unwrap();
+        let pickups = [EpochPickup {
+            kcv: rotation.kcv.clone(),
+            suite: Suite::HmacSha256,
+            recipient: "household".into(),
+            picked_up_at: Some(1_555_632_001),
+            retire_at: Some(1_555_632_002),
+        }];
+        // Created, revoked, taken up and retired, in whichever language the test runs.
+        let shown = status_text(&custodian, Some(&pickups));
+        for at in ["07:59:59", "08:00:00", "08:00:01", "08:00:02"] {
+            assert!(shown.contains(&format!("2019-04-19 {at} +08:00")), "{at}: {shown}");
+        }
+        assert!(!shown.contains("155563"), "no raw Unix time: {shown}");
+    }
 }

@@ -12,6 +12,7 @@ use bidui_core::api::{Attribute, DepartmentSpec, JobResults, JobSpec, RequesterS
 use bidui_core::custody::PrincipalRole;
 use bidui_core::profile::Profile;
 use bidui_core::Suite;
+use bidui_i18n::t;
 use bidui_matcher::tls::TlsFiles;
 
 use crate::{operator, report};
@@ -271,7 +272,7 @@ pub fn start_matcher_with(
     listen: std::net::SocketAddr,
     tls: Option<&TlsFiles>,
 ) -> anyhow::Result<MatcherProcess> {
-    let log = std::fs::File::create(dir.join("matcher.stderr")).context("creating the matcher's stderr file")?;
+    let log = std::fs::File::create(dir.join("matcher.stderr")).context(t!("demo-creating-matcher-stderr"))?;
     let mut command = Command::new(exe);
     command
         .args(["matcher", "serve", "--db"])
@@ -284,13 +285,13 @@ pub fn start_matcher_with(
         Some(files) => command.arg("--tls-cert").arg(&files.certificate).arg("--tls-key").arg(&files.key),
         None => command.arg("--insecure-http"),
     };
-    let mut child = command.stdout(Stdio::piped()).stderr(log).spawn().context("starting the matcher")?;
+    let mut child = command.stdout(Stdio::piped()).stderr(log).spawn().context(t!("demo-starting-matcher"))?;
     let stdout = child.stdout.take().expect("piped stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).context("reading the matcher's address")?;
+    BufReader::new(stdout).read_line(&mut line).context(t!("demo-reading-matcher-address"))?;
     let Some(address) = line.trim().strip_prefix("listening on ") else {
         let _ = child.kill();
-        bail!("the matcher did not start; see {}", dir.join("matcher.stderr").display());
+        bail!(t!("demo-matcher-did-not-start", path = dir.join("matcher.stderr").display()));
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
     Ok(MatcherProcess { url: format!("{scheme}://{address}"), child })
@@ -327,16 +328,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let run = run_district(&args, &[])?;
     print_summary(&run.results);
-    println!("\nreport: {} and {}", run.report.json.display(), run.report.csv.display());
+    println!("\n{}", t!("demo-results-files", json = run.report.json.display(), csv = run.report.csv.display()));
     println!(
-        "stage-two report: {} town workbooks in {}, leadership summary {}",
-        run.report.report.towns.len(),
-        run.dir.join("report/towns").display(),
-        run.report.report.summary.display()
+        "{}",
+        t!(
+            "demo-report",
+            towns = run.report.report.towns.len(),
+            dir = run.dir.join("report/towns").display(),
+            summary = run.report.report.summary.display()
+        )
     );
-    println!("agents' own logs and invalid-row reports: {}", run.dir.join("agents").display());
-    println!("matcher database and log: {}", run.dir.join("matcher").display());
-    println!("done in {:.1} s", started.elapsed().as_secs_f64());
+    println!("{}", t!("demo-agents-dir", dir = run.dir.join("agents").display()));
+    println!("{}", t!("demo-matcher-dir", dir = run.dir.join("matcher").display()));
+    println!("{}", t!("demo-done", seconds = format!("{:.1}", started.elapsed().as_secs_f64())));
     Ok(())
 }
 
@@ -346,8 +350,10 @@ pub fn run_district(
     args: &DemoArgs,
     department_rows: &[(bidui_synth::Department, u64)],
 ) -> anyhow::Result<DistrictRun> {
+    // Absolute once, here: the agents' configurations are read relative to their own
+    // folders, so a relative --dir would be resolved twice.
     let dir = match &args.dir {
-        Some(dir) => dir.clone(),
+        Some(dir) => std::path::absolute(dir).with_context(|| format!("locating {}", dir.display()))?,
         None => std::env::temp_dir().join(format!("bidui-demo-{}", std::process::id())),
     };
     let data = dir.join("data");
@@ -357,11 +363,11 @@ pub fn run_district(
     for d in [&data, &matcher_dir, &agents_dir, &operator_dir] {
         std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
     }
-    let exe = std::env::current_exe().context("locating the bidui binary")?;
+    let exe = std::env::current_exe().context(t!("demo-locating-binary"))?;
 
     let synth_started = Instant::now();
     if !args.reuse_data {
-        println!("generating a district: {} registry rows, {} other residents …", args.registry, args.population);
+        println!("{}", t!("demo-generating", registry = args.registry, population = args.population));
         let synth = bidui_synth::Options {
             seed: args.seed,
             registry: args.registry,
@@ -394,7 +400,7 @@ pub fn run_district(
     let tls = if args.insecure_http { None } else { Some(test_certificate(&matcher_dir, args.listen)?) };
     let matcher = start_matcher_with(&exe, &matcher_dir, args.listen, tls.as_ref())?;
     let agent_url = args.agents_via.clone().unwrap_or_else(|| matcher.url.clone());
-    println!("matcher listening at {} (database {})", matcher.url, database.display());
+    println!("{}", t!("demo-matcher-listening", url = matcher.url, db = database.display()));
     let pin = |home: &Path| -> anyhow::Result<()> {
         if let Some(files) = &tls {
             std::fs::copy(&files.certificate, home.join("matcher-cert.pem"))
@@ -438,14 +444,15 @@ pub fn run_district(
     let client = Client::with_trust(&matcher.url, "operator", operator_identity, trust)?;
     let job_started = Instant::now();
     operator::create_job(&client, &signed)?;
-    println!("job {} created: {} departments, epoch {kcv}", spec.id, spec.departments.len());
+    println!("{}", t!("demo-job-created", job = spec.id, departments = spec.departments.len(), epoch = kcv));
 
     let mut agents = Vec::new();
     for party in &parties {
         let home = agents_dir.join(party.name);
         let out = std::fs::File::create(home.join("agent.out"))?;
+        // The agents speak the demo's language in their own logs.
         let child = Command::new(&exe)
-            .args(["agent", "run", "--config"])
+            .args(["--lang", bidui_i18n::language().code(), "agent", "run", "--config"])
             .arg(home.join("agent.toml"))
             .args(["--job", &spec.id, "--results-wait", "600"])
             .stdout(out.try_clone()?)
@@ -458,7 +465,7 @@ pub fn run_district(
     for (name, home, mut child) in agents {
         let status = child.wait()?;
         if !status.success() {
-            bail!("the agent of {name} failed; see {}", home.join("agent.out").display());
+            bail!(t!("demo-agent-failed", party = name, path = home.join("agent.out").display()));
         }
         reports.push(last_run_report(&home.join("state/release-log.jsonl"))?);
     }
@@ -484,17 +491,21 @@ fn last_run_report(log: &Path) -> anyhow::Result<bidui_agent::run::RunReport> {
 fn print_summary(results: &JobResults) {
     let s = &results.summary;
     println!(
-        "\n比对结果 job {} — {} registry rows read, {} compared",
-        results.job, s.registry_rows_read, s.registry_rows
+        "\n{}",
+        t!("demo-summary-head", job = results.job, read = s.registry_rows_read, compared = s.registry_rows)
     );
     let invalid: u64 = s.invalid_ids.values().sum();
-    println!("  identity numbers invalid in the registry: {invalid} {:?}", s.invalid_ids);
+    println!("  {}", t!("demo-summary-invalid", count = invalid, codes = format!("{:?}", s.invalid_ids)));
     for department in &results.departments {
-        println!("  found in {department:<18} {:>7}", s.found.get(department).copied().unwrap_or(0));
+        let found = s.found.get(department).copied().unwrap_or(0);
+        println!(
+            "  {}",
+            t!("demo-summary-found", department = format!("{department:<18}"), count = format!("{found:>7}"))
+        );
     }
-    println!("  found in no department: {}", s.found_nowhere);
-    println!("  duplicate groups in the registry: {}", s.duplicate_groups);
-    println!("  probable matches to verify (上门核实): {}", s.probable_matches);
+    println!("  {}", t!("demo-summary-nowhere", count = s.found_nowhere));
+    println!("  {}", t!("demo-summary-duplicates", count = s.duplicate_groups));
+    println!("  {}", t!("demo-summary-probable", count = s.probable_matches));
     let deceased = results
         .rows
         .iter()
@@ -504,7 +515,7 @@ fn print_summary(results: &JobResults) {
                 .is_some_and(|f| f.released.get("household_status").is_some_and(|v| v.iter().any(|s| s == "死亡")))
         })
         .count();
-    println!("  deceased in household registration: {deceased}");
+    println!("  {}", t!("demo-summary-deceased", count = deceased));
 }
 
 #[cfg(test)]

@@ -5,11 +5,13 @@
 use std::io::{self, BufRead, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use bidui_core::custody::PrincipalRole;
 use bidui_core::{CivilDate, IdNumber, Suite};
+use bidui_i18n::t;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod audit;
@@ -17,6 +19,7 @@ mod bench;
 mod clock;
 mod custodian;
 mod demo;
+mod help;
 mod operator;
 mod report;
 mod synth;
@@ -25,6 +28,10 @@ mod tls;
 #[derive(Parser)]
 #[command(name = "bidui", version, about = "Privacy-preserving cross-department matching (比对)")]
 struct Cli {
+    /// Language of what bidui prints: zh (Chinese) or en (English). Default: English when
+    /// LC_ALL, LC_MESSAGES or LANG starts with "en", Chinese otherwise.
+    #[arg(long, global = true)]
+    lang: Option<bidui_i18n::Lang>,
     #[command(subcommand)]
     command: Command,
 }
@@ -112,9 +119,6 @@ enum AgentCommand {
         /// Rows whose identity numbers are shown (masked).
         #[arg(long, default_value_t = 5)]
         rows: usize,
-        /// The language of what is printed.
-        #[arg(long, value_enum, default_value_t = Lang::Zh)]
-        lang: Lang,
         /// Judge birth dates against this day (YYYY-MM-DD) instead of today.
         #[arg(long, value_parser = parse_date)]
         today: Option<CivilDate>,
@@ -122,13 +126,6 @@ enum AgentCommand {
         #[arg(long, default_value_t = 10)]
         timeout: u64,
     },
-}
-
-/// The language of a command's output: Chinese unless asked otherwise.
-#[derive(Clone, Copy, ValueEnum)]
-enum Lang {
-    Zh,
-    En,
 }
 
 /// The roles the administrator can enrol (the key custodian is trusted by key instead).
@@ -240,8 +237,11 @@ enum JobCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Fetches the match structure (no values: those are sealed to the requester, whose
-    /// agent writes the report's input) and writes it as JSON.
+    /// Fetches the job's match structure and writes it to --out as one JSON file, nothing
+    /// else: per registry row, found or not in each department, attribute verdicts,
+    /// duplicates and probable matches, with the counts — no names, values or identity
+    /// numbers (values are sealed to the requester, whose agent writes results.json and
+    /// builds the report with `bidui report build`).
     Results {
         job: String,
         #[arg(long)]
@@ -286,11 +286,72 @@ enum IdCommand {
 }
 
 fn parse_date(text: &str) -> Result<CivilDate, String> {
-    CivilDate::parse(text).ok_or_else(|| format!("{text:?} is not a date (YYYY-MM-DD)"))
+    CivilDate::parse(text).ok_or_else(|| t!("not-a-date", text = format!("{text:?}")))
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(lang) = help::language_asked(&args) {
+        bidui_i18n::set_language(lang);
+    }
+    let cli = help::parse(args);
+    // A reader that stops early (`bidui audit show | head`) closes our stdout: `println!`
+    // then panics. That panic unwinds (so children such as the demo's matcher are still
+    // stopped by their guards) without a word, and the command ends as a process killed
+    // by SIGPIPE conventionally does, with 141.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !is_closed_stdout(info.payload()) {
+            default_hook(info);
+        }
+    }));
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(error)) => {
+            eprintln!("{}", error_text(&error));
+            ExitCode::FAILURE
+        }
+        Err(payload) if is_closed_stdout(payload.as_ref()) => ExitCode::from(CLOSED_STDOUT_EXIT),
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+/// The exit status of a command whose reader closed its stdout: 128 + SIGPIPE, as a shell
+/// reports a process that signal killed.
+const CLOSED_STDOUT_EXIT: u8 = 141;
+
+/// Whether a panic is the standard library's `print!` failing on a closed pipe.
+fn is_closed_stdout(payload: &(dyn std::any::Any + Send)) -> bool {
+    let message = payload.downcast_ref::<String>().map(String::as_str).or(payload.downcast_ref::<&str>().copied());
+    message.is_some_and(|m| m.starts_with("failed printing to stdout") && m.contains("Broken pipe"))
+}
+
+/// A principal's role (`agent`, `operator`, `custodian`) as people name it; any other
+/// text as it is.
+fn principal_role(role: &str) -> String {
+    match role {
+        "agent" => t!("principal-agent"),
+        "operator" => t!("principal-operator"),
+        "custodian" => t!("principal-custodian"),
+        other => other.to_owned(),
+    }
+}
+
+/// An error as the person who ran the command reads it: what failed, then why, outermost first.
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = t!("error", message = error);
+    for cause in error.chain().skip(1) {
+        text.push_str(&format!("\n  {}", t!("error-cause", message = cause)));
+    }
+    text
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    // Already chosen from the raw arguments when given; clap has now checked the value.
+    if let Some(lang) = cli.lang {
+        bidui_i18n::set_language(lang);
+    }
+    match cli.command {
         Command::Id(IdCommand::Check { today }) => id_check(today.unwrap_or_else(clock::today_in_china)),
         Command::Bench(command) => bench::run(command),
         Command::Agent(command) => agent(command),
@@ -309,10 +370,7 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
         AgentCommand::Init { dir } => {
             let (signing, x25519) = bidui_agent::epochs::init_agent_keys(&dir)?;
             println!("signing_key = {}\nx25519_key = {}", hex::encode(signing), hex::encode(x25519));
-            eprintln!(
-                "agent keys written to {} (0600). Give the two public keys above to the key custodian.",
-                dir.display()
-            );
+            eprintln!("{}", t!("agent-keys-written", dir = dir.display()));
         }
         AgentCommand::Run {
             config,
@@ -340,13 +398,14 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
                 accept_few_readable,
             };
             let report = bidui_agent::run::run(&config, &options)
-                .with_context(|| format!("agent {} in job {}", config.party, options.job))?;
+                .with_context(|| t!("agent-in-job", party = config.party, job = options.job))?;
             print_agent_report(&report);
         }
-        AgentCommand::Check { config, rows, lang, today, timeout } => {
-            let lang = match lang {
-                Lang::Zh => bidui_agent::check::Lang::Zh,
-                Lang::En => bidui_agent::check::Lang::En,
+        AgentCommand::Check { config, rows, today, timeout } => {
+            // The global --lang (or the locale) decides, as for every command.
+            let lang = match bidui_i18n::language() {
+                bidui_i18n::Lang::Zh => bidui_agent::check::Lang::Zh,
+                bidui_i18n::Lang::En => bidui_agent::check::Lang::En,
             };
             let options = bidui_agent::check::CheckOptions {
                 rows,
@@ -384,40 +443,35 @@ fn print_check(findings: &[bidui_agent::check::Finding], lang: bidui_agent::chec
 }
 
 fn print_agent_report(r: &bidui_agent::run::RunReport) {
-    println!("agent {} — job {} at {}", r.party, r.job, r.matcher);
-    println!("  purpose: {} [{}]", r.purpose, r.approval);
+    let none = || t!("none");
+    let or_none = |items: &[String]| if items.is_empty() { none() } else { items.join(", ") };
+    println!("{}", t!("agent-report-head", party = r.party, job = r.job, matcher = r.matcher));
+    println!("  {}", t!("agent-report-purpose", purpose = r.purpose, approval = r.approval));
     println!(
-        "  rows read: {}; records sent as tokens: {} ({} chunks sent, {} already held)",
-        r.rows_read, r.records_sent, r.chunks_sent, r.chunks_already_held
+        "  {}",
+        t!(
+            "agent-report-sent",
+            rows = r.rows_read,
+            records = r.records_sent,
+            chunks = r.chunks_sent,
+            held = r.chunks_already_held
+        )
     );
-    println!(
-        "  attributes compared by token: {}",
-        if r.attributes.is_empty() { "none".to_owned() } else { r.attributes.join(", ") }
-    );
+    println!("  {}", t!("agent-report-attributes", attributes = or_none(&r.attributes)));
     let invalid: Vec<String> = r.invalid_ids.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    println!(
-        "  invalid identity numbers (counts only sent): {}",
-        if invalid.is_empty() { "none".to_owned() } else { invalid.join(", ") }
-    );
-    println!(
-        "  fields sealed to the requester with every record: {}",
-        if r.fields_sealed.is_empty() { "none".to_owned() } else { r.fields_sealed.join(", ") }
-    );
+    println!("  {}", t!("agent-report-invalid", counts = or_none(&invalid)));
+    println!("  {}", t!("agent-report-sealed", fields = or_none(&r.fields_sealed)));
     for refused in &r.fields_refused {
-        println!("  refused: {} — {}", refused.field, refused.reason);
+        println!("  {}", t!("agent-report-refused", field = refused.field, reason = refused.reason));
     }
     if r.values_too_long > 0 {
-        println!("  values too long to seal (listed by row in the local report): {}", r.values_too_long);
+        println!("  {}", t!("agent-report-too-long", count = r.values_too_long));
     }
-    println!("  local report of invalid rows (never sent): {}", r.invalid_rows_file.display());
+    println!("  {}", t!("agent-report-invalid-rows", path = r.invalid_rows_file.display()));
     if let Some(results) = &r.results_file {
-        println!("  results opened for the requester (local): {}", results.display());
+        println!("  {}", t!("agent-report-results", path = results.display()));
         if r.unopened > 0 {
-            println!(
-                "  WARNING: {} sealed values did not open: the matcher forwarded values of people not in this \
-                 registry, or they were damaged; they were dropped",
-                r.unopened
-            );
+            println!("  {}", t!("agent-report-unopened", count = r.unopened));
         }
     }
 }
@@ -432,7 +486,7 @@ fn matcher(command: MatcherCommand) -> anyhow::Result<()> {
                 }
                 _ => bidui_matcher::Transport::InsecureHttp,
             };
-            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let runtime = tokio::runtime::Runtime::new().context(t!("starting-runtime"))?;
             runtime.block_on(bidui_matcher::serve(bidui_matcher::ServeConfig {
                 database: db,
                 listen,
@@ -442,40 +496,36 @@ fn matcher(command: MatcherCommand) -> anyhow::Result<()> {
             }))
         }
         MatcherCommand::Enroll { db, name, role, public_key, init } => {
-            let key = hex::decode(public_key.trim())
-                .context("the public key must be hex, as `bidui agent init` prints it")?;
+            let key = hex::decode(public_key.trim()).context(t!("agent-key-not-hex"))?;
             init_matcher_database(&db, init)?;
             let role = PrincipalRole::from(role);
+            let role_name = principal_role(&role.to_string());
             match bidui_matcher::enroll(&db, &name, role, &key)? {
-                bidui_matcher::Enrolment::Enrolled => println!("enrolled {role} {name}"),
+                bidui_matcher::Enrolment::Enrolled => println!("{}", t!("enrolled", role = role_name, name = name)),
                 bidui_matcher::Enrolment::Replaced => {
-                    println!("enrolled {role} {name} (replacing its earlier enrolment)")
+                    println!("{}", t!("enrolled-replacing", role = role_name, name = name))
                 }
-                bidui_matcher::Enrolment::Unchanged => println!("{role} {name} is already enrolled with this key"),
+                bidui_matcher::Enrolment::Unchanged => {
+                    println!("{}", t!("already-enrolled", role = role_name, name = name))
+                }
             }
             Ok(())
         }
         MatcherCommand::TrustCustodian { db, public_key, init } => {
-            let key =
-                hex::decode(public_key.trim()).context("the public key must be hex, as `bidui keys init` prints it")?;
+            let key = hex::decode(public_key.trim()).context(t!("custodian-key-not-hex"))?;
             init_matcher_database(&db, init)?;
             bidui_matcher::trust_custodian(&db, &key)?;
-            println!("the matcher now accepts enrolments, revocations and sealed epochs signed by this custodian key");
+            println!("{}", t!("custodian-trusted"));
             Ok(())
         }
         MatcherCommand::Revoke { db, name } => {
             bidui_matcher::revoke(&db, &name)?;
-            println!("revoked {name}: its requests are refused from now on");
+            println!("{}", t!("revoked", name = name));
             Ok(())
         }
         MatcherCommand::Backup { db, to } => {
             bidui_matcher::backup(&db, &to)?;
-            println!(
-                "已备份 (backed up) {} to {} (0600). 恢复 (restore): stop the matcher, copy the backup to the \
-                 database's path, remove any -wal and -shm files beside it, start the matcher",
-                db.display(),
-                to.display()
-            );
+            println!("{}", t!("backed-up", db = db.display(), to = to.display()));
             Ok(())
         }
     }
@@ -495,7 +545,7 @@ fn init_warnings() {
 /// With `--init`, creates the matcher's database when `db` names none, and says so.
 fn init_matcher_database(db: &std::path::Path, init: bool) -> anyhow::Result<()> {
     if init && bidui_matcher::init_database(db)? {
-        eprintln!("已新建空数据库 (created a new, empty matcher database) {}", db.display());
+        eprintln!("{}", t!("database-created", db = db.display()));
     }
     Ok(())
 }
@@ -510,7 +560,7 @@ fn init_logging(file: Option<&std::path::Path>) -> anyhow::Result<()> {
                 .create(true)
                 .append(true)
                 .open(path)
-                .with_context(|| format!("opening the log file {}", path.display()))?;
+                .with_context(|| t!("opening-log", path = path.display()))?;
             Some(tracing_subscriber::fmt::layer().json().with_writer(std::sync::Mutex::new(file)))
         }
         None => None,
@@ -526,8 +576,12 @@ fn job(command: JobCommand) -> anyhow::Result<()> {
             let spec =
                 operator::with_profile(operator::read_spec(&spec)?, profile.or(config.profile.clone()).as_deref())?;
             let created = operator::create_job(&config.client()?, &config.sign(&spec)?)
-                .with_context(|| format!("creating job {}", spec.id))?;
-            println!("job {} {}", spec.id, if created { "created" } else { "already exists with this spec" });
+                .with_context(|| t!("creating-job", job = spec.id))?;
+            if created {
+                println!("{}", t!("job-created", job = spec.id));
+            } else {
+                println!("{}", t!("job-exists", job = spec.id));
+            }
         }
         JobCommand::Status { job, operator, json } => {
             let client = operator::OperatorConfig::load(&operator)?.client()?;
@@ -542,13 +596,8 @@ fn job(command: JobCommand) -> anyhow::Result<()> {
             let client = operator::OperatorConfig::load(&operator)?.client()?;
             let results = operator::results(&client, &job)?;
             std::fs::write(&out, serde_json::to_vec_pretty(&results)?)
-                .with_context(|| format!("writing {}", out.display()))?;
-            println!(
-                "wrote the match structure of job {job} to {} ({} registry rows); the report is built by the \
-                 requester's agent from the values sealed to it",
-                out.display(),
-                results.rows.len()
-            );
+                .with_context(|| t!("writing", path = out.display()))?;
+            println!("{}", t!("job-results-written", job = job, path = out.display(), rows = results.rows.len()));
         }
     }
     Ok(())
@@ -565,10 +614,7 @@ fn keys(command: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::NewEpoch { out, suite } => {
             let epoch = bidui_agent::epochs::create(&out, suite)?;
             println!("{}", epoch.key_check_value());
-            eprintln!(
-                "epoch ({suite}) written to {} (0600). It is SECRET: it must reach the agents only, never the matcher.",
-                out.display()
-            );
+            eprintln!("{}", t!("epoch-written", suite = suite, path = out.display()));
         }
     }
     Ok(())
@@ -581,7 +627,7 @@ fn id_check(today: CivilDate) -> anyhow::Result<()> {
     let mut line = Vec::new();
     loop {
         line.clear();
-        if reader.read_until(b'\n', &mut line).context("reading stdin")? == 0 {
+        if reader.read_until(b'\n', &mut line).context(t!("reading-stdin"))? == 0 {
             break;
         }
         let text = String::from_utf8_lossy(&line);
@@ -595,11 +641,11 @@ fn id_check(today: CivilDate) -> anyhow::Result<()> {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 return Ok(());
             }
-            return Err(e).context("writing stdout");
+            return Err(e).context(t!("writing-stdout"));
         }
     }
     match out.flush() {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e).context("writing stdout"),
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e).context(t!("writing-stdout")),
         _ => Ok(()),
     }
 }

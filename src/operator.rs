@@ -6,6 +6,7 @@ use anyhow::{bail, Context};
 use bidui_client::{path_segment, Client, MatcherEndpoint};
 use bidui_core::api::{JobResults, JobSpec, JobStatus, SignedJob};
 use bidui_core::profile::Profile;
+use bidui_i18n::t;
 use bidui_keyfile::Identity;
 use serde::Deserialize;
 
@@ -26,10 +27,9 @@ pub struct OperatorConfig {
 
 impl OperatorConfig {
     pub fn load(path: &Path) -> anyhow::Result<OperatorConfig> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the operator configuration {}", path.display()))?;
-        let mut config: OperatorConfig =
-            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| t!("reading-operator-config", path = path.display()))?;
+        let mut config: OperatorConfig = toml::from_str(&text).with_context(|| t!("parsing", path = path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         if config.identity_key.is_relative() {
             config.identity_key = base.join(&config.identity_key);
@@ -53,18 +53,17 @@ impl OperatorConfig {
 }
 
 pub fn read_spec(path: &Path) -> anyhow::Result<JobSpec> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading the job spec {}", path.display()))?;
-    let spec: JobSpec =
-        toml::from_str(&text).with_context(|| format!("the job spec {} is not valid", path.display()))?;
-    spec.validate().with_context(|| format!("the job spec {} is not valid", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| t!("reading-job-spec", path = path.display()))?;
+    let spec: JobSpec = toml::from_str(&text).with_context(|| t!("job-spec-invalid", path = path.display()))?;
+    spec.validate().with_context(|| t!("job-spec-invalid", path = path.display()))?;
     Ok(spec)
 }
 
 /// Reads and checks a district profile.
 pub fn read_profile(path: &Path) -> anyhow::Result<Profile> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("读取区级档案 {} 失败", path.display()))?;
-    let profile: Profile = toml::from_str(&text).with_context(|| format!("区级档案 {} 格式有误", path.display()))?;
-    profile.validate().with_context(|| format!("区级档案 {} 有误", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| t!("reading-profile", path = path.display()))?;
+    let profile: Profile = toml::from_str(&text).with_context(|| t!("profile-unparsable", path = path.display()))?;
+    profile.validate().with_context(|| t!("profile-invalid", path = path.display()))?;
     Ok(profile)
 }
 
@@ -75,49 +74,55 @@ pub fn with_profile(mut spec: JobSpec, profile: Option<&Path>) -> anyhow::Result
     match profile {
         Some(path) => {
             let profile = read_profile(path)?;
-            profile.check_job(&spec).with_context(|| format!("任务 {} 与区级档案 {} 不符", spec.id, path.display()))?;
+            profile
+                .check_job(&spec)
+                .with_context(|| t!("job-does-not-fit-profile", job = spec.id, path = path.display()))?;
             spec.profile = Some(profile.for_job(&spec));
         }
         None if spec.profile.is_some() => {}
-        None => bail!(
-            "任务 {} 没有区级档案：请在 operator.toml 中设置 profile = \"district.toml\"，或使用 --profile \
-             指定（档案声明各部门的中文名称和字段的中文名、角色，报表按名册的镇街字段分发；示例见 \
-             examples/district.toml）",
-            spec.id
-        ),
+        None => bail!(t!("job-without-profile", job = spec.id)),
     }
-    spec.validate().with_context(|| format!("任务 {} 不合规", spec.id))?;
+    spec.validate().with_context(|| t!("job-invalid", job = spec.id))?;
     Ok(spec)
 }
 
 /// Submits a signed job; `false` when the matcher already holds this very job.
 pub fn create_job(client: &Client, job: &SignedJob) -> anyhow::Result<bool> {
-    let (status, _) = client.post("/v2/jobs", job).context("creating the job")?;
+    let (status, _) = client.post("/v2/jobs", job).with_context(|| t!("sending-job"))?;
     Ok(status == 201)
 }
 
 pub fn status(client: &Client, job: &str) -> anyhow::Result<JobStatus> {
-    client.get(&format!("/v2/jobs/{}", path_segment(job))).with_context(|| format!("reading the status of job {job}"))
+    client.get(&format!("/v2/jobs/{}", path_segment(job))).with_context(|| t!("reading-job-status", job = job))
 }
 
 pub fn results(client: &Client, job: &str) -> anyhow::Result<JobResults> {
-    client
-        .get(&format!("/v2/jobs/{}/results", path_segment(job)))
-        .with_context(|| format!("reading the results of job {job}"))
+    client.get(&format!("/v2/jobs/{}/results", path_segment(job))).with_context(|| t!("reading-job-results", job = job))
 }
 
 pub fn print_status(status: &JobStatus) {
-    println!("job {} ({:?}) — {} [{}]", status.id, status.state, status.purpose, status.approval);
-    println!("{:<20} {:<10} {:>8} {:>10} {:>7} {:>8}", "party", "role", "chunks", "records", "sealed", "invalid");
+    let state = match status.state {
+        bidui_core::api::JobState::Collecting => t!("job-state-collecting"),
+        bidui_core::api::JobState::Complete => t!("job-state-complete"),
+    };
+    println!(
+        "{}",
+        t!("job-status-head", job = status.id, state = state, purpose = status.purpose, approval = status.approval)
+    );
+    println!("{}", t!("job-status-columns"));
     for p in &status.participants {
         let invalid: u64 = p.invalid_ids.values().sum();
+        let role = match p.role {
+            bidui_core::api::PartyRole::Requester => t!("role-requester"),
+            bidui_core::api::PartyRole::Department => t!("role-department"),
+        };
         println!(
             "{:<20} {:<10} {:>8} {:>10} {:>7} {:>8}",
             p.party,
-            format!("{:?}", p.role).to_lowercase(),
+            role,
             p.chunks,
             p.records,
-            if p.sealed { "yes" } else { "no" },
+            if p.sealed { t!("yes") } else { t!("no") },
             invalid
         );
     }
@@ -132,13 +137,7 @@ fn progress_note(status: &JobStatus) -> Option<String> {
         return None;
     }
     let waiting: Vec<&str> = status.participants.iter().filter(|p| !p.sealed).map(|p| p.party.as_str()).collect();
-    Some(if waiting.is_empty() {
-        "所有参与方均已提交，比对待完成 (every party has sealed; the matcher joins the job now, and retries a \
-         failed or interrupted join every minute and at start-up — see its log if this lasts)"
-            .to_string()
-    } else {
-        format!("等待提交 (waiting for the seal of): {}", waiting.join(", "))
-    })
+    Some(if waiting.is_empty() { t!("job-joining") } else { t!("job-waiting-for", parties = waiting.join(", ")) })
 }
 
 #[cfg(test)]
@@ -169,6 +168,6 @@ mod tests {
         let waiting = progress_note(&status(JobState::Collecting, &[true, false, false])).unwrap();
         assert!(waiting.ends_with("p1, p2"), "{waiting}");
         let joining = progress_note(&status(JobState::Collecting, &[true, true])).unwrap();
-        assert!(joining.contains("every party has sealed") && joining.contains("every minute"), "{joining}");
+        assert_eq!(joining, t!("job-joining"));
     }
 }

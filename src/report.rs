@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use bidui_core::api::{JobResults, StatusRule};
+use bidui_core::api::{JobResults, PersonRef, StatusRule};
+use bidui_i18n::t;
 use bidui_report::{Options, ProblemSet, RegistryEntry};
 
-/// What a report run wrote (the names `bidui demo` and `bidui job results` print).
+/// What a report run wrote (the names `bidui demo` prints).
 pub struct Written {
     pub json: PathBuf,
     pub csv: PathBuf,
@@ -67,7 +68,8 @@ pub struct ResolveArgs {
     pub id_column: String,
     #[arg(long, default_value = "联系电话")]
     pub contact_column: String,
-    /// Column of the town, to check the registry is the one the run read ("" to skip).
+    /// Column of the town, to check the registry is the one the run read; a registry without
+    /// it is refused ("": no town check, then the report's results.json must name the people).
     #[arg(long, default_value = "镇街")]
     pub town_column: String,
     /// Where the resolved workbooks go (a new directory; keep it on the requester's side).
@@ -115,8 +117,8 @@ pub fn write_local(results: &JobResults, dir: &Path, invalid_rows: Option<&Path>
 }
 
 fn read_invalid_rows(path: &Path) -> anyhow::Result<BTreeMap<u32, String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    bidui_report::parse_invalid_rows(&text).with_context(|| format!("reading {}", path.display()))
+    let text = std::fs::read_to_string(path).with_context(|| t!("reading", path = path.display()))?;
+    bidui_report::parse_invalid_rows(&text).with_context(|| t!("reading", path = path.display()))
 }
 
 #[derive(serde::Deserialize)]
@@ -130,19 +132,15 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
     let path = &args.results;
     let results = bidui_report::load_results(path)?;
     if !results.rows.is_empty() && results.rows.iter().all(|row| row.person.is_none()) {
-        bail!(
-            "{} names nobody: it is the operator's match structure, not the requester's results. \
-             Build the report from the results.json the requester's agent wrote (<state_dir>/<job>/results.json).",
-            path.display()
-        );
+        bail!(t!("report-names-nobody", path = path.display()));
     }
     let default_out =
         if path.is_dir() { path.clone() } else { path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf) };
     let out = args.out.unwrap_or(default_out);
     let extra_rules = match &args.rules {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            toml::from_str::<RulesFile>(&text).with_context(|| format!("reading the rules in {}", path.display()))?.rule
+            let text = std::fs::read_to_string(path).with_context(|| t!("reading", path = path.display()))?;
+            toml::from_str::<RulesFile>(&text).with_context(|| t!("reading-rules", path = path.display()))?.rule
         }
         None => Vec::new(),
     };
@@ -162,37 +160,80 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
         &out,
     )?;
     print_build(&set, &written);
+    let unlisted = set.problems.iter().filter(|p| p.code == UNLISTED_INVALID_ID).count();
+    if unlisted > 0 {
+        println!("{}", t!("report-invalid-unlisted", count = unlisted, job = set.job));
+    }
     Ok(())
 }
+
+/// The code of an invalid identity number listed without its reason: the report was built
+/// without the requester agent's local invalid-rows report.
+const UNLISTED_INVALID_ID: &str = "invalid_id.unknown";
 
 fn print_build(set: &ProblemSet, written: &bidui_report::Written) {
     let rows = set.problems.iter().map(|p| p.row).collect::<std::collections::BTreeSet<_>>().len();
     println!(
-        "比对报告 job {}: {} problems on {} registry rows, {} fill-ins",
-        set.job,
-        set.problems.len(),
-        rows,
-        set.fill_ins().count()
+        "{}",
+        t!(
+            "report-built",
+            job = set.job,
+            problems = set.problems.len(),
+            rows = rows,
+            fill_ins = set.fill_ins().count()
+        )
     );
     for note in &set.notes {
-        println!("  note: {note}");
+        println!("  {}", t!("report-note", note = note));
     }
-    for town in &written.towns {
-        println!("  {:<40} {:>5} problems {:>5} fill-ins", town.path.display(), town.problems, town.fill_ins);
-    }
-    println!("  leadership summary: {}", written.summary.display());
-    println!("  for machines: {} and {}", written.problems_csv.display(), written.problems_json.display());
+    print_towns(&written.towns);
+    println!("  {}", t!("report-summary", path = written.summary.display()));
+    println!(
+        "  {}",
+        t!("report-machines", csv = written.problems_csv.display(), json = written.problems_json.display())
+    );
 }
 
-/// Reads the requester's registry: row number → name, identity cell, contact, town.
-fn read_registry(args: &ResolveArgs) -> anyhow::Result<(BTreeMap<u32, RegistryEntry>, u64)> {
+fn print_towns(towns: &[bidui_report::xlsx::TownWorkbook]) {
+    for town in towns {
+        println!(
+            "  {:<40} {}",
+            town.path.display(),
+            t!("report-town", problems = format!("{:>5}", town.problems), fill_ins = format!("{:>5}", town.fill_ins))
+        );
+    }
+}
+
+/// The requester's registry as `resolve` reads it.
+struct Registry {
+    /// Row number → name, identity cell, contact, town.
+    entries: BTreeMap<u32, RegistryEntry>,
+    rows: u64,
+    /// Whether the registry has the town column (`--town-column`), so towns can be compared.
+    has_town: bool,
+}
+
+/// Reads the requester's registry. A town column named but absent is an error that lists
+/// the registry's columns: a check must never be skipped for want of a column.
+fn read_registry(args: &ResolveArgs) -> anyhow::Result<Registry> {
     let mut spec = bidui_agent::source::SourceSpec::new(&args.registry);
     spec.sheet = args.sheet.clone();
     let mut source = bidui_agent::source::Source::open(&spec)?;
     let name = source.column(&args.name_column)?;
     let id = source.column(&args.id_column)?;
     let contact = source.column(&args.contact_column).ok();
-    let town = if args.town_column.is_empty() { None } else { source.column(&args.town_column).ok() };
+    let town = match args.town_column.as_str() {
+        "" => None,
+        column => Some(source.column(column).map_err(|_| {
+            anyhow::anyhow!(t!(
+                "resolve-no-town-column",
+                path = args.registry.display(),
+                column = format!("{column:?}"),
+                columns = source.headers().iter().filter(|h| !h.is_empty()).cloned().collect::<Vec<_>>().join(", "),
+                example = source.headers().iter().find(|h| h.contains("镇街")).map_or("<列名>", String::as_str)
+            ))
+        })?),
+    };
     let mut entries = BTreeMap::new();
     let mut rows = 0u64;
     for row in source.rows() {
@@ -208,35 +249,67 @@ fn read_registry(args: &ResolveArgs) -> anyhow::Result<(BTreeMap<u32, RegistryEn
             },
         );
     }
-    Ok((entries, rows))
+    Ok(Registry { entries, rows, has_town: town.is_some() })
+}
+
+/// The people of the run's rows (name and identity cell as the requester's agent read
+/// them), from the `results.json` beside the report when it is the requester's: the
+/// strongest check that a registry row is still the same person.
+fn people_of_run(report: &Path, job: &str) -> Option<BTreeMap<u32, PersonRef>> {
+    let dir = if report.is_dir() { report } else { report.parent()? };
+    let results = bidui_report::load_results(&dir.join(bidui_report::RESULTS_FILE)).ok()?;
+    let people: BTreeMap<u32, PersonRef> =
+        results.rows.into_iter().filter_map(|row| Some((row.row, row.person?))).collect();
+    (results.job == job && !people.is_empty()).then_some(people)
+}
+
+/// Why `registry` may not be the file the run read; empty when every check passed. Row
+/// numbers are the record references, so a registry re-sorted, edited or replaced would
+/// put names on the wrong problems: each row's person is compared when the run's results
+/// name them, each problem's town when the registry has the town column, and with
+/// neither at hand resolve cannot check at all — which is itself a reason to refuse.
+fn registry_doubts(set: &ProblemSet, registry: &Registry, people: Option<&BTreeMap<u32, PersonRef>>) -> Vec<String> {
+    let mut doubts = Vec::new();
+    if registry.rows != set.summary.registry_rows_read {
+        doubts.push(t!("resolve-doubt-rows", rows = registry.rows, read = set.summary.registry_rows_read));
+    }
+    if let Some(people) = people {
+        let other_person = people
+            .iter()
+            .filter(|(row, person)| {
+                registry.entries.get(row).is_none_or(|e| e.name != person.name || e.identity != person.id_number)
+            })
+            .count();
+        if other_person > 0 {
+            doubts.push(t!("resolve-doubt-person", rows = other_person));
+        }
+    }
+    if registry.has_town {
+        let other_town = set
+            .problems
+            .iter()
+            .filter(|p| p.town != bidui_report::problems::NO_TOWN)
+            .filter(|p| registry.entries.get(&p.row).and_then(|e| e.town.as_ref()).is_some_and(|t| *t != p.town))
+            .count();
+        if other_town > 0 {
+            doubts.push(t!("resolve-doubt-town", problems = other_town));
+        }
+    }
+    if people.is_none() && !registry.has_town {
+        doubts.push(t!("resolve-doubt-unchecked"));
+    }
+    doubts
 }
 
 fn resolve(args: ResolveArgs) -> anyhow::Result<()> {
     let mut set = bidui_report::load_run(&args.report)?;
-    let (entries, rows) = read_registry(&args)?;
-    // Row numbers are the record references: the registry must be the file the run read,
-    // unchanged in its rows, or names land on the wrong problems.
-    let mut doubts = Vec::new();
-    if rows != set.summary.registry_rows_read {
-        doubts.push(format!("the registry has {rows} rows, the run read {}", set.summary.registry_rows_read));
-    }
-    let other_town = set
-        .problems
-        .iter()
-        .filter(|p| p.town != bidui_report::problems::NO_TOWN)
-        .filter(|p| entries.get(&p.row).and_then(|e| e.town.as_ref()).is_some_and(|t| *t != p.town))
-        .count();
-    if other_town > 0 {
-        doubts.push(format!("{other_town} problems name another town than the registry's row"));
-    }
+    let registry = read_registry(&args)?;
+    let people = people_of_run(&args.report, &set.job);
+    let doubts = registry_doubts(&set, &registry, people.as_ref());
     if !doubts.is_empty() && !args.force {
-        bail!(
-            "{} does not look like the registry of job {}: {}. Use the file the run read (or --force).",
-            args.registry.display(),
-            set.job,
-            doubts.join("; ")
-        );
+        bail!(t!("resolve-refused", path = args.registry.display(), job = set.job, doubts = doubts.join("; ")));
     }
+    let (entries, rows) = (registry.entries, registry.rows);
     // Rows the matcher never saw have no town: take it from the registry.
     for p in &mut set.problems {
         if p.town == bidui_report::problems::NO_TOWN {
@@ -256,11 +329,9 @@ fn resolve(args: ResolveArgs) -> anyhow::Result<()> {
     }
     set.towns = towns;
     let written = bidui_report::write_town_workbooks(&set, &args.out, Some(&entries))?;
-    println!("resolved job {} locally from {} ({} rows); nothing was sent", set.job, args.registry.display(), rows);
-    for town in &written {
-        println!("  {:<40} {:>5} problems {:>5} fill-ins", town.path.display(), town.problems, town.fill_ins);
-    }
-    println!("These workbooks hold names and identity numbers: keep them on the requester's side.");
+    println!("{}", t!("resolved", job = set.job, path = args.registry.display(), rows = rows));
+    print_towns(&written);
+    println!("{}", t!("resolved-keep"));
     Ok(())
 }
 
@@ -268,16 +339,16 @@ fn diff(args: DiffArgs) -> anyhow::Result<()> {
     let before = bidui_report::load_run(&args.before)?;
     let after = bidui_report::load_run(&args.after)?;
     if before.job == after.job {
-        eprintln!("note: both runs are job {}; a correction round runs the spec again under a new job id", before.job);
+        eprintln!("{}", t!("diff-same-job", job = before.job));
     }
     let diff = bidui_report::diff(&before, &after);
     print!("{}", bidui_report::diff::text(&diff, args.details));
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&diff)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+            .with_context(|| t!("writing", path = path.display()))?;
     }
     if let Some(path) = &args.csv {
-        std::fs::write(path, bidui_report::diff::csv(&diff)).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, bidui_report::diff::csv(&diff)).with_context(|| t!("writing", path = path.display()))?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use bidui_i18n::t;
 
 #[derive(clap::Args)]
 pub struct TlsCertArgs {
@@ -33,11 +34,7 @@ pub fn write_certificate(
 ) -> anyhow::Result<String> {
     for path in [out_key, out_cert] {
         if path.exists() {
-            bail!(
-                "{} already exists; bidui never overwrites a key or certificate \
-                 (move it away first if you mean to replace it)",
-                path.display()
-            );
+            bail!(t!("never-overwrites", path = path.display()));
         }
     }
     let generated = bidui_matcher::tls::generate_self_signed(hosts, name, days)?;
@@ -46,10 +43,10 @@ pub fn write_certificate(
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     std::io::Write::write_all(
-        &mut options.open(out_cert).with_context(|| format!("creating {}", out_cert.display()))?,
+        &mut options.open(out_cert).with_context(|| t!("creating", path = out_cert.display()))?,
         generated.certificate_pem.as_bytes(),
     )
-    .with_context(|| format!("writing {}", out_cert.display()))?;
+    .with_context(|| t!("writing", path = out_cert.display()))?;
     Ok(generated.fingerprint)
 }
 
@@ -57,13 +54,13 @@ pub fn tls_cert(args: TlsCertArgs) -> anyhow::Result<()> {
     let fingerprint = write_certificate(&args.hosts, &args.name, args.days, &args.out_cert, &args.out_key)?;
     println!("{fingerprint}");
     eprintln!(
-        "certificate for {} written to {} (give it to every agent and the operator as matcher_certificate);\n\
-         key written to {} (0600: it stays on the matcher's host, for `bidui matcher serve --tls-key`).\n\
-         The line above is the certificate's SHA-256 fingerprint: read it out to each department \
-         when they install the certificate.",
-        args.hosts.join(", "),
-        args.out_cert.display(),
-        args.out_key.display()
+        "{}",
+        t!(
+            "tls-cert-written",
+            hosts = args.hosts.join(", "),
+            certificate = args.out_cert.display(),
+            key = args.out_key.display()
+        )
     );
     Ok(())
 }

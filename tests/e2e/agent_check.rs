@@ -13,7 +13,14 @@ use crate::{bidui, printed, MatcherProcess};
 fn agent_check(config: &Path, extra: &[&str]) -> (bool, String) {
     let mut args = vec!["agent", "check", "--config", config.to_str().unwrap(), "--today", "2026-12-01"];
     args.extend_from_slice(extra);
-    let output = bidui(&args);
+    // In the default language, Chinese (what `bidui()` would switch to English).
+    let output = std::process::Command::new(crate::bidui_exe())
+        .args(&args)
+        .env("LANG", "zh_CN.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .output()
+        .unwrap();
     (output.status.success(), printed(&output))
 }
 

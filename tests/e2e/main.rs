@@ -3,6 +3,7 @@
 mod agent_check;
 mod audit;
 mod browser;
+mod cli;
 mod database;
 mod deps;
 mod district;
@@ -53,9 +54,10 @@ fn lenient_profile(dir: &std::path::Path) -> std::path::PathBuf {
     file
 }
 
-/// Runs `bidui` with `args` and waits for it.
+/// Runs `bidui` with `args` in English (the language these tests read; Chinese is the
+/// default, shown by `cli.rs`) and waits for it.
 fn bidui(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(bidui_exe()).args(args).output().expect("run bidui")
+    std::process::Command::new(bidui_exe()).arg("--lang=en").args(args).output().expect("run bidui")
 }
 
 /// Everything a finished command printed, for assertion messages.

@@ -41,7 +41,11 @@ fn job_create_refuses_a_job_without_a_profile_or_without_a_town_and_says_what_to
 
     let without = operator(None);
     let refused = create(&without);
-    assert!(!refused.status.success() && printed(&refused).contains("没有区级档案"), "{}", printed(&refused));
+    assert!(
+        !refused.status.success() && printed(&refused).contains("has no district profile"),
+        "{}",
+        printed(&refused)
+    );
     assert!(!exists(&without), "a refused job reached the matcher");
 
     let example = std::fs::read_to_string(crate::example_profile()).unwrap();

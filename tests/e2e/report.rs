@@ -408,7 +408,7 @@ fn town_workbooks_name_the_people_and_resolve_still_fills_names_locally() {
     let other = d.dir.join("report-e2e-other.csv");
     std::fs::write(&other, "序号,姓名,公民身份号码,联系电话,镇街\n1,某某,440183198001010000,,荔城街道\n").unwrap();
     let output = Command::new(bidui_exe())
-        .args(["report", "resolve"])
+        .args(["--lang=en", "report", "resolve"])
         .arg(out)
         .arg("--registry")
         .arg(&other)
@@ -418,6 +418,81 @@ fn town_workbooks_name_the_people_and_resolve_still_fills_names_locally() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("does not look like the registry"));
+}
+
+/// `report resolve` used to skip its check when the registry's town column was not named
+/// `镇街`, and then put other people's names and identity numbers on the problems of a
+/// re-sorted registry.
+#[test]
+fn resolve_refuses_a_registry_it_cannot_check_or_that_was_re_sorted() {
+    let d = district();
+    let (out, _) = report();
+    let mut rows = registry_cells(&d.dir.join("data/registry.xlsx"));
+    let town = rows[0].iter().position(|c| text(c) == "镇街").unwrap();
+    rows[0][town] = Data::String("所属镇街".into());
+    // Two rows of one town, both compared, change places: every problem's town still agrees.
+    let compared: BTreeSet<usize> = d.results.rows.iter().map(|r| r.row as usize).collect();
+    let first = *compared.first().unwrap();
+    let second = (first + 1..rows.len())
+        .find(|r| compared.contains(r) && text(&rows[*r][town]) == text(&rows[first][town]))
+        .unwrap();
+    rows.swap(first, second);
+    let resorted = d.dir.join("report-e2e-resorted.xlsx");
+    write_registry(&resorted, &rows);
+    let resolve = |report: &std::path::Path, extra: &[&str]| {
+        let output = Command::new(bidui_exe())
+            .args(["--lang", "en", "report", "resolve"])
+            .arg(report)
+            .arg("--registry")
+            .arg(&resorted)
+            .arg("--out")
+            .arg(d.dir.join("report-e2e-resorted"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "refused");
+        crate::printed(&output)
+    };
+    let said = resolve(out, &[]);
+    assert!(
+        said.contains("no column \"镇街\"") && said.contains("所属镇街") && said.contains("--town-column"),
+        "{said}"
+    );
+    let said = resolve(out, &["--town-column", "所属镇街"]);
+    assert!(said.contains("2 rows hold another person"), "{said}");
+    // A report without the requester's results.json, and no town column: nothing to check by.
+    let bare = d.dir.join("report-e2e-bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    std::fs::copy(out.join("problems.json"), bare.join("problems.json")).unwrap();
+    let said = resolve(&bare, &["--town-column", ""]);
+    assert!(said.contains("nothing to check its rows by"), "{said}");
+    assert!(!d.dir.join("report-e2e-resorted").exists(), "nothing resolved");
+}
+
+/// Built without the requester agent's local invalid-rows report, invalid numbers used to be
+/// listed as `invalid_id.unknown` with a detail pointing to a report the reader did not have:
+/// the detail now says the reason was not listed, and the command says which file to pass.
+#[test]
+fn a_report_without_the_local_invalid_rows_says_which_file_lists_the_reasons() {
+    let d = district();
+    let out = d.dir.join("report-e2e-unlisted");
+    let output = Command::new(bidui_exe())
+        .args(["--lang=en", "report", "build"])
+        .arg(d.dir.join("report/results.json"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", crate::printed(&output));
+    let invalid: u64 = d.results.summary.invalid_ids.values().sum();
+    assert!(invalid > 0);
+    let said = String::from_utf8_lossy(&output.stdout);
+    let expected = format!("--invalid-rows <state_dir>/{}/invalid-rows.csv", d.results.job);
+    assert!(said.contains("invalid identity numbers are listed without their reason") && said.contains(&expected));
+    let set: ProblemSet = serde_json::from_slice(&std::fs::read(out.join("problems.json")).unwrap()).unwrap();
+    let unlisted: Vec<_> = set.problems.iter().filter(|p| p.code == "invalid_id.unknown").collect();
+    assert!(!unlisted.is_empty());
+    assert!(unlisted.iter().all(|p| p.detail.contains("未列出具体原因")), "{:?}", unlisted[0]);
 }
 
 /// The registry sheet as cells, header first.

@@ -12,7 +12,7 @@ use crate::{bidui_exe, printed, MatcherProcess};
 
 fn bidui_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(bidui_exe());
-    command.args(args);
+    command.arg("--lang=en").args(args);
     for (k, v) in env {
         command.env(k, v);
     }
@@ -22,6 +22,7 @@ fn bidui_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
 fn spawn_agent(config: &Path, job: &str, matcher: &str) -> Child {
     Command::new(bidui_exe())
         .args([
+            "--lang=en",
             "agent",
             "run",
             "--chunk-records",
@@ -159,12 +160,16 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
     )
     .unwrap();
     assert_eq!(results.summary.found["household"], demo_household_records);
-    let out = work.join("structure.json");
+    // In a folder of its own, to see that `job results` writes the one file its help names.
+    let fetched_dir = work.join("fetched");
+    std::fs::create_dir_all(&fetched_dir).unwrap();
+    let out = fetched_dir.join("structure.json");
     let fetched = bidui_with_env(
         &["job", "results", job, "--operator", operator.to_str().unwrap(), "--out", out.to_str().unwrap()],
         &[],
     );
     assert!(fetched.status.success(), "{}", printed(&fetched));
+    assert_eq!(std::fs::read_dir(&fetched_dir).unwrap().count(), 1, "one JSON file at --out, nothing else");
     let structure: JobResults = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(structure.summary, results.summary);
     assert!(structure.rows.iter().all(|r| r.fields.is_empty() && r.person.is_none()));

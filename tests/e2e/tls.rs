@@ -130,7 +130,7 @@ fn the_demo_runs_end_to_end_over_tls_with_a_pinned_certificate() {
 
     // The audit log of the TLS run verifies too.
     let verified = Command::new(bidui_exe())
-        .args(["audit", "verify", "--db"])
+        .args(["--lang=en", "audit", "verify", "--db"])
         .arg(d.dir.join("matcher/matcher.db"))
         .output()
         .unwrap();

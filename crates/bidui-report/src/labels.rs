@@ -119,6 +119,10 @@ pub fn invalid_id(code: &str) -> (&'static str, &'static str) {
         }
         "birthdate" => ("身份证号中的出生日期不存在或晚于今天，可能有一位录错", "对照证件核对出生日期部分（第7–14位）"),
         "checksum" => ("身份证号最后一位校验码不符，号码中可能有一位录错", "对照证件逐位核对号码"),
-        _ => ("身份证号未通过校验（具体原因见名册端本地校验报告）", "对照证件核对身份证号"),
+        // Without the requester agent's local report (`report build --invalid-rows`) the
+        // report knows only that the number failed, not why.
+        _ => {
+            ("身份证号未通过校验（本报告未附名册单位的本地校验报告，未列出具体原因）", "对照证件逐位核对并更正身份证号")
+        }
     }
 }

@@ -1,0 +1,227 @@
+# What the bidui command line says, in English (`--lang en`, or an `en` locale). Keys and
+# variables are those of zh-CN.ftl.
+
+## Common
+
+error = Error: { $message }
+error-cause = Caused by: { $message }
+none = none
+writing = writing { $path }
+starting-runtime = starting the async runtime
+
+## Agent
+
+agent-keys-written = agent keys written to { $dir } (0600). Give the two public keys above to the key custodian.
+agent-in-job = agent { $party } in job { $job }
+agent-report-head = agent { $party } — job { $job } at { $matcher }
+agent-report-purpose = purpose: { $purpose } [{ $approval }]
+agent-report-sent = rows read: { $rows }; records sent as tokens: { $records } ({ $chunks } chunks sent, { $held } already held)
+agent-report-attributes = attributes compared by token: { $attributes }
+agent-report-invalid = invalid identity numbers (counts only sent): { $counts }
+agent-report-sealed = fields sealed to the requester with every record: { $fields }
+agent-report-refused = refused: { $field } — { $reason }
+agent-report-too-long = values too long to seal (listed by row in the local report): { $count }
+agent-report-invalid-rows = local report of invalid rows (never sent): { $path }
+agent-report-results = results opened for the requester (local): { $path }
+agent-report-unopened = WARNING: { $count } sealed values did not open: the matcher forwarded values of people not in this registry, or they were damaged; they were dropped
+agent-key-not-hex = the public key must be hex, as `bidui agent init` prints it
+not-a-date = { $text } is not a date (YYYY-MM-DD)
+
+## Matcher
+
+enrolled = enrolled { $role } { $name }
+enrolled-replacing = enrolled { $role } { $name } (replacing its earlier enrolment)
+already-enrolled = { $role } { $name } is already enrolled with this key
+custodian-key-not-hex = the public key must be hex, as `bidui keys init` prints it
+custodian-trusted = the matcher now accepts enrolments, revocations and sealed epochs signed by this custodian key
+revoked = revoked { $name }: its requests are refused from now on
+backed-up = backed up { $db } to { $to } (0600). Restore: stop the matcher, copy the backup to the database's path, remove any -wal and -shm files beside it, start the matcher
+database-created = created a new, empty matcher database { $db }
+opening-log = opening the log file { $path }
+
+## Jobs
+
+creating-job = creating job { $job }
+job-created = job { $job } created
+job-exists = job { $job } already exists with this spec
+job-results-written = wrote the match structure of job { $job } to { $path } ({ $rows } registry rows); the report is built by the requester's agent from the values sealed to it (bidui report build)
+
+## Keys
+
+epoch-written = epoch ({ $suite }) written to { $path } (0600). It is SECRET: it must reach the agents only, never the matcher.
+custodian-key-written = custodian key written to { $path } (0600). Give the public key above to the matcher's administrator.
+custodian-public-key = custodian public key { $key }
+epoch-rotated = epoch { $number } ({ $suite }) key check value { $kcv } sealed to { $agents } agents
+written-to = written to { $path }
+delivering-to = delivering to { $url } (the file above can be delivered again)
+delivered-to = delivered to the matcher at { $url }
+status-agent = agent { $name } signing { $key }
+status-agent-revoked = agent { $name } signing { $key } (revoked at { $at })
+status-epoch = epoch { $number } { $suite } kcv { $kcv } created { $at }
+status-taken-up = taken up at { $at }
+status-not-taken-up = not taken up yet
+status-ask-matcher = (ask with --matcher)
+status-retired = ; retired at { $at }
+
+## Job status
+
+reading-operator-config = reading the operator configuration { $path }
+parsing = parsing { $path }
+reading-job-spec = reading the job spec { $path }
+job-spec-invalid = the job spec { $path } is not valid
+reading-profile = reading the district profile { $path }
+profile-unparsable = the district profile { $path } is not valid TOML of a profile
+profile-invalid = the district profile { $path } is not valid
+job-does-not-fit-profile = job { $job } does not fit the district profile { $path }
+job-invalid = job { $job } is not valid
+job-without-profile = job { $job } has no district profile: set profile = "district.toml" in operator.toml or pass --profile (the profile declares each department's Chinese name and each field's label and role; the report goes out by the registry's town field; example: examples/district.toml)
+sending-job = creating the job
+reading-job-status = reading the status of job { $job }
+reading-job-results = reading the results of job { $job }
+job-state-collecting = Collecting
+job-state-complete = Complete
+job-status-head = job { $job } ({ $state }) — { $purpose } [{ $approval }]
+job-status-columns = party                role         chunks    records  sealed  invalid
+role-requester = requester
+role-department = department
+yes = yes
+no = no
+job-joining = every party has sealed; the matcher joins the job now, and retries a failed or interrupted join every minute and at start-up — see its log if this lasts
+job-waiting-for = waiting for the seal of: { $parties }
+
+## Audit log
+
+reading-audit-log = reading the audit log of { $db }
+audit-no-records = no audit records
+audit-no-records-for-job = no audit records for job { $job }
+audit-intact = audit chain intact, { $records } records, head { $head }
+audit-head-expected = the head is the one expected
+audit-broken = the audit log was altered or damaged; records from { $seq } on cannot be trusted
+audit-head-differs = the chain verifies ({ $records } records, head { $head }) but the expected head is { $expected }
+audit-head-appended = the expected head is record { $seq }: { $appended } records were appended since it was noted, and the records up to it are unchanged
+audit-head-cut = no record has the expected hash: records were cut off the end, or the whole log was rewritten
+audit-action-enroll = enrolment
+audit-action-revoke = revocation
+audit-action-job-created = job created
+audit-action-sealed = submission sealed
+audit-action-results-delivered = results delivered to the requester
+audit-action-custodian-trusted = custodian trusted
+audit-action-epoch-stored = sealed epochs delivered
+audit-action-epoch-retired = epoch retired
+audit-action-tokens-purged = tokens purged
+audit-action-sealed-values-purged = sealed values purged
+audit-by = by { $actor }
+audit-job = job { $job }
+audit-principal = { $role } { $name } key { $key }
+audit-replaces = { " " }(replaces { $role } key { $key })
+audit-replaces-revoked = { " " }(replaces { $role } key { $key }, which was revoked)
+audit-purpose = purpose: { $purpose }
+audit-approval = approval: { $approval }
+audit-job-epoch = epoch { $epoch } ({ $suite }); requester { $requester } asks for { $fields }
+audit-departments = departments and fields asked: { $departments }
+audit-seal = epoch { $epoch }: { $chunks } chunks, { $records } records, { $rows } rows read; invalid identity numbers: { $invalid }
+audit-fields-sealed = fields sealed: { $fields }
+audit-fields-refused = fields refused: { $fields }
+audit-results-delivered = { $rows } registry rows, { $values } sealed values forwarded unread
+
+## Report
+
+reading = reading { $path }
+reading-rules = reading the rules in { $path }
+report-names-nobody = { $path } names nobody: it is the operator's match structure, not the requester's results. Build the report from the results.json the requester's agent wrote (<state_dir>/<job>/results.json).
+report-built = 比对报告 job { $job }: { $problems } problems on { $rows } registry rows, { $fill_ins } fill-ins
+report-note = note: { $note }
+report-town = { $problems } problems { $fill_ins } fill-ins
+report-summary = leadership summary: { $path }
+report-machines = for machines: { $csv } and { $json }
+report-invalid-unlisted = { $count } invalid identity numbers are listed without their reason: the report was built without the requester agent's local invalid-rows report. On the requester's side, build it again with --invalid-rows <state_dir>/{ $job }/invalid-rows.csv to list each with its error.
+resolve-no-town-column = { $path } has no column { $column }, so resolve cannot check that it is the registry the run read. Its columns are: { $columns }. Name the town column with --town-column (e.g. --town-column { $example })
+resolve-doubt-rows = the registry has { $rows } rows, the run read { $read }
+resolve-doubt-person = { $rows } rows hold another person (name or identity number) than in the run
+resolve-doubt-town = { $problems } problems name another town than the registry's row
+resolve-doubt-unchecked = nothing to check its rows by: the report has no requester's results.json naming the people, and no town column was given (--town-column)
+resolve-refused = { $path } does not look like the registry of job { $job }: { $doubts }. Use the file the run read (or --force).
+resolved = resolved job { $job } locally from { $path } ({ $rows } rows); nothing was sent
+resolved-keep = These workbooks hold names and identity numbers: keep them on the requester's side.
+diff-same-job = note: both runs are job { $job }; a correction round runs the spec again under a new job id
+
+## Demo
+
+demo-generating = generating a district: { $registry } registry rows, { $population } other residents …
+demo-matcher-listening = matcher listening at { $url } (database { $db })
+demo-job-created = job { $job } created: { $departments } departments, epoch { $epoch }
+demo-agent-failed = the agent of { $party } failed; see { $path }
+demo-summary-head = 比对结果 job { $job } — { $read } registry rows read, { $compared } compared
+demo-summary-invalid = identity numbers invalid in the registry: { $count } { $codes }
+demo-summary-found = found in { $department } { $count }
+demo-summary-nowhere = found in no department: { $count }
+demo-summary-duplicates = duplicate groups in the registry: { $count }
+demo-summary-probable = probable matches to verify (上门核实): { $count }
+demo-summary-deceased = deceased in household registration: { $count }
+demo-results-files = report: { $json } and { $csv }
+demo-report = stage-two report: { $towns } town workbooks in { $dir }, leadership summary { $summary }
+demo-agents-dir = agents' own logs and invalid-row reports: { $dir }
+demo-matcher-dir = matcher database and log: { $dir }
+demo-done = done in { $seconds } s
+demo-creating-matcher-stderr = creating the matcher's stderr file
+demo-starting-matcher = starting the matcher
+demo-reading-matcher-address = reading the matcher's address
+demo-matcher-did-not-start = the matcher did not start; see { $path }
+demo-locating-binary = locating the bidui binary
+
+## TLS certificate
+
+never-overwrites = { $path } already exists; bidui never overwrites a key or certificate (move it away first if you mean to replace it)
+creating = creating { $path }
+tls-cert-written = certificate for { $hosts } written to { $certificate } (give it to every agent and the operator as matcher_certificate); key written to { $key } (0600: it stays on the matcher's host, for `bidui matcher serve --tls-key`). The line above is the certificate's SHA-256 fingerprint: read it out to each department when they install the certificate.
+
+## Principal roles
+
+principal-agent = agent
+principal-operator = operator
+principal-custodian = custodian
+
+## Identity numbers (id check)
+
+reading-stdin = reading stdin
+writing-stdout = writing stdout
+
+## Command help (the clap tree's doc comments, word for word: src/help.rs checks it)
+
+help-bidui = Privacy-preserving cross-department matching (比对)
+help-id = Identity numbers (GB 11643-1999)
+help-id-check = Reads one identity number per line on stdin; writes `OK <canonical>` or `ERR <code>` per line, in order
+help-bench = Benchmarks, run on a release build: `cargo run --release -- bench tokens`
+help-agent = An agent (a department's or the requester's): tokenizes and seals local files, talks to the matcher, and for the requester opens the results
+help-agent-check = Checks an agent before its first job, and prints a verdict per line (通过 / 警告 / 错误) with what to fix: the configuration and the files it names (keys 0600), the column mapping, the first rows' identity numbers (masked), invalid numbers by code over the whole file, the local policy, the matcher (reachable, certificate fingerprint), the epochs held and whether the matcher has enrolled this agent. Exits non-zero on any error. Sends nothing but the health check and one signed read
+help-agent-init = Creates this agent's keys in --dir: `agent.ed25519` (signs requests) and `agent.x25519` (receives sealed epochs), 0600, never overwriting; prints the public keys to hand to the key custodian
+help-agent-run = Takes part in a job the operator signed: tokenize, seal the fields the policy allows (a department), upload, seal the submission; the requester then waits for the results, opens the values sealed to its registry's people and writes `<state_dir>/<job>/results.json`
+help-matcher = The central matcher service
+help-matcher-serve = Serves the matcher API
+help-matcher-enroll = Enrols an agent or the operator by public key (run on the matcher host)
+help-matcher-revoke = Revokes an agent or the operator at once (run on the matcher host); audited
+help-matcher-trust-custodian = Trusts the key custodian's public key (once, on the matcher host)
+help-matcher-backup = Copies the database to a new file (0600, never overwriting) with SQLite's online backup, while the matcher serves. Restore: stop the matcher, copy the backup to --db's path (removing any `-wal`/`-shm` beside it), start the matcher
+help-job = The operator's jobs: sign and create, follow, fetch the match structure
+help-job-create = Signs a job spec (TOML) with the operator's key and submits it to the matcher
+help-job-status = Shows progress per participant
+help-job-results = Fetches the job's match structure and writes it to --out as one JSON file, nothing else: per registry row, found or not in each department, attribute verdicts, duplicates and probable matches, with the counts — no names, values or identity numbers (values are sealed to the requester, whose agent writes results.json and builds the report with `bidui report build`)
+help-keys = The key custodian's commands
+help-keys-init-operator = Creates the operator's signing key (0600; never overwrites)
+help-keys-tls-cert = Generates the matcher's self-signed TLS certificate and key (key 0600; never overwrites); prints the certificate's SHA-256 fingerprint
+help-keys-init = Creates the custodian's signing key and state in --dir; prints the public key for the matcher's administrator (`bidui matcher trust-custodian`)
+help-keys-enroll = Enrols an agent by the two public keys `bidui agent init` printed
+help-keys-enroll-operator = Enrols the district operator's signing key
+help-keys-revoke = Revokes an agent: refused at once, and no later epoch is sealed to it
+help-keys-rotate = A new epoch: a fresh secret sealed to every enrolled, non-revoked agent. Earlier epochs are retired after the grace period, so jobs already running can finish
+help-keys-status = Epochs, suites, check values, and (with --matcher) who took up which
+help-keys-new-epoch = Writes a new epoch file by hand (0600; never overwrites) and prints its key check value: for tests and demos; real epochs come sealed from `keys rotate`
+help-synth = Generates a synthetic district (registry, department files, ground truth)
+help-demo = Runs a whole comparison on a generated district: matcher, agents, job, report
+help-report = The stage-two report: town workbooks, leadership summary, resolve, diff between runs
+help-report-build = Writes a run's report: one workbook per town (镇街), the leadership summary (summary.html), problems.csv / problems.json, results.json / results.csv
+help-report-resolve = On the requester's side: fills names, identity numbers and contacts from its own registry into new town workbooks. Reads only local files; sends nothing
+help-report-diff = Compares two runs (results.json, problems.json or report directories): fixed / new / still-open problems per town
+help-audit = The matcher's hash-chained audit log: show it, verify it
+help-audit-show = Lists the audit records, oldest first
+help-audit-verify = Checks the hash chain: prints OK with the record count and the head hash, or the first broken record and why (exit status 1)

@@ -1,0 +1,226 @@
+# bidui 命令行的中文信息（默认语言）。键与 en.ftl 一一对应，变量相同。
+
+## 通用
+
+error = 错误：{ $message }
+error-cause = 原因：{ $message }
+none = 无
+writing = 写入 { $path }
+starting-runtime = 启动异步运行时
+
+## 代理（agent）
+
+agent-keys-written = 代理密钥已写入 { $dir }（权限 0600）。请把上面两个公钥交给密钥管理员。
+agent-in-job = 代理 { $party } 执行任务 { $job }
+agent-report-head = 代理 { $party } — 任务 { $job }，比对服务 { $matcher }
+agent-report-purpose = 用途：{ $purpose }［{ $approval }］
+agent-report-sent = 读取 { $rows } 行；以令牌发送 { $records } 条记录（发送 { $chunks } 个数据块，{ $held } 个已在比对服务）
+agent-report-attributes = 以令牌比对的属性：{ $attributes }
+agent-report-invalid = 无效身份证号（只发送计数）：{ $counts }
+agent-report-sealed = 随每条记录封存给请求方的字段：{ $fields }
+agent-report-refused = 拒绝：{ $field } — { $reason }
+agent-report-too-long = 过长无法封存的值（按行列在本地报告中）：{ $count }
+agent-report-invalid-rows = 无效行本地报告（从不发送）：{ $path }
+agent-report-results = 已为请求方打开的结果（本地）：{ $path }
+agent-report-unopened = 警告：{ $count } 个封存值未能打开：比对服务转发了不在本名册中的人员的值，或数据已损坏；已丢弃
+agent-key-not-hex = 公钥须为十六进制，即 `bidui agent init` 打印的形式
+not-a-date = { $text } 不是日期（YYYY-MM-DD）
+
+## 比对服务（matcher）
+
+enrolled = 已登记 { $role } { $name }
+enrolled-replacing = 已登记 { $role } { $name }（取代其先前的登记）
+already-enrolled = { $role } { $name } 已用此密钥登记
+custodian-key-not-hex = 公钥须为十六进制，即 `bidui keys init` 打印的形式
+custodian-trusted = 比对服务现接受此密钥管理员签署的登记、撤销和封存密钥期
+revoked = 已撤销 { $name }：其请求自即刻起一律拒绝
+backed-up = 已将 { $db } 备份到 { $to }（权限 0600）。恢复方法：停止比对服务，把备份复制到数据库路径，删除旁边的 -wal 和 -shm 文件，再启动比对服务
+database-created = 已新建空的比对服务数据库 { $db }
+opening-log = 打开日志文件 { $path }
+
+## 任务（job）
+
+creating-job = 创建任务 { $job }
+job-created = 任务 { $job } 已创建
+job-exists = 任务 { $job } 已存在（规格相同）
+job-results-written = 已将任务 { $job } 的匹配结构写入 { $path }（名册 { $rows } 行）；比对报告由请求方代理用封存给它的值生成（bidui report build）
+
+## 密钥（keys）
+
+epoch-written = 密钥期（{ $suite }）已写入 { $path }（权限 0600）。此文件是机密：只能交给各代理，绝不能交给比对服务。
+custodian-key-written = 密钥管理员密钥已写入 { $path }（权限 0600）。请把上面的公钥交给比对服务管理员。
+custodian-public-key = 密钥管理员公钥 { $key }
+epoch-rotated = 密钥期 { $number }（{ $suite }），密钥校验值 { $kcv }，已封存给 { $agents } 个代理
+written-to = 已写入 { $path }
+delivering-to = 投递到 { $url }（上面的文件可再次投递）
+delivered-to = 已投递到比对服务 { $url }
+status-agent = 代理 { $name } 签名公钥 { $key }
+status-agent-revoked = 代理 { $name } 签名公钥 { $key }（{ $at } 已撤销）
+status-epoch = 密钥期 { $number } { $suite } 校验值 { $kcv } 创建于 { $at }
+status-taken-up = { $at } 已领取
+status-not-taken-up = 尚未领取
+status-ask-matcher = （加 --matcher 查询领取情况）
+status-retired = ；{ $at } 退役
+
+## 任务状态
+
+reading-operator-config = 读取操作员配置 { $path }
+parsing = 解析 { $path }
+reading-job-spec = 读取任务规格 { $path }
+job-spec-invalid = 任务规格 { $path } 无效
+reading-profile = 读取区级档案 { $path } 失败
+profile-unparsable = 区级档案 { $path } 格式有误
+profile-invalid = 区级档案 { $path } 有误
+job-does-not-fit-profile = 任务 { $job } 与区级档案 { $path } 不符
+job-invalid = 任务 { $job } 不合规
+job-without-profile = 任务 { $job } 没有区级档案：请在 operator.toml 中设置 profile = "district.toml"，或使用 --profile 指定（档案声明各部门的中文名称、字段的中文名和角色，报表按名册的镇街字段分发；示例见 examples/district.toml）
+sending-job = 提交任务
+reading-job-status = 读取任务 { $job } 的状态
+reading-job-results = 读取任务 { $job } 的结果
+job-state-collecting = 收集中
+job-state-complete = 已完成
+job-status-head = 任务 { $job }（{ $state }）— { $purpose }［{ $approval }］
+job-status-columns = 参与方                 角色         数据块       记录数    已提交     无效号
+role-requester = 请求方
+role-department = 部门
+yes = 是
+no = 否
+job-joining = 所有参与方均已提交，比对待完成：比对服务正在合并，合并失败或中断会在启动时和每分钟重试；若持续如此，请查看其日志
+job-waiting-for = 等待提交：{ $parties }
+
+## 审计日志（audit）
+
+reading-audit-log = 读取 { $db } 的审计日志
+audit-no-records = 没有审计记录
+audit-no-records-for-job = 任务 { $job } 没有审计记录
+audit-intact = 审计链完整，共 { $records } 条记录，链头 { $head }
+audit-head-expected = 链头与预期一致
+audit-broken = 审计日志已被篡改或损坏：自第 { $seq } 条记录起不可信
+audit-head-differs = 审计链本身可验证（{ $records } 条记录，链头 { $head }），但预期链头为 { $expected }
+audit-head-appended = 预期链头是第 { $seq } 条记录：此后追加了 { $appended } 条记录，此前的记录未变
+audit-head-cut = 没有记录的哈希与预期链头相同：日志末尾的记录被截去，或整个日志被重写
+audit-action-enroll = 登记
+audit-action-revoke = 撤销
+audit-action-job-created = 创建任务
+audit-action-sealed = 提交封存
+audit-action-results-delivered = 结果交付请求方
+audit-action-custodian-trusted = 信任密钥管理员
+audit-action-epoch-stored = 密钥轮换投递
+audit-action-epoch-retired = 密钥退役
+audit-action-tokens-purged = 令牌清除
+audit-action-sealed-values-purged = 封存值清除
+audit-by = 执行者 { $actor }
+audit-job = 任务 { $job }
+audit-principal = { $role } { $name } 公钥 { $key }
+audit-replaces = （取代 { $role } 公钥 { $key }）
+audit-replaces-revoked = （取代已撤销的 { $role } 公钥 { $key }）
+audit-purpose = 用途：{ $purpose }
+audit-approval = 批准文号：{ $approval }
+audit-job-epoch = 密钥期 { $epoch }（{ $suite }）；请求方 { $requester } 请求字段 { $fields }
+audit-departments = 部门及请求字段：{ $departments }
+audit-seal = 密钥期 { $epoch }：{ $chunks } 个数据块，{ $records } 条记录，读取 { $rows } 行；无效身份证号：{ $invalid }
+audit-fields-sealed = 封存字段：{ $fields }
+audit-fields-refused = 拒绝字段：{ $fields }
+audit-results-delivered = 名册 { $rows } 行，转发 { $values } 个封存值（比对服务无法读取）
+
+## 比对报告（report）
+
+reading = 读取 { $path }
+reading-rules = 读取 { $path } 中的规则
+report-names-nobody = { $path } 中没有任何人员姓名：这是操作员的匹配结构，不是请求方的结果。请用请求方代理写出的 results.json（<state_dir>/<job>/results.json）生成报告。
+report-built = 比对报告 任务 { $job }：名册 { $rows } 行共 { $problems } 个问题，{ $fill_ins } 项可补充数据
+report-note = 注意：{ $note }
+report-town = { $problems } 个问题 { $fill_ins } 项补充
+report-summary = 领导汇总页：{ $path }
+report-machines = 供程序读取：{ $csv } 和 { $json }
+report-invalid-unlisted = 有 { $count } 个无效身份证号未列出具体原因：本报告生成时未附请求方代理的本地校验报告。请在请求方一侧加 --invalid-rows <state_dir>/{ $job }/invalid-rows.csv 重新生成，每个号码便会附上错误类型。
+resolve-no-town-column = { $path } 没有 { $column } 列，因此无法核对它是否就是本次比对读取的名册。该文件的列有：{ $columns }。请用 --town-column 指明镇街列（例如 --town-column { $example }）
+resolve-doubt-rows = 名册有 { $rows } 行，本次比对读取了 { $read } 行
+resolve-doubt-person = { $rows } 行的人员（姓名或身份证号）与比对时不同
+resolve-doubt-town = { $problems } 个问题所在镇街与名册该行不同
+resolve-doubt-unchecked = 无从逐行核对：报告旁没有列出人员的请求方 results.json，也未指定镇街列（--town-column）
+resolve-refused = { $path } 看起来不是任务 { $job } 的名册：{ $doubts }。请使用比对时读取的文件（或加 --force）。
+resolved = 已在本地用 { $path }（{ $rows } 行）补全任务 { $job } 的名单；未发送任何数据
+resolved-keep = 这些工作簿含有姓名和身份证号：请留在请求方一侧保管。
+diff-same-job = 注意：两次比对都是任务 { $job }；整改后复核应以新的任务编号重新运行同一规格
+
+## 演示（demo）
+
+demo-generating = 正在生成演示区数据：名册 { $registry } 行，名册外居民 { $population } 人……
+demo-matcher-listening = 比对服务监听于 { $url }（数据库 { $db }）
+demo-job-created = 任务 { $job } 已创建：{ $departments } 个部门，密钥期 { $epoch }
+demo-agent-failed = { $party } 的代理运行失败；见 { $path }
+demo-summary-head = 比对结果 任务 { $job } — 名册读取 { $read } 行，参与比对 { $compared } 行
+demo-summary-invalid = 名册中无效身份证号：{ $count } { $codes }
+demo-summary-found = 在 { $department } 中找到 { $count }
+demo-summary-nowhere = 各部门均未找到：{ $count }
+demo-summary-duplicates = 名册内重复登记组数：{ $count }
+demo-summary-probable = 需上门核实的疑似匹配：{ $count }
+demo-summary-deceased = 户籍登记已死亡：{ $count }
+demo-results-files = 结果文件：{ $json } 和 { $csv }
+demo-report = 第二阶段比对报告：{ $dir } 中 { $towns } 个镇街工作簿，领导汇总页 { $summary }
+demo-agents-dir = 各代理的日志和无效行报告：{ $dir }
+demo-matcher-dir = 比对服务数据库和日志：{ $dir }
+demo-done = 完成，用时 { $seconds } 秒
+demo-creating-matcher-stderr = 创建比对服务的 stderr 文件
+demo-starting-matcher = 启动比对服务
+demo-reading-matcher-address = 读取比对服务的监听地址
+demo-matcher-did-not-start = 比对服务未能启动；见 { $path }
+demo-locating-binary = 查找 bidui 程序
+
+## TLS 证书
+
+never-overwrites = { $path } 已存在；bidui 从不覆盖密钥或证书（如确要替换，请先将其移走）
+creating = 创建 { $path }
+tls-cert-written = { $hosts } 的证书已写入 { $certificate }（作为 matcher_certificate 交给每个代理和操作员）；私钥已写入 { $key }（权限 0600：留在比对服务主机上，供 `bidui matcher serve --tls-key` 使用）。上一行是证书的 SHA-256 指纹：各部门安装证书时请向其逐一核读。
+
+## 主体角色
+
+principal-agent = 代理
+principal-operator = 操作员
+principal-custodian = 密钥管理员
+
+## 身份证号校验（id check）
+
+reading-stdin = 读取标准输入
+writing-stdout = 写入标准输出
+
+## 命令说明（英文版即命令树的文档注释）
+
+help-bidui = 隐私保护的跨部门数据比对
+help-id = 身份证号（GB 11643-1999）
+help-id-check = 从标准输入逐行读取身份证号，按顺序逐行输出 `OK <规范号码>` 或 `ERR <错误代码>`
+help-bench = 性能测试，请用 release 构建运行：`cargo run --release -- bench tokens`
+help-agent = 代理（部门或请求方）：对本地文件生成令牌并封存字段，与比对服务通信；请求方还负责打开结果
+help-agent-check = 在第一次任务前检查本代理，逐行给出结论（通过 / 警告 / 错误）和修改办法：配置及其引用的文件（密钥须为 0600）、列对应关系、前几行的身份证号（遮盖显示）、全文件按错误代码统计的无效号码、本地策略、比对服务（能否连通、证书指纹）、已持有的密钥期，以及比对服务是否已登记本代理。有任何错误时以非零状态退出。只发送健康检查和一次签名的读取请求
+help-agent-init = 在 --dir 中生成本代理的密钥：`agent.ed25519`（签名请求）和 `agent.x25519`（接收封存的密钥期），权限 0600，从不覆盖；打印两个公钥交给密钥管理员
+help-agent-run = 参加操作员签署的任务：生成令牌，封存本地策略允许的字段（部门），上传并提交；请求方随后等待结果，打开封存给本名册人员的值，写出 `<state_dir>/<job>/results.json`
+help-matcher = 中心比对服务
+help-matcher-serve = 运行比对服务接口
+help-matcher-enroll = 按公钥登记代理或操作员（在比对服务主机上运行）
+help-matcher-revoke = 立即撤销代理或操作员（在比对服务主机上运行），记入审计日志
+help-matcher-trust-custodian = 信任密钥管理员的公钥（在比对服务主机上运行一次）
+help-matcher-backup = 在比对服务运行时用 SQLite 在线备份把数据库复制到新文件（权限 0600，从不覆盖）。恢复：停止比对服务，把备份复制到 --db 路径（删除旁边的 `-wal`/`-shm` 文件），再启动
+help-job = 操作员的任务：签署并创建、跟踪进度、取得匹配结构
+help-job-create = 用操作员密钥签署任务规格（TOML）并提交给比对服务
+help-job-status = 显示各参与方的进度
+help-job-results = 取得任务的匹配结构，只写一个 JSON 文件到 --out：名册每行在各部门是否找到、属性比对结论、重复登记和疑似匹配，以及各项计数——不含姓名、字段值或身份证号（字段值封存给请求方，由其代理写出 results.json，并用 `bidui report build` 生成报告）
+help-keys = 密钥管理员的命令
+help-keys-init-operator = 生成操作员的签名密钥（权限 0600，从不覆盖）
+help-keys-tls-cert = 生成比对服务的自签名 TLS 证书和私钥（私钥权限 0600，从不覆盖），打印证书的 SHA-256 指纹
+help-keys-init = 在 --dir 中生成密钥管理员的签名密钥和状态，打印公钥交给比对服务管理员（`bidui matcher trust-custodian`）
+help-keys-enroll = 用 `bidui agent init` 打印的两个公钥登记代理
+help-keys-enroll-operator = 登记区操作员的签名公钥
+help-keys-revoke = 撤销代理：立即拒绝其请求，今后的密钥期不再封存给它
+help-keys-rotate = 新的密钥期：生成新密钥并封存给每个已登记、未撤销的代理。旧密钥期在宽限期后退役，已在运行的任务可以完成
+help-keys-status = 各密钥期的算法套件、校验值，以及（加 --matcher 时）哪个代理已领取
+help-keys-new-epoch = 手工写出新的密钥期文件（权限 0600，从不覆盖）并打印其校验值：仅供测试和演示；正式密钥期由 `keys rotate` 封存分发
+help-synth = 生成合成的演示区数据（名册、各部门文件、真实答案）
+help-demo = 在合成的演示区上完整运行一次比对：比对服务、各代理、任务、报告
+help-report = 第二阶段比对报告：镇街工作簿、领导汇总页、补全名单、两轮比对之差
+help-report-build = 写出一次比对的报告：每个镇街一个工作簿、领导汇总页（summary.html）、problems.csv / problems.json、results.json / results.csv
+help-report-resolve = 在请求方一侧：用本单位名册把姓名、身份证号和联系方式填入新的镇街工作簿。只读本地文件，不发送任何数据
+help-report-diff = 比较两次比对（results.json、problems.json 或报告目录）：各镇街已整改、新增和仍未整改的问题
+help-audit = 比对服务的哈希链审计日志：查看、校验
+help-audit-show = 按时间顺序列出审计记录
+help-audit-verify = 校验哈希链：输出 OK 及记录数和链头哈希，或第一条被破坏的记录及原因（退出状态 1）
