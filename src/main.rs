@@ -584,12 +584,13 @@ fn job(command: JobCommand) -> anyhow::Result<()> {
             }
         }
         JobCommand::Status { job, operator, json } => {
-            let client = operator::OperatorConfig::load(&operator)?.client()?;
-            let status = operator::status(&client, &job)?;
+            let config = operator::OperatorConfig::load(&operator)?;
+            let status = operator::status(&config.client()?, &job)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
-                operator::print_status(&status);
+                let profile = config.profile.as_deref().map(operator::read_profile).transpose()?;
+                operator::print_status(&status, profile.as_ref());
             }
         }
         JobCommand::Results { job, operator, out } => {

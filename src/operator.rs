@@ -100,7 +100,10 @@ pub fn results(client: &Client, job: &str) -> anyhow::Result<JobResults> {
     client.get(&format!("/v2/jobs/{}/results", path_segment(job))).with_context(|| t!("reading-job-results", job = job))
 }
 
-pub fn print_status(status: &JobStatus) {
+/// The job's progress, parties by their display names where the district profile gives
+/// them.
+pub fn print_status(status: &JobStatus, profile: Option<&Profile>) {
+    let name = |party: &str| profile.map_or(party, |p| p.party_name(party)).to_owned();
     let state = match status.state {
         bidui_core::api::JobState::Collecting => t!("job-state-collecting"),
         bidui_core::api::JobState::Complete => t!("job-state-complete"),
@@ -118,7 +121,7 @@ pub fn print_status(status: &JobStatus) {
         };
         println!(
             "{:<20} {:<10} {:>8} {:>10} {:>7} {:>8}",
-            p.party,
+            name(&p.party),
             role,
             p.chunks,
             p.records,
@@ -126,17 +129,17 @@ pub fn print_status(status: &JobStatus) {
             invalid
         );
     }
-    if let Some(note) = progress_note(status) {
+    if let Some(note) = progress_note(status, &name) {
         println!("{note}");
     }
 }
 
 /// What a job still waits for, in words: the parties not sealed, or the matcher's join.
-fn progress_note(status: &JobStatus) -> Option<String> {
+fn progress_note(status: &JobStatus, name: &dyn Fn(&str) -> String) -> Option<String> {
     if status.state == bidui_core::api::JobState::Complete {
         return None;
     }
-    let waiting: Vec<&str> = status.participants.iter().filter(|p| !p.sealed).map(|p| p.party.as_str()).collect();
+    let waiting: Vec<String> = status.participants.iter().filter(|p| !p.sealed).map(|p| name(&p.party)).collect();
     Some(if waiting.is_empty() { t!("job-joining") } else { t!("job-waiting-for", parties = waiting.join(", ")) })
 }
 
@@ -144,6 +147,10 @@ fn progress_note(status: &JobStatus) -> Option<String> {
 mod tests {
     use super::*;
     use bidui_core::api::{JobState, ParticipantStatus, PartyRole};
+
+    fn code(party: &str) -> String {
+        party.to_owned()
+    }
 
     fn status(state: JobState, sealed: &[bool]) -> JobStatus {
         let participants = sealed
@@ -164,10 +171,10 @@ mod tests {
 
     #[test]
     fn a_job_status_says_what_the_job_waits_for() {
-        assert_eq!(progress_note(&status(JobState::Complete, &[true, true])), None);
-        let waiting = progress_note(&status(JobState::Collecting, &[true, false, false])).unwrap();
+        assert_eq!(progress_note(&status(JobState::Complete, &[true, true]), &code), None);
+        let waiting = progress_note(&status(JobState::Collecting, &[true, false, false]), &code).unwrap();
         assert!(waiting.ends_with("p1, p2"), "{waiting}");
-        let joining = progress_note(&status(JobState::Collecting, &[true, true])).unwrap();
+        let joining = progress_note(&status(JobState::Collecting, &[true, true]), &code).unwrap();
         assert_eq!(joining, t!("job-joining"));
     }
 }

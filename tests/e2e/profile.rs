@@ -63,4 +63,9 @@ fn job_create_refuses_a_job_without_a_profile_or_without_a_town_and_says_what_to
     let created = create(&with);
     assert!(created.status.success(), "{}", printed(&created));
     assert!(exists(&with));
+    // The operator reads parties by their display names.
+    let status = bidui(&["job", "status", "zc-profile-1", "--operator", path(&with)]);
+    let shown = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(shown.contains("公安户籍") && shown.contains("退役军人事务局"), "{shown}");
+    assert!(!shown.lines().any(|l| l.starts_with("household ")), "{shown}");
 }
