@@ -4,6 +4,7 @@ mod audit;
 mod browser;
 mod database;
 mod deps;
+mod dist;
 mod district;
 mod docs;
 mod flood;
@@ -13,6 +14,7 @@ mod netfault;
 mod proxy;
 mod report;
 mod resume;
+mod serve;
 mod tls;
 mod vectors;
 
