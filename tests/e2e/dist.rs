@@ -67,7 +67,7 @@ fn every_asset_of_the_debian_package_exists_and_every_unit_is_packaged() {
     }
     let scripts = repository().join(deb["maintainer-scripts"].as_str().unwrap());
     let postinst = std::fs::read_to_string(scripts.join("postinst")).unwrap();
-    assert!(postinst.contains("systemd-sysusers bidui.conf") && postinst.contains("#DEBHELPER#"));
+    assert!(postinst.contains("systemd-sysusers bidui.conf"), "{postinst}");
     let users = std::fs::read_to_string(repository().join("dist/sysusers.d/bidui.conf")).unwrap();
     for unit in units() {
         let text = std::fs::read_to_string(&unit).unwrap();
