@@ -162,6 +162,7 @@ fn bench_spec(department: &str, fields: Vec<String>) -> bidui_core::api::JobSpec
         }],
         rules: Vec::new(),
         retention_hours: None,
+        profile: None,
     }
 }
 
@@ -198,6 +199,7 @@ fn wait(dir: &std::path::Path, agents: usize, seconds: u64) -> anyhow::Result<()
         }],
         rules: Vec::new(),
         retention_hours: None,
+        profile: None,
     };
     let signed = SignedJob::sign_with(&spec, "operator", |payload| operator.sign(payload));
     let operator = bidui_client::Client::new(&matcher.url, "operator", operator);
@@ -290,6 +292,7 @@ fn ingest(dir: &std::path::Path, records: u32) -> anyhow::Result<()> {
         }],
         rules: Vec::new(),
         retention_hours: None,
+        profile: None,
     };
     let signed = SignedJob::sign_with(&spec, "operator", |payload| operator.sign(payload));
     let operator = bidui_client::Client::new(&matcher.url, "operator", operator);

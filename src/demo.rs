@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use bidui_client::{Client, Identity, MatcherTrust};
 use bidui_core::api::{Attribute, DepartmentSpec, JobResults, JobSpec, RequesterSpec, SignedJob};
 use bidui_core::custody::PrincipalRole;
+use bidui_core::profile::Profile;
 use bidui_core::Suite;
 use bidui_matcher::tls::TlsFiles;
 
@@ -204,11 +205,19 @@ fn agent_config(party: &Party, data: &Path, matcher: &str, tls: bool, operator_k
     out
 }
 
+/// The demo district's profile: `examples/district.toml`, which `demo` copies next to the
+/// operator's configuration.
+const DEMO_PROFILE: &str = include_str!("../examples/district.toml");
+
+fn demo_profile() -> Profile {
+    toml::from_str(DEMO_PROFILE).expect("examples/district.toml is a valid profile")
+}
+
 /// The job, with caps twice the generated sizes: room for a district's growth, not for a
 /// party tokenizing the whole province.
 fn job_spec(job: &str, epoch: &str, registry_rows: u64, department_rows: u64) -> JobSpec {
     let fields = |p: &Party| p.fields.iter().map(|(f, _)| (*f).to_owned()).collect();
-    JobSpec {
+    let mut spec = JobSpec {
         id: job.to_owned(),
         purpose: PURPOSE.to_owned(),
         approval: APPROVAL.to_owned(),
@@ -230,7 +239,11 @@ fn job_spec(job: &str, epoch: &str, registry_rows: u64, department_rows: u64) ->
             .collect(),
         rules: Vec::new(),
         retention_hours: None,
-    }
+        profile: None,
+    };
+    let profile = demo_profile();
+    spec.profile = Some(profile.for_job(&spec));
+    spec
 }
 
 /// The matcher child process; killed when dropped so a failed demo leaves nothing behind.
@@ -410,11 +423,13 @@ pub fn run_district(
     let spec = job_spec(&args.job, &kcv, args.registry, largest_department.max(args.population + args.registry));
     std::fs::write(dir.join("job.toml"), toml::to_string(&spec)?)?;
     pin(&operator_dir)?;
+    std::fs::write(operator_dir.join("district.toml"), DEMO_PROFILE)?;
     let operator_pin = if tls.is_some() { "matcher_certificate = \"matcher-cert.pem\"\n" } else { "" };
     std::fs::write(
         operator_dir.join("operator.toml"),
         format!(
-            "matcher = {}\n{operator_pin}name = \"operator\"\nidentity_key = \"operator.ed25519\"\n",
+            "matcher = {}\n{operator_pin}name = \"operator\"\nidentity_key = \"operator.ed25519\"\n\
+             profile = \"district.toml\"\n",
             toml_string(&matcher.url)
         ),
     )?;
@@ -490,4 +505,24 @@ fn print_summary(results: &JobResults) {
         })
         .count();
     println!("  deceased in household registration: {deceased}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_job_fits_the_example_profile_and_carries_its_part() {
+        let spec = job_spec("zc-demo", "0123456789abcdef", 3_000, 30_000);
+        spec.validate().unwrap();
+        let profile = demo_profile();
+        profile.check_job(&spec).unwrap();
+        let embedded = spec.profile.as_ref().unwrap();
+        assert_eq!(embedded.parties.len(), 1 + DEPARTMENTS.len());
+        assert_eq!(embedded.party_name("household"), "公安户籍");
+        assert_eq!(profile.with_role(&spec.requester.fields, bidui_core::profile::FieldRole::Town), Some("town"));
+        // The spec round-trips through the job.toml the demo writes.
+        let written: JobSpec = toml::from_str(&toml::to_string(&spec).unwrap()).unwrap();
+        assert_eq!(written, spec);
+    }
 }

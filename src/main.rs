@@ -117,6 +117,35 @@ enum AgentCommand {
         #[arg(long)]
         workers: Option<usize>,
     },
+    /// Checks an agent before its first job, and prints a verdict per line (通过 / 警告 / 错误)
+    /// with what to fix: the configuration and the files it names (keys 0600), the column
+    /// mapping, the first rows' identity numbers (masked), invalid numbers by code over the
+    /// whole file, the local policy, the matcher (reachable, certificate fingerprint), the
+    /// epochs held and whether the matcher has enrolled this agent. Exits non-zero on any
+    /// error. Sends nothing but the health check and one signed read.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+        /// Rows whose identity numbers are shown (masked).
+        #[arg(long, default_value_t = 5)]
+        rows: usize,
+        /// The language of what is printed.
+        #[arg(long, value_enum, default_value_t = Lang::Zh)]
+        lang: Lang,
+        /// Judge birth dates against this day (YYYY-MM-DD) instead of today.
+        #[arg(long, value_parser = parse_date)]
+        today: Option<CivilDate>,
+        /// Seconds each request to the matcher may take.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
+}
+
+/// The language of a command's output: Chinese unless asked otherwise.
+#[derive(Clone, Copy, ValueEnum)]
+enum Lang {
+    Zh,
+    En,
 }
 
 /// The roles the administrator can enrol (the key custodian is trusted by key instead).
@@ -215,6 +244,9 @@ enum JobCommand {
         spec: PathBuf,
         #[arg(long)]
         operator: PathBuf,
+        /// The district profile (district.toml); default: operator.toml's `profile`.
+        #[arg(long)]
+        profile: Option<PathBuf>,
     },
     /// Shows progress per participant.
     Status {
@@ -352,6 +384,22 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
             bidui_agent::serve::serve(&config, &mut options)
                 .with_context(|| format!("agent {} serving", config.party))?;
         }
+        AgentCommand::Check { config, rows, lang, today, timeout } => {
+            let lang = match lang {
+                Lang::Zh => bidui_agent::check::Lang::Zh,
+                Lang::En => bidui_agent::check::Lang::En,
+            };
+            let options = bidui_agent::check::CheckOptions {
+                rows,
+                today: today.unwrap_or_else(clock::today_in_china),
+                timeout: Duration::from_secs(timeout),
+            };
+            let findings = bidui_agent::check::check(&config, &options);
+            print_check(&findings, lang);
+            if bidui_agent::check::has_errors(&findings) {
+                std::process::exit(1);
+            }
+        }
     }
     Ok(())
 }
@@ -376,6 +424,26 @@ fn stop_on_signal(stop: bidui_agent::serve::Stop) -> anyhow::Result<()> {
         stop.request();
     });
     Ok(())
+}
+
+/// One line per finding (verdict, subject, what was found), the fix indented below it.
+fn print_check(findings: &[bidui_agent::check::Finding], lang: bidui_agent::check::Lang) {
+    use bidui_agent::check::Verdict;
+    let mut out = io::stdout().lock();
+    for finding in findings {
+        let _ = writeln!(
+            out,
+            "[{}] {}: {}",
+            finding.verdict.label(lang),
+            finding.kind.label(lang),
+            finding.message.text(lang)
+        );
+        if let Some(fix) = finding.message.fix(lang).filter(|_| finding.verdict != Verdict::Pass) {
+            let _ = writeln!(out, "       → {fix}");
+        }
+    }
+    let _ = writeln!(out, "{}", bidui_agent::check::summary(findings, lang));
+    let _ = out.flush();
 }
 
 fn print_agent_report(r: &bidui_agent::run::RunReport) {
@@ -516,9 +584,10 @@ fn init_logging(file: Option<&std::path::Path>) -> anyhow::Result<()> {
 
 fn job(command: JobCommand) -> anyhow::Result<()> {
     match command {
-        JobCommand::Create { spec, operator } => {
-            let spec = operator::read_spec(&spec)?;
+        JobCommand::Create { spec, operator, profile } => {
             let config = operator::OperatorConfig::load(&operator)?;
+            let spec =
+                operator::with_profile(operator::read_spec(&spec)?, profile.or(config.profile.clone()).as_deref())?;
             let created = operator::create_job(&config.client()?, &config.sign(&spec)?)
                 .with_context(|| format!("creating job {}", spec.id))?;
             println!("job {} {}", spec.id, if created { "created" } else { "already exists with this spec" });

@@ -2,9 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use bidui_client::{path_segment, Client, MatcherEndpoint};
 use bidui_core::api::{JobResults, JobSpec, JobStatus, SignedJob};
+use bidui_core::profile::Profile;
 use bidui_keyfile::Identity;
 use serde::Deserialize;
 
@@ -17,6 +18,10 @@ pub struct OperatorConfig {
     pub matcher: MatcherEndpoint,
     pub name: String,
     pub identity_key: PathBuf,
+    /// The district profile (`district.toml`): parties' display names and kinds, fields'
+    /// labels and roles. `job create` checks each job against it and embeds its part.
+    #[serde(default)]
+    pub profile: Option<PathBuf>,
 }
 
 impl OperatorConfig {
@@ -28,6 +33,9 @@ impl OperatorConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         if config.identity_key.is_relative() {
             config.identity_key = base.join(&config.identity_key);
+        }
+        if let Some(profile) = config.profile.as_mut().filter(|p| p.is_relative()) {
+            *profile = base.join(&*profile);
         }
         config.matcher.resolve_relative_to(base);
         Ok(config)
@@ -49,6 +57,36 @@ pub fn read_spec(path: &Path) -> anyhow::Result<JobSpec> {
     let spec: JobSpec =
         toml::from_str(&text).with_context(|| format!("the job spec {} is not valid", path.display()))?;
     spec.validate().with_context(|| format!("the job spec {} is not valid", path.display()))?;
+    Ok(spec)
+}
+
+/// Reads and checks a district profile.
+pub fn read_profile(path: &Path) -> anyhow::Result<Profile> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("读取区级档案 {} 失败", path.display()))?;
+    let profile: Profile = toml::from_str(&text).with_context(|| format!("区级档案 {} 格式有误", path.display()))?;
+    profile.validate().with_context(|| format!("区级档案 {} 有误", path.display()))?;
+    Ok(profile)
+}
+
+/// The job as it is signed: checked against the district profile (`--profile`, else the
+/// operator configuration's `profile`), whose part the job uses is embedded. A job without
+/// a profile is refused: the report could not tell its towns, names or labels.
+pub fn with_profile(mut spec: JobSpec, profile: Option<&Path>) -> anyhow::Result<JobSpec> {
+    match profile {
+        Some(path) => {
+            let profile = read_profile(path)?;
+            profile.check_job(&spec).with_context(|| format!("任务 {} 与区级档案 {} 不符", spec.id, path.display()))?;
+            spec.profile = Some(profile.for_job(&spec));
+        }
+        None if spec.profile.is_some() => {}
+        None => bail!(
+            "任务 {} 没有区级档案：请在 operator.toml 中设置 profile = \"district.toml\"，或使用 --profile \
+             指定（档案声明各部门的中文名称和字段的中文名、角色，报表按名册的镇街字段分发；示例见 \
+             examples/district.toml）",
+            spec.id
+        ),
+    }
+    spec.validate().with_context(|| format!("任务 {} 不合规", spec.id))?;
     Ok(spec)
 }
 

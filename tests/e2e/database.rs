@@ -5,23 +5,12 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bidui_core::api::{JobState, JobStatus};
 
 use crate::district::district;
-use crate::{bidui, printed, MatcherProcess};
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bidui-e2e-db-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::{bidui, fresh_dir, path, printed, MatcherProcess};
 
 /// `GET /v1/health` over plain HTTP: the status line and the body.
 fn health(matcher: &MatcherProcess) -> String {
@@ -42,7 +31,7 @@ fn serve_output(database: &Path) -> std::process::Output {
 /// and `/v1/health` said ok.
 #[test]
 fn a_deleted_database_is_reported_and_never_recreated() {
-    let dir = fresh_dir("deleted");
+    let dir = fresh_dir("db-deleted");
     let database = dir.join("matcher.db");
     let refused = serve_output(&database);
     assert!(!refused.status.success());
@@ -73,7 +62,7 @@ fn a_deleted_database_is_reported_and_never_recreated() {
 /// only, so a copy of `matcher.db` alone lost the principal.
 #[test]
 fn an_enrolment_beside_a_serving_matcher_is_in_the_database_file_alone() {
-    let dir = fresh_dir("enroll");
+    let dir = fresh_dir("db-enroll");
     let database = dir.join("matcher.db");
     let key = |name: &str| format!("{:064x}", name.len());
     let enroll = |name: &str, init: bool| {
@@ -102,7 +91,7 @@ fn an_enrolment_beside_a_serving_matcher_is_in_the_database_file_alone() {
 #[test]
 fn a_backup_taken_while_serving_serves_the_same_jobs_and_its_audit_chain_verifies() {
     let d = district();
-    let work = fresh_dir("backup");
+    let work = fresh_dir("db-backup");
     let database = d.dir.join("matcher/matcher.db");
     let serving = MatcherProcess::start(&database, &["--insecure-http".as_ref()]);
     let backup = work.join("matcher-backup.db");

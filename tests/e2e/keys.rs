@@ -9,16 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use crate::district::district;
-use crate::{bidui, bidui_exe, printed, MatcherProcess};
+use crate::{bidui, bidui_exe, path, printed, MatcherProcess};
 
 fn ok(args: &[&str]) -> String {
     let output = bidui(args);
     assert!(output.status.success(), "bidui {args:?} failed:\n{}", printed(&output));
     String::from_utf8(output.stdout).unwrap()
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 const PARTIES: [&str; 4] = ["veterans", "household", "housing", "petitions"];
@@ -123,7 +119,10 @@ fn enrol_rotate_run_rotate_revoke_run() {
     let operator = work.join("operator.toml");
     std::fs::write(
         &operator,
-        format!("matcher = \"{url}\"\nname = \"operator\"\nidentity_key = \"operator.ed25519\"\n"),
+        format!(
+            "matcher = \"{url}\"\nname = \"operator\"\nidentity_key = \"operator.ed25519\"\nprofile = {:?}\n",
+            crate::lenient_profile(&work)
+        ),
     )
     .unwrap();
 
@@ -185,8 +184,14 @@ fn enrol_rotate_run_rotate_revoke_run() {
         &rogue_public,
     ]);
     let rogue = work.join("rogue.toml");
-    std::fs::write(&rogue, format!("matcher = \"{url}\"\nname = \"rogue\"\nidentity_key = \"rogue.ed25519\"\n"))
-        .unwrap();
+    std::fs::write(
+        &rogue,
+        format!(
+            "matcher = \"{url}\"\nname = \"rogue\"\nidentity_key = \"rogue.ed25519\"\nprofile = {:?}\n",
+            crate::lenient_profile(&work)
+        ),
+    )
+    .unwrap();
     ok(&["job", "create", path(&job_spec(&work, "keys-rogue", &epoch_1, &PARTIES[1..])), "--operator", path(&rogue)]);
     let refused = run_agents(&[&homes[1]], "keys-rogue", url).remove(0);
     assert!(!refused.status.success());

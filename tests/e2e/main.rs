@@ -1,5 +1,6 @@
 //! End-to-end tests: they run the real `bidui` binary as a user would.
 
+mod agent_check;
 mod audit;
 mod browser;
 mod database;
@@ -11,16 +12,47 @@ mod flood;
 mod id_check;
 mod keys;
 mod netfault;
+mod profile;
 mod proxy;
 mod report;
 mod resume;
 mod serve;
 mod tls;
 mod vectors;
+mod vocabulary;
 
 /// The `bidui` binary Cargo built for this test run.
 fn bidui_exe() -> &'static str {
     env!("CARGO_BIN_EXE_bidui")
+}
+
+/// A path as the `&str` argument of a command.
+fn path(p: &std::path::Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
+}
+
+/// An empty directory of this test run: `<tmp>/bidui-e2e-<name>-<pid>`.
+fn fresh_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("bidui-e2e-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The demo district's profile, `examples/district.toml`.
+fn example_profile() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/district.toml")
+}
+
+/// The demo district's profile without required fields, in `dir`: for jobs that ask the
+/// registry for its town only.
+fn lenient_profile(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut text = std::fs::read_to_string(example_profile()).unwrap().replace("required = true\n", "");
+    // A field of the tests' own (resume.rs's housing file).
+    text.push_str("\n[[field]]\ncode = \"income\"\nlabel = \"收入\"\n");
+    let file = dir.join("district-lenient.toml");
+    std::fs::write(&file, text).unwrap();
+    file
 }
 
 /// Runs `bidui` with `args` and waits for it.

@@ -56,9 +56,10 @@ fn a_killed_upload_resumes_and_bad_rows_are_reported_by_number() {
     std::fs::write(
         &operator,
         format!(
-            "matcher = \"{}\"\nname = \"operator\"\nidentity_key = {:?}\n",
+            "matcher = \"{}\"\nname = \"operator\"\nidentity_key = {:?}\nprofile = {:?}\n",
             url,
-            d.dir.join("operator/operator.ed25519")
+            d.dir.join("operator/operator.ed25519"),
+            crate::lenient_profile(work.as_path()),
         ),
     )
     .unwrap();
@@ -251,8 +252,12 @@ impl Jobs {
         };
         let operator = work.join("operator.toml");
         let key = d.dir.join("operator/operator.ed25519");
-        std::fs::write(&operator, format!("matcher = \"{url}\"\nname = \"operator\"\nidentity_key = {key:?}\n"))
-            .unwrap();
+        let profile = crate::lenient_profile(work);
+        std::fs::write(
+            &operator,
+            format!("matcher = \"{url}\"\nname = \"operator\"\nidentity_key = {key:?}\nprofile = {profile:?}\n"),
+        )
+        .unwrap();
         Jobs { operator, work: work.to_owned(), kcv }
     }
 

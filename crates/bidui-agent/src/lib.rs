@@ -4,6 +4,7 @@
 //! fields its local policy allows, sealed to whoever knows each row's person. The
 //! requester's agent opens what the matcher forwards with its own registry.
 //!
+//! - [`check`]: `bidui agent check`, the configuration, files, source and matcher judged;
 //! - [`source`]: streaming readers of CSV (UTF-8/GBK/GB18030), .xlsx and .xls;
 //! - [`config`]: the agent's TOML configuration, trust anchors and local sealing policy;
 //! - [`epochs`]: epoch files (suite and secret, 0600);
@@ -16,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod check;
 pub mod config;
 pub mod epochs;
 #[doc(hidden)]
@@ -48,5 +50,6 @@ pub(crate) fn test_spec(id: &str) -> bidui_core::api::JobSpec {
         }],
         retention_hours: None,
         rules: Vec::new(),
+        profile: None,
     }
 }

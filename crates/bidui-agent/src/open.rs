@@ -228,6 +228,7 @@ mod tests {
             departments: vec![department("household", &["status", "address"]), department("pension", &["amount"])],
             retention_hours: None,
             rules: Vec::new(),
+            profile: None,
         }
     }
 
@@ -380,6 +381,8 @@ mod tests {
                 invented,
             ],
             rules: vec![],
+            profile: None,
+            registry_fields: vec![],
             sealed_fields: sealed_fields(),
             refused: BTreeMap::new(),
             unopened: 0,

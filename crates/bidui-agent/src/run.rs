@@ -605,6 +605,11 @@ fn open_and_write(
             .collect::<Result<_, SourceError>>()?,
     };
     let openers = Openers::new(epoch, spec, &results.sealed_fields);
+    // What organises the report comes from the spec the operator signed, not from the
+    // matcher's copy of it.
+    results.rules = spec.rules.clone();
+    results.profile = spec.profile.clone();
+    results.registry_fields = spec.requester.fields.clone();
     let unopened = open::complete(&mut results, &mut registry, &columns, &openers, options.today);
     taken.unchanged()?;
     write_private_json(path, &results)?;
@@ -914,6 +919,7 @@ mod tests {
             }],
             retention_hours: None,
             rules: Vec::new(),
+            profile: None,
         };
         let source = Source::open(&crate::source::SourceSpec::new(&path)).unwrap();
         let columns = ColumnIndex { id: 0, name: Some(1), sex: Some(2), birth_date: None };

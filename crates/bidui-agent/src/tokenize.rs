@@ -603,6 +603,7 @@ mod tests {
             ],
             retention_hours: None,
             rules: Vec::new(),
+            profile: None,
         }
     }
 

@@ -177,7 +177,7 @@ impl MatcherTrust {
 
     /// SHA-256 fingerprints (hex) of the trusted certificates.
     pub fn fingerprints(&self) -> Vec<String> {
-        self.certificates.iter().map(|c| hex::encode(ring::digest::digest(&ring::digest::SHA256, c))).collect()
+        self.certificates.iter().map(|c| certificate_fingerprint(c)).collect()
     }
 
     fn describe(&self) -> String {
@@ -294,26 +294,32 @@ fn is_transient_status(status: u16) -> bool {
     matches!(status, 429 | 502 | 503 | 504)
 }
 
+/// A failed connection in plain words, for the kinds of I/O error that waiting may cure.
+fn io_reason(kind: std::io::ErrorKind) -> Option<String> {
+    use std::io::ErrorKind;
+    let reason = match kind {
+        ErrorKind::ConnectionRefused => "the connection was refused (is the matcher running?)".to_owned(),
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
+            "the connection was cut (the matcher may have restarted)".to_owned()
+        }
+        ErrorKind::UnexpectedEof => "the connection closed before the answer".to_owned(),
+        ErrorKind::TimedOut => "no answer in time".to_owned(),
+        ErrorKind::NotConnected | ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
+            "the network is unreachable".to_owned()
+        }
+        ErrorKind::AddrNotAvailable | ErrorKind::Interrupted => kind.to_string(),
+        _ => return None,
+    };
+    Some(reason)
+}
+
 /// A transport failure in plain words, with the cause a person can act on; `None` for
 /// one that repeating cannot cure (a bad URL, a protocol violation, a limit).
 fn transient_reason(error: &ureq::Error) -> Option<String> {
-    use std::io::ErrorKind;
     let reason = match error {
-        ureq::Error::Io(io) => match io.kind() {
-            ErrorKind::ConnectionRefused => "the connection was refused (is the matcher running?)".to_owned(),
-            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
-                "the connection was cut (the matcher may have restarted)".to_owned()
-            }
-            ErrorKind::UnexpectedEof => "the connection closed before the answer".to_owned(),
-            ErrorKind::TimedOut => "no answer in time".to_owned(),
-            ErrorKind::NotConnected | ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
-                "the network is unreachable".to_owned()
-            }
-            ErrorKind::AddrNotAvailable | ErrorKind::Interrupted => io.kind().to_string(),
-            // Anything else, a TLS error such as an untrusted certificate in particular,
-            // would fail again the same way.
-            _ => return None,
-        },
+        // Any other I/O error, a TLS error such as an untrusted certificate in particular,
+        // would fail again the same way.
+        ureq::Error::Io(io) => return io_reason(io.kind()),
         ureq::Error::Timeout(_) => "no answer in time".to_owned(),
         ureq::Error::HostNotFound => "the host name did not resolve".to_owned(),
         ureq::Error::ConnectionFailed => "the connection failed".to_owned(),
@@ -322,6 +328,31 @@ fn transient_reason(error: &ureq::Error) -> Option<String> {
         _ => return None,
     };
     Some(reason)
+}
+
+/// How long one attempt may take unless [`Client::with_timeout`] says otherwise.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The HTTP agent of a client: TLS verified against `trust` only, no redirects.
+fn http_agent(trust: Option<&MatcherTrust>, timeout: Duration) -> ureq::Agent {
+    // Without a trust anchor no root is trusted: HTTPS fails closed, never open.
+    let tls = match trust {
+        Some(trust) => trust.tls_config(),
+        None => ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .root_certs(ureq::tls::RootCerts::Specific(Arc::new(Vec::new())))
+            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .build(),
+    };
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        // A signed request is meant for one URL: never follow a redirect elsewhere.
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .tls_config(tls)
+        .build()
+        .into()
 }
 
 /// A matcher connection that signs every request as `signer`.
@@ -357,29 +388,11 @@ impl Client {
     }
 
     fn build(base_url: &str, signer: &str, identity: Identity, trust: Option<MatcherTrust>) -> Client {
-        // Without a trust anchor no root is trusted: HTTPS fails closed, never open.
-        let tls = match &trust {
-            Some(trust) => trust.tls_config(),
-            None => ureq::tls::TlsConfig::builder()
-                .provider(ureq::tls::TlsProvider::Rustls)
-                .root_certs(ureq::tls::RootCerts::Specific(Arc::new(Vec::new())))
-                .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .build(),
-        };
-        let http: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(300)))
-            // A signed request is meant for one URL: never follow a redirect elsewhere.
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .tls_config(tls)
-            .build()
-            .into();
         Client {
             base: base_url.trim_end_matches('/').to_owned(),
             signer: signer.to_owned(),
             identity,
-            http,
+            http: http_agent(trust.as_ref(), DEFAULT_TIMEOUT),
             rng: SystemRandom::new(),
             trust,
             retry: RetryPolicy::default(),
@@ -389,6 +402,14 @@ impl Client {
     /// This client with another retry policy ([`RetryPolicy::NONE`] for one attempt).
     pub fn with_retry(mut self, retry: RetryPolicy) -> Client {
         self.retry = retry;
+        self
+    }
+
+    /// This client with another limit on each attempt, connection included (default
+    /// 300 s, for chunk uploads): a person's quick check should not wait minutes on a
+    /// firewall that drops packets.
+    pub fn with_timeout(mut self, timeout: Duration) -> Client {
+        self.http = http_agent(self.trust.as_ref(), timeout);
         self
     }
 
@@ -574,6 +595,121 @@ enum Attempt {
     Done(Result<(u16, Vec<u8>), ClientError>),
     /// Failed on the way, or answered "try again": worth another attempt.
     Transient(ClientError),
+}
+
+/// The certificate an `https://` server presents: its leaf, DER-encoded. Read by a TLS
+/// handshake that trusts whatever is presented and sends nothing once it is done, so that a
+/// person can compare the fingerprint ([`certificate_fingerprint`]) with the one the
+/// district read out, even when the configured trust anchor refuses it. Never use what
+/// this returns to decide whether to talk to the server: [`MatcherTrust`] does that.
+pub fn presented_certificate(url: &str, timeout: Duration) -> Result<Vec<u8>, ClientError> {
+    use std::io::Write;
+    let failed = |reason: String| ClientError::Transport { url: url.to_owned(), reason };
+    let io_failed = |e: std::io::Error| {
+        let reason = match e.kind() {
+            // A socket read timeout reports itself as WouldBlock on Unix.
+            std::io::ErrorKind::WouldBlock => "no answer in time".to_owned(),
+            kind => io_reason(kind).unwrap_or_else(|| e.to_string()),
+        };
+        failed(reason)
+    };
+    let uri: ureq::http::Uri = url.parse().map_err(|e| failed(format!("not a URL: {e}")))?;
+    if !uri.scheme_str().is_some_and(|s| s.eq_ignore_ascii_case("https")) {
+        return Err(failed("not an https:// URL: a plain-HTTP matcher has no certificate".into()));
+    }
+    let host = uri.host().ok_or_else(|| failed("the URL names no host".into()))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let port = uri.port_u16().unwrap_or(443);
+    let address = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+        .map_err(|_| failed("the host name did not resolve".into()))?
+        .next()
+        .ok_or_else(|| failed("the host name did not resolve".into()))?;
+    let server_name = rustls_pki_types::ServerName::try_from(host.clone())
+        .map_err(|_| failed(format!("{host:?} is not a host name")))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| failed(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+        .with_no_client_auth();
+    let mut connection =
+        rustls::ClientConnection::new(Arc::new(config), server_name).map_err(|e| failed(e.to_string()))?;
+    let mut socket = std::net::TcpStream::connect_timeout(&address, timeout).map_err(io_failed)?;
+    socket.set_read_timeout(Some(timeout)).and_then(|()| socket.set_write_timeout(Some(timeout))).map_err(io_failed)?;
+    while connection.is_handshaking() {
+        connection.complete_io(&mut socket).map_err(|e| {
+            match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                Some(tls) => failed(format!("the TLS handshake failed: {tls}")),
+                None => io_failed(e),
+            }
+        })?;
+    }
+    let leaf = connection
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .map(|c| c.to_vec())
+        .ok_or_else(|| failed("the server presented no certificate".into()))?;
+    connection.send_close_notify();
+    let _ = connection.complete_io(&mut socket);
+    let _ = socket.flush();
+    Ok(leaf)
+}
+
+/// SHA-256 of a certificate's DER encoding, as lowercase hex: the form `bidui keys
+/// tls-cert` prints and [`MatcherTrust::fingerprints`] gives.
+pub fn certificate_fingerprint(der: &[u8]) -> String {
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, der))
+}
+
+/// Accepts any certificate, for [`presented_certificate`] only; the handshake's signatures
+/// are still checked, so the certificate read is the one whose key the server holds.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls_pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls_pki_types::CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        certificate: &rustls_pki_types::CertificateDer<'_>,
+        signature: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            certificate,
+            signature,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        certificate: &rustls_pki_types::CertificateDer<'_>,
+        signature: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            certificate,
+            signature,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// The SHA-256 digest of `bytes`.

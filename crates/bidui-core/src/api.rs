@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::custody::PrincipalStatement;
 use crate::fieldseal::{SealKind, MAX_SEALED_FIELDS};
 use crate::keys::{PairDomain, Suite};
+use crate::profile::{Profile, ProfileError};
 use crate::wire::{Layout, MAX_ATTRIBUTES, MAX_TOKENS};
 
 /// Header naming the principal that signed a request.
@@ -90,6 +91,11 @@ pub struct JobSpec {
     /// only copies them into the results.
     #[serde(rename = "rule", default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<StatusRule>,
+    /// The part of the district profile the job uses (display names, field labels and
+    /// roles), embedded by `bidui job create` so the report speaks the district's
+    /// vocabulary; checked against the job by [`JobSpec::validate`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
 }
 
 /// Tokens are kept a day after the results: long enough to re-run a failed step, short
@@ -146,6 +152,9 @@ pub enum RuleTest {
     /// A released value of `field` is one of `values` (and the registry's `registry_field`,
     /// if named, is one of `registry_values`): household status 死亡 while 在册.
     AnyOf,
+    /// `field` has a released value at all (and the registry's `registry_field`, if named,
+    /// is one of `registry_values`): a date of death recorded while 在册.
+    Present,
     /// `field` has two or more distinct released values: assistance in two towns.
     Distinct,
     /// The released values of `field` do not include the registry's `registry_field`.
@@ -239,6 +248,8 @@ pub enum SpecError {
     Cap(String),
     #[error("a job has at most {0} departments, each comparing and sealing at most {MAX_SEALED_FIELDS} fields")]
     TooLarge(usize),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
 }
 
 /// The largest per-party cap a spec may set.
@@ -319,6 +330,9 @@ impl JobSpec {
             if !codes.insert((&rule.code, &rule.department)) {
                 return Err(SpecError::Rule(rule.code.clone(), "appears twice for the same department"));
             }
+        }
+        if let Some(profile) = &self.profile {
+            profile.check_job(self)?;
         }
         Ok(())
     }
@@ -561,6 +575,12 @@ pub struct JobResults {
     /// The spec's status rules, for the report.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<StatusRule>,
+    /// The spec's district profile (display names, labels, roles), for the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    /// The requester's fields the spec names, in order (the rows carry the non-empty ones).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registry_fields: Vec<String>,
     /// Per department, the fields it sealed, in order.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sealed_fields: BTreeMap<String, Vec<String>>,
@@ -718,6 +738,7 @@ mod tests {
             ],
             rules: Vec::new(),
             retention_hours: None,
+            profile: None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! - [`keys`]: epoch secrets, token suites and the per-job key schedule;
 //! - [`token`]: tokens and the exact messages they are MACs of;
 //! - [`fieldseal`]: department values sealed to whoever knows the person (protocol v2);
+//! - [`profile`]: the district profile (parties' display names and kinds, fields' labels and roles);
 //! - [`seal`]: epoch secrets sealed to one agent (X25519, HKDF, ChaCha20-Poly1305) and
 //!   signed by the key custodian;
 //! - [`vectors`]: the protocol test vectors, generated from the code above.
@@ -25,6 +26,7 @@ pub mod fuzzing;
 pub mod idnum;
 pub mod keys;
 pub mod name;
+pub mod profile;
 pub mod seal;
 #[allow(unsafe_code)]
 mod sha256_lanes;

@@ -428,6 +428,7 @@ fn signed_job_specs() -> Vec<JobSpec> {
         ],
         retention_hours: Some(24),
         rules: Vec::new(),
+        profile: None,
     };
     let review = JobSpec {
         id: JOB_IDS[1].to_owned(),

@@ -56,6 +56,14 @@ impl Identity {
         Identity::load(path)
     }
 
+    /// A new key kept in memory only: it signs requests no matcher knows, for the one
+    /// endpoint that reads no signature (the health check) when the real key is unusable.
+    pub fn ephemeral() -> Result<Identity, KeyFileError> {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyFileError::Random)?;
+        let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| KeyFileError::Random)?;
+        Ok(Identity { key })
+    }
+
     pub fn load(path: &Path) -> Result<Identity, KeyFileError> {
         let bytes = std::fs::read(path).map_err(|source| KeyFileError::Read { path: path.to_owned(), source })?;
         let key = Ed25519KeyPair::from_pkcs8(&bytes).map_err(|_| KeyFileError::Invalid(path.to_owned()))?;
@@ -93,6 +101,15 @@ mod tests {
         assert!(matches!(Identity::create(&path), Err(KeyFileError::Exists(_))));
         assert_eq!(std::fs::read(&path).unwrap(), before);
         assert_eq!(Identity::load(&path).unwrap().public_key(), identity.public_key());
+    }
+
+    #[test]
+    fn an_ephemeral_identity_signs_and_is_new_each_time() {
+        use ring::signature::{UnparsedPublicKey, ED25519};
+        let (one, two) = (Identity::ephemeral().unwrap(), Identity::ephemeral().unwrap());
+        assert_ne!(one.public_key(), two.public_key());
+        let signature = one.sign(b"GET /v1/health");
+        assert!(UnparsedPublicKey::new(&ED25519, one.public_key()).verify(b"GET /v1/health", &signature).is_ok());
     }
 
     #[test]

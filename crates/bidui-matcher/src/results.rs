@@ -153,6 +153,8 @@ pub fn build(inputs: &ResultInputs<'_>) -> JobResults {
         summary,
         rows: rows.into_values().collect(),
         rules: spec.rules.clone(),
+        profile: spec.profile.clone(),
+        registry_fields: spec.requester.fields.clone(),
         sealed_fields: inputs.seals.iter().map(|(party, seal)| (party.clone(), seal.sealed_fields.clone())).collect(),
         refused: inputs
             .seals

@@ -484,6 +484,7 @@ fn spec() -> JobSpec {
         ],
         rules: Vec::new(),
         retention_hours: None,
+        profile: None,
     }
 }
 

@@ -174,7 +174,8 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
         rows.len() as u64
     };
     let count = |sev: Severity| set.problems.iter().filter(|p| p.severity == sev).count();
-    let fills = set.fill_ins().count();
+    let fills = set.fill_ins().filter(|p| p.fill.as_ref().is_some_and(|f| f.source.is_some())).count();
+    let unfillable = set.fill_ins().count() - fills;
     let probable = set
         .problems
         .iter()
@@ -216,6 +217,7 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
     card("serious", count(Severity::Serious).to_string(), "严重问题");
     card("", invalid.to_string(), "身份证号无效");
     card("", fills.to_string(), "缺省数据可由部门补充");
+    card("", unfillable.to_string(), "缺省数据无部门可补充");
     card("", probable.to_string(), "疑似匹配，需上门核实");
     if let Some(d) = previous {
         card("fixed", d.totals.fixed.to_string(), "较上一轮已整改");
@@ -281,7 +283,7 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
             let found = s.found.get(d).copied().unwrap_or(0);
             let rows = s.registry_rows.max(found);
             (
-                labels::department(d).to_owned(),
+                set.party_name(d).to_owned(),
                 vec![found, rows - found],
                 format!("{found}/{rows}（{}）", percent(found, rows)),
             )
@@ -302,7 +304,7 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
             None => ("名册本身".to_owned(), "—".to_owned(), "—".to_owned()),
             Some(d) => {
                 let found = s.found.get(d).copied().unwrap_or(0);
-                (labels::department(d).to_owned(), found.to_string(), percent(found, s.registry_rows))
+                (set.party_name(d).to_owned(), found.to_string(), percent(found, s.registry_rows))
             }
         };
         let _ = write!(out, "<tr><td class=\"l\">{}</td><td>{found}</td><td>{rate}</td>", escape(&name));
@@ -379,7 +381,7 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
              <td>{}</td></tr>",
             escape(&rule.code),
             escape(&rule.label),
-            escape(labels::department(&rule.department)),
+            escape(set.party_name(&rule.department)),
             labels::severity(rule.severity),
             found_by_rule.get(&(rule.code.as_str(), rule.department.as_str())).copied().unwrap_or(0)
         );

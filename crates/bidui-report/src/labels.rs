@@ -1,56 +1,100 @@
-//! Chinese names of departments, fields and identity-number error codes, as town staff
-//! read them. Unknown names fall back to the name itself.
+//! What town staff read: the district's names of its departments and fields (from the job's
+//! district profile), and the Chinese of severities and identity-number error codes.
 
-use bidui_core::api::Severity;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// The Chinese name of a department (party), as the district calls it.
-pub fn department(party: &str) -> &str {
-    match party {
-        "household" => "公安户籍",
-        "social-security" => "人社社保",
-        "medical-insurance" => "医保",
-        "housing" => "住建住房",
-        "assistance" => "民政救助",
-        "petitions" => "信访",
-        "service-records" => "武装部",
-        "health" => "卫健",
-        "statistics" => "统计",
-        "veterans" => "退役军人事务局",
-        other => other,
+use bidui_core::api::{JobResults, Severity};
+use bidui_core::profile::{FieldRole, PartyKind, Profile};
+
+/// The district's words for a run: its parties' display names, its fields' labels and
+/// roles (the job's district profile, `bidui_core::profile`), and which fields each party
+/// has in the job. Where a run has no profile, codes stand for themselves.
+#[derive(Clone, Debug, Default)]
+pub struct Vocabulary {
+    profile: Profile,
+    /// The requester's fields the job names.
+    registry_fields: Vec<String>,
+    /// Per department, the fields it sealed.
+    department_fields: BTreeMap<String, Vec<String>>,
+}
+
+impl Vocabulary {
+    pub fn of(results: &JobResults) -> Vocabulary {
+        let mut registry_fields = results.registry_fields.clone();
+        // Results of before the spec's field list travelled: the fields the rows carry.
+        if registry_fields.is_empty() {
+            let carried: BTreeSet<&String> = results.rows.iter().flat_map(|r| r.fields.keys()).collect();
+            registry_fields = carried.into_iter().cloned().collect();
+        }
+        Vocabulary {
+            profile: results.profile.clone().unwrap_or_default(),
+            registry_fields,
+            department_fields: results.sealed_fields.clone(),
+        }
+    }
+
+    /// A department's (or the requester's) display name: 公安户籍.
+    pub fn department<'a>(&'a self, party: &'a str) -> &'a str {
+        self.profile.party_name(party)
+    }
+
+    /// A field's Chinese label; the compared attributes have their own.
+    pub fn field<'a>(&'a self, field: &'a str) -> &'a str {
+        match self.profile.field(field) {
+            Some(f) => &f.label,
+            None => attribute(field).unwrap_or(field),
+        }
+    }
+
+    pub fn kind(&self, party: &str) -> Option<PartyKind> {
+        self.profile.party(party).map(|p| p.kind)
+    }
+
+    pub fn registry_fields(&self) -> &[String] {
+        &self.registry_fields
+    }
+
+    /// The requester's field with `role`: its town, its status, its phone.
+    pub fn registry_field(&self, role: FieldRole) -> Option<&str> {
+        self.profile.with_role(&self.registry_fields, role)
+    }
+
+    /// The field of `department` with `role`, among those it sealed.
+    pub fn department_field(&self, department: &str, role: FieldRole) -> Option<&str> {
+        self.profile.with_role(self.department_fields.get(department)?, role)
+    }
+
+    /// The fields `department` sealed that mean what the registry's `field` means: the
+    /// same code, or the same role.
+    pub fn same_meaning<'a>(&'a self, department: &str, field: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let role = self.profile.role_of(field);
+        self.department_fields
+            .get(department)
+            .into_iter()
+            .flatten()
+            .filter(move |f| *f == field || (role.is_some() && self.profile.role_of(f) == role))
+            .map(String::as_str)
+    }
+
+    /// Registry fields every row must have (the profile's `required`).
+    pub fn required(&self, field: &str) -> bool {
+        self.profile.field(field).is_some_and(|f| f.required)
+    }
+
+    /// Display names of the requester and the departments, by code.
+    pub fn party_names<'a>(&self, parties: impl IntoIterator<Item = &'a String>) -> BTreeMap<String, String> {
+        parties.into_iter().map(|p| (p.clone(), self.department(p).to_owned())).collect()
     }
 }
 
-/// The Chinese name of a field of the demo's mapping (`src/demo.rs`); rules can name their
-/// own.
-pub fn field(name: &str) -> &str {
-    match name {
-        "town" => "镇街",
-        "category" => "优抚类别",
-        "registry_status" => "状态",
-        "phone" => "联系电话",
-        "address" => "户籍地址",
-        "household_status" => "户籍状态",
-        "registered_address" => "户籍地址",
-        "household_town" => "所属镇街",
-        "insured_status" => "参保状态",
-        "pension" => "养老金领取",
-        "medical_type" => "参保类型",
-        "medical_status" => "参保状态",
-        "housing_type" => "住房类型",
-        "housing_address" => "房屋地址",
-        "assistance_type" => "救助类型",
-        "assistance_town" => "所属镇街",
-        "assistance_amount" => "月救助金额",
-        "petition_demand" => "主要诉求",
-        "petition_date" => "信访登记日期",
-        "enlisted" => "入伍时间",
-        "discharged" => "退伍时间",
-        "branch" => "军种",
+/// The compared attributes' names (protocol words, the same in every district).
+pub fn attribute(name: &str) -> Option<&'static str> {
+    Some(match name {
         "name" => "姓名",
         "sex" => "性别",
         "birth_date" => "出生日期",
-        other => other,
-    }
+        _ => return None,
+    })
 }
 
 pub fn severity(severity: Severity) -> &'static str {

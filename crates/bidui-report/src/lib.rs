@@ -18,10 +18,13 @@
 //! | `name.variant`, `name.homophone`, `name.different` | the name differs from a department's: 繁简异体 / 同音字 / 姓名不一致 |
 //! | `attribute.<attribute>` | sex or birth date differs from a department's |
 //! | `probable_match` | found only by name, birth date and sex: 疑似匹配，需上门核实, never merged |
-//! | status rules | declared in the job spec (`[[rule]]`) or built in ([`rules::builtin`]): `not_found`, `deceased_active`, `moved_out_active`, `two_town_assistance`, `assistance_other_town`, `town_differs`, `address_differs`, `missing_phone`, `missing_address` |
+//! | `missing.<field>` | missing data (缺省数据): a registry field empty on the row that a department can fill (its value and name) or that the district profile marks required (无部门可补充) |
+//! | status rules | declared in the job spec (`[[rule]]`) or built in ([`rules::builtin`], bound to the district profile's kinds of department and field roles): `not_found`, `deceased_active`, `moved_out_active`, `death_recorded_active`, `two_town_assistance`, `assistance_other_town`, `town_differs`, `address_differs` |
 //!
-//! A `fills` rule is missing data (缺省数据): its problems carry the value a department
-//! sealed to the requester, listed on the towns' fill-in sheets.
+//! Names come from the job's district profile (`bidui_core::profile`): departments by
+//! their display names (公安户籍), fields by their labels, the town by the registry field
+//! whose role is `town`. Missing data and a declared `fills` rule's problems carry the
+//! value a department sealed to the requester, listed on the towns' fill-in sheets.
 //!
 //! # A run and its report directory
 //!
@@ -62,6 +65,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bidui_core::api::JobResults;
+use bidui_core::profile::FieldRole;
 
 pub mod diff;
 pub mod export;
@@ -145,6 +149,10 @@ pub fn write_report(
 /// The people of the registry rows, when the requester's agent filled them in (protocol v2
 /// builds the report on the requester's side): the town workbooks then name whom to visit.
 fn registry_entries(results: &JobResults) -> Option<BTreeMap<u32, RegistryEntry>> {
+    let vocabulary = labels::Vocabulary::of(results);
+    let contact = vocabulary.registry_field(FieldRole::Phone);
+    let town = vocabulary.registry_field(FieldRole::Town);
+    let cell = |row: &bidui_core::api::RowResult, field: Option<&str>| field.and_then(|f| row.fields.get(f)).cloned();
     let entries: BTreeMap<u32, RegistryEntry> = results
         .rows
         .iter()
@@ -153,9 +161,9 @@ fn registry_entries(results: &JobResults) -> Option<BTreeMap<u32, RegistryEntry>
             let entry = RegistryEntry {
                 name: person.name.clone(),
                 identity: person.id_number.clone(),
-                // The registry's contact, where the job reads one under the usual field name.
-                contact: row.fields.get("phone").cloned().unwrap_or_default(),
-                town: row.fields.get("town").cloned(),
+                // The registry's contact and town: its fields of those roles in the profile.
+                contact: cell(row, contact).unwrap_or_default(),
+                town: cell(row, town),
             };
             Some((row.row, entry))
         })

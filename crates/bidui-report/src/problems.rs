@@ -3,9 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bidui_core::api::{DepartmentFinding, JobResults, ResultSummary, RowResult, RuleTest, Severity, StatusRule};
+use bidui_core::profile::FieldRole;
 use serde::{Deserialize, Serialize};
 
-use crate::{labels, rules, ReportError};
+use crate::labels::{self, Vocabulary};
+use crate::{rules, ReportError};
 
 /// The version of `problems.json`.
 pub const FORMAT: &str = "bidui-report/1";
@@ -15,8 +17,11 @@ pub const FORMAT: &str = "bidui-report/1";
 pub const NO_TOWN: &str = "未注明镇街";
 
 /// Codes of the categories the report derives itself; a status rule may not take them.
-pub const RESERVED_CODES: [&str; 7] =
-    ["invalid_id", "unreadable_row", "duplicate", "found_nowhere", "name", "attribute", "probable_match"];
+pub const RESERVED_CODES: [&str; 8] =
+    ["invalid_id", "unreadable_row", "duplicate", "found_nowhere", "name", "attribute", "probable_match", "missing"];
+
+/// Where no department holds a value for an empty required registry field.
+pub const NO_SOURCE: &str = "无部门可补充";
 
 /// One problem of one registry row, in plain Chinese for town staff.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +39,9 @@ pub struct Problem {
     /// The department (party) the problem comes from; none for the registry itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
+    /// The department's name as the district's profile gives it (公安户籍).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department_name: Option<String>,
     /// The attribute or field concerned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
@@ -50,7 +58,18 @@ pub struct Fill {
     pub field: String,
     /// Its Chinese name (联系电话).
     pub label: String,
+    /// The value a department holds; empty where none does ([`NO_SOURCE`]).
     pub value: String,
+    /// The department's name the value comes from; none where no department has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl Fill {
+    /// Where the value comes from, as town staff read it.
+    pub fn source_label(&self) -> &str {
+        self.source.as_deref().unwrap_or(NO_SOURCE)
+    }
 }
 
 /// What identifies a problem across runs: (row, category family, department, subject).
@@ -75,7 +94,11 @@ impl Problem {
     }
 
     pub fn department_label(&self) -> &str {
-        self.department.as_deref().map_or("名册", labels::department)
+        match (&self.department_name, &self.department) {
+            (Some(name), _) => name,
+            (None, Some(code)) => code,
+            (None, None) => "名册",
+        }
     }
 
     pub fn severity_label(&self) -> &'static str {
@@ -93,6 +116,9 @@ pub struct ProblemSet {
     pub approval: String,
     pub requester: String,
     pub departments: Vec<String>,
+    /// The display names of the requester and the departments, by code.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub party_names: BTreeMap<String, String>,
     pub summary: ResultSummary,
     /// Registry rows per town (every town with rows, problems or not).
     pub towns: BTreeMap<String, u64>,
@@ -108,6 +134,11 @@ pub struct ProblemSet {
 }
 
 impl ProblemSet {
+    /// A party's display name (its code where the run has none).
+    pub fn party_name<'a>(&'a self, party: &'a str) -> &'a str {
+        self.party_names.get(party).map_or(party, String::as_str)
+    }
+
     /// Problems carrying a value to fill in (缺省数据).
     pub fn fill_ins(&self) -> impl Iterator<Item = &Problem> {
         self.problems.iter().filter(|p| p.fill.is_some())
@@ -164,13 +195,10 @@ pub struct Options {
     pub extra_rules: Vec<StatusRule>,
     /// Apply the built-in rules the job's rules do not replace.
     pub builtin_rules: bool,
-    /// A requester field and the values that close a record (注销, 已故 …): closed rows
-    /// get no problem, so closing a duplicate or a deceased person's row fixes it. Applies
-    /// only if the job names the field among the requester's. Any other value (在册, 正常, …)
-    /// is live.
-    pub closed: Option<(String, Vec<String>)>,
-    /// The requester field holding the town.
-    pub town_field: String,
+    /// Values of the requester's status field (the profile's `registry_status` role) that
+    /// close a record (注销, 已故 …): closed rows get no problem, so closing a duplicate or a
+    /// deceased person's row fixes it. Any other value (在册, 正常, …) is live.
+    pub closed_values: Vec<String>,
 }
 
 impl Default for Options {
@@ -179,8 +207,7 @@ impl Default for Options {
             invalid_rows: None,
             extra_rules: Vec::new(),
             builtin_rules: true,
-            closed: Some(("registry_status".to_owned(), CLOSED_STATUSES.iter().map(|s| (*s).to_owned()).collect())),
-            town_field: "town".to_owned(),
+            closed_values: CLOSED_STATUSES.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
 }
@@ -203,7 +230,9 @@ struct Wording {
 /// What every category family reads: the run, its rows by number, which rows are closed.
 struct Context<'a> {
     results: &'a JobResults,
-    town_field: &'a str,
+    vocabulary: Vocabulary,
+    /// The requester's town field (the profile's `town` role); none: every row 未注明镇街.
+    town_field: Option<String>,
     by_row: BTreeMap<u32, &'a RowResult>,
     /// Requester fields the results carry.
     registry_fields: BTreeSet<String>,
@@ -213,29 +242,35 @@ struct Context<'a> {
 
 impl<'a> Context<'a> {
     fn new(results: &'a JobResults, options: &'a Options) -> Context<'a> {
+        let vocabulary = Vocabulary::of(results);
         let registry_fields = rules::released_registry_fields(results);
-        let closing = options.closed.as_ref().filter(|(field, _)| registry_fields.contains(field));
-        let is_closed = |row: &RowResult| match closing {
-            Some((field, values)) => row.fields.get(field).is_some_and(|v| values.iter().any(|c| c == v.trim())),
+        let status = vocabulary.registry_field(FieldRole::RegistryStatus).map(str::to_owned);
+        let is_closed = |row: &RowResult| match &status {
+            Some(field) => row.fields.get(field).is_some_and(|v| options.closed_values.iter().any(|c| c == v.trim())),
             None => false,
         };
         Context {
             results,
-            town_field: &options.town_field,
+            town_field: vocabulary.registry_field(FieldRole::Town).map(str::to_owned),
+            vocabulary,
             by_row: results.rows.iter().map(|r| (r.row, r)).collect(),
             closed: results.rows.iter().filter(|r| is_closed(r)).map(|r| r.row).collect(),
             registry_fields,
         }
     }
 
+    fn town_cell(&self, row: u32) -> Option<&String> {
+        self.by_row.get(&row).and_then(|r| r.fields.get(self.town_field.as_deref()?))
+    }
+
     fn town_of(&self, row: u32) -> String {
-        self.by_row.get(&row).and_then(|r| r.fields.get(self.town_field)).cloned().unwrap_or_else(|| NO_TOWN.to_owned())
+        self.town_cell(row).cloned().unwrap_or_else(|| NO_TOWN.to_owned())
     }
 
     /// `第3行（荔城街道）、第4行`.
     fn rows_text(&self, rows: &[u32]) -> String {
         rows.iter()
-            .map(|r| match self.by_row.get(r).and_then(|x| x.fields.get(self.town_field)) {
+            .map(|r| match self.town_cell(*r) {
                 Some(town) => format!("第{r}行（{town}）"),
                 None => format!("第{r}行"),
             })
@@ -255,10 +290,13 @@ struct Derivation<'a> {
 /// side, its local invalid rows).
 pub fn derive(results: &JobResults, options: &Options) -> Result<ProblemSet, ReportError> {
     let declared = declared_rules(results, options)?;
-    let (applied, skipped): (Vec<StatusRule>, Vec<StatusRule>) = rules::effective(&declared, options.builtin_rules)
-        .into_iter()
-        .partition(|r| results.departments.contains(&r.department));
-    let mut d = Derivation { ctx: Context::new(results, options), problems: Vec::new(), notes: Vec::new() };
+    let ctx = Context::new(results, options);
+    let builtin =
+        if options.builtin_rules { rules::builtin(&ctx.vocabulary, &results.departments) } else { Vec::new() };
+    let (applied, skipped): (Vec<StatusRule>, Vec<StatusRule>) =
+        rules::effective(&declared, builtin).into_iter().partition(|r| results.departments.contains(&r.department));
+    let mut d = Derivation { ctx, problems: Vec::new(), notes: Vec::new() };
+    d.note_no_town();
     d.note_rules_for_absent_departments(&declared, &skipped);
     d.note_rules_no_row_meets(&applied);
     match &options.invalid_rows {
@@ -277,6 +315,7 @@ pub fn derive(results: &JobResults, options: &Options) -> Result<ProblemSet, Rep
             d.probable_match(row, department, finding);
         }
         d.status_rules(&applied, row);
+        d.missing_data(row);
     }
     Ok(d.finish(options, applied))
 }
@@ -327,7 +366,7 @@ fn attribute_mismatch(attribute: &str, verdict: &str, department_name: &str) -> 
     if verdict != "differ" {
         return None;
     }
-    let label = labels::field(attribute);
+    let label = labels::attribute(attribute).unwrap_or(attribute);
     Some(Wording {
         code: format!("attribute.{attribute}"),
         label: format!("{label}不一致"),
@@ -346,6 +385,7 @@ impl Derivation<'_> {
             label: wording.label,
             severity: wording.severity,
             department: department.map(str::to_owned),
+            department_name: department.map(|d| self.ctx.vocabulary.department(d).to_owned()),
             subject: subject.map(str::to_owned),
             detail: wording.detail,
             action: wording.action,
@@ -354,11 +394,23 @@ impl Derivation<'_> {
         self.problems.last_mut().expect("just pushed")
     }
 
+    /// Without a town every problem lands in 未注明镇街: say why, and what to add.
+    fn note_no_town(&mut self) {
+        if self.ctx.town_field.is_none() {
+            self.notes.push(format!(
+                "任务的区级档案没有为名册声明镇街字段（role = \"town\"），所有问题归入“{NO_TOWN}”：请在 district.toml \
+                 中为名册的镇街列声明 role = \"town\" 后重新创建任务"
+            ));
+        }
+    }
+
     fn note_rules_for_absent_departments(&mut self, declared: &[StatusRule], skipped: &[StatusRule]) {
         for rule in skipped.iter().filter(|r| declared.contains(r)) {
             self.notes.push(format!(
                 "规则 {}（{}）所指部门 {} 不在本次比对中，未执行",
-                rule.code, rule.label, rule.department
+                rule.code,
+                rule.label,
+                self.ctx.vocabulary.department(&rule.department)
             ));
         }
     }
@@ -377,7 +429,7 @@ impl Derivation<'_> {
                     "规则 {}（{}）要求名册{}为{}，但没有任何一行是这些值，请核对取值或在比对任务中声明规则",
                     rule.code,
                     rule.label,
-                    rules::registry_field_label(rule),
+                    rules::registry_field_label(rule, &self.ctx.vocabulary),
                     rule.registry_values.join("/")
                 ));
             }
@@ -457,9 +509,8 @@ impl Derivation<'_> {
         if others.is_empty() {
             return;
         }
-        let town = row.fields.get(self.ctx.town_field);
-        let cross =
-            others.iter().any(|o| self.ctx.by_row.get(o).and_then(|x| x.fields.get(self.ctx.town_field)) != town);
+        let town = self.ctx.town_cell(row.row);
+        let cross = others.iter().any(|o| self.ctx.town_cell(*o) != town);
         let (code, label, severity, action) = if cross {
             (
                 "duplicate.cross_town",
@@ -491,7 +542,8 @@ impl Derivation<'_> {
     }
 
     fn name_tiers_and_attribute_mismatches(&mut self, row: &RowResult, department: &str, finding: &DepartmentFinding) {
-        let name = labels::department(department);
+        let name = self.ctx.vocabulary.department(department).to_owned();
+        let name = name.as_str();
         for (attribute, verdict) in &finding.attributes {
             let wording = name_tier(attribute, verdict, name).or_else(|| attribute_mismatch(attribute, verdict, name));
             if let Some(wording) = wording {
@@ -506,14 +558,15 @@ impl Derivation<'_> {
             return;
         }
         let why = if row.id_valid { "此身份证号在各部门均查不到" } else { "此行身份证号无效" };
-        let name = labels::department(department);
+        let vocabulary = &self.ctx.vocabulary;
+        let name = vocabulary.department(department);
         let mut detail = format!("{why}，但{name}有{}条记录的姓名、出生日期、性别与此人相同", finding.probable_rows);
         // What the namesake's record says, opened with name, birth date and sex: a lead
         // for the visit, never the person's data until verified.
         let shown: Vec<String> = finding
             .probable_released
             .iter()
-            .map(|(field, values)| format!("{}：{}", labels::field(field), values.join("、")))
+            .map(|(field, values)| format!("{}：{}", vocabulary.field(field), values.join("、")))
             .collect();
         if !shown.is_empty() {
             detail.push_str(&format!("；该记录显示（待核实）{}", shown.join("；")));
@@ -532,10 +585,12 @@ impl Derivation<'_> {
     /// fill in (缺省数据).
     fn status_rules(&mut self, applied: &[StatusRule], row: &RowResult) {
         for rule in applied {
-            let Some(hit) = rules::evaluate(rule, row, &self.ctx.registry_fields) else { continue };
+            let Some(hit) = rules::evaluate(rule, row, &self.ctx.registry_fields, &self.ctx.vocabulary) else {
+                continue;
+            };
             let subject = match rule.test {
                 RuleTest::Fills | RuleTest::Differs => rule.registry_field.as_deref(),
-                RuleTest::AnyOf | RuleTest::Distinct => rule.field.as_deref(),
+                RuleTest::AnyOf | RuleTest::Distinct | RuleTest::Present => rule.field.as_deref(),
                 RuleTest::Absent => None,
             };
             let wording = Wording {
@@ -543,13 +598,74 @@ impl Derivation<'_> {
                 label: rule.label.clone(),
                 severity: rule.severity,
                 detail: hit.detail,
-                action: rules::default_action(rule),
+                action: rules::default_action(rule, &self.ctx.vocabulary),
             };
+            let label = rules::registry_field_label(rule, &self.ctx.vocabulary);
+            let source = self.ctx.vocabulary.department(&rule.department).to_owned();
             let problem = self.push(row.row, Some(&rule.department), subject, wording);
             if let Some(value) = hit.fill {
                 let field = rule.registry_field.clone().unwrap_or_default();
-                problem.fill = Some(Fill { label: rules::registry_field_label(rule), field, value });
+                problem.fill = Some(Fill { label, field, value, source: Some(source) });
             }
+        }
+    }
+
+    /// Missing data (缺省数据): every registry field of the job that is empty on this row and
+    /// that either a department can fill (it sealed a field of the same code or role with a
+    /// value for this person: the first in job order) or the profile marks required (then
+    /// with 无部门可补充). Only where the results carry the requester's fields: the operator's
+    /// match structure knows no cell.
+    fn missing_data(&mut self, row: &RowResult) {
+        if self.ctx.registry_fields.is_empty() || (row.fields.is_empty() && row.person.is_none()) {
+            return;
+        }
+        let vocabulary = &self.ctx.vocabulary;
+        let mut missing = Vec::new();
+        for field in vocabulary.registry_fields() {
+            if row.fields.get(field).is_some_and(|v| !v.trim().is_empty()) {
+                continue;
+            }
+            let source = self.ctx.results.departments.iter().find_map(|department| {
+                let finding = row.departments.get(department).filter(|f| f.found)?;
+                vocabulary.same_meaning(department, field).find_map(|f| {
+                    let values: Vec<&str> =
+                        finding.released.get(f)?.iter().map(|v| v.trim()).filter(|v| !v.is_empty()).collect();
+                    (!values.is_empty()).then(|| (department.clone(), values.join("；")))
+                })
+            });
+            if source.is_none() && !vocabulary.required(field) {
+                continue;
+            }
+            let label = vocabulary.field(field).to_owned();
+            let (wording, department, fill) = match source {
+                Some((department, value)) => {
+                    let name = vocabulary.department(&department).to_owned();
+                    let wording = Wording {
+                        code: format!("missing.{field}"),
+                        label: format!("缺{label}（{name}可补充）"),
+                        severity: Severity::Notice,
+                        detail: format!("名册{label}为空，{name}登记为“{value}”"),
+                        action: format!("核实后按{name}登记补录{label}"),
+                    };
+                    let fill = Fill { field: field.clone(), label: label.clone(), value, source: Some(name) };
+                    (wording, Some(department), fill)
+                }
+                None => {
+                    let wording = Wording {
+                        code: format!("missing.{field}"),
+                        label: format!("缺{label}（{NO_SOURCE}）"),
+                        severity: Severity::Notice,
+                        detail: format!("名册{label}为空，比对部门中没有可补充的数据"),
+                        action: format!("由镇街联系本人核实后补录{label}"),
+                    };
+                    let fill = Fill { field: field.clone(), label: label.clone(), value: String::new(), source: None };
+                    (wording, None, fill)
+                }
+            };
+            missing.push((field.clone(), wording, department, fill));
+        }
+        for (field, wording, department, fill) in missing {
+            self.push(row.row, department.as_deref(), Some(&field), wording).fill = Some(fill);
         }
     }
 
@@ -574,6 +690,7 @@ impl Derivation<'_> {
             approval: results.approval.clone(),
             requester: results.requester.clone(),
             departments: results.departments.clone(),
+            party_names: ctx.vocabulary.party_names(std::iter::once(&results.requester).chain(&results.departments)),
             summary: results.summary.clone(),
             towns,
             rules: applied,

@@ -1,11 +1,12 @@
-//! Status rules: the built-in ones for the common cases (with the field names of the demo's
-//! mapping, `src/demo.rs`), and their evaluation on one registry row.
+//! Status rules: the built-in ones for the common cases (bound to kinds of department and
+//! field roles of the district profile), and their evaluation on one registry row.
 
 use std::collections::BTreeSet;
 
 use bidui_core::api::{JobResults, RowResult, RuleTest, Severity, StatusRule};
+use bidui_core::profile::{FieldRole, PartyKind};
 
-use crate::labels;
+use crate::labels::Vocabulary;
 
 /// The categories of the built-in rules whose department is not found by identity number
 /// in service records for good reason (families, civilians): only those who served are
@@ -13,179 +14,200 @@ use crate::labels;
 pub const SERVED_CATEGORIES: [&str; 6] =
     ["退役军官", "退役士兵", "退伍红军老战士", "西路军红军老战士", "红军失散人员", "老复员军人"];
 
-#[allow(clippy::too_many_arguments)]
-fn rule(
-    code: &str,
-    label: &str,
+/// A built-in rule before it meets a job: bound to a kind of department and to field roles,
+/// never to a district's codes. `{部门}` in the label stands for the department's name.
+struct Template {
+    code: &'static str,
+    label: &'static str,
     severity: Severity,
-    department: &str,
+    /// The kind of department it applies to; `None`: any department with the field.
+    kind: Option<PartyKind>,
     test: RuleTest,
-    field: Option<&str>,
-    values: &[&str],
-    registry_field: Option<&str>,
-    registry_values: &[&str],
-    action: &str,
-) -> StatusRule {
-    StatusRule {
-        code: code.to_owned(),
-        label: label.to_owned(),
-        severity,
-        department: department.to_owned(),
-        test,
-        field: field.map(str::to_owned),
-        values: values.iter().map(|v| (*v).to_owned()).collect(),
-        registry_field: registry_field.map(str::to_owned),
-        registry_values: registry_values.iter().map(|v| (*v).to_owned()).collect(),
-        action: Some(action.to_owned()),
-        field_label: None,
-        registry_field_label: None,
-    }
+    field: Option<FieldRole>,
+    values: &'static [&'static str],
+    registry_field: Option<FieldRole>,
+    registry_values: &'static [&'static str],
+    action: &'static str,
 }
 
-/// The built-in rules. A rule whose department is not in the job, or whose fields are not
-/// sealed in it, finds nothing; a rule declared in the job spec with the same code and
-/// department replaces the built-in one.
-pub fn builtin() -> Vec<StatusRule> {
+const ACTIVE: &[&str] = &["在册"];
+
+const TEMPLATES: [Template; 9] = {
     use RuleTest::*;
     use Severity::*;
-    let active = ["在册"];
-    vec![
-        rule(
-            "not_found",
-            "公安户籍中查无此人",
-            Serious,
-            "household",
-            Absent,
-            None,
-            &[],
-            None,
-            &[],
-            "核实身份证号是否录错、人员是否已死亡注销或户籍不在本区",
-        ),
-        rule(
-            "deceased_active",
-            "户籍已死亡但仍在册",
-            Serious,
-            "household",
-            AnyOf,
-            Some("household_status"),
-            &["死亡"],
-            Some("registry_status"),
-            &active,
-            "核实死亡情况，停发优抚待遇并办理注销",
-        ),
-        rule(
-            "moved_out_active",
-            "户籍已迁出但仍在册",
-            Normal,
-            "household",
-            AnyOf,
-            Some("household_status"),
-            &["迁出"],
-            Some("registry_status"),
-            &active,
-            "核实迁往何处，办理优抚关系转移或注销",
-        ),
-        rule(
-            "town_differs",
-            "名册镇街与户籍所属镇街不一致",
-            Normal,
-            "household",
-            Differs,
-            Some("household_town"),
-            &[],
-            Some("town"),
-            &[],
-            "核实实际管理镇街，必要时办理转移",
-        ),
-        rule(
-            "address_differs",
-            "户籍地址与公安户籍不一致",
-            Notice,
-            "household",
-            Differs,
-            Some("registered_address"),
-            &[],
-            Some("address"),
-            &[],
-            "以公安户籍为准核实并更新户籍地址",
-        ),
-        rule(
-            "missing_address",
-            "缺户籍地址（公安户籍可补充）",
-            Notice,
-            "household",
-            Fills,
-            Some("registered_address"),
-            &[],
-            Some("address"),
-            &[],
-            "核实后按公安户籍补录户籍地址",
-        ),
-        rule(
-            "missing_phone",
-            "缺联系电话（人社社保可补充）",
-            Notice,
-            "social-security",
-            Fills,
-            Some("phone"),
-            &[],
-            Some("phone"),
-            &[],
-            "电话核实后补录联系电话",
-        ),
-        rule(
-            "two_town_assistance",
-            "在两个镇街领取救助",
-            Serious,
-            "assistance",
-            Distinct,
-            Some("assistance_town"),
-            &[],
-            None,
-            &[],
-            "核实是否重复领取救助，通报民政部门处理",
-        ),
-        rule(
-            "assistance_other_town",
-            "救助所属镇街与名册镇街不一致",
-            Normal,
-            "assistance",
-            Differs,
-            Some("assistance_town"),
-            &[],
-            Some("town"),
-            &[],
-            "核实实际居住和管理镇街，是否两地分别享受待遇",
-        ),
-        rule(
-            "not_found",
-            "武装部无服役记录",
-            Notice,
-            "service-records",
-            Absent,
-            None,
-            &[],
-            Some("category"),
-            &SERVED_CATEGORIES,
-            "核实服役经历和优抚对象身份",
-        ),
+    let none: &[&str] = &[];
+    [
+        Template {
+            code: "not_found",
+            label: "{部门}中查无此人",
+            severity: Serious,
+            kind: Some(PartyKind::Household),
+            test: Absent,
+            field: None,
+            values: none,
+            registry_field: None,
+            registry_values: none,
+            action: "核实身份证号是否录错、人员是否已死亡注销或户籍不在本区",
+        },
+        Template {
+            code: "deceased_active",
+            label: "户籍已死亡但仍在册",
+            severity: Serious,
+            kind: Some(PartyKind::Household),
+            test: AnyOf,
+            field: Some(FieldRole::HouseholdStatus),
+            values: &["死亡"],
+            registry_field: Some(FieldRole::RegistryStatus),
+            registry_values: ACTIVE,
+            action: "核实死亡情况，停发优抚待遇并办理注销",
+        },
+        Template {
+            code: "moved_out_active",
+            label: "户籍已迁出但仍在册",
+            severity: Normal,
+            kind: Some(PartyKind::Household),
+            test: AnyOf,
+            field: Some(FieldRole::HouseholdStatus),
+            values: &["迁出"],
+            registry_field: Some(FieldRole::RegistryStatus),
+            registry_values: ACTIVE,
+            action: "核实迁往何处，办理优抚关系转移或注销",
+        },
+        Template {
+            code: "death_recorded_active",
+            label: "{部门}登记有死亡日期但仍在册",
+            severity: Serious,
+            kind: None,
+            test: Present,
+            field: Some(FieldRole::DeathDate),
+            values: none,
+            registry_field: Some(FieldRole::RegistryStatus),
+            registry_values: ACTIVE,
+            action: "核实死亡情况，停发优抚待遇并办理注销",
+        },
+        Template {
+            code: "town_differs",
+            label: "名册镇街与{部门}所属镇街不一致",
+            severity: Normal,
+            kind: Some(PartyKind::Household),
+            test: Differs,
+            field: Some(FieldRole::Town),
+            values: none,
+            registry_field: Some(FieldRole::Town),
+            registry_values: none,
+            action: "核实实际管理镇街，必要时办理转移",
+        },
+        Template {
+            code: "address_differs",
+            label: "户籍地址与{部门}不一致",
+            severity: Notice,
+            kind: Some(PartyKind::Household),
+            test: Differs,
+            field: Some(FieldRole::Address),
+            values: none,
+            registry_field: Some(FieldRole::Address),
+            registry_values: none,
+            action: "以公安户籍为准核实并更新户籍地址",
+        },
+        Template {
+            code: "two_town_assistance",
+            label: "在两个镇街领取救助",
+            severity: Serious,
+            kind: Some(PartyKind::Assistance),
+            test: Distinct,
+            field: Some(FieldRole::Town),
+            values: none,
+            registry_field: None,
+            registry_values: none,
+            action: "核实是否重复领取救助，通报民政部门处理",
+        },
+        Template {
+            code: "assistance_other_town",
+            label: "救助所属镇街与名册镇街不一致",
+            severity: Normal,
+            kind: Some(PartyKind::Assistance),
+            test: Differs,
+            field: Some(FieldRole::Town),
+            values: none,
+            registry_field: Some(FieldRole::Town),
+            registry_values: none,
+            action: "核实实际居住和管理镇街，是否两地分别享受待遇",
+        },
+        Template {
+            code: "not_found",
+            label: "{部门}无服役记录",
+            severity: Notice,
+            kind: Some(PartyKind::ServiceRecords),
+            test: Absent,
+            field: None,
+            values: none,
+            registry_field: Some(FieldRole::Category),
+            registry_values: &SERVED_CATEGORIES,
+            action: "核实服役经历和优抚对象身份",
+        },
     ]
+};
+
+fn owned(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| (*v).to_owned()).collect()
+}
+
+/// The built-in rules for a run's departments, bound through the district profile: each
+/// template applies to the departments of its kind that sealed a field of its role. A
+/// registry condition on a role the requester has no field for is dropped (a registry row is
+/// presumed active), except where it narrows who is expected at all (service records).
+/// Missing data (缺省数据) is not a rule: [`crate::problems`] lists every empty registry
+/// field.
+pub fn builtin(vocabulary: &Vocabulary, departments: &[String]) -> Vec<StatusRule> {
+    let mut rules = Vec::new();
+    for template in &TEMPLATES {
+        for department in departments {
+            if template.kind.is_some_and(|kind| vocabulary.kind(department) != Some(kind)) {
+                continue;
+            }
+            let field = match template.field {
+                Some(role) => match vocabulary.department_field(department, role) {
+                    Some(field) => Some(field),
+                    None => continue,
+                },
+                None => None,
+            };
+            let registry_field = template.registry_field.and_then(|role| vocabulary.registry_field(role));
+            let needs_registry = matches!(template.test, RuleTest::Differs | RuleTest::Absent);
+            if template.registry_field.is_some() && registry_field.is_none() && needs_registry {
+                continue;
+            }
+            let name = vocabulary.department(department);
+            rules.push(StatusRule {
+                code: template.code.to_owned(),
+                label: template.label.replace("{部门}", name),
+                severity: template.severity,
+                department: department.clone(),
+                test: template.test,
+                field: field.map(str::to_owned),
+                values: owned(template.values),
+                registry_field: registry_field.map(str::to_owned),
+                registry_values: if registry_field.is_some() { owned(template.registry_values) } else { Vec::new() },
+                action: Some(template.action.to_owned()),
+                field_label: field.map(|f| vocabulary.field(f).to_owned()),
+                registry_field_label: registry_field.map(|f| vocabulary.field(f).to_owned()),
+            });
+        }
+    }
+    rules
 }
 
 /// The rules a report applies: the job's own, then the built-in ones it does not replace.
-pub fn effective(declared: &[StatusRule], builtin: bool) -> Vec<StatusRule> {
+pub fn effective(declared: &[StatusRule], builtin: Vec<StatusRule>) -> Vec<StatusRule> {
     let mut rules: Vec<StatusRule> = Vec::new();
     for rule in declared {
         if !rules.iter().any(|r| r.code == rule.code && r.department == rule.department) {
             rules.push(rule.clone());
         }
     }
-    if builtin {
-        for rule in self::builtin() {
-            if !rules.iter().any(|r| r.code == rule.code && r.department == rule.department) {
-                rules.push(rule);
-            }
+    for rule in builtin {
+        if !rules.iter().any(|r| r.code == rule.code && r.department == rule.department) {
+            rules.push(rule);
         }
     }
     rules
@@ -208,20 +230,25 @@ fn quote(values: &[&str]) -> String {
     values.iter().map(|v| format!("“{v}”")).collect::<Vec<_>>().join("、")
 }
 
-pub fn field_label(rule: &StatusRule) -> String {
-    rule.field_label.clone().unwrap_or_else(|| rule.field.as_deref().map(labels::field).unwrap_or("").to_owned())
+pub fn field_label(rule: &StatusRule, vocabulary: &Vocabulary) -> String {
+    rule.field_label.clone().unwrap_or_else(|| rule.field.as_deref().map_or("", |f| vocabulary.field(f)).to_owned())
 }
 
-pub fn registry_field_label(rule: &StatusRule) -> String {
+pub fn registry_field_label(rule: &StatusRule, vocabulary: &Vocabulary) -> String {
     rule.registry_field_label
         .clone()
-        .unwrap_or_else(|| rule.registry_field.as_deref().map(labels::field).unwrap_or("").to_owned())
+        .unwrap_or_else(|| rule.registry_field.as_deref().map_or("", |f| vocabulary.field(f)).to_owned())
 }
 
 /// Evaluates `rule` on `row`. `registry_fields` are the requester fields the results carry.
-pub fn evaluate(rule: &StatusRule, row: &RowResult, registry_fields: &BTreeSet<String>) -> Option<Hit> {
+pub fn evaluate(
+    rule: &StatusRule,
+    row: &RowResult,
+    registry_fields: &BTreeSet<String>,
+    vocabulary: &Vocabulary,
+) -> Option<Hit> {
     let finding = row.departments.get(&rule.department)?;
-    let department = labels::department(&rule.department);
+    let department = vocabulary.department(&rule.department);
     let registry_known = rule.registry_field.as_ref().is_some_and(|f| registry_fields.contains(f));
     let registry_value =
         rule.registry_field.as_ref().and_then(|f| row.fields.get(f)).map(|v| v.trim()).filter(|v| !v.is_empty());
@@ -230,7 +257,7 @@ pub fn evaluate(rule: &StatusRule, row: &RowResult, registry_fields: &BTreeSet<S
     let condition = !registry_known
         || rule.registry_values.is_empty()
         || registry_value.is_some_and(|v| rule.registry_values.iter().any(|x| x == v));
-    let registry_label = registry_field_label(rule);
+    let registry_label = registry_field_label(rule, vocabulary);
     if rule.test == RuleTest::Absent {
         return (row.id_valid && !finding.found && condition)
             .then(|| Hit { detail: format!("{department}中查无此身份证号"), fill: None });
@@ -248,7 +275,7 @@ pub fn evaluate(rule: &StatusRule, row: &RowResult, registry_fields: &BTreeSet<S
     if values.is_empty() {
         return None;
     }
-    let label = field_label(rule);
+    let label = field_label(rule, vocabulary);
     match rule.test {
         RuleTest::AnyOf => {
             let hits: Vec<&str> = values.iter().copied().filter(|v| rule.values.iter().any(|x| x == v)).collect();
@@ -261,6 +288,13 @@ pub fn evaluate(rule: &StatusRule, row: &RowResult, registry_fields: &BTreeSet<S
             }
             Some(Hit { detail, fill: None })
         }
+        RuleTest::Present => condition.then(|| {
+            let mut detail = format!("{department}登记的{label}为{}", quote(&values));
+            if let Some(r) = registry_value.filter(|_| registry_known) {
+                detail.push_str(&format!("，名册{registry_label}为“{r}”"));
+            }
+            Hit { detail, fill: None }
+        }),
         RuleTest::Distinct => (values.len() >= 2 && condition).then(|| Hit {
             detail: format!("{department}登记的{label}有{}个不同值：{}", values.len(), quote(&values)),
             fill: None,
@@ -287,13 +321,13 @@ pub fn evaluate(rule: &StatusRule, row: &RowResult, registry_fields: &BTreeSet<S
 }
 
 /// The default suggested action of a rule without one.
-pub fn default_action(rule: &StatusRule) -> String {
+pub fn default_action(rule: &StatusRule, vocabulary: &Vocabulary) -> String {
     if let Some(action) = &rule.action {
         return action.clone();
     }
-    let department = labels::department(&rule.department);
+    let department = vocabulary.department(&rule.department);
     match rule.test {
-        RuleTest::Fills => format!("核实后按{department}登记补录{}", registry_field_label(rule)),
+        RuleTest::Fills => format!("核实后按{department}登记补录{}", registry_field_label(rule, vocabulary)),
         RuleTest::Absent => format!("核实该人员在{department}的登记情况"),
         _ => format!("与{department}核实后更正名册"),
     }

@@ -208,7 +208,7 @@ fn write_fill_ins(
             resolved_cells(sheet, r, entries.get(&p.row), 2, formats)?;
         }
         sheet.write_string_with_format(r, offset, &fill.label, &formats.wrap)?;
-        sheet.write_string_with_format(r, offset + 1, p.department_label(), &formats.wrap)?;
+        sheet.write_string_with_format(r, offset + 1, fill.source_label(), &formats.wrap)?;
         sheet.write_string_with_format(r, offset + 2, &fill.value, &formats.text)?;
         sheet.write_string_with_format(r, offset + 3, &p.detail, &formats.wrap)?;
     }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bidui_core::api::{
     DepartmentFinding, JobResults, PersonRef, ResultSummary, RowResult, RuleTest, Severity, StatusRule,
 };
+use bidui_core::profile::Profile;
 use bidui_report::{derive, diff, Options, ProblemSet, RegistryEntry};
 use calamine::{Data, Reader};
 
@@ -50,6 +51,12 @@ fn released(values: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
     values.iter().map(|(f, v)| (f.to_string(), v.iter().map(|s| s.to_string()).collect())).collect()
 }
 
+/// The demo district's profile, as the examples hold it.
+fn demo_profile() -> Profile {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/district.toml");
+    toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 fn results(rows: Vec<RowResult>) -> JobResults {
     JobResults {
         job: "zc-test-1".into(),
@@ -60,7 +67,17 @@ fn results(rows: Vec<RowResult>) -> JobResults {
         summary: ResultSummary { registry_rows_read: 12, registry_rows: rows.len() as u64, ..ResultSummary::default() },
         rows,
         rules: Vec::new(),
-        sealed_fields: BTreeMap::new(),
+        profile: Some(demo_profile()),
+        registry_fields: ["town", "category", "registry_status", "phone", "address"].map(String::from).to_vec(),
+        sealed_fields: [
+            ("household", &["household_status", "registered_address", "household_town"][..]),
+            ("social-security", &["phone"]),
+            ("assistance", &["assistance_town"]),
+            ("service-records", &[]),
+        ]
+        .iter()
+        .map(|(d, fields)| (d.to_string(), fields.iter().map(|f| f.to_string()).collect()))
+        .collect(),
         refused: BTreeMap::new(),
         unopened: 0,
     }
@@ -157,14 +174,14 @@ fn every_category_is_derived_exactly_on_hand_made_results() {
         t(7, "name.homophone", "household"),
         t(7, "attribute.sex", "household"),
         t(7, "not_found", "service-records"),
-        t(7, "missing_phone", "social-security"),
+        t(7, "missing.phone", "social-security"),
         t(8, "found_nowhere", ""),
         t(8, "not_found", "household"),
         t(9, "two_town_assistance", "assistance"),
         t(10, "assistance_other_town", "assistance"),
         t(11, "moved_out_active", "household"),
         t(11, "town_differs", "household"),
-        t(11, "missing_address", "household"),
+        t(11, "missing.address", "household"),
         t(11, "name.variant", "household"),
         t(12, "address_differs", "household"),
         t(12, "name.different", "social-security"),
@@ -186,7 +203,7 @@ fn every_category_is_derived_exactly_on_hand_made_results() {
     assert_eq!(p(12, "name.different").label, "姓名不一致");
     assert_eq!(p(2, "probable_match").label, "疑似匹配，需上门核实");
     assert!(p(2, "probable_match").detail.contains("2条"), "{}", p(2, "probable_match").detail);
-    assert_eq!(p(9, "two_town_assistance").detail, "民政救助登记的所属镇街有2个不同值：“石滩镇”、“荔城街道”");
+    assert_eq!(p(9, "two_town_assistance").detail, "民政救助登记的救助所属镇街有2个不同值：“石滩镇”、“荔城街道”");
     assert_eq!(p(13, "unreadable_row").town, bidui_report::problems::NO_TOWN);
     let fills: Vec<(u32, &str, &str)> = set
         .fill_ins()
@@ -274,7 +291,7 @@ fn diff_lists_fixed_new_and_still_open_per_town() {
     assert_eq!(keys(&a.fixed), vec![(3, "deceased_active".into()), (3, "duplicate.cross_town".into())]);
     assert_eq!(keys(&a.new), vec![(1, "attribute.sex".into())]);
     let b = &d.towns["新塘镇"];
-    assert_eq!(keys(&b.fixed), vec![(4, "duplicate.cross_town".into()), (7, "missing_phone".into())]);
+    assert_eq!(keys(&b.fixed), vec![(4, "duplicate.cross_town".into()), (7, "missing.phone".into())]);
     assert!(b.new.is_empty());
     let c = &d.towns["石滩镇"];
     assert!(c.fixed.is_empty() && c.new.is_empty());
@@ -402,4 +419,161 @@ fn a_rule_whose_registry_values_no_row_has_is_noted_not_silent() {
     // 正常 is live: only the 注销 row is closed.
     assert!(set.problems.iter().any(|p| p.row == 3 && p.code == "duplicate.cross_town"));
     assert!(!set.problems.iter().any(|p| p.row == 6));
+}
+
+/// The demo district's run in the words of a district whose departments are `gongan`,
+/// `renshe`, `minzheng` and `wuzhuangbu` and whose columns are named in pinyin.
+fn own_vocabulary(mut run: JobResults) -> JobResults {
+    let parties = [
+        ("veterans", "tyjr"),
+        ("household", "gongan"),
+        ("social-security", "renshe"),
+        ("assistance", "minzheng"),
+        ("service-records", "wuzhuangbu"),
+    ];
+    let fields = [
+        ("town", "suoshu_zhenjie"),
+        ("category", "youfu_leibie"),
+        ("registry_status", "zaice_zhuangtai"),
+        ("phone", "lianxi_dianhua"),
+        ("address", "hukou_dizhi"),
+        ("household_status", "hukou_status"),
+        ("registered_address", "gongan_dizhi"),
+        ("household_town", "gongan_zhenjie"),
+        ("assistance_town", "jiuzhu_zhenjie"),
+    ];
+    let party = |p: &str| parties.iter().find(|(a, _)| *a == p).map_or(p.to_owned(), |(_, b)| (*b).to_owned());
+    let field = |f: &str| fields.iter().find(|(a, _)| *a == f).map_or(f.to_owned(), |(_, b)| (*b).to_owned());
+    let rename = |map: BTreeMap<String, Vec<String>>| map.into_iter().map(|(k, v)| (field(&k), v)).collect();
+    let mut profile = run.profile.take().unwrap();
+    for p in &mut profile.parties {
+        p.code = party(&p.code);
+    }
+    for f in &mut profile.fields {
+        f.code = field(&f.code);
+    }
+    run.profile = Some(profile);
+    run.requester = party(&run.requester);
+    run.departments = run.departments.iter().map(|d| party(d)).collect();
+    run.registry_fields = run.registry_fields.iter().map(|f| field(f)).collect();
+    run.sealed_fields =
+        run.sealed_fields.into_iter().map(|(d, fs)| (party(&d), fs.iter().map(|f| field(f)).collect())).collect();
+    for row in &mut run.rows {
+        row.fields = row.fields.clone().into_iter().map(|(k, v)| (field(&k), v)).collect();
+        row.departments = std::mem::take(&mut row.departments)
+            .into_iter()
+            .map(|(d, mut finding)| {
+                finding.released = rename(finding.released);
+                finding.probable_released = rename(finding.probable_released);
+                (party(&d), finding)
+            })
+            .collect();
+    }
+    run
+}
+
+#[test]
+fn a_district_with_its_own_codes_gets_the_same_problems_and_reads_only_its_display_names() {
+    let options = Options { invalid_rows: Some(local_invalid_rows()), ..Options::default() };
+    let demo = derive(&district(), &options).unwrap();
+    let own = derive(&own_vocabulary(district()), &options).unwrap();
+    let shape = |set: &ProblemSet| {
+        set.problems
+            .iter()
+            .map(|p| {
+                (p.row, p.town.clone(), p.code.split('.').next().unwrap().to_owned(), p.label.clone(), p.detail.clone())
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(shape(&own), shape(&demo), "rules bind to kinds and roles, not to the demo's codes");
+    assert_eq!(own.notes, demo.notes);
+
+    let dir = tempfile::tempdir().unwrap();
+    let written = bidui_report::write_town_workbooks(&own, dir.path(), None).unwrap();
+    let codes = ["gongan", "renshe", "minzheng", "wuzhuangbu", "tyjr", "hukou", "zhenjie", "dianhua", "zaice"];
+    for town in &written {
+        for name in ["问题清单", "缺省数据补充", "说明"] {
+            let rows = sheet(&town.path, name);
+            // 问题代码 (the problem's stable code, for the correction round) is the one
+            // column of codes.
+            let code_column = rows[0].iter().position(|h| text(h) == "问题代码");
+            for row in &rows {
+                let shown = row.iter().enumerate().filter(|(i, _)| Some(*i) != code_column).map(|(_, c)| text(c));
+                for cell in shown {
+                    assert!(!codes.iter().any(|c| cell.contains(c)), "{name} of {} shows a code: {cell}", town.town);
+                }
+            }
+        }
+    }
+    let page = bidui_report::html::summary(&own, None, None);
+    for code in codes {
+        assert!(!page.contains(code), "the summary shows the code {code}");
+    }
+    assert!(page.contains("公安户籍") && page.contains("民政救助"));
+}
+
+#[test]
+fn every_empty_required_field_is_listed_with_its_filler_or_no_source() {
+    let mut run = district();
+    // Row 1: no phone and nobody has one; row 7: no phone, social security has it; row 1's
+    // category (not required) is empty too, and nobody can fill it: not listed.
+    run.rows[0].fields.remove("phone");
+    run.rows[0].fields.remove("category");
+    let set = derive(&run, &Options::default()).unwrap();
+    let missing: Vec<(u32, &str, &str, &str)> = set
+        .fill_ins()
+        .map(|p| {
+            let fill = p.fill.as_ref().unwrap();
+            (p.row, fill.field.as_str(), fill.source_label(), fill.value.as_str())
+        })
+        .collect();
+    assert_eq!(
+        missing,
+        vec![
+            (1, "phone", "无部门可补充", ""),
+            (7, "phone", "人社社保", "020-12345678"),
+            (11, "address", "公安户籍", "乙路2号")
+        ]
+    );
+    let row1 = set.problems.iter().find(|p| p.row == 1 && p.code == "missing.phone").unwrap();
+    assert_eq!((row1.label.as_str(), row1.department.as_deref()), ("缺联系电话（无部门可补充）", None));
+    assert_eq!(row1.town, "荔城街道");
+
+    // A closed row lists nothing; the operator's copy (no registry cells) neither.
+    run.rows[0].fields.insert("registry_status".into(), "注销".into());
+    assert!(!derive(&run, &Options::default()).unwrap().problems.iter().any(|p| p.row == 1));
+    for row in &mut run.rows {
+        row.fields.clear();
+    }
+    assert_eq!(derive(&run, &Options::default()).unwrap().fill_ins().count(), 0);
+}
+
+#[test]
+fn a_run_without_a_town_role_says_so_instead_of_filing_everything_under_no_town_in_silence() {
+    let mut run = district();
+    let profile = run.profile.as_mut().unwrap();
+    profile.fields.iter_mut().filter(|f| f.code == "town").for_each(|f| f.role = None);
+    let set = derive(&run, &Options::default()).unwrap();
+    assert!(set.problems.iter().all(|p| p.town == bidui_report::problems::NO_TOWN));
+    assert!(set.notes.iter().any(|n| n.contains("role = \"town\"")), "{:?}", set.notes);
+}
+
+#[test]
+fn a_date_of_death_recorded_while_active_is_found_in_any_department_that_seals_one() {
+    let mut run = district();
+    let profile = run.profile.as_mut().unwrap();
+    profile.fields.push(bidui_core::profile::FieldProfile {
+        code: "death_date".into(),
+        label: "死亡日期".into(),
+        role: Some(bidui_core::profile::FieldRole::DeathDate),
+        required: false,
+    });
+    run.sealed_fields.get_mut("social-security").unwrap().push("death_date".into());
+    let ss = finding(&mut run.rows[0], "social-security");
+    ss.found = true;
+    ss.released = released(&[("death_date", &["2025-03-01"])]);
+    let set = derive(&run, &Options::default()).unwrap();
+    let hit = set.problems.iter().find(|p| p.code == "death_recorded_active").unwrap();
+    assert_eq!((hit.row, hit.label.as_str()), (1, "人社社保登记有死亡日期但仍在册"));
+    assert_eq!(hit.detail, "人社社保登记的死亡日期为“2025-03-01”，名册状态为“在册”");
 }
