@@ -37,6 +37,7 @@ fn abouts(lang: Lang) -> Vec<(&'static [&'static str], String)> {
         (&["agent"], t_in!(lang, "help-agent")),
         (&["agent", "init"], t_in!(lang, "help-agent-init")),
         (&["agent", "check"], t_in!(lang, "help-agent-check")),
+        (&["agent", "serve"], t_in!(lang, "help-agent-serve")),
         (&["agent", "run"], t_in!(lang, "help-agent-run")),
         (&["matcher"], t_in!(lang, "help-matcher")),
         (&["matcher", "serve"], t_in!(lang, "help-matcher-serve")),

@@ -107,6 +107,23 @@ enum AgentCommand {
         #[arg(long)]
         accept_few_readable: bool,
     },
+    /// Runs as a service until SIGTERM or Ctrl-C: asks the matcher every [serve] poll_seconds
+    /// for the jobs waiting for this agent, runs those its [serve] section and [policy] allow
+    /// and holds the others in `<state_dir>/held/<job>.json` for a person (`agent run`).
+    /// One ASCII line per event on stdout.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+        /// Seconds between two asks, overriding [serve] poll_seconds.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        poll_seconds: Option<u64>,
+        /// Records per uploaded chunk (a resumed upload must use the interrupted run's).
+        #[arg(long, default_value_t = 16_384, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+        chunk_records: u32,
+        /// Tokenizing threads (default: one per core).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
     /// Checks an agent before its first job, and prints a verdict per line (通过 / 警告 / 错误)
     /// with what to fix: the configuration and the files it names (keys 0600), the column
     /// mapping, the first rows' identity numbers (masked), invalid numbers by code over the
@@ -394,12 +411,36 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
                 chunk_records: chunk_records as usize,
                 results_wait: Duration::from_secs(results_wait),
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
-                workers: workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                workers: workers.unwrap_or_else(default_workers),
                 accept_few_readable,
+                stop: bidui_agent::serve::Stop::default(),
             };
             let report = bidui_agent::run::run(&config, &options)
                 .with_context(|| t!("agent-in-job", party = config.party, job = options.job))?;
             print_agent_report(&report);
+        }
+        AgentCommand::Serve { config: config_path, poll_seconds, chunk_records, workers } => {
+            init_warnings();
+            let config = bidui_agent::config::AgentConfig::load(&config_path)?;
+            let stop = bidui_agent::serve::Stop::default();
+            stop_on_signal(stop.clone())?;
+            let mut options = bidui_agent::serve::ServeOptions {
+                config_path: std::path::absolute(&config_path).unwrap_or(config_path),
+                run: bidui_agent::run::RunOptions {
+                    job: String::new(),
+                    today: clock::today_in_china(),
+                    chunk_records: chunk_records as usize,
+                    results_wait: Duration::ZERO,
+                    progress: false,
+                    workers: workers.unwrap_or_else(default_workers),
+                    accept_few_readable: false,
+                    stop,
+                },
+                poll: poll_seconds.map(Duration::from_secs),
+                today: clock::today_in_china,
+            };
+            bidui_agent::serve::serve(&config, &mut options)
+                .with_context(|| t!("agent-serving", party = config.party))?;
         }
         AgentCommand::Check { config, rows, today, timeout } => {
             // The global --lang (or the locale) decides, as for every command.
@@ -419,6 +460,28 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Requests `stop` on SIGTERM (systemd stopping the service) or SIGINT (Ctrl-C), from a
+/// thread of its own: the service finishes the step it is in and exits 0.
+fn stop_on_signal(stop: bidui_agent::serve::Stop) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_io().build()?;
+    let mut terminate =
+        runtime.block_on(async { tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) })?;
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        });
+        stop.request();
+    });
     Ok(())
 }
 

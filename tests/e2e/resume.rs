@@ -267,14 +267,21 @@ impl Jobs {
     }
 
     pub(crate) fn create(&self, job: &str, department: &str) {
+        self.create_asking(job, department, &[]);
+    }
+
+    /// A job asking `department` for `fields`.
+    pub(crate) fn create_asking(&self, job: &str, department: &str, fields: &[&str]) {
+        let fields: Vec<String> = fields.iter().map(|f| format!("{f:?}")).collect();
         let path = self.work.join(format!("{job}.toml"));
         std::fs::write(
             &path,
             format!(
                 "id = \"{job}\"\npurpose = \"退役军人和其他优抚对象信息采集第二阶段数据比对\"\napproval = \"test\"\n\
                  epoch = \"{}\"\n[requester]\nparty = \"veterans\"\nfields = [\"town\"]\nmax_records = 2000\n\
-                 [[department]]\nparty = \"{department}\"\nmax_records = 10000\ncompare = [\"name\"]\nfields = []\n",
-                self.kcv
+                 [[department]]\nparty = \"{department}\"\nmax_records = 10000\ncompare = [\"name\"]\nfields = [{}]\n",
+                self.kcv,
+                fields.join(", ")
             ),
         )
         .unwrap();

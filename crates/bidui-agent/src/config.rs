@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bidui_client::MatcherEndpoint;
-use bidui_core::api::RefusedField;
+use bidui_core::api::{JobSpec, RefusedField};
 use serde::Deserialize;
 
 use crate::source::SourceSpec;
@@ -52,6 +52,9 @@ pub struct AgentConfig {
     /// laid out otherwise than configured.
     #[serde(default = "default_min_readable_share")]
     pub min_readable_share: f64,
+    /// What `bidui agent serve` may run without a person; absent, it runs nothing.
+    #[serde(default)]
+    pub serve: ServePolicy,
 }
 
 fn default_min_readable_share() -> f64 {
@@ -119,6 +122,144 @@ impl Policy {
     }
 }
 
+/// The `[serve]` section: which jobs `bidui agent serve` runs unattended. Every other job is
+/// held for a person (`<state_dir>/held/<job>.json`), who runs it with `bidui agent run`.
+/// The defaults run nothing: a department decides in writing what runs by itself.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServePolicy {
+    /// Run jobs without a person at all; `false` (the default) holds every job.
+    #[serde(default)]
+    pub auto_run: bool,
+    /// Purposes a job may run unattended for, compared exactly; `"*"` allows any. Empty
+    /// (the default): none.
+    #[serde(default)]
+    pub purposes: Vec<String>,
+    /// Requesters (party names) whose jobs may run unattended; absent: any requester.
+    pub requesters: Option<Vec<String>>,
+    /// The largest `max_records` the job may allow the requester: the requester can open
+    /// a department's values for up to that many people it chose (leakage.md §2.3), so a
+    /// job allowing more waits for a person. Absent: no ceiling.
+    pub max_requester_records: Option<u64>,
+    /// A job asking for a field the `[policy]` refuses: `"hold"` (the default) waits for
+    /// a person; `"seal-allowed"` runs it, sealing the allowed fields and reporting the
+    /// refused ones, as `bidui agent run` does.
+    #[serde(default)]
+    pub refused_fields: RefusedFieldsAction,
+    /// Seconds between two asks for new jobs (default 60).
+    #[serde(default = "default_poll_seconds")]
+    pub poll_seconds: u64,
+}
+
+impl Default for ServePolicy {
+    fn default() -> ServePolicy {
+        ServePolicy {
+            auto_run: false,
+            purposes: Vec::new(),
+            requesters: None,
+            max_requester_records: None,
+            refused_fields: RefusedFieldsAction::Hold,
+            poll_seconds: default_poll_seconds(),
+        }
+    }
+}
+
+fn default_poll_seconds() -> u64 {
+    60
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefusedFieldsAction {
+    #[default]
+    Hold,
+    SealAllowed,
+}
+
+/// Why `bidui agent serve` leaves a job for a person: a stable code for logs, the reason in
+/// Chinese for the person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HoldReason {
+    AutoRunOff,
+    PurposeNotAllowed { purpose: String },
+    RequesterNotAllowed { requester: String },
+    RequesterCapTooLarge { cap: u64, ceiling: u64 },
+    FieldsRefused { refused: Vec<RefusedField> },
+}
+
+impl HoldReason {
+    pub fn code(&self) -> &'static str {
+        match self {
+            HoldReason::AutoRunOff => "auto-run-off",
+            HoldReason::PurposeNotAllowed { .. } => "purpose-not-allowed",
+            HoldReason::RequesterNotAllowed { .. } => "requester-not-allowed",
+            HoldReason::RequesterCapTooLarge { .. } => "requester-cap-too-large",
+            HoldReason::FieldsRefused { .. } => "fields-refused",
+        }
+    }
+
+    pub fn explain(&self) -> String {
+        match self {
+            HoldReason::AutoRunOff => {
+                "未开启无人值守运行（[serve] auto_run = false），每个作业都需人工确认后运行".into()
+            }
+            HoldReason::PurposeNotAllowed { purpose } => {
+                format!("作业用途“{purpose}”不在 [serve] purposes 所列的无人值守用途之中")
+            }
+            HoldReason::RequesterNotAllowed { requester } => {
+                format!("请求方“{requester}”不在 [serve] requesters 所列之中")
+            }
+            HoldReason::RequesterCapTooLarge { cap, ceiling } => format!(
+                "作业允许请求方提交 {cap} 条记录，超过 [serve] max_requester_records（{ceiling}）：请求方可在此数量内\
+                 打开本部门所封装的字段值"
+            ),
+            HoldReason::FieldsRefused { refused } => {
+                let fields: Vec<&str> = refused.iter().map(|r| r.field.as_str()).collect();
+                format!(
+                    "作业要求的字段 {} 不在本地策略 [policy] 允许之列；[serve] refused_fields = \"hold\"，\
+                     由人工决定是否只封装允许的字段后运行",
+                    fields.join("、")
+                )
+            }
+        }
+    }
+}
+
+impl ServePolicy {
+    /// Why `party` may not run `spec` unattended under this policy and the local sealing
+    /// `policy`; empty if it may.
+    pub fn hold_reasons(
+        &self,
+        spec: &JobSpec,
+        party: &str,
+        policy: &Policy,
+        configured: &BTreeMap<String, String>,
+    ) -> Vec<HoldReason> {
+        let mut reasons = Vec::new();
+        if !self.auto_run {
+            reasons.push(HoldReason::AutoRunOff);
+        }
+        if !self.purposes.iter().any(|p| p == "*" || *p == spec.purpose) {
+            reasons.push(HoldReason::PurposeNotAllowed { purpose: spec.purpose.clone() });
+        }
+        let requester = &spec.requester.party;
+        if self.requesters.as_ref().is_some_and(|allowed| !allowed.contains(requester)) {
+            reasons.push(HoldReason::RequesterNotAllowed { requester: requester.clone() });
+        }
+        let cap = spec.requester.max_records;
+        if let Some(ceiling) = self.max_requester_records.filter(|ceiling| cap > *ceiling) {
+            reasons.push(HoldReason::RequesterCapTooLarge { cap, ceiling });
+        }
+        if let Some(department) = spec.department(party) {
+            let (_, refused) = policy.decide(&department.fields, &spec.purpose, configured);
+            if !refused.is_empty() && self.refused_fields == RefusedFieldsAction::Hold {
+                reasons.push(HoldReason::FieldsRefused { refused });
+            }
+        }
+        reasons
+    }
+}
+
 impl AgentConfig {
     pub fn epochs_dir(&self) -> PathBuf {
         self.epochs_dir.clone().unwrap_or_else(|| self.state_dir.join("epochs"))
@@ -153,6 +294,13 @@ impl AgentConfig {
         config.epochs.iter_mut().for_each(resolve);
         config.x25519_key.iter_mut().for_each(resolve);
         config.epochs_dir.iter_mut().for_each(resolve);
+        if config.serve.poll_seconds == 0 {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: "[serve] poll_seconds is 0: give the seconds between two asks for new jobs (60 is usual)"
+                    .into(),
+            });
+        }
         if !(0.0..=1.0).contains(&config.min_readable_share) {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
@@ -219,6 +367,58 @@ mod tests {
         std::fs::write(&path, config("matcher = \"https://m:8700\"\nmatcher_pin = \"m.pem\"\n")).unwrap();
         let error = AgentConfig::load(&path).unwrap_err().to_string();
         assert!(error.contains("matcher_pin"), "unknown keys are refused: {error}");
+    }
+
+    #[test]
+    fn serve_holds_every_job_by_default_and_says_why() {
+        let spec = crate::test_spec("j");
+        let configured: BTreeMap<String, String> = [("status".to_owned(), "户籍状态".to_owned())].into();
+        let allowing = Policy { allow: vec![PolicyRule { fields: vec!["status".into()], purposes: vec!["*".into()] }] };
+        let codes = |serve: &ServePolicy, policy: &Policy| {
+            serve.hold_reasons(&spec, "household", policy, &configured).iter().map(HoldReason::code).collect::<Vec<_>>()
+        };
+        assert_eq!(codes(&ServePolicy::default(), &allowing), vec!["auto-run-off", "purpose-not-allowed"]);
+        let open = ServePolicy { auto_run: true, purposes: vec!["比对".into()], ..ServePolicy::default() };
+        assert!(codes(&open, &allowing).is_empty());
+        assert_eq!(codes(&open, &Policy::default()), vec!["fields-refused"], "status refused by [policy]");
+        let sealing = ServePolicy { refused_fields: RefusedFieldsAction::SealAllowed, ..open.clone() };
+        assert!(codes(&sealing, &Policy::default()).is_empty());
+        let strict = ServePolicy {
+            requesters: Some(vec!["civil-affairs".into()]),
+            max_requester_records: Some(9),
+            ..open.clone()
+        };
+        assert_eq!(codes(&strict, &allowing), vec!["requester-not-allowed", "requester-cap-too-large"]);
+        let reasons = strict.hold_reasons(&spec, "household", &allowing, &configured);
+        assert!(reasons[1].explain().contains("10 条记录"), "{}", reasons[1].explain());
+    }
+
+    #[test]
+    fn the_serve_section_reads_its_keys_and_refuses_unknown_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        let config = |serve: &str| {
+            format!(
+                "party = \"household\"\nmatcher = \"http://127.0.0.1:1\"\nidentity_key = \"k\"\nstate_dir = \"s\"\n\
+                 [source]\npath = \"h.csv\"\n[columns]\nid = \"身份证号\"\n{serve}"
+            )
+        };
+        std::fs::write(&path, config("")).unwrap();
+        let serve = AgentConfig::load(&path).unwrap().serve;
+        assert!(!serve.auto_run && serve.purposes.is_empty() && serve.poll_seconds == 60);
+        std::fs::write(
+            &path,
+            config(
+                "[serve]\nauto_run = true\npurposes = [\"*\"]\nrefused_fields = \"seal-allowed\"\npoll_seconds = 5\n",
+            ),
+        )
+        .unwrap();
+        let serve = AgentConfig::load(&path).unwrap().serve;
+        assert_eq!((serve.refused_fields, serve.poll_seconds), (RefusedFieldsAction::SealAllowed, 5));
+        std::fs::write(&path, config("[serve]\nautorun = true\n")).unwrap();
+        assert!(AgentConfig::load(&path).unwrap_err().to_string().contains("autorun"));
+        std::fs::write(&path, config("[serve]\npoll_seconds = 0\n")).unwrap();
+        assert!(AgentConfig::load(&path).unwrap_err().to_string().contains("poll_seconds"));
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! - [`job_ids`]: the job ids tokenized under, per epoch; a reused one is refused;
 //! - [`tokenize`]: rows to token records, with a department's values sealed;
 //! - [`open`]: the requester opens the sealed values of its own registry's people;
-//! - [`run`]: one job: upload with resume, seal, the requester's results, local log.
+//! - [`run`]: one job: upload with resume, seal, the requester's results, local log;
+//! - [`serve`]: the agent as a service: the jobs waiting for it, run or held by its policy.
 
 #![forbid(unsafe_code)]
 
@@ -24,6 +25,7 @@ pub mod fuzzing;
 pub mod job_ids;
 pub mod open;
 pub mod run;
+pub mod serve;
 pub mod source;
 pub mod source_identity;
 pub mod tokenize;

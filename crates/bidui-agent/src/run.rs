@@ -21,6 +21,7 @@ use crate::config::AgentConfig;
 use crate::epochs::{self, EpochError};
 use crate::job_ids::{self, JobIdError};
 use crate::open::{self, Openers, RegistryColumns};
+use crate::serve::Stop;
 use crate::source::{Source, SourceError};
 use crate::source_identity::{SourceIdentityError, Taken};
 use crate::tokenize::{tokenize_source, ColumnIndex, PassCounts, RowOutcome, Tokenizer};
@@ -79,6 +80,33 @@ pub enum AgentError {
     OtherResults { asked: String, found: String },
     #[error("cannot write the local file {path}: {source}")]
     Local { path: PathBuf, source: std::io::Error },
+    #[error("stopped on request before the job was finished; running it again resumes where it stopped")]
+    Stopped,
+}
+
+impl AgentError {
+    /// Whether running the job again unchanged cannot help: the job, its source or the
+    /// configuration needs a person first. Anything else (the matcher away, an epoch not yet
+    /// delivered, a file being written) may pass on a later try.
+    pub fn needs_person(&self) -> bool {
+        match self {
+            AgentError::Trust(_)
+            | AgentError::JobId(_)
+            | AgentError::NoRows { .. }
+            | AgentError::TooFewReadable { .. }
+            | AgentError::SuiteMismatch { .. }
+            | AgentError::SourceChanged(_)
+            | AgentError::OverCap { .. }
+            | AgentError::UnmappedField(_)
+            | AgentError::OtherResults { .. } => true,
+            AgentError::SourceIdentity(error) => {
+                matches!(error, SourceIdentityError::Changed { .. } | SourceIdentityError::Damaged { .. })
+            }
+            // The client has already retried what may pass; a refusal stays a refusal.
+            AgentError::Client(error) => error.status().is_some_and(|status| (400..500).contains(&status)),
+            _ => false,
+        }
+    }
 }
 
 pub struct RunOptions {
@@ -93,6 +121,9 @@ pub struct RunOptions {
     pub workers: usize,
     /// Seal even when fewer rows could be read than the configuration's `min_readable_share`.
     pub accept_few_readable: bool,
+    /// Asked between chunks and while waiting: once stopped, the run ends with
+    /// [`AgentError::Stopped`] (what was uploaded stays, and a later run resumes it).
+    pub stop: Stop,
 }
 
 /// What left the building, printed at the end and kept in the local log.
@@ -150,20 +181,36 @@ const ABORT_AFTER_CHUNKS: &str = "BIDUI_TEST_ABORT_AFTER_CHUNKS";
 const RESULTS_WAIT_PER_ASK_SECS: u64 = 25;
 
 pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, AgentError> {
+    let client = unattended_client(config)?;
+    let assignment: Assignment = client.get(&format!("{}/assignment", job_path(&options.job)))?;
+    run_assigned(config, options, &client, &assignment)
+}
+
+/// The agent's signed connection to the matcher, retrying for as long as an agent waits.
+pub fn unattended_client(config: &AgentConfig) -> Result<Client, AgentError> {
     let identity = Identity::load(&config.identity_key)?;
-    let client = config.matcher.client(&config.party, identity)?.with_retry(RetryPolicy::UNATTENDED);
+    Ok(config.matcher.client(&config.party, identity)?.with_retry(RetryPolicy::UNATTENDED))
+}
+
+/// [`run`] with the assignment already fetched (`bidui agent serve` checks it against its
+/// policy first, and runs exactly what it checked).
+pub fn run_assigned(
+    config: &AgentConfig,
+    options: &RunOptions,
+    client: &Client,
+    assignment: &Assignment,
+) -> Result<RunReport, AgentError> {
     let job_path = job_path(&options.job);
-    let assignment: Assignment = client.get(&format!("{job_path}/assignment"))?;
     // Everything below comes from the operator's signed spec, never from the matcher.
     let spec = trust::verified_spec(
         config.operator_key.as_deref(),
         config.custodian_key.as_deref(),
-        &assignment,
+        assignment,
         &options.job,
         &config.party,
     )?;
     let role = spec.role(&config.party).expect("the verified spec names this party");
-    let epochs_refused = fetch_epochs(&client, config)?;
+    let epochs_refused = fetch_epochs(client, config)?;
     let epoch = epochs::select(&epochs::held(&config.epochs, &config.epochs_dir()), &spec.epoch)?;
     if epoch.suite != spec.suite {
         return Err(AgentError::SuiteMismatch { job: spec.suite.to_string(), held: epoch.suite.to_string() });
@@ -201,9 +248,13 @@ pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, Agen
     if uploaded {
         let (started, cpu) = (Instant::now(), bidui_probe::cpu_seconds());
         let submission = Submission { spec: &spec, epoch: &epoch, sealed_fields, refused };
-        upload(&client, config, options, &submission, &status, &job_path, &mut report)?;
+        upload(client, config, options, &submission, &status, &job_path, &mut report)?;
         report.upload_seconds = started.elapsed().as_secs_f64();
         report.upload_cpu_seconds = bidui_probe::cpu_seconds().zip(cpu).map_or(0.0, |(end, start)| end - start);
+        report.peak_memory_kib = bidui_probe::peak_memory_kib();
+        // Recorded as soon as it is sealed: what left the building is in the log even if the
+        // requester's wait for its results fails or is stopped.
+        record_run(&config.state_dir, &report, true)?;
     }
 
     // A department is done once sealed: no message it receives depends on the registry.
@@ -212,14 +263,14 @@ pub fn run(config: &AgentConfig, options: &RunOptions) -> Result<RunReport, Agen
         // (or other rows), they would attach values to the wrong people.
         let registry = Taken::of(&config.source.path)?;
         registry.check_or_record(&job_dir.join(SOURCE_RECORD))?;
-        let results = wait_for_results(&client, options, &spec, &job_path)?;
+        let results = wait_for_results(client, options, &spec, &job_path)?;
         let path = job_dir.join("results.json");
         let opening = Opening { spec: &spec, epoch: &epoch, fields: registry_fields, registry: &registry };
         report.unopened = open_and_write(config, options, opening, results, &path)?;
         report.results_file = Some(path);
+        report.peak_memory_kib = bidui_probe::peak_memory_kib();
+        record_run(&config.state_dir, &report, false)?;
     }
-    report.peak_memory_kib = bidui_probe::peak_memory_kib();
-    record_run(&config.state_dir, &report, uploaded)?;
     Ok(report)
 }
 
@@ -323,6 +374,9 @@ fn upload(
     let mut digests: Vec<[u8; 32]> = Vec::new();
 
     let send = |chunk: Vec<u8>, digests: &mut Vec<[u8; 32]>, report: &mut RunReport| -> Result<(), AgentError> {
+        if options.stop.requested() {
+            return Err(AgentError::Stopped);
+        }
         let digest = bidui_client::sha256(&chunk);
         let seq = digests.len() as u32;
         match status.chunks.get(seq as usize) {
@@ -505,6 +559,9 @@ fn wait_for_results(
         }
         if started.elapsed() >= options.results_wait {
             return Err(AgentError::ResultsTimeout(options.results_wait));
+        }
+        if options.stop.requested() {
+            return Err(AgentError::Stopped);
         }
         if wait == 0 {
             // Less than a second left: one more ask after it.
@@ -752,6 +809,7 @@ mod tests {
             progress: false,
             workers: 1,
             accept_few_readable,
+            stop: Stop::default(),
         };
         let counts = |rows_read, unreadable_rows| PassCounts { rows_read, unreadable_rows, ..PassCounts::default() };
         let report = Path::new("invalid-rows.csv");

@@ -476,6 +476,21 @@ pub struct Assignment {
     pub operator: Option<PrincipalStatement>,
 }
 
+/// The jobs still waiting for one agent: `GET /v2/assignments`. Jobs that name the caller
+/// as a party and that the caller has not sealed, oldest first; nothing about any other
+/// party's progress (wire-v2 §6.11).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Assignments {
+    pub jobs: Vec<AssignedJob>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignedJob {
+    pub id: String,
+    /// When the operator created the job at the matcher (Unix seconds).
+    pub created_at: u64,
+}
+
 /// One stored chunk of a submission.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkInfo {

@@ -75,6 +75,7 @@ profile-invalid = the district profile { $path } is not valid
 job-does-not-fit-profile = job { $job } does not fit the district profile { $path }
 job-invalid = job { $job } is not valid
 job-without-profile = job { $job } has no district profile: set profile = "district.toml" in operator.toml or pass --profile (the profile declares each department's Chinese name and each field's label and role; the report goes out by the registry's town field; example: examples/district.toml)
+agent-serving = agent { $party } serving
 sending-job = creating the job
 reading-job-status = reading the status of job { $job }
 reading-job-results = reading the results of job { $job }
@@ -194,6 +195,7 @@ help-id-check = Reads one identity number per line on stdin; writes `OK <canonic
 help-bench = Benchmarks, run on a release build: `cargo run --release -- bench tokens`
 help-agent = An agent (a department's or the requester's): tokenizes and seals local files, talks to the matcher, and for the requester opens the results
 help-agent-check = Checks an agent before its first job, and prints a verdict per line (通过 / 警告 / 错误) with what to fix: the configuration and the files it names (keys 0600), the column mapping, the first rows' identity numbers (masked), invalid numbers by code over the whole file, the local policy, the matcher (reachable, certificate fingerprint), the epochs held and whether the matcher has enrolled this agent. Exits non-zero on any error. Sends nothing but the health check and one signed read
+help-agent-serve = Runs as a service until SIGTERM or Ctrl-C: asks the matcher every [serve] poll_seconds for the jobs waiting for this agent, runs those its [serve] section and [policy] allow and holds the others in `<state_dir>/held/<job>.json` for a person (`agent run`). One ASCII line per event on stdout
 help-agent-init = Creates this agent's keys in --dir: `agent.ed25519` (signs requests) and `agent.x25519` (receives sealed epochs), 0600, never overwriting; prints the public keys to hand to the key custodian
 help-agent-run = Takes part in a job the operator signed: tokenize, seal the fields the policy allows (a department), upload, seal the submission; the requester then waits for the results, opens the values sealed to its registry's people and writes `<state_dir>/<job>/results.json`
 help-matcher = The central matcher service

@@ -74,6 +74,7 @@ profile-invalid = 区级档案 { $path } 有误
 job-does-not-fit-profile = 任务 { $job } 与区级档案 { $path } 不符
 job-invalid = 任务 { $job } 不合规
 job-without-profile = 任务 { $job } 没有区级档案：请在 operator.toml 中设置 profile = "district.toml"，或使用 --profile 指定（档案声明各部门的中文名称、字段的中文名和角色，报表按名册的镇街字段分发；示例见 examples/district.toml）
+agent-serving = 代理 { $party } 作为服务运行
 sending-job = 提交任务
 reading-job-status = 读取任务 { $job } 的状态
 reading-job-results = 读取任务 { $job } 的结果
@@ -193,6 +194,7 @@ help-id-check = 从标准输入逐行读取身份证号，按顺序逐行输出 
 help-bench = 性能测试，请用 release 构建运行：`cargo run --release -- bench tokens`
 help-agent = 代理（部门或请求方）：对本地文件生成令牌并封存字段，与比对服务通信；请求方还负责打开结果
 help-agent-check = 在第一次任务前检查本代理，逐行给出结论（通过 / 警告 / 错误）和修改办法：配置及其引用的文件（密钥须为 0600）、列对应关系、前几行的身份证号（遮盖显示）、全文件按错误代码统计的无效号码、本地策略、比对服务（能否连通、证书指纹）、已持有的密钥期，以及比对服务是否已登记本代理。有任何错误时以非零状态退出。只发送健康检查和一次签名的读取请求
+help-agent-serve = 作为服务运行，直到收到 SIGTERM 或 Ctrl-C：每隔 [serve] poll_seconds 向比对服务询问等待本代理的任务，运行 [serve] 和 [policy] 允许的任务，其余的写入 `<state_dir>/held/<job>.json` 留待人工处理（`agent run`）。每个事件在标准输出写一行 ASCII 日志
 help-agent-init = 在 --dir 中生成本代理的密钥：`agent.ed25519`（签名请求）和 `agent.x25519`（接收封存的密钥期），权限 0600，从不覆盖；打印两个公钥交给密钥管理员
 help-agent-run = 参加操作员签署的任务：生成令牌，封存本地策略允许的字段（部门），上传并提交；请求方随后等待结果，打开封存给本名册人员的值，写出 `<state_dir>/<job>/results.json`
 help-matcher = 中心比对服务

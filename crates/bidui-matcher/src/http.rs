@@ -6,8 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use bidui_core::api::{
-    Assignment, ChunkInfo, JobResults, JobSignatureError, JobSpec, JobState, JobStatus, ParticipantStatus, PartyRole,
-    SealRequest, SignedJob, SubmissionStatus,
+    AssignedJob, Assignment, Assignments, ChunkInfo, JobResults, JobSignatureError, JobSpec, JobState, JobStatus,
+    ParticipantStatus, PartyRole, SealRequest, SignedJob, SubmissionStatus,
 };
 use bidui_core::custody::{PrincipalRole, PrincipalStatement};
 use bidui_core::wire::{Chunk, ChunkError};
@@ -30,6 +30,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/jobs", any(protocol_v1_jobs))
         .route("/v1/jobs/{*rest}", any(protocol_v1_jobs))
         .route("/v2/jobs", post(create_job))
+        .route("/v2/assignments", get(assignments))
         .route("/v2/jobs/{job}", get(job_status))
         .route("/v2/jobs/{job}/assignment", get(assignment))
         .route("/v2/jobs/{job}/submission", get(submission_status))
@@ -157,6 +158,21 @@ async fn create_job(State(state): State<AppState>, verified: Verified) -> Result
     };
     let loaded = jobs::load(&state, &spec.id).await?;
     Ok((status, Json(job_status_of(&state, &loaded, &caller).await?)).into_response())
+}
+
+/// `GET /v2/assignments`: the jobs an agent still has to do — collecting, naming it, not
+/// sealed by it — by id and creation time. Only what the operator created and what the
+/// caller itself did decides the answer (a job cannot complete before the caller seals),
+/// so a department learns nothing from it that depends on another party's data.
+async fn assignments(State(state): State<AppState>, verified: Verified) -> Result<Json<Assignments>, ApiFailure> {
+    let caller = verified.caller();
+    caller.require_role(PrincipalRole::Agent, "an agent")?;
+    let party = caller.name().to_owned();
+    let collecting = jobs::state_name(JobState::Collecting);
+    let rows = state.store.call(move |c| store::assignments(c, &party, collecting)).await?;
+    let jobs =
+        rows.into_iter().map(|(id, created_at)| AssignedJob { id, created_at: created_at.max(0) as u64 }).collect();
+    Ok(Json(Assignments { jobs }))
 }
 
 /// `GET /v2/jobs/{job}`: for the operator and the job's requester only. A department is

@@ -986,6 +986,18 @@ pub fn set_purge_after(conn: &Connection, job: &str, purge_after: i64) -> rusqli
     Ok(())
 }
 
+/// The signed jobs in state `collecting` that name `party` and that it has not sealed, with
+/// their creation times, oldest first. Whether another party sealed plays no part.
+pub fn assignments(conn: &Connection, party: &str, collecting: &str) -> rusqlite::Result<Vec<(String, i64)>> {
+    conn.prepare_cached(
+        "SELECT j.id, j.created_at FROM jobs j JOIN submissions s ON s.job = j.id \
+         WHERE j.state = ?2 AND j.signature IS NOT NULL AND s.party = ?1 AND s.sealed_at IS NULL \
+         ORDER BY j.created_at, j.id",
+    )?
+    .query_map(params![party, collecting], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect()
+}
+
 /// Jobs of protocol v2 in state `collecting` whose every party has sealed: the join is due
 /// (it failed, or the matcher stopped before it ran).
 pub fn jobs_ready_to_join(conn: &Connection, collecting: &str) -> rusqlite::Result<Vec<String>> {

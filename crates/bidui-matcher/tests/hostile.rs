@@ -15,9 +15,9 @@ use axum::body::{to_bytes, Body};
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::Router;
 use bidui_core::api::{
-    ApiError, Assignment, Attribute, DepartmentSpec, JobResults, JobSpec, JobState, JobStatus, RefusedField,
-    RequesterSpec, SealRequest, SignedJob, SubmissionStatus, HEADER_NONCE, HEADER_SIGNATURE, HEADER_SIGNER,
-    HEADER_TIMESTAMP,
+    ApiError, Assignment, Assignments, Attribute, DepartmentSpec, JobResults, JobSpec, JobState, JobStatus,
+    RefusedField, RequesterSpec, SealRequest, SignedJob, SubmissionStatus, HEADER_NONCE, HEADER_SIGNATURE,
+    HEADER_SIGNER, HEADER_TIMESTAMP,
 };
 use bidui_core::api::{EpochDelivery, EpochPickup, EpochUpload, Retirement};
 use bidui_core::custody::{Action, PrincipalRole, PrincipalStatement};
@@ -786,6 +786,7 @@ fn refusal_cases() -> Vec<Case> {
                 vec![
                     ghost.request("PUT", &chunk_path(JOB, 0, EPOCH), veterans_chunk()),
                     ghost.request("POST", "/v2/jobs", signed_json(&other, &ghost)),
+                    ghost.request("GET", "/v2/assignments", Vec::new()),
                 ]
             },
         },
@@ -1026,6 +1027,17 @@ fn refusal_cases() -> Vec<Case> {
                     put_chunk_request(&m.operator, 0, &chunk_for("household", &[(1, 1)])),
                     m.operator.request("POST", &seal_path(), seal_body(&seal_request(&[], EPOCH))),
                 ]
+            },
+        },
+        Case {
+            name: "an operator or the key custodian asking for assignments (agents only)",
+            status: S::FORBIDDEN,
+            code: Some("forbidden"),
+            requests: |m, custodian| {
+                [&m.operator, &m.other_operator, custodian]
+                    .into_iter()
+                    .map(|caller| caller.request("GET", "/v2/assignments", Vec::new()))
+                    .collect()
             },
         },
         Case {
@@ -1375,7 +1387,7 @@ fn refusal_cases() -> Vec<Case> {
 }
 
 /// How many requests [`refusal_cases`] sends: a case dropped or emptied by mistake shows.
-const REFUSED_REQUESTS: usize = 198;
+const REFUSED_REQUESTS: usize = 202;
 
 #[tokio::test]
 async fn refusals_change_nothing() {
@@ -1397,6 +1409,55 @@ async fn refusals_change_nothing() {
         assert_eq!(after, before, "{}: a refused request changed the matcher's state", case.name);
     }
     assert_eq!(sent, REFUSED_REQUESTS);
+}
+
+// ---- Assignments ----
+
+impl Matcher {
+    /// `GET /v2/assignments` as `party`: the answer's bytes and the job ids in it.
+    async fn assignments(&self, party: &Party) -> (Vec<u8>, Vec<String>) {
+        let answer = self.call(party, "GET", "/v2/assignments", Vec::new()).await;
+        let listed: Assignments = answer.expect(StatusCode::OK).json();
+        (answer.body.clone(), listed.jobs.into_iter().map(|j| j.id).collect())
+    }
+}
+
+#[tokio::test]
+async fn an_agent_is_told_only_the_jobs_naming_it_that_it_has_not_sealed() {
+    let m = Matcher::new().await;
+    assert!(m.assignments(&m.veterans).await.1.is_empty());
+    m.create_job().await;
+    let mut second = spec();
+    second.id = "zc-2026-002".into();
+    second.departments.truncate(1);
+    m.post_spec(&m.operator, &second).await.expect(StatusCode::CREATED);
+    let both = vec![JOB.to_owned(), second.id.clone()];
+    assert_eq!(m.assignments(&m.veterans).await.1, both);
+    assert_eq!(m.assignments(&m.household).await.1, both);
+    assert_eq!(m.assignments(&m.pension).await.1, vec![JOB.to_owned()], "not a party of the second job");
+    assert!(m.assignments(&m.outsider).await.1.is_empty(), "a party of no job");
+
+    // Another party's progress, the registry's above all, changes nothing a department is told.
+    let (household_before, _) = m.assignments(&m.household).await;
+    let (pension_before, _) = m.assignments(&m.pension).await;
+    m.put_chunk(&m.veterans, 0, &veterans_chunk()).await.expect(StatusCode::CREATED);
+    m.seal(&m.veterans, &seal_request(&[&veterans_chunk()], EPOCH)).await.expect(StatusCode::OK);
+    assert_eq!(m.assignments(&m.household).await.0, household_before);
+    assert_eq!(m.assignments(&m.pension).await.0, pension_before);
+    assert_eq!(m.assignments(&m.veterans).await.1, vec![second.id.clone()], "its own seal takes the job off");
+
+    // A sealed job is not listed again, sealed with chunks or as a repeat; the job completing
+    // changes nothing else.
+    m.put_chunk(&m.household, 0, &household_chunk()).await.expect(StatusCode::CREATED);
+    m.seal(&m.household, &seal_request(&[&household_chunk()], EPOCH)).await.expect(StatusCode::OK);
+    assert_eq!(m.assignments(&m.household).await.1, vec![second.id.clone()]);
+    let pension = chunk_for("pension", &[(5, 1)]);
+    m.put_chunk(&m.pension, 0, &pension).await.expect(StatusCode::CREATED);
+    m.seal(&m.pension, &seal_request(&[&pension], EPOCH)).await.expect(StatusCode::OK);
+    m.await_completion(JOB).await;
+    assert!(m.assignments(&m.pension).await.1.is_empty());
+    assert_eq!(m.assignments(&m.household).await.1, vec![second.id.clone()]);
+    assert_eq!(m.assignments(&m.veterans).await.1, vec![second.id.clone()]);
 }
 
 // ---- Signatures, one request after another ----
