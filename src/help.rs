@@ -65,6 +65,8 @@ fn abouts(lang: Lang) -> Vec<(&'static [&'static str], String)> {
         (&["report", "build"], t_in!(lang, "help-report-build")),
         (&["report", "resolve"], t_in!(lang, "help-report-resolve")),
         (&["report", "diff"], t_in!(lang, "help-report-diff")),
+        (&["report", "upward"], t_in!(lang, "help-report-upward")),
+        (&["report", "merge"], t_in!(lang, "help-report-merge")),
         (&["audit"], t_in!(lang, "help-audit")),
         (&["audit", "show"], t_in!(lang, "help-audit-show")),
         (&["audit", "verify"], t_in!(lang, "help-audit-verify")),

@@ -27,6 +27,38 @@ pub enum ReportCommand {
     /// Compares two runs (results.json, problems.json or report directories): fixed / new /
     /// still-open problems per town.
     Diff(DiffArgs),
+    /// The report upward for the city: per town and category counts, coverage per
+    /// department and each town's completion against the previous round; aggregate figures
+    /// only, no person and no row (upward.json and upward.xlsx in --out)
+    Upward(UpwardArgs),
+    /// Adds up the upward files of several districts (or cities) for the level above: the
+    /// city's (or province's) upward.json and upward.xlsx in --out
+    Merge(MergeArgs),
+}
+
+#[derive(clap::Args)]
+pub struct UpwardArgs {
+    /// The run (a report directory, problems.json or results.json).
+    pub run: PathBuf,
+    /// The previous round, for each town's completion (整改完成率).
+    #[arg(long)]
+    pub previous: Option<PathBuf>,
+    /// Where upward.json and upward.xlsx go.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The upward.json files of the districts (or cities).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The area they add up to (广州市).
+    #[arg(long)]
+    pub area: String,
+    /// Where upward.json and upward.xlsx go.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -102,6 +134,8 @@ pub fn run(command: ReportCommand) -> anyhow::Result<()> {
         ReportCommand::Build(args) => build(args),
         ReportCommand::Resolve(args) => resolve(args),
         ReportCommand::Diff(args) => diff(args),
+        ReportCommand::Upward(args) => upward(args),
+        ReportCommand::Merge(args) => merge(args),
     }
 }
 
@@ -351,6 +385,40 @@ fn diff(args: DiffArgs) -> anyhow::Result<()> {
         std::fs::write(path, bidui_report::diff::csv(&diff)).with_context(|| t!("writing", path = path.display()))?;
     }
     Ok(())
+}
+
+/// Writes `upward` as `upward.json` and `upward.xlsx` in `dir`.
+fn write_upward(upward: &bidui_report::upward::Upward, dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| t!("writing", path = dir.display()))?;
+    let json = dir.join("upward.json");
+    std::fs::write(&json, serde_json::to_vec_pretty(upward)?).with_context(|| t!("writing", path = json.display()))?;
+    let xlsx = dir.join("upward.xlsx");
+    bidui_report::upward::write_xlsx(upward, &xlsx).with_context(|| t!("writing", path = xlsx.display()))?;
+    println!(
+        "{}",
+        t!(
+            "upward-written",
+            area = upward.area,
+            parts = upward.parts.len(),
+            problems = upward.totals.problems,
+            json = json.display(),
+            xlsx = xlsx.display()
+        )
+    );
+    Ok(())
+}
+
+fn upward(args: UpwardArgs) -> anyhow::Result<()> {
+    let run = bidui_report::load_run(&args.run)?;
+    let previous = args.previous.as_deref().map(bidui_report::load_run).transpose()?;
+    let generated = crate::clock::now_in_china().to_minute_string();
+    write_upward(&bidui_report::upward::Upward::of(&run, previous.as_ref(), &generated), &args.out)
+}
+
+fn merge(args: MergeArgs) -> anyhow::Result<()> {
+    let inputs = args.files.iter().map(|f| bidui_report::upward::load(f)).collect::<Result<Vec<_>, _>>()?;
+    let generated = crate::clock::now_in_china().to_minute_string();
+    write_upward(&bidui_report::upward::merge(&args.area, &inputs, &generated)?, &args.out)
 }
 
 #[cfg(test)]

@@ -729,3 +729,70 @@ fn a_correction_round_shows_exactly_the_corrections_as_fixed() {
     assert_eq!(still_open, all_before.difference(&expected_fixed).cloned().collect(), "everything else is still open");
     println!("correction round: {} fixed, {} new, {} still open", fixed.len(), new.len(), still_open.len());
 }
+
+/// The report upward, through the binary: from the district's report, then two districts
+/// merged into a city. Neither file holds a person's name or identity number (scanned for
+/// every registry person), and the same district twice is refused.
+#[test]
+fn the_report_upward_and_the_city_merge_hold_figures_only() {
+    let d = district();
+    let (report_dir, set) = report();
+    let work = crate::fresh_dir("upward");
+    let district_out = work.join("district");
+    let made = crate::bidui(&["report", "upward", crate::path(report_dir), "--out", crate::path(&district_out)]);
+    assert!(made.status.success(), "{}", crate::printed(&made));
+    let json = std::fs::read_to_string(district_out.join("upward.json")).unwrap();
+    let upward: bidui_report::upward::Upward = serde_json::from_str(&json).unwrap();
+    assert_eq!(upward.totals.problems, set.problems.len() as u64);
+
+    let mut other: serde_json::Value = serde_json::from_str(&json).unwrap();
+    other["area"] = "从化区".into();
+    let other_file = work.join("other.json");
+    std::fs::write(&other_file, other.to_string()).unwrap();
+    let city = work.join("city");
+    let district_file = district_out.join("upward.json");
+    let merged = crate::bidui(&[
+        "report",
+        "merge",
+        crate::path(&district_file),
+        crate::path(&other_file),
+        "--area",
+        "广州市",
+        "--out",
+        crate::path(&city),
+    ]);
+    assert!(merged.status.success(), "{}", crate::printed(&merged));
+    let twice = crate::bidui(&[
+        "report",
+        "merge",
+        crate::path(&district_file),
+        crate::path(&district_file),
+        "--area",
+        "广州市",
+        "--out",
+        crate::path(&work.join("twice")),
+    ]);
+    assert!(!twice.status.success(), "{}", crate::printed(&twice));
+
+    let people: Vec<&bidui_core::api::PersonRef> = d.results.rows.iter().filter_map(|r| r.person.as_ref()).collect();
+    assert!(people.len() > 100);
+    let names = aho_corasick::AhoCorasick::new(
+        people.iter().flat_map(|p| [p.name.as_str(), p.id_number.trim()]).filter(|s| s.chars().count() >= 2),
+    )
+    .unwrap();
+    for file in [district_out.join("upward.json"), city.join("upward.json")] {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(names.find(&text).is_none(), "{} names a person", file.display());
+    }
+    for file in [district_out.join("upward.xlsx"), city.join("upward.xlsx")] {
+        let mut workbook = calamine::open_workbook_auto(&file).unwrap();
+        for sheet in workbook.sheet_names() {
+            for row in workbook.worksheet_range(&sheet).unwrap().rows() {
+                for cell in row {
+                    let text = cell.to_string();
+                    assert!(names.find(&text).is_none(), "{} {sheet} names a person: {text}", file.display());
+                }
+            }
+        }
+    }
+}

@@ -76,6 +76,7 @@ job-does-not-fit-profile = job { $job } does not fit the district profile { $pat
 job-invalid = job { $job } is not valid
 job-without-profile = job { $job } has no district profile: set profile = "district.toml" in operator.toml or pass --profile (the profile declares each department's Chinese name and each field's label and role; the report goes out by the registry's town field; example: examples/district.toml)
 agent-serving = agent { $party } serving
+upward-written = wrote the report upward of { $area } ({ $parts } towns or areas, { $problems } problems): { $json }, { $xlsx }
 sending-job = creating the job
 reading-job-status = reading the status of job { $job }
 reading-job-results = reading the results of job { $job }
@@ -224,6 +225,8 @@ help-report = The stage-two report: town workbooks, leadership summary, resolve,
 help-report-build = Writes a run's report: one workbook per town (镇街), the leadership summary (summary.html), problems.csv / problems.json, results.json / results.csv
 help-report-resolve = On the requester's side: fills names, identity numbers and contacts from its own registry into new town workbooks. Reads only local files; sends nothing
 help-report-diff = Compares two runs (results.json, problems.json or report directories): fixed / new / still-open problems per town
+help-report-upward = The report upward for the city: per town and category counts, coverage per department and each town's completion against the previous round; aggregate figures only, no person and no row (upward.json and upward.xlsx in --out)
+help-report-merge = Adds up the upward files of several districts (or cities) for the level above: the city's (or province's) upward.json and upward.xlsx in --out
 help-audit = The matcher's hash-chained audit log: show it, verify it
 help-audit-show = Lists the audit records, oldest first
 help-audit-verify = Checks the hash chain: prints OK with the record count and the head hash, or the first broken record and why (exit status 1)

@@ -75,6 +75,7 @@ job-does-not-fit-profile = 任务 { $job } 与区级档案 { $path } 不符
 job-invalid = 任务 { $job } 不合规
 job-without-profile = 任务 { $job } 没有区级档案：请在 operator.toml 中设置 profile = "district.toml"，或使用 --profile 指定（档案声明各部门的中文名称、字段的中文名和角色，报表按名册的镇街字段分发；示例见 examples/district.toml）
 agent-serving = 代理 { $party } 作为服务运行
+upward-written = 已写出 { $area } 的上报汇总（{ $parts } 个镇街或地区，问题 { $problems } 个）：{ $json }、{ $xlsx }
 sending-job = 提交任务
 reading-job-status = 读取任务 { $job } 的状态
 reading-job-results = 读取任务 { $job } 的结果
@@ -223,6 +224,8 @@ help-report = 第二阶段比对报告：镇街工作簿、领导汇总页、补
 help-report-build = 写出一次比对的报告：每个镇街一个工作簿、领导汇总页（summary.html）、problems.csv / problems.json、results.json / results.csv
 help-report-resolve = 在请求方一侧：用本单位名册把姓名、身份证号和联系方式填入新的镇街工作簿。只读本地文件，不发送任何数据
 help-report-diff = 比较两次比对（results.json、problems.json 或报告目录）：各镇街已整改、新增和仍未整改的问题
+help-report-upward = 生成上报市级的汇总：各镇街按问题类别的数量、各部门比对覆盖、各镇街相对上一轮的整改完成率；只有汇总数字，不含人员和行号（在 --out 中写出 upward.json 和 upward.xlsx）
+help-report-merge = 把多个区（或市）的上报汇总文件合并为上一级的汇总：在 --out 中写出市（或省）的 upward.json 和 upward.xlsx
 help-audit = 比对服务的哈希链审计日志：查看、校验
 help-audit-show = 按时间顺序列出审计记录
 help-audit-verify = 校验哈希链：输出 OK 及记录数和链头哈希，或第一条被破坏的记录及原因（退出状态 1）

@@ -33,6 +33,11 @@ impl Vocabulary {
         }
     }
 
+    /// The district's name (增城区), empty where the profile gives none.
+    pub fn district(&self) -> &str {
+        &self.profile.district
+    }
+
     /// A department's (or the requester's) display name: 公安户籍.
     pub fn department<'a>(&'a self, party: &'a str) -> &'a str {
         self.profile.party_name(party)

@@ -73,6 +73,7 @@ pub mod html;
 pub mod labels;
 pub mod problems;
 pub mod rules;
+pub mod upward;
 pub mod xlsx;
 
 pub use diff::{diff, Diff};

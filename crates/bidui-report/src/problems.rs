@@ -116,6 +116,9 @@ pub struct ProblemSet {
     pub approval: String,
     pub requester: String,
     pub departments: Vec<String>,
+    /// The district's name, from its profile (empty without one).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub district: String,
     /// The display names of the requester and the departments, by code.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub party_names: BTreeMap<String, String>,
@@ -690,6 +693,7 @@ impl Derivation<'_> {
             approval: results.approval.clone(),
             requester: results.requester.clone(),
             departments: results.departments.clone(),
+            district: ctx.vocabulary.district().to_owned(),
             party_names: ctx.vocabulary.party_names(std::iter::once(&results.requester).chain(&results.departments)),
             summary: results.summary.clone(),
             towns,

@@ -77,18 +77,18 @@ pub fn town_file_name(town: &str) -> String {
     format!("{}.xlsx", if clean.is_empty() { "_" } else { clean })
 }
 
-struct Formats {
-    header: Format,
+pub(crate) struct Formats {
+    pub(crate) header: Format,
     text: Format,
-    wrap: Format,
-    number: Format,
+    pub(crate) wrap: Format,
+    pub(crate) number: Format,
     serious: Format,
     normal: Format,
     notice: Format,
 }
 
 impl Formats {
-    fn new() -> Formats {
+    pub(crate) fn new() -> Formats {
         let base = Format::new().set_border(FormatBorder::Thin);
         Formats {
             header: base
@@ -116,7 +116,7 @@ impl Formats {
     }
 }
 
-fn header(
+pub(crate) fn header(
     sheet: &mut Worksheet,
     headers: &[&str],
     widths: &[f64],

@@ -577,3 +577,110 @@ fn a_date_of_death_recorded_while_active_is_found_in_any_department_that_seals_o
     assert_eq!((hit.row, hit.label.as_str()), (1, "人社社保登记有死亡日期但仍在册"));
     assert_eq!(hit.detail, "人社社保登记的死亡日期为“2025-03-01”，名册状态为“在册”");
 }
+
+/// The run of `district()` as its requester holds it: each row names its person.
+fn with_people(mut run: JobResults) -> JobResults {
+    for row in &mut run.rows {
+        row.person =
+            Some(PersonRef { name: format!("人员{}", row.row), id_number: format!("44018319800101{:03}X", row.row) });
+    }
+    run
+}
+
+#[test]
+fn the_report_upward_counts_per_town_and_category_and_each_towns_completion() {
+    let before = derive(&district(), &Options::default()).unwrap();
+    let mut corrected = district();
+    corrected.rows[2].fields.insert("registry_status".into(), "注销".into());
+    corrected.rows[6].fields.insert("phone".into(), "020-12345678".into());
+    let after = derive(&corrected, &Options::default()).unwrap();
+    let upward = bidui_report::upward::Upward::of(&after, Some(&before), "2026-12-01 10:00");
+    assert_eq!(upward.area, "增城区（演示）");
+    assert_eq!(upward.totals.problems, after.problems.len() as u64);
+    assert_eq!(upward.totals.serious + upward.totals.normal + upward.totals.notice, upward.totals.problems);
+    let town = |name: &str| upward.parts.iter().find(|t| t.name == name).unwrap();
+    let d = diff(&before, &after);
+    for (name, changes) in &d.towns {
+        let c = changes.counts();
+        let progress = town(name).progress.unwrap();
+        assert_eq!(
+            (progress.fixed, progress.still_open, progress.new),
+            (c.fixed as u64, c.still_open as u64, c.new as u64)
+        );
+    }
+    // 荔城街道 fixed row 3's two problems and has row 1 and 2's still open.
+    let a = town("荔城街道").progress.unwrap();
+    assert_eq!(a.fixed, 2);
+    assert_eq!(a.completion(), Some(2.0 / (2.0 + a.still_open as f64)));
+    assert_eq!(town("石滩镇").categories["在两个镇街领取救助"], 1);
+    let parts: u64 = upward.parts.iter().map(|t| t.problems).sum();
+    assert_eq!(parts, upward.totals.problems);
+    assert!(upward.coverage.iter().any(|c| c.department == "公安户籍"), "{:?}", upward.coverage);
+}
+
+#[test]
+fn the_report_upward_holds_no_person_identity_number_or_row_number() {
+    let run = with_people(district());
+    let before = derive(&run, &Options::default()).unwrap();
+    let upward = bidui_report::upward::Upward::of(&before, Some(&before), "2026-12-01 10:00");
+    let json = serde_json::to_string(&upward).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let xlsx = dir.path().join("upward.xlsx");
+    bidui_report::upward::write_xlsx(&upward, &xlsx).unwrap();
+    let mut cells: Vec<String> = Vec::new();
+    let mut workbook = calamine::open_workbook_auto(&xlsx).unwrap();
+    for name in workbook.sheet_names() {
+        for row in workbook.worksheet_range(&name).unwrap().rows() {
+            cells.extend(row.iter().map(text));
+        }
+    }
+    for row in &run.rows {
+        let person = row.person.as_ref().unwrap();
+        for secret in [&person.name, &person.id_number] {
+            assert!(!json.contains(secret.as_str()), "the JSON names {secret}");
+            assert!(!cells.iter().any(|c| c.contains(secret.as_str())), "the workbook names {secret}");
+        }
+    }
+    // No field could carry a row: the keys are names of areas, categories and counts.
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    fn keys(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    out.push(k.clone());
+                    keys(v, out);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    keys(&value, &mut all);
+    assert!(!all.iter().any(|k| k.contains("row") || k == "序号" || k == "detail"), "{all:?}");
+    assert!(!cells.iter().any(|c| c == "序号" || c == "公民身份号码" || c == "姓名"));
+}
+
+#[test]
+fn districts_merge_into_a_city_and_a_city_into_the_province() {
+    use bidui_report::upward::{merge, MergeError, Upward};
+    let set = derive(&district(), &Options::default()).unwrap();
+    let mut a = Upward::of(&set, None, "2026-12-01 10:00");
+    a.area = "增城区".into();
+    let mut b = a.clone();
+    b.area = "从化区".into();
+    let city = merge("广州市", &[a.clone(), b.clone()], "2026-12-01 11:00").unwrap();
+    assert_eq!(city.totals.problems, 2 * a.totals.problems);
+    assert_eq!(city.totals.people, 2 * a.totals.people);
+    assert_eq!(city.parts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["增城区", "从化区"]);
+    assert_eq!(city.coverage[0].found, 2 * a.coverage[0].found);
+    assert_eq!(city.merged.len(), 2);
+    let province = merge("广东省", &[city.clone()], "2026-12-01 12:00").unwrap();
+    assert_eq!(province.totals.problems, city.totals.problems);
+    assert_eq!(merge("广州市", &[a.clone(), a.clone()], "x"), Err(MergeError::Twice("增城区".into())));
+    assert_eq!(merge("广州市", &[], "x"), Err(MergeError::Empty));
+    let dir = tempfile::tempdir().unwrap();
+    bidui_report::upward::write_xlsx(&city, &dir.path().join("city.xlsx")).unwrap();
+    let workbook = calamine::open_workbook_auto(dir.path().join("city.xlsx")).unwrap();
+    assert_eq!(workbook.sheet_names(), ["汇总", "部门覆盖", "增城区", "从化区", "说明"]);
+}
