@@ -675,7 +675,7 @@ fn districts_merge_into_a_city_and_a_city_into_the_province() {
     assert_eq!(city.parts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["增城区", "从化区"]);
     assert_eq!(city.coverage[0].found, 2 * a.coverage[0].found);
     assert_eq!(city.merged.len(), 2);
-    let province = merge("广东省", &[city.clone()], "2026-12-01 12:00").unwrap();
+    let province = merge("广东省", std::slice::from_ref(&city), "2026-12-01 12:00").unwrap();
     assert_eq!(province.totals.problems, city.totals.problems);
     assert_eq!(merge("广州市", &[a.clone(), a.clone()], "x"), Err(MergeError::Twice("增城区".into())));
     assert_eq!(merge("广州市", &[], "x"), Err(MergeError::Empty));
