@@ -67,6 +67,8 @@ fn abouts(lang: Lang) -> Vec<(&'static [&'static str], String)> {
         (&["report", "diff"], t_in!(lang, "help-report-diff")),
         (&["report", "upward"], t_in!(lang, "help-report-upward")),
         (&["report", "merge"], t_in!(lang, "help-report-merge")),
+        (&["report", "claims"], t_in!(lang, "help-report-claims")),
+        (&["report", "progress"], t_in!(lang, "help-report-progress")),
         (&["audit"], t_in!(lang, "help-audit")),
         (&["audit", "show"], t_in!(lang, "help-audit-show")),
         (&["audit", "verify"], t_in!(lang, "help-audit-verify")),

@@ -34,6 +34,33 @@ pub enum ReportCommand {
     /// Adds up the upward files of several districts (or cities) for the level above: the
     /// city's (or province's) upward.json and upward.xlsx in --out
     Merge(MergeArgs),
+    /// Takes back the town workbooks returned with 整改情况 / 整改说明 filled in, into the
+    /// run's claims.json; a row that names no problem of the run refuses its workbook
+    Claims(ClaimsArgs),
+    /// Weighs the towns' claims against the next round: per town and category claimed
+    /// fixed, confirmed, claimed but still present, new, still open; towns ranked by
+    /// completion
+    Progress(ProgressArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ClaimsArgs {
+    /// The run's report directory (its problems.json; claims.json is kept there).
+    pub report: PathBuf,
+    /// The returned town workbooks.
+    #[arg(required = true)]
+    pub workbooks: Vec<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct ProgressArgs {
+    /// The earlier round's report directory (with the towns' claims.json).
+    pub before: PathBuf,
+    /// The later round (report directory, problems.json or results.json).
+    pub after: PathBuf,
+    /// Also write the figures as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -136,6 +163,8 @@ pub fn run(command: ReportCommand) -> anyhow::Result<()> {
         ReportCommand::Diff(args) => diff(args),
         ReportCommand::Upward(args) => upward(args),
         ReportCommand::Merge(args) => merge(args),
+        ReportCommand::Claims(args) => claims(args),
+        ReportCommand::Progress(args) => progress(args),
     }
 }
 
@@ -419,6 +448,70 @@ fn merge(args: MergeArgs) -> anyhow::Result<()> {
     let inputs = args.files.iter().map(|f| bidui_report::upward::load(f)).collect::<Result<Vec<_>, _>>()?;
     let generated = crate::clock::now_in_china().to_minute_string();
     write_upward(&bidui_report::upward::merge(&args.area, &inputs, &generated)?, &args.out)
+}
+
+fn load_claims(report: &Path, job: &str) -> anyhow::Result<bidui_report::claims::Claims> {
+    let path = report.join(bidui_report::claims::CLAIMS_FILE);
+    if !path.exists() {
+        return Ok(bidui_report::claims::Claims::new(job));
+    }
+    let text = std::fs::read(&path).with_context(|| t!("reading", path = path.display()))?;
+    let claims: bidui_report::claims::Claims =
+        serde_json::from_slice(&text).with_context(|| t!("reading", path = path.display()))?;
+    if claims.job != job {
+        bail!(t!("claims-other-job", path = path.display(), found = claims.job, job = job));
+    }
+    Ok(claims)
+}
+
+fn claims(args: ClaimsArgs) -> anyhow::Result<()> {
+    let set = bidui_report::load_run(&args.report)?;
+    let mut claims = load_claims(&args.report, &set.job)?;
+    // Every workbook is read before anything is written: one bad workbook changes nothing.
+    let mut taken = Vec::new();
+    for workbook in &args.workbooks {
+        let read = bidui_report::claims::read_workbook(workbook, &set)?;
+        println!("{}", t!("claims-read", path = workbook.display(), claims = read.len()));
+        taken.extend(read);
+    }
+    claims.add(taken);
+    let path = args.report.join(bidui_report::claims::CLAIMS_FILE);
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, serde_json::to_vec_pretty(&claims)?)
+        .with_context(|| t!("writing", path = temporary.display()))?;
+    std::fs::rename(&temporary, &path).with_context(|| t!("writing", path = path.display()))?;
+    let fixed = claims.claims.iter().filter(|c| c.claims_fixed()).count();
+    println!("{}", t!("claims-written", path = path.display(), claims = claims.claims.len(), fixed = fixed));
+    Ok(())
+}
+
+fn progress(args: ProgressArgs) -> anyhow::Result<()> {
+    let before = bidui_report::load_run(&args.before)?;
+    let after = bidui_report::load_run(&args.after)?;
+    let claims = load_claims(&args.before, &before.job)?;
+    let towns = bidui_report::claims::progress(&before, &claims, &after);
+    println!("{}", t!("progress-columns"));
+    for (rank, town) in towns.iter().enumerate() {
+        let c = &town.total;
+        let rate = c.completion().map_or("—".to_owned(), |r| format!("{:.1}%", 100.0 * r));
+        println!(
+            "{:>3} {:<12} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8}",
+            rank + 1,
+            town.town,
+            c.claimed_fixed,
+            c.confirmed,
+            c.claimed_but_present,
+            c.fixed_unclaimed,
+            c.new,
+            c.still_open,
+            rate
+        );
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&towns)?)
+            .with_context(|| t!("writing", path = path.display()))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

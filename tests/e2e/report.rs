@@ -796,3 +796,30 @@ fn the_report_upward_and_the_city_merge_hold_figures_only() {
         }
     }
 }
+
+/// The correction loop's commands through the binary: a returned workbook is taken back
+/// into claims.json; a file that is not a town workbook is refused and changes nothing;
+/// `progress` ranks every town.
+#[test]
+fn report_claims_refuses_what_is_not_a_town_workbook_and_progress_ranks_the_towns() {
+    let (report_dir, set) = report();
+    let work = crate::fresh_dir("claims");
+    let round = work.join("round-1");
+    std::fs::create_dir_all(&round).unwrap();
+    std::fs::copy(report_dir.join("problems.json"), round.join("problems.json")).unwrap();
+    let town = std::fs::read_dir(report_dir.join("towns")).unwrap().next().unwrap().unwrap().path();
+    let taken = crate::bidui(&["report", "claims", crate::path(&round), crate::path(&town)]);
+    assert!(taken.status.success(), "{}", crate::printed(&taken));
+    let kept = std::fs::read(round.join("claims.json")).unwrap();
+
+    let upward = work.join("upward");
+    assert!(crate::bidui(&["report", "upward", crate::path(report_dir), "--out", crate::path(&upward)]).status.success());
+    let refused = crate::bidui(&["report", "claims", crate::path(&round), crate::path(&upward.join("upward.xlsx"))]);
+    assert!(!refused.status.success() && crate::printed(&refused).contains("问题清单"), "{}", crate::printed(&refused));
+    assert_eq!(std::fs::read(round.join("claims.json")).unwrap(), kept, "a refused workbook changed the claims");
+
+    let progress = crate::bidui(&["report", "progress", crate::path(&round), crate::path(report_dir)]);
+    assert!(progress.status.success(), "{}", crate::printed(&progress));
+    let ranked = String::from_utf8_lossy(&progress.stdout).lines().count() - 1;
+    assert_eq!(ranked, set.towns.len());
+}

@@ -67,6 +67,7 @@ use std::path::{Path, PathBuf};
 use bidui_core::api::JobResults;
 use bidui_core::profile::FieldRole;
 
+pub mod claims;
 pub mod diff;
 pub mod export;
 pub mod html;

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bidui_core::api::Severity;
-use rust_xlsxwriter::{Color, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
+use rust_xlsxwriter::{
+    Color, DataValidation, DataValidationErrorStyle, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
+};
 
 use crate::problems::{Problem, ProblemSet};
 use crate::{labels, ReportError};
@@ -180,6 +182,12 @@ fn write_problems(
         sheet.write_string_with_format(r, offset + 5, &p.code, &formats.text)?;
         sheet.write_string_with_format(r, offset + 6, "", &formats.text)?;
         sheet.write_string_with_format(r, offset + 7, "", &formats.text)?;
+    }
+    // 整改情况 offers the answers `bidui report claims` reads (a town may still type its own).
+    if !problems.is_empty() {
+        let choices = DataValidation::new().allow_list_strings(&crate::claims::STATUSES)?.ignore_blank(true);
+        let choices = choices.set_error_style(DataValidationErrorStyle::Information);
+        sheet.add_data_validation(1, offset + 6, problems.len() as u32, offset + 6, &choices)?;
     }
     Ok(())
 }

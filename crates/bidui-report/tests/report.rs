@@ -684,3 +684,71 @@ fn districts_merge_into_a_city_and_a_city_into_the_province() {
     let workbook = calamine::open_workbook_auto(dir.path().join("city.xlsx")).unwrap();
     assert_eq!(workbook.sheet_names(), ["汇总", "部门覆盖", "增城区", "从化区", "说明"]);
 }
+
+/// A town's workbook as the town returns it: every cell as written, with 整改情况 and
+/// 整改说明 filled in on the rows of `answers` (序号, 问题代码 → 整改情况).
+fn returned(workbook: &std::path::Path, answers: &[(u32, &str, &str)], out: &std::path::Path) {
+    let rows = sheet(workbook, "问题清单");
+    let column = |name: &str| rows[0].iter().position(|h| text(h) == name).unwrap();
+    let (row_c, code_c, status_c, note_c) =
+        (column("序号"), column("问题代码"), column("整改情况"), column("整改说明"));
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet().set_name("问题清单").unwrap();
+    for (r, cells) in rows.iter().enumerate() {
+        for (c, cell) in cells.iter().enumerate() {
+            match cell {
+                Data::Float(f) => sheet.write_number(r as u32, c as u16, *f).map(|_| ()).unwrap(),
+                other => sheet.write_string(r as u32, c as u16, text(other)).map(|_| ()).unwrap(),
+            }
+        }
+        let answer = answers
+            .iter()
+            .find(|(row, code, _)| text(&cells[row_c]) == row.to_string() && text(&cells[code_c]) == *code);
+        if let Some((_, _, status)) = answer {
+            sheet.write_string(r as u32, status_c as u16, *status).unwrap();
+            sheet.write_string(r as u32, note_c as u16, "镇街已核实").unwrap();
+        }
+    }
+    book.save(out).unwrap();
+}
+
+#[test]
+fn towns_claims_are_taken_back_and_weighed_against_the_next_round() {
+    use bidui_report::claims::{progress, read_workbook, Claims};
+    let before = derive(&district(), &Options::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    bidui_report::write_town_workbooks(&before, dir.path(), None).unwrap();
+    // 荔城街道 claims three problems fixed: row 3's deceased and duplicate, and row 2's
+    // invalid number (which it does not really fix).
+    let claimed = dir.path().join("returned.xlsx");
+    let answers =
+        [(3, "deceased_active", "已整改"), (3, "duplicate.cross_town", "已整改"), (2, "invalid_id.unknown", "已整改")];
+    returned(&dir.path().join("荔城街道.xlsx"), &answers, &claimed);
+    let mut claims = Claims::new(&before.job);
+    claims.add(read_workbook(&claimed, &before).unwrap());
+    assert_eq!(claims.claims.len(), 3);
+    assert!(claims.claims.iter().all(|c| c.town == "荔城街道" && c.note == "镇街已核实"));
+
+    // The next round: row 3 closed (注销), row 2 still invalid.
+    let mut corrected = district();
+    corrected.job = "zc-test-2".into();
+    corrected.rows[2].fields.insert("registry_status".into(), "注销".into());
+    let after = derive(&corrected, &Options::default()).unwrap();
+    let towns = progress(&before, &claims, &after);
+    let a = towns.iter().find(|t| t.town == "荔城街道").unwrap();
+    assert_eq!((a.total.claimed_fixed, a.total.confirmed, a.total.claimed_but_present), (3, 2, 1));
+    assert_eq!(a.categories["身份证号无效"].claimed_but_present, 1);
+    assert_eq!(a.categories["户籍已死亡但仍在册"].confirmed, 1);
+    // 荔城街道 fixed something; it ranks above the towns that fixed nothing but row 4's
+    // duplicate, which went with row 3's.
+    assert_eq!(towns[0].town, "荔城街道", "{towns:?}");
+    assert!(a.total.completion().unwrap() > 0.0);
+
+    // A row that names no problem of the run: the whole workbook is refused, with its row.
+    let wrong = dir.path().join("wrong.xlsx");
+    returned(&dir.path().join("荔城街道.xlsx"), &[(3, "deceased_active", "已整改")], &wrong);
+    let mut other_run = before.clone();
+    other_run.problems.retain(|p| !(p.row == 3 && p.code == "deceased_active"));
+    let error = read_workbook(&wrong, &other_run).unwrap_err().to_string();
+    assert!(error.contains("序号 3，deceased_active") && error.contains("整个工作簿未导入"), "{error}");
+}
