@@ -496,12 +496,11 @@ fn print_summary(results: &JobResults) {
     );
     let invalid: u64 = s.invalid_ids.values().sum();
     println!("  {}", t!("demo-summary-invalid", count = invalid, codes = format!("{:?}", s.invalid_ids)));
+    let profile = results.profile.clone().unwrap_or_default();
     for department in &results.departments {
         let found = s.found.get(department).copied().unwrap_or(0);
-        println!(
-            "  {}",
-            t!("demo-summary-found", department = format!("{department:<18}"), count = format!("{found:>7}"))
-        );
+        let name = profile.party_name(department);
+        println!("  {}", t!("demo-summary-found", department = format!("{name:<12}"), count = format!("{found:>7}")));
     }
     println!("  {}", t!("demo-summary-nowhere", count = s.found_nowhere));
     println!("  {}", t!("demo-summary-duplicates", count = s.duplicate_groups));
