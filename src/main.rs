@@ -15,6 +15,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod audit;
 mod bench;
 mod clock;
+#[cfg(test)]
+mod config_docs;
 mod custodian;
 mod demo;
 mod operator;

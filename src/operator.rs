@@ -7,10 +7,10 @@ use bidui_client::{path_segment, Client, MatcherEndpoint};
 use bidui_core::api::{JobResults, JobSpec, JobStatus, SignedJob};
 use bidui_core::profile::Profile;
 use bidui_keyfile::Identity;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `operator.toml`: where the matcher is and who the operator is there.
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OperatorConfig {
     /// The keys `matcher`, `matcher_certificate` and `matcher_ca`.

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use bidui_client::MatcherEndpoint;
 use bidui_core::api::RefusedField;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::source::SourceSpec;
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
     /// This agent's name at the matcher (its party name in jobs).
@@ -59,7 +59,7 @@ fn default_min_readable_share() -> f64 {
 }
 
 /// Column headers of the identity number and the attributes compared by token.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Columns {
     pub id: String,
@@ -70,14 +70,14 @@ pub struct Columns {
 
 /// The department's own decision of what may leave, for which purposes. A job asking for
 /// anything else is refused field by field, and the refusal is logged locally.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     #[serde(default)]
     pub allow: Vec<PolicyRule>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyRule {
     pub fields: Vec<String>,
