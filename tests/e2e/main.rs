@@ -8,6 +8,7 @@ mod deps;
 mod district;
 mod docs;
 mod flood;
+mod guide;
 mod id_check;
 mod keys;
 mod netfault;
