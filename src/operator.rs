@@ -10,6 +10,7 @@ use bidui_keyfile::Identity;
 use serde::{Deserialize, Serialize};
 
 /// `operator.toml`: where the matcher is and who the operator is there.
+// Serialize: the configuration reference's test lists the keys (src/config_docs.rs).
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OperatorConfig {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::source::SourceSpec;
 
+// Serialize: the configuration reference's test lists the keys (src/config_docs.rs).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
