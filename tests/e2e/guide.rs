@@ -1,4 +1,4 @@
-//! The operator's guide cannot rot: every ```sh block of `docs/guide.zh.md` runs, in order,
+//! The operator's guide cannot rot: every block fenced as `sh` in `docs/guide.zh.md` runs, in order,
 //! with the real `bidui` on loopback in a fresh folder, and the English guide's blocks are
 //! the same commands. The guide's conventions (its §0) say what the reader substitutes:
 //! `bidui` on the `PATH`, `EXAMPLES` naming `examples/`, and values printed by earlier
