@@ -17,6 +17,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod audit;
 mod bench;
 mod clock;
+#[cfg(test)]
+mod config_docs;
 mod custodian;
 mod demo;
 mod help;

@@ -8,10 +8,11 @@ use bidui_core::api::{JobResults, JobSpec, JobStatus, SignedJob};
 use bidui_core::profile::Profile;
 use bidui_i18n::t;
 use bidui_keyfile::Identity;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `operator.toml`: where the matcher is and who the operator is there.
-#[derive(Deserialize)]
+// Serialize: the configuration reference's test lists the keys (src/config_docs.rs).
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OperatorConfig {
     /// The keys `matcher`, `matcher_certificate` and `matcher_ca`.

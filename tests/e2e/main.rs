@@ -10,6 +10,7 @@ mod dist;
 mod district;
 mod docs;
 mod flood;
+mod guide;
 mod id_check;
 mod keys;
 mod netfault;

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 
 use bidui_client::MatcherEndpoint;
 use bidui_core::api::{JobSpec, RefusedField};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::source::SourceSpec;
 
-#[derive(Clone, Debug, Deserialize)]
+// Serialize: the configuration reference's test lists the keys (src/config_docs.rs).
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
     /// This agent's name at the matcher (its party name in jobs).
@@ -62,7 +63,7 @@ fn default_min_readable_share() -> f64 {
 }
 
 /// Column headers of the identity number and the attributes compared by token.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Columns {
     pub id: String,
@@ -73,14 +74,14 @@ pub struct Columns {
 
 /// The department's own decision of what may leave, for which purposes. A job asking for
 /// anything else is refused field by field, and the refusal is logged locally.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     #[serde(default)]
     pub allow: Vec<PolicyRule>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyRule {
     pub fields: Vec<String>,
@@ -125,7 +126,8 @@ impl Policy {
 /// The `[serve]` section: which jobs `bidui agent serve` runs unattended. Every other job is
 /// held for a person (`<state_dir>/held/<job>.json`), who runs it with `bidui agent run`.
 /// The defaults run nothing: a department decides in writing what runs by itself.
-#[derive(Clone, Debug, Deserialize)]
+/// (`Serialize` lists its keys for the configuration reference's test, `src/config_docs.rs`.)
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServePolicy {
     /// Run jobs without a person at all; `false` (the default) holds every job.
@@ -168,7 +170,7 @@ fn default_poll_seconds() -> u64 {
     60
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RefusedFieldsAction {
     #[default]

@@ -201,7 +201,8 @@ impl MatcherTrust {
 /// Where the matcher is and how to trust it: the keys `matcher`, `matcher_certificate` and
 /// `matcher_ca` of the agent's and the operator's TOML configuration, which flatten this
 /// type into theirs (`#[serde(flatten)]`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+// Serialize: the configuration reference's test lists the keys (src/config_docs.rs).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct MatcherEndpoint {
     /// Base URL of the matcher, e.g. `https://matcher.district.gov:8700`.
     #[serde(rename = "matcher")]
