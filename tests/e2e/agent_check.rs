@@ -58,18 +58,7 @@ fn agent_check_passes_a_good_agent_and_catches_column_key_matcher_and_enrolment_
     let (matcher_dir, agent_dir) = (dir.join("matcher"), dir.join("agent"));
     std::fs::create_dir_all(&matcher_dir).unwrap();
     let (cert, key, db) = (matcher_dir.join("cert.pem"), matcher_dir.join("key.pem"), matcher_dir.join("matcher.db"));
-    let made = bidui(&[
-        "keys",
-        "tls-cert",
-        "--host",
-        "127.0.0.1",
-        "--out-cert",
-        cert.to_str().unwrap(),
-        "--out-key",
-        key.to_str().unwrap(),
-    ]);
-    assert!(made.status.success(), "{}", printed(&made));
-    let fingerprint = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    let fingerprint = crate::loopback_certificate(&cert, &key);
 
     let public_key = init_agent(&agent_dir);
     let enrolled = bidui(&[
@@ -144,18 +133,7 @@ fn agent_check_passes_a_good_agent_and_catches_column_key_matcher_and_enrolment_
 
     // A certificate other than the matcher's pinned: refused, both fingerprints shown.
     let (other_cert, other_key) = (dir.join("other-cert.pem"), dir.join("other-key.pem"));
-    let made = bidui(&[
-        "keys",
-        "tls-cert",
-        "--host",
-        "127.0.0.1",
-        "--out-cert",
-        other_cert.to_str().unwrap(),
-        "--out-key",
-        other_key.to_str().unwrap(),
-    ]);
-    assert!(made.status.success(), "{}", printed(&made));
-    let other_fingerprint = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    let other_fingerprint = crate::loopback_certificate(&other_cert, &other_key);
     let (ok, out) = agent_check(&write_config(&agent_dir, "gongan", &url, &other_cert, "公民身份号码"), &[]);
     assert!(!ok, "{out}");
     assert!(

@@ -6,10 +6,9 @@
 //! signed by an operator the matcher's host enrolled on its own is refused.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 
 use crate::district::district;
-use crate::{bidui, bidui_exe, path, printed, MatcherProcess};
+use crate::{bidui, path, printed, MatcherProcess};
 
 fn ok(args: &[&str]) -> String {
     let output = bidui(args);
@@ -53,22 +52,6 @@ fn job_spec(work: &Path, id: &str, kcv: &str, departments: &[&str]) -> PathBuf {
     let file = work.join(format!("{id}.toml"));
     std::fs::write(&file, spec).unwrap();
     file
-}
-
-fn run_agents(homes: &[&Path], job: &str, url: &str) -> Vec<Output> {
-    let children: Vec<Child> = homes
-        .iter()
-        .map(|home| {
-            Command::new(bidui_exe())
-                .args(["agent", "run", "--results-wait", "120", "--job", job, "--matcher", url, "--config"])
-                .arg(home.join("agent.toml"))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    children.into_iter().map(|c| c.wait_with_output().unwrap()).collect()
 }
 
 fn rotate(custodian: &Path, url: &str) -> String {
@@ -150,7 +133,7 @@ fn enrol_rotate_run_rotate_revoke_run() {
     let epoch_1 = rotate(&custodian, url);
     ok(&["job", "create", path(&job_spec(&work, "keys-1", &epoch_1, &PARTIES[1..])), "--operator", path(&operator)]);
     let home_refs: Vec<&Path> = homes.iter().map(PathBuf::as_path).collect();
-    for output in run_agents(&home_refs, "keys-1", url) {
+    for output in crate::run_agents(&home_refs, "keys-1", &["--matcher", url]) {
         assert!(output.status.success(), "{}", printed(&output));
     }
     for home in &homes {
@@ -193,7 +176,7 @@ fn enrol_rotate_run_rotate_revoke_run() {
     )
     .unwrap();
     ok(&["job", "create", path(&job_spec(&work, "keys-rogue", &epoch_1, &PARTIES[1..])), "--operator", path(&rogue)]);
-    let refused = run_agents(&[&homes[1]], "keys-rogue", url).remove(0);
+    let refused = crate::run_agents(&[&homes[1]], "keys-rogue", &["--matcher", url]).remove(0);
     assert!(!refused.status.success());
     assert!(printed(&refused).contains("no custodian statement for operator \"rogue\""), "{}", printed(&refused));
     assert_eq!(chunks_of(&database, "keys-rogue"), 0, "nothing was tokenized or sent");
@@ -204,7 +187,7 @@ fn enrol_rotate_run_rotate_revoke_run() {
     ok(&["keys", "revoke", "--dir", path(&custodian), "--name", "petitions", "--matcher", url]);
     ok(&["job", "create", path(&job_spec(&work, "keys-2", &epoch_2, &PARTIES[1..3])), "--operator", path(&operator)]);
     // The revoked agent can neither take up epoch 2 nor take part.
-    let refused = run_agents(&[&homes[3]], "keys-2", url).remove(0);
+    let refused = crate::run_agents(&[&homes[3]], "keys-2", &["--matcher", url]).remove(0);
     assert!(!refused.status.success());
     assert!(printed(&refused).contains("revoked"), "{}", printed(&refused));
     assert!(!homes[3].join("state/epochs").join(format!("{epoch_2}.epoch")).exists());
@@ -229,7 +212,7 @@ fn enrol_rotate_run_rotate_revoke_run() {
     let error = client.put_bytes(&format!("/v2/jobs/keys-2/submission/chunks/0?epoch={epoch_1}"), &chunk).unwrap_err();
     assert_eq!(error.code(), Some("wrong-epoch"), "{error}");
 
-    for output in run_agents(&home_refs[..3], "keys-2", url) {
+    for output in crate::run_agents(&home_refs[..3], "keys-2", &["--matcher", url]) {
         assert!(output.status.success(), "{}", printed(&output));
     }
     // Epoch 1 was retired with no grace by the second rotation: the agents deleted it.

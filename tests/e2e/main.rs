@@ -41,6 +41,33 @@ fn fresh_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// `bidui keys tls-cert --host 127.0.0.1` into `cert` and `key`: the fingerprint it prints.
+fn loopback_certificate(cert: &std::path::Path, key: &std::path::Path) -> String {
+    let made = bidui(&["keys", "tls-cert", "--host", "127.0.0.1", "--out-cert", path(cert), "--out-key", path(key)]);
+    assert!(made.status.success(), "{}", printed(&made));
+    String::from_utf8(made.stdout).unwrap().trim().to_owned()
+}
+
+/// `bidui agent run` for each agent home's `agent.toml` in `job`, all at once (waiting up
+/// to 120 s for results), with `extra` arguments: what each printed.
+fn run_agents(homes: &[&std::path::Path], job: &str, extra: &[&str]) -> Vec<std::process::Output> {
+    let children: Vec<std::process::Child> = homes
+        .iter()
+        .map(|home| {
+            std::process::Command::new(bidui_exe())
+                .args(["agent", "run", "--results-wait", "120", "--job", job])
+                .args(extra)
+                .arg("--config")
+                .arg(home.join("agent.toml"))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start an agent")
+        })
+        .collect();
+    children.into_iter().map(|c| c.wait_with_output().expect("an agent's output")).collect()
+}
+
 /// The demo district's profile, `examples/district.toml`.
 fn example_profile() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/district.toml")

@@ -62,17 +62,7 @@ fn start_tls_matcher(d: &TlsDistrict) -> MatcherProcess {
 fn other_certificate(dir: &Path) -> PathBuf {
     let (cert, key) = (dir.join("other-cert.pem"), dir.join("other-key.pem"));
     if !cert.exists() {
-        let made = bidui(&[
-            "keys",
-            "tls-cert",
-            "--host",
-            "127.0.0.1",
-            "--out-cert",
-            cert.to_str().unwrap(),
-            "--out-key",
-            key.to_str().unwrap(),
-        ]);
-        assert!(made.status.success(), "{}", printed(&made));
+        crate::loopback_certificate(&cert, &key);
     }
     cert
 }

@@ -5,13 +5,12 @@
 //! the town workbooks and the summary show display names and labels, never a code.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
 use bidui_core::api::JobSpec;
 use calamine::{Data, Reader};
 
 use crate::district::{district, job_spec};
-use crate::{bidui, bidui_exe, fresh_dir, path, printed, MatcherProcess};
+use crate::{bidui, fresh_dir, path, printed, MatcherProcess};
 
 /// The demo's parties as this district calls them.
 const PARTIES: [(&str, &str, &str, &str); 4] = [
@@ -158,20 +157,8 @@ fn a_district_with_its_own_codes_and_names_reads_only_its_display_names() {
         bidui(&["job", "create", path(&work.join("job.toml")), "--operator", path(&work.join("operator.toml"))]);
     assert!(created.status.success(), "{}", printed(&created));
 
-    let agents: Vec<Child> = homes
-        .iter()
-        .map(|(_, home)| {
-            Command::new(bidui_exe())
-                .args(["agent", "run", "--results-wait", "120", "--job", &spec.id, "--config"])
-                .arg(home.join("agent.toml"))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for agent in agents {
-        let output = agent.wait_with_output().unwrap();
+    let home_dirs: Vec<&Path> = homes.iter().map(|(_, home)| home.as_path()).collect();
+    for output in crate::run_agents(&home_dirs, &spec.id, &[]) {
         assert!(output.status.success(), "{}", printed(&output));
     }
 
