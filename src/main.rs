@@ -44,7 +44,7 @@ enum Command {
     /// The central matcher service.
     #[command(subcommand)]
     Matcher(MatcherCommand),
-    /// The operator's jobs: sign and create, follow, fetch the match structure.
+    /// The operator's jobs: sign and create, follow, finish a stalled one, fetch the match structure.
     #[command(subcommand)]
     Job(JobCommand),
     /// The key custodian's commands.
@@ -207,6 +207,13 @@ enum JobCommand {
         /// Print the status as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Finishes a stalled job: joins it now if every party has sealed, says it was complete
+    /// already, or names the parties it still waits for (exit status 1).
+    Resume {
+        job: String,
+        #[arg(long)]
+        operator: PathBuf,
     },
     /// Fetches the match structure (no values: those are sealed to the requester, whose
     /// agent writes the report's input) and writes it as JSON.
@@ -467,6 +474,17 @@ fn job(command: JobCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
                 operator::print_status(&status);
+            }
+        }
+        JobCommand::Resume { job, operator } => {
+            let client = operator::OperatorConfig::load(&operator)?.client()?;
+            let resumed = operator::resume(&client, &job)?;
+            println!("{}", operator::resumed_note(&job, &resumed));
+            match resumed {
+                operator::Resumed::AlreadyComplete(status) | operator::Resumed::Joined(status) => {
+                    operator::print_status(&status)
+                }
+                operator::Resumed::Waiting(_) => std::process::exit(1),
             }
         }
         JobCommand::Results { job, operator, out } => {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use bidui_client::{path_segment, Client, MatcherEndpoint};
-use bidui_core::api::{JobResults, JobSpec, JobStatus, SignedJob};
+use bidui_core::api::{JobResults, JobSpec, JobStatus, JoinAnswer, SignedJob};
 use bidui_keyfile::Identity;
 use serde::Deserialize;
 
@@ -68,6 +68,46 @@ pub fn results(client: &Client, job: &str) -> anyhow::Result<JobResults> {
         .with_context(|| format!("reading the results of job {job}"))
 }
 
+/// What `bidui job resume` came to.
+pub enum Resumed {
+    /// Complete before the request: nothing was done.
+    AlreadyComplete(JobStatus),
+    /// Every party had sealed and the matcher joined the job now.
+    Joined(JobStatus),
+    /// These parties have not sealed yet: nothing to join.
+    Waiting(Vec<String>),
+}
+
+/// Asks the matcher to finish a job every party has sealed (`POST /v2/jobs/{job}/join`).
+pub fn resume(client: &Client, job: &str) -> anyhow::Result<Resumed> {
+    let path = format!("/v2/jobs/{}/join", path_segment(job));
+    let answer = match client.post(&path, &serde_json::json!({})) {
+        Ok((_, body)) => body,
+        Err(refused) if refused.code() == Some("not-all-sealed") => {
+            return Ok(Resumed::Waiting(refused.waiting_for().to_vec()))
+        }
+        Err(error) => return Err(error).with_context(|| format!("resuming job {job}")),
+    };
+    let answer: JoinAnswer =
+        serde_json::from_slice(&answer).with_context(|| format!("reading the matcher's answer about job {job}"))?;
+    Ok(if answer.joined { Resumed::Joined(answer.status) } else { Resumed::AlreadyComplete(answer.status) })
+}
+
+/// The line `bidui job resume` prints: what happened, in words.
+pub fn resumed_note(job: &str, resumed: &Resumed) -> String {
+    match resumed {
+        Resumed::AlreadyComplete(_) => format!("job {job} 已完成 (already complete): nothing was done"),
+        Resumed::Joined(_) => {
+            format!("job {job} 已重新比对 (joined now): the results are ready for the requester and the operator")
+        }
+        Resumed::Waiting(parties) => format!(
+            "job {job} 仍在等待：{} (waiting for the seal of these parties: run their agents; the job completes \
+             after the last seal)",
+            parties.join(", ")
+        ),
+    }
+}
+
 pub fn print_status(status: &JobStatus) {
     println!("job {} ({:?}) — {} [{}]", status.id, status.state, status.purpose, status.approval);
     println!("{:<20} {:<10} {:>8} {:>10} {:>7} {:>8}", "party", "role", "chunks", "records", "sealed", "invalid");
@@ -123,6 +163,15 @@ mod tests {
             })
             .collect();
         JobStatus { id: "j".into(), purpose: String::new(), approval: String::new(), state, participants }
+    }
+
+    #[test]
+    fn a_resumed_job_says_what_happened() {
+        let complete = status(JobState::Complete, &[true, true]);
+        assert!(resumed_note("j", &Resumed::AlreadyComplete(complete.clone())).contains("已完成"));
+        assert!(resumed_note("j", &Resumed::Joined(complete)).contains("已重新比对"));
+        let waiting = resumed_note("j", &Resumed::Waiting(vec!["p1".into(), "p2".into()]));
+        assert!(waiting.contains("仍在等待：p1, p2"), "{waiting}");
     }
 
     #[test]

@@ -37,7 +37,15 @@ pub enum ClientError {
     #[error("cannot reach the matcher at {url}: {reason} (tried {attempts} times over {seconds} s)")]
     GaveUp { url: String, reason: String, attempts: u32, seconds: u64 },
     #[error("the matcher refused {method} {path}: {status} {code}: {message}")]
-    Refused { method: String, path: String, status: u16, code: String, message: String },
+    Refused {
+        method: String,
+        path: String,
+        status: u16,
+        code: String,
+        message: String,
+        /// The parties the refusal waits for (`409 not-all-sealed`), as the matcher named them.
+        waiting_for: Vec<String>,
+    },
     #[error("the matcher's answer to {path} was not understood: {reason}")]
     Answer { path: String, reason: String },
     #[error(
@@ -73,6 +81,14 @@ impl ClientError {
         match self {
             ClientError::Refused { code, .. } => Some(code),
             _ => None,
+        }
+    }
+
+    /// The parties a refusal waits for; empty for any other error.
+    pub fn waiting_for(&self) -> &[String] {
+        match self {
+            ClientError::Refused { waiting_for, .. } => waiting_for,
+            _ => &[],
         }
     }
 }
@@ -528,6 +544,7 @@ impl Client {
         let error: ApiError = serde_json::from_slice(&bytes).unwrap_or(ApiError {
             code: "http".into(),
             message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            waiting_for: Vec::new(),
         });
         let refused = ClientError::Refused {
             method: method.into(),
@@ -535,6 +552,7 @@ impl Client {
             status,
             code: error.code,
             message: error.message,
+            waiting_for: error.waiting_for,
         };
         if is_transient_status(status) {
             Attempt::Transient(refused)
