@@ -43,8 +43,9 @@ pub enum ClientError {
         status: u16,
         code: String,
         message: String,
-        /// The parties the refusal waits for (`409 not-all-sealed`), as the matcher named them.
-        waiting_for: Vec<String>,
+        /// The parties the refusal waits for (`409 not-all-sealed`), as the matcher named them
+        /// (boxed: the error stays small enough to return by value everywhere).
+        waiting_for: Box<[String]>,
     },
     #[error("the matcher's answer to {path} was not understood: {reason}")]
     Answer { path: String, reason: String },
@@ -554,7 +555,7 @@ impl Client {
             status,
             code: error.code,
             message: error.message,
-            waiting_for: error.waiting_for,
+            waiting_for: error.waiting_for.into_boxed_slice(),
         };
         if is_transient_status(status) {
             Attempt::Transient(refused)
