@@ -109,3 +109,18 @@ fn the_smoke_mutations_are_deterministic_and_change_their_input() {
     assert_eq!(first, second);
     assert!(first.iter().filter(|m| m.as_slice() != b"seed input, a few bytes long").count() > 150);
 }
+
+/// A check that fails is reported with its input kept under the target directory, so it
+/// can be replayed; and the failure still fails the test.
+#[test]
+fn a_failing_smoke_input_is_kept_for_replay() {
+    let dir = std::env::current_exe().unwrap().ancestors().nth(3).unwrap().join("fuzz-smoke");
+    let kept = dir.join("chunk_decode-0-0");
+    let _ = std::fs::remove_file(&kept);
+    let mut rng = fastrand::Rng::with_seed(1);
+    let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        fuzzing::smoke("chunk_decode", 3, &mut |n| rng.usize(..n), |_| panic!("planted failure"))
+    }));
+    assert!(failed.is_err(), "the failure was swallowed");
+    assert!(kept.exists(), "the failing input is not kept at {}", kept.display());
+}
