@@ -48,6 +48,7 @@ fn abouts(lang: Lang) -> Vec<(&'static [&'static str], String)> {
         (&["job"], t_in!(lang, "help-job")),
         (&["job", "create"], t_in!(lang, "help-job-create")),
         (&["job", "status"], t_in!(lang, "help-job-status")),
+        (&["job", "resume"], t_in!(lang, "help-job-resume")),
         (&["job", "results"], t_in!(lang, "help-job-results")),
         (&["keys"], t_in!(lang, "help-keys")),
         (&["keys", "init-operator"], t_in!(lang, "help-keys-init-operator")),

@@ -53,7 +53,7 @@ enum Command {
     /// The central matcher service.
     #[command(subcommand)]
     Matcher(MatcherCommand),
-    /// The operator's jobs: sign and create, follow, fetch the match structure.
+    /// The operator's jobs: sign and create, follow, finish a stalled one, fetch the match structure.
     #[command(subcommand)]
     Job(JobCommand),
     /// The key custodian's commands.
@@ -255,6 +255,13 @@ enum JobCommand {
         /// Print the status as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Finishes a stalled job: joins it now if every party has sealed, says it was complete
+    /// already, or names the parties it still waits for (exit status 1).
+    Resume {
+        job: String,
+        #[arg(long)]
+        operator: PathBuf,
     },
     /// Fetches the job's match structure and writes it to --out as one JSON file, nothing
     /// else: per registry row, found or not in each department, attribute verdicts,
@@ -656,6 +663,18 @@ fn job(command: JobCommand) -> anyhow::Result<()> {
             } else {
                 let profile = config.profile.as_deref().map(operator::read_profile).transpose()?;
                 operator::print_status(&status, profile.as_ref());
+            }
+        }
+        JobCommand::Resume { job, operator } => {
+            let config = operator::OperatorConfig::load(&operator)?;
+            let resumed = operator::resume(&config.client()?, &job)?;
+            println!("{}", operator::resumed_note(&job, &resumed));
+            match resumed {
+                operator::Resumed::AlreadyComplete(status) | operator::Resumed::Joined(status) => {
+                    let profile = config.profile.as_deref().map(operator::read_profile).transpose()?;
+                    operator::print_status(&status, profile.as_ref())
+                }
+                operator::Resumed::Waiting(_) => std::process::exit(1),
             }
         }
         JobCommand::Results { job, operator, out } => {

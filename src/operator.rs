@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use bidui_client::{path_segment, Client, MatcherEndpoint};
-use bidui_core::api::{JobResults, JobSpec, JobStatus, SignedJob};
+use bidui_core::api::{JobResults, JobSpec, JobStatus, JoinAnswer, SignedJob};
 use bidui_core::profile::Profile;
 use bidui_i18n::t;
 use bidui_keyfile::Identity;
@@ -101,6 +101,39 @@ pub fn results(client: &Client, job: &str) -> anyhow::Result<JobResults> {
     client.get(&format!("/v2/jobs/{}/results", path_segment(job))).with_context(|| t!("reading-job-results", job = job))
 }
 
+/// What `bidui job resume` came to.
+pub enum Resumed {
+    /// Complete before the request: nothing was done.
+    AlreadyComplete(JobStatus),
+    /// Every party had sealed and the matcher joined the job now.
+    Joined(JobStatus),
+    /// These parties have not sealed yet: nothing to join.
+    Waiting(Vec<String>),
+}
+
+/// Asks the matcher to finish a job every party has sealed (`POST /v2/jobs/{job}/join`).
+pub fn resume(client: &Client, job: &str) -> anyhow::Result<Resumed> {
+    let path = format!("/v2/jobs/{}/join", path_segment(job));
+    let answer = match client.post(&path, &serde_json::json!({})) {
+        Ok((_, body)) => body,
+        Err(refused) if refused.code() == Some("not-all-sealed") => {
+            return Ok(Resumed::Waiting(refused.waiting_for().to_vec()))
+        }
+        Err(error) => return Err(error).with_context(|| t!("resuming-job", job = job)),
+    };
+    let answer: JoinAnswer = serde_json::from_slice(&answer).with_context(|| t!("reading-join-answer", job = job))?;
+    Ok(if answer.joined { Resumed::Joined(answer.status) } else { Resumed::AlreadyComplete(answer.status) })
+}
+
+/// The line `bidui job resume` prints: what happened, in words.
+pub fn resumed_note(job: &str, resumed: &Resumed) -> String {
+    match resumed {
+        Resumed::AlreadyComplete(_) => t!("job-resume-complete", job = job),
+        Resumed::Joined(_) => t!("job-resume-joined", job = job),
+        Resumed::Waiting(parties) => t!("job-resume-waiting", job = job, parties = parties.join(", ")),
+    }
+}
+
 /// The job's progress, parties by their display names where the district profile gives
 /// them.
 pub fn print_status(status: &JobStatus, profile: Option<&Profile>) {
@@ -168,6 +201,17 @@ mod tests {
             })
             .collect();
         JobStatus { id: "j".into(), purpose: String::new(), approval: String::new(), state, participants }
+    }
+
+    #[test]
+    fn a_resumed_job_says_what_happened() {
+        // In whichever language the test runs: three different notes, the parties named.
+        let complete = status(JobState::Complete, &[true, true]);
+        let already = resumed_note("j", &Resumed::AlreadyComplete(complete.clone()));
+        let joined = resumed_note("j", &Resumed::Joined(complete));
+        let waiting = resumed_note("j", &Resumed::Waiting(vec!["p1".into(), "p2".into()]));
+        assert!(already != joined && joined != waiting && already != waiting);
+        assert!(waiting.contains("p1, p2"), "{waiting}");
     }
 
     #[test]

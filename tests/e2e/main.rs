@@ -121,6 +121,14 @@ impl MatcherProcess {
         MatcherProcess::spawn(command, listen, database, &["--insecure-http".as_ref()])
     }
 
+    /// [`MatcherProcess::start_at`] with `BIDUI_TEST_NO_AUTOMATIC_JOIN` set: the matcher
+    /// joins a job only when the operator asks (`bidui job resume`).
+    fn start_without_automatic_join(database: &std::path::Path) -> MatcherProcess {
+        let mut command = std::process::Command::new(bidui_exe());
+        command.env("BIDUI_TEST_NO_AUTOMATIC_JOIN", "1");
+        MatcherProcess::spawn(command, "127.0.0.1:0", database, &["--insecure-http".as_ref()])
+    }
+
     /// [`MatcherProcess::start`] in a process that may open `files` files at most
     /// (`prlimit`, util-linux).
     fn start_with_open_files(files: u32, database: &std::path::Path, extra: &[&std::ffi::OsStr]) -> MatcherProcess {

@@ -530,3 +530,57 @@ fn a_matcher_killed_between_the_last_seal_and_the_join_completes_the_job_on_rest
             .unwrap();
     assert_eq!(results.summary.found["housing"], d.results.summary.found["housing"]);
 }
+
+/// Issue #11: a job every party has sealed but that nothing joined (here a matcher that
+/// starts no join of its own, as when its joins keep failing) is finished by the operator's
+/// `bidui job resume`, and the requester's waiting agent gets the results an uninterrupted
+/// run got. Before the last seal the command names the party it waits for; after the join,
+/// it says the job is complete.
+#[test]
+fn the_operator_resumes_a_stalled_job() {
+    let d = district();
+    let work = d.dir.join("job-resume");
+    std::fs::create_dir_all(&work).unwrap();
+    // A database of its own (an online backup of the district's, principals and all): a
+    // matcher of another test on the district's would join this job on its own.
+    let database = work.join("matcher.db");
+    let _ = std::fs::remove_file(&database);
+    let shared = d.dir.join("matcher/matcher.db");
+    let backup =
+        crate::bidui(&["matcher", "backup", "--db", shared.to_str().unwrap(), "--to", database.to_str().unwrap()]);
+    assert!(backup.status.success(), "{}", printed(&backup));
+    let matcher = MatcherProcess::start_without_automatic_join(&database);
+    let url = matcher.http_url();
+    let jobs = Jobs::new(d, &work, &url);
+    let job = "job-resume-1";
+    jobs.create(job, "housing");
+    let resume = || {
+        let operator = jobs.operator.to_str().unwrap();
+        bidui_with_env(&["job", "resume", job, "--operator", operator], &[])
+    };
+    let housing = agent_reading(d, "housing", &d.dir.join("data/housing.csv"), &work.join("housing-state"));
+    let sealed = spawn_agent(&housing, job, &url).wait_with_output().unwrap();
+    assert!(sealed.status.success(), "{}", printed(&sealed));
+
+    let waiting = resume();
+    assert_eq!(waiting.status.code(), Some(1), "{}", printed(&waiting));
+    assert!(printed(&waiting).contains("still waiting for: veterans"), "{}", printed(&waiting));
+
+    let veterans = agent_reading(d, "veterans", &d.dir.join("data/registry.xlsx"), &work.join("veterans-state"));
+    let requester = spawn_agent(&veterans, job, &url);
+    while !jobs.participant(job, "veterans").sealed {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let joined = resume();
+    assert!(joined.status.success(), "{}", printed(&joined));
+    assert!(printed(&joined).contains("was joined now"), "{}", printed(&joined));
+    let output = requester.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", printed(&output));
+    let results: JobResults =
+        serde_json::from_slice(&std::fs::read(work.join(format!("veterans-state/{job}/results.json"))).unwrap())
+            .unwrap();
+    assert_eq!(results.summary.found["housing"], d.results.summary.found["housing"]);
+
+    let again = resume();
+    assert!(again.status.success() && printed(&again).contains("complete already"), "{}", printed(&again));
+}

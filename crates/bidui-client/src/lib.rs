@@ -10,7 +10,7 @@
 //! every [`Client`] takes one.
 //!
 //! A request that fails on the way — the matcher restarting, a dropped connection, a
-//! matcher answering 502/503/504 — is signed afresh and sent again with growing pauses,
+//! matcher answering 408/502/503/504 — is signed afresh and sent again with growing pauses,
 //! for up to [`RetryPolicy::budget`]. That is safe because every request of the protocol
 //! may be repeated: reads; a chunk the matcher already holds is answered "already stored";
 //! a repeated seal or job creation with the same content is accepted as a repeat. A refusal
@@ -37,7 +37,16 @@ pub enum ClientError {
     #[error("cannot reach the matcher at {url}: {reason} (tried {attempts} times over {seconds} s)")]
     GaveUp { url: String, reason: String, attempts: u32, seconds: u64 },
     #[error("the matcher refused {method} {path}: {status} {code}: {message}")]
-    Refused { method: String, path: String, status: u16, code: String, message: String },
+    Refused {
+        method: String,
+        path: String,
+        status: u16,
+        code: String,
+        message: String,
+        /// The parties the refusal waits for (`409 not-all-sealed`), as the matcher named them
+        /// (boxed: the error stays small enough to return by value everywhere).
+        waiting_for: Box<[String]>,
+    },
     #[error("the matcher's answer to {path} was not understood: {reason}")]
     Answer { path: String, reason: String },
     #[error(
@@ -73,6 +82,14 @@ impl ClientError {
         match self {
             ClientError::Refused { code, .. } => Some(code),
             _ => None,
+        }
+    }
+
+    /// The parties a refusal waits for; empty for any other error.
+    pub fn waiting_for(&self) -> &[String] {
+        match self {
+            ClientError::Refused { waiting_for, .. } => waiting_for,
+            _ => &[],
         }
     }
 }
@@ -290,9 +307,11 @@ impl RetryPolicy {
 }
 
 /// Whether an HTTP status means "try again shortly": a proxy without its upstream, an
-/// overloaded or restarting matcher.
+/// overloaded or restarting matcher, or a body the network delivered too slowly
+/// (`408 body-too-slow`: on a lossy link TCP's backoff can stall a body for seconds; the
+/// matcher refused it before reading it, so it is sent again whole).
 fn is_transient_status(status: u16) -> bool {
-    matches!(status, 429 | 502 | 503 | 504)
+    matches!(status, 408 | 429 | 502 | 503 | 504)
 }
 
 /// A failed connection in plain words, for the kinds of I/O error that waiting may cure.
@@ -550,6 +569,7 @@ impl Client {
         let error: ApiError = serde_json::from_slice(&bytes).unwrap_or(ApiError {
             code: "http".into(),
             message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            waiting_for: Vec::new(),
         });
         let refused = ClientError::Refused {
             method: method.into(),
@@ -557,6 +577,7 @@ impl Client {
             status,
             code: error.code,
             message: error.message,
+            waiting_for: error.waiting_for.into_boxed_slice(),
         };
         if is_transient_status(status) {
             Attempt::Transient(refused)
@@ -825,15 +846,21 @@ mod tests {
     fn a_matcher_that_comes_back_is_reached_by_retrying_each_time_signed_afresh() {
         let dir = tempfile::tempdir().unwrap();
         let identity = Identity::create(&dir.path().join("k")).unwrap();
-        // Not listening for 300 ms (a restart), then "unavailable" twice, then the answer.
-        let answers = vec![(503, r#"{"code":"busy","message":"m"}"#), (502, "bad gateway"), (200, r#"{"ok":true}"#)];
+        // Not listening for 300 ms (a restart), then "unavailable", a body too slow (a lossy
+        // link), "bad gateway", then the answer.
+        let answers = vec![
+            (503, r#"{"code":"busy","message":"m"}"#),
+            (408, r#"{"code":"body-too-slow","message":"m"}"#),
+            (502, "bad gateway"),
+            (200, r#"{"ok":true}"#),
+        ];
         let (port, server) = scripted_server(answers, Duration::from_millis(300));
         let client = Client::new(&format!("http://127.0.0.1:{port}"), "a", identity).with_retry(quick_retries(30_000));
         let answer: serde_json::Value = client.get("/v1/health").unwrap();
         assert_eq!(answer["ok"], true);
         let nonces = server.join().unwrap();
-        assert_eq!(nonces.len(), 3, "{nonces:?}");
-        assert!(nonces[0] != nonces[1] && nonces[1] != nonces[2], "every attempt is a new signed request");
+        assert_eq!(nonces.len(), 4, "{nonces:?}");
+        assert!(nonces.windows(2).all(|pair| pair[0] != pair[1]), "every attempt is a new signed request");
     }
 
     #[test]

@@ -560,6 +560,15 @@ pub struct JobStatus {
     pub participants: Vec<ParticipantStatus>,
 }
 
+/// `POST /v2/jobs/{job}/join`: the job as the operator's request left it, and whether this
+/// request ran the join (`false`: the job was complete already, or a join running at the
+/// same time completed it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinAnswer {
+    pub joined: bool,
+    pub status: JobStatus,
+}
+
 /// `GET /v2/jobs/{job}/results`: per requester row, the match structure and the sealed
 /// values of the matched department rows (to the requester only). The requester opens
 /// them and fills in its own fields and the opened values: the stage-two report's input.
@@ -708,6 +717,10 @@ pub struct EpochPickup {
 pub struct ApiError {
     pub code: String,
     pub message: String,
+    /// The parties whose seal the refused request waits for (`409 not-all-sealed`), so a
+    /// caller can name them without parsing the message; absent from every other refusal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting_for: Vec<String>,
 }
 
 #[cfg(test)]

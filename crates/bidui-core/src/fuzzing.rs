@@ -75,3 +75,106 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
     inputs.sort();
     inputs
 }
+
+/// A bounded mutational fuzz run without nightly: `iterations` inputs made from the seed
+/// corpus of `target` (each a seed in turn, changed one to four times by [`mutate`]) and fed
+/// to `check`, the body of that target. `below(n)` draws a number under `n`: the caller's
+/// seeded generator, so a run is the same every time. A panicking input is printed as hex
+/// with its target and seed, and written under the build's target directory
+/// (`target/fuzz-smoke/<target>-<seed>-<iteration>`) so that `cargo +nightly fuzz run
+/// <target> <file>` replays it; then the panic goes on.
+pub fn smoke(target: &str, iterations: usize, below: &mut dyn FnMut(usize) -> usize, check: impl Fn(&[u8])) {
+    let seeds = seeds(target);
+    for iteration in 0..iterations {
+        let seed = iteration % seeds.len();
+        let mut input = seeds[seed].clone();
+        for _ in 0..1 + below(4) {
+            let other = &seeds[below(seeds.len())];
+            mutate(&mut input, other, below);
+        }
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&input))) {
+            let saved = save_failure(target, seed, iteration, &input);
+            eprintln!(
+                "fuzz smoke: target {target} failed on seed {seed} ({}) mutated at iteration {iteration}; input \
+                 ({} bytes, {saved}): {}",
+                hex::encode(&seeds[seed]),
+                input.len(),
+                hex::encode(&input),
+            );
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+/// Where [`smoke`] keeps a failing input: `fuzz-smoke/` in the target directory the test
+/// binary runs from (`target/debug/deps/<test>`, whatever `CARGO_TARGET_DIR` says).
+fn save_failure(target: &str, seed: usize, iteration: usize, input: &[u8]) -> String {
+    let Some(dir) = std::env::current_exe().ok().and_then(|exe| exe.ancestors().nth(3).map(|t| t.join("fuzz-smoke")))
+    else {
+        return "not saved: no target directory".into();
+    };
+    let path = dir.join(format!("{target}-{seed}-{iteration}"));
+    match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, input)) {
+        Ok(()) => format!("saved as {}", path.display()),
+        Err(e) => format!("not saved to {}: {e}", path.display()),
+    }
+}
+
+/// Byte values that make parsers take their edge paths: zero, sign and length boundaries,
+/// ASCII delimiters of the formats read (CSV, XML, JSON, headers).
+const INTERESTING_BYTES: &[u8] =
+    &[0, 1, 0x7f, 0x80, 0xff, b'"', b',', b'<', b'>', b'{', b'}', b'\n', b'\r', b':', b'0'];
+
+/// Integers at size boundaries, written in place as 1, 2, 4 or 8 bytes, little- or big-endian.
+const INTERESTING_INTEGERS: &[u64] =
+    &[0, 1, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0xffff, 0x1_0000, 0x7fff_ffff, 0xffff_ffff, u64::MAX];
+
+/// One mutation of `input`, as libFuzzer's mutators make them: a bit flipped, a byte
+/// inserted or deleted, a cut, a splice with `other` (another seed), a span repeated, or an
+/// interesting byte or integer written in place. `below(n)` draws a number under `n`.
+pub fn mutate(input: &mut Vec<u8>, other: &[u8], below: &mut dyn FnMut(usize) -> usize) {
+    let len = input.len();
+    match below(8) {
+        0 if len > 0 => {
+            let at = below(len);
+            input[at] ^= 1 << below(8);
+        }
+        1 => {
+            let byte = if below(2) == 0 { INTERESTING_BYTES[below(INTERESTING_BYTES.len())] } else { below(256) as u8 };
+            input.insert(below(len + 1), byte);
+        }
+        2 if len > 0 => {
+            let at = below(len);
+            let end = (at + 1 + below(8)).min(len);
+            input.drain(at..end);
+        }
+        3 => input.truncate(below(len + 1)),
+        4 => {
+            let (keep, from) = (below(len + 1), below(other.len() + 1));
+            input.truncate(keep);
+            input.extend_from_slice(&other[from..]);
+        }
+        5 if len > 0 => {
+            let at = below(len);
+            let span = input[at..(at + 1 + below(16)).min(len)].to_vec();
+            let times = 1 + below(64);
+            let insert_at = below(len + 1);
+            input.splice(insert_at..insert_at, span.iter().copied().cycle().take(span.len() * times));
+        }
+        6 if len > 0 => {
+            let value = INTERESTING_INTEGERS[below(INTERESTING_INTEGERS.len())];
+            let width = [1, 2, 4, 8][below(4)].min(len);
+            // The value's low `width` bytes, in either order.
+            let mut bytes = value.to_le_bytes()[..width].to_vec();
+            if below(2) == 0 {
+                bytes.reverse();
+            }
+            let at = below(len - width + 1);
+            input[at..at + width].copy_from_slice(&bytes);
+        }
+        _ => {
+            let byte = INTERESTING_BYTES[below(INTERESTING_BYTES.len())];
+            input.insert(below(len + 1), byte);
+        }
+    }
+}

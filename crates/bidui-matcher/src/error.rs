@@ -13,11 +13,18 @@ pub struct ApiFailure {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// The parties a refusal waits for (`ApiError::waiting_for`).
+    pub waiting_for: Vec<String>,
 }
 
 impl ApiFailure {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiFailure {
-        ApiFailure { status, code, message: message.into() }
+        ApiFailure { status, code, message: message.into(), waiting_for: Vec::new() }
+    }
+
+    /// The refusal naming the parties it waits for.
+    pub fn waiting_for(self, parties: Vec<String>) -> ApiFailure {
+        ApiFailure { waiting_for: parties, ..self }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiFailure {
@@ -71,6 +78,7 @@ impl IntoResponse for ApiFailure {
         if self.status.is_client_error() {
             tracing::info!(status = self.status.as_u16(), code = self.code, "refused: {}", self.message);
         }
-        (self.status, Json(ApiError { code: self.code.to_owned(), message: self.message })).into_response()
+        let error = ApiError { code: self.code.to_owned(), message: self.message, waiting_for: self.waiting_for };
+        (self.status, Json(error)).into_response()
     }
 }

@@ -7,7 +7,7 @@ use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use bidui_core::api::{
     AssignedJob, Assignment, Assignments, ChunkInfo, JobResults, JobSignatureError, JobSpec, JobState, JobStatus,
-    ParticipantStatus, PartyRole, SealRequest, SignedJob, SubmissionStatus,
+    JoinAnswer, ParticipantStatus, PartyRole, SealRequest, SignedJob, SubmissionStatus,
 };
 use bidui_core::custody::{PrincipalRole, PrincipalStatement};
 use bidui_core::wire::{Chunk, ChunkError};
@@ -32,6 +32,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v2/jobs", post(create_job))
         .route("/v2/assignments", get(assignments))
         .route("/v2/jobs/{job}", get(job_status))
+        .route("/v2/jobs/{job}/join", post(join_job))
         .route("/v2/jobs/{job}/assignment", get(assignment))
         .route("/v2/jobs/{job}/submission", get(submission_status))
         .route("/v2/jobs/{job}/submission/chunks/{seq}", put(put_chunk))
@@ -218,6 +219,37 @@ async fn job_status(
     Ok(Json(job_status_of(&state, &loaded, caller).await?))
 }
 
+/// `POST /v2/jobs/{job}/join`: the operator who signed a job has it finished now. A job
+/// complete already is answered as it is; one every party has sealed is joined on the
+/// path the last seal's join takes (`jobs::finish`, in the same turn, so never twice at
+/// once); one still waiting for a seal is refused `409 not-all-sealed`, naming the parties.
+async fn join_job(
+    State(state): State<AppState>,
+    Path(job): Path<String>,
+    verified: Verified,
+) -> Result<Json<JoinAnswer>, ApiFailure> {
+    let caller = verified.caller();
+    let loaded = jobs::load(&state, &job).await?;
+    caller.clone().operator()?;
+    signing_operator(caller, &loaded)?;
+    let mut joined = false;
+    if loaded.state == JobState::Collecting {
+        let status = job_status_of(&state, &loaded, caller).await?;
+        let waiting: Vec<String> = status.participants.into_iter().filter(|p| !p.sealed).map(|p| p.party).collect();
+        if !waiting.is_empty() {
+            return Err(ApiFailure::conflict(
+                "not-all-sealed",
+                format!("the job joins once every party has sealed; still waiting for: {}", waiting.join(", ")),
+            )
+            .waiting_for(waiting));
+        }
+        tracing::info!(job = %loaded.spec.id, operator = %caller.name(), "join asked for by the operator");
+        joined = jobs::finish(&state, &loaded.spec).await?;
+    }
+    let loaded = jobs::load(&state, &job).await?;
+    Ok(Json(JoinAnswer { joined, status: job_status_of(&state, &loaded, caller).await? }))
+}
+
 /// Whether a repeated seal states what the first one did (its digest is not stored: the
 /// chunks it covered may be purged).
 fn same_figures(request: &SealRequest, stored: &store::SubmissionRow) -> bool {
@@ -234,7 +266,7 @@ fn same_figures(request: &SealRequest, stored: &store::SubmissionRow) -> bool {
 /// An operator follows the jobs it signed, not another operator's.
 fn signing_operator(caller: &Caller, loaded: &LoadedJob) -> Result<(), ApiFailure> {
     if loaded.signed.signer != caller.name() {
-        return Err(ApiFailure::forbidden("only the operator who signed the job may follow it"));
+        return Err(ApiFailure::forbidden("only the operator who signed the job may follow or finish it"));
     }
     Ok(())
 }

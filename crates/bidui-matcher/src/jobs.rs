@@ -130,16 +130,38 @@ const JOIN_FAILED: &str = "join failed: the job stays collecting and is retried 
 /// on the other departments' data. A failure is logged and leaves the job collecting;
 /// [`join_ready_jobs`] retries it.
 pub fn spawn_join(state: &AppState, spec: JobSpec) {
+    if no_automatic_join() {
+        return;
+    }
     let state = state.clone();
     tokio::spawn(async move {
-        let finished = async {
-            build_results(&state, &spec).await?;
-            purge_expired(&state).await
-        };
-        if let Err(failure) = finished.await {
-            tracing::error!(job = %spec.id, ?failure, "{JOIN_FAILED}");
-        }
+        // Logged inside.
+        let _ = finish(&state, &spec).await;
     });
+}
+
+/// Joins a job whose parties have all sealed and purges what is then due: the last seal's
+/// task, and the operator's `POST /v2/jobs/{job}/join`. The same turn (`state.finishing`)
+/// as every other join, so a request arriving while one runs waits for it and finds the
+/// job complete: false, nothing joined twice. A failure is logged and leaves the job
+/// collecting.
+pub async fn finish(state: &AppState, spec: &JobSpec) -> Result<bool, ApiFailure> {
+    let finished = async {
+        let joined = build_results(state, spec).await?;
+        purge_expired(state).await?;
+        Ok(joined)
+    };
+    finished.await.inspect_err(|failure| tracing::error!(job = %spec.id, ?failure, "{JOIN_FAILED}"))
+}
+
+/// Test-only fault injection: the matcher starts no join of its own — not after the last
+/// seal, not at start-up nor every minute — so a job every party has sealed stays
+/// collecting until the operator asks for its join (`bidui job resume`), as one would
+/// after a join that keeps failing.
+const NO_AUTOMATIC_JOIN: &str = "BIDUI_TEST_NO_AUTOMATIC_JOIN";
+
+fn no_automatic_join() -> bool {
+    std::env::var_os(NO_AUTOMATIC_JOIN).is_some()
 }
 
 /// Joins every job whose parties have all sealed but which is still collecting — a join
@@ -148,7 +170,11 @@ pub fn spawn_join(state: &AppState, spec: JobSpec) {
 /// next call. Returns the jobs this call completed.
 pub async fn join_ready_jobs(state: &AppState) -> Result<Vec<String>, ApiFailure> {
     let collecting = state_name(JobState::Collecting);
-    let ready = state.store.call(move |c| store::jobs_ready_to_join(c, collecting)).await?;
+    let ready = if no_automatic_join() {
+        Vec::new()
+    } else {
+        state.store.call(move |c| store::jobs_ready_to_join(c, collecting)).await?
+    };
     let mut completed = Vec::new();
     for job in ready {
         let joined = async { build_results(state, &load(state, &job).await?.spec).await };

@@ -15,7 +15,7 @@ use axum::body::{to_bytes, Body};
 use axum::http::{HeaderValue, Request, StatusCode};
 use axum::Router;
 use bidui_core::api::{
-    ApiError, Assignment, Assignments, Attribute, DepartmentSpec, JobResults, JobSpec, JobState, JobStatus,
+    ApiError, Assignment, Assignments, Attribute, DepartmentSpec, JobResults, JobSpec, JobState, JobStatus, JoinAnswer,
     RefusedField, RequesterSpec, SealRequest, SignedJob, SubmissionStatus, HEADER_NONCE, HEADER_SIGNATURE,
     HEADER_SIGNER, HEADER_TIMESTAMP,
 };
@@ -648,6 +648,7 @@ fn refusal_cases() -> Vec<Case> {
                     build("POST", "/v2/jobs", signed_json(&spec(), &m.operator), &Headers::none()),
                     build("PUT", &chunk_path(JOB, 0, EPOCH), veterans_chunk(), &Headers::none()),
                     build("GET", &format!("/v2/jobs/{JOB}/results"), Vec::new(), &Headers::none()),
+                    build("POST", &format!("/v2/jobs/{JOB}/join"), Vec::new(), &Headers::none()),
                 ]
             },
         },
@@ -988,6 +989,7 @@ fn refusal_cases() -> Vec<Case> {
                     put_chunk_request(&m.outsider, 0, &chunk_for("household", &[(1, 1)])),
                     m.outsider.request("POST", &seal_path(), seal_body(&seal_request(&[], EPOCH))),
                     m.outsider.request("GET", &format!("{job}/results"), Vec::new()),
+                    m.outsider.request("POST", &format!("{job}/join"), Vec::new()),
                 ]
             },
         },
@@ -1006,7 +1008,19 @@ fn refusal_cases() -> Vec<Case> {
             },
         },
         Case {
-            name: "an operator following a job another operator signed",
+            name: "a party of the job, requester or department, asking for the job's join (the operator's)",
+            status: S::FORBIDDEN,
+            code: Some("forbidden"),
+            requests: |m, _| {
+                let join = format!("/v2/jobs/{JOB}/join");
+                [&m.veterans, &m.household, &m.pension]
+                    .into_iter()
+                    .map(|p| p.request("POST", &join, Vec::new()))
+                    .collect()
+            },
+        },
+        Case {
+            name: "an operator following or finishing a job another operator signed",
             status: S::FORBIDDEN,
             code: Some("forbidden"),
             requests: |m, _| {
@@ -1014,8 +1028,15 @@ fn refusal_cases() -> Vec<Case> {
                 vec![
                     m.other_operator.request("GET", &job, Vec::new()),
                     m.other_operator.request("GET", &format!("{job}/results"), Vec::new()),
+                    m.other_operator.request("POST", &format!("{job}/join"), Vec::new()),
                 ]
             },
+        },
+        Case {
+            name: "the operator asking for the join of a job no party has sealed",
+            status: S::CONFLICT,
+            code: Some("not-all-sealed"),
+            requests: |m, _| vec![m.operator.request("POST", &format!("/v2/jobs/{JOB}/join"), Vec::new())],
         },
         Case {
             name: "the operator reading an assignment, uploading or sealing in a party's place",
@@ -1053,6 +1074,7 @@ fn refusal_cases() -> Vec<Case> {
                     m.veterans.request("PUT", &chunk_path("zc-2026-999", 0, EPOCH), veterans_chunk()),
                     m.veterans.request("POST", &format!("{job}/submission/seal"), seal_body(&seal_request(&[], EPOCH))),
                     m.veterans.request("GET", &format!("{job}/results"), Vec::new()),
+                    m.operator.request("POST", &format!("{job}/join"), Vec::new()),
                 ]
             },
         },
@@ -1387,7 +1409,7 @@ fn refusal_cases() -> Vec<Case> {
 }
 
 /// How many requests [`refusal_cases`] sends: a case dropped or emptied by mistake shows.
-const REFUSED_REQUESTS: usize = 202;
+const REFUSED_REQUESTS: usize = 210;
 
 #[tokio::test]
 async fn refusals_change_nothing() {
@@ -1912,6 +1934,7 @@ async fn a_job_created_under_protocol_v1_is_gone() {
         (&m.veterans, "PUT", format!("{job}/submission/chunks/0?epoch={EPOCH}")),
         (&m.veterans, "POST", format!("{job}/submission/seal")),
         (&m.veterans, "GET", format!("{job}/results")),
+        (&m.operator, "POST", format!("{job}/join")),
     ] {
         let error = m.call(party, method, &path, Vec::new()).await.refused(StatusCode::GONE, "protocol-v1");
         assert!(error.message.contains("protocol v2"), "{}", error.message);
@@ -2889,6 +2912,77 @@ async fn serve_completes_on_start_up_a_job_whose_join_never_ran() {
     crashed.poll_until_complete(JOB).await;
     server.abort();
     assert_eq!(crashed.results_text().await, normal.results_text().await);
+}
+
+impl Matcher {
+    /// The operator's `POST /v2/jobs/{job}/join` through `app`.
+    async fn ask_join(&self, app: &Router) -> Answer {
+        let request = self.operator.request("POST", &format!("/v2/jobs/{JOB}/join"), Vec::new());
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec();
+        Answer { status, body, dir: self.dir.path().display().to_string() }
+    }
+}
+
+/// Issue #11: a job every party has sealed but whose join never ran (the matcher stopped
+/// before it, and nothing joined it since) is finished by the operator's request, with the
+/// very results of a run never interrupted; asked again, the job is answered as complete
+/// and nothing is joined twice.
+#[tokio::test]
+async fn the_operators_join_completes_a_job_whose_join_never_ran_with_the_same_results() {
+    let normal = Matcher::new().await;
+    let crashed = normal.twin().await;
+    normal.complete_job().await;
+    let _stopped = crashed.seal_all_and_stop_before_the_join().await;
+    // Started again, on the same database file; the start-up join has not run.
+    let restarted = bidui_matcher::app(AppState::open(&crashed.dir.path().join("matcher.db")).unwrap());
+    let answer: JoinAnswer = crashed.ask_join(&restarted).await.expect(StatusCode::OK).json();
+    assert!(answer.joined, "{answer:?}");
+    assert_eq!((answer.status.state, answer.status.participants.len()), (JobState::Complete, 3));
+    assert_eq!(crashed.results_text().await, normal.results_text().await);
+    assert_eq!(crashed.results(&crashed.operator).await.text(), normal.results(&normal.operator).await.text());
+    let before = crashed.snapshot().await;
+    let again: JoinAnswer = crashed.ask_join(&restarted).await.expect(StatusCode::OK).json();
+    assert_eq!((again.joined, again.status.state), (false, JobState::Complete));
+    crashed.assert_unchanged(&before).await;
+}
+
+/// A join asked for while the last seal's own join waits for its turn takes the turn after
+/// it and finds the job complete: one join, not two racing.
+#[tokio::test]
+async fn the_operators_join_waits_for_a_join_already_running_and_joins_nothing_twice() {
+    let normal = Matcher::new().await;
+    let m = normal.twin().await;
+    normal.complete_job().await;
+    let turn = m.seal_all_and_stop_before_the_join().await;
+    // The last seal's join is queued for the turn before the operator's request is.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let (answer, ()) = tokio::join!(m.ask_join(&m.app), async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        drop(turn);
+    });
+    let answer: JoinAnswer = answer.expect(StatusCode::OK).json();
+    assert_eq!((answer.joined, answer.status.state), (false, JobState::Complete), "joined twice");
+    assert_eq!(m.results_text().await, normal.results_text().await);
+}
+
+/// A job still waiting for a seal is not joined: `409 not-all-sealed` names the parties not
+/// sealed (as the operator's `job resume` prints them), and nothing changes.
+#[tokio::test]
+async fn the_operators_join_of_a_job_still_collecting_names_the_parties_not_sealed() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    m.put_chunk(&m.household, 0, &household_chunk()).await.expect(StatusCode::CREATED);
+    m.seal(&m.household, &seal_request(&[&household_chunk()], EPOCH)).await.expect(StatusCode::OK);
+    let before = m.snapshot().await;
+    let error = m.ask_join(&m.app).await.refused(StatusCode::CONFLICT, "not-all-sealed");
+    assert_eq!(error.waiting_for, ["veterans", "pension"]);
+    assert!(error.message.contains("veterans, pension"), "{}", error.message);
+    m.assert_unchanged(&before).await;
+    assert_eq!(m.job_state().await, JobState::Collecting);
 }
 
 /// The audit log records what changed: an identical re-upload stores nothing and
