@@ -813,7 +813,9 @@ fn report_claims_refuses_what_is_not_a_town_workbook_and_progress_ranks_the_town
     let kept = std::fs::read(round.join("claims.json")).unwrap();
 
     let upward = work.join("upward");
-    assert!(crate::bidui(&["report", "upward", crate::path(report_dir), "--out", crate::path(&upward)]).status.success());
+    assert!(crate::bidui(&["report", "upward", crate::path(report_dir), "--out", crate::path(&upward)])
+        .status
+        .success());
     let refused = crate::bidui(&["report", "claims", crate::path(&round), crate::path(&upward.join("upward.xlsx"))]);
     assert!(!refused.status.success() && crate::printed(&refused).contains("问题清单"), "{}", crate::printed(&refused));
     assert_eq!(std::fs::read(round.join("claims.json")).unwrap(), kept, "a refused workbook changed the claims");
