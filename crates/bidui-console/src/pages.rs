@@ -43,7 +43,7 @@ section { background: #fff; border-radius: 8px; padding: 6px 18px 16px; margin-t
 table { border-collapse: collapse; font-size: 13px; width: 100%; }
 th, td { border: 1px solid #d5dde6; padding: 5px 7px; text-align: right; vertical-align: top; }
 th { background: #eaf1f8; font-weight: 600; }
-th.l, td.l { text-align: left; }
+th.l, td.l { text-align: left; white-space: nowrap; }
 td.w { text-align: left; min-width: 180px; }
 tr.total td { font-weight: bold; background: #f3f6f9; }
 .scroll { overflow-x: auto; }
