@@ -42,7 +42,8 @@ section { background: #fff; border-radius: 8px; padding: 6px 18px 16px; margin-t
     r#"box-shadow: 0 1px 3px rgba(0,0,0,.08); }
 table { border-collapse: collapse; font-size: 13px; width: 100%; }
 th, td { border: 1px solid #d5dde6; padding: 5px 7px; text-align: right; vertical-align: top; }
-th { background: #eaf1f8; font-weight: 600; }
+th { background: #eaf1f8; font-weight: 600; white-space: nowrap; }
+th.c { white-space: normal; min-width: 3.5em; }
 th.l, td.l { text-align: left; white-space: nowrap; }
 td.w { text-align: left; min-width: 180px; }
 tr.total td { font-weight: bold; background: #f3f6f9; }
@@ -156,7 +157,7 @@ pub fn round(console: &Console, round: &Round) -> String {
         "<section>\n<h2>镇街 × 问题类别</h2>\n<div class=\"scroll\"><table>\n<tr><th class=\"l\">镇街</th><th>名册行数</th>",
     );
     for (severity, label) in &categories {
-        let _ = write!(body, "<th class=\"{}\">{}</th>", severity_class(*severity), escape(label));
+        let _ = write!(body, "<th class=\"c {}\">{}</th>", severity_class(*severity), escape(label));
     }
     body.push_str("<th>合计</th><th>已交回整改情况</th><th class=\"l\">镇街工作簿</th></tr>\n");
     let mut totals = vec![0usize; categories.len()];
@@ -302,10 +303,11 @@ pub fn claims_taken(job: &str, taken: &Taken) -> String {
 fn correction_cells(c: &Correction) -> String {
     let rate = c.completion();
     format!(
-        "<td>{}</td><td>{}</td><td class=\"serious\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+        "<td>{}</td><td>{}</td><td{}>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
          <td class=\"l\"><span class=\"bar\" style=\"width:{:.0}px\"></span>{}</td>",
         c.before,
         c.claimed_fixed,
+        if c.claimed_but_present > 0 { " class=\"serious\"" } else { "" },
         c.claimed_but_present,
         c.confirmed,
         c.fixed_unclaimed,
