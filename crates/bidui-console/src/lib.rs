@@ -240,12 +240,24 @@ pub fn app(console: Arc<Console>) -> Router {
         .with_state(console)
 }
 
+/// What the browser may load for a console page: nothing but the page itself (its inline
+/// styles and SVG), forms only back to the console, and no other site may frame it.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 /// `2026-12-01 10:00:00 +08:00 GET /rounds/x 200`: the path as sent (percent-encoded),
-/// anything else replaced, so a line stays ASCII.
+/// anything else replaced, so a line stays ASCII. Every response gets the headers that keep
+/// the pages (names and identity numbers) in this browser tab: the policy above, not
+/// cached, no referrer.
 async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path: String = request.uri().path().chars().map(|c| if c.is_ascii_graphic() { c } else { '?' }).collect();
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     eprintln!("{} {method} {path} {}", now_in_china(), response.status().as_u16());
     response
 }

@@ -422,6 +422,18 @@ async fn no_page_references_anything_outside() {
     }
 }
 
+#[tokio::test]
+async fn every_response_forbids_loading_from_elsewhere_framing_and_caching() {
+    let r = rounds();
+    for uri in ["/", "/rounds/zc-test-1/summary", "/rounds/zc-test-1/upward.xlsx", "/nothing"] {
+        let response = r.app.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+        let headers = response.headers();
+        let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(policy.contains("default-src 'none'") && policy.contains("frame-ancestors 'none'"), "{uri}: {policy}");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store", "{uri}");
+    }
+}
+
 #[test]
 fn only_loopback_is_served() {
     for ok in ["127.0.0.1:8800", "[::1]:8800", "127.0.0.2:1"] {
