@@ -70,6 +70,7 @@ fn abouts(lang: Lang) -> Vec<(&'static [&'static str], String)> {
         (&["report", "merge"], t_in!(lang, "help-report-merge")),
         (&["report", "claims"], t_in!(lang, "help-report-claims")),
         (&["report", "progress"], t_in!(lang, "help-report-progress")),
+        (&["console"], t_in!(lang, "help-console")),
         (&["audit"], t_in!(lang, "help-audit")),
         (&["audit", "show"], t_in!(lang, "help-audit-show")),
         (&["audit", "verify"], t_in!(lang, "help-audit-verify")),

@@ -69,6 +69,17 @@ enum Command {
     /// The matcher's hash-chained audit log: show it, verify it.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The bureau's console in a browser: rounds by town with names, the towns' returned
+    /// workbooks taken back, progress between rounds, the report upward; loopback only
+    Console {
+        /// The folder of the rounds: one report directory per round (`bidui report build`'s
+        /// output), in the order of their names.
+        #[arg(long)]
+        rounds: PathBuf,
+        /// Where to listen: a loopback address (TLS and accounts come later).
+        #[arg(long, default_value = "127.0.0.1:8800")]
+        listen: SocketAddr,
+    },
 }
 
 #[derive(Subcommand)]
@@ -388,6 +399,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Report(command) => report::run(command),
         Command::Audit(command) => audit::run(command),
+        Command::Console { rounds, listen } => {
+            let runtime = tokio::runtime::Runtime::new().context(t!("starting-runtime"))?;
+            Ok(runtime.block_on(bidui_console::serve(&rounds, listen))?)
+        }
     }
 }
 

@@ -239,6 +239,7 @@ help-report-upward = The report upward for the city: per town and category count
 help-report-merge = Adds up the upward files of several districts (or cities) for the level above: the city's (or province's) upward.json and upward.xlsx in --out
 help-report-claims = Takes back the town workbooks returned with 整改情况 / 整改说明 filled in, into the run's claims.json; a row that names no problem of the run refuses its workbook
 help-report-progress = Weighs the towns' claims against the next round: per town and category claimed fixed, confirmed, claimed but still present, new, still open; towns ranked by completion
+help-console = The bureau's console in a browser: rounds by town with names, the towns' returned workbooks taken back, progress between rounds, the report upward; loopback only
 help-audit = The matcher's hash-chained audit log: show it, verify it
 help-audit-show = Lists the audit records, oldest first
 help-audit-verify = Checks the hash chain: prints OK with the record count and the head hash, or the first broken record and why (exit status 1)

@@ -1,0 +1,372 @@
+//! The console's pages: each a complete page, inline CSS, no script, nothing fetched from
+//! outside; every text from the rounds goes through [`escape`].
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use bidui_core::api::Severity;
+use bidui_report::claims::{Claim, Correction};
+use bidui_report::html::escape;
+use bidui_report::ProblemKey;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::{now_in_china, Console, Round, Taken};
+
+/// What a path segment may carry unencoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// A job id or a town as a path segment (escaped for HTML as well: `&` stays out).
+fn segment(text: &str) -> String {
+    utf8_percent_encode(text, SEGMENT).to_string()
+}
+
+fn round_link(job: &str) -> String {
+    format!("/rounds/{}", segment(job))
+}
+
+fn town_link(job: &str, town: &str) -> String {
+    format!("/rounds/{}/towns/{}", segment(job), segment(town))
+}
+
+const STYLE: &str = concat!(
+    r#"
+body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", "#,
+    r#""WenQuanYi Micro Hei", sans-serif; margin: 0; color: #1f2d3d; background: #f4f6f9; }
+header { background: #1f5fa8; color: #fff; padding: 10px 28px; }
+header a { color: #fff; margin-right: 22px; text-decoration: none; font-weight: 600; }
+main { max-width: 1280px; margin: 0 auto; padding: 18px 28px 48px; }
+h1 { font-size: 24px; margin: 8px 0 4px; }
+h2 { font-size: 18px; margin: 26px 0 10px; border-left: 5px solid #1f5fa8; padding-left: 10px; }
+.meta, .note { color: #5a6b7d; font-size: 13px; line-height: 1.7; }
+section { background: #fff; border-radius: 8px; padding: 6px 18px 16px; margin-top: 16px; "#,
+    r#"box-shadow: 0 1px 3px rgba(0,0,0,.08); }
+table { border-collapse: collapse; font-size: 13px; width: 100%; }
+th, td { border: 1px solid #d5dde6; padding: 5px 7px; text-align: right; vertical-align: top; }
+th { background: #eaf1f8; font-weight: 600; white-space: nowrap; }
+th.c { white-space: normal; min-width: 3.5em; }
+th.l, td.l { text-align: left; white-space: nowrap; }
+td.w { text-align: left; min-width: 180px; }
+tr.total td { font-weight: bold; background: #f3f6f9; }
+.scroll { overflow-x: auto; }
+.serious { color: #c0392b; font-weight: 600; }
+.normal { color: #b0700f; }
+.notice { color: #2e7d32; }
+.bar { display: inline-block; height: 10px; background: #1f5fa8; vertical-align: middle; margin-right: 6px; }
+a { color: #1f5fa8; }
+footer { color: #8a97a6; font-size: 12px; text-align: center; padding: 18px; }
+"#
+);
+
+/// A complete page around `body`.
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{} — 比对控制台</title>\n\
+         <style>{STYLE}</style>\n</head>\n<body>\n<header><a href=\"/\">各轮比对</a><a href=\"/progress\">整改进度</a>\
+         </header>\n<main>\n{body}</main>\n<footer>页面生成于 {}（北京时间）· 本页含人员姓名和身份证号，仅供本单位使用</footer>\n\
+         </body>\n</html>\n",
+        escape(title),
+        now_in_china().to_minute_string()
+    )
+}
+
+/// A page that says one thing: an error, or that a page is not there.
+pub fn message(title: &str, text: &str) -> String {
+    page(
+        title,
+        &format!(
+            "<h1>{}</h1>\n<section><p>{}</p><p><a href=\"/\">返回各轮比对</a></p></section>\n",
+            escape(title),
+            escape(text)
+        ),
+    )
+}
+
+fn severity_class(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Serious => "serious",
+        Severity::Normal => "normal",
+        Severity::Notice => "notice",
+    }
+}
+
+const SEVERITIES: [Severity; 3] = [Severity::Serious, Severity::Normal, Severity::Notice];
+
+fn percent(rate: Option<f64>) -> String {
+    rate.map_or("—".to_owned(), |r| format!("{:.1}%", 100.0 * r))
+}
+
+/// `/`: every round.
+pub fn index(console: &Console) -> String {
+    let mut body = String::from(
+        "<h1>各轮比对</h1>\n<p class=\"meta\">每轮比对一个报告目录（bidui report build 的输出），按目录名排序。</p>\n\
+         <section>\n<div class=\"scroll\"><table>\n<tr><th class=\"l\">轮次</th><th class=\"l\">比对任务</th>\
+         <th class=\"l\">目的</th><th class=\"l\">批准文号</th><th>名册行数</th><th>严重</th><th>一般</th><th>提示</th>\
+         <th>问题合计</th><th>镇街数</th><th>已交回的整改情况</th><th class=\"l\">查看</th></tr>\n",
+    );
+    for (i, round) in console.rounds.iter().enumerate() {
+        let set = &round.set;
+        let _ = write!(
+            body,
+            "<tr><td class=\"l\">第{}轮（{}）</td><td class=\"l\"><a href=\"{}\">{}</a></td><td class=\"l\">{}</td>\
+             <td class=\"l\">{}</td><td>{}</td>",
+            i + 1,
+            escape(&round.name),
+            round_link(round.job()),
+            escape(round.job()),
+            escape(&set.purpose),
+            escape(&set.approval),
+            set.summary.registry_rows_read.max(set.summary.registry_rows)
+        );
+        for severity in SEVERITIES {
+            let n = set.problems.iter().filter(|p| p.severity == severity).count();
+            let _ = write!(body, "<td class=\"{}\">{n}</td>", severity_class(severity));
+        }
+        let _ = writeln!(
+            body,
+            "<td>{}</td><td>{}</td><td>{}</td><td class=\"l\"><a href=\"{}\">镇街和问题</a> · \
+             <a href=\"{}/summary\">领导汇总页</a></td></tr>",
+            set.problems.len(),
+            round.towns().len(),
+            round.claims().claims.len(),
+            round_link(round.job()),
+            round_link(round.job())
+        );
+    }
+    body.push_str("</table></div>\n</section>\n");
+    page("各轮比对", &body)
+}
+
+/// `/rounds/{job}`: the town × category table, coverage, downloads, the claims form.
+pub fn round(console: &Console, round: &Round) -> String {
+    let set = &round.set;
+    let job = round.job();
+    let by_town = set.by_town();
+    let categories = set.categories();
+    let claims = round.claims();
+    let mut body = format!(
+        "<h1>比对任务 {}</h1>\n<p class=\"meta\">{} · 批准文号 {} · 目录 {}</p>\n<p><a href=\"{link}/summary\">领导汇总页</a> · \
+         <a href=\"{link}/upward.xlsx\">下载上报汇总（xlsx）</a> · <a href=\"{link}/upward.json\">上报汇总（JSON）</a></p>\n",
+        escape(job),
+        escape(&set.purpose),
+        escape(&set.approval),
+        escape(&round.name),
+        link = round_link(job)
+    );
+    body.push_str(
+        "<section>\n<h2>镇街 × 问题类别</h2>\n<div class=\"scroll\"><table>\n<tr><th class=\"l\">镇街</th><th>名册行数</th>",
+    );
+    for (severity, label) in &categories {
+        let _ = write!(body, "<th class=\"c {}\">{}</th>", severity_class(*severity), escape(label));
+    }
+    body.push_str("<th>合计</th><th>已交回整改情况</th><th class=\"l\">镇街工作簿</th></tr>\n");
+    let mut totals = vec![0usize; categories.len()];
+    for town in round.towns() {
+        let problems = by_town.get(town).map(Vec::as_slice).unwrap_or_default();
+        let link = town_link(job, town);
+        let _ = write!(
+            body,
+            "<tr><td class=\"l\"><a href=\"{link}\">{}</a></td><td>{}</td>",
+            escape(town),
+            set.towns.get(town).copied().unwrap_or(0)
+        );
+        for (i, (_, label)) in categories.iter().enumerate() {
+            let n = problems.iter().filter(|p| &p.label == label).count();
+            totals[i] += n;
+            if n == 0 {
+                body.push_str("<td></td>");
+            } else {
+                let _ = write!(body, "<td><a href=\"{link}\">{n}</a></td>");
+            }
+        }
+        let answered = claims.claims.iter().filter(|c| c.town == town).count();
+        let workbook = if round.workbook(town).is_some() {
+            format!("<a href=\"{link}/workbook\">下载</a>")
+        } else {
+            "—".to_owned()
+        };
+        let _ = writeln!(body, "<td>{}</td><td>{answered}</td><td class=\"l\">{workbook}</td></tr>", problems.len());
+    }
+    body.push_str("<tr class=\"total\"><td class=\"l\">合计</td>");
+    let _ = write!(body, "<td>{}</td>", set.summary.registry_rows_read.max(set.summary.registry_rows));
+    for n in &totals {
+        let _ = write!(body, "<td>{n}</td>");
+    }
+    let _ = writeln!(
+        body,
+        "<td>{}</td><td>{}</td><td></td></tr>\n</table></div>\n</section>",
+        set.problems.len(),
+        claims.claims.len()
+    );
+
+    body.push_str(
+        "<section>\n<h2>部门比对覆盖</h2>\n<table>\n<tr><th class=\"l\">部门</th><th>找到</th><th>名册人员</th>\
+         <th class=\"l\">覆盖率</th><th>问题数</th></tr>\n",
+    );
+    let people = set.summary.registry_rows;
+    for department in &set.departments {
+        let found = set.summary.found.get(department).copied().unwrap_or(0);
+        let rate = (people > 0).then(|| found as f64 / people as f64);
+        let problems = set.problems.iter().filter(|p| p.department.as_ref() == Some(department)).count();
+        let _ = writeln!(
+            body,
+            "<tr><td class=\"l\">{}</td><td>{found}</td><td>{people}</td><td class=\"l\"><span class=\"bar\" \
+             style=\"width:{:.0}px\"></span>{}</td><td>{problems}</td></tr>",
+            escape(set.party_name(department)),
+            160.0 * rate.unwrap_or(0.0),
+            percent(rate)
+        );
+    }
+    body.push_str("</table>\n</section>\n");
+
+    let _ = write!(
+        body,
+        "<section>\n<h2>导入镇街交回的工作簿</h2>\n<p class=\"note\">镇街在“问题清单”的整改情况（已整改 / 核实无误 / 无法整改）和\
+         整改说明中填写后交回。工作簿中有一行对不上本轮的问题，整个工作簿都不导入。同一问题再次交回，以最新一次为准。</p>\n\
+         <form method=\"post\" action=\"{}/claims\" enctype=\"multipart/form-data\">\n\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\">\n<input type=\"file\" name=\"workbook\" accept=\".xlsx\" required>\n\
+         <button type=\"submit\">导入</button>\n</form>\n</section>\n",
+        round_link(job),
+        escape(console.csrf_token())
+    );
+    page(&format!("比对任务 {job}"), &body)
+}
+
+/// `/rounds/{job}/towns/{town}`: the town's problems with its people, and its claims.
+pub fn town(round: &Round, town: &str) -> String {
+    let set = &round.set;
+    let job = round.job();
+    let claims: BTreeMap<ProblemKey, Claim> =
+        round.claims().claims.into_iter().filter(|c| c.town == town).map(|c| (c.key.clone(), c)).collect();
+    let problems: Vec<_> = set.problems.iter().filter(|p| p.town == town).collect();
+    let fixed = claims.values().filter(|c| c.claims_fixed()).count();
+    let mut body = format!(
+        "<h1>{}</h1>\n<p class=\"meta\">比对任务 <a href=\"{}\">{}</a> · 名册 {} 行 · {} 个问题 · 已交回整改情况 {} 条\
+         （申报已整改 {fixed} 条）</p>\n",
+        escape(town),
+        round_link(job),
+        escape(job),
+        set.towns.get(town).copied().unwrap_or(0),
+        problems.len(),
+        claims.len()
+    );
+    if round.workbook(town).is_some() {
+        let _ = writeln!(body, "<p><a href=\"{}/workbook\">下载本镇街工作簿</a></p>", town_link(job, town));
+    }
+    body.push_str(
+        "<section>\n<h2>问题清单</h2>\n<div class=\"scroll\"><table>\n<tr><th>序号</th><th class=\"l\">姓名</th>\
+         <th class=\"l\">公民身份号码</th><th class=\"l\">问题类别</th><th class=\"l\">严重程度</th><th class=\"l\">部门</th>\
+         <th class=\"l\">详情</th><th class=\"l\">建议措施</th><th class=\"l\">整改情况</th><th class=\"l\">整改说明</th></tr>\n",
+    );
+    for p in problems {
+        let person = round.people.get(&p.row);
+        let claim = claims.get(&p.key());
+        let _ = writeln!(
+            body,
+            "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td>\
+             <td class=\"l {}\">{}</td><td class=\"l\">{}</td><td class=\"w\">{}</td><td class=\"w\">{}</td>\
+             <td class=\"l\">{}</td><td class=\"w\">{}</td></tr>",
+            p.row,
+            escape(person.map_or("", |p| p.name.as_str())),
+            escape(person.map_or("", |p| p.id_number.as_str())),
+            escape(&p.label),
+            severity_class(p.severity),
+            p.severity_label(),
+            escape(p.department_label()),
+            escape(&p.detail),
+            escape(&p.action),
+            escape(claim.map_or("", |c| c.status.as_str())),
+            escape(claim.map_or("", |c| c.note.as_str()))
+        );
+    }
+    body.push_str("</table></div>\n</section>\n");
+    page(&format!("{town} — {job}"), &body)
+}
+
+/// After an upload: what was taken.
+pub fn claims_taken(job: &str, taken: &Taken) -> String {
+    let towns: Vec<String> = taken.towns.iter().map(|t| escape(t)).collect();
+    page(
+        "工作簿已导入",
+        &format!(
+            "<h1>工作簿已导入</h1>\n<section><p>比对任务 {} · {}：导入整改情况 {} 条，其中申报已整改 {} 条。</p>\
+             <p><a href=\"{}\">返回本轮</a> · <a href=\"/progress\">整改进度</a></p></section>\n",
+            escape(job),
+            towns.join("、"),
+            taken.claims,
+            taken.fixed,
+            round_link(job)
+        ),
+    )
+}
+
+fn correction_cells(c: &Correction) -> String {
+    let rate = c.completion();
+    format!(
+        "<td>{}</td><td>{}</td><td{}>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+         <td class=\"l\"><span class=\"bar\" style=\"width:{:.0}px\"></span>{}</td>",
+        c.before,
+        c.claimed_fixed,
+        if c.claimed_but_present > 0 { " class=\"serious\"" } else { "" },
+        c.claimed_but_present,
+        c.confirmed,
+        c.fixed_unclaimed,
+        c.new,
+        c.still_open,
+        100.0 * rate.unwrap_or(0.0),
+        percent(rate)
+    )
+}
+
+const CORRECTION_HEADERS: &str =
+    "<th>上一轮问题</th><th>申报已整改</th><th>申报已整改但仍存在</th><th>经核验已整改</th>\
+     <th>未申报但已整改</th><th>新增</th><th>仍未整改</th><th class=\"l\">整改完成率</th>";
+
+/// `/progress`: each pair of consecutive rounds, latest first: the towns ranked by
+/// completion, and per category under each town.
+pub fn progress(console: &Console) -> String {
+    let mut body = String::from(
+        "<h1>整改进度</h1>\n<p class=\"meta\">镇街交回的整改情况，用下一轮比对核验。整改完成率 = 上一轮的问题中在下一轮已不存在的比例\
+         （经核验已整改 + 未申报但已整改）。</p>\n",
+    );
+    if console.rounds.len() < 2 {
+        body.push_str("<section><p>只有一轮比对，下一轮比对之后才能核验整改情况。</p></section>\n");
+    }
+    for pair in console.rounds.windows(2).rev() {
+        let (before, after) = (&pair[0], &pair[1]);
+        let towns = bidui_report::claims::progress(&before.set, &before.claims(), &after.set);
+        let _ = write!(
+            body,
+            "<section>\n<h2><a href=\"{}\">{}</a> → <a href=\"{}\">{}</a></h2>\n<div class=\"scroll\"><table>\n\
+             <tr><th>排名</th><th class=\"l\">镇街</th>{CORRECTION_HEADERS}</tr>\n",
+            round_link(before.job()),
+            escape(before.job()),
+            round_link(after.job()),
+            escape(after.job())
+        );
+        for (rank, town) in towns.iter().enumerate() {
+            let _ = writeln!(
+                body,
+                "<tr><td>{}</td><td class=\"l\"><a href=\"{}\">{}</a></td>{}</tr>",
+                rank + 1,
+                town_link(before.job(), &town.town),
+                escape(&town.town),
+                correction_cells(&town.total)
+            );
+        }
+        body.push_str("</table></div>\n<p class=\"note\">按问题类别：</p>\n");
+        for town in &towns {
+            let _ = write!(
+                body,
+                "<details><summary>{}</summary>\n<table>\n<tr><th class=\"l\">问题类别</th>{CORRECTION_HEADERS}</tr>\n",
+                escape(&town.town)
+            );
+            for (label, c) in &town.categories {
+                let _ = writeln!(body, "<tr><td class=\"l\">{}</td>{}</tr>", escape(label), correction_cells(c));
+            }
+            body.push_str("</table>\n</details>\n");
+        }
+        body.push_str("</section>\n");
+    }
+    page("整改进度", &body)
+}

@@ -1,0 +1,446 @@
+//! The console over two hand-made rounds, through its router: pages, downloads, the claims
+//! upload and its CSRF check, progress, and paths that name nothing loaded.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use bidui_core::api::{DepartmentFinding, JobResults, PersonRef, ResultSummary, RowResult};
+use bidui_core::profile::Profile;
+use bidui_report::{derive, Options};
+use calamine::{Data, Reader};
+use tower::ServiceExt;
+
+const DEPARTMENTS: [&str; 4] = ["household", "social-security", "assistance", "service-records"];
+const A: &str = "荔城街道";
+const B: &str = "新塘镇";
+
+fn released(values: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+    values.iter().map(|(f, v)| (f.to_string(), v.iter().map(|s| s.to_string()).collect())).collect()
+}
+
+/// A registry row found in household and service records, everything agreeing, naming
+/// its person as the requester's results do.
+fn row(n: u32, town: &str) -> RowResult {
+    let fields: BTreeMap<String, String> = [
+        ("town", town),
+        ("category", "退役士兵"),
+        ("registry_status", "在册"),
+        ("phone", "13800000000"),
+        ("address", "甲路1号"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let mut departments: BTreeMap<String, DepartmentFinding> =
+        DEPARTMENTS.iter().map(|d| (d.to_string(), DepartmentFinding::default())).collect();
+    let household = departments.get_mut("household").unwrap();
+    household.found = true;
+    household.department_rows = 1;
+    household.attributes = [("name", "same"), ("sex", "agree"), ("birth_date", "agree")]
+        .iter()
+        .map(|(a, v)| (a.to_string(), v.to_string()))
+        .collect();
+    household.released =
+        released(&[("household_status", &["正常"]), ("household_town", &[town]), ("registered_address", &["甲路1号"])]);
+    let service = departments.get_mut("service-records").unwrap();
+    service.found = true;
+    service.department_rows = 1;
+    let person = PersonRef { name: format!("人员{n}"), id_number: id_number(n) };
+    RowResult { row: n, fields, id_valid: true, duplicate_rows: Vec::new(), departments, person: Some(person) }
+}
+
+fn id_number(row: u32) -> String {
+    format!("44018319800101{row:03}X")
+}
+
+fn profile() -> Profile {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/district.toml");
+    toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Rows 1–3 in 荔城街道, row 4 in 新塘镇: row 2's number is invalid, row 3 is dead in
+/// household and shares its number with row 4.
+fn first_round() -> JobResults {
+    let mut rows = vec![row(1, A), row(2, A), row(3, A), row(4, B)];
+    rows[1].id_valid = false;
+    for f in rows[1].departments.values_mut() {
+        *f = DepartmentFinding::default();
+    }
+    rows[2].duplicate_rows = vec![4];
+    rows[3].duplicate_rows = vec![3];
+    rows[2].departments.get_mut("household").unwrap().released.insert("household_status".into(), vec!["死亡".into()]);
+    JobResults {
+        job: "zc-test-1".into(),
+        purpose: "第二阶段数据比对".into(),
+        approval: "增政数〔2026〕1号".into(),
+        requester: "veterans".into(),
+        departments: DEPARTMENTS.iter().map(|d| d.to_string()).collect(),
+        summary: ResultSummary { registry_rows_read: 4, registry_rows: 4, ..ResultSummary::default() },
+        rows,
+        rules: Vec::new(),
+        profile: Some(profile()),
+        registry_fields: ["town", "category", "registry_status", "phone", "address"].map(String::from).to_vec(),
+        sealed_fields: [
+            ("household", &["household_status", "registered_address", "household_town"][..]),
+            ("social-security", &["phone"]),
+            ("assistance", &["assistance_town"]),
+            ("service-records", &[]),
+        ]
+        .iter()
+        .map(|(d, fields)| (d.to_string(), fields.iter().map(|f| f.to_string()).collect()))
+        .collect(),
+        refused: BTreeMap::new(),
+        unopened: 0,
+    }
+}
+
+/// The next round: row 3 closed (注销), row 2 still invalid.
+fn second_round() -> JobResults {
+    let mut run = first_round();
+    run.job = "zc-test-2".into();
+    run.rows[2].fields.insert("registry_status".into(), "注销".into());
+    run
+}
+
+struct Rounds {
+    _dir: tempfile::TempDir,
+    first: PathBuf,
+    app: Router,
+}
+
+fn rounds() -> Rounds {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("2026-11-zc-test-1");
+    let one = first_round();
+    let set_one = derive(&one, &Options::default()).unwrap();
+    bidui_report::write_report(&one, &set_one, None, Some("2026-11-01 10:00"), &first).unwrap();
+    let two = second_round();
+    let set_two = derive(&two, &Options::default()).unwrap();
+    let second = dir.path().join("2026-12-zc-test-2");
+    bidui_report::write_report(&two, &set_two, Some(&set_one), Some("2026-12-01 10:00"), &second).unwrap();
+    let console = bidui_console::Console::load(dir.path()).unwrap();
+    Rounds { first, app: bidui_console::app(Arc::new(console)), _dir: dir }
+}
+
+async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Vec<u8>) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    (status, axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec())
+}
+
+async fn get(app: &Router, uri: &str) -> (StatusCode, String) {
+    let (status, body) = send(app, Request::get(uri).body(Body::empty()).unwrap()).await;
+    (status, String::from_utf8(body).unwrap())
+}
+
+async fn get_ok(app: &Router, uri: &str) -> String {
+    let (status, body) = get(app, uri).await;
+    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    body
+}
+
+fn encode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn sheet(path: &Path, name: &str) -> Vec<Vec<Data>> {
+    let mut workbook = calamine::open_workbook_auto(path).unwrap();
+    workbook.worksheet_range(name).unwrap().rows().map(|r| r.to_vec()).collect()
+}
+
+fn text(cell: &Data) -> String {
+    match cell {
+        Data::Float(f) if f.fract() == 0.0 => format!("{f:.0}"),
+        Data::Empty => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// A town's workbook as the town returns it, 整改情况 filled in on the rows of `answers`
+/// (序号, 问题代码 → 整改情况).
+fn returned(workbook: &Path, answers: &[(u32, &str, &str)]) -> Vec<u8> {
+    let rows = sheet(workbook, "问题清单");
+    let column = |name: &str| rows[0].iter().position(|h| text(h) == name).unwrap();
+    let (row_c, code_c, status_c, note_c) =
+        (column("序号"), column("问题代码"), column("整改情况"), column("整改说明"));
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet().set_name("问题清单").unwrap();
+    for (r, cells) in rows.iter().enumerate() {
+        for (c, cell) in cells.iter().enumerate() {
+            match cell {
+                Data::Float(f) => sheet.write_number(r as u32, c as u16, *f).map(|_| ()).unwrap(),
+                other => sheet.write_string(r as u32, c as u16, text(other)).map(|_| ()).unwrap(),
+            }
+        }
+        let answer = answers
+            .iter()
+            .find(|(row, code, _)| text(&cells[row_c]) == row.to_string() && text(&cells[code_c]) == *code);
+        if let Some((_, _, status)) = answer {
+            sheet.write_string(r as u32, status_c as u16, *status).unwrap();
+            sheet.write_string(r as u32, note_c as u16, "镇街已核实").unwrap();
+        }
+    }
+    book.save_to_buffer().unwrap()
+}
+
+/// 荔城街道 claims three problems fixed; the next round shows two of them gone.
+fn three_claimed(first: &Path) -> Vec<u8> {
+    let answers =
+        [(3, "deceased_active", "已整改"), (3, "duplicate.cross_town", "已整改"), (2, "invalid_id.unknown", "已整改")];
+    returned(&first.join("towns").join(format!("{A}.xlsx")), &answers)
+}
+
+const BOUNDARY: &str = "----bidui-console-test";
+
+/// A multipart form as a browser sends it: the token (if any), then the workbook.
+fn upload(job: &str, token: Option<&str>, workbook: &[u8]) -> Request<Body> {
+    let mut body = Vec::new();
+    if let Some(token) = token {
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"workbook\"; filename=\"returned.xlsx\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(workbook);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    Request::post(format!("/rounds/{job}/claims"))
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={BOUNDARY}"))
+        .body(Body::from(body))
+        .unwrap()
+}
+
+/// The token the round's page puts in its form.
+async fn token(app: &Router, job: &str) -> String {
+    let page = get_ok(app, &format!("/rounds/{job}")).await;
+    let start = page.find("name=\"csrf\" value=\"").expect("the form carries a token") + 19;
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
+}
+
+/// 荔城街道's (claimed fixed, claimed but still present, confirmed) on /progress's ranking.
+async fn progress_of_a(app: &Router) -> (u32, u32, u32) {
+    let page = get_ok(app, "/progress").await;
+    let start = page.find(&format!(">{A}</a></td>")).expect("荔城街道 is ranked");
+    let line = &page[start..start + page[start..].find("</tr>").unwrap()];
+    // The cells after the town: earlier problems, claimed fixed, claimed but present, confirmed, …
+    let cells: Vec<u32> = line
+        .split("<td")
+        .skip(1)
+        .filter_map(|cell| cell[cell.find('>')? + 1..cell.find("</td>")?].parse().ok())
+        .collect();
+    (cells[1], cells[2], cells[3])
+}
+
+#[tokio::test]
+async fn the_index_lists_every_round_in_order() {
+    let r = rounds();
+    let page = get_ok(&r.app, "/").await;
+    let (one, two) = (page.find("zc-test-1").unwrap(), page.find("zc-test-2").unwrap());
+    assert!(one < two, "rounds in the directories' order");
+    assert!(page.contains("第二阶段数据比对") && page.contains("增政数〔2026〕1号"));
+    assert!(page.contains("href=\"/rounds/zc-test-1\""));
+}
+
+#[tokio::test]
+async fn a_round_shows_its_towns_categories_coverage_and_downloads() {
+    let r = rounds();
+    let page = get_ok(&r.app, "/rounds/zc-test-1").await;
+    for text in [A, B, "户籍已死亡但仍在册", "公安户籍", "upward.xlsx", "/summary"] {
+        assert!(page.contains(text), "{text} missing");
+    }
+    let town = format!("/rounds/zc-test-1/towns/{}", encode(A));
+    assert!(page.contains(&format!("{town}/workbook")));
+    let summary = get_ok(&r.app, "/rounds/zc-test-1/summary").await;
+    assert!(summary.contains("第二阶段数据比对结果汇总"));
+    let (status, workbook) = send(&r.app, Request::get(format!("{town}/workbook")).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(workbook, std::fs::read(r.first.join("towns").join(format!("{A}.xlsx"))).unwrap());
+}
+
+#[tokio::test]
+async fn a_town_page_names_its_own_people_and_lists_only_its_own_problems() {
+    let r = rounds();
+    let page = get_ok(&r.app, &format!("/rounds/zc-test-1/towns/{}", encode(B))).await;
+    assert!(page.contains("人员4") && page.contains(&id_number(4)), "{page}");
+    for other in 1..=3 {
+        assert!(!page.contains(&format!("人员{other}")) && !page.contains(&id_number(other)), "row {other} is {A}'s");
+    }
+    let page = get_ok(&r.app, &format!("/rounds/zc-test-1/towns/{}", encode(A))).await;
+    assert!(page.contains("人员3") && page.contains(&id_number(3)) && page.contains("户籍已死亡但仍在册"));
+    assert!(!page.contains("人员4"));
+}
+
+#[tokio::test]
+async fn claims_uploaded_with_the_token_are_kept_and_weighed_against_the_next_round() {
+    let r = rounds();
+    assert_eq!(progress_of_a(&r.app).await, (0, 0, 0));
+    let token = token(&r.app, "zc-test-1").await;
+    let (status, page) = send(&r.app, upload("zc-test-1", Some(&token), &three_claimed(&r.first))).await;
+    let page = String::from_utf8(page).unwrap();
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("导入整改情况 3 条，其中申报已整改 3 条"), "{page}");
+    let kept: bidui_report::claims::Claims =
+        serde_json::from_slice(&std::fs::read(r.first.join("claims.json")).unwrap()).unwrap();
+    assert_eq!(kept.claims.len(), 3);
+    // Claimed fixed 3, claimed but still present 1 (row 2's number), confirmed 2.
+    assert_eq!(progress_of_a(&r.app).await, (3, 1, 2));
+    // The town's page shows what it answered.
+    let town = get_ok(&r.app, &format!("/rounds/zc-test-1/towns/{}", encode(A))).await;
+    assert!(town.contains("已整改") && town.contains("镇街已核实"));
+}
+
+#[tokio::test]
+async fn a_post_without_the_token_is_refused_and_changes_nothing() {
+    let r = rounds();
+    let workbook = three_claimed(&r.first);
+    let claims = r.first.join("claims.json");
+    for request in [
+        upload("zc-test-1", None, &workbook),
+        upload("zc-test-1", Some("00ff"), &workbook),
+        upload("zc-test-1", Some(&"0".repeat(64)), &workbook),
+        // A plain form another site could post.
+        Request::post("/rounds/zc-test-1/claims")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("workbook=x"))
+            .unwrap(),
+    ] {
+        let (status, _) = send(&r.app, request).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(!claims.exists());
+    }
+    assert_eq!(progress_of_a(&r.app).await, (0, 0, 0));
+}
+
+#[tokio::test]
+async fn a_bad_workbook_gets_a_chinese_error_and_changes_nothing() {
+    let r = rounds();
+    let token = token(&r.app, "zc-test-1").await;
+    let (status, _) = send(&r.app, upload("zc-test-1", Some(&token), &three_claimed(&r.first))).await;
+    assert_eq!(status, StatusCode::OK);
+    let claims = r.first.join("claims.json");
+    let kept = std::fs::read(&claims).unwrap();
+    // Not a workbook; the first round's workbook sent to the second, where row 3's
+    // deceased problem is gone; a workbook with nothing filled in.
+    let other_round = returned(&r.first.join("towns").join(format!("{A}.xlsx")), &[(3, "deceased_active", "已整改")]);
+    for (workbook, job, says) in [
+        (b"not a workbook".to_vec(), "zc-test-1", "无法打开工作簿"),
+        (other_round, "zc-test-2", "整个工作簿未导入"),
+        (returned(&r.first.join("towns").join(format!("{A}.xlsx")), &[]), "zc-test-1", "没有填写整改情况"),
+    ] {
+        let (status, page) = send(&r.app, upload(job, Some(&token), &workbook)).await;
+        let page = String::from_utf8(page).unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+        assert!(page.contains("工作簿未导入") && page.contains(says), "{page}");
+        assert_eq!(std::fs::read(&claims).unwrap(), kept);
+    }
+    let second = r.first.parent().unwrap().join("2026-12-zc-test-2");
+    assert!(!second.join("claims.json").exists());
+    // No upload is left behind.
+    for dir in [&r.first, &second] {
+        let left: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.') || n.ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}
+
+#[tokio::test]
+async fn paths_that_name_no_loaded_round_or_town_are_not_found() {
+    let r = rounds();
+    for uri in [
+        "/rounds/../x",
+        "/rounds/..",
+        "/rounds/%2e%2e",
+        "/rounds/%2e%2e/summary",
+        "/rounds/zc-test-3",
+        "/rounds/2026-11-zc-test-1",
+        "/rounds/zc-test-1/towns/%E7%9F%B3%E6%BB%A9%E9%95%87",
+        "/rounds/zc-test-1/towns/..%2F..%2Fproblems.json",
+        "/rounds/zc-test-1/towns/%2E%2E/workbook",
+        "/rounds/zc-test-1/towns/%E8%8D%94%E5%9F%8E%E8%A1%97%E9%81%93.xlsx/workbook",
+        "/rounds/x/upward.xlsx",
+        "/nothing",
+    ] {
+        let (status, page) = get(&r.app, uri).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(page.contains("找不到页面"), "{uri}");
+    }
+    let (status, _) = send(&r.app, upload("../x", Some("00"), b"x")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_upward_export_holds_no_name_or_identity_number() {
+    let r = rounds();
+    let (status, json) = get(&r.app, "/rounds/zc-test-2/upward.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let upward: bidui_report::upward::Upward = serde_json::from_str(&json).unwrap();
+    assert!(upward.totals.progress.is_some(), "weighed against the round before");
+    let (status, xlsx) = send(&r.app, Request::get("/rounds/zc-test-2/upward.xlsx").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let file = tempfile::Builder::new().suffix(".xlsx").tempfile().unwrap();
+    std::fs::write(file.path(), &xlsx).unwrap();
+    let mut cells = Vec::new();
+    let mut workbook = calamine::open_workbook_auto(file.path()).unwrap();
+    for name in workbook.sheet_names() {
+        for row in workbook.worksheet_range(&name).unwrap().rows() {
+            cells.extend(row.iter().map(text));
+        }
+    }
+    assert!(cells.iter().any(|c| c == A), "the towns are there");
+    for row in 1..=4 {
+        for secret in [format!("人员{row}"), id_number(row)] {
+            assert!(!json.contains(&secret), "the JSON names {secret}");
+            assert!(!cells.iter().any(|c| c.contains(&secret)), "the workbook names {secret}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn no_page_references_anything_outside() {
+    let r = rounds();
+    let town = format!("/rounds/zc-test-1/towns/{}", encode(A));
+    for uri in ["/", "/progress", "/rounds/zc-test-1", "/rounds/zc-test-2", &town, "/rounds/zc-test-1/summary", "/x"] {
+        let (_, page) = get(&r.app, uri).await;
+        // The summary's inline SVG names its namespace; that is no fetch.
+        let page = page.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+        for outside in ["http", "src=", "<script", "@import", "url("] {
+            assert!(!page.contains(outside), "{uri} holds {outside}");
+        }
+        assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn every_response_forbids_loading_from_elsewhere_framing_and_caching() {
+    let r = rounds();
+    for uri in ["/", "/rounds/zc-test-1/summary", "/rounds/zc-test-1/upward.xlsx", "/nothing"] {
+        let response = r.app.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+        let headers = response.headers();
+        let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(policy.contains("default-src 'none'") && policy.contains("frame-ancestors 'none'"), "{uri}: {policy}");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store", "{uri}");
+    }
+}
+
+#[test]
+fn only_loopback_is_served() {
+    for ok in ["127.0.0.1:8800", "[::1]:8800", "127.0.0.2:1"] {
+        assert!(bidui_console::check_listen(ok.parse().unwrap()).is_ok(), "{ok}");
+    }
+    for refused in ["0.0.0.0:8800", "192.168.1.10:8800", "[::]:8800"] {
+        let error = bidui_console::check_listen(refused.parse().unwrap()).unwrap_err().to_string();
+        assert!(error.contains("TLS") && error.contains("以后的版本"), "{error}");
+    }
+}
