@@ -450,23 +450,9 @@ fn merge(args: MergeArgs) -> anyhow::Result<()> {
     write_upward(&bidui_report::upward::merge(&args.area, &inputs, &generated)?, &args.out)
 }
 
-fn load_claims(report: &Path, job: &str) -> anyhow::Result<bidui_report::claims::Claims> {
-    let path = report.join(bidui_report::claims::CLAIMS_FILE);
-    if !path.exists() {
-        return Ok(bidui_report::claims::Claims::new(job));
-    }
-    let text = std::fs::read(&path).with_context(|| t!("reading", path = path.display()))?;
-    let claims: bidui_report::claims::Claims =
-        serde_json::from_slice(&text).with_context(|| t!("reading", path = path.display()))?;
-    if claims.job != job {
-        bail!(t!("claims-other-job", path = path.display(), found = claims.job, job = job));
-    }
-    Ok(claims)
-}
-
 fn claims(args: ClaimsArgs) -> anyhow::Result<()> {
     let set = bidui_report::load_run(&args.report)?;
-    let mut claims = load_claims(&args.report, &set.job)?;
+    let mut claims = bidui_report::claims::Claims::load(&args.report, &set.job)?;
     // Every workbook is read before anything is written: one bad workbook changes nothing.
     let mut taken = Vec::new();
     for workbook in &args.workbooks {
@@ -475,11 +461,7 @@ fn claims(args: ClaimsArgs) -> anyhow::Result<()> {
         taken.extend(read);
     }
     claims.add(taken);
-    let path = args.report.join(bidui_report::claims::CLAIMS_FILE);
-    let temporary = path.with_extension("json.tmp");
-    std::fs::write(&temporary, serde_json::to_vec_pretty(&claims)?)
-        .with_context(|| t!("writing", path = temporary.display()))?;
-    std::fs::rename(&temporary, &path).with_context(|| t!("writing", path = path.display()))?;
+    let path = claims.save(&args.report)?;
     let fixed = claims.claims.iter().filter(|c| c.claims_fixed()).count();
     println!("{}", t!("claims-written", path = path.display(), claims = claims.claims.len(), fixed = fixed));
     Ok(())
@@ -488,7 +470,7 @@ fn claims(args: ClaimsArgs) -> anyhow::Result<()> {
 fn progress(args: ProgressArgs) -> anyhow::Result<()> {
     let before = bidui_report::load_run(&args.before)?;
     let after = bidui_report::load_run(&args.after)?;
-    let claims = load_claims(&args.before, &before.job)?;
+    let claims = bidui_report::claims::Claims::load(&args.before, &before.job)?;
     let towns = bidui_report::claims::progress(&before, &claims, &after);
     println!("{}", t!("progress-columns"));
     for (rank, town) in towns.iter().enumerate() {

@@ -52,8 +52,6 @@ pub enum ConsoleError {
     NoRounds(PathBuf),
     #[error("{first} 和 {second} 是同一个比对任务 {job}：每轮比对只能有一个目录")]
     SameJob { job: String, first: PathBuf, second: PathBuf },
-    #[error("{path}：属于比对任务 {found}，不是 {job}")]
-    ClaimsOfOtherJob { path: PathBuf, found: String, job: String },
     #[error(transparent)]
     Report(#[from] ReportError),
     #[error("监听 {listen} 失败 (cannot listen): {source}")]
@@ -81,7 +79,7 @@ impl Round {
         } else {
             BTreeMap::new()
         };
-        let claims = load_claims(dir, &set.job)?;
+        let claims = Claims::load(dir, &set.job)?;
         Ok(Round { name, dir: dir.to_owned(), set, people, claims: Mutex::new(claims) })
     }
 
@@ -110,20 +108,6 @@ impl Round {
         let path = self.dir.join(bidui_report::TOWNS_DIR).join(bidui_report::xlsx::town_file_name(self.town(town)?));
         path.is_file().then_some(path)
     }
-}
-
-fn load_claims(dir: &Path, job: &str) -> Result<Claims, ConsoleError> {
-    let path = dir.join(CLAIMS_FILE);
-    if !path.exists() {
-        return Ok(Claims::new(job));
-    }
-    let bytes = std::fs::read(&path).map_err(|e| ReportError::io(&path, e))?;
-    let claims: Claims = serde_json::from_slice(&bytes)
-        .map_err(|e| ReportError::Parse { path: path.clone(), message: e.to_string() })?;
-    if claims.job != job {
-        return Err(ConsoleError::ClaimsOfOtherJob { path, found: claims.job, job: job.to_owned() });
-    }
-    Ok(claims)
 }
 
 /// The rounds, oldest first, and the process's CSRF token.
@@ -445,18 +429,7 @@ fn take_claims(round: &Round, workbook: &[u8]) -> Result<Taken, String> {
     let mut kept = round.claims.lock().expect("claims lock");
     let mut next = kept.clone();
     next.add(claims);
-    write_atomically(&round.dir.join(CLAIMS_FILE), &serde_json::to_vec_pretty(&next).expect("claims serialize"))
-        .map_err(|e| format!("无法写入 {CLAIMS_FILE}：{e}"))?;
+    next.save(&round.dir).map_err(|e| format!("无法写入 {CLAIMS_FILE}：{e}"))?;
     *kept = next;
     Ok(taken)
-}
-
-/// Writes `path` whole or not at all: a new file beside it, synced, renamed over it.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

@@ -79,7 +79,6 @@ agent-serving = agent { $party } serving
 upward-written = wrote the report upward of { $area } ({ $parts } towns or areas, { $problems } problems): { $json }, { $xlsx }
 claims-read = { $path }: { $claims } answers
 claims-written = { $path }: { $claims } answers kept, { $fixed } claimed fixed (已整改)
-claims-other-job = { $path } holds the claims of job { $found }, not { $job }
 progress-columns = rank town         claimed confirmed still-present fixed-unclaimed new still-open completion
 resuming-job = resuming job { $job }
 reading-join-answer = reading the matcher's answer about job { $job }

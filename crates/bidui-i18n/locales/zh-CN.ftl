@@ -78,7 +78,6 @@ agent-serving = 代理 { $party } 作为服务运行
 upward-written = 已写出 { $area } 的上报汇总（{ $parts } 个镇街或地区，问题 { $problems } 个）：{ $json }、{ $xlsx }
 claims-read = { $path }：{ $claims } 条整改情况
 claims-written = { $path }：共 { $claims } 条整改情况，其中申报已整改 { $fixed } 条
-claims-other-job = { $path } 是任务 { $found } 的整改情况，不是任务 { $job } 的
 progress-columns = 排名 镇街          申报已整改 核验已整改 申报但仍存在 未申报已消除 新增 仍未整改 整改完成率
 resuming-job = 续办任务 { $job }
 reading-join-answer = 读取比对服务关于任务 { $job } 的答复

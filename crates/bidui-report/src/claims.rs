@@ -9,7 +9,7 @@
 //! that workbook is taken.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use calamine::{Data, Reader};
 use serde::{Deserialize, Serialize};
@@ -62,6 +62,36 @@ pub struct Claims {
 impl Claims {
     pub fn new(job: &str) -> Claims {
         Claims { format: FORMAT.to_owned(), job: job.to_owned(), claims: Vec::new() }
+    }
+
+    /// The claims kept beside the run's report in `dir` (none yet: empty); refused when
+    /// they are another job's.
+    pub fn load(dir: &Path, job: &str) -> Result<Claims, ReportError> {
+        let path = dir.join(CLAIMS_FILE);
+        if !path.exists() {
+            return Ok(Claims::new(job));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| ReportError::io(&path, e))?;
+        let claims: Claims = serde_json::from_slice(&bytes).map_err(|e| bad(&path, e.to_string()))?;
+        if claims.job != job {
+            return Err(bad(&path, format!("是比对任务 {} 的整改情况，不是任务 {job} 的", claims.job)));
+        }
+        Ok(claims)
+    }
+
+    /// Writes the claims to `dir`'s claims.json whole or not at all: a new file beside it,
+    /// synced, renamed over it.
+    pub fn save(&self, dir: &Path) -> Result<PathBuf, ReportError> {
+        let path = dir.join(CLAIMS_FILE);
+        let write = || -> std::io::Result<()> {
+            let mut file = tempfile::NamedTempFile::new_in(dir)?;
+            std::io::Write::write_all(&mut file, &serde_json::to_vec_pretty(self).expect("claims serialize"))?;
+            file.as_file().sync_all()?;
+            file.persist(&path).map_err(|e| e.error)?;
+            Ok(())
+        };
+        write().map_err(|e| ReportError::io(&path, e))?;
+        Ok(path)
     }
 
     /// Adds `claims`; a problem claimed again keeps its latest answer.
