@@ -245,6 +245,23 @@ source-error-column-not-found = column "{ $column }" not found in { $place }; th
 source-error-duplicate-column = column "{ $column }" appears more than once in { $place } (columns { $first } and { $second }, counting from 1); rename one of them
 source-place-sheet = { $path }, sheet "{ $sheet }"
 
+## Talking to the matcher (bidui-client)
+
+client-error-transport = cannot reach the matcher at { $url }: { $reason }
+client-error-gave-up = cannot reach the matcher at { $url }: { $reason } (tried { $attempts } times over { $seconds } s)
+client-error-refused = the matcher refused { $method } { $path }: { $status } { $code }: { $message }
+client-error-answer = the matcher's answer to { $path } was not understood: { $reason }
+client-error-untrusted = refusing to talk to the matcher at { $url }: its TLS certificate is not trusted by { $trust } ({ $reason }). Nothing was sent. If the district replaced the matcher's certificate, get the new one from the operator and compare its fingerprint by phone
+client-error-no-trust-anchor = { $url } is an https:// matcher but no trust anchor is configured: set matcher_certificate (the matcher's certificate, pinned) or matcher_ca (a CA file); bidui never falls back to web PKI roots
+client-error-plain-with-trust = { $url } is a plain http:// matcher but { $trust } is configured: use the matcher's https:// URL (plain HTTP is for loopback tests only, without a certificate setting)
+client-trust-pinned = the pinned matcher_certificate { $path }
+client-trust-ca-file = the matcher_ca file { $path }
+trust-error-read = cannot read the matcher's trust file { $path }: { $source }
+trust-error-invalid = { $path } is not a PEM certificate file: { $reason }
+trust-error-not-one = { $path } holds { $count } certificates: matcher_certificate pins exactly one, the matcher's own (use matcher_ca for a CA bundle)
+trust-error-both = set matcher_certificate or matcher_ca, not both
+trust-error-not-self-signed = { $path } is issued by another certificate (a CA), so it cannot be pinned: pin the matcher's own self-signed certificate (`bidui keys tls-cert` makes one), or set matcher_ca to the CA's certificate instead
+
 ## Command help (the clap tree's doc comments, word for word: src/help.rs checks it)
 
 help-bidui = Privacy-preserving cross-department matching (比对)

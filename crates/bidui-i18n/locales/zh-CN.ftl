@@ -244,6 +244,23 @@ source-error-column-not-found = { $place } 中没有 "{ $column }" 列；现有�
 source-error-duplicate-column = { $place } 中 "{ $column }" 列出现了不止一次（第 { $first } 列和第 { $second } 列，从 1 起算）；请改名其中一列
 source-place-sheet = { $path } 的工作表 "{ $sheet }"
 
+## 与比对服务通信（bidui-client）
+
+client-error-transport = 无法连接比对服务 { $url }：{ $reason }
+client-error-gave-up = 无法连接比对服务 { $url }：{ $reason }（{ $seconds } 秒内尝试了 { $attempts } 次）
+client-error-refused = 比对服务拒绝了 { $method } { $path }：{ $status } { $code }：{ $message }
+client-error-answer = 看不懂比对服务对 { $path } 的答复：{ $reason }
+client-error-untrusted = 拒绝与比对服务 { $url } 通信：其 TLS 证书不受 { $trust } 信任（{ $reason }）。未发送任何数据。如果区里更换了比对服务的证书，请向操作员索取新证书，并打电话核对其指纹
+client-error-no-trust-anchor = { $url } 是 https:// 比对服务，但没有配置信任锚：请设置 matcher_certificate（固定信任比对服务自己的证书）或 matcher_ca（CA 证书文件）；bidui 从不退回使用公共 Web PKI 根证书
+client-error-plain-with-trust = { $url } 是明文 http:// 比对服务，却配置了 { $trust }：请使用比对服务的 https:// 地址（明文 HTTP 只用于本机回环测试，且不配置证书）
+client-trust-pinned = matcher_certificate（固定证书）{ $path }
+client-trust-ca-file = matcher_ca（CA 证书文件）{ $path }
+trust-error-read = 无法读取比对服务的信任文件 { $path }：{ $source }
+trust-error-invalid = { $path } 不是 PEM 证书文件：{ $reason }
+trust-error-not-one = { $path } 中有 { $count } 个证书：matcher_certificate 只能固定一个，即比对服务自己的证书（CA 证书包请用 matcher_ca）
+trust-error-both = matcher_certificate 和 matcher_ca 只能设置其一
+trust-error-not-self-signed = { $path } 由另一个证书（CA）签发，不能固定信任：请固定比对服务自己的自签名证书（可用 `bidui keys tls-cert` 生成），或把 matcher_ca 设为该 CA 的证书
+
 ## 命令说明（英文版即命令树的文档注释）
 
 help-bidui = 隐私保护的跨部门数据比对
