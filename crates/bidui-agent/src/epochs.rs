@@ -23,7 +23,7 @@ pub enum EpochError {
     NotHeld { wanted: String, held: String },
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
-    #[error("{}", bidui_i18n::t!("agent-error-random"))]
+    #[error("{}", bidui_i18n::t!("random-failed"))]
     Random,
 }
 

@@ -7,6 +7,7 @@ error = Error: { $message }
 error-cause = Caused by: { $message }
 none = none
 writing = writing { $path }
+random-failed = the system random number generator failed
 starting-runtime = starting the async runtime
 
 ## Agent
@@ -226,7 +227,6 @@ agent-error-config-invalid = the agent configuration { $path } is not valid: { $
 agent-error-epoch-read = cannot read epoch file { $path }: { $source }
 agent-error-epoch-invalid = epoch file { $path } is not valid: { $message }
 agent-error-epoch-not-held = this agent holds no epoch with key check value { $wanted } (it holds: { $held }); ask the key custodian for the job's epoch
-agent-error-random = the system random number generator failed
 agent-error-job-id-reused = the matcher offered a reused job id: this agent already tokenized a different job { $job } under epoch { $epoch } (remembered in { $path }); tokens of two jobs under one id could be linked, so nothing was tokenized or sent. Ask the operator to create the job under a new id
 agent-error-job-id-io = cannot read or write the job id record { $path }: { $source }
 agent-error-job-id-damaged = line { $line } of the job id record { $path } is damaged ({ $source }); it guards against reused job ids, so restore it from a backup rather than deleting it
@@ -261,6 +261,13 @@ trust-error-invalid = { $path } is not a PEM certificate file: { $reason }
 trust-error-not-one = { $path } holds { $count } certificates: matcher_certificate pins exactly one, the matcher's own (use matcher_ca for a CA bundle)
 trust-error-both = set matcher_certificate or matcher_ca, not both
 trust-error-not-self-signed = { $path } is issued by another certificate (a CA), so it cannot be pinned: pin the matcher's own self-signed certificate (`bidui keys tls-cert` makes one), or set matcher_ca to the CA's certificate instead
+
+## Key files (bidui-keyfile)
+
+keyfile-error-exists = { $path } already exists; bidui never overwrites a key (move it away first if you mean to replace it)
+keyfile-error-write = cannot write key file { $path }: { $source }
+keyfile-error-read = cannot read key file { $path }: { $source }
+keyfile-error-invalid = { $path } is not an Ed25519 private key written by bidui
 
 ## Command help (the clap tree's doc comments, word for word: src/help.rs checks it)
 

@@ -6,6 +6,7 @@ error = 错误：{ $message }
 error-cause = 原因：{ $message }
 none = 无
 writing = 写入 { $path }
+random-failed = 系统随机数生成器出错
 starting-runtime = 启动异步运行时
 
 ## 代理（agent）
@@ -225,7 +226,6 @@ agent-error-config-invalid = 代理配置 { $path } 有误：{ $message }
 agent-error-epoch-read = 无法读取密钥期文件 { $path }：{ $source }
 agent-error-epoch-invalid = 密钥期文件 { $path } 有误：{ $message }
 agent-error-epoch-not-held = 本代理没有密钥校验值为 { $wanted } 的密钥期（现有：{ $held }）；请向密钥管理员索取该任务的密钥期
-agent-error-random = 系统随机数生成器出错
 agent-error-job-id-reused = 比对服务给出的任务编号已经用过：本代理已在密钥期 { $epoch } 下为另一个任务 { $job } 生成过令牌（记录在 { $path }）；同一编号下两个任务的令牌可以相互关联，因此未生成令牌，也未发送任何数据。请操作员用新的编号创建任务
 agent-error-job-id-io = 无法读写任务编号记录 { $path }：{ $source }
 agent-error-job-id-damaged = 任务编号记录 { $path } 的第 { $line } 行已损坏（{ $source }）；该记录用于防止任务编号被重复使用，请从备份恢复，不要删除
@@ -260,6 +260,13 @@ trust-error-invalid = { $path } 不是 PEM 证书文件：{ $reason }
 trust-error-not-one = { $path } 中有 { $count } 个证书：matcher_certificate 只能固定一个，即比对服务自己的证书（CA 证书包请用 matcher_ca）
 trust-error-both = matcher_certificate 和 matcher_ca 只能设置其一
 trust-error-not-self-signed = { $path } 由另一个证书（CA）签发，不能固定信任：请固定比对服务自己的自签名证书（可用 `bidui keys tls-cert` 生成），或把 matcher_ca 设为该 CA 的证书
+
+## 密钥文件（bidui-keyfile）
+
+keyfile-error-exists = { $path } 已存在；bidui 从不覆盖密钥文件（如确要替换，请先把它移到别处）
+keyfile-error-write = 无法写入密钥文件 { $path }：{ $source }
+keyfile-error-read = 无法读取密钥文件 { $path }：{ $source }
+keyfile-error-invalid = { $path } 不是 bidui 写出的 Ed25519 私钥文件
 
 ## 命令说明（英文版即命令树的文档注释）
 
