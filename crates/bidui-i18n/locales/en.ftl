@@ -269,6 +269,15 @@ keyfile-error-write = cannot write key file { $path }: { $source }
 keyfile-error-read = cannot read key file { $path }: { $source }
 keyfile-error-invalid = { $path } is not an Ed25519 private key written by bidui
 
+## The key custodian's records (bidui-keys)
+
+keys-error-io = cannot read or write { $path }: { $source }
+keys-error-state = { $path } is damaged: { $message }
+keys-error-already-enrolled = { $name } is already enrolled; revoke it first to enrol a new key under that name
+keys-error-unknown-agent = no enrolled agent is called { $name }
+keys-error-bad-key = a public key is 64 hex digits: { $key }
+keys-error-nobody-to-seal-to = no agent is enrolled: there is nobody to seal the epoch to
+
 ## Command help (the clap tree's doc comments, word for word: src/help.rs checks it)
 
 help-bidui = Privacy-preserving cross-department matching (比对)

@@ -268,6 +268,15 @@ keyfile-error-write = 无法写入密钥文件 { $path }：{ $source }
 keyfile-error-read = 无法读取密钥文件 { $path }：{ $source }
 keyfile-error-invalid = { $path } 不是 bidui 写出的 Ed25519 私钥文件
 
+## 密钥管理员的记录（bidui-keys）
+
+keys-error-io = 无法读写 { $path }：{ $source }
+keys-error-state = { $path } 已损坏：{ $message }
+keys-error-already-enrolled = { $name } 已登记；如要用这个名称登记新密钥，请先撤销它
+keys-error-unknown-agent = 没有名为 { $name } 的已登记代理
+keys-error-bad-key = 公钥应为 64 位十六进制：{ $key }
+keys-error-nobody-to-seal-to = 没有登记任何代理：密钥期无人可封存
+
 ## 命令说明（英文版即命令树的文档注释）
 
 help-bidui = 隐私保护的跨部门数据比对
