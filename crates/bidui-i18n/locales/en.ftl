@@ -278,6 +278,16 @@ keys-error-unknown-agent = no enrolled agent is called { $name }
 keys-error-bad-key = a public key is 64 hex digits: { $key }
 keys-error-nobody-to-seal-to = no agent is enrolled: there is nobody to seal the epoch to
 
+## The report's errors (bidui-report)
+
+report-error-xlsx = writing a workbook: { $error }
+report-error-invalid-rows-line = invalid-rows line { $line }: { $text }
+report-error-invalid-rows-row = invalid-rows line { $line }: bad row { $row }
+report-error-reserved-code = status rule code { $code } is reserved for the report's own categories
+merge-error-empty = nothing to merge
+merge-error-twice = { $area } appears twice: an area is merged once only
+merge-error-format = the file format { $found } is not { $format } (not an upward file)
+
 ## Command help (the clap tree's doc comments, word for word: src/help.rs checks it)
 
 help-bidui = Privacy-preserving cross-department matching (比对)

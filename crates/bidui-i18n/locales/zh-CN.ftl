@@ -277,6 +277,16 @@ keys-error-unknown-agent = 没有名为 { $name } 的已登记代理
 keys-error-bad-key = 公钥应为 64 位十六进制：{ $key }
 keys-error-nobody-to-seal-to = 没有登记任何代理：密钥期无人可封存
 
+## 比对报告的错误（bidui-report）
+
+report-error-xlsx = 写入工作簿出错：{ $error }
+report-error-invalid-rows-line = 无效行报告第 { $line } 行格式有误：{ $text }
+report-error-invalid-rows-row = 无效行报告第 { $line } 行的行号有误：{ $row }
+report-error-reserved-code = 状态规则代码 { $code } 是报告自身类别的保留代码，请换一个
+merge-error-empty = 没有可汇总的文件
+merge-error-twice = { $area } 出现了两次，同一地区只能汇总一次
+merge-error-format = 文件格式 { $found } 不是 { $format }（不是上报汇总文件）
+
 ## 命令说明（英文版即命令树的文档注释）
 
 help-bidui = 隐私保护的跨部门数据比对
