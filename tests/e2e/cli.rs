@@ -87,3 +87,25 @@ fn the_cli_speaks_chinese_by_default_and_english_when_asked() {
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert!(stderr.starts_with("Error: reading the audit log of"), "{stderr}");
 }
+
+/// The agent's own errors used to be English only: they come in the reader's language too.
+#[test]
+fn the_agents_errors_speak_chinese_by_default_and_english_when_asked() {
+    let work = tempfile::tempdir().unwrap();
+    let missing = work.path().join("agent.toml");
+    let missing = missing.to_str().unwrap();
+    let run = |lang: &[&str]| {
+        let args: Vec<&str> =
+            lang.iter().copied().chain(["agent", "run", "--config", missing, "--job", "j1"]).collect();
+        let failed = bidui_in_locale("C.UTF-8", &args);
+        assert!(!failed.status.success());
+        String::from_utf8(failed.stderr).unwrap()
+    };
+    let chinese = run(&[]);
+    assert!(chinese.starts_with("错误：无法读取代理配置") && chinese.contains(missing), "{chinese}");
+    let english = run(&["--lang", "en"]);
+    assert!(
+        english.starts_with("Error: cannot read the agent configuration") && english.contains(missing),
+        "{english}"
+    );
+}

@@ -48,14 +48,14 @@ fn loopback_certificate(cert: &std::path::Path, key: &std::path::Path) -> String
     String::from_utf8(made.stdout).unwrap().trim().to_owned()
 }
 
-/// `bidui agent run` for each agent home's `agent.toml` in `job`, all at once (waiting up
+/// `bidui --lang=en agent run` for each agent home's `agent.toml` in `job`, all at once (waiting up
 /// to 120 s for results), with `extra` arguments: what each printed.
 fn run_agents(homes: &[&std::path::Path], job: &str, extra: &[&str]) -> Vec<std::process::Output> {
     let children: Vec<std::process::Child> = homes
         .iter()
         .map(|home| {
             std::process::Command::new(bidui_exe())
-                .args(["agent", "run", "--results-wait", "120", "--job", job])
+                .args(["--lang=en", "agent", "run", "--results-wait", "120", "--job", job])
                 .args(extra)
                 .arg("--config")
                 .arg(home.join("agent.toml"))

@@ -270,9 +270,9 @@ impl AgentConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read the agent configuration {path}: {source}")]
+    #[error("{}", bidui_i18n::t!("agent-error-config-read", path = .path.display(), source = .source))]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("the agent configuration {path} is not valid: {message}")]
+    #[error("{}", bidui_i18n::t!("agent-error-config-invalid", path = .path.display(), message = .message))]
     Invalid { path: PathBuf, message: String },
 }
 

@@ -15,18 +15,15 @@ use zeroize::Zeroizing;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EpochError {
-    #[error("cannot read epoch file {path}: {source}")]
+    #[error("{}", bidui_i18n::t!("agent-error-epoch-read", path = .path.display(), source = .source))]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("epoch file {path} is not valid: {message}")]
+    #[error("{}", bidui_i18n::t!("agent-error-epoch-invalid", path = .path.display(), message = .message))]
     Invalid { path: PathBuf, message: String },
-    #[error(
-        "this agent holds no epoch with key check value {wanted} (it holds: {held}); ask the key custodian for the \
-         job's epoch"
-    )]
+    #[error("{}", bidui_i18n::t!("agent-error-epoch-not-held", wanted = .wanted, held = .held))]
     NotHeld { wanted: String, held: String },
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
-    #[error("the system random number generator failed")]
+    #[error("{}", bidui_i18n::t!("random-failed"))]
     Random,
 }
 

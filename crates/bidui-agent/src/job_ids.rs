@@ -18,17 +18,13 @@ pub const RECORD_FILE: &str = "job-ids.jsonl";
 #[derive(Debug, thiserror::Error)]
 pub enum JobIdError {
     #[error(
-        "the matcher offered a reused job id: this agent already tokenized a different job {job:?} under epoch \
-         {epoch} (remembered in {path}); tokens of two jobs under one id could be linked, so nothing was \
-         tokenized or sent. Ask the operator to create the job under a new id"
+        "{}",
+        bidui_i18n::t!("agent-error-job-id-reused", job = format!("{:?}", .job), epoch = .epoch, path = .path.display())
     )]
     Reused { job: String, epoch: String, path: PathBuf },
-    #[error("cannot read or write the job id record {path}: {source}")]
+    #[error("{}", bidui_i18n::t!("agent-error-job-id-io", path = .path.display(), source = .source))]
     Io { path: PathBuf, source: std::io::Error },
-    #[error(
-        "line {line} of the job id record {path} is damaged ({source}); it guards against reused job ids, so \
-         restore it from a backup rather than deleting it"
-    )]
+    #[error("{}", bidui_i18n::t!("agent-error-job-id-damaged", line = .line, path = .path.display(), source = .source))]
     Damaged { path: PathBuf, line: usize, source: serde_json::Error },
 }
 
@@ -156,7 +152,10 @@ mod tests {
         for changed in changed {
             let error = remember_spec(dir.path(), &changed).unwrap_err();
             assert!(matches!(error, JobIdError::Reused { .. }), "{error}");
-            assert!(error.to_string().contains("reused job id"), "{error}");
+            let en = bidui_i18n::in_language(bidui_i18n::Lang::En, || error.to_string());
+            assert!(en.contains("reused job id"), "{en}");
+            let zh = bidui_i18n::in_language(bidui_i18n::Lang::Zh, || error.to_string());
+            assert!(zh.contains("任务编号已经用过"), "{zh}");
         }
         assert_eq!(record(dir.path()), before);
     }

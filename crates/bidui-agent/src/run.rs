@@ -43,44 +43,35 @@ pub enum AgentError {
     Trust(#[from] JobTrustError),
     #[error(transparent)]
     SourceIdentity(#[from] SourceIdentityError),
-    #[error(
-        "the source {path} has no data rows: nothing was sealed. Check that the file is the department's export \
-         (and the sheet and header row, for a workbook); to take part with no rows, run again with \
-         --accept-few-readable"
-    )]
+    #[error("{}", bidui_i18n::t!("agent-error-no-rows", path = .path.display()))]
     NoRows { path: PathBuf },
     #[error(
-        "only {readable} of the {rows_read} rows of {path} could be read (at least {percent}% must be, \
-         min_readable_share): nothing was sealed. The unreadable rows and why are in {report}; fix the export, or \
-         run again with --accept-few-readable to send what could be read"
+        "{}",
+        bidui_i18n::t!(
+            "agent-error-too-few-readable",
+            readable = .readable,
+            rows_read = .rows_read,
+            path = .path.display(),
+            percent = .percent,
+            report = .report.display()
+        )
     )]
     TooFewReadable { path: PathBuf, readable: u64, rows_read: u64, percent: f64, report: PathBuf },
-    #[error("the job uses suite {job} but the epoch file holds a {held} secret")]
+    #[error("{}", bidui_i18n::t!("agent-error-suite-mismatch", job = .job, held = .held))]
     SuiteMismatch { job: String, held: String },
-    #[error(
-        "chunk {0} differs from the one the matcher holds from the interrupted upload: the source file or \
-             --chunk-records changed since; the matcher keeps what it has, so restore them or ask the operator for a \
-             new job"
-    )]
+    #[error("{}", bidui_i18n::t!("agent-error-source-changed", chunk = .0))]
     SourceChanged(u32),
-    #[error(
-        "the source holds more than the {cap} records job {job} allows this party (max_records): stopped before \
-         sealing, so the matcher will not use what was sent. Check the source file, or ask the operator for a job \
-         with a larger cap"
-    )]
+    #[error("{}", bidui_i18n::t!("agent-error-over-cap", cap = .cap, job = .job))]
     OverCap { job: String, cap: u64 },
-    #[error(
-        "the job asks for the requester's field {0:?} but the agent's [fields] maps no column to it: add it to the \
-         configuration"
-    )]
+    #[error("{}", bidui_i18n::t!("agent-error-unmapped-field", field = format!("{:?}", .0)))]
     UnmappedField(String),
-    #[error("the results were not ready within {0:?}: are all parties done? (`bidui job status`; --results-wait)")]
+    #[error("{}", bidui_i18n::t!("agent-error-results-timeout", wait = format!("{:?}", .0)))]
     ResultsTimeout(Duration),
-    #[error("the matcher sent the results of job {found:?} for job {asked:?}: refused")]
+    #[error("{}", bidui_i18n::t!("agent-error-other-results", found = format!("{:?}", .found), asked = format!("{:?}", .asked)))]
     OtherResults { asked: String, found: String },
-    #[error("cannot write the local file {path}: {source}")]
+    #[error("{}", bidui_i18n::t!("agent-error-local", path = .path.display(), source = .source))]
     Local { path: PathBuf, source: std::io::Error },
-    #[error("stopped on request before the job was finished; running it again resumes where it stopped")]
+    #[error("{}", bidui_i18n::t!("agent-error-stopped"))]
     Stopped,
 }
 
@@ -821,7 +812,11 @@ mod tests {
             enough_readable(&config, &options(true), &counts(rows_read, unreadable), report).unwrap();
         }
         let error = enough_readable(&config, &options(false), &counts(3050, 3000), report).unwrap_err();
-        assert!(error.to_string().contains("only 50 of the 3050 rows"), "{error}");
+        // The person reads it in their language: Chinese first, English on request.
+        let zh = bidui_i18n::in_language(bidui_i18n::Lang::Zh, || error.to_string());
+        assert!(zh.contains("共 3050 行，只有 50 行能读取"), "{zh}");
+        let en = bidui_i18n::in_language(bidui_i18n::Lang::En, || error.to_string());
+        assert!(en.contains("only 50 of the 3050 rows"), "{en}");
         let error = enough_readable(&config, &options(false), &counts(0, 0), report).unwrap_err();
         assert!(matches!(error, AgentError::NoRows { .. }), "{error}");
 

@@ -61,7 +61,7 @@ impl Stop {
 pub enum ServeError {
     #[error(transparent)]
     Agent(#[from] AgentError),
-    #[error("cannot keep the service's local file {path}: {source}")]
+    #[error("{}", bidui_i18n::t!("agent-error-serve-local", path = .path.display(), source = .source))]
     Local { path: PathBuf, source: std::io::Error },
 }
 
@@ -157,7 +157,7 @@ impl Service<'_> {
         let listed: Assignments = match self.poller.get("/v2/assignments") {
             Ok(listed) => listed,
             Err(error) => {
-                log(&format!("poll-failed error=\"{}\"", ascii(&error.to_string())));
+                log(&format!("poll-failed error=\"{}\"", log_text(&error)));
                 return Ok(());
             }
         };
@@ -260,7 +260,7 @@ impl Service<'_> {
             "job-failed job={} attempt={attempts} retry_in_seconds={} error=\"{}\"",
             path_segment(job),
             pause.as_secs(),
-            ascii(&error.to_string())
+            log_text(error)
         ));
         Ok(())
     }
@@ -381,6 +381,12 @@ fn log(line: &str) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
+}
+
+/// An error as a log line gives it: in English whatever the person's language, so the log
+/// stays readable ASCII that a person can search for.
+fn log_text(error: &dyn std::fmt::Display) -> String {
+    ascii(&bidui_i18n::in_language(bidui_i18n::Lang::En, || error.to_string()))
 }
 
 /// `text` on one ASCII line: non-ASCII characters, quotes and line breaks escaped.

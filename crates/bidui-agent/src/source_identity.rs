@@ -17,22 +17,18 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceIdentityError {
-    #[error("cannot read the source {path} to take its digest: {source}")]
+    #[error("{}", bidui_i18n::t!("agent-error-identity-read", path = .path.display(), source = .source))]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("cannot keep the source's identity in {path}: {source}")]
+    #[error("{}", bidui_i18n::t!("agent-error-identity-record", path = .path.display(), source = .source))]
     Record { path: PathBuf, source: std::io::Error },
-    #[error("{path} is not a record of a source's identity ({reason}): move it aside and run again")]
+    #[error("{}", bidui_i18n::t!("agent-error-identity-damaged", path = .path.display(), reason = .reason))]
     Damaged { path: PathBuf, reason: String },
     #[error(
-        "the source {path} is not the file this job was tokenized from ({what}; recorded in {record}). The matcher \
-         holds what was read then, so nothing read now may be sent or matched against it: restore that file, or ask \
-         the operator for a new job"
+        "{}",
+        bidui_i18n::t!("agent-error-source-replaced", path = .path.display(), what = .what, record = .record.display())
     )]
     Changed { path: PathBuf, what: String, record: PathBuf },
-    #[error(
-        "the source {path} changed while it was read ({what}): nothing was sealed. Wait until whoever writes it is \
-         done, then run again"
-    )]
+    #[error("{}", bidui_i18n::t!("agent-error-source-changed-while-read", path = .path.display(), what = .what))]
     ChangedWhileRead { path: PathBuf, what: String },
 }
 
@@ -190,7 +186,10 @@ mod tests {
         write(&source, "id\n2\n1\n");
         let error = Taken::of(&source).unwrap().check_or_record(&record).unwrap_err();
         assert!(matches!(&error, SourceIdentityError::Changed { what, .. } if what == "same size, other content"));
-        assert!(error.to_string().contains("ask the operator for a new job"), "{error}");
+        let en = bidui_i18n::in_language(bidui_i18n::Lang::En, || error.to_string());
+        assert!(en.contains("ask the operator for a new job"), "{en}");
+        let zh = bidui_i18n::in_language(bidui_i18n::Lang::Zh, || error.to_string());
+        assert!(zh.contains("请操作员新建任务"), "{zh}");
         write(&source, "id\n1\n");
         let error = Taken::of(&source).unwrap().check_or_record(&record).unwrap_err();
         assert!(matches!(&error, SourceIdentityError::Changed { what, .. } if what == "7 bytes then, 5 now"));

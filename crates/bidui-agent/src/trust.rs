@@ -8,29 +8,38 @@ use bidui_core::custody::{Action, PrincipalRole};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobTrustError {
-    #[error(
-        "the agent cannot check the job's signature: set operator_key (the operator's Ed25519 public key, 64 hex \
-         digits) or custodian_key (the key custodian's) in its configuration. Nothing was tokenized or sent"
-    )]
+    #[error("{}", bidui_i18n::t!("agent-error-no-trust-anchor"))]
     NoTrustAnchor,
-    #[error("{0} in the agent configuration is not an Ed25519 public key (64 hex digits)")]
+    #[error("{}", bidui_i18n::t!("agent-error-bad-key", key = .0))]
     BadKey(&'static str),
-    #[error(
-        "the matcher relayed no custodian statement for operator {0:?}, so its key cannot be checked against \
-         custodian_key: set operator_key, or have the custodian enrol the operator. Nothing was tokenized or sent"
-    )]
+    #[error("{}", bidui_i18n::t!("agent-error-no-operator-statement", operator = format!("{:?}", .0)))]
     NoOperatorStatement(String),
     #[error(
-        "the custodian statement relayed for operator {signer:?} {reason}: the job is refused, nothing was \
-         tokenized or sent"
+        "{}",
+        bidui_i18n::t!("agent-error-bad-operator-statement", signer = format!("{:?}", .signer), fault = .fault)
     )]
-    BadOperatorStatement { signer: String, reason: &'static str },
-    #[error("{0}; nothing was tokenized or sent")]
+    BadOperatorStatement { signer: String, fault: StatementFault },
+    #[error("{}", bidui_i18n::t!("agent-error-signature", error = .0))]
     Signature(#[from] JobSignatureError),
-    #[error("the matcher answered with job {found:?} when asked for job {asked:?}: refused, nothing was sent")]
+    #[error("{}", bidui_i18n::t!("agent-error-other-job", found = format!("{:?}", .found), asked = format!("{:?}", .asked)))]
     OtherJob { asked: String, found: String },
-    #[error("party {party:?} takes no part in job {job}: check --job and the configuration's `party`")]
+    #[error("{}", bidui_i18n::t!("agent-error-not-a-party", party = format!("{:?}", .party), job = .job))]
     NotAParty { party: String, job: String },
+}
+
+/// What is wrong with the custodian statement the matcher relayed for the job's operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StatementFault {
+    #[error("{}", bidui_i18n::t!("agent-statement-not-by-custodian"))]
+    NotByCustodian,
+    #[error("{}", bidui_i18n::t!("agent-statement-revokes"))]
+    Revokes,
+    #[error("{}", bidui_i18n::t!("agent-statement-not-an-operator"))]
+    NotAnOperator,
+    #[error("{}", bidui_i18n::t!("agent-statement-other-principal"))]
+    OtherPrincipal,
+    #[error("{}", bidui_i18n::t!("agent-statement-no-signing-key"))]
+    NoSigningKey,
 }
 
 fn public_key(text: &str, name: &'static str) -> Result<[u8; 32], JobTrustError> {
@@ -52,18 +61,18 @@ pub fn verified_spec(
             let custodian = public_key(custodian, "custodian_key")?;
             let signer = || signed.signer.clone();
             let statement = assignment.operator.as_ref().ok_or_else(|| JobTrustError::NoOperatorStatement(signer()))?;
-            let bad = |reason| JobTrustError::BadOperatorStatement { signer: signer(), reason };
-            statement.verify(&custodian).map_err(|_| bad("is not signed by the configured custodian_key"))?;
+            let bad = |fault| JobTrustError::BadOperatorStatement { signer: signer(), fault };
+            statement.verify(&custodian).map_err(|_| bad(StatementFault::NotByCustodian))?;
             if statement.action != Action::Enrol {
-                return Err(bad("revokes it"));
+                return Err(bad(StatementFault::Revokes));
             }
             if statement.role != PrincipalRole::Operator {
-                return Err(bad("does not enrol an operator"));
+                return Err(bad(StatementFault::NotAnOperator));
             }
             if statement.name != signed.signer {
-                return Err(bad("names another principal"));
+                return Err(bad(StatementFault::OtherPrincipal));
             }
-            statement.signing_key_bytes().map_err(|_| bad("has no valid signing key"))?
+            statement.signing_key_bytes().map_err(|_| bad(StatementFault::NoSigningKey))?
         }
         (None, None) => return Err(JobTrustError::NoTrustAnchor),
     };

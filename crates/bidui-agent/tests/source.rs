@@ -563,11 +563,16 @@ fn xlsx_default_sheet_and_sheet_errors() {
     let spec = SourceSpec { sheet: Some("名单".into()), header_row: Some(50), ..SourceSpec::new(&path) };
     let error = Source::open(&spec).unwrap_err();
     assert!(matches!(error, SourceError::Header { header_row: 50, .. }), "{error}");
-    assert!(error.to_string().contains("sheet \"名单\""), "{error}");
+    // Chinese first, English on request: the sheet named either way.
+    let zh = bidui_i18n::in_language(bidui_i18n::Lang::Zh, || error.to_string());
+    assert!(zh.contains("book.xlsx 的工作表 \"名单\"") && zh.contains("表头行（第 50 行）"), "{zh}");
+    let en = bidui_i18n::in_language(bidui_i18n::Lang::En, || error.to_string());
+    assert!(en.contains("sheet \"名单\"") && en.contains("header row (row 50)"), "{en}");
 
     let spec = SourceSpec { sheet: Some("名单".into()), header_row: Some(2), ..SourceSpec::new(&path) };
     let error = Source::open(&spec).unwrap().column("身份证号").unwrap_err();
-    assert!(error.to_string().contains("sheet \"名单\"") && error.to_string().contains("\"出生日期\""), "{error}");
+    let en = bidui_i18n::in_language(bidui_i18n::Lang::En, || error.to_string());
+    assert!(en.contains("sheet \"名单\"") && en.contains("\"出生日期\""), "{en}");
 }
 
 #[test]

@@ -32,11 +32,17 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot reach the matcher at {url}: {reason}")]
+    #[error("{}", bidui_i18n::t!("client-error-transport", url = .url, reason = .reason))]
     Transport { url: String, reason: String },
-    #[error("cannot reach the matcher at {url}: {reason} (tried {attempts} times over {seconds} s)")]
+    #[error(
+        "{}",
+        bidui_i18n::t!("client-error-gave-up", url = .url, reason = .reason, attempts = .attempts, seconds = .seconds)
+    )]
     GaveUp { url: String, reason: String, attempts: u32, seconds: u64 },
-    #[error("the matcher refused {method} {path}: {status} {code}: {message}")]
+    #[error(
+        "{}",
+        bidui_i18n::t!("client-error-refused", method = .method, path = .path, status = .status, code = .code, message = .message)
+    )]
     Refused {
         method: String,
         path: String,
@@ -47,24 +53,14 @@ pub enum ClientError {
         /// (boxed: the error stays small enough to return by value everywhere).
         waiting_for: Box<[String]>,
     },
-    #[error("the matcher's answer to {path} was not understood: {reason}")]
+    #[error("{}", bidui_i18n::t!("client-error-answer", path = .path, reason = .reason))]
     Answer { path: String, reason: String },
-    #[error(
-        "refusing to talk to the matcher at {url}: its TLS certificate is not trusted by {trust} ({reason}). \
-         Nothing was sent. If the district replaced the matcher's certificate, get the new one from the operator \
-         and compare its fingerprint by phone"
-    )]
-    Untrusted { url: String, trust: String, reason: String },
-    #[error(
-        "{url} is an https:// matcher but no trust anchor is configured: set matcher_certificate (the matcher's \
-         certificate, pinned) or matcher_ca (a CA file); bidui never falls back to web PKI roots"
-    )]
+    #[error("{}", bidui_i18n::t!("client-error-untrusted", url = .url, trust = .trust, reason = .reason))]
+    Untrusted { url: String, trust: TrustAnchor, reason: String },
+    #[error("{}", bidui_i18n::t!("client-error-no-trust-anchor", url = .url))]
     NoTrustAnchor { url: String },
-    #[error(
-        "{url} is a plain http:// matcher but {trust} is configured: use the matcher's https:// URL (plain HTTP is \
-         for loopback tests only, without a certificate setting)"
-    )]
-    PlainWithTrust { url: String, trust: String },
+    #[error("{}", bidui_i18n::t!("client-error-plain-with-trust", url = .url, trust = .trust))]
+    PlainWithTrust { url: String, trust: TrustAnchor },
     #[error(transparent)]
     Trust(#[from] TrustError),
 }
@@ -96,22 +92,33 @@ impl ClientError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
-    #[error("cannot read the matcher's trust file {path}: {source}")]
+    #[error("{}", bidui_i18n::t!("trust-error-read", path = .path.display(), source = .source))]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{path} is not a PEM certificate file: {reason}")]
+    #[error("{}", bidui_i18n::t!("trust-error-invalid", path = .path.display(), reason = .reason))]
     Invalid { path: PathBuf, reason: String },
-    #[error(
-        "{path} holds {count} certificates: matcher_certificate pins exactly one, the matcher's own (use matcher_ca \
-         for a CA bundle)"
-    )]
+    #[error("{}", bidui_i18n::t!("trust-error-not-one", path = .path.display(), count = .count))]
     NotOne { path: PathBuf, count: usize },
-    #[error("set matcher_certificate or matcher_ca, not both")]
+    #[error("{}", bidui_i18n::t!("trust-error-both"))]
     Both,
-    #[error(
-        "{path} is issued by another certificate (a CA), so it cannot be pinned: pin the matcher's own self-signed \
-         certificate (`bidui keys tls-cert` makes one), or set matcher_ca to the CA's certificate instead"
-    )]
+    #[error("{}", bidui_i18n::t!("trust-error-not-self-signed", path = .path.display()))]
     NotSelfSigned { path: PathBuf },
+}
+
+/// The trust anchor an error names, told in the reader's language when it is shown.
+#[derive(Clone, Debug)]
+pub struct TrustAnchor {
+    kind: TrustKind,
+    path: PathBuf,
+}
+
+impl std::fmt::Display for TrustAnchor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.path.display();
+        f.write_str(&match self.kind {
+            TrustKind::PinnedCertificate => bidui_i18n::t!("client-trust-pinned", path = path),
+            TrustKind::CaFile => bidui_i18n::t!("client-trust-ca-file", path = path),
+        })
+    }
 }
 
 /// What the client trusts to authenticate the matcher over HTTPS.
@@ -197,11 +204,8 @@ impl MatcherTrust {
         self.certificates.iter().map(|c| certificate_fingerprint(c)).collect()
     }
 
-    fn describe(&self) -> String {
-        match self.kind {
-            TrustKind::PinnedCertificate => format!("the pinned matcher_certificate {}", self.path.display()),
-            TrustKind::CaFile => format!("the matcher_ca file {}", self.path.display()),
-        }
+    fn describe(&self) -> TrustAnchor {
+        TrustAnchor { kind: self.kind, path: self.path.clone() }
     }
 
     fn tls_config(&self) -> ureq::tls::TlsConfig {
@@ -776,10 +780,13 @@ mod tests {
             Client::with_trust("https://127.0.0.1:1", "a", identity(), None),
             Err(ClientError::NoTrustAnchor { .. })
         ));
-        assert!(matches!(
-            Client::with_trust("http://127.0.0.1:1", "a", identity(), trust()),
-            Err(ClientError::PlainWithTrust { .. })
-        ));
+        let Err(plain) = Client::with_trust("http://127.0.0.1:1", "a", identity(), trust()) else { panic!() };
+        assert!(matches!(plain, ClientError::PlainWithTrust { .. }), "{plain}");
+        // Told in the reader's language, the trust anchor included: Chinese first, English on request.
+        let zh = bidui_i18n::in_language(bidui_i18n::Lang::Zh, || plain.to_string());
+        assert!(zh.contains("是明文 http:// 比对服务，却配置了 matcher_certificate（固定证书）"), "{zh}");
+        let en = bidui_i18n::in_language(bidui_i18n::Lang::En, || plain.to_string());
+        assert!(en.contains("is a plain http:// matcher but the pinned matcher_certificate"), "{en}");
         assert!(Client::with_trust("HTTPS://127.0.0.1:1", "a", identity(), trust()).is_ok());
         assert!(Client::with_trust("http://127.0.0.1:1", "a", identity(), None).is_ok());
         // `new` has no trust anchor: an https:// matcher is refused before any connection.

@@ -7,6 +7,7 @@ error = Error: { $message }
 error-cause = Caused by: { $message }
 none = none
 writing = writing { $path }
+random-failed = the system random number generator failed
 starting-runtime = starting the async runtime
 
 ## Agent
@@ -195,6 +196,101 @@ principal-custodian = custodian
 
 reading-stdin = reading stdin
 writing-stdout = writing stdout
+
+## The agent's errors (bidui-agent)
+
+agent-error-no-rows = the source { $path } has no data rows: nothing was sealed. Check that the file is the department's export (and the sheet and header row, for a workbook); to take part with no rows, run again with --accept-few-readable
+agent-error-too-few-readable = only { $readable } of the { $rows_read } rows of { $path } could be read (at least { $percent }% must be, min_readable_share): nothing was sealed. The unreadable rows and why are in { $report }; fix the export, or run again with --accept-few-readable to send what could be read
+agent-error-suite-mismatch = the job uses suite { $job } but the epoch file holds a { $held } secret
+agent-error-source-changed = chunk { $chunk } differs from the one the matcher holds from the interrupted upload: the source file or --chunk-records changed since; the matcher keeps what it has, so restore them or ask the operator for a new job
+agent-error-over-cap = the source holds more than the { $cap } records job { $job } allows this party (max_records): stopped before sealing, so the matcher will not use what was sent. Check the source file, or ask the operator for a job with a larger cap
+agent-error-unmapped-field = the job asks for the requester's field { $field } but the agent's [fields] maps no column to it: add it to the configuration
+agent-error-results-timeout = the results were not ready within { $wait }: are all parties done? (`bidui job status`; --results-wait)
+agent-error-other-results = the matcher sent the results of job { $found } for job { $asked }: refused
+agent-error-local = cannot write the local file { $path }: { $source }
+agent-error-stopped = stopped on request before the job was finished; running it again resumes where it stopped
+agent-error-no-trust-anchor = the agent cannot check the job's signature: set operator_key (the operator's Ed25519 public key, 64 hex digits) or custodian_key (the key custodian's) in its configuration. Nothing was tokenized or sent
+agent-error-bad-key = { $key } in the agent configuration is not an Ed25519 public key (64 hex digits)
+agent-error-no-operator-statement = the matcher relayed no custodian statement for operator { $operator }, so its key cannot be checked against custodian_key: set operator_key, or have the custodian enrol the operator. Nothing was tokenized or sent
+agent-error-bad-operator-statement = the custodian statement relayed for operator { $signer } { $fault }: the job is refused, nothing was tokenized or sent
+agent-statement-not-by-custodian = is not signed by the configured custodian_key
+agent-statement-revokes = revokes it
+agent-statement-not-an-operator = does not enrol an operator
+agent-statement-other-principal = names another principal
+agent-statement-no-signing-key = has no valid signing key
+agent-error-signature = { $error }; nothing was tokenized or sent
+agent-error-other-job = the matcher answered with job { $found } when asked for job { $asked }: refused, nothing was sent
+agent-error-not-a-party = party { $party } takes no part in job { $job }: check --job and the configuration's `party`
+agent-error-identity-read = cannot read the source { $path } to take its digest: { $source }
+agent-error-identity-record = cannot keep the source's identity in { $path }: { $source }
+agent-error-identity-damaged = { $path } is not a record of a source's identity ({ $reason }): move it aside and run again
+agent-error-source-replaced = the source { $path } is not the file this job was tokenized from ({ $what }; recorded in { $record }). The matcher holds what was read then, so nothing read now may be sent or matched against it: restore that file, or ask the operator for a new job
+agent-error-source-changed-while-read = the source { $path } changed while it was read ({ $what }): nothing was sealed. Wait until whoever writes it is done, then run again
+agent-error-config-read = cannot read the agent configuration { $path }: { $source }
+agent-error-config-invalid = the agent configuration { $path } is not valid: { $message }
+agent-error-epoch-read = cannot read epoch file { $path }: { $source }
+agent-error-epoch-invalid = epoch file { $path } is not valid: { $message }
+agent-error-epoch-not-held = this agent holds no epoch with key check value { $wanted } (it holds: { $held }); ask the key custodian for the job's epoch
+agent-error-job-id-reused = the matcher offered a reused job id: this agent already tokenized a different job { $job } under epoch { $epoch } (remembered in { $path }); tokens of two jobs under one id could be linked, so nothing was tokenized or sent. Ask the operator to create the job under a new id
+agent-error-job-id-io = cannot read or write the job id record { $path }: { $source }
+agent-error-job-id-damaged = line { $line } of the job id record { $path } is damaged ({ $source }); it guards against reused job ids, so restore it from a backup rather than deleting it
+agent-error-serve-local = cannot keep the service's local file { $path }: { $source }
+
+## The department's source file (bidui-agent)
+
+source-error-open = cannot open { $path }: { $source }
+source-error-read = cannot read { $path }: { $source }
+source-error-unknown-format = cannot tell the format of { $path }: name it .csv, .xlsx or .xls, or set format = "csv", "xlsx" or "xls"
+source-error-workbook = cannot read workbook { $path }: { $reason }
+source-error-no-such-sheet = { $path } has no sheet named "{ $sheet }"; its sheets are: { $sheets }
+source-error-bad-header-row = header_row must be 1 or more (the 1-based row of the column headers) for { $path }
+source-error-header = cannot read the header row (row { $header_row }) of { $place }: { $reason }
+source-error-column-not-found = column "{ $column }" not found in { $place }; the headers are: { $headers }
+source-error-duplicate-column = column "{ $column }" appears more than once in { $place } (columns { $first } and { $second }, counting from 1); rename one of them
+source-place-sheet = { $path }, sheet "{ $sheet }"
+
+## Talking to the matcher (bidui-client)
+
+client-error-transport = cannot reach the matcher at { $url }: { $reason }
+client-error-gave-up = cannot reach the matcher at { $url }: { $reason } (tried { $attempts } times over { $seconds } s)
+client-error-refused = the matcher refused { $method } { $path }: { $status } { $code }: { $message }
+client-error-answer = the matcher's answer to { $path } was not understood: { $reason }
+client-error-untrusted = refusing to talk to the matcher at { $url }: its TLS certificate is not trusted by { $trust } ({ $reason }). Nothing was sent. If the district replaced the matcher's certificate, get the new one from the operator and compare its fingerprint by phone
+client-error-no-trust-anchor = { $url } is an https:// matcher but no trust anchor is configured: set matcher_certificate (the matcher's certificate, pinned) or matcher_ca (a CA file); bidui never falls back to web PKI roots
+client-error-plain-with-trust = { $url } is a plain http:// matcher but { $trust } is configured: use the matcher's https:// URL (plain HTTP is for loopback tests only, without a certificate setting)
+client-trust-pinned = the pinned matcher_certificate { $path }
+client-trust-ca-file = the matcher_ca file { $path }
+trust-error-read = cannot read the matcher's trust file { $path }: { $source }
+trust-error-invalid = { $path } is not a PEM certificate file: { $reason }
+trust-error-not-one = { $path } holds { $count } certificates: matcher_certificate pins exactly one, the matcher's own (use matcher_ca for a CA bundle)
+trust-error-both = set matcher_certificate or matcher_ca, not both
+trust-error-not-self-signed = { $path } is issued by another certificate (a CA), so it cannot be pinned: pin the matcher's own self-signed certificate (`bidui keys tls-cert` makes one), or set matcher_ca to the CA's certificate instead
+
+## Key files (bidui-keyfile)
+
+keyfile-error-exists = { $path } already exists; bidui never overwrites a key (move it away first if you mean to replace it)
+keyfile-error-write = cannot write key file { $path }: { $source }
+keyfile-error-read = cannot read key file { $path }: { $source }
+keyfile-error-invalid = { $path } is not an Ed25519 private key written by bidui
+
+## The key custodian's records (bidui-keys)
+
+keys-error-io = cannot read or write { $path }: { $source }
+keys-error-state = { $path } is damaged: { $message }
+keys-error-already-enrolled = { $name } is already enrolled; revoke it first to enrol a new key under that name
+keys-error-unknown-agent = no enrolled agent is called { $name }
+keys-error-bad-key = a public key is 64 hex digits: { $key }
+keys-error-nobody-to-seal-to = no agent is enrolled: there is nobody to seal the epoch to
+
+## The report's errors (bidui-report)
+
+report-error-xlsx = writing a workbook: { $error }
+report-error-invalid-rows-line = invalid-rows line { $line }: { $text }
+report-error-invalid-rows-row = invalid-rows line { $line }: bad row { $row }
+report-error-reserved-code = status rule code { $code } is reserved for the report's own categories
+merge-error-empty = nothing to merge
+merge-error-twice = { $area } appears twice: an area is merged once only
+merge-error-format = the file format { $found } is not { $format } (not an upward file)
 
 ## Command help (the clap tree's doc comments, word for word: src/help.rs checks it)
 

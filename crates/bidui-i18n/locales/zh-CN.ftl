@@ -6,6 +6,7 @@ error = 错误：{ $message }
 error-cause = 原因：{ $message }
 none = 无
 writing = 写入 { $path }
+random-failed = 系统随机数生成器出错
 starting-runtime = 启动异步运行时
 
 ## 代理（agent）
@@ -194,6 +195,101 @@ principal-custodian = 密钥管理员
 
 reading-stdin = 读取标准输入
 writing-stdout = 写入标准输出
+
+## 代理的错误（bidui-agent）
+
+agent-error-no-rows = 数据源 { $path } 没有数据行：未封存任何数据。请确认该文件是本部门的导出数据（工作簿还要确认工作表和表头行）；若确实没有数据也要参加，请加 --accept-few-readable 再运行
+agent-error-too-few-readable = { $path } 共 { $rows_read } 行，只有 { $readable } 行能读取（至少须有 { $percent }%，见 min_readable_share）：未封存任何数据。不能读取的行及原因见 { $report }；请修正导出文件，或加 --accept-few-readable 再运行，只发送能读取的行
+agent-error-suite-mismatch = 任务使用算法套件 { $job }，但密钥期文件中的密钥属于 { $held }
+agent-error-source-changed = 数据块 { $chunk } 与比对服务保存的上次中断上传的数据块不同：此后数据源文件或 --chunk-records 有变。比对服务保留已收到的数据，请恢复原文件和设置，或请操作员新建任务
+agent-error-over-cap = 数据源的记录超过任务 { $job } 允许本参与方提交的 { $cap } 条（max_records）：已在封存前停止，比对服务不会使用已发送的数据。请检查数据源文件，或请操作员新建上限更大的任务
+agent-error-unmapped-field = 任务要求请求方的字段 { $field }，但代理配置的 [fields] 中没有对应的列：请在配置中加上
+agent-error-results-timeout = 等待 { $wait } 后结果仍未就绪：各参与方都已提交了吗？（用 `bidui job status` 查看；等待时间用 --results-wait 设置）
+agent-error-other-results = 请求的是任务 { $asked } 的结果，比对服务发来的却是任务 { $found } 的：已拒绝
+agent-error-local = 无法写入本地文件 { $path }：{ $source }
+agent-error-stopped = 已按要求在任务完成前停止；再次运行会从停止处继续
+agent-error-no-trust-anchor = 代理无法核验任务的签名：请在代理配置中设置 operator_key（操作员的 Ed25519 公钥，64 位十六进制）或 custodian_key（密钥管理员的公钥）。未生成令牌，也未发送任何数据
+agent-error-bad-key = 代理配置中的 { $key } 不是 Ed25519 公钥（应为 64 位十六进制）
+agent-error-no-operator-statement = 比对服务没有转来密钥管理员为操作员 { $operator } 签署的登记声明，因此无法用 custodian_key 核验其密钥：请设置 operator_key，或请密钥管理员登记该操作员。未生成令牌，也未发送任何数据
+agent-error-bad-operator-statement = 比对服务转来的操作员 { $signer } 的密钥管理员声明{ $fault }：拒绝执行该任务，未生成令牌，也未发送任何数据
+agent-statement-not-by-custodian = 不是由配置的 custodian_key 签署的
+agent-statement-revokes = 是撤销该操作员的声明
+agent-statement-not-an-operator = 登记的不是操作员
+agent-statement-other-principal = 登记的是另一个主体
+agent-statement-no-signing-key = 没有有效的签名公钥
+agent-error-signature = { $error }；未生成令牌，也未发送任何数据
+agent-error-other-job = 请求的是任务 { $asked }，比对服务答复的却是任务 { $found }：已拒绝，未发送任何数据
+agent-error-not-a-party = 参与方 { $party } 不参加任务 { $job }：请检查 --job 和配置中的 party
+agent-error-identity-read = 无法读取数据源 { $path } 以计算其摘要：{ $source }
+agent-error-identity-record = 无法在 { $path } 中保存数据源的身份记录：{ $source }
+agent-error-identity-damaged = { $path } 不是数据源的身份记录（{ $reason }）：请把它移到别处后再运行
+agent-error-source-replaced = 数据源 { $path } 不是本任务当初生成令牌时读取的文件（{ $what }；记录在 { $record }）。比对服务保存的是当时读取的数据，现在读取的任何内容都不能发送或与之比对：请恢复那个文件，或请操作员新建任务
+agent-error-source-changed-while-read = 数据源 { $path } 在读取过程中发生了变化（{ $what }）：未封存任何数据。请等写入该文件的程序或人员完成后再运行
+agent-error-config-read = 无法读取代理配置 { $path }：{ $source }
+agent-error-config-invalid = 代理配置 { $path } 有误：{ $message }
+agent-error-epoch-read = 无法读取密钥期文件 { $path }：{ $source }
+agent-error-epoch-invalid = 密钥期文件 { $path } 有误：{ $message }
+agent-error-epoch-not-held = 本代理没有密钥校验值为 { $wanted } 的密钥期（现有：{ $held }）；请向密钥管理员索取该任务的密钥期
+agent-error-job-id-reused = 比对服务给出的任务编号已经用过：本代理已在密钥期 { $epoch } 下为另一个任务 { $job } 生成过令牌（记录在 { $path }）；同一编号下两个任务的令牌可以相互关联，因此未生成令牌，也未发送任何数据。请操作员用新的编号创建任务
+agent-error-job-id-io = 无法读写任务编号记录 { $path }：{ $source }
+agent-error-job-id-damaged = 任务编号记录 { $path } 的第 { $line } 行已损坏（{ $source }）；该记录用于防止任务编号被重复使用，请从备份恢复，不要删除
+agent-error-serve-local = 无法保存代理服务的本地文件 { $path }：{ $source }
+
+## 部门的数据源文件（bidui-agent）
+
+source-error-open = 无法打开 { $path }：{ $source }
+source-error-read = 无法读取 { $path }：{ $source }
+source-error-unknown-format = 无法判断 { $path } 的格式：请让文件名以 .csv、.xlsx 或 .xls 结尾，或设置 format = "csv"、"xlsx" 或 "xls"
+source-error-workbook = 无法读取工作簿 { $path }：{ $reason }
+source-error-no-such-sheet = { $path } 中没有名为 "{ $sheet }" 的工作表；现有工作表：{ $sheets }
+source-error-bad-header-row = { $path } 的 header_row 须为 1 或更大（列标题所在的行号，从 1 起算）
+source-error-header = 无法读取 { $place } 的表头行（第 { $header_row } 行）：{ $reason }
+source-error-column-not-found = { $place } 中没有 "{ $column }" 列；现有列标题：{ $headers }
+source-error-duplicate-column = { $place } 中 "{ $column }" 列出现了不止一次（第 { $first } 列和第 { $second } 列，从 1 起算）；请改名其中一列
+source-place-sheet = { $path } 的工作表 "{ $sheet }"
+
+## 与比对服务通信（bidui-client）
+
+client-error-transport = 无法连接比对服务 { $url }：{ $reason }
+client-error-gave-up = 无法连接比对服务 { $url }：{ $reason }（{ $seconds } 秒内尝试了 { $attempts } 次）
+client-error-refused = 比对服务拒绝了 { $method } { $path }：{ $status } { $code }：{ $message }
+client-error-answer = 看不懂比对服务对 { $path } 的答复：{ $reason }
+client-error-untrusted = 拒绝与比对服务 { $url } 通信：其 TLS 证书不受 { $trust } 信任（{ $reason }）。未发送任何数据。如果区里更换了比对服务的证书，请向操作员索取新证书，并打电话核对其指纹
+client-error-no-trust-anchor = { $url } 是 https:// 比对服务，但没有配置信任锚：请设置 matcher_certificate（固定信任比对服务自己的证书）或 matcher_ca（CA 证书文件）；bidui 从不退回使用公共 Web PKI 根证书
+client-error-plain-with-trust = { $url } 是明文 http:// 比对服务，却配置了 { $trust }：请使用比对服务的 https:// 地址（明文 HTTP 只用于本机回环测试，且不配置证书）
+client-trust-pinned = matcher_certificate（固定证书）{ $path }
+client-trust-ca-file = matcher_ca（CA 证书文件）{ $path }
+trust-error-read = 无法读取比对服务的信任文件 { $path }：{ $source }
+trust-error-invalid = { $path } 不是 PEM 证书文件：{ $reason }
+trust-error-not-one = { $path } 中有 { $count } 个证书：matcher_certificate 只能固定一个，即比对服务自己的证书（CA 证书包请用 matcher_ca）
+trust-error-both = matcher_certificate 和 matcher_ca 只能设置其一
+trust-error-not-self-signed = { $path } 由另一个证书（CA）签发，不能固定信任：请固定比对服务自己的自签名证书（可用 `bidui keys tls-cert` 生成），或把 matcher_ca 设为该 CA 的证书
+
+## 密钥文件（bidui-keyfile）
+
+keyfile-error-exists = { $path } 已存在；bidui 从不覆盖密钥文件（如确要替换，请先把它移到别处）
+keyfile-error-write = 无法写入密钥文件 { $path }：{ $source }
+keyfile-error-read = 无法读取密钥文件 { $path }：{ $source }
+keyfile-error-invalid = { $path } 不是 bidui 写出的 Ed25519 私钥文件
+
+## 密钥管理员的记录（bidui-keys）
+
+keys-error-io = 无法读写 { $path }：{ $source }
+keys-error-state = { $path } 已损坏：{ $message }
+keys-error-already-enrolled = { $name } 已登记；如要用这个名称登记新密钥，请先撤销它
+keys-error-unknown-agent = 没有名为 { $name } 的已登记代理
+keys-error-bad-key = 公钥应为 64 位十六进制：{ $key }
+keys-error-nobody-to-seal-to = 没有登记任何代理：密钥期无人可封存
+
+## 比对报告的错误（bidui-report）
+
+report-error-xlsx = 写入工作簿出错：{ $error }
+report-error-invalid-rows-line = 无效行报告第 { $line } 行格式有误：{ $text }
+report-error-invalid-rows-row = 无效行报告第 { $line } 行的行号有误：{ $row }
+report-error-reserved-code = 状态规则代码 { $code } 是报告自身类别的保留代码，请换一个
+merge-error-empty = 没有可汇总的文件
+merge-error-twice = { $area } 出现了两次，同一地区只能汇总一次
+merge-error-format = 文件格式 { $found } 不是 { $format }（不是上报汇总文件）
 
 ## 命令说明（英文版即命令树的文档注释）
 

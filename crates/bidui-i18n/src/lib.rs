@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::cell::Cell;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
@@ -82,9 +83,27 @@ pub fn set_language(lang: Lang) {
     let _ = CHOSEN.set(lang);
 }
 
-/// The language chosen, else the locale's.
+thread_local! {
+    static ON_THIS_THREAD: Cell<Option<Lang>> = const { Cell::new(None) };
+}
+
+/// `f`'s messages on this thread in `lang`, whatever the process chose: a log line that must
+/// stay English, or a test of both languages in one process.
+pub fn in_language<R>(lang: Lang, f: impl FnOnce() -> R) -> R {
+    /// Puts the earlier language back even when `f` panics.
+    struct Restore(Option<Lang>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ON_THIS_THREAD.set(self.0);
+        }
+    }
+    let _restore = Restore(ON_THIS_THREAD.replace(Some(lang)));
+    f()
+}
+
+/// The language of [`in_language`] on this thread, else the one chosen, else the locale's.
 pub fn language() -> Lang {
-    *CHOSEN.get_or_init(Lang::from_environment)
+    ON_THIS_THREAD.get().unwrap_or_else(|| *CHOSEN.get_or_init(Lang::from_environment))
 }
 
 fn bundle(lang: Lang) -> &'static FluentBundle<FluentResource> {
@@ -154,5 +173,15 @@ mod tests {
         assert_eq!("en".parse::<Lang>(), Ok(Lang::En));
         assert_eq!("zh_CN".parse::<Lang>(), Ok(Lang::Zh));
         assert!("fr".parse::<Lang>().is_err());
+    }
+
+    #[test]
+    fn in_language_holds_for_its_closure_only() {
+        let outside = language();
+        assert_eq!(in_language(Lang::En, || in_language(Lang::Zh, language)), Lang::Zh);
+        assert_eq!(in_language(Lang::En, language), Lang::En);
+        assert_eq!(in_language(Lang::Zh, || t!("none")), "无");
+        assert_eq!(in_language(Lang::En, || t!("none")), "none");
+        assert_eq!(language(), outside);
     }
 }

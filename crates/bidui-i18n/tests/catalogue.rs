@@ -201,9 +201,12 @@ fn every_key_the_code_uses_exists_with_the_variables_it_passes() {
 fn the_scanner_reads_keys_and_variable_names() {
     let uses = uses_in(
         r#"println!("{}", t!("a-b", rows = f(x, y), path = p.display())); assert!(t!(
-        "c") == "(")"#,
+        "c") == "(")
+        #[error("{}", bidui_i18n::t!("d", path = .path.display(), source = .0))]"#,
     );
     assert_eq!(uses[0], ("a-b".to_owned(), ["path".to_owned(), "rows".to_owned()].into()));
     assert_eq!(uses[1], ("c".to_owned(), BTreeSet::new()));
-    assert_eq!(uses.len(), 2);
+    // A thiserror message, its fields named `.field`.
+    assert_eq!(uses[2], ("d".to_owned(), ["path".to_owned(), "source".to_owned()].into()));
+    assert_eq!(uses.len(), 3);
 }

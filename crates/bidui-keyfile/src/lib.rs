@@ -15,15 +15,15 @@ use ring::signature::{Ed25519KeyPair, KeyPair};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
-    #[error("{0} already exists; bidui never overwrites a key (move it away first if you mean to replace it)")]
+    #[error("{}", bidui_i18n::t!("keyfile-error-exists", path = .0.display()))]
     Exists(PathBuf),
-    #[error("cannot write key file {path}: {source}")]
+    #[error("{}", bidui_i18n::t!("keyfile-error-write", path = .path.display(), source = .source))]
     Write { path: PathBuf, source: std::io::Error },
-    #[error("cannot read key file {path}: {source}")]
+    #[error("{}", bidui_i18n::t!("keyfile-error-read", path = .path.display(), source = .source))]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{0} is not an Ed25519 private key written by bidui")]
+    #[error("{}", bidui_i18n::t!("keyfile-error-invalid", path = .0.display()))]
     Invalid(PathBuf),
-    #[error("the system random number generator failed")]
+    #[error("{}", bidui_i18n::t!("random-failed"))]
     Random,
 }
 
@@ -98,7 +98,13 @@ mod tests {
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
         let before = std::fs::read(&path).unwrap();
-        assert!(matches!(Identity::create(&path), Err(KeyFileError::Exists(_))));
+        let Err(exists) = Identity::create(&path) else { panic!("a key was overwritten") };
+        assert!(matches!(exists, KeyFileError::Exists(_)), "{exists}");
+        // Told in the reader's language: Chinese first, English on request.
+        let zh = bidui_i18n::in_language(bidui_i18n::Lang::Zh, || exists.to_string());
+        assert!(zh.contains("已存在；bidui 从不覆盖密钥文件"), "{zh}");
+        let en = bidui_i18n::in_language(bidui_i18n::Lang::En, || exists.to_string());
+        assert!(en.contains("already exists; bidui never overwrites a key"), "{en}");
         assert_eq!(std::fs::read(&path).unwrap(), before);
         assert_eq!(Identity::load(&path).unwrap().public_key(), identity.public_key());
     }

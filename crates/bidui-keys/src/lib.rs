@@ -25,23 +25,23 @@ pub const STATE_FILE: &str = "custodian.json";
 pub enum CustodyError {
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
-    #[error("cannot read or write {path}: {source}")]
+    #[error("{}", bidui_i18n::t!("keys-error-io", path = .path.display(), source = .source))]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path} is damaged: {message}")]
+    #[error("{}", bidui_i18n::t!("keys-error-state", path = .path.display(), message = .message))]
     State { path: PathBuf, message: String },
-    #[error("{0} is already enrolled; revoke it first to enrol a new key under that name")]
+    #[error("{}", bidui_i18n::t!("keys-error-already-enrolled", name = .0))]
     AlreadyEnrolled(String),
-    #[error("no enrolled agent is called {0}")]
+    #[error("{}", bidui_i18n::t!("keys-error-unknown-agent", name = .0))]
     UnknownAgent(String),
     #[error(transparent)]
     BadName(#[from] PrincipalNameError),
-    #[error("a public key is 64 hex digits: {0}")]
+    #[error("{}", bidui_i18n::t!("keys-error-bad-key", key = .0))]
     BadKey(String),
-    #[error("no agent is enrolled: there is nobody to seal the epoch to")]
+    #[error("{}", bidui_i18n::t!("keys-error-nobody-to-seal-to"))]
     NobodyToSealTo,
     #[error(transparent)]
     Seal(#[from] SealError),
-    #[error("the system random number generator failed")]
+    #[error("{}", bidui_i18n::t!("random-failed"))]
     Random,
 }
 
@@ -248,10 +248,13 @@ mod tests {
         let statement = custodian.enroll("household", &hex::encode(sign_a), &x_pub(&x_a), 10).unwrap();
         statement.verify(&custodian_public).unwrap();
         custodian.enroll("housing", &hex::encode(sign_b), &x_pub(&x_b), 10).unwrap();
-        assert!(matches!(
-            custodian.enroll("housing", &hex::encode(sign_b), &x_pub(&x_b), 11),
-            Err(CustodyError::AlreadyEnrolled(_))
-        ));
+        let Err(twice) = custodian.enroll("housing", &hex::encode(sign_b), &x_pub(&x_b), 11) else { panic!() };
+        assert!(matches!(twice, CustodyError::AlreadyEnrolled(_)), "{twice}");
+        // Told in the reader's language: Chinese first, English on request.
+        let zh = bidui_i18n::in_language(bidui_i18n::Lang::Zh, || twice.to_string());
+        assert_eq!(zh, "housing 已登记；如要用这个名称登记新密钥，请先撤销它");
+        let en = bidui_i18n::in_language(bidui_i18n::Lang::En, || twice.to_string());
+        assert_eq!(en, "housing is already enrolled; revoke it first to enrol a new key under that name");
 
         let first = custodian.rotate(Suite::HmacSha256, 20).unwrap();
         assert_eq!(first.sealed.len(), 2);

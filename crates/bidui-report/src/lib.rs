@@ -89,7 +89,7 @@ pub enum ReportError {
     Input(String),
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("writing a workbook: {0}")]
+    #[error("{}", bidui_i18n::t!("report-error-xlsx", error = .0))]
     Xlsx(#[from] rust_xlsxwriter::XlsxError),
 }
 

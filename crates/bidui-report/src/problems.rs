@@ -178,12 +178,16 @@ pub fn parse_invalid_rows(text: &str) -> Result<BTreeMap<u32, String>, ReportErr
         if i == 0 || line.trim().is_empty() {
             continue;
         }
-        let (row, reason) =
-            line.split_once(',').ok_or_else(|| ReportError::Input(format!("invalid-rows line {}: {line:?}", i + 1)))?;
-        let row: u32 = row
-            .trim()
-            .parse()
-            .map_err(|_| ReportError::Input(format!("invalid-rows line {}: bad row {row:?}", i + 1)))?;
+        let (row, reason) = line.split_once(',').ok_or_else(|| {
+            ReportError::Input(bidui_i18n::t!(
+                "report-error-invalid-rows-line",
+                line = i + 1,
+                text = format!("{line:?}")
+            ))
+        })?;
+        let row: u32 = row.trim().parse().map_err(|_| {
+            ReportError::Input(bidui_i18n::t!("report-error-invalid-rows-row", line = i + 1, row = format!("{row:?}")))
+        })?;
         out.insert(row, reason.trim().trim_matches('"').to_owned());
     }
     Ok(out)
@@ -327,9 +331,9 @@ pub fn derive(results: &JobResults, options: &Options) -> Result<ProblemSet, Rep
 fn declared_rules(results: &JobResults, options: &Options) -> Result<Vec<StatusRule>, ReportError> {
     let declared: Vec<StatusRule> = results.rules.iter().chain(&options.extra_rules).cloned().collect();
     if let Some(rule) = declared.iter().find(|r| RESERVED_CODES.contains(&r.code.split('.').next().unwrap_or(""))) {
-        return Err(ReportError::Input(format!(
-            "status rule code {:?} is reserved for the report's own categories",
-            rule.code
+        return Err(ReportError::Input(bidui_i18n::t!(
+            "report-error-reserved-code",
+            code = format!("{:?}", rule.code)
         )));
     }
     Ok(declared)

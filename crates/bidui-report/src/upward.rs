@@ -195,11 +195,11 @@ impl Upward {
 /// Why files cannot be merged.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum MergeError {
-    #[error("没有可汇总的文件 (nothing to merge)")]
+    #[error("{}", bidui_i18n::t!("merge-error-empty"))]
     Empty,
-    #[error("{0} 出现了两次，同一地区只能汇总一次 ({0} appears twice)")]
+    #[error("{}", bidui_i18n::t!("merge-error-twice", area = .0))]
     Twice(String),
-    #[error("文件格式 {0:?} 不是 {FORMAT} (not an upward file)")]
+    #[error("{}", bidui_i18n::t!("merge-error-format", found = format!("{:?}", .0), format = FORMAT))]
     Format(String),
 }
 

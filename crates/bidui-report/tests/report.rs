@@ -677,7 +677,14 @@ fn districts_merge_into_a_city_and_a_city_into_the_province() {
     assert_eq!(city.merged.len(), 2);
     let province = merge("广东省", std::slice::from_ref(&city), "2026-12-01 12:00").unwrap();
     assert_eq!(province.totals.problems, city.totals.problems);
-    assert_eq!(merge("广州市", &[a.clone(), a.clone()], "x"), Err(MergeError::Twice("增城区".into())));
+    let twice = merge("广州市", &[a.clone(), a.clone()], "x");
+    assert_eq!(twice, Err(MergeError::Twice("增城区".into())));
+    // Told in the reader's language: Chinese first, English on request.
+    let twice = twice.unwrap_err();
+    let zh = bidui_i18n::in_language(bidui_i18n::Lang::Zh, || twice.to_string());
+    assert_eq!(zh, "增城区 出现了两次，同一地区只能汇总一次");
+    let en = bidui_i18n::in_language(bidui_i18n::Lang::En, || twice.to_string());
+    assert_eq!(en, "增城区 appears twice: an area is merged once only");
     assert_eq!(merge("广州市", &[], "x"), Err(MergeError::Empty));
     let dir = tempfile::tempdir().unwrap();
     bidui_report::upward::write_xlsx(&city, &dir.path().join("city.xlsx")).unwrap();

@@ -142,49 +142,66 @@ impl SourceSpec {
 /// sheet) and says what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("cannot open {}: {source}", .path.display())]
+    #[error("{}", bidui_i18n::t!("source-error-open", path = .path.display(), source = .source))]
     Open { path: PathBuf, source: io::Error },
-    #[error("cannot read {}: {source}", .path.display())]
+    #[error("{}", bidui_i18n::t!("source-error-read", path = .path.display(), source = .source))]
     Read { path: PathBuf, source: io::Error },
-    #[error(
-        "cannot tell the format of {}: name it .csv, .xlsx or .xls, or set format = \"csv\", \"xlsx\" or \"xls\"",
-        .path.display()
-    )]
+    #[error("{}", bidui_i18n::t!("source-error-unknown-format", path = .path.display()))]
     UnknownFormat { path: PathBuf },
     #[error("{}: {reason}", .path.display())]
     Unsupported { path: PathBuf, reason: String },
-    #[error("cannot read workbook {}: {reason}", .path.display())]
+    #[error("{}", bidui_i18n::t!("source-error-workbook", path = .path.display(), reason = .reason))]
     Workbook { path: PathBuf, reason: String },
-    #[error("{} has no sheet named \"{sheet}\"; its sheets are: {}", .path.display(), quoted_list(.available))]
+    #[error(
+        "{}",
+        bidui_i18n::t!("source-error-no-such-sheet", path = .path.display(), sheet = .sheet, sheets = quoted_list(.available))
+    )]
     NoSuchSheet { path: PathBuf, sheet: String, available: Vec<String> },
-    #[error("header_row must be 1 or more (the 1-based row of the column headers) for {}", .path.display())]
+    #[error("{}", bidui_i18n::t!("source-error-bad-header-row", path = .path.display()))]
     BadHeaderRow { path: PathBuf },
-    #[error("cannot read the header row (row {header_row}) of {}: {reason}", place(.path, .sheet.as_deref()))]
+    #[error(
+        "{}",
+        bidui_i18n::t!(
+            "source-error-header",
+            header_row = .header_row,
+            place = place(.path, .sheet.as_deref()),
+            reason = .reason
+        )
+    )]
     Header { path: PathBuf, sheet: Option<String>, header_row: u32, reason: String },
     #[error(
-        "column \"{column}\" not found in {}; the headers are: {}",
-        place(.path, .sheet.as_deref()),
-        quoted_list(.available)
+        "{}",
+        bidui_i18n::t!(
+            "source-error-column-not-found",
+            column = .column,
+            place = place(.path, .sheet.as_deref()),
+            headers = quoted_list(.available)
+        )
     )]
     ColumnNotFound { path: PathBuf, sheet: Option<String>, column: String, available: Vec<String> },
     #[error(
-        "column \"{column}\" appears more than once in {} (columns {first} and {second}, counting from 1); rename \
-         one of them",
-        place(.path, .sheet.as_deref())
+        "{}",
+        bidui_i18n::t!(
+            "source-error-duplicate-column",
+            column = .column,
+            place = place(.path, .sheet.as_deref()),
+            first = .first,
+            second = .second
+        )
     )]
     DuplicateColumn { path: PathBuf, sheet: Option<String>, column: String, first: usize, second: usize },
 }
 
 fn place(path: &Path, sheet: Option<&str>) -> String {
     match sheet {
-        Some(sheet) => format!("{}, sheet \"{sheet}\"", path.display()),
+        Some(sheet) => bidui_i18n::t!("source-place-sheet", path = path.display(), sheet = sheet),
         None => path.display().to_string(),
     }
 }
 
 fn quoted_list(items: &[String]) -> String {
     if items.is_empty() {
-        return "(none)".to_string();
+        return bidui_i18n::t!("none");
     }
     items.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
 }
