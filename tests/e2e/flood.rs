@@ -87,7 +87,9 @@ fn slow_connections_and_trickled_bodies_at_a_1024_file_limit_leave_job_status_an
             let address = matcher.address.clone();
             std::thread::spawn(move || {
                 let Ok(mut stream) = TcpStream::connect(&address) else { return None };
-                stream.set_write_timeout(Some(Duration::from_secs(3))).unwrap();
+                // Long enough to outlast the trickled bodies, which hold the bodies budget until
+                // the matcher drops them as too slow (5 s): only then is there room for these.
+                stream.set_write_timeout(Some(Duration::from_secs(15))).unwrap();
                 let head = format!(
                     "PUT /v2/jobs/{JOB}/submission/chunks/0 HTTP/1.1\r\nhost: x\r\nbidui-signer: household\r\n\
                      bidui-timestamp: {now}\r\nbidui-nonce: {:032x}\r\nbidui-signature: {}\r\n\
