@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::body::Body;
 use axum::extract::multipart::MultipartRejection;
@@ -112,28 +112,40 @@ impl Round {
 
 /// The rounds, oldest first, and the process's CSRF token.
 pub struct Console {
-    pub rounds: Vec<Round>,
+    /// The folder of the rounds.
+    dir: PathBuf,
+    /// The rounds loaded so far, by directory name. A request works on the snapshot it took
+    /// (an `Arc`), so a round that appears meanwhile never changes a page half-way.
+    rounds: RwLock<Arc<Vec<Arc<Round>>>>,
+    /// Folders left out, with their problems.json's time of change and length then: tried
+    /// again only once either changes, so a bad folder costs no parse (and no log line) per
+    /// page. (The length too: two writes within the file system's clock tick share a time.)
+    skipped: Mutex<BTreeMap<String, Option<(std::time::SystemTime, u64)>>>,
     csrf_key: ring::hmac::Key,
     csrf: String,
+}
+
+/// Every subdirectory of `rounds` holding a problems.json, by name.
+fn round_dirs(rounds: &Path) -> Result<Vec<(String, PathBuf)>, ConsoleError> {
+    let listing = std::fs::read_dir(rounds).map_err(|e| ConsoleError::Rounds { path: rounds.to_owned(), source: e })?;
+    let mut dirs: Vec<(String, PathBuf)> = Vec::new();
+    for entry in listing {
+        let entry = entry.map_err(|e| ConsoleError::Rounds { path: rounds.to_owned(), source: e })?;
+        let path = entry.path();
+        if path.join(bidui_report::PROBLEMS_FILE).is_file() {
+            dirs.push((entry.file_name().to_string_lossy().into_owned(), path));
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
 }
 
 impl Console {
     /// Loads every round under `rounds`: each subdirectory holding a problems.json, ordered
     /// by the directory's name (name rounds so they sort by time, e.g. by the job id).
     pub fn load(rounds: &Path) -> Result<Console, ConsoleError> {
-        let listing =
-            std::fs::read_dir(rounds).map_err(|e| ConsoleError::Rounds { path: rounds.to_owned(), source: e })?;
-        let mut dirs: Vec<(String, PathBuf)> = Vec::new();
-        for entry in listing {
-            let entry = entry.map_err(|e| ConsoleError::Rounds { path: rounds.to_owned(), source: e })?;
-            let path = entry.path();
-            if path.join(bidui_report::PROBLEMS_FILE).is_file() {
-                dirs.push((entry.file_name().to_string_lossy().into_owned(), path));
-            }
-        }
-        dirs.sort();
-        let mut loaded: Vec<Round> = Vec::new();
-        for (name, dir) in dirs {
+        let mut loaded: Vec<Arc<Round>> = Vec::new();
+        for (name, dir) in round_dirs(rounds)? {
             let round = Round::load(&dir, name)?;
             if let Some(first) = loaded.iter().find(|r| r.job() == round.job()) {
                 return Err(ConsoleError::SameJob {
@@ -142,7 +154,7 @@ impl Console {
                     second: dir,
                 });
             }
-            loaded.push(round);
+            loaded.push(Arc::new(round));
         }
         if loaded.is_empty() {
             return Err(ConsoleError::NoRounds(rounds.to_owned()));
@@ -152,12 +164,70 @@ impl Console {
         let csrf_key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())
             .expect("the system's random number generator");
         let csrf = hex::encode(ring::hmac::sign(&csrf_key, CSRF_MESSAGE));
-        Ok(Console { rounds: loaded, csrf_key, csrf })
+        Ok(Console {
+            dir: rounds.to_owned(),
+            rounds: RwLock::new(Arc::new(loaded)),
+            skipped: Mutex::new(BTreeMap::new()),
+            csrf_key,
+            csrf,
+        })
+    }
+
+    /// The rounds as they are now, oldest first.
+    pub fn rounds(&self) -> Arc<Vec<Arc<Round>>> {
+        self.rounds.read().expect("rounds lock").clone()
+    }
+
+    /// Takes in the rounds that appeared in the folder since they were loaded (a round
+    /// built by `bidui report build` or by the console itself), without a restart. A folder
+    /// that cannot be loaded yet (still being written, or a second folder of a job already
+    /// shown) is left out with a line in the log and tried again next time. Returns how
+    /// many were taken in.
+    pub fn refresh(&self) -> Result<usize, ConsoleError> {
+        let changed = |dir: &Path| {
+            let metadata = std::fs::metadata(dir.join(bidui_report::PROBLEMS_FILE)).ok()?;
+            Some((metadata.modified().ok()?, metadata.len()))
+        };
+        let current = self.rounds();
+        let mut skipped = self.skipped.lock().expect("skipped lock");
+        let new: Vec<(String, PathBuf)> = round_dirs(&self.dir)?
+            .into_iter()
+            .filter(|(name, dir)| {
+                current.iter().all(|r| &r.name != name) && skipped.get(name).is_none_or(|at| *at != changed(dir))
+            })
+            .collect();
+        if new.is_empty() {
+            return Ok(0);
+        }
+        let mut rounds = self.rounds.write().expect("rounds lock");
+        let mut next: Vec<Arc<Round>> = rounds.iter().cloned().collect();
+        let mut added = 0;
+        for (name, dir) in new {
+            if next.iter().any(|r| r.name == name) {
+                continue;
+            }
+            let at = changed(&dir);
+            let reason = match Round::load(&dir, name.clone()) {
+                Ok(round) if next.iter().any(|r| r.job() == round.job()) => "same-job",
+                Ok(round) => {
+                    next.push(Arc::new(round));
+                    skipped.remove(&name);
+                    added += 1;
+                    continue;
+                }
+                Err(_) => "unreadable",
+            };
+            eprintln!("{} round-skipped dir={} reason={reason}", now_in_china(), ascii(&name));
+            skipped.insert(name, at);
+        }
+        next.sort_by(|a, b| a.name.cmp(&b.name));
+        *rounds = Arc::new(next);
+        Ok(added)
     }
 
     /// The round of a job id, and its place among the rounds.
-    pub fn round(&self, job: &str) -> Option<(usize, &Round)> {
-        self.rounds.iter().enumerate().find(|(_, r)| r.job() == job)
+    pub fn round(&self, job: &str) -> Option<(usize, Arc<Round>)> {
+        self.rounds().iter().enumerate().find(|(_, r)| r.job() == job).map(|(i, r)| (i, r.clone()))
     }
 
     /// The token every form carries and every POST must return.
@@ -170,6 +240,11 @@ impl Console {
         let tag = offered.and_then(|t| hex::decode(t).ok());
         tag.is_some_and(|tag| ring::hmac::verify(&self.csrf_key, CSRF_MESSAGE, &tag).is_ok())
     }
+}
+
+/// A name for a log line: ASCII kept, anything else replaced.
+fn ascii(text: &str) -> String {
+    text.chars().map(|c| if c.is_ascii_graphic() { c } else { '?' }).collect()
 }
 
 /// What the CSRF token authenticates (its key is the process's).
@@ -194,7 +269,7 @@ pub fn check_listen(listen: SocketAddr) -> Result<(), ConsoleError> {
 pub async fn serve(rounds: &Path, listen: SocketAddr) -> Result<(), ConsoleError> {
     check_listen(listen)?;
     let console = Console::load(rounds)?;
-    let count = console.rounds.len();
+    let count = console.rounds().len();
     let listener =
         tokio::net::TcpListener::bind(listen).await.map_err(|e| ConsoleError::Listen { listen, source: e })?;
     let address = listener.local_addr().map_err(|e| ConsoleError::Listen { listen, source: e })?;
@@ -235,7 +310,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inl
 /// cached, no referrer.
 async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    let path: String = request.uri().path().chars().map(|c| if c.is_ascii_graphic() { c } else { '?' }).collect();
+    let path = ascii(request.uri().path());
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
@@ -269,16 +344,25 @@ fn download(content_type: &'static str, file_name: &str, bytes: Vec<u8>) -> Resp
 }
 
 async fn index(State(console): Shared) -> Response {
+    refresh(&console);
     html(StatusCode::OK, pages::index(&console))
 }
 
 async fn progress(State(console): Shared) -> Response {
+    refresh(&console);
     html(StatusCode::OK, pages::progress(&console))
+}
+
+/// The pages that list rounds take in new ones first.
+fn refresh(console: &Console) {
+    if let Err(e) = console.refresh() {
+        eprintln!("{} rounds-unreadable error=\"{}\"", now_in_china(), ascii(&e.to_string()));
+    }
 }
 
 async fn round(State(console): Shared, axum::extract::Path(job): axum::extract::Path<String>) -> Response {
     match console.round(&job) {
-        Some((_, round)) => html(StatusCode::OK, pages::round(&console, round)),
+        Some((_, round)) => html(StatusCode::OK, pages::round(&console, &round)),
         None => not_found(),
     }
 }
@@ -299,7 +383,7 @@ async fn town(
 ) -> Response {
     let Some((_, round)) = console.round(&job) else { return not_found() };
     match round.town(&town) {
-        Some(town) => html(StatusCode::OK, pages::town(round, town)),
+        Some(town) => html(StatusCode::OK, pages::town(&round, town)),
         None => not_found(),
     }
 }
@@ -321,7 +405,8 @@ const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.
 /// The report upward of a round, against the round before it.
 fn upward_of(console: &Console, job: &str) -> Option<bidui_report::upward::Upward> {
     let (i, round) = console.round(job)?;
-    let previous = i.checked_sub(1).map(|p| &console.rounds[p].set);
+    let rounds = console.rounds();
+    let previous = i.checked_sub(1).map(|p| &rounds[p].set);
     Some(bidui_report::upward::Upward::of(&round.set, previous, &now_in_china().to_minute_string()))
 }
 
@@ -367,7 +452,7 @@ async fn upload_claims(
     axum::extract::Path(job): axum::extract::Path<String>,
     form: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    let Some((index, _)) = console.round(&job) else { return not_found() };
+    let Some((_, round)) = console.round(&job) else { return not_found() };
     // A POST that is not our form carries no token.
     let Ok(mut form) = form else { return forbidden() };
     let (mut token, mut workbook) = (None, None);
@@ -389,7 +474,7 @@ async fn upload_claims(
     let Some(workbook) = workbook.filter(|w| !w.is_empty()) else {
         return bad_upload("没有选择工作簿文件。");
     };
-    let taken = tokio::task::spawn_blocking(move || take_claims(&console.rounds[index], &workbook)).await;
+    let taken = tokio::task::spawn_blocking(move || take_claims(&round, &workbook)).await;
     match taken {
         Ok(Ok(taken)) => html(StatusCode::OK, pages::claims_taken(&job, &taken)),
         Ok(Err(message)) => bad_upload(&message),

@@ -104,7 +104,7 @@ pub fn index(console: &Console) -> String {
          <th class=\"l\">目的</th><th class=\"l\">批准文号</th><th>名册行数</th><th>严重</th><th>一般</th><th>提示</th>\
          <th>问题合计</th><th>镇街数</th><th>已交回的整改情况</th><th class=\"l\">查看</th></tr>\n",
     );
-    for (i, round) in console.rounds.iter().enumerate() {
+    for (i, round) in console.rounds().iter().enumerate() {
         let set = &round.set;
         let _ = write!(
             body,
@@ -322,50 +322,71 @@ const CORRECTION_HEADERS: &str =
     "<th>上一轮问题</th><th>申报已整改</th><th>申报已整改但仍存在</th><th>经核验已整改</th>\
      <th>未申报但已整改</th><th>新增</th><th>仍未整改</th><th class=\"l\">整改完成率</th>";
 
-/// `/progress`: each pair of consecutive rounds, latest first: the towns ranked by
-/// completion, and per category under each town.
-pub fn progress(console: &Console) -> String {
-    let mut body = String::from(
-        "<h1>整改进度</h1>\n<p class=\"meta\">镇街交回的整改情况，用下一轮比对核验。整改完成率 = 上一轮的问题中在下一轮已不存在的比例\
-         （经核验已整改 + 未申报但已整改）。</p>\n",
+/// One ranking table of towns: their totals, each town's name a link to its list.
+fn ranking(body: &mut String, towns: &[bidui_report::claims::TownCorrection], town_job: &str) {
+    let _ = writeln!(
+        body,
+        "<div class=\"scroll\"><table>\n<tr><th>排名</th><th class=\"l\">镇街</th>{CORRECTION_HEADERS}</tr>"
     );
-    if console.rounds.len() < 2 {
-        body.push_str("<section><p>只有一轮比对，下一轮比对之后才能核验整改情况。</p></section>\n");
+    for (rank, town) in towns.iter().enumerate() {
+        let _ = writeln!(
+            body,
+            "<tr><td>{}</td><td class=\"l\"><a href=\"{}\">{}</a></td>{}</tr>",
+            rank + 1,
+            town_link(town_job, &town.town),
+            escape(&town.town),
+            correction_cells(&town.total)
+        );
     }
-    for pair in console.rounds.windows(2).rev() {
-        let (before, after) = (&pair[0], &pair[1]);
-        let towns = bidui_report::claims::progress(&before.set, &before.claims(), &after.set);
+    body.push_str("</table></div>\n<p class=\"note\">按问题类别：</p>\n");
+    for town in towns {
         let _ = write!(
             body,
-            "<section>\n<h2><a href=\"{}\">{}</a> → <a href=\"{}\">{}</a></h2>\n<div class=\"scroll\"><table>\n\
-             <tr><th>排名</th><th class=\"l\">镇街</th>{CORRECTION_HEADERS}</tr>\n",
+            "<details><summary>{}</summary>\n<table>\n<tr><th class=\"l\">问题类别</th>{CORRECTION_HEADERS}</tr>\n",
+            escape(&town.town)
+        );
+        for (label, c) in &town.categories {
+            let _ = writeln!(body, "<tr><td class=\"l\">{}</td>{}</tr>", escape(label), correction_cells(c));
+        }
+        body.push_str("</table>\n</details>\n");
+    }
+}
+
+/// `/progress`: the towns ranked by completion over all rounds, then each pair of
+/// consecutive rounds, latest first, per category under each town.
+pub fn progress(console: &Console) -> String {
+    let rounds = console.rounds();
+    let mut body = String::from(
+        "<h1>整改进度</h1>\n<p class=\"meta\">镇街交回的整改情况，用下一轮比对核验。整改完成率 = 上一轮的问题中在下一轮已不存在的比例\
+         （经核验已整改 + 未申报但已整改）；历轮累计把每相邻两轮的数字相加。</p>\n",
+    );
+    if rounds.len() < 2 {
+        body.push_str("<section><p>只有一轮比对，下一轮比对之后才能核验整改情况。</p></section>\n");
+    } else {
+        let claims: Vec<_> = rounds.iter().map(|r| r.claims()).collect();
+        let pairs: Vec<_> = rounds.iter().zip(&claims).map(|(r, c)| (&r.set, c)).collect();
+        let latest = rounds.last().expect("two rounds or more");
+        let _ = writeln!(
+            body,
+            "<section id=\"overall\">\n<h2>历轮累计（第1轮至第{}轮，共 {} 轮）</h2>",
+            rounds.len(),
+            rounds.len()
+        );
+        ranking(&mut body, &bidui_report::claims::progress_over(&pairs), latest.job());
+        body.push_str("</section>\n");
+    }
+    for pair in rounds.windows(2).rev() {
+        let (before, after) = (&pair[0], &pair[1]);
+        let towns = bidui_report::claims::progress(&before.set, &before.claims(), &after.set);
+        let _ = writeln!(
+            body,
+            "<section>\n<h2><a href=\"{}\">{}</a> → <a href=\"{}\">{}</a></h2>",
             round_link(before.job()),
             escape(before.job()),
             round_link(after.job()),
             escape(after.job())
         );
-        for (rank, town) in towns.iter().enumerate() {
-            let _ = writeln!(
-                body,
-                "<tr><td>{}</td><td class=\"l\"><a href=\"{}\">{}</a></td>{}</tr>",
-                rank + 1,
-                town_link(before.job(), &town.town),
-                escape(&town.town),
-                correction_cells(&town.total)
-            );
-        }
-        body.push_str("</table></div>\n<p class=\"note\">按问题类别：</p>\n");
-        for town in &towns {
-            let _ = write!(
-                body,
-                "<details><summary>{}</summary>\n<table>\n<tr><th class=\"l\">问题类别</th>{CORRECTION_HEADERS}</tr>\n",
-                escape(&town.town)
-            );
-            for (label, c) in &town.categories {
-                let _ = writeln!(body, "<tr><td class=\"l\">{}</td>{}</tr>", escape(label), correction_cells(c));
-            }
-            body.push_str("</table>\n</details>\n");
-        }
+        ranking(&mut body, &towns, before.job());
         body.push_str("</section>\n");
     }
     page("整改进度", &body)

@@ -107,7 +107,7 @@ fn second_round() -> JobResults {
 }
 
 struct Rounds {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     first: PathBuf,
     app: Router,
 }
@@ -123,7 +123,7 @@ fn rounds() -> Rounds {
     let second = dir.path().join("2026-12-zc-test-2");
     bidui_report::write_report(&two, &set_two, Some(&set_one), Some("2026-12-01 10:00"), &second).unwrap();
     let console = bidui_console::Console::load(dir.path()).unwrap();
-    Rounds { first, app: bidui_console::app(Arc::new(console)), _dir: dir }
+    Rounds { first, app: bidui_console::app(Arc::new(console)), dir }
 }
 
 async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Vec<u8>) {
@@ -248,6 +248,33 @@ async fn the_index_lists_every_round_in_order() {
     assert!(one < two, "rounds in the directories' order");
     assert!(page.contains("第二阶段数据比对") && page.contains("增政数〔2026〕1号"));
     assert!(page.contains("href=\"/rounds/zc-test-1\""));
+}
+
+#[tokio::test]
+async fn a_round_written_while_the_console_serves_is_taken_in_without_a_restart() {
+    let r = rounds();
+    let mut three = second_round();
+    three.job = "zc-test-3".into();
+    let set_three = derive(&three, &Options::default()).unwrap();
+    // Half-written: a problems.json that is not one yet. The pages still serve the rounds
+    // they have, and the folder is tried again next time.
+    let third = r.dir.path().join("2027-01-zc-test-3");
+    std::fs::create_dir(&third).unwrap();
+    std::fs::write(third.join("problems.json"), "{\"job\": \"zc-te").unwrap();
+    let page = get_ok(&r.app, "/").await;
+    assert!(page.contains("zc-test-2") && !page.contains("zc-test-3"));
+    std::fs::remove_file(third.join("problems.json")).unwrap();
+    bidui_report::write_report(&three, &set_three, None, Some("2027-01-01 10:00"), &third).unwrap();
+    let page = get_ok(&r.app, "/").await;
+    assert!(page.contains("第3轮（2027-01-zc-test-3）"), "{page}");
+    assert_eq!(get(&r.app, "/rounds/zc-test-3").await.0, StatusCode::OK);
+    let progress = get_ok(&r.app, "/progress").await;
+    assert!(progress.contains("历轮累计（第1轮至第3轮，共 3 轮）"), "{progress}");
+    // A second folder of a job already shown is left out, not served twice.
+    let copy = r.dir.path().join("2027-02-copy-of-3");
+    bidui_report::write_report(&three, &set_three, None, Some("2027-01-01 10:00"), &copy).unwrap();
+    let page = get_ok(&r.app, "/").await;
+    assert!(!page.contains("2027-02-copy-of-3"), "{page}");
 }
 
 #[tokio::test]
