@@ -34,6 +34,7 @@ use bidui_core::idnum::ChinaTime;
 use bidui_report::claims::{Claims, CLAIMS_FILE};
 use bidui_report::{ProblemSet, ReportError};
 
+pub mod jobs;
 pub mod pages;
 
 /// The largest returned workbook taken (a town's workbook is far smaller).
@@ -54,6 +55,8 @@ pub enum ConsoleError {
     SameJob { job: String, first: PathBuf, second: PathBuf },
     #[error(transparent)]
     Report(#[from] ReportError),
+    #[error(transparent)]
+    Jobs(#[from] jobs::JobsFileError),
     #[error("监听 {listen} 失败 (cannot listen): {source}")]
     Listen { listen: SocketAddr, source: std::io::Error },
 }
@@ -123,6 +126,10 @@ pub struct Console {
     skipped: Mutex<BTreeMap<String, Option<(std::time::SystemTime, u64)>>>,
     csrf_key: ring::hmac::Key,
     csrf: String,
+    /// The operator's side, when the console is given one: live jobs and new rounds.
+    operator: Option<Arc<dyn jobs::Operator>>,
+    /// The jobs watched (`jobs.json`), written through.
+    watched: Mutex<jobs::WatchedJobs>,
 }
 
 /// Every subdirectory of `rounds` holding a problems.json, by name.
@@ -142,7 +149,9 @@ fn round_dirs(rounds: &Path) -> Result<Vec<(String, PathBuf)>, ConsoleError> {
 
 impl Console {
     /// Loads every round under `rounds`: each subdirectory holding a problems.json, ordered
-    /// by the directory's name (name rounds so they sort by time, e.g. by the job id).
+    /// by the directory's name (name rounds so they sort by time, as the console names the
+    /// rounds it builds: the date, then the job id). There may be none yet: a console with
+    /// the operator's side starts the first round itself ([`Console::check_rounds`]).
     pub fn load(rounds: &Path) -> Result<Console, ConsoleError> {
         let mut loaded: Vec<Arc<Round>> = Vec::new();
         for (name, dir) in round_dirs(rounds)? {
@@ -156,9 +165,7 @@ impl Console {
             }
             loaded.push(Arc::new(round));
         }
-        if loaded.is_empty() {
-            return Err(ConsoleError::NoRounds(rounds.to_owned()));
-        }
+        let watched = jobs::WatchedJobs::load(rounds)?;
         // A fresh secret per process: a page of another site cannot know the token, and no
         // earlier process's form is taken.
         let csrf_key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())
@@ -170,7 +177,41 @@ impl Console {
             skipped: Mutex::new(BTreeMap::new()),
             csrf_key,
             csrf,
+            operator: None,
+            watched: Mutex::new(watched),
         })
+    }
+
+    /// The console with the operator's side: the jobs page shows each watched job live, and
+    /// new rounds can be started from the job specs.
+    pub fn with_operator(mut self, operator: Arc<dyn jobs::Operator>) -> Console {
+        self.operator = Some(operator);
+        self
+    }
+
+    /// The jobs watched, oldest first.
+    pub fn watched(&self) -> jobs::WatchedJobs {
+        self.watched.lock().expect("watched lock").clone()
+    }
+
+    /// Watches a job from now on; `false` if it was watched already.
+    pub fn watch(&self, watched: jobs::Watched) -> Result<bool, jobs::JobsFileError> {
+        let mut kept = self.watched.lock().expect("watched lock");
+        let mut next = kept.clone();
+        if !next.add(watched) {
+            return Ok(false);
+        }
+        next.save(&self.dir)?;
+        *kept = next;
+        Ok(true)
+    }
+
+    /// Refuses a console with no round and no way to make one: most likely the wrong folder.
+    pub fn check_rounds(&self) -> Result<(), ConsoleError> {
+        if self.rounds().is_empty() && self.operator.is_none() {
+            return Err(ConsoleError::NoRounds(self.dir.clone()));
+        }
+        Ok(())
     }
 
     /// The rounds as they are now, oldest first.
@@ -265,21 +306,26 @@ pub fn check_listen(listen: SocketAddr) -> Result<(), ConsoleError> {
     }
 }
 
-/// Serves the console on `listen` (loopback only) until Ctrl-C.
-pub async fn serve(rounds: &Path, listen: SocketAddr) -> Result<(), ConsoleError> {
+/// Serves the console on `listen` (loopback only) until Ctrl-C, building the rounds of
+/// watched jobs as their results are opened.
+pub async fn serve(console: Console, listen: SocketAddr) -> Result<(), ConsoleError> {
     check_listen(listen)?;
-    let console = Console::load(rounds)?;
+    console.check_rounds()?;
     let count = console.rounds().len();
     let listener =
         tokio::net::TcpListener::bind(listen).await.map_err(|e| ConsoleError::Listen { listen, source: e })?;
     let address = listener.local_addr().map_err(|e| ConsoleError::Listen { listen, source: e })?;
     eprintln!("console listening on http://{address}/ rounds={count}");
-    axum::serve(listener, app(Arc::new(console)))
+    let console = Arc::new(console);
+    let building = tokio::spawn(jobs::keep_building(console.clone()));
+    let served = axum::serve(listener, app(console))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
-        .map_err(|e| ConsoleError::Listen { listen, source: e })
+        .map_err(|e| ConsoleError::Listen { listen, source: e });
+    building.abort();
+    served
 }
 
 /// The console's routes. Every request is logged as one ASCII line on stderr.
@@ -287,6 +333,9 @@ pub fn app(console: Arc<Console>) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/progress", get(progress))
+        .route("/jobs", get(jobs_page))
+        .route("/jobs/start", post(start_round))
+        .route("/jobs/watch", post(watch_job))
         .route("/rounds/{job}", get(round))
         .route("/rounds/{job}/summary", get(summary))
         .route("/rounds/{job}/upward.xlsx", get(upward_xlsx))
@@ -517,4 +566,108 @@ fn take_claims(round: &Round, workbook: &[u8]) -> Result<Taken, String> {
     next.save(&round.dir).map_err(|e| format!("无法写入 {CLAIMS_FILE}：{e}"))?;
     *kept = next;
     Ok(taken)
+}
+
+/// `/jobs`: the watched jobs, live.
+async fn jobs_page(State(console): Shared) -> Response {
+    let Some(operator) = console.operator.clone() else {
+        return html(StatusCode::OK, pages::jobs_without_operator());
+    };
+    let shown = console.clone();
+    let live = tokio::task::spawn_blocking(move || jobs::live(&shown, operator.as_ref())).await;
+    match live {
+        Ok(live) => html(StatusCode::OK, pages::jobs(&console, &live)),
+        Err(_) => html(StatusCode::INTERNAL_SERVER_ERROR, pages::message("无法读取比对任务", "内部错误")),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct StartForm {
+    csrf: String,
+    spec: String,
+    job: String,
+}
+
+#[derive(serde::Deserialize)]
+struct WatchForm {
+    csrf: String,
+    job: String,
+}
+
+fn see_jobs() -> Response {
+    axum::response::Redirect::to("/jobs").into_response()
+}
+
+fn job_refused(message: &str) -> Response {
+    html(StatusCode::UNPROCESSABLE_ENTITY, pages::message("未能办理", message))
+}
+
+/// Starts a new round: the chosen spec under a new job id, signed and created by the
+/// operator's side, then watched.
+async fn start_round(
+    State(console): Shared,
+    form: Result<axum::Form<StartForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(axum::Form(form)) = form else { return forbidden() };
+    if !console.csrf_matches(Some(&form.csrf)) {
+        return forbidden();
+    }
+    let Some(operator) = console.operator.clone() else { return not_found() };
+    let Some(choice) = operator.specs().into_iter().find(|c| c.file == form.spec) else {
+        return job_refused("没有这份任务配置。");
+    };
+    let job = form.job.trim().to_owned();
+    let mut spec = choice.spec;
+    spec.id = job.clone();
+    if let Err(e) = spec.validate() {
+        return job_refused(&format!("任务编号或任务配置不可用：{e}"));
+    }
+    let creating = operator.clone();
+    let created = tokio::task::spawn_blocking(move || creating.create(&spec, &job)).await;
+    match created {
+        Ok(Ok(())) => {}
+        Ok(Err(message)) => return job_refused(&message),
+        Err(_) => return job_refused("内部错误"),
+    }
+    let watched = jobs::Watched {
+        job: form.job.trim().to_owned(),
+        since: now_in_china().to_minute_string(),
+        spec: Some(choice.file),
+        round: None,
+        build_error: None,
+    };
+    eprintln!("{} job-started job={}", now_in_china(), ascii(&watched.job));
+    match console.watch(watched) {
+        Ok(_) => see_jobs(),
+        Err(e) => job_refused(&e.to_string()),
+    }
+}
+
+/// Watches a job created elsewhere (`bidui job create`), once the matcher shows it to the
+/// operator.
+async fn watch_job(
+    State(console): Shared,
+    form: Result<axum::Form<WatchForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(axum::Form(form)) = form else { return forbidden() };
+    if !console.csrf_matches(Some(&form.csrf)) {
+        return forbidden();
+    }
+    let Some(operator) = console.operator.clone() else { return not_found() };
+    let job = form.job.trim().to_owned();
+    if !bidui_core::api::valid_job_id(&job) {
+        return job_refused("任务编号不符合格式（1–64 个字母、数字、汉字或 - _ .）。");
+    }
+    let asking = job.clone();
+    match tokio::task::spawn_blocking(move || operator.status(&asking)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(message)) => return job_refused(&message),
+        Err(_) => return job_refused("内部错误"),
+    }
+    let watched =
+        jobs::Watched { job, since: now_in_china().to_minute_string(), spec: None, round: None, build_error: None };
+    match console.watch(watched) {
+        Ok(_) => see_jobs(),
+        Err(e) => job_refused(&e.to_string()),
+    }
 }

@@ -10,13 +10,14 @@ use bidui_report::html::escape;
 use bidui_report::ProblemKey;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use crate::jobs::{Live, SpecChoice};
 use crate::{now_in_china, Console, Round, Taken};
 
 /// What a path segment may carry unencoded.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// A job id or a town as a path segment (escaped for HTML as well: `&` stays out).
-fn segment(text: &str) -> String {
+pub(crate) fn segment(text: &str) -> String {
     utf8_percent_encode(text, SEGMENT).to_string()
 }
 
@@ -59,11 +60,18 @@ footer { color: #8a97a6; font-size: 12px; text-align: center; padding: 18px; }
 
 /// A complete page around `body`.
 fn page(title: &str, body: &str) -> String {
+    page_refreshed(title, body, None)
+}
+
+/// A complete page around `body`, reloaded by the browser every `refresh` seconds when given
+/// (a page that follows a running job, without script).
+fn page_refreshed(title: &str, body: &str, refresh: Option<u32>) -> String {
+    let refresh = refresh.map_or(String::new(), |s| format!("<meta http-equiv=\"refresh\" content=\"{s}\">\n"));
     format!(
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n\
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n{refresh}\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{} — 比对控制台</title>\n\
-         <style>{STYLE}</style>\n</head>\n<body>\n<header><a href=\"/\">各轮比对</a><a href=\"/progress\">整改进度</a>\
-         </header>\n<main>\n{body}</main>\n<footer>页面生成于 {}（北京时间）· 本页含人员姓名和身份证号，仅供本单位使用</footer>\n\
+         <style>{STYLE}</style>\n</head>\n<body>\n<header><a href=\"/\">各轮比对</a><a href=\"/jobs\">比对任务</a>\
+         <a href=\"/progress\">整改进度</a></header>\n<main>\n{body}</main>\n<footer>页面生成于 {}（北京时间）· 本页含人员姓名和身份证号，仅供本单位使用</footer>\n\
          </body>\n</html>\n",
         escape(title),
         now_in_china().to_minute_string()
@@ -134,6 +142,12 @@ pub fn index(console: &Console) -> String {
         );
     }
     body.push_str("</table></div>\n</section>\n");
+    if console.rounds().is_empty() {
+        body.push_str("<section><p>还没有任何一轮比对的报告。</p></section>\n");
+    }
+    if console.operator.is_some() {
+        body.push_str("<p><a href=\"/jobs\">查看比对任务的实时进度，或发起新一轮比对</a></p>\n");
+    }
     page("各轮比对", &body)
 }
 
@@ -390,4 +404,142 @@ pub fn progress(console: &Console) -> String {
         body.push_str("</section>\n");
     }
     page("整改进度", &body)
+}
+
+/// How often the jobs page reloads while a job is collecting.
+const JOBS_REFRESH_SECONDS: u32 = 3;
+
+/// `/jobs` on a console started without the operator's side.
+pub fn jobs_without_operator() -> String {
+    message(
+        "比对任务",
+        "控制台启动时未提供操作员配置（--operator operator.toml），不能查看比对任务的实时进度，也不能发起新一轮比对。\
+         请用 bidui console --operator operator.toml --requester agent.toml --spec job.toml 启动。",
+    )
+}
+
+/// A participant's stage, in words, from what the matcher counted.
+fn stage(p: &bidui_core::api::ParticipantStatus) -> &'static str {
+    if p.sealed {
+        "已密封提交"
+    } else if p.chunks > 0 {
+        "上传中"
+    } else {
+        "等待中"
+    }
+}
+
+/// `/jobs`: the watched jobs, newest first, each party's progress; new rounds from the job
+/// specs; watching a job created elsewhere.
+pub fn jobs(console: &Console, live: &[Live]) -> String {
+    let csrf = escape(console.csrf_token());
+    let operator = console.operator.as_ref().expect("the jobs page has an operator");
+    let mut body = String::from("<h1>比对任务</h1>\n");
+    if live.iter().any(Live::collecting) {
+        let _ = writeln!(body, "<p class=\"meta\">有任务正在进行，本页每 {JOBS_REFRESH_SECONDS} 秒自动刷新。</p>");
+    }
+    for job in live {
+        let w = &job.watched;
+        let _ = write!(
+            body,
+            "<section class=\"job\">\n<h2>{}</h2>\n<p class=\"meta\">关注自 {}",
+            escape(&w.job),
+            escape(&w.since)
+        );
+        if let Some(spec) = &w.spec {
+            let _ = write!(body, " · 由本控制台按 {} 发起", escape(spec));
+        }
+        body.push_str("</p>\n");
+        match &job.status {
+            None => {
+                let round = w.round.as_deref().unwrap_or_default();
+                let _ = writeln!(
+                    body,
+                    "<p class=\"state\">已完成 · 报告已生成：<a href=\"{}\">{}</a></p>",
+                    round_link(&w.job),
+                    escape(round)
+                );
+            }
+            Some(Err(message)) => {
+                let _ = writeln!(body, "<p class=\"serious\">无法读取任务进度：{}</p>", escape(message));
+            }
+            Some(Ok(status)) => {
+                let state = match status.state {
+                    bidui_core::api::JobState::Collecting => "进行中",
+                    bidui_core::api::JobState::Complete => "已完成，等待名册方代理打开结果后生成本轮报告",
+                };
+                let _ = writeln!(
+                    body,
+                    "<p class=\"state\">{state}</p>\n<p class=\"meta\">{} · 批准文号 {}</p>",
+                    escape(&status.purpose),
+                    escape(&status.approval)
+                );
+                if let Some(error) = &w.build_error {
+                    let _ = writeln!(body, "<p class=\"serious\">本轮报告未能生成：{}</p>", escape(error));
+                }
+                body.push_str(
+                    "<table>\n<tr><th class=\"l\">参与方</th><th class=\"l\">角色</th><th class=\"l\">状态</th><th>已上传数据块</th>\
+                     <th>记录数</th><th>读取行数</th><th>无效身份证号</th></tr>\n",
+                );
+                for p in &status.participants {
+                    let role = match p.role {
+                        bidui_core::api::PartyRole::Requester => "名册方",
+                        bidui_core::api::PartyRole::Department => "部门",
+                    };
+                    let _ = writeln!(
+                        body,
+                        "<tr class=\"party\"><td class=\"l\">{}</td><td class=\"l\">{role}</td><td class=\"l\">{}</td><td>{}</td>\
+                         <td>{}</td><td>{}</td><td>{}</td></tr>",
+                        escape(&operator.party_name(&p.party)),
+                        stage(p),
+                        p.chunks,
+                        p.records,
+                        p.rows_read,
+                        p.invalid_ids.values().sum::<u64>()
+                    );
+                }
+                body.push_str("</table>\n");
+            }
+        }
+        body.push_str("</section>\n");
+    }
+    if live.is_empty() {
+        body.push_str("<section><p>还没有关注任何比对任务。可以在下面发起新一轮，或关注已用 bidui job create 创建的任务。</p></section>\n");
+    }
+    start_forms(&mut body, &operator.specs(), &csrf);
+    let refresh = live.iter().any(Live::collecting).then_some(JOBS_REFRESH_SECONDS);
+    page_refreshed("比对任务", &body, refresh)
+}
+
+/// The forms that start a round from a spec and watch a job created elsewhere.
+fn start_forms(body: &mut String, specs: &[SpecChoice], csrf: &str) {
+    body.push_str(
+        "<section>\n<h2>发起新一轮比对</h2>\n<p class=\"note\">按任务配置发起，用新的任务编号（编号不能重复使用；默认在原编号后加上\
+         当前时间）。操作员签名后提交比对服务，各部门代理按本单位策略执行。</p>\n",
+    );
+    if specs.is_empty() {
+        body.push_str("<p>控制台启动时未提供任务配置（--spec job.toml）。</p>\n");
+    }
+    for choice in specs {
+        let spec = &choice.spec;
+        let _ = writeln!(
+            body,
+            "<form method=\"post\" action=\"/jobs/start\" class=\"start\">\n<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
+             <input type=\"hidden\" name=\"spec\" value=\"{}\">\n<p>{} · {} · 批准文号 {} · {} 个部门</p>\n\
+             <label>新任务编号 <input type=\"text\" name=\"job\" value=\"{}\" size=\"40\" required></label>\n\
+             <button type=\"submit\">发起</button>\n</form>",
+            escape(&choice.file),
+            escape(&choice.file),
+            escape(&spec.purpose),
+            escape(&spec.approval),
+            spec.departments.len(),
+            escape(&crate::jobs::suggested_job_id(spec))
+        );
+    }
+    let _ = writeln!(
+        body,
+        "</section>\n<section>\n<h2>关注已有任务</h2>\n<form method=\"post\" action=\"/jobs/watch\">\n\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n<label>任务编号 <input type=\"text\" name=\"job\" size=\"40\" required>\
+         </label>\n<button type=\"submit\">关注</button>\n</form>\n</section>"
+    );
 }
