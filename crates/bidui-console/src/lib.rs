@@ -132,14 +132,16 @@ pub struct Console {
     watched: Mutex<jobs::WatchedJobs>,
 }
 
-/// Every subdirectory of `rounds` holding a problems.json, by name.
+/// Every subdirectory of `rounds` holding a problems.json, by name, hidden ones left out.
 fn round_dirs(rounds: &Path) -> Result<Vec<(String, PathBuf)>, ConsoleError> {
     let listing = std::fs::read_dir(rounds).map_err(|e| ConsoleError::Rounds { path: rounds.to_owned(), source: e })?;
     let mut dirs: Vec<(String, PathBuf)> = Vec::new();
     for entry in listing {
         let entry = entry.map_err(|e| ConsoleError::Rounds { path: rounds.to_owned(), source: e })?;
         let path = entry.path();
-        if path.join(bidui_report::PROBLEMS_FILE).is_file() {
+        // A hidden folder is a round still being built (`.building-…`): never listed.
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if !hidden && path.join(bidui_report::PROBLEMS_FILE).is_file() {
             dirs.push((entry.file_name().to_string_lossy().into_owned(), path));
         }
     }
