@@ -467,18 +467,13 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
                 .with_context(|| t!("agent-serving", party = config.party))?;
         }
         AgentCommand::Check { config, rows, today, timeout } => {
-            // The global --lang (or the locale) decides, as for every command.
-            let lang = match bidui_i18n::language() {
-                bidui_i18n::Lang::Zh => bidui_agent::check::Lang::Zh,
-                bidui_i18n::Lang::En => bidui_agent::check::Lang::En,
-            };
             let options = bidui_agent::check::CheckOptions {
                 rows,
                 today: today.unwrap_or_else(clock::today_in_china),
                 timeout: Duration::from_secs(timeout),
             };
             let findings = bidui_agent::check::check(&config, &options);
-            print_check(&findings, lang);
+            print_check(&findings);
             if bidui_agent::check::has_errors(&findings) {
                 std::process::exit(1);
             }
@@ -510,22 +505,17 @@ fn stop_on_signal(stop: bidui_agent::serve::Stop) -> anyhow::Result<()> {
 }
 
 /// One line per finding (verdict, subject, what was found), the fix indented below it.
-fn print_check(findings: &[bidui_agent::check::Finding], lang: bidui_agent::check::Lang) {
+/// In the language of the global --lang (or the locale), as every command.
+fn print_check(findings: &[bidui_agent::check::Finding]) {
     use bidui_agent::check::Verdict;
     let mut out = io::stdout().lock();
     for finding in findings {
-        let _ = writeln!(
-            out,
-            "[{}] {}: {}",
-            finding.verdict.label(lang),
-            finding.kind.label(lang),
-            finding.message.text(lang)
-        );
-        if let Some(fix) = finding.message.fix(lang).filter(|_| finding.verdict != Verdict::Pass) {
+        let _ = writeln!(out, "[{}] {}: {}", finding.verdict.label(), finding.kind.label(), finding.message.text());
+        if let Some(fix) = finding.message.fix().filter(|_| finding.verdict != Verdict::Pass) {
             let _ = writeln!(out, "       → {fix}");
         }
     }
-    let _ = writeln!(out, "{}", bidui_agent::check::summary(findings, lang));
+    let _ = writeln!(out, "{}", bidui_agent::check::summary(findings));
     let _ = out.flush();
 }
 
