@@ -15,7 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bidui_client::{certificate_fingerprint, presented_certificate, Client, ClientError, RetryPolicy, TrustKind};
+use bidui_client::{
+    certificate_fingerprint, presented_certificate, Client, ClientError, ConnectionCause, RetryPolicy, TrustKind,
+};
 use bidui_core::api::EpochDelivery;
 use bidui_core::{idnum, CivilDate, IdNumber};
 use bidui_i18n::t;
@@ -203,7 +205,7 @@ pub enum Message {
     },
     MatcherUnreachable {
         url: String,
-        cause: String,
+        cause: ConnectionCause,
     },
     MatcherUnhealthy {
         url: String,
@@ -227,7 +229,7 @@ pub enum Message {
         fingerprint: String,
     },
     CertificateUnread {
-        cause: String,
+        cause: ConnectionCause,
     },
     EpochHeld {
         kcv: String,
@@ -703,12 +705,8 @@ fn public_key(config: &AgentConfig) -> String {
 }
 
 /// Why a request did not get through, in the client's plain words (the URL is said apart).
-fn cause(error: &ClientError) -> String {
-    match error {
-        ClientError::Transport { reason, .. } => reason.clone(),
-        ClientError::GaveUp { reason, .. } => reason.clone(),
-        other => other.to_string(),
-    }
+fn cause(error: &ClientError) -> ConnectionCause {
+    error.cause().cloned().unwrap_or_else(|| ConnectionCause::Other(error.to_string()))
 }
 
 /// The fingerprint of the certificate the matcher presents, against the pinned one.
@@ -1205,8 +1203,15 @@ mod tests {
         let unreachable = findings.iter().find(|f| f.kind == Kind::Matcher).unwrap();
         let Message::MatcherUnreachable { url, cause } = &unreachable.message else { panic!("{unreachable:?}") };
         assert_eq!(unreachable.verdict, Verdict::Error);
-        assert_eq!(cause, "the connection was refused (is the matcher running?)");
-        assert!(zh(|| unreachable.message.text()).contains(&format!("无法连通比对服务器 {url}")));
+        assert_eq!(cause, &ConnectionCause::Refused);
+        // In the reader's language, the cause too.
+        let text = zh(|| unreachable.message.text());
+        assert_eq!(text, format!("无法连通比对服务器 {url}：连接被拒绝（比对服务是否在运行？）"));
+        let text = en(|| unreachable.message.text());
+        assert_eq!(
+            text,
+            format!("cannot reach the matcher {url}: the connection was refused (is the matcher running?)")
+        );
         assert!(!findings.iter().any(|f| f.kind == Kind::Enrolment), "enrolment is not asked of an absent matcher");
     }
 }
