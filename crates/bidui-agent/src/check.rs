@@ -25,7 +25,7 @@ use bidui_keyfile::Identity;
 
 use crate::config::AgentConfig;
 use crate::epochs;
-use crate::source::{Source, SourceError};
+use crate::source::{RowReason, Source, SourceError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
@@ -170,7 +170,7 @@ pub enum Message {
     },
     SampleUnreadable {
         row: u32,
-        reason: String,
+        reason: RowReason,
     },
     NoRows,
     Counts {

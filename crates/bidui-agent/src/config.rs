@@ -299,26 +299,23 @@ impl AgentConfig {
         if config.serve.poll_seconds == 0 {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
-                message: "[serve] poll_seconds is 0: give the seconds between two asks for new jobs (60 is usual)"
-                    .into(),
+                message: bidui_i18n::t!("agent-config-poll-zero"),
             });
         }
         if !(0.0..=1.0).contains(&config.min_readable_share) {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
-                message: format!(
-                    "min_readable_share is {}: give a share from 0 to 1 (0.9 is 90%)",
-                    config.min_readable_share
-                ),
+                message: bidui_i18n::t!("agent-config-min-readable-share", share = config.min_readable_share),
             });
         }
         let identifying = [Some(&config.columns.id), config.columns.name.as_ref()];
         if let Some((field, column)) = config.fields.iter().find(|(_, column)| identifying.contains(&Some(*column))) {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
-                message: format!(
-                    "field {field:?} maps to the identifying column {column:?}: identity numbers and names are \
-                     compared by token, never sealed as values"
+                message: bidui_i18n::t!(
+                    "agent-config-identifying-field",
+                    field = format!("{field:?}"),
+                    column = format!("{column:?}")
                 ),
             });
         }
@@ -329,6 +326,7 @@ impl AgentConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bidui_i18n::{in_language, Lang};
 
     #[test]
     fn a_field_mapped_to_an_identifying_column_is_refused() {
@@ -346,8 +344,11 @@ mod tests {
         assert_eq!(loaded.source.path, dir.path().join("h.csv"), "relative paths are taken from the config's folder");
         for identifying in ["身份证号", "姓名"] {
             std::fs::write(&path, config(identifying)).unwrap();
-            let error = AgentConfig::load(&path).unwrap_err().to_string();
-            assert!(error.contains("identifying column"), "{error}");
+            let english = in_language(Lang::En, || AgentConfig::load(&path).unwrap_err().to_string());
+            assert!(english.contains("identifying column"), "{english}");
+            // Chinese unless English is asked for: the message is made as the file is read.
+            let error = in_language(Lang::Zh, || AgentConfig::load(&path).unwrap_err().to_string());
+            assert!(error.contains(&format!("对应的是身份识别列 \"{identifying}\"")), "{error}");
         }
     }
 

@@ -440,7 +440,7 @@ impl Pass<'_> {
         let (row, record, invalid, too_long) = match outcome {
             RowOutcome::Unreadable(error) => {
                 counts.unreadable_rows += 1;
-                self.invalid_file.record_quoting_text(&[&error.row.to_string(), &error.reason])?;
+                self.invalid_file.record_quoting_text(&[&error.row.to_string(), &error.reason.to_string()])?;
                 return Ok(None);
             }
             RowOutcome::Tokenized { row, record, invalid, too_long } => (row, record, invalid, too_long),
@@ -827,8 +827,8 @@ mod tests {
     #[test]
     fn a_share_outside_zero_to_one_is_a_configuration_error() {
         let (_dir, path) = config_file("min_readable_share = 90\n");
-        let error = AgentConfig::load(&path).unwrap_err();
-        assert!(error.to_string().contains("min_readable_share is 90"), "{error}");
+        let error = bidui_i18n::in_language(bidui_i18n::Lang::En, || AgentConfig::load(&path).unwrap_err().to_string());
+        assert!(error.contains("min_readable_share is 90"), "{error}");
     }
 
     #[test]

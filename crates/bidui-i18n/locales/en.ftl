@@ -219,6 +219,8 @@ agent-statement-not-an-operator = does not enrol an operator
 agent-statement-other-principal = names another principal
 agent-statement-no-signing-key = has no valid signing key
 agent-error-signature = { $error }; nothing was tokenized or sent
+job-signature-bad = the job spec is not signed by operator { $signer }'s enrolled key: refuse it
+job-signature-invalid = the signed job spec is not a valid job: { $reason }
 agent-error-other-job = the matcher answered with job { $found } when asked for job { $asked }: refused, nothing was sent
 agent-error-not-a-party = party { $party } takes no part in job { $job }: check --job and the configuration's `party`
 agent-error-identity-read = cannot read the source { $path } to take its digest: { $source }
@@ -228,6 +230,9 @@ agent-error-source-replaced = the source { $path } is not the file this job was 
 agent-error-source-changed-while-read = the source { $path } changed while it was read ({ $what }): nothing was sealed. Wait until whoever writes it is done, then run again
 agent-error-config-read = cannot read the agent configuration { $path }: { $source }
 agent-error-config-invalid = the agent configuration { $path } is not valid: { $message }
+agent-config-poll-zero = [serve] poll_seconds is 0: give the seconds between two asks for new jobs (60 is usual)
+agent-config-min-readable-share = min_readable_share is { $share }: give a share from 0 to 1 (0.9 is 90%)
+agent-config-identifying-field = field { $field } maps to the identifying column { $column }: identity numbers and names are compared by token, never sealed as values
 agent-error-epoch-read = cannot read epoch file { $path }: { $source }
 agent-error-epoch-invalid = epoch file { $path } is not valid: { $message }
 agent-error-epoch-not-held = this agent holds no epoch with key check value { $wanted } (it holds: { $held }); ask the key custodian for the job's epoch
@@ -365,6 +370,18 @@ source-error-header = cannot read the header row (row { $header_row }) of { $pla
 source-error-column-not-found = column "{ $column }" not found in { $place }; the headers are: { $headers }
 source-error-duplicate-column = column "{ $column }" appears more than once in { $place } (columns { $first } and { $second }, counting from 1); rename one of them
 source-place-sheet = { $path }, sheet "{ $sheet }"
+source-row-error = row { $row }: { $reason }
+source-row-file-unreadable = cannot read the file: { $error }; reading stopped
+source-row-overlong = the record starting at line { $first_line } is longer than 1 MiB or has more than { $max_fields } fields, most likely because of a quote (") that is never closed; lines { $first_line } to { $skipped_to_line } were skipped
+source-row-many-lines = the record at lines { $first_line }-{ $last_line } spans more than { $max_lines } lines, most likely because of a quote (") that is never closed; those lines were not read as rows
+source-lines-one = line { $line }
+source-lines-range = lines { $first }-{ $last }
+source-row-not-utf8-detected = { $lines } is not valid UTF-8 (the file was taken as UTF-8 from its first 64 KiB; if it was saved as GBK/ANSI, set encoding = "gbk")
+source-row-not-utf8-declared = { $lines } is not valid UTF-8, the declared encoding
+source-row-not-encoding = { $lines } has bytes that are not valid { $encoding }
+source-row-reader-stopped = the xlsx reader stopped unexpectedly; reading stopped
+source-row-damaged-sheet = the sheet is damaged here ({ $error }); reading stopped
+source-row-too-long = the row holds more than { $mebibytes } MiB of text, more than a department's export can hold; reading stopped
 
 ## Talking to the matcher (bidui-client)
 

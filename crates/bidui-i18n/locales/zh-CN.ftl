@@ -218,6 +218,8 @@ agent-statement-not-an-operator = 登记的不是操作员
 agent-statement-other-principal = 登记的是另一个主体
 agent-statement-no-signing-key = 没有有效的签名公钥
 agent-error-signature = { $error }；未生成令牌，也未发送任何数据
+job-signature-bad = 任务说明不是由操作员 { $signer } 登记的密钥签名的：拒绝执行
+job-signature-invalid = 已签名的任务说明不是有效的任务：{ $reason }
 agent-error-other-job = 请求的是任务 { $asked }，比对服务答复的却是任务 { $found }：已拒绝，未发送任何数据
 agent-error-not-a-party = 参与方 { $party } 不参加任务 { $job }：请检查 --job 和配置中的 party
 agent-error-identity-read = 无法读取数据源 { $path } 以计算其摘要：{ $source }
@@ -227,6 +229,9 @@ agent-error-source-replaced = 数据源 { $path } 不是本任务当初生成令
 agent-error-source-changed-while-read = 数据源 { $path } 在读取过程中发生了变化（{ $what }）：未封存任何数据。请等写入该文件的程序或人员完成后再运行
 agent-error-config-read = 无法读取代理配置 { $path }：{ $source }
 agent-error-config-invalid = 代理配置 { $path } 有误：{ $message }
+agent-config-poll-zero = [serve] poll_seconds 为 0：请填写两次询问新作业之间的秒数（通常为 60）
+agent-config-min-readable-share = min_readable_share 为 { $share }：请填写 0 到 1 之间的比例（0.9 即 90%）
+agent-config-identifying-field = 字段 { $field } 对应的是身份识别列 { $column }：身份证号和姓名只以令牌比对，从不作为字段值密封发送
 agent-error-epoch-read = 无法读取密钥期文件 { $path }：{ $source }
 agent-error-epoch-invalid = 密钥期文件 { $path } 有误：{ $message }
 agent-error-epoch-not-held = 本代理没有密钥校验值为 { $wanted } 的密钥期（现有：{ $held }）；请向密钥管理员索取该任务的密钥期
@@ -364,6 +369,18 @@ source-error-header = 无法读取 { $place } 的表头行（第 { $header_row }
 source-error-column-not-found = { $place } 中没有 "{ $column }" 列；现有列标题：{ $headers }
 source-error-duplicate-column = { $place } 中 "{ $column }" 列出现了不止一次（第 { $first } 列和第 { $second } 列，从 1 起算）；请改名其中一列
 source-place-sheet = { $path } 的工作表 "{ $sheet }"
+source-row-error = 第 { $row } 行：{ $reason }
+source-row-file-unreadable = 无法读取文件：{ $error }；已停止读取
+source-row-overlong = 从第 { $first_line } 行开始的记录超过 1 MiB 或多于 { $max_fields } 个字段，很可能是某个引号（"）没有闭合；第 { $first_line } 行至第 { $skipped_to_line } 行已跳过
+source-row-many-lines = 第 { $first_line }-{ $last_line } 行的记录跨越超过 { $max_lines } 行，很可能是某个引号（"）没有闭合；这些行未作为数据行读取
+source-lines-one = 第 { $line } 行
+source-lines-range = 第 { $first }-{ $last } 行
+source-row-not-utf8-detected = { $lines }不是有效的 UTF-8（根据文件开头 64 KiB 判断为 UTF-8；如文件以 GBK/ANSI 保存，请设置 encoding = "gbk"）
+source-row-not-utf8-declared = { $lines }不是有效的 UTF-8（配置声明的编码）
+source-row-not-encoding = { $lines }含有不是有效 { $encoding } 的字节
+source-row-reader-stopped = xlsx 读取程序意外停止；已停止读取
+source-row-damaged-sheet = 工作表在此处损坏（{ $error }）；已停止读取
+source-row-too-long = 该行文本超过 { $mebibytes } MiB，超出部门导出文件应有的大小；已停止读取
 
 ## 与比对服务通信（bidui-client）
 

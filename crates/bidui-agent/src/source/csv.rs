@@ -7,7 +7,7 @@ use std::path::Path;
 
 use csv_core::ReadRecordResult;
 
-use super::{finish_headers, Cell, Encoding, Row, RowError, SourceError, BUF_LEN, UTF8_BOM};
+use super::{finish_headers, Cell, Encoding, Row, RowError, RowReason, SourceError, BUF_LEN, UTF8_BOM};
 
 /// A CSV record longer than this is reported and skipped (an unclosed quote, mostly).
 const MAX_RECORD_BYTES: usize = 1 << 20;
@@ -396,30 +396,15 @@ impl CsvRows {
                 }
                 Record::Io(e) => {
                     self.done = true;
-                    return Some(Err(RowError {
-                        row: number,
-                        reason: format!("cannot read the file: {e}; reading stopped"),
-                    }));
+                    return Some(Err(RowError { row: number, reason: RowReason::FileUnreadable(e.to_string()) }));
                 }
                 Record::Overlong { first_line, skipped_to_line } => {
-                    return Some(Err(RowError {
-                        row: number,
-                        reason: format!(
-                            "the record starting at line {first_line} is longer than 1 MiB or has more than \
-                             {MAX_FIELDS} fields, most likely because of a quote (\") that is never closed; lines \
-                             {first_line} to {skipped_to_line} were skipped"
-                        ),
-                    }));
+                    let reason = RowReason::Overlong { first_line, skipped_to_line, max_fields: MAX_FIELDS };
+                    return Some(Err(RowError { row: number, reason }));
                 }
                 Record::ManyLines { first_line, last_line } => {
-                    return Some(Err(RowError {
-                        row: number,
-                        reason: format!(
-                            "the record at lines {first_line}-{last_line} spans more than {MAX_RECORD_LINES} lines, \
-                             most likely because of a quote (\") that is never closed; those lines were not read as \
-                             rows"
-                        ),
-                    }));
+                    let reason = RowReason::ManyLines { first_line, last_line, max_lines: MAX_RECORD_LINES };
+                    return Some(Err(RowError { row: number, reason }));
                 }
                 Record::Complete { bytes, fields } => {
                     let content = &self.out[..bytes];
@@ -444,16 +429,8 @@ impl CsvRows {
     }
 
     fn encoding_error(&self, number: u32, bytes: usize) -> RowError {
-        let (first, last) = self.record_lines(bytes);
-        let lines = if first == last { format!("line {last}") } else { format!("lines {first}-{last}") };
-        let reason = match (self.encoding, self.detected) {
-            (Encoding::Utf8, true) => format!(
-                "{lines} is not valid UTF-8 (the file was taken as UTF-8 from its first 64 KiB; if it was saved as \
-                 GBK/ANSI, set encoding = \"gbk\")"
-            ),
-            (Encoding::Utf8, false) => format!("{lines} is not valid UTF-8, the declared encoding"),
-            (other, _) => format!("{lines} has bytes that are not valid {other}"),
-        };
+        let (first_line, last_line) = self.record_lines(bytes);
+        let reason = RowReason::NotText { first_line, last_line, encoding: self.encoding, detected: self.detected };
         RowError { row: number, reason }
     }
 }

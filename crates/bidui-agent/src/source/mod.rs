@@ -206,14 +206,84 @@ fn quoted_list(items: &[String]) -> String {
     items.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
 }
 
-/// A row that could not be read. Reading goes on with the next row unless the reason says
-/// it stopped.
+/// A row that could not be read. Reading goes on with the next row unless the reason
+/// [stops reading](RowReason::stops_reading).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("row {row}: {reason}")]
+#[error("{}", bidui_i18n::t!("source-row-error", row = .row, reason = .reason))]
 pub struct RowError {
     /// 1-based data row number, as in [`Row::number`].
     pub row: u32,
-    pub reason: String,
+    pub reason: RowReason,
+}
+
+/// Why a row could not be read. A person reads it (`agent check`, the local
+/// `invalid-rows.csv`, the town workbooks' 名册此行无法读取), so it prints through the
+/// catalogue (`source-row-…`) in the reader's language.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RowReason {
+    /// Reading the file failed, as the operating system says it; reading stopped.
+    FileUnreadable(String),
+    /// A record longer than 1 MiB or wider than `max_fields` fields, skipped up to the
+    /// next line: a quote never closed, most likely.
+    Overlong { first_line: u64, skipped_to_line: u64, max_fields: usize },
+    /// A record over more than `max_lines` lines: a quote never closed, most likely.
+    ManyLines { first_line: u64, last_line: u64, max_lines: u64 },
+    /// Bytes that are not text in `encoding`; `detected` when the encoding was taken from
+    /// the file's first bytes rather than declared.
+    NotText { first_line: u64, last_line: u64, encoding: Encoding, detected: bool },
+    /// The xlsx reader's thread ended without a word; reading stopped.
+    ReaderStopped,
+    /// The sheet is damaged at this row (the workbook reader's words); reading stopped.
+    DamagedSheet(String),
+    /// A row holding more than `mebibytes` MiB of text; reading stopped.
+    RowTooLong { mebibytes: usize },
+}
+
+impl RowReason {
+    /// Whether no row is read after this one.
+    pub fn stops_reading(&self) -> bool {
+        matches!(
+            self,
+            RowReason::FileUnreadable(_)
+                | RowReason::ReaderStopped
+                | RowReason::DamagedSheet(_)
+                | RowReason::RowTooLong { .. }
+        )
+    }
+}
+
+impl std::fmt::Display for RowReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use bidui_i18n::t;
+        let lines = |first: u64, last: u64| match first == last {
+            true => t!("source-lines-one", line = last),
+            false => t!("source-lines-range", first = first, last = last),
+        };
+        f.write_str(&match self {
+            RowReason::FileUnreadable(error) => t!("source-row-file-unreadable", error = error),
+            RowReason::Overlong { first_line, skipped_to_line, max_fields } => t!(
+                "source-row-overlong",
+                first_line = first_line,
+                skipped_to_line = skipped_to_line,
+                max_fields = max_fields
+            ),
+            RowReason::ManyLines { first_line, last_line, max_lines } => {
+                t!("source-row-many-lines", first_line = first_line, last_line = last_line, max_lines = max_lines)
+            }
+            RowReason::NotText { first_line, last_line, encoding: Encoding::Utf8, detected: true } => {
+                t!("source-row-not-utf8-detected", lines = lines(*first_line, *last_line))
+            }
+            RowReason::NotText { first_line, last_line, encoding: Encoding::Utf8, detected: false } => {
+                t!("source-row-not-utf8-declared", lines = lines(*first_line, *last_line))
+            }
+            RowReason::NotText { first_line, last_line, encoding, .. } => {
+                t!("source-row-not-encoding", lines = lines(*first_line, *last_line), encoding = encoding)
+            }
+            RowReason::ReaderStopped => t!("source-row-reader-stopped"),
+            RowReason::DamagedSheet(error) => t!("source-row-damaged-sheet", error = error),
+            RowReason::RowTooLong { mebibytes } => t!("source-row-too-long", mebibytes = mebibytes),
+        })
+    }
 }
 
 /// One data row: its 1-based number (first row after the header is 1) and its cells, by

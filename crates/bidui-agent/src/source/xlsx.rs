@@ -19,7 +19,7 @@ use std::thread;
 use calamine::DataRef;
 
 use self::book::Workbook;
-use super::{choose_sheet, header_texts, workbook_error, Row, RowError, SourceError, BUF_LEN, OLE_MAGIC};
+use super::{choose_sheet, header_texts, workbook_error, Row, RowError, RowReason, SourceError, BUF_LEN, OLE_MAGIC};
 
 /// Rows per batch handed over by the xlsx reader thread.
 const XLSX_BATCH: usize = 256;
@@ -164,7 +164,7 @@ impl XlsxRows {
                     self.done = true;
                     return Some(Err(RowError {
                         row: self.last_number.saturating_add(1),
-                        reason: "the xlsx reader stopped unexpectedly; reading stopped".to_string(),
+                        reason: RowReason::ReaderStopped,
                     }));
                 }
             }
@@ -255,7 +255,7 @@ fn xlsx_worker(
         true
     };
     // Reports a damaged sheet: the rows read so far, then the error at the row being read.
-    let fatal = |reason: String, number: u32, batch: Vec<Row>| {
+    let fatal = |reason: RowReason, number: u32, batch: Vec<Row>| {
         if !batch.is_empty() && tx.send(XlsxMsg::Rows(batch)).is_err() {
             return;
         }
@@ -290,7 +290,7 @@ fn xlsx_worker(
                     Some((_, row)) => row.number,
                     None => sheet_row.saturating_sub(header_index).max(last_number.saturating_add(1)),
                 };
-                fatal(format!("the sheet is damaged here ({e}); reading stopped"), number, batch);
+                fatal(RowReason::DamagedSheet(e.to_string()), number, batch);
                 return;
             }
         };
@@ -321,12 +321,7 @@ fn xlsx_worker(
                 row.set_workbook_value(column, &value);
                 row_text += text;
                 if row_text > MAX_ROW_TEXT {
-                    let reason = format!(
-                        "the row holds more than {} MiB of text, more than a department's export can hold; \
-                         reading stopped",
-                        MAX_ROW_TEXT >> 20
-                    );
-                    fatal(reason, row.number, batch);
+                    fatal(RowReason::RowTooLong { mebibytes: MAX_ROW_TEXT >> 20 }, row.number, batch);
                     return;
                 }
             }
