@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use bidui_client::{path_segment, Client, MatcherEndpoint};
-use bidui_core::api::{JobResults, JobSpec, JobStatus, JoinAnswer, SignedJob};
+use bidui_core::api::{JobResults, JobSpec, JobStatus, JoinAnswer, SignedJob, SpecError, MAX_RECORDS_CAP};
+use bidui_core::fieldseal::MAX_SEALED_FIELDS;
 use bidui_core::profile::Profile;
 use bidui_i18n::t;
 use bidui_keyfile::Identity;
@@ -56,8 +57,34 @@ impl OperatorConfig {
 pub fn read_spec(path: &Path) -> anyhow::Result<JobSpec> {
     let text = std::fs::read_to_string(path).with_context(|| t!("reading-job-spec", path = path.display()))?;
     let spec: JobSpec = toml::from_str(&text).with_context(|| t!("job-spec-invalid", path = path.display()))?;
-    spec.validate().with_context(|| t!("job-spec-invalid", path = path.display()))?;
+    spec.validate().map_err(spec_error).with_context(|| t!("job-spec-invalid", path = path.display()))?;
     Ok(spec)
+}
+
+/// A job spec's error in the reader's language. `bidui-core` stays free of the catalogue
+/// (sans-IO; the matcher answers the same errors on the wire in English), so the command
+/// that shows one says it; the district profile's errors are the profile's own.
+fn spec_error(error: SpecError) -> anyhow::Error {
+    let quoted = |text: &str| format!("{text:?}");
+    let text = match &error {
+        SpecError::JobId(id) => t!("spec-error-job-id", id = quoted(id)),
+        SpecError::Missing(job, "purpose") => t!("spec-error-no-purpose", job = job),
+        SpecError::Missing(job, "approval number") => t!("spec-error-no-approval", job = job),
+        SpecError::DuplicateParty(party) => t!("spec-error-duplicate-party", party = quoted(party)),
+        SpecError::PartyName(party) => t!("spec-error-party-name", party = quoted(party)),
+        SpecError::FieldName(field) => t!("spec-error-field-name", field = quoted(field)),
+        SpecError::Epoch(epoch) => t!("spec-error-epoch", epoch = quoted(epoch)),
+        SpecError::NoDepartment => t!("spec-error-no-department"),
+        SpecError::DerivedAttribute(attribute) => t!("spec-error-derived-attribute", attribute = quoted(attribute)),
+        // The rule's own problem stays as bidui-core words it.
+        SpecError::Rule(code, problem) => t!("spec-error-rule", code = quoted(code), problem = problem),
+        SpecError::Cap(party) => t!("spec-error-cap", party = quoted(party), max = MAX_RECORDS_CAP),
+        SpecError::TooLarge(departments) => {
+            t!("spec-error-too-large", departments = departments, fields = MAX_SEALED_FIELDS)
+        }
+        SpecError::Missing(..) | SpecError::Profile(_) => return error.into(),
+    };
+    anyhow::anyhow!(text)
 }
 
 /// Reads and checks a district profile.
@@ -83,7 +110,7 @@ pub fn with_profile(mut spec: JobSpec, profile: Option<&Path>) -> anyhow::Result
         None if spec.profile.is_some() => {}
         None => bail!(t!("job-without-profile", job = spec.id)),
     }
-    spec.validate().with_context(|| t!("job-invalid", job = spec.id))?;
+    spec.validate().map_err(spec_error).with_context(|| t!("job-invalid", job = spec.id))?;
     Ok(spec)
 }
 
@@ -201,6 +228,20 @@ mod tests {
             })
             .collect();
         JobStatus { id: "j".into(), purpose: String::new(), approval: String::new(), state, participants }
+    }
+
+    #[test]
+    fn a_job_spec_error_is_said_in_the_readers_language() {
+        use bidui_i18n::{in_language, Lang};
+        let error = || spec_error(SpecError::Cap("renshe".into()));
+        let zh = in_language(Lang::Zh, || error().to_string());
+        assert_eq!(zh, "参与方 \"renshe\" 需要 max_records，取值 1 到 100000000");
+        let en = in_language(Lang::En, || error().to_string());
+        assert_eq!(en, "party \"renshe\" needs `max_records` between 1 and 100000000");
+        // Its English is bidui-core's own, word for word.
+        assert_eq!(en, SpecError::Cap("renshe".into()).to_string());
+        let missing = in_language(Lang::Zh, || spec_error(SpecError::Missing("zc-1".into(), "purpose")).to_string());
+        assert!(missing.contains("用途") && missing.contains("zc-1"), "{missing}");
     }
 
     #[test]
