@@ -387,6 +387,21 @@ source-error-header = cannot read the header row (row { $header_row }) of { $pla
 source-error-column-not-found = column "{ $column }" not found in { $place }; the headers are: { $headers }
 source-error-duplicate-column = column "{ $column }" appears more than once in { $place } (columns { $first } and { $second }, counting from 1); rename one of them
 source-place-sheet = { $path }, sheet "{ $sheet }"
+source-unsupported-utf16 = this file is UTF-16 text (Excel's "Unicode Text"); save it as "CSV UTF-8" or plain CSV instead
+source-unsupported-web-page = this is not an Excel workbook but a web page (HTML/XML) saved under an Excel name, as some systems export; open it in Excel and save it as .xlsx or as CSV
+source-unsupported-not-excel = this is not an Excel workbook (neither .xlsx nor .xls); if it is a CSV text file, set format = "csv"
+source-unsupported-password = the workbook is password-protected; save a copy without a password
+source-workbook-no-sheet = the workbook has no sheet
+source-header-few-rows = the file has only { $rows } row(s)
+source-header-not-csv = the record starting at line { $first_line } is longer than 1 MiB, has more than { $max_fields } fields or spans more than { $max_lines } lines: is this really a CSV file?
+source-header-not-utf8-declared = it is not valid UTF-8: if the file was saved as GBK (ANSI), set encoding = "gbk" or leave encoding unset to detect it
+source-header-not-utf8 = it is not valid UTF-8
+source-header-not-encoding = it is not valid { $encoding }; if the file is UTF-8, set encoding = "utf-8"
+source-header-empty = the row is empty
+source-header-sheet-few-rows = the sheet has only { $rows } row(s)
+source-header-sheet-empty = the sheet is empty
+source-header-damaged = the sheet is damaged: { $error }
+source-header-too-long = the row holds more than { $mebibytes } MiB of text
 source-row-error = row { $row }: { $reason }
 source-row-file-unreadable = cannot read the file: { $error }; reading stopped
 source-row-overlong = the record starting at line { $first_line } is longer than 1 MiB or has more than { $max_fields } fields, most likely because of a quote (") that is never closed; lines { $first_line } to { $skipped_to_line } were skipped

@@ -386,6 +386,21 @@ source-error-header = 无法读取 { $place } 的表头行（第 { $header_row }
 source-error-column-not-found = { $place } 中没有 "{ $column }" 列；现有列标题：{ $headers }
 source-error-duplicate-column = { $place } 中 "{ $column }" 列出现了不止一次（第 { $first } 列和第 { $second } 列，从 1 起算）；请改名其中一列
 source-place-sheet = { $path } 的工作表 "{ $sheet }"
+source-unsupported-utf16 = 该文件是 UTF-16 文本（Excel 的“Unicode 文本”）；请另存为“CSV UTF-8”或普通 CSV
+source-unsupported-web-page = 这不是 Excel 工作簿，而是以 Excel 文件名保存的网页（HTML/XML），有些系统会这样导出；请用 Excel 打开后另存为 .xlsx 或 CSV
+source-unsupported-not-excel = 这不是 Excel 工作簿（既不是 .xlsx 也不是 .xls）；如果是 CSV 文本文件，请设置 format = "csv"
+source-unsupported-password = 工作簿设有密码；请另存一份不带密码的副本
+source-workbook-no-sheet = 工作簿中没有工作表
+source-header-few-rows = 文件只有 { $rows } 行
+source-header-not-csv = 从第 { $first_line } 行开始的记录超过 1 MiB、多于 { $max_fields } 个字段或跨越超过 { $max_lines } 行：这真的是 CSV 文件吗？
+source-header-not-utf8-declared = 不是有效的 UTF-8：如果文件以 GBK（ANSI）保存，请设置 encoding = "gbk"，或不设置 encoding 以自动识别
+source-header-not-utf8 = 不是有效的 UTF-8
+source-header-not-encoding = 不是有效的 { $encoding }；如果文件是 UTF-8，请设置 encoding = "utf-8"
+source-header-empty = 该行为空
+source-header-sheet-few-rows = 工作表只有 { $rows } 行
+source-header-sheet-empty = 工作表为空
+source-header-damaged = 工作表已损坏：{ $error }
+source-header-too-long = 该行文本超过 { $mebibytes } MiB
 source-row-error = 第 { $row } 行：{ $reason }
 source-row-file-unreadable = 无法读取文件：{ $error }；已停止读取
 source-row-overlong = 从第 { $first_line } 行开始的记录超过 1 MiB 或多于 { $max_fields } 个字段，很可能是某个引号（"）没有闭合；第 { $first_line } 行至第 { $skipped_to_line } 行已跳过

@@ -91,9 +91,7 @@ impl CsvRows {
         if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
             return Err(SourceError::Unsupported {
                 path: path.to_path_buf(),
-                reason:
-                    "this file is UTF-16 text (Excel's \"Unicode Text\"); save it as \"CSV UTF-8\" or plain CSV instead"
-                        .to_string(),
+                reason: bidui_i18n::t!("source-unsupported-utf16"),
             });
         }
         let (encoding, detected) = if head.starts_with(UTF8_BOM) {
@@ -147,15 +145,17 @@ impl CsvRows {
         loop {
             match csv.next_record() {
                 Record::End => {
-                    return Err(header_error(format!("the file has only {} row(s)", csv.records)));
+                    return Err(header_error(bidui_i18n::t!("source-header-few-rows", rows = csv.records)));
                 }
                 Record::Io(source) => return Err(SourceError::Read { path: path.to_path_buf(), source }),
                 Record::Overlong { first_line, .. } | Record::ManyLines { first_line, .. } => {
                     csv.records += 1;
                     if csv.records == u64::from(header_row) {
-                        return Err(header_error(format!(
-                            "the record starting at line {first_line} is longer than 1 MiB, has more than {MAX_FIELDS} \
-                             fields or spans more than {MAX_RECORD_LINES} lines: is this really a CSV file?"
+                        return Err(header_error(bidui_i18n::t!(
+                            "source-header-not-csv",
+                            first_line = first_line,
+                            max_fields = MAX_FIELDS,
+                            max_lines = MAX_RECORD_LINES
                         )));
                     }
                 }
@@ -167,13 +167,9 @@ impl CsvRows {
                     let content = &csv.out[..bytes];
                     let invalid = || {
                         header_error(match (encoding, detected) {
-                            (Encoding::Utf8, false) => "it is not valid UTF-8: if the file was saved as GBK (ANSI), \
-                                                        set encoding = \"gbk\" or leave encoding unset to detect it"
-                                .to_string(),
-                            (Encoding::Utf8, true) => "it is not valid UTF-8".to_string(),
-                            (other, _) => {
-                                format!("it is not valid {other}; if the file is UTF-8, set encoding = \"utf-8\"")
-                            }
+                            (Encoding::Utf8, false) => bidui_i18n::t!("source-header-not-utf8-declared"),
+                            (Encoding::Utf8, true) => bidui_i18n::t!("source-header-not-utf8"),
+                            (other, _) => bidui_i18n::t!("source-header-not-encoding", encoding = other),
                         })
                     };
                     let text = std::str::from_utf8(content).map_err(|_| invalid())?;
@@ -188,7 +184,7 @@ impl CsvRows {
                     }
                     let headers = finish_headers(headers);
                     if headers.is_empty() {
-                        return Err(header_error("the row is empty".to_string()));
+                        return Err(header_error(bidui_i18n::t!("source-header-empty")));
                     }
                     return Ok((csv, encoding, headers));
                 }

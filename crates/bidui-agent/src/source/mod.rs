@@ -148,6 +148,7 @@ pub enum SourceError {
     Read { path: PathBuf, source: io::Error },
     #[error("{}", bidui_i18n::t!("source-error-unknown-format", path = .path.display()))]
     UnknownFormat { path: PathBuf },
+    /// `reason` is in the reader's language, said as the file was opened.
     #[error("{}: {reason}", .path.display())]
     Unsupported { path: PathBuf, reason: String },
     #[error("{}", bidui_i18n::t!("source-error-workbook", path = .path.display(), reason = .reason))]
@@ -640,13 +641,11 @@ fn resolve_format(path: &Path, declared: Option<Format>, head: &[u8]) -> Result<
         Some(Format::Xls | Format::Xlsx) => {
             let text = head.strip_prefix(UTF8_BOM).unwrap_or(head);
             let first = text.iter().find(|b| !b.is_ascii_whitespace());
-            let reason = if first == Some(&b'<') {
-                "this is not an Excel workbook but a web page (HTML/XML) saved under an Excel name, as some systems \
-                 export; open it in Excel and save it as .xlsx or as CSV"
-            } else {
-                "this is not an Excel workbook (neither .xlsx nor .xls); if it is a CSV text file, set format = \"csv\""
+            let reason = match first == Some(&b'<') {
+                true => bidui_i18n::t!("source-unsupported-web-page"),
+                false => bidui_i18n::t!("source-unsupported-not-excel"),
             };
-            Err(SourceError::Unsupported { path: path.to_path_buf(), reason: reason.to_string() })
+            Err(SourceError::Unsupported { path: path.to_path_buf(), reason })
         }
         Some(Format::Csv) => Ok(Format::Csv),
         None => Err(SourceError::UnknownFormat { path: path.to_path_buf() }),
@@ -660,7 +659,7 @@ fn workbook_error(path: &Path, error: impl fmt::Display) -> SourceError {
     if reason.to_ascii_lowercase().contains("password") {
         return SourceError::Unsupported {
             path: path.to_path_buf(),
-            reason: "the workbook is password-protected; save a copy without a password".to_string(),
+            reason: bidui_i18n::t!("source-unsupported-password"),
         };
     }
     SourceError::Workbook { path: path.to_path_buf(), reason }
@@ -688,7 +687,7 @@ fn choose_sheet(path: &Path, requested: Option<&str>, sheets: &[(&str, bool)]) -
             .map(|(name, _)| name.to_string())
             .ok_or_else(|| SourceError::Workbook {
                 path: path.to_path_buf(),
-                reason: "the workbook has no sheet".to_string(),
+                reason: bidui_i18n::t!("source-workbook-no-sheet"),
             }),
     }
 }

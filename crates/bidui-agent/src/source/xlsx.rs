@@ -225,7 +225,7 @@ fn xlsx_worker(
         *headers_sent = true;
         let headers = header_texts(header);
         if headers.is_empty() {
-            let _ = tx.send(XlsxMsg::OpenFailed(header_error("the row is empty".to_string())));
+            let _ = tx.send(XlsxMsg::OpenFailed(header_error(bidui_i18n::t!("source-header-empty"))));
             return false;
         }
         tx.send(XlsxMsg::Headers(headers)).is_ok()
@@ -272,7 +272,10 @@ fn xlsx_worker(
                     && (cells.row_being_read() <= header_index || !send_headers(&header, &mut headers_sent))
                 {
                     if !headers_sent {
-                        let _ = tx.send(XlsxMsg::OpenFailed(header_error(format!("the sheet is damaged: {e}"))));
+                        let _ = tx.send(XlsxMsg::OpenFailed(header_error(bidui_i18n::t!(
+                            "source-header-damaged",
+                            error = e
+                        ))));
                     }
                     return;
                 }
@@ -307,7 +310,7 @@ fn xlsx_worker(
             header.set_workbook_value(column, &value);
             header_text += text;
             if header_text > MAX_ROW_TEXT {
-                let reason = format!("the row holds more than {} MiB of text", MAX_ROW_TEXT >> 20);
+                let reason = bidui_i18n::t!("source-header-too-long", mebibytes = MAX_ROW_TEXT >> 20);
                 let _ = tx.send(XlsxMsg::OpenFailed(header_error(reason)));
                 return;
             }

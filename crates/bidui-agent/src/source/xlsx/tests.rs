@@ -452,4 +452,6 @@ fn a_row_of_references_to_one_long_shared_string_stops_reading() {
     let path = package(&dir, &format!("<row>{cells}</row>"), &shared, "", "");
     let error = open_error(&path);
     assert!(matches!(error, SourceError::Header { .. }) && error.to_string().contains("4 MiB"), "{error}");
+    let error = bidui_i18n::in_language(bidui_i18n::Lang::Zh, || open_error(&path)).to_string();
+    assert!(error.contains("该行文本超过 4 MiB"), "{error}");
 }
