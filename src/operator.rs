@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use bidui_client::{path_segment, Client, MatcherEndpoint};
 use bidui_core::api::{JobResults, JobSpec, JobStatus, JoinAnswer, SignedJob, SpecError, MAX_RECORDS_CAP};
 use bidui_core::fieldseal::MAX_SEALED_FIELDS;
-use bidui_core::profile::Profile;
+use bidui_core::profile::{Profile, ProfileError};
 use bidui_i18n::t;
 use bidui_keyfile::Identity;
 use serde::{Deserialize, Serialize};
@@ -62,8 +62,8 @@ pub fn read_spec(path: &Path) -> anyhow::Result<JobSpec> {
 }
 
 /// A job spec's error in the reader's language. `bidui-core` stays free of the catalogue
-/// (sans-IO; the matcher answers the same errors on the wire in English), so the command
-/// that shows one says it; the district profile's errors are the profile's own.
+/// (sans-IO; the matcher answers the same errors on the wire), so the command that shows
+/// one says it.
 fn spec_error(error: SpecError) -> anyhow::Error {
     let quoted = |text: &str| format!("{text:?}");
     let text = match &error {
@@ -82,16 +82,40 @@ fn spec_error(error: SpecError) -> anyhow::Error {
         SpecError::TooLarge(departments) => {
             t!("spec-error-too-large", departments = departments, fields = MAX_SEALED_FIELDS)
         }
-        SpecError::Missing(..) | SpecError::Profile(_) => return error.into(),
+        SpecError::Profile(error) => return profile_error(error),
+        SpecError::Missing(..) => return error.into(),
     };
     anyhow::anyhow!(text)
+}
+
+/// A district profile's error in the reader's language (`bidui-core` words it in Chinese
+/// only), as [`spec_error`].
+fn profile_error(error: &ProfileError) -> anyhow::Error {
+    let quoted = |text: &str| format!("{text:?}");
+    anyhow::anyhow!(match error {
+        ProfileError::PartyCode(code) => t!("profile-error-party-code", code = quoted(code)),
+        ProfileError::FieldCode(code) => t!("profile-error-field-code", code = quoted(code)),
+        ProfileError::Duplicate(code) => t!("profile-error-duplicate", code = quoted(code)),
+        ProfileError::Name(code) => t!("profile-error-name", code = quoted(code)),
+        ProfileError::RoleTwice { field, other, role } => {
+            t!("profile-error-role-twice", field = quoted(field), other = quoted(other), role = role)
+        }
+        ProfileError::UnknownParty(party) => t!("profile-error-unknown-party", party = quoted(party)),
+        ProfileError::RequesterNotRegistry(party) => t!("profile-error-requester-not-registry", party = quoted(party)),
+        ProfileError::DepartmentIsRegistry(party) => t!("profile-error-department-is-registry", party = quoted(party)),
+        ProfileError::UnknownField(field) => t!("profile-error-unknown-field", field = quoted(field)),
+        ProfileError::NoTown { requester } => t!("profile-error-no-town", requester = quoted(requester)),
+        ProfileError::RequiredNotAsked { field, label } => {
+            t!("profile-error-required-not-asked", field = quoted(field), label = label)
+        }
+    })
 }
 
 /// Reads and checks a district profile.
 pub fn read_profile(path: &Path) -> anyhow::Result<Profile> {
     let text = std::fs::read_to_string(path).with_context(|| t!("reading-profile", path = path.display()))?;
     let profile: Profile = toml::from_str(&text).with_context(|| t!("profile-unparsable", path = path.display()))?;
-    profile.validate().with_context(|| t!("profile-invalid", path = path.display()))?;
+    profile.validate().map_err(|e| profile_error(&e)).with_context(|| t!("profile-invalid", path = path.display()))?;
     Ok(profile)
 }
 
@@ -104,6 +128,7 @@ pub fn with_profile(mut spec: JobSpec, profile: Option<&Path>) -> anyhow::Result
             let profile = read_profile(path)?;
             profile
                 .check_job(&spec)
+                .map_err(|e| profile_error(&e))
                 .with_context(|| t!("job-does-not-fit-profile", job = spec.id, path = path.display()))?;
             spec.profile = Some(profile.for_job(&spec));
         }
@@ -242,6 +267,33 @@ mod tests {
         assert_eq!(en, SpecError::Cap("renshe".into()).to_string());
         let missing = in_language(Lang::Zh, || spec_error(SpecError::Missing("zc-1".into(), "purpose")).to_string());
         assert!(missing.contains("用途") && missing.contains("zc-1"), "{missing}");
+    }
+
+    #[test]
+    fn a_profile_error_is_said_in_the_readers_language() {
+        use bidui_i18n::{in_language, Lang};
+        let errors = || {
+            [
+                ProfileError::PartyCode("Bad".into()),
+                ProfileError::FieldCode("Bad".into()),
+                ProfileError::Duplicate("gongan".into()),
+                ProfileError::Name("gongan".into()),
+                ProfileError::RoleTwice { field: "a".into(), other: "b".into(), role: "town" },
+                ProfileError::UnknownParty("gongan".into()),
+                ProfileError::RequesterNotRegistry("gongan".into()),
+                ProfileError::DepartmentIsRegistry("gongan".into()),
+                ProfileError::UnknownField("hukou".into()),
+                ProfileError::NoTown { requester: "minzheng".into() },
+                ProfileError::RequiredNotAsked { field: "phone".into(), label: "电话".into() },
+            ]
+        };
+        for (error, again) in errors().into_iter().zip(errors()) {
+            // The Chinese is bidui-core's own, word for word; the English is the catalogue's.
+            let zh = in_language(Lang::Zh, || profile_error(&error).to_string());
+            assert_eq!(zh, error.to_string());
+            let en = in_language(Lang::En, || spec_error(SpecError::Profile(again)).to_string());
+            assert!(en.chars().filter(|c| !c.is_ascii()).all(|c| "镇街电话…–".contains(c)), "{en}");
+        }
     }
 
     #[test]

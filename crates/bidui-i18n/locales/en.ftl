@@ -85,6 +85,17 @@ spec-error-too-large = a job has at most { $departments } departments, each comp
 reading-profile = reading the district profile { $path }
 profile-unparsable = the district profile { $path } is not valid TOML of a profile
 profile-invalid = the district profile { $path } is not valid
+profile-error-party-code = party code { $code } is not valid: lowercase letters, digits and '-', 1–64 characters
+profile-error-field-code = field code { $code } is not valid: lowercase letters, digits and '_', 1–64 characters
+profile-error-duplicate = { $code } appears twice in the profile: each code is declared once
+profile-error-name = { $code } has no Chinese name (a party's name or a field's label), or the name is longer than 32 characters
+profile-error-role-twice = field { $field } has the role { $role }, which field { $other } of the same party has already: a party has one field per role
+profile-error-unknown-party = party { $party } of the job is not declared in the district profile (district.toml): add [[party]] code = { $party }, name and kind
+profile-error-requester-not-registry = the job's requester { $party } is not of kind "registry" in the profile
+profile-error-department-is-registry = department { $party } is of kind "registry" in the profile; a department is household, social-security and the like
+profile-error-unknown-field = field { $field } of the job is not declared in the district profile (district.toml): add [[field]] code = { $field } and its label (Chinese name)
+profile-error-no-town = the requester { $requester } has no town field: the report goes out by town, so declare the registry's town field in district.toml as [[field]] code = "…", label = "镇街", role = "town", and list it in the job's [requester] fields
+profile-error-required-not-asked = field { $field } ({ $label }) is required in the profile, but the job's [requester] fields do not list it: add it
 job-does-not-fit-profile = job { $job } does not fit the district profile { $path }
 job-invalid = job { $job } is not valid
 job-without-profile = job { $job } has no district profile: set profile = "district.toml" in operator.toml or pass --profile (the profile declares each department's Chinese name and each field's label and role; the report goes out by the registry's town field; example: examples/district.toml)

@@ -84,6 +84,17 @@ spec-error-too-large = 一个任务最多 { $departments } 个部门，每个部
 reading-profile = 读取区级档案 { $path } 失败
 profile-unparsable = 区级档案 { $path } 格式有误
 profile-invalid = 区级档案 { $path } 有误
+profile-error-party-code = 参与方代码 { $code } 不合规：只能用小写字母、数字和 '-'，1–64 个字符 (party code)
+profile-error-field-code = 字段代码 { $code } 不合规：只能用小写字母、数字和 '_'，1–64 个字符 (field code)
+profile-error-duplicate = { $code } 在档案中出现了两次，每个代码只能声明一次
+profile-error-name = { $code } 缺少中文名称（party 的 name 或 field 的 label），或名称超过 32 个字
+profile-error-role-twice = 字段 { $field } 的角色 { $role } 已由字段 { $other } 在同一参与方中使用；一个参与方每个角色只能有一个字段
+profile-error-unknown-party = 任务中的参与方 { $party } 未在区级档案 (district.toml) 中声明：请添加 [[party]] code = { $party }、name 和 kind
+profile-error-requester-not-registry = 任务的名册方 { $party } 在档案中的 kind 不是 "registry"
+profile-error-department-is-registry = 部门 { $party } 在档案中的 kind 是 "registry"；部门应为 household、social-security 等
+profile-error-unknown-field = 任务中的字段 { $field } 未在区级档案 (district.toml) 中声明：请添加 [[field]] code = { $field } 和 label（中文名称）
+profile-error-no-town = 名册方 { $requester } 的字段中没有镇街：报表按镇街分发，请在 district.toml 中为名册的镇街字段声明 [[field]] code = "…"、label = "镇街"、role = "town"，并把它列入任务的 [requester] fields
+profile-error-required-not-asked = 字段 { $field }（{ $label }）在档案中为必填 (required)，但任务的 [requester] fields 没有列出它：请添加
 job-does-not-fit-profile = 任务 { $job } 与区级档案 { $path } 不符
 job-invalid = 任务 { $job } 不合规
 job-without-profile = 任务 { $job } 没有区级档案：请在 operator.toml 中设置 profile = "district.toml"，或使用 --profile 指定（档案声明各部门的中文名称、字段的中文名和角色，报表按名册的镇街字段分发；示例见 examples/district.toml）
