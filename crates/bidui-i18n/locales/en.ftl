@@ -263,6 +263,7 @@ agent-config-min-readable-share = min_readable_share is { $share }: give a share
 agent-config-identifying-field = field { $field } maps to the identifying column { $column }: identity numbers and names are compared by token, never sealed as values
 agent-error-epoch-read = cannot read epoch file { $path }: { $source }
 agent-error-epoch-invalid = epoch file { $path } is not valid: { $message }
+agent-x25519-invalid = it is not 64 hex digits (the key bidui agent init writes)
 agent-error-epoch-not-held = this agent holds no epoch with key check value { $wanted } (it holds: { $held }); ask the key custodian for the job's epoch
 agent-error-job-id-reused = the matcher offered a reused job id: this agent already tokenized a different job { $job } under epoch { $epoch } (remembered in { $path }); tokens of two jobs under one id could be linked, so nothing was tokenized or sent. Ask the operator to create the job under a new id
 agent-error-job-id-io = cannot read or write the job id record { $path }: { $source }

@@ -262,6 +262,7 @@ agent-config-min-readable-share = min_readable_share 为 { $share }：请填写 
 agent-config-identifying-field = 字段 { $field } 对应的是身份识别列 { $column }：身份证号和姓名只以令牌比对，从不作为字段值密封发送
 agent-error-epoch-read = 无法读取密钥期文件 { $path }：{ $source }
 agent-error-epoch-invalid = 密钥期文件 { $path } 有误：{ $message }
+agent-x25519-invalid = 不是 64 位十六进制数字（应为 bidui agent init 生成的密钥）
 agent-error-epoch-not-held = 本代理没有密钥校验值为 { $wanted } 的密钥期（现有：{ $held }）；请向密钥管理员索取该任务的密钥期
 agent-error-job-id-reused = 比对服务给出的任务编号已经用过：本代理已在密钥期 { $epoch } 下为另一个任务 { $job } 生成过令牌（记录在 { $path }）；同一编号下两个任务的令牌可以相互关联，因此未生成令牌，也未发送任何数据。请操作员用新的编号创建任务
 agent-error-job-id-io = 无法读写任务编号记录 { $path }：{ $source }
