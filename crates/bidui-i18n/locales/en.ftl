@@ -399,6 +399,11 @@ source-error-header = cannot read the header row (row { $header_row }) of { $pla
 source-error-column-not-found = column "{ $column }" not found in { $place }; the headers are: { $headers }
 source-error-duplicate-column = column "{ $column }" appears more than once in { $place } (columns { $first } and { $second }, counting from 1); rename one of them
 source-place-sheet = { $path }, sheet "{ $sheet }"
+xlsx-not-a-package = not a readable .xlsx (zip) package: { $error }
+xlsx-missing-part = the package has no part { $part }
+xlsx-beyond-limits = cell { $cell } is beyond Excel's limits (the last column is XFD = 16,384, the last row 1,048,576): the file is damaged or not written by a spreadsheet program
+xlsx-too-many-shared-strings = the shared-strings table is larger than this reader accepts ({ $mebibytes } MiB of text, { $strings } strings): the file is damaged or not a department's export; save the sheet as CSV instead
+xlsx-text-too-long = a text longer than Excel's limit of { $characters } characters per cell
 source-unsupported-utf16 = this file is UTF-16 text (Excel's "Unicode Text"); save it as "CSV UTF-8" or plain CSV instead
 source-unsupported-web-page = this is not an Excel workbook but a web page (HTML/XML) saved under an Excel name, as some systems export; open it in Excel and save it as .xlsx or as CSV
 source-unsupported-not-excel = this is not an Excel workbook (neither .xlsx nor .xls); if it is a CSV text file, set format = "csv"

@@ -398,6 +398,11 @@ source-error-header = 无法读取 { $place } 的表头行（第 { $header_row }
 source-error-column-not-found = { $place } 中没有 "{ $column }" 列；现有列标题：{ $headers }
 source-error-duplicate-column = { $place } 中 "{ $column }" 列出现了不止一次（第 { $first } 列和第 { $second } 列，从 1 起算）；请改名其中一列
 source-place-sheet = { $path } 的工作表 "{ $sheet }"
+xlsx-not-a-package = 不是可读取的 .xlsx（zip）文件包：{ $error }
+xlsx-missing-part = 文件包中缺少部件 { $part }
+xlsx-beyond-limits = 单元格 { $cell } 超出 Excel 的范围（最后一列为 XFD = 16,384，最后一行为 1,048,576）：文件已损坏，或不是电子表格软件写出的
+xlsx-too-many-shared-strings = 共享字符串表超过本程序接受的大小（{ $mebibytes } MiB 文本、{ $strings } 个字符串）：文件已损坏或不是部门的导出文件；请改为另存为 CSV
+xlsx-text-too-long = 文本超过 Excel 每个单元格 { $characters } 个字符的上限
 source-unsupported-utf16 = 该文件是 UTF-16 文本（Excel 的“Unicode 文本”）；请另存为“CSV UTF-8”或普通 CSV
 source-unsupported-web-page = 这不是 Excel 工作簿，而是以 Excel 文件名保存的网页（HTML/XML），有些系统会这样导出；请用 Excel 打开后另存为 .xlsx 或 CSV
 source-unsupported-not-excel = 这不是 Excel 工作簿（既不是 .xlsx 也不是 .xls）；如果是 CSV 文本文件，请设置 format = "csv"

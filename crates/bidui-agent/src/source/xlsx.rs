@@ -114,9 +114,16 @@ impl XlsxRows {
         let (recycle, recycled) = mpsc::channel();
         let worker_path = path.to_path_buf();
         let worker_sheet = sheet.clone();
+        // The reader's words about a damaged sheet are said on its thread: in the language
+        // of whoever opened the source.
+        let lang = bidui_i18n::language();
         thread::Builder::new()
             .name("bidui-xlsx".to_string())
-            .spawn(move || xlsx_worker(book, &worker_path, &worker_sheet, header_row, &tx, &recycled))
+            .spawn(move || {
+                bidui_i18n::in_language(lang, || {
+                    xlsx_worker(book, &worker_path, &worker_sheet, header_row, &tx, &recycled)
+                })
+            })
             .map_err(|e| SourceError::Workbook {
                 path: path.to_path_buf(),
                 reason: format!("cannot start a reader thread: {e}"),

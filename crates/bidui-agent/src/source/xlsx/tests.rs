@@ -302,11 +302,13 @@ fn open_error(path: &Path) -> SourceError {
 
 /// The first data row's error, after the header `h`, as an English reader reads it.
 fn first_row_error(path: &Path) -> String {
-    let mut source = Source::open(&SourceSpec::new(path)).unwrap();
-    let mut row = Row::new();
-    let error = source.next_row(&mut row).unwrap().unwrap_err();
-    assert!(source.next_row(&mut row).is_none(), "reading must stop");
-    bidui_i18n::in_language(bidui_i18n::Lang::En, || error.to_string())
+    bidui_i18n::in_language(bidui_i18n::Lang::En, || {
+        let mut source = Source::open(&SourceSpec::new(path)).unwrap();
+        let mut row = Row::new();
+        let error = source.next_row(&mut row).unwrap().unwrap_err();
+        assert!(source.next_row(&mut row).is_none(), "reading must stop");
+        error.to_string()
+    })
 }
 
 const HEADER: &str = r#"<row r="1"><c r="A1" t="inlineStr"><is><t>h</t></is></c></row>"#;
@@ -392,6 +394,11 @@ fn a_shared_strings_table_of_one_huge_string_is_refused_at_open() {
     let error = open_error(&path);
     assert!(matches!(error, SourceError::Workbook { .. }), "{error}");
     assert!(error.to_string().contains("sharedStrings.xml") && error.to_string().contains("32767"), "{error}");
+    // Said as the workbook is opened, in the reader's language.
+    let english = bidui_i18n::in_language(bidui_i18n::Lang::En, || open_error(&path).to_string());
+    assert!(english.contains("a text longer than Excel's limit of 32767 characters per cell"), "{english}");
+    let chinese = bidui_i18n::in_language(bidui_i18n::Lang::Zh, || open_error(&path).to_string());
+    assert!(chinese.contains("文本超过 Excel 每个单元格 32767 个字符的上限"), "{chinese}");
 }
 
 #[test]
