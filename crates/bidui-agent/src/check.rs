@@ -299,7 +299,7 @@ pub fn check(config_path: &Path, options: &CheckOptions) -> Vec<Finding> {
                     Message::ConfigUnreadable { path, detail: source.to_string() }
                 }
                 crate::config::ConfigError::Invalid { message, .. } => {
-                    Message::ConfigUnreadable { path, detail: message.trim_end().to_owned() }
+                    Message::ConfigUnreadable { path, detail: message.to_string().trim_end().to_owned() }
                 }
             };
             report.error(Kind::Config, message);

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use bidui_client::MatcherEndpoint;
 use bidui_core::api::{JobSpec, RefusedField};
+use bidui_i18n::Said;
 use serde::{Deserialize, Serialize};
 
 use crate::source::SourceSpec;
@@ -273,7 +274,7 @@ pub enum ConfigError {
     #[error("{}", bidui_i18n::t!("agent-error-config-read", path = .path.display(), source = .source))]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{}", bidui_i18n::t!("agent-error-config-invalid", path = .path.display(), message = .message))]
-    Invalid { path: PathBuf, message: String },
+    Invalid { path: PathBuf, message: Said },
 }
 
 impl AgentConfig {
@@ -282,7 +283,7 @@ impl AgentConfig {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         let mut config: AgentConfig = toml::from_str(&text)
-            .map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })?;
+            .map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: Said::new(|| e.to_string()) })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -299,24 +300,28 @@ impl AgentConfig {
         if config.serve.poll_seconds == 0 {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
-                message: bidui_i18n::t!("agent-config-poll-zero"),
+                message: Said::new(|| bidui_i18n::t!("agent-config-poll-zero")),
             });
         }
         if !(0.0..=1.0).contains(&config.min_readable_share) {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
-                message: bidui_i18n::t!("agent-config-min-readable-share", share = config.min_readable_share),
+                message: Said::new(|| {
+                    bidui_i18n::t!("agent-config-min-readable-share", share = config.min_readable_share)
+                }),
             });
         }
         let identifying = [Some(&config.columns.id), config.columns.name.as_ref()];
         if let Some((field, column)) = config.fields.iter().find(|(_, column)| identifying.contains(&Some(*column))) {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
-                message: bidui_i18n::t!(
-                    "agent-config-identifying-field",
-                    field = format!("{field:?}"),
-                    column = format!("{column:?}")
-                ),
+                message: Said::new(|| {
+                    bidui_i18n::t!(
+                        "agent-config-identifying-field",
+                        field = format!("{field:?}"),
+                        column = format!("{column:?}")
+                    )
+                }),
             });
         }
         Ok(config)
@@ -344,11 +349,12 @@ mod tests {
         assert_eq!(loaded.source.path, dir.path().join("h.csv"), "relative paths are taken from the config's folder");
         for identifying in ["身份证号", "姓名"] {
             std::fs::write(&path, config(identifying)).unwrap();
-            let english = in_language(Lang::En, || AgentConfig::load(&path).unwrap_err().to_string());
+            // Said in the language it is read in: Chinese, or English (a log line, --lang en).
+            let error = AgentConfig::load(&path).unwrap_err();
+            let english = in_language(Lang::En, || error.to_string());
             assert!(english.contains("identifying column"), "{english}");
-            // Chinese unless English is asked for: the message is made as the file is read.
-            let error = in_language(Lang::Zh, || AgentConfig::load(&path).unwrap_err().to_string());
-            assert!(error.contains(&format!("对应的是身份识别列 \"{identifying}\"")), "{error}");
+            let chinese = in_language(Lang::Zh, || error.to_string());
+            assert!(chinese.contains(&format!("对应的是身份识别列 \"{identifying}\"")), "{chinese}");
         }
     }
 

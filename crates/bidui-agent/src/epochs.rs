@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use bidui_core::{EpochSecret, KeyEpoch, Suite};
+use bidui_i18n::Said;
 use bidui_keyfile::{write_secret_file, Identity, KeyFileError};
 use serde::Deserialize;
 use zeroize::Zeroizing;
@@ -18,7 +19,7 @@ pub enum EpochError {
     #[error("{}", bidui_i18n::t!("agent-error-epoch-read", path = .path.display(), source = .source))]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{}", bidui_i18n::t!("agent-error-epoch-invalid", path = .path.display(), message = .message))]
-    Invalid { path: PathBuf, message: String },
+    Invalid { path: PathBuf, message: Said },
     #[error("{}", bidui_i18n::t!("agent-error-epoch-not-held", wanted = .wanted, held = .held))]
     NotHeld { wanted: String, held: String },
     #[error(transparent)]
@@ -39,9 +40,9 @@ pub fn load(path: &Path) -> Result<KeyEpoch, EpochError> {
         std::fs::read_to_string(path).map_err(|source| EpochError::Read { path: path.to_owned(), source })?,
     );
     let file: EpochFile = toml::from_str(&text)
-        .map_err(|e| EpochError::Invalid { path: path.to_owned(), message: e.message().to_owned() })?;
+        .map_err(|e| EpochError::Invalid { path: path.to_owned(), message: Said::new(|| e.message().to_owned()) })?;
     let secret = EpochSecret::from_hex(&file.secret)
-        .map_err(|e| EpochError::Invalid { path: path.to_owned(), message: e.to_string() })?;
+        .map_err(|e| EpochError::Invalid { path: path.to_owned(), message: Said::new(|| e.to_string()) })?;
     Ok(KeyEpoch::new(file.suite, secret))
 }
 
@@ -122,7 +123,8 @@ pub fn load_x25519(path: &Path) -> Result<x25519_dalek::StaticSecret, EpochError
     let text = Zeroizing::new(
         std::fs::read_to_string(path).map_err(|source| EpochError::Read { path: path.to_owned(), source })?,
     );
-    let invalid = || EpochError::Invalid { path: path.to_owned(), message: bidui_i18n::t!("agent-x25519-invalid") };
+    let invalid =
+        || EpochError::Invalid { path: path.to_owned(), message: Said::new(|| bidui_i18n::t!("agent-x25519-invalid")) };
     let bytes: Zeroizing<Vec<u8>> = Zeroizing::new(hex::decode(text.trim()).map_err(|_| invalid())?);
     let array: [u8; 32] = bytes.as_slice().try_into().map_err(|_| invalid())?;
     Ok(x25519_dalek::StaticSecret::from(array))

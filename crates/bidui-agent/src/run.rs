@@ -296,7 +296,8 @@ fn mapped_fields(config: &AgentConfig, fields: &[String]) -> Result<Vec<(String,
 fn fetch_epochs(client: &Client, config: &AgentConfig) -> Result<Vec<String>, AgentError> {
     let (Some(key_path), Some(custodian)) = (&config.x25519_key, &config.custodian_key) else { return Ok(Vec::new()) };
     let custodian: [u8; 32] = hex::decode(custodian.trim()).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| {
-        EpochError::Invalid { path: PathBuf::from("custodian_key"), message: "not 64 hex digits".into() }
+        let message = bidui_i18n::Said::new(|| bidui_i18n::t!("agent-error-bad-key", key = "custodian_key"));
+        EpochError::Invalid { path: PathBuf::from("custodian_key"), message }
     })?;
     let my_key = epochs::load_x25519(key_path)?;
     let delivery: bidui_core::api::EpochDelivery = client.get("/v1/epochs")?;

@@ -398,11 +398,11 @@ fn header_on_row_two_skips_a_title_row() {
     assert_eq!(read_all(&mut source), [ok(1, &["440118198001010022", "张三", "男"])]);
 
     let spec = SourceSpec { header_row: Some(9), ..SourceSpec::new(&path) };
-    let error = in_language(Lang::En, || Source::open(&spec).unwrap_err());
+    let error = Source::open(&spec).unwrap_err();
     assert!(matches!(error, SourceError::Header { header_row: 9, .. }), "{error}");
-    assert!(error.to_string().contains("titled.csv") && error.to_string().contains("only 3 row"), "{error}");
-    let error = in_language(Lang::Zh, || Source::open(&spec).unwrap_err().to_string());
-    assert!(error.contains("的表头行（第 9 行）：文件只有 3 行"), "{error}");
+    let (english, chinese) = (in_language(Lang::En, || error.to_string()), in_language(Lang::Zh, || error.to_string()));
+    assert!(english.contains("titled.csv") && english.contains("only 3 row"), "{english}");
+    assert!(chinese.contains("的表头行（第 9 行）：文件只有 3 行"), "{chinese}");
 
     let spec = SourceSpec { header_row: Some(0), ..SourceSpec::new(&path) };
     assert!(matches!(Source::open(&spec), Err(SourceError::BadHeaderRow { .. })));
@@ -447,12 +447,13 @@ fn open_errors_name_the_file_and_the_fix() {
     assert_eq!(Source::open(&spec).unwrap().headers(), ["a", "b"]);
 
     let html = write_file(&dir, "export.xls", "<html><table><tr><td>公民身份号码</td></tr></table></html>".as_bytes());
-    // The reason is said as the file is opened, in the reader's language.
-    let open_in = |lang| in_language(lang, || Source::open(&SourceSpec::new(&html)).unwrap_err());
-    let error = open_in(Lang::En);
-    assert!(matches!(error, SourceError::Unsupported { .. }) && error.to_string().contains("web page"), "{error}");
-    let error = open_in(Lang::Zh).to_string();
-    assert!(error.contains("不是 Excel 工作簿，而是以 Excel 文件名保存的网页"), "{error}");
+    // Made in Chinese, read in the reader's language: English where it is asked for (a log line).
+    let error = in_language(Lang::Zh, || Source::open(&SourceSpec::new(&html)).unwrap_err());
+    assert!(matches!(error, SourceError::Unsupported { .. }), "{error}");
+    let english = in_language(Lang::En, || error.to_string());
+    assert!(english.contains("not an Excel workbook but a web page"), "{english}");
+    let chinese = in_language(Lang::Zh, || error.to_string());
+    assert!(chinese.contains("不是 Excel 工作簿，而是以 Excel 文件名保存的网页"), "{chinese}");
 
     let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("a,b\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
     let utf16 = write_file(&dir, "unicode.csv", &utf16);

@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
+use bidui_i18n::Said;
 use csv_core::ReadRecordResult;
 
 use super::{finish_headers, Cell, Encoding, Row, RowError, RowReason, SourceError, BUF_LEN, UTF8_BOM};
@@ -91,7 +92,7 @@ impl CsvRows {
         if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
             return Err(SourceError::Unsupported {
                 path: path.to_path_buf(),
-                reason: bidui_i18n::t!("source-unsupported-utf16"),
+                reason: Said::new(|| bidui_i18n::t!("source-unsupported-utf16")),
             });
         }
         let (encoding, detected) = if head.starts_with(UTF8_BOM) {
@@ -141,22 +142,25 @@ impl CsvRows {
             bytes_read,
         };
         let header_error =
-            |reason: String| SourceError::Header { path: path.to_path_buf(), sheet: None, header_row, reason };
+            |reason: Said| SourceError::Header { path: path.to_path_buf(), sheet: None, header_row, reason };
         loop {
             match csv.next_record() {
                 Record::End => {
-                    return Err(header_error(bidui_i18n::t!("source-header-few-rows", rows = csv.records)));
+                    let rows = csv.records;
+                    return Err(header_error(Said::new(|| bidui_i18n::t!("source-header-few-rows", rows = rows))));
                 }
                 Record::Io(source) => return Err(SourceError::Read { path: path.to_path_buf(), source }),
                 Record::Overlong { first_line, .. } | Record::ManyLines { first_line, .. } => {
                     csv.records += 1;
                     if csv.records == u64::from(header_row) {
-                        return Err(header_error(bidui_i18n::t!(
-                            "source-header-not-csv",
-                            first_line = first_line,
-                            max_fields = MAX_FIELDS,
-                            max_lines = MAX_RECORD_LINES
-                        )));
+                        return Err(header_error(Said::new(|| {
+                            bidui_i18n::t!(
+                                "source-header-not-csv",
+                                first_line = first_line,
+                                max_fields = MAX_FIELDS,
+                                max_lines = MAX_RECORD_LINES
+                            )
+                        })));
                     }
                 }
                 Record::Complete { bytes, fields } => {
@@ -166,11 +170,11 @@ impl CsvRows {
                     }
                     let content = &csv.out[..bytes];
                     let invalid = || {
-                        header_error(match (encoding, detected) {
+                        header_error(Said::new(|| match (encoding, detected) {
                             (Encoding::Utf8, false) => bidui_i18n::t!("source-header-not-utf8-declared"),
                             (Encoding::Utf8, true) => bidui_i18n::t!("source-header-not-utf8"),
                             (other, _) => bidui_i18n::t!("source-header-not-encoding", encoding = other),
-                        })
+                        }))
                     };
                     let text = std::str::from_utf8(content).map_err(|_| invalid())?;
                     if encoding != Encoding::Utf8 && has_replacement(content) {
@@ -184,7 +188,7 @@ impl CsvRows {
                     }
                     let headers = finish_headers(headers);
                     if headers.is_empty() {
-                        return Err(header_error(bidui_i18n::t!("source-header-empty")));
+                        return Err(header_error(Said::new(|| bidui_i18n::t!("source-header-empty"))));
                     }
                     return Ok((csv, encoding, headers));
                 }

@@ -39,6 +39,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use bidui_i18n::Said;
 use calamine::DataType;
 use serde::{Deserialize, Serialize};
 
@@ -148,11 +149,10 @@ pub enum SourceError {
     Read { path: PathBuf, source: io::Error },
     #[error("{}", bidui_i18n::t!("source-error-unknown-format", path = .path.display()))]
     UnknownFormat { path: PathBuf },
-    /// `reason` is in the reader's language, said as the file was opened.
     #[error("{}: {reason}", .path.display())]
-    Unsupported { path: PathBuf, reason: String },
+    Unsupported { path: PathBuf, reason: Said },
     #[error("{}", bidui_i18n::t!("source-error-workbook", path = .path.display(), reason = .reason))]
-    Workbook { path: PathBuf, reason: String },
+    Workbook { path: PathBuf, reason: Said },
     #[error(
         "{}",
         bidui_i18n::t!("source-error-no-such-sheet", path = .path.display(), sheet = .sheet, sheets = quoted_list(.available))
@@ -169,7 +169,7 @@ pub enum SourceError {
             reason = .reason
         )
     )]
-    Header { path: PathBuf, sheet: Option<String>, header_row: u32, reason: String },
+    Header { path: PathBuf, sheet: Option<String>, header_row: u32, reason: Said },
     #[error(
         "{}",
         bidui_i18n::t!(
@@ -235,7 +235,7 @@ pub enum RowReason {
     /// The xlsx reader's thread ended without a word; reading stopped.
     ReaderStopped,
     /// The sheet is damaged at this row (the workbook reader's words); reading stopped.
-    DamagedSheet(String),
+    DamagedSheet(Said),
     /// A row holding more than `mebibytes` MiB of text; reading stopped.
     RowTooLong { mebibytes: usize },
 }
@@ -642,8 +642,8 @@ fn resolve_format(path: &Path, declared: Option<Format>, head: &[u8]) -> Result<
             let text = head.strip_prefix(UTF8_BOM).unwrap_or(head);
             let first = text.iter().find(|b| !b.is_ascii_whitespace());
             let reason = match first == Some(&b'<') {
-                true => bidui_i18n::t!("source-unsupported-web-page"),
-                false => bidui_i18n::t!("source-unsupported-not-excel"),
+                true => Said::new(|| bidui_i18n::t!("source-unsupported-web-page")),
+                false => Said::new(|| bidui_i18n::t!("source-unsupported-not-excel")),
             };
             Err(SourceError::Unsupported { path: path.to_path_buf(), reason })
         }
@@ -655,11 +655,12 @@ fn resolve_format(path: &Path, declared: Option<Format>, head: &[u8]) -> Result<
 // Shared by the two workbook readers.
 
 fn workbook_error(path: &Path, error: impl fmt::Display) -> SourceError {
-    let reason = error.to_string();
-    if reason.to_ascii_lowercase().contains("password") {
+    let reason = Said::new(|| error.to_string());
+    // The workbook libraries say a password in English.
+    if reason.in_lang(bidui_i18n::Lang::En).to_ascii_lowercase().contains("password") {
         return SourceError::Unsupported {
             path: path.to_path_buf(),
-            reason: bidui_i18n::t!("source-unsupported-password"),
+            reason: Said::new(|| bidui_i18n::t!("source-unsupported-password")),
         };
     }
     SourceError::Workbook { path: path.to_path_buf(), reason }
@@ -687,7 +688,7 @@ fn choose_sheet(path: &Path, requested: Option<&str>, sheets: &[(&str, bool)]) -
             .map(|(name, _)| name.to_string())
             .ok_or_else(|| SourceError::Workbook {
                 path: path.to_path_buf(),
-                reason: bidui_i18n::t!("source-workbook-no-sheet"),
+                reason: Said::new(|| bidui_i18n::t!("source-workbook-no-sheet")),
             }),
     }
 }

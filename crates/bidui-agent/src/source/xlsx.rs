@@ -16,6 +16,7 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread;
 
+use bidui_i18n::Said;
 use calamine::DataRef;
 
 use self::book::Workbook;
@@ -114,19 +115,12 @@ impl XlsxRows {
         let (recycle, recycled) = mpsc::channel();
         let worker_path = path.to_path_buf();
         let worker_sheet = sheet.clone();
-        // The reader's words about a damaged sheet are said on its thread: in the language
-        // of whoever opened the source.
-        let lang = bidui_i18n::language();
         thread::Builder::new()
             .name("bidui-xlsx".to_string())
-            .spawn(move || {
-                bidui_i18n::in_language(lang, || {
-                    xlsx_worker(book, &worker_path, &worker_sheet, header_row, &tx, &recycled)
-                })
-            })
+            .spawn(move || xlsx_worker(book, &worker_path, &worker_sheet, header_row, &tx, &recycled))
             .map_err(|e| SourceError::Workbook {
                 path: path.to_path_buf(),
-                reason: format!("cannot start a reader thread: {e}"),
+                reason: Said::new(|| format!("cannot start a reader thread: {e}")),
             })?;
         let headers = match rx.recv() {
             Ok(XlsxMsg::Headers(headers)) => headers,
@@ -134,7 +128,7 @@ impl XlsxRows {
             _ => {
                 return Err(SourceError::Workbook {
                     path: path.to_path_buf(),
-                    reason: format!("the reader of sheet \"{sheet}\" stopped unexpectedly"),
+                    reason: Said::new(|| format!("the reader of sheet \"{sheet}\" stopped unexpectedly")),
                 })
             }
         };
@@ -199,7 +193,7 @@ fn xlsx_worker(
     tx: &SyncSender<XlsxMsg>,
     recycled: &Receiver<Vec<Row>>,
 ) {
-    let header_error = |reason: String| SourceError::Header {
+    let header_error = |reason: Said| SourceError::Header {
         path: path.to_path_buf(),
         sheet: Some(sheet.to_string()),
         header_row,
@@ -232,7 +226,7 @@ fn xlsx_worker(
         *headers_sent = true;
         let headers = header_texts(header);
         if headers.is_empty() {
-            let _ = tx.send(XlsxMsg::OpenFailed(header_error(bidui_i18n::t!("source-header-empty"))));
+            let _ = tx.send(XlsxMsg::OpenFailed(header_error(Said::new(|| bidui_i18n::t!("source-header-empty")))));
             return false;
         }
         tx.send(XlsxMsg::Headers(headers)).is_ok()
@@ -279,10 +273,9 @@ fn xlsx_worker(
                     && (cells.row_being_read() <= header_index || !send_headers(&header, &mut headers_sent))
                 {
                     if !headers_sent {
-                        let _ = tx.send(XlsxMsg::OpenFailed(header_error(bidui_i18n::t!(
-                            "source-header-damaged",
-                            error = e
-                        ))));
+                        let _ = tx.send(XlsxMsg::OpenFailed(header_error(Said::new(|| {
+                            bidui_i18n::t!("source-header-damaged", error = e)
+                        }))));
                     }
                     return;
                 }
@@ -300,7 +293,7 @@ fn xlsx_worker(
                     Some((_, row)) => row.number,
                     None => sheet_row.saturating_sub(header_index).max(last_number.saturating_add(1)),
                 };
-                fatal(RowReason::DamagedSheet(e.to_string()), number, batch);
+                fatal(RowReason::DamagedSheet(Said::new(|| e.to_string())), number, batch);
                 return;
             }
         };
@@ -317,7 +310,7 @@ fn xlsx_worker(
             header.set_workbook_value(column, &value);
             header_text += text;
             if header_text > MAX_ROW_TEXT {
-                let reason = bidui_i18n::t!("source-header-too-long", mebibytes = MAX_ROW_TEXT >> 20);
+                let reason = Said::new(|| bidui_i18n::t!("source-header-too-long", mebibytes = MAX_ROW_TEXT >> 20));
                 let _ = tx.send(XlsxMsg::OpenFailed(header_error(reason)));
                 return;
             }
