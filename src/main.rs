@@ -441,7 +441,7 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
             };
             let report = bidui_agent::run::run(&config, &options)
                 .with_context(|| t!("agent-in-job", party = config.party, job = options.job))?;
-            print_agent_report(&report);
+            print_agent_report(&report, &config);
         }
         AgentCommand::Serve { config: config_path, poll_seconds, chunk_records, workers } => {
             init_warnings();
@@ -519,7 +519,7 @@ fn print_check(findings: &[bidui_agent::check::Finding]) {
     let _ = out.flush();
 }
 
-fn print_agent_report(r: &bidui_agent::run::RunReport) {
+fn print_agent_report(r: &bidui_agent::run::RunReport, config: &bidui_agent::config::AgentConfig) {
     let none = || t!("none");
     let or_none = |items: &[String]| if items.is_empty() { none() } else { items.join(", ") };
     println!("{}", t!("agent-report-head", party = r.party, job = r.job, matcher = r.matcher));
@@ -539,7 +539,10 @@ fn print_agent_report(r: &bidui_agent::run::RunReport) {
     println!("  {}", t!("agent-report-invalid", counts = or_none(&invalid)));
     println!("  {}", t!("agent-report-sealed", fields = or_none(&r.fields_sealed)));
     for refused in &r.fields_refused {
-        println!("  {}", t!("agent-report-refused", field = refused.field, reason = refused.reason));
+        // The seal carried the reason in English; the department reads it in its language.
+        let reason = config.policy.refusal(&refused.field, &r.purpose, &config.fields);
+        let reason = reason.map_or_else(|| refused.reason.clone(), |refusal| refusal.to_string());
+        println!("  {}", t!("agent-report-refused", field = refused.field, reason = reason));
     }
     if r.values_too_long > 0 {
         println!("  {}", t!("agent-report-too-long", count = r.values_too_long));

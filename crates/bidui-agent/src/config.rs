@@ -103,7 +103,7 @@ impl Policy {
         let mut refused = Vec::new();
         for field in fields {
             match self.refusal(field, purpose, configured) {
-                Some(reason) => refused.push(RefusedField { field: field.clone(), reason }),
+                Some(refusal) => refused.push(RefusedField { field: field.clone(), reason: refusal.wire_reason() }),
                 None => sealed.push(field.clone()),
             }
         }
@@ -111,15 +111,51 @@ impl Policy {
     }
 
     /// Why `field` may not be sealed for `purpose`, or `None` if it may.
-    pub fn refusal(&self, field: &str, purpose: &str, configured: &BTreeMap<String, String>) -> Option<String> {
+    pub fn refusal(&self, field: &str, purpose: &str, configured: &BTreeMap<String, String>) -> Option<Refusal> {
         if !configured.contains_key(field) {
-            return Some(format!("this agent has no column mapped to field {field:?}"));
+            return Some(Refusal::Unmapped { field: field.to_owned() });
         }
         let allowed = self.allow.iter().any(|rule| {
             rule.fields.iter().any(|f| f == field) && rule.purposes.iter().any(|p| p == "*" || p == purpose)
         });
-        (!allowed).then(|| {
-            format!("the local policy does not allow sealing {field:?} to the requester for the purpose {purpose:?}")
+        (!allowed).then(|| Refusal::NotAllowed { field: field.to_owned(), purpose: purpose.to_owned() })
+    }
+}
+
+/// Why the local policy keeps a field back: said to the department in its language
+/// (`Display`), and to the matcher — the seal and its audit log — in stable English
+/// ([`Refusal::wire_reason`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No column of the source is mapped to the field.
+    Unmapped { field: String },
+    /// No `[[policy.allow]]` rule lets the field leave for the purpose.
+    NotAllowed { field: String, purpose: String },
+}
+
+impl Refusal {
+    /// The reason as the seal carries it.
+    pub fn wire_reason(&self) -> String {
+        match self {
+            Refusal::Unmapped { field } => format!("this agent has no column mapped to field {field:?}"),
+            Refusal::NotAllowed { field, purpose } => {
+                format!(
+                    "the local policy does not allow sealing {field:?} to the requester for the purpose {purpose:?}"
+                )
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&match self {
+            Refusal::Unmapped { field } => bidui_i18n::t!("agent-refusal-unmapped", field = format!("{field:?}")),
+            Refusal::NotAllowed { field, purpose } => bidui_i18n::t!(
+                "agent-refusal-not-allowed",
+                field = format!("{field:?}"),
+                purpose = format!("{purpose:?}")
+            ),
         })
     }
 }
@@ -443,10 +479,16 @@ mod tests {
             .map(|(a, b)| (a.into(), b.into()))
             .collect();
         assert_eq!(policy.refusal("status", "比对", &configured), None);
-        assert!(policy.refusal("status", "其他", &configured).unwrap().contains("local policy"));
+        let refusal = policy.refusal("status", "其他", &configured).unwrap();
+        assert!(refusal.wire_reason().contains("local policy"), "the seal says it in English");
+        // The department reads it in its language.
+        let en = in_language(Lang::En, || refusal.to_string());
+        assert_eq!(en, refusal.wire_reason());
+        let zh = in_language(Lang::Zh, || refusal.to_string());
+        assert_eq!(zh, "本地策略不允许为用途 \"其他\" 把字段 \"status\" 密封发给请求方");
         assert_eq!(policy.refusal("town", "其他", &configured), None);
         assert!(policy.refusal("phone", "比对", &configured).is_some());
-        assert!(policy.refusal("income", "比对", &configured).unwrap().contains("no column"));
+        assert_eq!(policy.refusal("income", "比对", &configured), Some(Refusal::Unmapped { field: "income".into() }));
         let asked: Vec<String> = ["phone", "town", "status", "income"].into_iter().map(String::from).collect();
         let (sealed, refused) = policy.decide(&asked, "比对", &configured);
         assert_eq!(sealed, vec!["town", "status"], "the job's order");
