@@ -119,6 +119,7 @@ fn label(action: &str) -> String {
         action::REVOKE => t!("audit-action-revoke"),
         action::JOB_CREATED => t!("audit-action-job-created"),
         action::SEALED => t!("audit-action-sealed"),
+        action::DECLINED => t!("audit-action-declined"),
         action::RESULTS_DELIVERED => t!("audit-action-results-delivered"),
         action::CUSTODIAN_TRUSTED => t!("audit-action-custodian-trusted"),
         action::EPOCH_STORED => t!("audit-action-epoch-stored"),
@@ -242,6 +243,7 @@ fn readable(row: &AuditRow) -> String {
         action::RESULTS_DELIVERED => {
             vec![t!("audit-results-delivered", rows = d["rows"], values = d["sealed_values"])]
         }
+        action::DECLINED => vec![t!("audit-declined", reason = text(&d["reason"]))],
         _ => vec![d.to_string()],
     };
     for line in lines {

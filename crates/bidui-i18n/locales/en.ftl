@@ -122,6 +122,7 @@ audit-action-enroll = enrolment
 audit-action-revoke = revocation
 audit-action-job-created = job created
 audit-action-sealed = submission sealed
+audit-action-declined = job held by the agent
 audit-action-results-delivered = results delivered to the requester
 audit-action-custodian-trusted = custodian trusted
 audit-action-epoch-stored = sealed epochs delivered
@@ -141,6 +142,7 @@ audit-seal = epoch { $epoch }: { $chunks } chunks, { $records } records, { $rows
 audit-fields-sealed = fields sealed: { $fields }
 audit-fields-refused = fields refused: { $fields }
 audit-results-delivered = { $rows } registry rows, { $values } sealed values forwarded unread
+audit-declined = reason: { $reason }
 
 ## Report
 

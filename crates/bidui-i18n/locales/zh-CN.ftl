@@ -121,6 +121,7 @@ audit-action-enroll = 登记
 audit-action-revoke = 撤销
 audit-action-job-created = 创建任务
 audit-action-sealed = 提交封存
+audit-action-declined = 代理暂缓任务
 audit-action-results-delivered = 结果交付请求方
 audit-action-custodian-trusted = 信任密钥管理员
 audit-action-epoch-stored = 密钥轮换投递
@@ -140,6 +141,7 @@ audit-seal = 密钥期 { $epoch }：{ $chunks } 个数据块，{ $records } 条�
 audit-fields-sealed = 封存字段：{ $fields }
 audit-fields-refused = 拒绝字段：{ $fields }
 audit-results-delivered = 名册 { $rows } 行，转发 { $values } 个封存值（比对服务无法读取）
+audit-declined = 理由：{ $reason }
 
 ## 比对报告（report）
 
