@@ -119,6 +119,7 @@ fn label(action: &str) -> String {
         action::REVOKE => t!("audit-action-revoke"),
         action::JOB_CREATED => t!("audit-action-job-created"),
         action::SEALED => t!("audit-action-sealed"),
+        action::DECLINED => t!("audit-action-declined"),
         action::RESULTS_DELIVERED => t!("audit-action-results-delivered"),
         action::CUSTODIAN_TRUSTED => t!("audit-action-custodian-trusted"),
         action::EPOCH_STORED => t!("audit-action-epoch-stored"),
@@ -242,6 +243,7 @@ fn readable(row: &AuditRow) -> String {
         action::RESULTS_DELIVERED => {
             vec![t!("audit-results-delivered", rows = d["rows"], values = d["sealed_values"])]
         }
+        action::DECLINED => vec![t!("audit-declined", reason = text(&d["reason"]))],
         _ => vec![d.to_string()],
     };
     for line in lines {
@@ -268,5 +270,24 @@ mod tests {
         };
         let shown = readable(&row);
         assert!(shown.starts_with("#7     2019-04-19 07:59:59 +08:00  job-created"), "{shown}");
+    }
+
+    #[test]
+    fn a_decline_is_named_and_shows_its_reason() {
+        let details = serde_json::json!({ "reason": "暂缓：需人工确认" });
+        let event = audit::AuditEvent::new(1_555_631_999, "household", action::DECLINED, Some("j"), details);
+        let row = AuditRow {
+            seq: 8,
+            at: event.at,
+            actor: event.actor.clone(),
+            action: event.action.clone(),
+            job: event.job.clone(),
+            record: event.canonical_json().unwrap(),
+            prev_hash: Vec::new(),
+            hash: Vec::new(),
+        };
+        let shown = readable(&row);
+        assert!(shown.contains(&format!("submission-declined {}", t!("audit-action-declined"))), "{shown}");
+        assert!(shown.contains("暂缓：需人工确认"), "{shown}");
     }
 }

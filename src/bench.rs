@@ -83,7 +83,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
 
 fn agent(config: &std::path::Path, read_only: bool, workers: usize) -> anyhow::Result<()> {
     use bidui_agent::source::{Row, Source};
-    use bidui_agent::tokenize::{tokenize_source, RowOutcome};
+    use bidui_agent::tokenize::{tokenize_source, ReadProgress, RowOutcome};
     use bidui_core::wire::ChunkBuilder;
     let config = bidui_agent::config::AgentConfig::load(config)?;
     let epoch = bidui_agent::epochs::load(&config.epochs[0])?;
@@ -118,7 +118,7 @@ fn agent(config: &std::path::Path, read_only: bool, workers: usize) -> anyhow::R
             let chunk = std::mem::replace(pending, ChunkBuilder::new(&layout)).finish();
             chunk_digests.push(bidui_client::sha256(&chunk));
         };
-        tokenize_source(&mut source, &tokenizer, workers, &indicatif::ProgressBar::hidden(), |outcome| {
+        tokenize_source(&mut source, &tokenizer, workers, &ReadProgress::hidden(), |outcome| {
             rows += 1;
             if let RowOutcome::Tokenized { record: Some(record), .. } = outcome {
                 records += 1;

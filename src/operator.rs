@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use bidui_client::{path_segment, Client, MatcherEndpoint};
-use bidui_core::api::{JobResults, JobSpec, JobStatus, JoinAnswer, SignedJob, SpecError, MAX_RECORDS_CAP};
+use bidui_core::api::{
+    JobResults, JobSpec, JobStatus, JoinAnswer, ParticipantStage, ParticipantStatus, SignedJob, SpecError,
+    MAX_RECORDS_CAP,
+};
 use bidui_core::fieldseal::MAX_SEALED_FIELDS;
 use bidui_core::profile::{Profile, ProfileError};
 use bidui_i18n::t;
@@ -206,17 +209,37 @@ pub fn print_status(status: &JobStatus, profile: Option<&Profile>) {
             bidui_core::api::PartyRole::Department => t!("role-department"),
         };
         println!(
-            "{:<20} {:<10} {:>8} {:>10} {:>7} {:>8}",
+            "{:<20} {:<10} {:<20} {:>8} {:>10} {:>7} {:>8}",
             name(&p.party),
             role,
+            stage_text(p),
             p.chunks,
             p.records,
             if p.sealed { t!("yes") } else { t!("no") },
             invalid
         );
     }
+    for p in &status.participants {
+        if let Some(reason) = &p.declined_reason {
+            println!("{}", t!("job-declined-reason", party = name(&p.party), reason = reason));
+        }
+    }
     if let Some(note) = progress_note(status, &name) {
         println!("{note}");
+    }
+}
+
+/// A party's stage in words, with its progress while it uploads and has told its estimate.
+fn stage_text(p: &ParticipantStatus) -> String {
+    match (p.stage, p.chunks_expected) {
+        (ParticipantStage::Waiting, _) => t!("job-stage-waiting"),
+        (ParticipantStage::Reading, _) => t!("job-stage-reading"),
+        (ParticipantStage::Uploading, Some(expected)) => {
+            t!("job-stage-uploading-of", chunks = p.chunks, expected = expected.max(p.chunks))
+        }
+        (ParticipantStage::Uploading, None) => t!("job-stage-uploading"),
+        (ParticipantStage::Sealed, _) => t!("job-stage-sealed"),
+        (ParticipantStage::Declined, _) => t!("job-stage-declined"),
     }
 }
 
@@ -232,7 +255,7 @@ fn progress_note(status: &JobStatus, name: &dyn Fn(&str) -> String) -> Option<St
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bidui_core::api::{JobState, ParticipantStatus, PartyRole};
+    use bidui_core::api::{JobState, PartyRole};
 
     fn code(party: &str) -> String {
         party.to_owned()
@@ -245,6 +268,9 @@ mod tests {
             .map(|(i, &sealed)| ParticipantStatus {
                 party: format!("p{i}"),
                 role: PartyRole::Department,
+                stage: if sealed { ParticipantStage::Sealed } else { ParticipantStage::Waiting },
+                chunks_expected: None,
+                declined_reason: None,
                 chunks: 1,
                 records: 1,
                 sealed,
@@ -305,6 +331,29 @@ mod tests {
         let waiting = resumed_note("j", &Resumed::Waiting(vec!["p1".into(), "p2".into()]));
         assert!(already != joined && joined != waiting && already != waiting);
         assert!(waiting.contains("p1, p2"), "{waiting}");
+    }
+
+    #[test]
+    fn each_stage_reads_differently_and_an_upload_shows_its_progress() {
+        let mut p = status(JobState::Collecting, &[false]).participants.remove(0);
+        let mut seen = Vec::new();
+        for stage in [
+            ParticipantStage::Waiting,
+            ParticipantStage::Reading,
+            ParticipantStage::Uploading,
+            ParticipantStage::Sealed,
+            ParticipantStage::Declined,
+        ] {
+            p.stage = stage;
+            seen.push(stage_text(&p));
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 5, "{seen:?}");
+        (p.stage, p.chunks, p.chunks_expected) = (ParticipantStage::Uploading, 3, Some(7));
+        assert!(stage_text(&p).ends_with(" 3/7"), "{}", stage_text(&p));
+        p.chunks = 9;
+        assert!(stage_text(&p).ends_with(" 9/9"), "an estimate passed reads as done: {}", stage_text(&p));
     }
 
     #[test]

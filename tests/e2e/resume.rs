@@ -333,6 +333,11 @@ fn a_source_changed_after_its_job_began_is_refused_and_nothing_wrong_is_sent() {
     let household = agent_reading(d, "household", &household_copy, &work.join("household-state"));
     let killed = run(&household, job, &[], &[("BIDUI_TEST_ABORT_AFTER_CHUNKS", "2")]);
     assert!(!killed.status.success(), "{}", printed(&killed));
+    // The operator sees where the run was cut: uploading, with the estimate it told before
+    // its first chunk (and again as it moved).
+    let cut = participant(job, "household");
+    assert_eq!((cut.stage, cut.chunks), (bidui_core::api::ParticipantStage::Uploading, 2), "{cut:?}");
+    assert!(cut.chunks_expected.is_some_and(|n| n >= 2), "{cut:?}");
     let original = std::fs::read_to_string(&household_copy).unwrap();
     let mut lines: Vec<&str> = original.lines().collect();
     lines[1..].reverse();

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bidui_agent::serve::HeldNote;
+use bidui_core::api::ParticipantStage;
 
 use crate::district::district;
 use crate::resume::{agent_reading, Jobs};
@@ -142,6 +143,11 @@ fn a_serving_department_runs_two_jobs_in_a_row_holds_one_its_policy_refuses_and_
     }
     let held = jobs.participant("serve-held", "household");
     assert_eq!((held.chunks, held.records, held.sealed), (0, 0, false), "nothing uploaded for the held job");
+    // The operator sees the job held, and why, in the note's words.
+    assert_eq!(held.stage, ParticipantStage::Declined, "{held:?}");
+    let told = held.declined_reason.clone().unwrap_or_default();
+    assert!(told.contains("income") && told.contains("本地策略"), "{held:?}");
+    assert_eq!(jobs.participant("serve-1", "household").stage, ParticipantStage::Sealed);
     let written: HeldNote = serde_json::from_slice(&std::fs::read(&note).unwrap()).unwrap();
     assert_eq!(written.codes, vec!["fields-refused"], "{written:?}");
     assert!(written.reasons[0].contains("income") && written.reasons[0].contains("本地策略"), "{written:?}");
@@ -180,4 +186,21 @@ fn a_serving_department_runs_two_jobs_in_a_row_holds_one_its_policy_refuses_and_
     assert_eq!(count(&lines, "job-done job=serve-1 "), 1, "{lines:#?}");
     let awaiting = std::fs::read_to_string(veterans_state.join(bidui_agent::serve::AWAITING_FILE)).unwrap();
     assert!(awaiting.contains("serve-held") && !awaiting.contains("serve-1"), "{awaiting}");
+
+    // The restarted service told the matcher nothing again: the decline stands until a run.
+    assert_eq!(jobs.participant("serve-held", "household").declined_reason.as_deref(), Some(told.as_str()));
+    // A person runs the held job: the decline is moved on, and the job seals.
+    let ran = bidui(&[
+        "agent",
+        "run",
+        "--chunk-records",
+        "300",
+        "--job",
+        "serve-held",
+        "--config",
+        household_config.to_str().unwrap(),
+    ]);
+    assert!(ran.status.success(), "{}", printed(&ran));
+    let after = jobs.participant("serve-held", "household");
+    assert_eq!((after.stage, after.declined_reason.as_deref(), after.sealed), (ParticipantStage::Sealed, None, true));
 }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use bidui_client::{job_path, path_segment, Client, ClientError, RetryPolicy};
 use bidui_core::api::{
-    Assignment, JobResults, JobSpec, JobState, JobStatus, PartyRole, RefusedField, SealRequest, SubmissionStatus,
+    Assignment, JobResults, JobSpec, JobState, JobStatus, PartyRole, RefusedField, SealRequest, SubmissionNotice,
+    SubmissionStatus,
 };
 use bidui_core::wire::{ChunkBuilder, Layout, CHUNK_BYTES_TARGET};
 use bidui_core::{CivilDate, KeyEpoch};
@@ -24,7 +25,7 @@ use crate::open::{self, Openers, RegistryColumns};
 use crate::serve::Stop;
 use crate::source::{Source, SourceError};
 use crate::source_identity::{SourceIdentityError, Taken};
-use crate::tokenize::{tokenize_source, ColumnIndex, PassCounts, RowOutcome, Tokenizer};
+use crate::tokenize::{tokenize_source, ColumnIndex, PassCounts, ReadProgress, RowOutcome, Tokenizer};
 use crate::trust::{self, JobTrustError};
 
 #[derive(Debug, thiserror::Error)]
@@ -237,6 +238,8 @@ pub fn run_assigned(
     let status: SubmissionStatus = client.get(&format!("{job_path}/submission"))?;
     let uploaded = !status.sealed;
     if uploaded {
+        // The operator sees the party at work (and a decline of an earlier hold moved on).
+        notify(client, &options.job, &SubmissionNotice::Reading {});
         let (started, cpu) = (Instant::now(), bidui_probe::cpu_seconds());
         let submission = Submission { spec: &spec, epoch: &epoch, sealed_fields, refused };
         upload(client, config, options, &submission, &status, &job_path, &mut report)?;
@@ -308,6 +311,85 @@ fn fetch_epochs(client: &Client, config: &AgentConfig) -> Result<Vec<String>, Ag
     Ok(outcome.refused)
 }
 
+/// Tells the matcher where this party's submission stands (wire-v2 §6.13). A notice only
+/// informs the operator: one that fails is logged and the run goes on.
+pub(crate) fn notify(client: &Client, job: &str, notice: &SubmissionNotice) {
+    if let Err(error) = client.notice(job, notice) {
+        let error = bidui_i18n::in_language(bidui_i18n::Lang::En, || error.to_string());
+        tracing::warn!(
+            job = %path_segment(job),
+            error = %error.escape_default(),
+            "notice not delivered to the matcher; the run goes on"
+        );
+    }
+}
+
+/// The `uploading` notices of one pass. Chunks leave as they close, while the source is
+/// still read, so the total is not known before the first one: each estimate scales the
+/// chunks closed by the source's rows over the rows they hold (the source's rows are those
+/// read once the reader is done, else the rows read scaled by the bytes left), and is told
+/// when it is the first, when it moved by more than a tenth, and exactly once the source
+/// is read (before the last chunk).
+struct ChunkEstimate<'a> {
+    client: &'a Client,
+    job: &'a str,
+    total_bytes: Option<u64>,
+    /// The party's cap in the spec: a chunk holds one record at least.
+    cap: u64,
+    /// The estimate last told, once one was.
+    told: Option<Option<u32>>,
+}
+
+impl ChunkEstimate<'_> {
+    /// Chunk `closed` (counted from 1) has closed, holding the outcomes of `rows_taken`
+    /// source rows, with the reader at `read`.
+    fn closed(&mut self, closed: u32, rows_taken: u64, read: &ReadProgress) {
+        let source_rows = source_rows(read.rows(), read.bytes(), self.total_bytes);
+        let estimate = estimate_chunks(closed, rows_taken, source_rows, self.cap);
+        let moved = match self.told {
+            None => true,
+            Some(Some(told)) => estimate.is_some_and(|e| e.abs_diff(told) * 10 > told),
+            Some(None) => estimate.is_some(),
+        };
+        if moved {
+            self.tell(estimate);
+        }
+    }
+
+    /// Every chunk has closed: `chunks` is the total.
+    fn exact(&mut self, chunks: u32) {
+        if chunks > 0 && self.told != Some(Some(chunks)) {
+            self.tell(Some(chunks));
+        }
+    }
+
+    fn tell(&mut self, chunks_expected: Option<u32>) {
+        notify(self.client, self.job, &SubmissionNotice::Uploading { chunks_expected });
+        self.told = Some(chunks_expected);
+    }
+}
+
+/// The source's rows, from the `rows` read in `bytes` of its `total_bytes`: exact once it
+/// is all read, scaled by its size before; none when nothing is read or its size unknown.
+fn source_rows(rows: u64, bytes: u64, total_bytes: Option<u64>) -> Option<u64> {
+    let total = total_bytes.filter(|_| rows > 0 && bytes > 0)?;
+    if bytes >= total {
+        return Some(rows);
+    }
+    let scaled = (u128::from(rows) * u128::from(total)).div_ceil(u128::from(bytes));
+    Some(scaled.min(u128::from(u64::MAX)) as u64)
+}
+
+/// The chunks a submission will hold, from the `closed` chunks that hold `rows_taken` of
+/// the source's `source_rows`; none when those are unknown. At least the chunks closed,
+/// at most `cap` (one record a chunk at least).
+fn estimate_chunks(closed: u32, rows_taken: u64, source_rows: Option<u64>, cap: u64) -> Option<u32> {
+    let rows = source_rows.filter(|_| rows_taken > 0)?;
+    let scaled = (u128::from(closed) * u128::from(rows)).div_ceil(u128::from(rows_taken));
+    let bounded = scaled.max(u128::from(closed)).min(u128::from(cap)).min(u128::from(u32::MAX));
+    Some(bounded as u32)
+}
+
 /// What this party submits, from the verified spec and its local policy.
 struct Submission<'a> {
     spec: &'a JobSpec,
@@ -353,7 +435,8 @@ fn upload(
     debug_assert_eq!(Some(&layout), spec.layout(&config.party).as_ref());
     let cap = spec.max_records(&config.party).expect("the verified spec names this party");
     let abort_after: Option<u32> = std::env::var(ABORT_AFTER_CHUNKS).ok().and_then(|v| v.parse().ok());
-    let progress = progress_bar(options.progress, source.total_bytes());
+    let progress = ReadProgress::new(progress_bar(options.progress, source.total_bytes()));
+    let mut estimate = ChunkEstimate { client, job: &options.job, total_bytes: source.total_bytes(), cap, told: None };
 
     let mut pass = Pass {
         counts: PassCounts::default(),
@@ -365,12 +448,19 @@ fn upload(
     };
     let mut digests: Vec<[u8; 32]> = Vec::new();
 
-    let send = |chunk: Vec<u8>, digests: &mut Vec<[u8; 32]>, report: &mut RunReport| -> Result<(), AgentError> {
+    // `rows_taken`: the source rows whose outcomes the chunks so far hold.
+    let send = |chunk: Vec<u8>,
+                rows_taken: u64,
+                digests: &mut Vec<[u8; 32]>,
+                report: &mut RunReport,
+                estimate: &mut ChunkEstimate|
+     -> Result<(), AgentError> {
         if options.stop.requested() {
             return Err(AgentError::Stopped);
         }
         let digest = bidui_client::sha256(&chunk);
         let seq = digests.len() as u32;
+        estimate.closed(seq + 1, rows_taken, &progress);
         match status.chunks.get(seq as usize) {
             Some(held) if held.sha256 == hex::encode(digest) => report.chunks_already_held += 1,
             Some(_) => return Err(AgentError::SourceChanged(seq)),
@@ -389,14 +479,16 @@ fn upload(
     };
 
     tokenize_source(&mut source, &tokenizer, options.workers, &progress, |outcome| match pass.take(outcome)? {
-        Some(chunk) => send(chunk, &mut digests, report),
+        Some(chunk) => send(chunk, pass.counts.rows_read, &mut digests, report, &mut estimate),
         None => Ok(()),
     })?;
     let (last, counts) = pass.finish()?;
+    // The source is read: the total is exact now.
+    estimate.exact(digests.len() as u32 + u32::from(last.is_some()));
     if let Some(chunk) = last {
-        send(chunk, &mut digests, report)?;
+        send(chunk, counts.rows_read, &mut digests, report, &mut estimate)?;
     }
-    progress.finish_and_clear();
+    progress.bar().finish_and_clear();
     taken.unchanged()?;
     enough_readable(config, options, &counts, &report.invalid_rows_file)?;
 
@@ -629,9 +721,13 @@ fn write_private_json(path: &Path, value: &impl Serialize) -> Result<(), AgentEr
     std::fs::rename(&temp, path).map_err(local(path))
 }
 
+/// The pass's progress over the source's bytes: drawn when `enabled`, kept hidden
+/// otherwise (its position still feeds the matcher's estimate of chunks).
 fn progress_bar(enabled: bool, total: Option<u64>) -> indicatif::ProgressBar {
     if !enabled {
-        return indicatif::ProgressBar::hidden();
+        let bar = indicatif::ProgressBar::hidden();
+        bar.set_length(total.unwrap_or(0));
+        return bar;
     }
     let bar = indicatif::ProgressBar::new(total.unwrap_or(0));
     bar.set_style(
@@ -861,6 +957,27 @@ mod tests {
     }
 
     #[test]
+    fn the_chunks_expected_scale_with_the_rows_taken_within_the_closed_and_the_cap() {
+        assert_eq!(estimate_chunks(1, 300, Some(3586), 10_000), Some(12));
+        assert_eq!(estimate_chunks(3, 900, Some(900), 100), Some(3), "every row taken");
+        assert_eq!(estimate_chunks(2, 600, Some(1000), 100), Some(4), "rounded up");
+        assert_eq!(estimate_chunks(1, 1, Some(1000), 50), Some(50), "never past the cap");
+        assert_eq!(estimate_chunks(4, 2000, Some(1000), 100), Some(4), "never below the chunks closed");
+        assert_eq!(estimate_chunks(1, 0, Some(1000), 100), None, "no row taken yet");
+        assert_eq!(estimate_chunks(1, 10, None, 100), None, "the source's rows unknown");
+        assert_eq!(estimate_chunks(1, 1, Some(u64::MAX), u64::MAX), Some(u32::MAX));
+    }
+
+    #[test]
+    fn the_source_rows_are_those_read_once_it_is_read_and_scaled_by_size_before() {
+        assert_eq!(source_rows(3586, 500_000, Some(500_000)), Some(3586), "all read: exact");
+        assert_eq!(source_rows(4096, 250, Some(1000)), Some(16_384));
+        assert_eq!(source_rows(3, 300, Some(1000)), Some(10), "rounded up");
+        assert_eq!(source_rows(0, 0, Some(1000)), None, "nothing read yet");
+        assert_eq!(source_rows(10, 100, None), None, "a source of unknown size");
+    }
+
+    #[test]
     fn chunks_close_at_the_record_count_or_the_byte_target() {
         let layout = Layout { groups: vec![0], sealed: false };
         let mut by_count = Chunker::new(&layout, 2);
@@ -956,7 +1073,7 @@ mod tests {
             sealed_fields: tokenizer.sealed_fields(),
         };
         let mut chunks = Vec::new();
-        tokenize_source(source, tokenizer, 2, &indicatif::ProgressBar::hidden(), |outcome| {
+        tokenize_source(source, tokenizer, 2, &ReadProgress::hidden(), |outcome| {
             chunks.extend(pass.take(outcome)?);
             Ok::<(), AgentError>(())
         })?;

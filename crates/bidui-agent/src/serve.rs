@@ -23,7 +23,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use bidui_client::{job_path, path_segment, Client, Identity, RetryPolicy};
-use bidui_core::api::{Assignment, Assignments, JobSpec, PartyRole};
+use bidui_core::api::{Assignment, Assignments, JobSpec, PartyRole, SubmissionNotice, MAX_DECLINED_REASON_CHARS};
 use bidui_core::CivilDate;
 use serde::{Deserialize, Serialize};
 
@@ -269,8 +269,8 @@ impl Service<'_> {
 
     fn hold_failed(&mut self, job: &str, spec: Option<&JobSpec>, error: &AgentError) -> Result<(), ServeError> {
         self.failing.remove(job);
-        let reason = format!("运行时出错，需人工处理后再运行：{error}");
-        self.hold(job, spec, vec!["needs-person".into()], vec![reason])
+        let reason = format!("{FAILED_REASON}：{error}");
+        self.hold(job, spec, vec![NEEDS_PERSON.into()], vec![reason])
     }
 
     /// Writes the job's note for a person and logs it, unless the same note is there
@@ -309,6 +309,16 @@ impl Service<'_> {
             note.codes.join(","),
             ascii(&path.display().to_string())
         ));
+        // Told once, with the note: the operator sees the job held and why. A failure's
+        // details stay in the local note (they may name local files).
+        let reason = if note.codes.iter().any(|c| c == NEEDS_PERSON) {
+            declined_reason(&[FAILED_REASON.to_owned()])
+        } else {
+            declined_reason(&note.reasons)
+        };
+        if let Err(error) = self.poller.notice(job, &SubmissionNotice::Declined { reason }) {
+            log(&format!("notice-failed job={} error=\"{}\"", path_segment(job), log_text(&error)));
+        }
         Ok(())
     }
 
@@ -343,6 +353,26 @@ impl Service<'_> {
         }
         Ok(())
     }
+}
+
+/// The hold code of a failure only a person can mend.
+const NEEDS_PERSON: &str = "needs-person";
+
+/// What a held failure says, locally before its details and to the matcher alone.
+const FAILED_REASON: &str = "运行时出错，需人工处理后再运行";
+
+/// A held note's reasons as the matcher takes a decline's (wire-v2 §6.13): one line, no
+/// control character, at most [`MAX_DECLINED_REASON_CHARS`] characters (cut with `…`).
+fn declined_reason(reasons: &[String]) -> String {
+    let line: String =
+        reasons.join("；").chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_owned();
+    let line = if line.is_empty() { FAILED_REASON.to_owned() } else { line };
+    if line.chars().count() <= MAX_DECLINED_REASON_CHARS {
+        return line;
+    }
+    let mut cut: String = line.chars().take(MAX_DECLINED_REASON_CHARS - 1).collect();
+    cut.push('…');
+    cut
 }
 
 fn role_name(role: PartyRole) -> &'static str {
@@ -431,6 +461,16 @@ mod tests {
         assert_eq!(shell_word("/etc/bidui/agent.toml"), "/etc/bidui/agent.toml");
         assert_eq!(shell_word("zc-2026-比对"), "zc-2026-比对");
         assert_eq!(shell_word("my dir/it's"), "'my dir/it'\\''s'");
+    }
+
+    #[test]
+    fn a_declined_reason_is_one_bounded_line() {
+        let reasons = ["作业用途“甲”\n不在所列之中".to_owned(), "请求方“乙”不在所列之中".to_owned()];
+        assert_eq!(declined_reason(&reasons), "作业用途“甲” 不在所列之中；请求方“乙”不在所列之中");
+        let long = declined_reason(&["字".repeat(MAX_DECLINED_REASON_CHARS + 10)]);
+        assert_eq!(long.chars().count(), MAX_DECLINED_REASON_CHARS);
+        assert!(long.ends_with('…'));
+        assert_eq!(declined_reason(&["\t".to_owned()]), FAILED_REASON);
     }
 
     #[test]

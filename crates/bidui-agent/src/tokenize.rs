@@ -12,6 +12,7 @@ use bidui_core::token::{id_message, qid_message};
 use bidui_core::wire::{encode_record, Layout, ABSENT};
 use bidui_core::{CivilDate, IdNumber, JobKeys, KeyEpoch, PairDomain, PurposeKey, Sex, TokenBatch, TokenSlot};
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 use crate::source::{RowError, Source, SourceError};
@@ -487,6 +488,45 @@ impl Scratch {
 /// Rows read per batch handed to a tokenizing thread.
 const BATCH_ROWS: usize = 4096;
 
+/// How far the reader of [`tokenize_source`] has got, batch by batch: the source's bytes on
+/// a bar a person may watch, and the rows, which the agent's estimate of its chunks needs
+/// (`run`: rows read against rows turned into chunks). The reader runs ahead of the rows
+/// handed to the sink by a few batches at most; once it is done, both are the source's.
+pub struct ReadProgress {
+    bar: indicatif::ProgressBar,
+    rows: AtomicU64,
+}
+
+impl ReadProgress {
+    pub fn new(bar: indicatif::ProgressBar) -> ReadProgress {
+        ReadProgress { bar, rows: AtomicU64::new(0) }
+    }
+
+    /// Drawn nowhere; still counted.
+    pub fn hidden() -> ReadProgress {
+        ReadProgress::new(indicatif::ProgressBar::hidden())
+    }
+
+    pub fn bar(&self) -> &indicatif::ProgressBar {
+        &self.bar
+    }
+
+    /// Source bytes read so far.
+    pub fn bytes(&self) -> u64 {
+        self.bar.position()
+    }
+
+    /// Rows read so far.
+    pub fn rows(&self) -> u64 {
+        self.rows.load(Ordering::Relaxed)
+    }
+
+    fn advance(&self, rows: usize, bytes: u64) {
+        self.rows.fetch_add(rows as u64, Ordering::Relaxed);
+        self.bar.set_position(bytes);
+    }
+}
+
 /// Reads `source` on one thread, tokenizes (and seals) on `workers` threads, and hands
 /// every row's outcome to `sink` in source order on the calling thread. One pass reads
 /// both the person's cells and the sealed fields'. Channels are bounded, so memory stays
@@ -495,7 +535,7 @@ pub fn tokenize_source<E>(
     source: &mut Source,
     tokenizer: &Tokenizer,
     workers: usize,
-    progress: &indicatif::ProgressBar,
+    progress: &ReadProgress,
     mut sink: impl FnMut(RowOutcome) -> Result<(), E>,
 ) -> Result<(), E> {
     let workers = workers.max(1);
@@ -509,13 +549,15 @@ pub fn tokenize_source<E>(
             let mut batch = Batch::default();
             while batch.read_row(source, &columns) {
                 if batch.rows.len() == BATCH_ROWS {
-                    progress.set_position(source.bytes_read());
+                    progress.advance(batch.rows.len(), source.bytes_read());
                     if work_tx.send((seq, std::mem::take(&mut batch))).is_err() {
                         return;
                     }
                     seq += 1;
                 }
             }
+            // The last batch counts too: once the source is read, the rows are all known.
+            progress.advance(batch.rows.len(), source.bytes_read());
             if !batch.rows.is_empty() {
                 let _ = work_tx.send((seq, batch));
             }

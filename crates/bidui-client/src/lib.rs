@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bidui_core::api::{ApiError, HEADER_NONCE, HEADER_SIGNATURE, HEADER_SIGNER, HEADER_TIMESTAMP};
+use bidui_core::api::{ApiError, SubmissionNotice, HEADER_NONCE, HEADER_SIGNATURE, HEADER_SIGNER, HEADER_TIMESTAMP};
 use bidui_core::wire::request_signing_payload;
 pub use bidui_keyfile::Identity;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -307,6 +307,14 @@ impl RetryPolicy {
         max_pause: Duration::from_secs(10),
     };
 
+    /// For a progress notice (wire-v2 §6.13): it only informs the operator, so a matcher
+    /// away is not waited for as an upload waits for it; the next notice or chunk tells.
+    pub const NOTICE: RetryPolicy = RetryPolicy {
+        budget: Duration::from_secs(5),
+        first_pause: Duration::from_millis(250),
+        max_pause: Duration::from_secs(2),
+    };
+
     /// No retry: the first failure is the answer.
     pub const NONE: RetryPolicy =
         RetryPolicy { budget: Duration::ZERO, first_pause: Duration::ZERO, max_pause: Duration::ZERO };
@@ -577,6 +585,19 @@ impl Client {
         digest: &[u8; 32],
         content_type: &str,
     ) -> Result<(u16, Vec<u8>), ClientError> {
+        self.send_retrying(method, path, body, digest, content_type, self.retry)
+    }
+
+    /// [`Client::send_owned`] retried within `retry` rather than the client's policy.
+    fn send_retrying(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        digest: &[u8; 32],
+        content_type: &str,
+        retry: RetryPolicy,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
         self.check_scheme()?;
         let started = std::time::Instant::now();
         let mut retries = 0u32;
@@ -585,8 +606,8 @@ impl Client {
                 Attempt::Done(result) => return result,
                 Attempt::Transient(failure) => failure,
             };
-            let pause = self.retry.pause(retries + 1);
-            if started.elapsed() + pause > self.retry.budget {
+            let pause = retry.pause(retries + 1);
+            if started.elapsed() + pause > retry.budget {
                 return Err(match failure {
                     _ if retries == 0 => failure,
                     ClientError::Transport { url, reason } => {
@@ -684,6 +705,17 @@ impl Client {
     pub fn post<B: Serialize>(&self, path: &str, body: &B) -> Result<(u16, Vec<u8>), ClientError> {
         let json = serde_json::to_vec(body).expect("request types serialize");
         self.send("POST", path, &json, "application/json")
+    }
+
+    /// `POST /v2/jobs/{job}/submission/notice`: tells the matcher where this agent's own
+    /// submission of `job` stands (wire-v2 §6.13). Retried within [`RetryPolicy::NOTICE`]
+    /// (or the client's policy, if shorter): a notice is worth no wait of an upload.
+    pub fn notice(&self, job: &str, notice: &SubmissionNotice) -> Result<(), ClientError> {
+        let json = serde_json::to_vec(notice).expect("notices serialize");
+        let digest = sha256(&json);
+        let retry = if self.retry.budget < RetryPolicy::NOTICE.budget { self.retry } else { RetryPolicy::NOTICE };
+        let path = format!("{}/submission/notice", job_path(job));
+        self.send_retrying("POST", &path, json, &digest, "application/json", retry).map(|_| ())
     }
 
     pub fn put_bytes(&self, path: &str, body: &[u8]) -> Result<u16, ClientError> {
@@ -960,6 +992,24 @@ mod tests {
         let (port, server) = scripted_server(vec![(409, r#"{"code":"sealed","message":"m"}"#)], Duration::ZERO);
         let client = Client::new(&format!("http://127.0.0.1:{port}"), "a", identity).with_retry(quick_retries(30_000));
         let error = client.get::<serde_json::Value>("/v2/jobs/j").unwrap_err();
+        assert_eq!((error.status(), error.code()), (Some(409), Some("sealed")));
+        assert_eq!(server.join().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_notice_is_retried_on_the_way_and_a_refusal_is_its_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = Identity::create(&dir.path().join("k")).unwrap();
+        let (port, server) =
+            scripted_server(vec![(503, r#"{"code":"busy","message":"m"}"#), (204, "")], Duration::ZERO);
+        let client =
+            Client::new(&format!("http://127.0.0.1:{port}"), "a", identity).with_retry(RetryPolicy::UNATTENDED);
+        client.notice("zc/1", &SubmissionNotice::Reading {}).unwrap();
+        assert_eq!(server.join().unwrap().len(), 2);
+        let identity = Identity::create(&dir.path().join("k2")).unwrap();
+        let (port, server) = scripted_server(vec![(409, r#"{"code":"sealed","message":"m"}"#)], Duration::ZERO);
+        let client = Client::new(&format!("http://127.0.0.1:{port}"), "a", identity);
+        let error = client.notice("zc/1", &SubmissionNotice::Declined { reason: "held".into() }).unwrap_err();
         assert_eq!((error.status(), error.code()), (Some(409), Some("sealed")));
         assert_eq!(server.join().unwrap().len(), 1);
     }

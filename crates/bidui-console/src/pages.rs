@@ -418,14 +418,31 @@ pub fn jobs_without_operator() -> String {
     )
 }
 
-/// A participant's stage, in words, from what the matcher counted.
-fn stage(p: &bidui_core::api::ParticipantStatus) -> &'static str {
-    if p.sealed {
-        "已密封提交"
-    } else if p.chunks > 0 {
-        "上传中"
-    } else {
-        "等待中"
+/// A participant's stage, in words, with a bar while it uploads against an estimate and the
+/// reason of a party holding the job.
+fn stage(p: &bidui_core::api::ParticipantStatus) -> String {
+    use bidui_core::api::ParticipantStage;
+    match p.stage {
+        ParticipantStage::Waiting => "等待中".to_owned(),
+        ParticipantStage::Reading => "正在读取本单位数据".to_owned(),
+        ParticipantStage::Uploading => match p.chunks_expected {
+            Some(expected) => {
+                let expected = expected.max(p.chunks).max(1);
+                let share = f64::from(p.chunks) / f64::from(expected);
+                format!(
+                    "上传中 {}/{expected}<br><span class=\"bar\" style=\"width:{:.0}px\"></span>{:.0}%",
+                    p.chunks,
+                    120.0 * share,
+                    100.0 * share
+                )
+            }
+            None => "上传中".to_owned(),
+        },
+        ParticipantStage::Sealed => "<span class=\"notice\">已密封提交</span>".to_owned(),
+        ParticipantStage::Declined => format!(
+            "<span class=\"serious\">已拒绝，待人工处理</span><br>{}",
+            escape(p.declined_reason.as_deref().unwrap_or_default())
+        ),
     }
 }
 
@@ -488,7 +505,7 @@ pub fn jobs(console: &Console, live: &[Live]) -> String {
                     };
                     let _ = writeln!(
                         body,
-                        "<tr class=\"party\"><td class=\"l\">{}</td><td class=\"l\">{role}</td><td class=\"l\">{}</td><td>{}</td>\
+                        "<tr class=\"party\"><td class=\"l\">{}</td><td class=\"l\">{role}</td><td class=\"w\">{}</td><td>{}</td>\
                          <td>{}</td><td>{}</td><td>{}</td></tr>",
                         escape(&operator.party_name(&p.party)),
                         stage(p),

@@ -498,21 +498,34 @@ impl bidui_console::jobs::Operator for RecordingOperator {
         if job == "unknown" {
             return Err("比对服务没有这个任务".into());
         }
-        let participant = bidui_core::api::ParticipantStatus {
+        let uploading = bidui_core::api::ParticipantStatus {
             party: "household".into(),
             role: bidui_core::api::PartyRole::Department,
+            stage: bidui_core::api::ParticipantStage::Uploading,
+            chunks_expected: Some(8),
+            declined_reason: None,
             chunks: 2,
             records: 1500,
             sealed: false,
             rows_read: 1500,
             invalid_ids: BTreeMap::new(),
         };
+        let declined = bidui_core::api::ParticipantStatus {
+            party: "social-security".into(),
+            stage: bidui_core::api::ParticipantStage::Declined,
+            chunks_expected: None,
+            declined_reason: Some("本地策略不允许向本任务的用途提供 <phone>".into()),
+            chunks: 0,
+            records: 0,
+            rows_read: 0,
+            ..uploading.clone()
+        };
         Ok(bidui_core::api::JobStatus {
             id: job.into(),
             purpose: "第二阶段数据比对".into(),
             approval: "增政数〔2026〕1号".into(),
             state: bidui_core::api::JobState::Collecting,
-            participants: vec![participant],
+            participants: vec![uploading, declined],
         })
     }
 
@@ -588,7 +601,14 @@ async fn a_round_is_started_from_the_jobs_page_only_with_the_token_a_known_spec_
     assert_eq!(*w.operator.created.lock().unwrap(), ["zc-test-3"]);
     let page = get_ok(&w.app, "/jobs").await;
     assert!(page.contains("zc-test-3") && page.contains("由本控制台按 job.toml 发起"), "{page}");
-    assert!(page.contains("公安户籍") && page.contains("上传中"), "the party by its display name and stage: {page}");
+    assert!(
+        page.contains("公安户籍") && page.contains("上传中 2/8"),
+        "the party by its display name and stage: {page}"
+    );
+    assert!(
+        page.contains("已拒绝") && page.contains("提供 &lt;phone&gt;"),
+        "a decline with its reason, escaped: {page}"
+    );
     assert!(page.contains("http-equiv=\"refresh\""), "a collecting job's page reloads itself");
     // Kept across a restart.
     let reloaded = bidui_console::Console::load(w.dir.path()).unwrap();

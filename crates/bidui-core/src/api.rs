@@ -541,12 +541,62 @@ pub struct RefusedField {
     pub reason: String,
 }
 
+/// The longest reason a declining agent may give, in characters (wire-v2 §6.13).
+pub const MAX_DECLINED_REASON_CHARS: usize = 500;
+
+/// `POST /v2/jobs/{job}/submission/notice`: what an agent taking part tells the matcher
+/// about its own submission before its seal, so the operator can follow a run (wire-v2
+/// §6.13). Progress only: nothing in it is a token, a value or a count of the source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SubmissionNotice {
+    /// The agent has started: it reads and tokenizes its source. (A struct variant, so a
+    /// member sent with it is refused like any unknown member.)
+    Reading {},
+    /// Chunks are on their way. `chunks_expected` is the agent's estimate of the chunks its
+    /// submission will hold (chunks stream while the source is read, so the total is known
+    /// exactly only before the last one), absent when it has none.
+    Uploading {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        chunks_expected: Option<u32>,
+    },
+    /// The agent's local policy holds the job for a person; `reason` says why, for the
+    /// operator (at most [`MAX_DECLINED_REASON_CHARS`] characters, no control character).
+    Declined { reason: String },
+}
+
+/// Where a participant's submission stands, as `GET /v2/jobs/{job}` shows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParticipantStage {
+    /// Nothing heard from the party for this job.
+    #[default]
+    Waiting,
+    /// The agent said it started reading its source.
+    Reading,
+    /// Chunks are arriving (or the agent said they are about to).
+    Uploading,
+    Sealed,
+    /// The agent's policy holds the job for a person (`declined_reason`).
+    Declined,
+}
+
 /// One participant in `GET /v2/jobs/{job}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParticipantStatus {
     pub party: String,
     pub role: PartyRole,
+    /// Defaults to `waiting` so a status from a matcher before stages still parses.
+    #[serde(default)]
+    pub stage: ParticipantStage,
     pub chunks: u32,
+    /// The agent's estimate of its submission's chunks, while `uploading`: progress is
+    /// `chunks / chunks_expected`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks_expected: Option<u32>,
+    /// Why the agent holds the job, while `declined`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declined_reason: Option<String>,
     pub records: u64,
     pub sealed: bool,
     pub rows_read: u64,
@@ -853,5 +903,46 @@ mod tests {
         let mut renamed = signed.clone();
         renamed.signer = "someone".into();
         assert!(renamed.verify(&public).is_err());
+    }
+
+    #[test]
+    fn notices_parse_by_stage_and_refuse_anything_else() {
+        let parse = |text: &str| serde_json::from_str::<SubmissionNotice>(text);
+        assert_eq!(parse(r#"{"stage":"reading"}"#).unwrap(), SubmissionNotice::Reading {});
+        assert_eq!(parse(r#"{"stage":"uploading"}"#).unwrap(), SubmissionNotice::Uploading { chunks_expected: None });
+        assert_eq!(
+            parse(r#"{"stage":"uploading","chunks_expected":7}"#).unwrap(),
+            SubmissionNotice::Uploading { chunks_expected: Some(7) }
+        );
+        assert_eq!(
+            parse(r#"{"stage":"declined","reason":"人工确认"}"#).unwrap(),
+            SubmissionNotice::Declined { reason: "人工确认".into() }
+        );
+        for refused in [
+            r#"{"stage":"sealed"}"#,
+            r#"{"stage":"waiting"}"#,
+            r#"{"stage":"declined"}"#,
+            r#"{"stage":"uploading","chunks_expected":-1}"#,
+            r#"{"stage":"uploading","records":5}"#,
+            r#"{"stage":"reading","rows":5}"#,
+            r#"{"reason":"x"}"#,
+            "[]",
+        ] {
+            assert!(parse(refused).is_err(), "{refused}");
+        }
+        let sent = SubmissionNotice::Uploading { chunks_expected: Some(3) };
+        assert_eq!(serde_json::to_string(&sent).unwrap(), r#"{"stage":"uploading","chunks_expected":3}"#);
+    }
+
+    /// A status from a matcher before stages (no `stage`, no progress) still parses.
+    #[test]
+    fn a_participant_without_a_stage_reads_as_waiting() {
+        let old = r#"{"party":"household","role":"department","chunks":0,"records":0,"sealed":false,
+            "rows_read":0,"invalid_ids":{}}"#;
+        let status: ParticipantStatus = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (status.stage, status.chunks_expected, status.declined_reason),
+            (ParticipantStage::Waiting, None, None)
+        );
     }
 }

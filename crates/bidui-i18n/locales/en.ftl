@@ -117,7 +117,14 @@ reading-job-results = reading the results of job { $job }
 job-state-collecting = Collecting
 job-state-complete = Complete
 job-status-head = job { $job } ({ $state }) — { $purpose } [{ $approval }]
-job-status-columns = party                role         chunks    records  sealed  invalid
+job-status-columns = party                role       stage                chunks    records  sealed  invalid
+job-stage-waiting = waiting
+job-stage-reading = reading its source
+job-stage-uploading = uploading
+job-stage-uploading-of = uploading { $chunks }/{ $expected }
+job-stage-sealed = sealed
+job-stage-declined = held by its agent
+job-declined-reason = { $party } is held by its agent: { $reason }
 role-requester = requester
 role-department = department
 yes = yes
@@ -140,6 +147,7 @@ audit-action-enroll = enrolment
 audit-action-revoke = revocation
 audit-action-job-created = job created
 audit-action-sealed = submission sealed
+audit-action-declined = job held by the agent
 audit-action-results-delivered = results delivered to the requester
 audit-action-custodian-trusted = custodian trusted
 audit-action-epoch-stored = sealed epochs delivered
@@ -159,6 +167,7 @@ audit-seal = epoch { $epoch }: { $chunks } chunks, { $records } records, { $rows
 audit-fields-sealed = fields sealed: { $fields }
 audit-fields-refused = fields refused: { $fields }
 audit-results-delivered = { $rows } registry rows, { $values } sealed values forwarded unread
+audit-declined = reason: { $reason }
 
 ## Report
 

@@ -116,7 +116,14 @@ reading-job-results = 读取任务 { $job } 的结果
 job-state-collecting = 收集中
 job-state-complete = 已完成
 job-status-head = 任务 { $job }（{ $state }）— { $purpose }［{ $approval }］
-job-status-columns = 参与方                 角色         数据块       记录数    已提交     无效号
+job-status-columns = 参与方                 角色       阶段                 数据块       记录数    已提交     无效号
+job-stage-waiting = 等待中
+job-stage-reading = 读取数据中
+job-stage-uploading = 上传中
+job-stage-uploading-of = 上传中 { $chunks }/{ $expected }
+job-stage-sealed = 已提交
+job-stage-declined = 代理暂缓
+job-declined-reason = { $party } 的代理暂缓了此任务：{ $reason }
 role-requester = 请求方
 role-department = 部门
 yes = 是
@@ -139,6 +146,7 @@ audit-action-enroll = 登记
 audit-action-revoke = 撤销
 audit-action-job-created = 创建任务
 audit-action-sealed = 提交封存
+audit-action-declined = 代理暂缓任务
 audit-action-results-delivered = 结果交付请求方
 audit-action-custodian-trusted = 信任密钥管理员
 audit-action-epoch-stored = 密钥轮换投递
@@ -158,6 +166,7 @@ audit-seal = 密钥期 { $epoch }：{ $chunks } 个数据块，{ $records } 条�
 audit-fields-sealed = 封存字段：{ $fields }
 audit-fields-refused = 拒绝字段：{ $fields }
 audit-results-delivered = 名册 { $rows } 行，转发 { $values } 个封存值（比对服务无法读取）
+audit-declined = 理由：{ $reason }
 
 ## 比对报告（report）
 

@@ -39,6 +39,8 @@ pub mod action {
     pub const REVOKE: &str = "revoke";
     pub const JOB_CREATED: &str = "job-created";
     pub const SEALED: &str = "submission-sealed";
+    /// An agent's local policy holds the job for a person (its notice, wire-v2 §6.13).
+    pub const DECLINED: &str = "submission-declined";
     /// Results, with the sealed values forwarded to it, handed to the job's requester.
     pub const RESULTS_DELIVERED: &str = "results-delivered";
     pub const CUSTODIAN_TRUSTED: &str = "custodian-trusted";

@@ -7,7 +7,8 @@ use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use bidui_core::api::{
     AssignedJob, Assignment, Assignments, ChunkInfo, JobResults, JobSignatureError, JobSpec, JobState, JobStatus,
-    JoinAnswer, ParticipantStatus, PartyRole, SealRequest, SignedJob, SubmissionStatus,
+    JoinAnswer, ParticipantStage, ParticipantStatus, PartyRole, SealRequest, SignedJob, SubmissionNotice,
+    SubmissionStatus, MAX_DECLINED_REASON_CHARS,
 };
 use bidui_core::custody::{PrincipalRole, PrincipalStatement};
 use bidui_core::wire::{Chunk, ChunkError};
@@ -37,6 +38,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v2/jobs/{job}/submission", get(submission_status))
         .route("/v2/jobs/{job}/submission/chunks/{seq}", put(put_chunk))
         .route("/v2/jobs/{job}/submission/seal", post(seal))
+        .route("/v2/jobs/{job}/submission/notice", post(notice))
         .route("/v2/jobs/{job}/results", get(results))
         .route("/v1/principals", post(crate::custody::principal_statement))
         .route("/v1/epochs", get(crate::custody::deliver_epochs).post(crate::custody::upload_epochs))
@@ -279,9 +281,13 @@ async fn job_status_of(state: &AppState, loaded: &LoadedJob, caller: &Caller) ->
     for party in spec.parties().filter(|p| caller.role() == PrincipalRole::Operator || *p == caller.name()) {
         let (j, p) = (spec.id.clone(), party.to_owned());
         let submission = state.store.call(move |c| store::submission(c, &j, &p)).await?.unwrap_or_default();
+        let stage = stage_of(&submission);
         participants.push(ParticipantStatus {
             party: party.to_owned(),
             role: spec.role(party).expect("a party of the job"),
+            stage,
+            chunks_expected: submission.chunks_expected.filter(|_| stage == ParticipantStage::Uploading),
+            declined_reason: submission.declined_reason.clone().filter(|_| stage == ParticipantStage::Declined),
             chunks: submission.chunks,
             records: submission.records,
             sealed: submission.sealed,
@@ -296,6 +302,103 @@ async fn job_status_of(state: &AppState, loaded: &LoadedJob, caller: &Caller) ->
         state: loaded.state,
         participants,
     })
+}
+
+/// A party's stage from its stored submission: sealed above all, then its last notice (a
+/// stored chunk turned it into `uploading`), then `uploading` for chunks stored by an agent
+/// that sent no notice, else `waiting`.
+fn stage_of(submission: &store::SubmissionRow) -> ParticipantStage {
+    if submission.sealed {
+        return ParticipantStage::Sealed;
+    }
+    match submission.notice.as_deref() {
+        Some(NOTICE_READING) => ParticipantStage::Reading,
+        Some(NOTICE_UPLOADING) => ParticipantStage::Uploading,
+        Some(NOTICE_DECLINED) => ParticipantStage::Declined,
+        _ if submission.chunks > 0 => ParticipantStage::Uploading,
+        _ => ParticipantStage::Waiting,
+    }
+}
+
+/// The notices as the store keeps them (`submissions.notice`).
+const NOTICE_READING: &str = "reading";
+const NOTICE_UPLOADING: &str = "uploading";
+const NOTICE_DECLINED: &str = "declined";
+
+/// Refuses a notice whose content breaks wire-v2 §6.13: an estimate of no chunk or of
+/// more chunks than the party may submit records (each chunk holds one at least), a reason
+/// empty, over [`MAX_DECLINED_REASON_CHARS`] characters or with a control character.
+fn check_notice(notice: &SubmissionNotice, cap: u64) -> Result<(), ApiFailure> {
+    let bad = |why: String| Err(ApiFailure::bad_request("bad-notice", why));
+    match notice {
+        SubmissionNotice::Reading {} | SubmissionNotice::Uploading { chunks_expected: None } => Ok(()),
+        SubmissionNotice::Uploading { chunks_expected: Some(expected) } => {
+            if *expected == 0 || u64::from(*expected) > cap {
+                return bad(format!("chunks_expected must be from 1 to the party's cap ({cap}), not {expected}"));
+            }
+            Ok(())
+        }
+        SubmissionNotice::Declined { reason } => {
+            if reason.trim().is_empty() {
+                return bad("a decline gives its reason".into());
+            }
+            if reason.chars().count() > MAX_DECLINED_REASON_CHARS {
+                return bad(format!("the reason is longer than {MAX_DECLINED_REASON_CHARS} characters"));
+            }
+            if reason.chars().any(char::is_control) {
+                return bad("the reason holds a control character (a line break, a tab …)".into());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `POST /v2/jobs/{job}/submission/notice`: an agent taking part says where its own
+/// submission stands (reading, uploading with its estimate, declined with its reason) until
+/// it seals. Answered `204` with no body: the answer depends only on the caller's own
+/// submission. A decline is audited; a decline repeated with the same reason, and every
+/// other notice, records nothing (like a chunk: the seal records the submission).
+async fn notice(
+    State(state): State<AppState>,
+    Path(job): Path<String>,
+    verified: Verified,
+) -> Result<StatusCode, ApiFailure> {
+    let (caller, body) = verified.into_parts();
+    let LoadedJob { spec, .. } = jobs::load(&state, &job).await?;
+    participant(&caller, &spec)?;
+    let notice: SubmissionNotice = json_body(&body)?;
+    check_notice(&notice, spec.max_records(caller.name()).expect("a party of the job"))?;
+    let (stage, chunks_expected, reason) = match notice {
+        SubmissionNotice::Reading {} => (NOTICE_READING, None, None),
+        SubmissionNotice::Uploading { chunks_expected } => (NOTICE_UPLOADING, chunks_expected, None),
+        SubmissionNotice::Declined { reason } => (NOTICE_DECLINED, None, Some(reason)),
+    };
+    let (j, p, now) = (job.clone(), caller.name().to_owned(), state.now() as i64);
+    let logged_reason = reason.clone();
+    let recorded = state
+        .store
+        .transaction(move |tx| {
+            // Read inside the transaction, so a seal committed meanwhile refuses the notice.
+            let Some(current) = store::submission(tx, &j, &p)?.filter(|s| !s.sealed) else { return Ok(false) };
+            let repeated_decline = stage == NOTICE_DECLINED
+                && current.notice.as_deref() == Some(NOTICE_DECLINED)
+                && current.declined_reason == reason;
+            store::set_notice(tx, &j, &p, stage, chunks_expected, reason.as_deref())?;
+            if let (Some(reason), false) = (&reason, repeated_decline) {
+                // The agent's own words about its policy: no token, value or count.
+                let details = serde_json::json!({ "reason": reason });
+                store::append_audit(tx, &AuditEvent::new(now, &p, audit::action::DECLINED, Some(&j), details))?;
+            }
+            Ok(true)
+        })
+        .await?;
+    if !recorded {
+        return Err(ApiFailure::conflict("sealed", "the submission is sealed; a notice comes before the seal"));
+    }
+    if logged_reason.is_some() {
+        tracing::info!(job = %spec.id, party = %caller.name(), "submission declined by the agent's policy");
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /v2/jobs/{job}/assignment`: the operator's signed job as created and the

@@ -156,6 +156,15 @@ UPDATE jobs SET sealed_values_purged_at = purged_at WHERE purged_at IS NOT NULL;
     r#"
 CREATE INDEX nonces_seen_at ON nonces (seen_at);
 "#,
+    // What an agent says of its submission before its seal, so the operator can follow a
+    // run (wire-v2 §6.13): its last notice (`reading`, `uploading`, `declined`), its estimate
+    // of the chunks to come and why it declines. A chunk stored turns a notice into
+    // `uploading`; a seal clears it.
+    r#"
+ALTER TABLE submissions ADD COLUMN notice TEXT;
+ALTER TABLE submissions ADD COLUMN chunks_expected INTEGER;
+ALTER TABLE submissions ADD COLUMN declined_reason TEXT;
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -699,12 +708,16 @@ pub struct SubmissionRow {
     pub sealed_fields: String,
     /// JSON: the fields the party's policy refused, with reasons.
     pub refused: String,
+    /// The agent's last notice before its seal: `reading`, `uploading` or `declined`.
+    pub notice: Option<String>,
+    pub chunks_expected: Option<u32>,
+    pub declined_reason: Option<String>,
 }
 
 pub fn submission(conn: &Connection, job: &str, party: &str) -> rusqlite::Result<Option<SubmissionRow>> {
     conn.prepare_cached(
-        "SELECT sealed_at IS NOT NULL, epoch, chunks, records, rows_read, invalid_ids, sealed_fields, refused \
-         FROM submissions WHERE job = ?1 AND party = ?2",
+        "SELECT sealed_at IS NOT NULL, epoch, chunks, records, rows_read, invalid_ids, sealed_fields, refused, \
+         notice, chunks_expected, declined_reason FROM submissions WHERE job = ?1 AND party = ?2",
     )?
     .query_row(params![job, party], |r| {
         Ok(SubmissionRow {
@@ -716,6 +729,9 @@ pub fn submission(conn: &Connection, job: &str, party: &str) -> rusqlite::Result
             invalid_ids: r.get(5)?,
             sealed_fields: r.get(6)?,
             refused: r.get(7)?,
+            notice: r.get(8)?,
+            chunks_expected: r.get(9)?,
+            declined_reason: r.get(10)?,
         })
     })
     .optional()
@@ -757,7 +773,9 @@ pub fn insert_chunk(
     )?
     .execute(params![job, party, meta.seq, meta.sha256, meta.records, meta.last_row, body])?;
     tx.prepare_cached(
-        "UPDATE submissions SET chunks = chunks + 1, records = records + ?3 WHERE job = ?1 AND party = ?2",
+        // A chunk says the party uploads, whatever it said before (a decline included).
+        "UPDATE submissions SET chunks = chunks + 1, records = records + ?3, notice = 'uploading', \
+         declined_reason = NULL WHERE job = ?1 AND party = ?2",
     )?
     .execute(params![job, party, meta.records])?;
     Ok(())
@@ -788,10 +806,30 @@ pub fn seal_submission(
 ) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE submissions SET sealed_at = ?3, epoch = ?4, rows_read = ?5, invalid_ids = ?6, sealed_fields = ?7, \
-         refused = ?8 WHERE job = ?1 AND party = ?2",
+         refused = ?8, notice = NULL, declined_reason = NULL WHERE job = ?1 AND party = ?2",
         params![job, party, now, seal.epoch, seal.rows_read as i64, seal.invalid_ids, seal.sealed_fields, seal.refused],
     )?;
     Ok(())
+}
+
+/// Records an agent's notice about its unsealed submission (`notice` is `reading`,
+/// `uploading` or `declined`; `chunks_expected` only with `uploading`, `declined_reason`
+/// only with `declined`). Returns `false`, changing nothing, once the submission is sealed.
+pub fn set_notice(
+    conn: &Connection,
+    job: &str,
+    party: &str,
+    notice: &str,
+    chunks_expected: Option<u32>,
+    declined_reason: Option<&str>,
+) -> rusqlite::Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE submissions SET notice = ?3, chunks_expected = ?4, declined_reason = ?5 \
+             WHERE job = ?1 AND party = ?2 AND sealed_at IS NULL",
+        )?
+        .execute(params![job, party, notice, chunks_expected, declined_reason])?;
+    Ok(changed == 1)
 }
 
 pub fn all_sealed(conn: &Connection, job: &str) -> rusqlite::Result<bool> {
@@ -1186,6 +1224,52 @@ mod tests {
         assert!(indexes.contains(&"nonces_seen_at".to_owned()), "{indexes:?}");
         assert_eq!(store.call(|c| forget_nonces(c, 500, 100)).await.unwrap(), 1);
         assert!(!store.call(|c| remember_nonce(c, "a", "new", 901)).await.unwrap(), "the recent nonce is kept");
+    }
+
+    /// A database of schema 6 (before notices) keeps its submissions, which read as having
+    /// said nothing; a notice is then kept until a chunk turns it into `uploading` and a
+    /// seal clears it, and none is taken once sealed.
+    #[tokio::test]
+    async fn migration_7_adds_notices_that_chunks_move_on_and_seals_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v6.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..6] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 6).unwrap();
+            conn.execute_batch(
+                "INSERT INTO jobs (id, spec, state, created_at, created_by) VALUES ('j', '{}', 'collecting', 1, 'op');
+                 INSERT INTO submissions (job, party, chunks) VALUES ('j', 'dept', 0);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        async fn read(store: &Store) -> Result<SubmissionRow, StoreError> {
+            store.call(|c| Ok(submission(c, "j", "dept")?.unwrap())).await
+        }
+        let old = read(&store).await.unwrap();
+        assert_eq!((old.notice, old.chunks_expected, old.declined_reason), (None, None, None));
+        assert!(store.call(|c| set_notice(c, "j", "dept", "declined", None, Some("held"))).await.unwrap());
+        let declined = read(&store).await.unwrap();
+        assert_eq!((declined.notice.as_deref(), declined.declined_reason.as_deref()), (Some("declined"), Some("held")));
+        assert!(store.call(|c| set_notice(c, "j", "dept", "uploading", Some(4), None)).await.unwrap());
+        store
+            .transaction(|tx| {
+                set_notice(tx, "j", "dept", "declined", None, Some("held again"))?;
+                let meta = ChunkMeta { seq: 0, sha256: vec![0; 32], records: 1, last_row: 1 };
+                insert_chunk(tx, "j", "dept", &meta, b"chunk")
+            })
+            .await
+            .unwrap();
+        let uploading = read(&store).await.unwrap();
+        assert_eq!((uploading.notice.as_deref(), uploading.declined_reason), (Some("uploading"), None));
+        let record = SealRecord { epoch: "e", rows_read: 1, invalid_ids: "{}", sealed_fields: "[]", refused: "[]" };
+        store.call(move |c| seal_submission(c, "j", "dept", &record, 2)).await.unwrap();
+        assert_eq!(read(&store).await.unwrap().notice, None);
+        assert!(!store.call(|c| set_notice(c, "j", "dept", "reading", None, None)).await.unwrap(), "sealed");
+        assert_eq!(read(&store).await.unwrap().notice, None);
     }
 
     /// The backup is a new 0600 file holding what was committed; an existing file is never

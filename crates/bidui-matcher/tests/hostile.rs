@@ -16,8 +16,8 @@ use axum::http::{HeaderValue, Request, StatusCode};
 use axum::Router;
 use bidui_core::api::{
     ApiError, Assignment, Assignments, Attribute, DepartmentSpec, JobResults, JobSpec, JobState, JobStatus, JoinAnswer,
-    RefusedField, RequesterSpec, SealRequest, SignedJob, SubmissionStatus, HEADER_NONCE, HEADER_SIGNATURE,
-    HEADER_SIGNER, HEADER_TIMESTAMP,
+    ParticipantStage, ParticipantStatus, RefusedField, RequesterSpec, SealRequest, SignedJob, SubmissionStatus,
+    HEADER_NONCE, HEADER_SIGNATURE, HEADER_SIGNER, HEADER_TIMESTAMP,
 };
 use bidui_core::api::{EpochDelivery, EpochPickup, EpochUpload, Retirement};
 use bidui_core::custody::{Action, PrincipalRole, PrincipalStatement};
@@ -501,6 +501,10 @@ fn seal_path() -> String {
     format!("/v2/jobs/{JOB}/submission/seal")
 }
 
+fn notice_path() -> String {
+    format!("/v2/jobs/{JOB}/submission/notice")
+}
+
 fn token(n: u8) -> Token {
     Token([n; 16])
 }
@@ -649,6 +653,7 @@ fn refusal_cases() -> Vec<Case> {
                     build("PUT", &chunk_path(JOB, 0, EPOCH), veterans_chunk(), &Headers::none()),
                     build("GET", &format!("/v2/jobs/{JOB}/results"), Vec::new(), &Headers::none()),
                     build("POST", &format!("/v2/jobs/{JOB}/join"), Vec::new(), &Headers::none()),
+                    build("POST", &notice_path(), br#"{"stage":"reading"}"#.to_vec(), &Headers::none()),
                 ]
             },
         },
@@ -1051,6 +1056,67 @@ fn refusal_cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "a notice from the operator, the key custodian or an agent not taking part",
+            status: S::FORBIDDEN,
+            code: Some("forbidden"),
+            requests: |m, custodian| {
+                [&m.operator, &m.other_operator, custodian, &m.outsider]
+                    .into_iter()
+                    .map(|caller| caller.request("POST", &notice_path(), br#"{"stage":"reading"}"#.to_vec()))
+                    .collect()
+            },
+        },
+        Case {
+            name: "a notice that is not one (no or an unknown stage, a stage only the matcher says, an unknown \
+                   member, a decline without reason, an estimate that is not a count, not JSON)",
+            status: S::BAD_REQUEST,
+            code: Some("malformed"),
+            requests: |m, _| {
+                [
+                    "",
+                    "reading",
+                    "{}",
+                    r#"{"reason":"x"}"#,
+                    r#"{"stage":"waiting"}"#,
+                    r#"{"stage":"sealed"}"#,
+                    r#"{"stage":"Reading"}"#,
+                    r#"{"stage":"reading","rows":12}"#,
+                    r#"{"stage":"uploading","records":12}"#,
+                    r#"{"stage":"uploading","chunks_expected":-1}"#,
+                    r#"{"stage":"uploading","chunks_expected":"3"}"#,
+                    r#"{"stage":"uploading","chunks_expected":4294967296}"#,
+                    r#"{"stage":"declined"}"#,
+                    r#"{"stage":"declined","reason":7}"#,
+                ]
+                .into_iter()
+                .map(|body| m.household.request("POST", &notice_path(), body.as_bytes().to_vec()))
+                .collect()
+            },
+        },
+        Case {
+            name: "a notice whose content breaks its bounds (a reason empty, blank, over 500 characters or \
+                   with a control character; an estimate of no chunk or of more chunks than the cap)",
+            status: S::BAD_REQUEST,
+            code: Some("bad-notice"),
+            requests: |m, _| {
+                let declined = |reason: String| serde_json::json!({ "stage": "declined", "reason": reason });
+                [
+                    declined(String::new()),
+                    declined("  ".into()),
+                    declined("政".repeat(501)),
+                    declined("第一行\n第二行".into()),
+                    declined("a\tb".into()),
+                    declined("\u{1b}[31m".into()),
+                    declined("a\u{85}b".into()),
+                    serde_json::json!({ "stage": "uploading", "chunks_expected": 0 }),
+                    serde_json::json!({ "stage": "uploading", "chunks_expected": 6 }),
+                ]
+                .into_iter()
+                .map(|body| m.household.request("POST", &notice_path(), serde_json::to_vec(&body).unwrap()))
+                .collect()
+            },
+        },
+        Case {
             name: "an operator or the key custodian asking for assignments (agents only)",
             status: S::FORBIDDEN,
             code: Some("forbidden"),
@@ -1075,6 +1141,7 @@ fn refusal_cases() -> Vec<Case> {
                     m.veterans.request("POST", &format!("{job}/submission/seal"), seal_body(&seal_request(&[], EPOCH))),
                     m.veterans.request("GET", &format!("{job}/results"), Vec::new()),
                     m.operator.request("POST", &format!("{job}/join"), Vec::new()),
+                    m.veterans.request("POST", &format!("{job}/submission/notice"), br#"{"stage":"reading"}"#.to_vec()),
                 ]
             },
         },
@@ -1409,7 +1476,7 @@ fn refusal_cases() -> Vec<Case> {
 }
 
 /// How many requests [`refusal_cases`] sends: a case dropped or emptied by mistake shows.
-const REFUSED_REQUESTS: usize = 210;
+const REFUSED_REQUESTS: usize = 210 + 1 + 1 + 4 + 14 + 9;
 
 #[tokio::test]
 async fn refusals_change_nothing() {
@@ -2000,6 +2067,144 @@ async fn a_seal_answers_the_partys_own_submission_and_records_its_fields() {
     assert_eq!(results.sealed_fields.get("household"), Some(&vec!["address".to_owned()]));
     assert_eq!(results.refused.get("household"), Some(&vec![refusal("status")]));
     assert_eq!(results.sealed_fields.get("pension"), Some(&vec![]));
+}
+
+// ---- Notices: each party's stage ----
+
+impl Matcher {
+    async fn notice(&self, party: &Party, notice: serde_json::Value) -> Answer {
+        self.call(party, "POST", &notice_path(), serde_json::to_vec(&notice).unwrap()).await
+    }
+
+    async fn noticed(&self, party: &Party, notice: serde_json::Value) {
+        let answer = self.notice(party, notice).await;
+        answer.expect(StatusCode::NO_CONTENT);
+        assert!(answer.body.is_empty(), "a notice is answered with no body: {}", answer.text());
+    }
+
+    /// `party`'s entry in the job's status as its operator reads it: stage, estimate, reason.
+    async fn stage(&self, party: &Party) -> (ParticipantStage, Option<u32>, Option<String>) {
+        let answer = self.call(&self.operator, "GET", &format!("/v2/jobs/{JOB}"), Vec::new()).await;
+        let status: JobStatus = answer.expect(StatusCode::OK).json();
+        let entry: ParticipantStatus = status.participants.into_iter().find(|p| p.party == party.name).unwrap();
+        (entry.stage, entry.chunks_expected, entry.declined_reason)
+    }
+
+    async fn declines_audited(&self) -> Vec<(String, serde_json::Value)> {
+        self.audited("submission-declined").await
+    }
+}
+
+fn reading() -> serde_json::Value {
+    serde_json::json!({ "stage": "reading" })
+}
+
+fn uploading(chunks_expected: u32) -> serde_json::Value {
+    serde_json::json!({ "stage": "uploading", "chunks_expected": chunks_expected })
+}
+
+fn declined(reason: &str) -> serde_json::Value {
+    serde_json::json!({ "stage": "declined", "reason": reason })
+}
+
+#[tokio::test]
+async fn a_partys_stage_follows_its_notices_chunks_and_seal() {
+    use ParticipantStage::*;
+    let m = Matcher::new().await;
+    m.create_job().await;
+    for party in [&m.veterans, &m.household, &m.pension] {
+        assert_eq!(m.stage(party).await, (Waiting, None, None), "{}", party.name);
+    }
+    m.noticed(&m.household, reading()).await;
+    assert_eq!(m.stage(&m.household).await, (Reading, None, None));
+    m.noticed(&m.household, serde_json::json!({ "stage": "uploading" })).await;
+    assert_eq!(m.stage(&m.household).await, (Uploading, None, None), "no estimate yet");
+    m.noticed(&m.household, uploading(2)).await;
+    assert_eq!(m.stage(&m.household).await, (Uploading, Some(2), None));
+    let first = household_chunk();
+    m.put_chunk(&m.household, 0, &first).await.expect(StatusCode::CREATED);
+    assert_eq!(m.stage(&m.household).await, (Uploading, Some(2), None), "the estimate outlives a chunk");
+    assert!(m.declines_audited().await.is_empty(), "progress is not audited");
+
+    // A decline, audited once with its reason; the same decline again records nothing.
+    m.noticed(&m.household, declined("本地策略：作业需人工确认")).await;
+    assert_eq!(m.stage(&m.household).await, (Declined, None, Some("本地策略：作业需人工确认".into())));
+    let before = m.snapshot().await;
+    m.noticed(&m.household, declined("本地策略：作业需人工确认")).await;
+    m.assert_unchanged(&before).await;
+    m.noticed(&m.household, declined("另一理由")).await;
+    let audited = m.declines_audited().await;
+    assert_eq!(
+        audited,
+        vec![
+            ("household".into(), serde_json::json!({ "reason": "本地策略：作业需人工确认" })),
+            ("household".into(), serde_json::json!({ "reason": "另一理由" })),
+        ]
+    );
+
+    // A later run moves the decline on: its reading notice, or any chunk it stores.
+    m.noticed(&m.household, reading()).await;
+    assert_eq!(m.stage(&m.household).await, (Reading, None, None));
+    m.noticed(&m.household, declined("再次暂缓")).await;
+    let second = chunk_for("household", &[(13, 5)]);
+    m.put_chunk(&m.household, 1, &second).await.expect(StatusCode::CREATED);
+    assert_eq!(m.stage(&m.household).await, (Uploading, None, None), "a chunk clears the decline");
+
+    // A seal clears a decline too; after it every notice is refused and changes nothing.
+    m.noticed(&m.household, declined("再次暂缓")).await;
+    m.seal(&m.household, &seal_request(&[&first, &second], EPOCH)).await.expect(StatusCode::OK);
+    assert_eq!(m.stage(&m.household).await, (Sealed, None, None));
+    let before = m.snapshot().await;
+    for notice in [reading(), uploading(1), declined("晚了")] {
+        m.notice(&m.household, notice).await.refused(StatusCode::CONFLICT, "sealed");
+    }
+    m.assert_unchanged(&before).await;
+    assert_eq!(m.declines_audited().await.len(), 4);
+
+    // An agent that sends no notice (older than notices) is seen uploading by its chunks.
+    let pension = chunk_for("pension", &[(5, 1)]);
+    m.put_chunk(&m.pension, 0, &pension).await.expect(StatusCode::CREATED);
+    assert_eq!(m.stage(&m.pension).await, (Uploading, None, None));
+}
+
+#[tokio::test]
+async fn the_requester_sees_only_its_own_stage_and_a_department_nothing_of_the_others() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    let quiet = m.twin().await;
+    quiet.create_job().await;
+    m.noticed(&m.household, declined("暂缓：需人工确认")).await;
+    m.noticed(&m.veterans, uploading(3)).await;
+    m.put_chunk(&m.veterans, 0, &veterans_chunk()).await.expect(StatusCode::CREATED);
+
+    let answer = m.call(&m.veterans, "GET", &format!("/v2/jobs/{JOB}"), Vec::new()).await;
+    let status: JobStatus = answer.expect(StatusCode::OK).json();
+    assert_eq!(status.participants.len(), 1);
+    let own = &status.participants[0];
+    assert_eq!(
+        (own.party.as_str(), own.stage, own.chunks_expected),
+        ("veterans", ParticipantStage::Uploading, Some(3))
+    );
+    for other in ["household", "pension", "暂缓"] {
+        assert!(!answer.text().contains(other), "the requester's status names {other}");
+    }
+
+    // Whatever the registry and the other department did, a department is answered the same.
+    for matcher in [&m, &quiet] {
+        matcher
+            .call(&matcher.pension, "GET", &format!("/v2/jobs/{JOB}"), Vec::new())
+            .await
+            .refused(StatusCode::FORBIDDEN, "forbidden");
+    }
+    for notice in [reading(), uploading(2), declined("暂缓")] {
+        let busy = m.notice(&m.pension, notice.clone()).await;
+        let idle = quiet.notice(&quiet.pension, notice).await;
+        assert_eq!((busy.status, &busy.body), (idle.status, &idle.body));
+    }
+    let path = format!("/v2/jobs/{JOB}/submission");
+    let busy = m.call(&m.pension, "GET", &path, Vec::new()).await;
+    let idle = quiet.call(&quiet.pension, "GET", &path, Vec::new()).await;
+    assert_eq!((busy.status, busy.body), (idle.status, idle.body));
 }
 
 // ---- Results ----
