@@ -19,6 +19,7 @@ mod bench;
 mod clock;
 #[cfg(test)]
 mod config_docs;
+mod console;
 mod custodian;
 mod demo;
 mod help;
@@ -70,16 +71,9 @@ enum Command {
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// The bureau's console in a browser: rounds by town with names, the towns' returned
-    /// workbooks taken back, progress between rounds, the report upward; loopback only
-    Console {
-        /// The folder of the rounds: one report directory per round (`bidui report build`'s
-        /// output), in the order of their names.
-        #[arg(long)]
-        rounds: PathBuf,
-        /// Where to listen: a loopback address (TLS and accounts come later).
-        #[arg(long, default_value = "127.0.0.1:8800")]
-        listen: SocketAddr,
-    },
+    /// workbooks taken back, progress between rounds, the report upward; beyond loopback only
+    /// over TLS with accounts
+    Console(console::ConsoleArgs),
 }
 
 #[derive(Subcommand)]
@@ -399,10 +393,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Report(command) => report::run(command),
         Command::Audit(command) => audit::run(command),
-        Command::Console { rounds, listen } => {
-            let runtime = tokio::runtime::Runtime::new().context(t!("starting-runtime"))?;
-            Ok(runtime.block_on(bidui_console::serve(&rounds, listen))?)
-        }
+        Command::Console(args) => console::run(args),
     }
 }
 

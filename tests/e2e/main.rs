@@ -4,6 +4,7 @@ mod agent_check;
 mod audit;
 mod browser;
 mod cli;
+mod console_access;
 mod database;
 mod deps;
 mod dist;
