@@ -13,6 +13,7 @@ use crate::{bidui, bidui_exe, loopback_certificate, path, printed};
 
 const STAFF_PASSWORD: &str = "district bureau 2026";
 const TOWN_PASSWORD: &str = "our own town 2026";
+const NEW_TOWN_PASSWORD: &str = "our own town 2027";
 
 /// `bidui console account <args…>` with `password` on standard input.
 fn account(args: &[&str], password: &str) -> std::process::Output {
@@ -186,6 +187,12 @@ fn the_console_over_tls_signs_in_refuses_a_town_another_town_and_audits() {
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(std::fs::metadata(&accounts).unwrap().permissions().mode() & 0o777, 0o600);
     }
+    // A spare account removed; the town's password changed (the old one no longer works, below).
+    let made = account(&["add", "--accounts", file, "spare", "--role", "bureau"], "one more staffer 1");
+    assert!(made.status.success(), "{}", printed(&made));
+    assert!(bidui(&["console", "account", "remove", "--accounts", file, "spare"]).status.success());
+    let changed = account(&["passwd", "--accounts", file, "town-a"], NEW_TOWN_PASSWORD);
+    assert!(changed.status.success(), "{}", printed(&changed));
     let listed = bidui(&["console", "account", "list", "--accounts", file]);
     assert_eq!(String::from_utf8_lossy(&listed.stdout), format!("staff\tbureau\ntown-a\ttown:{own}\n"));
     let text = std::fs::read_to_string(&accounts).unwrap();
@@ -236,7 +243,8 @@ fn the_console_over_tls_signs_in_refuses_a_town_another_town_and_audits() {
     assert!(upward.body.contains("bidui-upward/1"), "{}", upward.body);
 
     // The town account: its own town, nothing else.
-    let town = https.signin("town-a", TOWN_PASSWORD).unwrap();
+    assert_eq!(https.signin("town-a", TOWN_PASSWORD).unwrap_err().status, 401, "the password before passwd");
+    let town = https.signin("town-a", NEW_TOWN_PASSWORD).unwrap();
     let mine = https.send("GET", &format!("/rounds/{job}/towns/{}", encode(own)), Some(&town), None);
     assert_eq!(mine.status, 200, "{}", mine.body);
     for target in [
@@ -263,6 +271,7 @@ fn the_console_over_tls_signs_in_refuses_a_town_another_town_and_audits() {
     let seen: Vec<(&str, &str)> = entries.iter().map(|(e, _)| (e.event.as_str(), e.account.as_str())).collect();
     for expected in [
         ("signin-failed", "staff"),
+        ("signin-failed", "town-a"),
         ("signin-ok", "staff"),
         ("export-upward-json", "staff"),
         ("signin-ok", "town-a"),

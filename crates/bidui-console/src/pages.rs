@@ -36,7 +36,7 @@ const STYLE: &str = concat!(
 body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", "#,
     r#""WenQuanYi Micro Hei", sans-serif; margin: 0; color: #1f2d3d; background: #f4f6f9; }
 header { background: #1f5fa8; color: #fff; padding: 10px 28px; }
-header a { color: #fff; margin-right: 22px; text-decoration: none; font-weight: 600; }
+header a, header > span { color: #fff; margin-right: 22px; text-decoration: none; font-weight: 600; }
 main { max-width: 1280px; margin: 0 auto; padding: 18px 28px 48px; }
 h1 { font-size: 24px; margin: 8px 0 4px; }
 h2 { font-size: 18px; margin: 26px 0 10px; border-left: 5px solid #1f5fa8; padding-left: 10px; }
@@ -70,7 +70,7 @@ fn town_viewer() -> bool {
 
 /// The header's links for who is asking, and a sign-out button when signed in.
 fn navigation() -> String {
-    let Some(viewer) = session::current() else { return String::new() };
+    let Some(viewer) = session::current() else { return "<span>比对控制台</span>".to_owned() };
     let mut links = match viewer.role() {
         Role::Bureau => {
             "<a href=\"/\">各轮比对</a><a href=\"/progress\">整改进度</a><a href=\"/audit\">审计日志</a>".to_owned()
@@ -465,6 +465,26 @@ pub fn signin(token: &str, error: Option<&str>) -> String {
     )
 }
 
+/// An event as the bureau reads it, its code beside it.
+fn event_label(code: &str) -> String {
+    use crate::audit::event;
+    let label = match code {
+        event::SIGNIN_OK => "登录",
+        event::SIGNIN_FAILED => "登录失败",
+        event::SIGNIN_LOCKED => "账户暂停登录",
+        event::SIGNOUT => "退出登录",
+        event::EXPORT_WORKBOOK => "下载镇街工作簿",
+        event::EXPORT_UPWARD_XLSX => "下载上报汇总（xlsx）",
+        event::EXPORT_UPWARD_JSON => "下载上报汇总（JSON）",
+        event::EXPORT_SUMMARY => "查看领导汇总页",
+        event::UPLOAD_CLAIMS => "导入工作簿",
+        event::UPLOAD_REFUSED => "拒绝导入（其他镇街）",
+        event::FORBIDDEN => "无权访问",
+        _ => "",
+    };
+    format!("{label} <span class=\"meta\">{}</span>", escape(code))
+}
+
 /// `/audit`: the trail, latest first, or where its chain is broken.
 pub fn audit(entries: &[(Entry, String)], broken: Option<&str>) -> String {
     let mut body = String::from("<h1>审计日志</h1>\n");
@@ -492,7 +512,7 @@ pub fn audit(entries: &[(Entry, String)], broken: Option<&str>) -> String {
              <td class=\"w\">{}</td></tr>",
             entry.seq,
             escape(&entry.at),
-            escape(&entry.event),
+            event_label(&entry.event),
             escape(&entry.account),
             escape(&entry.remote),
             escape(&entry.detail)
