@@ -79,9 +79,16 @@ enum RoleArg {
     Town,
 }
 
-/// One line of standard input, without its line end.
+/// The password: typed twice at a terminal without echo, else one line of standard input
+/// (so that a script can pipe it).
 fn read_password() -> anyhow::Result<String> {
-    eprintln!("{}", t!("console-password-prompt"));
+    use std::io::IsTerminal as _;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password(t!("console-password-prompt")).context(t!("console-password-unread"))?;
+        let again = rpassword::prompt_password(t!("console-password-again")).context(t!("console-password-unread"))?;
+        anyhow::ensure!(first == again, t!("console-password-differs"));
+        return Ok(first);
+    }
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).context(t!("console-password-unread"))?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
@@ -113,6 +120,10 @@ fn account(command: AccountCommand) -> anyhow::Result<()> {
                 (RoleArg::Town, None) => return Err(bidui_console::accounts::AccountError::TownMissing.into()),
             };
             let mut accounts = Accounts::load_or_empty(&path)?;
+            // Told before the password is asked for.
+            if accounts.accounts.contains_key(&name) {
+                return Err(bidui_console::accounts::AccountError::Exists(name).into());
+            }
             let password = read_password()?;
             accounts.add(&name, role.clone(), &password)?;
             accounts.save(&path)?;
