@@ -1,8 +1,10 @@
 //! HTTPS for the console (rustls on the ring provider, as the matcher's), and the listener
 //! `axum::serve` takes connections from: a bounded number at once, the TLS handshakes done
-//! off the accepting loop and cut off after [`HANDSHAKE_TIMEOUT`], so that slow or silent
-//! peers hold neither the loop nor unbounded memory.
+//! off the accepting loop and cut off after [`HANDSHAKE_TIMEOUT`], a connection that moves no
+//! byte for [`IDLE_TIMEOUT`] closed (`axum::serve` gives hyper no timer, so nothing else
+//! would), so that slow or silent peers hold neither the loop nor unbounded memory for long.
 
+use std::future::Future as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -24,6 +26,8 @@ use crate::session::Remote;
 const MAX_CONNECTIONS: usize = 256;
 /// From accepting a connection to the end of its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection through which no byte moved for this long is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -75,21 +79,46 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, TlsE
 }
 
 /// A connection and its place among the [`MAX_CONNECTIONS`]: the place is given back when
-/// the connection is dropped.
+/// the connection is dropped. Reading fails once no byte moved either way for
+/// [`IDLE_TIMEOUT`].
 pub struct Counted<S> {
     stream: S,
     _place: OwnedSemaphorePermit,
+    idle: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<S> Counted<S> {
+    pub fn new(stream: S, place: OwnedSemaphorePermit) -> Counted<S> {
+        Counted { stream, _place: place, idle: Box::pin(tokio::time::sleep(IDLE_TIMEOUT)) }
+    }
+
+    fn moved(&mut self) {
+        self.idle.as_mut().reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
+        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(read) => {
+                self.moved();
+                Poll::Ready(read)
+            }
+            Poll::Pending if self.idle.as_mut().poll(cx).is_ready() => {
+                Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the connection was idle")))
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let written = Pin::new(&mut self.stream).poll_write(cx, buf);
+        if written.is_ready() {
+            self.moved();
+        }
+        written
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -141,7 +170,7 @@ impl ConsoleListener {
                             None => return,
                         },
                     };
-                    let _ = sender.send((Counted { stream, _place: place }, peer)).await;
+                    let _ = sender.send((Counted::new(stream, place), peer)).await;
                 });
             }
         });
@@ -176,5 +205,30 @@ impl axum::serve::Listener for ConsoleListener {
 impl Connected<IncomingStream<'_, ConsoleListener>> for Remote {
     fn connect_info(stream: IncomingStream<'_, ConsoleListener>) -> Remote {
         Remote(*stream.remote_addr())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_idle_for_a_minute_is_closed_and_gives_its_place_back() {
+        let places = Arc::new(Semaphore::new(1));
+        let (mut peer, ours) = tokio::io::duplex(64);
+        let mut counted = Counted::new(ours, places.clone().try_acquire_owned().unwrap());
+        let mut byte = [0u8; 1];
+        // Bytes that keep coming keep it open.
+        for _ in 0..3 {
+            tokio::time::advance(IDLE_TIMEOUT - Duration::from_secs(1)).await;
+            peer.write_all(b"x").await.unwrap();
+            counted.read_exact(&mut byte).await.unwrap();
+        }
+        let error = counted.read_exact(&mut byte).await.unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+        assert_eq!(places.available_permits(), 0);
+        drop(counted);
+        assert_eq!(places.available_permits(), 1);
     }
 }

@@ -867,3 +867,20 @@ async fn every_export_and_upload_is_audited_in_a_chain_the_bureau_can_read() {
     let page = get_ok(&r.app, "/audit").await;
     assert!(page.contains("哈希链校验失败"), "{page}");
 }
+
+#[tokio::test]
+async fn an_oversized_sign_in_form_is_not_read_or_hashed() {
+    let r = signed_rounds();
+    let page = r.app.clone().oneshot(Request::get("/signin").body(Body::empty()).unwrap()).await.unwrap();
+    let (cookie, _) = set_cookie(&page, "bidui_signin").unwrap();
+    let form = format!("name=admin&password={}&csrf=00", "x".repeat(64 * 1024));
+    let request = Request::post("/signin")
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .unwrap();
+    let response = r.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(set_cookie(&response, "bidui_session").is_none());
+    assert!(audit_trail(&r).is_empty(), "no verification was attempted");
+}
