@@ -59,7 +59,7 @@ enum AccountCommand {
         #[arg(long)]
         accounts: PathBuf,
     },
-    /// Removes an account (a running console forgets it at its restart).
+    /// Removes an account; a running console signs it out within seconds.
     Remove {
         #[arg(long)]
         accounts: PathBuf,

@@ -286,7 +286,11 @@ pub async fn serve(options: ServeOptions) -> Result<(), ConsoleError> {
         axum::serve::Listener::local_addr(&listener).map_err(|e| ConsoleError::Listen { listen, source: e })?;
     let signin = if console.gate.has_accounts() { "accounts" } else { "local" };
     eprintln!("console listening on {scheme}://{address}/ rounds={count} signin={signin}");
-    let app = app(Arc::new(console)).into_make_service_with_connect_info::<Remote>();
+    let console = Arc::new(console);
+    if let Some(path) = options.accounts {
+        tokio::spawn(session::watch_accounts(console.clone(), path, ACCOUNTS_CHECK));
+    }
+    let app = app(console).into_make_service_with_connect_info::<Remote>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -294,6 +298,9 @@ pub async fn serve(options: ServeOptions) -> Result<(), ConsoleError> {
         .await
         .map_err(|e| ConsoleError::Listen { listen, source: e })
 }
+
+/// How often the accounts file is checked for changes.
+const ACCOUNTS_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The largest sign-in form taken.
 const MAX_SIGNIN_BYTES: usize = 4096;

@@ -233,6 +233,8 @@ fn signin_redirect(method: &Method) -> Response {
 /// A session in the table.
 struct Session {
     account: String,
+    /// The account's password hash at sign-in: a new password ends the session.
+    password: String,
     created: Instant,
     seen: Instant,
 }
@@ -246,7 +248,8 @@ struct Failures {
 
 /// Sign-in with accounts.
 struct Signin {
-    accounts: Accounts,
+    /// Replaced whole when the file changes ([`Gate::reload`]).
+    accounts: std::sync::RwLock<Accounts>,
     dummy_hash: String,
     limits: Limits,
     sessions: Mutex<HashMap<[u8; 32], Session>>,
@@ -286,7 +289,7 @@ impl Gate {
     /// Every page behind a sign-in with `accounts`.
     pub fn with_accounts(accounts: Accounts, limits: Limits) -> Gate {
         let signin = Signin {
-            accounts,
+            accounts: std::sync::RwLock::new(accounts),
             dummy_hash: accounts::dummy_hash(),
             limits,
             sessions: Mutex::new(HashMap::new()),
@@ -303,6 +306,14 @@ impl Gate {
 
     pub fn has_accounts(&self) -> bool {
         self.signin.is_some()
+    }
+
+    /// The accounts as the file now holds them: a session whose account is gone, or whose
+    /// password changed, ends at its next request; a changed role applies at once.
+    pub fn reload(&self, accounts: Accounts) {
+        if let Some(signin) = &self.signin {
+            *signin.accounts.write().expect("accounts lock") = accounts;
+        }
     }
 
     fn token(&self, message: &[u8]) -> String {
@@ -336,23 +347,28 @@ impl Gate {
         let mut sessions = signin.sessions.lock().expect("sessions lock");
         let key = digest(&raw);
         let session = sessions.get_mut(&key)?;
-        if now.duration_since(session.seen) >= signin.limits.idle
-            || now.duration_since(session.created) >= signin.limits.absolute
-        {
+        let role = signin
+            .accounts
+            .read()
+            .expect("accounts lock")
+            .accounts
+            .get(&session.account)
+            .filter(|account| account.password == session.password)
+            .map(|account| account.role.clone());
+        let expired = now.duration_since(session.seen) >= signin.limits.idle
+            || now.duration_since(session.created) >= signin.limits.absolute;
+        let Some(role) = role.filter(|_| !expired) else {
             sessions.remove(&key);
             return None;
-        }
+        };
         session.seen = now;
         let account = session.account.clone();
         drop(sessions);
-        // An account removed (or its role changed) after sign-in is taken from the file
-        // the console loaded: removal takes effect at the console's restart.
-        let role = signin.accounts.accounts.get(&account)?.role.clone();
         let csrf_message = [b"csrf:".as_slice(), &raw].concat();
         Some(Viewer { account, role, csrf: self.token(&csrf_message), csrf_message, remote, signed_in: true })
     }
 
-    fn open_session(&self, signin: &Signin, account: &str) -> String {
+    fn open_session(&self, signin: &Signin, account: &str, password: String) -> String {
         let id = random::<32>();
         let now = Instant::now();
         let mut sessions = signin.sessions.lock().expect("sessions lock");
@@ -364,7 +380,7 @@ impl Gate {
             let Some(oldest) = sessions.iter().min_by_key(|(_, s)| s.seen).map(|(k, _)| *k) else { break };
             sessions.remove(&oldest);
         }
-        sessions.insert(digest(&id), Session { account: account.to_owned(), created: now, seen: now });
+        sessions.insert(digest(&id), Session { account: account.to_owned(), password, created: now, seen: now });
         hex::encode(id)
     }
 
@@ -512,8 +528,8 @@ pub async fn signin(State(console): State<Arc<Console>>, headers: HeaderMap, req
     let Ok(permit) = signin.verifying.clone().try_acquire_owned() else {
         return signin_form(gate, StatusCode::SERVICE_UNAVAILABLE, Some("登录的人较多，请稍后再试。"));
     };
-    let account = signin.accounts.accounts.get(&name);
-    let hash = account.map_or_else(|| signin.dummy_hash.clone(), |a| a.password.clone());
+    let known = signin.accounts.read().expect("accounts lock").accounts.get(&name).map(|a| a.password.clone());
+    let hash = known.clone().unwrap_or_else(|| signin.dummy_hash.clone());
     let password = form.password;
     let verified = tokio::task::spawn_blocking(move || {
         let _permit = permit;
@@ -521,16 +537,16 @@ pub async fn signin(State(console): State<Arc<Console>>, headers: HeaderMap, req
     })
     .await
     .unwrap_or(false);
-    if !(verified && account.is_some()) {
+    let Some(hash) = known.filter(|_| verified) else {
         let locked = gate.failed(signin, &name);
         console.record(event::SIGNIN_FAILED, &name, &remote, "");
         if locked {
             console.record(event::SIGNIN_LOCKED, &name, &remote, &format!("minutes={}", LOCKOUT.as_secs() / 60));
         }
         return signin_form(gate, StatusCode::UNAUTHORIZED, Some(WRONG));
-    }
+    };
     signin.failures.lock().expect("failures lock").remove(&name);
-    let id = gate.open_session(signin, &name);
+    let id = gate.open_session(signin, &name, hash);
     console.record(event::SIGNIN_OK, &name, &remote, "");
     let mut response = Redirect::to("/").into_response();
     let headers = response.headers_mut();
@@ -565,4 +581,29 @@ pub async fn signout(
     let mut response = Redirect::to("/signin").into_response();
     response.headers_mut().append(header::SET_COOKIE, gate.cookie(SESSION_COOKIE, "", Some(0)));
     response
+}
+
+/// Reloads the accounts file whenever what it holds changes (read `every`; the file is
+/// small): an account removed or given a new password with `bidui console account` is
+/// signed out without a restart. A file that cannot be read keeps the accounts as they were.
+pub async fn watch_accounts(console: Arc<Console>, path: std::path::PathBuf, every: Duration) {
+    let fingerprint = |path: &std::path::Path| std::fs::read(path).ok().map(|bytes| digest(&bytes));
+    let mut seen = fingerprint(&path);
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let now = fingerprint(&path);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match Accounts::load(&path) {
+            Ok(accounts) => {
+                let count = accounts.accounts.len();
+                console.gate.reload(accounts);
+                eprintln!("{} accounts-reloaded accounts={count}", crate::now_in_china());
+            }
+            Err(e) => eprintln!("{} accounts-reload-failed: {e}", crate::now_in_china()),
+        }
+    }
 }

@@ -884,3 +884,35 @@ async fn an_oversized_sign_in_form_is_not_read_or_hashed() {
     assert!(set_cookie(&response, "bidui_session").is_none());
     assert!(audit_trail(&r).is_empty(), "no verification was attempted");
 }
+
+#[tokio::test]
+async fn an_account_removed_or_given_a_new_password_is_signed_out_at_once() {
+    let r = signed_rounds();
+    let admin = signin(&r.app, "admin", BUREAU_PASSWORD).await;
+    let town = signin(&r.app, "licheng", TOWN_PASSWORD).await;
+    let mut changed = accounts();
+    changed.remove("admin").unwrap();
+    changed.set_password("licheng", "town of lc 2027").unwrap();
+    r.console.gate().reload(changed);
+    assert_eq!(admin.get(&r.app, "/").await.0, StatusCode::SEE_OTHER);
+    assert_eq!(town.get(&r.app, "/").await.0, StatusCode::SEE_OTHER);
+    assert_eq!(try_signin(&r.app, "admin", BUREAU_PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    signin(&r.app, "licheng", "town of lc 2027").await.get_ok(&r.app, "/").await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_accounts_file_is_watched_and_a_removal_takes_effect_without_a_restart() {
+    let r = signed_rounds();
+    let file = r.dir.path().join("accounts.json");
+    accounts().save(&file).unwrap();
+    let every = std::time::Duration::from_secs(5);
+    tokio::spawn(bidui_console::session::watch_accounts(r.console.clone(), file.clone(), every));
+    let town = signin(&r.app, "licheng", TOWN_PASSWORD).await;
+    tokio::time::sleep(every * 2).await;
+    town.get_ok(&r.app, "/").await;
+    let mut changed = Accounts::load(&file).unwrap();
+    changed.remove("licheng").unwrap();
+    changed.save(&file).unwrap();
+    tokio::time::sleep(every * 2).await;
+    assert_eq!(town.get(&r.app, "/").await.0, StatusCode::SEE_OTHER);
+}
