@@ -70,9 +70,9 @@ enum Command {
     /// The matcher's hash-chained audit log: show it, verify it.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
-    /// The bureau's console in a browser: rounds by town with names, the towns' returned
-    /// workbooks taken back, progress between rounds, the report upward; beyond loopback only
-    /// over TLS with accounts
+    /// The bureau's console in a browser: jobs live and new rounds started, rounds by town
+    /// with names, the towns' returned workbooks taken back, progress over the rounds, the
+    /// report upward; beyond loopback only over TLS with accounts
     Console(console::ConsoleArgs),
 }
 

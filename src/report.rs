@@ -39,7 +39,7 @@ pub enum ReportCommand {
     Claims(ClaimsArgs),
     /// Weighs the towns' claims against the next round: per town and category claimed
     /// fixed, confirmed, claimed but still present, new, still open; towns ranked by
-    /// completion
+    /// completion over all the rounds given
     Progress(ProgressArgs),
 }
 
@@ -54,10 +54,10 @@ pub struct ClaimsArgs {
 
 #[derive(clap::Args)]
 pub struct ProgressArgs {
-    /// The earlier round's report directory (with the towns' claims.json).
-    pub before: PathBuf,
-    /// The later round (report directory, problems.json or results.json).
-    pub after: PathBuf,
+    /// The rounds' report directories, oldest first (each with its towns' claims.json; the
+    /// last may also be a problems.json or results.json). Two or more.
+    #[arg(required = true, num_args = 2..)]
+    pub rounds: Vec<PathBuf>,
     /// Also write the figures as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -468,10 +468,19 @@ fn claims(args: ClaimsArgs) -> anyhow::Result<()> {
 }
 
 fn progress(args: ProgressArgs) -> anyhow::Result<()> {
-    let before = bidui_report::load_run(&args.before)?;
-    let after = bidui_report::load_run(&args.after)?;
-    let claims = bidui_report::claims::Claims::load(&args.before, &before.job)?;
-    let towns = bidui_report::claims::progress(&before, &claims, &after);
+    let mut rounds = Vec::new();
+    for (i, path) in args.rounds.iter().enumerate() {
+        let set = bidui_report::load_run(path)?;
+        // The last round's claims weigh against nothing yet; it may be a file, not a folder.
+        let claims = if i + 1 < args.rounds.len() {
+            bidui_report::claims::Claims::load(path, &set.job)?
+        } else {
+            bidui_report::claims::Claims::new(&set.job)
+        };
+        rounds.push((set, claims));
+    }
+    let pairs: Vec<_> = rounds.iter().map(|(set, claims)| (set, claims)).collect();
+    let towns = bidui_report::claims::progress_over(&pairs);
     println!("{}", t!("progress-columns"));
     for (rank, town) in towns.iter().enumerate() {
         let c = &town.total;

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use crate::district::district;
 
-fn chromium() -> PathBuf {
+pub(crate) fn chromium() -> PathBuf {
     ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
         .into_iter()
         .map(PathBuf::from)

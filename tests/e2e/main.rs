@@ -5,6 +5,7 @@ mod audit;
 mod browser;
 mod cli;
 mod console_access;
+mod console_loop;
 mod database;
 mod deps;
 mod dist;

@@ -266,6 +266,16 @@ impl Jobs {
         Jobs { operator, work: work.to_owned(), kcv }
     }
 
+    /// The epoch's key check value the jobs name.
+    pub(crate) fn kcv(&self) -> &str {
+        &self.kcv
+    }
+
+    /// The operator's configuration (`operator.toml`) for this matcher.
+    pub(crate) fn operator(&self) -> &Path {
+        &self.operator
+    }
+
     pub(crate) fn create(&self, job: &str, department: &str) {
         self.create_asking(job, department, &[]);
     }

@@ -15,13 +15,13 @@ use crate::resume::{agent_reading, Jobs};
 use crate::{bidui, bidui_exe, printed, MatcherProcess};
 
 /// A `bidui agent serve` child, its stdout in a file.
-struct Service {
+pub(crate) struct Service {
     child: Child,
     log: PathBuf,
 }
 
 impl Service {
-    fn start(config: &Path, log: &Path) -> Service {
+    pub(crate) fn start(config: &Path, log: &Path) -> Service {
         let child = Command::new(bidui_exe())
             .args(["agent", "serve", "--chunk-records", "300", "--config"])
             .arg(config)
@@ -65,7 +65,7 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool, services: &[&Service])
 
 /// `party`'s configuration of the district, reading its own copy of the data, keeping its
 /// state in `work/<party>-state`, talking to `url`, with `serve` as its `[serve]` section.
-fn serving_agent(work: &Path, party: &str, source: &str, url: &str, serve: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn serving_agent(work: &Path, party: &str, source: &str, url: &str, serve: &str) -> (PathBuf, PathBuf) {
     let d = district();
     let data = work.join(source);
     std::fs::copy(d.dir.join("data").join(source), &data).unwrap();

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::body::Body;
 use axum::extract::connect_info::Connected;
@@ -41,6 +41,7 @@ use bidui_report::{ProblemSet, ReportError};
 
 pub mod accounts;
 pub mod audit;
+pub mod jobs;
 pub mod pages;
 pub mod session;
 pub mod tls;
@@ -73,6 +74,8 @@ pub enum ConsoleError {
     SameJob { job: String, first: PathBuf, second: PathBuf },
     #[error(transparent)]
     Report(#[from] ReportError),
+    #[error(transparent)]
+    Jobs(#[from] jobs::JobsFileError),
     #[error("监听 {listen} 失败 (cannot listen): {source}")]
     Listen { listen: SocketAddr, source: std::io::Error },
 }
@@ -143,29 +146,49 @@ impl IntoResponse for Unaudited {
 
 /// The rounds, oldest first, who may see them, and the audit trail.
 pub struct Console {
-    pub rounds: Vec<Round>,
+    /// The folder of the rounds.
+    dir: PathBuf,
+    /// The rounds loaded so far, by directory name. A request works on the snapshot it took
+    /// (an `Arc`), so a round that appears meanwhile never changes a page half-way.
+    rounds: RwLock<Arc<Vec<Arc<Round>>>>,
+    /// Folders left out, with their problems.json's time of change and length then: tried
+    /// again only once either changes, so a bad folder costs no parse (and no log line) per
+    /// page. (The length too: two writes within the file system's clock tick share a time.)
+    skipped: Mutex<BTreeMap<String, Option<(std::time::SystemTime, u64)>>>,
     gate: Gate,
     audit: AuditLog,
+    /// The operator's side, when the console is given one: live jobs and new rounds.
+    operator: Option<Arc<dyn jobs::Operator>>,
+    /// The jobs watched (`jobs.json`), written through.
+    watched: Mutex<jobs::WatchedJobs>,
+}
+
+/// Every subdirectory of `rounds` holding a problems.json, by name, hidden ones left out.
+fn round_dirs(rounds: &Path) -> Result<Vec<(String, PathBuf)>, ConsoleError> {
+    let listing = std::fs::read_dir(rounds).map_err(|e| ConsoleError::Rounds { path: rounds.to_owned(), source: e })?;
+    let mut dirs: Vec<(String, PathBuf)> = Vec::new();
+    for entry in listing {
+        let entry = entry.map_err(|e| ConsoleError::Rounds { path: rounds.to_owned(), source: e })?;
+        let path = entry.path();
+        // A hidden folder is a round still being built (`.building-…`): never listed.
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if !hidden && path.join(bidui_report::PROBLEMS_FILE).is_file() {
+            dirs.push((entry.file_name().to_string_lossy().into_owned(), path));
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
 }
 
 impl Console {
     /// Loads every round under `rounds`: each subdirectory holding a problems.json, ordered
-    /// by the directory's name (name rounds so they sort by time, e.g. by the job id).
-    /// The audit trail is `console-audit.log` in the same folder. No accounts: the local user.
+    /// by the directory's name (name rounds so they sort by time, as the console names the
+    /// rounds it builds: the date, then the job id). There may be none yet: a console with
+    /// the operator's side starts the first round itself ([`Console::check_rounds`]). The
+    /// audit trail is `console-audit.log` in the same folder. No accounts: the local user.
     pub fn load(rounds: &Path) -> Result<Console, ConsoleError> {
-        let listing =
-            std::fs::read_dir(rounds).map_err(|e| ConsoleError::Rounds { path: rounds.to_owned(), source: e })?;
-        let mut dirs: Vec<(String, PathBuf)> = Vec::new();
-        for entry in listing {
-            let entry = entry.map_err(|e| ConsoleError::Rounds { path: rounds.to_owned(), source: e })?;
-            let path = entry.path();
-            if path.join(bidui_report::PROBLEMS_FILE).is_file() {
-                dirs.push((entry.file_name().to_string_lossy().into_owned(), path));
-            }
-        }
-        dirs.sort();
-        let mut loaded: Vec<Round> = Vec::new();
-        for (name, dir) in dirs {
+        let mut loaded: Vec<Arc<Round>> = Vec::new();
+        for (name, dir) in round_dirs(rounds)? {
             let round = Round::load(&dir, name)?;
             if let Some(first) = loaded.iter().find(|r| r.job() == round.job()) {
                 return Err(ConsoleError::SameJob {
@@ -174,13 +197,26 @@ impl Console {
                     second: dir,
                 });
             }
-            loaded.push(round);
+            loaded.push(Arc::new(round));
         }
-        if loaded.is_empty() {
-            return Err(ConsoleError::NoRounds(rounds.to_owned()));
-        }
+        let watched = jobs::WatchedJobs::load(rounds)?;
         let audit = AuditLog::open(&rounds.join(audit::AUDIT_FILE))?;
-        Ok(Console { rounds: loaded, gate: Gate::local(), audit })
+        Ok(Console {
+            dir: rounds.to_owned(),
+            rounds: RwLock::new(Arc::new(loaded)),
+            skipped: Mutex::new(BTreeMap::new()),
+            gate: Gate::local(),
+            audit,
+            operator: None,
+            watched: Mutex::new(watched),
+        })
+    }
+
+    /// The console with the operator's side: the jobs page shows each watched job live, and
+    /// new rounds can be started from the job specs.
+    pub fn with_operator(mut self, operator: Arc<dyn jobs::Operator>) -> Console {
+        self.operator = Some(operator);
+        self
     }
 
     /// Every page behind a sign-in with these accounts.
@@ -223,10 +259,92 @@ impl Console {
         session::forbidden_page()
     }
 
-    /// The round of a job id, and its place among the rounds.
-    pub fn round(&self, job: &str) -> Option<(usize, &Round)> {
-        self.rounds.iter().enumerate().find(|(_, r)| r.job() == job)
+    /// The jobs watched, oldest first.
+    pub fn watched(&self) -> jobs::WatchedJobs {
+        self.watched.lock().expect("watched lock").clone()
     }
+
+    /// Watches a job from now on; `false` if it was watched already.
+    pub fn watch(&self, watched: jobs::Watched) -> Result<bool, jobs::JobsFileError> {
+        let mut kept = self.watched.lock().expect("watched lock");
+        let mut next = kept.clone();
+        if !next.add(watched) {
+            return Ok(false);
+        }
+        next.save(&self.dir)?;
+        *kept = next;
+        Ok(true)
+    }
+
+    /// Refuses a console with no round and no way to make one: most likely the wrong folder.
+    pub fn check_rounds(&self) -> Result<(), ConsoleError> {
+        if self.rounds().is_empty() && self.operator.is_none() {
+            return Err(ConsoleError::NoRounds(self.dir.clone()));
+        }
+        Ok(())
+    }
+
+    /// The rounds as they are now, oldest first.
+    pub fn rounds(&self) -> Arc<Vec<Arc<Round>>> {
+        self.rounds.read().expect("rounds lock").clone()
+    }
+
+    /// Takes in the rounds that appeared in the folder since they were loaded (a round
+    /// built by `bidui report build` or by the console itself), without a restart. A folder
+    /// that cannot be loaded yet (still being written, or a second folder of a job already
+    /// shown) is left out with a line in the log and tried again next time. Returns how
+    /// many were taken in.
+    pub fn refresh(&self) -> Result<usize, ConsoleError> {
+        let changed = |dir: &Path| {
+            let metadata = std::fs::metadata(dir.join(bidui_report::PROBLEMS_FILE)).ok()?;
+            Some((metadata.modified().ok()?, metadata.len()))
+        };
+        let current = self.rounds();
+        let mut skipped = self.skipped.lock().expect("skipped lock");
+        let new: Vec<(String, PathBuf)> = round_dirs(&self.dir)?
+            .into_iter()
+            .filter(|(name, dir)| {
+                current.iter().all(|r| &r.name != name) && skipped.get(name).is_none_or(|at| *at != changed(dir))
+            })
+            .collect();
+        if new.is_empty() {
+            return Ok(0);
+        }
+        let mut rounds = self.rounds.write().expect("rounds lock");
+        let mut next: Vec<Arc<Round>> = rounds.iter().cloned().collect();
+        let mut added = 0;
+        for (name, dir) in new {
+            if next.iter().any(|r| r.name == name) {
+                continue;
+            }
+            let at = changed(&dir);
+            let reason = match Round::load(&dir, name.clone()) {
+                Ok(round) if next.iter().any(|r| r.job() == round.job()) => "same-job",
+                Ok(round) => {
+                    next.push(Arc::new(round));
+                    skipped.remove(&name);
+                    added += 1;
+                    continue;
+                }
+                Err(_) => "unreadable",
+            };
+            eprintln!("{} round-skipped dir={} reason={reason}", now_in_china(), ascii(&name));
+            skipped.insert(name, at);
+        }
+        next.sort_by(|a, b| a.name.cmp(&b.name));
+        *rounds = Arc::new(next);
+        Ok(added)
+    }
+
+    /// The round of a job id, and its place among the rounds.
+    pub fn round(&self, job: &str) -> Option<(usize, Arc<Round>)> {
+        self.rounds().iter().enumerate().find(|(_, r)| r.job() == job).map(|(i, r)| (i, r.clone()))
+    }
+}
+
+/// A name for a log line: ASCII kept, anything else replaced.
+fn ascii(text: &str) -> String {
+    text.chars().map(|c| if c.is_ascii_graphic() { c } else { '?' }).collect()
 }
 
 /// Now, as a person in the bureau reads it.
@@ -238,7 +356,6 @@ pub fn now_in_china() -> ChinaTime {
 /// How `bidui console` serves: where, over TLS or not, with accounts or not.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
-    pub rounds: PathBuf,
     pub listen: SocketAddr,
     pub accounts: Option<PathBuf>,
     pub tls: Option<tls::TlsFiles>,
@@ -263,21 +380,22 @@ impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for Remote {
     }
 }
 
-/// Serves the console until Ctrl-C.
-pub async fn serve(options: ServeOptions) -> Result<(), ConsoleError> {
+/// Serves the console until Ctrl-C, building the rounds of watched jobs as their results
+/// are opened.
+pub async fn serve(mut console: Console, options: ServeOptions) -> Result<(), ConsoleError> {
     let listen = options.listen;
     check_listen(listen, options.tls.is_some(), options.accounts.is_some())?;
+    console.check_rounds()?;
     // Every file is read before the port is taken: a bad one fails fast.
     let tls = options.tls.as_ref().map(tls::server_config).transpose()?;
     let accounts = options.accounts.as_deref().map(accounts::Accounts::load).transpose()?;
-    let mut console = Console::load(&options.rounds)?;
     if let Some(accounts) = accounts {
         console = console.with_accounts(accounts, session::Limits::default());
     }
     if tls.is_some() {
         console.gate.secure_cookies();
     }
-    let count = console.rounds.len();
+    let count = console.rounds().len();
     let listener =
         tokio::net::TcpListener::bind(listen).await.map_err(|e| ConsoleError::Listen { listen, source: e })?;
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -290,13 +408,16 @@ pub async fn serve(options: ServeOptions) -> Result<(), ConsoleError> {
     if let Some(path) = options.accounts {
         tokio::spawn(session::watch_accounts(console.clone(), path, ACCOUNTS_CHECK));
     }
+    let building = tokio::spawn(jobs::keep_building(console.clone()));
     let app = app(console).into_make_service_with_connect_info::<Remote>();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
-        .map_err(|e| ConsoleError::Listen { listen, source: e })
+        .map_err(|e| ConsoleError::Listen { listen, source: e });
+    building.abort();
+    served
 }
 
 /// How often the accounts file is checked for changes.
@@ -317,6 +438,9 @@ pub fn app(console: Arc<Console>) -> Router {
         .route("/signout", post(session::signout).layer(DefaultBodyLimit::max(MAX_SIGNIN_BYTES)))
         .route("/audit", get(audit_page))
         .route("/progress", get(progress))
+        .route("/jobs", get(jobs_page))
+        .route("/jobs/start", post(start_round))
+        .route("/jobs/watch", post(watch_job))
         .route("/rounds/{job}", get(round))
         .route("/rounds/{job}/summary", get(summary))
         .route("/rounds/{job}/upward.xlsx", get(upward_xlsx))
@@ -341,7 +465,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inl
 /// cached, no referrer.
 async fn log_request(request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    let path: String = request.uri().path().chars().map(|c| if c.is_ascii_graphic() { c } else { '?' }).collect();
+    let path = ascii(request.uri().path());
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
@@ -378,6 +502,7 @@ fn download(content_type: &'static str, file_name: &str, bytes: Vec<u8>) -> Resp
 
 /// `/`: every round for the bureau; a town account's own town in each round.
 async fn index(State(console): Shared, signed: Signed) -> Response {
+    refresh(&console);
     match signed.own_town() {
         None => html(StatusCode::OK, pages::index(&console)),
         Some(town) => html(StatusCode::OK, pages::town_index(&console, town)),
@@ -395,12 +520,20 @@ async fn audit_page(State(console): Shared, _: Bureau) -> Response {
 }
 
 async fn progress(State(console): Shared, _: Bureau) -> Response {
+    refresh(&console);
     html(StatusCode::OK, pages::progress(&console))
+}
+
+/// The pages that list rounds take in new ones first.
+fn refresh(console: &Console) {
+    if let Err(e) = console.refresh() {
+        eprintln!("{} rounds-unreadable error=\"{}\"", now_in_china(), ascii(&e.to_string()));
+    }
 }
 
 async fn round(State(console): Shared, _: Bureau, axum::extract::Path(job): JobPath) -> Response {
     match console.round(&job) {
-        Some((_, round)) => html(StatusCode::OK, pages::round(round)),
+        Some((_, round)) => html(StatusCode::OK, pages::round(&round)),
         None => not_found(),
     }
 }
@@ -437,17 +570,13 @@ impl TownRefused {
 }
 
 /// The round and the town as it names it, when the account may see that town.
-fn town_in<'c>(
-    console: &'c Console,
-    signed: &Signed,
-    job: &str,
-    town: &str,
-) -> Result<(&'c Round, &'c str), TownRefused> {
+fn town_in(console: &Console, signed: &Signed, job: &str, town: &str) -> Result<(Arc<Round>, String), TownRefused> {
     if !signed.town_allowed(town) {
         return Err(TownRefused::NotYours);
     }
     let (_, round) = console.round(job).ok_or(TownRefused::NotFound)?;
-    Ok((round, round.town(town).ok_or(TownRefused::NotFound)?))
+    let town = round.town(town).ok_or(TownRefused::NotFound)?.to_owned();
+    Ok((round, town))
 }
 
 async fn town(
@@ -457,7 +586,7 @@ async fn town(
     axum::extract::Path((job, town)): TownPath,
 ) -> Response {
     match town_in(&console, &signed, &job, &town) {
-        Ok((round, town)) => html(StatusCode::OK, pages::town(round, town)),
+        Ok((round, town)) => html(StatusCode::OK, pages::town(&round, &town)),
         Err(refused) => refused.answer(&console, &signed, uri.path()),
     }
 }
@@ -472,7 +601,7 @@ async fn town_workbook(
         Ok(found) => found,
         Err(refused) => return refused.answer(&console, &signed, uri.path()),
     };
-    let Some(path) = round.workbook(town) else { return not_found() };
+    let Some(path) = round.workbook(&town) else { return not_found() };
     match std::fs::read(&path) {
         Ok(bytes) => {
             if let Err(unaudited) =
@@ -480,7 +609,7 @@ async fn town_workbook(
             {
                 return unaudited.into_response();
             }
-            download(XLSX, &bidui_report::xlsx::town_file_name(town), bytes)
+            download(XLSX, &bidui_report::xlsx::town_file_name(&town), bytes)
         }
         Err(_) => not_found(),
     }
@@ -491,7 +620,8 @@ const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.
 /// The report upward of a round, against the round before it.
 fn upward_of(console: &Console, job: &str) -> Option<bidui_report::upward::Upward> {
     let (i, round) = console.round(job)?;
-    let previous = i.checked_sub(1).map(|p| &console.rounds[p].set);
+    let rounds = console.rounds();
+    let previous = i.checked_sub(1).map(|p| &rounds[p].set);
     Some(bidui_report::upward::Upward::of(&round.set, previous, &now_in_china().to_minute_string()))
 }
 
@@ -549,7 +679,7 @@ async fn upload_claims(
     axum::extract::Path(job): JobPath,
     form: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    let Some((index, _)) = console.round(&job) else { return not_found() };
+    let Some((_, round)) = console.round(&job) else { return not_found() };
     // A POST that is not our form carries no token.
     let Ok(mut form) = form else { return csrf_refused() };
     let (mut token, mut workbook) = (None, None);
@@ -572,12 +702,12 @@ async fn upload_claims(
         return bad_upload("没有选择工作簿文件。");
     };
     let only = signed.own_town().map(str::to_owned);
-    let (reader, uploader, round) = (console.clone(), signed.clone(), job.clone());
+    let (reader, uploader, name) = (console.clone(), signed.clone(), job.clone());
     let taken = tokio::task::spawn_blocking(move || {
-        take_claims(&reader.rounds[index], &workbook, only.as_deref(), |taken| {
+        take_claims(&round, &workbook, only.as_deref(), |taken| {
             let towns: Vec<&str> = taken.towns.iter().map(String::as_str).collect();
             let detail =
-                format!("round={round} towns={} claims={} fixed={}", towns.join(","), taken.claims, taken.fixed);
+                format!("round={name} towns={} claims={} fixed={}", towns.join(","), taken.claims, taken.fixed);
             reader.audited(&uploader, event::UPLOAD_CLAIMS, &detail).map_err(|_| Refusal::Unaudited)
         })
     })
@@ -665,4 +795,110 @@ fn take_claims(
     next.save(&round.dir).map_err(|e| Refusal::Bad(format!("无法写入 {CLAIMS_FILE}：{e}")))?;
     *kept = next;
     Ok(taken)
+}
+
+/// `/jobs`: the watched jobs, live.
+async fn jobs_page(State(console): Shared, _: Bureau) -> Response {
+    let Some(operator) = console.operator.clone() else {
+        return html(StatusCode::OK, pages::jobs_without_operator());
+    };
+    let shown = console.clone();
+    let live = tokio::task::spawn_blocking(move || jobs::live(&shown, operator.as_ref())).await;
+    match live {
+        Ok(live) => html(StatusCode::OK, pages::jobs(&console, &live)),
+        Err(_) => html(StatusCode::INTERNAL_SERVER_ERROR, pages::message("无法读取比对任务", "内部错误")),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct StartForm {
+    csrf: String,
+    spec: String,
+    job: String,
+}
+
+#[derive(serde::Deserialize)]
+struct WatchForm {
+    csrf: String,
+    job: String,
+}
+
+fn see_jobs() -> Response {
+    axum::response::Redirect::to("/jobs").into_response()
+}
+
+fn job_refused(message: &str) -> Response {
+    html(StatusCode::UNPROCESSABLE_ENTITY, pages::message("未能办理", message))
+}
+
+/// Starts a new round: the chosen spec under a new job id, signed and created by the
+/// operator's side, then watched.
+async fn start_round(
+    State(console): Shared,
+    bureau: Bureau,
+    form: Result<axum::Form<StartForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(axum::Form(form)) = form else { return csrf_refused() };
+    if !Signed::from(bureau).csrf_matches(&console, Some(&form.csrf)) {
+        return csrf_refused();
+    }
+    let Some(operator) = console.operator.clone() else { return not_found() };
+    let Some(choice) = operator.specs().into_iter().find(|c| c.file == form.spec) else {
+        return job_refused("没有这份任务配置。");
+    };
+    let job = form.job.trim().to_owned();
+    let mut spec = choice.spec;
+    spec.id = job.clone();
+    if let Err(e) = spec.validate() {
+        return job_refused(&format!("任务编号或任务配置不可用：{e}"));
+    }
+    let creating = operator.clone();
+    let created = tokio::task::spawn_blocking(move || creating.create(&spec, &job)).await;
+    match created {
+        Ok(Ok(())) => {}
+        Ok(Err(message)) => return job_refused(&message),
+        Err(_) => return job_refused("内部错误"),
+    }
+    let watched = jobs::Watched {
+        job: form.job.trim().to_owned(),
+        since: now_in_china().to_minute_string(),
+        spec: Some(choice.file),
+        round: None,
+        build_error: None,
+    };
+    eprintln!("{} job-started job={}", now_in_china(), ascii(&watched.job));
+    match console.watch(watched) {
+        Ok(_) => see_jobs(),
+        Err(e) => job_refused(&e.to_string()),
+    }
+}
+
+/// Watches a job created elsewhere (`bidui job create`), once the matcher shows it to the
+/// operator.
+async fn watch_job(
+    State(console): Shared,
+    bureau: Bureau,
+    form: Result<axum::Form<WatchForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(axum::Form(form)) = form else { return csrf_refused() };
+    if !Signed::from(bureau).csrf_matches(&console, Some(&form.csrf)) {
+        return csrf_refused();
+    }
+    let Some(operator) = console.operator.clone() else { return not_found() };
+    let job = form.job.trim().to_owned();
+    if !bidui_core::api::valid_job_id(&job) {
+        return job_refused("任务编号不符合格式（1–64 个字母、数字、汉字或 - _ .）。");
+    }
+    let asking = job.clone();
+    match tokio::task::spawn_blocking(move || operator.status(&asking)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(message)) => return job_refused(&message),
+        Err(_) => return job_refused("内部错误"),
+    }
+    let watched =
+        jobs::Watched { job, since: now_in_china().to_minute_string(), spec: None, round: None, build_error: None };
+    match console.watch(watched) {
+        Ok(_) => see_jobs(),
+        Err(e) => job_refused(&e.to_string()),
+    }
 }

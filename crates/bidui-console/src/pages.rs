@@ -12,6 +12,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::accounts::Role;
 use crate::audit::Entry;
+use crate::jobs::{Live, SpecChoice};
 use crate::session::{self, csrf_field};
 use crate::{now_in_china, Console, Round, Taken};
 
@@ -19,7 +20,7 @@ use crate::{now_in_china, Console, Round, Taken};
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// A job id or a town as a path segment (escaped for HTML as well: `&` stays out).
-fn segment(text: &str) -> String {
+pub(crate) fn segment(text: &str) -> String {
     utf8_percent_encode(text, SEGMENT).to_string()
 }
 
@@ -72,9 +73,9 @@ fn town_viewer() -> bool {
 fn navigation() -> String {
     let Some(viewer) = session::current() else { return "<span>比对控制台</span>".to_owned() };
     let mut links = match viewer.role() {
-        Role::Bureau => {
-            "<a href=\"/\">各轮比对</a><a href=\"/progress\">整改进度</a><a href=\"/audit\">审计日志</a>".to_owned()
-        }
+        Role::Bureau => "<a href=\"/\">各轮比对</a><a href=\"/jobs\">比对任务</a><a href=\"/progress\">整改进度</a>\
+             <a href=\"/audit\">审计日志</a>"
+            .to_owned(),
         Role::Town { town } => format!("<a href=\"/\">{}</a>", escape(town)),
     };
     if viewer.signed_in() {
@@ -89,13 +90,25 @@ fn navigation() -> String {
     links
 }
 
+/// The current viewer's form token, escaped for an attribute.
+fn csrf_token() -> String {
+    escape(session::current().as_ref().map_or("", |v| v.csrf_token()))
+}
+
 /// A complete page around `body`.
 fn page(title: &str, body: &str) -> String {
+    page_refreshed(title, body, None)
+}
+
+/// A complete page around `body`, reloaded by the browser every `refresh` seconds when given
+/// (a page that follows a running job, without script).
+fn page_refreshed(title: &str, body: &str, refresh: Option<u32>) -> String {
+    let refresh = refresh.map_or(String::new(), |s| format!("<meta http-equiv=\"refresh\" content=\"{s}\">\n"));
     format!(
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n\
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n{refresh}\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{} — 比对控制台</title>\n\
-         <style>{STYLE}</style>\n</head>\n<body>\n<header>{}</header>\n<main>\n{body}</main>\n\
-         <footer>页面生成于 {}（北京时间）· 本页含人员姓名和身份证号，仅供本单位使用</footer>\n</body>\n</html>\n",
+         <style>{STYLE}</style>\n</head>\n<body>\n<header>{}</header>\n<main>\n{body}</main>\n<footer>页面生成于 {}（北京时间）· 本页含人员姓名和身份证号，仅供本单位使用</footer>\n\
+         </body>\n</html>\n",
         escape(title),
         navigation(),
         now_in_china().to_minute_string()
@@ -136,7 +149,7 @@ pub fn index(console: &Console) -> String {
          <th class=\"l\">目的</th><th class=\"l\">批准文号</th><th>名册行数</th><th>严重</th><th>一般</th><th>提示</th>\
          <th>问题合计</th><th>镇街数</th><th>已交回的整改情况</th><th class=\"l\">查看</th></tr>\n",
     );
-    for (i, round) in console.rounds.iter().enumerate() {
+    for (i, round) in console.rounds().iter().enumerate() {
         let set = &round.set;
         let _ = write!(
             body,
@@ -166,6 +179,12 @@ pub fn index(console: &Console) -> String {
         );
     }
     body.push_str("</table></div>\n</section>\n");
+    if console.rounds().is_empty() {
+        body.push_str("<section><p>还没有任何一轮比对的报告。</p></section>\n");
+    }
+    if console.operator.is_some() {
+        body.push_str("<p><a href=\"/jobs\">查看比对任务的实时进度，或发起新一轮比对</a></p>\n");
+    }
     page("各轮比对", &body)
 }
 
@@ -256,10 +275,10 @@ pub fn round(round: &Round) -> String {
         "<section>\n<h2>导入镇街交回的工作簿</h2>\n<p class=\"note\">镇街在“问题清单”的整改情况（已整改 / 核实无误 / 无法整改）和\
          整改说明中填写后交回。工作簿中有一行对不上本轮的问题，整个工作簿都不导入。同一问题再次交回，以最新一次为准。</p>\n\
          <form method=\"post\" action=\"{}/claims\" enctype=\"multipart/form-data\">\n\
-         {}\n<input type=\"file\" name=\"workbook\" accept=\".xlsx\" required>\n\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\">\n<input type=\"file\" name=\"workbook\" accept=\".xlsx\" required>\n\
          <button type=\"submit\">导入</button>\n</form>\n</section>\n",
         round_link(job),
-        csrf_field()
+        csrf_token()
     );
     page(&format!("比对任务 {job}"), &body)
 }
@@ -369,53 +388,212 @@ const CORRECTION_HEADERS: &str =
     "<th>上一轮问题</th><th>申报已整改</th><th>申报已整改但仍存在</th><th>经核验已整改</th>\
      <th>未申报但已整改</th><th>新增</th><th>仍未整改</th><th class=\"l\">整改完成率</th>";
 
-/// `/progress`: each pair of consecutive rounds, latest first: the towns ranked by
-/// completion, and per category under each town.
-pub fn progress(console: &Console) -> String {
-    let mut body = String::from(
-        "<h1>整改进度</h1>\n<p class=\"meta\">镇街交回的整改情况，用下一轮比对核验。整改完成率 = 上一轮的问题中在下一轮已不存在的比例\
-         （经核验已整改 + 未申报但已整改）。</p>\n",
+/// One ranking table of towns: their totals, each town's name a link to its list.
+fn ranking(body: &mut String, towns: &[bidui_report::claims::TownCorrection], town_job: &str) {
+    let _ = writeln!(
+        body,
+        "<div class=\"scroll\"><table>\n<tr><th>排名</th><th class=\"l\">镇街</th>{CORRECTION_HEADERS}</tr>"
     );
-    if console.rounds.len() < 2 {
-        body.push_str("<section><p>只有一轮比对，下一轮比对之后才能核验整改情况。</p></section>\n");
+    for (rank, town) in towns.iter().enumerate() {
+        let _ = writeln!(
+            body,
+            "<tr><td>{}</td><td class=\"l\"><a href=\"{}\">{}</a></td>{}</tr>",
+            rank + 1,
+            town_link(town_job, &town.town),
+            escape(&town.town),
+            correction_cells(&town.total)
+        );
     }
-    for pair in console.rounds.windows(2).rev() {
-        let (before, after) = (&pair[0], &pair[1]);
-        let towns = bidui_report::claims::progress(&before.set, &before.claims(), &after.set);
+    body.push_str("</table></div>\n<p class=\"note\">按问题类别：</p>\n");
+    for town in towns {
         let _ = write!(
             body,
-            "<section>\n<h2><a href=\"{}\">{}</a> → <a href=\"{}\">{}</a></h2>\n<div class=\"scroll\"><table>\n\
-             <tr><th>排名</th><th class=\"l\">镇街</th>{CORRECTION_HEADERS}</tr>\n",
+            "<details><summary>{}</summary>\n<table>\n<tr><th class=\"l\">问题类别</th>{CORRECTION_HEADERS}</tr>\n",
+            escape(&town.town)
+        );
+        for (label, c) in &town.categories {
+            let _ = writeln!(body, "<tr><td class=\"l\">{}</td>{}</tr>", escape(label), correction_cells(c));
+        }
+        body.push_str("</table>\n</details>\n");
+    }
+}
+
+/// `/progress`: the towns ranked by completion over all rounds, then each pair of
+/// consecutive rounds, latest first, per category under each town.
+pub fn progress(console: &Console) -> String {
+    let rounds = console.rounds();
+    let mut body = String::from(
+        "<h1>整改进度</h1>\n<p class=\"meta\">镇街交回的整改情况，用下一轮比对核验。整改完成率 = 上一轮的问题中在下一轮已不存在的比例\
+         （经核验已整改 + 未申报但已整改）；历轮累计把每相邻两轮的数字相加。</p>\n",
+    );
+    if rounds.len() < 2 {
+        body.push_str("<section><p>只有一轮比对，下一轮比对之后才能核验整改情况。</p></section>\n");
+    } else {
+        let claims: Vec<_> = rounds.iter().map(|r| r.claims()).collect();
+        let pairs: Vec<_> = rounds.iter().zip(&claims).map(|(r, c)| (&r.set, c)).collect();
+        let latest = rounds.last().expect("two rounds or more");
+        let _ = writeln!(
+            body,
+            "<section id=\"overall\">\n<h2>历轮累计（第1轮至第{}轮，共 {} 轮）</h2>",
+            rounds.len(),
+            rounds.len()
+        );
+        ranking(&mut body, &bidui_report::claims::progress_over(&pairs), latest.job());
+        body.push_str("</section>\n");
+    }
+    for pair in rounds.windows(2).rev() {
+        let (before, after) = (&pair[0], &pair[1]);
+        let towns = bidui_report::claims::progress(&before.set, &before.claims(), &after.set);
+        let _ = writeln!(
+            body,
+            "<section>\n<h2><a href=\"{}\">{}</a> → <a href=\"{}\">{}</a></h2>",
             round_link(before.job()),
             escape(before.job()),
             round_link(after.job()),
             escape(after.job())
         );
-        for (rank, town) in towns.iter().enumerate() {
-            let _ = writeln!(
-                body,
-                "<tr><td>{}</td><td class=\"l\"><a href=\"{}\">{}</a></td>{}</tr>",
-                rank + 1,
-                town_link(before.job(), &town.town),
-                escape(&town.town),
-                correction_cells(&town.total)
-            );
-        }
-        body.push_str("</table></div>\n<p class=\"note\">按问题类别：</p>\n");
-        for town in &towns {
-            let _ = write!(
-                body,
-                "<details><summary>{}</summary>\n<table>\n<tr><th class=\"l\">问题类别</th>{CORRECTION_HEADERS}</tr>\n",
-                escape(&town.town)
-            );
-            for (label, c) in &town.categories {
-                let _ = writeln!(body, "<tr><td class=\"l\">{}</td>{}</tr>", escape(label), correction_cells(c));
-            }
-            body.push_str("</table>\n</details>\n");
-        }
+        ranking(&mut body, &towns, before.job());
         body.push_str("</section>\n");
     }
     page("整改进度", &body)
+}
+
+/// How often the jobs page reloads while a job is collecting.
+const JOBS_REFRESH_SECONDS: u32 = 3;
+
+/// `/jobs` on a console started without the operator's side.
+pub fn jobs_without_operator() -> String {
+    message(
+        "比对任务",
+        "控制台启动时未提供操作员配置（--operator operator.toml），不能查看比对任务的实时进度，也不能发起新一轮比对。\
+         请用 bidui console --operator operator.toml --requester agent.toml --spec job.toml 启动。",
+    )
+}
+
+/// A participant's stage, in words, from what the matcher counted.
+fn stage(p: &bidui_core::api::ParticipantStatus) -> &'static str {
+    if p.sealed {
+        "已密封提交"
+    } else if p.chunks > 0 {
+        "上传中"
+    } else {
+        "等待中"
+    }
+}
+
+/// `/jobs`: the watched jobs, newest first, each party's progress; new rounds from the job
+/// specs; watching a job created elsewhere.
+pub fn jobs(console: &Console, live: &[Live]) -> String {
+    let csrf = csrf_token();
+    let operator = console.operator.as_ref().expect("the jobs page has an operator");
+    let mut body = String::from("<h1>比对任务</h1>\n");
+    if live.iter().any(Live::collecting) {
+        let _ = writeln!(body, "<p class=\"meta\">有任务正在进行，本页每 {JOBS_REFRESH_SECONDS} 秒自动刷新。</p>");
+    }
+    for job in live {
+        let w = &job.watched;
+        let _ = write!(
+            body,
+            "<section class=\"job\">\n<h2>{}</h2>\n<p class=\"meta\">关注自 {}",
+            escape(&w.job),
+            escape(&w.since)
+        );
+        if let Some(spec) = &w.spec {
+            let _ = write!(body, " · 由本控制台按 {} 发起", escape(spec));
+        }
+        body.push_str("</p>\n");
+        match &job.status {
+            None => {
+                let round = w.round.as_deref().unwrap_or_default();
+                let _ = writeln!(
+                    body,
+                    "<p class=\"state\">已完成 · 报告已生成：<a href=\"{}\">{}</a></p>",
+                    round_link(&w.job),
+                    escape(round)
+                );
+            }
+            Some(Err(message)) => {
+                let _ = writeln!(body, "<p class=\"serious\">无法读取任务进度：{}</p>", escape(message));
+            }
+            Some(Ok(status)) => {
+                let state = match status.state {
+                    bidui_core::api::JobState::Collecting => "进行中",
+                    bidui_core::api::JobState::Complete => "已完成，等待名册方代理打开结果后生成本轮报告",
+                };
+                let _ = writeln!(
+                    body,
+                    "<p class=\"state\">{state}</p>\n<p class=\"meta\">{} · 批准文号 {}</p>",
+                    escape(&status.purpose),
+                    escape(&status.approval)
+                );
+                if let Some(error) = &w.build_error {
+                    let _ = writeln!(body, "<p class=\"serious\">本轮报告未能生成：{}</p>", escape(error));
+                }
+                body.push_str(
+                    "<table>\n<tr><th class=\"l\">参与方</th><th class=\"l\">角色</th><th class=\"l\">状态</th><th>已上传数据块</th>\
+                     <th>记录数</th><th>读取行数</th><th>无效身份证号</th></tr>\n",
+                );
+                for p in &status.participants {
+                    let role = match p.role {
+                        bidui_core::api::PartyRole::Requester => "名册方",
+                        bidui_core::api::PartyRole::Department => "部门",
+                    };
+                    let _ = writeln!(
+                        body,
+                        "<tr class=\"party\"><td class=\"l\">{}</td><td class=\"l\">{role}</td><td class=\"l\">{}</td><td>{}</td>\
+                         <td>{}</td><td>{}</td><td>{}</td></tr>",
+                        escape(&operator.party_name(&p.party)),
+                        stage(p),
+                        p.chunks,
+                        p.records,
+                        p.rows_read,
+                        p.invalid_ids.values().sum::<u64>()
+                    );
+                }
+                body.push_str("</table>\n");
+            }
+        }
+        body.push_str("</section>\n");
+    }
+    if live.is_empty() {
+        body.push_str("<section><p>还没有关注任何比对任务。可以在下面发起新一轮，或关注已用 bidui job create 创建的任务。</p></section>\n");
+    }
+    start_forms(&mut body, &operator.specs(), &csrf);
+    let refresh = live.iter().any(Live::collecting).then_some(JOBS_REFRESH_SECONDS);
+    page_refreshed("比对任务", &body, refresh)
+}
+
+/// The forms that start a round from a spec and watch a job created elsewhere.
+fn start_forms(body: &mut String, specs: &[SpecChoice], csrf: &str) {
+    body.push_str(
+        "<section>\n<h2>发起新一轮比对</h2>\n<p class=\"note\">按任务配置发起，用新的任务编号（编号不能重复使用；默认在原编号后加上\
+         当前时间）。操作员签名后提交比对服务，各部门代理按本单位策略执行。</p>\n",
+    );
+    if specs.is_empty() {
+        body.push_str("<p>控制台启动时未提供任务配置（--spec job.toml）。</p>\n");
+    }
+    for choice in specs {
+        let spec = &choice.spec;
+        let _ = writeln!(
+            body,
+            "<form method=\"post\" action=\"/jobs/start\" class=\"start\">\n<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
+             <input type=\"hidden\" name=\"spec\" value=\"{}\">\n<p>{} · {} · 批准文号 {} · {} 个部门</p>\n\
+             <label>新任务编号 <input type=\"text\" name=\"job\" value=\"{}\" size=\"40\" required></label>\n\
+             <button type=\"submit\">发起</button>\n</form>",
+            escape(&choice.file),
+            escape(&choice.file),
+            escape(&spec.purpose),
+            escape(&spec.approval),
+            spec.departments.len(),
+            escape(&crate::jobs::suggested_job_id(spec))
+        );
+    }
+    let _ = writeln!(
+        body,
+        "</section>\n<section>\n<h2>关注已有任务</h2>\n<form method=\"post\" action=\"/jobs/watch\">\n\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n<label>任务编号 <input type=\"text\" name=\"job\" size=\"40\" required>\
+         </label>\n<button type=\"submit\">关注</button>\n</form>\n</section>"
+    );
 }
 
 /// `/` for a town account: its own town in each round.
@@ -426,7 +604,7 @@ pub fn town_index(console: &Console, town: &str) -> String {
          <th class=\"l\">查看</th></tr>\n",
         escape(town)
     );
-    for (i, round) in console.rounds.iter().enumerate() {
+    for (i, round) in console.rounds().iter().enumerate() {
         let Some(town) = round.town(town) else { continue };
         let problems = round.set.problems.iter().filter(|p| p.town == town).count();
         let answered = round.claims().claims.iter().filter(|c| c.town == town).count();

@@ -263,6 +263,33 @@ async fn the_index_lists_every_round_in_order() {
 }
 
 #[tokio::test]
+async fn a_round_written_while_the_console_serves_is_taken_in_without_a_restart() {
+    let r = rounds();
+    let mut three = second_round();
+    three.job = "zc-test-3".into();
+    let set_three = derive(&three, &Options::default()).unwrap();
+    // Half-written: a problems.json that is not one yet. The pages still serve the rounds
+    // they have, and the folder is tried again next time.
+    let third = r.dir.path().join("2027-01-zc-test-3");
+    std::fs::create_dir(&third).unwrap();
+    std::fs::write(third.join("problems.json"), "{\"job\": \"zc-te").unwrap();
+    let page = get_ok(&r.app, "/").await;
+    assert!(page.contains("zc-test-2") && !page.contains("zc-test-3"));
+    std::fs::remove_file(third.join("problems.json")).unwrap();
+    bidui_report::write_report(&three, &set_three, None, Some("2027-01-01 10:00"), &third).unwrap();
+    let page = get_ok(&r.app, "/").await;
+    assert!(page.contains("第3轮（2027-01-zc-test-3）"), "{page}");
+    assert_eq!(get(&r.app, "/rounds/zc-test-3").await.0, StatusCode::OK);
+    let progress = get_ok(&r.app, "/progress").await;
+    assert!(progress.contains("历轮累计（第1轮至第3轮，共 3 轮）"), "{progress}");
+    // A second folder of a job already shown is left out, not served twice.
+    let copy = r.dir.path().join("2027-02-copy-of-3");
+    bidui_report::write_report(&three, &set_three, None, Some("2027-01-01 10:00"), &copy).unwrap();
+    let page = get_ok(&r.app, "/").await;
+    assert!(!page.contains("2027-02-copy-of-3"), "{page}");
+}
+
+#[tokio::test]
 async fn a_round_shows_its_towns_categories_coverage_and_downloads() {
     let r = rounds();
     let page = get_ok(&r.app, "/rounds/zc-test-1").await;
@@ -467,6 +494,190 @@ fn beyond_loopback_only_tls_with_accounts_is_served() {
     }
 }
 
+/// The operator's side as the console sees it: specs, the jobs it created, the statuses it
+/// answers, and a report it builds (the third round) once told the results are opened.
+#[derive(Default)]
+struct RecordingOperator {
+    created: std::sync::Mutex<Vec<String>>,
+    opened: std::sync::atomic::AtomicBool,
+}
+
+fn loop_spec() -> bidui_core::api::JobSpec {
+    toml::from_str(
+        "id = \"zc-test\"\npurpose = \"第二阶段数据比对\"\napproval = \"增政数〔2026〕1号\"\nepoch = \"0123456789abcdef\"\n\
+         [requester]\nparty = \"veterans\"\nfields = [\"town\"]\nmax_records = 10\n\
+         [[department]]\nparty = \"household\"\nmax_records = 10\n",
+    )
+    .unwrap()
+}
+
+impl bidui_console::jobs::Operator for RecordingOperator {
+    fn specs(&self) -> Vec<bidui_console::jobs::SpecChoice> {
+        vec![bidui_console::jobs::SpecChoice { file: "job.toml".into(), spec: loop_spec() }]
+    }
+
+    fn status(&self, job: &str) -> Result<bidui_core::api::JobStatus, String> {
+        if job == "unknown" {
+            return Err("比对服务没有这个任务".into());
+        }
+        let participant = bidui_core::api::ParticipantStatus {
+            party: "household".into(),
+            role: bidui_core::api::PartyRole::Department,
+            chunks: 2,
+            records: 1500,
+            sealed: false,
+            rows_read: 1500,
+            invalid_ids: BTreeMap::new(),
+        };
+        Ok(bidui_core::api::JobStatus {
+            id: job.into(),
+            purpose: "第二阶段数据比对".into(),
+            approval: "增政数〔2026〕1号".into(),
+            state: bidui_core::api::JobState::Collecting,
+            participants: vec![participant],
+        })
+    }
+
+    fn create(&self, spec: &bidui_core::api::JobSpec, job: &str) -> Result<(), String> {
+        assert_eq!(spec.id, job, "the spec is signed under the new id");
+        self.created.lock().unwrap().push(job.to_owned());
+        Ok(())
+    }
+
+    fn party_name(&self, party: &str) -> String {
+        profile().party_name(party).to_owned()
+    }
+
+    fn build_report(&self, job: &str, dir: &Path) -> Result<bool, String> {
+        if !self.opened.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(false);
+        }
+        let mut run = second_round();
+        run.job = job.to_owned();
+        let set = derive(&run, &Options::default()).unwrap();
+        bidui_report::write_report(&run, &set, None, Some("2027-01-01 10:00"), dir).map_err(|e| e.to_string())?;
+        Ok(true)
+    }
+}
+
+struct WithOperator {
+    dir: tempfile::TempDir,
+    console: Arc<bidui_console::Console>,
+    operator: Arc<RecordingOperator>,
+    app: Router,
+}
+
+fn with_operator() -> WithOperator {
+    let r = rounds();
+    let operator = Arc::new(RecordingOperator::default());
+    let console = Arc::new(bidui_console::Console::load(r.dir.path()).unwrap().with_operator(operator.clone()));
+    WithOperator { app: bidui_console::app(console.clone()), dir: r.dir, console, operator }
+}
+
+fn form(uri: &str, fields: &[(&str, &str)]) -> Request<Body> {
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body.join("&")))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_round_is_started_from_the_jobs_page_only_with_the_token_a_known_spec_and_a_valid_id() {
+    let w = with_operator();
+    let page = get_ok(&w.app, "/jobs").await;
+    assert!(page.contains("job.toml") && page.contains("zc-test-"), "the spec offered with a new id: {page}");
+    let start = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let token = page[start..start + page[start..].find('"').unwrap()].to_owned();
+    let refusals = [
+        (vec![("spec", "job.toml"), ("job", "zc-test-2027")], StatusCode::FORBIDDEN),
+        (vec![("csrf", "00"), ("spec", "job.toml"), ("job", "zc-test-2027")], StatusCode::FORBIDDEN),
+        (vec![("csrf", &token), ("spec", "other.toml"), ("job", "zc-test-2027")], StatusCode::UNPROCESSABLE_ENTITY),
+        (vec![("csrf", &token), ("spec", "../job.toml"), ("job", "zc-test-2027")], StatusCode::UNPROCESSABLE_ENTITY),
+        (vec![("csrf", &token), ("spec", "job.toml"), ("job", "a/b")], StatusCode::UNPROCESSABLE_ENTITY),
+        (vec![("csrf", &token), ("spec", "job.toml"), ("job", "")], StatusCode::UNPROCESSABLE_ENTITY),
+    ];
+    for (fields, status) in refusals {
+        let (got, _) = send(&w.app, form("/jobs/start", &fields)).await;
+        assert_eq!(got, status, "{fields:?}");
+    }
+    assert!(w.operator.created.lock().unwrap().is_empty(), "a refused form created a job");
+    assert!(!w.dir.path().join("jobs.json").exists(), "a refused form changed the watched jobs");
+
+    let (status, _) =
+        send(&w.app, form("/jobs/start", &[("csrf", &token), ("spec", "job.toml"), ("job", "zc-test-3")])).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(*w.operator.created.lock().unwrap(), ["zc-test-3"]);
+    let page = get_ok(&w.app, "/jobs").await;
+    assert!(page.contains("zc-test-3") && page.contains("由本控制台按 job.toml 发起"), "{page}");
+    assert!(page.contains("公安户籍") && page.contains("上传中"), "the party by its display name and stage: {page}");
+    assert!(page.contains("http-equiv=\"refresh\""), "a collecting job's page reloads itself");
+    // Kept across a restart.
+    let reloaded = bidui_console::Console::load(w.dir.path()).unwrap();
+    assert_eq!(reloaded.watched().jobs.len(), 1);
+}
+
+#[tokio::test]
+async fn a_job_is_watched_only_when_the_matcher_shows_it() {
+    let w = with_operator();
+    let token = form_token(&get_ok(&w.app, "/jobs").await);
+    let (status, page) = send(&w.app, form("/jobs/watch", &[("csrf", &token), ("job", "unknown")])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(String::from_utf8(page).unwrap().contains("比对服务没有这个任务"));
+    assert!(w.console.watched().jobs.is_empty());
+    let (status, _) = send(&w.app, form("/jobs/watch", &[("job", "zc-test-3")])).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no token");
+    let (status, _) = send(&w.app, form("/jobs/watch", &[("csrf", &token), ("job", "zc-test-3")])).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(w.console.watched().jobs[0].job, "zc-test-3");
+}
+
+#[tokio::test]
+async fn a_watched_jobs_round_is_built_once_its_results_are_opened_and_never_listed_half_built() {
+    let w = with_operator();
+    let token = form_token(&get_ok(&w.app, "/jobs").await);
+    send(&w.app, form("/jobs/watch", &[("csrf", &token), ("job", "zc-test-3")])).await;
+    bidui_console::jobs::build_ready_rounds(&w.console);
+    assert_eq!(w.console.rounds().len(), 2, "not opened yet: nothing built");
+    // A round being built is a hidden folder: it is never listed, even complete.
+    let building = w.dir.path().join(".building-x");
+    let mut run = second_round();
+    run.job = "zc-test-9".into();
+    let set = derive(&run, &Options::default()).unwrap();
+    bidui_report::write_report(&run, &set, None, None, &building).unwrap();
+    assert!(!get_ok(&w.app, "/").await.contains("zc-test-9"));
+
+    w.operator.opened.store(true, std::sync::atomic::Ordering::SeqCst);
+    bidui_console::jobs::build_ready_rounds(&w.console);
+    let rounds = w.console.rounds();
+    assert_eq!(rounds.len(), 3);
+    let built = rounds.iter().find(|r| r.job() == "zc-test-3").expect("the round built");
+    assert!(built.name.ends_with("-zc-test-3") && built.name.starts_with("20"), "{}", built.name);
+    assert_eq!(w.console.watched().jobs[0].round.as_deref(), Some(built.name.as_str()));
+    assert!(get_ok(&w.app, "/jobs").await.contains("报告已生成"));
+    // Built once: a second pass changes nothing.
+    bidui_console::jobs::build_ready_rounds(&w.console);
+    assert_eq!(w.console.rounds().len(), 3);
+}
+
+#[tokio::test]
+async fn without_the_operators_side_the_jobs_page_says_how_to_start_it_and_refuses_forms() {
+    let r = rounds();
+    let page = get_ok(&r.app, "/jobs").await;
+    assert!(page.contains("--operator operator.toml"), "{page}");
+    let token = token(&r.app, "zc-test-1").await;
+    let (status, _) = send(&r.app, form("/jobs/start", &[("csrf", &token), ("spec", "job.toml"), ("job", "x")])).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn a_damaged_jobs_file_is_an_error_that_says_what_to_do() {
+    let r = rounds();
+    std::fs::write(r.dir.path().join("jobs.json"), "{\"jobs\": [").unwrap();
+    let Err(error) = bidui_console::Console::load(r.dir.path()) else { panic!("a damaged jobs.json was taken") };
+    assert!(error.to_string().contains("已损坏"), "{error}");
+}
+
 // Access: accounts, sessions, roles, CSRF and the audit trail.
 
 const BUREAU_PASSWORD: &str = "bureau pass 2026";
@@ -655,6 +866,7 @@ async fn a_town_account_sees_its_own_town_and_gets_403_for_everything_else() {
         unknown,
         elsewhere,
         "/progress".into(),
+        "/jobs".into(),
         "/audit".into(),
         "/rounds/zc-test-1".into(),
         "/rounds/zc-test-1/summary".into(),
@@ -666,7 +878,7 @@ async fn a_town_account_sees_its_own_town_and_gets_403_for_everything_else() {
         assert!(page.contains("无权查看") && !page.contains("人员4"), "{uri}: {page}");
     }
     let trail = audit_trail(&r);
-    assert_eq!(trail.iter().filter(|e| e.event == "forbidden" && e.account == "licheng").count(), 10);
+    assert_eq!(trail.iter().filter(|e| e.event == "forbidden" && e.account == "licheng").count(), 11);
     assert!(trail.iter().any(|e| e.event == "export-town-workbook" && e.detail.contains(A)));
     assert!(!trail.iter().any(|e| e.event.starts_with("export-upward")));
 }

@@ -263,7 +263,9 @@ fn valid_field(name: &str) -> bool {
     (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-fn valid_job_id(id: &str) -> bool {
+/// A job id's form (wire-v2 §5.3 rule 1): 1–64 ASCII letters or digits, `-`, `_`, `.`, or
+/// CJK ideographs.
+pub fn valid_job_id(id: &str) -> bool {
     let count = id.chars().count();
     (1..=64).contains(&count)
         && id.chars().all(|c| {

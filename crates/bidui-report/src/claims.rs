@@ -2,7 +2,7 @@
 //! in; [`read_workbook`] takes each claim back against the run it came from, and
 //! [`progress`] weighs the claims against the next round — per town and category: claimed
 //! fixed, confirmed fixed by the new round, claimed but still present, new, still open —
-//! and each town's completion (整改完成率).
+//! and each town's completion (整改完成率); [`progress_over`] adds up every round.
 //!
 //! A workbook row names its problem by 序号 (the registry row), 问题代码 and 部门; a row
 //! that names no problem of the run is an error with its row number, and then nothing of
@@ -189,6 +189,17 @@ pub struct Correction {
 }
 
 impl Correction {
+    /// Adds another pair of rounds' figures (a town over every round).
+    pub fn add(&mut self, other: &Correction) {
+        self.claimed_fixed += other.claimed_fixed;
+        self.confirmed += other.confirmed;
+        self.claimed_but_present += other.claimed_but_present;
+        self.fixed_unclaimed += other.fixed_unclaimed;
+        self.new += other.new;
+        self.still_open += other.still_open;
+        self.before += other.before;
+    }
+
     /// 整改完成率: the earlier round's problems gone in the later one.
     pub fn completion(&self) -> Option<f64> {
         (self.before > 0).then(|| (self.confirmed + self.fixed_unclaimed) as f64 / self.before as f64)
@@ -245,9 +256,37 @@ pub fn progress(before: &ProblemSet, claims: &Claims, after: &ProblemSet) -> Vec
         }
         towns.push(t);
     }
+    rank(&mut towns);
+    towns
+}
+
+/// Highest completion first; towns without earlier problems last; then by town.
+fn rank(towns: &mut [TownCorrection]) {
     towns.sort_by(|a, b| {
         let rate = |t: &TownCorrection| t.total.completion().unwrap_or(-1.0);
         rate(b).total_cmp(&rate(a)).then_with(|| a.town.cmp(&b.town))
     });
+}
+
+/// Every town's corrections over all `rounds` (oldest first, each with the claims its towns
+/// returned): the figures of each consecutive pair added up, so a town's completion is the
+/// share of all the problems it was handed, in any round but the last, that were gone in
+/// the round after. Ranked as [`progress`]; empty with fewer than two rounds.
+pub fn progress_over(rounds: &[(&ProblemSet, &Claims)]) -> Vec<TownCorrection> {
+    let mut towns: BTreeMap<String, TownCorrection> = BTreeMap::new();
+    for pair in rounds.windows(2) {
+        let ((before, claims), (after, _)) = (pair[0], pair[1]);
+        for town in progress(before, claims, after) {
+            let sum = towns
+                .entry(town.town.clone())
+                .or_insert_with(|| TownCorrection { town: town.town.clone(), ..TownCorrection::default() });
+            sum.total.add(&town.total);
+            for (label, c) in &town.categories {
+                sum.categories.entry(label.clone()).or_default().add(c);
+            }
+        }
+    }
+    let mut towns: Vec<TownCorrection> = towns.into_values().collect();
+    rank(&mut towns);
     towns
 }

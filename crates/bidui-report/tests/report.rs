@@ -720,6 +720,47 @@ fn returned(workbook: &std::path::Path, answers: &[(u32, &str, &str)], out: &std
 }
 
 #[test]
+fn completion_over_all_rounds_adds_up_every_pair_and_ranks_on_the_sum() {
+    use bidui_report::claims::{progress, progress_over, read_workbook, Claims};
+    let first = derive(&district(), &Options::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    bidui_report::write_town_workbooks(&first, dir.path(), None).unwrap();
+    let claimed = dir.path().join("returned.xlsx");
+    returned(&dir.path().join("荔城街道.xlsx"), &[(3, "deceased_active", "已整改")], &claimed);
+    let mut first_claims = Claims::new(&first.job);
+    first_claims.add(read_workbook(&claimed, &first).unwrap());
+    // Round two: 荔城街道's row 3 closed. Round three: nothing more changed.
+    let mut corrected = district();
+    corrected.job = "zc-test-2".into();
+    corrected.rows[2].fields.insert("registry_status".into(), "注销".into());
+    let second = derive(&corrected, &Options::default()).unwrap();
+    corrected.job = "zc-test-3".into();
+    let third = derive(&corrected, &Options::default()).unwrap();
+    let none = Claims::new(&second.job);
+
+    let pairs = [progress(&first, &first_claims, &second), progress(&second, &none, &third)];
+    let over = progress_over(&[(&first, &first_claims), (&second, &none), (&third, &Claims::new(&third.job))]);
+    for town in &over {
+        let mut sum = bidui_report::claims::Correction::default();
+        for pair in &pairs {
+            if let Some(t) = pair.iter().find(|t| t.town == town.town) {
+                sum.add(&t.total);
+            }
+        }
+        assert_eq!(town.total, sum, "{}", town.town);
+    }
+    let lc =
+        |towns: &[bidui_report::claims::TownCorrection]| towns.iter().find(|t| t.town == "荔城街道").cloned().unwrap();
+    // The last pair alone: 荔城街道 fixed nothing more; over all rounds its first fix counts.
+    assert_eq!(lc(&pairs[1]).total.completion(), Some(0.0));
+    let overall = lc(&over);
+    assert_eq!((overall.total.claimed_fixed, overall.total.confirmed), (1, 1));
+    assert!(overall.total.completion().unwrap() > 0.0);
+    assert_eq!(over[0].town, "荔城街道", "{over:?}");
+    assert!(progress_over(&[(&first, &first_claims)]).is_empty(), "one round has nothing to weigh");
+}
+
+#[test]
 fn towns_claims_are_taken_back_and_weighed_against_the_next_round() {
     use bidui_report::claims::{progress, read_workbook, Claims};
     let before = derive(&district(), &Options::default()).unwrap();
