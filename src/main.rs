@@ -432,7 +432,7 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
             };
             let report = bidui_agent::run::run(&config, &options)
                 .with_context(|| t!("agent-in-job", party = config.party, job = options.job))?;
-            print_agent_report(&report);
+            print_agent_report(&report, &config);
         }
         AgentCommand::Serve { config: config_path, poll_seconds, chunk_records, workers } => {
             init_warnings();
@@ -458,18 +458,13 @@ fn agent(command: AgentCommand) -> anyhow::Result<()> {
                 .with_context(|| t!("agent-serving", party = config.party))?;
         }
         AgentCommand::Check { config, rows, today, timeout } => {
-            // The global --lang (or the locale) decides, as for every command.
-            let lang = match bidui_i18n::language() {
-                bidui_i18n::Lang::Zh => bidui_agent::check::Lang::Zh,
-                bidui_i18n::Lang::En => bidui_agent::check::Lang::En,
-            };
             let options = bidui_agent::check::CheckOptions {
                 rows,
                 today: today.unwrap_or_else(clock::today_in_china),
                 timeout: Duration::from_secs(timeout),
             };
             let findings = bidui_agent::check::check(&config, &options);
-            print_check(&findings, lang);
+            print_check(&findings);
             if bidui_agent::check::has_errors(&findings) {
                 std::process::exit(1);
             }
@@ -501,26 +496,21 @@ fn stop_on_signal(stop: bidui_agent::serve::Stop) -> anyhow::Result<()> {
 }
 
 /// One line per finding (verdict, subject, what was found), the fix indented below it.
-fn print_check(findings: &[bidui_agent::check::Finding], lang: bidui_agent::check::Lang) {
+/// In the language of the global --lang (or the locale), as every command.
+fn print_check(findings: &[bidui_agent::check::Finding]) {
     use bidui_agent::check::Verdict;
     let mut out = io::stdout().lock();
     for finding in findings {
-        let _ = writeln!(
-            out,
-            "[{}] {}: {}",
-            finding.verdict.label(lang),
-            finding.kind.label(lang),
-            finding.message.text(lang)
-        );
-        if let Some(fix) = finding.message.fix(lang).filter(|_| finding.verdict != Verdict::Pass) {
+        let _ = writeln!(out, "[{}] {}: {}", finding.verdict.label(), finding.kind.label(), finding.message.text());
+        if let Some(fix) = finding.message.fix().filter(|_| finding.verdict != Verdict::Pass) {
             let _ = writeln!(out, "       → {fix}");
         }
     }
-    let _ = writeln!(out, "{}", bidui_agent::check::summary(findings, lang));
+    let _ = writeln!(out, "{}", bidui_agent::check::summary(findings));
     let _ = out.flush();
 }
 
-fn print_agent_report(r: &bidui_agent::run::RunReport) {
+fn print_agent_report(r: &bidui_agent::run::RunReport, config: &bidui_agent::config::AgentConfig) {
     let none = || t!("none");
     let or_none = |items: &[String]| if items.is_empty() { none() } else { items.join(", ") };
     println!("{}", t!("agent-report-head", party = r.party, job = r.job, matcher = r.matcher));
@@ -540,7 +530,10 @@ fn print_agent_report(r: &bidui_agent::run::RunReport) {
     println!("  {}", t!("agent-report-invalid", counts = or_none(&invalid)));
     println!("  {}", t!("agent-report-sealed", fields = or_none(&r.fields_sealed)));
     for refused in &r.fields_refused {
-        println!("  {}", t!("agent-report-refused", field = refused.field, reason = refused.reason));
+        // The seal carried the reason in English; the department reads it in its language.
+        let reason = config.policy.refusal(&refused.field, &r.purpose, &config.fields);
+        let reason = reason.map_or_else(|| refused.reason.clone(), |refusal| refusal.to_string());
+        println!("  {}", t!("agent-report-refused", field = refused.field, reason = reason));
     }
     if r.values_too_long > 0 {
         println!("  {}", t!("agent-report-too-long", count = r.values_too_long));

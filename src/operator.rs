@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use bidui_client::{path_segment, Client, MatcherEndpoint};
-use bidui_core::api::{JobResults, JobSpec, JobStatus, JoinAnswer, SignedJob};
-use bidui_core::profile::Profile;
+use bidui_core::api::{JobResults, JobSpec, JobStatus, JoinAnswer, SignedJob, SpecError, MAX_RECORDS_CAP};
+use bidui_core::fieldseal::MAX_SEALED_FIELDS;
+use bidui_core::profile::{Profile, ProfileError};
 use bidui_i18n::t;
 use bidui_keyfile::Identity;
 use serde::{Deserialize, Serialize};
@@ -56,15 +57,65 @@ impl OperatorConfig {
 pub fn read_spec(path: &Path) -> anyhow::Result<JobSpec> {
     let text = std::fs::read_to_string(path).with_context(|| t!("reading-job-spec", path = path.display()))?;
     let spec: JobSpec = toml::from_str(&text).with_context(|| t!("job-spec-invalid", path = path.display()))?;
-    spec.validate().with_context(|| t!("job-spec-invalid", path = path.display()))?;
+    spec.validate().map_err(spec_error).with_context(|| t!("job-spec-invalid", path = path.display()))?;
     Ok(spec)
+}
+
+/// A job spec's error in the reader's language. `bidui-core` stays free of the catalogue
+/// (sans-IO; the matcher answers the same errors on the wire), so the command that shows
+/// one says it.
+fn spec_error(error: SpecError) -> anyhow::Error {
+    let quoted = |text: &str| format!("{text:?}");
+    let text = match &error {
+        SpecError::JobId(id) => t!("spec-error-job-id", id = quoted(id)),
+        SpecError::Missing(job, "purpose") => t!("spec-error-no-purpose", job = job),
+        SpecError::Missing(job, "approval number") => t!("spec-error-no-approval", job = job),
+        SpecError::DuplicateParty(party) => t!("spec-error-duplicate-party", party = quoted(party)),
+        SpecError::PartyName(party) => t!("spec-error-party-name", party = quoted(party)),
+        SpecError::FieldName(field) => t!("spec-error-field-name", field = quoted(field)),
+        SpecError::Epoch(epoch) => t!("spec-error-epoch", epoch = quoted(epoch)),
+        SpecError::NoDepartment => t!("spec-error-no-department"),
+        SpecError::DerivedAttribute(attribute) => t!("spec-error-derived-attribute", attribute = quoted(attribute)),
+        // The rule's own problem stays as bidui-core words it.
+        SpecError::Rule(code, problem) => t!("spec-error-rule", code = quoted(code), problem = problem),
+        SpecError::Cap(party) => t!("spec-error-cap", party = quoted(party), max = MAX_RECORDS_CAP),
+        SpecError::TooLarge(departments) => {
+            t!("spec-error-too-large", departments = departments, fields = MAX_SEALED_FIELDS)
+        }
+        SpecError::Profile(error) => return profile_error(error),
+        SpecError::Missing(..) => return error.into(),
+    };
+    anyhow::anyhow!(text)
+}
+
+/// A district profile's error in the reader's language (`bidui-core` words it in Chinese
+/// only), as [`spec_error`].
+fn profile_error(error: &ProfileError) -> anyhow::Error {
+    let quoted = |text: &str| format!("{text:?}");
+    anyhow::anyhow!(match error {
+        ProfileError::PartyCode(code) => t!("profile-error-party-code", code = quoted(code)),
+        ProfileError::FieldCode(code) => t!("profile-error-field-code", code = quoted(code)),
+        ProfileError::Duplicate(code) => t!("profile-error-duplicate", code = quoted(code)),
+        ProfileError::Name(code) => t!("profile-error-name", code = quoted(code)),
+        ProfileError::RoleTwice { field, other, role } => {
+            t!("profile-error-role-twice", field = quoted(field), other = quoted(other), role = role)
+        }
+        ProfileError::UnknownParty(party) => t!("profile-error-unknown-party", party = quoted(party)),
+        ProfileError::RequesterNotRegistry(party) => t!("profile-error-requester-not-registry", party = quoted(party)),
+        ProfileError::DepartmentIsRegistry(party) => t!("profile-error-department-is-registry", party = quoted(party)),
+        ProfileError::UnknownField(field) => t!("profile-error-unknown-field", field = quoted(field)),
+        ProfileError::NoTown { requester } => t!("profile-error-no-town", requester = quoted(requester)),
+        ProfileError::RequiredNotAsked { field, label } => {
+            t!("profile-error-required-not-asked", field = quoted(field), label = label)
+        }
+    })
 }
 
 /// Reads and checks a district profile.
 pub fn read_profile(path: &Path) -> anyhow::Result<Profile> {
     let text = std::fs::read_to_string(path).with_context(|| t!("reading-profile", path = path.display()))?;
     let profile: Profile = toml::from_str(&text).with_context(|| t!("profile-unparsable", path = path.display()))?;
-    profile.validate().with_context(|| t!("profile-invalid", path = path.display()))?;
+    profile.validate().map_err(|e| profile_error(&e)).with_context(|| t!("profile-invalid", path = path.display()))?;
     Ok(profile)
 }
 
@@ -77,13 +128,14 @@ pub fn with_profile(mut spec: JobSpec, profile: Option<&Path>) -> anyhow::Result
             let profile = read_profile(path)?;
             profile
                 .check_job(&spec)
+                .map_err(|e| profile_error(&e))
                 .with_context(|| t!("job-does-not-fit-profile", job = spec.id, path = path.display()))?;
             spec.profile = Some(profile.for_job(&spec));
         }
         None if spec.profile.is_some() => {}
         None => bail!(t!("job-without-profile", job = spec.id)),
     }
-    spec.validate().with_context(|| t!("job-invalid", job = spec.id))?;
+    spec.validate().map_err(spec_error).with_context(|| t!("job-invalid", job = spec.id))?;
     Ok(spec)
 }
 
@@ -201,6 +253,47 @@ mod tests {
             })
             .collect();
         JobStatus { id: "j".into(), purpose: String::new(), approval: String::new(), state, participants }
+    }
+
+    #[test]
+    fn a_job_spec_error_is_said_in_the_readers_language() {
+        use bidui_i18n::{in_language, Lang};
+        let error = || spec_error(SpecError::Cap("renshe".into()));
+        let zh = in_language(Lang::Zh, || error().to_string());
+        assert_eq!(zh, "参与方 \"renshe\" 需要 max_records，取值 1 到 100000000");
+        let en = in_language(Lang::En, || error().to_string());
+        assert_eq!(en, "party \"renshe\" needs `max_records` between 1 and 100000000");
+        // Its English is bidui-core's own, word for word.
+        assert_eq!(en, SpecError::Cap("renshe".into()).to_string());
+        let missing = in_language(Lang::Zh, || spec_error(SpecError::Missing("zc-1".into(), "purpose")).to_string());
+        assert!(missing.contains("用途") && missing.contains("zc-1"), "{missing}");
+    }
+
+    #[test]
+    fn a_profile_error_is_said_in_the_readers_language() {
+        use bidui_i18n::{in_language, Lang};
+        let errors = || {
+            [
+                ProfileError::PartyCode("Bad".into()),
+                ProfileError::FieldCode("Bad".into()),
+                ProfileError::Duplicate("gongan".into()),
+                ProfileError::Name("gongan".into()),
+                ProfileError::RoleTwice { field: "a".into(), other: "b".into(), role: "town" },
+                ProfileError::UnknownParty("gongan".into()),
+                ProfileError::RequesterNotRegistry("gongan".into()),
+                ProfileError::DepartmentIsRegistry("gongan".into()),
+                ProfileError::UnknownField("hukou".into()),
+                ProfileError::NoTown { requester: "minzheng".into() },
+                ProfileError::RequiredNotAsked { field: "phone".into(), label: "电话".into() },
+            ]
+        };
+        for (error, again) in errors().into_iter().zip(errors()) {
+            // The Chinese is bidui-core's own, word for word; the English is the catalogue's.
+            let zh = in_language(Lang::Zh, || profile_error(&error).to_string());
+            assert_eq!(zh, error.to_string());
+            let en = in_language(Lang::En, || spec_error(SpecError::Profile(again)).to_string());
+            assert!(en.chars().filter(|c| !c.is_ascii()).all(|c| "镇街电话…–".contains(c)), "{en}");
+        }
     }
 
     #[test]

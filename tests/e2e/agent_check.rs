@@ -122,11 +122,17 @@ fn agent_check_passes_a_good_agent_and_catches_column_key_matcher_and_enrolment_
 
     // An unreachable matcher: an error naming the URL and the cause in plain words.
     let away = format!("https://127.0.0.1:{}", free_port());
-    let (ok, out) = agent_check(&write_config(&agent_dir, "gongan", &away, &cert, "公民身份号码"), &[]);
+    let unreachable = write_config(&agent_dir, "gongan", &away, &cert, "公民身份号码");
+    let (ok, out) = agent_check(&unreachable, &[]);
     assert!(!ok, "{out}");
     assert!(
-        out.contains(&format!(
-            "[错误] 比对服务器: 无法连通比对服务器 {away}：the connection was refused (is the matcher running?)"
+        out.contains(&format!("[错误] 比对服务器: 无法连通比对服务器 {away}：连接被拒绝（比对服务是否在运行？）")),
+        "{out}"
+    );
+    let (ok, out) = agent_check(&unreachable, &["--lang", "en"]);
+    assert!(
+        !ok && out.contains(&format!(
+            "[ERROR] matcher: cannot reach the matcher {away}: the connection was refused (is the matcher running?)"
         )),
         "{out}"
     );

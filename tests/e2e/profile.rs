@@ -56,7 +56,8 @@ fn job_create_refuses_a_job_without_a_profile_or_without_a_town_and_says_what_to
     let refused = create(&operator(Some(&townless)));
     let message = printed(&refused);
     assert!(!refused.status.success(), "{message}");
-    assert!(message.contains("没有镇街") && message.contains("role = \"town\""), "{message}");
+    // In English (`--lang en`): the profile's error is said through the catalogue too.
+    assert!(message.contains("has no town field") && message.contains("role = \"town\""), "{message}");
     assert!(!exists(&without), "a refused job reached the matcher");
 
     let with = operator(Some(&crate::example_profile()));

@@ -7,30 +7,25 @@
 //! numbers stay here: a finding carries them masked ([`mask`]: the region's first four and
 //! the last four characters), never whole, since the output may be pasted into a ticket.
 //!
-//! Every text a person reads is in [`Message::text`] / [`Message::fix`] (and the labels of
-//! [`Verdict`] and [`Kind`]), Chinese and English side by side, so that they can move to a
-//! localisation catalogue in one piece.
+//! Every text a person reads — [`Message::text`] / [`Message::fix`], the labels of [`Verdict`]
+//! and [`Kind`], [`summary`] — comes from the catalogue (`check-…` keys of bidui-i18n) in the
+//! reader's language: Chinese unless `--lang en` or the locale says English.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bidui_client::{certificate_fingerprint, presented_certificate, Client, ClientError, RetryPolicy, TrustKind};
+use bidui_client::{
+    certificate_fingerprint, presented_certificate, Client, ClientError, ConnectionCause, RetryPolicy, TrustKind,
+};
 use bidui_core::api::EpochDelivery;
 use bidui_core::{idnum, CivilDate, IdNumber};
+use bidui_i18n::t;
 use bidui_keyfile::Identity;
 
 use crate::config::AgentConfig;
 use crate::epochs;
-use crate::source::{Source, SourceError};
-
-/// The language of what is printed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Lang {
-    #[default]
-    Zh,
-    En,
-}
+use crate::source::{RowReason, Source, SourceError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
@@ -175,7 +170,7 @@ pub enum Message {
     },
     SampleUnreadable {
         row: u32,
-        reason: String,
+        reason: RowReason,
     },
     NoRows,
     Counts {
@@ -210,7 +205,7 @@ pub enum Message {
     },
     MatcherUnreachable {
         url: String,
-        cause: String,
+        cause: ConnectionCause,
     },
     MatcherUnhealthy {
         url: String,
@@ -234,7 +229,7 @@ pub enum Message {
         fingerprint: String,
     },
     CertificateUnread {
-        cause: String,
+        cause: ConnectionCause,
     },
     EpochHeld {
         kcv: String,
@@ -304,7 +299,7 @@ pub fn check(config_path: &Path, options: &CheckOptions) -> Vec<Finding> {
                     Message::ConfigUnreadable { path, detail: source.to_string() }
                 }
                 crate::config::ConfigError::Invalid { message, .. } => {
-                    Message::ConfigUnreadable { path, detail: message.trim_end().to_owned() }
+                    Message::ConfigUnreadable { path, detail: message.to_string().trim_end().to_owned() }
                 }
             };
             report.error(Kind::Config, message);
@@ -710,12 +705,8 @@ fn public_key(config: &AgentConfig) -> String {
 }
 
 /// Why a request did not get through, in the client's plain words (the URL is said apart).
-fn cause(error: &ClientError) -> String {
-    match error {
-        ClientError::Transport { reason, .. } => reason.clone(),
-        ClientError::GaveUp { reason, .. } => reason.clone(),
-        other => other.to_string(),
-    }
+fn cause(error: &ClientError) -> ConnectionCause {
+    error.cause().cloned().unwrap_or_else(|| ConnectionCause::Other(error.to_string()))
 }
 
 /// The fingerprint of the certificate the matcher presents, against the pinned one.
@@ -779,76 +770,64 @@ fn check_enrolment(
 }
 
 // ---------------------------------------------------------------------------------------
-// Every text a person reads, Chinese first and English beside it.
+// Every text a person reads, from the catalogue (`check-…` keys of bidui-i18n) in the
+// reader's language.
 // ---------------------------------------------------------------------------------------
 
 impl Verdict {
-    pub fn label(self, lang: Lang) -> &'static str {
-        match (self, lang) {
-            (Verdict::Pass, Lang::Zh) => "通过",
-            (Verdict::Warning, Lang::Zh) => "警告",
-            (Verdict::Error, Lang::Zh) => "错误",
-            (Verdict::Pass, Lang::En) => "PASS",
-            (Verdict::Warning, Lang::En) => "WARN",
-            (Verdict::Error, Lang::En) => "ERROR",
+    pub fn label(self) -> String {
+        match self {
+            Verdict::Pass => t!("check-verdict-pass"),
+            Verdict::Warning => t!("check-verdict-warning"),
+            Verdict::Error => t!("check-verdict-error"),
         }
     }
 }
 
 impl Kind {
-    pub fn label(self, lang: Lang) -> &'static str {
-        let (zh, en) = match self {
-            Kind::Config => ("配置", "config"),
-            Kind::File => ("文件", "file"),
-            Kind::Key => ("密钥", "key"),
-            Kind::JobTrust => ("任务签名", "job signer"),
-            Kind::Source => ("数据文件", "source"),
-            Kind::Column => ("列", "column"),
-            Kind::Sample => ("样例", "sample"),
-            Kind::Counts => ("统计", "counts"),
-            Kind::Policy => ("共享策略", "policy"),
-            Kind::Matcher => ("比对服务器", "matcher"),
-            Kind::Certificate => ("证书", "certificate"),
-            Kind::Epoch => ("密钥周期", "epoch"),
-            Kind::Enrolment => ("登记", "enrolment"),
-        };
-        pick(lang, zh, en)
+    pub fn label(self) -> String {
+        match self {
+            Kind::Config => t!("check-kind-config"),
+            Kind::File => t!("check-kind-file"),
+            Kind::Key => t!("check-kind-key"),
+            Kind::JobTrust => t!("check-kind-job-trust"),
+            Kind::Source => t!("check-kind-source"),
+            Kind::Column => t!("check-kind-column"),
+            Kind::Sample => t!("check-kind-sample"),
+            Kind::Counts => t!("check-kind-counts"),
+            Kind::Policy => t!("check-kind-policy"),
+            Kind::Matcher => t!("check-kind-matcher"),
+            Kind::Certificate => t!("check-kind-certificate"),
+            Kind::Epoch => t!("check-kind-epoch"),
+            Kind::Enrolment => t!("check-kind-enrolment"),
+        }
     }
 }
 
 impl FileRole {
-    fn label(self, lang: Lang) -> &'static str {
-        let (zh, en) = match self {
-            FileRole::Source => ("数据文件", "source file"),
-            FileRole::IdentityKey => ("签名私钥", "signing key"),
-            FileRole::X25519Key => ("接收密钥周期的私钥", "key for sealed epochs"),
-            FileRole::EpochFile => ("密钥周期文件", "epoch file"),
-            FileRole::MatcherCertificate => ("比对服务器证书", "matcher certificate"),
-            FileRole::MatcherCa => ("比对服务器的 CA 证书", "matcher CA file"),
-        };
-        pick(lang, zh, en)
-    }
-}
-
-fn pick<T>(lang: Lang, zh: T, en: T) -> T {
-    match lang {
-        Lang::Zh => zh,
-        Lang::En => en,
+    fn label(self) -> String {
+        match self {
+            FileRole::Source => t!("check-file-source"),
+            FileRole::IdentityKey => t!("check-file-identity-key"),
+            FileRole::X25519Key => t!("check-file-x25519-key"),
+            FileRole::EpochFile => t!("check-file-epoch"),
+            FileRole::MatcherCertificate => t!("check-file-matcher-certificate"),
+            FileRole::MatcherCa => t!("check-file-matcher-ca"),
+        }
     }
 }
 
 /// What an identity-number error code means.
-fn id_error_label(code: &str, lang: Lang) -> &'static str {
-    let (zh, en) = match code {
-        "empty" => ("为空", "empty"),
-        "excel-mangled" => ("被 Excel 改坏（科学计数法或末位变 0）", "mangled by Excel (scientific notation or 000)"),
-        "length" => ("位数不是 15 或 18", "not 15 or 18 characters"),
-        "charset" => ("含有非数字字符", "characters other than digits and X"),
-        "birthdate" => ("出生日期不可能", "impossible birth date"),
-        "checksum" => ("校验位不符", "check character wrong"),
-        _ => ("其他", "other"),
-    };
-    pick(lang, zh, en)
+fn id_error_label(code: &str) -> String {
+    match code {
+        "empty" => t!("check-id-empty"),
+        "excel-mangled" => t!("check-id-excel-mangled"),
+        "length" => t!("check-id-length"),
+        "charset" => t!("check-id-charset"),
+        "birthdate" => t!("check-id-birthdate"),
+        "checksum" => t!("check-id-checksum"),
+        _ => t!("check-id-other"),
+    }
 }
 
 fn quoted(items: &[String]) -> String {
@@ -857,403 +836,139 @@ fn quoted(items: &[String]) -> String {
 
 impl Message {
     /// What was found.
-    pub fn text(&self, lang: Lang) -> String {
+    pub fn text(&self) -> String {
         use Message::*;
-        let zh = matches!(lang, Lang::Zh);
         match self {
-            ConfigMissing { path } => match zh {
-                true => format!("配置文件 {} 不存在", path.display()),
-                false => format!("the configuration {} does not exist", path.display()),
-            },
-            ConfigUnreadable { path, detail } => match zh {
-                true => format!("配置文件 {} 无法读取或解析：{detail}", path.display()),
-                false => format!("the configuration {} cannot be read: {detail}", path.display()),
-            },
-            ConfigRead { path, party } => match zh {
-                true => format!("配置文件 {} 可以解析，参与方名称为 {party}", path.display()),
-                false => format!("the configuration {} parses; party {party}", path.display()),
-            },
-            FileMissing { role, path } => match zh {
-                true => format!("{}不存在：{}（配置项 {}）", role.label(lang), path.display(), role.key()),
-                false => {
-                    format!("{} not found: {} (configuration key {})", role.label(lang), path.display(), role.key())
-                }
-            },
-            FilePresent { role, path } => match zh {
-                true => format!("{}存在：{}", role.label(lang), path.display()),
-                false => format!("{} present: {}", role.label(lang), path.display()),
-            },
-            KeyTooOpen { path, mode } => match zh {
-                true => format!("密钥文件 {} 的权限是 {mode:o}，同组或其他用户可以读取", path.display()),
-                false => format!("the key file {} has mode {mode:o}: group or others can read it", path.display()),
-            },
-            KeyPrivate { path } => match zh {
-                true => format!("密钥文件 {} 仅所有者可读（600）", path.display()),
-                false => format!("the key file {} is readable by its owner only (600)", path.display()),
-            },
-            KeyInvalid { role, path, detail } => match zh {
-                true => format!("{} {} 无法使用：{detail}", role.label(lang), path.display()),
-                false => format!("the {} {} is not usable: {detail}", role.label(lang), path.display()),
-            },
-            SealedEpochsOff { missing } => match zh {
-                true => format!("未配置 {missing}：无法接收密钥管理员通过比对服务器发来的密钥周期"),
-                false => {
-                    format!("{missing} is not set: epochs the custodian sends through the matcher cannot be taken up")
-                }
-            },
-            JobTrustMissing => match zh {
-                true => "未配置 operator_key 或 custodian_key：本代理会拒绝所有任务".to_owned(),
-                false => "neither operator_key nor custodian_key is set: every job would be refused".to_owned(),
-            },
-            JobTrustInvalid { key } => match zh {
-                true => format!("{key} 不是 64 位十六进制的公钥"),
-                false => format!("{key} is not a public key of 64 hex digits"),
-            },
-            JobTrust { key: "operator_key" } => match zh {
-                true => "只接受持有 operator_key 所配公钥的操作员签名的任务".to_owned(),
-                false => "only jobs signed by the operator whose key is operator_key are accepted".to_owned(),
-            },
-            JobTrust { .. } => match zh {
-                true => "接受密钥管理员（custodian_key）登记的操作员签名的任务".to_owned(),
-                false => "jobs signed by an operator the custodian (custodian_key) enrolled are accepted".to_owned(),
-            },
-            SourceUnreadable { detail } => match zh {
-                true => format!("数据文件无法读取：{detail}"),
-                false => format!("the source cannot be read: {detail}"),
-            },
+            ConfigMissing { path } => t!("check-config-missing", path = path.display()),
+            ConfigUnreadable { path, detail } => t!("check-config-unreadable", path = path.display(), detail = detail),
+            ConfigRead { path, party } => t!("check-config-read", path = path.display(), party = party),
+            FileMissing { role, path } => {
+                t!("check-file-missing", file = role.label(), path = path.display(), key = role.key())
+            }
+            FilePresent { role, path } => t!("check-file-present", file = role.label(), path = path.display()),
+            KeyTooOpen { path, mode } => t!("check-key-too-open", path = path.display(), mode = format!("{mode:o}")),
+            KeyPrivate { path } => t!("check-key-private", path = path.display()),
+            KeyInvalid { role, path, detail } => {
+                t!("check-key-invalid", file = role.label(), path = path.display(), detail = detail)
+            }
+            SealedEpochsOff { missing } => t!("check-sealed-epochs-off", missing = missing),
+            JobTrustMissing => t!("check-job-trust-missing"),
+            JobTrustInvalid { key } => t!("check-job-trust-invalid", key = key),
+            JobTrust { key: "operator_key" } => t!("check-job-trust-operator"),
+            JobTrust { .. } => t!("check-job-trust-custodian"),
+            SourceUnreadable { detail } => t!("check-source-unreadable", detail = detail),
             SourceOpened { path, format, encoding, sheet, columns } => {
                 let how = [Some(format.as_str()), encoding.as_deref(), sheet.as_deref()]
                     .into_iter()
                     .flatten()
                     .collect::<Vec<_>>()
                     .join(", ");
-                match zh {
-                    true => format!("数据文件 {}（{how}）可以读取，共 {columns} 列", path.display()),
-                    false => format!("the source {} ({how}) reads, {columns} columns", path.display()),
-                }
+                t!("check-source-opened", path = path.display(), how = how, columns = columns)
             }
-            ColumnFound { key, header, column } => match zh {
-                true => format!("{key} = \"{header}\" 对应第 {column} 列"),
-                false => format!("{key} = \"{header}\" is column {column}"),
-            },
-            ColumnMissing { key, header, headers, .. } => match zh {
-                true => format!("{key} = \"{header}\" 在文件的表头中找不到；文件的列名为：{}", quoted(headers)),
-                false => {
-                    format!("{key} = \"{header}\" is not a header of the file; its headers are: {}", quoted(headers))
-                }
-            },
-            ColumnTwice { key, header, first, second } => match zh {
-                true => format!("{key} = \"{header}\" 在表头中出现两次（第 {first} 列和第 {second} 列）"),
-                false => format!("{key} = \"{header}\" appears twice in the header (columns {first} and {second})"),
-            },
-            SampleValid { row, masked } => match zh {
-                true => format!("第 {row} 行身份证号规范化为 {masked}（本机处理，不外发）"),
-                false => format!("row {row}: identity number normalizes to {masked} (locally; never sent)"),
-            },
+            ColumnFound { key, header, column } => {
+                t!("check-column-found", key = key, header = header, column = column)
+            }
+            ColumnMissing { key, header, headers, .. } => {
+                t!("check-column-missing", key = key, header = header, headers = quoted(headers))
+            }
+            ColumnTwice { key, header, first, second } => {
+                t!("check-column-twice", key = key, header = header, first = first, second = second)
+            }
+            SampleValid { row, masked } => t!("check-sample-valid", row = row, masked = masked),
+            SampleInvalid { row, masked, code } if masked.is_empty() => {
+                t!("check-sample-invalid-empty", row = row, code = code, meaning = id_error_label(code))
+            }
             SampleInvalid { row, masked, code } => {
-                let shown = if masked.is_empty() { String::new() } else { format!(" {masked}") };
-                match zh {
-                    true => format!("第 {row} 行身份证号{shown} 无效：{code}（{}）", id_error_label(code, lang)),
-                    false => {
-                        format!("row {row}: identity number{shown} is invalid: {code} ({})", id_error_label(code, lang))
-                    }
-                }
+                t!("check-sample-invalid", row = row, masked = masked, code = code, meaning = id_error_label(code))
             }
-            SampleUnreadable { row, reason } => match zh {
-                true => format!("第 {row} 行无法读取：{reason}"),
-                false => format!("row {row} cannot be read: {reason}"),
-            },
-            NoRows => match zh {
-                true => "数据文件没有数据行".to_owned(),
-                false => "the source has no data rows".to_owned(),
-            },
+            SampleUnreadable { row, reason } => t!("check-sample-unreadable", row = row, reason = reason),
+            NoRows => t!("check-no-rows"),
             Counts { rows, valid, invalid, unreadable } => {
-                let codes = invalid
-                    .iter()
-                    .map(|(code, n)| match zh {
-                        true => format!("{code}（{}）{n} 行", id_error_label(code, lang)),
-                        false => format!("{code} ({}) {n}", id_error_label(code, lang)),
-                    })
-                    .collect::<Vec<_>>();
-                let none = pick(lang, "无", "none");
-                let codes = if codes.is_empty() { none.to_owned() } else { codes.join(pick(lang, "，", ", ")) };
-                match zh {
-                    true => format!(
-                        "全文件 {rows} 行：身份证号有效 {valid} 行；无效的按原因：{codes}；无法读取 {unreadable} 行"
-                    ),
-                    false => format!(
-                        "whole file, {rows} rows: {valid} valid identity numbers; invalid by code: {codes}; \
-                         unreadable rows: {unreadable}"
-                    ),
-                }
+                let codes = match invalid.is_empty() {
+                    true => t!("none"),
+                    false => invalid
+                        .iter()
+                        .map(|(code, n)| t!("check-counts-code", code = code, meaning = id_error_label(code), rows = n))
+                        .collect::<Vec<_>>()
+                        .join(&t!("check-counts-separator")),
+                };
+                t!("check-counts", rows = rows, valid = valid, codes = codes, unreadable = unreadable)
             }
-            TooFewReadable { readable, rows, percent } => match zh {
-                true => format!(
-                    "{rows} 行中只有 {readable} 行可以读取，低于 min_readable_share（{percent}%）：任务会拒绝密封"
-                ),
-                false => format!(
-                    "only {readable} of {rows} rows can be read, below min_readable_share ({percent}%): a job would \
-                     refuse to seal"
-                ),
-            },
-            NoFields => match zh {
-                true => "未映射任何字段（[fields]）：只发送令牌，不发送字段值".to_owned(),
-                false => "no fields mapped ([fields]): tokens only, no field value leaves".to_owned(),
-            },
+            TooFewReadable { readable, rows, percent } => {
+                t!("check-too-few-readable", readable = readable, rows = rows, percent = percent)
+            }
+            NoFields => t!("check-no-fields"),
+            FieldAllowed { field, purposes } if purposes.iter().any(|p| p == "*") => {
+                t!("check-field-allowed-any", field = field)
+            }
             FieldAllowed { field, purposes } => {
-                let any = purposes.iter().any(|p| p == "*");
-                match (zh, any) {
-                    (true, true) => format!("字段 {field} 可为任何用途密封发给请求方"),
-                    (true, false) => format!("字段 {field} 可为以下用途密封发给请求方：{}", purposes.join("、")),
-                    (false, true) => format!("field {field} may be sealed to the requester for any purpose"),
-                    (false, false) => format!(
-                        "field {field} may be sealed to the requester for these purposes: {}",
-                        purposes.join(", ")
-                    ),
-                }
+                t!("check-field-allowed", field = field, purposes = purposes.join(&t!("check-purposes-separator")))
             }
-            FieldNeverAllowed { field } => match zh {
-                true => format!("字段 {field} 已映射列，但本地策略不允许它为任何用途发出"),
-                false => format!("field {field} is mapped but the local policy lets it leave for no purpose"),
-            },
-            PolicyFieldUnmapped { field } => match zh {
-                true => format!("[policy] 允许字段 {field}，但 [fields] 没有为它映射列，所以它不会发出"),
-                false => format!("[policy] allows field {field} but [fields] maps no column to it, so it never leaves"),
-            },
-            MatcherSetup { url, detail } => match zh {
-                true => format!("比对服务器 {url} 的连接配置有误：{detail}"),
-                false => format!("the matcher {url} is misconfigured: {detail}"),
-            },
-            MatcherReachable { url } => match zh {
-                true => format!("比对服务器 {url} 可以连通，运行正常"),
-                false => format!("the matcher {url} is reachable and healthy"),
-            },
-            MatcherUnreachable { url, cause } => match zh {
-                true => format!("无法连通比对服务器 {url}：{cause}"),
-                false => format!("cannot reach the matcher {url}: {cause}"),
-            },
-            MatcherUnhealthy { url, cause } => match zh {
-                true => format!("比对服务器 {url} 有应答但不正常：{cause}"),
-                false => format!("the matcher {url} answers but is not healthy: {cause}"),
-            },
-            MatcherUntrusted { url, cause } => match zh {
-                true => format!("比对服务器 {url} 的证书不被信任，未发送任何数据：{cause}"),
-                false => format!("the matcher {url}'s certificate is not trusted; nothing was sent: {cause}"),
-            },
-            PlainHttp { url } => match zh {
-                true => format!("{url} 是明文 HTTP，只适用于本机测试"),
-                false => format!("{url} is plain HTTP, for loopback tests only"),
-            },
-            CertificatePinned { fingerprint } => match zh {
-                true => format!("服务器证书指纹 {fingerprint}，与 matcher_certificate 一致"),
-                false => {
-                    format!("the matcher's certificate fingerprint {fingerprint} is the pinned matcher_certificate")
-                }
-            },
-            CertificateMismatch { presented, pinned } => match zh {
-                true => format!("服务器出示的证书指纹 {presented} 与 matcher_certificate 的指纹 {pinned} 不同"),
-                false => format!(
-                    "the matcher presents the certificate {presented}, not the pinned matcher_certificate {pinned}"
-                ),
-            },
-            CertificateByCa { fingerprint } => match zh {
-                true => format!("服务器证书指纹 {fingerprint}（由 matcher_ca 验证）"),
-                false => format!("the matcher's certificate fingerprint is {fingerprint} (checked against matcher_ca)"),
-            },
-            CertificateUnread { cause } => match zh {
-                true => format!("无法读取服务器证书：{cause}"),
-                false => format!("cannot read the matcher's certificate: {cause}"),
-            },
-            EpochHeld { kcv, suite, path } => match zh {
-                true => format!("持有密钥周期 {kcv}（{suite}）：{}", path.display()),
-                false => format!("holds epoch {kcv} ({suite}): {}", path.display()),
-            },
-            EpochUnreadable { path, detail } => match zh {
-                true => format!("密钥周期文件 {} 无法使用：{detail}", path.display()),
-                false => format!("the epoch file {} is not usable: {detail}", path.display()),
-            },
-            NoEpoch { can_receive: true } => match zh {
-                true => "尚未持有密钥周期；密钥管理员轮换后，第一次运行任务时会自动领取".to_owned(),
-                false => "no epoch held yet; once the custodian rotates, the first job run takes it up".to_owned(),
-            },
-            NoEpoch { can_receive: false } => match zh {
-                true => "没有密钥周期，也无法接收：任务无法运行".to_owned(),
-                false => "no epoch held and none can be received: no job can run".to_owned(),
-            },
-            EpochsWaiting { count } => match zh {
-                true => format!("比对服务器上有 {count} 个发给本代理的密钥周期，下次运行任务时领取"),
-                false => {
-                    format!("{count} sealed epochs for this agent wait at the matcher; the next job run takes them up")
-                }
-            },
-            Enrolled { party } => match zh {
-                true => format!("本代理已在比对服务器登记为 {party}"),
-                false => format!("this agent is enrolled at the matcher as {party}"),
-            },
-            NotEnrolled { party, .. } => match zh {
-                true => format!("比对服务器不认识本代理 {party}：尚未登记（unknown-signer）"),
-                false => format!("the matcher does not know the agent {party}: not enrolled (unknown-signer)"),
-            },
-            OtherKeyEnrolled { party, .. } => match zh {
-                true => format!("比对服务器为 {party} 登记的是另一把公钥，与本机的签名私钥不符（bad-signature）"),
-                false => format!("the matcher has another public key enrolled for {party} than this signing key's"),
-            },
-            Revoked { party } => match zh {
-                true => format!("本代理 {party} 的登记已被吊销"),
-                false => format!("the enrolment of {party} has been revoked"),
-            },
-            ClockSkew { detail } => match zh {
-                true => format!("本机时钟与比对服务器相差过大：{detail}"),
-                false => format!("this machine's clock is too far from the matcher's: {detail}"),
-            },
-            EnrolmentRefused { cause } => match zh {
-                true => format!("无法确认登记：{cause}"),
-                false => format!("enrolment could not be checked: {cause}"),
-            },
-            EnrolmentUnchecked => match zh {
-                true => "签名私钥不可用，未检查是否已登记".to_owned(),
-                false => "the signing key is unusable, so enrolment was not checked".to_owned(),
-            },
+            FieldNeverAllowed { field } => t!("check-field-never-allowed", field = field),
+            PolicyFieldUnmapped { field } => t!("check-policy-field-unmapped", field = field),
+            MatcherSetup { url, detail } => t!("check-matcher-setup", url = url, detail = detail),
+            MatcherReachable { url } => t!("check-matcher-reachable", url = url),
+            MatcherUnreachable { url, cause } => t!("check-matcher-unreachable", url = url, cause = cause),
+            MatcherUnhealthy { url, cause } => t!("check-matcher-unhealthy", url = url, cause = cause),
+            MatcherUntrusted { url, cause } => t!("check-matcher-untrusted", url = url, cause = cause),
+            PlainHttp { url } => t!("check-plain-http", url = url),
+            CertificatePinned { fingerprint } => t!("check-certificate-pinned", fingerprint = fingerprint),
+            CertificateMismatch { presented, pinned } => {
+                t!("check-certificate-mismatch", presented = presented, pinned = pinned)
+            }
+            CertificateByCa { fingerprint } => t!("check-certificate-by-ca", fingerprint = fingerprint),
+            CertificateUnread { cause } => t!("check-certificate-unread", cause = cause),
+            EpochHeld { kcv, suite, path } => t!("check-epoch-held", kcv = kcv, suite = suite, path = path.display()),
+            EpochUnreadable { path, detail } => t!("check-epoch-unreadable", path = path.display(), detail = detail),
+            NoEpoch { can_receive: true } => t!("check-no-epoch-yet"),
+            NoEpoch { can_receive: false } => t!("check-no-epoch"),
+            EpochsWaiting { count } => t!("check-epochs-waiting", count = count),
+            Enrolled { party } => t!("check-enrolled", party = party),
+            NotEnrolled { party, .. } => t!("check-not-enrolled", party = party),
+            OtherKeyEnrolled { party, .. } => t!("check-other-key-enrolled", party = party),
+            Revoked { party } => t!("check-revoked", party = party),
+            ClockSkew { detail } => t!("check-clock-skew", detail = detail),
+            EnrolmentRefused { cause } => t!("check-enrolment-refused", cause = cause),
+            EnrolmentUnchecked => t!("check-enrolment-unchecked"),
         }
     }
 
     /// What to do about it, for a warning or an error.
-    pub fn fix(&self, lang: Lang) -> Option<String> {
+    pub fn fix(&self) -> Option<String> {
         use Message::*;
-        let zh = matches!(lang, Lang::Zh);
         let fix = match self {
-            ConfigMissing { .. } => match zh {
-                true => "检查 --config 的路径".to_owned(),
-                false => "check the path given to --config".to_owned(),
-            },
-            ConfigUnreadable { .. } => match zh {
-                true => "按上面的提示修改配置文件".to_owned(),
-                false => "correct the configuration as the message says".to_owned(),
-            },
-            FileMissing { role: FileRole::IdentityKey | FileRole::X25519Key, .. } => match zh {
-                true => "运行 bidui agent init --dir <目录> 生成密钥，并在配置中写明路径".to_owned(),
-                false => "run bidui agent init --dir <folder> and set the paths in the configuration".to_owned(),
-            },
-            FileMissing { role, .. } => match zh {
-                true => format!("检查配置项 {}（相对路径从配置文件所在目录算起）", role.key()),
-                false => format!("check {} (relative paths start at the configuration's folder)", role.key()),
-            },
+            ConfigMissing { .. } => t!("check-fix-config-missing"),
+            ConfigUnreadable { .. } => t!("check-fix-config-unreadable"),
+            FileMissing { role: FileRole::IdentityKey | FileRole::X25519Key, .. } => t!("check-fix-agent-init"),
+            FileMissing { role, .. } => t!("check-fix-file-path", key = role.key()),
+            // A command: the same in every language.
             KeyTooOpen { path, .. } => format!("chmod 600 {}", path.display()),
-            KeyInvalid { .. } | EpochUnreadable { .. } => match zh {
-                true => "换回原来的文件；如已丢失，重新生成并请密钥管理员重新登记".to_owned(),
-                false => {
-                    "restore the original file; if lost, make a new one and have the custodian enrol it".to_owned()
-                }
-            },
-            SealedEpochsOff { missing } => match zh {
-                true => format!("在配置中加入 {missing}（由密钥管理员或 bidui agent init 提供）"),
-                false => format!("add {missing} to the configuration (from the custodian or bidui agent init)"),
-            },
-            JobTrustMissing | JobTrustInvalid { .. } => match zh {
-                true => "填入密钥管理员提供的 custodian_key（或操作员的 operator_key），64 位十六进制".to_owned(),
-                false => "set custodian_key (or operator_key) to the 64 hex digits the custodian gives you".to_owned(),
-            },
-            SourceUnreadable { .. } => match zh {
-                true => "检查 [source] 的 path、format、encoding、sheet 和 header_row".to_owned(),
-                false => "check [source] path, format, encoding, sheet and header_row".to_owned(),
-            },
-            ColumnMissing { key, header, suggestion: Some(suggestion), .. } => match zh {
-                true => format!("把 {key} 从 \"{header}\" 改为 \"{suggestion}\"？"),
-                false => format!("change {key} from \"{header}\" to \"{suggestion}\"?"),
-            },
-            ColumnMissing { key, .. } => match zh {
-                true => format!("把 {key} 改为上面列出的列名之一（与表头完全一致）"),
-                false => format!("set {key} to one of the headers listed, exactly as written"),
-            },
-            ColumnTwice { .. } => match zh {
-                true => "在导出文件中给其中一列改名".to_owned(),
-                false => "rename one of the two columns in the export".to_owned(),
-            },
-            SampleInvalid { .. } | Counts { .. } => match zh {
-                true => "无效号码不参与比对，只发送按原因的计数；被 Excel 改坏的号码需以文本格式重新导出".to_owned(),
-                false => "invalid numbers are not compared (only counts by code leave); re-export Excel-mangled \
-                          numbers as text"
-                    .to_owned(),
-            },
-            SampleUnreadable { .. } | NoRows | TooFewReadable { .. } => match zh {
-                true => "检查导出文件是否完整，以及 [source] 的 sheet 和 header_row".to_owned(),
-                false => "check that the export is whole, and [source] sheet and header_row".to_owned(),
-            },
-            FieldNeverAllowed { field } => match zh {
-                true => format!("如需共享，在 [policy] 中加一条 allow 包含 {field} 和用途；否则从 [fields] 删除"),
-                false => {
-                    format!("to share it, add an [[policy.allow]] rule naming {field}; otherwise drop it from [fields]")
-                }
-            },
-            PolicyFieldUnmapped { field } => match zh {
-                true => format!("在 [fields] 中为 {field} 映射一列，或从 [policy] 中删除"),
-                false => format!("map a column to {field} in [fields], or drop it from [policy]"),
-            },
-            MatcherSetup { .. } => match zh {
-                true => "https:// 地址需配置 matcher_certificate 或 matcher_ca；http:// 地址不要配置证书".to_owned(),
-                false => "an https:// matcher needs matcher_certificate or matcher_ca; an http:// one none".to_owned(),
-            },
-            MatcherUnreachable { .. } => match zh {
-                true => "确认比对服务器已启动，matcher 地址和端口正确，防火墙放行该端口".to_owned(),
-                false => {
-                    "check that the matcher runs, that the URL and port are right and the firewall lets it through"
-                        .to_owned()
-                }
-            },
-            MatcherUnhealthy { .. } => match zh {
-                true => "请比对服务器管理员检查服务器日志".to_owned(),
-                false => "ask the matcher's administrator to look at its log".to_owned(),
-            },
-            MatcherUntrusted { .. } | CertificateMismatch { .. } => match zh {
-                true => "向操作员索取当前的服务器证书，通过电话核对指纹后替换 matcher_certificate".to_owned(),
-                false => "get the current certificate from the operator, compare its fingerprint by phone, and \
-                          replace matcher_certificate"
-                    .to_owned(),
-            },
-            PlainHttp { .. } => match zh {
-                true => "正式部署请使用 https:// 地址并配置 matcher_certificate".to_owned(),
-                false => "in production use the https:// URL with matcher_certificate".to_owned(),
-            },
-            CertificateUnread { .. } => match zh {
-                true => "通过电话向操作员核对证书指纹".to_owned(),
-                false => "compare the certificate's fingerprint with the operator by phone".to_owned(),
-            },
-            NoEpoch { can_receive: true } => match zh {
-                true => "无需操作；如任务报告缺少密钥周期，请联系密钥管理员".to_owned(),
-                false => "nothing to do; if a job says the epoch is missing, ask the key custodian".to_owned(),
-            },
-            NoEpoch { can_receive: false } => match zh {
-                true => "配置 x25519_key 和 custodian_key 以接收密钥周期".to_owned(),
-                false => "set x25519_key and custodian_key to receive epochs".to_owned(),
-            },
-            NotEnrolled { public_key, .. } => match zh {
-                true => format!("把签名公钥 {public_key} 和 x25519 公钥交给密钥管理员登记（bidui keys enroll）"),
-                false => format!(
-                    "give the signing public key {public_key} and the x25519 public key to the key custodian to \
-                     enrol (bidui keys enroll)"
-                ),
-            },
-            OtherKeyEnrolled { public_key, .. } => match zh {
-                true => {
-                    format!("确认 identity_key 指向原来的私钥；如私钥已重新生成，请密钥管理员重新登记公钥 {public_key}")
-                }
-                false => format!(
-                    "check that identity_key is the original key; if it was made anew, have the custodian enrol \
-                     {public_key} again"
-                ),
-            },
-            Revoked { .. } => match zh {
-                true => "联系密钥管理员".to_owned(),
-                false => "contact the key custodian".to_owned(),
-            },
-            ClockSkew { .. } => match zh {
-                true => "校准本机时间（NTP）".to_owned(),
-                false => "set this machine's clock right (NTP)".to_owned(),
-            },
-            EnrolmentRefused { .. } | EnrolmentUnchecked => match zh {
-                true => "先修正上面的错误".to_owned(),
-                false => "fix the errors above first".to_owned(),
-            },
+            KeyInvalid { .. } | EpochUnreadable { .. } => t!("check-fix-restore-file"),
+            SealedEpochsOff { missing } => t!("check-fix-sealed-epochs-off", missing = missing),
+            JobTrustMissing | JobTrustInvalid { .. } => t!("check-fix-job-trust"),
+            SourceUnreadable { .. } => t!("check-fix-source"),
+            ColumnMissing { key, header, suggestion: Some(suggestion), .. } => {
+                t!("check-fix-column-suggestion", key = key, header = header, suggestion = suggestion)
+            }
+            ColumnMissing { key, .. } => t!("check-fix-column", key = key),
+            ColumnTwice { .. } => t!("check-fix-column-twice"),
+            SampleInvalid { .. } | Counts { .. } => t!("check-fix-invalid-numbers"),
+            SampleUnreadable { .. } | NoRows | TooFewReadable { .. } => t!("check-fix-export-whole"),
+            FieldNeverAllowed { field } => t!("check-fix-field-never-allowed", field = field),
+            PolicyFieldUnmapped { field } => t!("check-fix-policy-field-unmapped", field = field),
+            MatcherSetup { .. } => t!("check-fix-matcher-setup"),
+            MatcherUnreachable { .. } => t!("check-fix-matcher-unreachable"),
+            MatcherUnhealthy { .. } => t!("check-fix-matcher-unhealthy"),
+            MatcherUntrusted { .. } | CertificateMismatch { .. } => t!("check-fix-certificate"),
+            PlainHttp { .. } => t!("check-fix-plain-http"),
+            CertificateUnread { .. } => t!("check-fix-certificate-unread"),
+            NoEpoch { can_receive: true } => t!("check-fix-no-epoch-yet"),
+            NoEpoch { can_receive: false } => t!("check-fix-no-epoch"),
+            NotEnrolled { public_key, .. } => t!("check-fix-not-enrolled", public_key = public_key),
+            OtherKeyEnrolled { public_key, .. } => t!("check-fix-other-key-enrolled", public_key = public_key),
+            Revoked { .. } => t!("check-fix-revoked"),
+            ClockSkew { .. } => t!("check-fix-clock-skew"),
+            EnrolmentRefused { .. } | EnrolmentUnchecked => t!("check-fix-errors-above"),
             _ => return None,
         };
         Some(fix)
@@ -1261,20 +976,27 @@ impl Message {
 }
 
 /// The last line: how many errors and warnings, and what that means.
-pub fn summary(findings: &[Finding], lang: Lang) -> String {
+pub fn summary(findings: &[Finding]) -> String {
     let count = |v: Verdict| findings.iter().filter(|f| f.verdict == v).count();
     let (errors, warnings) = (count(Verdict::Error), count(Verdict::Warning));
-    match (lang, errors) {
-        (Lang::Zh, 0) => format!("结论：没有错误，{warnings} 个警告。可以运行任务。"),
-        (Lang::Zh, _) => format!("结论：{errors} 个错误，{warnings} 个警告。请先修正错误再运行任务。"),
-        (Lang::En, 0) => format!("verdict: no errors, {warnings} warnings. Ready for a job."),
-        (Lang::En, _) => format!("verdict: {errors} errors, {warnings} warnings. Fix the errors before a job."),
+    match errors {
+        0 => t!("check-summary-ready", warnings = warnings),
+        _ => t!("check-summary-errors", errors = errors, warnings = warnings),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bidui_i18n::{in_language, Lang};
+
+    fn zh<R>(f: impl FnOnce() -> R) -> R {
+        in_language(Lang::Zh, f)
+    }
+
+    fn en<R>(f: impl FnOnce() -> R) -> R {
+        in_language(Lang::En, f)
+    }
 
     fn today() -> CivilDate {
         CivilDate::new(2026, 12, 1).unwrap()
@@ -1344,9 +1066,9 @@ mod tests {
         let Message::ColumnMissing { key, suggestion, headers, .. } = &missing.message else { unreachable!() };
         assert_eq!((key.as_str(), suggestion.as_deref()), ("columns.id", Some("身份证号")));
         assert_eq!(headers.len(), 5);
-        let fix = missing.message.fix(Lang::Zh).unwrap();
+        let fix = zh(|| missing.message.fix()).unwrap();
         assert!(fix.contains("\"身份证\"") && fix.contains("\"身份证号\""), "{fix}");
-        assert!(missing.message.text(Lang::En).contains("\"公民身份号码备注\", \"身份证号\""));
+        assert!(en(|| missing.message.text()).contains("\"公民身份号码备注\", \"身份证号\""));
         assert!(has_errors(&findings));
         // Without the identity column nothing is counted; the other columns are still judged.
         assert!(!findings.iter().any(|f| matches!(f.message, Message::Counts { .. })));
@@ -1371,8 +1093,9 @@ mod tests {
         let findings = check(&config, &options(5));
         let open = findings.iter().find(|f| matches!(f.message, Message::KeyTooOpen { .. })).unwrap();
         assert_eq!((open.kind, open.verdict), (Kind::Key, Verdict::Error));
-        assert_eq!(open.message.fix(Lang::Zh).unwrap(), format!("chmod 600 {}", key.display()));
-        assert!(open.message.text(Lang::Zh).contains("644"), "{}", open.message.text(Lang::Zh));
+        assert_eq!(open.message.fix().unwrap(), format!("chmod 600 {}", key.display()));
+        let text = zh(|| open.message.text());
+        assert!(text.contains("权限是 644"), "{text}");
 
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         let findings = check(&config, &options(5));
@@ -1409,7 +1132,7 @@ mod tests {
             [("checksum", 2), ("empty", 1), ("length", 1), ("excel-mangled", 1), ("birthdate", 1)].into();
         assert_eq!(counts.message, Message::Counts { rows: 8, valid: 2, invalid: expected, unreadable: 0 });
         assert_eq!(counts.verdict, Verdict::Warning);
-        let text = counts.message.text(Lang::Zh);
+        let text = zh(|| counts.message.text());
         assert!(text.contains("checksum（校验位不符）2 行"), "{text}");
         // The policy: status leaves for two purposes, phone for none.
         assert!(messages(&findings).contains(&&Message::FieldAllowed {
@@ -1442,7 +1165,8 @@ mod tests {
         let printed: String = findings
             .iter()
             .flat_map(|f| {
-                [Lang::Zh, Lang::En].map(|lang| format!("{}\n{:?}\n", f.message.text(lang), f.message.fix(lang)))
+                [Lang::Zh, Lang::En]
+                    .map(|lang| in_language(lang, || format!("{}\n{:?}\n", f.message.text(), f.message.fix())))
             })
             .collect();
         for whole in numbers.iter().copied().chain([upgraded.as_str(), &lower_x.to_uppercase()]) {
@@ -1468,7 +1192,7 @@ mod tests {
         std::fs::write(&missing, "party = \"household\"\n").unwrap();
         let findings = check(&missing, &options(1));
         assert_eq!(findings.len(), 1);
-        assert!(findings[0].message.text(Lang::En).contains("missing field"), "{findings:?}");
+        assert!(en(|| findings[0].message.text()).contains("missing field"), "{findings:?}");
     }
 
     #[test]
@@ -1479,8 +1203,15 @@ mod tests {
         let unreachable = findings.iter().find(|f| f.kind == Kind::Matcher).unwrap();
         let Message::MatcherUnreachable { url, cause } = &unreachable.message else { panic!("{unreachable:?}") };
         assert_eq!(unreachable.verdict, Verdict::Error);
-        assert_eq!(cause, "the connection was refused (is the matcher running?)");
-        assert!(unreachable.message.text(Lang::Zh).contains(&format!("无法连通比对服务器 {url}")));
+        assert_eq!(cause, &ConnectionCause::Refused);
+        // In the reader's language, the cause too.
+        let text = zh(|| unreachable.message.text());
+        assert_eq!(text, format!("无法连通比对服务器 {url}：连接被拒绝（比对服务是否在运行？）"));
+        let text = en(|| unreachable.message.text());
+        assert_eq!(
+            text,
+            format!("cannot reach the matcher {url}: the connection was refused (is the matcher running?)")
+        );
         assert!(!findings.iter().any(|f| f.kind == Kind::Enrolment), "enrolment is not asked of an absent matcher");
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use bidui_client::MatcherEndpoint;
 use bidui_core::api::{JobSpec, RefusedField};
+use bidui_i18n::Said;
 use serde::{Deserialize, Serialize};
 
 use crate::source::SourceSpec;
@@ -102,7 +103,7 @@ impl Policy {
         let mut refused = Vec::new();
         for field in fields {
             match self.refusal(field, purpose, configured) {
-                Some(reason) => refused.push(RefusedField { field: field.clone(), reason }),
+                Some(refusal) => refused.push(RefusedField { field: field.clone(), reason: refusal.wire_reason() }),
                 None => sealed.push(field.clone()),
             }
         }
@@ -110,15 +111,51 @@ impl Policy {
     }
 
     /// Why `field` may not be sealed for `purpose`, or `None` if it may.
-    pub fn refusal(&self, field: &str, purpose: &str, configured: &BTreeMap<String, String>) -> Option<String> {
+    pub fn refusal(&self, field: &str, purpose: &str, configured: &BTreeMap<String, String>) -> Option<Refusal> {
         if !configured.contains_key(field) {
-            return Some(format!("this agent has no column mapped to field {field:?}"));
+            return Some(Refusal::Unmapped { field: field.to_owned() });
         }
         let allowed = self.allow.iter().any(|rule| {
             rule.fields.iter().any(|f| f == field) && rule.purposes.iter().any(|p| p == "*" || p == purpose)
         });
-        (!allowed).then(|| {
-            format!("the local policy does not allow sealing {field:?} to the requester for the purpose {purpose:?}")
+        (!allowed).then(|| Refusal::NotAllowed { field: field.to_owned(), purpose: purpose.to_owned() })
+    }
+}
+
+/// Why the local policy keeps a field back: said to the department in its language
+/// (`Display`), and to the matcher — the seal and its audit log — in stable English
+/// ([`Refusal::wire_reason`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No column of the source is mapped to the field.
+    Unmapped { field: String },
+    /// No `[[policy.allow]]` rule lets the field leave for the purpose.
+    NotAllowed { field: String, purpose: String },
+}
+
+impl Refusal {
+    /// The reason as the seal carries it.
+    pub fn wire_reason(&self) -> String {
+        match self {
+            Refusal::Unmapped { field } => format!("this agent has no column mapped to field {field:?}"),
+            Refusal::NotAllowed { field, purpose } => {
+                format!(
+                    "the local policy does not allow sealing {field:?} to the requester for the purpose {purpose:?}"
+                )
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&match self {
+            Refusal::Unmapped { field } => bidui_i18n::t!("agent-refusal-unmapped", field = format!("{field:?}")),
+            Refusal::NotAllowed { field, purpose } => bidui_i18n::t!(
+                "agent-refusal-not-allowed",
+                field = format!("{field:?}"),
+                purpose = format!("{purpose:?}")
+            ),
         })
     }
 }
@@ -273,7 +310,7 @@ pub enum ConfigError {
     #[error("{}", bidui_i18n::t!("agent-error-config-read", path = .path.display(), source = .source))]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{}", bidui_i18n::t!("agent-error-config-invalid", path = .path.display(), message = .message))]
-    Invalid { path: PathBuf, message: String },
+    Invalid { path: PathBuf, message: Said },
 }
 
 impl AgentConfig {
@@ -282,7 +319,7 @@ impl AgentConfig {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
         let mut config: AgentConfig = toml::from_str(&text)
-            .map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })?;
+            .map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: Said::new(|| e.to_string()) })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -299,27 +336,28 @@ impl AgentConfig {
         if config.serve.poll_seconds == 0 {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
-                message: "[serve] poll_seconds is 0: give the seconds between two asks for new jobs (60 is usual)"
-                    .into(),
+                message: Said::new(|| bidui_i18n::t!("agent-config-poll-zero")),
             });
         }
         if !(0.0..=1.0).contains(&config.min_readable_share) {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
-                message: format!(
-                    "min_readable_share is {}: give a share from 0 to 1 (0.9 is 90%)",
-                    config.min_readable_share
-                ),
+                message: Said::new(|| {
+                    bidui_i18n::t!("agent-config-min-readable-share", share = config.min_readable_share)
+                }),
             });
         }
         let identifying = [Some(&config.columns.id), config.columns.name.as_ref()];
         if let Some((field, column)) = config.fields.iter().find(|(_, column)| identifying.contains(&Some(*column))) {
             return Err(ConfigError::Invalid {
                 path: path.to_owned(),
-                message: format!(
-                    "field {field:?} maps to the identifying column {column:?}: identity numbers and names are \
-                     compared by token, never sealed as values"
-                ),
+                message: Said::new(|| {
+                    bidui_i18n::t!(
+                        "agent-config-identifying-field",
+                        field = format!("{field:?}"),
+                        column = format!("{column:?}")
+                    )
+                }),
             });
         }
         Ok(config)
@@ -329,6 +367,7 @@ impl AgentConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bidui_i18n::{in_language, Lang};
 
     #[test]
     fn a_field_mapped_to_an_identifying_column_is_refused() {
@@ -346,8 +385,12 @@ mod tests {
         assert_eq!(loaded.source.path, dir.path().join("h.csv"), "relative paths are taken from the config's folder");
         for identifying in ["身份证号", "姓名"] {
             std::fs::write(&path, config(identifying)).unwrap();
-            let error = AgentConfig::load(&path).unwrap_err().to_string();
-            assert!(error.contains("identifying column"), "{error}");
+            // Said in the language it is read in: Chinese, or English (a log line, --lang en).
+            let error = AgentConfig::load(&path).unwrap_err();
+            let english = in_language(Lang::En, || error.to_string());
+            assert!(english.contains("identifying column"), "{english}");
+            let chinese = in_language(Lang::Zh, || error.to_string());
+            assert!(chinese.contains(&format!("对应的是身份识别列 \"{identifying}\"")), "{chinese}");
         }
     }
 
@@ -436,10 +479,16 @@ mod tests {
             .map(|(a, b)| (a.into(), b.into()))
             .collect();
         assert_eq!(policy.refusal("status", "比对", &configured), None);
-        assert!(policy.refusal("status", "其他", &configured).unwrap().contains("local policy"));
+        let refusal = policy.refusal("status", "其他", &configured).unwrap();
+        assert!(refusal.wire_reason().contains("local policy"), "the seal says it in English");
+        // The department reads it in its language.
+        let en = in_language(Lang::En, || refusal.to_string());
+        assert_eq!(en, refusal.wire_reason());
+        let zh = in_language(Lang::Zh, || refusal.to_string());
+        assert_eq!(zh, "本地策略不允许为用途 \"其他\" 把字段 \"status\" 密封发给请求方");
         assert_eq!(policy.refusal("town", "其他", &configured), None);
         assert!(policy.refusal("phone", "比对", &configured).is_some());
-        assert!(policy.refusal("income", "比对", &configured).unwrap().contains("no column"));
+        assert_eq!(policy.refusal("income", "比对", &configured), Some(Refusal::Unmapped { field: "income".into() }));
         let asked: Vec<String> = ["phone", "town", "status", "income"].into_iter().map(String::from).collect();
         let (sealed, refused) = policy.decide(&asked, "比对", &configured);
         assert_eq!(sealed, vec!["town", "status"], "the job's order");

@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use bidui_core::{EpochSecret, KeyEpoch, Suite};
+use bidui_i18n::Said;
 use bidui_keyfile::{write_secret_file, Identity, KeyFileError};
 use serde::Deserialize;
 use zeroize::Zeroizing;
@@ -18,7 +19,7 @@ pub enum EpochError {
     #[error("{}", bidui_i18n::t!("agent-error-epoch-read", path = .path.display(), source = .source))]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{}", bidui_i18n::t!("agent-error-epoch-invalid", path = .path.display(), message = .message))]
-    Invalid { path: PathBuf, message: String },
+    Invalid { path: PathBuf, message: Said },
     #[error("{}", bidui_i18n::t!("agent-error-epoch-not-held", wanted = .wanted, held = .held))]
     NotHeld { wanted: String, held: String },
     #[error(transparent)]
@@ -39,9 +40,9 @@ pub fn load(path: &Path) -> Result<KeyEpoch, EpochError> {
         std::fs::read_to_string(path).map_err(|source| EpochError::Read { path: path.to_owned(), source })?,
     );
     let file: EpochFile = toml::from_str(&text)
-        .map_err(|e| EpochError::Invalid { path: path.to_owned(), message: e.message().to_owned() })?;
+        .map_err(|e| EpochError::Invalid { path: path.to_owned(), message: Said::new(|| e.message().to_owned()) })?;
     let secret = EpochSecret::from_hex(&file.secret)
-        .map_err(|e| EpochError::Invalid { path: path.to_owned(), message: e.to_string() })?;
+        .map_err(|e| EpochError::Invalid { path: path.to_owned(), message: Said::new(|| e.to_string()) })?;
     Ok(KeyEpoch::new(file.suite, secret))
 }
 
@@ -122,14 +123,10 @@ pub fn load_x25519(path: &Path) -> Result<x25519_dalek::StaticSecret, EpochError
     let text = Zeroizing::new(
         std::fs::read_to_string(path).map_err(|source| EpochError::Read { path: path.to_owned(), source })?,
     );
-    let bytes: Zeroizing<Vec<u8>> = Zeroizing::new(
-        hex::decode(text.trim())
-            .map_err(|_| EpochError::Invalid { path: path.to_owned(), message: "not hex".into() })?,
-    );
-    let array: [u8; 32] = bytes
-        .as_slice()
-        .try_into()
-        .map_err(|_| EpochError::Invalid { path: path.to_owned(), message: "not 32 bytes".into() })?;
+    let invalid =
+        || EpochError::Invalid { path: path.to_owned(), message: Said::new(|| bidui_i18n::t!("agent-x25519-invalid")) };
+    let bytes: Zeroizing<Vec<u8>> = Zeroizing::new(hex::decode(text.trim()).map_err(|_| invalid())?);
+    let array: [u8; 32] = bytes.as_slice().try_into().map_err(|_| invalid())?;
     Ok(x25519_dalek::StaticSecret::from(array))
 }
 
@@ -163,7 +160,7 @@ pub fn select(paths: &[PathBuf], kcv: &str) -> Result<KeyEpoch, EpochError> {
     }
     Err(EpochError::NotHeld {
         wanted: kcv.to_owned(),
-        held: if held.is_empty() { "none".into() } else { held.join(", ") },
+        held: if held.is_empty() { bidui_i18n::t!("none") } else { held.join(", ") },
     })
 }
 
@@ -252,5 +249,21 @@ mod tests {
         assert_eq!(select(&paths, &first.key_check_value()).unwrap().secret, first.secret);
         assert!(matches!(select(&paths, "0000000000000000"), Err(EpochError::NotHeld { .. })));
         assert!(matches!(create(&a, Suite::Blake3), Err(EpochError::KeyFile(KeyFileError::Exists(_)))));
+    }
+
+    #[test]
+    fn a_damaged_x25519_key_is_said_in_the_readers_language() {
+        use bidui_i18n::{in_language, Lang};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.x25519");
+        for text in ["zz", "abcd"] {
+            std::fs::write(&path, text).unwrap();
+            let en = in_language(Lang::En, || load_x25519(&path).err().unwrap().to_string());
+            assert!(en.ends_with("it is not 64 hex digits (the key bidui agent init writes)"), "{en}");
+            let zh = in_language(Lang::Zh, || load_x25519(&path).err().unwrap().to_string());
+            assert!(zh.ends_with("不是 64 位十六进制数字（应为 bidui agent init 生成的密钥）"), "{zh}");
+        }
+        let none = in_language(Lang::Zh, || select(&[], "0000000000000000").unwrap_err().to_string());
+        assert!(none.contains("（现有：无）"), "{none}");
     }
 }

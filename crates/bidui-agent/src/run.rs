@@ -296,7 +296,8 @@ fn mapped_fields(config: &AgentConfig, fields: &[String]) -> Result<Vec<(String,
 fn fetch_epochs(client: &Client, config: &AgentConfig) -> Result<Vec<String>, AgentError> {
     let (Some(key_path), Some(custodian)) = (&config.x25519_key, &config.custodian_key) else { return Ok(Vec::new()) };
     let custodian: [u8; 32] = hex::decode(custodian.trim()).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| {
-        EpochError::Invalid { path: PathBuf::from("custodian_key"), message: "not 64 hex digits".into() }
+        let message = bidui_i18n::Said::new(|| bidui_i18n::t!("agent-error-bad-key", key = "custodian_key"));
+        EpochError::Invalid { path: PathBuf::from("custodian_key"), message }
     })?;
     let my_key = epochs::load_x25519(key_path)?;
     let delivery: bidui_core::api::EpochDelivery = client.get("/v1/epochs")?;
@@ -440,7 +441,7 @@ impl Pass<'_> {
         let (row, record, invalid, too_long) = match outcome {
             RowOutcome::Unreadable(error) => {
                 counts.unreadable_rows += 1;
-                self.invalid_file.record_quoting_text(&[&error.row.to_string(), &error.reason])?;
+                self.invalid_file.record_quoting_text(&[&error.row.to_string(), &error.reason.to_string()])?;
                 return Ok(None);
             }
             RowOutcome::Tokenized { row, record, invalid, too_long } => (row, record, invalid, too_long),
@@ -827,8 +828,8 @@ mod tests {
     #[test]
     fn a_share_outside_zero_to_one_is_a_configuration_error() {
         let (_dir, path) = config_file("min_readable_share = 90\n");
-        let error = AgentConfig::load(&path).unwrap_err();
-        assert!(error.to_string().contains("min_readable_share is 90"), "{error}");
+        let error = bidui_i18n::in_language(bidui_i18n::Lang::En, || AgentConfig::load(&path).unwrap_err().to_string());
+        assert!(error.contains("min_readable_share is 90"), "{error}");
     }
 
     #[test]

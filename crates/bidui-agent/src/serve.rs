@@ -157,7 +157,9 @@ impl Service<'_> {
         let listed: Assignments = match self.poller.get("/v2/assignments") {
             Ok(listed) => listed,
             Err(error) => {
-                log(&format!("poll-failed error=\"{}\"", log_text(&error)));
+                // The cause by its stable code (or the refusal's), for whoever searches the log or alerts on it.
+                let cause = error.cause().map(bidui_client::ConnectionCause::code).or(error.code()).unwrap_or("other");
+                log(&format!("poll-failed cause={cause} error=\"{}\"", log_text(&error)));
                 return Ok(());
             }
         };

@@ -27,9 +27,38 @@ pub enum SourceIdentityError {
         "{}",
         bidui_i18n::t!("agent-error-source-replaced", path = .path.display(), what = .what, record = .record.display())
     )]
-    Changed { path: PathBuf, what: String, record: PathBuf },
+    Changed { path: PathBuf, what: SourceChange, record: PathBuf },
     #[error("{}", bidui_i18n::t!("agent-error-source-changed-while-read", path = .path.display(), what = .what))]
-    ChangedWhileRead { path: PathBuf, what: String },
+    ChangedWhileRead { path: PathBuf, what: SourceChange },
+}
+
+/// How a source differs from the one taken or recorded (wire-v2 §7.8), said in the reader's
+/// language when the error is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceChange {
+    /// Another file (device and inode) under the same path.
+    Replaced,
+    /// Resized while it was read.
+    Resized { before: u64, after: u64 },
+    /// Written to while it was read (its modification time moved).
+    WrittenTo,
+    /// Another size than the recorded source's.
+    OtherSize { recorded: u64, now: u64 },
+    /// The recorded size, another SHA-256.
+    OtherContent,
+}
+
+impl std::fmt::Display for SourceChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use bidui_i18n::t;
+        f.write_str(&match self {
+            SourceChange::Replaced => t!("source-change-replaced"),
+            SourceChange::Resized { before, after } => t!("source-change-resized", before = before, after = after),
+            SourceChange::WrittenTo => t!("source-change-written-to"),
+            SourceChange::OtherSize { recorded, now } => t!("source-change-other-size", recorded = recorded, now = now),
+            SourceChange::OtherContent => t!("source-change-other-content"),
+        })
+    }
 }
 
 /// What identifies a source file's content.
@@ -59,14 +88,14 @@ impl Stamp {
         Ok(Stamp { device: meta.dev(), inode: meta.ino(), size: meta.len(), modified_ns })
     }
 
-    /// What differs from `before`, in words; `None` when nothing does.
-    fn change_since(&self, before: &Stamp) -> Option<String> {
+    /// What differs from `before`; `None` when nothing does.
+    fn change_since(&self, before: &Stamp) -> Option<SourceChange> {
         if (self.device, self.inode) != (before.device, before.inode) {
-            Some("the file was replaced by another".to_string())
+            Some(SourceChange::Replaced)
         } else if self.size != before.size {
-            Some(format!("its size went from {} to {} bytes", before.size, self.size))
+            Some(SourceChange::Resized { before: before.size, after: self.size })
         } else if self.modified_ns != before.modified_ns {
-            Some("it was written to".to_string())
+            Some(SourceChange::WrittenTo)
         } else {
             None
         }
@@ -124,9 +153,9 @@ impl Taken {
                 let recorded: SourceIdentity = serde_json::from_slice(&bytes)
                     .map_err(|e| SourceIdentityError::Damaged { path: record.to_owned(), reason: e.to_string() })?;
                 let what = if recorded.size != self.identity.size {
-                    Some(format!("{} bytes then, {} now", recorded.size, self.identity.size))
+                    Some(SourceChange::OtherSize { recorded: recorded.size, now: self.identity.size })
                 } else if recorded.sha256 != self.identity.sha256 {
-                    Some("same size, other content".to_string())
+                    Some(SourceChange::OtherContent)
                 } else {
                     None
                 };
@@ -185,14 +214,18 @@ mod tests {
         Taken::of(&source).unwrap().check_or_record(&record).unwrap();
         write(&source, "id\n2\n1\n");
         let error = Taken::of(&source).unwrap().check_or_record(&record).unwrap_err();
-        assert!(matches!(&error, SourceIdentityError::Changed { what, .. } if what == "same size, other content"));
+        assert!(matches!(&error, SourceIdentityError::Changed { what: SourceChange::OtherContent, .. }));
         let en = bidui_i18n::in_language(bidui_i18n::Lang::En, || error.to_string());
         assert!(en.contains("ask the operator for a new job"), "{en}");
         let zh = bidui_i18n::in_language(bidui_i18n::Lang::Zh, || error.to_string());
-        assert!(zh.contains("请操作员新建任务"), "{zh}");
+        assert!(zh.contains("请操作员新建任务") && zh.contains("大小相同，内容不同"), "{zh}");
+        assert!(en.contains("same size, other content"), "{en}");
         write(&source, "id\n1\n");
         let error = Taken::of(&source).unwrap().check_or_record(&record).unwrap_err();
-        assert!(matches!(&error, SourceIdentityError::Changed { what, .. } if what == "7 bytes then, 5 now"));
+        let what = SourceChange::OtherSize { recorded: 7, now: 5 };
+        assert!(matches!(&error, SourceIdentityError::Changed { what: w, .. } if *w == what));
+        assert_eq!(bidui_i18n::in_language(bidui_i18n::Lang::En, || what.to_string()), "7 bytes then, 5 now");
+        assert_eq!(bidui_i18n::in_language(bidui_i18n::Lang::Zh, || what.to_string()), "当时 7 字节，现在 5 字节");
     }
 
     #[test]
@@ -205,7 +238,8 @@ mod tests {
 
         std::fs::OpenOptions::new().write(true).open(&source).unwrap().set_len(3).unwrap();
         let error = taken.unchanged().unwrap_err();
-        assert!(matches!(&error, SourceIdentityError::ChangedWhileRead { what, .. } if what.contains("7 to 3")));
+        let resized = SourceChange::Resized { before: 7, after: 3 };
+        assert!(matches!(&error, SourceIdentityError::ChangedWhileRead { what, .. } if *what == resized));
 
         let taken = Taken::of(&source).unwrap();
         std::fs::OpenOptions::new().append(true).open(&source).unwrap().write_all(b"3\n").unwrap();
@@ -216,7 +250,9 @@ mod tests {
         write(&other, "id\n1\n2\n3\n");
         std::fs::rename(&other, &source).unwrap();
         let error = taken.unchanged().unwrap_err();
-        assert!(error.to_string().contains("replaced"), "{error}");
+        assert!(matches!(&error, SourceIdentityError::ChangedWhileRead { what: SourceChange::Replaced, .. }));
+        let en = bidui_i18n::in_language(bidui_i18n::Lang::En, || error.to_string());
+        assert!(en.contains("the file was replaced by another"), "{en}");
     }
 
     #[test]

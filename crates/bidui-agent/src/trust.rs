@@ -19,12 +19,22 @@ pub enum JobTrustError {
         bidui_i18n::t!("agent-error-bad-operator-statement", signer = format!("{:?}", .signer), fault = .fault)
     )]
     BadOperatorStatement { signer: String, fault: StatementFault },
-    #[error("{}", bidui_i18n::t!("agent-error-signature", error = .0))]
+    #[error("{}", bidui_i18n::t!("agent-error-signature", error = signature_error(.0)))]
     Signature(#[from] JobSignatureError),
     #[error("{}", bidui_i18n::t!("agent-error-other-job", found = format!("{:?}", .found), asked = format!("{:?}", .asked)))]
     OtherJob { asked: String, found: String },
     #[error("{}", bidui_i18n::t!("agent-error-not-a-party", party = format!("{:?}", .party), job = .job))]
     NotAParty { party: String, job: String },
+}
+
+/// A job signature error in the reader's language. `bidui_core` stays free of the catalogue
+/// (sans-IO; the matcher answers its English text on the wire), so its error is said here,
+/// where a person reads it.
+fn signature_error(error: &JobSignatureError) -> String {
+    match error {
+        JobSignatureError::BadSignature(signer) => bidui_i18n::t!("job-signature-bad", signer = signer),
+        JobSignatureError::Invalid(reason) => bidui_i18n::t!("job-signature-invalid", reason = reason),
+    }
 }
 
 /// What is wrong with the custodian statement the matcher relayed for the job's operator.
@@ -91,6 +101,7 @@ mod tests {
     use super::*;
     use bidui_core::api::SignedJob;
     use bidui_core::custody::PrincipalStatement;
+    use bidui_i18n::{in_language, Lang};
     use ring::signature::{Ed25519KeyPair, KeyPair};
 
     fn key_pair() -> Ed25519KeyPair {
@@ -155,10 +166,12 @@ mod tests {
         let operator = hex::encode(public(&d.operator));
         let matcher = key_pair();
         let forged = Assignment { job: SignedJob::sign(&spec(), "bureau", &matcher), operator: None };
-        assert!(matches!(
-            verified_spec(Some(&operator), None, &forged, "zc-1", "household"),
-            Err(JobTrustError::Signature(JobSignatureError::BadSignature(_)))
-        ));
+        let error = verified_spec(Some(&operator), None, &forged, "zc-1", "household").unwrap_err();
+        assert!(matches!(error, JobTrustError::Signature(JobSignatureError::BadSignature(_))), "{error}");
+        // Said in the reader's language, though bidui-core's error is English only.
+        let (zh, en) = (in_language(Lang::Zh, || error.to_string()), in_language(Lang::En, || error.to_string()));
+        assert!(zh.starts_with("任务说明不是由操作员 bureau 登记的密钥签名的"), "{zh}");
+        assert!(en.starts_with("the job spec is not signed by operator bureau's enrolled key: refuse it"), "{en}");
         let mut widened = d.assignment(None);
         widened.job.spec = widened.job.spec.replace("\"max_records\":10", "\"max_records\":99999");
         assert!(verified_spec(Some(&operator), None, &widened, "zc-1", "household").is_err());

@@ -3,8 +3,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use bidui_agent::source::{Cell, Encoding, Format, Row, RowError, Source, SourceError, SourceSpec};
+use bidui_agent::source::{Cell, Encoding, Format, Row, RowError, RowReason, Source, SourceError, SourceSpec};
 use bidui_core::{CivilDate, IdError, IdNumber};
+use bidui_i18n::{in_language, Lang};
 use rust_xlsxwriter::{ExcelDateTime, Format as XlsxFormat, Workbook};
 use tempfile::TempDir;
 
@@ -19,6 +20,11 @@ fn write_file(dir: &TempDir, name: &str, bytes: &[u8]) -> PathBuf {
 
 fn open(path: &Path) -> Source {
     Source::open(&SourceSpec::new(path)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Why a row could not be read, as an English reader reads it.
+fn english(reason: &RowReason) -> String {
+    in_language(Lang::En, || reason.to_string())
 }
 
 /// Every row as (number, texts) or the error.
@@ -174,8 +180,11 @@ fn invalid_utf8_row_is_reported_and_reading_goes_on() {
     assert_eq!(rows[0], ok(1, &["440118198001010022", "张三", "男"]));
     let error = rows[1].clone().unwrap_err();
     assert_eq!(error.row, 2);
-    assert!(error.reason.starts_with("line 3 ") && error.reason.contains("UTF-8"), "{error}");
-    assert_eq!(error.to_string(), format!("row 2: {}", error.reason));
+    assert!(english(&error.reason).starts_with("line 3 ") && english(&error.reason).contains("UTF-8"), "{error}");
+    assert_eq!(in_language(Lang::En, || error.to_string()), format!("row 2: {}", english(&error.reason)));
+    // Chinese unless English is asked for.
+    let chinese = in_language(Lang::Zh, || error.to_string());
+    assert!(chinese.starts_with("第 2 行：第 3 行不是有效的 UTF-8"), "{chinese}");
     assert_eq!(rows[2], ok(3, &["440118199003051236", "王五", "男"]));
 }
 
@@ -192,8 +201,8 @@ fn row_errors_name_the_lines_of_the_record() {
         let spec = SourceSpec { encoding: Some(Encoding::Utf8), ..SourceSpec::new(&path) };
         let rows = read_all(&mut Source::open(&spec).unwrap());
         assert_eq!(rows.len(), 4, "{name}");
-        assert!(rows[1].as_ref().unwrap_err().reason.starts_with("lines 4-5 "), "{name}: {:?}", rows[1]);
-        assert!(rows[2].as_ref().unwrap_err().reason.starts_with("line 6 "), "{name}: {:?}", rows[2]);
+        assert!(english(&rows[1].as_ref().unwrap_err().reason).starts_with("lines 4-5 "), "{name}: {:?}", rows[1]);
+        assert!(english(&rows[2].as_ref().unwrap_err().reason).starts_with("line 6 "), "{name}: {:?}", rows[2]);
         assert_eq!(rows[3], ok(4, &["4", "e", "f"]), "{name}");
     }
 }
@@ -230,7 +239,7 @@ fn invalid_utf8_after_the_detection_window_hints_at_gbk() {
     assert_eq!(rows.len(), good_rows + 2);
     let error = rows[good_rows].clone().unwrap_err();
     assert_eq!(error.row as usize, good_rows + 1);
-    assert!(error.reason.contains("encoding = \"gbk\""), "{error}");
+    assert!(english(&error.reason).contains("encoding = \"gbk\""), "{error}");
     assert_eq!(rows[good_rows + 1], ok(good_rows as u32 + 2, &["440118199003051236", "王五", "男"]));
 }
 
@@ -249,7 +258,7 @@ fn invalid_gbk_row_is_reported() {
     assert_eq!(rows[0], ok(1, &["440118198001010022", "张三", "男"]));
     let error = rows[1].clone().unwrap_err();
     assert_eq!(error.row, 2);
-    assert!(error.reason.contains("gbk"), "{error}");
+    assert!(english(&error.reason).contains("gbk"), "{error}");
     assert_eq!(rows[2], ok(3, &["440118199003051236", "王五", "男"]));
 }
 
@@ -348,7 +357,7 @@ fn unclosed_quote_is_reported_and_skipped_with_bounded_memory() {
     assert_eq!(rows[0], ok(1, &["440118198001010022", "张三", "男"]));
     let error = rows[1].clone().unwrap_err();
     assert_eq!(error.row, 2);
-    assert!(error.reason.contains("line 3") && error.reason.contains("quote"), "{error}");
+    assert!(english(&error.reason).contains("line 3") && english(&error.reason).contains("quote"), "{error}");
     // Parsing resumes on the next line after the 1 MiB cut.
     assert!(rows.len() > 3, "rows after the skipped part are read");
     assert!(rows[2..].iter().all(Result::is_ok));
@@ -369,7 +378,7 @@ fn unclosed_quote_near_the_end_is_reported() {
     assert_eq!(rows[0], ok(1, &["440118198001010022", "张三", "男"]));
     let error = rows[1].clone().unwrap_err();
     assert_eq!(error.row, 2);
-    assert!(error.reason.contains("lines 3-503") && error.reason.contains("quote"), "{error}");
+    assert!(english(&error.reason).contains("lines 3-503") && english(&error.reason).contains("quote"), "{error}");
 
     // A few quoted line breaks are data, and blank lines are not counted.
     let text = format!("{HEADER}\n{}1,\"a\nb\nc\",x\n", "\n".repeat(300));
@@ -391,7 +400,9 @@ fn header_on_row_two_skips_a_title_row() {
     let spec = SourceSpec { header_row: Some(9), ..SourceSpec::new(&path) };
     let error = Source::open(&spec).unwrap_err();
     assert!(matches!(error, SourceError::Header { header_row: 9, .. }), "{error}");
-    assert!(error.to_string().contains("titled.csv") && error.to_string().contains("only 3 row"), "{error}");
+    let (english, chinese) = (in_language(Lang::En, || error.to_string()), in_language(Lang::Zh, || error.to_string()));
+    assert!(english.contains("titled.csv") && english.contains("only 3 row"), "{english}");
+    assert!(chinese.contains("的表头行（第 9 行）：文件只有 3 行"), "{chinese}");
 
     let spec = SourceSpec { header_row: Some(0), ..SourceSpec::new(&path) };
     assert!(matches!(Source::open(&spec), Err(SourceError::BadHeaderRow { .. })));
@@ -436,8 +447,13 @@ fn open_errors_name_the_file_and_the_fix() {
     assert_eq!(Source::open(&spec).unwrap().headers(), ["a", "b"]);
 
     let html = write_file(&dir, "export.xls", "<html><table><tr><td>公民身份号码</td></tr></table></html>".as_bytes());
-    let error = Source::open(&SourceSpec::new(&html)).unwrap_err();
-    assert!(matches!(error, SourceError::Unsupported { .. }) && error.to_string().contains("web page"), "{error}");
+    // Made in Chinese, read in the reader's language: English where it is asked for (a log line).
+    let error = in_language(Lang::Zh, || Source::open(&SourceSpec::new(&html)).unwrap_err());
+    assert!(matches!(error, SourceError::Unsupported { .. }), "{error}");
+    let english = in_language(Lang::En, || error.to_string());
+    assert!(english.contains("not an Excel workbook but a web page"), "{english}");
+    let chinese = in_language(Lang::Zh, || error.to_string());
+    assert!(chinese.contains("不是 Excel 工作簿，而是以 Excel 文件名保存的网页"), "{chinese}");
 
     let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("a,b\n".encode_utf16().flat_map(u16::to_le_bytes)).collect();
     let utf16 = write_file(&dir, "unicode.csv", &utf16);

@@ -33,12 +33,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("{}", bidui_i18n::t!("client-error-transport", url = .url, reason = .reason))]
-    Transport { url: String, reason: String },
+    Transport { url: String, reason: ConnectionCause },
     #[error(
         "{}",
         bidui_i18n::t!("client-error-gave-up", url = .url, reason = .reason, attempts = .attempts, seconds = .seconds)
     )]
-    GaveUp { url: String, reason: String, attempts: u32, seconds: u64 },
+    GaveUp { url: String, reason: ConnectionCause, attempts: u32, seconds: u64 },
     #[error(
         "{}",
         bidui_i18n::t!("client-error-refused", method = .method, path = .path, status = .status, code = .code, message = .message)
@@ -77,6 +77,14 @@ impl ClientError {
     pub fn code(&self) -> Option<&str> {
         match self {
             ClientError::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Why the request did not get through, when it did not reach the matcher's answer.
+    pub fn cause(&self) -> Option<&ConnectionCause> {
+        match self {
+            ClientError::Transport { reason, .. } | ClientError::GaveUp { reason, .. } => Some(reason),
             _ => None,
         }
     }
@@ -318,20 +326,90 @@ fn is_transient_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 502 | 503 | 504)
 }
 
+/// Why a request did not get through, in words a person can act on. It is shown in the
+/// reader's language through the catalogue (`client-cause-…`); [`ConnectionCause::code`]
+/// is its stable ASCII form for logs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnectionCause {
+    /// Nothing listens at the address: the matcher is not running (or not on that port).
+    Refused,
+    /// The connection was reset or aborted: the matcher may have restarted.
+    Cut,
+    /// The connection closed before any answer.
+    ClosedBeforeAnswer,
+    NoAnswerInTime,
+    NetworkUnreachable,
+    HostNotFound,
+    ConnectionFailed,
+    /// The answer started, then stopped coming.
+    AnswerStalled,
+    ClosedMidAnswer,
+    /// `presented_certificate` of an `http://` URL.
+    NotHttps,
+    NoHost,
+    /// The TLS handshake failed, as rustls says it.
+    TlsHandshake(String),
+    NoCertificate,
+    /// Anything else, as the operating system or the library says it (English).
+    Other(String),
+}
+
+impl ConnectionCause {
+    /// The stable ASCII name of the cause, for logs and scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConnectionCause::Refused => "connection-refused",
+            ConnectionCause::Cut => "connection-cut",
+            ConnectionCause::ClosedBeforeAnswer => "closed-before-answer",
+            ConnectionCause::NoAnswerInTime => "timeout",
+            ConnectionCause::NetworkUnreachable => "network-unreachable",
+            ConnectionCause::HostNotFound => "host-not-found",
+            ConnectionCause::ConnectionFailed => "connection-failed",
+            ConnectionCause::AnswerStalled => "answer-stalled",
+            ConnectionCause::ClosedMidAnswer => "closed-mid-answer",
+            ConnectionCause::NotHttps => "not-https",
+            ConnectionCause::NoHost => "no-host",
+            ConnectionCause::TlsHandshake(_) => "tls-handshake",
+            ConnectionCause::NoCertificate => "no-certificate",
+            ConnectionCause::Other(_) => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for ConnectionCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use bidui_i18n::t;
+        f.write_str(&match self {
+            ConnectionCause::Refused => t!("client-cause-refused"),
+            ConnectionCause::Cut => t!("client-cause-cut"),
+            ConnectionCause::ClosedBeforeAnswer => t!("client-cause-closed-before-answer"),
+            ConnectionCause::NoAnswerInTime => t!("client-cause-no-answer-in-time"),
+            ConnectionCause::NetworkUnreachable => t!("client-cause-network-unreachable"),
+            ConnectionCause::HostNotFound => t!("client-cause-host-not-found"),
+            ConnectionCause::ConnectionFailed => t!("client-cause-connection-failed"),
+            ConnectionCause::AnswerStalled => t!("client-cause-answer-stalled"),
+            ConnectionCause::ClosedMidAnswer => t!("client-cause-closed-mid-answer"),
+            ConnectionCause::NotHttps => t!("client-cause-not-https"),
+            ConnectionCause::NoHost => t!("client-cause-no-host"),
+            ConnectionCause::TlsHandshake(error) => t!("client-cause-tls-handshake", error = error),
+            ConnectionCause::NoCertificate => t!("client-cause-no-certificate"),
+            ConnectionCause::Other(text) => text.clone(),
+        })
+    }
+}
+
 /// A failed connection in plain words, for the kinds of I/O error that waiting may cure.
-fn io_reason(kind: std::io::ErrorKind) -> Option<String> {
+fn io_reason(kind: std::io::ErrorKind) -> Option<ConnectionCause> {
     use std::io::ErrorKind;
     let reason = match kind {
-        ErrorKind::ConnectionRefused => "the connection was refused (is the matcher running?)".to_owned(),
-        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
-            "the connection was cut (the matcher may have restarted)".to_owned()
-        }
-        ErrorKind::UnexpectedEof => "the connection closed before the answer".to_owned(),
-        ErrorKind::TimedOut => "no answer in time".to_owned(),
+        ErrorKind::ConnectionRefused => ConnectionCause::Refused,
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => ConnectionCause::Cut,
+        ErrorKind::UnexpectedEof => ConnectionCause::ClosedBeforeAnswer,
+        ErrorKind::TimedOut => ConnectionCause::NoAnswerInTime,
         ErrorKind::NotConnected | ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
-            "the network is unreachable".to_owned()
+            ConnectionCause::NetworkUnreachable
         }
-        ErrorKind::AddrNotAvailable | ErrorKind::Interrupted => kind.to_string(),
+        ErrorKind::AddrNotAvailable | ErrorKind::Interrupted => ConnectionCause::Other(kind.to_string()),
         _ => return None,
     };
     Some(reason)
@@ -339,16 +417,16 @@ fn io_reason(kind: std::io::ErrorKind) -> Option<String> {
 
 /// A transport failure in plain words, with the cause a person can act on; `None` for
 /// one that repeating cannot cure (a bad URL, a protocol violation, a limit).
-fn transient_reason(error: &ureq::Error) -> Option<String> {
+fn transient_reason(error: &ureq::Error) -> Option<ConnectionCause> {
     let reason = match error {
         // Any other I/O error, a TLS error such as an untrusted certificate in particular,
         // would fail again the same way.
         ureq::Error::Io(io) => return io_reason(io.kind()),
-        ureq::Error::Timeout(_) => "no answer in time".to_owned(),
-        ureq::Error::HostNotFound => "the host name did not resolve".to_owned(),
-        ureq::Error::ConnectionFailed => "the connection failed".to_owned(),
-        ureq::Error::BodyStalled => "the answer stalled".to_owned(),
-        ureq::Error::Protocol(_) => "the connection closed mid-answer".to_owned(),
+        ureq::Error::Timeout(_) => ConnectionCause::NoAnswerInTime,
+        ureq::Error::HostNotFound => ConnectionCause::HostNotFound,
+        ureq::Error::ConnectionFailed => ConnectionCause::ConnectionFailed,
+        ureq::Error::BodyStalled => ConnectionCause::AnswerStalled,
+        ureq::Error::Protocol(_) => ConnectionCause::ClosedMidAnswer,
         _ => return None,
     };
     Some(reason)
@@ -464,7 +542,7 @@ impl Client {
             (Some(reason), Some(trust)) => {
                 ClientError::Untrusted { url: url.to_owned(), trust: trust.describe(), reason }
             }
-            _ => ClientError::Transport { url: url.to_owned(), reason: error.to_string() },
+            _ => ClientError::Transport { url: url.to_owned(), reason: ConnectionCause::Other(error.to_string()) },
         }
     }
 
@@ -518,7 +596,10 @@ impl Client {
                 });
             }
             retries += 1;
-            tracing::warn!(method, path, retry = retries, error = %failure, "request failed on the way; retrying");
+            // A log line: English whatever the reader's language, the cause by its code.
+            let error = bidui_i18n::in_language(bidui_i18n::Lang::En, || failure.to_string());
+            let cause = failure.cause().map(ConnectionCause::code).or(failure.code()).unwrap_or("other");
+            tracing::warn!(method, path, retry = retries, cause, error, "request failed on the way; retrying");
             std::thread::sleep(pause);
         }
     }
@@ -526,11 +607,11 @@ impl Client {
     /// One signed attempt (a fresh timestamp and nonce each time).
     fn attempt(&self, method: &str, path: &str, body: &[u8], digest: &[u8; 32], content_type: &str) -> Attempt {
         let url = format!("{}{path}", self.base);
-        let transport = |reason: String| ClientError::Transport { url: url.clone(), reason };
+        let transport = |reason: ConnectionCause| ClientError::Transport { url: url.clone(), reason };
         let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let mut nonce = [0u8; 16];
         if self.rng.fill(&mut nonce).is_err() {
-            return Attempt::Done(Err(transport("no randomness for the nonce".into())));
+            return Attempt::Done(Err(transport(ConnectionCause::Other("no randomness for the nonce".into()))));
         }
         let nonce = hex::encode(nonce);
         let signature =
@@ -546,7 +627,7 @@ impl Client {
             .body(body)
         {
             Ok(request) => request,
-            Err(e) => return Attempt::Done(Err(transport(e.to_string()))),
+            Err(e) => return Attempt::Done(Err(transport(ConnectionCause::Other(e.to_string())))),
         };
         let mut response = match self.http.run(request) {
             Ok(response) => response,
@@ -563,7 +644,7 @@ impl Client {
             Err(error) => {
                 return match transient_reason(&error) {
                     Some(reason) => Attempt::Transient(transport(reason)),
-                    None => Attempt::Done(Err(transport(error.to_string()))),
+                    None => Attempt::Done(Err(transport(ConnectionCause::Other(error.to_string())))),
                 }
             }
         };
@@ -630,43 +711,44 @@ enum Attempt {
 /// this returns to decide whether to talk to the server: [`MatcherTrust`] does that.
 pub fn presented_certificate(url: &str, timeout: Duration) -> Result<Vec<u8>, ClientError> {
     use std::io::Write;
-    let failed = |reason: String| ClientError::Transport { url: url.to_owned(), reason };
+    let failed = |reason: ConnectionCause| ClientError::Transport { url: url.to_owned(), reason };
+    let other = |text: String| failed(ConnectionCause::Other(text));
     let io_failed = |e: std::io::Error| {
         let reason = match e.kind() {
             // A socket read timeout reports itself as WouldBlock on Unix.
-            std::io::ErrorKind::WouldBlock => "no answer in time".to_owned(),
-            kind => io_reason(kind).unwrap_or_else(|| e.to_string()),
+            std::io::ErrorKind::WouldBlock => ConnectionCause::NoAnswerInTime,
+            kind => io_reason(kind).unwrap_or_else(|| ConnectionCause::Other(e.to_string())),
         };
         failed(reason)
     };
-    let uri: ureq::http::Uri = url.parse().map_err(|e| failed(format!("not a URL: {e}")))?;
+    let uri: ureq::http::Uri = url.parse().map_err(|e| other(format!("not a URL: {e}")))?;
     if !uri.scheme_str().is_some_and(|s| s.eq_ignore_ascii_case("https")) {
-        return Err(failed("not an https:// URL: a plain-HTTP matcher has no certificate".into()));
+        return Err(failed(ConnectionCause::NotHttps));
     }
-    let host = uri.host().ok_or_else(|| failed("the URL names no host".into()))?;
+    let host = uri.host().ok_or_else(|| failed(ConnectionCause::NoHost))?;
     let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
     let port = uri.port_u16().unwrap_or(443);
     let address = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
-        .map_err(|_| failed("the host name did not resolve".into()))?
+        .map_err(|_| failed(ConnectionCause::HostNotFound))?
         .next()
-        .ok_or_else(|| failed("the host name did not resolve".into()))?;
+        .ok_or_else(|| failed(ConnectionCause::HostNotFound))?;
     let server_name = rustls_pki_types::ServerName::try_from(host.clone())
-        .map_err(|_| failed(format!("{host:?} is not a host name")))?;
+        .map_err(|_| other(format!("{host:?} is not a host name")))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| failed(e.to_string()))?
+        .map_err(|e| other(e.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
         .with_no_client_auth();
     let mut connection =
-        rustls::ClientConnection::new(Arc::new(config), server_name).map_err(|e| failed(e.to_string()))?;
+        rustls::ClientConnection::new(Arc::new(config), server_name).map_err(|e| other(e.to_string()))?;
     let mut socket = std::net::TcpStream::connect_timeout(&address, timeout).map_err(io_failed)?;
     socket.set_read_timeout(Some(timeout)).and_then(|()| socket.set_write_timeout(Some(timeout))).map_err(io_failed)?;
     while connection.is_handshaking() {
         connection.complete_io(&mut socket).map_err(|e| {
             match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                Some(tls) => failed(format!("the TLS handshake failed: {tls}")),
+                Some(tls) => failed(ConnectionCause::TlsHandshake(tls.to_string())),
                 None => io_failed(e),
             }
         })?;
@@ -675,7 +757,7 @@ pub fn presented_certificate(url: &str, timeout: Duration) -> Result<Vec<u8>, Cl
         .peer_certificates()
         .and_then(|chain| chain.first())
         .map(|c| c.to_vec())
-        .ok_or_else(|| failed("the server presented no certificate".into()))?;
+        .ok_or_else(|| failed(ConnectionCause::NoCertificate))?;
     connection.send_close_notify();
     let _ = connection.complete_io(&mut socket);
     let _ = socket.flush();
@@ -746,6 +828,7 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bidui_i18n::{in_language, Lang};
 
     fn certificate_pem(host: &str) -> String {
         rcgen::generate_simple_self_signed(vec![host.to_owned()]).unwrap().cert.pem()
@@ -888,15 +971,56 @@ mod tests {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let client = Client::new(&format!("http://127.0.0.1:{port}"), "a", identity).with_retry(quick_retries(400));
         let error = client.get::<serde_json::Value>("/v1/health").unwrap_err();
-        let ClientError::GaveUp { attempts, .. } = &error else { panic!("{error:?}") };
+        let ClientError::GaveUp { attempts, reason, .. } = &error else { panic!("{error:?}") };
         assert!(*attempts > 1, "{error}");
-        let text = error.to_string();
+        assert_eq!(
+            (reason, error.cause().map(ConnectionCause::code)),
+            (&ConnectionCause::Refused, Some("connection-refused"))
+        );
+        let text = in_language(Lang::En, || error.to_string());
         assert!(text.contains("the connection was refused (is the matcher running?)"), "{text}");
         assert!(!text.contains("docs.rs") && !text.contains("os error"), "plain words only: {text}");
+        // Chinese unless English is asked for.
+        let text = in_language(Lang::Zh, || error.to_string());
+        assert!(text.contains("连接被拒绝（比对服务是否在运行？）"), "{text}");
         // Without retries the first failure is the answer.
         let identity = Identity::create(&dir.path().join("k2")).unwrap();
         let client = Client::new(&format!("http://127.0.0.1:{port}"), "a", identity).with_retry(RetryPolicy::NONE);
         assert!(matches!(client.get::<serde_json::Value>("/v1/health"), Err(ClientError::Transport { .. })));
+    }
+
+    #[test]
+    fn connection_causes_read_in_the_readers_language_and_log_as_ascii_codes() {
+        let causes = [
+            ConnectionCause::Refused,
+            ConnectionCause::Cut,
+            ConnectionCause::ClosedBeforeAnswer,
+            ConnectionCause::NoAnswerInTime,
+            ConnectionCause::NetworkUnreachable,
+            ConnectionCause::HostNotFound,
+            ConnectionCause::ConnectionFailed,
+            ConnectionCause::AnswerStalled,
+            ConnectionCause::ClosedMidAnswer,
+            ConnectionCause::NotHttps,
+            ConnectionCause::NoHost,
+            ConnectionCause::TlsHandshake("HandshakeFailure".into()),
+            ConnectionCause::NoCertificate,
+        ];
+        let mut codes = std::collections::BTreeSet::new();
+        for cause in &causes {
+            let (zh, en) = (in_language(Lang::Zh, || cause.to_string()), in_language(Lang::En, || cause.to_string()));
+            assert!(en.is_ascii() && !zh.is_ascii() && !zh.contains("client-cause"), "{zh} / {en}");
+            let code = cause.code();
+            assert!(code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{code}");
+            assert!(codes.insert(code), "{code} twice");
+        }
+        assert_eq!(in_language(Lang::Zh, || ConnectionCause::Cut.to_string()), "连接被中断（比对服务可能刚重启）");
+        let error = ClientError::Transport { url: "http://m".into(), reason: ConnectionCause::NoAnswerInTime };
+        assert_eq!(
+            in_language(Lang::En, || error.to_string()),
+            "cannot reach the matcher at http://m: no answer in time"
+        );
+        assert_eq!(in_language(Lang::Zh, || error.to_string()), "无法连接比对服务 http://m：未在时限内答复");
     }
 
     fn rand_suffix() -> String {

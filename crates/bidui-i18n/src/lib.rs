@@ -106,6 +106,36 @@ pub fn language() -> Lang {
     ON_THIS_THREAD.get().unwrap_or_else(|| *CHOSEN.get_or_init(Lang::from_environment))
 }
 
+/// A text said in every language where it is made, shown in the reader's language where it
+/// is read: for a message made as a file is read (perhaps on another thread) and read later,
+/// perhaps in a log line that stays English ([`in_language`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Said {
+    zh: String,
+    en: String,
+}
+
+impl Said {
+    /// `say` (a [`t!`] call, or any text) in every language.
+    pub fn new(say: impl Fn() -> String) -> Said {
+        Said { zh: in_language(Lang::Zh, &say), en: in_language(Lang::En, &say) }
+    }
+
+    /// The text in `lang`.
+    pub fn in_lang(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Zh => &self.zh,
+            Lang::En => &self.en,
+        }
+    }
+}
+
+impl std::fmt::Display for Said {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.in_lang(language()))
+    }
+}
+
 fn bundle(lang: Lang) -> &'static FluentBundle<FluentResource> {
     static BUNDLES: [OnceLock<FluentBundle<FluentResource>>; 2] = [OnceLock::new(), OnceLock::new()];
     BUNDLES[lang as usize].get_or_init(|| {
@@ -173,6 +203,16 @@ mod tests {
         assert_eq!("en".parse::<Lang>(), Ok(Lang::En));
         assert_eq!("zh_CN".parse::<Lang>(), Ok(Lang::Zh));
         assert!("fr".parse::<Lang>().is_err());
+    }
+
+    #[test]
+    fn a_said_text_is_shown_in_the_language_it_is_read_in() {
+        // Made in Chinese, read in English (a log line), and the other way round.
+        let said = in_language(Lang::Zh, || Said::new(|| t!("none")));
+        assert_eq!(in_language(Lang::En, || said.to_string()), "none");
+        assert_eq!(in_language(Lang::Zh, || said.to_string()), "无");
+        let plain = Said::new(|| "os error 2".to_owned());
+        assert_eq!((plain.in_lang(Lang::Zh), plain.in_lang(Lang::En)), ("os error 2", "os error 2"));
     }
 
     #[test]

@@ -5,9 +5,10 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
+use bidui_i18n::Said;
 use csv_core::ReadRecordResult;
 
-use super::{finish_headers, Cell, Encoding, Row, RowError, SourceError, BUF_LEN, UTF8_BOM};
+use super::{finish_headers, Cell, Encoding, Row, RowError, RowReason, SourceError, BUF_LEN, UTF8_BOM};
 
 /// A CSV record longer than this is reported and skipped (an unclosed quote, mostly).
 const MAX_RECORD_BYTES: usize = 1 << 20;
@@ -91,9 +92,7 @@ impl CsvRows {
         if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
             return Err(SourceError::Unsupported {
                 path: path.to_path_buf(),
-                reason:
-                    "this file is UTF-16 text (Excel's \"Unicode Text\"); save it as \"CSV UTF-8\" or plain CSV instead"
-                        .to_string(),
+                reason: Said::new(|| bidui_i18n::t!("source-unsupported-utf16")),
             });
         }
         let (encoding, detected) = if head.starts_with(UTF8_BOM) {
@@ -143,20 +142,25 @@ impl CsvRows {
             bytes_read,
         };
         let header_error =
-            |reason: String| SourceError::Header { path: path.to_path_buf(), sheet: None, header_row, reason };
+            |reason: Said| SourceError::Header { path: path.to_path_buf(), sheet: None, header_row, reason };
         loop {
             match csv.next_record() {
                 Record::End => {
-                    return Err(header_error(format!("the file has only {} row(s)", csv.records)));
+                    let rows = csv.records;
+                    return Err(header_error(Said::new(|| bidui_i18n::t!("source-header-few-rows", rows = rows))));
                 }
                 Record::Io(source) => return Err(SourceError::Read { path: path.to_path_buf(), source }),
                 Record::Overlong { first_line, .. } | Record::ManyLines { first_line, .. } => {
                     csv.records += 1;
                     if csv.records == u64::from(header_row) {
-                        return Err(header_error(format!(
-                            "the record starting at line {first_line} is longer than 1 MiB, has more than {MAX_FIELDS} \
-                             fields or spans more than {MAX_RECORD_LINES} lines: is this really a CSV file?"
-                        )));
+                        return Err(header_error(Said::new(|| {
+                            bidui_i18n::t!(
+                                "source-header-not-csv",
+                                first_line = first_line,
+                                max_fields = MAX_FIELDS,
+                                max_lines = MAX_RECORD_LINES
+                            )
+                        })));
                     }
                 }
                 Record::Complete { bytes, fields } => {
@@ -166,15 +170,11 @@ impl CsvRows {
                     }
                     let content = &csv.out[..bytes];
                     let invalid = || {
-                        header_error(match (encoding, detected) {
-                            (Encoding::Utf8, false) => "it is not valid UTF-8: if the file was saved as GBK (ANSI), \
-                                                        set encoding = \"gbk\" or leave encoding unset to detect it"
-                                .to_string(),
-                            (Encoding::Utf8, true) => "it is not valid UTF-8".to_string(),
-                            (other, _) => {
-                                format!("it is not valid {other}; if the file is UTF-8, set encoding = \"utf-8\"")
-                            }
-                        })
+                        header_error(Said::new(|| match (encoding, detected) {
+                            (Encoding::Utf8, false) => bidui_i18n::t!("source-header-not-utf8-declared"),
+                            (Encoding::Utf8, true) => bidui_i18n::t!("source-header-not-utf8"),
+                            (other, _) => bidui_i18n::t!("source-header-not-encoding", encoding = other),
+                        }))
                     };
                     let text = std::str::from_utf8(content).map_err(|_| invalid())?;
                     if encoding != Encoding::Utf8 && has_replacement(content) {
@@ -188,7 +188,7 @@ impl CsvRows {
                     }
                     let headers = finish_headers(headers);
                     if headers.is_empty() {
-                        return Err(header_error("the row is empty".to_string()));
+                        return Err(header_error(Said::new(|| bidui_i18n::t!("source-header-empty"))));
                     }
                     return Ok((csv, encoding, headers));
                 }
@@ -396,30 +396,15 @@ impl CsvRows {
                 }
                 Record::Io(e) => {
                     self.done = true;
-                    return Some(Err(RowError {
-                        row: number,
-                        reason: format!("cannot read the file: {e}; reading stopped"),
-                    }));
+                    return Some(Err(RowError { row: number, reason: RowReason::FileUnreadable(e.to_string()) }));
                 }
                 Record::Overlong { first_line, skipped_to_line } => {
-                    return Some(Err(RowError {
-                        row: number,
-                        reason: format!(
-                            "the record starting at line {first_line} is longer than 1 MiB or has more than \
-                             {MAX_FIELDS} fields, most likely because of a quote (\") that is never closed; lines \
-                             {first_line} to {skipped_to_line} were skipped"
-                        ),
-                    }));
+                    let reason = RowReason::Overlong { first_line, skipped_to_line, max_fields: MAX_FIELDS };
+                    return Some(Err(RowError { row: number, reason }));
                 }
                 Record::ManyLines { first_line, last_line } => {
-                    return Some(Err(RowError {
-                        row: number,
-                        reason: format!(
-                            "the record at lines {first_line}-{last_line} spans more than {MAX_RECORD_LINES} lines, \
-                             most likely because of a quote (\") that is never closed; those lines were not read as \
-                             rows"
-                        ),
-                    }));
+                    let reason = RowReason::ManyLines { first_line, last_line, max_lines: MAX_RECORD_LINES };
+                    return Some(Err(RowError { row: number, reason }));
                 }
                 Record::Complete { bytes, fields } => {
                     let content = &self.out[..bytes];
@@ -444,16 +429,8 @@ impl CsvRows {
     }
 
     fn encoding_error(&self, number: u32, bytes: usize) -> RowError {
-        let (first, last) = self.record_lines(bytes);
-        let lines = if first == last { format!("line {last}") } else { format!("lines {first}-{last}") };
-        let reason = match (self.encoding, self.detected) {
-            (Encoding::Utf8, true) => format!(
-                "{lines} is not valid UTF-8 (the file was taken as UTF-8 from its first 64 KiB; if it was saved as \
-                 GBK/ANSI, set encoding = \"gbk\")"
-            ),
-            (Encoding::Utf8, false) => format!("{lines} is not valid UTF-8, the declared encoding"),
-            (other, _) => format!("{lines} has bytes that are not valid {other}"),
-        };
+        let (first_line, last_line) = self.record_lines(bytes);
+        let reason = RowReason::NotText { first_line, last_line, encoding: self.encoding, detected: self.detected };
         RowError { row: number, reason }
     }
 }

@@ -39,6 +39,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use bidui_i18n::Said;
 use calamine::DataType;
 use serde::{Deserialize, Serialize};
 
@@ -149,9 +150,9 @@ pub enum SourceError {
     #[error("{}", bidui_i18n::t!("source-error-unknown-format", path = .path.display()))]
     UnknownFormat { path: PathBuf },
     #[error("{}: {reason}", .path.display())]
-    Unsupported { path: PathBuf, reason: String },
+    Unsupported { path: PathBuf, reason: Said },
     #[error("{}", bidui_i18n::t!("source-error-workbook", path = .path.display(), reason = .reason))]
-    Workbook { path: PathBuf, reason: String },
+    Workbook { path: PathBuf, reason: Said },
     #[error(
         "{}",
         bidui_i18n::t!("source-error-no-such-sheet", path = .path.display(), sheet = .sheet, sheets = quoted_list(.available))
@@ -168,7 +169,7 @@ pub enum SourceError {
             reason = .reason
         )
     )]
-    Header { path: PathBuf, sheet: Option<String>, header_row: u32, reason: String },
+    Header { path: PathBuf, sheet: Option<String>, header_row: u32, reason: Said },
     #[error(
         "{}",
         bidui_i18n::t!(
@@ -206,14 +207,84 @@ fn quoted_list(items: &[String]) -> String {
     items.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
 }
 
-/// A row that could not be read. Reading goes on with the next row unless the reason says
-/// it stopped.
+/// A row that could not be read. Reading goes on with the next row unless the reason
+/// [stops reading](RowReason::stops_reading).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("row {row}: {reason}")]
+#[error("{}", bidui_i18n::t!("source-row-error", row = .row, reason = .reason))]
 pub struct RowError {
     /// 1-based data row number, as in [`Row::number`].
     pub row: u32,
-    pub reason: String,
+    pub reason: RowReason,
+}
+
+/// Why a row could not be read. A person reads it (`agent check`, the local
+/// `invalid-rows.csv`, the town workbooks' 名册此行无法读取), so it prints through the
+/// catalogue (`source-row-…`) in the reader's language.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RowReason {
+    /// Reading the file failed, as the operating system says it; reading stopped.
+    FileUnreadable(String),
+    /// A record longer than 1 MiB or wider than `max_fields` fields, skipped up to the
+    /// next line: a quote never closed, most likely.
+    Overlong { first_line: u64, skipped_to_line: u64, max_fields: usize },
+    /// A record over more than `max_lines` lines: a quote never closed, most likely.
+    ManyLines { first_line: u64, last_line: u64, max_lines: u64 },
+    /// Bytes that are not text in `encoding`; `detected` when the encoding was taken from
+    /// the file's first bytes rather than declared.
+    NotText { first_line: u64, last_line: u64, encoding: Encoding, detected: bool },
+    /// The xlsx reader's thread ended without a word; reading stopped.
+    ReaderStopped,
+    /// The sheet is damaged at this row (the workbook reader's words); reading stopped.
+    DamagedSheet(Said),
+    /// A row holding more than `mebibytes` MiB of text; reading stopped.
+    RowTooLong { mebibytes: usize },
+}
+
+impl RowReason {
+    /// Whether no row is read after this one.
+    pub fn stops_reading(&self) -> bool {
+        matches!(
+            self,
+            RowReason::FileUnreadable(_)
+                | RowReason::ReaderStopped
+                | RowReason::DamagedSheet(_)
+                | RowReason::RowTooLong { .. }
+        )
+    }
+}
+
+impl std::fmt::Display for RowReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use bidui_i18n::t;
+        let lines = |first: u64, last: u64| match first == last {
+            true => t!("source-lines-one", line = last),
+            false => t!("source-lines-range", first = first, last = last),
+        };
+        f.write_str(&match self {
+            RowReason::FileUnreadable(error) => t!("source-row-file-unreadable", error = error),
+            RowReason::Overlong { first_line, skipped_to_line, max_fields } => t!(
+                "source-row-overlong",
+                first_line = first_line,
+                skipped_to_line = skipped_to_line,
+                max_fields = max_fields
+            ),
+            RowReason::ManyLines { first_line, last_line, max_lines } => {
+                t!("source-row-many-lines", first_line = first_line, last_line = last_line, max_lines = max_lines)
+            }
+            RowReason::NotText { first_line, last_line, encoding: Encoding::Utf8, detected: true } => {
+                t!("source-row-not-utf8-detected", lines = lines(*first_line, *last_line))
+            }
+            RowReason::NotText { first_line, last_line, encoding: Encoding::Utf8, detected: false } => {
+                t!("source-row-not-utf8-declared", lines = lines(*first_line, *last_line))
+            }
+            RowReason::NotText { first_line, last_line, encoding, .. } => {
+                t!("source-row-not-encoding", lines = lines(*first_line, *last_line), encoding = encoding)
+            }
+            RowReason::ReaderStopped => t!("source-row-reader-stopped"),
+            RowReason::DamagedSheet(error) => t!("source-row-damaged-sheet", error = error),
+            RowReason::RowTooLong { mebibytes } => t!("source-row-too-long", mebibytes = mebibytes),
+        })
+    }
 }
 
 /// One data row: its 1-based number (first row after the header is 1) and its cells, by
@@ -570,13 +641,11 @@ fn resolve_format(path: &Path, declared: Option<Format>, head: &[u8]) -> Result<
         Some(Format::Xls | Format::Xlsx) => {
             let text = head.strip_prefix(UTF8_BOM).unwrap_or(head);
             let first = text.iter().find(|b| !b.is_ascii_whitespace());
-            let reason = if first == Some(&b'<') {
-                "this is not an Excel workbook but a web page (HTML/XML) saved under an Excel name, as some systems \
-                 export; open it in Excel and save it as .xlsx or as CSV"
-            } else {
-                "this is not an Excel workbook (neither .xlsx nor .xls); if it is a CSV text file, set format = \"csv\""
+            let reason = match first == Some(&b'<') {
+                true => Said::new(|| bidui_i18n::t!("source-unsupported-web-page")),
+                false => Said::new(|| bidui_i18n::t!("source-unsupported-not-excel")),
             };
-            Err(SourceError::Unsupported { path: path.to_path_buf(), reason: reason.to_string() })
+            Err(SourceError::Unsupported { path: path.to_path_buf(), reason })
         }
         Some(Format::Csv) => Ok(Format::Csv),
         None => Err(SourceError::UnknownFormat { path: path.to_path_buf() }),
@@ -586,11 +655,12 @@ fn resolve_format(path: &Path, declared: Option<Format>, head: &[u8]) -> Result<
 // Shared by the two workbook readers.
 
 fn workbook_error(path: &Path, error: impl fmt::Display) -> SourceError {
-    let reason = error.to_string();
-    if reason.to_ascii_lowercase().contains("password") {
+    let reason = Said::new(|| error.to_string());
+    // The workbook libraries say a password in English.
+    if reason.in_lang(bidui_i18n::Lang::En).to_ascii_lowercase().contains("password") {
         return SourceError::Unsupported {
             path: path.to_path_buf(),
-            reason: "the workbook is password-protected; save a copy without a password".to_string(),
+            reason: Said::new(|| bidui_i18n::t!("source-unsupported-password")),
         };
     }
     SourceError::Workbook { path: path.to_path_buf(), reason }
@@ -618,7 +688,7 @@ fn choose_sheet(path: &Path, requested: Option<&str>, sheets: &[(&str, bool)]) -
             .map(|(name, _)| name.to_string())
             .ok_or_else(|| SourceError::Workbook {
                 path: path.to_path_buf(),
-                reason: "the workbook has no sheet".to_string(),
+                reason: Said::new(|| bidui_i18n::t!("source-workbook-no-sheet")),
             }),
     }
 }

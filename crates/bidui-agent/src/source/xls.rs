@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
+use bidui_i18n::Said;
 use calamine::{Data, DataType, Reader as _, Xls};
 
 use super::{choose_sheet, header_texts, workbook_error, Row, RowError, SourceError, BUF_LEN};
@@ -42,11 +43,13 @@ impl XlsRows {
         }
         let headers = header_texts(&header);
         if headers.is_empty() {
-            let reason = match range.end() {
-                Some((last_row, _)) if last_row < header_index => format!("the sheet has only {} row(s)", last_row + 1),
-                None => "the sheet is empty".to_string(),
-                Some(_) => "the row is empty".to_string(),
-            };
+            let reason = Said::new(|| match range.end() {
+                Some((last_row, _)) if last_row < header_index => {
+                    bidui_i18n::t!("source-header-sheet-few-rows", rows = last_row + 1)
+                }
+                None => bidui_i18n::t!("source-header-sheet-empty"),
+                Some(_) => bidui_i18n::t!("source-header-empty"),
+            });
             return Err(SourceError::Header { path: path.to_path_buf(), sheet: Some(sheet), header_row, reason });
         }
         let rows = XlsRows { range, next: header_index + 1, header_index, total_bytes };

@@ -16,10 +16,11 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 use std::thread;
 
+use bidui_i18n::Said;
 use calamine::DataRef;
 
 use self::book::Workbook;
-use super::{choose_sheet, header_texts, workbook_error, Row, RowError, SourceError, BUF_LEN, OLE_MAGIC};
+use super::{choose_sheet, header_texts, workbook_error, Row, RowError, RowReason, SourceError, BUF_LEN, OLE_MAGIC};
 
 /// Rows per batch handed over by the xlsx reader thread.
 const XLSX_BATCH: usize = 256;
@@ -119,7 +120,7 @@ impl XlsxRows {
             .spawn(move || xlsx_worker(book, &worker_path, &worker_sheet, header_row, &tx, &recycled))
             .map_err(|e| SourceError::Workbook {
                 path: path.to_path_buf(),
-                reason: format!("cannot start a reader thread: {e}"),
+                reason: Said::new(|| format!("cannot start a reader thread: {e}")),
             })?;
         let headers = match rx.recv() {
             Ok(XlsxMsg::Headers(headers)) => headers,
@@ -127,7 +128,7 @@ impl XlsxRows {
             _ => {
                 return Err(SourceError::Workbook {
                     path: path.to_path_buf(),
-                    reason: format!("the reader of sheet \"{sheet}\" stopped unexpectedly"),
+                    reason: Said::new(|| format!("the reader of sheet \"{sheet}\" stopped unexpectedly")),
                 })
             }
         };
@@ -164,7 +165,7 @@ impl XlsxRows {
                     self.done = true;
                     return Some(Err(RowError {
                         row: self.last_number.saturating_add(1),
-                        reason: "the xlsx reader stopped unexpectedly; reading stopped".to_string(),
+                        reason: RowReason::ReaderStopped,
                     }));
                 }
             }
@@ -192,7 +193,7 @@ fn xlsx_worker(
     tx: &SyncSender<XlsxMsg>,
     recycled: &Receiver<Vec<Row>>,
 ) {
-    let header_error = |reason: String| SourceError::Header {
+    let header_error = |reason: Said| SourceError::Header {
         path: path.to_path_buf(),
         sheet: Some(sheet.to_string()),
         header_row,
@@ -225,7 +226,7 @@ fn xlsx_worker(
         *headers_sent = true;
         let headers = header_texts(header);
         if headers.is_empty() {
-            let _ = tx.send(XlsxMsg::OpenFailed(header_error("the row is empty".to_string())));
+            let _ = tx.send(XlsxMsg::OpenFailed(header_error(Said::new(|| bidui_i18n::t!("source-header-empty")))));
             return false;
         }
         tx.send(XlsxMsg::Headers(headers)).is_ok()
@@ -255,7 +256,7 @@ fn xlsx_worker(
         true
     };
     // Reports a damaged sheet: the rows read so far, then the error at the row being read.
-    let fatal = |reason: String, number: u32, batch: Vec<Row>| {
+    let fatal = |reason: RowReason, number: u32, batch: Vec<Row>| {
         if !batch.is_empty() && tx.send(XlsxMsg::Rows(batch)).is_err() {
             return;
         }
@@ -272,7 +273,9 @@ fn xlsx_worker(
                     && (cells.row_being_read() <= header_index || !send_headers(&header, &mut headers_sent))
                 {
                     if !headers_sent {
-                        let _ = tx.send(XlsxMsg::OpenFailed(header_error(format!("the sheet is damaged: {e}"))));
+                        let _ = tx.send(XlsxMsg::OpenFailed(header_error(Said::new(|| {
+                            bidui_i18n::t!("source-header-damaged", error = e)
+                        }))));
                     }
                     return;
                 }
@@ -290,7 +293,7 @@ fn xlsx_worker(
                     Some((_, row)) => row.number,
                     None => sheet_row.saturating_sub(header_index).max(last_number.saturating_add(1)),
                 };
-                fatal(format!("the sheet is damaged here ({e}); reading stopped"), number, batch);
+                fatal(RowReason::DamagedSheet(Said::new(|| e.to_string())), number, batch);
                 return;
             }
         };
@@ -307,7 +310,7 @@ fn xlsx_worker(
             header.set_workbook_value(column, &value);
             header_text += text;
             if header_text > MAX_ROW_TEXT {
-                let reason = format!("the row holds more than {} MiB of text", MAX_ROW_TEXT >> 20);
+                let reason = Said::new(|| bidui_i18n::t!("source-header-too-long", mebibytes = MAX_ROW_TEXT >> 20));
                 let _ = tx.send(XlsxMsg::OpenFailed(header_error(reason)));
                 return;
             }
@@ -321,12 +324,7 @@ fn xlsx_worker(
                 row.set_workbook_value(column, &value);
                 row_text += text;
                 if row_text > MAX_ROW_TEXT {
-                    let reason = format!(
-                        "the row holds more than {} MiB of text, more than a department's export can hold; \
-                         reading stopped",
-                        MAX_ROW_TEXT >> 20
-                    );
-                    fatal(reason, row.number, batch);
+                    fatal(RowReason::RowTooLong { mebibytes: MAX_ROW_TEXT >> 20 }, row.number, batch);
                     return;
                 }
             }

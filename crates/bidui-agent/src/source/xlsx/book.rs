@@ -42,12 +42,13 @@ pub(crate) const MAX_ROWS: u32 = 1_048_576;
 /// its characters are counted against [`MAX_CELL_CHARS`] once decoded.
 const MAX_CELL_BYTES: usize = 4 * MAX_CELL_CHARS;
 
-/// Why a workbook or a sheet cannot be read.
+/// Why a workbook or a sheet cannot be read. What a department's IT staff can act on is in
+/// the reader's language (`xlsx-…`); the rest names the part of the package that is damaged.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum XlsxError {
-    #[error("not a readable .xlsx (zip) package: {0}")]
+    #[error("{}", bidui_i18n::t!("xlsx-not-a-package", error = .0))]
     Zip(#[from] ZipError),
-    #[error("the package has no part {0}")]
+    #[error("{}", bidui_i18n::t!("xlsx-missing-part", part = .0))]
     MissingPart(String),
     #[error("{part}: {source}")]
     Part { part: String, source: Box<XlsxError> },
@@ -55,16 +56,15 @@ pub(crate) enum XlsxError {
     Xml(#[from] XmlError),
     #[error("{0}")]
     Invalid(String),
-    #[error(
-        "cell {0} is beyond Excel's limits (the last column is XFD = 16,384, the last row 1,048,576): the file is \
-         damaged or not written by a spreadsheet program"
-    )]
+    #[error("{}", bidui_i18n::t!("xlsx-beyond-limits", cell = .0))]
     BeyondLimits(String),
     #[error(
-        "the shared-strings table is larger than this reader accepts ({} MiB of text, {} strings): the file is \
-         damaged or not a department's export; save the sheet as CSV instead",
-        MAX_SHARED_STRING_BYTES >> 20,
-        MAX_SHARED_STRINGS
+        "{}",
+        bidui_i18n::t!(
+            "xlsx-too-many-shared-strings",
+            mebibytes = MAX_SHARED_STRING_BYTES >> 20,
+            strings = MAX_SHARED_STRINGS
+        )
     )]
     TooManySharedStrings,
     #[error("{0}")]

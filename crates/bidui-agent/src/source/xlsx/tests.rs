@@ -11,7 +11,7 @@ use rust_xlsxwriter::{ExcelDateTime, Format as XlsxFormat, Workbook as XlsxWorkb
 use tempfile::TempDir;
 use zip::write::SimpleFileOptions;
 
-use super::super::{choose_sheet, header_texts, Cell, Row, Source, SourceError, SourceSpec};
+use super::super::{choose_sheet, header_texts, Cell, Row, RowReason, Source, SourceError, SourceSpec};
 
 /// What a reader gives: the sheet, its headers and its rows, or the error's text.
 type Read = Result<(String, Vec<String>, Vec<Row>), String>;
@@ -300,13 +300,15 @@ fn open_error(path: &Path) -> SourceError {
     Source::open(&SourceSpec::new(path)).unwrap_err()
 }
 
-/// The first data row's error, after the header `h`.
+/// The first data row's error, after the header `h`, as an English reader reads it.
 fn first_row_error(path: &Path) -> String {
-    let mut source = Source::open(&SourceSpec::new(path)).unwrap();
-    let mut row = Row::new();
-    let error = source.next_row(&mut row).unwrap().unwrap_err();
-    assert!(source.next_row(&mut row).is_none(), "reading must stop");
-    error.to_string()
+    bidui_i18n::in_language(bidui_i18n::Lang::En, || {
+        let mut source = Source::open(&SourceSpec::new(path)).unwrap();
+        let mut row = Row::new();
+        let error = source.next_row(&mut row).unwrap().unwrap_err();
+        assert!(source.next_row(&mut row).is_none(), "reading must stop");
+        error.to_string()
+    })
 }
 
 const HEADER: &str = r#"<row r="1"><c r="A1" t="inlineStr"><is><t>h</t></is></c></row>"#;
@@ -392,6 +394,11 @@ fn a_shared_strings_table_of_one_huge_string_is_refused_at_open() {
     let error = open_error(&path);
     assert!(matches!(error, SourceError::Workbook { .. }), "{error}");
     assert!(error.to_string().contains("sharedStrings.xml") && error.to_string().contains("32767"), "{error}");
+    // Said as the workbook is opened, in the reader's language.
+    let english = bidui_i18n::in_language(bidui_i18n::Lang::En, || open_error(&path).to_string());
+    assert!(english.contains("a text longer than Excel's limit of 32767 characters per cell"), "{english}");
+    let chinese = bidui_i18n::in_language(bidui_i18n::Lang::Zh, || open_error(&path).to_string());
+    assert!(chinese.contains("文本超过 Excel 每个单元格 32767 个字符的上限"), "{chinese}");
 }
 
 #[test]
@@ -431,7 +438,8 @@ fn a_damaged_sheet_reports_the_row_and_stops() {
     assert!(source.next_row(&mut row).unwrap().is_ok());
     let error = source.next_row(&mut row).unwrap().unwrap_err();
     assert_eq!(error.row, 2);
-    assert!(error.reason.contains("not a boolean") && error.reason.contains("reading stopped"), "{error}");
+    let RowReason::DamagedSheet(damage) = &error.reason else { panic!("{error:?}") };
+    assert!(damage.in_lang(bidui_i18n::Lang::En).contains("not a boolean") && error.reason.stops_reading(), "{error}");
     assert!(source.next_row(&mut row).is_none());
     // A sheet cut short.
     let path = package(&dir, r#"<row r="1"><c r="A1"><v>1</v></c></row><row r="2"><c r="A2"><v>"#, "", "", "");
@@ -451,4 +459,6 @@ fn a_row_of_references_to_one_long_shared_string_stops_reading() {
     let path = package(&dir, &format!("<row>{cells}</row>"), &shared, "", "");
     let error = open_error(&path);
     assert!(matches!(error, SourceError::Header { .. }) && error.to_string().contains("4 MiB"), "{error}");
+    let error = bidui_i18n::in_language(bidui_i18n::Lang::Zh, || open_error(&path)).to_string();
+    assert!(error.contains("该行文本超过 4 MiB"), "{error}");
 }

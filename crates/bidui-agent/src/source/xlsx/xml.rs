@@ -32,7 +32,7 @@ pub(crate) enum XmlError {
     Malformed(&'static str),
     #[error("the part ends in the middle of <{0}>")]
     Eof(&'static str),
-    #[error("a text longer than Excel's limit of {MAX_CELL_CHARS} characters per cell")]
+    #[error("{}", bidui_i18n::t!("xlsx-text-too-long", characters = MAX_CELL_CHARS))]
     TextTooLong,
     #[error("an XML tag longer than {MAX_TOKEN} bytes")]
     TagTooLong,
