@@ -72,27 +72,8 @@ enum Command {
     Audit(audit::AuditCommand),
     /// The bureau's console in a browser: jobs live and new rounds started, rounds by town
     /// with names, the towns' returned workbooks taken back, progress over the rounds, the
-    /// report upward; loopback only
-    Console {
-        /// The folder of the rounds: one report directory per round (`bidui report build`'s
-        /// output, or the console's own), in the order of their names.
-        #[arg(long)]
-        rounds: PathBuf,
-        /// Where to listen: a loopback address (TLS and accounts come later).
-        #[arg(long, default_value = "127.0.0.1:8800")]
-        listen: SocketAddr,
-        /// The operator's configuration (`operator.toml`): the jobs page follows jobs live
-        /// and starts new rounds, signed with the operator's key.
-        #[arg(long)]
-        operator: Option<PathBuf>,
-        /// A job spec (`job.toml`) new rounds can be started from; repeatable.
-        #[arg(long = "spec", requires = "operator")]
-        specs: Vec<PathBuf>,
-        /// The bureau's own agent (`agent.toml` of the registry): a watched job's round is
-        /// built from the results it opened.
-        #[arg(long, requires = "operator")]
-        requester: Option<PathBuf>,
-    },
+    /// report upward; beyond loopback only over TLS with accounts
+    Console(console::ConsoleArgs),
 }
 
 #[derive(Subcommand)]
@@ -412,16 +393,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args),
         Command::Report(command) => report::run(command),
         Command::Audit(command) => audit::run(command),
-        Command::Console { rounds, listen, operator, specs, requester } => {
-            bidui_console::check_listen(listen)?;
-            let mut console = bidui_console::Console::load(&rounds)?;
-            if let Some(operator) = operator {
-                let side = console::ConsoleOperator::load(&operator, &specs, requester.as_deref())?;
-                console = console.with_operator(std::sync::Arc::new(side));
-            }
-            let runtime = tokio::runtime::Runtime::new().context(t!("starting-runtime"))?;
-            Ok(runtime.block_on(bidui_console::serve(console, listen))?)
-        }
+        Command::Console(args) => console::run(args),
     }
 }
 

@@ -4,6 +4,7 @@ mod agent_check;
 mod audit;
 mod browser;
 mod cli;
+mod console_access;
 mod console_loop;
 mod database;
 mod deps;

@@ -5,11 +5,14 @@
 //! towns/*.xlsx, summary.html) and the towns' claims (claims.json). The console shows the
 //! rounds, each round's town × category table and coverage, each town's problem list with
 //! names (the bureau holds the registry), takes back the towns' returned workbooks (a form
-//! protected by a per-process CSRF token), weighs the claims against the next round, and
-//! makes the report upward on request.
+//! protected by a CSRF token), weighs the claims against the next round, and makes the
+//! report upward on request.
 //!
 //! Pages are rendered on the server ([`pages`]): no script, nothing fetched from outside.
-//! The console binds to loopback only: TLS and accounts come with a later version.
+//! Without accounts the console serves loopback only, to one local user with the bureau's
+//! view. With accounts ([`accounts`]) every page is behind a sign-in ([`session`]), and a town
+//! account sees its own town only; beyond loopback it must also speak TLS ([`tls`]). Every
+//! sign-in, sign-out, export and upload goes to a hash-chained audit trail ([`audit`]).
 //! A request's path names a round and a town only by looking them up among what was
 //! loaded; no request string is ever joined onto a path.
 
@@ -22,20 +25,29 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::body::Body;
+use axum::extract::connect_info::Connected;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::IncomingStream;
 use axum::Router;
 use bidui_core::api::PersonRef;
 use bidui_core::idnum::ChinaTime;
 use bidui_report::claims::{Claims, CLAIMS_FILE};
 use bidui_report::{ProblemSet, ReportError};
 
+pub mod accounts;
+pub mod audit;
 pub mod jobs;
 pub mod pages;
+pub mod session;
+pub mod tls;
+
+use audit::{event, AuditLog};
+use session::{Bureau, Gate, Remote, Signed};
 
 /// The largest returned workbook taken (a town's workbook is far smaller).
 const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
@@ -43,10 +55,17 @@ const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
     #[error(
-        "控制台目前只在本机回环地址（127.0.0.1 或 ::1）上提供，不能监听 {0}：在其他地址上提供需要 TLS 和账户，\
-         将在以后的版本中提供 (the console listens on loopback only; TLS and accounts come with a later version)"
+        "在 {listen} 上提供控制台还需要{missing}（本机回环地址 127.0.0.1 或 ::1 之外只能用 TLS 和账户提供；\
+         证书可用 bidui keys tls-cert 生成，账户用 bidui console account add 添加） \
+         (beyond loopback the console needs --tls-cert, --tls-key and --accounts)"
     )]
-    NotLoopback(SocketAddr),
+    NotLoopback { listen: SocketAddr, missing: String },
+    #[error(transparent)]
+    Accounts(#[from] accounts::AccountError),
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     #[error("{path}：无法读取轮次目录 (cannot read the rounds directory): {source}")]
     Rounds { path: PathBuf, source: std::io::Error },
     #[error("{0}：没有任何一轮比对报告（每轮一个目录，内有 bidui report build 写出的 problems.json）")]
@@ -113,7 +132,19 @@ impl Round {
     }
 }
 
-/// The rounds, oldest first, and the process's CSRF token.
+/// An export or upload not done because the audit trail could not be written.
+struct Unaudited;
+
+impl IntoResponse for Unaudited {
+    fn into_response(self) -> Response {
+        html(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            pages::message("无法写入审计日志", "审计日志写不进去，本次操作没有执行。请联系管理员检查磁盘。"),
+        )
+    }
+}
+
+/// The rounds, oldest first, who may see them, and the audit trail.
 pub struct Console {
     /// The folder of the rounds.
     dir: PathBuf,
@@ -124,8 +155,8 @@ pub struct Console {
     /// again only once either changes, so a bad folder costs no parse (and no log line) per
     /// page. (The length too: two writes within the file system's clock tick share a time.)
     skipped: Mutex<BTreeMap<String, Option<(std::time::SystemTime, u64)>>>,
-    csrf_key: ring::hmac::Key,
-    csrf: String,
+    gate: Gate,
+    audit: AuditLog,
     /// The operator's side, when the console is given one: live jobs and new rounds.
     operator: Option<Arc<dyn jobs::Operator>>,
     /// The jobs watched (`jobs.json`), written through.
@@ -153,7 +184,8 @@ impl Console {
     /// Loads every round under `rounds`: each subdirectory holding a problems.json, ordered
     /// by the directory's name (name rounds so they sort by time, as the console names the
     /// rounds it builds: the date, then the job id). There may be none yet: a console with
-    /// the operator's side starts the first round itself ([`Console::check_rounds`]).
+    /// the operator's side starts the first round itself ([`Console::check_rounds`]). The
+    /// audit trail is `console-audit.log` in the same folder. No accounts: the local user.
     pub fn load(rounds: &Path) -> Result<Console, ConsoleError> {
         let mut loaded: Vec<Arc<Round>> = Vec::new();
         for (name, dir) in round_dirs(rounds)? {
@@ -168,17 +200,13 @@ impl Console {
             loaded.push(Arc::new(round));
         }
         let watched = jobs::WatchedJobs::load(rounds)?;
-        // A fresh secret per process: a page of another site cannot know the token, and no
-        // earlier process's form is taken.
-        let csrf_key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())
-            .expect("the system's random number generator");
-        let csrf = hex::encode(ring::hmac::sign(&csrf_key, CSRF_MESSAGE));
+        let audit = AuditLog::open(&rounds.join(audit::AUDIT_FILE))?;
         Ok(Console {
             dir: rounds.to_owned(),
             rounds: RwLock::new(Arc::new(loaded)),
             skipped: Mutex::new(BTreeMap::new()),
-            csrf_key,
-            csrf,
+            gate: Gate::local(),
+            audit,
             operator: None,
             watched: Mutex::new(watched),
         })
@@ -189,6 +217,46 @@ impl Console {
     pub fn with_operator(mut self, operator: Arc<dyn jobs::Operator>) -> Console {
         self.operator = Some(operator);
         self
+    }
+
+    /// Every page behind a sign-in with these accounts.
+    pub fn with_accounts(mut self, accounts: accounts::Accounts, limits: session::Limits) -> Console {
+        self.gate = Gate::with_accounts(accounts, limits);
+        self
+    }
+
+    pub fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
+    pub fn audit_path(&self) -> &Path {
+        self.audit.path()
+    }
+
+    /// Writes an audit entry; false (and a line on stderr) when the trail cannot be written.
+    pub fn record(&self, event: &str, account: &str, remote: &str, detail: &str) -> bool {
+        match self.audit.record(event, account, remote, detail) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("{} audit-write-failed event={event}: {e}", now_in_china());
+                false
+            }
+        }
+    }
+
+    /// An export or upload by `viewer`, audited before anything leaves or changes: what
+    /// cannot be audited is not done.
+    fn audited(&self, signed: &Signed, event: &str, detail: &str) -> Result<(), Unaudited> {
+        let viewer = signed.viewer();
+        self.record(event, viewer.account(), viewer.remote(), detail).then_some(()).ok_or(Unaudited)
+    }
+
+    /// The 403 page for what `signed`'s role does not show, audited.
+    pub fn refuse(&self, signed: &Signed, path: &str) -> Response {
+        let path: String = path.chars().take(200).map(|c| if c.is_ascii_graphic() { c } else { '?' }).collect();
+        let viewer = signed.viewer();
+        self.record(event::FORBIDDEN, viewer.account(), viewer.remote(), &format!("path={path}"));
+        session::forbidden_page()
     }
 
     /// The jobs watched, oldest first.
@@ -272,17 +340,6 @@ impl Console {
     pub fn round(&self, job: &str) -> Option<(usize, Arc<Round>)> {
         self.rounds().iter().enumerate().find(|(_, r)| r.job() == job).map(|(i, r)| (i, r.clone()))
     }
-
-    /// The token every form carries and every POST must return.
-    pub fn csrf_token(&self) -> &str {
-        &self.csrf
-    }
-
-    fn csrf_matches(&self, offered: Option<&str>) -> bool {
-        // Checked as the tag it is, in constant time.
-        let tag = offered.and_then(|t| hex::decode(t).ok());
-        tag.is_some_and(|tag| ring::hmac::verify(&self.csrf_key, CSRF_MESSAGE, &tag).is_ok())
-    }
 }
 
 /// A name for a log line: ASCII kept, anything else replaced.
@@ -290,37 +347,70 @@ fn ascii(text: &str) -> String {
     text.chars().map(|c| if c.is_ascii_graphic() { c } else { '?' }).collect()
 }
 
-/// What the CSRF token authenticates (its key is the process's).
-const CSRF_MESSAGE: &[u8] = b"bidui-console form";
-
 /// Now, as a person in the bureau reads it.
 pub fn now_in_china() -> ChinaTime {
     let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
     ChinaTime::from_unix_seconds(seconds as i64)
 }
 
-/// Refuses anything but loopback: there are no accounts and no TLS yet.
-pub fn check_listen(listen: SocketAddr) -> Result<(), ConsoleError> {
-    if listen.ip().is_loopback() {
-        Ok(())
-    } else {
-        Err(ConsoleError::NotLoopback(listen))
+/// How `bidui console` serves: where, over TLS or not, with accounts or not.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub accounts: Option<PathBuf>,
+    pub tls: Option<tls::TlsFiles>,
+}
+
+/// Loopback may be served as it is; anything else only over TLS and with accounts.
+pub fn check_listen(listen: SocketAddr, tls: bool, accounts: bool) -> Result<(), ConsoleError> {
+    if listen.ip().is_loopback() || (tls && accounts) {
+        return Ok(());
+    }
+    let missing = match (tls, accounts) {
+        (false, false) => " TLS（--tls-cert 和 --tls-key）和账户（--accounts）",
+        (false, true) => " TLS（--tls-cert 和 --tls-key）",
+        _ => "账户（--accounts）",
+    };
+    Err(ConsoleError::NotLoopback { listen, missing: missing.trim_start().to_owned() })
+}
+
+impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for Remote {
+    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Remote {
+        Remote(*stream.remote_addr())
     }
 }
 
-/// Serves the console on `listen` (loopback only) until Ctrl-C, building the rounds of
-/// watched jobs as their results are opened.
-pub async fn serve(console: Console, listen: SocketAddr) -> Result<(), ConsoleError> {
-    check_listen(listen)?;
+/// Serves the console until Ctrl-C, building the rounds of watched jobs as their results
+/// are opened.
+pub async fn serve(mut console: Console, options: ServeOptions) -> Result<(), ConsoleError> {
+    let listen = options.listen;
+    check_listen(listen, options.tls.is_some(), options.accounts.is_some())?;
     console.check_rounds()?;
+    // Every file is read before the port is taken: a bad one fails fast.
+    let tls = options.tls.as_ref().map(tls::server_config).transpose()?;
+    let accounts = options.accounts.as_deref().map(accounts::Accounts::load).transpose()?;
+    if let Some(accounts) = accounts {
+        console = console.with_accounts(accounts, session::Limits::default());
+    }
+    if tls.is_some() {
+        console.gate.secure_cookies();
+    }
     let count = console.rounds().len();
     let listener =
         tokio::net::TcpListener::bind(listen).await.map_err(|e| ConsoleError::Listen { listen, source: e })?;
-    let address = listener.local_addr().map_err(|e| ConsoleError::Listen { listen, source: e })?;
-    eprintln!("console listening on http://{address}/ rounds={count}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let listener = tls::ConsoleListener::new(listener, tls).map_err(|e| ConsoleError::Listen { listen, source: e })?;
+    let address =
+        axum::serve::Listener::local_addr(&listener).map_err(|e| ConsoleError::Listen { listen, source: e })?;
+    let signin = if console.gate.has_accounts() { "accounts" } else { "local" };
+    eprintln!("console listening on {scheme}://{address}/ rounds={count} signin={signin}");
     let console = Arc::new(console);
+    if let Some(path) = options.accounts {
+        tokio::spawn(session::watch_accounts(console.clone(), path, ACCOUNTS_CHECK));
+    }
     let building = tokio::spawn(jobs::keep_building(console.clone()));
-    let served = axum::serve(listener, app(console))
+    let app = app(console).into_make_service_with_connect_info::<Remote>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -330,10 +420,23 @@ pub async fn serve(console: Console, listen: SocketAddr) -> Result<(), ConsoleEr
     served
 }
 
-/// The console's routes. Every request is logged as one ASCII line on stderr.
+/// How often the accounts file is checked for changes.
+const ACCOUNTS_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The largest sign-in form taken.
+const MAX_SIGNIN_BYTES: usize = 4096;
+
+/// The console's routes, every one behind [`session::gate`]. Every request is logged as one
+/// ASCII line on stderr.
 pub fn app(console: Arc<Console>) -> Router {
     Router::new()
         .route("/", get(index))
+        .route(
+            "/signin",
+            get(session::signin_page).post(session::signin).layer(DefaultBodyLimit::max(MAX_SIGNIN_BYTES)),
+        )
+        .route("/signout", post(session::signout).layer(DefaultBodyLimit::max(MAX_SIGNIN_BYTES)))
+        .route("/audit", get(audit_page))
         .route("/progress", get(progress))
         .route("/jobs", get(jobs_page))
         .route("/jobs/start", post(start_round))
@@ -346,6 +449,7 @@ pub fn app(console: Arc<Console>) -> Router {
         .route("/rounds/{job}/towns/{town}/workbook", get(town_workbook))
         .route("/rounds/{job}/claims", post(upload_claims).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
         .fallback(|| async { not_found() })
+        .layer(middleware::from_fn_with_state(console.clone(), session::gate))
         .layer(middleware::from_fn(log_request))
         .with_state(console)
 }
@@ -373,6 +477,8 @@ async fn log_request(request: Request, next: Next) -> Response {
 }
 
 type Shared = State<Arc<Console>>;
+type JobPath = axum::extract::Path<String>;
+type TownPath = axum::extract::Path<(String, String)>;
 
 fn html(status: StatusCode, page: String) -> Response {
     (status, Html(page)).into_response()
@@ -394,12 +500,26 @@ fn download(content_type: &'static str, file_name: &str, bytes: Vec<u8>) -> Resp
     response
 }
 
-async fn index(State(console): Shared) -> Response {
+/// `/`: every round for the bureau; a town account's own town in each round.
+async fn index(State(console): Shared, signed: Signed) -> Response {
     refresh(&console);
-    html(StatusCode::OK, pages::index(&console))
+    match signed.own_town() {
+        None => html(StatusCode::OK, pages::index(&console)),
+        Some(town) => html(StatusCode::OK, pages::town_index(&console, town)),
+    }
 }
 
-async fn progress(State(console): Shared) -> Response {
+/// `/audit`: the trail, latest first, and whether its chain holds.
+async fn audit_page(State(console): Shared, _: Bureau) -> Response {
+    let path = console.audit_path().to_owned();
+    match tokio::task::spawn_blocking(move || audit::verify(&path)).await {
+        Ok(Ok(entries)) => html(StatusCode::OK, pages::audit(&entries, None)),
+        Ok(Err(broken)) => html(StatusCode::OK, pages::audit(&[], Some(&broken.to_string()))),
+        Err(_) => html(StatusCode::INTERNAL_SERVER_ERROR, pages::message("无法读取审计日志", "内部错误")),
+    }
+}
+
+async fn progress(State(console): Shared, _: Bureau) -> Response {
     refresh(&console);
     html(StatusCode::OK, pages::progress(&console))
 }
@@ -411,42 +531,86 @@ fn refresh(console: &Console) {
     }
 }
 
-async fn round(State(console): Shared, axum::extract::Path(job): axum::extract::Path<String>) -> Response {
+async fn round(State(console): Shared, _: Bureau, axum::extract::Path(job): JobPath) -> Response {
     match console.round(&job) {
-        Some((_, round)) => html(StatusCode::OK, pages::round(&console, &round)),
+        Some((_, round)) => html(StatusCode::OK, pages::round(&round)),
         None => not_found(),
     }
 }
 
-async fn summary(State(console): Shared, axum::extract::Path(job): axum::extract::Path<String>) -> Response {
+async fn summary(State(console): Shared, bureau: Bureau, axum::extract::Path(job): JobPath) -> Response {
     let Some((_, round)) = console.round(&job) else { return not_found() };
     match std::fs::read(round.dir.join(bidui_report::SUMMARY_FILE)) {
-        Ok(page) => (StatusCode::OK, Html(page)).into_response(),
+        Ok(page) => {
+            if let Err(unaudited) = console.audited(&bureau.into(), event::EXPORT_SUMMARY, &format!("round={job}")) {
+                return unaudited.into_response();
+            }
+            (StatusCode::OK, Html(page)).into_response()
+        }
         Err(_) => {
             html(StatusCode::NOT_FOUND, pages::message("没有领导汇总页", "这一轮的报告目录里没有 summary.html。"))
         }
     }
 }
 
+/// Why a town's page or workbook is not given.
+enum TownRefused {
+    /// A town account asking for another town (whether or not the round has it).
+    NotYours,
+    NotFound,
+}
+
+impl TownRefused {
+    fn answer(self, console: &Console, signed: &Signed, path: &str) -> Response {
+        match self {
+            TownRefused::NotYours => console.refuse(signed, path),
+            TownRefused::NotFound => not_found(),
+        }
+    }
+}
+
+/// The round and the town as it names it, when the account may see that town.
+fn town_in(console: &Console, signed: &Signed, job: &str, town: &str) -> Result<(Arc<Round>, String), TownRefused> {
+    if !signed.town_allowed(town) {
+        return Err(TownRefused::NotYours);
+    }
+    let (_, round) = console.round(job).ok_or(TownRefused::NotFound)?;
+    let town = round.town(town).ok_or(TownRefused::NotFound)?.to_owned();
+    Ok((round, town))
+}
+
 async fn town(
     State(console): Shared,
-    axum::extract::Path((job, town)): axum::extract::Path<(String, String)>,
+    signed: Signed,
+    uri: axum::http::Uri,
+    axum::extract::Path((job, town)): TownPath,
 ) -> Response {
-    let Some((_, round)) = console.round(&job) else { return not_found() };
-    match round.town(&town) {
-        Some(town) => html(StatusCode::OK, pages::town(&round, town)),
-        None => not_found(),
+    match town_in(&console, &signed, &job, &town) {
+        Ok((round, town)) => html(StatusCode::OK, pages::town(&round, &town)),
+        Err(refused) => refused.answer(&console, &signed, uri.path()),
     }
 }
 
 async fn town_workbook(
     State(console): Shared,
-    axum::extract::Path((job, town)): axum::extract::Path<(String, String)>,
+    signed: Signed,
+    uri: axum::http::Uri,
+    axum::extract::Path((job, town)): TownPath,
 ) -> Response {
-    let Some((_, round)) = console.round(&job) else { return not_found() };
+    let (round, town) = match town_in(&console, &signed, &job, &town) {
+        Ok(found) => found,
+        Err(refused) => return refused.answer(&console, &signed, uri.path()),
+    };
     let Some(path) = round.workbook(&town) else { return not_found() };
     match std::fs::read(&path) {
-        Ok(bytes) => download(XLSX, &bidui_report::xlsx::town_file_name(&town), bytes),
+        Ok(bytes) => {
+            if let Err(unaudited) =
+                console.audited(&signed, event::EXPORT_WORKBOOK, &format!("round={job} town={town}"))
+            {
+                return unaudited.into_response();
+            }
+            download(XLSX, &bidui_report::xlsx::town_file_name(&town), bytes)
+        }
         Err(_) => not_found(),
     }
 }
@@ -461,13 +625,16 @@ fn upward_of(console: &Console, job: &str) -> Option<bidui_report::upward::Upwar
     Some(bidui_report::upward::Upward::of(&round.set, previous, &now_in_china().to_minute_string()))
 }
 
-async fn upward_json(State(console): Shared, axum::extract::Path(job): axum::extract::Path<String>) -> Response {
+async fn upward_json(State(console): Shared, bureau: Bureau, axum::extract::Path(job): JobPath) -> Response {
     let Some(upward) = upward_of(&console, &job) else { return not_found() };
+    if let Err(unaudited) = console.audited(&bureau.into(), event::EXPORT_UPWARD_JSON, &format!("round={job}")) {
+        return unaudited.into_response();
+    }
     let json = serde_json::to_vec_pretty(&upward).expect("upward serializes");
     download("application/json", &format!("上报汇总-{job}.json"), json)
 }
 
-async fn upward_xlsx(State(console): Shared, axum::extract::Path(job): axum::extract::Path<String>) -> Response {
+async fn upward_xlsx(State(console): Shared, bureau: Bureau, axum::extract::Path(job): JobPath) -> Response {
     let Some(upward) = upward_of(&console, &job) else { return not_found() };
     let written = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, String> {
         let file = tempfile::Builder::new().suffix(".xlsx").tempfile().map_err(|e| e.to_string())?;
@@ -476,13 +643,20 @@ async fn upward_xlsx(State(console): Shared, axum::extract::Path(job): axum::ext
     })
     .await;
     match written {
-        Ok(Ok(bytes)) => download(XLSX, &format!("上报汇总-{job}.xlsx"), bytes),
+        Ok(Ok(bytes)) => {
+            if let Err(unaudited) = console.audited(&bureau.into(), event::EXPORT_UPWARD_XLSX, &format!("round={job}"))
+            {
+                return unaudited.into_response();
+            }
+            download(XLSX, &format!("上报汇总-{job}.xlsx"), bytes)
+        }
         Ok(Err(e)) => html(StatusCode::INTERNAL_SERVER_ERROR, pages::message("无法生成上报汇总", &e)),
         Err(_) => html(StatusCode::INTERNAL_SERVER_ERROR, pages::message("无法生成上报汇总", "内部错误")),
     }
 }
 
-fn forbidden() -> Response {
+/// The 403 page for a form without its token.
+pub(crate) fn csrf_refused() -> Response {
     html(
         StatusCode::FORBIDDEN,
         pages::message(
@@ -497,15 +671,17 @@ fn bad_upload(message: &str) -> Response {
 }
 
 /// Takes back one returned town workbook: with the form's CSRF token, against the round's
-/// problems; nothing changes unless every row of it names a problem of the round.
+/// problems; nothing changes unless every row of it names a problem of the round (and,
+/// for a town account, of its own town).
 async fn upload_claims(
     State(console): Shared,
-    axum::extract::Path(job): axum::extract::Path<String>,
+    signed: Signed,
+    axum::extract::Path(job): JobPath,
     form: Result<Multipart, MultipartRejection>,
 ) -> Response {
     let Some((_, round)) = console.round(&job) else { return not_found() };
     // A POST that is not our form carries no token.
-    let Ok(mut form) = form else { return forbidden() };
+    let Ok(mut form) = form else { return csrf_refused() };
     let (mut token, mut workbook) = (None, None);
     loop {
         match form.next_field().await {
@@ -515,22 +691,59 @@ async fn upload_claims(
                 _ => {}
             },
             Ok(None) => break,
-            Err(_) if token.is_none() => return forbidden(),
+            Err(_) if token.is_none() => return csrf_refused(),
             Err(e) => return bad_upload(&format!("上传未完成：{e}")),
         }
     }
-    if !console.csrf_matches(token.as_deref()) {
-        return forbidden();
+    if !signed.csrf_matches(&console, token.as_deref()) {
+        return csrf_refused();
     }
     let Some(workbook) = workbook.filter(|w| !w.is_empty()) else {
         return bad_upload("没有选择工作簿文件。");
     };
-    let taken = tokio::task::spawn_blocking(move || take_claims(&round, &workbook)).await;
+    let only = signed.own_town().map(str::to_owned);
+    let (reader, uploader, name) = (console.clone(), signed.clone(), job.clone());
+    let taken = tokio::task::spawn_blocking(move || {
+        take_claims(&round, &workbook, only.as_deref(), |taken| {
+            let towns: Vec<&str> = taken.towns.iter().map(String::as_str).collect();
+            let detail =
+                format!("round={name} towns={} claims={} fixed={}", towns.join(","), taken.claims, taken.fixed);
+            reader.audited(&uploader, event::UPLOAD_CLAIMS, &detail).map_err(|_| Refusal::Unaudited)
+        })
+    })
+    .await;
     match taken {
         Ok(Ok(taken)) => html(StatusCode::OK, pages::claims_taken(&job, &taken)),
-        Ok(Err(message)) => bad_upload(&message),
+        Ok(Err(Refusal::Bad(message))) => bad_upload(&message),
+        Ok(Err(Refusal::OtherTowns(towns))) => {
+            let towns: Vec<&str> = towns.iter().map(String::as_str).collect();
+            let detail = format!("round={job} other_towns={}", towns.join(","));
+            let viewer = signed.viewer();
+            console.record(event::UPLOAD_REFUSED, viewer.account(), viewer.remote(), &detail);
+            html(
+                StatusCode::FORBIDDEN,
+                pages::message(
+                    "工作簿未导入",
+                    &format!(
+                        "工作簿中有其他镇街（{}）的问题：本账户只能交回本镇街的工作簿，整个工作簿未导入。",
+                        towns.join("、")
+                    ),
+                ),
+            )
+        }
+        Ok(Err(Refusal::Unaudited)) => Unaudited.into_response(),
         Err(_) => bad_upload("内部错误"),
     }
+}
+
+/// Why an upload took nothing.
+enum Refusal {
+    /// Not a returned workbook of the round: told to the person.
+    Bad(String),
+    /// A town account's workbook holding these other towns' problems.
+    OtherTowns(BTreeSet<String>),
+    /// The audit trail could not be written.
+    Unaudited,
 }
 
 /// What one upload took: the claims read, and how many of them claim a problem fixed.
@@ -540,19 +753,26 @@ pub struct Taken {
     pub towns: BTreeSet<String>,
 }
 
-fn take_claims(round: &Round, workbook: &[u8]) -> Result<Taken, String> {
+fn take_claims(
+    round: &Round,
+    workbook: &[u8],
+    only_town: Option<&str>,
+    audit: impl FnOnce(&Taken) -> Result<(), Refusal>,
+) -> Result<Taken, Refusal> {
     // calamine reads a file; the upload is kept beside the round (the bureau's data stays
     // in its folder) and removed when dropped.
     let mut file = tempfile::Builder::new()
         .prefix(".upload-")
         .suffix(".xlsx")
         .tempfile_in(&round.dir)
-        .map_err(|e| format!("无法保存上传的文件：{e}"))?;
-    file.write_all(workbook).map_err(|e| format!("无法保存上传的文件：{e}"))?;
-    let claims = bidui_report::claims::read_workbook(file.path(), &round.set).map_err(|e| match e {
-        // The temporary file's path means nothing to the person who uploaded it.
-        ReportError::Parse { message, .. } => message,
-        other => other.to_string(),
+        .map_err(|e| Refusal::Bad(format!("无法保存上传的文件：{e}")))?;
+    file.write_all(workbook).map_err(|e| Refusal::Bad(format!("无法保存上传的文件：{e}")))?;
+    let claims = bidui_report::claims::read_workbook(file.path(), &round.set).map_err(|e| {
+        Refusal::Bad(match e {
+            // The temporary file's path means nothing to the person who uploaded it.
+            ReportError::Parse { message, .. } => message,
+            other => other.to_string(),
+        })
     })?;
     let taken = Taken {
         claims: claims.len(),
@@ -560,18 +780,25 @@ fn take_claims(round: &Round, workbook: &[u8]) -> Result<Taken, String> {
         towns: claims.iter().map(|c| c.town.clone()).collect(),
     };
     if claims.is_empty() {
-        return Err("工作簿中没有填写整改情况或整改说明的行。".to_owned());
+        return Err(Refusal::Bad("工作簿中没有填写整改情况或整改说明的行。".to_owned()));
+    }
+    if let Some(own) = only_town {
+        let others: BTreeSet<String> = taken.towns.iter().filter(|t| *t != own).cloned().collect();
+        if !others.is_empty() {
+            return Err(Refusal::OtherTowns(others));
+        }
     }
     let mut kept = round.claims.lock().expect("claims lock");
     let mut next = kept.clone();
     next.add(claims);
-    next.save(&round.dir).map_err(|e| format!("无法写入 {CLAIMS_FILE}：{e}"))?;
+    audit(&taken)?;
+    next.save(&round.dir).map_err(|e| Refusal::Bad(format!("无法写入 {CLAIMS_FILE}：{e}")))?;
     *kept = next;
     Ok(taken)
 }
 
 /// `/jobs`: the watched jobs, live.
-async fn jobs_page(State(console): Shared) -> Response {
+async fn jobs_page(State(console): Shared, _: Bureau) -> Response {
     let Some(operator) = console.operator.clone() else {
         return html(StatusCode::OK, pages::jobs_without_operator());
     };
@@ -608,11 +835,12 @@ fn job_refused(message: &str) -> Response {
 /// operator's side, then watched.
 async fn start_round(
     State(console): Shared,
+    bureau: Bureau,
     form: Result<axum::Form<StartForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(axum::Form(form)) = form else { return forbidden() };
-    if !console.csrf_matches(Some(&form.csrf)) {
-        return forbidden();
+    let Ok(axum::Form(form)) = form else { return csrf_refused() };
+    if !Signed::from(bureau).csrf_matches(&console, Some(&form.csrf)) {
+        return csrf_refused();
     }
     let Some(operator) = console.operator.clone() else { return not_found() };
     let Some(choice) = operator.specs().into_iter().find(|c| c.file == form.spec) else {
@@ -649,11 +877,12 @@ async fn start_round(
 /// operator.
 async fn watch_job(
     State(console): Shared,
+    bureau: Bureau,
     form: Result<axum::Form<WatchForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    let Ok(axum::Form(form)) = form else { return forbidden() };
-    if !console.csrf_matches(Some(&form.csrf)) {
-        return forbidden();
+    let Ok(axum::Form(form)) = form else { return csrf_refused() };
+    if !Signed::from(bureau).csrf_matches(&console, Some(&form.csrf)) {
+        return csrf_refused();
     }
     let Some(operator) = console.operator.clone() else { return not_found() };
     let job = form.job.trim().to_owned();

@@ -10,7 +10,10 @@ use bidui_report::html::escape;
 use bidui_report::ProblemKey;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use crate::accounts::Role;
+use crate::audit::Entry;
 use crate::jobs::{Live, SpecChoice};
+use crate::session::{self, csrf_field};
 use crate::{now_in_china, Console, Round, Taken};
 
 /// What a path segment may carry unencoded.
@@ -34,7 +37,7 @@ const STYLE: &str = concat!(
 body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", "#,
     r#""WenQuanYi Micro Hei", sans-serif; margin: 0; color: #1f2d3d; background: #f4f6f9; }
 header { background: #1f5fa8; color: #fff; padding: 10px 28px; }
-header a { color: #fff; margin-right: 22px; text-decoration: none; font-weight: 600; }
+header a, header > span { color: #fff; margin-right: 22px; text-decoration: none; font-weight: 600; }
 main { max-width: 1280px; margin: 0 auto; padding: 18px 28px 48px; }
 h1 { font-size: 24px; margin: 8px 0 4px; }
 h2 { font-size: 18px; margin: 26px 0 10px; border-left: 5px solid #1f5fa8; padding-left: 10px; }
@@ -54,9 +57,43 @@ tr.total td { font-weight: bold; background: #f3f6f9; }
 .notice { color: #2e7d32; }
 .bar { display: inline-block; height: 10px; background: #1f5fa8; vertical-align: middle; margin-right: 6px; }
 a { color: #1f5fa8; }
+header form.signout { float: right; margin: 0; color: #fff; font-size: 13px; }
+header form.signout button { margin-left: 10px; }
+form.signin { display: grid; grid-template-columns: 6em 18em; gap: 10px; align-items: center; }
 footer { color: #8a97a6; font-size: 12px; text-align: center; padding: 18px; }
 "#
 );
+
+/// Whether the request being answered is a town account's.
+fn town_viewer() -> bool {
+    session::current().is_some_and(|v| matches!(v.role(), Role::Town { .. }))
+}
+
+/// The header's links for who is asking, and a sign-out button when signed in.
+fn navigation() -> String {
+    let Some(viewer) = session::current() else { return "<span>比对控制台</span>".to_owned() };
+    let mut links = match viewer.role() {
+        Role::Bureau => "<a href=\"/\">各轮比对</a><a href=\"/jobs\">比对任务</a><a href=\"/progress\">整改进度</a>\
+             <a href=\"/audit\">审计日志</a>"
+            .to_owned(),
+        Role::Town { town } => format!("<a href=\"/\">{}</a>", escape(town)),
+    };
+    if viewer.signed_in() {
+        let _ = write!(
+            links,
+            "<form class=\"signout\" method=\"post\" action=\"/signout\">{}<span>{}</span>\
+             <button type=\"submit\">退出登录</button></form>",
+            csrf_field(),
+            escape(viewer.account())
+        );
+    }
+    links
+}
+
+/// The current viewer's form token, escaped for an attribute.
+fn csrf_token() -> String {
+    escape(session::current().as_ref().map_or("", |v| v.csrf_token()))
+}
 
 /// A complete page around `body`.
 fn page(title: &str, body: &str) -> String {
@@ -70,10 +107,10 @@ fn page_refreshed(title: &str, body: &str, refresh: Option<u32>) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n{refresh}\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{} — 比对控制台</title>\n\
-         <style>{STYLE}</style>\n</head>\n<body>\n<header><a href=\"/\">各轮比对</a><a href=\"/jobs\">比对任务</a>\
-         <a href=\"/progress\">整改进度</a></header>\n<main>\n{body}</main>\n<footer>页面生成于 {}（北京时间）· 本页含人员姓名和身份证号，仅供本单位使用</footer>\n\
+         <style>{STYLE}</style>\n</head>\n<body>\n<header>{}</header>\n<main>\n{body}</main>\n<footer>页面生成于 {}（北京时间）· 本页含人员姓名和身份证号，仅供本单位使用</footer>\n\
          </body>\n</html>\n",
         escape(title),
+        navigation(),
         now_in_china().to_minute_string()
     )
 }
@@ -152,7 +189,7 @@ pub fn index(console: &Console) -> String {
 }
 
 /// `/rounds/{job}`: the town × category table, coverage, downloads, the claims form.
-pub fn round(console: &Console, round: &Round) -> String {
+pub fn round(round: &Round) -> String {
     let set = &round.set;
     let job = round.job();
     let by_town = set.by_town();
@@ -241,7 +278,7 @@ pub fn round(console: &Console, round: &Round) -> String {
          <input type=\"hidden\" name=\"csrf\" value=\"{}\">\n<input type=\"file\" name=\"workbook\" accept=\".xlsx\" required>\n\
          <button type=\"submit\">导入</button>\n</form>\n</section>\n",
         round_link(job),
-        escape(console.csrf_token())
+        csrf_token()
     );
     page(&format!("比对任务 {job}"), &body)
 }
@@ -254,12 +291,13 @@ pub fn town(round: &Round, town: &str) -> String {
         round.claims().claims.into_iter().filter(|c| c.town == town).map(|c| (c.key.clone(), c)).collect();
     let problems: Vec<_> = set.problems.iter().filter(|p| p.town == town).collect();
     let fixed = claims.values().filter(|c| c.claims_fixed()).count();
+    // A town account is shown no page of the whole round.
+    let round_name =
+        if town_viewer() { escape(job) } else { format!("<a href=\"{}\">{}</a>", round_link(job), escape(job)) };
     let mut body = format!(
-        "<h1>{}</h1>\n<p class=\"meta\">比对任务 <a href=\"{}\">{}</a> · 名册 {} 行 · {} 个问题 · 已交回整改情况 {} 条\
+        "<h1>{}</h1>\n<p class=\"meta\">比对任务 {round_name} · 名册 {} 行 · {} 个问题 · 已交回整改情况 {} 条\
          （申报已整改 {fixed} 条）</p>\n",
         escape(town),
-        round_link(job),
-        escape(job),
         set.towns.get(town).copied().unwrap_or(0),
         problems.len(),
         claims.len()
@@ -294,6 +332,16 @@ pub fn town(round: &Round, town: &str) -> String {
         );
     }
     body.push_str("</table></div>\n</section>\n");
+    let _ = write!(
+        body,
+        "<section>\n<h2>交回本镇街的工作簿</h2>\n<p class=\"note\">在“问题清单”的整改情况（已整改 / 核实无误 / 无法整改）和\
+         整改说明中填写后上传。工作簿中有一行对不上本轮的问题，整个工作簿都不导入。</p>\n\
+         <form method=\"post\" action=\"{}/claims\" enctype=\"multipart/form-data\">\n{}\n\
+         <input type=\"file\" name=\"workbook\" accept=\".xlsx\" required>\n<button type=\"submit\">上传</button>\n\
+         </form>\n</section>\n",
+        round_link(job),
+        csrf_field()
+    );
     page(&format!("{town} — {job}"), &body)
 }
 
@@ -304,12 +352,16 @@ pub fn claims_taken(job: &str, taken: &Taken) -> String {
         "工作簿已导入",
         &format!(
             "<h1>工作簿已导入</h1>\n<section><p>比对任务 {} · {}：导入整改情况 {} 条，其中申报已整改 {} 条。</p>\
-             <p><a href=\"{}\">返回本轮</a> · <a href=\"/progress\">整改进度</a></p></section>\n",
+             <p>{}</p></section>\n",
             escape(job),
             towns.join("、"),
             taken.claims,
             taken.fixed,
-            round_link(job)
+            if town_viewer() {
+                "<a href=\"/\">返回</a>".to_owned()
+            } else {
+                format!("<a href=\"{}\">返回本轮</a> · <a href=\"/progress\">整改进度</a>", round_link(job))
+            }
         ),
     )
 }
@@ -449,7 +501,7 @@ fn stage(p: &bidui_core::api::ParticipantStatus) -> String {
 /// `/jobs`: the watched jobs, newest first, each party's progress; new rounds from the job
 /// specs; watching a job created elsewhere.
 pub fn jobs(console: &Console, live: &[Live]) -> String {
-    let csrf = escape(console.csrf_token());
+    let csrf = csrf_token();
     let operator = console.operator.as_ref().expect("the jobs page has an operator");
     let mut body = String::from("<h1>比对任务</h1>\n");
     if live.iter().any(Live::collecting) {
@@ -559,4 +611,108 @@ fn start_forms(body: &mut String, specs: &[SpecChoice], csrf: &str) {
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n<label>任务编号 <input type=\"text\" name=\"job\" size=\"40\" required>\
          </label>\n<button type=\"submit\">关注</button>\n</form>\n</section>"
     );
+}
+
+/// `/` for a town account: its own town in each round.
+pub fn town_index(console: &Console, town: &str) -> String {
+    let mut body = format!(
+        "<h1>{}</h1>\n<p class=\"meta\">本镇街在各轮比对中的问题清单和工作簿。</p>\n<section>\n<table>\n\
+         <tr><th class=\"l\">轮次</th><th class=\"l\">比对任务</th><th>问题数</th><th>已交回整改情况</th>\
+         <th class=\"l\">查看</th></tr>\n",
+        escape(town)
+    );
+    for (i, round) in console.rounds().iter().enumerate() {
+        let Some(town) = round.town(town) else { continue };
+        let problems = round.set.problems.iter().filter(|p| p.town == town).count();
+        let answered = round.claims().claims.iter().filter(|c| c.town == town).count();
+        let link = town_link(round.job(), town);
+        let workbook = if round.workbook(town).is_some() {
+            format!(" · <a href=\"{link}/workbook\">下载工作簿</a>")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            body,
+            "<tr><td class=\"l\">第{}轮</td><td class=\"l\">{}</td><td>{problems}</td><td>{answered}</td>\
+             <td class=\"l\"><a href=\"{link}\">问题清单</a>{workbook}</td></tr>",
+            i + 1,
+            escape(round.job())
+        );
+    }
+    body.push_str("</table>\n</section>\n");
+    page(town, &body)
+}
+
+/// `/signin`: the form, with the token bound to this browser's sign-in cookie.
+pub fn signin(token: &str, error: Option<&str>) -> String {
+    let error = error.map_or(String::new(), |e| format!("<p class=\"serious\">{}</p>\n", escape(e)));
+    page(
+        "登录",
+        &format!(
+            "<h1>登录比对控制台</h1>\n<section>\n{error}<form class=\"signin\" method=\"post\" action=\"/signin\">\n\
+             <input type=\"hidden\" name=\"csrf\" value=\"{}\">\n<label for=\"name\">账户名</label>\
+             <input id=\"name\" name=\"name\" autocomplete=\"username\" required>\n<label for=\"password\">密码</label>\
+             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\n\
+             <span></span><button type=\"submit\">登录</button>\n</form>\n<p class=\"note\">账户由区退役军人事务局\
+             用 bidui console account add 开设。连续登录失败 5 次，该账户 5 分钟内不能登录。</p>\n</section>\n",
+            escape(token)
+        ),
+    )
+}
+
+/// An event as the bureau reads it, its code beside it.
+fn event_label(code: &str) -> String {
+    use crate::audit::event;
+    let label = match code {
+        event::SIGNIN_OK => "登录",
+        event::SIGNIN_FAILED => "登录失败",
+        event::SIGNIN_LOCKED => "账户暂停登录",
+        event::SIGNOUT => "退出登录",
+        event::EXPORT_WORKBOOK => "下载镇街工作簿",
+        event::EXPORT_UPWARD_XLSX => "下载上报汇总（xlsx）",
+        event::EXPORT_UPWARD_JSON => "下载上报汇总（JSON）",
+        event::EXPORT_SUMMARY => "查看领导汇总页",
+        event::UPLOAD_CLAIMS => "导入工作簿",
+        event::UPLOAD_REFUSED => "拒绝导入（其他镇街）",
+        event::FORBIDDEN => "无权访问",
+        _ => "",
+    };
+    format!("{label} <span class=\"meta\">{}</span>", escape(code))
+}
+
+/// `/audit`: the trail, latest first, or where its chain is broken.
+pub fn audit(entries: &[(Entry, String)], broken: Option<&str>) -> String {
+    let mut body = String::from("<h1>审计日志</h1>\n");
+    match broken {
+        Some(why) => {
+            let _ = writeln!(body, "<section><p class=\"serious\">哈希链校验失败：{}</p></section>", escape(why));
+        }
+        None => {
+            let _ = writeln!(
+                body,
+                "<p class=\"meta\">共 {} 条，哈希链校验通过{}。每次登录（成功和失败）、退出、导出和导入都记录在内。</p>",
+                entries.len(),
+                entries.last().map_or(String::new(), |(_, hash)| format!("（链头 {}）", escape(&hash[..16.min(hash.len())])))
+            );
+        }
+    }
+    body.push_str(
+        "<section>\n<div class=\"scroll\"><table>\n<tr><th>序号</th><th class=\"l\">时间（北京时间）</th>\
+         <th class=\"l\">事件</th><th class=\"l\">账户</th><th class=\"l\">来源地址</th><th class=\"l\">内容</th></tr>\n",
+    );
+    for (entry, _) in entries.iter().rev() {
+        let _ = writeln!(
+            body,
+            "<tr><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td>\
+             <td class=\"w\">{}</td></tr>",
+            entry.seq,
+            escape(&entry.at),
+            event_label(&entry.event),
+            escape(&entry.account),
+            escape(&entry.remote),
+            escape(&entry.detail)
+        );
+    }
+    body.push_str("</table></div>\n</section>\n");
+    page("审计日志", &body)
 }

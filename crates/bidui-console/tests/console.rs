@@ -8,6 +8,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
+use bidui_console::accounts::{Accounts, Role};
+use bidui_console::session::{Limits, Remote};
 use bidui_core::api::{DepartmentFinding, JobResults, PersonRef, ResultSummary, RowResult};
 use bidui_core::profile::Profile;
 use bidui_report::{derive, Options};
@@ -109,10 +111,16 @@ fn second_round() -> JobResults {
 struct Rounds {
     dir: tempfile::TempDir,
     first: PathBuf,
+    console: Arc<bidui_console::Console>,
     app: Router,
 }
 
 fn rounds() -> Rounds {
+    rounds_with(None)
+}
+
+/// The two rounds, behind a sign-in with `accounts` when given.
+fn rounds_with(accounts: Option<(Accounts, Limits)>) -> Rounds {
     let dir = tempfile::tempdir().unwrap();
     let first = dir.path().join("2026-11-zc-test-1");
     let one = first_round();
@@ -122,8 +130,12 @@ fn rounds() -> Rounds {
     let set_two = derive(&two, &Options::default()).unwrap();
     let second = dir.path().join("2026-12-zc-test-2");
     bidui_report::write_report(&two, &set_two, Some(&set_one), Some("2026-12-01 10:00"), &second).unwrap();
-    let console = bidui_console::Console::load(dir.path()).unwrap();
-    Rounds { first, app: bidui_console::app(Arc::new(console)), dir }
+    let mut console = bidui_console::Console::load(dir.path()).unwrap();
+    if let Some((accounts, limits)) = accounts {
+        console = console.with_accounts(accounts, limits);
+    }
+    let console = Arc::new(console);
+    Rounds { first, app: bidui_console::app(console.clone()), console, dir }
 }
 
 async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Vec<u8>) {
@@ -462,13 +474,23 @@ async fn every_response_forbids_loading_from_elsewhere_framing_and_caching() {
 }
 
 #[test]
-fn only_loopback_is_served() {
+fn beyond_loopback_only_tls_with_accounts_is_served() {
+    use bidui_console::check_listen;
     for ok in ["127.0.0.1:8800", "[::1]:8800", "127.0.0.2:1"] {
-        assert!(bidui_console::check_listen(ok.parse().unwrap()).is_ok(), "{ok}");
+        for (tls, accounts) in [(false, false), (true, false), (false, true), (true, true)] {
+            assert!(check_listen(ok.parse().unwrap(), tls, accounts).is_ok(), "{ok}");
+        }
     }
     for refused in ["0.0.0.0:8800", "192.168.1.10:8800", "[::]:8800"] {
-        let error = bidui_console::check_listen(refused.parse().unwrap()).unwrap_err().to_string();
-        assert!(error.contains("TLS") && error.contains("以后的版本"), "{error}");
+        assert!(check_listen(refused.parse().unwrap(), true, true).is_ok(), "{refused}");
+        for (tls, accounts, says) in [
+            (false, false, "--tls-cert 和 --tls-key）和账户（--accounts"),
+            (false, true, "TLS（--tls-cert 和 --tls-key）（"),
+            (true, false, "还需要账户（--accounts）"),
+        ] {
+            let error = check_listen(refused.parse().unwrap(), tls, accounts).unwrap_err().to_string();
+            assert!(error.contains(says) && error.contains("bidui console account add"), "{error}");
+        }
     }
 }
 
@@ -618,7 +640,7 @@ async fn a_round_is_started_from_the_jobs_page_only_with_the_token_a_known_spec_
 #[tokio::test]
 async fn a_job_is_watched_only_when_the_matcher_shows_it() {
     let w = with_operator();
-    let token = w.console.csrf_token().to_owned();
+    let token = form_token(&get_ok(&w.app, "/jobs").await);
     let (status, page) = send(&w.app, form("/jobs/watch", &[("csrf", &token), ("job", "unknown")])).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(String::from_utf8(page).unwrap().contains("比对服务没有这个任务"));
@@ -633,7 +655,7 @@ async fn a_job_is_watched_only_when_the_matcher_shows_it() {
 #[tokio::test]
 async fn a_watched_jobs_round_is_built_once_its_results_are_opened_and_never_listed_half_built() {
     let w = with_operator();
-    let token = w.console.csrf_token().to_owned();
+    let token = form_token(&get_ok(&w.app, "/jobs").await);
     send(&w.app, form("/jobs/watch", &[("csrf", &token), ("job", "zc-test-3")])).await;
     bidui_console::jobs::build_ready_rounds(&w.console);
     assert_eq!(w.console.rounds().len(), 2, "not opened yet: nothing built");
@@ -674,4 +696,455 @@ fn a_damaged_jobs_file_is_an_error_that_says_what_to_do() {
     std::fs::write(r.dir.path().join("jobs.json"), "{\"jobs\": [").unwrap();
     let Err(error) = bidui_console::Console::load(r.dir.path()) else { panic!("a damaged jobs.json was taken") };
     assert!(error.to_string().contains("已损坏"), "{error}");
+}
+
+// Access: accounts, sessions, roles, CSRF and the audit trail.
+
+const BUREAU_PASSWORD: &str = "bureau pass 2026";
+const TOWN_PASSWORD: &str = "town of lc 2026";
+/// The peer the sign-ins come from (a documentation address).
+const PEER: &str = "192.0.2.7:40000";
+
+fn accounts() -> Accounts {
+    let mut accounts = Accounts::default();
+    accounts.add("admin", Role::Bureau, BUREAU_PASSWORD).unwrap();
+    accounts.add("licheng", Role::Town { town: A.into() }, TOWN_PASSWORD).unwrap();
+    accounts
+}
+
+fn signed_rounds_with(limits: Limits) -> Rounds {
+    rounds_with(Some((accounts(), limits)))
+}
+
+fn signed_rounds() -> Rounds {
+    signed_rounds_with(Limits::default())
+}
+
+/// A request as it comes from [`PEER`] over a socket.
+fn from_peer(mut request: Request<Body>) -> Request<Body> {
+    request.extensions_mut().insert(axum::extract::ConnectInfo(Remote(PEER.parse().unwrap())));
+    request
+}
+
+/// `name=value` of the response's Set-Cookie for `name`, and the whole header.
+fn set_cookie(response: &axum::response::Response, name: &str) -> Option<(String, String)> {
+    response.headers().get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
+        let pair = v.split(';').next()?.trim();
+        pair.starts_with(&format!("{name}=")).then(|| (pair.to_owned(), v.to_owned()))
+    })
+}
+
+/// The hidden CSRF field's value in a page.
+fn form_token(page: &str) -> String {
+    let start = page.find("name=\"csrf\" value=\"").expect("the form carries a token") + 19;
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
+}
+
+/// Sends a sign-in as a browser does: the sign-in page first, then its form.
+async fn try_signin(app: &Router, name: &str, password: &str) -> axum::response::Response {
+    let page = app.clone().oneshot(Request::get("/signin").body(Body::empty()).unwrap()).await.unwrap();
+    let (cookie, _) = set_cookie(&page, "bidui_signin").expect("the sign-in page sets its cookie");
+    let body = axum::body::to_bytes(page.into_body(), usize::MAX).await.unwrap();
+    let token = form_token(std::str::from_utf8(&body).unwrap());
+    let form = format!("name={}&password={}&csrf={token}", encode(name), encode(password));
+    let request = Request::post("/signin")
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .unwrap();
+    app.clone().oneshot(from_peer(request)).await.unwrap()
+}
+
+/// A signed-in browser: its session cookie.
+struct Browser {
+    cookie: String,
+}
+
+async fn signin(app: &Router, name: &str, password: &str) -> Browser {
+    let response = try_signin(app, name, password).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{name} did not get in");
+    assert_eq!(response.headers()[header::LOCATION], "/");
+    let (cookie, whole) = set_cookie(&response, "bidui_session").expect("a session cookie");
+    assert!(whole.contains("HttpOnly") && whole.contains("SameSite=Strict"), "{whole}");
+    assert_eq!(cookie.len(), "bidui_session=".len() + 64, "256 random bits: {cookie}");
+    Browser { cookie }
+}
+
+impl Browser {
+    fn request(&self, request: Request<Body>) -> Request<Body> {
+        let mut request = from_peer(request);
+        request.headers_mut().insert(header::COOKIE, self.cookie.parse().unwrap());
+        request
+    }
+
+    async fn get(&self, app: &Router, uri: &str) -> (StatusCode, String) {
+        let (status, body) = send(app, self.request(Request::get(uri).body(Body::empty()).unwrap())).await;
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    async fn get_ok(&self, app: &Router, uri: &str) -> String {
+        let (status, page) = self.get(app, uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {page}");
+        page
+    }
+
+    async fn upload(&self, app: &Router, job: &str, token: Option<&str>, workbook: &[u8]) -> (StatusCode, String) {
+        let (status, body) = send(app, self.request(upload(job, token, workbook))).await;
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    async fn signout(&self, app: &Router, token: Option<&str>) -> StatusCode {
+        let form = token.map_or(String::new(), |t| format!("csrf={t}"));
+        let request = Request::post("/signout")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .unwrap();
+        send(app, self.request(request)).await.0
+    }
+}
+
+fn audit_trail(r: &Rounds) -> Vec<bidui_console::audit::Entry> {
+    bidui_console::audit::verify(r.console.audit_path()).unwrap().into_iter().map(|(e, _)| e).collect()
+}
+
+fn events(r: &Rounds) -> Vec<(String, String)> {
+    audit_trail(r).into_iter().map(|e| (e.event, e.account)).collect()
+}
+
+fn redirects_to_signin(status: StatusCode, uri: &str, response_location: Option<&str>) {
+    assert_eq!(status, StatusCode::SEE_OTHER, "{uri}");
+    assert_eq!(response_location, Some("/signin"), "{uri}");
+}
+
+#[tokio::test]
+async fn without_a_session_every_page_sends_to_the_sign_in_and_nothing_is_taken() {
+    let r = signed_rounds();
+    let town = format!("/rounds/zc-test-1/towns/{}", encode(A));
+    let workbook = format!("{town}/workbook");
+    for uri in
+        ["/", "/progress", "/audit", "/rounds/zc-test-1", "/rounds/zc-test-1/upward.json", &town, &workbook, "/x"]
+    {
+        let response = r.app.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+        let location = response.headers().get(header::LOCATION).map(|l| l.to_str().unwrap().to_owned());
+        redirects_to_signin(response.status(), uri, location.as_deref());
+    }
+    // A session id nobody was given is no session.
+    let stranger = Browser { cookie: format!("bidui_session={}", "ab".repeat(32)) };
+    assert_eq!(stranger.get(&r.app, "/").await.0, StatusCode::SEE_OTHER);
+    let (status, _) = send(&r.app, upload("zc-test-1", Some("00"), &three_claimed(&r.first))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(!r.first.join("claims.json").exists());
+    let response = r.app.clone().oneshot(Request::get("/signin").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, cookie) = set_cookie(&response, "bidui_signin").unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && !cookie.contains("Secure"));
+    assert!(audit_trail(&r).is_empty(), "nothing was exported");
+}
+
+#[tokio::test]
+async fn bureau_staff_see_every_town_and_the_audit_trail_and_sign_out_with_the_token() {
+    let r = signed_rounds();
+    let admin = signin(&r.app, "admin", BUREAU_PASSWORD).await;
+    let index = admin.get_ok(&r.app, "/").await;
+    assert!(index.contains("zc-test-1") && index.contains("退出登录") && index.contains("admin"));
+    let page = admin.get_ok(&r.app, &format!("/rounds/zc-test-1/towns/{}", encode(B))).await;
+    assert!(page.contains("人员4"));
+    admin.get_ok(&r.app, "/progress").await;
+    let trail = admin.get_ok(&r.app, "/audit").await;
+    assert!(trail.contains("signin-ok") && trail.contains(PEER), "{trail}");
+    // Signing out needs the session's token; without it the session stays.
+    assert_eq!(admin.signout(&r.app, None).await, StatusCode::FORBIDDEN);
+    assert_eq!(admin.signout(&r.app, Some(&"0".repeat(64))).await, StatusCode::FORBIDDEN);
+    admin.get_ok(&r.app, "/").await;
+    let token = form_token(&index);
+    assert_eq!(admin.signout(&r.app, Some(&token)).await, StatusCode::SEE_OTHER);
+    assert_eq!(admin.get(&r.app, "/").await.0, StatusCode::SEE_OTHER);
+    assert_eq!(r.console.gate().sessions(), 0);
+    let kinds: Vec<String> = events(&r).into_iter().map(|(e, _)| e).collect();
+    assert_eq!(kinds, ["signin-ok", "signout"]);
+}
+
+#[tokio::test]
+async fn a_town_account_sees_its_own_town_and_gets_403_for_everything_else() {
+    let r = signed_rounds();
+    let town = signin(&r.app, "licheng", TOWN_PASSWORD).await;
+    let index = town.get_ok(&r.app, "/").await;
+    assert!(index.contains(A) && !index.contains(B) && !index.contains("整改进度"), "{index}");
+    let own = format!("/rounds/zc-test-1/towns/{}", encode(A));
+    let page = town.get_ok(&r.app, &own).await;
+    assert!(page.contains("人员3") && !page.contains("href=\"/rounds/zc-test-1\""), "{page}");
+    let (status, workbook) =
+        send(&r.app, town.request(Request::get(format!("{own}/workbook")).body(Body::empty()).unwrap())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(workbook, std::fs::read(r.first.join("towns").join(format!("{A}.xlsx"))).unwrap());
+    let other = format!("/rounds/zc-test-1/towns/{}", encode(B));
+    let unknown = format!("/rounds/zc-test-1/towns/{}", encode("石滩镇"));
+    let elsewhere = format!("/rounds/zc-test-9/towns/{}", encode(B));
+    for uri in [
+        other.clone(),
+        format!("{other}/workbook"),
+        unknown,
+        elsewhere,
+        "/progress".into(),
+        "/jobs".into(),
+        "/audit".into(),
+        "/rounds/zc-test-1".into(),
+        "/rounds/zc-test-1/summary".into(),
+        "/rounds/zc-test-2/upward.json".into(),
+        "/rounds/zc-test-2/upward.xlsx".into(),
+    ] {
+        let (status, page) = town.get(&r.app, &uri).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
+        assert!(page.contains("无权查看") && !page.contains("人员4"), "{uri}: {page}");
+    }
+    let trail = audit_trail(&r);
+    assert_eq!(trail.iter().filter(|e| e.event == "forbidden" && e.account == "licheng").count(), 11);
+    assert!(trail.iter().any(|e| e.event == "export-town-workbook" && e.detail.contains(A)));
+    assert!(!trail.iter().any(|e| e.event.starts_with("export-upward")));
+}
+
+#[tokio::test]
+async fn a_town_account_cannot_return_another_towns_claims() {
+    let r = signed_rounds();
+    let town = signin(&r.app, "licheng", TOWN_PASSWORD).await;
+    let page = town.get_ok(&r.app, &format!("/rounds/zc-test-1/towns/{}", encode(A))).await;
+    let token = form_token(&page);
+    let theirs = returned(&r.first.join("towns").join(format!("{B}.xlsx")), &[(4, "duplicate.cross_town", "已整改")]);
+    let (status, page) = town.upload(&r.app, "zc-test-1", Some(&token), &theirs).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("其他镇街") && page.contains(B), "{page}");
+    assert!(!r.first.join("claims.json").exists(), "nothing changed");
+    // Its own workbook is taken.
+    let (status, page) = town.upload(&r.app, "zc-test-1", Some(&token), &three_claimed(&r.first)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(r.first.join("claims.json").exists());
+    let trail = audit_trail(&r);
+    let refused = trail.iter().find(|e| e.event == "upload-refused").expect("the refusal is audited");
+    assert!(refused.account == "licheng" && refused.detail.contains(B), "{refused:?}");
+    let taken = trail.iter().find(|e| e.event == "upload-claims").expect("the upload is audited");
+    assert!(taken.detail.contains("claims=3") && taken.remote == PEER, "{taken:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn sessions_end_when_idle_and_after_twelve_hours_whatever_the_use() {
+    let r = signed_rounds();
+    let minutes = |m: u64| std::time::Duration::from_secs(60 * m);
+    let admin = signin(&r.app, "admin", BUREAU_PASSWORD).await;
+    tokio::time::advance(minutes(29)).await;
+    admin.get_ok(&r.app, "/").await;
+    tokio::time::advance(minutes(31)).await;
+    assert_eq!(admin.get(&r.app, "/").await.0, StatusCode::SEE_OTHER, "idle for 31 minutes");
+
+    let admin = signin(&r.app, "admin", BUREAU_PASSWORD).await;
+    for step in 1..=30u64 {
+        tokio::time::advance(minutes(29)).await;
+        let (status, _) = admin.get(&r.app, "/").await;
+        if 29 * step >= 12 * 60 {
+            assert_eq!(status, StatusCode::SEE_OTHER, "after {} minutes", 29 * step);
+            break;
+        }
+        assert_eq!(status, StatusCode::OK, "after {} minutes", 29 * step);
+    }
+}
+
+#[tokio::test]
+async fn a_form_without_its_sessions_token_is_refused_and_changes_nothing() {
+    let r = signed_rounds();
+    let admin = signin(&r.app, "admin", BUREAU_PASSWORD).await;
+    let town = signin(&r.app, "licheng", TOWN_PASSWORD).await;
+    let towns_token = form_token(&town.get_ok(&r.app, &format!("/rounds/zc-test-1/towns/{}", encode(A))).await);
+    let workbook = three_claimed(&r.first);
+    for token in [None, Some("00ff".to_owned()), Some("0".repeat(64)), Some(towns_token)] {
+        let (status, page) = admin.upload(&r.app, "zc-test-1", token.as_deref(), &workbook).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{token:?}");
+        assert!(page.contains("表单已失效"), "{page}");
+        assert!(!r.first.join("claims.json").exists());
+    }
+    assert!(!events(&r).iter().any(|(e, _)| e.starts_with("upload")));
+
+    // The sign-in form: another site's post has neither the cookie nor a token that fits it.
+    let form = format!("name=admin&password={}&csrf={}", encode(BUREAU_PASSWORD), "0".repeat(64));
+    for cookie in [None, Some("bidui_signin=abcd")] {
+        let mut request = Request::post("/signin")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form.clone()))
+            .unwrap();
+        if let Some(cookie) = cookie {
+            request.headers_mut().insert(header::COOKIE, cookie.parse().unwrap());
+        }
+        let response = r.app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(set_cookie(&response, "bidui_session").is_none());
+    }
+    assert_eq!(r.console.gate().sessions(), 2);
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_name_look_the_same_and_are_audited() {
+    let r = signed_rounds();
+    let mut pages = Vec::new();
+    for (name, password) in [("admin", "not the password 1"), ("nobody", "not the password 1")] {
+        let response = try_signin(&r.app, name, password).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{name}");
+        assert!(set_cookie(&response, "bidui_session").is_none());
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let page = String::from_utf8(body.to_vec()).unwrap();
+        assert!(page.contains("账户名或密码不对"), "{page}");
+        // Each form has its own token; the rest is the same page.
+        pages.push(page.replace(&form_token(&page), ""));
+    }
+    assert_eq!(pages[0], pages[1]);
+    let trail = audit_trail(&r);
+    let failed: Vec<(&str, &str)> =
+        trail.iter().filter(|e| e.event == "signin-failed").map(|e| (e.account.as_str(), e.remote.as_str())).collect();
+    assert_eq!(failed, [("admin", PEER), ("nobody", PEER)]);
+}
+
+#[tokio::test]
+async fn five_failures_in_a_row_lock_the_name_out_for_a_while() {
+    let r = signed_rounds();
+    for _ in 0..5 {
+        assert_eq!(try_signin(&r.app, "admin", "not the password 1").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    let response = try_signin(&r.app, "admin", BUREAU_PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "the right password waits too");
+    assert!(set_cookie(&response, "bidui_session").is_none());
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("分钟后再试"));
+    // Another account is not held up.
+    signin(&r.app, "licheng", TOWN_PASSWORD).await;
+    let kinds: Vec<String> = events(&r).into_iter().map(|(e, _)| e).collect();
+    assert_eq!(kinds.iter().filter(|e| *e == "signin-failed").count(), 5);
+    assert_eq!(kinds.iter().filter(|e| *e == "signin-locked").count(), 1);
+}
+
+#[tokio::test]
+async fn sign_ins_past_the_verification_bound_are_answered_503_at_once() {
+    let r = signed_rounds_with(Limits { verifications: 1, ..Limits::default() });
+    let attempts = (0..4).map(|_| try_signin(&r.app, "admin", BUREAU_PASSWORD));
+    // The four are polled together: the first holds the only verification while it hashes.
+    let statuses: Vec<StatusCode> = futures_join(attempts).await.iter().map(|r| r.status()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE).count(), 3, "{statuses:?}");
+    // Told to wait is no failure: nothing audited but the one sign-in, nothing locked.
+    assert_eq!(events(&r), [("signin-ok".to_owned(), "admin".to_owned())]);
+    let none = signed_rounds_with(Limits { verifications: 0, ..Limits::default() });
+    let response = try_signin(&none.app, "admin", BUREAU_PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("请稍后再试"));
+}
+
+/// Every future to its end, polled together in this task.
+async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut pending: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    let mut done: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        for (future, out) in pending.iter_mut().zip(done.iter_mut()) {
+            if out.is_none() {
+                if let std::task::Poll::Ready(value) = future.as_mut().poll(cx) {
+                    *out = Some(value);
+                }
+            }
+        }
+        if done.iter().all(Option::is_some) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    done.into_iter().map(Option::unwrap).collect()
+}
+
+#[tokio::test]
+async fn the_session_table_keeps_the_most_recently_used() {
+    let r = signed_rounds_with(Limits { max_sessions: 2, ..Limits::default() });
+    let first = signin(&r.app, "admin", BUREAU_PASSWORD).await;
+    let second = signin(&r.app, "admin", BUREAU_PASSWORD).await;
+    first.get_ok(&r.app, "/").await;
+    let third = signin(&r.app, "licheng", TOWN_PASSWORD).await;
+    assert_eq!(r.console.gate().sessions(), 2);
+    assert_eq!(second.get(&r.app, "/").await.0, StatusCode::SEE_OTHER, "the one unused longest went");
+    first.get_ok(&r.app, "/").await;
+    third.get_ok(&r.app, "/").await;
+}
+
+#[tokio::test]
+async fn every_export_and_upload_is_audited_in_a_chain_the_bureau_can_read() {
+    let r = rounds();
+    let own = format!("/rounds/zc-test-1/towns/{}/workbook", encode(A));
+    for uri in
+        [own.as_str(), "/rounds/zc-test-2/upward.json", "/rounds/zc-test-2/upward.xlsx", "/rounds/zc-test-1/summary"]
+    {
+        let (status, _) = send(&r.app, Request::get(uri).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+    }
+    let token = token(&r.app, "zc-test-1").await;
+    let (status, _) = send(&r.app, upload("zc-test-1", Some(&token), &three_claimed(&r.first))).await;
+    assert_eq!(status, StatusCode::OK);
+    let trail = audit_trail(&r);
+    let kinds: Vec<&str> = trail.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["export-town-workbook", "export-upward-json", "export-upward-xlsx", "export-summary", "upload-claims"]
+    );
+    assert!(trail.iter().all(|e| e.account == "local" && e.at.ends_with("+08:00")));
+    assert_eq!(r.console.audit_path(), r.dir.path().join("console-audit.log"));
+    let page = get_ok(&r.app, "/audit").await;
+    assert!(page.contains("哈希链校验通过") && page.contains("export-upward-xlsx"), "{page}");
+    // A changed line is found.
+    let text = std::fs::read_to_string(r.console.audit_path()).unwrap();
+    std::fs::write(r.console.audit_path(), text.replace("zc-test-2", "zc-test-3")).unwrap();
+    let page = get_ok(&r.app, "/audit").await;
+    assert!(page.contains("哈希链校验失败"), "{page}");
+}
+
+#[tokio::test]
+async fn an_oversized_sign_in_form_is_not_read_or_hashed() {
+    let r = signed_rounds();
+    let page = r.app.clone().oneshot(Request::get("/signin").body(Body::empty()).unwrap()).await.unwrap();
+    let (cookie, _) = set_cookie(&page, "bidui_signin").unwrap();
+    let form = format!("name=admin&password={}&csrf=00", "x".repeat(64 * 1024));
+    let request = Request::post("/signin")
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .unwrap();
+    let response = r.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(set_cookie(&response, "bidui_session").is_none());
+    assert!(audit_trail(&r).is_empty(), "no verification was attempted");
+}
+
+#[tokio::test]
+async fn an_account_removed_or_given_a_new_password_is_signed_out_at_once() {
+    let r = signed_rounds();
+    let admin = signin(&r.app, "admin", BUREAU_PASSWORD).await;
+    let town = signin(&r.app, "licheng", TOWN_PASSWORD).await;
+    let mut changed = accounts();
+    changed.remove("admin").unwrap();
+    changed.set_password("licheng", "town of lc 2027").unwrap();
+    r.console.gate().reload(changed);
+    assert_eq!(admin.get(&r.app, "/").await.0, StatusCode::SEE_OTHER);
+    assert_eq!(town.get(&r.app, "/").await.0, StatusCode::SEE_OTHER);
+    assert_eq!(try_signin(&r.app, "admin", BUREAU_PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    signin(&r.app, "licheng", "town of lc 2027").await.get_ok(&r.app, "/").await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_accounts_file_is_watched_and_a_removal_takes_effect_without_a_restart() {
+    let r = signed_rounds();
+    let file = r.dir.path().join("accounts.json");
+    accounts().save(&file).unwrap();
+    let every = std::time::Duration::from_secs(5);
+    tokio::spawn(bidui_console::session::watch_accounts(r.console.clone(), file.clone(), every));
+    let town = signin(&r.app, "licheng", TOWN_PASSWORD).await;
+    tokio::time::sleep(every * 2).await;
+    town.get_ok(&r.app, "/").await;
+    let mut changed = Accounts::load(&file).unwrap();
+    changed.remove("licheng").unwrap();
+    changed.save(&file).unwrap();
+    tokio::time::sleep(every * 2).await;
+    assert_eq!(town.get(&r.app, "/").await.0, StatusCode::SEE_OTHER);
 }

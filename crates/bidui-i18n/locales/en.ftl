@@ -9,6 +9,13 @@ none = none
 writing = writing { $path }
 random-failed = the system random number generator failed
 starting-runtime = starting the async runtime
+console-password-prompt = password (at least 10 characters):
+console-password-unread = reading the password from standard input
+console-password-again = the same password again:
+console-password-differs = the two passwords differ: nothing was changed
+console-account-added = account { $name } ({ $role }) added to { $path } (0600)
+console-account-removed = account { $name } removed
+console-account-password-set = the password of { $name } is changed
 
 ## Agent
 
@@ -541,7 +548,12 @@ help-report-upward = The report upward for the city: per town and category count
 help-report-merge = Adds up the upward files of several districts (or cities) for the level above: the city's (or province's) upward.json and upward.xlsx in --out
 help-report-claims = Takes back the town workbooks returned with 整改情况 / 整改说明 filled in, into the run's claims.json; a row that names no problem of the run refuses its workbook
 help-report-progress = Weighs the towns' claims against the next round: per town and category claimed fixed, confirmed, claimed but still present, new, still open; towns ranked by completion over all the rounds given
-help-console = The bureau's console in a browser: jobs live and new rounds started, rounds by town with names, the towns' returned workbooks taken back, progress over the rounds, the report upward; loopback only
+help-console = The bureau's console in a browser: jobs live and new rounds started, rounds by town with names, the towns' returned workbooks taken back, progress over the rounds, the report upward; beyond loopback only over TLS with accounts
+help-console-account = The console's accounts: add, list, remove, change a password
+help-console-account-add = Adds an account; its password is read from standard input (one line). Never replaces an account
+help-console-account-list = Lists the accounts and their roles
+help-console-account-remove = Removes an account; a running console signs it out within seconds
+help-console-account-passwd = Sets an account's password, read from standard input (one line)
 help-audit = The matcher's hash-chained audit log: show it, verify it
 help-audit-show = Lists the audit records, oldest first
 help-audit-verify = Checks the hash chain: prints OK with the record count and the head hash, or the first broken record and why (exit status 1)

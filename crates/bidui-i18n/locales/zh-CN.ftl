@@ -8,6 +8,13 @@ none = 无
 writing = 写入 { $path }
 random-failed = 系统随机数生成器出错
 starting-runtime = 启动异步运行时
+console-password-prompt = 请输入密码（至少 10 个字符）：
+console-password-unread = 从标准输入读取密码
+console-password-again = 再输入一次密码：
+console-password-differs = 两次输入的密码不一致，未作任何更改
+console-account-added = 账户 { $name }（{ $role }）已添加到 { $path }（权限 0600）
+console-account-removed = 账户 { $name } 已删除
+console-account-password-set = 账户 { $name } 的密码已修改
 
 ## 代理（agent）
 
@@ -540,7 +547,12 @@ help-report-upward = 生成上报市级的汇总：各镇街按问题类别的�
 help-report-merge = 把多个区（或市）的上报汇总文件合并为上一级的汇总：在 --out 中写出市（或省）的 upward.json 和 upward.xlsx
 help-report-claims = 导入镇街填写了整改情况 / 整改说明后交回的工作簿，存入该轮的 claims.json；有一行对不上该轮的问题，整个工作簿不导入
 help-report-progress = 用下一轮比对核验镇街的整改申报：按镇街和问题类别列出申报已整改、经核验已整改、申报已整改但仍存在、新增、仍未整改，并按所给各轮累计的整改完成率排名
-help-console = 局端控制台（浏览器）：实时查看比对任务并发起新一轮，按镇街查看各轮结果（含姓名），导入镇街交回的工作簿，各轮整改进度，向上报送汇总；仅限本机
+help-console = 局端控制台（浏览器）：实时查看比对任务并发起新一轮，按镇街查看各轮结果（含姓名），导入镇街交回的工作簿，各轮整改进度，向上报送汇总；本机回环地址之外只能用 TLS 和账户提供
+help-console-account = 控制台的账户：添加、列出、删除、修改密码
+help-console-account-add = 添加账户；密码从标准输入读取（一行）。从不替换已有账户
+help-console-account-list = 列出账户及其角色
+help-console-account-remove = 删除账户；正在运行的控制台几秒内让它退出登录
+help-console-account-passwd = 修改账户的密码，从标准输入读取（一行）
 help-audit = 比对服务的哈希链审计日志：查看、校验
 help-audit-show = 按时间顺序列出审计记录
 help-audit-verify = 校验哈希链：输出 OK 及记录数和链头哈希，或第一条被破坏的记录及原因（退出状态 1）

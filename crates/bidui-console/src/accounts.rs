@@ -1,0 +1,275 @@
+//! The console's accounts: a JSON file the bureau keeps beside the console (0600, written
+//! atomically, changed only by `bidui console account …`), each account a name, a role and
+//! an argon2id password hash (a PHC string: the salt and the costs travel with the hash).
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use serde::{Deserialize, Serialize};
+
+/// The shortest password taken (characters).
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// The longest password taken (bytes): a sign-in form cannot make the hash read megabytes.
+pub const MAX_PASSWORD_BYTES: usize = 256;
+/// The longest account name (bytes).
+const MAX_NAME_BYTES: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{path}：无法读取账户文件 (cannot read the accounts file): {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}：账户文件格式不对 (not an accounts file): {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}：无法写入账户文件 (cannot write the accounts file): {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("账户 {0} 已存在：要改密码请用 bidui console account passwd，要换角色请先删除再添加")]
+    Exists(String),
+    #[error("没有账户 {0}")]
+    NoSuch(String),
+    #[error("账户名 {0:?} 不可用：只能用英文字母、数字和 . _ -，不超过 64 个字符（镇街账户的镇街名另用 --town 指定）")]
+    BadName(String),
+    #[error("镇街账户要用 --town 指定它所属的镇街")]
+    TownMissing,
+    #[error("局机关账户能看全部镇街，不属于某个镇街：去掉 --town")]
+    TownForBureau,
+    #[error("密码太弱：{0}")]
+    WeakPassword(&'static str),
+    #[error("无法计算密码哈希 (hashing the password failed): {0}")]
+    Hash(String),
+}
+
+/// What an account may see.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum Role {
+    /// The bureau's staff: every town, with names; the summary, progress, the report upward, the audit trail.
+    Bureau,
+    /// A town's staff: that town's list and workbook, and returning its own workbook.
+    Town { town: String },
+}
+
+impl Role {
+    /// `bureau` or `town:荔城街道`, as `account list` prints it.
+    pub fn describe(&self) -> String {
+        match self {
+            Role::Bureau => "bureau".to_owned(),
+            Role::Town { town } => format!("town:{town}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Account {
+    #[serde(flatten)]
+    pub role: Role,
+    /// The argon2id PHC string.
+    pub password: String,
+}
+
+/// Every account, by name.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Accounts {
+    pub accounts: BTreeMap<String, Account>,
+}
+
+impl Accounts {
+    /// Reads the file; a missing file is no accounts (the first `account add` creates it).
+    pub fn load_or_empty(path: &Path) -> Result<Accounts, AccountError> {
+        match std::fs::read(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Accounts::default()),
+            Err(e) => Err(AccountError::Read { path: path.to_owned(), source: e }),
+            Ok(bytes) => Accounts::parse(path, &bytes),
+        }
+    }
+
+    /// Reads the file the console serves with: it must exist and hold an account.
+    pub fn load(path: &Path) -> Result<Accounts, AccountError> {
+        let bytes = std::fs::read(path).map_err(|e| AccountError::Read { path: path.to_owned(), source: e })?;
+        let accounts = Accounts::parse(path, &bytes)?;
+        if accounts.accounts.is_empty() {
+            return Err(AccountError::Parse {
+                path: path.to_owned(),
+                message: "没有任何账户：先用 bidui console account add 添加".to_owned(),
+            });
+        }
+        Ok(accounts)
+    }
+
+    fn parse(path: &Path, bytes: &[u8]) -> Result<Accounts, AccountError> {
+        let accounts: Accounts = serde_json::from_slice(bytes)
+            .map_err(|e| AccountError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        for (name, account) in &accounts.accounts {
+            check_name(name)?;
+            PasswordHash::new(&account.password).map_err(|e| AccountError::Parse {
+                path: path.to_owned(),
+                message: format!("账户 {name} 的密码哈希无效: {e}"),
+            })?;
+        }
+        Ok(accounts)
+    }
+
+    /// Writes the whole file anew beside the old one and renames it over: a reader sees the
+    /// old file or the new one, never half of one. The file is the owner's only (0600).
+    pub fn save(&self, path: &Path) -> Result<(), AccountError> {
+        let error = |e| AccountError::Write { path: path.to_owned(), source: e };
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        // tempfile creates the file 0600.
+        let mut file = tempfile::Builder::new().prefix(".accounts-").suffix(".tmp").tempfile_in(dir).map_err(error)?;
+        let mut json = serde_json::to_vec_pretty(self).expect("accounts serialize");
+        json.push(b'\n');
+        file.write_all(&json).map_err(error)?;
+        file.as_file().sync_all().map_err(error)?;
+        file.persist(path).map_err(|e| error(e.error))?;
+        Ok(())
+    }
+
+    /// A new account; refuses a name already there.
+    pub fn add(&mut self, name: &str, role: Role, password: &str) -> Result<(), AccountError> {
+        check_name(name)?;
+        if let Role::Town { town } = &role {
+            if town.trim().is_empty() {
+                return Err(AccountError::TownMissing);
+            }
+        }
+        if self.accounts.contains_key(name) {
+            return Err(AccountError::Exists(name.to_owned()));
+        }
+        let password = hash_password(name, password)?;
+        self.accounts.insert(name.to_owned(), Account { role, password });
+        Ok(())
+    }
+
+    pub fn remove(&mut self, name: &str) -> Result<(), AccountError> {
+        self.accounts.remove(name).map(|_| ()).ok_or_else(|| AccountError::NoSuch(name.to_owned()))
+    }
+
+    /// A new password for an existing account.
+    pub fn set_password(&mut self, name: &str, password: &str) -> Result<(), AccountError> {
+        let hash = hash_password(name, password)?;
+        let account = self.accounts.get_mut(name).ok_or_else(|| AccountError::NoSuch(name.to_owned()))?;
+        account.password = hash;
+        Ok(())
+    }
+}
+
+fn check_name(name: &str) -> Result<(), AccountError> {
+    let fits = !name.is_empty()
+        && name.len() <= MAX_NAME_BYTES
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if fits {
+        Ok(())
+    } else {
+        Err(AccountError::BadName(name.to_owned()))
+    }
+}
+
+/// Refuses a password a guesser would try early: short, of few distinct characters, or
+/// holding the account's name.
+pub fn check_password(name: &str, password: &str) -> Result<(), AccountError> {
+    if password.trim().is_empty() {
+        return Err(AccountError::WeakPassword("密码不能为空"));
+    }
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AccountError::WeakPassword("至少 10 个字符"));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(AccountError::WeakPassword("不能超过 256 字节"));
+    }
+    let distinct: std::collections::BTreeSet<char> = password.chars().collect();
+    if distinct.len() < 5 {
+        return Err(AccountError::WeakPassword("至少要有 5 个不同的字符"));
+    }
+    if password.to_lowercase().contains(&name.to_lowercase()) {
+        return Err(AccountError::WeakPassword("不能包含账户名"));
+    }
+    Ok(())
+}
+
+/// The argon2 instance every hash is made with: argon2id, the crate's defaults (19 MiB,
+/// two passes, one lane: OWASP's recommendation).
+fn argon2() -> Argon2<'static> {
+    Argon2::default()
+}
+
+fn hash_password(name: &str, password: &str) -> Result<String, AccountError> {
+    check_password(name, password)?;
+    hash_unchecked(password)
+}
+
+fn hash_unchecked(password: &str) -> Result<String, AccountError> {
+    let mut salt = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
+        .map_err(|_| AccountError::Hash("the system's random number generator failed".to_owned()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AccountError::Hash(e.to_string()))?;
+    let hash = argon2().hash_password(password.as_bytes(), &salt).map_err(|e| AccountError::Hash(e.to_string()))?;
+    Ok(hash.to_string())
+}
+
+/// A hash of a random password with the same costs: checked when the name is no account,
+/// so that a wrong name costs what a wrong password costs.
+pub fn dummy_hash() -> String {
+    let mut random = [0u8; 24];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random);
+    hash_unchecked(&hex::encode(random)).expect("hashing a random password")
+}
+
+/// Whether `password` is the one `phc` was made from (argon2's comparison is constant-time).
+pub fn verify(phc: &str, password: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|hash| argon2().verify_password(password.as_bytes(), &hash).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weak_passwords_are_refused() {
+        for weak in ["", "          ", "short1", "aaaaaaaaaaaa", "ababababab12", "xx-zhang-san-xx"] {
+            assert!(check_password("zhang-san", weak).is_err(), "{weak:?}");
+        }
+        assert!(check_password("zhang-san", "荔城街道整改2026春").is_ok());
+    }
+
+    #[test]
+    fn the_hash_is_argon2id_and_verifies_only_its_password() {
+        let mut accounts = Accounts::default();
+        accounts.add("lc", Role::Town { town: "荔城街道".into() }, "correct horse 7").unwrap();
+        let phc = &accounts.accounts["lc"].password;
+        assert!(phc.starts_with("$argon2id$"), "{phc}");
+        assert!(verify(phc, "correct horse 7"));
+        assert!(!verify(phc, "correct horse 8"));
+        assert!(matches!(accounts.add("lc", Role::Bureau, "another pass 9"), Err(AccountError::Exists(_))));
+    }
+
+    #[test]
+    fn names_are_plain_ascii() {
+        for bad in ["", "a b", "荔城", "a/b", "a\nb", &"x".repeat(65)] {
+            assert!(matches!(check_name(bad), Err(AccountError::BadName(_))), "{bad:?}");
+        }
+        check_name("lc.town-1_a").unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_file_is_private_and_replaced_whole() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("accounts.json");
+        let mut accounts = Accounts::load_or_empty(&path).unwrap();
+        accounts.add("admin", Role::Bureau, "bureau pass 2026").unwrap();
+        accounts.save(&path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let mut again = Accounts::load(&path).unwrap();
+        again.set_password("admin", "bureau pass 2027").unwrap();
+        again.save(&path).unwrap();
+        assert!(verify(&Accounts::load(&path).unwrap().accounts["admin"].password, "bureau pass 2027"));
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file is left");
+    }
+}
