@@ -12,8 +12,11 @@
 //!    now leads the completion ranking;
 //! 6. the city export, downloaded through the browser, holds no name, identity number or
 //!    row number;
+//! 7. a town's account sees its own town's list and is refused another town's and the
+//!    bureau's pages;
 //!
-//! and nothing the browser asked for was outside the console. Screenshots of the main pages
+//! every step signed in with an account made by `bidui console account`, and nothing the
+//! browser asked for was outside the console. Screenshots of the main pages
 //! are kept in the work folder (`console-loop/*.png`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +31,39 @@ use crate::serve::{serving_agent, Service};
 use crate::{bidui, bidui_exe, printed, MatcherProcess};
 
 const SPEC_ID: &str = "console-loop-1";
+const STAFF_PASSWORD: &str = "district bureau 2026";
+const TOWN_PASSWORD: &str = "the town's own 2026";
+/// The town of the town account (one of the district's).
+const ACCOUNT_TOWN: &str = "派潭镇";
+
+/// `bidui console account add …` with the password on standard input.
+fn add_account(accounts: &Path, args: &[&str], password: &str) {
+    use std::io::Write as _;
+    let mut child = Command::new(bidui_exe())
+        .args(["console", "account", "add", "--accounts"])
+        .arg(accounts)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+    let added = child.wait_with_output().unwrap();
+    assert!(added.status.success(), "{}", printed(&added));
+}
+
+/// The steps that sign a fresh browser in, then `steps`.
+fn signed_in(base: &str, name: &str, password: &str, steps: serde_json::Value) -> serde_json::Value {
+    let mut all = vec![
+        serde_json::json!({ "goto": format!("{base}/signin") }),
+        serde_json::json!({ "fill": ["#name", name] }),
+        serde_json::json!({ "fill": ["#password", password] }),
+        serde_json::json!({ "click": "form.signin button" }),
+    ];
+    all.extend(steps.as_array().unwrap().iter().cloned());
+    serde_json::Value::Array(all)
+}
 
 /// `bidui console` as a child, stopped when the test ends.
 struct ConsoleProcess {
@@ -209,8 +245,13 @@ fn the_bureau_runs_a_correction_round_in_the_browser() {
     let (veterans_config, _) = serving_agent(&work, "veterans", "registry.xlsx", &url, serve);
     let _household = Service::start(&household_config, &work.join("household.log"));
     let _veterans = Service::start(&veterans_config, &work.join("veterans.log"));
+    let accounts = work.join("accounts.json");
+    add_account(&accounts, &["staff", "--role", "bureau"], STAFF_PASSWORD);
+    add_account(&accounts, &["town-account", "--role", "town", "--town", ACCOUNT_TOWN], TOWN_PASSWORD);
     let console = ConsoleProcess::start(
         &[
+            "--accounts".as_ref(),
+            accounts.as_os_str(),
             "--rounds".as_ref(),
             work.join("rounds").as_os_str(),
             "--operator".as_ref(),
@@ -223,6 +264,7 @@ fn the_bureau_runs_a_correction_round_in_the_browser() {
         &work.join("console.log"),
     );
     let base = console.base.clone();
+    let staff = |steps: serde_json::Value| signed_in(&base, "staff", STAFF_PASSWORD, steps);
     let created =
         crate::bidui(&["job", "create", spec.to_str().unwrap(), "--operator", jobs.operator().to_str().unwrap()]);
     assert!(created.status.success(), "{}", printed(&created));
@@ -232,7 +274,7 @@ fn the_bureau_runs_a_correction_round_in_the_browser() {
     let first = browse(
         &work,
         "first-round",
-        serde_json::json!([
+        staff(serde_json::json!([
             { "goto": format!("{base}/jobs") },
             { "fill": ["form[action='/jobs/watch'] input[name=job]", SPEC_ID] },
             { "click": "form[action='/jobs/watch'] button" },
@@ -242,7 +284,7 @@ fn the_bureau_runs_a_correction_round_in_the_browser() {
             { "html": "jobs" },
             { "goto": format!("{base}/") },
             { "html": "index" },
-        ]),
+        ])),
     );
     let watching = &first.html["watching"];
     assert!(watching.contains(SPEC_ID) && watching.contains("公安户籍"), "the watched job with display names");
@@ -290,7 +332,7 @@ fn the_bureau_runs_a_correction_round_in_the_browser() {
     let second = browse(
         &work,
         "upload",
-        serde_json::json!([
+        staff(serde_json::json!([
             { "goto": town_url },
             shot("town"),
             { "html": "town" },
@@ -299,7 +341,7 @@ fn the_bureau_runs_a_correction_round_in_the_browser() {
             { "upload": ["input[name=workbook]", returned_workbook] },
             { "click": "form[enctype='multipart/form-data'] button" },
             { "html": "taken" },
-        ]),
+        ])),
     );
     let (name, id) = &people[&claimed[0].0];
     assert!(
@@ -321,7 +363,7 @@ fn the_bureau_runs_a_correction_round_in_the_browser() {
     let third = browse(
         &work,
         "second-round",
-        serde_json::json!([
+        staff(serde_json::json!([
             { "goto": format!("{base}/jobs") },
             { "click": "form[action='/jobs/start'] button" },
             { "html": "started" },
@@ -331,7 +373,7 @@ fn the_bureau_runs_a_correction_round_in_the_browser() {
             { "goto": format!("{base}/progress") },
             shot("progress"),
             { "html": "progress" },
-        ]),
+        ])),
     );
     assert!(third.html["started"].contains("由本控制台按 loop.toml 发起"), "{}", third.html["started"]);
     let round_two = only_round(&work.join("rounds"), &known);
@@ -380,11 +422,11 @@ fn the_bureau_runs_a_correction_round_in_the_browser() {
     let exported = browse(
         &work,
         "export",
-        serde_json::json!([
+        staff(serde_json::json!([
             { "goto": format!("{base}/rounds/{}", bidui_client::path_segment(&second_job)) },
             { "download": ["a[href$='upward.json']", upward_json] },
             { "download": ["a[href$='upward.xlsx']", upward_xlsx] },
-        ]),
+        ])),
     );
     let json = std::fs::read_to_string(&upward_json).unwrap();
     let mut xlsx_text = String::new();
@@ -413,8 +455,37 @@ fn the_bureau_runs_a_correction_round_in_the_browser() {
         assert!(!json.contains(&format!("\"row\": {row}")), "a row reference in the export");
     }
 
+    // 7. The town's account: its own list, nothing of another town's or the bureau's.
+    assert_ne!(town, ACCOUNT_TOWN, "the test needs the corrected town to be another town");
+    let own_url = format!("{base}/rounds/{first_job}/towns/{}", encode(ACCOUNT_TOWN));
+    let town_view = browse(
+        &work,
+        "town-account",
+        signed_in(
+            &base,
+            "town-account",
+            TOWN_PASSWORD,
+            serde_json::json!([
+                { "goto": own_url },
+                shot("town-account"),
+                { "html": "own" },
+                { "goto": town_url },
+                { "html": "other" },
+                { "goto": format!("{base}/progress") },
+                { "html": "progress" },
+                { "goto": format!("{base}/jobs") },
+                { "html": "jobs" },
+            ]),
+        ),
+    );
+    assert!(town_view.html["own"].contains("问题清单") && town_view.html["own"].contains(ACCOUNT_TOWN));
+    for page in ["other", "progress", "jobs"] {
+        let html = &town_view.html[page];
+        assert!(html.contains("无权查看") && !html.contains(name.as_str()), "{page}: {html}");
+    }
+
     // Nothing the browser asked for was outside the console.
-    for observed in [&first, &second, &third, &exported] {
+    for observed in [&first, &second, &third, &exported, &town_view] {
         let outside: Vec<&String> = observed.requests.iter().filter(|u| !u.starts_with(&base)).collect();
         assert!(outside.is_empty(), "the console's pages fetched from elsewhere: {outside:?}");
     }
