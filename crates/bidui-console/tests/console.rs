@@ -897,8 +897,16 @@ async fn a_town_account_sees_its_own_town_and_gets_403_for_everything_else() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
         assert!(page.contains("无权查看") && !page.contains("人员4"), "{uri}: {page}");
     }
+    // With its own session's token, still no job is started or watched.
+    let token = form_token(&page);
+    for uri in ["/jobs/start", "/jobs/watch"] {
+        let fields = [("csrf", token.as_str()), ("spec", "job.toml"), ("job", "zc-test-7")];
+        let (status, _) = send(&r.app, town.request(form(uri, &fields))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
+    }
+    assert!(!r.dir.path().join("jobs.json").exists());
     let trail = audit_trail(&r);
-    assert_eq!(trail.iter().filter(|e| e.event == "forbidden" && e.account == "licheng").count(), 11);
+    assert_eq!(trail.iter().filter(|e| e.event == "forbidden" && e.account == "licheng").count(), 13);
     assert!(trail.iter().any(|e| e.event == "export-town-workbook" && e.detail.contains(A)));
     assert!(!trail.iter().any(|e| e.event.starts_with("export-upward")));
 }
