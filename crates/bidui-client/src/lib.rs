@@ -39,10 +39,9 @@ pub enum ClientError {
         bidui_i18n::t!("client-error-gave-up", url = .url, reason = .reason, attempts = .attempts, seconds = .seconds)
     )]
     GaveUp { url: String, reason: ConnectionCause, attempts: u32, seconds: u64 },
-    #[error(
-        "{}",
-        bidui_i18n::t!("client-error-refused", method = .method, path = .path, status = .status, code = .code, message = .message)
-    )]
+    /// Shown with what the code means and what to do, in the reader's language, then the
+    /// matcher's own message as sent ([`refusal_explanation`]).
+    #[error("{}", refusal_text(.method, .path, *.status, .code, .message))]
     Refused {
         method: String,
         path: String,
@@ -96,6 +95,91 @@ impl ClientError {
             _ => &[],
         }
     }
+}
+
+/// The refusal as a person reads it: what its code means and what to do, in the reader's
+/// language, then the matcher's message, which may name the field or figure at fault and
+/// stays as the matcher sent it. A code this client does not know (a newer matcher) is shown
+/// with the matcher's message alone.
+fn refusal_text(method: &str, path: &str, status: u16, code: &str, message: &str) -> String {
+    match refusal_explanation(code) {
+        Some(explanation) => bidui_i18n::t!(
+            "client-error-refused-explained",
+            method = method,
+            path = path,
+            status = status,
+            code = code,
+            explanation = explanation,
+            message = message
+        ),
+        None => bidui_i18n::t!(
+            "client-error-refused",
+            method = method,
+            path = path,
+            status = status,
+            code = code,
+            message = message
+        ),
+    }
+}
+
+/// What a stable refusal code of the matcher (`protocol-docs/wire-v2.md` §6, `wire-v1.md`,
+/// `keys.md`) means and what to do about it, in the reader's language; `None` for a code
+/// this client does not know. The e2e test `docs` checks that every code the matcher's
+/// sources can answer with is here.
+pub fn refusal_explanation(code: &str) -> Option<String> {
+    use bidui_i18n::t;
+    Some(match code {
+        // Request signatures and bodies (wire-v1 §4.4, wire-v2 §3).
+        "unsigned" => t!("refusal-unsigned"),
+        "malformed-signature" => t!("refusal-malformed-signature"),
+        "stale" => t!("refusal-stale"),
+        "unknown-signer" => t!("refusal-unknown-signer"),
+        "revoked" => t!("refusal-revoked"),
+        "bad-signature" => t!("refusal-bad-signature"),
+        "replayed" => t!("refusal-replayed"),
+        "too-large" => t!("refusal-too-large"),
+        "busy" => t!("refusal-busy"),
+        "body-too-slow" => t!("refusal-body-too-slow"),
+        "body-interrupted" => t!("refusal-body-interrupted"),
+        "https-only" => t!("refusal-https-only"),
+        "malformed" => t!("refusal-malformed"),
+        "forbidden" => t!("refusal-forbidden"),
+        "not-found" => t!("refusal-not-found"),
+        "internal" => t!("refusal-internal"),
+        "database-missing" => t!("refusal-database-missing"),
+        "database-replaced" => t!("refusal-database-replaced"),
+        "database-unwritable" => t!("refusal-database-unwritable"),
+        // Jobs (wire-v2 §6).
+        "protocol-v1" => t!("refusal-protocol-v1"),
+        "invalid-spec" => t!("refusal-invalid-spec"),
+        "bad-job-signature" => t!("refusal-bad-job-signature"),
+        "signer-mismatch" => t!("refusal-signer-mismatch"),
+        "unknown-party" => t!("refusal-unknown-party"),
+        "job-exists" => t!("refusal-job-exists"),
+        "not-collecting" => t!("refusal-not-collecting"),
+        "wrong-epoch" => t!("refusal-wrong-epoch"),
+        "malformed-chunk" => t!("refusal-malformed-chunk"),
+        "over-cap" => t!("refusal-over-cap"),
+        "sealed" => t!("refusal-sealed"),
+        "chunk-gap" => t!("refusal-chunk-gap"),
+        "chunk-conflict" => t!("refusal-chunk-conflict"),
+        "incomplete" => t!("refusal-incomplete"),
+        "digest-mismatch" => t!("refusal-digest-mismatch"),
+        "more-records-than-rows" => t!("refusal-more-records-than-rows"),
+        "bad-seal" => t!("refusal-bad-seal"),
+        "bad-sealed-fields" => t!("refusal-bad-sealed-fields"),
+        "seal-differs" => t!("refusal-seal-differs"),
+        "not-all-sealed" => t!("refusal-not-all-sealed"),
+        "not-ready" => t!("refusal-not-ready"),
+        // The custodian's endpoints (wire-v1, keys.md).
+        "no-custodian" => t!("refusal-no-custodian"),
+        "bad-statement" => t!("refusal-bad-statement"),
+        "stale-statement" => t!("refusal-stale-statement"),
+        "unknown-recipient" => t!("refusal-unknown-recipient"),
+        "bad-sealed-epoch" => t!("refusal-bad-sealed-epoch"),
+        _ => return None,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -1012,6 +1096,57 @@ mod tests {
         let error = client.notice("zc/1", &SubmissionNotice::Declined { reason: "held".into() }).unwrap_err();
         assert_eq!((error.status(), error.code()), (Some(409), Some("sealed")));
         assert_eq!(server.join().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_refusal_is_explained_in_the_readers_language_and_keeps_the_matchers_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let identity = Identity::create(&dir.path().join("k")).unwrap();
+        let body = r#"{"code":"over-cap","message":"120 records are more than the 100 the signed job allows"}"#;
+        let message = serde_json::from_str::<ApiError>(body).unwrap().message;
+        let (port, server) = scripted_server(vec![(422, body)], Duration::ZERO);
+        let client = Client::new(&format!("http://127.0.0.1:{port}"), "a", identity).with_retry(RetryPolicy::NONE);
+        let error = client.put_bytes("/v2/jobs/j/submission/chunks/0", b"chunk").unwrap_err();
+        server.join().unwrap();
+        // Chinese, what the command line speaks unless told otherwise; English under `--lang en`.
+        let zh = in_language(Lang::Zh, || error.to_string());
+        assert_eq!(
+            zh,
+            format!(
+                "比对服务拒绝了 PUT /v2/jobs/j/submission/chunks/0（422 over-cap）：本方的记录数超过已签名任务允许的上限。\
+                 请检查源文件，或请操作员创建上限更高的任务。（比对服务原文：{message}）"
+            )
+        );
+        let en = in_language(Lang::En, || error.to_string());
+        assert_eq!(
+            en,
+            format!(
+                "the matcher refused PUT /v2/jobs/j/submission/chunks/0 (422 over-cap): This party's records are more \
+                 than the signed job allows. Check the source file, or ask the operator for a job with a higher cap. \
+                 (the matcher said: {message})"
+            )
+        );
+    }
+
+    #[test]
+    fn a_refusal_code_from_a_newer_matcher_is_shown_with_the_matchers_message_alone() {
+        let error = ClientError::Refused {
+            method: "POST".into(),
+            path: "/v2/jobs".into(),
+            status: 409,
+            code: "some-new-code".into(),
+            message: "a newer rule".into(),
+            waiting_for: Box::default(),
+        };
+        assert_eq!(refusal_explanation("some-new-code"), None);
+        assert_eq!(
+            in_language(Lang::Zh, || error.to_string()),
+            "比对服务拒绝了 POST /v2/jobs：409 some-new-code：a newer rule"
+        );
+        assert_eq!(
+            in_language(Lang::En, || error.to_string()),
+            "the matcher refused POST /v2/jobs: 409 some-new-code: a newer rule"
+        );
     }
 
     #[test]
