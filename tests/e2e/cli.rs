@@ -109,3 +109,48 @@ fn the_agents_errors_speak_chinese_by_default_and_english_when_asked() {
         "{english}"
     );
 }
+
+/// A refusal used to show only the matcher's English sentence, whatever the reader's language.
+#[test]
+fn a_refusal_is_explained_in_chinese_by_default_and_in_english_when_asked() {
+    let work = crate::fresh_dir("cli-refusal");
+    let matcher =
+        crate::MatcherProcess::start(&work.join("matcher.db"), &["--insecure-http".as_ref(), "--init".as_ref()]);
+    let key = work.join("stranger.ed25519");
+    let created = bidui(&["keys", "init-operator", "--key", crate::path(&key)]);
+    assert!(created.status.success(), "{}", printed(&created));
+    let operator = work.join("stranger.toml");
+    std::fs::write(
+        &operator,
+        format!(
+            "matcher = \"{}\"\nname = \"stranger\"\nidentity_key = \"stranger.ed25519\"\nprofile = {:?}\n",
+            matcher.http_url(),
+            crate::lenient_profile(&work)
+        ),
+    )
+    .unwrap();
+    // An operator the matcher never enrolled asks after a job: `401 unknown-signer`.
+    let run = |lang: &[&str]| {
+        let args: Vec<&str> =
+            lang.iter().copied().chain(["job", "status", "j1", "--operator", crate::path(&operator)]).collect();
+        let refused = bidui_in_locale("C.UTF-8", &args);
+        assert!(!refused.status.success());
+        String::from_utf8(refused.stderr).unwrap()
+    };
+    let matchers_message = "the signer is not enrolled at this matcher";
+    let chinese = run(&[]);
+    assert!(
+        chinese.contains("比对服务拒绝了")
+            && chinese.contains("unknown-signer")
+            && chinese.contains("签名所用的密钥未在该比对服务登记")
+            && chinese.contains(matchers_message),
+        "{chinese}"
+    );
+    let english = run(&["--lang", "en"]);
+    assert!(
+        english.contains("the matcher refused")
+            && english.contains("The key this request was signed with is not enrolled at this matcher")
+            && english.contains(matchers_message),
+        "{english}"
+    );
+}
