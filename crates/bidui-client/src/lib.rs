@@ -172,6 +172,7 @@ pub fn refusal_explanation(code: &str) -> Option<String> {
         "seal-differs" => t!("refusal-seal-differs"),
         "not-all-sealed" => t!("refusal-not-all-sealed"),
         "not-ready" => t!("refusal-not-ready"),
+        "bad-notice" => t!("refusal-bad-notice"),
         // The custodian's endpoints (wire-v1, keys.md).
         "no-custodian" => t!("refusal-no-custodian"),
         "bad-statement" => t!("refusal-bad-statement"),

@@ -603,6 +603,7 @@ refusal-bad-sealed-fields = The sealed fields do not fit the job. Check the agen
 refusal-seal-differs = This submission was already sealed with other figures, which stand. A changed source needs a new job.
 refusal-not-all-sealed = Not every party has sealed yet. Wait for the parties named, or ask them to run their agents.
 refusal-not-ready = The results are not ready until every party has sealed. Try again later.
+refusal-bad-notice = The agent's progress notice was not accepted (an estimate out of bounds, or a reason empty, too long or with a control character). The upload goes on; report it with the agent's version.
 refusal-no-custodian = This matcher trusts no key custodian yet. Its administrator runs `bidui matcher trust-custodian` first.
 refusal-bad-statement = The custodian's statement is not valid. Check it as the matcher's message says.
 refusal-stale-statement = A newer statement about this name was already applied. Nothing needs doing unless the newer one is wrong.

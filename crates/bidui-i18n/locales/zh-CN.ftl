@@ -602,6 +602,7 @@ refusal-bad-sealed-fields = 封存的字段与任务不符。请对照任务要�
 refusal-seal-differs = 该提交已按其他数字封存，以先前的为准。源数据有变需要新建任务。
 refusal-not-all-sealed = 尚有参与方未封存。请等待所列参与方，或请他们运行代理。
 refusal-not-ready = 所有参与方封存后结果才就绪。请稍后重试。
+refusal-bad-notice = 代理的进度通知未被接受（估计的块数超出范围，或原因为空、过长或含控制字符）。上传不受影响；请连同代理版本一并报告。
 refusal-no-custodian = 该比对服务尚未信任任何密钥管理员。请管理员先运行 `bidui matcher trust-custodian`。
 refusal-bad-statement = 密钥管理员的声明无效。请按比对服务的说明检查。
 refusal-stale-statement = 关于该名称已有更新的声明生效。除非那份更新的声明有误，否则无需处理。
