@@ -148,19 +148,10 @@ fn the_console_serves_a_round_to_headless_chromium() {
     let d = district();
     let out = d.dir.join("browser-console");
     let _ = std::fs::remove_dir_all(&out);
-    let round = out.join("rounds/round-1");
-    std::fs::create_dir_all(round.join("towns")).unwrap();
-    let report = d.dir.join("report");
-    for file in ["problems.json", "results.json", "summary.html"] {
-        std::fs::copy(report.join(file), round.join(file)).unwrap();
-    }
-    for town in std::fs::read_dir(report.join("towns")).unwrap() {
-        let town = town.unwrap();
-        std::fs::copy(town.path(), round.join("towns").join(town.file_name())).unwrap();
-    }
+    let rounds = crate::console_access::rounds(&out);
     let mut child = Command::new(crate::bidui_exe())
         .args(["console", "--listen", "127.0.0.1:0", "--rounds"])
-        .arg(out.join("rounds"))
+        .arg(&rounds)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();

@@ -16,7 +16,7 @@ const TOWN_PASSWORD: &str = "our own town 2026";
 const NEW_TOWN_PASSWORD: &str = "our own town 2027";
 
 /// `bidui console account <args…>` with `password` on standard input.
-fn account(args: &[&str], password: &str) -> std::process::Output {
+pub(crate) fn account(args: &[&str], password: &str) -> std::process::Output {
     let mut child = Command::new(bidui_exe())
         .args(["--lang=en", "console", "account"])
         .args(args)
@@ -143,7 +143,7 @@ fn encode(text: &str) -> String {
 }
 
 /// A copy of the district's report as the one round of a rounds folder.
-fn rounds(out: &Path) -> PathBuf {
+pub(crate) fn rounds(out: &Path) -> PathBuf {
     let report = district().dir.join("report");
     let round = out.join("rounds/round-1");
     std::fs::create_dir_all(round.join("towns")).unwrap();

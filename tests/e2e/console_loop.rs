@@ -28,7 +28,7 @@ use calamine::{Data, Reader};
 use crate::district::district;
 use crate::resume::Jobs;
 use crate::serve::{serving_agent, Service};
-use crate::{bidui, bidui_exe, printed, MatcherProcess};
+use crate::{bidui_exe, printed};
 
 const SPEC_ID: &str = "console-loop-1";
 const STAFF_PASSWORD: &str = "district bureau 2026";
@@ -38,18 +38,9 @@ const ACCOUNT_TOWN: &str = "派潭镇";
 
 /// `bidui console account add …` with the password on standard input.
 fn add_account(accounts: &Path, args: &[&str], password: &str) {
-    use std::io::Write as _;
-    let mut child = Command::new(bidui_exe())
-        .args(["console", "account", "add", "--accounts"])
-        .arg(accounts)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
-    let added = child.wait_with_output().unwrap();
+    let mut all = vec!["add", "--accounts", accounts.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let added = crate::console_access::account(&all, password);
     assert!(added.status.success(), "{}", printed(&added));
 }
 
@@ -202,29 +193,7 @@ fn the_bureau_runs_a_correction_round_in_the_browser() {
     let work = d.dir.join("console-loop");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(work.join("rounds")).unwrap();
-    let database = work.join("matcher.db");
-    for (name, role, key) in [
-        ("operator", "operator", d.dir.join("operator/operator.ed25519")),
-        ("veterans", "agent", d.dir.join("agents/veterans/agent.ed25519")),
-        ("household", "agent", d.dir.join("agents/household/agent.ed25519")),
-    ] {
-        let public_key = bidui_keyfile::Identity::load(&key).unwrap().public_key_hex();
-        let enrolled = bidui(&[
-            "matcher",
-            "enroll",
-            "--init",
-            "--db",
-            database.to_str().unwrap(),
-            "--name",
-            name,
-            "--role",
-            role,
-            "--public-key",
-            &public_key,
-        ]);
-        assert!(enrolled.status.success(), "{}", printed(&enrolled));
-    }
-    let matcher = MatcherProcess::start(&database, &["--insecure-http".as_ref()]);
+    let matcher = crate::serve::enrolled_matcher(d, &work, &["veterans", "household"]);
     let url = matcher.http_url();
     let jobs = Jobs::new(d, &work, &url);
     let spec = work.join("loop.toml");

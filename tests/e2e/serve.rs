@@ -79,22 +79,13 @@ pub(crate) fn serving_agent(work: &Path, party: &str, source: &str, url: &str, s
     (config, state)
 }
 
-fn count(lines: &[String], prefix: &str) -> usize {
-    lines.iter().filter(|l| l.starts_with(prefix)).count()
-}
-
-#[test]
-fn a_serving_department_runs_two_jobs_in_a_row_holds_one_its_policy_refuses_and_never_reruns_a_sealed_one() {
-    let d = district();
-    let work = d.dir.join("serve");
-    std::fs::create_dir_all(&work).unwrap();
-    // A matcher of its own, so no other test's job waits for these agents.
+/// A matcher of its own on plain HTTP, its database in `work`, with the district's operator
+/// and the agents of `parties` enrolled.
+pub(crate) fn enrolled_matcher(d: &crate::district::District, work: &Path, parties: &[&str]) -> MatcherProcess {
     let database = work.join("matcher.db");
-    for (name, role, key) in [
-        ("operator", "operator", d.dir.join("operator/operator.ed25519")),
-        ("veterans", "agent", d.dir.join("agents/veterans/agent.ed25519")),
-        ("household", "agent", d.dir.join("agents/household/agent.ed25519")),
-    ] {
+    let operator = ("operator", "operator", d.dir.join("operator/operator.ed25519"));
+    let agents = parties.iter().map(|p| (*p, "agent", d.dir.join("agents").join(p).join("agent.ed25519")));
+    for (name, role, key) in std::iter::once(operator).chain(agents) {
         let public_key = bidui_keyfile::Identity::load(&key).unwrap().public_key_hex();
         let db = database.to_str().unwrap();
         let enrolled = bidui(&[
@@ -112,7 +103,20 @@ fn a_serving_department_runs_two_jobs_in_a_row_holds_one_its_policy_refuses_and_
         ]);
         assert!(enrolled.status.success(), "{}", printed(&enrolled));
     }
-    let matcher = MatcherProcess::start(&database, &["--insecure-http".as_ref()]);
+    MatcherProcess::start(&database, &["--insecure-http".as_ref()])
+}
+
+fn count(lines: &[String], prefix: &str) -> usize {
+    lines.iter().filter(|l| l.starts_with(prefix)).count()
+}
+
+#[test]
+fn a_serving_department_runs_two_jobs_in_a_row_holds_one_its_policy_refuses_and_never_reruns_a_sealed_one() {
+    let d = district();
+    let work = d.dir.join("serve");
+    std::fs::create_dir_all(&work).unwrap();
+    // A matcher of its own, so no other test's job waits for these agents.
+    let matcher = enrolled_matcher(d, &work, &["veterans", "household"]);
     let url = matcher.http_url();
     let jobs = Jobs::new(d, &work, &url);
     // The held job between the two others: holding it does not stop the next one.
