@@ -253,6 +253,30 @@ impl<R: Read> XmlReader<R> {
         Ok(Some(Event::Start))
     }
 
+    /// The sheet's hot path: when the bytes after the start tag just read are `open`, a text
+    /// without markup and `close`, all already in the buffer, and `read` accepts the raw
+    /// text, consumes them and returns what `read` made of it; `None` (nothing consumed)
+    /// otherwise, and the events are read one by one. It never reads from the stream, so
+    /// the buffer's cap holds as for [`XmlReader::next`].
+    pub(crate) fn take_simple_element<T>(
+        &mut self,
+        open: &[u8],
+        close: &[u8],
+        read: impl FnOnce(&[u8]) -> Option<T>,
+    ) -> Option<T> {
+        if self.pending_end {
+            return None;
+        }
+        let rest = self.buf[self.pos..self.end].strip_prefix(open)?;
+        let len = memchr(b'<', rest)?;
+        if !rest[len..].starts_with(close) {
+            return None;
+        }
+        let value = read(&rest[..len])?;
+        self.pos += open.len() + len + close.len();
+        Some(value)
+    }
+
     /// Skips to the end of the element whose start was just read (compared on the full
     /// name), counting nested elements of the same name, as quick-xml's `read_to_end`.
     pub(crate) fn skip_current(&mut self) -> Result<(), XmlError> {
