@@ -471,6 +471,16 @@ mod tests {
     }
 
     #[test]
+    fn a_tag_ends_at_the_first_gt_outside_quotes() {
+        assert_eq!(tag_end(br#"<a k="'>" j='">'>x"#), Some(16));
+        assert_eq!(tag_end(b"<c r=\"A1\" t=\"s\">"), Some(15));
+        assert_eq!(tag_end(b"<a>"), Some(2));
+        for unfinished in [&b"<a k=\">"[..], b"<a k='x'", b"<", b"<a"] {
+            assert_eq!(tag_end(unfinished), None, "{unfinished:?}");
+        }
+    }
+
+    #[test]
     fn text_decodes_entities_and_line_ends() {
         let mut out = String::new();
         decode_text(b"a&lt;&#x4E2D;&#25991;\r\nb\rc&amp;", &mut out, 100).unwrap();
