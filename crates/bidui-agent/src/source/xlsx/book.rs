@@ -744,15 +744,21 @@ impl<'a, S: Read> SheetCells<'a, S> {
             Some(index) => self.formats.get(index).copied(),
             None => Some(CellFormat::Other),
         };
-        let mut slot = Slot::Empty;
-        loop {
-            match self.xml.next()? {
-                Event::Start => slot = self.read_value(cell_type, format)?,
-                Event::End if self.xml.local_name() == b"c" => break,
-                Event::Eof => return Err(XmlError::Eof("c").into()),
-                _ => {}
+        let slot = match self.simple_value(cell_type, format) {
+            Some(slot) => slot,
+            None => {
+                let mut slot = Slot::Empty;
+                loop {
+                    match self.xml.next()? {
+                        Event::Start => slot = self.read_value(cell_type, format)?,
+                        Event::End if self.xml.local_name() == b"c" => break,
+                        Event::Eof => return Err(XmlError::Eof("c").into()),
+                        _ => {}
+                    }
+                }
+                slot
             }
-        }
+        };
         self.col_index += 1;
         let value = match slot {
             Slot::Empty => DataRef::Empty,
@@ -765,6 +771,48 @@ impl<'a, S: Read> SheetCells<'a, S> {
             Slot::Error(e) => DataRef::Error(e),
         };
         Ok((row, column, value))
+    }
+
+    /// The value of a cell written the way most writers write it, `<is><t>text</t></is></c>`
+    /// or `<v>value</v></c>`, read in one step from the parser's buffer; `None` when the
+    /// cell is written otherwise, holds something to decode (`&`, `_xHHHH_`, `\r`) or is
+    /// wrong, and must be read event by event. What it gives is what [`Self::read_value`]
+    /// gives for the same bytes, errors included (they are left to the event-by-event path).
+    fn simple_value(&mut self, cell_type: CellType, format: Option<CellFormat>) -> Option<Slot> {
+        let SheetCells { xml, strings, is_1904, text, .. } = self;
+        if let Some(slot) = xml.take_simple_element(b"<is><t>", b"</t></is></c>", |raw| {
+            // As `read_rich_text` for a `<t>` without `xml:space`: decoded (nothing to
+            // decode here), trimmed, and no longer than a cell.
+            if raw.len() > MAX_CELL_BYTES || memchr::memchr3(b'&', b'_', b'\r', raw).is_some() {
+                return None;
+            }
+            let value = simdutf8::basic::from_utf8(raw).ok()?.trim_matches([' ', '\t', '\n']);
+            check_cell_chars(value).ok()?;
+            text.clear();
+            text.push_str(value);
+            Some(Slot::Text)
+        }) {
+            return Some(slot);
+        }
+        if !matches!(
+            cell_type,
+            CellType::Absent | CellType::Number | CellType::Shared | CellType::Bool | CellType::Error
+        ) {
+            return None;
+        }
+        xml.take_simple_element(b"<v>", b"</v></c>", |raw| {
+            // An empty `<v></v>` has no text event: the event-by-event path reads it.
+            if raw.is_empty() || memchr::memchr(b'&', raw).is_some() {
+                return None;
+            }
+            let v = simdutf8::basic::from_utf8(raw).ok()?;
+            let slot = plain_value(strings, *is_1904, v, cell_type, format).ok()?;
+            if matches!(slot, Slot::Text) {
+                text.clear();
+                text.push_str(v);
+            }
+            Some(slot)
+        })
     }
 
     /// The value of the element just started inside a cell, as calamine's `read_value`.
@@ -796,7 +844,7 @@ impl<'a, S: Read> SheetCells<'a, S> {
                         let raw = self.xml.raw_text();
                         let raw = &raw[..memchr::memchr(b'&', raw).unwrap_or(raw.len())];
                         let v = simdutf8::basic::from_utf8(raw).map_err(|_| XmlError::Utf8)?;
-                        let slot = self.plain_value(v, cell_type, format)?;
+                        let slot = plain_value(self.strings, self.is_1904, v, cell_type, format)?;
                         if matches!(slot, Slot::Text) {
                             self.text.clear();
                             self.text.push_str(v);
@@ -848,59 +896,65 @@ impl<'a, S: Read> SheetCells<'a, S> {
             ))),
         }
     }
+}
 
-    /// A plain `<v>` value, as calamine's `read_v` for types n, s, b, e and none.
-    fn plain_value(&self, v: &str, cell_type: CellType, format: Option<CellFormat>) -> Result<Slot, XlsxError> {
-        Ok(match cell_type {
-            CellType::Shared => {
-                if v.is_empty() {
-                    return Ok(Slot::Empty);
-                }
-                let index = parse_usize(v.as_bytes()).unwrap_or(0);
-                if index >= self.strings.len() {
-                    return Err(XlsxError::invalid(format!(
-                        "shared string {index} is not in the table of {} strings",
-                        self.strings.len()
-                    )));
-                }
-                Slot::Shared(index)
+/// A plain `<v>` value, as calamine's `read_v` for types n, s, b, e and none.
+fn plain_value(
+    strings: &SharedStrings,
+    is_1904: bool,
+    v: &str,
+    cell_type: CellType,
+    format: Option<CellFormat>,
+) -> Result<Slot, XlsxError> {
+    Ok(match cell_type {
+        CellType::Shared => {
+            if v.is_empty() {
+                return Ok(Slot::Empty);
             }
-            CellType::Bool => {
-                let value = v.trim();
-                if value.is_empty() {
-                    Slot::Empty
-                } else if value == "0" || value.eq_ignore_ascii_case("false") {
-                    Slot::Bool(false)
-                } else if value == "1" || value.eq_ignore_ascii_case("true") {
-                    Slot::Bool(true)
-                } else {
-                    return Err(XlsxError::invalid(format!("\"{}\" is not a boolean", short(v))));
-                }
+            let index = parse_usize(v.as_bytes()).unwrap_or(0);
+            if index >= strings.len() {
+                return Err(XlsxError::invalid(format!(
+                    "shared string {index} is not in the table of {} strings",
+                    strings.len()
+                )));
             }
-            CellType::Error => Slot::Error(
-                v.parse().map_err(|_| XlsxError::invalid(format!("\"{}\" is not an Excel error value", short(v))))?,
-            ),
-            _ => {
-                if v.is_empty() {
-                    return Ok(Slot::Empty);
-                }
-                match fast_float2::parse::<f64, _>(v.as_bytes()) {
-                    Ok(n) => match format {
-                        Some(CellFormat::DateTime) => {
-                            Slot::Date(ExcelDateTime::new(n, ExcelDateTimeType::DateTime, self.is_1904))
-                        }
-                        Some(CellFormat::TimeDelta) => {
-                            Slot::Date(ExcelDateTime::new(n, ExcelDateTimeType::TimeDelta, self.is_1904))
-                        }
-                        _ => Slot::Number(n),
-                    },
-                    // Without a type, a value that is not a number is text.
-                    Err(_) if cell_type == CellType::Absent => Slot::Text,
-                    Err(_) => return Err(XlsxError::invalid(format!("\"{}\" is not a number", short(v)))),
-                }
+            Slot::Shared(index)
+        }
+        CellType::Bool => {
+            let value = v.trim();
+            if value.is_empty() {
+                Slot::Empty
+            } else if value == "0" || value.eq_ignore_ascii_case("false") {
+                Slot::Bool(false)
+            } else if value == "1" || value.eq_ignore_ascii_case("true") {
+                Slot::Bool(true)
+            } else {
+                return Err(XlsxError::invalid(format!("\"{}\" is not a boolean", short(v))));
             }
-        })
-    }
+        }
+        CellType::Error => Slot::Error(
+            v.parse().map_err(|_| XlsxError::invalid(format!("\"{}\" is not an Excel error value", short(v))))?,
+        ),
+        _ => {
+            if v.is_empty() {
+                return Ok(Slot::Empty);
+            }
+            match fast_float2::parse::<f64, _>(v.as_bytes()) {
+                Ok(n) => match format {
+                    Some(CellFormat::DateTime) => {
+                        Slot::Date(ExcelDateTime::new(n, ExcelDateTimeType::DateTime, is_1904))
+                    }
+                    Some(CellFormat::TimeDelta) => {
+                        Slot::Date(ExcelDateTime::new(n, ExcelDateTimeType::TimeDelta, is_1904))
+                    }
+                    _ => Slot::Number(n),
+                },
+                // Without a type, a value that is not a number is text.
+                Err(_) if cell_type == CellType::Absent => Slot::Text,
+                Err(_) => return Err(XlsxError::invalid(format!("\"{}\" is not a number", short(v)))),
+            }
+        }
+    })
 }
 
 fn short(v: &str) -> String {

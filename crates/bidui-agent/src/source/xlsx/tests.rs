@@ -269,6 +269,70 @@ fn inline_rich_phonetic_escaped_and_typed_cells_read_as_calamine_reads_them() {
     assert_eq!(rows[1].get(1), Some(&Cell::Error("#N/A".into())));
 }
 
+/// Text as a writer escapes it, with what the one-step cell reading must leave to the
+/// event-by-event one: entities, `_xHHHH_` escapes, carriage returns, edge whitespace.
+fn escaped_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        4 => "[ \t\n张三a-z0-9.-]{0,6}",
+        1 => Just("\r\n".to_string()),
+        1 => Just("&amp;".to_string()),
+        1 => Just("&#x4E2D;".to_string()),
+        1 => Just("_x000D_".to_string()),
+        1 => Just("_".to_string()),
+    ];
+    prop::collection::vec(piece, 0..4).prop_map(|pieces| pieces.concat())
+}
+
+/// One cell as a writer might write it: mostly the shapes read in one step
+/// (`<is><t>…</t></is></c>`, `<v>…</v></c>`), and their near misses.
+fn raw_cell() -> impl Strategy<Value = String> {
+    let v = prop_oneof![
+        Just(String::new()),
+        "-?[0-9]{1,6}(\\.[0-9]{1,3})?",
+        Just("27759".to_string()),
+        Just("440118198001010014".to_string()),
+        Just("true".to_string()),
+        Just("#N/A".to_string()),
+        Just("1&amp;2".to_string()),
+        "[a-z张]{1,4}",
+        "[0-9]",
+    ];
+    prop_oneof![
+        4 => escaped_text().prop_map(|t| format!(r#"<c t="inlineStr"><is><t>{t}</t></is></c>"#)),
+        1 => escaped_text().prop_map(|t| format!(r#"<c t="inlineStr"><is><t xml:space="preserve">{t}</t></is></c>"#)),
+        1 => escaped_text().prop_map(|t| format!(r#"<c t="inlineStr"><is><t>{t}</t></is><v>x</v></c>"#)),
+        1 => escaped_text().prop_map(|t| format!(r#"<c t="str"><v>{t}</v></c>"#)),
+        3 => v.clone().prop_map(|v| format!("<c><v>{v}</v></c>")),
+        1 => v.clone().prop_map(|v| format!(r#"<c t="n" s="1"><v>{v}</v></c>"#)),
+        1 => v.clone().prop_map(|v| format!(r#"<c t="b"><v>{v}</v></c>"#)),
+        1 => v.clone().prop_map(|v| format!(r#"<c t="e"><v>{v}</v></c>"#)),
+        2 => v.prop_map(|v| format!(r#"<c t="s"><v>{v}</v></c>"#)),
+        1 => Just(r#"<c t="s"><v>1</v><f>A1</f></c>"#.to_string()),
+        1 => Just("<c/>".to_string()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The one-step reading of the usual cell shapes gives what calamine gives, errors
+    /// included, whatever the text holds.
+    #[test]
+    fn cells_read_in_one_step_read_as_calamine_reads_them(
+        rows in prop::collection::vec(prop::collection::vec(raw_cell(), 0..6), 1..8),
+    ) {
+        let dir = TempDir::new().unwrap();
+        let mut sheet = r#"<row><c t="inlineStr"><is><t>头</t></is></c></row>"#.to_string();
+        for cells in &rows {
+            sheet.push_str(&format!("<row>{}</row>", cells.concat()));
+        }
+        let shared = "<si><t>甲</t></si><si><t> 乙 </t></si><si><t>a_x000D_b</t></si>";
+        let styles = r#"<cellXfs count="2"><xf numFmtId="0"/><xf numFmtId="14"/></cellXfs>"#;
+        let path = package(&dir, &sheet, shared, styles, "");
+        let _ = assert_same(&path, None, 1);
+    }
+}
+
 #[test]
 fn dates_of_the_1904_system_and_custom_formats_read_as_calamine_reads_them() {
     let dir = TempDir::new().unwrap();

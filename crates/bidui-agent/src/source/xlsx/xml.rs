@@ -253,6 +253,30 @@ impl<R: Read> XmlReader<R> {
         Ok(Some(Event::Start))
     }
 
+    /// The sheet's hot path: when the bytes after the start tag just read are `open`, a text
+    /// without markup and `close`, all already in the buffer, and `read` accepts the raw
+    /// text, consumes them and returns what `read` made of it; `None` (nothing consumed)
+    /// otherwise, and the events are read one by one. It never reads from the stream, so
+    /// the buffer's cap holds as for [`XmlReader::next`].
+    pub(crate) fn take_simple_element<T>(
+        &mut self,
+        open: &[u8],
+        close: &[u8],
+        read: impl FnOnce(&[u8]) -> Option<T>,
+    ) -> Option<T> {
+        if self.pending_end {
+            return None;
+        }
+        let rest = self.buf[self.pos..self.end].strip_prefix(open)?;
+        let len = memchr(b'<', rest)?;
+        if !rest[len..].starts_with(close) {
+            return None;
+        }
+        let value = read(&rest[..len])?;
+        self.pos += open.len() + len + close.len();
+        Some(value)
+    }
+
     /// Skips to the end of the element whose start was just read (compared on the full
     /// name), counting nested elements of the same name, as quick-xml's `read_to_end`.
     pub(crate) fn skip_current(&mut self) -> Result<(), XmlError> {
@@ -444,6 +468,16 @@ mod tests {
     fn empty_elements_expand_and_markup_is_skipped() {
         let xml = "<?xml version=\"1.0\"?><!-- a > b --><x:a k='>'><b/>t<![CDATA[<c>]]></x:a >";
         assert_eq!(events(xml), ["<x:a>", "<b>", "</b>", "t", "<c>", "</x:a>"]);
+    }
+
+    #[test]
+    fn a_tag_ends_at_the_first_gt_outside_quotes() {
+        assert_eq!(tag_end(br#"<a k="'>" j='">'>x"#), Some(16));
+        assert_eq!(tag_end(b"<c r=\"A1\" t=\"s\">"), Some(15));
+        assert_eq!(tag_end(b"<a>"), Some(2));
+        for unfinished in [&b"<a k=\">"[..], b"<a k='x'", b"<", b"<a"] {
+            assert_eq!(tag_end(unfinished), None, "{unfinished:?}");
+        }
     }
 
     #[test]
