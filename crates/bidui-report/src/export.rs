@@ -98,6 +98,11 @@ pub fn problems_json(set: &ProblemSet) -> Vec<u8> {
     serde_json::to_vec_pretty(set).expect("a problem set serializes")
 }
 
+/// The run's results as the requester's agent completed them, indented.
+pub fn results_json(results: &bidui_core::api::JobResults) -> Vec<u8> {
+    serde_json::to_vec_pretty(results).expect("results serialize")
+}
+
 /// The matcher's results, one line per registry row, UTF-8 with BOM.
 pub fn results_csv(results: &bidui_core::api::JobResults) -> Vec<u8> {
     let mut out = SpreadsheetCsv::new();

@@ -139,7 +139,7 @@ pub fn write_report(
         summary: dir.join(SUMMARY_FILE),
         towns: write_town_workbooks(set, &dir.join(TOWNS_DIR), registry_entries(results).as_ref())?,
     };
-    write_file(&written.results, &serde_json::to_vec_pretty(results).expect("results serialize"))?;
+    write_file(&written.results, &export::results_json(results))?;
     write_file(&written.results_csv, &export::results_csv(results))?;
     write_file(&written.problems_json, &export::problems_json(set))?;
     write_file(&written.problems_csv, &export::problems_csv(set))?;
@@ -150,7 +150,7 @@ pub fn write_report(
 
 /// The people of the registry rows, when the requester's agent filled them in (protocol v2
 /// builds the report on the requester's side): the town workbooks then name whom to visit.
-fn registry_entries(results: &JobResults) -> Option<BTreeMap<u32, RegistryEntry>> {
+pub fn registry_entries(results: &JobResults) -> Option<BTreeMap<u32, RegistryEntry>> {
     let vocabulary = labels::Vocabulary::of(results);
     let contact = vocabulary.registry_field(FieldRole::Phone);
     let town = vocabulary.registry_field(FieldRole::Town);
