@@ -483,7 +483,7 @@ fn report(
         let towns = stages.time("town workbooks", || {
             xlsx::write_town_workbooks(&set, &dir.join(bidui_report::TOWNS_DIR), entries.as_ref())
         })?;
-        stages.time("results.json", || write(bidui_report::RESULTS_FILE, export::results_json(&results)))?;
+        stages.time("results.json", || export::write_results_json(&results, &dir.join(bidui_report::RESULTS_FILE)))?;
         stages.time("results.csv", || write(bidui_report::RESULTS_CSV, export::results_csv(&results)))?;
         stages.time("problems.json", || write(bidui_report::PROBLEMS_FILE, export::problems_json(&set)))?;
         stages.time("problems.csv", || write(bidui_report::PROBLEMS_CSV, export::problems_csv(&set)))?;
