@@ -55,6 +55,33 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 60)]
         seconds: u64,
     },
+    /// The requester's report from its results.json: reading it, `derive`, each writer and
+    /// the whole report as `report build` writes it; fastest and median of `runs`.
+    Report {
+        /// The requester's results.json (`<state_dir>/<job>/results.json` or a report's).
+        #[arg(long)]
+        results: PathBuf,
+        /// The requester agent's invalid-rows.csv, as `report build --invalid-rows` takes it.
+        #[arg(long)]
+        invalid_rows: Option<PathBuf>,
+        /// Folder to write the report into (default: a temporary one, removed afterwards).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// The matcher's results for a sealed job, in process (no network, no database): the
+    /// registry index, every department's join, `results::build` and the JSON stored, for a
+    /// registry against seven departments that seal values; fastest and median of `runs`.
+    Results {
+        #[arg(long, default_value_t = 30_000)]
+        registry: u32,
+        /// Rows per department, the registry's people among them.
+        #[arg(long, default_value_t = 50_000)]
+        rows: u32,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
     /// A whole job on a full-size district: agent rows/s, job wall time, peak memory.
     District {
         /// Folder for the district and the run (tens of GB free at full size is plenty).
@@ -78,6 +105,10 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Agent { config, read_only, workers } => agent(&config, read_only, workers),
         BenchCommand::Ingest { dir, records } => ingest(&dir, records),
         BenchCommand::Wait { dir, agents, seconds } => wait(&dir, agents, seconds),
+        BenchCommand::Report { results, invalid_rows, out, runs } => {
+            report(&results, invalid_rows.as_deref(), out, runs)
+        }
+        BenchCommand::Results { registry, rows, runs } => results(registry, rows, runs),
     }
 }
 
@@ -399,6 +430,259 @@ fn district(dir: PathBuf, registry: u64, rows: u64, reuse_data: bool) -> anyhow:
         "token records ingested by the matcher: {tokens} ({:.0} per second of job time)",
         tokens as f64 / run.job_seconds
     );
+    Ok(())
+}
+
+/// Seconds per stage over several runs, printed as the fastest and the median.
+#[derive(Default)]
+struct Stages(Vec<(&'static str, Vec<f64>)>);
+
+impl Stages {
+    fn time<T>(&mut self, stage: &'static str, work: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let out = work();
+        let seconds = started.elapsed().as_secs_f64();
+        match self.0.iter_mut().find(|(name, _)| *name == stage) {
+            Some((_, times)) => times.push(seconds),
+            None => self.0.push((stage, vec![seconds])),
+        }
+        out
+    }
+
+    fn print(mut self) {
+        println!("{:<28} {:>10} {:>10}", "stage", "min s", "median s");
+        for (stage, times) in &mut self.0 {
+            times.sort_by(f64::total_cmp);
+            println!("{stage:<28} {:>10.3} {:>10.3}", times[0], times[times.len() / 2]);
+        }
+    }
+}
+
+fn report(
+    results_path: &std::path::Path,
+    invalid_rows: Option<&std::path::Path>,
+    out: Option<PathBuf>,
+    runs: usize,
+) -> anyhow::Result<()> {
+    use bidui_report::{export, html, xlsx};
+    let temporary = out.is_none();
+    let dir = out.unwrap_or_else(|| std::env::temp_dir().join(format!("bidui-bench-report-{}", std::process::id())));
+    std::fs::create_dir_all(&dir)?;
+    let options = bidui_report::Options {
+        invalid_rows: invalid_rows.map(crate::report::read_invalid_rows).transpose()?,
+        ..bidui_report::Options::default()
+    };
+    let write = |name: &str, bytes: Vec<u8>| std::fs::write(dir.join(name), bytes);
+    let mut stages = Stages::default();
+    let mut summary = String::new();
+    for _ in 0..runs.max(1) {
+        let results = stages.time("read results.json", || bidui_report::load_results(results_path))?;
+        let set = stages.time("derive", || bidui_report::derive(&results, &options))?;
+        // Each writer alone, then the whole report as `report build` writes it.
+        let entries = stages.time("registry entries", || bidui_report::registry_entries(&results));
+        let towns = stages.time("town workbooks", || {
+            xlsx::write_town_workbooks(&set, &dir.join(bidui_report::TOWNS_DIR), entries.as_ref())
+        })?;
+        stages.time("results.json", || export::write_results_json(&results, &dir.join(bidui_report::RESULTS_FILE)))?;
+        stages.time("results.csv", || write(bidui_report::RESULTS_CSV, export::results_csv(&results)))?;
+        stages.time("problems.json", || write(bidui_report::PROBLEMS_FILE, export::problems_json(&set)))?;
+        stages.time("problems.csv", || write(bidui_report::PROBLEMS_CSV, export::problems_csv(&set)))?;
+        stages
+            .time("summary.html", || write(bidui_report::SUMMARY_FILE, html::summary(&set, None, None).into_bytes()))?;
+        stages.time("whole report (derive+write)", || -> anyhow::Result<()> {
+            let set = bidui_report::derive(&results, &options)?;
+            bidui_report::write_report(&results, &set, None, None, &dir)?;
+            Ok(())
+        })?;
+        summary = format!(
+            "{} registry rows, {} problems, {} town workbooks",
+            results.rows.len(),
+            set.problems.len(),
+            towns.len()
+        );
+    }
+    println!("bidui bench report: {} ({summary})", results_path.display());
+    stages.print();
+    if temporary {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    Ok(())
+}
+
+/// A token that looks random (the join hashes its first bytes), the same for the same
+/// person, department group and purpose on both sides.
+fn person_token(group: usize, person: u32, purpose: u8) -> bidui_core::Token {
+    let mut message = [0u8; 9];
+    message[0] = purpose;
+    message[1..5].copy_from_slice(&(group as u32).to_le_bytes());
+    message[5..].copy_from_slice(&person.to_le_bytes());
+    let digest = ring::digest::digest(&ring::digest::SHA256, &message);
+    bidui_core::Token(digest.as_ref()[..16].try_into().expect("16 bytes"))
+}
+
+fn decode<'a>(bytes: &'a [u8], layout: &bidui_core::wire::Layout) -> bidui_core::wire::Chunk<'a> {
+    bidui_core::wire::Chunk::decode(bytes, layout, 0).expect("a chunk just encoded")
+}
+
+fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
+    use bidui_core::api::{Attribute, DepartmentSpec, JobSpec, RequesterSpec};
+    use bidui_core::wire::{encode_chunk, Layout, TokenGroup, TokenRecord, ABSENT};
+    use bidui_matcher::matching::{DepartmentJoin, RegistryIndex};
+    use bidui_matcher::results::{DepartmentSeal, ResultInputs};
+    const DEPARTMENTS: usize = 7;
+    const CHUNK_RECORDS: u32 = 16_384;
+    let (id, qid, attr) = (0u8, 1u8, 2u8);
+    let compare = vec![Attribute::Name, Attribute::Sex, Attribute::BirthDate];
+    let attributes = Attribute::expand(&compare).len();
+    let fields: Vec<String> = (0..3).map(|f| format!("field{f}")).collect();
+    let spec = JobSpec {
+        id: "results".into(),
+        purpose: "bench".into(),
+        approval: "bench".into(),
+        epoch: "0123456789abcdef".into(),
+        suite: Suite::HmacSha256,
+        requester: RequesterSpec { party: "registry".into(), fields: vec![], max_records: u64::from(registry) },
+        departments: (0..DEPARTMENTS)
+            .map(|d| DepartmentSpec {
+                party: format!("department-{d}"),
+                compare: compare.clone(),
+                fields: fields.clone(),
+                max_records: u64::from(rows),
+            })
+            .collect(),
+        rules: Vec::new(),
+        retention_hours: None,
+        profile: None,
+    };
+    // The registry: one person per row, but 2% of rows without a valid number and every
+    // 200th row the person of the row before (a duplicate).
+    let person_of = |row: u32| if row % 200 == 0 { row - 1 } else { row };
+    let valid = |row: u32| row % 50 != 7;
+    let registry_layout = Layout { groups: vec![attributes; DEPARTMENTS], sealed: false };
+    let registry_chunks: Vec<Vec<u8>> = (0..registry.div_ceil(CHUNK_RECORDS))
+        .map(|c| {
+            let records: Vec<TokenRecord> = ((c * CHUNK_RECORDS + 1)..=((c + 1) * CHUNK_RECORDS).min(registry))
+                .map(|row| {
+                    let person = person_of(row);
+                    let groups = (0..DEPARTMENTS)
+                        .map(|g| TokenGroup {
+                            id: if valid(row) { person_token(g, person, id) } else { ABSENT },
+                            qid: person_token(g, person, qid),
+                            attrs: (0..attributes).map(|k| person_token(g, person, attr + k as u8)).collect(),
+                        })
+                        .collect();
+                    TokenRecord { row, groups, sealed: None }
+                })
+                .collect();
+            encode_chunk(&registry_layout, &records)
+        })
+        .collect();
+    // Each department: its first rows are registry people (a share of the registry like the
+    // demo district's departments), one attribute in 20 differs; the rest are strangers.
+    // Every row seals values.
+    const SHARES: [u32; DEPARTMENTS] = [95, 73, 92, 8, 3, 2, 75];
+    let department_layout = Layout { groups: vec![attributes], sealed: true };
+    let rng = ring::rand::SystemRandom::new();
+    let random = |len: usize| {
+        let mut bytes = vec![0u8; len];
+        ring::rand::SecureRandom::fill(&rng, &mut bytes).expect("randomness");
+        bytes
+    };
+    let department_chunks: Vec<Vec<Vec<u8>>> = (0..DEPARTMENTS)
+        .map(|d| {
+            let people: Vec<u32> =
+                (1..=registry).filter(|p| (p.wrapping_mul(2_654_435_761) >> 7) % 100 < SHARES[d]).collect();
+            (0..rows.div_ceil(CHUNK_RECORDS))
+                .map(|c| {
+                    let records: Vec<TokenRecord> = ((c * CHUNK_RECORDS + 1)..=((c + 1) * CHUNK_RECORDS).min(rows))
+                        .map(|row| {
+                            let group = match people.get(row as usize - 1) {
+                                Some(&person) => TokenGroup {
+                                    id: person_token(d, person, id),
+                                    qid: person_token(d, person, qid),
+                                    attrs: (0..attributes)
+                                        .map(|k| {
+                                            let differs = (person + k as u32) % 20 == 0;
+                                            person_token(d, person, attr + k as u8 + if differs { 100 } else { 0 })
+                                        })
+                                        .collect(),
+                                },
+                                None => TokenGroup {
+                                    id: bidui_core::Token(random(16).try_into().expect("16 bytes")),
+                                    qid: bidui_core::Token(random(16).try_into().expect("16 bytes")),
+                                    attrs: (0..attributes)
+                                        .map(|_| bidui_core::Token(random(16).try_into().expect("16 bytes")))
+                                        .collect(),
+                                },
+                            };
+                            // Sealed values of three short fields: nonce, one pad block, tag.
+                            let sealed = Some((random(12 + 64 + 16), random(12 + 64 + 16)));
+                            TokenRecord { row, groups: vec![group], sealed }
+                        })
+                        .collect();
+                    encode_chunk(&department_layout, &records)
+                })
+                .collect()
+        })
+        .collect();
+    let seals = spec
+        .departments
+        .iter()
+        .map(|d| (d.party.clone(), DepartmentSeal { sealed_fields: fields.clone(), refused: Vec::new() }))
+        .collect();
+    let mut stages = Stages::default();
+    let mut figures = String::new();
+    for _ in 0..runs.max(1) {
+        let index = stages.time("registry index", || {
+            let mut index = RegistryIndex::new(DEPARTMENTS);
+            for chunk in &registry_chunks {
+                index.add_chunk(&decode(chunk, &registry_layout), &registry_layout);
+            }
+            index
+        });
+        // Every department at once, as the matcher joins them (on blocking threads).
+        let departments = stages.time("department joins", || {
+            std::thread::scope(|scope| {
+                let joins: Vec<_> = spec
+                    .departments
+                    .iter()
+                    .enumerate()
+                    .zip(&department_chunks)
+                    .map(|((group, department), chunks)| {
+                        let index = &index;
+                        let department_layout = &department_layout;
+                        scope.spawn(move || {
+                            let mut join = DepartmentJoin::new(index, group, Attribute::expand(&department.compare));
+                            for chunk in chunks {
+                                join.add_chunk(&decode(chunk, department_layout));
+                            }
+                            (department.party.clone(), join.result)
+                        })
+                    })
+                    .collect();
+                joins.into_iter().map(|j| j.join().expect("a join thread")).collect()
+            })
+        });
+        let results = stages.time("results::build", || {
+            bidui_matcher::results::build(&ResultInputs {
+                spec: &spec,
+                index: &index,
+                departments: &departments,
+                seals: &seals,
+                registry_rows_read: u64::from(registry),
+                invalid_ids: Default::default(),
+            })
+        });
+        let body = stages.time("results JSON", || serde_json::to_string(&results))?;
+        figures = format!(
+            "{} registry rows, {} sealed values forwarded, {:.1} MB of JSON",
+            results.rows.len(),
+            bidui_matcher::results::sealed_value_count(&results),
+            body.len() as f64 / 1e6
+        );
+    }
+    println!("bidui bench results: registry {registry}, {DEPARTMENTS} departments of {rows} rows: {figures}");
+    stages.print();
     Ok(())
 }
 

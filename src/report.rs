@@ -179,7 +179,7 @@ pub fn write_local(results: &JobResults, dir: &Path, invalid_rows: Option<&Path>
     Ok(Written { json: report.results.clone(), csv: report.results_csv.clone(), report })
 }
 
-fn read_invalid_rows(path: &Path) -> anyhow::Result<BTreeMap<u32, String>> {
+pub(crate) fn read_invalid_rows(path: &Path) -> anyhow::Result<BTreeMap<u32, String>> {
     let text = std::fs::read_to_string(path).with_context(|| t!("reading", path = path.display()))?;
     bidui_report::parse_invalid_rows(&text).with_context(|| t!("reading", path = path.display()))
 }

@@ -53,40 +53,36 @@ pub fn build(inputs: &ResultInputs<'_>) -> JobResults {
     let spec = inputs.spec;
     // `fields` stay empty: the requester's own fields never leave the requester, which fills
     // them in from its registry.
-    let mut rows: BTreeMap<u32, RowResult> = inputs
+    let departments: BTreeMap<String, DepartmentFinding> =
+        spec.departments.iter().map(|d| (d.party.clone(), DepartmentFinding::default())).collect();
+    // In row order (the index's rows are a sorted set); a link finds its row by binary search.
+    let mut rows: Vec<RowResult> = inputs
         .index
         .all_rows
         .iter()
-        .map(|row| {
-            let departments =
-                spec.departments.iter().map(|d| (d.party.clone(), DepartmentFinding::default())).collect();
-            let id_valid = !inputs.index.invalid_id_rows.contains(row);
-            let result = RowResult {
-                row,
-                fields: BTreeMap::new(),
-                id_valid,
-                duplicate_rows: Vec::new(),
-                departments,
-                person: None,
-            };
-            (row, result)
+        .map(|row| RowResult {
+            row,
+            fields: BTreeMap::new(),
+            id_valid: !inputs.index.invalid_id_rows.contains(row),
+            duplicate_rows: Vec::new(),
+            departments: departments.clone(),
+            person: None,
         })
         .collect();
 
     let duplicate_groups = inputs.index.duplicate_groups();
     for group in &duplicate_groups {
         for &row in group {
-            if let Some(result) = rows.get_mut(&row) {
-                result.duplicate_rows = group.iter().copied().filter(|&r| r != row).collect();
+            if let Some(i) = position(&rows, row) {
+                rows[i].duplicate_rows = group.iter().copied().filter(|&r| r != row).collect();
             }
         }
     }
 
     for (party, matched) in inputs.departments {
         for link in &matched.links {
-            let Some(finding) = rows.get_mut(&link.requester_row).and_then(|r| r.departments.get_mut(party)) else {
-                continue;
-            };
+            let finding = position(&rows, link.requester_row).and_then(|i| rows[i].departments.get_mut(party));
+            let Some(finding) = finding else { continue };
             if link.kind == LinkKind::QuasiIdentifier {
                 finding.probable_rows += 1;
                 forward(finding, link.department_row, SealKind::Qid, matched.sealed_by_qid.get(&link.department_row));
@@ -96,19 +92,19 @@ pub fn build(inputs: &ResultInputs<'_>) -> JobResults {
             finding.department_rows += 1;
             // With the person twice in the department, the first row's comparison stands
             // unless a later row agrees better; keep the most favourable answer per attribute.
-            let mut compared: BTreeMap<String, String> = link
+            let compared = link
                 .attributes
                 .iter()
                 .filter(|(a, _)| !matches!(a, Attribute::Name | Attribute::NameScript | Attribute::NameSound))
-                .map(|(a, v)| (a.label().to_owned(), agreement(Some(*v)).to_owned()))
-                .collect();
-            if link.attributes.contains_key(&Attribute::Name) {
-                compared.insert("name".to_owned(), name_tier(&link.attributes).to_owned());
-            }
-            for (attribute, verdict) in compared {
-                let entry = finding.attributes.entry(attribute).or_insert_with(|| verdict.clone());
-                if rank(&verdict) < rank(entry) {
-                    *entry = verdict;
+                .map(|(a, v)| (a.label(), agreement(Some(*v))));
+            let name = link.attributes.contains_key(&Attribute::Name).then(|| ("name", name_tier(&link.attributes)));
+            for (attribute, verdict) in compared.chain(name) {
+                match finding.attributes.get_mut(attribute) {
+                    Some(kept) if rank(verdict) < rank(kept) => verdict.clone_into(kept),
+                    Some(_) => {}
+                    None => {
+                        finding.attributes.insert(attribute.to_owned(), verdict.to_owned());
+                    }
                 }
             }
             forward(finding, link.department_row, SealKind::Id, matched.sealed_by_id.get(&link.department_row));
@@ -118,7 +114,7 @@ pub fn build(inputs: &ResultInputs<'_>) -> JobResults {
     // A probable match by name, birth date and sex is only worth a visit where the
     // identity number failed: invalid, or valid but found in no department. Elsewhere the
     // same name and birthday is a namesake, not a lead.
-    for row in rows.values_mut() {
+    for row in &mut rows {
         let found_somewhere = row.departments.values().any(|f| f.found);
         let lead = !row.id_valid || !found_somewhere;
         for finding in row.departments.values_mut().filter(|f| !lead || f.found) {
@@ -136,13 +132,13 @@ pub fn build(inputs: &ResultInputs<'_>) -> JobResults {
         ..ResultSummary::default()
     };
     for d in &spec.departments {
-        let found = rows.values().filter(|r| r.departments[&d.party].found).count() as u64;
+        let found = rows.iter().filter(|r| r.departments[&d.party].found).count() as u64;
         summary.found.insert(d.party.clone(), found);
     }
     summary.found_nowhere =
-        rows.values().filter(|r| r.id_valid && r.departments.values().all(|f| !f.found)).count() as u64;
+        rows.iter().filter(|r| r.id_valid && r.departments.values().all(|f| !f.found)).count() as u64;
     summary.probable_matches =
-        rows.values().filter(|r| r.departments.values().any(|f| f.probable_rows > 0)).count() as u64;
+        rows.iter().filter(|r| r.departments.values().any(|f| f.probable_rows > 0)).count() as u64;
 
     JobResults {
         job: spec.id.clone(),
@@ -151,7 +147,7 @@ pub fn build(inputs: &ResultInputs<'_>) -> JobResults {
         requester: spec.requester.party.clone(),
         departments: spec.departments.iter().map(|d| d.party.clone()).collect(),
         summary,
-        rows: rows.into_values().collect(),
+        rows,
         rules: spec.rules.clone(),
         profile: spec.profile.clone(),
         registry_fields: spec.requester.fields.clone(),
@@ -164,6 +160,11 @@ pub fn build(inputs: &ResultInputs<'_>) -> JobResults {
             .collect(),
         unopened: 0,
     }
+}
+
+/// Where `row` is among `rows`, which are in row order.
+fn position(rows: &[RowResult], row: u32) -> Option<usize> {
+    rows.binary_search_by_key(&row, |r| r.row).ok()
 }
 
 /// Forwards a linked department row's sealed values, once per row, in the order linked.

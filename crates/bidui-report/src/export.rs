@@ -1,6 +1,14 @@
 //! CSV (UTF-8 with BOM, so Excel opens it right) and JSON for machines.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use bidui_core::api::{DepartmentFinding, JobResults};
+
 use crate::problems::{Problem, ProblemSet};
+use crate::ReportError;
 
 /// Whether a spreadsheet would take the text for a formula (`=…`, `@…`, `+A1`, `-A1`; a
 /// signed number such as a `+86` phone stays as it is).
@@ -15,11 +23,11 @@ fn formula_like(text: &str) -> bool {
 
 /// A cell as a spreadsheet may show it: formula-like text is prefixed with `'` so a
 /// spreadsheet never runs it.
-fn defused(text: &str) -> String {
+fn defused(text: &str) -> Cow<'_, str> {
     if formula_like(text) {
-        format!("'{text}")
+        Cow::Owned(format!("'{text}"))
     } else {
-        text.to_owned()
+        Cow::Borrowed(text)
     }
 }
 
@@ -36,9 +44,11 @@ impl SpreadsheetCsv {
 
     /// One line; every line of a file has as many cells as its header.
     pub fn line<S: AsRef<str>>(&mut self, cells: impl IntoIterator<Item = S>) {
-        self.0
-            .write_record(cells.into_iter().map(|c| defused(c.as_ref())))
-            .expect("CSV lines in memory have as many cells as the header");
+        const IN_MEMORY: &str = "CSV lines in memory have as many cells as the header";
+        for cell in cells {
+            self.0.write_field(defused(cell.as_ref()).as_bytes()).expect(IN_MEMORY);
+        }
+        self.0.write_record(None::<&[u8]>).expect(IN_MEMORY);
     }
 
     pub fn into_bytes(self) -> Vec<u8> {
@@ -98,14 +108,43 @@ pub fn problems_json(set: &ProblemSet) -> Vec<u8> {
     serde_json::to_vec_pretty(set).expect("a problem set serializes")
 }
 
+/// The run's results as the requester's agent completed them, compact as its agent writes
+/// them (tens of megabytes for a registry of tens of thousands), streamed into `path`.
+pub fn write_results_json(results: &JobResults, path: &Path) -> Result<(), ReportError> {
+    let io = |e: std::io::Error| ReportError::io(path, e);
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).map_err(io)?);
+    serde_json::to_writer(&mut out, results).map_err(|e| io(e.into()))?;
+    out.flush().map_err(io)
+}
+
+/// One line's cells, their buffers reused from line to line.
+#[derive(Default)]
+struct Cells {
+    cells: Vec<String>,
+    used: usize,
+}
+
+impl Cells {
+    /// The next cell of the line, empty.
+    fn next(&mut self) -> &mut String {
+        if self.used == self.cells.len() {
+            self.cells.push(String::new());
+        }
+        self.used += 1;
+        let cell = &mut self.cells[self.used - 1];
+        cell.clear();
+        cell
+    }
+}
+
 /// The matcher's results, one line per registry row, UTF-8 with BOM.
-pub fn results_csv(results: &bidui_core::api::JobResults) -> Vec<u8> {
+pub fn results_csv(results: &JobResults) -> Vec<u8> {
     let mut out = SpreadsheetCsv::new();
-    let mut requester_fields: Vec<String> = results.rows.iter().flat_map(|r| r.fields.keys().cloned()).collect();
+    let mut requester_fields: Vec<&String> = results.rows.iter().flat_map(|r| r.fields.keys()).collect();
     requester_fields.sort();
     requester_fields.dedup();
     let mut header = vec!["row".to_owned()];
-    header.extend(requester_fields.iter().cloned());
+    header.extend(requester_fields.iter().map(|f| (*f).clone()));
     header.extend(["id_valid".to_owned(), "duplicate_rows".to_owned()]);
     for d in &results.departments {
         header.extend([
@@ -115,22 +154,37 @@ pub fn results_csv(results: &bidui_core::api::JobResults) -> Vec<u8> {
             format!("{d}.probable_rows"),
         ]);
     }
-    out.line(header);
+    out.line(&header);
+    let absent = DepartmentFinding::default();
+    let mut cells = Cells::default();
     for row in &results.rows {
-        let mut cells = vec![row.row.to_string()];
-        cells.extend(requester_fields.iter().map(|f| row.fields.get(f).cloned().unwrap_or_default()));
-        cells.push(row.id_valid.to_string());
-        cells.push(row.duplicate_rows.iter().map(u32::to_string).collect::<Vec<_>>().join(" "));
-        for d in &results.departments {
-            let finding = row.departments.get(d).cloned().unwrap_or_default();
-            cells.push(finding.found.to_string());
-            cells.push(finding.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";"));
-            cells.push(
-                finding.released.iter().map(|(k, v)| format!("{k}={}", v.join("|"))).collect::<Vec<_>>().join(";"),
-            );
-            cells.push(finding.probable_rows.to_string());
+        cells.used = 0;
+        let _ = write!(cells.next(), "{}", row.row);
+        for field in &requester_fields {
+            cells.next().push_str(row.fields.get(*field).map_or("", String::as_str));
         }
-        out.line(cells);
+        cells.next().push_str(if row.id_valid { "true" } else { "false" });
+        let duplicates = cells.next();
+        for (i, other) in row.duplicate_rows.iter().enumerate() {
+            let _ = write!(duplicates, "{}{other}", if i == 0 { "" } else { " " });
+        }
+        for d in &results.departments {
+            let finding = row.departments.get(d).unwrap_or(&absent);
+            cells.next().push_str(if finding.found { "true" } else { "false" });
+            let attributes = cells.next();
+            for (i, (k, v)) in finding.attributes.iter().enumerate() {
+                let _ = write!(attributes, "{}{k}={v}", if i == 0 { "" } else { ";" });
+            }
+            let released = cells.next();
+            for (i, (k, values)) in finding.released.iter().enumerate() {
+                let _ = write!(released, "{}{k}=", if i == 0 { "" } else { ";" });
+                for (j, value) in values.iter().enumerate() {
+                    let _ = write!(released, "{}{value}", if j == 0 { "" } else { "|" });
+                }
+            }
+            let _ = write!(cells.next(), "{}", finding.probable_rows);
+        }
+        out.line(&cells.cells[..cells.used]);
     }
     out.into_bytes()
 }

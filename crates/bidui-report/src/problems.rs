@@ -549,13 +549,19 @@ impl Derivation<'_> {
     }
 
     fn name_tiers_and_attribute_mismatches(&mut self, row: &RowResult, department: &str, finding: &DepartmentFinding) {
-        let name = self.ctx.vocabulary.department(department).to_owned();
-        let name = name.as_str();
-        for (attribute, verdict) in &finding.attributes {
-            let wording = name_tier(attribute, verdict, name).or_else(|| attribute_mismatch(attribute, verdict, name));
-            if let Some(wording) = wording {
-                self.push(row.row, Some(department), Some(attribute), wording);
-            }
+        let name = self.ctx.vocabulary.department(department);
+        // Most rows agree everywhere: nothing is allocated for them.
+        let found: Vec<(&String, Wording)> = finding
+            .attributes
+            .iter()
+            .filter_map(|(attribute, verdict)| {
+                let wording =
+                    name_tier(attribute, verdict, name).or_else(|| attribute_mismatch(attribute, verdict, name))?;
+                Some((attribute, wording))
+            })
+            .collect();
+        for (attribute, wording) in found {
+            self.push(row.row, Some(department), Some(attribute), wording);
         }
     }
 

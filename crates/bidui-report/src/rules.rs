@@ -257,7 +257,6 @@ pub fn evaluate(
     let condition = !registry_known
         || rule.registry_values.is_empty()
         || registry_value.is_some_and(|v| rule.registry_values.iter().any(|x| x == v));
-    let registry_label = registry_field_label(rule, vocabulary);
     if rule.test == RuleTest::Absent {
         return (row.id_valid && !finding.found && condition)
             .then(|| Hit { detail: format!("{department}中查无此身份证号"), fill: None });
@@ -275,34 +274,36 @@ pub fn evaluate(
     if values.is_empty() {
         return None;
     }
-    let label = field_label(rule, vocabulary);
+    // Labels only for the detail of a hit: most rows meet no rule.
+    let label = || field_label(rule, vocabulary);
+    let registry_label = || registry_field_label(rule, vocabulary);
     match rule.test {
         RuleTest::AnyOf => {
             let hits: Vec<&str> = values.iter().copied().filter(|v| rule.values.iter().any(|x| x == v)).collect();
             if hits.is_empty() || !condition {
                 return None;
             }
-            let mut detail = format!("{department}登记的{label}为{}", quote(&hits));
+            let mut detail = format!("{department}登记的{}为{}", label(), quote(&hits));
             if let Some(r) = registry_value.filter(|_| registry_known) {
-                detail.push_str(&format!("，名册{registry_label}为“{r}”"));
+                detail.push_str(&format!("，名册{}为“{r}”", registry_label()));
             }
             Some(Hit { detail, fill: None })
         }
         RuleTest::Present => condition.then(|| {
-            let mut detail = format!("{department}登记的{label}为{}", quote(&values));
+            let mut detail = format!("{department}登记的{}为{}", label(), quote(&values));
             if let Some(r) = registry_value.filter(|_| registry_known) {
-                detail.push_str(&format!("，名册{registry_label}为“{r}”"));
+                detail.push_str(&format!("，名册{}为“{r}”", registry_label()));
             }
             Hit { detail, fill: None }
         }),
         RuleTest::Distinct => (values.len() >= 2 && condition).then(|| Hit {
-            detail: format!("{department}登记的{label}有{}个不同值：{}", values.len(), quote(&values)),
+            detail: format!("{department}登记的{}有{}个不同值：{}", label(), values.len(), quote(&values)),
             fill: None,
         }),
         RuleTest::Differs => {
             let r = registry_value.filter(|_| registry_known)?;
             (!values.contains(&r)).then(|| Hit {
-                detail: format!("{department}登记的{label}为{}，名册{registry_label}为“{r}”", quote(&values)),
+                detail: format!("{department}登记的{}为{}，名册{}为“{r}”", label(), quote(&values), registry_label()),
                 fill: None,
             })
         }
@@ -312,7 +313,7 @@ pub fn evaluate(
             }
             let value = values.join("；");
             Some(Hit {
-                detail: format!("名册{registry_label}为空，{department}登记为{}", quote(&values)),
+                detail: format!("名册{}为空，{department}登记为{}", registry_label(), quote(&values)),
                 fill: Some(value),
             })
         }

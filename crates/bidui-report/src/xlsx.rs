@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bidui_core::api::Severity;
 use rust_xlsxwriter::{
@@ -141,8 +142,9 @@ fn resolved_cells(
     columns: usize,
     formats: &Formats,
 ) -> Result<(), XlsxError> {
-    let entry = entry.cloned().unwrap_or_default();
-    for (c, value) in [entry.name, entry.identity, entry.contact].into_iter().take(columns).enumerate() {
+    let empty = RegistryEntry::default();
+    let entry = entry.unwrap_or(&empty);
+    for (c, value) in [&entry.name, &entry.identity, &entry.contact].into_iter().take(columns).enumerate() {
         sheet.write_string_with_format(r, 1 + c as u16, value, &formats.text)?;
     }
     Ok(())
@@ -295,7 +297,8 @@ fn write_info(
 }
 
 /// Writes one workbook per town into `dir` (created). With `resolved`, the requester's own
-/// names, identity numbers and contacts are filled in by row: run only on its side.
+/// names, identity numbers and contacts are filled in by row: run only on its side. The
+/// workbooks are written on as many threads as the machine has cores, the largest first.
 pub fn write_town_workbooks(
     set: &ProblemSet,
     dir: &Path,
@@ -303,16 +306,48 @@ pub fn write_town_workbooks(
 ) -> Result<Vec<TownWorkbook>, ReportError> {
     std::fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
     let formats = Formats::new();
-    let mut written = Vec::new();
-    for (town, problems) in set.by_town() {
-        let fills: Vec<&Problem> = problems.iter().copied().filter(|p| p.fill.is_some()).collect();
-        let mut workbook = Workbook::new();
-        write_problems(workbook.add_worksheet(), &problems, resolved, &formats)?;
-        write_fill_ins(workbook.add_worksheet(), &fills, resolved, &formats)?;
-        write_info(workbook.add_worksheet(), set, town, &problems, resolved.is_some(), &formats)?;
-        let path = dir.join(town_file_name(town));
-        workbook.save(&path)?;
-        written.push(TownWorkbook { town: town.to_owned(), path, problems: problems.len(), fill_ins: fills.len() });
-    }
-    Ok(written)
+    let towns: Vec<(&str, Vec<&Problem>)> = set.by_town().into_iter().collect();
+    let mut largest_first: Vec<usize> = (0..towns.len()).collect();
+    largest_first.sort_by_key(|&i| std::cmp::Reverse(towns[i].1.len()));
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, towns.len().max(1));
+    let mut written: Vec<Option<Result<TownWorkbook, ReportError>>> = towns.iter().map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    while let Some(&i) = largest_first.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let (town, problems) = &towns[i];
+                        done.push((i, write_town(set, dir, town, problems, resolved, &formats)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for worker in workers {
+            for (i, town) in worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)) {
+                written[i] = Some(town);
+            }
+        }
+    });
+    written.into_iter().map(|town| town.expect("every town taken by a worker")).collect()
+}
+
+fn write_town(
+    set: &ProblemSet,
+    dir: &Path,
+    town: &str,
+    problems: &[&Problem],
+    resolved: Option<&BTreeMap<u32, RegistryEntry>>,
+    formats: &Formats,
+) -> Result<TownWorkbook, ReportError> {
+    let fills: Vec<&Problem> = problems.iter().copied().filter(|p| p.fill.is_some()).collect();
+    let mut workbook = Workbook::new();
+    write_problems(workbook.add_worksheet(), problems, resolved, formats)?;
+    write_fill_ins(workbook.add_worksheet(), &fills, resolved, formats)?;
+    write_info(workbook.add_worksheet(), set, town, problems, resolved.is_some(), formats)?;
+    let path = dir.join(town_file_name(town));
+    workbook.save(&path)?;
+    Ok(TownWorkbook { town: town.to_owned(), path, problems: problems.len(), fill_ins: fills.len() })
 }

@@ -800,3 +800,25 @@ fn towns_claims_are_taken_back_and_weighed_against_the_next_round() {
     let error = read_workbook(&wrong, &other_run).unwrap_err().to_string();
     assert!(error.contains("序号 3，deceased_active") && error.contains("整个工作簿未导入"), "{error}");
 }
+
+/// The town workbooks are written on several threads and the other files beside them: the
+/// report lists the towns in the problem set's order, every file is whole, and its
+/// results.json (compact, streamed) reads back as the run.
+#[test]
+fn a_report_written_in_parallel_lists_its_towns_in_order_and_its_results_read_back() {
+    let run = district();
+    let set = derive(&run, &Options { invalid_rows: Some(local_invalid_rows()), ..Options::default() }).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let written = bidui_report::write_report(&run, &set, None, None, dir.path()).unwrap();
+    let towns: Vec<&str> = written.towns.iter().map(|t| t.town.as_str()).collect();
+    assert_eq!(towns, set.by_town().keys().copied().collect::<Vec<_>>());
+    for town in &written.towns {
+        assert_eq!(sheet(&town.path, "问题清单").len() - 1, town.problems, "{}", town.town);
+    }
+    assert_eq!(bidui_report::load_results(dir.path()).unwrap(), run);
+    let json = std::fs::read_to_string(&written.results).unwrap();
+    assert!(!json.contains('\n'), "results.json is compact, as the agent writes it");
+    for file in [&written.results_csv, &written.problems_json, &written.problems_csv, &written.summary] {
+        assert!(std::fs::metadata(file).unwrap().len() > 0, "{}", file.display());
+    }
+}
