@@ -556,7 +556,7 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
     };
     // The registry: one person per row, but 2% of rows without a valid number and every
     // 200th row the person of the row before (a duplicate).
-    let person_of = |row: u32| if row % 200 == 0 { row - 1 } else { row };
+    let person_of = |row: u32| if row.is_multiple_of(200) { row - 1 } else { row };
     let valid = |row: u32| row % 50 != 7;
     let registry_layout = Layout { groups: vec![attributes; DEPARTMENTS], sealed: false };
     let registry_chunks: Vec<Vec<u8>> = (0..registry.div_ceil(CHUNK_RECORDS))
@@ -602,7 +602,7 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
                                     qid: person_token(d, person, qid),
                                     attrs: (0..attributes)
                                         .map(|k| {
-                                            let differs = (person + k as u32) % 20 == 0;
+                                            let differs = (person + k as u32).is_multiple_of(20);
                                             person_token(d, person, attr + k as u8 + if differs { 100 } else { 0 })
                                         })
                                         .collect(),
