@@ -4,6 +4,7 @@
 //! the bureau's own agent opened).
 
 use std::io::BufRead as _;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -136,6 +137,13 @@ enum ConsoleCommand {
     /// The console's accounts: add, list, remove, change a password.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// The console's audit trail (sign-ins, exports, uploads): checks its hash chain and
+    /// prints every entry; exits 1 when the chain is broken
+    Audit {
+        /// The folder of the rounds, which holds console-audit.log.
+        #[arg(long)]
+        rounds: PathBuf,
+    },
 }
 
 #[derive(clap::Subcommand)]
@@ -213,7 +221,25 @@ pub fn run(args: ConsoleArgs) -> anyhow::Result<()> {
             Ok(runtime.block_on(bidui_console::serve(console, options))?)
         }
         Some(ConsoleCommand::Account(command)) => account(command),
+        Some(ConsoleCommand::Audit { rounds }) => audit(&rounds),
     }
+}
+
+/// Prints the audit trail after checking its chain: one line an entry, its time in China
+/// Standard Time; a broken chain is the error (exit 1) naming the line.
+fn audit(rounds: &Path) -> anyhow::Result<()> {
+    let path = rounds.join(bidui_console::audit::AUDIT_FILE);
+    let entries = bidui_console::audit::verify(&path)?;
+    let mut out = std::io::stdout().lock();
+    for (entry, _) in &entries {
+        let line = format!("{}\t{}\t{}\t{}\t{}", entry.at, entry.event, entry.account, entry.remote, entry.detail);
+        if writeln!(out, "{line}").is_err() {
+            // A closed pipe (`… | head`) is a normal way to stop.
+            return Ok(());
+        }
+    }
+    eprintln!("{}", t!("console-audit-verified", entries = entries.len(), path = path.display()));
+    Ok(())
 }
 
 fn account(command: AccountCommand) -> anyhow::Result<()> {

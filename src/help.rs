@@ -76,6 +76,7 @@ fn abouts(lang: Lang) -> Vec<(&'static [&'static str], String)> {
         (&["console", "account", "list"], t_in!(lang, "help-console-account-list")),
         (&["console", "account", "remove"], t_in!(lang, "help-console-account-remove")),
         (&["console", "account", "passwd"], t_in!(lang, "help-console-account-passwd")),
+        (&["console", "audit"], t_in!(lang, "help-console-audit")),
         (&["audit"], t_in!(lang, "help-audit")),
         (&["audit", "show"], t_in!(lang, "help-audit-show")),
         (&["audit", "verify"], t_in!(lang, "help-audit-verify")),

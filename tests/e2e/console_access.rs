@@ -280,4 +280,23 @@ fn the_console_over_tls_signs_in_refuses_a_town_another_town_and_audits() {
         assert!(seen.contains(&expected), "{expected:?} not in {seen:?}");
     }
     assert!(entries.iter().all(|(e, _)| e.remote.starts_with("127.0.0.1:")), "{seen:?}");
+
+    // `bidui console audit`: every entry printed, in China Standard Time; an entry changed
+    // afterwards breaks the chain at its line, exit 1.
+    let shown = bidui(&["console", "audit", "--rounds", path(&rounds)]);
+    assert!(shown.status.success(), "{}", printed(&shown));
+    let printed_lines = String::from_utf8_lossy(&shown.stdout).lines().count();
+    assert_eq!(printed_lines, entries.len());
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("+08:00\texport-upward-json\tstaff"),
+        "{}",
+        printed(&shown)
+    );
+    let text = std::fs::read_to_string(&trail).unwrap();
+    std::fs::write(&trail, text.replacen("\"signin-failed\"", "\"signin-ok\"", 1)).unwrap();
+    let broken = bidui(&["console", "audit", "--rounds", path(&rounds)]);
+    assert!(!broken.status.success(), "{}", printed(&broken));
+    let changed = text.lines().position(|l| l.contains("\"signin-failed\"")).unwrap() + 1;
+    let said = printed(&broken);
+    assert!(said.contains("chain is broken") && said.contains(&format!("第 {changed} 行")), "{said}");
 }

@@ -609,3 +609,5 @@ refusal-bad-statement = The custodian's statement is not valid. Check it as the 
 refusal-stale-statement = A newer statement about this name was already applied. Nothing needs doing unless the newer one is wrong.
 refusal-unknown-recipient = An epoch was sealed to a name that is not an enrolled, non-revoked agent; nothing was stored. Rotate again after checking the enrolments.
 refusal-bad-sealed-epoch = A sealed epoch is malformed or not signed by the trusted custodian; nothing was stored. Check that the matcher trusts this custodian's key.
+help-console-audit = The console's audit trail (sign-ins, exports, uploads): checks its hash chain and prints every entry; exits 1 when the chain is broken
+console-audit-verified = the audit trail's chain holds: { $entries } entries ({ $path })

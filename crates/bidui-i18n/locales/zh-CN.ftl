@@ -608,3 +608,5 @@ refusal-bad-statement = 密钥管理员的声明无效。请按比对服务的�
 refusal-stale-statement = 关于该名称已有更新的声明生效。除非那份更新的声明有误，否则无需处理。
 refusal-unknown-recipient = 有密钥期被封存给了未登记或已撤销的代理；未存储任何内容。请核对登记后重新轮换。
 refusal-bad-sealed-epoch = 有封存的密钥期格式不正确或不是受信任的密钥管理员签名；未存储任何内容。请检查比对服务信任的是否为该管理员的密钥。
+help-console-audit = 控制台的审计日志（登录、导出、上传）：核验哈希链并逐条列出；哈希链断开时以状态 1 退出
+console-audit-verified = 审计日志哈希链完整：共 { $entries } 条（{ $path }）
