@@ -129,38 +129,18 @@ fn the_network_check_sees_a_page_that_fetches() {
     assert!(requested.iter().any(|u| u.contains("cdn.example.invalid")), "{requested:?}");
 }
 
-/// Stops the console when the test ends, whatever happens.
-struct Console(std::process::Child);
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `bidui console` on loopback over the district's report: Chromium renders a round's page
 /// (screenshot), its DOM is the town × category table, and it fetched nothing but the
 /// console's own page.
 #[test]
 fn the_console_serves_a_round_to_headless_chromium() {
-    use std::io::BufRead as _;
     let d = district();
     let out = d.dir.join("browser-console");
     let _ = std::fs::remove_dir_all(&out);
     let rounds = crate::console_access::rounds(&out);
-    let mut child = Command::new(crate::bidui_exe())
-        .args(["console", "--listen", "127.0.0.1:0", "--rounds"])
-        .arg(&rounds)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let console = Console(child);
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let base = line.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:")).unwrap_or_else(|| panic!("{line}"));
-    let url = format!("{base}rounds/{}", d.results.job);
+    let console = crate::ConsoleProcess::start(&["--rounds".as_ref(), rounds.as_os_str()]);
+    let base = console.base.as_str();
+    let url = format!("{base}/rounds/{}", d.results.job);
     // Every host name still fails; the console's loopback address is reached (the later
     // switch replaces the one headless() gives).
     let loopback_only = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1";
@@ -190,10 +170,8 @@ fn the_console_serves_a_round_to_headless_chromium() {
     assert!(html.contains("/workbook\">下载</a>"), "no town workbook to download on the page");
     let requested: Vec<String> = page_requests(&net_log).into_iter().filter(|u| !u.starts_with(base)).collect();
     assert!(requested.is_empty(), "the console's page fetched from elsewhere: {requested:?}");
-    drop(console);
     // Every request was logged, one ASCII line each.
-    let mut log = String::new();
-    let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
+    let log = console.stop();
     assert!(log.lines().any(|l| l.contains(&format!("GET /rounds/{} 200", d.results.job))), "{log}");
     assert!(log.is_ascii(), "{log}");
 }

@@ -3,7 +3,7 @@
 //! rustls pinned to that certificate. Staff sign in and export; a town account is refused
 //! another town; the audit trail holds the sign-ins and the export.
 
-use std::io::{BufRead as _, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -27,16 +27,6 @@ pub(crate) fn account(args: &[&str], password: &str) -> std::process::Output {
         .unwrap();
     child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
     child.wait_with_output().unwrap()
-}
-
-/// Stops the console when the test ends, whatever happens.
-struct Console(std::process::Child);
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// An answer: status, headers (lower-case names), body.
@@ -209,22 +199,17 @@ fn the_console_over_tls_signs_in_refuses_a_town_another_town_and_audits() {
 
     let (cert, key) = (out.join("console-cert.pem"), out.join("console-key.pem"));
     loopback_certificate(&cert, &key);
-    let mut child = Command::new(bidui_exe())
-        .args(["console", "--listen", "127.0.0.1:0", "--rounds", path(&rounds), "--accounts", file])
-        .args(["--tls-cert", path(&cert), "--tls-key", path(&key)])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let console = Console(child);
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let address = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("https://"))
-        .unwrap_or_else(|| panic!("{line}"))
-        .trim_end_matches('/')
-        .to_owned();
+    let console = crate::ConsoleProcess::start(&[
+        "--rounds".as_ref(),
+        rounds.as_os_str(),
+        "--accounts".as_ref(),
+        accounts.as_os_str(),
+        "--tls-cert".as_ref(),
+        cert.as_os_str(),
+        "--tls-key".as_ref(),
+        key.as_os_str(),
+    ]);
+    let address = console.base.strip_prefix("https://").expect("the console over TLS").to_owned();
     let https = Https::new(&address, &cert);
 
     // No session: to the sign-in page.

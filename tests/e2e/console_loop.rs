@@ -21,14 +21,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use calamine::{Data, Reader};
 
 use crate::district::district;
+use crate::printed;
 use crate::resume::Jobs;
 use crate::serve::{serving_agent, Service};
-use crate::{bidui_exe, printed};
 
 const SPEC_ID: &str = "console-loop-1";
 const STAFF_PASSWORD: &str = "district bureau 2026";
@@ -54,41 +54,6 @@ fn signed_in(base: &str, name: &str, password: &str, steps: serde_json::Value) -
     ];
     all.extend(steps.as_array().unwrap().iter().cloned());
     serde_json::Value::Array(all)
-}
-
-/// `bidui console` as a child, stopped when the test ends.
-struct ConsoleProcess {
-    child: Child,
-    base: String,
-}
-
-impl ConsoleProcess {
-    fn start(args: &[&std::ffi::OsStr], log: &Path) -> ConsoleProcess {
-        use std::io::BufRead as _;
-        let mut child = Command::new(bidui_exe())
-            .args(["console", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        stderr.read_line(&mut line).unwrap();
-        let base =
-            line.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:")).unwrap_or_else(|| panic!("{line}"));
-        let base = base.trim_end_matches('/').to_owned();
-        // The rest of the log goes to a file, read at the end.
-        let mut file = std::fs::File::create(log).unwrap();
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut file));
-        ConsoleProcess { child, base }
-    }
-}
-
-impl Drop for ConsoleProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// What the browser saw over one list of steps.
@@ -217,21 +182,18 @@ fn the_bureau_runs_a_correction_round_in_the_browser() {
     let accounts = work.join("accounts.json");
     add_account(&accounts, &["staff", "--role", "bureau"], STAFF_PASSWORD);
     add_account(&accounts, &["town-account", "--role", "town", "--town", ACCOUNT_TOWN], TOWN_PASSWORD);
-    let console = ConsoleProcess::start(
-        &[
-            "--accounts".as_ref(),
-            accounts.as_os_str(),
-            "--rounds".as_ref(),
-            work.join("rounds").as_os_str(),
-            "--operator".as_ref(),
-            jobs.operator().as_os_str(),
-            "--spec".as_ref(),
-            spec.as_os_str(),
-            "--requester".as_ref(),
-            veterans_config.as_os_str(),
-        ],
-        &work.join("console.log"),
-    );
+    let console = crate::ConsoleProcess::start(&[
+        "--accounts".as_ref(),
+        accounts.as_os_str(),
+        "--rounds".as_ref(),
+        work.join("rounds").as_os_str(),
+        "--operator".as_ref(),
+        jobs.operator().as_os_str(),
+        "--spec".as_ref(),
+        spec.as_os_str(),
+        "--requester".as_ref(),
+        veterans_config.as_os_str(),
+    ]);
     let base = console.base.clone();
     let staff = |steps: serde_json::Value| signed_in(&base, "staff", STAFF_PASSWORD, steps);
     let created =
@@ -458,8 +420,7 @@ fn the_bureau_runs_a_correction_round_in_the_browser() {
         let outside: Vec<&String> = observed.requests.iter().filter(|u| !u.starts_with(&base)).collect();
         assert!(outside.is_empty(), "the console's pages fetched from elsewhere: {outside:?}");
     }
-    drop(console);
-    let log = std::fs::read_to_string(work.join("console.log")).unwrap();
+    let log = console.stop();
     assert!(log.is_ascii(), "{log}");
     assert!(
         log.contains("round-built job=console-loop-1 ") && log.contains("job-started job=console-loop-1-"),

@@ -173,3 +173,53 @@ impl Drop for MatcherProcess {
         let _ = self.child.wait();
     }
 }
+
+/// `bidui console` on 127.0.0.1 (a free port) with `args`, killed when dropped; `base` is its
+/// address as its first log line gives it (`http://…` or `https://…`, no trailing slash).
+struct ConsoleProcess {
+    child: std::process::Child,
+    base: String,
+    /// The rest of its log (stderr), gathered until it ends.
+    log: Option<std::thread::JoinHandle<String>>,
+}
+
+impl ConsoleProcess {
+    fn start(args: &[&std::ffi::OsStr]) -> ConsoleProcess {
+        use std::io::BufRead as _;
+        let mut child = std::process::Command::new(bidui_exe())
+            .args(["console", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start bidui console");
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://127.0.0.1:") || w.starts_with("https://127.0.0.1:"))
+            .unwrap_or_else(|| panic!("no address in the console's first line: {line}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let log = std::thread::spawn(move || {
+            let mut log = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
+            log
+        });
+        ConsoleProcess { child, base, log: Some(log) }
+    }
+
+    /// Stops the console; its log after the first line, whole.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.log.take().map(|log| log.join().unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+impl Drop for ConsoleProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
