@@ -34,14 +34,33 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1)]
         workers: usize,
     },
-    /// Matcher ingest alone: signed chunk uploads of random tokens to a real matcher on
-    /// loopback, then the seal and the join.
+    /// Matcher ingest alone: signed chunk uploads of made-up tokens to a real matcher on
+    /// loopback, every department at once, from the first chunk to the job's results.
     Ingest {
-        /// Folder for the matcher's database.
+        /// Folder for the matcher (its last run there is removed first).
         #[arg(long)]
         dir: PathBuf,
+        /// Token records in all, split evenly over the departments.
         #[arg(long, default_value_t = 3_000_000)]
-        records: u32,
+        records: u64,
+        #[arg(long, default_value_t = 30_000)]
+        registry: u32,
+        #[arg(long, default_value_t = 1)]
+        departments: u32,
+        /// Over HTTPS with a test certificate, as deployed (default: plain HTTP).
+        #[arg(long)]
+        tls: bool,
+    },
+    /// A simulated province through the real matcher: a registry of `registry` rows against
+    /// seven departments summing to `records` token records (household registration the
+    /// largest), over HTTPS. Needs about 90 bytes of disk per record while it runs.
+    Province {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 5_000_000)]
+        registry: u32,
+        #[arg(long, default_value_t = 300_000_000)]
+        records: u64,
     },
     /// Requesters waiting for their results: `agents` long polls held at once against a
     /// job that never completes, for `seconds`, while the operator's `job status` is timed;
@@ -103,7 +122,15 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Tokens { count, suite } => tokens(count, suite),
         BenchCommand::District { dir, registry, rows, reuse_data } => district(dir, registry, rows, reuse_data),
         BenchCommand::Agent { config, read_only, workers } => agent(&config, read_only, workers),
-        BenchCommand::Ingest { dir, records } => ingest(&dir, records),
+        BenchCommand::Ingest { dir, records, registry, departments, tls } => {
+            let departments = departments.max(1);
+            let each = records / u64::from(departments);
+            let plan = crate::bench_ingest::IngestPlan { registry, departments: vec![each; departments as usize], tls };
+            crate::bench_ingest::run(&dir, &plan)
+        }
+        BenchCommand::Province { dir, registry, records } => {
+            crate::bench_ingest::run(&dir, &crate::bench_ingest::province(registry, records))
+        }
         BenchCommand::Wait { dir, agents, seconds } => wait(&dir, agents, seconds),
         BenchCommand::Report { results, invalid_rows, out, runs } => {
             report(&results, invalid_rows.as_deref(), out, runs)
@@ -285,103 +312,6 @@ fn wait(dir: &std::path::Path, agents: usize, seconds: u64) -> anyhow::Result<()
         Some(cpu) => println!("matcher CPU: {cpu:.2} s in {elapsed:.0} s ({:.1}% of one core)", 100.0 * cpu / elapsed),
         None => println!("matcher CPU: not measurable here"),
     }
-    Ok(())
-}
-
-fn ingest(dir: &std::path::Path, records: u32) -> anyhow::Result<()> {
-    use bidui_core::api::{Attribute, DepartmentSpec, JobSpec, RequesterSpec, SealRequest, SignedJob};
-    use bidui_core::wire::{encode_chunk, TokenGroup, TokenRecord};
-    use ring::rand::SecureRandom;
-    std::fs::create_dir_all(dir)?;
-    let database = dir.join("matcher.db");
-    let _ = std::fs::remove_file(&database);
-    let (requester_key, department_key, operator_key) = (dir.join("r.key"), dir.join("d.key"), dir.join("o.key"));
-    for key in [&requester_key, &department_key, &operator_key] {
-        let _ = std::fs::remove_file(key);
-    }
-    let identities = [&requester_key, &department_key, &operator_key].map(|k| bidui_client::Identity::create(k));
-    let [requester, department, operator] = identities;
-    bidui_matcher::init_database(&database)?;
-    bidui_matcher::enroll(&database, "registry", PrincipalRole::Agent, &requester?.public_key())?;
-    bidui_matcher::enroll(&database, "department", PrincipalRole::Agent, &department?.public_key())?;
-    let operator = operator?;
-    bidui_matcher::enroll(&database, "operator", PrincipalRole::Operator, &operator.public_key())?;
-    let matcher = crate::demo::start_matcher(&std::env::current_exe()?, dir, "127.0.0.1:0".parse()?)?;
-    let epoch = "0123456789abcdef";
-    let spec = JobSpec {
-        id: "ingest".into(),
-        purpose: "bench".into(),
-        approval: "bench".into(),
-        epoch: epoch.into(),
-        suite: Suite::HmacSha256,
-        requester: RequesterSpec { party: "registry".into(), fields: vec![], max_records: 30_000 },
-        departments: vec![DepartmentSpec {
-            party: "department".into(),
-            compare: vec![Attribute::Name],
-            fields: vec![],
-            max_records: u64::from(records),
-        }],
-        rules: Vec::new(),
-        retention_hours: None,
-        profile: None,
-    };
-    let signed = SignedJob::sign_with(&spec, "operator", |payload| operator.sign(payload));
-    let operator = bidui_client::Client::new(&matcher.url, "operator", operator);
-    operator.post("/v2/jobs", &signed)?;
-    let rng = ring::rand::SystemRandom::new();
-    let random_token = || {
-        let mut t = [0u8; 16];
-        rng.fill(&mut t).expect("randomness");
-        bidui_core::Token(t)
-    };
-    let upload = |party: &str, key: &std::path::Path, count: u32| -> anyhow::Result<f64> {
-        let client = bidui_client::Client::new(&matcher.url, party, bidui_client::Identity::load(key)?);
-        let chunk_records = 16_384u32;
-        let chunks: Vec<Vec<u8>> = (0..count.div_ceil(chunk_records))
-            .map(|c| {
-                let rows = (c * chunk_records + 1)..=((c + 1) * chunk_records).min(count);
-                let records: Vec<TokenRecord> = rows
-                    .map(|row| TokenRecord {
-                        row,
-                        groups: vec![TokenGroup {
-                            id: random_token(),
-                            qid: random_token(),
-                            attrs: (0..3).map(|_| random_token()).collect(),
-                        }],
-                        sealed: None,
-                    })
-                    .collect();
-                encode_chunk(&bidui_core::wire::Layout { groups: vec![3], sealed: false }, &records)
-            })
-            .collect();
-        let started = Instant::now();
-        let mut digests = ring::digest::Context::new(&ring::digest::SHA256);
-        for (seq, chunk) in chunks.iter().enumerate() {
-            client.put_bytes(&format!("/v2/jobs/ingest/submission/chunks/{seq}?epoch={epoch}"), chunk)?;
-            digests.update(ring::digest::digest(&ring::digest::SHA256, chunk).as_ref());
-        }
-        let seal = SealRequest {
-            epoch: epoch.into(),
-            chunks: chunks.len() as u32,
-            records: u64::from(count),
-            digest: hex::encode(digests.finish()),
-            rows_read: u64::from(count),
-            invalid_ids: Default::default(),
-            sealed_fields: Vec::new(),
-            refused: Vec::new(),
-        };
-        client.post("/v2/jobs/ingest/submission/seal", &seal)?;
-        Ok(started.elapsed().as_secs_f64())
-    };
-    upload("registry", &requester_key, 30_000)?;
-    let seconds = upload("department", &department_key, records)?;
-    let peak = bidui_probe::peak_memory_kib_of(matcher.child.id());
-    println!(
-        "matcher ingest: {records} token records (5 tokens each) in {seconds:.2} s, \
-         seal and join included: {:.0} records/s; matcher peak {} MiB",
-        f64::from(records) / seconds,
-        peak.map_or("?".into(), |k| (k / 1024).to_string())
-    );
     Ok(())
 }
 

@@ -299,7 +299,7 @@ pub fn start_matcher_with(
 
 /// The demo's TLS certificate for loopback (and the listening address), labelled TEST:
 /// made once in the matcher's folder and reused by later runs in the same folder.
-fn test_certificate(matcher_dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<TlsFiles> {
+pub fn test_certificate(matcher_dir: &Path, listen: std::net::SocketAddr) -> anyhow::Result<TlsFiles> {
     let files =
         TlsFiles { certificate: matcher_dir.join("test-tls-cert.pem"), key: matcher_dir.join("test-tls-key.pem") };
     if !files.certificate.exists() || !files.key.exists() {

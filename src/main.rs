@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod audit;
 mod bench;
+mod bench_ingest;
 mod clock;
 #[cfg(test)]
 mod config_docs;

@@ -290,6 +290,7 @@ impl<'a> Chunk<'a> {
         self.count == 0
     }
 
+    #[inline]
     pub fn records(&self) -> impl Iterator<Item = RecordRef<'_>> + '_ {
         let fixed = 4 + 16 * self.layout.token_count();
         let starts = &self.starts[..];
@@ -327,29 +328,36 @@ pub struct RecordRef<'a> {
 }
 
 impl<'a> RecordRef<'a> {
+    #[inline]
     pub fn row(&self) -> u32 {
         u32::from_le_bytes(self.raw[..4].try_into().expect("4 bytes"))
     }
+    #[inline]
     fn token(&self, index: usize) -> Token {
         let at = 4 + 16 * index;
         Token(self.raw[at..at + 16].try_into().expect("16 bytes"))
     }
     /// Group `g`'s identity token.
+    #[inline]
     pub fn id(&self, g: usize) -> Token {
         self.token(self.starts[g])
     }
+    #[inline]
     pub fn qid(&self, g: usize) -> Token {
         self.token(self.starts[g] + 1)
     }
     /// Group `g`'s attribute token `k`.
+    #[inline]
     pub fn attr(&self, g: usize, k: usize) -> Token {
         self.token(self.starts[g] + 2 + k)
     }
     /// The values sealed under the identity (empty if none).
+    #[inline]
     pub fn sealed_id(&self) -> &'a [u8] {
         self.sealed_id
     }
     /// The values sealed under the quasi-identifier (empty if none).
+    #[inline]
     pub fn sealed_qid(&self) -> &'a [u8] {
         self.sealed_qid
     }

@@ -494,18 +494,28 @@ async fn put_chunk(
             format!("the next chunk expected is {}, not {seq}", submission.chunks),
         ));
     }
-    let layout = spec.layout(caller.name()).expect("a party of the job");
     let after_row = previous.map_or(0, |m| m.last_row);
-    let chunk = Chunk::decode(&body, &layout, after_row).map_err(|e| match e {
-        ChunkError::ProtocolV1 => ApiFailure::bad_request("protocol-v1", e.to_string()),
-        _ => ApiFailure::bad_request("malformed-chunk", e.to_string()),
-    })?;
+    let index = if caller.name() == spec.requester.party { None } else { registry_index(&state, &spec).await? };
+    let (records, last_row, joined) = {
+        let (spec, party, body) = (spec.clone(), caller.name().to_owned(), body.clone());
+        // Decoding checks every record, and the join looks each one up: off the async workers.
+        tokio::task::spawn_blocking(move || {
+            let layout = spec.layout(&party).expect("a party of the job");
+            let chunk = Chunk::decode(&body, &layout, after_row).map_err(|e| match e {
+                ChunkError::ProtocolV1 => ApiFailure::bad_request("protocol-v1", e.to_string()),
+                _ => ApiFailure::bad_request("malformed-chunk", e.to_string()),
+            })?;
+            let joined = index.map(|index| jobs::join_on_arrival(&index, &spec, &party, &chunk));
+            Ok::<_, ApiFailure>((chunk.len() as u64, chunk.last_row(), joined))
+        })
+        .await
+        .map_err(|e| ApiFailure::internal("chunk", e))??
+    };
     let cap = spec.max_records(caller.name()).expect("a party of the job");
-    let records = chunk.len() as u64;
     if submission.records + records > cap {
         return Err(jobs::over_cap(submission.records + records, cap));
     }
-    let meta = store::ChunkMeta { seq, sha256: digest.to_vec(), records: records as u32, last_row: chunk.last_row() };
+    let meta = store::ChunkMeta { seq, sha256: digest.to_vec(), records: records as u32, last_row };
     let (j, p) = (job.clone(), caller.name().to_owned());
     let inserted = state
         .store
@@ -516,7 +526,11 @@ async fn put_chunk(
             if current.chunks != seq || current.sealed {
                 return Ok(false);
             }
-            store::insert_chunk(tx, &j, &p, &meta, &body)?;
+            let stored = match &joined {
+                Some(found) => store::StoredChunk::Joined { found, records: meta.records },
+                None => store::StoredChunk::Tokens(&body),
+            };
+            store::insert_chunk(tx, &j, &p, &meta, stored)?;
             Ok(true)
         })
         .await?;
@@ -527,6 +541,25 @@ async fn put_chunk(
         ));
     }
     Ok((StatusCode::CREATED, "chunk stored").into_response())
+}
+
+/// The registry index a department's chunk is joined with the moment it arrives (what the
+/// join finds is stored in place of its tokens; wire-v2 §9: none of it reaches the
+/// department). `None` keeps the chunk's tokens for the join at the end: the index is not
+/// built yet (its building starts here if the requester has sealed) or does not fit.
+async fn registry_index(
+    state: &AppState,
+    spec: &JobSpec,
+) -> Result<Option<std::sync::Arc<crate::matching::RegistryIndex>>, ApiFailure> {
+    if let Some(index) = state.indexes.ready(&spec.id) {
+        return Ok(Some(index));
+    }
+    let (j, r) = (spec.id.clone(), spec.requester.party.clone());
+    let requester = state.store.call(move |c| store::submission(c, &j, &r)).await?.unwrap_or_default();
+    if requester.sealed {
+        jobs::prepare_index(state, spec, requester.records);
+    }
+    Ok(None)
 }
 
 /// `POST /v2/jobs/{job}/submission/seal`: answered with the party's own submission status,
@@ -600,6 +633,9 @@ async fn seal(
         })
         .await?;
     tracing::info!(job = %spec.id, party = %caller.name(), chunks = metas.len(), "submission sealed");
+    if caller.name() == spec.requester.party && !all_sealed {
+        jobs::prepare_index(&state, &spec, request.records);
+    }
     // The answer is read before the join starts, so no read of it queues behind the join's.
     let answer = own_submission(&state, &job, caller.name()).await?;
     if all_sealed {

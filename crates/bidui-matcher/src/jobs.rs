@@ -9,7 +9,7 @@ use bidui_core::wire::{Chunk, Layout};
 
 use crate::audit::{action, AuditEvent, ADMINISTRATOR};
 use crate::error::ApiFailure;
-use crate::matching::{DepartmentJoin, DepartmentMatch, RegistryIndex};
+use crate::matching::{decode_chunk_match, encode_chunk_match, DepartmentJoin, DepartmentMatch, RegistryIndex};
 use crate::results::{self, DepartmentSeal, ResultInputs};
 use crate::{store, AppState};
 
@@ -58,21 +58,74 @@ pub async fn load(state: &AppState, job: &str) -> Result<LoadedJob, ApiFailure> 
 }
 
 /// Streams every stored chunk of `party` through `visit`, one chunk in memory at a time,
-/// on the calling (blocking) thread.
+/// on the calling (blocking) thread: its tokens decoded, or what the join found in it.
 fn for_each_chunk(
     store: &store::Store,
     job: &str,
     party: &str,
     layout: &Layout,
-    mut visit: impl FnMut(&Chunk<'_>),
+    mut visit: impl FnMut(Stored<'_>) -> Result<(), ApiFailure>,
 ) -> Result<(), ApiFailure> {
     let mut after_row = 0;
-    store.read_chunk_bodies(job, party, |body| {
-        let chunk = Chunk::decode(body, layout, after_row).map_err(|e| ApiFailure::internal("stored chunk", e))?;
-        after_row = chunk.last_row();
-        visit(&chunk);
-        Ok::<(), ApiFailure>(())
+    store.read_chunk_bodies(job, party, |stored| match stored {
+        store::StoredChunk::Tokens(body) => {
+            let chunk = Chunk::decode(body, layout, after_row).map_err(|e| ApiFailure::internal("stored chunk", e))?;
+            after_row = chunk.last_row();
+            visit(Stored::Tokens(&chunk))
+        }
+        store::StoredChunk::Joined { found, records } => visit(Stored::Joined { found, records }),
     })
+}
+
+enum Stored<'a> {
+    Tokens(&'a Chunk<'a>),
+    Joined { found: &'a [u8], records: u32 },
+}
+
+/// The requester's index, built from its stored chunks on the calling (blocking) thread.
+fn build_index(store: &store::Store, spec: &JobSpec) -> Result<RegistryIndex, ApiFailure> {
+    let requester = &spec.requester.party;
+    let layout = spec.layout(requester).expect("the requester is a party");
+    let mut index = RegistryIndex::new(layout.groups.len());
+    for_each_chunk(store, &spec.id, requester, &layout, |stored| match stored {
+        Stored::Tokens(chunk) => {
+            index.add_chunk(chunk, &layout);
+            Ok(())
+        }
+        Stored::Joined { .. } => Err(ApiFailure::internal("registry index", "a requester chunk stored joined")),
+    })?;
+    Ok(index)
+}
+
+/// Starts building the index of a job whose requester has sealed `registry_records`
+/// records, on a blocking thread, unless it is held or being built already or does not fit
+/// the budget ([`crate::indexes`]). Department chunks arriving once it is ready are joined
+/// on arrival; until then they are stored and joined at the end.
+pub fn prepare_index(state: &AppState, spec: &JobSpec, registry_records: u64) {
+    let cost = registry_records * spec.departments.len() as u64;
+    if spec.departments.is_empty() || !state.indexes.claim(&spec.id, cost) {
+        return;
+    }
+    let (store, indexes, spec) = (state.store.clone(), Arc::clone(&state.indexes), spec.clone());
+    tokio::task::spawn_blocking(move || match build_index(&store, &spec) {
+        Ok(index) => {
+            tracing::info!(job = %spec.id, rows = index.all_rows.len(), "registry indexed: department chunks join on arrival");
+            indexes.fill(&spec.id, index);
+        }
+        Err(e) => {
+            tracing::warn!(job = %spec.id, failure = ?e, "registry index not built: department chunks join at the end");
+            indexes.forget(&spec.id);
+        }
+    });
+}
+
+/// Joins one department chunk on arrival, on a blocking thread: what is stored in place of
+/// its tokens ([`crate::matching::encode_chunk_match`]).
+pub fn join_on_arrival(index: &RegistryIndex, spec: &JobSpec, party: &str, chunk: &Chunk<'_>) -> Vec<u8> {
+    let group = spec.departments.iter().position(|d| d.party == party).expect("a department of the job");
+    let attributes = bidui_core::api::Attribute::expand(&spec.departments[group].compare);
+    let found = DepartmentJoin::new(index, group, attributes.clone()).join_chunk(chunk);
+    encode_chunk_match(&found, &attributes)
 }
 
 pub struct JoinOutcome {
@@ -81,22 +134,22 @@ pub struct JoinOutcome {
 }
 
 /// Joins every department's tokens with its group of the requester's. The requester's
-/// index is built first; then the departments are joined at once, each on a blocking
-/// thread reading from its own database connection: the join runs after every party has
+/// index is the one held since its seal, or built now; then the departments are joined at
+/// once, each on a blocking thread reading from its own database connection: chunks joined
+/// on arrival are read back, the others joined now. The join runs after every party has
 /// sealed, when nothing else keeps the cores busy, and it decides how soon the requester
 /// gets its results.
 pub async fn join(state: &AppState, spec: &JobSpec) -> Result<JoinOutcome, ApiFailure> {
-    let requester = spec.requester.party.clone();
-    let layout = spec.layout(&requester).expect("the requester is a party");
-    let (store, job) = (state.store.clone(), spec.id.clone());
-    let index = tokio::task::spawn_blocking(move || {
-        let mut index = RegistryIndex::new(layout.groups.len());
-        for_each_chunk(&store, &job, &requester, &layout, |chunk| index.add_chunk(chunk, &layout))?;
-        Ok::<_, ApiFailure>(index)
-    })
-    .await
-    .map_err(|e| ApiFailure::internal("registry index", e))??;
-    let index = Arc::new(index);
+    let index = match state.indexes.ready(&spec.id) {
+        Some(index) => index,
+        None => {
+            let (store, built) = (state.store.clone(), spec.clone());
+            let index = tokio::task::spawn_blocking(move || build_index(&store, &built))
+                .await
+                .map_err(|e| ApiFailure::internal("registry index", e))??;
+            Arc::new(index)
+        }
+    };
     let mut joins = tokio::task::JoinSet::new();
     for (group, department) in spec.departments.iter().enumerate() {
         let layout = spec.layout(&department.party).expect("a department is a party");
@@ -104,8 +157,18 @@ pub async fn join(state: &AppState, spec: &JobSpec) -> Result<JoinOutcome, ApiFa
         let (store, index) = (state.store.clone(), Arc::clone(&index));
         let (job, party) = (spec.id.clone(), department.party.clone());
         joins.spawn_blocking(move || {
-            let mut join = DepartmentJoin::new(&index, group, attributes);
-            for_each_chunk(&store, &job, &party, &layout, |chunk| join.add_chunk(chunk))?;
+            let mut join = DepartmentJoin::new(&index, group, attributes.clone());
+            for_each_chunk(&store, &job, &party, &layout, |stored| {
+                match stored {
+                    Stored::Tokens(chunk) => join.add_chunk(chunk),
+                    Stored::Joined { found, records } => {
+                        let found = decode_chunk_match(found, &attributes)
+                            .map_err(|e| ApiFailure::internal("stored chunk match", e))?;
+                        join.result.absorb(found, u64::from(records));
+                    }
+                }
+                Ok(())
+            })?;
             Ok::<_, ApiFailure>((party, join.result))
         });
     }
@@ -233,6 +296,7 @@ async fn build_results(state: &AppState, spec: &JobSpec) -> Result<bool, ApiFail
             store::set_job_state(tx, &id, state_name(JobState::Complete))
         })
         .await?;
+    state.indexes.forget(&spec.id);
     state.completions.notify_waiters();
     tracing::info!(
         job = %spec.id,

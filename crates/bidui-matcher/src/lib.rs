@@ -29,6 +29,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+pub mod indexes;
 pub mod jobs;
 pub mod matching;
 pub mod results;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub pending_nonces: std::sync::Arc<auth::PendingNonces>,
     /// Woken whenever a job completes: status requests waiting for it (`?wait=`) look again.
     pub completions: std::sync::Arc<tokio::sync::Notify>,
+    /// Registry indexes of collecting jobs, so department chunks are joined on arrival.
+    pub indexes: std::sync::Arc<indexes::RegistryIndexes>,
 }
 
 impl AppState {
@@ -80,6 +83,7 @@ impl AppState {
             bodies: std::sync::Arc::new(tokio::sync::Semaphore::new(auth::BODY_BUDGET_KIB)),
             pending_nonces: Default::default(),
             completions: Default::default(),
+            indexes: Default::default(),
         }
     }
 

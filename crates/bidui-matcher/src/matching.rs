@@ -148,6 +148,31 @@ pub struct DepartmentMatch {
     pub sealed_by_qid: HashMap<u32, Vec<u8>>,
 }
 
+/// What the join found in one chunk of a department: its links, and the sealed values of
+/// its rows that were linked. Kept in place of the chunk's tokens when the chunk is joined
+/// on arrival (see [`encode_chunk_match`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChunkMatch {
+    pub links: Vec<Link>,
+    pub sealed_by_id: Vec<(u32, Vec<u8>)>,
+    pub sealed_by_qid: Vec<(u32, Vec<u8>)>,
+}
+
+impl DepartmentMatch {
+    /// Adds what the join found in one chunk of `records` records.
+    pub fn absorb(&mut self, found: ChunkMatch, records: u64) {
+        self.records += records;
+        for link in &found.links {
+            if link.kind == LinkKind::Identity {
+                self.coverage.insert(link.requester_row);
+            }
+        }
+        self.links.extend(found.links);
+        self.sealed_by_id.extend(found.sealed_by_id);
+        self.sealed_by_qid.extend(found.sealed_by_qid);
+    }
+}
+
 /// Streams one department's chunks past its group of the registry index.
 pub struct DepartmentJoin<'a> {
     index: &'a RegistryIndex,
@@ -167,20 +192,26 @@ impl<'a> DepartmentJoin<'a> {
 
     /// Adds a chunk decoded with the department's layout (one group).
     pub fn add_chunk(&mut self, chunk: &Chunk<'_>) {
+        let found = self.join_chunk(chunk);
+        self.result.absorb(found, chunk.len() as u64);
+    }
+
+    /// Joins one chunk decoded with the department's layout (one group), without adding it
+    /// to [`DepartmentJoin::result`].
+    pub fn join_chunk(&self, chunk: &Chunk<'_>) -> ChunkMatch {
         let group = &self.index.groups[self.group];
+        let mut found = ChunkMatch::default();
         for record in chunk.records() {
-            self.result.records += 1;
             let id = record.id(0);
             let mut linked_by_id: &[u32] = &[];
             if id != ABSENT {
                 if let Some(rows) = group.by_id.get(&id) {
                     linked_by_id = rows;
                     if !record.sealed_id().is_empty() {
-                        self.result.sealed_by_id.insert(record.row(), record.sealed_id().to_vec());
+                        found.sealed_by_id.push((record.row(), record.sealed_id().to_vec()));
                     }
                     for &i in rows {
                         let registry = &self.index.rows[i as usize];
-                        self.result.coverage.insert(registry.row);
                         let theirs = &registry.attrs[self.group];
                         let attributes = self
                             .attributes
@@ -191,7 +222,7 @@ impl<'a> DepartmentJoin<'a> {
                                 (*attr, (ours != ABSENT && theirs != ABSENT).then_some(ours == theirs))
                             })
                             .collect();
-                        self.result.links.push(Link {
+                        found.links.push(Link {
                             requester_row: registry.row,
                             department_row: record.row(),
                             kind: LinkKind::Identity,
@@ -208,7 +239,7 @@ impl<'a> DepartmentJoin<'a> {
                 let mut linked = false;
                 for &i in rows.iter().filter(|i| !linked_by_id.contains(i)) {
                     linked = true;
-                    self.result.links.push(Link {
+                    found.links.push(Link {
                         requester_row: self.index.rows[i as usize].row,
                         department_row: record.row(),
                         kind: LinkKind::QuasiIdentifier,
@@ -216,11 +247,124 @@ impl<'a> DepartmentJoin<'a> {
                     });
                 }
                 if linked && !record.sealed_qid().is_empty() {
-                    self.result.sealed_by_qid.insert(record.row(), record.sealed_qid().to_vec());
+                    found.sealed_by_qid.push((record.row(), record.sealed_qid().to_vec()));
                 }
             }
         }
+        found
     }
+}
+
+/// First bytes of a stored chunk match: format and version.
+const CHUNK_MATCH_MAGIC: [u8; 4] = *b"BDJ1";
+
+/// A stored chunk match that cannot be read back: the database was changed under the
+/// matcher, or written by another version. Its job cannot be joined.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("a stored chunk match is damaged ({0}); the job cannot be joined from it")]
+pub struct ChunkMatchError(&'static str);
+
+/// The stored form of a chunk match, for a department compared on `attributes` (the same
+/// list decodes it): the magic, then the links (`u32` count; per link the requester row,
+/// the department row, the kind, and per attribute `0` unknown, `1` differs, `2` agrees),
+/// then the sealed values by identity and by quasi-identifier (`u32` count; per value its
+/// row, `u16` length and bytes). Integers little-endian.
+pub fn encode_chunk_match(found: &ChunkMatch, attributes: &[Attribute]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16 + found.links.len() * (9 + attributes.len()));
+    out.extend_from_slice(&CHUNK_MATCH_MAGIC);
+    out.extend_from_slice(&(found.links.len() as u32).to_le_bytes());
+    for link in &found.links {
+        out.extend_from_slice(&link.requester_row.to_le_bytes());
+        out.extend_from_slice(&link.department_row.to_le_bytes());
+        match link.kind {
+            LinkKind::Identity => {
+                out.push(0);
+                for attribute in attributes {
+                    out.push(match link.attributes.get(attribute) {
+                        Some(Some(true)) => 2,
+                        Some(Some(false)) => 1,
+                        _ => 0,
+                    });
+                }
+            }
+            LinkKind::QuasiIdentifier => out.push(1),
+        }
+    }
+    for sealed in [&found.sealed_by_id, &found.sealed_by_qid] {
+        out.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
+        for (row, blob) in sealed {
+            out.extend_from_slice(&row.to_le_bytes());
+            out.extend_from_slice(&(blob.len() as u16).to_le_bytes());
+            out.extend_from_slice(blob);
+        }
+    }
+    out
+}
+
+/// Reads back what [`encode_chunk_match`] wrote for the same `attributes`.
+pub fn decode_chunk_match(bytes: &[u8], attributes: &[Attribute]) -> Result<ChunkMatch, ChunkMatchError> {
+    struct Reader<'a>(&'a [u8]);
+    impl<'a> Reader<'a> {
+        fn take(&mut self, n: usize) -> Result<&'a [u8], ChunkMatchError> {
+            if self.0.len() < n {
+                return Err(ChunkMatchError("truncated"));
+            }
+            let (head, rest) = self.0.split_at(n);
+            self.0 = rest;
+            Ok(head)
+        }
+        fn u32(&mut self) -> Result<u32, ChunkMatchError> {
+            Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        }
+        fn u16(&mut self) -> Result<u16, ChunkMatchError> {
+            Ok(u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes")))
+        }
+        fn u8(&mut self) -> Result<u8, ChunkMatchError> {
+            Ok(self.take(1)?[0])
+        }
+    }
+    let mut reader = Reader(bytes);
+    if reader.take(4)? != CHUNK_MATCH_MAGIC {
+        return Err(ChunkMatchError("wrong magic"));
+    }
+    let mut found = ChunkMatch::default();
+    // Counts are not trusted for allocation: every entry takes at least 5 bytes.
+    let links = reader.u32()? as usize;
+    found.links.reserve(links.min(reader.0.len() / 9));
+    for _ in 0..links {
+        let (requester_row, department_row) = (reader.u32()?, reader.u32()?);
+        let (kind, attributes) = match reader.u8()? {
+            0 => {
+                let mut compared = BTreeMap::new();
+                for attribute in attributes {
+                    let agreed = match reader.u8()? {
+                        0 => None,
+                        1 => Some(false),
+                        2 => Some(true),
+                        _ => return Err(ChunkMatchError("unknown attribute comparison")),
+                    };
+                    compared.insert(*attribute, agreed);
+                }
+                (LinkKind::Identity, compared)
+            }
+            1 => (LinkKind::QuasiIdentifier, BTreeMap::new()),
+            _ => return Err(ChunkMatchError("unknown link kind")),
+        };
+        found.links.push(Link { requester_row, department_row, kind, attributes });
+    }
+    for sealed in [&mut found.sealed_by_id, &mut found.sealed_by_qid] {
+        let count = reader.u32()? as usize;
+        sealed.reserve(count.min(reader.0.len() / 6));
+        for _ in 0..count {
+            let row = reader.u32()?;
+            let len = usize::from(reader.u16()?);
+            sealed.push((row, reader.take(len)?.to_vec()));
+        }
+    }
+    if !reader.0.is_empty() {
+        return Err(ChunkMatchError("bytes after the end"));
+    }
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -310,5 +454,55 @@ mod tests {
         assert_eq!(by_id, vec![(10, 10), (11, 11)], "the identity blobs of identity-linked rows only");
         let by_qid: Vec<_> = result.sealed_by_qid.iter().map(|(row, b)| (*row, b[0])).collect();
         assert_eq!(by_qid, vec![(12, 112)], "the quasi-identifier blobs of probable links only");
+    }
+
+    #[test]
+    fn a_chunk_match_reads_back_as_written_and_a_damaged_one_is_refused() {
+        use Attribute::*;
+        let attributes = [Name, Sex, BirthDate];
+        let compared = |values: [Option<bool>; 3]| attributes.iter().copied().zip(values).collect();
+        let found = ChunkMatch {
+            links: vec![
+                Link {
+                    requester_row: 7,
+                    department_row: 70_000,
+                    kind: LinkKind::Identity,
+                    attributes: compared([Some(true), None, Some(false)]),
+                },
+                Link {
+                    requester_row: 7,
+                    department_row: 70_001,
+                    kind: LinkKind::QuasiIdentifier,
+                    attributes: BTreeMap::new(),
+                },
+            ],
+            sealed_by_id: vec![(70_000, blob(1))],
+            sealed_by_qid: vec![(70_001, blob(2)), (70_002, Vec::new())],
+        };
+        let bytes = encode_chunk_match(&found, &attributes);
+        assert_eq!(decode_chunk_match(&bytes, &attributes), Ok(found.clone()));
+        assert_eq!(
+            decode_chunk_match(&encode_chunk_match(&ChunkMatch::default(), &[]), &[]),
+            Ok(ChunkMatch::default())
+        );
+        for cut in 0..bytes.len() {
+            assert!(decode_chunk_match(&bytes[..cut], &attributes).is_err(), "cut at {cut}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(decode_chunk_match(&longer, &attributes), Err(ChunkMatchError("bytes after the end")));
+        // Whatever the damage: an error or a match that is the exact encoding of itself,
+        // never a panic or a huge allocation.
+        let mut rng = fastrand::Rng::with_seed(0xb1d0_0010);
+        for _ in 0..5_000 {
+            let mut damaged = bytes.clone();
+            for _ in 0..rng.usize(1..4) {
+                let at = rng.usize(..damaged.len());
+                damaged[at] = rng.u8(..);
+            }
+            if let Ok(read) = decode_chunk_match(&damaged, &attributes) {
+                assert_eq!(encode_chunk_match(&read, &attributes), damaged);
+            }
+        }
     }
 }

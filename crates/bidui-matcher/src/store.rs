@@ -165,6 +165,12 @@ ALTER TABLE submissions ADD COLUMN notice TEXT;
 ALTER TABLE submissions ADD COLUMN chunks_expected INTEGER;
 ALTER TABLE submissions ADD COLUMN declined_reason TEXT;
 "#,
+    // A department's chunk that arrives once the requester's registry is sealed and indexed
+    // is joined on arrival: what is kept is what the join found in it (`joined = 1`, the body
+    // a `matching::encode_chunk_match`), not its tokens. The rest are joined at the end.
+    r#"
+ALTER TABLE chunks ADD COLUMN joined INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -299,15 +305,15 @@ impl Store {
         &self.path
     }
 
-    /// Streams the bodies of `party`'s chunks of `job`, in order, through `visit` on the
-    /// calling thread, from a read-only connection of its own: the join reads every
-    /// department at once instead of queueing gigabytes on the database thread. The join
-    /// runs after the last seal committed, so what it reads is complete.
+    /// Streams `party`'s chunks of `job`, in order, through `visit` on the calling thread,
+    /// from a read-only connection of its own: the join reads every department at once
+    /// instead of queueing gigabytes on the database thread. The join runs after the last
+    /// seal committed, so what it reads is complete.
     pub fn read_chunk_bodies<E: From<StoreError>>(
         &self,
         job: &str,
         party: &str,
-        mut visit: impl FnMut(&[u8]) -> Result<(), E>,
+        mut visit: impl FnMut(StoredChunk<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
         if self.file_condition() != FileCondition::InPlace {
             return Err(StoreError::Missing { path: self.path.display().to_string() }.into());
@@ -316,12 +322,14 @@ impl Store {
         let conn = Connection::open_with_flags(&self.path, flags).map_err(StoreError::from)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(StoreError::from)?;
         let mut bodies = conn
-            .prepare("SELECT body FROM chunks WHERE job = ?1 AND party = ?2 ORDER BY seq")
+            .prepare("SELECT body, joined, records FROM chunks WHERE job = ?1 AND party = ?2 ORDER BY seq")
             .map_err(StoreError::from)?;
         let mut rows = bodies.query(params![job, party]).map_err(StoreError::from)?;
         while let Some(row) = rows.next().map_err(StoreError::from)? {
             let body = row.get_ref(0).and_then(|v| Ok(v.as_blob()?)).map_err(StoreError::from)?;
-            visit(body)?;
+            let (joined, records): (bool, u32) =
+                (row.get(1).map_err(StoreError::from)?, row.get(2).map_err(StoreError::from)?);
+            visit(if joined { StoredChunk::Joined { found: body, records } } else { StoredChunk::Tokens(body) })?;
         }
         Ok(())
     }
@@ -761,17 +769,33 @@ pub fn chunk_meta(conn: &Connection, job: &str, party: &str, seq: u32) -> rusqli
         .optional()
 }
 
+/// A chunk as stored: its tokens as uploaded, or what the join found in it.
+#[derive(Clone, Copy, Debug)]
+pub enum StoredChunk<'a> {
+    Tokens(&'a [u8]),
+    /// A `matching::encode_chunk_match` of a chunk of `records` records.
+    Joined {
+        found: &'a [u8],
+        records: u32,
+    },
+}
+
 pub fn insert_chunk(
     tx: &Transaction<'_>,
     job: &str,
     party: &str,
     meta: &ChunkMeta,
-    body: &[u8],
+    stored: StoredChunk<'_>,
 ) -> rusqlite::Result<()> {
+    let (body, joined) = match stored {
+        StoredChunk::Tokens(tokens) => (tokens, false),
+        StoredChunk::Joined { found, .. } => (found, true),
+    };
     tx.prepare_cached(
-        "INSERT INTO chunks (job, party, seq, sha256, records, last_row, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO chunks (job, party, seq, sha256, records, last_row, body, joined) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![job, party, meta.seq, meta.sha256, meta.records, meta.last_row, body])?;
+    .execute(params![job, party, meta.seq, meta.sha256, meta.records, meta.last_row, body, joined])?;
     tx.prepare_cached(
         // A chunk says the party uploads, whatever it said before (a decline included).
         "UPDATE submissions SET chunks = chunks + 1, records = records + ?3, notice = 'uploading', \
@@ -1259,7 +1283,7 @@ mod tests {
             .transaction(|tx| {
                 set_notice(tx, "j", "dept", "declined", None, Some("held again"))?;
                 let meta = ChunkMeta { seq: 0, sha256: vec![0; 32], records: 1, last_row: 1 };
-                insert_chunk(tx, "j", "dept", &meta, b"chunk")
+                insert_chunk(tx, "j", "dept", &meta, StoredChunk::Tokens(b"chunk"))
             })
             .await
             .unwrap();
@@ -1352,7 +1376,7 @@ mod tests {
                     insert_job(tx, job, &signed, "complete", &["household".to_owned()], 1)?;
                     for (seq, chunk) in tokens.chunks(2_000).enumerate() {
                         let meta = ChunkMeta { seq: seq as u32, sha256: vec![0; 32], records: 2_000, last_row: 0 };
-                        insert_chunk(tx, job, "household", &meta, chunk.as_flattened())?;
+                        insert_chunk(tx, job, "household", &meta, StoredChunk::Tokens(chunk.as_flattened()))?;
                     }
                     Ok(())
                 })

@@ -2975,12 +2975,18 @@ async fn a_concurrent_repeat_of_a_seal_is_acknowledged() {
 async fn a_failed_join_leaves_the_job_collecting_and_is_retried() {
     let m = Matcher::new().await;
     m.create_job().await;
-    let registry = veterans_chunk();
-    for (party, bytes) in [(&m.veterans, registry.clone()), (&m.household, household_chunk())] {
+    for (party, bytes) in [(&m.veterans, veterans_chunk()), (&m.household, household_chunk())] {
         m.put_chunk(party, 0, &bytes).await.expect(StatusCode::CREATED);
         m.seal(party, &seal_request(&[&bytes], EPOCH)).await.expect(StatusCode::OK);
     }
-    m.state.store.call(|c| c.execute("UPDATE chunks SET body = x'00' WHERE party = 'veterans'", [])).await.unwrap();
+    // The household's stored chunk, whether its tokens or what its join on arrival found.
+    let household = m
+        .state
+        .store
+        .call(|c| c.query_row("SELECT body FROM chunks WHERE party = 'household'", [], |r| r.get::<_, Vec<u8>>(0)))
+        .await
+        .unwrap();
+    m.state.store.call(|c| c.execute("UPDATE chunks SET body = x'00' WHERE party = 'household'", [])).await.unwrap();
     let pension = chunk_for("pension", &[(5, 1)]);
     m.put_chunk(&m.pension, 0, &pension).await.expect(StatusCode::CREATED);
     m.seal(&m.pension, &seal_request(&[&pension], EPOCH)).await.expect(StatusCode::OK);
@@ -2990,7 +2996,7 @@ async fn a_failed_join_leaves_the_job_collecting_and_is_retried() {
     m.results(&m.veterans).await.refused(StatusCode::CONFLICT, "not-ready");
     m.state
         .store
-        .call(move |c| c.execute("UPDATE chunks SET body = ?1 WHERE party = 'veterans'", [registry]))
+        .call(move |c| c.execute("UPDATE chunks SET body = ?1 WHERE party = 'household'", [household]))
         .await
         .unwrap();
     bidui_matcher::jobs::join_ready_jobs(&m.state).await.unwrap();
@@ -3638,13 +3644,6 @@ fn tokens_of(spec: &JobSpec, party: &str, chunk: &[u8]) -> std::collections::Has
         .collect()
 }
 
-/// Every token of `party`'s first chunk as the matcher stored it.
-async fn stored_tokens(m: &Matcher, spec: &JobSpec, party: &str) -> std::collections::HashSet<Token> {
-    let (job, p) = (spec.id.clone(), party.to_owned());
-    let body = m.state.store.call(move |c| store::chunk_body(c, &job, &p, 0)).await.unwrap().unwrap();
-    tokens_of(spec, party, &body)
-}
-
 /// Department × department: the matcher holds no token two departments share, even for the
 /// same people, while each shares tokens with the requester (per-pair keys).
 #[tokio::test]
@@ -3656,14 +3655,99 @@ async fn two_departments_tokens_at_the_matcher_never_intersect() {
     let rows: Vec<(u32, &Person, bool)> = (0..10).map(|i| (i as u32 + 1, &people[i], true)).collect();
     m.submit(&m.veterans, &registry_chunk(&spec, &rows), &spec).await;
     // Both departments hold persons 2 (household row 10, pension row 3).
+    let registry = tokens_of(&spec, "veterans", &registry_chunk(&spec, &rows));
+    let [(_, household), (_, pension)] = department_chunks(&spec);
     for (party, chunk) in department_chunks(&spec) {
         m.submit(m.party(party), &chunk, &spec).await;
     }
-    let household = stored_tokens(&m, &spec, "household").await;
-    let pension = stored_tokens(&m, &spec, "pension").await;
-    let registry = stored_tokens(&m, &spec, "veterans").await;
+    // What reached the matcher (it stores less: see the test after this one).
+    let household = tokens_of(&spec, "household", &household);
+    let pension = tokens_of(&spec, "pension", &pension);
     assert!(household.is_disjoint(&pension), "two departments share a token");
     assert!(!household.is_disjoint(&registry) && !pension.is_disjoint(&registry), "each shares with the requester");
+}
+
+/// Data minimisation: a department's chunk that arrives once the registry is indexed is
+/// joined on arrival, and the matcher keeps what the join found instead of its tokens: no
+/// token and no sealed value of a row that linked to nobody reaches the database files. The
+/// results are the very ones of a job whose departments uploaded before the registry sealed
+/// (their tokens stored, and joined at the end).
+#[tokio::test]
+async fn a_chunk_joined_on_arrival_leaves_no_trace_of_its_unlinked_rows_and_the_same_results() {
+    let m = Matcher::new().await;
+    let people: Vec<Person> = (0..40).map(person).collect();
+    let rows: Vec<(u32, &Person, bool)> = (0..10).map(|i| (i as u32 + 1, &people[i], true)).collect();
+    let mut results = Vec::new();
+    // Persons 2..=6 are in the registry; each job's other household rows hold people of its
+    // own, so one job's tokens cannot stand in for the other's in the scan.
+    for (job, registry_first, strangers) in [("on-arrival", true, 20..30), ("at-the-end", false, 30..40)] {
+        let spec = JobSpec { id: job.into(), ..real_spec() };
+        m.post_spec(&m.operator, &spec).await.expect(StatusCode::CREATED);
+        let household_rows: Vec<(u32, &Person)> =
+            (2..=6).chain(strangers.clone()).enumerate().map(|(k, i)| (k as u32 + 1, &people[i])).collect();
+        let household = department_chunk(&spec, "household", &household_rows);
+        let pension = department_chunk(&spec, "pension", &[(1, &people[0])]);
+        let registry = registry_chunk(&spec, &rows);
+        if registry_first {
+            m.submit(&m.veterans, &registry, &spec).await;
+            for _ in 0..1_000 {
+                if m.state.indexes.ready(job).is_some() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            assert!(m.state.indexes.ready(job).is_some(), "the registry is indexed once sealed");
+        }
+        m.submit(&m.household, &household, &spec).await;
+        m.submit(&m.pension, &pension, &spec).await;
+        if !registry_first {
+            m.submit(&m.veterans, &registry, &spec).await;
+        }
+        m.poll_until_complete(job).await;
+        let j = job.to_owned();
+        let joined: Vec<bool> = m
+            .state
+            .store
+            .call(move |c| {
+                let mut kinds = c.prepare("SELECT joined FROM chunks WHERE job = ?1 AND party <> 'veterans'")?;
+                let kinds = kinds.query_map([&j], |r| r.get(0))?.collect();
+                kinds
+            })
+            .await
+            .unwrap();
+        assert_eq!(joined, [registry_first; 2], "{job}: how its department chunks were kept");
+        if registry_first {
+            let layout = spec.layout("household").unwrap();
+            let chunk = bidui_core::wire::Chunk::decode(&household, &layout, 0).unwrap();
+            let mut unlinked: Traces = Vec::new();
+            for record in chunk.records().filter(|r| r.row() > 5) {
+                let group = &record.to_record(&layout).groups[0];
+                unlinked.extend([group.id, group.qid].into_iter().chain(group.attrs.clone()).map(|t| t.0.to_vec()));
+                unlinked.extend([record.sealed_id().to_vec(), record.sealed_qid().to_vec()]);
+            }
+            assert_eq!(unlinked.len(), 10 * (2 + layout.groups[0] + 2));
+            let registry_tokens: Traces =
+                tokens_of(&spec, "veterans", &registry).into_iter().map(|t| t.0.to_vec()).collect();
+            assert_eq!(found_in_database_files(&m, &registry_tokens), registry_tokens.len(), "the scan finds");
+            assert_eq!(found_in_database_files(&m, &unlinked), 0, "an unlinked row's tokens or sealed values kept");
+        }
+        let answer = m.call(&m.veterans, "GET", &format!("/v2/jobs/{job}/results"), Vec::new()).await;
+        let mut found: JobResults = answer.expect(StatusCode::OK).json();
+        found.job.clear();
+        // Sealed under the job's own context: the values differ, where they go must not.
+        let sealed: Vec<(u32, u32, SealKind)> = found
+            .rows
+            .iter()
+            .flat_map(|r| {
+                r.departments.values().flat_map(move |f| f.sealed.iter().map(move |s| (r.row, s.row, s.kind)))
+            })
+            .collect();
+        bidui_matcher::results::without_sealed_values(&mut found);
+        results.push((found, sealed));
+    }
+    assert_eq!(results[0].0.summary.found.get("household"), Some(&5));
+    assert_eq!(results[0].1.len(), 5, "the linked rows' sealed values");
+    assert_eq!(results[0], results[1], "joined on arrival or at the end, the same results");
 }
 
 /// Every byte string in `needles` found in the matcher's database files.
@@ -3693,12 +3777,16 @@ async fn after_a_purge_no_token_or_sealed_value_of_the_job_is_in_the_database_fi
     // Per job: its tokens and raw sealed values (in its chunks), and the hex of its sealed
     // values (in its results, for the linked rows).
     let mut traces: BTreeMap<&str, (Traces, Traces)> = BTreeMap::new();
+    let mut kept_registry: Traces = Vec::new();
     for (job, retention) in [("fetched", Some(0)), ("unfetched", Some(0)), ("kept", None)] {
         let spec = JobSpec { id: job.into(), retention_hours: retention, ..real_spec() };
         m.post_spec(&m.operator, &spec).await.expect(StatusCode::CREATED);
         let (mut raw, mut hex_values) = (Vec::new(), Vec::new());
         let registry = registry_chunk(&spec, &rows);
         raw.extend(tokens_of(&spec, "veterans", &registry).into_iter().map(|t| t.0.to_vec()));
+        if retention.is_none() {
+            kept_registry = tokens_of(&spec, "veterans", &registry).into_iter().map(|t| t.0.to_vec()).collect();
+        }
         m.submit(&m.veterans, &registry, &spec).await;
         for (party, chunk) in department_chunks(&spec) {
             raw.extend(tokens_of(&spec, party, &chunk).into_iter().map(|t| t.0.to_vec()));
@@ -3715,7 +3803,10 @@ async fn after_a_purge_no_token_or_sealed_value_of_the_job_is_in_the_database_fi
         traces.insert(job, (raw, hex_values));
     }
     let (kept_raw, kept_hex) = &traces["kept"];
-    assert_eq!(found_in_database_files(&m, kept_raw), kept_raw.len(), "the scan finds what is there");
+    // The registry's tokens are kept until the purge (the departments' may never have been:
+    // see the test before this one).
+    assert!(found_in_database_files(&m, kept_raw) >= kept_registry.len());
+    assert_eq!(found_in_database_files(&m, &kept_registry), kept_registry.len(), "the scan finds what is there");
     assert!(found_in_database_files(&m, kept_hex) > 0, "the scan finds the forwarded values");
     for job in ["fetched", "unfetched"] {
         let (raw, hex_values) = &traces[job];
@@ -3732,6 +3823,8 @@ async fn after_a_purge_no_token_or_sealed_value_of_the_job_is_in_the_database_fi
     age_retention(&m, "unfetched", bidui_matcher::jobs::UNDELIVERED_GRACE_SECONDS).await;
     bidui_matcher::jobs::purge_expired(&m.state).await.unwrap();
     assert_eq!(found_in_database_files(&m, &traces["unfetched"].1), 0, "unfetched sealed values left after the grace");
-    assert_eq!(found_in_database_files(&m, kept_raw), kept_raw.len(), "the kept job lost tokens");
+    let kept = found_in_database_files(&m, kept_raw);
+    assert!(kept >= kept_registry.len(), "the kept job lost tokens");
+    assert_eq!(found_in_database_files(&m, &kept_registry), kept_registry.len(), "the kept job lost tokens");
     assert!(found_in_database_files(&m, kept_hex) > 0, "the kept job lost its sealed values");
 }
