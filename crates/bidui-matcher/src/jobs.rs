@@ -82,11 +82,12 @@ enum Stored<'a> {
     Joined { found: &'a [u8], records: u32 },
 }
 
-/// The requester's index, built from its stored chunks on the calling (blocking) thread.
-fn build_index(store: &store::Store, spec: &JobSpec) -> Result<RegistryIndex, ApiFailure> {
+/// The requester's index of its `records` sealed records, built from its stored chunks on
+/// the calling (blocking) thread.
+fn build_index(store: &store::Store, spec: &JobSpec, records: u64) -> Result<RegistryIndex, ApiFailure> {
     let requester = &spec.requester.party;
     let layout = spec.layout(requester).expect("the requester is a party");
-    let mut index = RegistryIndex::new(layout.groups.len());
+    let mut index = RegistryIndex::with_capacity(layout.groups.len(), records as usize);
     for_each_chunk(store, &spec.id, requester, &layout, |stored| match stored {
         Stored::Tokens(chunk) => {
             index.add_chunk(chunk, &layout);
@@ -107,7 +108,7 @@ pub fn prepare_index(state: &AppState, spec: &JobSpec, registry_records: u64) {
         return;
     }
     let (store, indexes, spec) = (state.store.clone(), Arc::clone(&state.indexes), spec.clone());
-    tokio::task::spawn_blocking(move || match build_index(&store, &spec) {
+    tokio::task::spawn_blocking(move || match build_index(&store, &spec, registry_records) {
         Ok(index) => {
             tracing::info!(job = %spec.id, rows = index.all_rows.len(), "registry indexed: department chunks join on arrival");
             indexes.fill(&spec.id, index);
@@ -143,8 +144,11 @@ pub async fn join(state: &AppState, spec: &JobSpec) -> Result<JoinOutcome, ApiFa
     let index = match state.indexes.ready(&spec.id) {
         Some(index) => index,
         None => {
+            let (id, party) = (spec.id.clone(), spec.requester.party.clone());
+            let records =
+                state.store.call(move |c| store::submission(c, &id, &party)).await?.unwrap_or_default().records;
             let (store, built) = (state.store.clone(), spec.clone());
-            let index = tokio::task::spawn_blocking(move || build_index(&store, &built))
+            let index = tokio::task::spawn_blocking(move || build_index(&store, &built, records))
                 .await
                 .map_err(|e| ApiFailure::internal("registry index", e))??;
             Arc::new(index)

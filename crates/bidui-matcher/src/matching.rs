@@ -37,26 +37,72 @@ impl Hasher for TokenHasher {
 
 pub type TokenMap<V> = HashMap<Token, V, BuildHasherDefault<TokenHasher>>;
 
-/// One requester row as the join needs it: its attribute tokens, per department group.
-#[derive(Clone, Debug)]
-struct RegistryRow {
-    row: u32,
-    attrs: Vec<Vec<Token>>,
+/// No further row: the end of a chain in [`Chains`].
+const END: u32 = u32::MAX;
+
+/// The registry rows (indexes into [`RegistryIndex::rows`]) that carry each token of one
+/// kind in one pair domain: a map to the first and last row of a chain, and one link per
+/// row to the next row with the same token. Nearly every token is one person's, so this
+/// keeps a row at one map entry and four bytes, without a list of its own.
+#[derive(Default)]
+struct Chains {
+    ends: TokenMap<(u32, u32)>,
+    next: Vec<u32>,
+}
+
+impl Chains {
+    fn with_capacity(rows: usize) -> Chains {
+        Chains { ends: TokenMap::with_capacity_and_hasher(rows, Default::default()), next: Vec::with_capacity(rows) }
+    }
+
+    /// Adds row `index` (every row is pushed, in order, with or without a token).
+    fn push(&mut self, token: Token, index: u32) {
+        self.next.push(END);
+        if token == ABSENT {
+            return;
+        }
+        match self.ends.get_mut(&token) {
+            Some((_, last)) => {
+                self.next[*last as usize] = index;
+                *last = index;
+            }
+            None => {
+                self.ends.insert(token, (index, index));
+            }
+        }
+    }
+
+    /// The rows carrying `token`, in the order they were added.
+    #[inline]
+    fn rows(&self, token: &Token) -> impl Iterator<Item = u32> + '_ {
+        let first = self.ends.get(token).map_or(END, |&(first, _)| first);
+        std::iter::successors((first != END).then_some(first), move |&i| {
+            let next = self.next[i as usize];
+            (next != END).then_some(next)
+        })
+    }
 }
 
 /// The requester's tokens of one department's pair domain, by identity and
-/// quasi-identifier token (rows are indexes into [`RegistryIndex::rows`]).
+/// quasi-identifier token.
 #[derive(Default)]
 struct GroupIndex {
-    by_id: TokenMap<Vec<u32>>,
-    by_qid: TokenMap<Vec<u32>>,
+    by_id: Chains,
+    by_qid: Chains,
 }
 
 /// The requester's registry, indexed per department: group `g` of every record holds the
 /// tokens made with department `g`'s pair keys (spec order), so department `g` can be
-/// joined with group `g` only.
+/// joined with group `g` only. Per row and department group it holds the attribute tokens
+/// (16 bytes each) and about 60 bytes of maps; `bidui bench province` prints the total.
 pub struct RegistryIndex {
-    rows: Vec<RegistryRow>,
+    /// The requester's row number of each indexed row.
+    rows: Vec<u32>,
+    /// Every row's attribute tokens, group after group, `attributes_per_row` a row.
+    attributes: Vec<Token>,
+    /// Where group `g`'s attribute tokens start within a row's.
+    attribute_starts: Vec<usize>,
+    attributes_per_row: usize,
     groups: Vec<GroupIndex>,
     /// Requester rows whose identity number was invalid at the agent (no identity token).
     pub invalid_id_rows: RoaringBitmap,
@@ -66,9 +112,19 @@ pub struct RegistryIndex {
 impl RegistryIndex {
     /// An empty index for a requester sending `groups` token groups (one per department).
     pub fn new(groups: usize) -> RegistryIndex {
+        RegistryIndex::with_capacity(groups, 0)
+    }
+
+    /// An empty index with room for `rows` rows, so its maps are built at their final size.
+    pub fn with_capacity(groups: usize, rows: usize) -> RegistryIndex {
         RegistryIndex {
-            rows: Vec::new(),
-            groups: (0..groups).map(|_| GroupIndex::default()).collect(),
+            rows: Vec::with_capacity(rows),
+            attributes: Vec::new(),
+            attribute_starts: Vec::new(),
+            attributes_per_row: 0,
+            groups: (0..groups)
+                .map(|_| GroupIndex { by_id: Chains::with_capacity(rows), by_qid: Chains::with_capacity(rows) })
+                .collect(),
             invalid_id_rows: RoaringBitmap::new(),
             all_rows: RoaringBitmap::new(),
         }
@@ -76,25 +132,41 @@ impl RegistryIndex {
 
     /// Adds a chunk decoded with the requester's layout.
     pub fn add_chunk(&mut self, chunk: &Chunk<'_>, layout: &Layout) {
+        if self.rows.is_empty() {
+            self.attribute_starts =
+                layout.groups.iter().scan(0, |at, &n| Some(std::mem::replace(at, *at + n))).collect();
+            self.attributes_per_row = layout.groups.iter().sum();
+            self.attributes.reserve(self.rows.capacity() * self.attributes_per_row);
+        }
         for record in chunk.records() {
             let row = record.row();
             let index = self.rows.len() as u32;
             self.all_rows.insert(row);
-            let attrs = layout.groups.iter().enumerate().map(|(g, &n)| (0..n).map(|k| record.attr(g, k)).collect());
-            self.rows.push(RegistryRow { row, attrs: attrs.collect() });
+            self.rows.push(row);
+            for (g, &n) in layout.groups.iter().enumerate() {
+                self.attributes.extend((0..n).map(|k| record.attr(g, k)));
+            }
             // The chunk format guarantees an identity token in every group or in none.
             if record.id(0) == ABSENT {
                 self.invalid_id_rows.insert(row);
             }
             for (g, group) in self.groups.iter_mut().enumerate() {
-                if record.id(g) != ABSENT {
-                    group.by_id.entry(record.id(g)).or_default().push(index);
-                }
-                if record.qid(g) != ABSENT {
-                    group.by_qid.entry(record.qid(g)).or_default().push(index);
-                }
+                group.by_id.push(record.id(g), index);
+                group.by_qid.push(record.qid(g), index);
             }
         }
+    }
+
+    /// Row `index`'s attribute tokens of group `g`.
+    #[inline]
+    fn attributes_of(&self, index: u32, g: usize) -> &[Token] {
+        let start = index as usize * self.attributes_per_row + self.attribute_starts[g];
+        let end = start + self.attributes_per_row_of(g);
+        &self.attributes[start..end]
+    }
+
+    fn attributes_per_row_of(&self, g: usize) -> usize {
+        self.attribute_starts.get(g + 1).copied().unwrap_or(self.attributes_per_row) - self.attribute_starts[g]
     }
 
     /// Groups of requester rows that carry the same identity token: the same person
@@ -104,11 +176,12 @@ impl RegistryIndex {
         let Some(first) = self.groups.first() else { return Vec::new() };
         let mut groups: Vec<Vec<u32>> = first
             .by_id
-            .values()
-            .filter(|rows| rows.len() > 1)
-            .map(|rows| rows.iter().map(|&i| self.rows[i as usize].row).collect())
+            .ends
+            .iter()
+            .filter(|(_, (head, last))| head != last)
+            .map(|(token, _)| first.by_id.rows(token).map(|i| self.rows[i as usize]).collect())
             .collect();
-        groups.iter_mut().for_each(|g| g.sort_unstable());
+        groups.iter_mut().for_each(|g: &mut Vec<u32>| g.sort_unstable());
         groups.sort();
         groups
     }
@@ -199,56 +272,53 @@ impl<'a> DepartmentJoin<'a> {
     /// Joins one chunk decoded with the department's layout (one group), without adding it
     /// to [`DepartmentJoin::result`].
     pub fn join_chunk(&self, chunk: &Chunk<'_>) -> ChunkMatch {
-        let group = &self.index.groups[self.group];
+        let index = self.index;
+        let group = &index.groups[self.group];
         let mut found = ChunkMatch::default();
+        let mut linked_by_id: Vec<u32> = Vec::new();
         for record in chunk.records() {
+            linked_by_id.clear();
             let id = record.id(0);
-            let mut linked_by_id: &[u32] = &[];
             if id != ABSENT {
-                if let Some(rows) = group.by_id.get(&id) {
-                    linked_by_id = rows;
-                    if !record.sealed_id().is_empty() {
+                for i in group.by_id.rows(&id) {
+                    if linked_by_id.is_empty() && !record.sealed_id().is_empty() {
                         found.sealed_by_id.push((record.row(), record.sealed_id().to_vec()));
                     }
-                    for &i in rows {
-                        let registry = &self.index.rows[i as usize];
-                        let theirs = &registry.attrs[self.group];
-                        let attributes = self
-                            .attributes
-                            .iter()
-                            .enumerate()
-                            .map(|(k, attr)| {
-                                let (ours, theirs) = (record.attr(0, k), theirs[k]);
-                                (*attr, (ours != ABSENT && theirs != ABSENT).then_some(ours == theirs))
-                            })
-                            .collect();
-                        found.links.push(Link {
-                            requester_row: registry.row,
-                            department_row: record.row(),
-                            kind: LinkKind::Identity,
-                            attributes,
-                        });
-                    }
+                    linked_by_id.push(i);
+                    let theirs = index.attributes_of(i, self.group);
+                    let attributes = self
+                        .attributes
+                        .iter()
+                        .enumerate()
+                        .map(|(k, attr)| {
+                            let (ours, theirs) = (record.attr(0, k), theirs[k]);
+                            (*attr, (ours != ABSENT && theirs != ABSENT).then_some(ours == theirs))
+                        })
+                        .collect();
+                    found.links.push(Link {
+                        requester_row: index.rows[i as usize],
+                        department_row: record.row(),
+                        kind: LinkKind::Identity,
+                        attributes,
+                    });
                 }
             }
             let qid = record.qid(0);
             if qid == ABSENT {
                 continue;
             }
-            if let Some(rows) = group.by_qid.get(&qid) {
-                let mut linked = false;
-                for &i in rows.iter().filter(|i| !linked_by_id.contains(i)) {
-                    linked = true;
-                    found.links.push(Link {
-                        requester_row: self.index.rows[i as usize].row,
-                        department_row: record.row(),
-                        kind: LinkKind::QuasiIdentifier,
-                        attributes: BTreeMap::new(),
-                    });
-                }
-                if linked && !record.sealed_qid().is_empty() {
-                    found.sealed_by_qid.push((record.row(), record.sealed_qid().to_vec()));
-                }
+            let mut linked = false;
+            for i in group.by_qid.rows(&qid).filter(|i| !linked_by_id.contains(i)) {
+                linked = true;
+                found.links.push(Link {
+                    requester_row: index.rows[i as usize],
+                    department_row: record.row(),
+                    kind: LinkKind::QuasiIdentifier,
+                    attributes: BTreeMap::new(),
+                });
+            }
+            if linked && !record.sealed_qid().is_empty() {
+                found.sealed_by_qid.push((record.row(), record.sealed_qid().to_vec()));
             }
         }
         found
