@@ -248,6 +248,10 @@ pub fn run(dir: &Path, plan: &IngestPlan) -> anyhow::Result<()> {
         if status.state != JobState::Collecting {
             break status;
         }
+        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(failure) = logged.lines().find(|line| line.contains("join failed")) {
+            anyhow::bail!("the matcher's join failed: {failure}");
+        }
         std::thread::sleep(Duration::from_millis(20));
     };
     let seconds = uploaded.elapsed().as_secs_f64();
@@ -289,10 +293,13 @@ pub fn run(dir: &Path, plan: &IngestPlan) -> anyhow::Result<()> {
         );
     }
     println!("matcher peak memory: {} MiB", peak.map_or("?".into(), |k| (k / 1024).to_string()));
+    let registry_tokens = u64::from(plan.registry) * (4 + 16 * spec.layout("registry").expect("a party").token_count() as u64);
     println!(
-        "matcher files after the job: {:.1} MB, {:.1} bytes per department record (whose tokens are {} bytes)",
+        "matcher files after the job: {:.1} MB; beyond the registry's {:.1} MB of tokens, {:.1} bytes per department \
+         record (whose tokens are {} bytes)",
         disk as f64 / 1e6,
-        disk as f64 / records.max(1) as f64,
+        registry_tokens as f64 / 1e6,
+        disk.saturating_sub(registry_tokens) as f64 / records.max(1) as f64,
         16 * 5
     );
     Ok(())
