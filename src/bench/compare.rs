@@ -36,7 +36,10 @@ pub fn run(dir: PathBuf, registry: u64, rows: u64, reuse_data: bool) -> anyhow::
         reuse_data,
         job: format!("compare-{}", std::process::id()),
     };
+    // The agents and the matcher are child processes, waited for before this returns.
+    let children_cpu = bidui_probe::children_cpu_seconds();
     let run = crate::demo::run_district_with(&args, &[], &[Department::Household])?;
+    let job_cpu = bidui_probe::children_cpu_seconds().zip(children_cpu).map(|(after, before)| after - before);
     let log = std::fs::read_to_string(run.dir.join("matcher/matcher.log")).context("reading the matcher's log")?;
     let timeline = matcher_timeline(&log, &args.job);
 
@@ -87,7 +90,12 @@ pub fn run(dir: PathBuf, registry: u64, rows: u64, reuse_data: bool) -> anyhow::
          {} duplicate groups)",
         run.results.summary.duplicate_groups
     );
-    println!("\nbidui job (create → results.json, TLS, 2 agents, matcher): {:.3} s", run.job_seconds);
+    println!(
+        "\nbidui job (create → results.json, TLS, 2 agents, matcher): {:.3} s; {} CPU-s (agents and matcher, \
+         whole processes)",
+        run.job_seconds,
+        job_cpu.map_or("?".into(), |cpu| format!("{cpu:.3}"))
+    );
     print_timeline(&timeline, &run);
     println!("  report written after the job: {:.3} s", run.report_seconds);
     println!(
@@ -110,9 +118,10 @@ pub fn run(dir: PathBuf, registry: u64, rows: u64, reuse_data: bool) -> anyhow::
         extract_seconds
     );
     println!(
-        "\nratio (PSI protocol s / bidui job s): {:.1}×; with bidui's report: {:.1}×",
+        "\nratio (PSI protocol s / bidui job s): {:.1}×; with bidui's report: {:.1}×; in CPU-s: {}",
         peer.seconds / run.job_seconds,
-        peer.seconds / (run.job_seconds + run.report_seconds)
+        peer.seconds / (run.job_seconds + run.report_seconds),
+        job_cpu.map_or("?".into(), |cpu| format!("{:.1}×", peer.cpu_seconds / cpu))
     );
     Ok(())
 }
