@@ -9,6 +9,8 @@ use bidui_core::idnum::check_character;
 use bidui_core::{CivilDate, EpochSecret, IdNumber, KeyEpoch, Suite};
 use clap::Subcommand;
 
+mod compare;
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Identity tokens per second on one core, per suite, from canonical ids in memory.
@@ -101,6 +103,24 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// bidui against a PSI peer from PyPI (OpenMined's ECDH PSI, `openmined.psi`) on the
+    /// same held-out-style district in the same run: the whole job, registry against
+    /// household registration, then the peer between their identity numbers; prints both
+    /// times, their ratio, the set and intersection sizes. Needs python3 (venv) and PyPI
+    /// the first time: the peer is installed into `<dir>/psi-venv`.
+    Compare {
+        /// Folder for the district, the run and the peer's venv.
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 30_000)]
+        registry: u64,
+        /// Household-registration rows.
+        #[arg(long, default_value_t = 400_000)]
+        rows: u64,
+        /// Reuse the district already generated in --dir.
+        #[arg(long)]
+        reuse_data: bool,
+    },
     /// A whole job on a full-size district: agent rows/s, job wall time, peak memory.
     District {
         /// Folder for the district and the run (tens of GB free at full size is plenty).
@@ -121,6 +141,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Tokens { count, suite } => tokens(count, suite),
         BenchCommand::District { dir, registry, rows, reuse_data } => district(dir, registry, rows, reuse_data),
+        BenchCommand::Compare { dir, registry, rows, reuse_data } => compare::run(dir, registry, rows, reuse_data),
         BenchCommand::Agent { config, read_only, workers } => agent(&config, read_only, workers),
         BenchCommand::Ingest { dir, records, registry, departments, tls } => {
             let departments = departments.max(1);

@@ -215,8 +215,14 @@ fn demo_profile() -> Profile {
 }
 
 /// The job, with caps twice the generated sizes: room for a district's growth, not for a
-/// party tokenizing the whole province.
-fn job_spec(job: &str, epoch: &str, registry_rows: u64, department_rows: u64) -> JobSpec {
+/// party tokenizing the whole province. `departments` take part, in the demo's order.
+fn job_spec(
+    job: &str,
+    epoch: &str,
+    registry_rows: u64,
+    department_rows: u64,
+    departments: &[bidui_synth::Department],
+) -> JobSpec {
     let fields = |p: &Party| p.fields.iter().map(|(f, _)| (*f).to_owned()).collect();
     let mut spec = JobSpec {
         id: job.to_owned(),
@@ -229,8 +235,7 @@ fn job_spec(job: &str, epoch: &str, registry_rows: u64, department_rows: u64) ->
             fields: fields(&REQUESTER),
             max_records: 2 * registry_rows.max(1_000),
         },
-        departments: DEPARTMENTS
-            .iter()
+        departments: taking_part(departments)
             .map(|p| DepartmentSpec {
                 party: p.name.to_owned(),
                 compare: p.compare.to_vec(),
@@ -245,6 +250,11 @@ fn job_spec(job: &str, epoch: &str, registry_rows: u64, department_rows: u64) ->
     let profile = demo_profile();
     spec.profile = Some(profile.for_job(&spec));
     spec
+}
+
+/// The demo's departments among `departments`, in the demo's order.
+fn taking_part(departments: &[bidui_synth::Department]) -> impl Iterator<Item = &'static Party> + '_ {
+    DEPARTMENTS.iter().filter(|p| departments.iter().any(|d| d.key() == p.name))
 }
 
 /// The matcher child process; killed when dropped so a failed demo leaves nothing behind.
@@ -320,6 +330,8 @@ pub struct DistrictRun {
     pub synth_seconds: f64,
     /// From job creation to results fetched.
     pub job_seconds: f64,
+    /// The requester's report written from the results, after the job.
+    pub report_seconds: f64,
     pub matcher_peak_kib: Option<u64>,
     pub agents: Vec<bidui_agent::run::RunReport>,
 }
@@ -349,6 +361,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 pub fn run_district(
     args: &DemoArgs,
     department_rows: &[(bidui_synth::Department, u64)],
+) -> anyhow::Result<DistrictRun> {
+    run_district_with(args, department_rows, &bidui_synth::Department::ALL)
+}
+
+/// [`run_district`] with only `departments` in the job (the district is generated whole).
+pub fn run_district_with(
+    args: &DemoArgs,
+    department_rows: &[(bidui_synth::Department, u64)],
+    departments: &[bidui_synth::Department],
 ) -> anyhow::Result<DistrictRun> {
     // Absolute once, here: the agents' configurations are read relative to their own
     // folders, so a relative --dir would be resolved twice.
@@ -409,7 +430,7 @@ pub fn run_district(
         Ok(())
     };
 
-    let parties: Vec<&Party> = std::iter::once(&REQUESTER).chain(DEPARTMENTS.iter()).collect();
+    let parties: Vec<&Party> = std::iter::once(&REQUESTER).chain(taking_part(departments)).collect();
     for party in &parties {
         let home = agents_dir.join(party.name);
         std::fs::create_dir_all(&home)?;
@@ -426,7 +447,8 @@ pub fn run_district(
     }
 
     let largest_department = department_rows.iter().map(|(_, rows)| *rows).max().unwrap_or(0);
-    let spec = job_spec(&args.job, &kcv, args.registry, largest_department.max(args.population + args.registry));
+    let spec =
+        job_spec(&args.job, &kcv, args.registry, largest_department.max(args.population + args.registry), departments);
     std::fs::write(dir.join("job.toml"), toml::to_string(&spec)?)?;
     pin(&operator_dir)?;
     std::fs::write(operator_dir.join("district.toml"), DEMO_PROFILE)?;
@@ -476,9 +498,20 @@ pub fn run_district(
     let results = bidui_report::load_results(&requester_state.join("results.json"))?;
     let matcher_peak_kib = bidui_probe::peak_memory_kib_of(matcher.child.id());
     let invalid_rows = requester_state.join("invalid-rows.csv");
+    let report_started = Instant::now();
     let written = report::write_local(&results, &dir.join("report"), Some(&invalid_rows))?;
+    let report_seconds = report_started.elapsed().as_secs_f64();
     drop(matcher);
-    Ok(DistrictRun { dir, results, report: written, synth_seconds, job_seconds, matcher_peak_kib, agents: reports })
+    Ok(DistrictRun {
+        dir,
+        results,
+        report: written,
+        synth_seconds,
+        job_seconds,
+        report_seconds,
+        matcher_peak_kib,
+        agents: reports,
+    })
 }
 
 /// The agent's own record of its last run (the last line of its release log).
@@ -523,7 +556,7 @@ mod tests {
 
     #[test]
     fn the_demo_job_fits_the_example_profile_and_carries_its_part() {
-        let spec = job_spec("zc-demo", "0123456789abcdef", 3_000, 30_000);
+        let spec = job_spec("zc-demo", "0123456789abcdef", 3_000, 30_000, &bidui_synth::Department::ALL);
         spec.validate().unwrap();
         let profile = demo_profile();
         profile.check_job(&spec).unwrap();
@@ -534,5 +567,17 @@ mod tests {
         // The spec round-trips through the job.toml the demo writes.
         let written: JobSpec = toml::from_str(&toml::to_string(&spec).unwrap()).unwrap();
         assert_eq!(written, spec);
+    }
+
+    #[test]
+    fn a_job_of_some_departments_names_only_them_and_fits_the_profile() {
+        let only = [bidui_synth::Department::Housing, bidui_synth::Department::Household];
+        let spec = job_spec("zc-compare", "0123456789abcdef", 3_000, 30_000, &only);
+        spec.validate().unwrap();
+        demo_profile().check_job(&spec).unwrap();
+        let parties: Vec<&str> = spec.departments.iter().map(|d| d.party.as_str()).collect();
+        assert_eq!(parties, ["household", "housing"], "in the demo's order");
+        let embedded = spec.profile.as_ref().unwrap();
+        assert_eq!(embedded.parties.len(), 1 + only.len(), "the profile carries the job's parties only");
     }
 }

@@ -17,12 +17,27 @@ pub fn cpu_seconds_of(pid: u32) -> Option<f64> {
     cpu_seconds_at(&pid.to_string())
 }
 
+/// CPU time of this process's children that have ended and been waited for (with their own
+/// waited-for children), user and system, in seconds: a bench's agents and matcher.
+pub fn children_cpu_seconds() -> Option<f64> {
+    stat_seconds("self", CHILDREN_UTIME)
+}
+
+/// utime and stime are the 14th and 15th fields of `/proc/<pid>/stat`, the 12th and 13th
+/// after the command name; cutime and cstime follow them.
+const UTIME: usize = 11;
+const CHILDREN_UTIME: usize = 13;
+
 fn cpu_seconds_at(process: &str) -> Option<f64> {
+    stat_seconds(process, UTIME)
+}
+
+/// The sum of the user and system ticks from `first` on (after the name), in seconds.
+fn stat_seconds(process: &str, first: usize) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{process}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces; utime and
-    // stime are the 14th and 15th fields of the line, the 12th and 13th after the name.
+    // Fields after the command name, which is in parentheses and may hold spaces.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    let ticks: f64 = fields.get(first)?.parse::<f64>().ok()? + fields.get(first + 1)?.parse::<f64>().ok()?;
     Some(ticks / TICKS_PER_SECOND)
 }
 
@@ -61,6 +76,20 @@ mod tests {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while cpu_seconds().expect("CPU time of this process") <= before {
             assert!(std::time::Instant::now() < deadline, "CPU time did not advance from {before} s");
+        }
+    }
+
+    #[test]
+    fn children_are_measured_once_waited_for() {
+        let before = children_cpu_seconds().expect("CPU time of this process's children");
+        // A busy child until one of them has been given a clock tick; a broken probe never
+        // sees one.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while children_cpu_seconds().expect("CPU time of this process's children") <= before {
+            assert!(std::time::Instant::now() < deadline, "children's CPU time did not advance from {before} s");
+            let busy = "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done";
+            let status = std::process::Command::new("sh").args(["-c", busy]).status().expect("sh runs");
+            assert!(status.success());
         }
     }
 
