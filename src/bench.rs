@@ -10,6 +10,7 @@ use bidui_core::{CivilDate, EpochSecret, IdNumber, KeyEpoch, Suite};
 use clap::Subcommand;
 
 mod compare;
+mod ingest;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -146,11 +147,11 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ingest { dir, records, registry, departments, tls } => {
             let departments = departments.max(1);
             let each = records / u64::from(departments);
-            let plan = crate::bench_ingest::IngestPlan { registry, departments: vec![each; departments as usize], tls };
-            crate::bench_ingest::run(&dir, &plan)
+            let plan = ingest::IngestPlan { registry, departments: vec![each; departments as usize], tls };
+            ingest::run(&dir, &plan)
         }
         BenchCommand::Province { dir, registry, records } => {
-            crate::bench_ingest::run(&dir, &crate::bench_ingest::province(registry, records))
+            ingest::run(&dir, &ingest::province(registry, records))
         }
         BenchCommand::Wait { dir, agents, seconds } => wait(&dir, agents, seconds),
         BenchCommand::Report { results, invalid_rows, out, runs } => {

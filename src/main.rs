@@ -16,7 +16,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod audit;
 mod bench;
-mod bench_ingest;
 mod clock;
 #[cfg(test)]
 mod config_docs;
