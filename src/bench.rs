@@ -150,9 +150,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
             let plan = ingest::IngestPlan { registry, departments: vec![each; departments as usize], tls };
             ingest::run(&dir, &plan)
         }
-        BenchCommand::Province { dir, registry, records } => {
-            ingest::run(&dir, &ingest::province(registry, records))
-        }
+        BenchCommand::Province { dir, registry, records } => ingest::run(&dir, &ingest::province(registry, records)),
         BenchCommand::Wait { dir, agents, seconds } => wait(&dir, agents, seconds),
         BenchCommand::Report { results, invalid_rows, out, runs } => {
             report(&results, invalid_rows.as_deref(), out, runs)

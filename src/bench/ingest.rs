@@ -293,13 +293,20 @@ pub fn run(dir: &Path, plan: &IngestPlan) -> anyhow::Result<()> {
         );
     }
     println!("matcher peak memory: {} MiB", peak.map_or("?".into(), |k| (k / 1024).to_string()));
-    let registry_tokens = u64::from(plan.registry) * (4 + 16 * spec.layout("registry").expect("a party").token_count() as u64);
+    let connection = bidui_matcher::store::open_read_only(&database)?;
+    let (chunks, results) = bidui_matcher::store::job_footprint(&connection, JOB)?;
+    let registry_bytes = chunks.iter().filter(|(party, _)| party == "registry").map(|(_, b)| b).sum::<u64>();
+    let department_bytes = chunks.iter().filter(|(party, _)| party != "registry").map(|(_, b)| b).sum::<u64>();
     println!(
-        "matcher files after the job: {:.1} MB; beyond the registry's {:.1} MB of tokens, {:.1} bytes per department \
-         record (whose tokens are {} bytes)",
+        "matcher files after the job: {:.1} MB (database, WAL and its index); in them the registry's tokens {:.1} MB, \
+         the results {:.1} MB ({:.0} bytes per registry row), and the departments' chunks {:.1} MB: {:.2} bytes per \
+         department record (whose tokens are {} bytes)",
         disk as f64 / 1e6,
-        registry_tokens as f64 / 1e6,
-        disk.saturating_sub(registry_tokens) as f64 / records.max(1) as f64,
+        registry_bytes as f64 / 1e6,
+        results as f64 / 1e6,
+        results as f64 / f64::from(plan.registry.max(1)),
+        department_bytes as f64 / 1e6,
+        department_bytes as f64 / records.max(1) as f64,
         16 * 5
     );
     Ok(())

@@ -1120,6 +1120,17 @@ pub fn save_results(conn: &Connection, job: &str, body: &str) -> rusqlite::Resul
     Ok(())
 }
 
+/// Bytes a job keeps in the database: each party's chunks (tokens, or what the join found
+/// in them), and its results. For `bidui bench`.
+pub fn job_footprint(conn: &Connection, job: &str) -> rusqlite::Result<(Vec<(String, u64)>, u64)> {
+    let mut parties = conn.prepare("SELECT party, SUM(length(body)) FROM chunks WHERE job = ?1 GROUP BY party")?;
+    let chunks =
+        parties.query_map([job], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?.collect::<Result<_, _>>()?;
+    let results: Option<i64> =
+        conn.query_row("SELECT length(body) FROM results WHERE job = ?1", [job], |r| r.get(0)).optional()?;
+    Ok((chunks, results.unwrap_or(0) as u64))
+}
+
 pub fn results(conn: &Connection, job: &str) -> rusqlite::Result<Option<String>> {
     conn.query_row("SELECT body FROM results WHERE job = ?1", [job], |r| r.get(0)).optional()
 }
