@@ -227,7 +227,7 @@ pub fn run(dir: &Path, plan: &IngestPlan) -> anyhow::Result<()> {
     }
     let index_seconds = waited.elapsed().as_secs_f64();
     let index_kib = bidui_probe::peak_memory_kib_of(pid);
-    let uploaded = Instant::now();
+    let (uploaded, cpu_at_index) = (Instant::now(), bidui_probe::cpu_seconds_of(pid));
     let bytes: u64 = std::thread::scope(|scope| -> anyhow::Result<u64> {
         let uploads: Vec<_> = departments
             .iter()
@@ -243,6 +243,7 @@ pub fn run(dir: &Path, plan: &IngestPlan) -> anyhow::Result<()> {
         uploads.into_iter().map(|u| u.join().expect("an upload thread")).sum()
     })?;
     let sealed = uploaded.elapsed().as_secs_f64();
+    let cpu_at_seal = bidui_probe::cpu_seconds_of(pid);
     let status = loop {
         let status: JobStatus = operator.get(&format!("/v2/jobs/{JOB}"))?;
         if status.state != JobState::Collecting {
@@ -279,12 +280,19 @@ pub fn run(dir: &Path, plan: &IngestPlan) -> anyhow::Result<()> {
     );
     let all = (records + u64::from(plan.registry)) as f64;
     match cpu {
-        Some(cpu) => println!(
-            "matcher CPU: {cpu:.2} s, {:.0} ns per record (registry included): {:.1} M records/s per core",
-            cpu * 1e9 / all,
-            all / cpu / 1e6
-        ),
+        Some(cpu) => println!("matcher CPU: {cpu:.2} s, {:.0} ns per record in all", cpu * 1e9 / all),
         None => println!("matcher CPU: not measurable here"),
+    }
+    if let (Some(before), Some(at_index), Some(at_seal), Some(cpu)) = (cpu_before, cpu_at_index, cpu_at_seal, cpu) {
+        let departments = at_seal - at_index;
+        println!(
+            "  registry upload and index {:.2} s; departments to their last seal {departments:.2} s, {:.0} ns per \
+             record: {:.1} M records/s per core; the join's end and the results {:.2} s",
+            at_index - before,
+            departments * 1e9 / records.max(1) as f64,
+            records as f64 / departments / 1e6,
+            cpu - (at_seal - before)
+        );
     }
     if let Some(client) = client_cpu {
         println!(
