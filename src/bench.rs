@@ -70,9 +70,10 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
-    /// The matcher's results for a sealed job, in process (no network, no database): the
-    /// registry index, every department's join, `results::build` and the JSON stored, for a
-    /// registry against seven departments that seal values; fastest and median of `runs`.
+    /// The matcher's results for a sealed job, in process (no network): the registry index,
+    /// every department's join, `results::build`, the JSON and its write to a matcher
+    /// database, for a registry against seven departments that seal values; fastest and
+    /// median of `runs`.
     Results {
         #[arg(long, default_value_t = 30_000)]
         registry: u32,
@@ -630,9 +631,14 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
         .iter()
         .map(|d| (d.party.clone(), DepartmentSeal { sealed_fields: fields.clone(), refused: Vec::new() }))
         .collect();
+    // The results stored as the matcher stores them (its database settings, one transaction).
+    let db_dir = std::env::temp_dir().join(format!("bidui-bench-results-{}", std::process::id()));
+    std::fs::create_dir_all(&db_dir)?;
+    let store = bidui_matcher::store::Store::create(&db_dir.join("matcher.db"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let mut stages = Stages::default();
     let mut figures = String::new();
-    for _ in 0..runs.max(1) {
+    for run in 0..runs.max(1) {
         let index = stages.time("registry index", || {
             let mut index = RegistryIndex::new(DEPARTMENTS);
             for chunk in &registry_chunks {
@@ -680,9 +686,15 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
             bidui_matcher::results::sealed_value_count(&results),
             body.len() as f64 / 1e6
         );
+        let job = format!("results-{run}");
+        stages.time("results DB write", || {
+            runtime.block_on(store.transaction(move |tx| bidui_matcher::store::save_results(tx, &job, &body)))
+        })?;
     }
     println!("bidui bench results: registry {registry}, {DEPARTMENTS} departments of {rows} rows: {figures}");
     stages.print();
+    drop(store);
+    std::fs::remove_dir_all(&db_dir)?;
     Ok(())
 }
 
