@@ -490,10 +490,8 @@ fn report(
         stages.time("problems.csv", || write(bidui_report::PROBLEMS_CSV, export::problems_csv(&set)))?;
         stages
             .time("summary.html", || write(bidui_report::SUMMARY_FILE, html::summary(&set, None, None).into_bytes()))?;
-        stages.time("whole report (derive+write)", || -> anyhow::Result<()> {
-            let set = bidui_report::derive(&results, &options)?;
-            bidui_report::write_report(&results, &set, None, None, &dir)?;
-            Ok(())
+        stages.time("whole report (derive+write)", || {
+            bidui_report::derive_and_write(&results, &options, None, None, &dir)
         })?;
         summary = format!(
             "{} registry rows, {} problems, {} town workbooks",

@@ -18,11 +18,19 @@ pub struct Vocabulary {
     department_fields: BTreeMap<String, Vec<String>>,
 }
 
-/// The requester's fields any row carries, in order. Inserted one by one: collecting every
-/// row's keys into a set first sorts them all (a fifth of `derive` on 30,000 rows).
+/// The requester's fields any row carries, in order. Collecting every row's keys sorted
+/// them all (a fifth of `derive` on 30,000 rows); most rows carry the same fields as the row
+/// before, so only another set of fields is added.
 pub fn carried_fields(results: &JobResults) -> BTreeSet<&str> {
     let mut fields = BTreeSet::new();
-    fields.extend(results.rows.iter().flat_map(|r| r.fields.keys().map(String::as_str)));
+    let mut last: Option<&BTreeMap<String, String>> = None;
+    for row in &results.rows {
+        if last.is_some_and(|last| last.keys().eq(row.fields.keys())) {
+            continue;
+        }
+        fields.extend(row.fields.keys().map(String::as_str));
+        last = Some(&row.fields);
+    }
     fields
 }
 
