@@ -72,8 +72,8 @@ pub enum BenchCommand {
     },
     /// The matcher's results for a sealed job, in process (no network): the registry index,
     /// every department's join, `results::build`, the JSON and its write to a matcher
-    /// database, for a registry against seven departments that seal values; fastest and
-    /// median of `runs`.
+    /// database, then the requester parsing them and opening its values, for a registry
+    /// against seven departments that seal values; fastest and median of `runs`.
     Results {
         #[arg(long, default_value_t = 30_000)]
         registry: u32,
@@ -524,7 +524,10 @@ fn decode<'a>(bytes: &'a [u8], layout: &bidui_core::wire::Layout) -> bidui_core:
 }
 
 fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
+    use bidui_agent::open::Openers;
+    use bidui_agent::tokenize::RowIdentity;
     use bidui_core::api::{Attribute, DepartmentSpec, JobSpec, RequesterSpec};
+    use bidui_core::fieldseal::{seal_values, SealContext, SealKind};
     use bidui_core::wire::{encode_chunk, Layout, TokenGroup, TokenRecord, ABSENT};
     use bidui_matcher::matching::{DepartmentJoin, RegistryIndex};
     use bidui_matcher::results::{DepartmentSeal, ResultInputs};
@@ -534,11 +537,15 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
     let compare = vec![Attribute::Name, Attribute::Sex, Attribute::BirthDate];
     let attributes = Attribute::expand(&compare).len();
     let fields: Vec<String> = (0..3).map(|f| format!("field{f}")).collect();
+    // The registry's people have real identity numbers, so that the requester can open the
+    // values sealed to them.
+    let epoch = KeyEpoch::new(Suite::HmacSha256, EpochSecret::from_bytes([7; 32]));
+    let ids = synthetic_ids(registry as usize);
     let spec = JobSpec {
         id: "results".into(),
         purpose: "bench".into(),
         approval: "bench".into(),
-        epoch: "0123456789abcdef".into(),
+        epoch: epoch.key_check_value(),
         suite: Suite::HmacSha256,
         requester: RequesterSpec { party: "registry".into(), fields: vec![], max_records: u64::from(registry) },
         departments: (0..DEPARTMENTS)
@@ -578,7 +585,8 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
         .collect();
     // Each department: its first rows are registry people (a share of the registry like the
     // demo district's departments), one attribute in 20 differs; the rest are strangers.
-    // Every row seals values.
+    // Every row seals values: a registry person's under its identity number (those under
+    // the quasi-identifier, and strangers', are random bytes: they do not open).
     const SHARES: [u32; DEPARTMENTS] = [95, 73, 92, 8, 3, 2, 75];
     let department_layout = Layout { groups: vec![attributes], sealed: true };
     let rng = ring::rand::SystemRandom::new();
@@ -591,6 +599,9 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
         .map(|d| {
             let people: Vec<u32> =
                 (1..=registry).filter(|p| (p.wrapping_mul(2_654_435_761) >> 7) % 100 < SHARES[d]).collect();
+            let pair = spec.pair(&spec.departments[d].party);
+            let seal_key = epoch.pair_keys(&pair).field_seal;
+            let context = SealContext { pair, fields: &fields };
             (0..rows.div_ceil(CHUNK_RECORDS))
                 .map(|c| {
                     let records: Vec<TokenRecord> = ((c * CHUNK_RECORDS + 1)..=((c + 1) * CHUNK_RECORDS).min(rows))
@@ -615,7 +626,17 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
                                 },
                             };
                             // Sealed values of three short fields: nonce, one pad block, tag.
-                            let sealed = Some((random(12 + 64 + 16), random(12 + 64 + 16)));
+                            let by_id = match people.get(row as usize - 1) {
+                                Some(&person) => {
+                                    let values: Vec<String> = (0..3).map(|f| format!("{d}-{row}-{f}")).collect();
+                                    let values: Vec<Option<&str>> = values.iter().map(|v| Some(v.as_str())).collect();
+                                    let id = bidui_core::token::id_message(&ids[person as usize - 1]);
+                                    seal_values(&seal_key, SealKind::Id, &id, &context, row, &values)
+                                        .expect("three short values seal")
+                                }
+                                None => random(12 + 64 + 16),
+                            };
+                            let sealed = Some((by_id, random(12 + 64 + 16)));
                             TokenRecord { row, groups: vec![group], sealed }
                         })
                         .collect();
@@ -684,10 +705,24 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
             bidui_matcher::results::sealed_value_count(&results),
             body.len() as f64 / 1e6
         );
+        // The requester's side: the fetched results parsed, then every row's values opened
+        // with its person (the registry's cells are not read again here).
+        let fetched = stages.time("requester parse", || serde_json::from_str::<bidui_core::api::JobResults>(&body))?;
         let job = format!("results-{run}");
         stages.time("results DB write", || {
             runtime.block_on(store.transaction(move |tx| bidui_matcher::store::save_results(tx, &job, &body)))
         })?;
+        let unopened = stages.time("requester open", || {
+            let openers = Openers::new(&epoch, &spec, &fetched.sealed_fields);
+            let mut opened = fetched;
+            let mut unopened = 0;
+            for row in &mut opened.rows {
+                let id = valid(row.row).then(|| ids[person_of(row.row) as usize - 1]);
+                unopened += openers.open_row(row, Some(&RowIdentity { id, qid: None }));
+            }
+            unopened
+        });
+        figures.push_str(&format!(", {unopened} not opened (the probable matches')"));
     }
     println!("bidui bench results: registry {registry}, {DEPARTMENTS} departments of {rows} rows: {figures}");
     stages.print();
