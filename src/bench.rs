@@ -92,9 +92,10 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
-    /// The matcher's results for a sealed job, in process (no network, no database): the
-    /// registry index, every department's join, `results::build` and the JSON stored, for a
-    /// registry against seven departments that seal values; fastest and median of `runs`.
+    /// The matcher's results for a sealed job, in process (no network): the registry index,
+    /// every department's join, `results::build`, the JSON and its write to a matcher
+    /// database, then the requester parsing them and opening its values, for a registry
+    /// against seven departments that seal values; fastest and median of `runs`.
     Results {
         #[arg(long, default_value_t = 30_000)]
         registry: u32,
@@ -439,10 +440,8 @@ fn report(
         stages.time("problems.csv", || write(bidui_report::PROBLEMS_CSV, export::problems_csv(&set)))?;
         stages
             .time("summary.html", || write(bidui_report::SUMMARY_FILE, html::summary(&set, None, None).into_bytes()))?;
-        stages.time("whole report (derive+write)", || -> anyhow::Result<()> {
-            let set = bidui_report::derive(&results, &options)?;
-            bidui_report::write_report(&results, &set, None, None, &dir)?;
-            Ok(())
+        stages.time("whole report (derive+write)", || {
+            bidui_report::derive_and_write(&results, &options, None, None, &dir)
         })?;
         summary = format!(
             "{} registry rows, {} problems, {} town workbooks",
@@ -475,7 +474,10 @@ fn decode<'a>(bytes: &'a [u8], layout: &bidui_core::wire::Layout) -> bidui_core:
 }
 
 fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
+    use bidui_agent::open::Openers;
+    use bidui_agent::tokenize::RowIdentity;
     use bidui_core::api::{Attribute, DepartmentSpec, JobSpec, RequesterSpec};
+    use bidui_core::fieldseal::{seal_values, SealContext, SealKind};
     use bidui_core::wire::{encode_chunk, Layout, TokenGroup, TokenRecord, ABSENT};
     use bidui_matcher::matching::{DepartmentJoin, RegistryIndex};
     use bidui_matcher::results::{DepartmentSeal, ResultInputs};
@@ -485,11 +487,15 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
     let compare = vec![Attribute::Name, Attribute::Sex, Attribute::BirthDate];
     let attributes = Attribute::expand(&compare).len();
     let fields: Vec<String> = (0..3).map(|f| format!("field{f}")).collect();
+    // The registry's people have real identity numbers, so that the requester can open the
+    // values sealed to them.
+    let epoch = KeyEpoch::new(Suite::HmacSha256, EpochSecret::from_bytes([7; 32]));
+    let ids = synthetic_ids(registry as usize);
     let spec = JobSpec {
         id: "results".into(),
         purpose: "bench".into(),
         approval: "bench".into(),
-        epoch: "0123456789abcdef".into(),
+        epoch: epoch.key_check_value(),
         suite: Suite::HmacSha256,
         requester: RequesterSpec { party: "registry".into(), fields: vec![], max_records: u64::from(registry) },
         departments: (0..DEPARTMENTS)
@@ -529,7 +535,8 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
         .collect();
     // Each department: its first rows are registry people (a share of the registry like the
     // demo district's departments), one attribute in 20 differs; the rest are strangers.
-    // Every row seals values.
+    // Every row seals values: a registry person's under its identity number (those under
+    // the quasi-identifier, and strangers', are random bytes: they do not open).
     const SHARES: [u32; DEPARTMENTS] = [95, 73, 92, 8, 3, 2, 75];
     let department_layout = Layout { groups: vec![attributes], sealed: true };
     let rng = ring::rand::SystemRandom::new();
@@ -542,6 +549,9 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
         .map(|d| {
             let people: Vec<u32> =
                 (1..=registry).filter(|p| (p.wrapping_mul(2_654_435_761) >> 7) % 100 < SHARES[d]).collect();
+            let pair = spec.pair(&spec.departments[d].party);
+            let seal_key = epoch.pair_keys(&pair).field_seal;
+            let context = SealContext { pair, fields: &fields };
             (0..rows.div_ceil(CHUNK_RECORDS))
                 .map(|c| {
                     let records: Vec<TokenRecord> = ((c * CHUNK_RECORDS + 1)..=((c + 1) * CHUNK_RECORDS).min(rows))
@@ -566,7 +576,17 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
                                 },
                             };
                             // Sealed values of three short fields: nonce, one pad block, tag.
-                            let sealed = Some((random(12 + 64 + 16), random(12 + 64 + 16)));
+                            let by_id = match people.get(row as usize - 1) {
+                                Some(&person) => {
+                                    let values: Vec<String> = (0..3).map(|f| format!("{d}-{row}-{f}")).collect();
+                                    let values: Vec<Option<&str>> = values.iter().map(|v| Some(v.as_str())).collect();
+                                    let id = bidui_core::token::id_message(&ids[person as usize - 1]);
+                                    seal_values(&seal_key, SealKind::Id, &id, &context, row, &values)
+                                        .expect("three short values seal")
+                                }
+                                None => random(12 + 64 + 16),
+                            };
+                            let sealed = Some((by_id, random(12 + 64 + 16)));
                             TokenRecord { row, groups: vec![group], sealed }
                         })
                         .collect();
@@ -580,9 +600,14 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
         .iter()
         .map(|d| (d.party.clone(), DepartmentSeal { sealed_fields: fields.clone(), refused: Vec::new() }))
         .collect();
+    // The results stored as the matcher stores them (its database settings, one transaction).
+    let db_dir = std::env::temp_dir().join(format!("bidui-bench-results-{}", std::process::id()));
+    std::fs::create_dir_all(&db_dir)?;
+    let store = bidui_matcher::store::Store::create(&db_dir.join("matcher.db"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let mut stages = Stages::default();
     let mut figures = String::new();
-    for _ in 0..runs.max(1) {
+    for run in 0..runs.max(1) {
         let index = stages.time("registry index", || {
             let mut index = RegistryIndex::new(DEPARTMENTS);
             for chunk in &registry_chunks {
@@ -630,9 +655,29 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
             bidui_matcher::results::sealed_value_count(&results),
             body.len() as f64 / 1e6
         );
+        // The requester's side: the fetched results parsed, then every row's values opened
+        // with its person (the registry's cells are not read again here).
+        let fetched = stages.time("requester parse", || serde_json::from_str::<bidui_core::api::JobResults>(&body))?;
+        let job = format!("results-{run}");
+        stages.time("results DB write", || {
+            runtime.block_on(store.transaction(move |tx| bidui_matcher::store::save_results(tx, &job, &body)))
+        })?;
+        let unopened = stages.time("requester open", || {
+            let openers = Openers::new(&epoch, &spec, &fetched.sealed_fields);
+            let mut opened = fetched;
+            let mut unopened = 0;
+            for row in &mut opened.rows {
+                let id = valid(row.row).then(|| ids[person_of(row.row) as usize - 1]);
+                unopened += openers.open_row(row, Some(&RowIdentity { id, qid: None }));
+            }
+            unopened
+        });
+        figures.push_str(&format!(", {unopened} not opened (the probable matches')"));
     }
     println!("bidui bench results: registry {registry}, {DEPARTMENTS} departments of {rows} rows: {figures}");
     stages.print();
+    drop(store);
+    std::fs::remove_dir_all(&db_dir)?;
     Ok(())
 }
 

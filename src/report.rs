@@ -173,9 +173,8 @@ pub fn run(command: ReportCommand) -> anyhow::Result<()> {
 /// requester's agent runs beside the report).
 pub fn write_local(results: &JobResults, dir: &Path, invalid_rows: Option<&Path>) -> anyhow::Result<Written> {
     let options = Options { invalid_rows: invalid_rows.map(read_invalid_rows).transpose()?, ..Options::default() };
-    let set = bidui_report::derive(results, &options)?;
-    let report =
-        bidui_report::write_report(results, &set, None, Some(&crate::clock::now_in_china().to_minute_string()), dir)?;
+    let generated = crate::clock::now_in_china().to_minute_string();
+    let (_, report) = bidui_report::derive_and_write(results, &options, None, Some(&generated), dir)?;
     Ok(Written { json: report.results.clone(), csv: report.results_csv.clone(), report })
 }
 
@@ -213,15 +212,9 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
         builtin_rules: !args.no_builtin_rules,
         ..Options::default()
     };
-    let set = bidui_report::derive(&results, &options)?;
     let previous = args.previous.as_deref().map(bidui_report::load_run).transpose()?;
-    let written = bidui_report::write_report(
-        &results,
-        &set,
-        previous.as_ref(),
-        Some(&crate::clock::now_in_china().to_minute_string()),
-        &out,
-    )?;
+    let generated = crate::clock::now_in_china().to_minute_string();
+    let (set, written) = bidui_report::derive_and_write(&results, &options, previous.as_ref(), Some(&generated), &out)?;
     print_build(&set, &written);
     let unlisted = set.problems.iter().filter(|p| p.code == UNLISTED_INVALID_ID).count();
     if unlisted > 0 {

@@ -140,11 +140,9 @@ impl Cells {
 /// The matcher's results, one line per registry row, UTF-8 with BOM.
 pub fn results_csv(results: &JobResults) -> Vec<u8> {
     let mut out = SpreadsheetCsv::new();
-    let mut requester_fields: Vec<&String> = results.rows.iter().flat_map(|r| r.fields.keys()).collect();
-    requester_fields.sort();
-    requester_fields.dedup();
+    let requester_fields = crate::labels::carried_fields(results);
     let mut header = vec!["row".to_owned()];
-    header.extend(requester_fields.iter().map(|f| (*f).clone()));
+    header.extend(requester_fields.iter().map(|f| (*f).to_owned()));
     header.extend(["id_valid".to_owned(), "duplicate_rows".to_owned()]);
     for d in &results.departments {
         header.extend([

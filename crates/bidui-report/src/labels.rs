@@ -18,13 +18,28 @@ pub struct Vocabulary {
     department_fields: BTreeMap<String, Vec<String>>,
 }
 
+/// The requester's fields any row carries, in order. Collecting every row's keys sorted
+/// them all (a fifth of `derive` on 30,000 rows); most rows carry the same fields as the row
+/// before, so only another set of fields is added.
+pub fn carried_fields(results: &JobResults) -> BTreeSet<&str> {
+    let mut fields = BTreeSet::new();
+    let mut last: Option<&BTreeMap<String, String>> = None;
+    for row in &results.rows {
+        if last.is_some_and(|last| last.keys().eq(row.fields.keys())) {
+            continue;
+        }
+        fields.extend(row.fields.keys().map(String::as_str));
+        last = Some(&row.fields);
+    }
+    fields
+}
+
 impl Vocabulary {
     pub fn of(results: &JobResults) -> Vocabulary {
         let mut registry_fields = results.registry_fields.clone();
         // Results of before the spec's field list travelled: the fields the rows carry.
         if registry_fields.is_empty() {
-            let carried: BTreeSet<&String> = results.rows.iter().flat_map(|r| r.fields.keys()).collect();
-            registry_fields = carried.into_iter().cloned().collect();
+            registry_fields = carried_fields(results).into_iter().map(str::to_owned).collect();
         }
         Vocabulary {
             profile: results.profile.clone().unwrap_or_default(),

@@ -29,7 +29,8 @@
 //! # A run and its report directory
 //!
 //! A **run** is one job: the `results.json` the requester's agent wrote
-//! (`<state_dir>/<job>/results.json`). [`write_report`] writes a run's report directory,
+//! (`<state_dir>/<job>/results.json`). [`write_report`] writes a run's report directory
+//! ([`derive_and_write`] derives its problems as well),
 //! on the requester's side:
 //!
 //! ```text
@@ -130,32 +131,80 @@ pub fn write_report(
     generated: Option<&str>,
     dir: &Path,
 ) -> Result<Written, ReportError> {
-    std::fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
-    let towns_dir = dir.join(TOWNS_DIR);
-    let written = Written {
-        results: dir.join(RESULTS_FILE),
-        results_csv: dir.join(RESULTS_CSV),
-        problems_json: dir.join(PROBLEMS_FILE),
-        problems_csv: dir.join(PROBLEMS_CSV),
-        summary: dir.join(SUMMARY_FILE),
-        towns: Vec::new(),
-    };
+    let written = Written::in_dir(dir)?;
     // The town workbooks on a thread of their own, the other files meanwhile: the two
     // halves take about as long.
     let (towns, files) = std::thread::scope(|scope| {
-        let towns = scope.spawn(|| write_town_workbooks(set, &towns_dir, registry_entries(results).as_ref()));
-        let files = (|| {
-            export::write_results_json(results, &written.results)?;
-            write_file(&written.results_csv, &export::results_csv(results))?;
-            write_file(&written.problems_json, &export::problems_json(set))?;
-            write_file(&written.problems_csv, &export::problems_csv(set))?;
-            let trend = previous.map(|p| diff::diff(p, set));
-            write_file(&written.summary, html::summary(set, trend.as_ref(), generated).as_bytes())
-        })();
-        (towns.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), files)
+        let towns = scope.spawn(|| write_town_workbooks(set, &dir.join(TOWNS_DIR), registry_entries(results).as_ref()));
+        let files = written.results_files(results).and_then(|()| written.problem_files(set, previous, generated));
+        (joined(towns), files)
     });
     files?;
     Ok(Written { towns: towns?, ..written })
+}
+
+/// Derives a run's problems ([`derive`]) and writes its report directory as
+/// [`write_report`] does: the results' own files are written while the problems are
+/// derived, then the town workbooks beside the problems' files.
+pub fn derive_and_write(
+    results: &JobResults,
+    options: &Options,
+    previous: Option<&ProblemSet>,
+    generated: Option<&str>,
+    dir: &Path,
+) -> Result<(ProblemSet, Written), ReportError> {
+    let written = Written::in_dir(dir)?;
+    let (set, towns) = std::thread::scope(|scope| {
+        let results_files = scope.spawn(|| written.results_files(results));
+        let set = derive(results, options)?;
+        let (towns, files) = std::thread::scope(|scope| {
+            let towns =
+                scope.spawn(|| write_town_workbooks(&set, &dir.join(TOWNS_DIR), registry_entries(results).as_ref()));
+            (joined(towns), written.problem_files(&set, previous, generated))
+        });
+        joined(results_files)?;
+        files?;
+        Ok::<_, ReportError>((set, towns?))
+    })?;
+    Ok((set, Written { towns, ..written }))
+}
+
+fn joined<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+impl Written {
+    /// The paths of a report directory, created.
+    fn in_dir(dir: &Path) -> Result<Written, ReportError> {
+        std::fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
+        Ok(Written {
+            results: dir.join(RESULTS_FILE),
+            results_csv: dir.join(RESULTS_CSV),
+            problems_json: dir.join(PROBLEMS_FILE),
+            problems_csv: dir.join(PROBLEMS_CSV),
+            summary: dir.join(SUMMARY_FILE),
+            towns: Vec::new(),
+        })
+    }
+
+    /// results.json and results.csv: the results alone, no problem needed.
+    fn results_files(&self, results: &JobResults) -> Result<(), ReportError> {
+        export::write_results_json(results, &self.results)?;
+        write_file(&self.results_csv, &export::results_csv(results))
+    }
+
+    /// problems.json, problems.csv and summary.html.
+    fn problem_files(
+        &self,
+        set: &ProblemSet,
+        previous: Option<&ProblemSet>,
+        generated: Option<&str>,
+    ) -> Result<(), ReportError> {
+        write_file(&self.problems_json, &export::problems_json(set))?;
+        write_file(&self.problems_csv, &export::problems_csv(set))?;
+        let trend = previous.map(|p| diff::diff(p, set));
+        write_file(&self.summary, html::summary(set, trend.as_ref(), generated).as_bytes())
+    }
 }
 
 /// The people of the registry rows, when the requester's agent filled them in (protocol v2

@@ -216,7 +216,7 @@ pub fn effective(declared: &[StatusRule], builtin: Vec<StatusRule>) -> Vec<Statu
 /// Requester fields filled in for at least one row: an absent value of such a field means
 /// the registry cell is empty; of any other, that the job does not know it.
 pub fn released_registry_fields(results: &JobResults) -> BTreeSet<String> {
-    results.rows.iter().flat_map(|r| r.fields.keys().cloned()).collect()
+    crate::labels::carried_fields(results).into_iter().map(str::to_owned).collect()
 }
 
 /// One rule's finding on one row, before it becomes a [`crate::Problem`].

@@ -822,3 +822,47 @@ fn a_report_written_in_parallel_lists_its_towns_in_order_and_its_results_read_ba
         assert!(std::fs::metadata(file).unwrap().len() > 0, "{}", file.display());
     }
 }
+
+#[test]
+fn deriving_while_writing_gives_the_same_report_as_derive_then_write_report() {
+    let run = with_people(district());
+    let options = Options { invalid_rows: Some(local_invalid_rows()), ..Options::default() };
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let set = derive(&run, &options).unwrap();
+    let apart = bidui_report::write_report(&run, &set, None, Some("2026-12-01 10:00"), one.path()).unwrap();
+    let (derived, together) =
+        bidui_report::derive_and_write(&run, &options, None, Some("2026-12-01 10:00"), two.path()).unwrap();
+    assert_eq!(derived, set);
+    for file in ["results.json", "results.csv", "problems.json", "problems.csv", "summary.html"] {
+        let read = |dir: &tempfile::TempDir| std::fs::read(dir.path().join(file)).unwrap();
+        assert_eq!(read(&one), read(&two), "{file}");
+    }
+    let towns = |written: &bidui_report::Written| {
+        written.towns.iter().map(|t| (t.town.clone(), t.problems, t.fill_ins)).collect::<Vec<_>>()
+    };
+    assert_eq!(towns(&apart), towns(&together));
+    assert!(!apart.towns.is_empty());
+    for (a, b) in apart.towns.iter().zip(&together.towns) {
+        for name in [bidui_report::xlsx::PROBLEM_SHEET, bidui_report::xlsx::FILL_SHEET, bidui_report::xlsx::INFO_SHEET]
+        {
+            assert_eq!(sheet(&a.path, name), sheet(&b.path, name), "{} {name}", a.town);
+        }
+    }
+}
+
+#[test]
+fn the_fields_carried_are_every_rows_even_when_a_row_carries_other_fields_than_the_one_before() {
+    let carrying = |n: u32, fields: &[&str]| RowResult {
+        fields: fields.iter().map(|f| (f.to_string(), "x".to_owned())).collect(),
+        ..row(n, "荔城街道", &[])
+    };
+    let run = results(vec![
+        carrying(1, &["phone", "town"]),
+        carrying(2, &["phone", "town"]),
+        carrying(3, &["address", "town"]),
+        carrying(4, &["phone", "town"]),
+        carrying(5, &["category"]),
+    ]);
+    let carried: Vec<&str> = bidui_report::labels::carried_fields(&run).into_iter().collect();
+    assert_eq!(carried, vec!["address", "category", "phone", "town"]);
+}
