@@ -1002,10 +1002,17 @@ mod tests {
         after: Duration,
     ) -> (u16, std::thread::JoinHandle<Vec<String>>) {
         use std::io::{BufRead, BufReader, Write};
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // Listening before it returns, unless it is to come up late: a client without
+        // retries once asked before the thread had bound, was refused, and the test then
+        // waited forever for the answer's thread to accept.
+        let early = (after.is_zero()).then(|| std::net::TcpListener::bind("127.0.0.1:0").unwrap());
+        let port = match &early {
+            Some(listener) => listener.local_addr().unwrap().port(),
+            None => std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port(),
+        };
         let server = std::thread::spawn(move || {
             std::thread::sleep(after);
-            let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+            let listener = early.unwrap_or_else(|| std::net::TcpListener::bind(("127.0.0.1", port)).unwrap());
             let mut nonces = Vec::new();
             for (status, body) in answers {
                 let (stream, _) = listener.accept().unwrap();
