@@ -336,6 +336,29 @@ fn wait(dir: &std::path::Path, agents: usize, seconds: u64) -> anyhow::Result<()
     Ok(())
 }
 
+/// A generated district of `registry` rows whose household registration holds `rows`
+/// (the registry's people and everyone else), served over TLS on loopback, its job named
+/// `<job>-<pid>`.
+pub(crate) fn district_args(
+    dir: PathBuf,
+    registry: u64,
+    rows: u64,
+    reuse_data: bool,
+    job: &str,
+) -> crate::demo::DemoArgs {
+    crate::demo::DemoArgs {
+        dir: Some(dir),
+        registry,
+        population: rows.saturating_sub(registry),
+        seed: 20190419,
+        listen: "127.0.0.1:0".parse().expect("a socket address"),
+        agents_via: None,
+        insecure_http: false,
+        reuse_data,
+        job: format!("{job}-{}", std::process::id()),
+    }
+}
+
 /// A full-size district through the real binary: every department at `rows` rows.
 fn district(dir: PathBuf, registry: u64, rows: u64, reuse_data: bool) -> anyhow::Result<()> {
     // A worksheet holds at most 1,048,576 rows: departments exporting .xlsx stop at a million.
@@ -344,18 +367,7 @@ fn district(dir: PathBuf, registry: u64, rows: u64, reuse_data: bool) -> anyhow:
         .filter(|l| l.department != bidui_synth::Department::Household)
         .map(|l| (l.department, if l.format == "xlsx" { rows.min(1_000_000) } else { rows }))
         .collect();
-    let args = crate::demo::DemoArgs {
-        dir: Some(dir),
-        registry,
-        // Household registration holds the registry's people and everyone else.
-        population: rows.saturating_sub(registry),
-        seed: 20190419,
-        listen: "127.0.0.1:0".parse().expect("a socket address"),
-        agents_via: None,
-        insecure_http: false,
-        reuse_data,
-        job: format!("bench-{}", std::process::id()),
-    };
+    let args = district_args(dir, registry, rows, reuse_data, "bench");
     let run = crate::demo::run_district(&args, &departments)?;
     println!(
         "\nbidui bench district: registry {registry}, CSV departments of ~{rows} rows, xlsx ones of at most 1,000,000"

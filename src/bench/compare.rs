@@ -24,18 +24,7 @@ const PEER_SCRIPT: &str = include_str!("../../bench/psi_peer.py");
 /// The held-out-style district: the registry against household registration, and the PSI
 /// peer between the registry's identity numbers (client) and the household's (server).
 pub fn run(dir: PathBuf, registry: u64, rows: u64, reuse_data: bool) -> anyhow::Result<()> {
-    let args = crate::demo::DemoArgs {
-        dir: Some(dir),
-        registry,
-        // Household registration holds the registry's people (but the absent) and the rest.
-        population: rows.saturating_sub(registry),
-        seed: 20190419,
-        listen: "127.0.0.1:0".parse().expect("a socket address"),
-        agents_via: None,
-        insecure_http: false,
-        reuse_data,
-        job: format!("compare-{}", std::process::id()),
-    };
+    let args = super::district_args(dir, registry, rows, reuse_data, "compare");
     // The agents and the matcher are child processes, waited for before this returns.
     let children_cpu = bidui_probe::children_cpu_seconds();
     let run = crate::demo::run_district_with(&args, &[], &[Department::Household])?;

@@ -23,23 +23,15 @@ pub struct IngestPlan {
 const EPOCH: &str = "0123456789abcdef";
 const JOB: &str = "ingest";
 
-/// SplitMix64: made-up tokens at a few nanoseconds each, so the generator does not compete
-/// with the matcher for the cores. Not for anything secret.
+/// Made-up tokens at a few nanoseconds each (SplitMix64), so the generator does not
+/// compete with the matcher for the cores.
 struct SplitMix(u64);
 
 impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
     fn token(&mut self) -> Token {
         let mut token = [0u8; 16];
-        token[..8].copy_from_slice(&self.next().to_le_bytes());
-        token[8..].copy_from_slice(&self.next().to_le_bytes());
+        token[..8].copy_from_slice(&bidui_synth::splitmix64(&mut self.0).to_le_bytes());
+        token[8..].copy_from_slice(&bidui_synth::splitmix64(&mut self.0).to_le_bytes());
         Token(token)
     }
 }

@@ -129,6 +129,7 @@ pub use names::NameForm;
 pub use people::{CATEGORIES, CATEGORY_WEIGHTS};
 pub use places::TOWNS;
 pub use registry::{REGISTRY_COLUMNS, REGISTRY_FILE, REGISTRY_ID_RATES, REGISTRY_SHEET};
+pub use rng::splitmix64;
 pub use truth::{
     Appearance, Disagreement, DuplicateGroup, FileInfo, FillIn, GroundTruth, Manifest, ProbableMatch, RegistryRow,
     StatusCase, Summary, TwoTownAssistance,
