@@ -68,8 +68,7 @@ impl RegistryIndexes {
             return false;
         }
         loop {
-            let held: u64 = entries.values().map(Entry::cost).sum();
-            if held + cost <= self.budget {
+            if held(&entries) + cost <= self.budget {
                 break;
             }
             let oldest = entries
@@ -105,10 +104,14 @@ impl RegistryIndexes {
         self.entries.lock().expect("index entries").remove(job);
     }
 
-    /// Row-groups held or claimed, for tests and the budget's arithmetic.
+    /// Row-groups held or claimed.
     pub fn held(&self) -> u64 {
-        self.entries.lock().expect("index entries").values().map(Entry::cost).sum()
+        held(&self.entries.lock().expect("index entries"))
     }
+}
+
+fn held(entries: &HashMap<String, Entry>) -> u64 {
+    entries.values().map(Entry::cost).sum()
 }
 
 #[cfg(test)]
