@@ -607,19 +607,19 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
                 .collect()
         })
         .collect();
-    let seals = spec
+    let seals: std::collections::BTreeMap<String, DepartmentSeal> = spec
         .departments
         .iter()
         .map(|d| (d.party.clone(), DepartmentSeal { sealed_fields: fields.clone(), refused: Vec::new() }))
         .collect();
-    // The results stored as the matcher stores them (its database settings, one transaction).
+    // The results stored as the matcher stores them (its database settings).
     let db_dir = std::env::temp_dir().join(format!("bidui-bench-results-{}", std::process::id()));
     std::fs::create_dir_all(&db_dir)?;
     let store = bidui_matcher::store::Store::create(&db_dir.join("matcher.db"))?;
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let mut stages = Stages::default();
     let mut figures = String::new();
-    for run in 0..runs.max(1) {
+    for _ in 0..runs.max(1) {
         let index = stages.time("registry index", || {
             let mut index = RegistryIndex::new(DEPARTMENTS);
             for chunk in &registry_chunks {
@@ -650,30 +650,42 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
                 joins.into_iter().map(|j| j.join().expect("a join thread")).collect()
             })
         });
-        let results = stages.time("results::build", || {
-            bidui_matcher::results::build(&ResultInputs {
-                spec: &spec,
-                index: &index,
-                departments: &departments,
-                seals: &seals,
-                registry_rows_read: u64::from(registry),
-                invalid_ids: Default::default(),
+        let inputs = ResultInputs {
+            spec: spec.clone(),
+            index: std::sync::Arc::new(index),
+            departments,
+            seals: seals.clone(),
+            registry_rows_read: u64::from(registry),
+            invalid_ids: Default::default(),
+        };
+        let results = stages.time("results::build (in memory, whole)", || bidui_matcher::results::build(&inputs));
+        // As the matcher does after the last seal: the parts built on every core and stored
+        // as each is done, then the head (each run's replace the last's).
+        let job = spec.id.clone();
+        let tally = stages.time("results built and stored, by parts", || {
+            runtime.block_on(async {
+                let (head, tally) = bidui_matcher::jobs::store_results(&store, inputs)
+                    .await
+                    .map_err(|failure| anyhow::anyhow!("results: {failure:?}"))?;
+                let j = job.clone();
+                store.transaction(move |tx| bidui_matcher::store::save_results_head(tx, &j, &head)).await?;
+                anyhow::Ok(tally)
             })
-        });
-        let body = stages.time("results JSON", || serde_json::to_string(&results))?;
+        })?;
+        let body = stages.time("results read back whole", || {
+            runtime.block_on(store.call(move |c| bidui_matcher::results::stored_document(c, &job)))
+        })?;
+        let body = body.expect("results stored");
         figures = format!(
             "{} registry rows, {} sealed values forwarded, {:.1} MB of JSON",
             results.rows.len(),
-            bidui_matcher::results::sealed_value_count(&results),
+            tally.sealed_values,
             body.len() as f64 / 1e6
         );
         // The requester's side: the fetched results parsed, then every row's values opened
         // with its person (the registry's cells are not read again here).
         let fetched = stages.time("requester parse", || serde_json::from_str::<bidui_core::api::JobResults>(&body))?;
-        let job = format!("results-{run}");
-        stages.time("results DB write", || {
-            runtime.block_on(store.transaction(move |tx| bidui_matcher::store::save_results(tx, &job, &body)))
-        })?;
+        assert_eq!(fetched.rows, results.rows, "the stored results are the results built");
         let unopened = stages.time("requester open", || {
             let openers = Openers::new(&epoch, &spec, &fetched.sealed_fields);
             let mut opened = fetched;

@@ -1,14 +1,15 @@
 //! The HTTP API (`protocol-docs/wire-v2.md`): routes and handlers.
 
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use bidui_core::api::{
-    AssignedJob, Assignment, Assignments, ChunkInfo, JobResults, JobSignatureError, JobSpec, JobState, JobStatus,
-    JoinAnswer, ParticipantStage, ParticipantStatus, PartyRole, SealRequest, SignedJob, SubmissionNotice,
-    SubmissionStatus, MAX_DECLINED_REASON_CHARS,
+    AssignedJob, Assignment, Assignments, ChunkInfo, JobSignatureError, JobSpec, JobState, JobStatus, JoinAnswer,
+    ParticipantStage, ParticipantStatus, PartyRole, SealRequest, SignedJob, SubmissionNotice, SubmissionStatus,
+    MAX_DECLINED_REASON_CHARS,
 };
 use bidui_core::custody::{PrincipalRole, PrincipalStatement};
 use bidui_core::wire::{Chunk, ChunkError};
@@ -671,17 +672,15 @@ async fn results(
         signing_operator(caller, &loaded)?;
     }
     let j = job.clone();
-    let body = state
+    let stored = state
         .store
-        .call(move |c| store::results(c, &j))
+        .call(move |c| store::stored_results(c, &j))
         .await?
         .ok_or_else(|| ApiFailure::conflict("not-ready", "results are ready once every party has sealed"))?;
-    let mut results: JobResults = serde_json::from_str(&body).map_err(|e| ApiFailure::internal("stored results", e))?;
     if requester {
-        let sealed_values = crate::results::sealed_value_count(&results);
         let details = serde_json::json!({
-            "rows": results.rows.len(),
-            "sealed_values": sealed_values,
+            "rows": stored.rows,
+            "sealed_values": stored.sealed_values,
         });
         let (j, p, now) = (job.clone(), caller.name().to_owned(), state.now() as i64);
         state
@@ -693,9 +692,62 @@ async fn results(
                 store::append_audit(tx, &event).map(|_| ())
             })
             .await?;
-        tracing::info!(job = %spec.id, party = %caller.name(), sealed_values, "results delivered");
-        return Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response());
+        tracing::info!(job = %spec.id, party = %caller.name(), sealed_values = stored.sealed_values, "results delivered");
     }
-    crate::results::without_sealed_values(&mut results);
-    Ok(Json(results).into_response())
+    let body = results_document(&state, job, stored, !requester);
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The results document, sent as its parts are read from the store one at a time, so a
+/// province's results never sit in memory whole; `strip` removes the sealed values (the
+/// operator's copy). A part that cannot be read ends the response unfinished, which no
+/// client takes for a whole document.
+fn results_document(state: &AppState, job: String, stored: store::StoredResults, strip: bool) -> axum::body::Body {
+    let (sender, receiver) = tokio::sync::mpsc::channel(2);
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        let opening = crate::results::document_opening(&stored.head);
+        if sender.send(Ok(Bytes::from(opening))).await.is_err() {
+            return;
+        }
+        for number in 0..stored.parts {
+            let j = job.clone();
+            let piece = match store.call(move |c| store::result_part(c, &j, number)).await {
+                Ok(Some(part)) if strip && part.sealed_values > 0 => {
+                    tokio::task::spawn_blocking(move || crate::results::strip_part(&part.body))
+                        .await
+                        .map_err(std::io::Error::other)
+                        .and_then(|stripped| stripped.map(|(body, _)| body).map_err(std::io::Error::other))
+                }
+                Ok(Some(part)) => Ok(part.body),
+                Ok(None) => Err(std::io::Error::other("a part of the results is missing")),
+                Err(error) => Err(std::io::Error::other(error.to_string())),
+            };
+            let piece = piece.map(|body| if number == 0 { body } else { format!(",{body}") });
+            if let Err(error) = &piece {
+                tracing::error!(%job, part = number, %error, "results could not be sent whole");
+            }
+            let failed = piece.is_err();
+            if sender.send(piece.map(Bytes::from)).await.is_err() || failed {
+                return;
+            }
+        }
+        let _ = sender.send(Ok(Bytes::from_static(crate::results::DOCUMENT_END.as_bytes()))).await;
+    });
+    axum::body::Body::new(ChannelBody(receiver))
+}
+
+/// A response body fed by a channel.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>);
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        self.0.poll_recv(cx).map(|next| next.map(|piece| piece.map(http_body::Frame::data)))
+    }
 }

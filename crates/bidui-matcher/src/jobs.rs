@@ -4,13 +4,14 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bidui_core::api::{JobResults, JobSpec, JobState, SealRequest, SignedJob};
+use bidui_core::api::{JobSpec, JobState, SealRequest, SignedJob};
 use bidui_core::wire::{Chunk, Layout};
 
 use crate::audit::{action, AuditEvent, ADMINISTRATOR};
 use crate::error::ApiFailure;
 use crate::matching::{decode_chunk_match, encode_chunk_match, DepartmentJoin, DepartmentMatch, RegistryIndex};
-use crate::results::{self, DepartmentSeal, ResultInputs};
+use crate::results::{self, DepartmentSeal, ResultInputs, ResultsBuilder, Tally};
+use crate::store::{ResultPart, Store};
 use crate::{store, AppState};
 
 pub fn state_name(state: JobState) -> &'static str {
@@ -280,22 +281,22 @@ async fn build_results(state: &AppState, spec: &JobSpec) -> Result<bool, ApiFail
     let (id, party) = (spec.id.clone(), spec.requester.party.clone());
     let requester = state.store.call(move |c| store::submission(c, &id, &party)).await?.unwrap_or_default();
     let invalid_ids = serde_json::from_str(&requester.invalid_ids).unwrap_or_default();
-    let results: JobResults = results::build(&ResultInputs {
-        spec,
-        index: &outcome.index,
-        departments: &outcome.departments,
-        seals: &seals,
+    let inputs = ResultInputs {
+        spec: spec.clone(),
+        index: outcome.index,
+        departments: outcome.departments,
+        seals,
         registry_rows_read: requester.rows_read,
         invalid_ids,
-    });
-    let body = serde_json::to_string(&results).map_err(|e| ApiFailure::internal("results", e))?;
+    };
+    let (head, tally) = store_results(&state.store, inputs).await?;
     let id = spec.id.clone();
     let retention = i64::from(spec.retention_hours.unwrap_or(bidui_core::api::DEFAULT_RETENTION_HOURS)) * 3600;
     let purge_after = state.now() as i64 + retention;
     state
         .store
         .transaction(move |tx| {
-            store::save_results(tx, &id, &body)?;
+            store::save_results_head(tx, &id, &head)?;
             store::set_purge_after(tx, &id, purge_after)?;
             store::set_job_state(tx, &id, state_name(JobState::Complete))
         })
@@ -304,11 +305,39 @@ async fn build_results(state: &AppState, spec: &JobSpec) -> Result<bool, ApiFail
     state.completions.notify_waiters();
     tracing::info!(
         job = %spec.id,
-        rows = results.rows.len(),
+        rows = tally.rows,
         seconds = started.elapsed().as_secs_f64(),
         "joined; results ready"
     );
     Ok(true)
+}
+
+/// Builds a job's results a part at a time on blocking threads, one per core, and stores
+/// each part as it is done (so building and writing overlap, and the memory is a few
+/// parts'); returns the head's JSON and the tally. What an earlier, unfinished build
+/// stored is deleted first. The head, written last by the caller with the job's new
+/// state, is what makes the parts readable: a crash before it leaves the job collecting
+/// and its next join starts over.
+pub async fn store_results(store: &Store, inputs: ResultInputs) -> Result<(String, Tally), ApiFailure> {
+    let job = inputs.spec.id.clone();
+    let j = job.clone();
+    store.call(move |c| store::delete_result_parts(c, &j)).await?;
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<(u32, ResultPart)>(2);
+    let building = tokio::task::spawn_blocking(move || {
+        let builder = ResultsBuilder::new(&inputs);
+        let workers = std::thread::available_parallelism().map_or(2, usize::from);
+        // A send fails only when the writer below has given up on a failed write.
+        let tally = builder.build_parts(workers, |number, part| sender.blocking_send((number, part))).ok()?;
+        Some((results::head_json(&builder.head(&tally)), tally))
+    });
+    while let Some((number, part)) = receiver.recv().await {
+        let j = job.clone();
+        store.call(move |c| store::save_result_part(c, &j, number, &part)).await?;
+    }
+    building
+        .await
+        .map_err(|e| ApiFailure::internal("results", e))?
+        .ok_or_else(|| ApiFailure::internal("results", "the results' writer stopped"))
 }
 
 /// Deletes what a job's retention covers once it has ended: its chunks (tokens, and the
@@ -343,10 +372,15 @@ pub async fn purge_expired(state: &AppState) -> Result<(), ApiFailure> {
             .transaction(move |tx| {
                 let delivered = store::job(tx, &id)?.is_some_and(|j| j.results_delivered_at.is_some());
                 let mut sealed_values = 0;
-                if let Some(body) = store::results(tx, &id)? {
-                    let (stripped, count) = without_sealed_values(&body)?;
-                    store::save_results(tx, &id, &stripped)?;
-                    sealed_values = count;
+                let parts = store::stored_results(tx, &id)?.map_or(0, |stored| stored.parts);
+                for number in 0..parts {
+                    let Some(part) = store::result_part(tx, &id, number)?.filter(|p| p.sealed_values > 0) else {
+                        continue;
+                    };
+                    let broken = |e: serde_json::Error| rusqlite::Error::ToSqlConversionFailure(e.into());
+                    let (body, removed) = results::strip_part(&part.body).map_err(broken)?;
+                    store::save_result_part(tx, &id, number, &ResultPart { sealed_values: 0, body, ..part })?;
+                    sealed_values += removed;
                 }
                 store::mark_sealed_values_purged(tx, &id, now)?;
                 let details = serde_json::json!({ "sealed_values": sealed_values, "delivered": delivered });
@@ -366,15 +400,6 @@ pub async fn purge_expired(state: &AppState) -> Result<(), ApiFailure> {
         }
     }
     Ok(())
-}
-
-/// Stored results with every sealed value removed, and how many there were.
-fn without_sealed_values(body: &str) -> rusqlite::Result<(String, usize)> {
-    let broken = |e: serde_json::Error| rusqlite::Error::ToSqlConversionFailure(e.into());
-    let mut results: JobResults = serde_json::from_str(body).map_err(broken)?;
-    let count = results::sealed_value_count(&results);
-    results::without_sealed_values(&mut results);
-    Ok((serde_json::to_string(&results).map_err(broken)?, count))
 }
 
 /// SHA-256 over the concatenated chunk digests, as the seal request carries it.

@@ -1,9 +1,9 @@
 //! Turns a finished join into per-row results: the match structure and, for the
 //! requester, the sealed values of the linked department rows, forwarded unread.
 
-use std::collections::BTreeMap;
-#[cfg(test)]
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::sync::Arc;
 
 use bidui_core::api::{
     Attribute, DepartmentFinding, JobResults, JobSpec, RefusedField, ResultSummary, RowResult, SealedValues,
@@ -11,6 +11,7 @@ use bidui_core::api::{
 use bidui_core::fieldseal::SealKind;
 
 use crate::matching::{DepartmentMatch, LinkKind, RegistryIndex};
+use crate::store::ResultPart;
 
 /// What a department declared when it sealed.
 #[derive(Clone, Debug, Default)]
@@ -19,13 +20,13 @@ pub struct DepartmentSeal {
     pub refused: Vec<RefusedField>,
 }
 
-/// Everything the results need besides the join.
-pub struct ResultInputs<'a> {
-    pub spec: &'a JobSpec,
-    pub index: &'a RegistryIndex,
-    pub departments: &'a BTreeMap<String, DepartmentMatch>,
+/// Everything the results need: the join and what the parties declared.
+pub struct ResultInputs {
+    pub spec: JobSpec,
+    pub index: Arc<RegistryIndex>,
+    pub departments: BTreeMap<String, DepartmentMatch>,
     /// Per department, its seal's sealed and refused fields.
-    pub seals: &'a BTreeMap<String, DepartmentSeal>,
+    pub seals: BTreeMap<String, DepartmentSeal>,
     pub registry_rows_read: u64,
     pub invalid_ids: BTreeMap<String, u64>,
 }
@@ -51,148 +52,320 @@ fn name_tier(attributes: &BTreeMap<Attribute, Option<bool>>) -> &'static str {
     }
 }
 
-pub fn build(inputs: &ResultInputs<'_>) -> JobResults {
-    let spec = inputs.spec;
-    let index = inputs.index;
-    // In row order (the index's rows are a sorted set); a link finds its row by binary search.
-    let all_rows: Vec<u32> = index.all_rows.iter().collect();
-    let matched: Vec<Option<&DepartmentMatch>> =
-        spec.departments.iter().map(|d| inputs.departments.get(&d.party)).collect();
-    // A probable match by name, birth date and sex is only worth a visit where the
-    // identity number failed: invalid, or valid but found in no department. Elsewhere the
-    // same name and birthday is a namesake, not a lead.
-    let mut found_somewhere = vec![false; all_rows.len()];
-    for link in matched.iter().flatten().flat_map(|m| &m.links).filter(|l| l.kind == LinkKind::Identity) {
-        if let Some(i) = position(&all_rows, link.requester_row) {
-            found_somewhere[i] = true;
-        }
-    }
-    let leads: Vec<bool> = all_rows
-        .iter()
-        .zip(&found_somewhere)
-        .map(|(&row, &found)| !found || index.invalid_id_rows.contains(row))
-        .collect();
-    // Each department's findings on a thread of its own, as the joins ran: most of the time
-    // goes into hex-encoding the sealed values forwarded.
-    let columns: Vec<Vec<DepartmentFinding>> = std::thread::scope(|scope| {
-        let (all_rows, leads) = (&all_rows, &leads);
-        let workers: Vec<_> =
-            matched.iter().map(|&m| scope.spawn(move || department_findings(m, all_rows, leads))).collect();
-        workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    });
+/// Registry rows per stored part of the results: a part is built, stored and served as
+/// one piece, so a part's rows bound the memory each of them takes (a few megabytes here),
+/// while a province's millions of rows are still a few thousand parts.
+pub const ROWS_PER_PART: usize = 4096;
 
-    let mut summary = ResultSummary {
-        registry_rows_read: inputs.registry_rows_read,
-        registry_rows: all_rows.len() as u64,
-        invalid_ids: inputs.invalid_ids.clone(),
-        ..ResultSummary::default()
-    };
-    for (d, column) in spec.departments.iter().zip(&columns) {
-        summary.found.insert(d.party.clone(), column.iter().filter(|f| f.found).count() as u64);
-    }
-    summary.found_nowhere = all_rows
-        .iter()
-        .zip(&found_somewhere)
-        .filter(|&(&row, &found)| !found && !index.invalid_id_rows.contains(row))
-        .count() as u64;
-    summary.probable_matches =
-        (0..all_rows.len()).filter(|&i| columns.iter().any(|c| c[i].probable_rows > 0)).count() as u64;
+/// The counts the results' summary takes from the rows, added up part by part.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Rows found, per department in spec order.
+    pub found: Vec<u64>,
+    pub probable_matches: u64,
+    pub rows: u64,
+    pub sealed_values: u64,
+}
 
-    // `fields` stay empty: the requester's own fields never leave the requester, which fills
-    // them in from its registry.
-    let mut columns: Vec<_> = columns.into_iter().map(Vec::into_iter).collect();
-    let mut rows: Vec<RowResult> = all_rows
-        .iter()
-        .map(|&row| RowResult {
-            row,
-            fields: BTreeMap::new(),
-            id_valid: !index.invalid_id_rows.contains(row),
-            duplicate_rows: Vec::new(),
-            departments: spec
-                .departments
-                .iter()
-                .zip(&mut columns)
-                .map(|(d, column)| (d.party.clone(), column.next().expect("a finding per row")))
-                .collect(),
-            person: None,
-        })
-        .collect();
-
-    let duplicate_groups = index.duplicate_groups();
-    for group in &duplicate_groups {
-        for &row in group {
-            if let Some(i) = position(&all_rows, row) {
-                rows[i].duplicate_rows = group.iter().copied().filter(|&r| r != row).collect();
-            }
-        }
-    }
-    summary.duplicate_groups = duplicate_groups.len() as u64;
-
-    JobResults {
-        job: spec.id.clone(),
-        purpose: spec.purpose.clone(),
-        approval: spec.approval.clone(),
-        requester: spec.requester.party.clone(),
-        departments: spec.departments.iter().map(|d| d.party.clone()).collect(),
-        summary,
-        rows,
-        rules: spec.rules.clone(),
-        profile: spec.profile.clone(),
-        registry_fields: spec.requester.fields.clone(),
-        sealed_fields: inputs.seals.iter().map(|(party, seal)| (party.clone(), seal.sealed_fields.clone())).collect(),
-        refused: inputs
-            .seals
-            .iter()
-            .filter(|(_, seal)| !seal.refused.is_empty())
-            .map(|(party, seal)| (party.clone(), seal.refused.clone()))
-            .collect(),
-        unopened: 0,
+impl Tally {
+    pub fn add(&mut self, other: &Tally) {
+        self.found.resize(self.found.len().max(other.found.len()), 0);
+        self.found.iter_mut().zip(&other.found).for_each(|(total, n)| *total += n);
+        self.probable_matches += other.probable_matches;
+        self.rows += other.rows;
+        self.sealed_values += other.sealed_values;
     }
 }
 
-/// One department's finding for every registry row (`all_rows`, in row order), from its
-/// links; probable matches only where `leads` says the row is one.
-fn department_findings(matched: Option<&DepartmentMatch>, all_rows: &[u32], leads: &[bool]) -> Vec<DepartmentFinding> {
-    let mut findings = vec![DepartmentFinding::default(); all_rows.len()];
-    let Some(matched) = matched else { return findings };
-    for link in &matched.links {
-        let Some(i) = position(all_rows, link.requester_row) else { continue };
-        let finding = &mut findings[i];
-        if link.kind == LinkKind::QuasiIdentifier {
-            // Nor are a namesake's values forwarded: only a lead's can be opened.
-            if leads[i] {
-                finding.probable_rows += 1;
-                forward(finding, link.department_row, SealKind::Qid, matched.sealed_by_qid.get(&link.department_row));
-            }
-            continue;
-        }
-        finding.found = true;
-        finding.department_rows += 1;
-        // With the person twice in the department, the first row's comparison stands
-        // unless a later row agrees better; keep the most favourable answer per attribute.
-        let compared = link
-            .attributes
-            .iter()
-            .filter(|(a, _)| !matches!(a, Attribute::Name | Attribute::NameScript | Attribute::NameSound))
-            .map(|(a, v)| (a.label(), agreement(Some(*v))));
-        let name = link.attributes.contains_key(&Attribute::Name).then(|| ("name", name_tier(&link.attributes)));
-        for (attribute, verdict) in compared.chain(name) {
-            match finding.attributes.get_mut(attribute) {
-                Some(kept) if rank(verdict) < rank(kept) => verdict.clone_into(kept),
-                Some(_) => {}
-                None => {
-                    finding.attributes.insert(attribute.to_owned(), verdict.to_owned());
+/// A department's join, and its links as (row position, link index), by position and then
+/// in the order linked.
+type LinkedDepartment<'a> = (&'a DepartmentMatch, Vec<(u32, u32)>);
+
+/// The results of a finished join, built a range of registry rows at a time
+/// ([`ResultsBuilder::part`]) and then their head, which carries the summary
+/// ([`ResultsBuilder::head`]).
+pub struct ResultsBuilder<'a> {
+    inputs: &'a ResultInputs,
+    /// The registry's rows in row order (the index's rows are a sorted set): a row's
+    /// position here is its place in the results.
+    all_rows: Vec<u32>,
+    /// Per row: worth a probable match (see [`ResultsBuilder::new`]).
+    leads: Vec<bool>,
+    found_nowhere: u64,
+    /// Per department of the spec: its join, if any, and its links by row.
+    departments: Vec<Option<LinkedDepartment<'a>>>,
+    /// Registry rows holding the same identity number, and each such row's group.
+    duplicate_groups: Vec<Vec<u32>>,
+    duplicate_of: HashMap<u32, usize>,
+    rows_per_part: usize,
+}
+
+impl<'a> ResultsBuilder<'a> {
+    pub fn new(inputs: &'a ResultInputs) -> ResultsBuilder<'a> {
+        let index = &inputs.index;
+        let all_rows: Vec<u32> = index.all_rows.iter().collect();
+        let departments: Vec<Option<LinkedDepartment>> = std::thread::scope(|scope| {
+            let all_rows = &all_rows;
+            let workers: Vec<_> = inputs
+                .spec
+                .departments
+                .iter()
+                .map(|d| inputs.departments.get(&d.party))
+                .map(|m| scope.spawn(move || m.map(|m| (m, links_by_position(m, all_rows)))))
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+        });
+        // A probable match by name, birth date and sex is only worth a visit where the
+        // identity number failed: invalid, or valid but found in no department. Elsewhere
+        // the same name and birthday is a namesake, not a lead.
+        let mut found_somewhere = vec![false; all_rows.len()];
+        for (matched, links) in departments.iter().flatten() {
+            for &(position, link) in links {
+                if matched.links[link as usize].kind == LinkKind::Identity {
+                    found_somewhere[position as usize] = true;
                 }
             }
         }
-        forward(finding, link.department_row, SealKind::Id, matched.sealed_by_id.get(&link.department_row));
+        let invalid = |row: u32| index.invalid_id_rows.contains(row);
+        let leads: Vec<bool> =
+            all_rows.iter().zip(&found_somewhere).map(|(&row, &found)| !found || invalid(row)).collect();
+        let found_nowhere =
+            all_rows.iter().zip(&found_somewhere).filter(|&(&row, &found)| !found && !invalid(row)).count() as u64;
+        let duplicate_groups = index.duplicate_groups();
+        let duplicate_of = duplicate_groups
+            .iter()
+            .enumerate()
+            .flat_map(|(group, rows)| rows.iter().map(move |&row| (row, group)))
+            .collect();
+        ResultsBuilder {
+            inputs,
+            all_rows,
+            leads,
+            found_nowhere,
+            departments,
+            duplicate_groups,
+            duplicate_of,
+            rows_per_part: ROWS_PER_PART,
+        }
     }
-    // Found by its identity number here, the row is no lead in this department either.
-    for finding in findings.iter_mut().filter(|f| f.found) {
-        finding.probable_rows = 0;
-        finding.sealed.retain(|s| s.kind == SealKind::Id);
+
+    /// Parts of `rows` rows, where a test needs many parts of a few rows.
+    #[cfg(test)]
+    fn with_rows_per_part(self, rows: usize) -> ResultsBuilder<'a> {
+        ResultsBuilder { rows_per_part: rows, ..self }
     }
-    findings
+
+    /// The parts' row ranges (positions among the registry's rows), in order.
+    pub fn parts(&self) -> impl Iterator<Item = Range<usize>> + '_ {
+        (0..self.all_rows.len())
+            .step_by(self.rows_per_part)
+            .map(|start| start..(start + self.rows_per_part).min(self.all_rows.len()))
+    }
+
+    /// The results' rows in `range` (positions among the registry's rows) and what they
+    /// add to the summary.
+    pub fn part(&self, range: Range<usize>) -> (Vec<RowResult>, Tally) {
+        let spec = &self.inputs.spec;
+        let columns: Vec<Vec<DepartmentFinding>> =
+            (0..spec.departments.len()).map(|d| self.department_findings(d, range.clone())).collect();
+        let mut tally = Tally {
+            found: columns.iter().map(|c| c.iter().filter(|f| f.found).count() as u64).collect(),
+            probable_matches: (0..range.len()).filter(|&i| columns.iter().any(|c| c[i].probable_rows > 0)).count()
+                as u64,
+            rows: range.len() as u64,
+            sealed_values: 0,
+        };
+        tally.sealed_values = columns.iter().flatten().map(|f| f.sealed.len() as u64).sum();
+        // `fields` stay empty: the requester's own fields never leave the requester, which
+        // fills them in from its registry.
+        let mut columns: Vec<_> = columns.into_iter().map(Vec::into_iter).collect();
+        let rows = self.all_rows[range]
+            .iter()
+            .map(|&row| RowResult {
+                row,
+                fields: BTreeMap::new(),
+                id_valid: !self.inputs.index.invalid_id_rows.contains(row),
+                duplicate_rows: self.duplicate_of.get(&row).map_or_else(Vec::new, |&group| {
+                    self.duplicate_groups[group].iter().copied().filter(|&r| r != row).collect()
+                }),
+                departments: spec
+                    .departments
+                    .iter()
+                    .zip(&mut columns)
+                    .map(|(d, column)| (d.party.clone(), column.next().expect("a finding per row")))
+                    .collect(),
+                person: None,
+            })
+            .collect();
+        (rows, tally)
+    }
+
+    /// The rows in `range` as a stored part: their JSON objects joined by commas.
+    pub fn stored_part(&self, range: Range<usize>) -> (ResultPart, Tally) {
+        let (rows, tally) = self.part(range);
+        let mut body = Vec::with_capacity(rows.len() * 512);
+        for (i, row) in rows.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            serde_json::to_writer(&mut body, row).expect("results serialize to JSON");
+        }
+        let body = String::from_utf8(body).expect("serde_json writes UTF-8");
+        (ResultPart { rows: tally.rows, sealed_values: tally.sealed_values, body }, tally)
+    }
+
+    /// The results without their rows, with the summary of all the parts' `tally`.
+    pub fn head(&self, tally: &Tally) -> JobResults {
+        let (spec, inputs) = (&self.inputs.spec, self.inputs);
+        let mut summary = ResultSummary {
+            registry_rows_read: inputs.registry_rows_read,
+            registry_rows: self.all_rows.len() as u64,
+            invalid_ids: inputs.invalid_ids.clone(),
+            found_nowhere: self.found_nowhere,
+            duplicate_groups: self.duplicate_groups.len() as u64,
+            probable_matches: tally.probable_matches,
+            ..ResultSummary::default()
+        };
+        for (i, d) in spec.departments.iter().enumerate() {
+            summary.found.insert(d.party.clone(), tally.found.get(i).copied().unwrap_or(0));
+        }
+        JobResults {
+            job: spec.id.clone(),
+            purpose: spec.purpose.clone(),
+            approval: spec.approval.clone(),
+            requester: spec.requester.party.clone(),
+            departments: spec.departments.iter().map(|d| d.party.clone()).collect(),
+            summary,
+            rows: Vec::new(),
+            rules: spec.rules.clone(),
+            profile: spec.profile.clone(),
+            registry_fields: spec.requester.fields.clone(),
+            sealed_fields: inputs
+                .seals
+                .iter()
+                .map(|(party, seal)| (party.clone(), seal.sealed_fields.clone()))
+                .collect(),
+            refused: inputs
+                .seals
+                .iter()
+                .filter(|(_, seal)| !seal.refused.is_empty())
+                .map(|(party, seal)| (party.clone(), seal.refused.clone()))
+                .collect(),
+            unopened: 0,
+        }
+    }
+
+    /// Builds every part on `workers` threads and hands each to `store` with its number, in
+    /// the order they are done; returns the parts' tally. Few parts wait at once, so the
+    /// memory is a few parts' whatever the registry's size.
+    pub fn build_parts<E: Send>(
+        &self,
+        workers: usize,
+        mut store: impl FnMut(u32, ResultPart) -> Result<(), E>,
+    ) -> Result<Tally, E> {
+        let ranges: Vec<Range<usize>> = self.parts().collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (sender, receiver) = std::sync::mpsc::sync_channel(workers.max(1));
+        std::thread::scope(|scope| {
+            for _ in 0..workers.max(1) {
+                let (sender, ranges, next) = (sender.clone(), &ranges, &next);
+                scope.spawn(move || loop {
+                    let number = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(range) = ranges.get(number) else { break };
+                    // The receiver gone (a store failed) stops the building.
+                    if sender.send((number as u32, self.stored_part(range.clone()))).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(sender);
+            let mut total = Tally::default();
+            for (number, (part, tally)) in receiver {
+                total.add(&tally);
+                store(number, part)?;
+            }
+            Ok(total)
+        })
+    }
+
+    /// One department's finding for the rows in `range` (positions), from its links;
+    /// probable matches only where the row is a lead.
+    fn department_findings(&self, department: usize, range: Range<usize>) -> Vec<DepartmentFinding> {
+        let mut findings = vec![DepartmentFinding::default(); range.len()];
+        let Some((matched, links)) = &self.departments[department] else { return findings };
+        let first = links.partition_point(|&(position, _)| (position as usize) < range.start);
+        for &(position, link) in links[first..].iter().take_while(|&&(position, _)| (position as usize) < range.end) {
+            let (i, link) = (position as usize, &matched.links[link as usize]);
+            let finding = &mut findings[i - range.start];
+            if link.kind == LinkKind::QuasiIdentifier {
+                // Nor are a namesake's values forwarded: only a lead's can be opened.
+                if self.leads[i] {
+                    finding.probable_rows += 1;
+                    forward(
+                        finding,
+                        link.department_row,
+                        SealKind::Qid,
+                        matched.sealed_by_qid.get(&link.department_row),
+                    );
+                }
+                continue;
+            }
+            finding.found = true;
+            finding.department_rows += 1;
+            // With the person twice in the department, the first row's comparison stands
+            // unless a later row agrees better; keep the most favourable answer per attribute.
+            let compared = link
+                .attributes
+                .iter()
+                .filter(|(a, _)| !matches!(a, Attribute::Name | Attribute::NameScript | Attribute::NameSound))
+                .map(|(a, v)| (a.label(), agreement(Some(*v))));
+            let name = link.attributes.contains_key(&Attribute::Name).then(|| ("name", name_tier(&link.attributes)));
+            for (attribute, verdict) in compared.chain(name) {
+                match finding.attributes.get_mut(attribute) {
+                    Some(kept) if rank(verdict) < rank(kept) => verdict.clone_into(kept),
+                    Some(_) => {}
+                    None => {
+                        finding.attributes.insert(attribute.to_owned(), verdict.to_owned());
+                    }
+                }
+            }
+            forward(finding, link.department_row, SealKind::Id, matched.sealed_by_id.get(&link.department_row));
+        }
+        // Found by its identity number here, the row is no lead in this department either.
+        for finding in findings.iter_mut().filter(|f| f.found) {
+            finding.probable_rows = 0;
+            finding.sealed.retain(|s| s.kind == SealKind::Id);
+        }
+        findings
+    }
+}
+
+/// A department's links to the registry's rows (`all_rows`, in row order) as (row
+/// position, link index), by position and then in the order linked; links to rows the
+/// registry does not hold are left out.
+fn links_by_position(matched: &DepartmentMatch, all_rows: &[u32]) -> Vec<(u32, u32)> {
+    let mut links: Vec<(u32, u32)> = matched
+        .links
+        .iter()
+        .enumerate()
+        .filter_map(|(i, link)| Some((position(all_rows, link.requester_row)? as u32, i as u32)))
+        .collect();
+    links.sort_unstable();
+    links
+}
+
+/// The whole results in memory: every part and the head. For tests and benchmarks; the
+/// matcher stores them part by part ([`ResultsBuilder::build_parts`]).
+pub fn build(inputs: &ResultInputs) -> JobResults {
+    let builder = ResultsBuilder::new(inputs);
+    let mut rows = Vec::new();
+    let mut tally = Tally::default();
+    for range in builder.parts() {
+        let (part, part_tally) = builder.part(range);
+        rows.extend(part);
+        tally.add(&part_tally);
+    }
+    JobResults { rows, ..builder.head(&tally) }
 }
 
 /// Where `row` is among `rows`, which are in row order.
@@ -214,6 +387,54 @@ fn hex_string(bytes: &[u8]) -> String {
     let mut out = vec![0u8; bytes.len() * 2];
     hex::encode_to_slice(bytes, &mut out).expect("a buffer twice the input's length");
     String::from_utf8(out).expect("hex digits are ASCII")
+}
+
+/// The results' head as stored: their JSON without the rows, which are the parts'.
+pub fn head_json(head: &JobResults) -> String {
+    let mut value = serde_json::to_value(head).expect("results serialize to JSON");
+    value.as_object_mut().expect("results are a JSON object").remove("rows");
+    value.to_string()
+}
+
+/// The pieces of the results document as served, in order: the opening (the head's
+/// members and the rows' opening bracket), each part's body with a comma before every
+/// part but the first, then [`DOCUMENT_END`].
+pub fn document_opening(head: &str) -> String {
+    let members = head.strip_suffix('}').expect("a stored head is a JSON object");
+    // The head always has members (the job, its purpose…): the comma separates them.
+    format!("{members},\"rows\":[")
+}
+
+pub const DOCUMENT_END: &str = "]}";
+
+/// A job's whole results document from the store, read on the store's thread; `None`
+/// until the results are complete. Tests and small jobs; the matcher serves the parts one
+/// at a time.
+pub fn stored_document(conn: &rusqlite::Connection, job: &str) -> rusqlite::Result<Option<String>> {
+    let Some(stored) = crate::store::stored_results(conn, job)? else { return Ok(None) };
+    let mut document = document_opening(&stored.head);
+    for number in 0..stored.parts {
+        let part = crate::store::result_part(conn, job, number)?.unwrap_or_default();
+        if number > 0 {
+            document.push(',');
+        }
+        document.push_str(&part.body);
+    }
+    document.push_str(DOCUMENT_END);
+    Ok(Some(document))
+}
+
+/// A stored part's rows without their sealed values, as the operator reads them and as
+/// the retention leaves them: the part's body, and how many sealed values were removed.
+pub fn strip_part(body: &str) -> serde_json::Result<(String, u64)> {
+    let mut rows: Vec<RowResult> = serde_json::from_str(&format!("[{body}]"))?;
+    let mut removed = 0;
+    for finding in rows.iter_mut().flat_map(|r| r.departments.values_mut()) {
+        removed += finding.sealed.len() as u64;
+        finding.sealed.clear();
+    }
+    let array = serde_json::to_string(&rows)?;
+    Ok((array[1..array.len() - 1].to_owned(), removed))
 }
 
 /// How many sealed values the results forward.
@@ -262,9 +483,8 @@ mod tests {
         DepartmentSpec { party: party.into(), compare: vec![Attribute::Sex], fields: vec!["f".into()], max_records: 10 }
     }
 
-    #[test]
-    fn each_department_fills_its_own_findings_and_only_leads_keep_probable_matches() {
-        // Registry rows 1 to 4, two departments' groups; row 4's identity number is invalid.
+    /// Registry rows 1 to 4 against three departments; row 4's identity number is invalid.
+    fn example_inputs() -> ResultInputs {
         let layout = Layout { groups: vec![0, 0], sealed: false };
         let record = |row: u32, id: Token| TokenRecord {
             row,
@@ -309,14 +529,19 @@ mod tests {
             ("pension".to_owned(), pension),
             ("stranger".to_owned(), stranger),
         ]);
-        let results = build(&ResultInputs {
-            spec: &spec,
-            index: &index,
-            departments: &departments,
-            seals: &BTreeMap::new(),
+        ResultInputs {
+            spec,
+            index: Arc::new(index),
+            departments,
+            seals: BTreeMap::new(),
             registry_rows_read: 4,
             invalid_ids: BTreeMap::new(),
-        });
+        }
+    }
+
+    #[test]
+    fn each_department_fills_its_own_findings_and_only_leads_keep_probable_matches() {
+        let results = build(&example_inputs());
 
         assert_eq!(results.rows.iter().map(|r| r.row).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
         for row in &results.rows {
@@ -343,5 +568,47 @@ mod tests {
         assert_eq!(results.summary.probable_matches, 1);
         assert_eq!(results.summary.registry_rows, 4);
         assert_eq!(sealed_value_count(&results), 4);
+    }
+
+    /// However the rows fall into parts, and whichever part is done first, the document
+    /// served from the stored parts is the results built whole.
+    #[test]
+    fn parts_of_any_size_in_any_order_make_the_same_results() {
+        let inputs = example_inputs();
+        let whole = build(&inputs);
+        for rows_per_part in 1..=5 {
+            let builder = ResultsBuilder::new(&inputs).with_rows_per_part(rows_per_part);
+            let mut parts = BTreeMap::new();
+            let tally = builder
+                .build_parts(2, |number, part| {
+                    assert!(parts.insert(number, part).is_none(), "part {number} once");
+                    Ok::<(), ()>(())
+                })
+                .unwrap();
+            assert_eq!(parts.len(), 4usize.div_ceil(rows_per_part));
+            assert_eq!(parts.values().map(|p| p.rows).sum::<u64>(), 4);
+            assert_eq!(tally.sealed_values, sealed_value_count(&whole) as u64);
+            let bodies: Vec<&str> = parts.values().map(|p| p.body.as_str()).collect();
+            let document =
+                format!("{}{}{DOCUMENT_END}", document_opening(&head_json(&builder.head(&tally))), bodies.join(","));
+            let served: JobResults = serde_json::from_str(&document).unwrap();
+            assert_eq!(served, whole, "{rows_per_part} rows per part");
+        }
+    }
+
+    /// The operator's copy and the retention's: a part without its sealed values, and the
+    /// count removed.
+    #[test]
+    fn a_stripped_part_keeps_every_row_and_no_sealed_value() {
+        let inputs = example_inputs();
+        let builder = ResultsBuilder::new(&inputs);
+        let (part, _) = builder.stored_part(0..4);
+        let (stripped, removed) = strip_part(&part.body).unwrap();
+        assert_eq!(removed, 4);
+        let mut expected = build(&inputs);
+        without_sealed_values(&mut expected);
+        let rows: Vec<RowResult> = serde_json::from_str(&format!("[{stripped}]")).unwrap();
+        assert_eq!(rows, expected.rows);
+        assert!(strip_part("{not json").is_err());
     }
 }

@@ -171,6 +171,28 @@ ALTER TABLE submissions ADD COLUMN declined_reason TEXT;
     r#"
 ALTER TABLE chunks ADD COLUMN joined INTEGER NOT NULL DEFAULT 0;
 "#,
+    // Results in parts: `results.body` holds everything but the rows, `result_parts` the
+    // rows in registry-row ranges (each body the rows' JSON objects joined by commas), so
+    // results are built, stored and served a range at a time and no one value nears
+    // SQLite's 1 GB limit. A whole document stored before moves its rows into part 0; its
+    // sealed values are the `sealed` arrays' elements (objects under an integer key).
+    r#"
+CREATE TABLE result_parts (
+    job           TEXT NOT NULL,
+    part          INTEGER NOT NULL,
+    rows          INTEGER NOT NULL,
+    sealed_values INTEGER NOT NULL,
+    body          TEXT NOT NULL,
+    PRIMARY KEY (job, part)
+);
+INSERT INTO result_parts (job, part, rows, sealed_values, body)
+    SELECT job, 0, json_array_length(body, '$.rows'),
+        (SELECT count(*) FROM json_tree(results.body, '$.rows') AS e
+            WHERE e.type = 'object' AND typeof(e.key) = 'integer' AND e.path LIKE '%.sealed'),
+        substr(json_extract(body, '$.rows'), 2, length(json_extract(body, '$.rows')) - 2)
+    FROM results WHERE json_array_length(body, '$.rows') > 0;
+UPDATE results SET body = json_remove(body, '$.rows');
+"#,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -1115,9 +1137,69 @@ pub fn record_delivery(tx: &Transaction<'_>, job: &str, now: i64) -> rusqlite::R
     Ok(())
 }
 
-pub fn save_results(conn: &Connection, job: &str, body: &str) -> rusqlite::Result<()> {
-    conn.execute("INSERT OR REPLACE INTO results (job, body) VALUES (?1, ?2)", params![job, body])?;
+/// Stores the results' head (everything but the rows), the last of a job's results
+/// written: the parts before it are not read until it is there.
+pub fn save_results_head(conn: &Connection, job: &str, head: &str) -> rusqlite::Result<()> {
+    conn.execute("INSERT OR REPLACE INTO results (job, body) VALUES (?1, ?2)", params![job, head])?;
     Ok(())
+}
+
+/// One range of a job's result rows as stored: how many rows, how many sealed values they
+/// forward, and their JSON objects joined by commas.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResultPart {
+    pub rows: u64,
+    pub sealed_values: u64,
+    pub body: String,
+}
+
+/// Deletes what an earlier, unfinished build left of a job's result parts.
+pub fn delete_result_parts(conn: &Connection, job: &str) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM result_parts WHERE job = ?1", [job])?;
+    Ok(())
+}
+
+pub fn save_result_part(conn: &Connection, job: &str, number: u32, part: &ResultPart) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO result_parts (job, part, rows, sealed_values, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![job, number, part.rows as i64, part.sealed_values as i64, part.body])?;
+    Ok(())
+}
+
+/// A job's stored results: its head and, over its parts, their number, rows and sealed
+/// values; `None` until the results are complete.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredResults {
+    pub head: String,
+    pub parts: u32,
+    pub rows: u64,
+    pub sealed_values: u64,
+}
+
+pub fn stored_results(conn: &Connection, job: &str) -> rusqlite::Result<Option<StoredResults>> {
+    let Some(head) = conn.query_row("SELECT body FROM results WHERE job = ?1", [job], |r| r.get(0)).optional()? else {
+        return Ok(None);
+    };
+    let (parts, rows, sealed_values): (i64, i64, i64) = conn.query_row(
+        "SELECT count(*), coalesce(sum(rows), 0), coalesce(sum(sealed_values), 0) FROM result_parts WHERE job = ?1",
+        [job],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    Ok(Some(StoredResults { head, parts: parts as u32, rows: rows as u64, sealed_values: sealed_values as u64 }))
+}
+
+/// Part `number` of a job's results (parts are numbered from 0).
+pub fn result_part(conn: &Connection, job: &str, number: u32) -> rusqlite::Result<Option<ResultPart>> {
+    conn.prepare_cached("SELECT rows, sealed_values, body FROM result_parts WHERE job = ?1 AND part = ?2")?
+        .query_row(params![job, number], |r| {
+            Ok(ResultPart {
+                rows: r.get::<_, i64>(0)? as u64,
+                sealed_values: r.get::<_, i64>(1)? as u64,
+                body: r.get(2)?,
+            })
+        })
+        .optional()
 }
 
 /// Bytes a job keeps in the database: each party's chunks (tokens, or what the join found
@@ -1126,13 +1208,13 @@ pub fn job_footprint(conn: &Connection, job: &str) -> rusqlite::Result<(Vec<(Str
     let mut parties = conn.prepare("SELECT party, SUM(length(body)) FROM chunks WHERE job = ?1 GROUP BY party")?;
     let chunks =
         parties.query_map([job], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?.collect::<Result<_, _>>()?;
-    let results: Option<i64> =
-        conn.query_row("SELECT length(body) FROM results WHERE job = ?1", [job], |r| r.get(0)).optional()?;
-    Ok((chunks, results.unwrap_or(0) as u64))
-}
-
-pub fn results(conn: &Connection, job: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT body FROM results WHERE job = ?1", [job], |r| r.get(0)).optional()
+    let results: i64 = conn.query_row(
+        "SELECT coalesce((SELECT length(body) FROM results WHERE job = ?1), 0)
+              + coalesce((SELECT sum(length(body)) FROM result_parts WHERE job = ?1), 0)",
+        [job],
+        |r| r.get(0),
+    )?;
+    Ok((chunks, results as u64))
 }
 
 #[cfg(test)]
@@ -1259,6 +1341,73 @@ mod tests {
         assert!(indexes.contains(&"nonces_seen_at".to_owned()), "{indexes:?}");
         assert_eq!(store.call(|c| forget_nonces(c, 500, 100)).await.unwrap(), 1);
         assert!(!store.call(|c| remember_nonce(c, "a", "new", 901)).await.unwrap(), "the recent nonce is kept");
+    }
+
+    /// A database of schema 8 kept each job's results as one document: its rows move into
+    /// the job's part 0 with their count and sealed values' count (a department named like
+    /// a member of a finding counts nothing), and the document served is the one stored.
+    #[tokio::test]
+    async fn migration_9_moves_a_whole_results_document_into_a_head_and_one_part() {
+        use std::collections::BTreeMap;
+
+        use bidui_core::api::{DepartmentFinding, JobResults, RowResult, SealedValues};
+        use bidui_core::fieldseal::SealKind;
+        let finding = |sealed: usize| DepartmentFinding {
+            found: true,
+            department_rows: 1,
+            attributes: BTreeMap::from([("sex".to_owned(), "agree".to_owned())]),
+            sealed: (0..sealed)
+                .map(|i| SealedValues { row: i as u32 + 1, kind: SealKind::Id, sealed: "ab01".into() })
+                .collect(),
+            ..DepartmentFinding::default()
+        };
+        let row = |row: u32, sealed: usize| RowResult {
+            row,
+            fields: BTreeMap::new(),
+            id_valid: true,
+            duplicate_rows: vec![7],
+            departments: BTreeMap::from([("sealed".to_owned(), finding(sealed)), ("released".to_owned(), finding(1))]),
+            person: None,
+        };
+        let document = |job: &str, rows: Vec<RowResult>| JobResults {
+            job: job.into(),
+            purpose: "核查 \"rows\":[]".into(),
+            approval: "批准".into(),
+            requester: "registry".into(),
+            departments: vec!["sealed".into(), "released".into()],
+            summary: Default::default(),
+            rows,
+            rules: Vec::new(),
+            profile: None,
+            registry_fields: Vec::new(),
+            sealed_fields: BTreeMap::new(),
+            refused: BTreeMap::new(),
+            unopened: 0,
+        };
+        let (results, empty) = (document("old", vec![row(1, 2), row(3, 0)]), document("empty", Vec::new()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v8.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for migration in &MIGRATIONS[..8] {
+                conn.execute_batch(migration).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 8).unwrap();
+            for document in [&results, &empty] {
+                let body = serde_json::to_string(document).unwrap();
+                conn.execute("INSERT INTO results (job, body) VALUES (?1, ?2)", params![document.job, body]).unwrap();
+            }
+        }
+        let store = Store::open(&path).unwrap();
+        let stored = store.call(|c| stored_results(c, "old")).await.unwrap().unwrap();
+        assert_eq!((stored.parts, stored.rows, stored.sealed_values), (1, 2, 4));
+        for document in [results, empty] {
+            let job = document.job.clone();
+            let served = store.call(move |c| crate::results::stored_document(c, &job)).await.unwrap().unwrap();
+            assert_eq!(serde_json::from_str::<JobResults>(&served).unwrap(), document);
+        }
+        let stored = store.call(|c| stored_results(c, "empty")).await.unwrap().unwrap();
+        assert_eq!((stored.parts, stored.rows, stored.sealed_values), (0, 0, 0));
     }
 
     /// A database of schema 6 (before notices) keeps its submissions, which read as having

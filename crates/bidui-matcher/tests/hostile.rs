@@ -221,6 +221,7 @@ const TABLES: &[&str] = &[
     "submissions",
     "chunks",
     "results",
+    "result_parts",
     "audit",
     "settings",
     "principal_statements",
@@ -2265,7 +2266,7 @@ async fn results_go_to_the_requester_and_operator_once_complete() {
 /// The sealed values in a job's stored results, as the matcher holds them.
 async fn stored_sealed_values(m: &Matcher, job: &str) -> usize {
     let id = job.to_owned();
-    let body = m.state.store.call(move |c| store::results(c, &id)).await.unwrap().unwrap();
+    let body = m.state.store.call(move |c| bidui_matcher::results::stored_document(c, &id)).await.unwrap().unwrap();
     bidui_matcher::results::sealed_value_count(&serde_json::from_str(&body).unwrap())
 }
 
@@ -2279,6 +2280,61 @@ async fn age_retention(m: &Matcher, job: &str, seconds: i64) {
         })
         .await
         .unwrap();
+}
+
+/// Results are stored in parts of registry rows and served as one document. A job whose
+/// rows lie in several parts reaches the requester whole and in row order, with the parts'
+/// counts audited, and the operator without a sealed value. A part gone from the database
+/// ends the answer unfinished: never a shorter document that parses.
+#[tokio::test]
+async fn results_in_several_parts_are_served_whole_and_a_missing_part_leaves_the_answer_unfinished() {
+    let m = Matcher::new().await;
+    m.complete_job().await;
+    let id = JOB.to_owned();
+    let stored = m.state.store.call(move |c| bidui_matcher::results::stored_document(c, &id)).await.unwrap().unwrap();
+    let expected: JobResults = serde_json::from_str(&stored).unwrap();
+    assert_eq!((expected.rows.len(), bidui_matcher::results::sealed_value_count(&expected)), (4, 2));
+    // One part per row, as a registry of millions of rows has thousands of parts.
+    let parts = m
+        .state
+        .store
+        .call(|c| {
+            let part = store::result_part(c, JOB, 0)?.expect("part 0");
+            let rows: Vec<serde_json::Value> = serde_json::from_str(&format!("[{}]", part.body)).unwrap();
+            store::delete_result_parts(c, JOB)?;
+            for (number, row) in rows.iter().enumerate() {
+                let sealed_values = row["departments"]
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .map(|f| f.get("sealed").and_then(|s| s.as_array()).map_or(0, Vec::len) as u64)
+                    .sum();
+                let part = store::ResultPart { rows: 1, sealed_values, body: row.to_string() };
+                store::save_result_part(c, JOB, number as u32, &part)?;
+            }
+            Ok(rows.len())
+        })
+        .await
+        .unwrap();
+    assert_eq!(parts, 4);
+
+    let mut operator: JobResults = m.results(&m.operator).await.expect(StatusCode::OK).json();
+    assert_eq!(bidui_matcher::results::sealed_value_count(&operator), 0);
+    let requester: JobResults = m.results(&m.veterans).await.expect(StatusCode::OK).json();
+    assert_eq!(requester, expected);
+    assert_eq!(m.audited("results-delivered").await[0].1, serde_json::json!({ "rows": 4, "sealed_values": 2 }));
+    let mut without = expected.clone();
+    bidui_matcher::results::without_sealed_values(&mut without);
+    operator.unopened = without.unopened;
+    assert_eq!(operator, without);
+
+    m.state.store.call(|c| c.execute("DELETE FROM result_parts WHERE part = 2", [])).await.unwrap();
+    for party in [&m.veterans, &m.operator] {
+        let response = m.app.clone().oneshot(party.request("GET", &format!("/v2/jobs/{JOB}/results"), Vec::new()));
+        let response = response.await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "the head was there");
+        assert!(to_bytes(response.into_body(), usize::MAX).await.is_err(), "the answer ends unfinished");
+    }
 }
 
 /// Regression: with `retention_hours = 0` the sealed values were stripped from the results
