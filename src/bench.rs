@@ -194,7 +194,8 @@ fn agent(config: &std::path::Path, read_only: bool, workers: usize) -> anyhow::R
         let mut pending = ChunkBuilder::new(&layout);
         let mut chunk_digests = Vec::new();
         let mut flush = |pending: &mut ChunkBuilder| {
-            let chunk = std::mem::replace(pending, ChunkBuilder::new(&layout)).finish();
+            let next = ChunkBuilder::with_capacity(&layout, pending.len());
+            let chunk = std::mem::replace(pending, next).finish();
             chunk_digests.push(bidui_client::sha256(&chunk));
         };
         tokenize_source(&mut source, &tokenizer, workers, &ReadProgress::hidden(), |outcome| {

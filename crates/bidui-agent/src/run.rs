@@ -582,7 +582,10 @@ impl<'a> Chunker<'a> {
     fn push(&mut self, record: &[u8]) -> Option<Vec<u8>> {
         self.pending.push_encoded(record);
         let full = self.pending.records() >= self.chunk_records || self.pending.len() >= CHUNK_BYTES_TARGET;
-        full.then(|| std::mem::replace(&mut self.pending, ChunkBuilder::new(self.layout)).finish())
+        full.then(|| {
+            let next = ChunkBuilder::with_capacity(self.layout, self.pending.len());
+            std::mem::replace(&mut self.pending, next).finish()
+        })
     }
 
     /// The last chunk, unless it would be empty.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use bidui_core::api::{Attribute, DepartmentSpec, JobSpec};
-use bidui_core::fieldseal::{SealContext, SealKind, Sealer, MAX_VALUE_BYTES};
+use bidui_core::fieldseal::{SealContext, SealKind, Sealer, MAX_SEALED_FIELDS, MAX_VALUE_BYTES};
 use bidui_core::name::{self, NameForms};
 use bidui_core::token::{id_message, qid_message};
 use bidui_core::wire::{encode_record, Layout, ABSENT};
@@ -179,6 +179,7 @@ impl Tokenizer {
         let pair = spec.pair(&department.party);
         let keys = epoch.pair_keys(&pair);
         debug_assert!(sealed_fields.iter().all(|(f, _)| department.fields.contains(f)));
+        assert!(sealed_fields.len() <= MAX_SEALED_FIELDS, "a valid job seals at most {MAX_SEALED_FIELDS} fields");
         let sealing = (!department.fields.is_empty()).then(|| {
             let (fields, columns) = sealed_fields.into_iter().unzip();
             FieldSealing {
@@ -268,18 +269,18 @@ impl Tokenizer {
         }
         let mut too_long = FieldSet::default();
         let sealed = self.sealing.as_ref().map(|sealing| {
-            let cells: Vec<Option<&str>> = field_values
-                .iter()
-                .enumerate()
-                .map(|(i, value)| {
-                    let value = value.trim();
-                    if value.len() > MAX_VALUE_BYTES {
-                        too_long.insert(i);
-                        return None;
-                    }
-                    (!value.is_empty()).then_some(value)
-                })
-                .collect();
+            // On the stack: a row's cells are no allocation of their own.
+            let mut cells = [None; MAX_SEALED_FIELDS];
+            let cells = &mut cells[..field_values.len()];
+            for (i, (cell, value)) in cells.iter_mut().zip(field_values).enumerate() {
+                let value = value.trim();
+                if value.len() > MAX_VALUE_BYTES {
+                    too_long.insert(i);
+                } else if !value.is_empty() {
+                    *cell = Some(value);
+                }
+            }
+            let cells = &*cells;
             let (by_id_sealer, by_qid_sealer) = scratch.sealers.get_or_insert_with(|| {
                 let context = sealing.context();
                 (
@@ -290,7 +291,7 @@ impl Tokenizer {
             let out = &mut scratch.sealed;
             let mut seal = |sealer: &mut Sealer, person: &[&[u8]]| {
                 sealer
-                    .queue(person, number, &cells, out)
+                    .queue(person, number, cells, out)
                     .expect("values are trimmed to the length limit and counted per field before sealing")
             };
             // An absent blob is an empty range: the record carries a zero length.
@@ -398,6 +399,18 @@ enum BatchRow {
 }
 
 impl Batch {
+    /// An empty batch with room for one like this, and a little more: a batch's text
+    /// runs to the better part of a megabyte, and growing it from nothing copied it
+    /// again at each doubling.
+    fn with_room_for_another(&self) -> Batch {
+        let room = |len: usize| len + len / 8;
+        Batch {
+            text: String::with_capacity(room(self.text.len())),
+            ends: Vec::with_capacity(room(self.ends.len())),
+            rows: Vec::with_capacity(room(self.rows.len())),
+        }
+    }
+
     /// Reads the source's next row into the batch; `false` at the end of the source.
     fn read_row(&mut self, source: &mut Source, columns: &[Option<usize>]) -> bool {
         let (start, first_end) = (self.text.len(), self.ends.len());
@@ -550,7 +563,8 @@ pub fn tokenize_source<E>(
             while batch.read_row(source, &columns) {
                 if batch.rows.len() == BATCH_ROWS {
                     progress.advance(batch.rows.len(), source.bytes_read());
-                    if work_tx.send((seq, std::mem::take(&mut batch))).is_err() {
+                    let next = batch.with_room_for_another();
+                    if work_tx.send((seq, std::mem::replace(&mut batch, next))).is_err() {
                         return;
                     }
                     seq += 1;

@@ -548,22 +548,22 @@ pub(crate) struct MacBatch {
 }
 
 impl MacBatch {
-    /// Queues the message `parts` (concatenated).
+    /// Queues the message `parts` (concatenated). The padded message is sized once and
+    /// zero-filled, which is most of its padding, and the parts are copied into it.
     pub(crate) fn push(&mut self, parts: &[&[u8]]) {
         let start = self.bytes.len();
-        parts.iter().for_each(|part| self.bytes.extend_from_slice(part));
-        let len = self.bytes.len() - start;
-        self.bytes.push(0x80);
-        let padded = start + (len + 9).div_ceil(64) * 64;
-        self.bytes.resize(padded - 8, 0);
-        self.bytes.extend_from_slice(&(((64 + len) * 8) as u64).to_be_bytes());
+        let len: usize = parts.iter().map(|part| part.len()).sum();
+        let padded = (len + 9).div_ceil(64) * 64;
+        self.bytes.resize(start + padded, 0);
+        let message = &mut self.bytes[start..];
+        let mut at = 0;
+        for part in parts {
+            copy_short(&mut message[at..at + part.len()], part);
+            at += part.len();
+        }
+        message[len] = 0x80;
+        message[padded - 8..].copy_from_slice(&(((64 + len) * 8) as u64).to_be_bytes());
         self.messages.push((start, len));
-    }
-
-    /// The `index`th queued message.
-    pub(crate) fn message(&self, index: usize) -> &[u8] {
-        let (start, len) = self.messages[index];
-        &self.bytes[start..start + len]
     }
 
     /// Appends the MAC under `key` of every queued message to `out`, in order.
@@ -772,8 +772,7 @@ mod tests {
             batch.compute_into(&key, &mut macs);
             assert_eq!(macs.len(), 1 + lengths.len());
             assert_eq!(macs[0], [1; 32], "what was in the output is kept");
-            for (index, (&len, mac)) in lengths.iter().zip(&macs[1..]).enumerate() {
-                assert_eq!(batch.message(index), &message[..len]);
+            for (&len, mac) in lengths.iter().zip(&macs[1..]) {
                 let want = match &key.mac {
                     KeyedMac::Sha256 { ring, .. } => ring_hmac::sign(ring, &message[..len]).as_ref().to_vec(),
                     _ => key.mac(&[&message[..len]]).to_vec(),

@@ -151,9 +151,16 @@ pub struct ChunkBuilder {
 
 impl ChunkBuilder {
     pub fn new(layout: &Layout) -> ChunkBuilder {
+        ChunkBuilder::with_capacity(layout, CHUNK_HEADER_LEN + 1024 * (4 + 16 * layout.token_count()))
+    }
+
+    /// A builder with room for `bytes` bytes of chunk. A chunk of a few megabytes grown
+    /// from [`ChunkBuilder::new`]'s room copies itself at each doubling; an agent sizes
+    /// the next chunk like the one it closed.
+    pub fn with_capacity(layout: &Layout, bytes: usize) -> ChunkBuilder {
         let tokens = layout.token_count();
         assert!(tokens <= MAX_TOKENS);
-        let mut bytes = Vec::with_capacity(CHUNK_HEADER_LEN + 1024 * (4 + 16 * tokens));
+        let mut bytes = Vec::with_capacity(bytes.max(CHUNK_HEADER_LEN));
         bytes.extend_from_slice(&CHUNK_MAGIC);
         bytes.push(tokens as u8);
         bytes.push(if layout.sealed { FLAG_SEALED } else { 0 });
