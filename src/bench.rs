@@ -620,7 +620,7 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let mut stages = Stages::default();
     let mut figures = String::new();
-    for _ in 0..runs.max(1) {
+    for run in 0..runs.max(1) {
         let index = stages.time("registry index", || {
             let mut index = RegistryIndex::new(DEPARTMENTS);
             for chunk in &registry_chunks {
@@ -651,8 +651,9 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
                 joins.into_iter().map(|j| j.join().expect("a join thread")).collect()
             })
         });
+        // A job of its own per run, as the matcher writes each job's results once.
         let inputs = ResultInputs {
-            spec: spec.clone(),
+            spec: bidui_core::api::JobSpec { id: format!("results-{run}"), ..spec.clone() },
             index: std::sync::Arc::new(index),
             departments,
             seals: seals.clone(),
@@ -661,8 +662,8 @@ fn results(registry: u32, rows: u32, runs: usize) -> anyhow::Result<()> {
         };
         let results = stages.time("results::build (in memory, whole)", || bidui_matcher::results::build(&inputs));
         // As the matcher does after the last seal: the parts built on every core and stored
-        // as each is done, then the head (each run's replace the last's).
-        let job = spec.id.clone();
+        // as each is done, then the head.
+        let job = inputs.spec.id.clone();
         let tally = stages.time("results built and stored, by parts", || {
             runtime.block_on(async {
                 let (head, tally) = bidui_matcher::jobs::store_results(&store, inputs)
