@@ -286,9 +286,9 @@ mod tests {
         use bidui_i18n::{in_language, Lang};
         let error = || spec_error(SpecError::Cap("renshe".into()));
         let zh = in_language(Lang::Zh, || error().to_string());
-        assert_eq!(zh, "参与方 \"renshe\" 需要 max_records，取值 1 到 100000000");
+        assert_eq!(zh, "参与方 \"renshe\" 需要 max_records，取值 1 到 4294967295");
         let en = in_language(Lang::En, || error().to_string());
-        assert_eq!(en, "party \"renshe\" needs `max_records` between 1 and 100000000");
+        assert_eq!(en, "party \"renshe\" needs `max_records` between 1 and 4294967295");
         // Its English is bidui-core's own, word for word.
         assert_eq!(en, SpecError::Cap("renshe".into()).to_string());
         let missing = in_language(Lang::Zh, || spec_error(SpecError::Missing("zc-1".into(), "purpose")).to_string());

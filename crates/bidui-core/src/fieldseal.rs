@@ -478,20 +478,7 @@ mod tests {
     /// a vector of its own, one MAC at a time, the cipher over a copy. What the sealer
     /// writes in place, with its MACs batched, must be byte for byte this.
     fn reference_blob(context_key: &PurposeKey, person: &[u8], row: u32, values: &[Option<&str>]) -> Vec<u8> {
-        let mut body = Vec::new();
-        for value in values {
-            match value {
-                None => body.push(0),
-                Some(value) => {
-                    body.push(1);
-                    body.extend_from_slice(&(value.len() as u16).to_le_bytes());
-                    body.extend_from_slice(value.as_bytes());
-                }
-            }
-        }
-        let mut plaintext = (body.len() as u16).to_le_bytes().to_vec();
-        plaintext.extend_from_slice(&body);
-        plaintext.resize(plaintext.len().div_ceil(PAD_TO) * PAD_TO, 0);
+        let plaintext = crate::vectors::seal_plaintext(values);
         let aad = row.to_le_bytes();
         let nonce_bytes = nonce(context_key, person, &aad, &plaintext);
         let mut blob = nonce_bytes.to_vec();

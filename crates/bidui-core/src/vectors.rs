@@ -320,8 +320,9 @@ fn seal_context(kind: SealKind, pair: &PairDomain<'_>, fields: &[&str]) -> Vec<u
     context
 }
 
-/// spec-v2 §5.4: the padded plaintext, written out from the spec.
-fn seal_plaintext(values: &[Option<&str>]) -> Vec<u8> {
+/// spec-v2 §5.4: the padded plaintext, written out from the spec (also the sealer's
+/// reference in its tests).
+pub(crate) fn seal_plaintext(values: &[Option<&str>]) -> Vec<u8> {
     let mut body = Vec::new();
     for value in values {
         match value {
