@@ -138,63 +138,108 @@ impl Openers {
     }
 }
 
-/// Reads the registry again and completes `results` on the requester's side: each row's
-/// fields (trimmed, empty omitted), its person as the registry writes it, and its opened
-/// values. A row the registry does not hold opens nothing. Sets and returns
-/// `results.unopened`.
-pub fn complete(
-    results: &mut JobResults,
-    registry: &mut Source,
-    columns: &RegistryColumns,
-    openers: &Openers,
-    today: CivilDate,
-) -> u64 {
-    let index: HashMap<u32, usize> = results.rows.iter().enumerate().map(|(i, r)| (r.row, i)).collect();
-    let mut seen = vec![false; results.rows.len()];
-    let read: Vec<Option<usize>> =
-        columns.person.cells().into_iter().chain(columns.fields.iter().map(|&(_, c)| Some(c))).collect();
-    let mut unopened = 0;
-    let (mut text, mut ends) = (String::new(), Vec::with_capacity(read.len()));
-    loop {
-        text.clear();
-        ends.clear();
-        let Some(next) = registry.next_cells(&read, &mut text, &mut ends) else { break };
-        // An unreadable row sent no tokens, so nothing matched it.
-        let Ok(number) = next else { continue };
-        let Some(&i) = index.get(&number) else { continue };
-        if std::mem::replace(&mut seen[i], true) {
-            continue;
+/// The registry cells the opening needs, read in one pass: each readable row's person
+/// cells and the requester's fields, all in one string (a row's cells are `cells_per_row`
+/// consecutive slices of it).
+pub struct RegistryCells {
+    text: String,
+    ends: Vec<usize>,
+    cells_per_row: usize,
+    /// Data row number → index of the row's first cell end in `ends`; the first row of a
+    /// number read wins.
+    rows: HashMap<u32, usize>,
+}
+
+impl RegistryCells {
+    /// Reads `columns` of every readable row of `registry`. An unreadable row sent no
+    /// tokens, so nothing can match it.
+    pub fn read(registry: &mut Source, columns: &RegistryColumns) -> RegistryCells {
+        let read: Vec<Option<usize>> =
+            columns.person.cells().into_iter().chain(columns.fields.iter().map(|&(_, c)| Some(c))).collect();
+        let mut cells =
+            RegistryCells { text: String::new(), ends: Vec::new(), cells_per_row: read.len(), rows: HashMap::new() };
+        loop {
+            let (text_len, ends_len) = (cells.text.len(), cells.ends.len());
+            let Some(next) = registry.next_cells(&read, &mut cells.text, &mut cells.ends) else { break };
+            match next {
+                Ok(number) if !cells.rows.contains_key(&number) => {
+                    cells.rows.insert(number, ends_len);
+                }
+                _ => {
+                    cells.text.truncate(text_len);
+                    cells.ends.truncate(ends_len);
+                }
+            }
         }
-        let mut start = 0;
-        let cells: Vec<&str> = ends
+        cells
+    }
+
+    /// The cells of data row `number`, in the order read: the four person cells, then the
+    /// fields'.
+    fn row(&self, number: u32) -> Option<Vec<&str>> {
+        let first = *self.rows.get(&number)?;
+        let mut start = if first == 0 { 0 } else { self.ends[first - 1] };
+        let cells = self.ends[first..first + self.cells_per_row]
             .iter()
             .map(|&end| {
-                let cell = &text[start..end];
+                let cell = &self.text[start..end];
                 start = end;
                 cell
             })
             .collect();
-        let person: [&str; 4] = cells[..4].try_into().expect("four person cells");
-        let row = &mut results.rows[i];
+        Some(cells)
+    }
+}
+
+/// Completes `results` on the requester's side from the registry's `cells`: each row's
+/// fields (trimmed, empty omitted), its person as the registry writes it, and its opened
+/// values. A row the registry does not hold opens nothing, nor does a row number the
+/// results list twice but the last time. Sets and returns `results.unopened`. Rows are
+/// opened on every core: each is on its own.
+pub fn complete(
+    results: &mut JobResults,
+    cells: &RegistryCells,
+    columns: &RegistryColumns,
+    openers: &Openers,
+    today: CivilDate,
+) -> u64 {
+    let last_of_number: HashMap<u32, usize> = results.rows.iter().enumerate().map(|(i, r)| (r.row, i)).collect();
+    let complete_row = |i: usize, row: &mut RowResult| -> u64 {
+        let registry_row = (last_of_number[&row.row] == i).then(|| cells.row(row.row)).flatten();
+        let Some(registry_row) = registry_row else {
+            row.fields.clear();
+            row.person = None;
+            return openers.open_row(row, None);
+        };
+        let person: [&str; 4] = registry_row[..4].try_into().expect("four person cells");
         row.fields = columns
             .fields
             .iter()
-            .zip(&cells[4..])
+            .zip(&registry_row[4..])
             .filter(|(_, value)| !value.trim().is_empty())
             .map(|((field, _), value)| (field.clone(), value.trim().to_owned()))
             .collect();
         // The identity cell exactly as written (stray spaces and tabs included): the town
         // corrects the cell it sees.
         row.person = Some(PersonRef { name: person[1].trim().to_owned(), id_number: person[0].to_owned() });
-        unopened += openers.open_row(row, Some(&RowIdentity::from_cells(person, today)));
-    }
-    for (row, seen) in results.rows.iter_mut().zip(seen) {
-        if !seen {
-            row.fields.clear();
-            row.person = None;
-            unopened += openers.open_row(row, None);
-        }
-    }
+        openers.open_row(row, Some(&RowIdentity::from_cells(person, today)))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_thread = results.rows.len().div_ceil(threads).max(1);
+    let unopened = std::thread::scope(|scope| {
+        let opening: Vec<_> = results
+            .rows
+            .chunks_mut(per_thread)
+            .enumerate()
+            .map(|(part, rows)| {
+                let complete_row = &complete_row;
+                scope.spawn(move || {
+                    rows.iter_mut().enumerate().map(|(i, row)| complete_row(part * per_thread + i, row)).sum::<u64>()
+                })
+            })
+            .collect();
+        opening.into_iter().map(|thread| thread.join().expect("opening a row does not panic")).sum()
+    });
     results.unopened = unopened;
     unopened
 }
@@ -371,6 +416,109 @@ mod tests {
         assert_eq!(Openers::new(&epoch(), &spec(), &widened).open_row(&mut row, Some(&registered())), 1);
     }
 
+    fn results_of(rows: Vec<RowResult>) -> JobResults {
+        JobResults {
+            job: "zc-1".into(),
+            purpose: "比对".into(),
+            approval: "1".into(),
+            requester: "veterans".into(),
+            departments: vec!["household".into(), "pension".into()],
+            summary: ResultSummary::default(),
+            rows,
+            rules: vec![],
+            profile: None,
+            registry_fields: vec![],
+            sealed_fields: sealed_fields(),
+            refused: BTreeMap::new(),
+            unopened: 0,
+        }
+    }
+
+    fn town_columns() -> RegistryColumns {
+        RegistryColumns {
+            person: ColumnIndex { id: 0, name: Some(1), sex: Some(2), birth_date: Some(3) },
+            fields: vec![("town".into(), 4)],
+        }
+    }
+
+    fn registry_cells(dir: &std::path::Path, csv: &[u8]) -> RegistryCells {
+        let path = dir.join("registry.csv");
+        std::fs::write(&path, csv).unwrap();
+        let mut source = Source::open(&crate::source::SourceSpec::new(&path)).unwrap();
+        RegistryCells::read(&mut source, &town_columns())
+    }
+
+    #[test]
+    fn rows_opened_on_several_threads_each_get_their_own_registry_row() {
+        // More rows than one thread takes, each a different person with its own town, and
+        // the results in another order than the registry's.
+        let dir = tempfile::tempdir().unwrap();
+        let ids: Vec<String> = (0..301)
+            .map(|i| {
+                let body = format!("110105194912{:02}{:03}", i % 28 + 1, i);
+                let check = bidui_core::idnum::check_character(body.as_bytes().try_into().unwrap());
+                format!("{body}{}", check as char)
+            })
+            .collect();
+        let mut csv = "身份证号,姓名,性别,出生日期,镇街\n".to_owned();
+        for (i, id) in ids.iter().enumerate() {
+            csv.push_str(&format!("{id},张{i},女,1949-12-{:02},镇{i}\n", i % 28 + 1));
+        }
+        let cells = registry_cells(dir.path(), csv.as_bytes());
+        let rows = (1..=301u32)
+            .rev()
+            .map(|row| {
+                let blob = seal("household", SealKind::Id, &ids[row as usize - 1], row * 2, &[Some("正常"), None]);
+                RowResult { row, ..registry_row(vec![blob]) }
+            })
+            .collect();
+        let mut results = results_of(rows);
+        assert_eq!(complete(&mut results, &cells, &town_columns(), &openers(), today()), 0);
+        for row in &results.rows {
+            let i = row.row as usize - 1;
+            assert_eq!(row.fields["town"], format!("镇{i}"));
+            assert_eq!(row.person.as_ref().unwrap().id_number, ids[i]);
+            assert_eq!(row.departments["household"].released["status"], vec!["正常"]);
+        }
+    }
+
+    #[test]
+    fn a_row_number_the_results_list_twice_is_completed_the_last_time_only() {
+        // What the requester did when it read the registry row by row: a dishonest matcher
+        // repeating a row gets the earlier copies emptied, not the person's values twice.
+        let dir = tempfile::tempdir().unwrap();
+        let cells = registry_cells(
+            dir.path(),
+            format!("身份证号,姓名,性别,出生日期,镇街\n{REGISTERED},张三,女,1949-12-31,荔城街道\n").as_bytes(),
+        );
+        let blob = || seal("household", SealKind::Id, REGISTERED, 4, &[Some("死亡"), None]);
+        let mut results = results_of(vec![registry_row(vec![blob()]), registry_row(vec![blob()])]);
+        assert_eq!(complete(&mut results, &cells, &town_columns(), &openers(), today()), 1);
+        assert_eq!(results.rows[0].person, None);
+        assert!(results.rows[0].departments["household"].released.is_empty());
+        assert_eq!(results.rows[1].person.as_ref().unwrap().name, "张三");
+        assert_eq!(results.rows[1].departments["household"].released["status"], vec!["死亡"]);
+    }
+
+    #[test]
+    fn an_unreadable_registry_row_completes_nothing_and_the_rows_after_it_keep_their_own_cells() {
+        let dir = tempfile::tempdir().unwrap();
+        // A record over 1 MiB is skipped up to the next line, unread.
+        let overlong = "x".repeat(1_100_000);
+        let csv = format!(
+            "身份证号,姓名,性别,出生日期,镇街\n440183198001010011,李四,男,,{overlong}\n{REGISTERED},张三,女,1949-12-31,荔城街道\n"
+        );
+        let cells = registry_cells(dir.path(), csv.as_bytes());
+        assert_eq!(cells.rows.len(), 1, "row 1 is unreadable");
+        let mut second = registry_row(vec![seal("household", SealKind::Id, REGISTERED, 4, &[Some("死亡"), None])]);
+        second.row = 2;
+        let mut results = results_of(vec![registry_row(vec![]), second]);
+        assert_eq!(complete(&mut results, &cells, &town_columns(), &openers(), today()), 0);
+        assert_eq!(results.rows[0].person, None, "row 1 could not be read");
+        assert_eq!(results.rows[1].fields["town"], "荔城街道");
+        assert_eq!(results.rows[1].departments["household"].released["status"], vec!["死亡"]);
+    }
+
     #[test]
     fn the_registry_fills_in_fields_and_persons_and_rows_it_lacks_open_nothing() {
         let dir = tempfile::tempdir().unwrap();
@@ -408,7 +556,8 @@ mod tests {
             refused: BTreeMap::new(),
             unopened: 0,
         };
-        assert_eq!(complete(&mut results, &mut source, &columns, &openers(), today()), 1);
+        let cells = RegistryCells::read(&mut source, &columns);
+        assert_eq!(complete(&mut results, &cells, &columns, &openers(), today()), 1);
         assert_eq!(results.unopened, 1);
         let first = &results.rows[0];
         assert_eq!(first.fields["town"], "荔城街道");

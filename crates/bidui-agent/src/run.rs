@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::config::AgentConfig;
 use crate::epochs::{self, EpochError};
 use crate::job_ids::{self, JobIdError};
-use crate::open::{self, Openers, RegistryColumns};
+use crate::open::{self, Openers, RegistryCells, RegistryColumns};
 use crate::serve::Stop;
 use crate::source::{Source, SourceError};
 use crate::source_identity::{SourceIdentityError, Taken};
@@ -257,10 +257,19 @@ pub fn run_assigned(
         // (or other rows), they would attach values to the wrong people.
         let registry = Taken::of(&config.source.path)?;
         registry.check_or_record(&job_dir.join(SOURCE_RECORD))?;
-        let results = wait_for_results(client, options, &spec, &job_path)?;
+        wait_until_complete(client, options, &job_path)?;
+        // The registry is read again while the results come: both take a few tenths of a
+        // second for a district, and the second core is free once the departments are done.
+        let (results, read) = std::thread::scope(|scope| {
+            let reading = scope.spawn(|| read_registry(config, registry_fields));
+            let results = fetch_results(client, &spec, &job_path);
+            (results, reading.join().expect("reading the registry does not panic"))
+        });
+        let results = results?;
+        let (columns, cells) = read?;
         let path = job_dir.join("results.json");
-        let opening = Opening { spec: &spec, epoch: &epoch, fields: registry_fields, registry: &registry };
-        report.unopened = open_and_write(config, options, opening, results, &path)?;
+        let opening = Opening { spec: &spec, epoch: &epoch, columns, cells, registry: &registry };
+        report.unopened = open_and_write(options, opening, results, &path)?;
         report.results_file = Some(path);
         report.peak_memory_kib = bidui_probe::peak_memory_kib();
         record_run(&config.state_dir, &report, false)?;
@@ -629,20 +638,15 @@ fn enough_readable(
     Ok(())
 }
 
-/// Polls the job until it is complete (every party sealed), then fetches the results.
-fn wait_for_results(
-    client: &Client,
-    options: &RunOptions,
-    spec: &JobSpec,
-    job_path: &str,
-) -> Result<JobResults, AgentError> {
+/// Polls the job until it is complete (every party sealed).
+fn wait_until_complete(client: &Client, options: &RunOptions, job_path: &str) -> Result<(), AgentError> {
     let started = Instant::now();
     loop {
         let left = options.results_wait.saturating_sub(started.elapsed()).as_secs();
         let wait = left.min(RESULTS_WAIT_PER_ASK_SECS);
         let status: JobStatus = client.get(&format!("{job_path}?wait={wait}"))?;
         if status.state == JobState::Complete {
-            break;
+            return Ok(());
         }
         if started.elapsed() >= options.results_wait {
             return Err(AgentError::ResultsTimeout(options.results_wait));
@@ -655,6 +659,10 @@ fn wait_for_results(
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+}
+
+/// The results of the complete job.
+fn fetch_results(client: &Client, spec: &JobSpec, job_path: &str) -> Result<JobResults, AgentError> {
     let results: JobResults = client.get(&format!("{job_path}/results"))?;
     if results.job != spec.id {
         return Err(AgentError::OtherResults { asked: spec.id.clone(), found: results.job });
@@ -662,27 +670,12 @@ fn wait_for_results(
     Ok(results)
 }
 
-/// What the requester opens its results with.
-struct Opening<'a> {
-    spec: &'a JobSpec,
-    epoch: &'a KeyEpoch,
-    /// Its fields read into the results, with their column headers.
-    fields: Vec<(String, String)>,
-    /// The registry's identity, checked against the tokenized one before the results were
-    /// fetched.
-    registry: &'a Taken,
-}
-
-/// Reads the registry again, opens the results with it and writes them to `path` (0600,
-/// atomically). Returns the sealed values that did not open.
-fn open_and_write(
+/// Reads the registry again: the person's cells and the requester's `fields` (with their
+/// column headers) of every row.
+fn read_registry(
     config: &AgentConfig,
-    options: &RunOptions,
-    opening: Opening<'_>,
-    mut results: JobResults,
-    path: &Path,
-) -> Result<u64, AgentError> {
-    let Opening { spec, epoch, fields, registry: taken } = opening;
+    fields: Vec<(String, String)>,
+) -> Result<(RegistryColumns, RegistryCells), AgentError> {
     let mut registry = Source::open(&config.source)?;
     let columns = RegistryColumns {
         person: ColumnIndex::resolve(&registry, &config.columns)?,
@@ -691,15 +684,43 @@ fn open_and_write(
             .map(|(field, header)| Ok((field, registry.column(&header)?)))
             .collect::<Result<_, SourceError>>()?,
     };
+    let cells = RegistryCells::read(&mut registry, &columns);
+    Ok((columns, cells))
+}
+
+/// What the requester opens its results with.
+struct Opening<'a> {
+    spec: &'a JobSpec,
+    epoch: &'a KeyEpoch,
+    /// The registry's columns and cells as read again for the opening.
+    columns: RegistryColumns,
+    cells: RegistryCells,
+    /// The registry's identity, checked against the tokenized one before the results were
+    /// fetched.
+    registry: &'a Taken,
+}
+
+/// Opens the results with the registry's cells and writes them to `path` (0600,
+/// atomically). Returns the sealed values that did not open.
+fn open_and_write(
+    options: &RunOptions,
+    opening: Opening<'_>,
+    mut results: JobResults,
+    path: &Path,
+) -> Result<u64, AgentError> {
+    let Opening { spec, epoch, columns, cells, registry: taken } = opening;
     let openers = Openers::new(epoch, spec, &results.sealed_fields);
     // What organises the report comes from the spec the operator signed, not from the
     // matcher's copy of it.
     results.rules = spec.rules.clone();
     results.profile = spec.profile.clone();
     results.registry_fields = spec.requester.fields.clone();
-    let unopened = open::complete(&mut results, &mut registry, &columns, &openers, options.today);
+    let unopened = open::complete(&mut results, &cells, &columns, &openers, options.today);
     taken.unchanged()?;
     write_private_json(path, &results)?;
+    // Freeing a district's rows, each with its maps and strings, takes a noticeable part
+    // of a second that nothing waits for.
+    std::thread::spawn(move || drop((results, cells)));
     Ok(unopened)
 }
 
