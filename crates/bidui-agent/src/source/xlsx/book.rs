@@ -801,7 +801,9 @@ impl<'a, S: Read> SheetCells<'a, S> {
             if raw.len() > MAX_CELL_BYTES || memchr::memchr3(b'&', b'_', b'\r', raw).is_some() {
                 return None;
             }
-            let value = simdutf8::basic::from_utf8(raw).ok()?.trim_matches([' ', '\t', '\n']);
+            // Trimmed as bytes, which is cheaper than by characters and the same: the three
+            // are ASCII, so the text left is valid UTF-8 exactly when the whole is.
+            let value = simdutf8::basic::from_utf8(trim_blanks(raw)).ok()?;
             check_cell_chars(value).ok()?;
             text.clear();
             text.push_str(value);
@@ -1064,6 +1066,15 @@ fn plain_value(
     })
 }
 
+/// `raw` without the spaces, tabs and line feeds at its ends (what a `<t>` without
+/// `xml:space="preserve"` loses).
+fn trim_blanks(raw: &[u8]) -> &[u8] {
+    let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\n');
+    let start = raw.iter().position(|b| !blank(b)).unwrap_or(raw.len());
+    let end = raw.iter().rposition(|b| !blank(b)).map_or(start, |i| i + 1);
+    &raw[start..end]
+}
+
 fn short(v: &str) -> String {
     v.chars().take(32).collect()
 }
@@ -1082,15 +1093,21 @@ fn cell_reference(raw: &[u8]) -> Result<(u32, Option<u32>), XlsxError> {
             return Err(XlsxError::BeyondLimits(shown()));
         }
     }
-    if row_part.is_empty() || !row_part.iter().all(u8::is_ascii_digit) {
-        return Err(XlsxError::invalid(format!("\"{}\" is not a cell reference", shown())));
-    }
+    // One pass over the digits: a row beyond Excel's last is held there (so that it cannot
+    // overflow) and reported after the loop, as a byte that is not a digit is reported
+    // first wherever it is.
     let mut row = 0u32;
     for &b in row_part {
-        row = row * 10 + u32::from(b - b'0');
-        if row > MAX_ROWS {
-            return Err(XlsxError::BeyondLimits(shown()));
+        if !b.is_ascii_digit() {
+            return Err(XlsxError::invalid(format!("\"{}\" is not a cell reference", shown())));
         }
+        row = (row * 10 + u32::from(b - b'0')).min(MAX_ROWS + 1);
+    }
+    if row_part.is_empty() {
+        return Err(XlsxError::invalid(format!("\"{}\" is not a cell reference", shown())));
+    }
+    if row > MAX_ROWS {
+        return Err(XlsxError::BeyondLimits(shown()));
     }
     if row == 0 {
         return Err(XlsxError::invalid(format!("\"{}\" is not a cell reference", shown())));
@@ -1229,9 +1246,11 @@ mod tests {
         assert!(matches!(cell_reference(b"ZZZZZZZZZZ1"), Err(XlsxError::BeyondLimits(_))));
         assert!(matches!(cell_reference(b"A1048577"), Err(XlsxError::BeyondLimits(_))));
         assert!(matches!(cell_reference(b"A99999999999999999999"), Err(XlsxError::BeyondLimits(_))));
-        for bad in [&b"A0"[..], b"A", b"", b"1A", b"A-1"] {
+        // A reference that is not one is that error, however long its digits.
+        for bad in [&b"A0"[..], b"A", b"", b"1A", b"A-1", b"A99999999999x", b"A1048577x"] {
             assert!(matches!(cell_reference(bad), Err(XlsxError::Invalid(_))), "{bad:?}");
         }
+        assert!(matches!(cell_reference(b"ZZZZ1x"), Err(XlsxError::BeyondLimits(_))));
         assert_eq!(column_name(0), "A");
         assert_eq!(column_name(16_383), "XFD");
     }
