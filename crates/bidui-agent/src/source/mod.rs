@@ -367,7 +367,10 @@ impl Row {
     /// Sets the cell at `column`, filling any gap with `Empty`.
     fn set(&mut self, column: usize, cell: Cell) {
         if column >= self.cells.len() {
-            self.cells.resize(column, Cell::Empty);
+            // Cells mostly come in order: a gap to fill is rare.
+            if column > self.cells.len() {
+                self.cells.resize(column, Cell::Empty);
+            }
             self.cells.push(cell);
         } else {
             let old = std::mem::replace(&mut self.cells[column], cell);

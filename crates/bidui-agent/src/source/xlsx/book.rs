@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Seek};
+use std::ops::Range;
 
 use calamine::{CellErrorType, DataRef, ExcelDateTime, ExcelDateTimeType};
 use zip::result::ZipError;
@@ -672,17 +673,44 @@ impl<'a, S: Read> SheetCells<'a, S> {
     /// sheet data.
     pub(crate) fn next_cell(&mut self) -> Result<Option<(u32, u32, DataRef<'_>)>, XlsxError> {
         loop {
+            // The sheet's hot path: a row's end and a cell's start tag written the usual way
+            // are read straight from the parser's buffer, without an event and a second pass
+            // over the attributes; anything else is read event by event.
+            if let Some(buffered) = self.xml.buffered() {
+                if buffered.starts_with(b"</row>") {
+                    self.xml.consume(b"</row>".len());
+                    self.end_row();
+                    continue;
+                }
+                if let Some(tag) = UsualCellTag::parse(buffered) {
+                    let raw = |range: Option<Range<usize>>| range.map(|range| &buffered[range]);
+                    let reference = raw(tag.r).map(cell_position).transpose()?;
+                    let style = raw(tag.s).map(cell_style);
+                    let cell_type = raw(tag.t).map_or(CellType::Absent, |t| cell_type(t, &mut self.cell_type_raw));
+                    self.xml.consume(tag.len);
+                    return self.read_cell(reference, style, cell_type, tag.empty).map(Some);
+                }
+            }
             match self.xml.next()? {
                 Event::Start if self.xml.local_name() == b"row" => {
                     if let Some(r) = self.xml.attr(b"r")? {
                         self.row_index = cell_reference(r)?.0;
                     }
                 }
-                Event::End if self.xml.local_name() == b"row" => {
-                    self.row_index = self.row_index.saturating_add(1);
-                    self.col_index = 0;
+                Event::End if self.xml.local_name() == b"row" => self.end_row(),
+                Event::Start if self.xml.local_name() == b"c" => {
+                    let (mut reference, mut style, mut cell_type_read) = (None, None, CellType::Absent);
+                    for item in self.xml.attrs() {
+                        match item? {
+                            (b"r", v) => reference = Some(cell_position(v)?),
+                            (b"s", v) => style = Some(cell_style(v)),
+                            (b"t", v) => cell_type_read = cell_type(v, &mut self.cell_type_raw),
+                            _ => {}
+                        }
+                    }
+                    // An empty `<c/>` comes with its end pending: the value's loop reads it.
+                    return self.read_cell(reference, style, cell_type_read, false).map(Some);
                 }
-                Event::Start if self.xml.local_name() == b"c" => return self.read_cell().map(Some),
                 Event::End if self.xml.local_name() == b"sheetData" => return Ok(None),
                 Event::Eof => return Err(XmlError::Eof("sheetData").into()),
                 _ => {}
@@ -690,42 +718,25 @@ impl<'a, S: Read> SheetCells<'a, S> {
         }
     }
 
+    fn end_row(&mut self) {
+        self.row_index = self.row_index.saturating_add(1);
+        self.col_index = 0;
+    }
+
     /// The 0-based sheet row being read: the last `<row>` started.
     pub(crate) fn row_being_read(&self) -> u32 {
         self.row_index
     }
 
-    fn read_cell(&mut self) -> Result<(u32, u32, DataRef<'_>), XlsxError> {
-        let (mut reference, mut style, mut cell_type) = (None, None, CellType::Absent);
-        for item in self.xml.attrs() {
-            match item? {
-                (b"r", v) => match cell_reference(v)? {
-                    (row, Some(column)) => reference = Some((row, column)),
-                    (_, None) => {
-                        let shown = String::from_utf8_lossy(&v[..v.len().min(32)]).into_owned();
-                        return Err(XlsxError::invalid(format!("cell reference \"{shown}\" has no column")));
-                    }
-                },
-                (b"s", v) => style = Some(parse_usize(v).unwrap_or(0)),
-                (b"t", v) => {
-                    cell_type = match v {
-                        b"n" => CellType::Number,
-                        b"s" => CellType::Shared,
-                        b"b" => CellType::Bool,
-                        b"e" => CellType::Error,
-                        b"str" => CellType::Str,
-                        b"d" => CellType::Date,
-                        b"inlineStr" | b"is" => CellType::Inline,
-                        other => {
-                            self.cell_type_raw.clear();
-                            self.cell_type_raw.extend_from_slice(&other[..other.len().min(32)]);
-                            CellType::Unknown
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
+    /// The cell whose start tag has just been read, with its attributes (`r`, `s`, `t`):
+    /// its position and its value. `empty` when the tag was `<c …/>` and its end consumed.
+    fn read_cell(
+        &mut self,
+        reference: Option<(u32, u32)>,
+        style: Option<usize>,
+        cell_type: CellType,
+        empty: bool,
+    ) -> Result<(u32, u32, DataRef<'_>), XlsxError> {
         let (row, column) = match reference {
             Some((row, column)) => {
                 self.col_index = column;
@@ -744,19 +755,23 @@ impl<'a, S: Read> SheetCells<'a, S> {
             Some(index) => self.formats.get(index).copied(),
             None => Some(CellFormat::Other),
         };
-        let slot = match self.simple_value(cell_type, format) {
-            Some(slot) => slot,
-            None => {
-                let mut slot = Slot::Empty;
-                loop {
-                    match self.xml.next()? {
-                        Event::Start => slot = self.read_value(cell_type, format)?,
-                        Event::End if self.xml.local_name() == b"c" => break,
-                        Event::Eof => return Err(XmlError::Eof("c").into()),
-                        _ => {}
+        let slot = if empty {
+            Slot::Empty
+        } else {
+            match self.simple_value(cell_type, format) {
+                Some(slot) => slot,
+                None => {
+                    let mut slot = Slot::Empty;
+                    loop {
+                        match self.xml.next()? {
+                            Event::Start => slot = self.read_value(cell_type, format)?,
+                            Event::End if self.xml.local_name() == b"c" => break,
+                            Event::Eof => return Err(XmlError::Eof("c").into()),
+                            _ => {}
+                        }
                     }
+                    slot
                 }
-                slot
             }
         };
         self.col_index += 1;
@@ -786,7 +801,9 @@ impl<'a, S: Read> SheetCells<'a, S> {
             if raw.len() > MAX_CELL_BYTES || memchr::memchr3(b'&', b'_', b'\r', raw).is_some() {
                 return None;
             }
-            let value = simdutf8::basic::from_utf8(raw).ok()?.trim_matches([' ', '\t', '\n']);
+            // Trimmed as bytes, which is cheaper than by characters and the same: the three
+            // are ASCII, so the text left is valid UTF-8 exactly when the whole is.
+            let value = simdutf8::basic::from_utf8(trim_blanks(raw)).ok()?;
             check_cell_chars(value).ok()?;
             text.clear();
             text.push_str(value);
@@ -898,6 +915,98 @@ impl<'a, S: Read> SheetCells<'a, S> {
     }
 }
 
+/// A cell's `r`: its 0-based (row, column); a reference without a column is an error.
+fn cell_position(raw: &[u8]) -> Result<(u32, u32), XlsxError> {
+    match cell_reference(raw)? {
+        (row, Some(column)) => Ok((row, column)),
+        (_, None) => {
+            let shown = String::from_utf8_lossy(&raw[..raw.len().min(32)]).into_owned();
+            Err(XlsxError::invalid(format!("cell reference \"{shown}\" has no column")))
+        }
+    }
+}
+
+/// A cell's `s`: its style index, 0 when it is not a number (as calamine).
+fn cell_style(raw: &[u8]) -> usize {
+    parse_usize(raw).unwrap_or(0)
+}
+
+/// A cell's `t`; an unknown type is kept in `unknown` for the error it causes.
+fn cell_type(raw: &[u8], unknown: &mut Vec<u8>) -> CellType {
+    match raw {
+        b"n" => CellType::Number,
+        b"s" => CellType::Shared,
+        b"b" => CellType::Bool,
+        b"e" => CellType::Error,
+        b"str" => CellType::Str,
+        b"d" => CellType::Date,
+        b"inlineStr" | b"is" => CellType::Inline,
+        other => {
+            unknown.clear();
+            unknown.extend_from_slice(&other[..other.len().min(32)]);
+            CellType::Unknown
+        }
+    }
+}
+
+/// A cell's start tag written the way writers write it: `<c`, then at most one each of
+/// `r`, `s` and `t` as ` k="v"`, then `>` or `/>`, all in the parser's buffer. Read in one
+/// pass, it means what the event-by-event reading of the same bytes means: the tag ends at
+/// the same `>` (a value holds no `"`, so no `>` of it is taken for the end) and its
+/// attributes are the same, each given once so that their order does not matter.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct UsualCellTag {
+    /// Bytes of the tag.
+    len: usize,
+    /// Where the raw values of `r`, `s` and `t` are in the bytes read.
+    r: Option<Range<usize>>,
+    s: Option<Range<usize>>,
+    t: Option<Range<usize>>,
+    /// `<c …/>`.
+    empty: bool,
+}
+
+impl UsualCellTag {
+    /// The tag at the start of `buffered`; `None` when it is not there whole or is written
+    /// otherwise (other attributes, other spacing or quotes, a prefix), and must be read
+    /// event by event.
+    fn parse(buffered: &[u8]) -> Option<UsualCellTag> {
+        let mut tag = UsualCellTag::default();
+        if !buffered.starts_with(b"<c") {
+            return None;
+        }
+        let mut pos = b"<c".len();
+        loop {
+            match *buffered.get(pos)? {
+                b'>' => {
+                    tag.len = pos + 1;
+                    return Some(tag);
+                }
+                b'/' if buffered.get(pos + 1) == Some(&b'>') => {
+                    tag.len = pos + 2;
+                    tag.empty = true;
+                    return Some(tag);
+                }
+                b' ' => {
+                    let slot = match buffered.get(pos + 1..pos + 4)? {
+                        b"r=\"" => &mut tag.r,
+                        b"s=\"" => &mut tag.s,
+                        b"t=\"" => &mut tag.t,
+                        _ => return None,
+                    };
+                    let start = pos + 4;
+                    let len = buffered.get(start..)?.iter().position(|&b| b == b'"')?;
+                    if slot.replace(start..start + len).is_some() {
+                        return None;
+                    }
+                    pos = start + len + 1;
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
 /// A plain `<v>` value, as calamine's `read_v` for types n, s, b, e and none.
 fn plain_value(
     strings: &SharedStrings,
@@ -957,6 +1066,15 @@ fn plain_value(
     })
 }
 
+/// `raw` without the spaces, tabs and line feeds at its ends (what a `<t>` without
+/// `xml:space="preserve"` loses).
+fn trim_blanks(raw: &[u8]) -> &[u8] {
+    let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\n');
+    let start = raw.iter().position(|b| !blank(b)).unwrap_or(raw.len());
+    let end = raw.iter().rposition(|b| !blank(b)).map_or(start, |i| i + 1);
+    &raw[start..end]
+}
+
 fn short(v: &str) -> String {
     v.chars().take(32).collect()
 }
@@ -975,15 +1093,21 @@ fn cell_reference(raw: &[u8]) -> Result<(u32, Option<u32>), XlsxError> {
             return Err(XlsxError::BeyondLimits(shown()));
         }
     }
-    if row_part.is_empty() || !row_part.iter().all(u8::is_ascii_digit) {
-        return Err(XlsxError::invalid(format!("\"{}\" is not a cell reference", shown())));
-    }
+    // One pass over the digits: a row beyond Excel's last is held there (so that it cannot
+    // overflow) and reported after the loop, as a byte that is not a digit is reported
+    // first wherever it is.
     let mut row = 0u32;
     for &b in row_part {
-        row = row * 10 + u32::from(b - b'0');
-        if row > MAX_ROWS {
-            return Err(XlsxError::BeyondLimits(shown()));
+        if !b.is_ascii_digit() {
+            return Err(XlsxError::invalid(format!("\"{}\" is not a cell reference", shown())));
         }
+        row = (row * 10 + u32::from(b - b'0')).min(MAX_ROWS + 1);
+    }
+    if row_part.is_empty() {
+        return Err(XlsxError::invalid(format!("\"{}\" is not a cell reference", shown())));
+    }
+    if row > MAX_ROWS {
+        return Err(XlsxError::BeyondLimits(shown()));
     }
     if row == 0 {
         return Err(XlsxError::invalid(format!("\"{}\" is not a cell reference", shown())));
@@ -1005,7 +1129,82 @@ fn column_name(column: u32) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// A cell's start tag as a writer might write it, followed by more markup.
+    fn cell_start_tag() -> impl Strategy<Value = String> {
+        let attribute = prop_oneof![
+            "[rst]=\"[A-C0-9>' ]{0,3}\"",
+            "[rst]='[A-C0-9>\" ]{0,3}'",
+            "[rst] = \"[A-C1-9]{0,2}\"",
+            "x:r=\"A1\"",
+        ];
+        let separator = prop_oneof![8 => Just(" "), 1 => Just("  "), 1 => Just("\t"), 1 => Just("")];
+        (
+            prop_oneof![8 => Just("<c"), 1 => Just("<x:c"), 1 => Just("<cc")],
+            prop::collection::vec((separator, attribute), 0..4),
+            prop_oneof![Just(">"), Just("/>"), Just(" />"), Just(" >"), Just("")],
+        )
+            .prop_map(|(name, attributes, end)| {
+                let attributes: String =
+                    attributes.into_iter().map(|(sep, attribute)| sep.to_string() + &attribute).collect();
+                format!("{name}{attributes}{end}<v>1</v>")
+            })
+    }
+
+    proptest! {
+        /// A start tag read in one pass ends where the event-by-event reading ends it, and
+        /// has the attributes that reading gives.
+        #[test]
+        fn usual_cell_tags_read_in_one_pass_as_event_by_event(xml in cell_start_tag()) {
+            let Some(tag) = UsualCellTag::parse(xml.as_bytes()) else {
+                return Ok(());
+            };
+            let mut reader = XmlReader::new(xml.as_bytes());
+            prop_assert_eq!(reader.next().unwrap(), Event::Start);
+            prop_assert_eq!(reader.name(), b"c");
+            let attributes: Vec<(Vec<u8>, Vec<u8>)> =
+                reader.attrs().map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec()))).collect::<Result<_, _>>().unwrap();
+            let mut one_pass: Vec<(Vec<u8>, Vec<u8>)> = [(b"r", &tag.r), (b"s", &tag.s), (b"t", &tag.t)]
+                .into_iter()
+                .filter_map(|(key, range)| Some((key.to_vec(), xml.as_bytes()[range.clone()?].to_vec())))
+                .collect();
+            let mut sorted = attributes.clone();
+            sorted.sort();
+            one_pass.sort();
+            prop_assert_eq!(sorted, one_pass);
+            // Each attribute once, so that their order does not matter.
+            prop_assert!(attributes.windows(2).all(|pair| pair[0].0 != pair[1].0) && attributes.len() <= 3);
+            if tag.empty {
+                prop_assert_eq!(reader.next().unwrap(), Event::End);
+            }
+            prop_assert_eq!(reader.buffered(), Some(&xml.as_bytes()[tag.len..]));
+        }
+    }
+
+    #[test]
+    fn usual_cell_tags_are_read_in_one_pass() {
+        let tag = UsualCellTag::parse(br#"<c r="B7" s="1" t="s"><v>1</v></c>"#).unwrap();
+        assert_eq!(tag, UsualCellTag { len: 22, r: Some(6..8), s: Some(13..14), t: Some(19..20), empty: false });
+        let tag = UsualCellTag::parse(br#"<c s="2" r="A1"/><c>"#).unwrap();
+        assert_eq!(tag, UsualCellTag { len: 17, r: Some(12..14), s: Some(6..7), t: None, empty: true });
+        assert_eq!(UsualCellTag::parse(b"<c>").map(|tag| tag.len), Some(3));
+        for other in [
+            &br#"<c r="A1" r="A2">"#[..],
+            br#"<c r='A1'>"#,
+            br#"<c  r="A1">"#,
+            br#"<c r="A1" />"#,
+            br#"<c x="1">"#,
+            br#"<x:c r="A1">"#,
+            br#"<col min="1">"#,
+            br#"<c r="A1""#,
+            br#"<c r="A1"#,
+        ] {
+            assert_eq!(UsualCellTag::parse(other), None, "{}", String::from_utf8_lossy(other));
+        }
+    }
 
     #[test]
     fn date_formats_are_classified_as_calamine_does() {
@@ -1047,9 +1246,11 @@ mod tests {
         assert!(matches!(cell_reference(b"ZZZZZZZZZZ1"), Err(XlsxError::BeyondLimits(_))));
         assert!(matches!(cell_reference(b"A1048577"), Err(XlsxError::BeyondLimits(_))));
         assert!(matches!(cell_reference(b"A99999999999999999999"), Err(XlsxError::BeyondLimits(_))));
-        for bad in [&b"A0"[..], b"A", b"", b"1A", b"A-1"] {
+        // A reference that is not one is that error, however long its digits.
+        for bad in [&b"A0"[..], b"A", b"", b"1A", b"A-1", b"A99999999999x", b"A1048577x"] {
             assert!(matches!(cell_reference(bad), Err(XlsxError::Invalid(_))), "{bad:?}");
         }
+        assert!(matches!(cell_reference(b"ZZZZ1x"), Err(XlsxError::BeyondLimits(_))));
         assert_eq!(column_name(0), "A");
         assert_eq!(column_name(16_383), "XFD");
     }

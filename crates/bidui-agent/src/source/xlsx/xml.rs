@@ -253,11 +253,26 @@ impl<R: Read> XmlReader<R> {
         Ok(Some(Event::Start))
     }
 
+    /// The bytes buffered after the current position, for a caller that recognizes markup
+    /// written the usual way there and consumes it whole with [`XmlReader::consume`];
+    /// `None` while the end of an empty element is pending (it is the next event). It never
+    /// reads from the stream: what is not buffered whole is read with [`XmlReader::next`].
+    pub(crate) fn buffered(&self) -> Option<&[u8]> {
+        (!self.pending_end).then(|| &self.buf[self.pos..self.end])
+    }
+
+    /// Consumes `len` bytes of [`XmlReader::buffered`]: markup that has been read whole.
+    pub(crate) fn consume(&mut self, len: usize) {
+        debug_assert!(self.pos + len <= self.end);
+        self.pos += len;
+    }
+
     /// The sheet's hot path: when the bytes after the start tag just read are `open`, a text
     /// without markup and `close`, all already in the buffer, and `read` accepts the raw
     /// text, consumes them and returns what `read` made of it; `None` (nothing consumed)
     /// otherwise, and the events are read one by one. It never reads from the stream, so
     /// the buffer's cap holds as for [`XmlReader::next`].
+    #[inline]
     pub(crate) fn take_simple_element<T>(
         &mut self,
         open: &[u8],
