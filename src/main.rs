@@ -320,12 +320,6 @@ fn parse_date(text: &str) -> Result<CivilDate, String> {
     CivilDate::parse(text).ok_or_else(|| t!("not-a-date", text = format!("{text:?}")))
 }
 
-/// mimalloc rather than the system's allocator: the matcher frees a chunk's megabytes per
-/// request and the requester a district's rows of small maps, where glibc's allocator
-/// spent a tenth of their time consolidating free memory.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(lang) = help::language_asked(&args) {
