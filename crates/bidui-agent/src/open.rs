@@ -522,42 +522,20 @@ mod tests {
     #[test]
     fn the_registry_fills_in_fields_and_persons_and_rows_it_lacks_open_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("registry.csv");
-        std::fs::write(
-            &path,
-            format!("身份证号,姓名,性别,出生日期,镇街\n {REGISTERED} ,张三,女,1949-12-31, 荔城街道 \n{STRANGER},李四,男,,\n"),
-        )
-        .unwrap();
-        let mut source = Source::open(&crate::source::SourceSpec::new(&path)).unwrap();
-        let columns = RegistryColumns {
-            person: ColumnIndex { id: 0, name: Some(1), sex: Some(2), birth_date: Some(3) },
-            fields: vec![("town".into(), 4)],
-        };
+        let csv = format!(
+            "身份证号,姓名,性别,出生日期,镇街\n {REGISTERED} ,张三,女,1949-12-31, 荔城街道 \n{STRANGER},李四,男,,\n"
+        );
+        let cells = registry_cells(dir.path(), csv.as_bytes());
         let mut second = registry_row(vec![]);
         second.row = 2;
         let mut invented = registry_row(vec![seal("household", SealKind::Id, STRANGER, 5, &[Some("死亡"), None])]);
         invented.row = 9;
-        let mut results = JobResults {
-            job: "zc-1".into(),
-            purpose: "比对".into(),
-            approval: "1".into(),
-            requester: "veterans".into(),
-            departments: vec!["household".into(), "pension".into()],
-            summary: ResultSummary::default(),
-            rows: vec![
-                registry_row(vec![seal("household", SealKind::Id, REGISTERED, 4, &[Some("死亡"), None])]),
-                second,
-                invented,
-            ],
-            rules: vec![],
-            profile: None,
-            registry_fields: vec![],
-            sealed_fields: sealed_fields(),
-            refused: BTreeMap::new(),
-            unopened: 0,
-        };
-        let cells = RegistryCells::read(&mut source, &columns);
-        assert_eq!(complete(&mut results, &cells, &columns, &openers(), today()), 1);
+        let mut results = results_of(vec![
+            registry_row(vec![seal("household", SealKind::Id, REGISTERED, 4, &[Some("死亡"), None])]),
+            second,
+            invented,
+        ]);
+        assert_eq!(complete(&mut results, &cells, &town_columns(), &openers(), today()), 1);
         assert_eq!(results.unopened, 1);
         let first = &results.rows[0];
         assert_eq!(first.fields["town"], "荔城街道");

@@ -552,11 +552,7 @@ pub fn stored_document(conn: &rusqlite::Connection, job: &str) -> rusqlite::Resu
 /// the retention leaves them: the part's body, and how many sealed values were removed.
 pub fn strip_part(body: &str) -> serde_json::Result<(String, u64)> {
     let mut rows: Vec<RowResult> = serde_json::from_str(&format!("[{body}]"))?;
-    let mut removed = 0;
-    for finding in rows.iter_mut().flat_map(|r| r.departments.values_mut()) {
-        removed += finding.sealed.len() as u64;
-        finding.sealed.clear();
-    }
+    let removed = strip_rows(&mut rows);
     let array = serde_json::to_string(&rows)?;
     Ok((array[1..array.len() - 1].to_owned(), removed))
 }
@@ -568,7 +564,17 @@ pub fn sealed_value_count(results: &JobResults) -> usize {
 
 /// The results as the operator reads them: the match structure without a sealed value.
 pub fn without_sealed_values(results: &mut JobResults) {
-    results.rows.iter_mut().flat_map(|r| r.departments.values_mut()).for_each(|f| f.sealed.clear());
+    strip_rows(&mut results.rows);
+}
+
+/// Clears every sealed value of `rows`; returns how many there were.
+fn strip_rows(rows: &mut [RowResult]) -> u64 {
+    let mut removed = 0;
+    for finding in rows.iter_mut().flat_map(|r| r.departments.values_mut()) {
+        removed += finding.sealed.len() as u64;
+        finding.sealed.clear();
+    }
+    removed
 }
 
 /// Lower is a better agreement.

@@ -1222,8 +1222,10 @@ pub fn job_footprint(conn: &Connection, job: &str) -> rusqlite::Result<(Vec<(Str
     let chunks =
         parties.query_map([job], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?.collect::<Result<_, _>>()?;
     let results: i64 = conn.query_row(
-        "SELECT coalesce((SELECT length(body) FROM results WHERE job = ?1), 0)
-              + coalesce((SELECT sum(length(body)) FROM result_parts WHERE job = ?1), 0)",
+        // The bodies are text, whose length() is in characters: their bytes are what the
+        // disk holds.
+        "SELECT coalesce((SELECT length(CAST(body AS BLOB)) FROM results WHERE job = ?1), 0)
+              + coalesce((SELECT sum(length(CAST(body AS BLOB))) FROM result_parts WHERE job = ?1), 0)",
         [job],
         |r| r.get(0),
     )?;
@@ -1433,6 +1435,24 @@ mod tests {
         }
         let stored = store.call(|c| stored_results(c, "empty")).await.unwrap().unwrap();
         assert_eq!((stored.parts, stored.rows, stored.sealed_values), (0, 0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_jobs_footprint_counts_its_results_in_bytes_not_characters() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(&dir.path().join("m.db")).unwrap();
+        let head = "{\"purpose\":\"核查\"}";
+        let part = ResultPart { rows: 1, sealed_values: 0, body: "{\"town\":\"荔城街道\"}".into() };
+        let bytes = (head.len() + part.body.len()) as u64;
+        let (_, results) = store
+            .call(move |c| {
+                save_results_head(c, "j", head)?;
+                save_result_part(c, "j", 0, &part)?;
+                job_footprint(c, "j")
+            })
+            .await
+            .unwrap();
+        assert_eq!(results, bytes);
     }
 
     /// A database of schema 6 (before notices) keeps its submissions, which read as having
