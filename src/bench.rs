@@ -374,7 +374,11 @@ fn district(dir: PathBuf, registry: u64, rows: u64, reuse_data: bool) -> anyhow:
         "\nbidui bench district: registry {registry}, CSV departments of ~{rows} rows, xlsx ones of at most 1,000,000"
     );
     println!("synth: {:.1} s; job (create → results): {:.1} s", run.synth_seconds, run.job_seconds);
-    println!("matcher peak memory: {} MiB", run.matcher_peak_kib.map_or("?".into(), |k| (k / 1024).to_string()));
+    println!(
+        "matcher peak memory: {} MiB; CPU during the job: {} s",
+        run.matcher_peak_kib.map_or("?".into(), |k| (k / 1024).to_string()),
+        run.matcher_job_cpu_seconds.map_or("?".into(), |s| format!("{s:.1}"))
+    );
     println!(
         "{:<18} {:>9} {:>9} {:>12} {:>10} {:>10}",
         "agent", "rows", "upload s", "rows/CPU-s", "bytes/rec", "peak MiB"

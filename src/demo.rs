@@ -333,7 +333,12 @@ pub struct DistrictRun {
     /// The requester's report written from the results, after the job.
     pub report_seconds: f64,
     pub matcher_peak_kib: Option<u64>,
+    /// The matcher's CPU seconds from job creation to results fetched.
+    pub matcher_job_cpu_seconds: Option<f64>,
     pub agents: Vec<bidui_agent::run::RunReport>,
+    /// Each agent's whole process (start, upload, and the requester's opening), in the
+    /// order of `agents`, in CPU seconds.
+    pub agent_cpu_seconds: Vec<Option<f64>>,
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -465,6 +470,7 @@ pub fn run_district_with(
     let signed = SignedJob::sign_with(&spec, "operator", |payload| operator_identity.sign(payload));
     let client = Client::with_trust(&matcher.url, "operator", operator_identity, trust)?;
     let job_started = Instant::now();
+    let matcher_cpu_before = bidui_probe::cpu_seconds_of(matcher.child.id());
     operator::create_job(&client, &signed)?;
     println!("{}", t!("demo-job-created", job = spec.id, departments = spec.departments.len(), epoch = kcv));
 
@@ -484,8 +490,14 @@ pub fn run_district_with(
         agents.push((party.name, home, child));
     }
     let mut reports = Vec::new();
+    let mut agent_cpu_seconds = Vec::new();
     for (name, home, mut child) in agents {
+        // The matcher is not waited for until it is dropped: the children's CPU time that
+        // grows while one agent is waited for is that agent's.
+        let reaped_before = bidui_probe::children_cpu_seconds();
         let status = child.wait()?;
+        agent_cpu_seconds
+            .push(bidui_probe::children_cpu_seconds().zip(reaped_before).map(|(after, before)| after - before));
         if !status.success() {
             bail!(t!("demo-agent-failed", party = name, path = home.join("agent.out").display()));
         }
@@ -495,6 +507,8 @@ pub fn run_district_with(
     // The report is built on the requester's side, from the results its agent opened.
     let requester_state = agents_dir.join(REQUESTER.name).join("state").join(bidui_client::path_segment(&spec.id));
     let job_seconds = job_started.elapsed().as_secs_f64();
+    let matcher_job_cpu_seconds =
+        bidui_probe::cpu_seconds_of(matcher.child.id()).zip(matcher_cpu_before).map(|(after, before)| after - before);
     let results = bidui_report::load_results(&requester_state.join("results.json"))?;
     let matcher_peak_kib = bidui_probe::peak_memory_kib_of(matcher.child.id());
     let invalid_rows = requester_state.join("invalid-rows.csv");
@@ -510,7 +524,9 @@ pub fn run_district_with(
         job_seconds,
         report_seconds,
         matcher_peak_kib,
+        matcher_job_cpu_seconds,
         agents: reports,
+        agent_cpu_seconds,
     })
 }
 

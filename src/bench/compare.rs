@@ -85,6 +85,7 @@ pub fn run(dir: PathBuf, registry: u64, rows: u64, reuse_data: bool) -> anyhow::
         run.job_seconds,
         job_cpu.map_or("?".into(), |cpu| format!("{cpu:.3}"))
     );
+    println!("  {}", cpu_by_process(&run));
     print_timeline(&timeline, &run);
     println!("  report written after the job: {:.3} s", run.report_seconds);
     println!(
@@ -138,6 +139,15 @@ fn print_timeline(timeline: &MatcherTimeline, run: &crate::demo::DistrictRun) {
         println!("  matcher: last seal → results ready {:.3} s → delivered {:.3} s", ready - sealed, delivered - ready);
         println!("  requester: after delivery (open, write results.json, exit) {:.3} s", run.job_seconds - delivered);
     }
+}
+
+/// Where the job's CPU time went, process by process: on two shared cores, what the
+/// matcher spends is time the department's agent does not get.
+fn cpu_by_process(run: &crate::demo::DistrictRun) -> String {
+    let seconds = |cpu: Option<f64>| cpu.map_or("?".into(), |s| format!("{s:.3}"));
+    let agents = run.agents.iter().zip(&run.agent_cpu_seconds);
+    let agents: Vec<String> = agents.map(|(a, cpu)| format!("agent {} {}", a.party, seconds(*cpu))).collect();
+    format!("CPU-s by process: matcher {}; {}", seconds(run.matcher_job_cpu_seconds), agents.join("; "))
 }
 
 /// A source's identity column as the agent tokenizes it.
