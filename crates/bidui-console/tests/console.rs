@@ -1240,6 +1240,18 @@ async fn a_console_started_in_english_writes_every_page_in_english_but_the_data(
     let page = String::from_utf8(page).unwrap();
     assert_english(&page, &data, "empty upload");
     assert!(page.contains("No row of the workbook"), "{page}");
+    // What is wrong with a workbook is said in English too, though read on another thread.
+    let other_round = returned(&r.first.join("towns").join(format!("{A}.xlsx")), &[(3, "deceased_active", "已整改")]);
+    for (workbook, job, says) in [
+        (b"not a workbook".to_vec(), "zc-test-1", "cannot open the workbook"),
+        (other_round, "zc-test-2", "name no problem of job zc-test-2"),
+    ] {
+        let (status, page) = send(&r.app, upload(job, Some(&token), &workbook)).await;
+        let page = String::from_utf8(page).unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+        assert_english(&page, &data, says);
+        assert!(page.contains(says), "{page}");
+    }
     let (status, page) = send(&r.app, upload("zc-test-1", Some(&token), &three_claimed(&r.first))).await;
     assert_eq!(status, StatusCode::OK);
     let page = String::from_utf8(page).unwrap();

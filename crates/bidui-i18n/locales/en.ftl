@@ -833,3 +833,13 @@ console-password-short = it needs at least { $chars } characters
 console-password-long = it cannot be longer than { $bytes } bytes
 console-password-few-characters = it needs at least 5 different characters
 console-password-holds-name = it cannot hold the account's name
+
+## A town's returned workbook, as the console and bidui report claims read it
+
+claims-other-job = these are the claims of job { $other }, not of job { $job }
+claims-workbook-unopened = cannot open the workbook: { $error }
+claims-no-sheet = no "{ $sheet }" sheet: not a town workbook of a matching report
+claims-no-column = "{ $sheet }" has no "{ $column }" column
+claims-unknown-row = line { $line } (row { $row }, { $code })
+claims-list-separator = {"; "}
+claims-unknown-rows = these lines name no problem of job { $job }, so nothing of the workbook was imported: { $rows }

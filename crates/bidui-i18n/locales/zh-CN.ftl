@@ -832,3 +832,13 @@ console-password-short = 至少 { $chars } 个字符
 console-password-long = 不能超过 { $bytes } 字节
 console-password-few-characters = 至少要有 5 个不同的字符
 console-password-holds-name = 不能包含账户名
+
+## A town's returned workbook, as the console and bidui report claims read it
+
+claims-other-job = 是比对任务 { $other } 的整改情况，不是任务 { $job } 的
+claims-workbook-unopened = 无法打开工作簿：{ $error }
+claims-no-sheet = 没有“{ $sheet }”工作表：不是比对报告的镇街工作簿
+claims-no-column = “{ $sheet }”没有“{ $column }”列
+claims-unknown-row = 第{ $line }行（序号 { $row }，{ $code }）
+claims-list-separator = 、
+claims-unknown-rows = 以下行在比对任务 { $job } 中没有对应的问题，整个工作簿未导入：{ $rows }
