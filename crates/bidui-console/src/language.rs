@@ -21,6 +21,7 @@ use axum::Form;
 use bidui_i18n::Lang;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
+use tokio::task::JoinHandle;
 
 use crate::session::cookie_value;
 use crate::Console;
@@ -66,6 +67,13 @@ pub fn current() -> Lang {
     ASKED.try_with(|asked| asked.lang).unwrap_or_else(|_| bidui_i18n::language())
 }
 
+/// `work` on a thread for blocking work, saying what it says (an error made there) in the
+/// language of the request being answered.
+pub fn spawn_blocking<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> JoinHandle<R> {
+    let lang = current();
+    tokio::task::spawn_blocking(move || bidui_i18n::in_language(lang, work))
+}
+
 /// A page rendered in the language of the request being answered.
 pub fn render(page: impl FnOnce() -> String) -> String {
     bidui_i18n::in_language(current(), page)
@@ -92,6 +100,7 @@ pub fn same_site(back: &str) -> &str {
     }
 }
 
+/// The switch's query: the language's code, and the page to go back to.
 #[derive(Deserialize)]
 pub struct Switch {
     #[serde(default)]

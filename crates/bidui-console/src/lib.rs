@@ -715,16 +715,12 @@ async fn upload_claims(
     };
     let only = signed.own_town().map(str::to_owned);
     let (reader, uploader, name) = (console.clone(), signed.clone(), job.clone());
-    // What is wrong with the workbook is said on another thread, in the page's language.
-    let lang = language::current();
-    let taken = tokio::task::spawn_blocking(move || {
-        bidui_i18n::in_language(lang, || {
-            take_claims(&round, &workbook, only.as_deref(), |taken| {
-                let towns: Vec<&str> = taken.towns.iter().map(String::as_str).collect();
-                let detail =
-                    format!("round={name} towns={} claims={} fixed={}", towns.join(","), taken.claims, taken.fixed);
-                reader.audited(&uploader, event::UPLOAD_CLAIMS, &detail).map_err(|_| Refusal::Unaudited)
-            })
+    let taken = language::spawn_blocking(move || {
+        take_claims(&round, &workbook, only.as_deref(), |taken| {
+            let towns: Vec<&str> = taken.towns.iter().map(String::as_str).collect();
+            let detail =
+                format!("round={name} towns={} claims={} fixed={}", towns.join(","), taken.claims, taken.fixed);
+            reader.audited(&uploader, event::UPLOAD_CLAIMS, &detail).map_err(|_| Refusal::Unaudited)
         })
     })
     .await;
@@ -824,7 +820,7 @@ async fn jobs_page(State(console): Shared, _: Bureau) -> Response {
         return html(StatusCode::OK, pages::jobs_without_operator);
     };
     let shown = console.clone();
-    let live = tokio::task::spawn_blocking(move || jobs::live(&shown, operator.as_ref())).await;
+    let live = language::spawn_blocking(move || jobs::live(&shown, operator.as_ref())).await;
     match live {
         Ok(live) => html(StatusCode::OK, || pages::jobs(&console, &live)),
         Err(_) => internal_error(|| t!("console-jobs-unreadable")),
@@ -875,7 +871,7 @@ async fn start_round(
         return job_refused(|| t!("console-job-spec-invalid", reason = e));
     }
     let creating = operator.clone();
-    let created = tokio::task::spawn_blocking(move || creating.create(&spec, &job)).await;
+    let created = language::spawn_blocking(move || creating.create(&spec, &job)).await;
     match created {
         Ok(Ok(())) => {}
         Ok(Err(message)) => return job_refused(|| message),
@@ -912,7 +908,7 @@ async fn watch_job(
         return job_refused(|| t!("console-job-id-invalid"));
     }
     let asking = job.clone();
-    match tokio::task::spawn_blocking(move || operator.status(&asking)).await {
+    match language::spawn_blocking(move || operator.status(&asking)).await {
         Ok(Ok(_)) => {}
         Ok(Err(message)) => return job_refused(|| message),
         Err(_) => return job_refused(|| t!("console-internal-error")),
