@@ -1265,6 +1265,12 @@ async fn a_console_started_in_english_writes_every_page_in_english_but_the_data(
     let response = get_with_cookie(&r.app, "/rounds/zc-test-1/upward.json", "").await;
     let disposition = response.headers()[header::CONTENT_DISPOSITION].to_str().unwrap();
     assert!(disposition.ends_with(&encode("upward-report-zc-test-1.json")), "{disposition}");
+    // A trail whose chain is broken says so, and where, in English.
+    let text = std::fs::read_to_string(r.console.audit_path()).unwrap();
+    std::fs::write(r.console.audit_path(), text.replace("zc-test-1", "zc-test-3")).unwrap();
+    let page = get_ok(&r.app, "/audit").await;
+    assert_english(&page, &data, "a broken trail");
+    assert!(page.contains("The hash chain does not hold") && page.contains("line 1 of the audit trail"), "{page}");
 }
 
 #[tokio::test]
