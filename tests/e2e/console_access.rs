@@ -160,18 +160,19 @@ fn the_console_over_tls_signs_in_refuses_a_town_another_town_and_audits() {
     let (own, other) = (towns[0].as_str(), towns[1].as_str());
     let job = set.job.as_str();
 
-    // Accounts through the CLI: the password on standard input, weak ones refused.
+    // Accounts through the CLI (in English, as every command here): the password on standard
+    // input, weak ones refused.
     let accounts = out.join("accounts.json");
     let file = path(&accounts);
     let weak = account(&["add", "--accounts", file, "staff", "--role", "bureau"], "123456");
-    assert!(!weak.status.success() && printed(&weak).contains("密码太弱"), "{}", printed(&weak));
+    assert!(!weak.status.success() && printed(&weak).contains("the password is too weak"), "{}", printed(&weak));
     assert!(!accounts.exists(), "nothing written for a refused password");
     let made = account(&["add", "--accounts", file, "staff", "--role", "bureau"], STAFF_PASSWORD);
     assert!(made.status.success(), "{}", printed(&made));
     let made = account(&["add", "--accounts", file, "town-a", "--role", "town", "--town", own], TOWN_PASSWORD);
     assert!(made.status.success(), "{}", printed(&made));
     let again = account(&["add", "--accounts", file, "staff", "--role", "bureau"], "another staff 2027");
-    assert!(!again.status.success() && printed(&again).contains("已存在"), "{}", printed(&again));
+    assert!(!again.status.success() && printed(&again).contains("exists already"), "{}", printed(&again));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -215,6 +216,13 @@ fn the_console_over_tls_signs_in_refuses_a_town_another_town_and_audits() {
     // No session: to the sign-in page.
     let answer = https.send("GET", &format!("/rounds/{job}"), None, None);
     assert_eq!((answer.status, answer.header("location")), (303, Some("/signin")));
+    // The language switch, open before sign-in: its cookie is Secure over TLS, as the session's.
+    let switched = https.send("GET", "/language?to=en&back=%2Fsignin", None, None);
+    assert_eq!((switched.status, switched.header("location")), (303, Some("/signin")));
+    let (choice, whole) = switched.cookie("bidui_lang").expect("the choice is kept");
+    assert!(choice == "bidui_lang=en" && whole.contains("Secure") && whole.contains("HttpOnly"), "{whole}");
+    let english = https.send("GET", "/signin", Some(&choice), None);
+    assert!(english.body.contains("<html lang=\"en\">") && english.body.contains("Sign in"), "{}", english.body);
 
     // Staff: a wrong password, then in; the round and the report upward.
     let wrong = https.signin("staff", "not the password").unwrap_err();
@@ -283,5 +291,5 @@ fn the_console_over_tls_signs_in_refuses_a_town_another_town_and_audits() {
     assert!(!broken.status.success(), "{}", printed(&broken));
     let changed = text.lines().position(|l| l.contains("\"signin-failed\"")).unwrap() + 1;
     let said = printed(&broken);
-    assert!(said.contains("chain is broken") && said.contains(&format!("第 {changed} 行")), "{said}");
+    assert!(said.contains("chain is broken") && said.contains(&format!("line {changed} of the audit trail")), "{said}");
 }

@@ -19,25 +19,25 @@ const MAX_NAME_BYTES: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    #[error("{path}：无法读取账户文件 (cannot read the accounts file): {source}")]
+    #[error("{}", bidui_i18n::t!("console-accounts-unreadable", path = .path.display(), source = .source))]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}：账户文件格式不对 (not an accounts file): {message}")]
+    #[error("{}", bidui_i18n::t!("console-accounts-bad", path = .path.display(), message = .message))]
     Parse { path: PathBuf, message: String },
-    #[error("{path}：无法写入账户文件 (cannot write the accounts file): {source}")]
+    #[error("{}", bidui_i18n::t!("console-accounts-unwritten", path = .path.display(), source = .source))]
     Write { path: PathBuf, source: std::io::Error },
-    #[error("账户 {0} 已存在：要改密码请用 bidui console account passwd，要换角色请先删除再添加")]
+    #[error("{}", bidui_i18n::t!("console-account-exists", name = .0))]
     Exists(String),
-    #[error("没有账户 {0}")]
+    #[error("{}", bidui_i18n::t!("console-account-missing", name = .0))]
     NoSuch(String),
-    #[error("账户名 {0:?} 不可用：只能用英文字母、数字和 . _ -，不超过 64 个字符（镇街账户的镇街名另用 --town 指定）")]
+    #[error("{}", bidui_i18n::t!("console-account-bad-name", name = format!("{:?}", .0)))]
     BadName(String),
-    #[error("镇街账户要用 --town 指定它所属的镇街")]
+    #[error("{}", bidui_i18n::t!("console-account-town-missing"))]
     TownMissing,
-    #[error("局机关账户能看全部镇街，不属于某个镇街：去掉 --town")]
+    #[error("{}", bidui_i18n::t!("console-account-town-for-bureau"))]
     TownForBureau,
-    #[error("密码太弱：{0}")]
-    WeakPassword(&'static str),
-    #[error("无法计算密码哈希 (hashing the password failed): {0}")]
+    #[error("{}", bidui_i18n::t!("console-password-weak", why = .0))]
+    WeakPassword(String),
+    #[error("{}", bidui_i18n::t!("console-password-unhashed", error = .0))]
     Hash(String),
 }
 
@@ -92,7 +92,7 @@ impl Accounts {
         if accounts.accounts.is_empty() {
             return Err(AccountError::Parse {
                 path: path.to_owned(),
-                message: "没有任何账户：先用 bidui console account add 添加".to_owned(),
+                message: bidui_i18n::t!("console-accounts-none"),
             });
         }
         Ok(accounts)
@@ -105,7 +105,7 @@ impl Accounts {
             check_name(name)?;
             PasswordHash::new(&account.password).map_err(|e| AccountError::Parse {
                 path: path.to_owned(),
-                message: format!("账户 {name} 的密码哈希无效: {e}"),
+                message: bidui_i18n::t!("console-accounts-bad-hash", name = name, error = e),
             })?;
         }
         Ok(accounts)
@@ -173,20 +173,20 @@ fn check_name(name: &str) -> Result<(), AccountError> {
 /// holding the account's name.
 pub fn check_password(name: &str, password: &str) -> Result<(), AccountError> {
     if password.trim().is_empty() {
-        return Err(AccountError::WeakPassword("密码不能为空"));
+        return Err(AccountError::WeakPassword(bidui_i18n::t!("console-password-empty")));
     }
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(AccountError::WeakPassword("至少 10 个字符"));
+        return Err(AccountError::WeakPassword(bidui_i18n::t!("console-password-short", chars = MIN_PASSWORD_CHARS)));
     }
     if password.len() > MAX_PASSWORD_BYTES {
-        return Err(AccountError::WeakPassword("不能超过 256 字节"));
+        return Err(AccountError::WeakPassword(bidui_i18n::t!("console-password-long", bytes = MAX_PASSWORD_BYTES)));
     }
     let distinct: std::collections::BTreeSet<char> = password.chars().collect();
     if distinct.len() < 5 {
-        return Err(AccountError::WeakPassword("至少要有 5 个不同的字符"));
+        return Err(AccountError::WeakPassword(bidui_i18n::t!("console-password-few-characters")));
     }
     if password.to_lowercase().contains(&name.to_lowercase()) {
-        return Err(AccountError::WeakPassword("不能包含账户名"));
+        return Err(AccountError::WeakPassword(bidui_i18n::t!("console-password-holds-name")));
     }
     Ok(())
 }

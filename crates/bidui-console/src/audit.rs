@@ -38,11 +38,11 @@ pub mod event {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
-    #[error("{path}：无法打开审计日志 (cannot open the audit trail): {source}")]
+    #[error("{}", bidui_i18n::t!("console-audit-open-failed", path = .path.display(), source = .source))]
     Open { path: PathBuf, source: std::io::Error },
-    #[error("{path}：审计日志第 {line} 行被改动或顺序不对，哈希链断开 (the audit trail's chain is broken): {why}")]
+    #[error("{}", bidui_i18n::t!("console-audit-chain-broken", path = .path.display(), line = .line, why = .why))]
     Broken { path: PathBuf, line: usize, why: String },
-    #[error("{path}：无法写入审计日志 (cannot write the audit trail): {source}")]
+    #[error("{}", bidui_i18n::t!("console-audit-write-failed", path = .path.display(), source = .source))]
     Write { path: PathBuf, source: std::io::Error },
 }
 

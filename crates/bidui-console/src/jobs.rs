@@ -77,11 +77,11 @@ pub struct WatchedJobs {
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobsFileError {
-    #[error("{path}：无法读取关注的比对任务 (cannot read the watched jobs): {source}")]
+    #[error("{}", bidui_i18n::t!("console-watched-unreadable", path = .path.display(), source = .source))]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}：关注的比对任务文件已损坏，请检查或删除后重新关注 (the watched jobs file is damaged): {source}")]
+    #[error("{}", bidui_i18n::t!("console-watched-damaged", path = .path.display(), source = .source))]
     Parse { path: PathBuf, source: serde_json::Error },
-    #[error("{path}：无法写入关注的比对任务 (cannot write the watched jobs): {source}")]
+    #[error("{}", bidui_i18n::t!("console-watched-unwritten", path = .path.display(), source = .source))]
     Write { path: PathBuf, source: std::io::Error },
 }
 
@@ -180,7 +180,9 @@ pub fn build_ready_rounds(console: &Console) {
                         });
                         crate::refresh(console);
                     }
-                    Err(e) => record(console, &job, |w| w.build_error = Some(format!("无法把报告移入轮次目录：{e}"))),
+                    Err(e) => record(console, &job, |w| {
+                        w.build_error = Some(bidui_i18n::t!("console-round-unmoved", error = e))
+                    }),
                 }
             }
             Err(message) => {

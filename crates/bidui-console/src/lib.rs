@@ -36,12 +36,14 @@ use axum::serve::IncomingStream;
 use axum::Router;
 use bidui_core::api::PersonRef;
 use bidui_core::idnum::ChinaTime;
+use bidui_i18n::{t, Lang};
 use bidui_report::claims::{Claims, CLAIMS_FILE};
 use bidui_report::{ProblemSet, ReportError};
 
 pub mod accounts;
 pub mod audit;
 pub mod jobs;
+pub mod language;
 pub mod pages;
 pub mod session;
 pub mod tls;
@@ -54,11 +56,7 @@ const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
-    #[error(
-        "在 {listen} 上提供控制台还需要{missing}（本机回环地址 127.0.0.1 或 ::1 之外只能用 TLS 和账户提供；\
-         证书可用 bidui keys tls-cert 生成，账户用 bidui console account add 添加） \
-         (beyond loopback the console needs --tls-cert, --tls-key and --accounts)"
-    )]
+    #[error("{}", t!("console-not-loopback", listen = .listen, missing = .missing))]
     NotLoopback { listen: SocketAddr, missing: String },
     #[error(transparent)]
     Accounts(#[from] accounts::AccountError),
@@ -66,17 +64,17 @@ pub enum ConsoleError {
     Audit(#[from] audit::AuditError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
-    #[error("{path}：无法读取轮次目录 (cannot read the rounds directory): {source}")]
+    #[error("{}", t!("console-rounds-unreadable", path = .path.display(), source = .source))]
     Rounds { path: PathBuf, source: std::io::Error },
-    #[error("{0}：没有任何一轮比对报告（每轮一个目录，内有 bidui report build 写出的 problems.json）")]
+    #[error("{}", t!("console-rounds-none", path = .0.display()))]
     NoRounds(PathBuf),
-    #[error("{first} 和 {second} 是同一个比对任务 {job}：每轮比对只能有一个目录")]
+    #[error("{}", t!("console-rounds-same-job", first = .first.display(), second = .second.display(), job = .job))]
     SameJob { job: String, first: PathBuf, second: PathBuf },
     #[error(transparent)]
     Report(#[from] ReportError),
     #[error(transparent)]
     Jobs(#[from] jobs::JobsFileError),
-    #[error("监听 {listen} 失败 (cannot listen): {source}")]
+    #[error("{}", t!("console-listen-failed", listen = .listen, source = .source))]
     Listen { listen: SocketAddr, source: std::io::Error },
 }
 
@@ -137,10 +135,9 @@ struct Unaudited;
 
 impl IntoResponse for Unaudited {
     fn into_response(self) -> Response {
-        html(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            pages::message("无法写入审计日志", "审计日志写不进去，本次操作没有执行。请联系管理员检查磁盘。"),
-        )
+        html(StatusCode::INTERNAL_SERVER_ERROR, || {
+            pages::message(&t!("console-unaudited-title"), &t!("console-unaudited"))
+        })
     }
 }
 
@@ -161,6 +158,8 @@ pub struct Console {
     operator: Option<Arc<dyn jobs::Operator>>,
     /// The jobs watched (`jobs.json`), written through.
     watched: Mutex<jobs::WatchedJobs>,
+    /// The pages' language for a browser that has not chosen one ([`language`]).
+    language: Lang,
 }
 
 /// Every subdirectory of `rounds` holding a problems.json, by name, hidden ones left out.
@@ -186,6 +185,8 @@ impl Console {
     /// rounds it builds: the date, then the job id). There may be none yet: a console with
     /// the operator's side starts the first round itself ([`Console::check_rounds`]). The
     /// audit trail is `console-audit.log` in the same folder. No accounts: the local user.
+    /// The pages speak this thread's language ([`bidui_i18n::language`]: `--lang`, or the
+    /// locale) to a browser that has not chosen one.
     pub fn load(rounds: &Path) -> Result<Console, ConsoleError> {
         let mut loaded: Vec<Arc<Round>> = Vec::new();
         for (name, dir) in round_dirs(rounds)? {
@@ -209,6 +210,7 @@ impl Console {
             audit,
             operator: None,
             watched: Mutex::new(watched),
+            language: bidui_i18n::language(),
         })
     }
 
@@ -227,6 +229,11 @@ impl Console {
 
     pub fn gate(&self) -> &Gate {
         &self.gate
+    }
+
+    /// The pages' language for a browser that has not chosen one.
+    pub fn language(&self) -> Lang {
+        self.language
     }
 
     pub fn audit_path(&self) -> &Path {
@@ -367,11 +374,11 @@ pub fn check_listen(listen: SocketAddr, tls: bool, accounts: bool) -> Result<(),
         return Ok(());
     }
     let missing = match (tls, accounts) {
-        (false, false) => " TLS（--tls-cert 和 --tls-key）和账户（--accounts）",
-        (false, true) => " TLS（--tls-cert 和 --tls-key）",
-        _ => "账户（--accounts）",
+        (false, false) => t!("console-missing-tls-and-accounts"),
+        (false, true) => t!("console-missing-tls"),
+        _ => t!("console-missing-accounts"),
     };
-    Err(ConsoleError::NotLoopback { listen, missing: missing.trim_start().to_owned() })
+    Err(ConsoleError::NotLoopback { listen, missing })
 }
 
 impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for Remote {
@@ -435,6 +442,7 @@ pub fn app(console: Arc<Console>) -> Router {
             "/signin",
             get(session::signin_page).post(session::signin).layer(DefaultBodyLimit::max(MAX_SIGNIN_BYTES)),
         )
+        .route(language::SWITCH_PATH, get(language::switch))
         .route("/signout", post(session::signout).layer(DefaultBodyLimit::max(MAX_SIGNIN_BYTES)))
         .route("/audit", get(audit_page))
         .route("/progress", get(progress))
@@ -480,12 +488,18 @@ type Shared = State<Arc<Console>>;
 type JobPath = axum::extract::Path<String>;
 type TownPath = axum::extract::Path<(String, String)>;
 
-fn html(status: StatusCode, page: String) -> Response {
-    (status, Html(page)).into_response()
+/// A page rendered in the language of the request being answered.
+fn html(status: StatusCode, page: impl FnOnce() -> String) -> Response {
+    (status, Html(language::render(page))).into_response()
 }
 
 fn not_found() -> Response {
-    html(StatusCode::NOT_FOUND, pages::message("找不到页面", "没有这一轮比对或这个镇街。"))
+    html(StatusCode::NOT_FOUND, || pages::message(&t!("console-not-found-title"), &t!("console-not-found")))
+}
+
+/// The 500 page for what went wrong inside: said without the details, which go to the log.
+fn internal_error(title: impl FnOnce() -> String) -> Response {
+    html(StatusCode::INTERNAL_SERVER_ERROR, || pages::message(&title(), &t!("console-internal-error")))
 }
 
 fn download(content_type: &'static str, file_name: &str, bytes: Vec<u8>) -> Response {
@@ -504,8 +518,8 @@ fn download(content_type: &'static str, file_name: &str, bytes: Vec<u8>) -> Resp
 async fn index(State(console): Shared, signed: Signed) -> Response {
     refresh(&console);
     match signed.own_town() {
-        None => html(StatusCode::OK, pages::index(&console)),
-        Some(town) => html(StatusCode::OK, pages::town_index(&console, town)),
+        None => html(StatusCode::OK, || pages::index(&console)),
+        Some(town) => html(StatusCode::OK, || pages::town_index(&console, town)),
     }
 }
 
@@ -513,15 +527,15 @@ async fn index(State(console): Shared, signed: Signed) -> Response {
 async fn audit_page(State(console): Shared, _: Bureau) -> Response {
     let path = console.audit_path().to_owned();
     match tokio::task::spawn_blocking(move || audit::verify(&path)).await {
-        Ok(Ok(entries)) => html(StatusCode::OK, pages::audit(&entries, None)),
-        Ok(Err(broken)) => html(StatusCode::OK, pages::audit(&[], Some(&broken.to_string()))),
-        Err(_) => html(StatusCode::INTERNAL_SERVER_ERROR, pages::message("无法读取审计日志", "内部错误")),
+        Ok(Ok(entries)) => html(StatusCode::OK, || pages::audit(&entries, None)),
+        Ok(Err(broken)) => html(StatusCode::OK, || pages::audit(&[], Some(&broken.to_string()))),
+        Err(_) => internal_error(|| t!("console-audit-unreadable")),
     }
 }
 
 async fn progress(State(console): Shared, _: Bureau) -> Response {
     refresh(&console);
-    html(StatusCode::OK, pages::progress(&console))
+    html(StatusCode::OK, || pages::progress(&console))
 }
 
 /// The pages that list rounds take in new ones first.
@@ -533,7 +547,7 @@ fn refresh(console: &Console) {
 
 async fn round(State(console): Shared, _: Bureau, axum::extract::Path(job): JobPath) -> Response {
     match console.round(&job) {
-        Some((_, round)) => html(StatusCode::OK, pages::round(&round)),
+        Some((_, round)) => html(StatusCode::OK, || pages::round(&round)),
         None => not_found(),
     }
 }
@@ -548,7 +562,7 @@ async fn summary(State(console): Shared, bureau: Bureau, axum::extract::Path(job
             (StatusCode::OK, Html(page)).into_response()
         }
         Err(_) => {
-            html(StatusCode::NOT_FOUND, pages::message("没有领导汇总页", "这一轮的报告目录里没有 summary.html。"))
+            html(StatusCode::NOT_FOUND, || pages::message(&t!("console-no-summary-title"), &t!("console-no-summary")))
         }
     }
 }
@@ -586,7 +600,7 @@ async fn town(
     axum::extract::Path((job, town)): TownPath,
 ) -> Response {
     match town_in(&console, &signed, &job, &town) {
-        Ok((round, town)) => html(StatusCode::OK, pages::town(&round, &town)),
+        Ok((round, town)) => html(StatusCode::OK, || pages::town(&round, &town)),
         Err(refused) => refused.answer(&console, &signed, uri.path()),
     }
 }
@@ -631,7 +645,7 @@ async fn upward_json(State(console): Shared, bureau: Bureau, axum::extract::Path
         return unaudited.into_response();
     }
     let json = serde_json::to_vec_pretty(&upward).expect("upward serializes");
-    download("application/json", &format!("上报汇总-{job}.json"), json)
+    download("application/json", &format!("{}.json", language::render(|| t!("console-upward-file", job = job))), json)
 }
 
 async fn upward_xlsx(State(console): Shared, bureau: Bureau, axum::extract::Path(job): JobPath) -> Response {
@@ -648,26 +662,24 @@ async fn upward_xlsx(State(console): Shared, bureau: Bureau, axum::extract::Path
             {
                 return unaudited.into_response();
             }
-            download(XLSX, &format!("上报汇总-{job}.xlsx"), bytes)
+            download(XLSX, &format!("{}.xlsx", language::render(|| t!("console-upward-file", job = job))), bytes)
         }
-        Ok(Err(e)) => html(StatusCode::INTERNAL_SERVER_ERROR, pages::message("无法生成上报汇总", &e)),
-        Err(_) => html(StatusCode::INTERNAL_SERVER_ERROR, pages::message("无法生成上报汇总", "内部错误")),
+        Ok(Err(e)) => {
+            eprintln!("{} upward-failed round={} error=\"{}\"", now_in_china(), ascii(&job), ascii(&e));
+            internal_error(|| t!("console-upward-failed"))
+        }
+        Err(_) => internal_error(|| t!("console-upward-failed")),
     }
 }
 
 /// The 403 page for a form without its token.
 pub(crate) fn csrf_refused() -> Response {
-    html(
-        StatusCode::FORBIDDEN,
-        pages::message(
-            "表单已失效",
-            "请从控制台页面重新打开表单后再上传（表单缺少有效的校验码，可能来自其他网站或控制台已重启）。",
-        ),
-    )
+    html(StatusCode::FORBIDDEN, || pages::message(&t!("console-csrf-title"), &t!("console-csrf")))
 }
 
-fn bad_upload(message: &str) -> Response {
-    html(StatusCode::BAD_REQUEST, pages::message("工作簿未导入", message))
+/// The 400 page of an upload that took nothing, saying why (`message`, made as it is rendered).
+fn bad_upload(message: impl FnOnce() -> String) -> Response {
+    html(StatusCode::BAD_REQUEST, || pages::message(&t!("console-not-imported"), &message()))
 }
 
 /// Takes back one returned town workbook: with the form's CSRF token, against the round's
@@ -692,18 +704,18 @@ async fn upload_claims(
             },
             Ok(None) => break,
             Err(_) if token.is_none() => return csrf_refused(),
-            Err(e) => return bad_upload(&format!("上传未完成：{e}")),
+            Err(_) => return bad_upload(|| t!("console-upload-incomplete")),
         }
     }
     if !signed.csrf_matches(&console, token.as_deref()) {
         return csrf_refused();
     }
     let Some(workbook) = workbook.filter(|w| !w.is_empty()) else {
-        return bad_upload("没有选择工作簿文件。");
+        return bad_upload(|| t!("console-upload-no-file"));
     };
     let only = signed.own_town().map(str::to_owned);
     let (reader, uploader, name) = (console.clone(), signed.clone(), job.clone());
-    let taken = tokio::task::spawn_blocking(move || {
+    let taken = language::spawn_blocking(move || {
         take_claims(&round, &workbook, only.as_deref(), |taken| {
             let towns: Vec<&str> = taken.towns.iter().map(String::as_str).collect();
             let detail =
@@ -713,26 +725,20 @@ async fn upload_claims(
     })
     .await;
     match taken {
-        Ok(Ok(taken)) => html(StatusCode::OK, pages::claims_taken(&job, &taken)),
-        Ok(Err(Refusal::Bad(message))) => bad_upload(&message),
+        Ok(Ok(taken)) => html(StatusCode::OK, || pages::claims_taken(&job, &taken)),
+        Ok(Err(Refusal::Bad(message))) => bad_upload(|| message),
         Ok(Err(Refusal::OtherTowns(towns))) => {
             let towns: Vec<&str> = towns.iter().map(String::as_str).collect();
             let detail = format!("round={job} other_towns={}", towns.join(","));
             let viewer = signed.viewer();
             console.record(event::UPLOAD_REFUSED, viewer.account(), viewer.remote(), &detail);
-            html(
-                StatusCode::FORBIDDEN,
-                pages::message(
-                    "工作簿未导入",
-                    &format!(
-                        "工作簿中有其他镇街（{}）的问题：本账户只能交回本镇街的工作簿，整个工作簿未导入。",
-                        towns.join("、")
-                    ),
-                ),
-            )
+            html(StatusCode::FORBIDDEN, || {
+                let towns = towns.join(&t!("console-list-separator"));
+                pages::message(&t!("console-not-imported"), &t!("console-upload-other-towns", towns = towns))
+            })
         }
         Ok(Err(Refusal::Unaudited)) => Unaudited.into_response(),
-        Err(_) => bad_upload("内部错误"),
+        Err(_) => bad_upload(|| t!("console-internal-error")),
     }
 }
 
@@ -753,6 +759,12 @@ pub struct Taken {
     pub towns: BTreeSet<String>,
 }
 
+/// An upload that could not be kept for reading: logged, and told without the details.
+fn unsaved(error: std::io::Error) -> Refusal {
+    eprintln!("{} upload-unsaved error=\"{}\"", now_in_china(), ascii(&error.to_string()));
+    Refusal::Bad(t!("console-upload-unsaved"))
+}
+
 fn take_claims(
     round: &Round,
     workbook: &[u8],
@@ -761,12 +773,9 @@ fn take_claims(
 ) -> Result<Taken, Refusal> {
     // calamine reads a file; the upload is kept beside the round (the bureau's data stays
     // in its folder) and removed when dropped.
-    let mut file = tempfile::Builder::new()
-        .prefix(".upload-")
-        .suffix(".xlsx")
-        .tempfile_in(&round.dir)
-        .map_err(|e| Refusal::Bad(format!("无法保存上传的文件：{e}")))?;
-    file.write_all(workbook).map_err(|e| Refusal::Bad(format!("无法保存上传的文件：{e}")))?;
+    let mut file =
+        tempfile::Builder::new().prefix(".upload-").suffix(".xlsx").tempfile_in(&round.dir).map_err(unsaved)?;
+    file.write_all(workbook).map_err(unsaved)?;
     let claims = bidui_report::claims::read_workbook(file.path(), &round.set).map_err(|e| {
         Refusal::Bad(match e {
             // The temporary file's path means nothing to the person who uploaded it.
@@ -780,7 +789,7 @@ fn take_claims(
         towns: claims.iter().map(|c| c.town.clone()).collect(),
     };
     if claims.is_empty() {
-        return Err(Refusal::Bad("工作簿中没有填写整改情况或整改说明的行。".to_owned()));
+        return Err(Refusal::Bad(t!("console-upload-empty")));
     }
     if let Some(own) = only_town {
         let others: BTreeSet<String> = taken.towns.iter().filter(|t| *t != own).cloned().collect();
@@ -792,7 +801,15 @@ fn take_claims(
     let mut next = kept.clone();
     next.add(claims);
     audit(&taken)?;
-    next.save(&round.dir).map_err(|e| Refusal::Bad(format!("无法写入 {CLAIMS_FILE}：{e}")))?;
+    next.save(&round.dir).map_err(|e| {
+        eprintln!(
+            "{} claims-unwritten round={} error=\"{}\"",
+            now_in_china(),
+            ascii(&round.name),
+            ascii(&e.to_string())
+        );
+        Refusal::Bad(t!("console-claims-unwritten", file = CLAIMS_FILE))
+    })?;
     *kept = next;
     Ok(taken)
 }
@@ -800,13 +817,13 @@ fn take_claims(
 /// `/jobs`: the watched jobs, live.
 async fn jobs_page(State(console): Shared, _: Bureau) -> Response {
     let Some(operator) = console.operator.clone() else {
-        return html(StatusCode::OK, pages::jobs_without_operator());
+        return html(StatusCode::OK, pages::jobs_without_operator);
     };
     let shown = console.clone();
-    let live = tokio::task::spawn_blocking(move || jobs::live(&shown, operator.as_ref())).await;
+    let live = language::spawn_blocking(move || jobs::live(&shown, operator.as_ref())).await;
     match live {
-        Ok(live) => html(StatusCode::OK, pages::jobs(&console, &live)),
-        Err(_) => html(StatusCode::INTERNAL_SERVER_ERROR, pages::message("无法读取比对任务", "内部错误")),
+        Ok(live) => html(StatusCode::OK, || pages::jobs(&console, &live)),
+        Err(_) => internal_error(|| t!("console-jobs-unreadable")),
     }
 }
 
@@ -827,8 +844,9 @@ fn see_jobs() -> Response {
     axum::response::Redirect::to("/jobs").into_response()
 }
 
-fn job_refused(message: &str) -> Response {
-    html(StatusCode::UNPROCESSABLE_ENTITY, pages::message("未能办理", message))
+/// The 422 page of a job form that did nothing, saying why (`message`, made as it is rendered).
+fn job_refused(message: impl FnOnce() -> String) -> Response {
+    html(StatusCode::UNPROCESSABLE_ENTITY, || pages::message(&t!("console-job-refused"), &message()))
 }
 
 /// Starts a new round: the chosen spec under a new job id, signed and created by the
@@ -844,20 +862,20 @@ async fn start_round(
     }
     let Some(operator) = console.operator.clone() else { return not_found() };
     let Some(choice) = operator.specs().into_iter().find(|c| c.file == form.spec) else {
-        return job_refused("没有这份任务配置。");
+        return job_refused(|| t!("console-job-no-spec"));
     };
     let job = form.job.trim().to_owned();
     let mut spec = choice.spec;
     spec.id = job.clone();
     if let Err(e) = spec.validate() {
-        return job_refused(&format!("任务编号或任务配置不可用：{e}"));
+        return job_refused(|| t!("console-job-spec-invalid", reason = e));
     }
     let creating = operator.clone();
-    let created = tokio::task::spawn_blocking(move || creating.create(&spec, &job)).await;
+    let created = language::spawn_blocking(move || creating.create(&spec, &job)).await;
     match created {
         Ok(Ok(())) => {}
-        Ok(Err(message)) => return job_refused(&message),
-        Err(_) => return job_refused("内部错误"),
+        Ok(Err(message)) => return job_refused(|| message),
+        Err(_) => return job_refused(|| t!("console-internal-error")),
     }
     let watched = jobs::Watched {
         job: form.job.trim().to_owned(),
@@ -869,7 +887,7 @@ async fn start_round(
     eprintln!("{} job-started job={}", now_in_china(), ascii(&watched.job));
     match console.watch(watched) {
         Ok(_) => see_jobs(),
-        Err(e) => job_refused(&e.to_string()),
+        Err(e) => job_refused(|| e.to_string()),
     }
 }
 
@@ -887,18 +905,18 @@ async fn watch_job(
     let Some(operator) = console.operator.clone() else { return not_found() };
     let job = form.job.trim().to_owned();
     if !bidui_core::api::valid_job_id(&job) {
-        return job_refused("任务编号不符合格式（1–64 个字母、数字、汉字或 - _ .）。");
+        return job_refused(|| t!("console-job-id-invalid"));
     }
     let asking = job.clone();
-    match tokio::task::spawn_blocking(move || operator.status(&asking)).await {
+    match language::spawn_blocking(move || operator.status(&asking)).await {
         Ok(Ok(_)) => {}
-        Ok(Err(message)) => return job_refused(&message),
-        Err(_) => return job_refused("内部错误"),
+        Ok(Err(message)) => return job_refused(|| message),
+        Err(_) => return job_refused(|| t!("console-internal-error")),
     }
     let watched =
         jobs::Watched { job, since: now_in_china().to_minute_string(), spec: None, round: None, build_error: None };
     match console.watch(watched) {
         Ok(_) => see_jobs(),
-        Err(e) => job_refused(&e.to_string()),
+        Err(e) => job_refused(|| e.to_string()),
     }
 }

@@ -1,10 +1,13 @@
 //! The console's pages: each a complete page, inline CSS, no script, nothing fetched from
-//! outside; every text from the rounds goes through [`escape`].
+//! outside; every text from the rounds goes through [`escape`]. Every word of the pages' own
+//! comes from the catalogues (`console-…` keys) in the language of the thread: a page is
+//! rendered inside [`crate::language::render`], in the language its request asked for.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use bidui_core::api::Severity;
+use bidui_i18n::t;
 use bidui_report::claims::{Claim, Correction};
 use bidui_report::html::escape;
 use bidui_report::ProblemKey;
@@ -13,6 +16,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use crate::accounts::Role;
 use crate::audit::Entry;
 use crate::jobs::{Live, SpecChoice};
+use crate::language;
 use crate::session::{self, csrf_field};
 use crate::{now_in_china, Console, Round, Taken};
 
@@ -57,6 +61,7 @@ tr.total td { font-weight: bold; background: #f3f6f9; }
 .notice { color: #2e7d32; }
 .bar { display: inline-block; height: 10px; background: #1f5fa8; vertical-align: middle; margin-right: 6px; }
 a { color: #1f5fa8; }
+header a.language { float: right; margin-right: 0; font-weight: normal; font-size: 13px; }
 header form.signout { float: right; margin: 0; color: #fff; font-size: 13px; }
 header form.signout button { margin-left: 10px; }
 form.signin { display: grid; grid-template-columns: 6em 18em; gap: 10px; align-items: center; }
@@ -71,23 +76,49 @@ fn town_viewer() -> bool {
 
 /// The header's links for who is asking, and a sign-out button when signed in.
 fn navigation() -> String {
-    let Some(viewer) = session::current() else { return "<span>比对控制台</span>".to_owned() };
-    let mut links = match viewer.role() {
-        Role::Bureau => "<a href=\"/\">各轮比对</a><a href=\"/jobs\">比对任务</a><a href=\"/progress\">整改进度</a>\
-             <a href=\"/audit\">审计日志</a>"
-            .to_owned(),
-        Role::Town { town } => format!("<a href=\"/\">{}</a>", escape(town)),
-    };
+    let switch = language_switch();
+    let Some(viewer) = session::current() else { return format!("{switch}<span>{}</span>", t!("console-name")) };
+    let mut links = switch;
+    match viewer.role() {
+        Role::Bureau => {
+            let _ = write!(
+                links,
+                "<a href=\"/\">{}</a><a href=\"/jobs\">{}</a><a href=\"/progress\">{}</a><a href=\"/audit\">{}</a>",
+                t!("console-nav-rounds"),
+                t!("console-nav-jobs"),
+                t!("console-nav-progress"),
+                t!("console-nav-audit")
+            );
+        }
+        Role::Town { town } => {
+            let _ = write!(links, "<a href=\"/\">{}</a>", escape(town));
+        }
+    }
     if viewer.signed_in() {
         let _ = write!(
             links,
             "<form class=\"signout\" method=\"post\" action=\"/signout\">{}<span>{}</span>\
-             <button type=\"submit\">退出登录</button></form>",
+             <button type=\"submit\">{}</button></form>",
             csrf_field(),
-            escape(viewer.account())
+            escape(viewer.account()),
+            t!("console-signout")
         );
     }
     links
+}
+
+/// The link to this page in the other language, named in that language.
+fn language_switch() -> String {
+    let other = match bidui_i18n::language() {
+        bidui_i18n::Lang::Zh => bidui_i18n::Lang::En,
+        bidui_i18n::Lang::En => bidui_i18n::Lang::Zh,
+    };
+    format!(
+        "<a class=\"language\" lang=\"{}\" href=\"{}\">{}</a>",
+        other.tag(),
+        escape(&language::switch_link(other)),
+        t!("console-language-other")
+    )
 }
 
 /// The current viewer's form token, escaped for an attribute.
@@ -105,13 +136,15 @@ fn page(title: &str, body: &str) -> String {
 fn page_refreshed(title: &str, body: &str, refresh: Option<u32>) -> String {
     let refresh = refresh.map_or(String::new(), |s| format!("<meta http-equiv=\"refresh\" content=\"{s}\">\n"));
     format!(
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n{refresh}\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{} — 比对控制台</title>\n\
-         <style>{STYLE}</style>\n</head>\n<body>\n<header>{}</header>\n<main>\n{body}</main>\n<footer>页面生成于 {}（北京时间）· 本页含人员姓名和身份证号，仅供本单位使用</footer>\n\
+        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n{refresh}\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{} — {}</title>\n\
+         <style>{STYLE}</style>\n</head>\n<body>\n<header>{}</header>\n<main>\n{body}</main>\n<footer>{}</footer>\n\
          </body>\n</html>\n",
+        bidui_i18n::language().tag(),
         escape(title),
+        t!("console-name"),
         navigation(),
-        now_in_china().to_minute_string()
+        escape(&t!("console-footer", time = now_in_china().to_minute_string()))
     )
 }
 
@@ -120,11 +153,21 @@ pub fn message(title: &str, text: &str) -> String {
     page(
         title,
         &format!(
-            "<h1>{}</h1>\n<section><p>{}</p><p><a href=\"/\">返回各轮比对</a></p></section>\n",
+            "<h1>{}</h1>\n<section><p>{}</p><p><a href=\"/\">{}</a></p></section>\n",
             escape(title),
-            escape(text)
+            escape(text),
+            t!("console-back-to-rounds")
         ),
     )
+}
+
+/// A severity as the page's reader says it.
+fn severity_label(severity: Severity) -> String {
+    match severity {
+        Severity::Serious => t!("console-severity-serious"),
+        Severity::Normal => t!("console-severity-normal"),
+        Severity::Notice => t!("console-severity-notice"),
+    }
 }
 
 fn severity_class(severity: Severity) -> &'static str {
@@ -143,20 +186,32 @@ fn percent(rate: Option<f64>) -> String {
 
 /// `/`: every round.
 pub fn index(console: &Console) -> String {
-    let mut body = String::from(
-        "<h1>各轮比对</h1>\n<p class=\"meta\">每轮比对一个报告目录（bidui report build 的输出），按目录名排序。</p>\n\
-         <section>\n<div class=\"scroll\"><table>\n<tr><th class=\"l\">轮次</th><th class=\"l\">比对任务</th>\
-         <th class=\"l\">目的</th><th class=\"l\">批准文号</th><th>名册行数</th><th>严重</th><th>一般</th><th>提示</th>\
-         <th>问题合计</th><th>镇街数</th><th>已交回的整改情况</th><th class=\"l\">查看</th></tr>\n",
+    let mut body = format!(
+        "<h1>{}</h1>\n<p class=\"meta\">{}</p>\n<section>\n<div class=\"scroll\"><table>\n<tr><th class=\"l\">{}</th>\
+         <th class=\"l\">{}</th><th class=\"l\">{}</th><th class=\"l\">{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>\
+         <th>{}</th><th>{}</th><th>{}</th><th class=\"l\">{}</th></tr>\n",
+        t!("console-rounds-title"),
+        t!("console-rounds-intro"),
+        t!("console-col-round"),
+        t!("console-col-job"),
+        t!("console-col-purpose"),
+        t!("console-col-approval"),
+        t!("console-col-registry-rows"),
+        severity_label(Severity::Serious),
+        severity_label(Severity::Normal),
+        severity_label(Severity::Notice),
+        t!("console-col-problems-total"),
+        t!("console-col-towns"),
+        t!("console-col-claims"),
+        t!("console-col-view"),
     );
     for (i, round) in console.rounds().iter().enumerate() {
         let set = &round.set;
         let _ = write!(
             body,
-            "<tr><td class=\"l\">第{}轮（{}）</td><td class=\"l\"><a href=\"{}\">{}</a></td><td class=\"l\">{}</td>\
+            "<tr><td class=\"l\">{}</td><td class=\"l\"><a href=\"{}\">{}</a></td><td class=\"l\">{}</td>\
              <td class=\"l\">{}</td><td>{}</td>",
-            i + 1,
-            escape(&round.name),
+            escape(&t!("console-round-named", number = i + 1, name = round.name)),
             round_link(round.job()),
             escape(round.job()),
             escape(&set.purpose),
@@ -169,23 +224,25 @@ pub fn index(console: &Console) -> String {
         }
         let _ = writeln!(
             body,
-            "<td>{}</td><td>{}</td><td>{}</td><td class=\"l\"><a href=\"{}\">镇街和问题</a> · \
-             <a href=\"{}/summary\">领导汇总页</a></td></tr>",
+            "<td>{}</td><td>{}</td><td>{}</td><td class=\"l\"><a href=\"{}\">{}</a> · \
+             <a href=\"{}/summary\">{}</a></td></tr>",
             set.problems.len(),
             round.towns().len(),
             round.claims().claims.len(),
             round_link(round.job()),
-            round_link(round.job())
+            t!("console-towns-and-problems"),
+            round_link(round.job()),
+            t!("console-summary-page")
         );
     }
     body.push_str("</table></div>\n</section>\n");
     if console.rounds().is_empty() {
-        body.push_str("<section><p>还没有任何一轮比对的报告。</p></section>\n");
+        let _ = writeln!(body, "<section><p>{}</p></section>", t!("console-no-rounds"));
     }
     if console.operator.is_some() {
-        body.push_str("<p><a href=\"/jobs\">查看比对任务的实时进度，或发起新一轮比对</a></p>\n");
+        let _ = writeln!(body, "<p><a href=\"/jobs\">{}</a></p>", t!("console-see-jobs"));
     }
-    page("各轮比对", &body)
+    page(&t!("console-rounds-title"), &body)
 }
 
 /// `/rounds/{job}`: the town × category table, coverage, downloads, the claims form.
@@ -196,21 +253,32 @@ pub fn round(round: &Round) -> String {
     let categories = set.categories();
     let claims = round.claims();
     let mut body = format!(
-        "<h1>比对任务 {}</h1>\n<p class=\"meta\">{} · 批准文号 {} · 目录 {}</p>\n<p><a href=\"{link}/summary\">领导汇总页</a> · \
-         <a href=\"{link}/upward.xlsx\">下载上报汇总（xlsx）</a> · <a href=\"{link}/upward.json\">上报汇总（JSON）</a></p>\n",
-        escape(job),
-        escape(&set.purpose),
-        escape(&set.approval),
-        escape(&round.name),
+        "<h1>{}</h1>\n<p class=\"meta\">{}</p>\n<p><a href=\"{link}/summary\">{}</a> · \
+         <a href=\"{link}/upward.xlsx\">{}</a> · <a href=\"{link}/upward.json\">{}</a></p>\n",
+        escape(&t!("console-job-title", job = job)),
+        escape(&t!("console-round-meta", purpose = set.purpose, approval = set.approval, dir = round.name)),
+        t!("console-summary-page"),
+        t!("console-upward-xlsx"),
+        t!("console-upward-json"),
         link = round_link(job)
     );
-    body.push_str(
-        "<section>\n<h2>镇街 × 问题类别</h2>\n<div class=\"scroll\"><table>\n<tr><th class=\"l\">镇街</th><th>名册行数</th>",
+    let _ = write!(
+        body,
+        "<section>\n<h2>{}</h2>\n<div class=\"scroll\"><table>\n<tr><th class=\"l\">{}</th><th>{}</th>",
+        t!("console-town-by-category"),
+        t!("console-col-town"),
+        t!("console-col-registry-rows")
     );
     for (severity, label) in &categories {
         let _ = write!(body, "<th class=\"c {}\">{}</th>", severity_class(*severity), escape(label));
     }
-    body.push_str("<th>合计</th><th>已交回整改情况</th><th class=\"l\">镇街工作簿</th></tr>\n");
+    let _ = writeln!(
+        body,
+        "<th>{}</th><th>{}</th><th class=\"l\">{}</th></tr>",
+        t!("console-col-total"),
+        t!("console-col-claims"),
+        t!("console-col-workbook")
+    );
     let mut totals = vec![0usize; categories.len()];
     for town in round.towns() {
         let problems = by_town.get(town).map(Vec::as_slice).unwrap_or_default();
@@ -232,13 +300,13 @@ pub fn round(round: &Round) -> String {
         }
         let answered = claims.claims.iter().filter(|c| c.town == town).count();
         let workbook = if round.workbook(town).is_some() {
-            format!("<a href=\"{link}/workbook\">下载</a>")
+            format!("<a href=\"{link}/workbook\">{}</a>", t!("console-download"))
         } else {
             "—".to_owned()
         };
         let _ = writeln!(body, "<td>{}</td><td>{answered}</td><td class=\"l\">{workbook}</td></tr>", problems.len());
     }
-    body.push_str("<tr class=\"total\"><td class=\"l\">合计</td>");
+    let _ = write!(body, "<tr class=\"total\"><td class=\"l\">{}</td>", t!("console-col-total"));
     let _ = write!(body, "<td>{}</td>", set.summary.registry_rows_read.max(set.summary.registry_rows));
     for n in &totals {
         let _ = write!(body, "<td>{n}</td>");
@@ -250,9 +318,16 @@ pub fn round(round: &Round) -> String {
         claims.claims.len()
     );
 
-    body.push_str(
-        "<section>\n<h2>部门比对覆盖</h2>\n<table>\n<tr><th class=\"l\">部门</th><th>找到</th><th>名册人员</th>\
-         <th class=\"l\">覆盖率</th><th>问题数</th></tr>\n",
+    let _ = writeln!(
+        body,
+        "<section>\n<h2>{}</h2>\n<table>\n<tr><th class=\"l\">{}</th><th>{}</th><th>{}</th>\
+         <th class=\"l\">{}</th><th>{}</th></tr>",
+        t!("console-coverage"),
+        t!("console-col-department"),
+        t!("console-col-found"),
+        t!("console-col-registry-people"),
+        t!("console-col-coverage"),
+        t!("console-col-problems")
     );
     let people = set.summary.registry_rows;
     for department in &set.departments {
@@ -272,15 +347,17 @@ pub fn round(round: &Round) -> String {
 
     let _ = write!(
         body,
-        "<section>\n<h2>导入镇街交回的工作簿</h2>\n<p class=\"note\">镇街在“问题清单”的整改情况（已整改 / 核实无误 / 无法整改）和\
-         整改说明中填写后交回。工作簿中有一行对不上本轮的问题，整个工作簿都不导入。同一问题再次交回，以最新一次为准。</p>\n\
+        "<section>\n<h2>{}</h2>\n<p class=\"note\">{}</p>\n\
          <form method=\"post\" action=\"{}/claims\" enctype=\"multipart/form-data\">\n\
          <input type=\"hidden\" name=\"csrf\" value=\"{}\">\n<input type=\"file\" name=\"workbook\" accept=\".xlsx\" required>\n\
-         <button type=\"submit\">导入</button>\n</form>\n</section>\n",
+         <button type=\"submit\">{}</button>\n</form>\n</section>\n",
+        t!("console-import-title"),
+        t!("console-import-note"),
         round_link(job),
-        csrf_token()
+        csrf_token(),
+        t!("console-import")
     );
-    page(&format!("比对任务 {job}"), &body)
+    page(&t!("console-job-title", job = job), &body)
 }
 
 /// `/rounds/{job}/towns/{town}`: the town's problems with its people, and its claims.
@@ -294,21 +371,43 @@ pub fn town(round: &Round, town: &str) -> String {
     // A town account is shown no page of the whole round.
     let round_name =
         if town_viewer() { escape(job) } else { format!("<a href=\"{}\">{}</a>", round_link(job), escape(job)) };
+    // The message holds no markup of its own: the link is its one variable made here.
     let mut body = format!(
-        "<h1>{}</h1>\n<p class=\"meta\">比对任务 {round_name} · 名册 {} 行 · {} 个问题 · 已交回整改情况 {} 条\
-         （申报已整改 {fixed} 条）</p>\n",
+        "<h1>{}</h1>\n<p class=\"meta\">{}</p>\n",
         escape(town),
-        set.towns.get(town).copied().unwrap_or(0),
-        problems.len(),
-        claims.len()
+        t!(
+            "console-town-meta",
+            job = round_name,
+            rows = set.towns.get(town).copied().unwrap_or(0),
+            problems = problems.len(),
+            claims = claims.len(),
+            fixed = fixed
+        )
     );
     if round.workbook(town).is_some() {
-        let _ = writeln!(body, "<p><a href=\"{}/workbook\">下载本镇街工作簿</a></p>", town_link(job, town));
+        let _ = writeln!(
+            body,
+            "<p><a href=\"{}/workbook\">{}</a></p>",
+            town_link(job, town),
+            t!("console-download-town-workbook")
+        );
     }
-    body.push_str(
-        "<section>\n<h2>问题清单</h2>\n<div class=\"scroll\"><table>\n<tr><th>序号</th><th class=\"l\">姓名</th>\
-         <th class=\"l\">公民身份号码</th><th class=\"l\">问题类别</th><th class=\"l\">严重程度</th><th class=\"l\">部门</th>\
-         <th class=\"l\">详情</th><th class=\"l\">建议措施</th><th class=\"l\">整改情况</th><th class=\"l\">整改说明</th></tr>\n",
+    let _ = writeln!(
+        body,
+        "<section>\n<h2>{}</h2>\n<div class=\"scroll\"><table>\n<tr><th>{}</th><th class=\"l\">{}</th>\
+         <th class=\"l\">{}</th><th class=\"l\">{}</th><th class=\"l\">{}</th><th class=\"l\">{}</th>\
+         <th class=\"l\">{}</th><th class=\"l\">{}</th><th class=\"l\">{}</th><th class=\"l\">{}</th></tr>",
+        t!("console-problem-list"),
+        t!("console-col-row"),
+        t!("console-col-name"),
+        t!("console-col-id-number"),
+        t!("console-col-category"),
+        t!("console-col-severity"),
+        t!("console-col-department"),
+        t!("console-col-detail"),
+        t!("console-col-action"),
+        t!("console-col-claim-status"),
+        t!("console-col-claim-note")
     );
     for p in problems {
         let person = round.people.get(&p.row);
@@ -323,7 +422,7 @@ pub fn town(round: &Round, town: &str) -> String {
             escape(person.map_or("", |p| p.id_number.as_str())),
             escape(&p.label),
             severity_class(p.severity),
-            p.severity_label(),
+            severity_label(p.severity),
             escape(p.department_label()),
             escape(&p.detail),
             escape(&p.action),
@@ -334,34 +433,45 @@ pub fn town(round: &Round, town: &str) -> String {
     body.push_str("</table></div>\n</section>\n");
     let _ = write!(
         body,
-        "<section>\n<h2>交回本镇街的工作簿</h2>\n<p class=\"note\">在“问题清单”的整改情况（已整改 / 核实无误 / 无法整改）和\
-         整改说明中填写后上传。工作簿中有一行对不上本轮的问题，整个工作簿都不导入。</p>\n\
+        "<section>\n<h2>{}</h2>\n<p class=\"note\">{}</p>\n\
          <form method=\"post\" action=\"{}/claims\" enctype=\"multipart/form-data\">\n{}\n\
-         <input type=\"file\" name=\"workbook\" accept=\".xlsx\" required>\n<button type=\"submit\">上传</button>\n\
+         <input type=\"file\" name=\"workbook\" accept=\".xlsx\" required>\n<button type=\"submit\">{}</button>\n\
          </form>\n</section>\n",
+        t!("console-return-title"),
+        t!("console-return-note"),
         round_link(job),
-        csrf_field()
+        csrf_field(),
+        t!("console-upload")
     );
     page(&format!("{town} — {job}"), &body)
 }
 
 /// After an upload: what was taken.
 pub fn claims_taken(job: &str, taken: &Taken) -> String {
-    let towns: Vec<String> = taken.towns.iter().map(|t| escape(t)).collect();
+    let towns: Vec<&str> = taken.towns.iter().map(String::as_str).collect();
+    let back = if town_viewer() {
+        format!("<a href=\"/\">{}</a>", t!("console-back"))
+    } else {
+        format!(
+            "<a href=\"{}\">{}</a> · <a href=\"/progress\">{}</a>",
+            round_link(job),
+            t!("console-back-to-round"),
+            t!("console-nav-progress")
+        )
+    };
+    let title = t!("console-taken-title");
     page(
-        "工作簿已导入",
+        &title,
         &format!(
-            "<h1>工作簿已导入</h1>\n<section><p>比对任务 {} · {}：导入整改情况 {} 条，其中申报已整改 {} 条。</p>\
-             <p>{}</p></section>\n",
-            escape(job),
-            towns.join("、"),
-            taken.claims,
-            taken.fixed,
-            if town_viewer() {
-                "<a href=\"/\">返回</a>".to_owned()
-            } else {
-                format!("<a href=\"{}\">返回本轮</a> · <a href=\"/progress\">整改进度</a>", round_link(job))
-            }
+            "<h1>{}</h1>\n<section><p>{}</p><p>{back}</p></section>\n",
+            escape(&title),
+            escape(&t!(
+                "console-taken",
+                job = job,
+                towns = towns.join(&t!("console-list-separator")),
+                claims = taken.claims,
+                fixed = taken.fixed
+            ))
         ),
     )
 }
@@ -384,15 +494,29 @@ fn correction_cells(c: &Correction) -> String {
     )
 }
 
-const CORRECTION_HEADERS: &str =
-    "<th>上一轮问题</th><th>申报已整改</th><th>申报已整改但仍存在</th><th>经核验已整改</th>\
-     <th>未申报但已整改</th><th>新增</th><th>仍未整改</th><th class=\"l\">整改完成率</th>";
+/// The headers of [`correction_cells`].
+fn correction_headers() -> String {
+    format!(
+        "<th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th class=\"l\">{}</th>",
+        t!("console-col-before"),
+        t!("console-col-claimed-fixed"),
+        t!("console-col-claimed-but-present"),
+        t!("console-col-confirmed"),
+        t!("console-col-fixed-unclaimed"),
+        t!("console-col-new"),
+        t!("console-col-still-open"),
+        t!("console-col-completion")
+    )
+}
 
 /// One ranking table of towns: their totals, each town's name a link to its list.
 fn ranking(body: &mut String, towns: &[bidui_report::claims::TownCorrection], town_job: &str) {
+    let headers = correction_headers();
     let _ = writeln!(
         body,
-        "<div class=\"scroll\"><table>\n<tr><th>排名</th><th class=\"l\">镇街</th>{CORRECTION_HEADERS}</tr>"
+        "<div class=\"scroll\"><table>\n<tr><th>{}</th><th class=\"l\">{}</th>{headers}</tr>",
+        t!("console-col-rank"),
+        t!("console-col-town")
     );
     for (rank, town) in towns.iter().enumerate() {
         let _ = writeln!(
@@ -404,12 +528,13 @@ fn ranking(body: &mut String, towns: &[bidui_report::claims::TownCorrection], to
             correction_cells(&town.total)
         );
     }
-    body.push_str("</table></div>\n<p class=\"note\">按问题类别：</p>\n");
+    let _ = writeln!(body, "</table></div>\n<p class=\"note\">{}</p>", t!("console-by-category"));
     for town in towns {
         let _ = write!(
             body,
-            "<details><summary>{}</summary>\n<table>\n<tr><th class=\"l\">问题类别</th>{CORRECTION_HEADERS}</tr>\n",
-            escape(&town.town)
+            "<details><summary>{}</summary>\n<table>\n<tr><th class=\"l\">{}</th>{headers}</tr>\n",
+            escape(&town.town),
+            t!("console-col-category")
         );
         for (label, c) in &town.categories {
             let _ = writeln!(body, "<tr><td class=\"l\">{}</td>{}</tr>", escape(label), correction_cells(c));
@@ -422,21 +547,18 @@ fn ranking(body: &mut String, towns: &[bidui_report::claims::TownCorrection], to
 /// consecutive rounds, latest first, per category under each town.
 pub fn progress(console: &Console) -> String {
     let rounds = console.rounds();
-    let mut body = String::from(
-        "<h1>整改进度</h1>\n<p class=\"meta\">镇街交回的整改情况，用下一轮比对核验。整改完成率 = 上一轮的问题中在下一轮已不存在的比例\
-         （经核验已整改 + 未申报但已整改）；历轮累计把每相邻两轮的数字相加。</p>\n",
-    );
+    let mut body =
+        format!("<h1>{}</h1>\n<p class=\"meta\">{}</p>\n", t!("console-progress-title"), t!("console-progress-intro"));
     if rounds.len() < 2 {
-        body.push_str("<section><p>只有一轮比对，下一轮比对之后才能核验整改情况。</p></section>\n");
+        let _ = writeln!(body, "<section><p>{}</p></section>", t!("console-progress-one-round"));
     } else {
         let claims: Vec<_> = rounds.iter().map(|r| r.claims()).collect();
         let pairs: Vec<_> = rounds.iter().zip(&claims).map(|(r, c)| (&r.set, c)).collect();
         let latest = rounds.last().expect("two rounds or more");
         let _ = writeln!(
             body,
-            "<section id=\"overall\">\n<h2>历轮累计（第1轮至第{}轮，共 {} 轮）</h2>",
-            rounds.len(),
-            rounds.len()
+            "<section id=\"overall\">\n<h2>{}</h2>",
+            t!("console-progress-overall", rounds = rounds.len())
         );
         ranking(&mut body, &bidui_report::claims::progress_over(&pairs), latest.job());
         body.push_str("</section>\n");
@@ -455,7 +577,7 @@ pub fn progress(console: &Console) -> String {
         ranking(&mut body, &towns, before.job());
         body.push_str("</section>\n");
     }
-    page("整改进度", &body)
+    page(&t!("console-progress-title"), &body)
 }
 
 /// How often the jobs page reloads while a job is collecting.
@@ -463,11 +585,7 @@ const JOBS_REFRESH_SECONDS: u32 = 3;
 
 /// `/jobs` on a console started without the operator's side.
 pub fn jobs_without_operator() -> String {
-    message(
-        "比对任务",
-        "控制台启动时未提供操作员配置（--operator operator.toml），不能查看比对任务的实时进度，也不能发起新一轮比对。\
-         请用 bidui console --operator operator.toml --requester agent.toml --spec job.toml 启动。",
-    )
+    message(&t!("console-jobs-title"), &t!("console-jobs-no-operator"))
 }
 
 /// A participant's stage, in words, with a bar while it uploads against an estimate and the
@@ -475,24 +593,25 @@ pub fn jobs_without_operator() -> String {
 fn stage(p: &bidui_core::api::ParticipantStatus) -> String {
     use bidui_core::api::ParticipantStage;
     match p.stage {
-        ParticipantStage::Waiting => "等待中".to_owned(),
-        ParticipantStage::Reading => "正在读取本单位数据".to_owned(),
+        ParticipantStage::Waiting => t!("console-stage-waiting"),
+        ParticipantStage::Reading => t!("console-stage-reading"),
         ParticipantStage::Uploading => match p.chunks_expected {
             Some(expected) => {
                 let expected = expected.max(p.chunks).max(1);
                 let share = f64::from(p.chunks) / f64::from(expected);
                 format!(
-                    "上传中 {}/{expected}<br><span class=\"bar\" style=\"width:{:.0}px\"></span>{:.0}%",
-                    p.chunks,
+                    "{}<br><span class=\"bar\" style=\"width:{:.0}px\"></span>{:.0}%",
+                    t!("console-stage-uploading-of", chunks = p.chunks, expected = expected),
                     120.0 * share,
                     100.0 * share
                 )
             }
-            None => "上传中".to_owned(),
+            None => t!("console-stage-uploading"),
         },
-        ParticipantStage::Sealed => "<span class=\"notice\">已密封提交</span>".to_owned(),
+        ParticipantStage::Sealed => format!("<span class=\"notice\">{}</span>", t!("console-stage-sealed")),
         ParticipantStage::Declined => format!(
-            "<span class=\"serious\">已拒绝，待人工处理</span><br>{}",
+            "<span class=\"serious\">{}</span><br>{}",
+            t!("console-stage-declined"),
             escape(p.declined_reason.as_deref().unwrap_or_default())
         ),
     }
@@ -503,57 +622,69 @@ fn stage(p: &bidui_core::api::ParticipantStatus) -> String {
 pub fn jobs(console: &Console, live: &[Live]) -> String {
     let csrf = csrf_token();
     let operator = console.operator.as_ref().expect("the jobs page has an operator");
-    let mut body = String::from("<h1>比对任务</h1>\n");
+    let mut body = format!("<h1>{}</h1>\n", t!("console-jobs-title"));
     if live.iter().any(Live::collecting) {
-        let _ = writeln!(body, "<p class=\"meta\">有任务正在进行，本页每 {JOBS_REFRESH_SECONDS} 秒自动刷新。</p>");
+        let _ =
+            writeln!(body, "<p class=\"meta\">{}</p>", t!("console-jobs-refreshing", seconds = JOBS_REFRESH_SECONDS));
     }
     for job in live {
         let w = &job.watched;
         let _ = write!(
             body,
-            "<section class=\"job\">\n<h2>{}</h2>\n<p class=\"meta\">关注自 {}",
+            "<section class=\"job\">\n<h2>{}</h2>\n<p class=\"meta\">{}",
             escape(&w.job),
-            escape(&w.since)
+            escape(&t!("console-watched-since", since = w.since))
         );
         if let Some(spec) = &w.spec {
-            let _ = write!(body, " · 由本控制台按 {} 发起", escape(spec));
+            let _ = write!(body, " · {}", escape(&t!("console-started-here", spec = spec)));
         }
         body.push_str("</p>\n");
         match &job.status {
             None => {
                 let round = w.round.as_deref().unwrap_or_default();
-                let _ = writeln!(
-                    body,
-                    "<p class=\"state\">已完成 · 报告已生成：<a href=\"{}\">{}</a></p>",
-                    round_link(&w.job),
-                    escape(round)
-                );
+                let link = format!("<a href=\"{}\">{}</a>", round_link(&w.job), escape(round));
+                let _ = writeln!(body, "<p class=\"state\">{}</p>", t!("console-job-reported", round = link));
             }
             Some(Err(message)) => {
-                let _ = writeln!(body, "<p class=\"serious\">无法读取任务进度：{}</p>", escape(message));
+                let _ = writeln!(
+                    body,
+                    "<p class=\"serious\">{}</p>",
+                    escape(&t!("console-job-unreadable", message = message))
+                );
             }
             Some(Ok(status)) => {
                 let state = match status.state {
-                    bidui_core::api::JobState::Collecting => "进行中",
-                    bidui_core::api::JobState::Complete => "已完成，等待名册方代理打开结果后生成本轮报告",
+                    bidui_core::api::JobState::Collecting => t!("console-job-collecting"),
+                    bidui_core::api::JobState::Complete => t!("console-job-complete"),
                 };
                 let _ = writeln!(
                     body,
-                    "<p class=\"state\">{state}</p>\n<p class=\"meta\">{} · 批准文号 {}</p>",
-                    escape(&status.purpose),
-                    escape(&status.approval)
+                    "<p class=\"state\">{state}</p>\n<p class=\"meta\">{}</p>",
+                    escape(&t!("console-job-meta", purpose = status.purpose, approval = status.approval))
                 );
                 if let Some(error) = &w.build_error {
-                    let _ = writeln!(body, "<p class=\"serious\">本轮报告未能生成：{}</p>", escape(error));
+                    let _ = writeln!(
+                        body,
+                        "<p class=\"serious\">{}</p>",
+                        escape(&t!("console-job-build-failed", message = error))
+                    );
                 }
-                body.push_str(
-                    "<table>\n<tr><th class=\"l\">参与方</th><th class=\"l\">角色</th><th class=\"l\">状态</th><th>已上传数据块</th>\
-                     <th>记录数</th><th>读取行数</th><th>无效身份证号</th></tr>\n",
+                let _ = writeln!(
+                    body,
+                    "<table>\n<tr><th class=\"l\">{}</th><th class=\"l\">{}</th><th class=\"l\">{}</th><th>{}</th>\
+                     <th>{}</th><th>{}</th><th>{}</th></tr>",
+                    t!("console-col-party"),
+                    t!("console-col-role"),
+                    t!("console-col-stage"),
+                    t!("console-col-chunks"),
+                    t!("console-col-records"),
+                    t!("console-col-rows-read"),
+                    t!("console-col-invalid-ids")
                 );
                 for p in &status.participants {
                     let role = match p.role {
-                        bidui_core::api::PartyRole::Requester => "名册方",
-                        bidui_core::api::PartyRole::Department => "部门",
+                        bidui_core::api::PartyRole::Requester => t!("console-role-requester"),
+                        bidui_core::api::PartyRole::Department => t!("console-role-department"),
                     };
                     let _ = writeln!(
                         body,
@@ -573,53 +704,68 @@ pub fn jobs(console: &Console, live: &[Live]) -> String {
         body.push_str("</section>\n");
     }
     if live.is_empty() {
-        body.push_str("<section><p>还没有关注任何比对任务。可以在下面发起新一轮，或关注已用 bidui job create 创建的任务。</p></section>\n");
+        let _ = writeln!(body, "<section><p>{}</p></section>", t!("console-jobs-none"));
     }
     start_forms(&mut body, &operator.specs(), &csrf);
     let refresh = live.iter().any(Live::collecting).then_some(JOBS_REFRESH_SECONDS);
-    page_refreshed("比对任务", &body, refresh)
+    page_refreshed(&t!("console-jobs-title"), &body, refresh)
 }
 
 /// The forms that start a round from a spec and watch a job created elsewhere.
 fn start_forms(body: &mut String, specs: &[SpecChoice], csrf: &str) {
-    body.push_str(
-        "<section>\n<h2>发起新一轮比对</h2>\n<p class=\"note\">按任务配置发起，用新的任务编号（编号不能重复使用；默认在原编号后加上\
-         当前时间）。操作员签名后提交比对服务，各部门代理按本单位策略执行。</p>\n",
+    let _ = writeln!(
+        body,
+        "<section>\n<h2>{}</h2>\n<p class=\"note\">{}</p>",
+        t!("console-start-title"),
+        t!("console-start-note")
     );
     if specs.is_empty() {
-        body.push_str("<p>控制台启动时未提供任务配置（--spec job.toml）。</p>\n");
+        let _ = writeln!(body, "<p>{}</p>", t!("console-start-no-specs"));
     }
     for choice in specs {
         let spec = &choice.spec;
         let _ = writeln!(
             body,
             "<form method=\"post\" action=\"/jobs/start\" class=\"start\">\n<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
-             <input type=\"hidden\" name=\"spec\" value=\"{}\">\n<p>{} · {} · 批准文号 {} · {} 个部门</p>\n\
-             <label>新任务编号 <input type=\"text\" name=\"job\" value=\"{}\" size=\"40\" required></label>\n\
-             <button type=\"submit\">发起</button>\n</form>",
+             <input type=\"hidden\" name=\"spec\" value=\"{}\">\n<p>{}</p>\n\
+             <label>{} <input type=\"text\" name=\"job\" value=\"{}\" size=\"40\" required></label>\n\
+             <button type=\"submit\">{}</button>\n</form>",
             escape(&choice.file),
-            escape(&choice.file),
-            escape(&spec.purpose),
-            escape(&spec.approval),
-            spec.departments.len(),
-            escape(&crate::jobs::suggested_job_id(spec))
+            escape(&t!(
+                "console-spec",
+                file = choice.file,
+                purpose = spec.purpose,
+                approval = spec.approval,
+                departments = spec.departments.len()
+            )),
+            t!("console-new-job-id"),
+            escape(&crate::jobs::suggested_job_id(spec)),
+            t!("console-start")
         );
     }
     let _ = writeln!(
         body,
-        "</section>\n<section>\n<h2>关注已有任务</h2>\n<form method=\"post\" action=\"/jobs/watch\">\n\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n<label>任务编号 <input type=\"text\" name=\"job\" size=\"40\" required>\
-         </label>\n<button type=\"submit\">关注</button>\n</form>\n</section>"
+        "</section>\n<section>\n<h2>{}</h2>\n<form method=\"post\" action=\"/jobs/watch\">\n\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n<label>{} <input type=\"text\" name=\"job\" size=\"40\" required>\
+         </label>\n<button type=\"submit\">{}</button>\n</form>\n</section>",
+        t!("console-watch-title"),
+        t!("console-job-id"),
+        t!("console-watch")
     );
 }
 
 /// `/` for a town account: its own town in each round.
 pub fn town_index(console: &Console, town: &str) -> String {
     let mut body = format!(
-        "<h1>{}</h1>\n<p class=\"meta\">本镇街在各轮比对中的问题清单和工作簿。</p>\n<section>\n<table>\n\
-         <tr><th class=\"l\">轮次</th><th class=\"l\">比对任务</th><th>问题数</th><th>已交回整改情况</th>\
-         <th class=\"l\">查看</th></tr>\n",
-        escape(town)
+        "<h1>{}</h1>\n<p class=\"meta\">{}</p>\n<section>\n<table>\n\
+         <tr><th class=\"l\">{}</th><th class=\"l\">{}</th><th>{}</th><th>{}</th><th class=\"l\">{}</th></tr>\n",
+        escape(town),
+        t!("console-town-index-intro"),
+        t!("console-col-round"),
+        t!("console-col-job"),
+        t!("console-col-problems"),
+        t!("console-col-claims"),
+        t!("console-col-view")
     );
     for (i, round) in console.rounds().iter().enumerate() {
         let Some(town) = round.town(town) else { continue };
@@ -627,16 +773,17 @@ pub fn town_index(console: &Console, town: &str) -> String {
         let answered = round.claims().claims.iter().filter(|c| c.town == town).count();
         let link = town_link(round.job(), town);
         let workbook = if round.workbook(town).is_some() {
-            format!(" · <a href=\"{link}/workbook\">下载工作簿</a>")
+            format!(" · <a href=\"{link}/workbook\">{}</a>", t!("console-download-workbook"))
         } else {
             String::new()
         };
         let _ = writeln!(
             body,
-            "<tr><td class=\"l\">第{}轮</td><td class=\"l\">{}</td><td>{problems}</td><td>{answered}</td>\
-             <td class=\"l\"><a href=\"{link}\">问题清单</a>{workbook}</td></tr>",
-            i + 1,
-            escape(round.job())
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{problems}</td><td>{answered}</td>\
+             <td class=\"l\"><a href=\"{link}\">{}</a>{workbook}</td></tr>",
+            t!("console-round-number", number = i + 1),
+            escape(round.job()),
+            t!("console-problem-list")
         );
     }
     body.push_str("</table>\n</section>\n");
@@ -647,15 +794,19 @@ pub fn town_index(console: &Console, town: &str) -> String {
 pub fn signin(token: &str, error: Option<&str>) -> String {
     let error = error.map_or(String::new(), |e| format!("<p class=\"serious\">{}</p>\n", escape(e)));
     page(
-        "登录",
+        &t!("console-signin-title"),
         &format!(
-            "<h1>登录比对控制台</h1>\n<section>\n{error}<form class=\"signin\" method=\"post\" action=\"/signin\">\n\
-             <input type=\"hidden\" name=\"csrf\" value=\"{}\">\n<label for=\"name\">账户名</label>\
-             <input id=\"name\" name=\"name\" autocomplete=\"username\" required>\n<label for=\"password\">密码</label>\
+            "<h1>{}</h1>\n<section>\n{error}<form class=\"signin\" method=\"post\" action=\"/signin\">\n\
+             <input type=\"hidden\" name=\"csrf\" value=\"{}\">\n<label for=\"name\">{}</label>\
+             <input id=\"name\" name=\"name\" autocomplete=\"username\" required>\n<label for=\"password\">{}</label>\
              <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\n\
-             <span></span><button type=\"submit\">登录</button>\n</form>\n<p class=\"note\">账户由区退役军人事务局\
-             用 bidui console account add 开设。连续登录失败 5 次，该账户 5 分钟内不能登录。</p>\n</section>\n",
-            escape(token)
+             <span></span><button type=\"submit\">{}</button>\n</form>\n<p class=\"note\">{}</p>\n</section>\n",
+            t!("console-signin-heading"),
+            escape(token),
+            t!("console-account-name"),
+            t!("console-password"),
+            t!("console-signin-title"),
+            t!("console-signin-note")
         ),
     )
 }
@@ -664,41 +815,53 @@ pub fn signin(token: &str, error: Option<&str>) -> String {
 fn event_label(code: &str) -> String {
     use crate::audit::event;
     let label = match code {
-        event::SIGNIN_OK => "登录",
-        event::SIGNIN_FAILED => "登录失败",
-        event::SIGNIN_LOCKED => "账户暂停登录",
-        event::SIGNOUT => "退出登录",
-        event::EXPORT_WORKBOOK => "下载镇街工作簿",
-        event::EXPORT_UPWARD_XLSX => "下载上报汇总（xlsx）",
-        event::EXPORT_UPWARD_JSON => "下载上报汇总（JSON）",
-        event::EXPORT_SUMMARY => "查看领导汇总页",
-        event::UPLOAD_CLAIMS => "导入工作簿",
-        event::UPLOAD_REFUSED => "拒绝导入（其他镇街）",
-        event::FORBIDDEN => "无权访问",
-        _ => "",
+        event::SIGNIN_OK => t!("console-event-signin-ok"),
+        event::SIGNIN_FAILED => t!("console-event-signin-failed"),
+        event::SIGNIN_LOCKED => t!("console-event-signin-locked"),
+        event::SIGNOUT => t!("console-event-signout"),
+        event::EXPORT_WORKBOOK => t!("console-event-export-workbook"),
+        event::EXPORT_UPWARD_XLSX => t!("console-event-export-upward-xlsx"),
+        event::EXPORT_UPWARD_JSON => t!("console-event-export-upward-json"),
+        event::EXPORT_SUMMARY => t!("console-event-export-summary"),
+        event::UPLOAD_CLAIMS => t!("console-event-upload-claims"),
+        event::UPLOAD_REFUSED => t!("console-event-upload-refused"),
+        event::FORBIDDEN => t!("console-event-forbidden"),
+        _ => String::new(),
     };
     format!("{label} <span class=\"meta\">{}</span>", escape(code))
 }
 
 /// `/audit`: the trail, latest first, or where its chain is broken.
 pub fn audit(entries: &[(Entry, String)], broken: Option<&str>) -> String {
-    let mut body = String::from("<h1>审计日志</h1>\n");
+    let mut body = format!("<h1>{}</h1>\n", t!("console-audit-title"));
     match broken {
         Some(why) => {
-            let _ = writeln!(body, "<section><p class=\"serious\">哈希链校验失败：{}</p></section>", escape(why));
-        }
-        None => {
             let _ = writeln!(
                 body,
-                "<p class=\"meta\">共 {} 条，哈希链校验通过{}。每次登录（成功和失败）、退出、导出和导入都记录在内。</p>",
-                entries.len(),
-                entries.last().map_or(String::new(), |(_, hash)| format!("（链头 {}）", escape(&hash[..16.min(hash.len())])))
+                "<section><p class=\"serious\">{}</p></section>",
+                escape(&t!("console-audit-broken", reason = why))
             );
         }
+        None => {
+            let intro = match entries.last() {
+                Some((_, hash)) => {
+                    t!("console-audit-holds-head", entries = entries.len(), head = &hash[..16.min(hash.len())])
+                }
+                None => t!("console-audit-holds", entries = entries.len()),
+            };
+            let _ = writeln!(body, "<p class=\"meta\">{}</p>", escape(&intro));
+        }
     }
-    body.push_str(
-        "<section>\n<div class=\"scroll\"><table>\n<tr><th>序号</th><th class=\"l\">时间（北京时间）</th>\
-         <th class=\"l\">事件</th><th class=\"l\">账户</th><th class=\"l\">来源地址</th><th class=\"l\">内容</th></tr>\n",
+    let _ = writeln!(
+        body,
+        "<section>\n<div class=\"scroll\"><table>\n<tr><th>{}</th><th class=\"l\">{}</th>\
+         <th class=\"l\">{}</th><th class=\"l\">{}</th><th class=\"l\">{}</th><th class=\"l\">{}</th></tr>",
+        t!("console-col-seq"),
+        t!("console-col-time"),
+        t!("console-col-event"),
+        t!("console-col-account"),
+        t!("console-col-remote"),
+        t!("console-col-audit-detail")
     );
     for (entry, _) in entries.iter().rev() {
         let _ = writeln!(
@@ -714,5 +877,5 @@ pub fn audit(entries: &[(Entry, String)], broken: Option<&str>) -> String {
         );
     }
     body.push_str("</table></div>\n</section>\n");
-    page("审计日志", &body)
+    page(&t!("console-audit-title"), &body)
 }

@@ -34,6 +34,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use bidui_i18n::t;
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::Deserialize;
@@ -42,8 +43,10 @@ use tokio::time::Instant;
 
 use crate::accounts::{self, Accounts, Role, MAX_PASSWORD_BYTES};
 use crate::audit::event;
-use crate::{html, pages, Console};
+use crate::{html, language, pages, Console};
 
+/// The sign-in page.
+const SIGNIN_PATH: &str = "/signin";
 /// The session cookie.
 const SESSION_COOKIE: &str = "bidui_session";
 /// The pre-session cookie the sign-in form's token is bound to.
@@ -213,20 +216,16 @@ impl FromRequestParts<Arc<Console>> for Bureau {
 
 /// A 403 page for a signed-in account asking for what its role does not show.
 pub fn forbidden_page() -> Response {
-    html(
-        StatusCode::FORBIDDEN,
-        pages::message(
-            "无权查看",
-            "本账户只能查看本镇街的问题清单和工作簿、交回本镇街的工作簿。其他页面请联系区退役军人事务局。",
-        ),
-    )
+    html(StatusCode::FORBIDDEN, || pages::message(&t!("console-forbidden-title"), &t!("console-forbidden")))
 }
 
 fn signin_redirect(method: &Method) -> Response {
     if method == Method::GET || method == Method::HEAD {
-        Redirect::to("/signin").into_response()
+        Redirect::to(SIGNIN_PATH).into_response()
     } else {
-        html(StatusCode::UNAUTHORIZED, pages::message("请先登录", "登录已失效，请重新登录后再操作。"))
+        html(StatusCode::UNAUTHORIZED, || {
+            pages::message(&t!("console-signin-first-title"), &t!("console-signin-first"))
+        })
     }
 }
 
@@ -329,7 +328,7 @@ impl Gate {
         self.token_matches(&viewer.csrf_message, offered)
     }
 
-    fn cookie(&self, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
+    pub(crate) fn cookie(&self, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
         let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
         if let Some(seconds) = max_age {
             cookie.push_str(&format!("; Max-Age={seconds}"));
@@ -425,7 +424,7 @@ impl Gate {
     }
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -436,8 +435,16 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value)
 }
 
-/// The middleware every request passes: puts the [`Viewer`] on it, or sends it to sign in.
-pub async fn gate(State(console): State<Arc<Console>>, mut request: Request, next: Next) -> Response {
+/// The middleware every request passes: answers it in the language it asks for, and puts
+/// the [`Viewer`] on it or sends it to sign in.
+pub async fn gate(State(console): State<Arc<Console>>, request: Request, next: Next) -> Response {
+    let lang = language::chosen(request.headers(), console.language());
+    language::answer(lang, request, |request| admit(&console, request, next)).await
+}
+
+/// The viewer of `request` on it, or the sign-in; the sign-in page and the language switch
+/// are open to everyone.
+async fn admit(console: &Console, mut request: Request, next: Next) -> Response {
     let remote = remote_of(request.extensions());
     let gate = &console.gate;
     let viewer = match &gate.signin {
@@ -451,7 +458,7 @@ pub async fn gate(State(console): State<Arc<Console>>, mut request: Request, nex
         }),
         Some(signin) => cookie_value(request.headers(), SESSION_COOKIE).and_then(|id| gate.session(signin, id, remote)),
     };
-    if request.uri().path() == "/signin" {
+    if [SIGNIN_PATH, language::SWITCH_PATH].contains(&request.uri().path()) {
         return next.run(request).await;
     }
     let Some(viewer) = viewer else { return signin_redirect(request.method()) };
@@ -467,10 +474,11 @@ pub async fn signin_page(State(console): State<Arc<Console>>) -> Response {
     signin_form(&console.gate, StatusCode::OK, None)
 }
 
-fn signin_form(gate: &Gate, status: StatusCode, error: Option<&str>) -> Response {
+/// The sign-in form, with `error` (a message made when the page is rendered) above it.
+fn signin_form(gate: &Gate, status: StatusCode, error: Option<&dyn Fn() -> String>) -> Response {
     let nonce = hex::encode(random::<32>());
     let token = gate.token(&[b"signin:".as_slice(), nonce.as_bytes()].concat());
-    let mut response = html(status, pages::signin(&token, error));
+    let mut response = html(status, || pages::signin(&token, error.map(|error| error()).as_deref()));
     response
         .headers_mut()
         .append(header::SET_COOKIE, gate.cookie(SIGNIN_COOKIE, &nonce, Some(u64::from(SIGNIN_FORM_SECONDS))));
@@ -492,26 +500,20 @@ fn typed_name(name: &str) -> String {
     name.chars().take(64).map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
-const WRONG: &str = "账户名或密码不对。";
-
 /// `POST /signin`.
 pub async fn signin(State(console): State<Arc<Console>>, headers: HeaderMap, request: Request) -> Response {
     let gate = &console.gate;
     let Some(signin) = &gate.signin else { return Redirect::to("/").into_response() };
     let remote = remote_of(request.extensions());
     let Ok(Form(form)) = Form::<SigninForm>::from_request(request, &()).await else {
-        return signin_form(gate, StatusCode::BAD_REQUEST, Some("登录表单不完整。"));
+        return signin_form(gate, StatusCode::BAD_REQUEST, Some(&|| t!("console-signin-incomplete")));
     };
     // The form must come from our own sign-in page in this browser: no login CSRF.
     let nonce = cookie_value(&headers, SIGNIN_COOKIE).unwrap_or_default();
     if nonce.is_empty() || !gate.token_matches(&[b"signin:".as_slice(), nonce.as_bytes()].concat(), Some(&form.csrf)) {
-        return html(
-            StatusCode::FORBIDDEN,
-            pages::message(
-                "登录表单已失效",
-                "请重新打开登录页面后再登录（表单缺少有效的校验码，可能来自其他网站或已过期）。",
-            ),
-        );
+        return html(StatusCode::FORBIDDEN, || {
+            pages::message(&t!("console-signin-expired-title"), &t!("console-signin-expired"))
+        });
     }
     // No account's name is longer than 64 characters: a longer one is remembered (and
     // audited) by its first 64, so a failing name costs the table little.
@@ -521,12 +523,12 @@ pub async fn signin(State(console): State<Arc<Console>>, headers: HeaderMap, req
         return signin_form(
             gate,
             StatusCode::TOO_MANY_REQUESTS,
-            Some(&format!("这个账户连续登录失败次数过多，请 {minutes} 分钟后再试。")),
+            Some(&|| t!("console-signin-locked", minutes = minutes)),
         );
     }
     // At most a few argon2 verifications at once: the rest are told to come back.
     let Ok(permit) = signin.verifying.clone().try_acquire_owned() else {
-        return signin_form(gate, StatusCode::SERVICE_UNAVAILABLE, Some("登录的人较多，请稍后再试。"));
+        return signin_form(gate, StatusCode::SERVICE_UNAVAILABLE, Some(&|| t!("console-signin-busy")));
     };
     let known = signin.accounts.read().expect("accounts lock").accounts.get(&name).map(|a| a.password.clone());
     let hash = known.clone().unwrap_or_else(|| signin.dummy_hash.clone());
@@ -543,7 +545,7 @@ pub async fn signin(State(console): State<Arc<Console>>, headers: HeaderMap, req
         if locked {
             console.record(event::SIGNIN_LOCKED, &name, &remote, &format!("minutes={}", LOCKOUT.as_secs() / 60));
         }
-        return signin_form(gate, StatusCode::UNAUTHORIZED, Some(WRONG));
+        return signin_form(gate, StatusCode::UNAUTHORIZED, Some(&|| t!("console-signin-wrong")));
     };
     signin.failures.lock().expect("failures lock").remove(&name);
     let id = gate.open_session(signin, &name, hash);
@@ -578,7 +580,7 @@ pub async fn signout(
         gate.close_session(signin, id);
     }
     console.record(event::SIGNOUT, signed.viewer().account(), signed.viewer().remote(), "");
-    let mut response = Redirect::to("/signin").into_response();
+    let mut response = Redirect::to(SIGNIN_PATH).into_response();
     response.headers_mut().append(header::SET_COOKIE, gate.cookie(SESSION_COOKIE, "", Some(0)));
     response
 }

@@ -31,11 +31,14 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("{path}：无法读取 TLS 证书 (cannot read the certificate): {message}")]
+    #[error("{}", bidui_i18n::t!("console-tls-certificate", path = .path.display(), message = .message))]
     Certificate { path: PathBuf, message: String },
-    #[error("{path}：无法读取 TLS 私钥，应为 PEM 格式 (cannot read the private key): {message}")]
+    #[error("{}", bidui_i18n::t!("console-tls-key", path = .path.display(), message = .message))]
     Key { path: PathBuf, message: String },
-    #[error("私钥 {key} 与证书 {certificate} 不匹配 (the key does not fit the certificate): {message}")]
+    #[error(
+        "{}",
+        bidui_i18n::t!("console-tls-mismatch", key = .key.display(), certificate = .certificate.display(), message = .message)
+    )]
     Mismatch { certificate: PathBuf, key: PathBuf, message: String },
 }
 
@@ -53,7 +56,7 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| error(e.to_string()))?;
     if certificates.is_empty() {
-        return Err(error("文件中没有 -----BEGIN CERTIFICATE-----".to_owned()));
+        return Err(error(bidui_i18n::t!("console-tls-no-certificate")));
     }
     Ok(certificates)
 }

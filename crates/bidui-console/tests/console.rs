@@ -1156,3 +1156,206 @@ async fn the_accounts_file_is_watched_and_a_removal_takes_effect_without_a_resta
     tokio::time::sleep(every * 2).await;
     assert_eq!(town.get(&r.app, "/").await.0, StatusCode::SEE_OTHER);
 }
+
+// Language: Chinese by default, English on request.
+
+/// Whether `c` is a CJK ideograph, CJK punctuation or a full-width form.
+fn cjk(c: char) -> bool {
+    matches!(c, '\u{3400}'..='\u{9FFF}' | '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FFEF}')
+}
+
+/// Every text of the rounds' data a page may show as it is, longest first: names, towns,
+/// problems, purposes, departments, claims, and what the operator's side says of a job.
+fn data_texts(console: &bidui_console::Console) -> Vec<String> {
+    let mut texts: Vec<String> = vec!["已整改".into(), "镇街已核实".into(), "比对服务没有这个任务".into()];
+    texts.push("本地策略不允许向本任务的用途提供 <phone>".into());
+    let profile = profile();
+    texts.extend(DEPARTMENTS.iter().chain(&["veterans"]).map(|p| profile.party_name(p).to_owned()));
+    for round in console.rounds().iter() {
+        let set = &round.set;
+        texts.extend([set.purpose.clone(), set.approval.clone(), round.name.clone()]);
+        texts.extend(round.towns().into_iter().map(str::to_owned));
+        texts.extend(set.party_names.values().cloned());
+        texts.extend(round.people.values().map(|p| p.name.clone()));
+        for p in &set.problems {
+            texts.extend([p.label.clone(), p.detail.clone(), p.action.clone(), p.department_label().to_owned()]);
+        }
+    }
+    let mut escaped: Vec<String> = texts.iter().map(|t| bidui_report::html::escape(t)).collect();
+    escaped.extend(texts.iter().map(|t| encode(t)));
+    escaped.extend(texts);
+    escaped.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    escaped.dedup();
+    escaped
+}
+
+/// A page in English: `lang="en"`, and no Chinese but the data's and the switch's own name.
+fn assert_english(page: &str, data: &[String], what: &str) {
+    assert!(page.contains("<html lang=\"en\">"), "{what}: {page}");
+    assert!(page.contains("(Beijing time)"), "{what}: {page}");
+    let mut chrome = page.replace(">中文</a>", "></a>");
+    for text in data {
+        chrome = chrome.replace(text.as_str(), "");
+    }
+    if let Some(at) = chrome.find(cjk) {
+        let before: String = chrome[..at].chars().rev().take(120).collect::<Vec<_>>().into_iter().rev().collect();
+        let after: String = chrome[at..].chars().take(60).collect();
+        panic!("{what}: Chinese in an English page: …{before}{after}…");
+    }
+}
+
+/// The language cookie a response sets, whole.
+fn language_cookie(response: &axum::response::Response) -> Option<String> {
+    set_cookie(response, "bidui_lang").map(|(_, whole)| whole)
+}
+
+async fn get_with_cookie(app: &Router, uri: &str, cookie: &str) -> axum::response::Response {
+    let request = Request::get(uri).header(header::COOKIE, cookie).body(Body::empty()).unwrap();
+    app.clone().oneshot(from_peer(request)).await.unwrap()
+}
+
+async fn body_of(response: axum::response::Response) -> String {
+    String::from_utf8(axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn a_console_started_in_english_writes_every_page_in_english_but_the_data() {
+    let r = bidui_i18n::in_language(bidui_i18n::Lang::En, rounds);
+    let data = data_texts(&r.console);
+    let town_a = format!("/rounds/zc-test-1/towns/{}", encode(A));
+    for uri in ["/", "/rounds/zc-test-1", "/rounds/zc-test-2", &town_a, "/progress", "/audit", "/jobs"] {
+        assert_english(&get_ok(&r.app, uri).await, &data, uri);
+    }
+    let (status, page) = get(&r.app, "/rounds/zc-test-9").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_english(&page, &data, "404");
+    // The upload's answers: refused without the token, nothing filled in, then taken.
+    let (status, page) = send(&r.app, upload("zc-test-1", None, &three_claimed(&r.first))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_english(&String::from_utf8(page).unwrap(), &data, "csrf");
+    let token = token(&r.app, "zc-test-1").await;
+    let empty = returned(&r.first.join("towns").join(format!("{A}.xlsx")), &[]);
+    let (status, page) = send(&r.app, upload("zc-test-1", Some(&token), &empty)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let page = String::from_utf8(page).unwrap();
+    assert_english(&page, &data, "empty upload");
+    assert!(page.contains("No row of the workbook"), "{page}");
+    // What is wrong with a workbook is said in English too, though read on another thread.
+    let other_round = returned(&r.first.join("towns").join(format!("{A}.xlsx")), &[(3, "deceased_active", "已整改")]);
+    for (workbook, job, says) in [
+        (b"not a workbook".to_vec(), "zc-test-1", "cannot open the workbook"),
+        (other_round, "zc-test-2", "name no problem of job zc-test-2"),
+    ] {
+        let (status, page) = send(&r.app, upload(job, Some(&token), &workbook)).await;
+        let page = String::from_utf8(page).unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+        assert_english(&page, &data, says);
+        assert!(page.contains(says), "{page}");
+    }
+    let (status, page) = send(&r.app, upload("zc-test-1", Some(&token), &three_claimed(&r.first))).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = String::from_utf8(page).unwrap();
+    assert_english(&page, &data, "upload");
+    assert!(page.contains("3 claims imported, 3 of them claimed fixed"), "{page}");
+    // With the claims in, the pages that weigh them.
+    for uri in ["/progress", &town_a, "/audit"] {
+        assert_english(&get_ok(&r.app, uri).await, &data, uri);
+    }
+    // The report upward is named in the page's language too.
+    let response = get_with_cookie(&r.app, "/rounds/zc-test-1/upward.json", "").await;
+    let disposition = response.headers()[header::CONTENT_DISPOSITION].to_str().unwrap();
+    assert!(disposition.ends_with(&encode("upward-report-zc-test-1.json")), "{disposition}");
+    // A trail whose chain is broken says so, and where, in English.
+    let text = std::fs::read_to_string(r.console.audit_path()).unwrap();
+    std::fs::write(r.console.audit_path(), text.replace("zc-test-1", "zc-test-3")).unwrap();
+    let page = get_ok(&r.app, "/audit").await;
+    assert_english(&page, &data, "a broken trail");
+    assert!(page.contains("The hash chain does not hold") && page.contains("line 1 of the audit trail"), "{page}");
+}
+
+#[tokio::test]
+async fn the_jobs_page_in_english_says_each_stage_in_english() {
+    let o = bidui_i18n::in_language(bidui_i18n::Lang::En, with_operator);
+    let data = data_texts(&o.console);
+    let page = get_ok(&o.app, "/jobs").await;
+    assert_english(&page, &data, "/jobs");
+    let response = o.app.clone().oneshot(form("/jobs/watch", &[("csrf", &form_token(&page)), ("job", "zc-live")]));
+    assert_eq!(response.await.unwrap().status(), StatusCode::SEE_OTHER);
+    let page = get_ok(&o.app, "/jobs").await;
+    assert_english(&page, &data, "/jobs watching");
+    assert!(page.contains("Uploading 2/8") && page.contains("Declined: waiting for a person"), "{page}");
+    let refused = o.app.clone().oneshot(form("/jobs/watch", &[("csrf", &form_token(&page)), ("job", "a b")]));
+    let refused = refused.await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = body_of(refused).await;
+    assert_english(&page, &data, "job refused");
+    assert!(page.contains("The job id does not fit"), "{page}");
+}
+
+#[tokio::test]
+async fn by_default_the_pages_are_chinese_and_link_to_english() {
+    let r = bidui_i18n::in_language(bidui_i18n::Lang::Zh, rounds);
+    let page = get_ok(&r.app, "/progress").await;
+    assert!(page.contains("<html lang=\"zh-CN\">") && page.contains("（北京时间）") && page.contains("整改进度"));
+    assert!(page.contains("href=\"/language?to=en&amp;back=%2Fprogress\">English</a>"), "{page}");
+    // A cookie that names no language is no choice: the console's own.
+    let page = body_of(get_with_cookie(&r.app, "/", "bidui_lang=fr").await).await;
+    assert!(page.contains("<html lang=\"zh-CN\">") && page.contains("各轮比对"), "{page}");
+    let english = bidui_i18n::in_language(bidui_i18n::Lang::En, rounds);
+    let page = body_of(get_with_cookie(&english.app, "/", "bidui_lang=garbage").await).await;
+    assert!(page.contains("<html lang=\"en\">"), "{page}");
+    let page = body_of(get_with_cookie(&english.app, "/", "bidui_lang=zh").await).await;
+    assert!(page.contains("<html lang=\"zh-CN\">") && page.contains("href=\"/language?to=en&amp;back=%2F\""));
+}
+
+#[tokio::test]
+async fn the_switch_sets_the_choice_without_a_session_and_goes_back_to_this_site_only() {
+    let r = bidui_i18n::in_language(bidui_i18n::Lang::Zh, signed_rounds);
+    let data = data_texts(&r.console);
+    // Before sign-in: the sign-in page links to the switch, which needs no session.
+    let page = body_of(get_with_cookie(&r.app, "/signin", "").await).await;
+    assert!(page.contains("href=\"/language?to=en&amp;back=%2Fsignin\""), "{page}");
+    let response = get_with_cookie(&r.app, "/language?to=en&back=%2Fsignin", "").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "/signin");
+    let cookie = language_cookie(&response).expect("the choice is kept");
+    for part in ["bidui_lang=en", "Path=/", "HttpOnly", "SameSite=Strict"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    assert!(set_cookie(&response, "bidui_session").is_none() && r.console.gate().sessions() == 0);
+    let page = body_of(get_with_cookie(&r.app, "/signin", "bidui_lang=en").await).await;
+    assert_english(&page, &data, "/signin");
+    assert!(page.contains(">Sign in</button>") && page.contains("href=\"/language?to=zh&amp;back=%2Fsignin\">中文"));
+    // Anywhere else is no way back.
+    for back in ["https%3A%2F%2Fevil.example%2F", "%2F%2Fevil.example", "%2F%5Cevil.example", "evil", ""] {
+        let response = get_with_cookie(&r.app, &format!("/language?to=en&back={back}"), "").await;
+        assert_eq!(response.headers()[header::LOCATION], "/", "{back}");
+    }
+    // An unknown language sets nothing.
+    let response = get_with_cookie(&r.app, "/language?to=fr&back=%2Fsignin", "").await;
+    assert!(language_cookie(&response).is_none());
+    assert_eq!(response.headers()[header::LOCATION], "/signin");
+
+    // Signed in: the switch keeps the session, and the next page is in the choice.
+    let admin = signin(&r.app, "admin", BUREAU_PASSWORD).await;
+    let page = admin.get_ok(&r.app, "/rounds/zc-test-1").await;
+    assert!(page.contains("<html lang=\"zh-CN\">") && page.contains("镇街 × 问题类别"));
+    let response = get_with_cookie(&r.app, "/language?to=en&back=%2Frounds%2Fzc-test-1", &admin.cookie).await;
+    assert_eq!(response.headers()[header::LOCATION], "/rounds/zc-test-1");
+    assert!(language_cookie(&response).unwrap().contains("bidui_lang=en"));
+    assert!(set_cookie(&response, "bidui_session").is_none());
+    let both = format!("{}; bidui_lang=en", admin.cookie);
+    let page = body_of(get_with_cookie(&r.app, "/rounds/zc-test-1", &both).await).await;
+    assert_english(&page, &data, "/rounds/zc-test-1 signed in");
+    assert!(page.contains("Sign out") && page.contains("Towns × problem categories"), "{page}");
+    assert_eq!(r.console.gate().sessions(), 1);
+    // The switch is audited nowhere: it is a preference, not an act.
+    assert_eq!(events(&r), [("signin-ok".to_owned(), "admin".to_owned())]);
+    // A town account's 403 and index, in English.
+    let town = signin(&r.app, "licheng", TOWN_PASSWORD).await;
+    let response = get_with_cookie(&r.app, "/progress", &format!("{}; bidui_lang=en", town.cookie)).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_english(&body_of(response).await, &data, "403");
+    let response = get_with_cookie(&r.app, "/", &format!("{}; bidui_lang=en", town.cookie)).await;
+    assert_english(&body_of(response).await, &data, "the town's index");
+}

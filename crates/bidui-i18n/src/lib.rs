@@ -1,4 +1,5 @@
-//! What the `bidui` command line says to people, in Chinese (the default) and English.
+//! What the `bidui` command line and the console's pages say to people, in Chinese (the
+//! default) and English.
 //!
 //! One [Project Fluent](https://projectfluent.org) catalogue per language under `locales/`
 //! (`zh-CN.ftl`, `en.ftl`), compiled in. Code names a message by its key with [`t!`]; the

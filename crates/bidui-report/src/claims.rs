@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use bidui_i18n::t;
 use calamine::{Data, Reader};
 use serde::{Deserialize, Serialize};
 
@@ -74,7 +75,7 @@ impl Claims {
         let bytes = std::fs::read(&path).map_err(|e| ReportError::io(&path, e))?;
         let claims: Claims = serde_json::from_slice(&bytes).map_err(|e| bad(&path, e.to_string()))?;
         if claims.job != job {
-            return Err(bad(&path, format!("是比对任务 {} 的整改情况，不是任务 {job} 的", claims.job)));
+            return Err(bad(&path, t!("claims-other-job", other = claims.job, job = job)));
         }
         Ok(claims)
     }
@@ -124,14 +125,17 @@ fn bad(path: &Path, message: String) -> ReportError {
 /// 整改说明 filled in. Every row that names no problem of the run is listed in the error,
 /// by its row in the sheet.
 pub fn read_workbook(path: &Path, set: &ProblemSet) -> Result<Vec<Claim>, ReportError> {
-    let mut workbook = calamine::open_workbook_auto(path).map_err(|e| bad(path, format!("无法打开工作簿：{e}")))?;
-    let range = workbook
-        .worksheet_range(PROBLEM_SHEET)
-        .map_err(|_| bad(path, format!("没有“{PROBLEM_SHEET}”工作表：不是比对报告的镇街工作簿")))?;
+    let mut workbook =
+        calamine::open_workbook_auto(path).map_err(|e| bad(path, t!("claims-workbook-unopened", error = e)))?;
+    let range =
+        workbook.worksheet_range(PROBLEM_SHEET).map_err(|_| bad(path, t!("claims-no-sheet", sheet = PROBLEM_SHEET)))?;
     let mut rows = range.rows();
     let headers: Vec<String> = rows.next().map(|r| r.iter().map(|c| cell_text(Some(c))).collect()).unwrap_or_default();
     let column = |name: &str| {
-        headers.iter().position(|h| h == name).ok_or_else(|| bad(path, format!("“{PROBLEM_SHEET}”没有“{name}”列")))
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| bad(path, t!("claims-no-column", sheet = PROBLEM_SHEET, column = name)))
     };
     let (row_c, department_c, code_c, status_c, note_c) =
         (column("序号")?, column("部门")?, column("问题代码")?, column("整改情况")?, column("整改说明")?);
@@ -157,13 +161,15 @@ pub fn read_workbook(path: &Path, set: &ProblemSet) -> Result<Vec<Claim>, Report
                 status,
                 note,
             }),
-            None => errors.push(format!("第{sheet_row}行（序号 {}，{code}）", cell_text(cells.get(row_c)))),
+            None => {
+                errors.push(t!("claims-unknown-row", line = sheet_row, row = cell_text(cells.get(row_c)), code = code))
+            }
         }
     }
     if !errors.is_empty() {
         return Err(bad(
             path,
-            format!("以下行在比对任务 {} 中没有对应的问题，整个工作簿未导入：{}", set.job, errors.join("、")),
+            t!("claims-unknown-rows", job = set.job, rows = errors.join(&t!("claims-list-separator"))),
         ));
     }
     Ok(claims)
