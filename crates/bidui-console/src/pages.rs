@@ -654,7 +654,8 @@ pub fn signin(token: &str, error: Option<&str>) -> String {
              <input id=\"name\" name=\"name\" autocomplete=\"username\" required>\n<label for=\"password\">密码</label>\
              <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\n\
              <span></span><button type=\"submit\">登录</button>\n</form>\n<p class=\"note\">账户由区退役军人事务局\
-             用 bidui console account add 开设。连续登录失败 5 次，该账户 5 分钟内不能登录。</p>\n</section>\n",
+             用 bidui console account add 开设。连续登录失败 5 次，该账户 5 分钟内不能登录；\
+             同一地址 15 分钟内登录失败 20 次，该地址暂停登录。</p>\n</section>\n",
             escape(token)
         ),
     )
@@ -667,6 +668,7 @@ fn event_label(code: &str) -> String {
         event::SIGNIN_OK => "登录",
         event::SIGNIN_FAILED => "登录失败",
         event::SIGNIN_LOCKED => "账户暂停登录",
+        event::SIGNIN_THROTTLED => "来源地址暂停登录",
         event::SIGNOUT => "退出登录",
         event::EXPORT_WORKBOOK => "下载镇街工作簿",
         event::EXPORT_UPWARD_XLSX => "下载上报汇总（xlsx）",
