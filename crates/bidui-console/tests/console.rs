@@ -1151,15 +1151,17 @@ async fn an_account_removed_or_given_a_new_password_is_signed_out_at_once() {
 async fn the_accounts_file_is_watched_and_a_removal_takes_effect_without_a_restart() {
     let r = signed_rounds();
     let file = r.dir.path().join("accounts.json");
-    accounts().save(&file).unwrap();
+    let mut held = Accounts::lock(&file).unwrap();
+    *held = accounts();
+    held.save().unwrap();
     let every = std::time::Duration::from_secs(5);
     tokio::spawn(bidui_console::session::watch_accounts(r.console.clone(), file.clone(), every));
     let town = signin(&r.app, "licheng", TOWN_PASSWORD).await;
     tokio::time::sleep(every * 2).await;
     town.get_ok(&r.app, "/").await;
-    let mut changed = Accounts::load(&file).unwrap();
+    let mut changed = Accounts::lock(&file).unwrap();
     changed.remove("licheng").unwrap();
-    changed.save(&file).unwrap();
+    changed.save().unwrap();
     tokio::time::sleep(every * 2).await;
     assert_eq!(town.get(&r.app, "/").await.0, StatusCode::SEE_OTHER);
 }
