@@ -257,6 +257,8 @@ fn account(command: AccountCommand) -> anyhow::Result<()> {
                 return Err(bidui_console::accounts::AccountError::Exists(name).into());
             }
             let password = read_password()?;
+            // A weak password is refused before the lock file is made: it changes nothing.
+            bidui_console::accounts::check_password(&name, &password)?;
             // `add` checks the name again on the file as it is now, under the lock.
             let mut accounts = Accounts::lock(&path)?;
             accounts.add(&name, role.clone(), &password)?;
@@ -279,6 +281,7 @@ fn account(command: AccountCommand) -> anyhow::Result<()> {
                 return Err(bidui_console::accounts::AccountError::NoSuch(name).into());
             }
             let password = read_password()?;
+            bidui_console::accounts::check_password(&name, &password)?;
             // `set_password` looks for the account again on the file as it is now.
             let mut accounts = Accounts::lock(&path)?;
             accounts.set_password(&name, &password)?;
