@@ -251,14 +251,18 @@ fn account(command: AccountCommand) -> anyhow::Result<()> {
                 (RoleArg::Town, Some(town)) => Role::Town { town },
                 (RoleArg::Town, None) => return Err(bidui_console::accounts::AccountError::TownMissing.into()),
             };
-            let mut accounts = Accounts::load_or_empty(&path)?;
-            // Told before the password is asked for.
-            if accounts.accounts.contains_key(&name) {
+            // Told before the password is asked for; asked for before the lock is taken,
+            // so a person typing holds up no other change.
+            if Accounts::load_or_empty(&path)?.accounts.contains_key(&name) {
                 return Err(bidui_console::accounts::AccountError::Exists(name).into());
             }
             let password = read_password()?;
+            // A weak password is refused before the lock file is made: it changes nothing.
+            bidui_console::accounts::check_password(&name, &password)?;
+            // `add` checks the name again on the file as it is now, under the lock.
+            let mut accounts = Accounts::lock(&path)?;
             accounts.add(&name, role.clone(), &password)?;
-            accounts.save(&path)?;
+            accounts.save()?;
             eprintln!("{}", t!("console-account-added", name = name, role = role.describe(), path = path.display()));
         }
         AccountCommand::List { accounts: path } => {
@@ -267,19 +271,21 @@ fn account(command: AccountCommand) -> anyhow::Result<()> {
             }
         }
         AccountCommand::Remove { accounts: path, name } => {
-            let mut accounts = Accounts::load_or_empty(&path)?;
+            let mut accounts = Accounts::lock(&path)?;
             accounts.remove(&name)?;
-            accounts.save(&path)?;
+            accounts.save()?;
             eprintln!("{}", t!("console-account-removed", name = name));
         }
         AccountCommand::Passwd { accounts: path, name } => {
-            let mut accounts = Accounts::load_or_empty(&path)?;
-            if !accounts.accounts.contains_key(&name) {
+            if !Accounts::load_or_empty(&path)?.accounts.contains_key(&name) {
                 return Err(bidui_console::accounts::AccountError::NoSuch(name).into());
             }
             let password = read_password()?;
+            bidui_console::accounts::check_password(&name, &password)?;
+            // `set_password` looks for the account again on the file as it is now.
+            let mut accounts = Accounts::lock(&path)?;
             accounts.set_password(&name, &password)?;
-            accounts.save(&path)?;
+            accounts.save()?;
             eprintln!("{}", t!("console-account-password-set", name = name));
         }
     }

@@ -167,6 +167,7 @@ fn the_console_over_tls_signs_in_refuses_a_town_another_town_and_audits() {
     let weak = account(&["add", "--accounts", file, "staff", "--role", "bureau"], "123456");
     assert!(!weak.status.success() && printed(&weak).contains("the password is too weak"), "{}", printed(&weak));
     assert!(!accounts.exists(), "nothing written for a refused password");
+    assert!(!out.join("accounts.json.lock").exists(), "nor a lock file made");
     let made = account(&["add", "--accounts", file, "staff", "--role", "bureau"], STAFF_PASSWORD);
     assert!(made.status.success(), "{}", printed(&made));
     let made = account(&["add", "--accounts", file, "town-a", "--role", "town", "--town", own], TOWN_PASSWORD);
@@ -292,4 +293,35 @@ fn the_console_over_tls_signs_in_refuses_a_town_another_town_and_audits() {
     let changed = text.lines().position(|l| l.contains("\"signin-failed\"")).unwrap() + 1;
     let said = printed(&broken);
     assert!(said.contains("chain is broken") && said.contains(&format!("line {changed} of the audit trail")), "{said}");
+}
+
+#[test]
+fn account_commands_run_at_once_keep_every_account() {
+    let dir = crate::fresh_dir("console-accounts-at-once");
+    let accounts = dir.join("accounts.json");
+    // Eight administrators (or a script) adding towns at the same moment: each command
+    // loads, hashes for tens of milliseconds and saves, so without the lock a later save
+    // would drop the accounts another made meanwhile.
+    let children: Vec<std::process::Child> = (0..8)
+        .map(|n| {
+            let mut child = Command::new(bidui_exe())
+                .args(["--lang=en", "console", "account", "add", "--accounts", path(&accounts)])
+                .args([format!("town{n}").as_str(), "--role", "town", "--town", &format!("镇街{n}")])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(format!("{TOWN_PASSWORD}\n").as_bytes()).unwrap();
+            child
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", printed(&output));
+    }
+    let listed = bidui(&["console", "account", "list", "--accounts", path(&accounts)]);
+    let names: Vec<String> =
+        String::from_utf8_lossy(&listed.stdout).lines().map(|l| l.split('\t').next().unwrap().to_owned()).collect();
+    assert_eq!(names, (0..8).map(|n| format!("town{n}")).collect::<Vec<_>>());
 }

@@ -1,6 +1,7 @@
 //! An HTTP/1.1 proxy between the agents and the matcher that records every exchange —
 //! who signed the request, what was asked, what came back — and can rewrite responses:
-//! the test's stand-in for a dishonest matcher.
+//! the test's stand-in for a dishonest matcher; or answer some requests itself with an
+//! error, never forwarding them: a matcher away at that moment.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -26,6 +27,9 @@ pub(crate) struct Exchange {
 pub(crate) type Rewrite = Arc<RewriteFn>;
 pub(crate) type RewriteFn = dyn Fn(&Exchange, &[Exchange]) -> Option<Vec<u8>> + Send + Sync;
 
+/// Given a request's start line (`POST /v2/… HTTP/1.1`), whether to answer it `500` unsent.
+pub(crate) type Refuse = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 pub(crate) struct Proxy {
     pub(crate) port: u16,
     exchanges: Arc<Mutex<Vec<Exchange>>>,
@@ -34,6 +38,15 @@ pub(crate) struct Proxy {
 impl Proxy {
     /// Forwards connections to `127.0.0.1:target`, recording and maybe rewriting.
     pub(crate) fn start(target: u16, rewrite: Option<Rewrite>) -> Proxy {
+        Proxy::spawn(target, rewrite, None)
+    }
+
+    /// Forwards connections to `127.0.0.1:target`, answering what `refuse` picks itself.
+    pub(crate) fn start_refusing(target: u16, refuse: Refuse) -> Proxy {
+        Proxy::spawn(target, None, Some(refuse))
+    }
+
+    fn spawn(target: u16, rewrite: Option<Rewrite>, refuse: Option<Refuse>) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let exchanges = Arc::new(Mutex::new(Vec::new()));
@@ -42,9 +55,9 @@ impl Proxy {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
                 let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else { continue };
-                let (sink, rewrite) = (sink.clone(), rewrite.clone());
+                let (sink, rewrite, refuse) = (sink.clone(), rewrite.clone(), refuse.clone());
                 thread::spawn(move || {
-                    let _ = relay(client, server, &sink, rewrite.as_deref());
+                    let _ = relay(client, server, &sink, rewrite.as_deref(), refuse.as_deref());
                 });
             }
         });
@@ -130,11 +143,22 @@ fn relay(
     mut server: TcpStream,
     sink: &Mutex<Vec<Exchange>>,
     rewrite: Option<&RewriteFn>,
+    refuse: Option<&(dyn Fn(&str) -> bool + Send + Sync)>,
 ) -> std::io::Result<()> {
     let mut client_write = client.try_clone()?;
     let mut from_client = BufReader::new(client);
     let mut from_server = BufReader::new(server.try_clone()?);
     while let Some(request) = read_message(&mut from_client, false)? {
+        if refuse.is_some_and(|refuse| refuse(&request.start_line)) {
+            // Not transient (unlike 503): the client gives up at once rather than retrying.
+            let body = br#"{"code":"internal","message":"refused by the test's proxy"}"#;
+            let head = format!(
+                "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            client_write.write_all(&[head.as_bytes(), body].concat())?;
+            continue;
+        }
         server.write_all(&request.encode(&request.body))?;
         let head = request.start_line.starts_with("HEAD ");
         let Some(response) = read_message(&mut from_server, head)? else { return Ok(()) };

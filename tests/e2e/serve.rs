@@ -2,7 +2,8 @@
 //! matcher of their own (the district's keys, a new database): the department runs two jobs
 //! in a row and holds one its policy refuses, with a note and nothing uploaded; the
 //! requester opens the results of the jobs that complete; a restarted service does not run
-//! a sealed job again; SIGTERM stops both cleanly.
+//! a sealed job again; SIGTERM stops both cleanly. A decline notice the matcher did not
+//! get is told again at a later poll.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -207,4 +208,61 @@ fn a_serving_department_runs_two_jobs_in_a_row_holds_one_its_policy_refuses_and_
     assert!(ran.status.success(), "{}", printed(&ran));
     let after = jobs.participant("serve-held", "household");
     assert_eq!((after.stage, after.declined_reason.as_deref(), after.sealed), (ParticipantStage::Sealed, None, true));
+}
+
+#[test]
+fn a_decline_notice_that_did_not_get_through_is_sent_again_at_a_later_poll() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let d = district();
+    let work = d.dir.join("serve-missed");
+    std::fs::create_dir_all(&work).unwrap();
+    let matcher = enrolled_matcher(d, &work, &["veterans", "household"]);
+    let jobs = Jobs::new(d, &work, &matcher.http_url());
+    jobs.create_asking("serve-missed", "household", &["household_status", "income"]);
+    // Between the department and the matcher: its notices fail (the matcher away at that
+    // moment) until the test lets them through; everything else passes.
+    let away = Arc::new(AtomicBool::new(true));
+    let refuse = {
+        let away = away.clone();
+        Arc::new(move |start: &str| away.load(Ordering::SeqCst) && start.contains("/submission/notice"))
+    };
+    let port = matcher.http_url().rsplit(':').next().unwrap().parse().unwrap();
+    let proxy = crate::proxy::Proxy::start_refusing(port, refuse);
+    let serve = "auto_run = true\npurposes = [\"退役军人和其他优抚对象信息采集第二阶段数据比对\"]\n\
+                 requesters = [\"veterans\"]\npoll_seconds = 1\n";
+    let (config, state) = serving_agent(&work, "household", "household.csv", &proxy.url(), serve);
+    let household = Service::start(&config, &work.join("household.log"));
+    let failed = |lines: &[String]| count(lines, "notice-failed job=serve-missed ");
+    wait_until("the held job's notices fail twice", || failed(&household.lines()) >= 2, &[&household]);
+    assert_eq!(jobs.participant("serve-missed", "household").stage, ParticipantStage::Waiting);
+    let note: HeldNote =
+        serde_json::from_slice(&std::fs::read(bidui_agent::serve::note_path(&state, "serve-missed")).unwrap()).unwrap();
+    assert!(!note.declined_heard, "{note:?}");
+
+    away.store(false, Ordering::SeqCst);
+    wait_until(
+        "the decline told once the matcher hears again",
+        || jobs.participant("serve-missed", "household").stage == ParticipantStage::Declined,
+        &[&household],
+    );
+    let told = jobs.participant("serve-missed", "household").declined_reason.unwrap_or_default();
+    assert!(told.contains("income"), "{told}");
+    wait_until(
+        "the note says the decline was heard",
+        || {
+            let note = std::fs::read(bidui_agent::serve::note_path(&state, "serve-missed")).unwrap();
+            serde_json::from_slice::<HeldNote>(&note).unwrap().declined_heard
+        },
+        &[&household],
+    );
+    // Heard: not sent again, however many polls pass.
+    let notices = || proxy.exchanges().iter().filter(|e| e.path.ends_with("/submission/notice")).count();
+    let polls = || proxy.exchanges().iter().filter(|e| e.path.starts_with("/v2/assignments")).count();
+    let (sent, polled) = (notices(), polls());
+    wait_until("three more polls", || polls() >= polled + 3, &[&household]);
+    let lines = household.terminate();
+    assert_eq!(count(&lines, "job-held job=serve-missed "), 1, "{lines:#?}");
+    assert_eq!(count(&lines, "notice-delivered job=serve-missed"), 1, "{lines:#?}");
+    assert_eq!((notices(), sent), (1, 1), "one notice reached the matcher: {lines:#?}");
 }

@@ -2,7 +2,11 @@
 //! still wait for it (`GET /v2/assignments`, wire-v2 §6.11), checks each signed job against
 //! the configuration's `[serve]` section and local `[policy]`, runs the ones they allow with
 //! [`run::run_assigned`] and holds the others for a person with a note in Chinese
-//! (`<state_dir>/held/<job>.json`).
+//! (`<state_dir>/held/<job>.json`), telling the matcher it declined them (wire-v2 §6.13) so
+//! the operator sees why. A decline notice that does not get through (the matcher away at
+//! that moment) is sent again on each later poll that reaches the matcher until one does,
+//! even across a restart (the note says whether it was heard); a job no longer listed is
+//! forgotten.
 //!
 //! One job at a time, in the matcher's order (oldest first). The requester does not wait
 //! inside a job: once sealed, it asks once per poll whether the job is complete and opens
@@ -88,6 +92,37 @@ pub struct HeldNote {
     /// The command that runs the job once a person agrees.
     pub to_run: String,
     pub held_at_unix: u64,
+    /// Whether the matcher has heard the decline: until it has, it is told again each poll.
+    /// A note written before this was kept was told once, as then.
+    #[serde(default = "heard_before")]
+    pub declined_heard: bool,
+}
+
+fn heard_before() -> bool {
+    true
+}
+
+/// Decline notices the matcher has not heard yet, by job, with their reason.
+#[derive(Debug, Default)]
+struct Undelivered(BTreeMap<String, String>);
+
+impl Undelivered {
+    /// A notice that did not get through: due again at the next poll.
+    fn failed(&mut self, job: &str, reason: String) {
+        self.0.insert(job.to_owned(), reason);
+    }
+
+    /// A notice that got through; whether it had failed before.
+    fn delivered(&mut self, job: &str) -> bool {
+        self.0.remove(job).is_some()
+    }
+
+    /// The notices to send again at a poll that listed `listed`, at most one per job: a job
+    /// no longer listed waits for this agent no more (run, or ended), so is forgotten.
+    fn due(&mut self, listed: &[String]) -> Vec<(String, String)> {
+        self.0.retain(|job, _| listed.contains(job));
+        self.0.iter().map(|(job, reason)| (job.clone(), reason.clone())).collect()
+    }
 }
 
 pub struct ServeOptions {
@@ -119,6 +154,7 @@ struct Service<'a> {
     held: BTreeSet<String>,
     failing: BTreeMap<String, Failing>,
     awaiting: BTreeSet<String>,
+    undelivered: Undelivered,
 }
 
 /// Serves until `options.run.stop` is requested.
@@ -132,8 +168,17 @@ pub fn serve(config: &AgentConfig, options: &mut ServeOptions) -> Result<(), Ser
     let runner = run::unattended_client(config)?;
     let awaiting = read_awaiting(&config.state_dir)?;
     let stop = options.run.stop.clone();
-    let mut service =
-        Service { config, options, poll, poller, runner, held: BTreeSet::new(), failing: BTreeMap::new(), awaiting };
+    let mut service = Service {
+        config,
+        options,
+        poll,
+        poller,
+        runner,
+        held: BTreeSet::new(),
+        failing: BTreeMap::new(),
+        awaiting,
+        undelivered: Undelivered::default(),
+    };
     log(&format!(
         "serve-start party={} poll_seconds={} auto_run={} awaiting_results={}",
         path_segment(&config.party),
@@ -165,6 +210,14 @@ impl Service<'_> {
         };
         let listed: Vec<String> = listed.jobs.into_iter().map(|j| j.id).collect();
         self.clear_stale_notes(&listed)?;
+        // Before any job is attended: a decline that fails below is tried at the next poll,
+        // not twice in this one.
+        for (job, reason) in self.undelivered.due(&listed) {
+            if self.options.run.stop.requested() {
+                return Ok(());
+            }
+            self.tell_declined(&job, reason)?;
+        }
         let awaiting: Vec<String> = self.awaiting.iter().filter(|j| !listed.contains(j)).cloned().collect();
         for job in listed.iter().chain(&awaiting) {
             if self.options.run.stop.requested() {
@@ -274,7 +327,8 @@ impl Service<'_> {
     }
 
     /// Writes the job's note for a person and logs it, unless the same note is there
-    /// already (a restarted service): a held job is told once.
+    /// already (a restarted service): a held job is logged once, and told to the matcher
+    /// until it has heard it.
     fn hold(
         &mut self,
         job: &str,
@@ -285,9 +339,28 @@ impl Service<'_> {
         self.held.insert(job.to_owned());
         let path = note_path(&self.config.state_dir, job);
         let earlier: Option<HeldNote> = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok());
-        if earlier.is_some_and(|note| note.codes == codes && note.reasons == reasons) {
-            return Ok(());
-        }
+        let note = match earlier.filter(|note| note.codes == codes && note.reasons == reasons) {
+            Some(note) if note.declined_heard => return Ok(()),
+            Some(note) => note,
+            None => self.write_note(job, spec, codes, reasons)?,
+        };
+        // A failure's details stay in the local note (they may name local files).
+        let reason = if note.codes.iter().any(|c| c == NEEDS_PERSON) {
+            declined_reason(&[FAILED_REASON.to_owned()])
+        } else {
+            declined_reason(&note.reasons)
+        };
+        self.tell_declined(job, reason)
+    }
+
+    fn write_note(
+        &self,
+        job: &str,
+        spec: Option<&JobSpec>,
+        codes: Vec<String>,
+        reasons: Vec<String>,
+    ) -> Result<HeldNote, ServeError> {
+        let path = note_path(&self.config.state_dir, job);
         let note = HeldNote {
             job: job.to_owned(),
             purpose: spec.map(|s| s.purpose.clone()).unwrap_or_default(),
@@ -301,6 +374,7 @@ impl Service<'_> {
             codes,
             reasons,
             held_at_unix: unix_now(),
+            declined_heard: false,
         };
         write_json(&path, &note)?;
         log(&format!(
@@ -309,17 +383,26 @@ impl Service<'_> {
             note.codes.join(","),
             ascii(&path.display().to_string())
         ));
-        // Told once, with the note: the operator sees the job held and why. A failure's
-        // details stay in the local note (they may name local files).
-        let reason = if note.codes.iter().any(|c| c == NEEDS_PERSON) {
-            declined_reason(&[FAILED_REASON.to_owned()])
-        } else {
-            declined_reason(&note.reasons)
-        };
-        if let Err(error) = self.poller.notice(job, &SubmissionNotice::Declined { reason }) {
+        Ok(note)
+    }
+
+    /// Tells the matcher the job is declined, so the operator sees it held and why. Heard,
+    /// the note says so; not, it is due again at the next poll.
+    fn tell_declined(&mut self, job: &str, reason: String) -> Result<(), ServeError> {
+        if let Err(error) = self.poller.notice(job, &SubmissionNotice::Declined { reason: reason.clone() }) {
             log(&format!("notice-failed job={} error=\"{}\"", path_segment(job), log_text(&error)));
+            self.undelivered.failed(job, reason);
+            return Ok(());
         }
-        Ok(())
+        if self.undelivered.delivered(job) {
+            log(&format!("notice-delivered job={}", path_segment(job)));
+        }
+        let path = note_path(&self.config.state_dir, job);
+        let note: Option<HeldNote> = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        match note {
+            Some(note) if !note.declined_heard => write_json(&path, &HeldNote { declined_heard: true, ..note }),
+            _ => Ok(()),
+        }
     }
 
     /// Notes of jobs that no longer wait for this agent (a person ran them) are removed.
@@ -471,6 +554,47 @@ mod tests {
         assert_eq!(long.chars().count(), MAX_DECLINED_REASON_CHARS);
         assert!(long.ends_with('…'));
         assert_eq!(declined_reason(&["\t".to_owned()]), FAILED_REASON);
+    }
+
+    #[test]
+    fn a_decline_notice_that_failed_is_due_at_each_later_poll_until_delivered_or_no_longer_listed() {
+        let jobs = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<String>>();
+        // Each poll: the jobs listed, the notices due, and which of those get through.
+        let polls: [(&[&str], &[&str], &[&str]); 5] = [
+            (&["a", "b", "c"], &["a", "b"], &["b"]),
+            (&["a", "b", "c"], &["a"], &[]),
+            (&["a", "c"], &["a"], &["a"]),
+            (&["a", "c"], &[], &[]),
+            (&["c"], &["c"], &[]),
+        ];
+        let mut undelivered = Undelivered::default();
+        undelivered.failed("a", "甲".to_owned());
+        undelivered.failed("b", "乙".to_owned());
+        for (n, (listed, due, heard)) in polls.into_iter().enumerate() {
+            let sent = undelivered.due(&jobs(listed));
+            assert_eq!(sent.iter().map(|(job, _)| job.as_str()).collect::<Vec<_>>(), due, "poll {n}");
+            for (job, reason) in sent {
+                if heard.contains(&job.as_str()) {
+                    assert!(undelivered.delivered(&job), "poll {n}: {job}");
+                } else {
+                    assert!(!reason.is_empty());
+                    undelivered.failed(&job, reason);
+                }
+            }
+            if n == 3 {
+                // Held at this poll, after the notices due were sent: its first one fails.
+                undelivered.failed("c", "丙".to_owned());
+            }
+        }
+        // "c" is no longer listed: forgotten, nothing is kept for a job gone.
+        assert!(undelivered.due(&[]).is_empty());
+        assert!(undelivered.0.is_empty());
+    }
+
+    #[test]
+    fn a_note_from_before_says_its_decline_was_heard() {
+        let note = r#"{"job":"a","purpose":"","approval":"","requester":"","codes":[],"reasons":[],"to_run":"","held_at_unix":1}"#;
+        assert!(serde_json::from_str::<HeldNote>(note).unwrap().declined_heard);
     }
 
     #[test]

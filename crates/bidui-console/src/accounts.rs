@@ -1,9 +1,21 @@
 //! The console's accounts: a JSON file the bureau keeps beside the console (0600, written
 //! atomically, changed only by `bidui console account …`), each account a name, a role and
 //! an argon2id password hash (a PHC string: the salt and the costs travel with the hash).
+//!
+//! A change is a load, a change and a save of the whole file: two at once (two
+//! administrators, a script adding towns in parallel) would each load the old file and the
+//! later save would drop the other's change. So a change goes through [`Accounts::lock`],
+//! which takes an exclusive advisory lock on `<file>.lock` beside it before loading and
+//! hands back a [`Locked`] holding both; only [`Locked::save`] writes the file, and it
+//! consumes the lock, so no path can change the file without holding it. The lock file is
+//! created 0600 and never deleted: a lock is only a lock on a file every changer opens, and
+//! one deleted and created again would be another. Readers (the serving console) take no
+//! lock: the rename means they see the old file or the new one.
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::io::Write as _;
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -25,6 +37,8 @@ pub enum AccountError {
     Parse { path: PathBuf, message: String },
     #[error("{}", bidui_i18n::t!("console-accounts-unwritten", path = .path.display(), source = .source))]
     Write { path: PathBuf, source: std::io::Error },
+    #[error("{}", bidui_i18n::t!("console-accounts-unlocked", path = .path.display(), source = .source))]
+    Lock { path: PathBuf, source: std::io::Error },
     #[error("{}", bidui_i18n::t!("console-account-exists", name = .0))]
     Exists(String),
     #[error("{}", bidui_i18n::t!("console-account-missing", name = .0))]
@@ -111,9 +125,25 @@ impl Accounts {
         Ok(accounts)
     }
 
+    /// The file, loaded for a change under its lock (a missing file is no accounts): waits
+    /// while another change holds it. The change is written with [`Locked::save`].
+    pub fn lock(path: &Path) -> Result<Locked, AccountError> {
+        let lock_path = lock_path(path);
+        let error = |source| AccountError::Lock { path: lock_path.clone(), source };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let lock = options.open(&lock_path).map_err(error)?;
+        lock.lock().map_err(error)?;
+        // Loaded only now: what another change saved before it let go is in it.
+        let accounts = Accounts::load_or_empty(path)?;
+        Ok(Locked { accounts, path: path.to_owned(), _lock: lock })
+    }
+
     /// Writes the whole file anew beside the old one and renames it over: a reader sees the
     /// old file or the new one, never half of one. The file is the owner's only (0600).
-    pub fn save(&self, path: &Path) -> Result<(), AccountError> {
+    fn save(&self, path: &Path) -> Result<(), AccountError> {
         let error = |e| AccountError::Write { path: path.to_owned(), source: e };
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
@@ -155,6 +185,43 @@ impl Accounts {
         let account = self.accounts.get_mut(name).ok_or_else(|| AccountError::NoSuch(name.to_owned()))?;
         account.password = hash;
         Ok(())
+    }
+}
+
+/// `<file>.lock` beside the accounts file.
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_owned();
+    name.push(".lock");
+    path.with_file_name(name)
+}
+
+/// The accounts file loaded for a change, and its lock, held until [`Locked::save`] (or the
+/// change is dropped, leaving the file as it was).
+pub struct Locked {
+    accounts: Accounts,
+    path: PathBuf,
+    /// Closing the file lets the lock go.
+    _lock: File,
+}
+
+impl Locked {
+    /// Writes the changed accounts, then lets the lock go.
+    pub fn save(self) -> Result<(), AccountError> {
+        self.accounts.save(&self.path)
+    }
+}
+
+impl Deref for Locked {
+    type Target = Accounts;
+
+    fn deref(&self) -> &Accounts {
+        &self.accounts
+    }
+}
+
+impl DerefMut for Locked {
+    fn deref_mut(&mut self) -> &mut Accounts {
+        &mut self.accounts
     }
 }
 
@@ -261,15 +328,43 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("accounts.json");
-        let mut accounts = Accounts::load_or_empty(&path).unwrap();
+        let mut accounts = Accounts::lock(&path).unwrap();
         accounts.add("admin", Role::Bureau, "bureau pass 2026").unwrap();
-        accounts.save(&path).unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        let mut again = Accounts::load(&path).unwrap();
+        accounts.save().unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.path().join("accounts.json.lock")), 0o600);
+        let mut again = Accounts::lock(&path).unwrap();
         again.set_password("admin", "bureau pass 2027").unwrap();
-        again.save(&path).unwrap();
+        again.save().unwrap();
         assert!(verify(&Accounts::load(&path).unwrap().accounts["admin"].password, "bureau pass 2027"));
-        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(left.len(), 1, "no temporary file is left");
+        let mut left: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        left.sort();
+        assert_eq!(left, ["accounts.json", "accounts.json.lock"], "no temporary file is left, the lock file stays");
+    }
+
+    #[test]
+    fn concurrent_account_commands_keep_every_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("accounts.json");
+        let start = std::sync::Barrier::new(8);
+        std::thread::scope(|scope| {
+            for n in 0..8 {
+                let (path, start) = (&path, &start);
+                scope.spawn(move || {
+                    start.wait();
+                    // As `bidui console account add` does: load, hash (tens of
+                    // milliseconds, the window another command would slip into), save.
+                    let mut accounts = Accounts::lock(path).unwrap();
+                    accounts
+                        .add(&format!("town{n}"), Role::Town { town: format!("镇街{n}") }, "a town pass 2026")
+                        .unwrap();
+                    accounts.save().unwrap();
+                });
+            }
+        });
+        let names: Vec<String> = Accounts::load(&path).unwrap().accounts.into_keys().collect();
+        assert_eq!(names, (0..8).map(|n| format!("town{n}")).collect::<Vec<_>>());
     }
 }

@@ -25,6 +25,8 @@ pub mod event {
     pub const SIGNIN_FAILED: &str = "signin-failed";
     /// An account refused sign-ins for a while after repeated failures.
     pub const SIGNIN_LOCKED: &str = "signin-locked";
+    /// An address refused sign-ins for a while after too many failures, whatever the names.
+    pub const SIGNIN_THROTTLED: &str = "signin-throttled";
     pub const SIGNOUT: &str = "signout";
     pub const EXPORT_WORKBOOK: &str = "export-town-workbook";
     pub const EXPORT_UPWARD_XLSX: &str = "export-upward-xlsx";

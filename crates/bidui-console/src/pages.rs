@@ -818,6 +818,7 @@ fn event_label(code: &str) -> String {
         event::SIGNIN_OK => t!("console-event-signin-ok"),
         event::SIGNIN_FAILED => t!("console-event-signin-failed"),
         event::SIGNIN_LOCKED => t!("console-event-signin-locked"),
+        event::SIGNIN_THROTTLED => t!("console-event-signin-throttled"),
         event::SIGNOUT => t!("console-event-signout"),
         event::EXPORT_WORKBOOK => t!("console-event-export-workbook"),
         event::EXPORT_UPWARD_XLSX => t!("console-event-export-upward-xlsx"),

@@ -21,9 +21,25 @@
 //! name (existing or not) that failed [`MAX_FAILURES`] times in a row is refused without a
 //! verification for [`LOCKOUT`]; a name that is no account is verified against a dummy hash,
 //! so it looks and takes the same as a wrong password.
+//!
+//! A name's lockout alone lets one sprayer try four passwords on every name forever, so
+//! failures are counted by source too: a source (an IPv4 address; an IPv6 /64, since one
+//! host is handed a whole /64; an IPv4-mapped IPv6 address as its IPv4) that failed
+//! [`SOURCE_FAILURES`] times within [`SOURCE_WINDOW`] is refused without a verification
+//! (429 with `Retry-After`, audited once as `signin-throttled`) until the oldest of those
+//! failures is older than the window. A success clears its name's failures, not its
+//! source's: a sprayer's one hit does not buy it more guesses.
+//!
+//! Both tables are bounded ([`Limits::failing_names`], [`Limits::failing_sources`]) and what
+//! fills them is evicted only when it no longer holds anyone back: a name's lockout and a
+//! source's spent budget are never dropped to make room, so filling a table with other names
+//! or from other addresses lifts nothing. A name that cannot be remembered because the table
+//! holds only locked names is still refused its sign-in, only not counted towards a lockout;
+//! its source's budget is what bounds the guesses on it. Sources the table cannot hold for
+//! the same reason share one budget.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -57,18 +73,25 @@ const SIGNIN_FORM_SECONDS: u32 = 15 * 60;
 pub const MAX_FAILURES: u32 = 5;
 /// How long a locked-out name is refused.
 pub const LOCKOUT: Duration = Duration::from_secs(5 * 60);
-/// Names whose failures are remembered; past it the oldest unlocked are forgotten.
-const MAX_FAILING_NAMES: usize = 4096;
+/// Failures from one source within [`SOURCE_WINDOW`] after which it is refused: a person
+/// who mistypes is far below it, a sprayer gets 80 guesses an hour instead of thousands.
+pub const SOURCE_FAILURES: usize = 20;
+/// How long a source's failures count against it.
+pub const SOURCE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// What the local user is called in the audit trail.
 pub const LOCAL_ACCOUNT: &str = "local";
 
-/// Sessions' lifetimes, the session table's size and the sign-in verifications at once.
+/// Sessions' lifetimes, the session table's size, the sign-in verifications at once and how
+/// many failing names and sources are remembered.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub idle: Duration,
     pub absolute: Duration,
     pub max_sessions: usize,
     pub verifications: usize,
+    pub failing_names: usize,
+    /// One more may be held: the budget the sources past it share.
+    pub failing_sources: usize,
 }
 
 impl Default for Limits {
@@ -78,6 +101,8 @@ impl Default for Limits {
             absolute: Duration::from_secs(12 * 3600),
             max_sessions: 256,
             verifications: 2,
+            failing_names: 4096,
+            failing_sources: 4096,
         }
     }
 }
@@ -245,6 +270,152 @@ struct Failures {
     locked_until: Option<Instant>,
 }
 
+impl Failures {
+    fn locked(&self, now: Instant) -> bool {
+        self.locked_until.is_some_and(|until| until > now)
+    }
+}
+
+/// Where sign-ins come from, as the per-source budget counts them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Source {
+    V4([u8; 4]),
+    /// The /64: counting a host's addresses one by one would give it 2^64 budgets.
+    V6([u8; 8]),
+    /// No peer address (the router not served over a socket): one budget for all.
+    Unknown,
+    /// Every source the full table cannot hold: they share one budget.
+    Overflow,
+}
+
+impl Source {
+    fn of(peer: Option<SocketAddr>) -> Source {
+        match peer.map(|peer| peer.ip().to_canonical()) {
+            None => Source::Unknown,
+            Some(IpAddr::V4(v4)) => Source::V4(v4.octets()),
+            Some(IpAddr::V6(v6)) => {
+                let [a, b, c, d, e, f, g, h, ..] = v6.octets();
+                Source::V6([a, b, c, d, e, f, g, h])
+            }
+        }
+    }
+}
+
+/// Why a sign-in is refused without a verification, and for how long.
+#[derive(Debug, PartialEq, Eq)]
+enum Refusal {
+    Source(Duration),
+    Name(Duration),
+}
+
+/// What a failure led to: a name's lockout, a source's budget spent.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Failed {
+    locked: bool,
+    throttled: bool,
+}
+
+/// The failures remembered, by name and by source, both bounded (see the module docs).
+#[derive(Default)]
+struct Throttle {
+    names: HashMap<String, Failures>,
+    /// Each source's failures within the window, oldest first, at most [`SOURCE_FAILURES`].
+    sources: HashMap<Source, VecDeque<Instant>>,
+}
+
+/// Drops the failures that left the window.
+fn prune(times: &mut VecDeque<Instant>, now: Instant) {
+    while times.front().is_some_and(|t| now.duration_since(*t) >= SOURCE_WINDOW) {
+        times.pop_front();
+    }
+}
+
+impl Throttle {
+    /// Whether a sign-in from `source` as `name` is refused before any verification.
+    fn refusal(&mut self, name: &str, source: Source, now: Instant) -> Option<Refusal> {
+        // A source the table does not hold failed, if at all, in the shared budget.
+        let slot = if self.sources.contains_key(&source) { source } else { Source::Overflow };
+        if let Some(times) = self.sources.get_mut(&slot) {
+            prune(times, now);
+            if times.len() >= SOURCE_FAILURES {
+                let oldest = *times.front().expect("a full budget");
+                return Some(Refusal::Source(SOURCE_WINDOW.saturating_sub(now.duration_since(oldest))));
+            }
+        }
+        let until = self.names.get(name)?.locked_until?;
+        until.checked_duration_since(now).filter(|left| !left.is_zero()).map(Refusal::Name)
+    }
+
+    /// Counts a failed verification against its name and its source.
+    fn failed(&mut self, name: &str, source: Source, now: Instant, limits: &Limits) -> Failed {
+        let slot = self.source_slot(source, now, limits.failing_sources);
+        let times = self.sources.entry(slot).or_default();
+        prune(times, now);
+        let before = times.len();
+        times.push_back(now);
+        // Only the last few count: verifications already running when the budget was
+        // spent (at most `Limits::verifications`) add no memory.
+        while times.len() > SOURCE_FAILURES {
+            times.pop_front();
+        }
+        let throttled = before < SOURCE_FAILURES && times.len() >= SOURCE_FAILURES;
+        let Some(entry) = self.name_entry(name, now, limits.failing_names) else {
+            // The table holds only locked names: this one is not counted towards a
+            // lockout, and its source's budget is what bounds the guesses on it.
+            return Failed { locked: false, throttled };
+        };
+        entry.count += 1;
+        entry.last = now;
+        let locked = entry.count >= MAX_FAILURES;
+        if locked {
+            entry.locked_until = Some(now + LOCKOUT);
+            entry.count = 0;
+        }
+        Failed { locked, throttled }
+    }
+
+    /// The source's own entry, or, when the table is full of sources whose budget is spent,
+    /// the shared one: a spent budget is never dropped to make room.
+    fn source_slot(&mut self, source: Source, now: Instant, capacity: usize) -> Source {
+        if self.sources.contains_key(&source) {
+            return source;
+        }
+        let capacity = capacity.max(1);
+        if self.sources.len() >= capacity {
+            self.sources.retain(|_, times| {
+                prune(times, now);
+                !times.is_empty()
+            });
+        }
+        if self.sources.len() >= capacity {
+            let unspent = self
+                .sources
+                .iter()
+                .filter(|(slot, times)| **slot != Source::Overflow && times.len() < SOURCE_FAILURES)
+                .min_by_key(|(_, times)| times.back().copied())
+                .map(|(slot, _)| *slot);
+            let Some(unspent) = unspent else { return Source::Overflow };
+            self.sources.remove(&unspent);
+        }
+        source
+    }
+
+    /// The name's entry, making room by forgetting the unlocked name that failed longest ago;
+    /// none when every name held is locked out.
+    fn name_entry(&mut self, name: &str, now: Instant, capacity: usize) -> Option<&mut Failures> {
+        if !self.names.contains_key(name) && self.names.len() >= capacity.max(1) {
+            let unlocked = self
+                .names
+                .iter()
+                .filter(|(_, f)| !f.locked(now))
+                .min_by_key(|(_, f)| f.last)
+                .map(|(old, _)| old.clone())?;
+            self.names.remove(&unlocked);
+        }
+        Some(self.names.entry(name.to_owned()).or_insert(Failures { count: 0, last: now, locked_until: None }))
+    }
+}
+
 /// Sign-in with accounts.
 struct Signin {
     /// Replaced whole when the file changes ([`Gate::reload`]).
@@ -252,7 +423,7 @@ struct Signin {
     dummy_hash: String,
     limits: Limits,
     sessions: Mutex<HashMap<[u8; 32], Session>>,
-    failures: Mutex<HashMap<String, Failures>>,
+    throttle: Mutex<Throttle>,
     verifying: Arc<Semaphore>,
 }
 
@@ -292,7 +463,7 @@ impl Gate {
             dummy_hash: accounts::dummy_hash(),
             limits,
             sessions: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
+            throttle: Mutex::new(Throttle::default()),
             verifying: Arc::new(Semaphore::new(limits.verifications)),
         };
         Gate { signin: Some(signin), ..Gate::local() }
@@ -394,33 +565,12 @@ impl Gate {
         self.signin.as_ref().map_or(0, |s| s.sessions.lock().expect("sessions lock").len())
     }
 
-    /// When a name is locked out, until when.
-    fn locked(&self, signin: &Signin, name: &str) -> Option<Duration> {
-        let failures = signin.failures.lock().expect("failures lock");
-        let until = failures.get(name)?.locked_until?;
-        until.checked_duration_since(Instant::now())
-    }
-
-    /// Counts a failure; true when it locked the name out.
-    fn failed(&self, signin: &Signin, name: &str) -> bool {
-        let now = Instant::now();
-        let mut failures = signin.failures.lock().expect("failures lock");
-        if failures.len() >= MAX_FAILING_NAMES && !failures.contains_key(name) {
-            failures.retain(|_, f| f.locked_until.is_some_and(|until| until > now));
-            while failures.len() >= MAX_FAILING_NAMES {
-                let Some(oldest) = failures.iter().min_by_key(|(_, f)| f.last).map(|(k, _)| k.clone()) else { break };
-                failures.remove(&oldest);
-            }
-        }
-        let entry = failures.entry(name.to_owned()).or_insert(Failures { count: 0, last: now, locked_until: None });
-        entry.count += 1;
-        entry.last = now;
-        if entry.count >= MAX_FAILURES {
-            entry.locked_until = Some(now + LOCKOUT);
-            entry.count = 0;
-            return true;
-        }
-        false
+    /// Failing names and sources remembered (for tests and the log).
+    pub fn failing(&self) -> (usize, usize) {
+        self.signin.as_ref().map_or((0, 0), |s| {
+            let throttle = s.throttle.lock().expect("throttle lock");
+            (throttle.names.len(), throttle.sources.len())
+        })
     }
 }
 
@@ -505,6 +655,7 @@ pub async fn signin(State(console): State<Arc<Console>>, headers: HeaderMap, req
     let gate = &console.gate;
     let Some(signin) = &gate.signin else { return Redirect::to("/").into_response() };
     let remote = remote_of(request.extensions());
+    let source = Source::of(request.extensions().get::<ConnectInfo<Remote>>().map(|c| c.0 .0));
     let Ok(Form(form)) = Form::<SigninForm>::from_request(request, &()).await else {
         return signin_form(gate, StatusCode::BAD_REQUEST, Some(&|| t!("console-signin-incomplete")));
     };
@@ -518,13 +669,19 @@ pub async fn signin(State(console): State<Arc<Console>>, headers: HeaderMap, req
     // No account's name is longer than 64 characters: a longer one is remembered (and
     // audited) by its first 64, so a failing name costs the table little.
     let name = typed_name(form.name.trim());
-    if let Some(left) = gate.locked(signin, &name) {
-        let minutes = left.as_secs().div_ceil(60).max(1);
-        return signin_form(
-            gate,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(&|| t!("console-signin-locked", minutes = minutes)),
-        );
+    // Refusals are not audited one by one: a flood of them would be a flood of synced
+    // writes. The failure that spent the budget or locked the name was.
+    let refusal = signin.throttle.lock().expect("throttle lock").refusal(&name, source, Instant::now());
+    if let Some(refusal) = refusal {
+        let minutes = |left: Duration| left.as_secs().div_ceil(60).max(1);
+        let (left, message): (Duration, &dyn Fn() -> String) = match refusal {
+            Refusal::Source(left) => (left, &move || t!("console-signin-throttled", minutes = minutes(left))),
+            Refusal::Name(left) => (left, &move || t!("console-signin-locked", minutes = minutes(left))),
+        };
+        let mut response = signin_form(gate, StatusCode::TOO_MANY_REQUESTS, Some(message));
+        let seconds = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        return response;
     }
     // At most a few argon2 verifications at once: the rest are told to come back.
     let Ok(permit) = signin.verifying.clone().try_acquire_owned() else {
@@ -540,14 +697,19 @@ pub async fn signin(State(console): State<Arc<Console>>, headers: HeaderMap, req
     .await
     .unwrap_or(false);
     let Some(hash) = known.filter(|_| verified) else {
-        let locked = gate.failed(signin, &name);
+        let failed =
+            signin.throttle.lock().expect("throttle lock").failed(&name, source, Instant::now(), &signin.limits);
         console.record(event::SIGNIN_FAILED, &name, &remote, "");
-        if locked {
+        if failed.locked {
             console.record(event::SIGNIN_LOCKED, &name, &remote, &format!("minutes={}", LOCKOUT.as_secs() / 60));
+        }
+        if failed.throttled {
+            let detail = format!("failures={SOURCE_FAILURES} minutes={}", SOURCE_WINDOW.as_secs() / 60);
+            console.record(event::SIGNIN_THROTTLED, &name, &remote, &detail);
         }
         return signin_form(gate, StatusCode::UNAUTHORIZED, Some(&|| t!("console-signin-wrong")));
     };
-    signin.failures.lock().expect("failures lock").remove(&name);
+    signin.throttle.lock().expect("throttle lock").names.remove(&name);
     let id = gate.open_session(signin, &name, hash);
     console.record(event::SIGNIN_OK, &name, &remote, "");
     let mut response = Redirect::to("/").into_response();
@@ -607,5 +769,98 @@ pub async fn watch_accounts(console: Arc<Console>, path: std::path::PathBuf, eve
             }
             Err(e) => eprintln!("{} accounts-reload-failed: {e}", crate::now_in_china()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(peer: &str) -> Source {
+        Source::of(Some(peer.parse().unwrap()))
+    }
+
+    #[test]
+    fn an_ipv6_64_is_one_source_and_an_ipv4_mapped_address_is_its_ipv4() {
+        assert_eq!(source("[2001:db8:1:2::1]:1"), source("[2001:db8:1:2:ffff:ffff:ffff:ffff]:2"));
+        assert_ne!(source("[2001:db8:1:2::1]:1"), source("[2001:db8:1:3::1]:1"));
+        assert_eq!(source("[::ffff:192.0.2.7]:1"), source("192.0.2.7:2"));
+        assert_ne!(source("192.0.2.7:1"), source("192.0.2.8:1"));
+        assert_eq!(Source::of(None), Source::Unknown);
+    }
+
+    /// `count` failures from `from`, each as another name, a second apart from `at`.
+    fn fail(throttle: &mut Throttle, from: Source, count: usize, at: Instant, limits: &Limits) -> Vec<Failed> {
+        (0..count)
+            .map(|n| throttle.failed(&format!("{from:?}-{n}"), from, at + Duration::from_secs(n as u64), limits))
+            .collect()
+    }
+
+    #[test]
+    fn a_source_is_refused_from_its_budgets_last_failure_until_the_first_leaves_the_window() {
+        let (limits, t0) = (Limits::default(), Instant::now());
+        let mut throttle = Throttle::default();
+        let from = source("192.0.2.7:1");
+        let failed = fail(&mut throttle, from, SOURCE_FAILURES, t0, &limits);
+        assert_eq!(failed.iter().filter(|f| f.throttled).count(), 1, "the budget is spent once");
+        assert!(failed.last().unwrap().throttled);
+        let last = t0 + Duration::from_secs(SOURCE_FAILURES as u64 - 1);
+        let wait = SOURCE_WINDOW - Duration::from_secs(SOURCE_FAILURES as u64 - 1);
+        assert_eq!(throttle.refusal("anyone", from, last), Some(Refusal::Source(wait)));
+        assert_eq!(throttle.refusal("anyone", source("192.0.2.8:1"), last), None);
+        assert_eq!(throttle.refusal("anyone", from, t0 + SOURCE_WINDOW), None, "one more guess, then");
+        assert!(throttle.failed("anyone", from, t0 + SOURCE_WINDOW, &limits).throttled);
+    }
+
+    #[test]
+    fn a_full_table_of_spent_sources_keeps_them_and_the_rest_share_one_budget() {
+        let (t0, mut throttle) = (Instant::now(), Throttle::default());
+        let limits = Limits { failing_sources: 2, failing_names: 1000, ..Limits::default() };
+        let spent = [source("192.0.2.1:1"), source("192.0.2.2:1")];
+        for from in spent {
+            fail(&mut throttle, from, SOURCE_FAILURES, t0, &limits);
+        }
+        let later = t0 + Duration::from_secs(60);
+        let newcomers: Vec<Source> = (0..SOURCE_FAILURES).map(|n| source(&format!("198.51.100.{n}:1"))).collect();
+        for (n, from) in newcomers.iter().enumerate() {
+            assert_eq!(throttle.refusal("x", *from, later), None, "{n}");
+            throttle.failed(&format!("new{n}"), *from, later, &limits);
+        }
+        assert_eq!(throttle.sources.len(), 3, "the two spent and the shared one");
+        for from in spent.iter().chain(&newcomers) {
+            assert!(matches!(throttle.refusal("x", *from, later), Some(Refusal::Source(_))), "{from:?}");
+        }
+        // Once the windows have passed, the table makes room again.
+        let after = later + SOURCE_WINDOW;
+        throttle.failed("late", source("203.0.113.1:1"), after, &limits);
+        assert_eq!(throttle.sources.len(), 1);
+    }
+
+    #[test]
+    fn a_full_table_forgets_the_unlocked_name_that_failed_longest_ago_never_a_locked_one() {
+        let (t0, mut throttle) = (Instant::now(), Throttle::default());
+        let limits = Limits { failing_names: 3, failing_sources: 1000, ..Limits::default() };
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        for n in 0..MAX_FAILURES {
+            throttle.failed("target", source(&format!("192.0.2.{n}:1")), at(0), &limits);
+        }
+        throttle.failed("old", source("198.51.100.1:1"), at(1), &limits);
+        throttle.failed("young", source("198.51.100.2:1"), at(2), &limits);
+        throttle.failed("newest", source("198.51.100.3:1"), at(3), &limits);
+        let mut names: Vec<&str> = throttle.names.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["newest", "target", "young"]);
+        assert!(matches!(throttle.refusal("target", source("203.0.113.1:1"), at(3)), Some(Refusal::Name(_))));
+        // Lock the other two: the table is full of locked names, a new one is not counted.
+        for n in 0..MAX_FAILURES {
+            throttle.failed("young", source(&format!("198.51.100.{}:1", 10 + n)), at(4), &limits);
+            throttle.failed("newest", source(&format!("198.51.100.{}:1", 20 + n)), at(4), &limits);
+        }
+        assert_eq!(throttle.failed("stranger", source("203.0.113.2:1"), at(5), &limits), Failed::default());
+        assert_eq!(throttle.names.len(), 3);
+        assert!(matches!(throttle.refusal("target", source("203.0.113.1:1"), at(5)), Some(Refusal::Name(_))));
+        // A lockout that has ended makes its entry forgettable.
+        throttle.failed("stranger", source("203.0.113.2:1"), at(0) + LOCKOUT, &limits);
+        assert!(throttle.names.contains_key("stranger") && !throttle.names.contains_key("target"));
     }
 }

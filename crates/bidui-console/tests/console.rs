@@ -742,6 +742,11 @@ fn form_token(page: &str) -> String {
 
 /// Sends a sign-in as a browser does: the sign-in page first, then its form.
 async fn try_signin(app: &Router, name: &str, password: &str) -> axum::response::Response {
+    try_signin_from(app, PEER, name, password).await
+}
+
+/// [`try_signin`] from another peer.
+async fn try_signin_from(app: &Router, peer: &str, name: &str, password: &str) -> axum::response::Response {
     let page = app.clone().oneshot(Request::get("/signin").body(Body::empty()).unwrap()).await.unwrap();
     let (cookie, _) = set_cookie(&page, "bidui_signin").expect("the sign-in page sets its cookie");
     let body = axum::body::to_bytes(page.into_body(), usize::MAX).await.unwrap();
@@ -752,7 +757,9 @@ async fn try_signin(app: &Router, name: &str, password: &str) -> axum::response:
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(form))
         .unwrap();
-    app.clone().oneshot(from_peer(request)).await.unwrap()
+    let mut request = request;
+    request.extensions_mut().insert(axum::extract::ConnectInfo(Remote(peer.parse().unwrap())));
+    app.clone().oneshot(request).await.unwrap()
 }
 
 /// A signed-in browser: its session cookie.
@@ -1144,15 +1151,17 @@ async fn an_account_removed_or_given_a_new_password_is_signed_out_at_once() {
 async fn the_accounts_file_is_watched_and_a_removal_takes_effect_without_a_restart() {
     let r = signed_rounds();
     let file = r.dir.path().join("accounts.json");
-    accounts().save(&file).unwrap();
+    let mut held = Accounts::lock(&file).unwrap();
+    *held = accounts();
+    held.save().unwrap();
     let every = std::time::Duration::from_secs(5);
     tokio::spawn(bidui_console::session::watch_accounts(r.console.clone(), file.clone(), every));
     let town = signin(&r.app, "licheng", TOWN_PASSWORD).await;
     tokio::time::sleep(every * 2).await;
     town.get_ok(&r.app, "/").await;
-    let mut changed = Accounts::load(&file).unwrap();
+    let mut changed = Accounts::lock(&file).unwrap();
     changed.remove("licheng").unwrap();
-    changed.save(&file).unwrap();
+    changed.save().unwrap();
     tokio::time::sleep(every * 2).await;
     assert_eq!(town.get(&r.app, "/").await.0, StatusCode::SEE_OTHER);
 }
@@ -1358,4 +1367,102 @@ async fn the_switch_sets_the_choice_without_a_session_and_goes_back_to_this_site
     assert_english(&body_of(response).await, &data, "403");
     let response = get_with_cookie(&r.app, "/", &format!("{}; bidui_lang=en", town.cookie)).await;
     assert_english(&body_of(response).await, &data, "the town's index");
+}
+
+/// A wrong password for `count` distinct names from `peer`, each answered as a failed sign-in.
+async fn spray(app: &Router, peer: &str, count: usize) {
+    for n in 0..count {
+        let response = try_signin_from(app, peer, &format!("user{n}"), "not the password 1").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {n}");
+    }
+}
+
+async fn page_of(response: axum::response::Response) -> String {
+    String::from_utf8(axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_address_spraying_many_names_is_refused_before_its_next_verification() {
+    use bidui_console::session::{SOURCE_FAILURES, SOURCE_WINDOW};
+    let r = signed_rounds();
+    // Fewer than five guesses per name: no name is ever locked.
+    spray(&r.app, PEER, SOURCE_FAILURES).await;
+    // Even the right password is not tried: the address has spent its budget.
+    let response = try_signin(&r.app, "licheng", TOWN_PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(set_cookie(&response, "bidui_session").is_none());
+    let wait: u64 = response.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!(wait > 0 && wait <= SOURCE_WINDOW.as_secs(), "{wait}");
+    let page = page_of(response).await;
+    assert!(page.contains("从这个地址登录失败的次数过多") && page.contains("分钟后再试"), "{page}");
+    assert!(page.contains("name=\"password\""), "the sign-in page again: {page}");
+    let trail = audit_trail(&r);
+    let kinds: Vec<&str> = trail.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(kinds.iter().filter(|e| **e == "signin-failed").count(), SOURCE_FAILURES);
+    assert!(!kinds.contains(&"signin-ok") && !kinds.contains(&"signin-locked"), "{kinds:?}");
+    let throttled: Vec<&str> =
+        trail.iter().filter(|e| e.event == "signin-throttled").map(|e| e.remote.as_str()).collect();
+    assert_eq!(throttled, [PEER], "audited once, with the address");
+    // Refusals while it waits are neither verified nor written to the trail one by one.
+    assert_eq!(try_signin(&r.app, "licheng", TOWN_PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(audit_trail(&r).len(), trail.len());
+    // Once its window has passed, the address may sign in again.
+    tokio::time::advance(SOURCE_WINDOW).await;
+    signin(&r.app, "licheng", TOWN_PASSWORD).await;
+}
+
+#[tokio::test]
+async fn an_address_over_its_budget_does_not_block_another_address() {
+    let r = signed_rounds();
+    spray(&r.app, PEER, bidui_console::session::SOURCE_FAILURES).await;
+    assert_eq!(try_signin(&r.app, "licheng", TOWN_PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another IPv4 address, and an IPv6 one, are not held back by it; nor is the account.
+    let other = try_signin_from(&r.app, "198.51.100.9:50000", "licheng", TOWN_PASSWORD).await;
+    assert_eq!(other.status(), StatusCode::SEE_OTHER);
+    let six = try_signin_from(&r.app, "[2001:db8::7]:50000", "admin", BUREAU_PASSWORD).await;
+    assert_eq!(six.status(), StatusCode::SEE_OTHER);
+    // The same address written as IPv4-mapped IPv6 is the same address.
+    let mapped = try_signin_from(&r.app, "[::ffff:192.0.2.7]:40001", "admin", BUREAU_PASSWORD).await;
+    assert_eq!(mapped.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn filling_the_failure_table_with_other_names_does_not_lift_a_lockout() {
+    let limits = Limits { failing_names: 4, ..Limits::default() };
+    let r = signed_rounds_with(limits);
+    for _ in 0..5 {
+        assert_eq!(try_signin(&r.app, "admin", "not the password 1").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Other names locked out from other addresses fill the table, then more names fail.
+    for n in 0..3 {
+        let peer = format!("198.51.100.{n}:50000");
+        for _ in 0..5 {
+            let response = try_signin_from(&r.app, &peer, &format!("filler{n}"), "not the password 1").await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        }
+    }
+    for n in 3..8 {
+        // Still answered as a failed sign-in, though the full table cannot count it.
+        let response = try_signin_from(&r.app, &format!("198.51.100.{n}:50000"), &format!("filler{n}"), "no 1").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(r.console.gate().failing().0, 4);
+    let response = try_signin_from(&r.app, "203.0.113.1:50000", "admin", BUREAU_PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "the lockout holds");
+    assert!(page_of(response).await.contains("这个账户连续登录失败次数过多"));
+}
+
+#[tokio::test]
+async fn the_failure_tables_stay_bounded_under_a_flood_of_distinct_names_and_addresses() {
+    let limits = Limits { failing_names: 8, failing_sources: 8, ..Limits::default() };
+    let r = signed_rounds_with(limits);
+    for n in 0..40u32 {
+        let peer = if n % 2 == 0 { format!("198.51.100.{n}:50000") } else { format!("[2001:db8:{n:x}::1]:50000") };
+        let response = try_signin_from(&r.app, &peer, &format!("flood{n}"), "not the password 1").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{n}");
+        let (names, sources) = r.console.gate().failing();
+        assert!(names <= 8 && sources <= 8, "{n}: {names} names, {sources} sources");
+    }
+    // The flood locked nobody out: a person signs in as ever.
+    signin(&r.app, "admin", BUREAU_PASSWORD).await;
 }
