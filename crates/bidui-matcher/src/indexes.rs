@@ -6,11 +6,14 @@
 //!
 //! Memory is bounded by a budget in registry row-groups (a registry row carries one token
 //! group per department): an index that does not fit is not built, and the least recently
-//! used ready ones give way to a new one.
+//! used ready ones give way to a new one. The join at the end waits for an index being
+//! built ([`RegistryIndexes::built`]) rather than build a second one beside it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use tokio::sync::watch;
 
 use crate::matching::RegistryIndex;
 
@@ -18,14 +21,23 @@ use crate::matching::RegistryIndex;
 pub const DEFAULT_BUDGET_ROW_GROUPS: u64 = 64_000_000;
 
 enum Entry {
-    Building { cost: u64 },
-    Ready { index: Arc<RegistryIndex>, cost: u64, used: Instant },
+    /// Those waiting for it subscribe to `built`; it is dropped, and they hear nothing, if
+    /// the build fails.
+    Building {
+        cost: u64,
+        built: watch::Sender<Option<Arc<RegistryIndex>>>,
+    },
+    Ready {
+        index: Arc<RegistryIndex>,
+        cost: u64,
+        used: Instant,
+    },
 }
 
 impl Entry {
     fn cost(&self) -> u64 {
         match self {
-            Entry::Building { cost } | Entry::Ready { cost, .. } => *cost,
+            Entry::Building { cost, .. } | Entry::Ready { cost, .. } => *cost,
         }
     }
 }
@@ -58,6 +70,21 @@ impl RegistryIndexes {
         }
     }
 
+    /// The job's index once it is built: at once if it is ready, after the build if one is
+    /// under way, `None` if there is none or its build failed (the caller builds its own).
+    pub async fn built(&self, job: &str) -> Option<Arc<RegistryIndex>> {
+        let mut building = match self.entries.lock().expect("index entries").get_mut(job) {
+            Some(Entry::Ready { index, used, .. }) => {
+                *used = Instant::now();
+                return Some(Arc::clone(index));
+            }
+            Some(Entry::Building { built, .. }) => built.subscribe(),
+            None => return None,
+        };
+        // An error: the sender was dropped, the build given up.
+        building.wait_for(Option::is_some).await.ok().and_then(|index| index.clone())
+    }
+
     /// Claims the building of a job's index of `cost` row-groups: false when it is held or
     /// being built already, or cannot fit even after the least recently used ready indexes
     /// give way. The caller then builds it and hands it to [`RegistryIndexes::fill`], or
@@ -86,7 +113,7 @@ impl RegistryIndexes {
                 None => return false,
             }
         }
-        entries.insert(job.to_owned(), Entry::Building { cost });
+        entries.insert(job.to_owned(), Entry::Building { cost, built: watch::Sender::new(None) });
         true
     }
 
@@ -94,8 +121,12 @@ impl RegistryIndexes {
     pub fn fill(&self, job: &str, index: RegistryIndex) {
         let mut entries = self.entries.lock().expect("index entries");
         if let Some(entry) = entries.get_mut(job) {
+            let index = Arc::new(index);
+            if let Entry::Building { built, .. } = entry {
+                built.send_replace(Some(Arc::clone(&index)));
+            }
             let cost = entry.cost();
-            *entry = Entry::Ready { index: Arc::new(index), cost, used: Instant::now() };
+            *entry = Entry::Ready { index, cost, used: Instant::now() };
         }
     }
 
@@ -146,5 +177,34 @@ mod tests {
         assert!(indexes.claim("b", 6));
         indexes.fill("a", RegistryIndex::new(1));
         assert!(indexes.ready("a").is_none(), "a fill without a claim keeps nothing");
+    }
+
+    /// The join at the end used to build a second index beside the one the registry's seal
+    /// had started: the same time again, and twice the memory.
+    #[tokio::test]
+    async fn a_join_while_the_index_is_being_built_waits_for_it_instead_of_building_another() {
+        let indexes = Arc::new(RegistryIndexes::with_budget(10));
+        assert!(indexes.built("a").await.is_none(), "no index and no build: the caller builds its own");
+        assert!(indexes.claim("a", 4));
+        let waiting = tokio::spawn({
+            let indexes = Arc::clone(&indexes);
+            async move { indexes.built("a").await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "waits while the index is built");
+        indexes.fill("a", RegistryIndex::new(7));
+        let index = waiting.await.unwrap().expect("the index the build filled");
+        assert!(Arc::ptr_eq(&index, &indexes.ready("a").unwrap()), "the same index, not another");
+        assert_eq!(indexes.held(), 4);
+
+        // A build that fails gives its waiters nothing: they build their own.
+        assert!(indexes.claim("b", 4));
+        let waiting = tokio::spawn({
+            let indexes = Arc::clone(&indexes);
+            async move { indexes.built("b").await }
+        });
+        tokio::task::yield_now().await;
+        indexes.forget("b");
+        assert!(waiting.await.unwrap().is_none());
     }
 }

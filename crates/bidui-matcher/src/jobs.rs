@@ -109,16 +109,33 @@ pub fn prepare_index(state: &AppState, spec: &JobSpec, registry_records: u64) {
         return;
     }
     let (store, indexes, spec) = (state.store.clone(), Arc::clone(&state.indexes), spec.clone());
-    tokio::task::spawn_blocking(move || match build_index(&store, &spec, registry_records) {
-        Ok(index) => {
-            tracing::info!(job = %spec.id, rows = index.all_rows.len(), "registry indexed: department chunks join on arrival");
-            indexes.fill(&spec.id, index);
-        }
-        Err(e) => {
-            tracing::warn!(job = %spec.id, failure = ?e, "registry index not built: department chunks join at the end");
-            indexes.forget(&spec.id);
+    tokio::task::spawn_blocking(move || {
+        // Whatever ends the build (a failure, a panic) without an index gives up the claim,
+        // so a join waiting for it builds its own instead of waiting for ever.
+        let claim = Claimed { indexes: &indexes, job: &spec.id };
+        match build_index(&store, &spec, registry_records) {
+            Ok(index) => {
+                tracing::info!(job = %spec.id, rows = index.all_rows.len(), "registry indexed: department chunks join on arrival");
+                indexes.fill(&spec.id, index);
+                std::mem::forget(claim);
+            }
+            Err(e) => {
+                tracing::warn!(job = %spec.id, failure = ?e, "registry index not built: department chunks join at the end")
+            }
         }
     });
+}
+
+/// A claimed index build, given up when dropped before its index is filled.
+struct Claimed<'a> {
+    indexes: &'a crate::indexes::RegistryIndexes,
+    job: &'a str,
+}
+
+impl Drop for Claimed<'_> {
+    fn drop(&mut self) {
+        self.indexes.forget(self.job);
+    }
 }
 
 /// Joins one department chunk on arrival, on a blocking thread: what is stored in place of
@@ -142,7 +159,9 @@ pub struct JoinOutcome {
 /// sealed, when nothing else keeps the cores busy, and it decides how soon the requester
 /// gets its results.
 pub async fn join(state: &AppState, spec: &JobSpec) -> Result<JoinOutcome, ApiFailure> {
-    let index = match state.indexes.ready(&spec.id) {
+    // An index being built since the registry's seal is waited for: building another
+    // beside it would take the same time and twice the memory.
+    let index = match state.indexes.built(&spec.id).await {
         Some(index) => index,
         None => {
             let (id, party) = (spec.id.clone(), spec.requester.party.clone());

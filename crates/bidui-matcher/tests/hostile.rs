@@ -3723,6 +3723,32 @@ async fn two_departments_tokens_at_the_matcher_never_intersect() {
     assert!(!household.is_disjoint(&registry) && !pension.is_disjoint(&registry), "each shares with the requester");
 }
 
+/// The join at the end used to build a registry index of its own while the one the
+/// registry's seal had started was still being built: the time again, and twice the memory.
+/// Now it waits for that build, and builds its own only if the build gives up.
+#[tokio::test]
+async fn a_join_waits_for_the_registry_index_being_built_instead_of_building_another() {
+    let m = Matcher::new().await;
+    m.create_job().await;
+    // Claimed as the registry's seal claims its build, and not filled yet.
+    assert!(m.state.indexes.claim(JOB, 8));
+    for (party, bytes) in [
+        (&m.veterans, veterans_chunk()),
+        (&m.household, household_chunk()),
+        (&m.pension, chunk_for("pension", &[(5, 1), (6, 50)])),
+    ] {
+        m.put_chunk(party, 0, &bytes).await.expect(StatusCode::CREATED);
+        m.seal(party, &seal_request(&[&bytes], EPOCH)).await.expect(StatusCode::OK);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_ne!(m.job_state().await, JobState::Complete, "the join waits for the index being built");
+    // The build gives up: the join builds the index itself, and the job completes.
+    m.state.indexes.forget(JOB);
+    m.poll_until_complete(JOB).await;
+    let found = m.results(&m.veterans).await.expect(StatusCode::OK).json::<JobResults>().summary.found;
+    assert_eq!(found["household"], 2);
+}
+
 /// Data minimisation: a department's chunk that arrives once the registry is indexed is
 /// joined on arrival, and the matcher keeps what the join found instead of its tokens: no
 /// token and no sealed value of a row that linked to nobody reaches the database files. The
