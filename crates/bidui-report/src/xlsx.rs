@@ -182,7 +182,7 @@ fn write_problems(
             resolved_cells(sheet, r, entries.get(&p.row), 3, formats)?;
         }
         sheet.write_string_with_format(r, offset, &p.label, &formats.wrap)?;
-        sheet.write_string_with_format(r, offset + 1, &p.severity_label(), formats.severity(p.severity))?;
+        sheet.write_string_with_format(r, offset + 1, p.severity_label(), formats.severity(p.severity))?;
         sheet.write_string_with_format(r, offset + 2, p.department_label(), &formats.wrap)?;
         sheet.write_string_with_format(r, offset + 3, &p.detail, &formats.wrap)?;
         sheet.write_string_with_format(r, offset + 4, &p.action, &formats.wrap)?;
