@@ -1,10 +1,17 @@
 //! The leadership summary: one self-contained HTML page. Inline CSS and inline SVG charts;
 //! no script, no font, no image fetched from anywhere, so it opens offline.
+//!
+//! The page's own words are messages (`report-summary-*`) in the language of the thread
+//! that writes it: Chinese by default, English with `bidui --lang en` or inside
+//! [`bidui_i18n::in_language`]. The district's words (its name, departments, towns, the
+//! problems' categories and the rules' labels, the notes of the derivation) stay as
+//! problems.json has them.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use bidui_core::api::Severity;
+use bidui_i18n::t;
 
 use crate::diff::Diff;
 use crate::labels;
@@ -65,7 +72,7 @@ svg text { font-size: 12px; fill: #1f2d3d; }
 "#
 );
 
-fn legend(items: &[(&str, &str)]) -> String {
+fn legend(items: &[(String, &str)]) -> String {
     let mut out = String::from("<p class=\"legend\">");
     for (label, color) in items {
         let _ = write!(out, "<span><i style=\"background:{color}\"></i>{}</span>", escape(label));
@@ -161,7 +168,8 @@ fn percent(part: u64, whole: u64) -> String {
     }
 }
 
-/// The page. `previous` is the diff from the previous run, for the trend.
+/// The page, in the thread's language. `previous` is the diff from the previous run, for the
+/// trend; `generated` the time it was made, China Standard Time.
 pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str>) -> String {
     let s = &set.summary;
     let by_town = set.by_town();
@@ -184,44 +192,53 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
         .collect::<std::collections::BTreeSet<_>>()
         .len();
     let invalid: u64 = s.invalid_ids.values().sum();
+    let total = escape(&t!("report-summary-total"));
+    let town_header = escape(&t!("report-summary-town"));
+    let severity_headers: String =
+        SEVERITIES.iter().map(|sev| format!("<th>{}</th>", escape(&labels::severity(*sev)))).collect();
 
     let mut out = String::new();
+    let title = escape(&t!("report-summary-title"));
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n\
+        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>第二阶段数据比对结果汇总 — {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n",
+         <title>{title} — {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n",
+        bidui_i18n::language().tag(),
         escape(&set.job)
     );
     let _ = write!(
         out,
-        "<h1>第二阶段数据比对结果汇总</h1>\n<p class=\"meta\">{}<br>比对任务 {} · 批准文号 {}",
+        "<h1>{title}</h1>\n<p class=\"meta\">{}<br>{}",
         escape(&set.purpose),
-        escape(&set.job),
-        escape(&set.approval)
+        escape(&t!("report-summary-job", job = set.job, approval = set.approval))
     );
     if let Some(g) = generated {
-        let _ = write!(out, " · 生成于 {}", escape(g));
+        let _ = write!(out, " · {}", escape(&t!("report-summary-generated", time = g)));
     }
     out.push_str("</p>\n<div class=\"cards\">\n");
-    let mut card = |class: &str, n: String, l: &str| {
+    let mut card = |class: &str, n: String, l: String| {
         let _ = writeln!(
             out,
             "<div class=\"card {class}\"><div class=\"n\">{}</div><div class=\"l\">{}</div></div>",
             escape(&n),
-            escape(l)
+            escape(&l)
         );
     };
-    card("", total_rows.to_string(), "名册人员（行）");
-    card("", format!("{rows_with_problems}（{}）", percent(rows_with_problems, total_rows)), "有问题数据的人员");
-    card("serious", count(Severity::Serious).to_string(), "严重问题");
-    card("", invalid.to_string(), "身份证号无效");
-    card("", fills.to_string(), "缺省数据可由部门补充");
-    card("", unfillable.to_string(), "缺省数据无部门可补充");
-    card("", probable.to_string(), "疑似匹配，需上门核实");
+    card("", total_rows.to_string(), t!("report-summary-card-rows"));
+    card(
+        "",
+        t!("report-summary-share", count = rows_with_problems, percent = percent(rows_with_problems, total_rows)),
+        t!("report-summary-card-rows-with-problems"),
+    );
+    card("serious", count(Severity::Serious).to_string(), t!("report-summary-card-serious"));
+    card("", invalid.to_string(), t!("report-summary-card-invalid-ids"));
+    card("", fills.to_string(), t!("report-summary-card-fillable"));
+    card("", unfillable.to_string(), t!("report-summary-card-unfillable"));
+    card("", probable.to_string(), t!("report-summary-card-probable"));
     if let Some(d) = previous {
-        card("fixed", d.totals.fixed.to_string(), "较上一轮已整改");
-        card("", d.totals.new.to_string(), "较上一轮新增");
+        card("fixed", d.totals.fixed.to_string(), t!("report-summary-card-fixed"));
+        card("", d.totals.new.to_string(), t!("report-summary-card-new"));
     }
     out.push_str("</div>\n");
 
@@ -233,21 +250,25 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
                 SEVERITIES.iter().map(|s| problems.iter().filter(|p| p.severity == *s).count() as u64).collect();
             let rows = set.towns.get(*town).copied().unwrap_or(0);
             let total: u64 = v.iter().sum();
-            (town.to_string(), v, format!("{total}（名册{rows}行）"))
+            (town.to_string(), v, t!("report-summary-town-problems", problems = total, rows = rows))
         })
         .collect();
     town_rows.sort_by(|a, b| b.1.iter().sum::<u64>().cmp(&a.1.iter().sum::<u64>()).then(a.0.cmp(&b.0)));
-    out.push_str("<section>\n<h2>各镇街问题数</h2>\n");
+    let _ = writeln!(out, "<section>\n<h2>{}</h2>", escape(&t!("report-summary-towns")));
     out.push_str(&legend(&SEVERITIES.map(|s| (labels::severity(s), color(s)))));
-    out.push_str(&stacked_bars("各镇街问题数（按严重程度）", &town_rows, &SEVERITIES.map(color)));
+    out.push_str(&stacked_bars(&t!("report-summary-towns-chart"), &town_rows, &SEVERITIES.map(color)));
     out.push_str("\n</section>\n");
 
     // Town × category.
-    out.push_str("<section>\n<h2>镇街 × 问题类别</h2>\n<div class=\"scroll\"><table>\n<tr><th class=\"l\">镇街</th>");
+    let _ = write!(
+        out,
+        "<section>\n<h2>{}</h2>\n<div class=\"scroll\"><table>\n<tr><th class=\"l\">{town_header}</th>",
+        escape(&t!("report-summary-town-categories"))
+    );
     for (sev, label) in &categories {
-        let _ = write!(out, "<th title=\"{}\">{}</th>", labels::severity(*sev), escape(label));
+        let _ = write!(out, "<th title=\"{}\">{}</th>", escape(&labels::severity(*sev)), escape(label));
     }
-    out.push_str("<th>合计</th></tr>\n");
+    let _ = writeln!(out, "<th>{total}</th></tr>");
     let max_cell = by_town
         .values()
         .flat_map(|ps| categories.iter().map(move |(_, l)| ps.iter().filter(|p| &p.label == l).count()))
@@ -269,7 +290,7 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
         }
         let _ = writeln!(out, "<td>{}</td></tr>", problems.len());
     }
-    out.push_str("<tr class=\"total\"><td class=\"l\">合计</td>");
+    let _ = write!(out, "<tr class=\"total\"><td class=\"l\">{total}</td>");
     for n in &column_totals {
         let _ = write!(out, "<td>{n}</td>");
     }
@@ -285,23 +306,34 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
             (
                 set.party_name(d).to_owned(),
                 vec![found, rows - found],
-                format!("{found}/{rows}（{}）", percent(found, rows)),
+                t!("report-summary-coverage-share", found = found, rows = rows, percent = percent(found, rows)),
             )
         })
         .collect();
-    out.push_str("<section>\n<h2>部门比对覆盖</h2>\n<p class=\"note\">名册人员按身份证号在各部门找到的比例。</p>\n");
-    out.push_str(&legend(&[("找到", "#1f5fa8"), ("未找到", "#d5dde6")]));
-    out.push_str(&stacked_bars("部门比对覆盖", &coverage, &["#1f5fa8", "#d5dde6"]));
-    out.push_str(
-        "\n<table>\n<tr><th class=\"l\">部门</th><th>找到</th><th>覆盖率</th>\
-         <th>严重</th><th>一般</th><th>提示</th><th>问题合计</th></tr>\n",
+    let coverage_title = t!("report-summary-coverage");
+    let found_label = t!("report-summary-found");
+    let _ = writeln!(
+        out,
+        "<section>\n<h2>{}</h2>\n<p class=\"note\">{}</p>",
+        escape(&coverage_title),
+        escape(&t!("report-summary-coverage-note"))
+    );
+    out.push_str(&legend(&[(found_label.clone(), "#1f5fa8"), (t!("report-summary-not-found"), "#d5dde6")]));
+    out.push_str(&stacked_bars(&coverage_title, &coverage, &["#1f5fa8", "#d5dde6"]));
+    let _ = writeln!(
+        out,
+        "\n<table>\n<tr><th class=\"l\">{}</th><th>{}</th><th>{}</th>{severity_headers}<th>{}</th></tr>",
+        escape(&t!("report-summary-department")),
+        escape(&found_label),
+        escape(&t!("report-summary-coverage-rate")),
+        escape(&t!("report-summary-problems-total"))
     );
     let mut departments: Vec<Option<&str>> = vec![None];
     departments.extend(set.departments.iter().map(|d| Some(d.as_str())));
     for d in departments {
         let problems: Vec<_> = set.problems.iter().filter(|p| p.department.as_deref() == d).collect();
         let (name, found, rate) = match d {
-            None => ("名册本身".to_owned(), "—".to_owned(), "—".to_owned()),
+            None => (t!("report-summary-registry-itself"), "—".to_owned(), "—".to_owned()),
             Some(d) => {
                 let found = s.found.get(d).copied().unwrap_or(0);
                 (set.party_name(d).to_owned(), found.to_string(), percent(found, s.registry_rows))
@@ -317,16 +349,22 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
 
     // Trend.
     if let Some(d) = previous {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<section>\n<h2>与上一轮比较</h2>\n<p class=\"note\">上一轮 {}（{}个问题）→ 本轮 {}（{}个问题）。\
-             同一问题指同一序号、同一问题类别、同一部门和比对项。</p>\n",
-            escape(&d.before.job),
-            d.before.problems,
-            escape(&d.after.job),
-            d.after.problems
+            "<section>\n<h2>{}</h2>\n<p class=\"note\">{}</p>",
+            escape(&t!("report-summary-trend")),
+            escape(&t!(
+                "report-summary-trend-note",
+                before = d.before.job,
+                before_problems = d.before.problems,
+                after = d.after.job,
+                after_problems = d.after.problems
+            ))
         );
-        out.push_str(&legend(&[("上一轮问题数", "#9fb3c8"), ("本轮问题数", "#1f5fa8")]));
+        out.push_str(&legend(&[
+            (t!("report-summary-trend-before"), "#9fb3c8"),
+            (t!("report-summary-trend-after"), "#1f5fa8"),
+        ]));
         let rows: Vec<(String, u64, u64)> = d
             .towns
             .iter()
@@ -334,10 +372,14 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
                 (t.clone(), (c.fixed.len() + c.still_open.len()) as u64, (c.new.len() + c.still_open.len()) as u64)
             })
             .collect();
-        out.push_str(&paired_bars("各镇街上一轮与本轮问题数", &rows));
-        out.push_str(
-            "\n<table>\n<tr><th class=\"l\">镇街</th><th>已整改</th><th>新增</th><th>仍未整改</th>\
-             <th>整改率</th></tr>\n",
+        out.push_str(&paired_bars(&t!("report-summary-trend-chart"), &rows));
+        let _ = writeln!(
+            out,
+            "\n<table>\n<tr><th class=\"l\">{town_header}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            escape(&t!("report-summary-fixed")),
+            escape(&t!("report-summary-new")),
+            escape(&t!("report-summary-still-open")),
+            escape(&t!("report-summary-fixed-rate"))
         );
         for (town, t) in &d.towns {
             let c = t.counts();
@@ -354,7 +396,7 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
         let c = &d.totals;
         let _ = writeln!(
             out,
-            "<tr class=\"total\"><td class=\"l\">合计</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n\
+            "<tr class=\"total\"><td class=\"l\">{total}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n\
              </table>\n</section>",
             c.fixed,
             c.new,
@@ -364,9 +406,16 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
     }
 
     // Rules and notes.
-    out.push_str(
-        "<section>\n<h2>比对规则与说明</h2>\n<table>\n<tr><th class=\"l\">规则</th><th class=\"l\">问题类别</th>\
-         <th class=\"l\">部门</th><th class=\"l\">严重程度</th><th>发现</th></tr>\n",
+    let _ = writeln!(
+        out,
+        "<section>\n<h2>{}</h2>\n<table>\n<tr><th class=\"l\">{}</th><th class=\"l\">{}</th>\
+         <th class=\"l\">{}</th><th class=\"l\">{}</th><th>{}</th></tr>",
+        escape(&t!("report-summary-rules")),
+        escape(&t!("report-summary-rule")),
+        escape(&t!("report-summary-category")),
+        escape(&t!("report-summary-department")),
+        escape(&t!("report-summary-severity")),
+        escape(&t!("report-summary-rule-found"))
     );
     let mut found_by_rule: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for p in &set.problems {
@@ -382,21 +431,22 @@ pub fn summary(set: &ProblemSet, previous: Option<&Diff>, generated: Option<&str
             escape(&rule.code),
             escape(&rule.label),
             escape(set.party_name(&rule.department)),
-            labels::severity(rule.severity),
+            escape(&labels::severity(rule.severity)),
             found_by_rule.get(&(rule.code.as_str(), rule.department.as_str())).copied().unwrap_or(0)
         );
     }
     out.push_str("</table>\n<p class=\"note\">");
     for note in &set.notes {
-        let _ = write!(out, "注意：{}<br>", escape(note));
+        let _ = write!(out, "{}<br>", escape(&t!("report-summary-note", note = note)));
     }
     if !set.local_invalid_rows {
-        out.push_str("无效身份证号的具体原因只在名册单位本地可见，本页按“原因未知”统计。<br>");
+        let _ = write!(out, "{}<br>", escape(&t!("report-summary-invalid-reasons-unknown")));
     }
-    out.push_str(
-        "本页只含统计数字，不含姓名、身份证号。各部门只交换身份证号的加密令牌，原始身份信息不出本单位；\
-         镇街问题清单中的姓名和身份证号由名册单位在本地按序号补入。<br>\
-         疑似匹配仅凭姓名、出生日期、性别找到，须上门核实，从不自动合并。</p>\n</section>\n</main>\n</body>\n</html>\n",
+    let _ = write!(
+        out,
+        "{}<br>{}</p>\n</section>\n</main>\n</body>\n</html>\n",
+        escape(&t!("report-summary-privacy")),
+        escape(&t!("report-summary-probable"))
     );
     out
 }

@@ -1,10 +1,12 @@
 //! What town staff read: the district's names of its departments and fields (from the job's
-//! district profile), and the Chinese of severities and identity-number error codes.
+//! district profile), severities in the reader's language, and the Chinese of
+//! identity-number error codes.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use bidui_core::api::{JobResults, Severity};
 use bidui_core::profile::{FieldRole, PartyKind, Profile};
+use bidui_i18n::{t_in, Lang};
 
 /// The district's words for a run: its parties' display names, its fields' labels and
 /// roles (the job's district profile, `bidui_core::profile`), and which fields each party
@@ -117,15 +119,26 @@ pub fn attribute(name: &str) -> Option<&'static str> {
     })
 }
 
-pub fn severity(severity: Severity) -> &'static str {
+/// A severity in the language of this thread (`bidui --lang`, [`bidui_i18n::in_language`]):
+/// the summary page.
+pub fn severity(severity: Severity) -> String {
+    severity_in(bidui_i18n::language(), severity)
+}
+
+/// A severity in `lang`: the town workbooks, problems.csv and the diff's files ask for
+/// Chinese whatever the reader's language, as the problems' own wording is Chinese.
+pub fn severity_in(lang: Lang, severity: Severity) -> String {
     match severity {
-        Severity::Serious => "严重",
-        Severity::Normal => "一般",
-        Severity::Notice => "提示",
+        Severity::Serious => t_in!(lang, "report-severity-serious"),
+        Severity::Normal => t_in!(lang, "report-severity-normal"),
+        Severity::Notice => t_in!(lang, "report-severity-notice"),
     }
 }
 
 /// What an identity-number error code (`bidui_core::IdError::code`) means, and what to do.
+/// Chinese only, like every problem's wording ([`crate::problems`]): it becomes the
+/// problem's detail and action in problems.json, which the town workbooks (Chinese forms,
+/// [`crate::xlsx`]) and problems.csv show as they are.
 pub fn invalid_id(code: &str) -> (&'static str, &'static str) {
     match code {
         "empty" => ("身份证号为空", "补录身份证号（以文本格式录入）"),

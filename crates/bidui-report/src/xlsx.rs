@@ -1,12 +1,17 @@
 //! One workbook per town (镇街): the problems of its registry rows and the values a
 //! department can fill in, with Chinese headers, identity-like values as text, an
 //! autofilter and a frozen header row.
+//!
+//! The workbooks are Chinese whatever the reader's language (`bidui --lang en`): they are
+//! forms the towns fill in and return, read back by [`crate::claims`] by their Chinese sheet
+//! and column names, and the problems' own wording in them is Chinese.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bidui_core::api::Severity;
+use bidui_i18n::Lang;
 use rust_xlsxwriter::{
     Color, DataValidation, DataValidationErrorStyle, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
 };
@@ -266,7 +271,8 @@ fn write_info(
         *by_label.entry((p.severity, p.label.as_str())).or_default() += 1;
     }
     for ((severity, label), n) in by_label {
-        lines.push((format!("  {}", labels::severity(severity)), format!("{label}：{n}")));
+        // Chinese, not the thread's language: the workbook is a Chinese form (module docs).
+        lines.push((format!("  {}", labels::severity_in(Lang::Zh, severity)), format!("{label}：{n}")));
     }
     lines.push(("".into(), "".into()));
     let notes = [

@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use bidui_core::api::JobResults;
+use bidui_i18n::{in_language, Lang};
 use bidui_report::{derive, diff, export, html, Options};
 
 fn golden(name: &str) -> PathBuf {
@@ -53,8 +54,12 @@ fn the_summary_is_byte_identical_to_the_checked_in_page() {
     corrected.rows[6].fields.insert("phone".into(), "13900000000".into());
     let after = derive(&corrected, &Options::default()).unwrap();
     let trend = diff(&before, &after);
-    check("summary.html", html::summary(&after, Some(&trend), Some("2026-05-01 10:00")).as_bytes());
-    check("summary-first-run.html", html::summary(&before, None, None).as_bytes());
+    // Chinese, the default, whatever the locale the tests run in.
+    let (page, first_run_page) = in_language(Lang::Zh, || {
+        (html::summary(&after, Some(&trend), Some("2026-05-01 10:00")), html::summary(&before, None, None))
+    });
+    check("summary.html", page.as_bytes());
+    check("summary-first-run.html", first_run_page.as_bytes());
     check("diff.csv", &bidui_report::diff::csv(&trend));
     check("diff.txt", bidui_report::diff::text(&trend, true).as_bytes());
 }

@@ -6,6 +6,7 @@ use bidui_core::api::{
     DepartmentFinding, JobResults, PersonRef, ResultSummary, RowResult, RuleTest, Severity, StatusRule,
 };
 use bidui_core::profile::Profile;
+use bidui_i18n::{in_language, Lang};
 use bidui_report::{derive, diff, Options, ProblemSet, RegistryEntry};
 use calamine::{Data, Reader};
 
@@ -392,7 +393,7 @@ fn the_summary_is_one_self_contained_page() {
     corrected.rows[2].fields.insert("registry_status".into(), "注销".into());
     let after = derive(&corrected, &Options::default()).unwrap();
     let d = diff(&before, &after);
-    let page = bidui_report::html::summary(&after, Some(&d), Some("2026-05-01 10:00"));
+    let page = in_language(Lang::Zh, || bidui_report::html::summary(&after, Some(&d), Some("2026-05-01 10:00")));
     assert!(page.starts_with("<!DOCTYPE html>"));
     for forbidden in ["<script", "src=", "href=", "@import", "url(", "<link", "@font-face"] {
         assert!(!page.contains(forbidden), "the page must fetch nothing: found {forbidden}");
@@ -403,6 +404,23 @@ fn the_summary_is_one_self_contained_page() {
         assert!(page.contains(heading), "{heading}");
     }
     assert!(!page.contains("440183"), "no identity number in the summary");
+}
+
+#[test]
+fn the_summary_speaks_the_language_of_the_thread_that_writes_it() {
+    let set = derive(&district(), &Options::default()).unwrap();
+    let page = |lang| in_language(lang, || bidui_report::html::summary(&set, None, Some("2026-05-01 10:00")));
+    let chinese = page(Lang::Zh);
+    for text in ["<html lang=\"zh-CN\">", "各镇街问题数", "生成于 2026-05-01 10:00", ">严重<"] {
+        assert!(chinese.contains(text), "the Chinese page lacks {text}");
+    }
+    let english = page(Lang::En);
+    for text in ["<html lang=\"en\">", "Problems per town", "generated 2026-05-01 10:00 Beijing time", ">Serious<"] {
+        assert!(english.contains(text), "the English page lacks {text}");
+    }
+    assert!(!english.contains("各镇街问题数") && !english.contains(">严重<"));
+    // The district's words stay as they are: its towns, the problems' categories.
+    assert!(english.contains("荔城街道") && english.contains("跨镇街重复登记"));
 }
 
 #[test]
