@@ -151,7 +151,7 @@ pub fn csv(diff: &Diff) -> Vec<u8> {
                     &p.row.to_string(),
                     &p.code,
                     &p.label,
-                    &p.severity_label(),
+                    p.severity_label(),
                     p.department_label(),
                     p.subject.as_deref().unwrap_or(""),
                     &p.detail,

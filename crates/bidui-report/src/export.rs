@@ -83,7 +83,7 @@ fn problem_cells(p: &Problem) -> Vec<String> {
         p.town.clone(),
         p.code.clone(),
         p.label.clone(),
-        p.severity_label(),
+        p.severity_label().to_owned(),
         p.department_label().to_owned(),
         p.department.clone().unwrap_or_default(),
         p.subject.clone().unwrap_or_default(),

@@ -3,6 +3,7 @@
 //! identity-number error codes.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
 
 use bidui_core::api::{JobResults, Severity};
 use bidui_core::profile::{FieldRole, PartyKind, Profile};
@@ -132,6 +133,19 @@ pub fn severity_in(lang: Lang, severity: Severity) -> String {
         Severity::Serious => t_in!(lang, "report-severity-serious"),
         Severity::Normal => t_in!(lang, "report-severity-normal"),
         Severity::Notice => t_in!(lang, "report-severity-notice"),
+    }
+}
+
+/// A severity in Chinese, made from the catalogue once: it labels every problem of the
+/// town workbooks, problems.csv and the diff's files, tens of thousands a report.
+pub fn severity_zh(severity: Severity) -> &'static str {
+    static LABELS: OnceLock<[String; 3]> = OnceLock::new();
+    let [serious, normal, notice] = LABELS
+        .get_or_init(|| [Severity::Serious, Severity::Normal, Severity::Notice].map(|s| severity_in(Lang::Zh, s)));
+    match severity {
+        Severity::Serious => serious,
+        Severity::Normal => normal,
+        Severity::Notice => notice,
     }
 }
 

@@ -103,8 +103,8 @@ impl Problem {
 
     /// The severity in Chinese, beside the problem's Chinese wording: the town workbooks,
     /// problems.csv and the diff's files, whatever the reader's language.
-    pub fn severity_label(&self) -> String {
-        labels::severity_in(bidui_i18n::Lang::Zh, self.severity)
+    pub fn severity_label(&self) -> &'static str {
+        labels::severity_zh(self.severity)
     }
 }
 

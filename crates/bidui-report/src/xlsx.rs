@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bidui_core::api::Severity;
-use bidui_i18n::Lang;
 use rust_xlsxwriter::{
     Color, DataValidation, DataValidationErrorStyle, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
 };
@@ -272,7 +271,7 @@ fn write_info(
     }
     for ((severity, label), n) in by_label {
         // Chinese, not the thread's language: the workbook is a Chinese form (module docs).
-        lines.push((format!("  {}", labels::severity_in(Lang::Zh, severity)), format!("{label}：{n}")));
+        lines.push((format!("  {}", labels::severity_zh(severity)), format!("{label}：{n}")));
     }
     lines.push(("".into(), "".into()));
     let notes = [
