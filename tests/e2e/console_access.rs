@@ -17,6 +17,11 @@ const NEW_TOWN_PASSWORD: &str = "our own town 2027";
 
 /// `bidui console account <args…>` with `password` on standard input.
 pub(crate) fn account(args: &[&str], password: &str) -> std::process::Output {
+    account_started(args, password).wait_with_output().unwrap()
+}
+
+/// [`account`], started and not waited for.
+fn account_started(args: &[&str], password: &str) -> std::process::Child {
     let mut child = Command::new(bidui_exe())
         .args(["--lang=en", "console", "account"])
         .args(args)
@@ -26,7 +31,7 @@ pub(crate) fn account(args: &[&str], password: &str) -> std::process::Output {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+    child
 }
 
 /// An answer: status, headers (lower-case names), body.
@@ -304,16 +309,11 @@ fn account_commands_run_at_once_keep_every_account() {
     // would drop the accounts another made meanwhile.
     let children: Vec<std::process::Child> = (0..8)
         .map(|n| {
-            let mut child = Command::new(bidui_exe())
-                .args(["--lang=en", "console", "account", "add", "--accounts", path(&accounts)])
-                .args([format!("town{n}").as_str(), "--role", "town", "--town", &format!("镇街{n}")])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            child.stdin.take().unwrap().write_all(format!("{TOWN_PASSWORD}\n").as_bytes()).unwrap();
-            child
+            let (name, town) = (format!("town{n}"), format!("镇街{n}"));
+            account_started(
+                &["add", "--accounts", path(&accounts), &name, "--role", "town", "--town", &town],
+                TOWN_PASSWORD,
+            )
         })
         .collect();
     for child in children {

@@ -348,6 +348,13 @@ impl Matcher {
 
     async fn complete_job_of(&self, spec: &JobSpec) {
         self.post_spec(&self.operator, spec).await.expect(StatusCode::CREATED);
+        self.submit_every_party().await;
+        self.await_completion(&spec.id).await;
+    }
+
+    /// Uploads and seals [`Matcher::complete_job`]'s chunk for each party: the last seal
+    /// starts the join on a task of its own.
+    async fn submit_every_party(&self) {
         for (party, bytes) in [
             (&self.veterans, veterans_chunk()),
             (&self.household, household_chunk()),
@@ -356,7 +363,6 @@ impl Matcher {
             self.put_chunk(party, 0, &bytes).await.expect(StatusCode::CREATED);
             self.seal(party, &seal_request(&[&bytes], EPOCH)).await.expect(StatusCode::OK);
         }
-        self.await_completion(&spec.id).await;
     }
 
     // ---- The key custodian ----
@@ -3732,14 +3738,7 @@ async fn a_join_waits_for_the_registry_index_being_built_instead_of_building_ano
     m.create_job().await;
     // Claimed as the registry's seal claims its build, and not filled yet.
     assert!(m.state.indexes.claim(JOB, 8));
-    for (party, bytes) in [
-        (&m.veterans, veterans_chunk()),
-        (&m.household, household_chunk()),
-        (&m.pension, chunk_for("pension", &[(5, 1), (6, 50)])),
-    ] {
-        m.put_chunk(party, 0, &bytes).await.expect(StatusCode::CREATED);
-        m.seal(party, &seal_request(&[&bytes], EPOCH)).await.expect(StatusCode::OK);
-    }
+    m.submit_every_party().await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_ne!(m.job_state().await, JobState::Complete, "the join waits for the index being built");
     // The build gives up: the join builds the index itself, and the job completes.
